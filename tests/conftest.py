@@ -1,0 +1,88 @@
+"""Shared fixtures: one real PostgreSQL for the session, a fresh database per test run.
+
+`HAVEN_TEST_DATABASE_URL` set: tests use that server (the external path). Unset: they start
+Haven's embedded PostgreSQL in a temporary directory, exactly as `haven serve` would, so the
+suite needs nothing but Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from crypto.keyring import Keyring
+from crypto.providers import FileKeyProvider
+from events.store import PostgresEventStore
+from services.database import database_server, prepare_database, with_database
+from services.settings import Settings
+from tests.events.sample_events import sample_registry
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("HAVEN_TEST_DATABASE_URL")
+    settings = Settings.from_environ({
+        "HAVEN_DATA_DIR": str(tmp_path_factory.mktemp("haven-data")),
+        **({"HAVEN_DATABASE_URL": external} if external else {}),
+    })
+    with database_server(settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    name = f"haven_test_{uuid.uuid4().hex[:12]}"
+    url = with_database(server_url, name)
+    await prepare_database(url)
+    yield url
+    admin = await asyncpg.connect(with_database(server_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with asyncpg.create_pool(database_url, min_size=2, max_size=30) as created:
+        yield created
+
+
+@pytest.fixture
+async def clean_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The session pool, with the event store emptied first."""
+    await pool.execute("TRUNCATE haven.events, haven.streams")
+    return pool
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys") / "kek"
+
+
+@pytest.fixture
+def keyring(key_file: Path) -> Keyring:
+    return Keyring(FileKeyProvider(key_file))
+
+
+@pytest.fixture
+def store(clean_pool: asyncpg.Pool, keyring: Keyring) -> PostgresEventStore:
+    return PostgresEventStore(clean_pool, keyring, sample_registry())
+
+
+async def eventually(predicate, *, attempts: int = 200, delay: float = 0.05) -> None:
+    """Wait for a condition without a wall-clock assertion: fail after many tries."""
+    for _ in range(attempts):
+        if await predicate():
+            return
+        await asyncio.sleep(delay)
+    raise AssertionError("condition never became true")
