@@ -120,15 +120,15 @@ def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
         if path.stat().st_mode & 0o077:
             raise KeyProviderError(f"key file {path} must not be readable by group or others (chmod 600)")
         document = json.loads(path.read_bytes())
-        if document.get("format") != _FILE_FORMAT:
+        if not isinstance(document, dict) or document.get("format") != _FILE_FORMAT:
             raise KeyProviderError(f"{path} is not a Haven key file")
         masters = {name: base64.b64decode(value, validate=True) for name, value in document["keys"].items()}
         active = document["active"]
     except KeyProviderError:
         raise
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise KeyProviderError(f"cannot read key file {path}: {type(error).__name__}") from None
-    if active not in masters or any(len(key) != 32 for key in masters.values()):
+    if not isinstance(active, str) or active not in masters or any(len(key) != 32 for key in masters.values()):
         raise KeyProviderError(f"key file {path} is malformed")
     return active, masters
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 
@@ -28,6 +28,7 @@ class Subscription:
     def __init__(
         self,
         store: PostgresEventStore,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
         after: LogPosition = LOG_START,
         *,
         batch_size: int = 500,
@@ -37,6 +38,7 @@ class Subscription:
         max_reconnect_delay: float = 10.0,
     ) -> None:
         self._store = store
+        self._connect = connect  # the listening connection is our own, not the pool's
         self.position = after
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -44,7 +46,7 @@ class Subscription:
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
         self._wake = asyncio.Event()
-        self._listener: asyncpg.pool.PoolConnectionProxy | None = None
+        self._listener: asyncpg.Connection | None = None
         self._next_connect_at = 0.0
         self._backoff = reconnect_delay
         self._closed = False
@@ -105,12 +107,12 @@ class Subscription:
             return
         await self._drop_listener()
         try:
-            conn = await self._store.pool.acquire(timeout=5)
+            conn = await asyncio.wait_for(self._connect(), timeout=5)
             try:
                 conn.add_termination_listener(self._on_terminated)
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
             except BaseException:
-                await self._store.pool.release(conn)
+                conn.terminate()
                 raise
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
             self._next_connect_at = time.monotonic() + self._backoff
@@ -132,7 +134,9 @@ class Subscription:
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
             conn.remove_termination_listener(self._on_terminated)
         with contextlib.suppress(Exception):
-            await self._store.pool.release(conn)
+            await asyncio.wait_for(conn.close(), timeout=2)
+        if not conn.is_closed():
+            conn.terminate()
         self._next_connect_at = max(self._next_connect_at, time.monotonic() + self._reconnect_delay)
 
     async def close(self) -> None:

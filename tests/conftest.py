@@ -8,6 +8,8 @@ suite needs nothing but Python.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import uuid
 import warnings
@@ -65,6 +67,12 @@ async def clean_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 @pytest.fixture(scope="session")
+def listen(database_url: str):
+    """How a subscription opens its own listening connection."""
+    return functools.partial(asyncpg.connect, database_url)
+
+
+@pytest.fixture(scope="session")
 def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("keys") / "kek"
 
@@ -77,6 +85,25 @@ def keyring(key_file: Path) -> Keyring:
 @pytest.fixture
 def store(clean_pool: asyncpg.Pool, keyring: Keyring) -> PostgresEventStore:
     return PostgresEventStore(clean_pool, keyring, sample_registry())
+
+
+@contextlib.asynccontextmanager
+async def consuming(subscription) -> AsyncIterator[list]:
+    """Run a subscription in the background, collecting what it delivers; stop it after."""
+    received: list = []
+
+    async def consume() -> None:
+        async for recorded in subscription:
+            received.append(recorded)
+
+    task = asyncio.create_task(consume())
+    try:
+        yield received
+    finally:
+        await subscription.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def eventually(predicate, *, attempts: int = 200, delay: float = 0.05) -> None:

@@ -3,12 +3,12 @@ holds readers back only until the precise horizon takes over."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 from domain.event import EventMetadata
 from events.log_order import LOG_START
 from events.subscription import Subscription
+from tests.conftest import consuming, eventually
 from tests.events.sample_events import NoteAdded
 
 META = EventMetadata(actor_id="worker-1")
@@ -66,28 +66,18 @@ async def test_the_precise_horizon_still_waits_for_an_open_append(store, pool):
         await outer.rollback()
 
 
-async def test_a_subscriber_is_held_back_by_an_unrelated_transaction_only_for_the_stall_bound(store, pool):
-    subscription = Subscription(store, poll_interval=0.05, stall_seconds=0.2)
-    received: list[str] = []
+async def test_a_subscriber_is_held_back_by_an_unrelated_transaction_only_for_the_stall_bound(store, pool, listen):
+    subscription = Subscription(store, listen, poll_interval=0.05, stall_seconds=0.2)
+    async with consuming(subscription) as received, pool.acquire() as blocker:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("CREATE TEMPORARY TABLE scratch (n int) ON COMMIT DROP")  # takes an xid
+        await store.append(ORG, uuid.uuid4(), 0, [NoteAdded(text="a")], META)
+        await eventually(lambda: _has(received))  # delivered while the blocker is still open
+        assert [r.event.text for r in received] == ["a"]
+        assert await store.read_all(LOG_START) == []  # control: the fast path is still held
+        await tx.rollback()
 
-    async def consume():
-        async for recorded in subscription:
-            received.append(recorded.event.text)
 
-    consumer = asyncio.create_task(consume())
-    try:
-        async with pool.acquire() as blocker:
-            tx = blocker.transaction()
-            await tx.start()
-            await blocker.execute("CREATE TEMPORARY TABLE scratch (n int) ON COMMIT DROP")
-            await store.append(ORG, uuid.uuid4(), 0, [NoteAdded(text="a")], META)
-            for _ in range(400):  # delivered while the blocker is still open
-                if received:
-                    break
-                await asyncio.sleep(0.025)
-            assert received == ["a"]
-            assert await store.read_all(LOG_START) == []  # control: the fast path is still held
-            await tx.rollback()
-    finally:
-        await subscription.close()
-        consumer.cancel()
+async def _has(items) -> bool:
+    return bool(items)
