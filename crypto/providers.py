@@ -16,6 +16,7 @@ copied to another stream or organisation does not unwrap.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -99,20 +100,26 @@ class FileKeyProvider:
 
 
 def _create_key_file(path: Path) -> None:
+    """Create the key file atomically: written in full under a temporary name, then linked
+    into place. `link` fails if the file exists, so of two processes starting together
+    exactly one creates it, and neither can read a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     body = json.dumps({
         "format": _FILE_FORMAT,
         "active": "k1",
         "keys": {"k1": base64.b64encode(random_key()).decode()},
     }).encode()
-    try:  # O_EXCL: two processes starting together cannot both create (and disagree on) it
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(body)
-        handle.flush()
-        os.fsync(handle.fileno())
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
