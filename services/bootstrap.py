@@ -10,7 +10,7 @@ import asyncpg
 
 from crypto.keyring import Keyring
 from crypto.providers import provider_from_uri
-from events.registry import EventRegistry
+from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from services.database import connection_pool, prepare_database
 from services.settings import Settings
@@ -22,11 +22,6 @@ class Runtime(NamedTuple):
     store: PostgresEventStore
 
 
-def event_registry() -> EventRegistry:
-    """Every event type Haven knows. The domain's event modules register here."""
-    return EventRegistry([])
-
-
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
     """Migrate the database, then open the pool and the key provider for the duration."""
@@ -35,6 +30,6 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
     try:
         async with connection_pool(database_url) as pool:
             keyring = Keyring(provider)
-            yield Runtime(pool, keyring, PostgresEventStore(pool, keyring, event_registry()))
+            yield Runtime(pool, keyring, PostgresEventStore(pool, keyring, haven_registry()))
     finally:
         provider.close()

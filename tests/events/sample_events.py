@@ -8,11 +8,11 @@ from domain.event import DomainEvent
 from events.registry import EventRegistry
 
 
-class NoteAdded(DomainEvent, frozen=True, tag="test.note_added"):
+class NoteAdded(DomainEvent, frozen=True, kw_only=True, tag="test.note_added"):
     text: str
 
 
-class VisitCounted(DomainEvent, frozen=True, tag="test.visit_counted"):
+class VisitCounted(DomainEvent, frozen=True, kw_only=True, tag="test.visit_counted"):
     """Version 2 renamed `n` to `visits` and added `unit`."""
 
     schema_version: ClassVar[int] = 2
@@ -20,13 +20,13 @@ class VisitCounted(DomainEvent, frozen=True, tag="test.visit_counted"):
     unit: str = "visit"
 
 
-class VisitCountedV1(DomainEvent, frozen=True, tag="test.visit_counted"):
+class VisitCountedV1(DomainEvent, frozen=True, kw_only=True, tag="test.visit_counted"):
     """What version 1 of the event looked like, to write old data in tests."""
 
     n: int
 
 
-class NoteAddedWithMood(DomainEvent, frozen=True, tag="test.note_added"):
+class NoteAddedWithMood(DomainEvent, frozen=True, kw_only=True, tag="test.note_added"):
     """A newer writer's version of NoteAdded, with a field older readers do not know."""
 
     text: str

@@ -1,0 +1,1 @@
+"""The case aggregate: a survivor's case from first contact to closure."""

@@ -1,0 +1,136 @@
+"""Named domain errors, one per rule. The HTTP layer maps each to a problem type.
+
+Messages name the rule and the codes involved, never a survivor's data.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command that the case's rules refuse."""
+
+    code = "domain-error"
+
+
+class CaseNotFound(DomainError):
+    code = "case-not-found"
+
+
+class CaseAlreadyOpen(DomainError):
+    code = "case-already-open"
+
+
+class CaseClosed(DomainError):
+    code = "case-closed"
+
+
+class CaseNotClosed(DomainError):
+    code = "case-not-closed"
+
+
+class InvalidCode(DomainError):
+    code = "invalid-code"
+
+
+class InvalidValue(DomainError):
+    code = "invalid-value"
+
+
+class DateInFuture(DomainError):
+    code = "date-in-future"
+
+
+class DateOutOfOrder(DomainError):
+    code = "date-out-of-order"
+
+
+class MinorSexTraffickingMisclassified(DomainError):
+    code = "minor-sex-trafficking-misclassified"
+
+
+class ConsentNotFound(DomainError):
+    code = "consent-not-found"
+
+
+class ConsentAlreadyExists(DomainError):
+    code = "consent-already-exists"
+
+
+class ConsentExpired(DomainError):
+    code = "consent-expired"
+
+
+class ConsentRevokedError(DomainError):
+    code = "consent-revoked"
+
+
+class ConsentDoesNotCover(DomainError):
+    code = "consent-does-not-cover"
+
+
+class ConsentNotValid(DomainError):
+    """A consent that is not written, not informed of the right to revoke, or not time-limited."""
+
+    code = "consent-not-valid"
+
+
+class ConsentRequired(DomainError):
+    code = "consent-required"
+
+
+class ReferralNotFound(DomainError):
+    code = "referral-not-found"
+
+
+class ReferralAlreadyExists(DomainError):
+    code = "referral-already-exists"
+
+
+class ReferralNotOpen(DomainError):
+    code = "referral-not-open"
+
+
+class IllegalReferralTransition(DomainError):
+    code = "illegal-referral-transition"
+
+
+class ReasonRequired(DomainError):
+    code = "reason-required"
+
+
+class GoalNotFound(DomainError):
+    code = "goal-not-found"
+
+
+class DuplicateRecord(DomainError):
+    """An id (service, assessment, goal, milestone) already used on this case."""
+
+    code = "duplicate-record"
+
+
+class MilestoneNotFound(DomainError):
+    code = "milestone-not-found"
+
+
+class IllegalImmigrationTransition(DomainError):
+    code = "illegal-immigration-transition"
+
+
+class CertificationAgeMismatch(DomainError):
+    """HHS certification letters are for adults, eligibility letters for minors."""
+
+    code = "certification-age-mismatch"
+
+
+class AlreadyAssigned(DomainError):
+    code = "already-assigned"
+
+
+class OpenReferralsOnClosure(DomainError):
+    code = "open-referrals-on-closure"
+
+
+class VersionGap(DomainError):
+    """Events handed to the fold do not have consecutive versions."""
+
+    code = "version-gap"

@@ -1,0 +1,10 @@
+"""Every event type Haven stores, with its upcasters: the registry the store is built with."""
+
+from __future__ import annotations
+
+from domain.case.events import CASE_EVENTS, CASE_UPCASTERS
+from events.registry import EventRegistry
+
+
+def haven_registry() -> EventRegistry:
+    return EventRegistry(CASE_EVENTS, CASE_UPCASTERS)

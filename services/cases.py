@@ -1,0 +1,137 @@
+"""Use cases of a case: load it through the event store, let the domain decide, append.
+
+Thin on purpose: authorisation is the API's job; each function receives who acts and
+records it in the events' metadata, and returns the case's new version. `expected_version`
+(the client's If-Match) makes a stale caller fail with `ConcurrencyConflict` instead of
+deciding on a state it never saw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import NamedTuple
+
+from domain.case import commands as cmd
+from domain.case.decide import Context, decide, receiving_case
+from domain.case.events import CaseTransferred
+from domain.case.state import CaseState, fold
+from domain.event import EventMetadata
+from events.errors import ConcurrencyConflict, StreamNotFound
+from events.store import PostgresEventStore, utc_now
+
+
+class Actor(NamedTuple):
+    user_id: str
+    organisation_id: str
+    request_id: str | None = None
+
+
+class CaseUseCases:
+    def __init__(self, store: PostgresEventStore, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def load(self, organisation_id: str, case_id: str) -> CaseState:
+        """The case's current state; an empty state when it does not exist (here)."""
+        try:
+            recorded = await self._store.read_stream(organisation_id, uuid.UUID(case_id))
+        except (StreamNotFound, ValueError):
+            return CaseState()
+        return fold((r.version, r.event) for r in recorded)
+
+    async def _execute(self, actor: Actor, case_id: str, command: cmd.Command,
+                       expected_version: int | None) -> int:
+        state = await self.load(actor.organisation_id, case_id)
+        if expected_version is not None and expected_version != state.version:
+            raise ConcurrencyConflict(case_id, expected_version)
+        events = decide(state, command, self._context(actor))
+        result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
+                                          self._metadata(actor))
+        return result.version
+
+    def _context(self, actor: Actor) -> Context:
+        return Context(now=self._clock(), actor_id=actor.user_id)
+
+    @staticmethod
+    def _metadata(actor: Actor) -> EventMetadata:
+        return EventMetadata(actor_id=actor.user_id, command_id=uuid.uuid4().hex, correlation_id=actor.request_id)
+
+    # -- one function per use case --------------------------------------------------
+
+    async def open_case(self, actor: Actor, command: cmd.OpenCase) -> int:
+        if command.organisation_id != actor.organisation_id:
+            raise ValueError("a case is opened in the actor's own organisation")
+        return await self._execute(actor, command.case_id, command, expected_version=0)
+
+    async def determine_victim_status(self, actor: Actor, case_id: str, command: cmd.DetermineVictimStatus,
+                                      expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def update_trafficking_context(self, actor: Actor, case_id: str, command: cmd.UpdateTraffickingContext,
+                                         expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def record_consent(self, actor: Actor, case_id: str,
+                             command: cmd.GrantConsent | cmd.RevokeConsent | cmd.RecordStatisticsConsent,
+                             expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def assess_needs(self, actor: Actor, case_id: str, command: cmd.AssessNeeds,
+                           expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def plan_goal(self, actor: Actor, case_id: str, command: cmd.SetGoal | cmd.ChangeGoalStatus,
+                        expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def refer(self, actor: Actor, case_id: str, command: cmd.ProposeReferral,
+                    expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def update_referral(self, actor: Actor, case_id: str, command: cmd.UpdateReferral,
+                              expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def record_service(self, actor: Actor, case_id: str, command: cmd.RecordService,
+                             expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def assess_outcome(self, actor: Actor, case_id: str, command: cmd.AssessOutcome,
+                             expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def record_immigration_step(self, actor: Actor, case_id: str, command: cmd.RecordImmigrationStep,
+                                      expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def assign(self, actor: Actor, case_id: str, command: cmd.AssignCase,
+                     expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def close_case(self, actor: Actor, case_id: str, command: cmd.CloseCase,
+                         expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def reopen_case(self, actor: Actor, case_id: str, command: cmd.ReopenCase,
+                          expected_version: int | None = None) -> int:
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def transfer(self, actor: Actor, case_id: str, command: cmd.TransferCase,
+                       expected_version: int | None = None) -> int:
+        """Close the case here as transferred and open the receiving organisation's case with
+        only what the consent released — both in one transaction."""
+        state = await self.load(actor.organisation_id, case_id)
+        if expected_version is not None and expected_version != state.version:
+            raise ConcurrencyConflict(case_id, expected_version)
+        events = decide(state, command, self._context(actor))
+        transferred = next(e for e in events if isinstance(e, CaseTransferred))
+        opened = receiving_case(state, transferred, command)
+        metadata = self._metadata(actor)
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
+                                              metadata, connection=conn)
+            await self._store.append(command.recipient_organisation, uuid.UUID(command.receiving_case_id), 0,
+                                     [opened], metadata, connection=conn)
+        return result.version
