@@ -13,11 +13,14 @@ from typing import ClassVar
 import msgspec
 
 
-class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+class DomainEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
+    """`gc=False`: events are plain data that never form reference cycles, so the garbage
+    collector need not track the hundreds of thousands a projector decodes."""
+
     schema_version: ClassVar[int] = 1
 
 
-class EventMetadata(msgspec.Struct, frozen=True, kw_only=True):
+class EventMetadata(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Who caused an event and why. Sealed together with the payload, never stored in clear."""
 
     actor_id: str

@@ -45,7 +45,10 @@ class EventRegistry:
             if tag in self._types:
                 raise ValueError(f"event tag {tag!r} registered twice")
             self._types[tag] = event_type
-        self._decoders = {tag: msgspec.msgpack.Decoder(cls) for tag, cls in self._types.items()}
+        # Current-version events decode in one pass, metadata and payload together.
+        self._decoders = {
+            tag: msgspec.msgpack.Decoder(tuple[EventMetadata, cls]) for tag, cls in self._types.items()
+        }
         self._upcasters = dict(upcasters or {})
         for tag, version in self._upcasters:
             current = self._types[tag].schema_version if tag in self._types else 0
@@ -72,9 +75,10 @@ class EventRegistry:
                 f"{tag!r} schema version {schema_version} is newer than this code "
                 f"(v{event_type.schema_version})"
             )
-        metadata, raw = _envelope_decoder.decode(plaintext)
         if schema_version == event_type.schema_version:
-            return self._decoders[tag].decode(raw), metadata
+            metadata, event = self._decoders[tag].decode(plaintext)
+            return event, metadata
+        metadata, raw = _envelope_decoder.decode(plaintext)
         document = _any_decoder.decode(raw)
         for version in range(schema_version, event_type.schema_version):
             upcaster = self._upcasters.get((tag, version))

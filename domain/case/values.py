@@ -11,7 +11,7 @@ import datetime as dt
 import msgspec
 
 
-class Value(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+class Value(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     pass
 
 
