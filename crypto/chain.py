@@ -9,8 +9,8 @@ chain covers every header field and the sealed payload. The stream's head row st
 (version, chain_v) of its newest event: deleting the newest event, or any other, breaks the
 chain or the anchor. Verifying needs no key, so it still works after crypto-shredding.
 
-The event store computes the same function inside PostgreSQL (`sha256()`, see the migration
-that defines `haven_append`); `tests/crypto/test_chain.py` checks both agree.
+The writer extends the chain from the head it read; the head row's update only succeeds if
+that head is still current, so two writers can never fork a chain.
 """
 
 from __future__ import annotations

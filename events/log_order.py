@@ -16,7 +16,7 @@ is visible to that read.
 
 The bound, slow path: xmin is held back by *any* running transaction with an xid, including
 one that never appends (a long report, a migration, a forgotten psql session). So appenders
-announce themselves: `haven.append_events` takes a shared advisory lock (shared, so appenders
+announce themselves: `haven.enter_append` takes a shared advisory lock (shared, so appenders
 never wait for each other) before its transaction has an xid. When the fast horizon has not
 moved for `stall_seconds`, a subscriber computes the precise horizon instead: the smallest
 xid among transactions holding that lock (a holder without an xid yet will get one at or

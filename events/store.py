@@ -1,10 +1,11 @@
 """The PostgreSQL event store: sealed, hash-chained, optimistically concurrent.
 
-Write path (one round trip, `haven.append_events` in the 0001 migration): each event is
-msgspec-encoded with its metadata, sealed with the stream's data key (AES-256-GCM, the
-header of `crypto.envelope.event_header` as associated data), then the database checks the
-expected version, extends the stream's hash chain, inserts the rows, moves the stream head
-and notifies subscribers — atomically, in the caller's transaction if one is given.
+Write path (one statement, one round trip): each event is msgspec-encoded with its metadata,
+sealed with the stream's data key (AES-256-GCM, the header of `crypto.envelope.event_header`
+as associated data) and linked into the stream's hash chain; then a single statement takes
+the append lock, moves the stream head only if it is still where the writer found it, and
+inserts the rows — atomically, in the caller's transaction if one is given. Subscribers are
+woken by a NOTIFY sent after commit (see `announce`).
 
 Read path: `read_stream` checks versions, the hash chain and the head anchor, then opens
 every event; `read_all` reads the global log in the order described in `events.log_order`.
@@ -12,13 +13,16 @@ every event; `read_all` reads the global log in the order described in `events.l
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, NamedTuple, NoReturn
 
 import asyncpg
 import msgspec
+from cachetools import LRUCache
 
 from crypto.chain import GENESIS, next_link
 from crypto.envelope import event_header
@@ -69,7 +73,34 @@ class AppendResult(NamedTuple):
     positions: list[LogPosition]
 
 
-_APPEND_SQL = "SELECT version, position, transaction_id FROM haven.append_events($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
+# Appending is one statement. `haven.enter_append` runs first (an initplan over a materialised
+# CTE: before any row is written, so before the transaction has an xid, and only once even
+# when a concurrent update makes PostgreSQL re-check the head row) and takes the append lock.
+# The head row's update is the optimistic-concurrency check — version, chain head and key
+# must all match — and events are inserted only if it succeeded: no rows back, no append.
+_INSERT_EVENTS = """
+INSERT INTO haven.events AS e (tenant_id, stream_id, version, event_type, schema_version, key_id,
+                               recorded_at, ciphertext, chain_hash)
+SELECT $1, $2, $3 + i, ($5::text[])[i], ($6::smallint[])[i], $4, $7, ($8::bytea[])[i], ($9::bytea[])[i]
+  FROM generate_subscripts($8::bytea[], 1) AS i
+ WHERE EXISTS (SELECT 1 FROM head)
+RETURNING e.version, e.position, e.transaction_id"""
+
+_APPEND_SQL = """
+WITH guard AS MATERIALIZED (SELECT haven.enter_append($3) AS entered),
+head AS (
+    UPDATE haven.streams s SET version = $3 + cardinality($8::bytea[]), head_hash = $10
+     WHERE s.tenant_id = $1 AND s.stream_id = $2 AND s.version = $3 AND s.head_hash = $11
+       AND s.key_id = $4 AND s.wrapped_key IS NOT NULL AND (SELECT entered FROM guard)
+    RETURNING 1)""" + _INSERT_EVENTS
+
+_CREATE_SQL = """
+WITH guard AS MATERIALIZED (SELECT haven.enter_append(0) AS entered),
+head AS (
+    INSERT INTO haven.streams (tenant_id, stream_id, version, head_hash, key_id, kek_id, wrapped_key)
+    SELECT $1, $2, cardinality($8::bytea[]), $10, $4, $11, $12 WHERE (SELECT entered FROM guard)
+    ON CONFLICT DO NOTHING
+    RETURNING 1)""" + _INSERT_EVENTS
 
 EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
     schema_version, key_id, recorded_at, ciphertext, chain_hash"""
@@ -98,7 +129,11 @@ SELECT s.tenant_id, s.stream_id, s.key_id, s.kek_id, s.wrapped_key
   FROM haven.streams s JOIN unnest($1::text[], $2::uuid[]) AS w(tenant_id, stream_id)
     ON s.tenant_id = w.tenant_id AND s.stream_id = w.stream_id"""
 
-_SQLSTATE_ERRORS = {"HV409": "conflict", "HV410": "erased", "HV412": "conflict", "HV001": "order"}
+
+
+class StreamHead(NamedTuple):
+    version: int
+    chain_hash: bytes
 
 
 class PostgresEventStore:
@@ -109,11 +144,17 @@ class PostgresEventStore:
         registry: EventRegistry,
         *,
         clock: Callable[[], dt.datetime] = utc_now,
+        head_cache_size: int = 100_000,
     ) -> None:
         self._pool = pool
         self._keyring = keyring
         self._registry = registry
         self._clock = clock
+        # Stream heads this process has seen (read or written): an append extends the chain
+        # from here without reading the head first. A stale entry only costs a conflict.
+        self._heads: LRUCache[tuple[str, str], StreamHead] = LRUCache(maxsize=head_cache_size)
+        self._announce = asyncio.Event()
+        self._announcer: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -144,43 +185,111 @@ class PostgresEventStore:
         stream = str(stream_id)
         if expected_version == 0:
             data_key, wrapped = self._keyring.create(tenant_id, stream)
+            head = StreamHead(0, GENESIS)
         else:
-            data_key = await self._data_key(connection, tenant_id, stream_id, expected_version)
-            wrapped = WrappedDataKey(data_key.key_id, "", b"")
+            head, data_key = await self._head(connection, tenant_id, stream_id, expected_version)
         now = self._clock()
         recorded_at_us = to_microseconds(now)
-        types, versions, headers, ciphertexts = [], [], [], []
+        types, versions, ciphertexts, links = [], [], [], []
+        link = head.chain_hash
         for offset, event in enumerate(events, start=1):
             tag, schema_version, plaintext = self._registry.encode(event, metadata)
             header = event_header(tenant_id, stream, expected_version + offset, tag, schema_version,
                                   data_key.key_id, recorded_at_us)
+            ciphertext = data_key.aead.seal(plaintext, header)
+            link = next_link(link, header, ciphertext)
             types.append(tag)
             versions.append(schema_version)
-            headers.append(header)
-            ciphertexts.append(data_key.aead.seal(plaintext, header))
-        args = (tenant_id, stream_id, expected_version, data_key.key_id, wrapped.kek_id,
-                wrapped.wrapped or None, types, versions, [now] * len(events), headers, ciphertexts)
+            ciphertexts.append(ciphertext)
+            links.append(link)
+        args: tuple[Any, ...] = (tenant_id, stream_id, expected_version, data_key.key_id, types, versions, now,
+                                 ciphertexts, links, link)
+        if expected_version == 0:
+            sql, args = _CREATE_SQL, (*args, wrapped.kek_id, wrapped.wrapped)
+        else:
+            sql, args = _APPEND_SQL, (*args, head.chain_hash)
+        executor = connection or self._pool
         try:
-            if connection is None:
-                rows = await self._pool.fetch(_APPEND_SQL, *args)
-            else:
-                rows = await connection.fetch(_APPEND_SQL, *args)
+            rows = await executor.fetch(sql, *args)
         except asyncpg.UniqueViolationError as error:
             raise ConcurrencyConflict(stream, expected_version) from error
         except asyncpg.PostgresError as error:
-            kind = _SQLSTATE_ERRORS.get(error.sqlstate or "")
-            if kind == "conflict":
-                self._keyring.forget(tenant_id, stream)
-                raise ConcurrencyConflict(stream, expected_version) from error
-            if kind == "erased":
-                self._keyring.forget(tenant_id, stream)
-                raise StreamErased(stream) from error
-            if kind == "order":
+            if error.sqlstate == "HV001":
                 raise AppendOrderError(str(error)) from error
             raise
+        if not rows:
+            self._heads.pop((tenant_id, stream), None)
+            await self._explain_refusal(executor, tenant_id, stream_id, expected_version)
+        self._heads[(tenant_id, stream)] = StreamHead(expected_version + len(events), link)
         self._keyring.remember(tenant_id, stream, data_key)
+        if connection is None:
+            self.announce()
         rows = sorted(rows, key=lambda row: row[0])
         return AppendResult(rows[-1][0], [LogPosition(row[2], row[1]) for row in rows])
+
+    async def _head(self, connection: Connection | None, tenant_id: str, stream_id: uuid.UUID,
+                    expected_version: int) -> tuple[StreamHead, DataKey]:
+        """The stream's head and data key, from memory when they are known and current."""
+        stream = str(stream_id)
+        head = self._heads.get((tenant_id, stream))
+        data_key = self._keyring.cached(tenant_id, stream)
+        if head is not None and head.version == expected_version and data_key is not None:
+            return head, data_key
+        row = await (connection or self._pool).fetchrow(_STREAM_SQL, tenant_id, stream_id)
+        if row is None or row["version"] != expected_version:
+            raise ConcurrencyConflict(stream, expected_version)
+        if row["wrapped_key"] is None:
+            raise StreamErased(stream)
+        try:
+            data_key = self._keyring.unwrap(
+                tenant_id, stream, WrappedDataKey(row["key_id"], row["kek_id"], row["wrapped_key"]))
+        except DecryptionError as error:
+            raise TamperDetected(f"the data key of stream {stream} does not unwrap") from error
+        return StreamHead(row["version"], row["head_hash"]), data_key
+
+    async def _explain_refusal(self, executor: Any, tenant_id: str, stream_id: uuid.UUID, expected: int) -> NoReturn:
+        row = await executor.fetchrow(_STREAM_SQL, tenant_id, stream_id)
+        if row is not None and row["wrapped_key"] is None:
+            self._keyring.forget(tenant_id, str(stream_id))
+            raise StreamErased(str(stream_id))
+        raise ConcurrencyConflict(str(stream_id), expected)
+
+    # -- waking subscribers ----------------------------------------------------------
+
+    def announce(self) -> None:
+        """Wake subscribers (NOTIFY) soon, outside the appending transaction.
+
+        NOTIFY inside the append would hold PostgreSQL's notification-queue lock through every
+        commit, serialising all writers; notifications are only hints (subscribers also poll),
+        so one coalesced NOTIFY after commits is enough. Call this after committing a
+        transaction that appended through `connection=`; `transaction()` does it for you.
+        """
+        self._announce.set()
+        if self._announcer is None or self._announcer.done():
+            self._announcer = asyncio.get_running_loop().create_task(self._announce_loop())
+
+    async def _announce_loop(self) -> None:
+        while True:
+            await self._announce.wait()
+            self._announce.clear()
+            try:
+                await self._pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await asyncio.sleep(0.1)  # subscribers fall back to polling meanwhile
+
+    async def close(self) -> None:
+        if self._announcer is not None:
+            self._announcer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._announcer
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A unit of work: a connection in a transaction; subscribers are woken after commit."""
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                yield conn
+        self.announce()
 
     async def shred(self, tenant_id: str, stream_id: uuid.UUID, *, connection: Connection | None = None) -> None:
         """Destroy the stream's wrapped data key: its events become unreadable for good.
@@ -235,6 +344,7 @@ class PostgresEventStore:
             headers.append(header)
         if len(rows) != version or link != head_hash:
             raise TamperDetected(f"stream {stream} does not end at its recorded head")
+        self._heads[(tenant_id, stream)] = StreamHead(version, head_hash)
         return self._open_rows(rows, lambda tenant, stream: data_key, headers)
 
     async def _fetch_stream(self, conn: Connection, tenant_id: str, stream_id: uuid.UUID) -> tuple[Any, list[Any]]:
@@ -247,23 +357,6 @@ class PostgresEventStore:
         version = await self._pool.fetchval(
             "SELECT version FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2", tenant_id, stream_id)
         return version or 0
-
-    async def _data_key(
-        self, connection: Connection | None, tenant_id: str, stream_id: uuid.UUID, expected_version: int
-    ) -> DataKey:
-        stream = str(stream_id)
-        cached = self._keyring.cached(tenant_id, stream)
-        if cached is not None:
-            return cached
-        row = await (connection or self._pool).fetchrow(_STREAM_SQL, tenant_id, stream_id)
-        if row is None:
-            raise ConcurrencyConflict(stream, expected_version)
-        if row["wrapped_key"] is None:
-            raise StreamErased(stream)
-        try:
-            return self._keyring.unwrap(tenant_id, stream, WrappedDataKey(row["key_id"], row["kek_id"], row["wrapped_key"]))
-        except DecryptionError as error:
-            raise TamperDetected(f"the data key of stream {stream} does not unwrap") from error
 
     def _open_rows(self, rows: list[Any], keys: Callable[[str, Any], DataKey | None],
                    headers: list[bytes] | None = None) -> list[RecordedEvent]:

@@ -129,7 +129,7 @@ class CaseUseCases:
         transferred = next(e for e in events if isinstance(e, CaseTransferred))
         opened = receiving_case(state, transferred, command)
         metadata = self._metadata(actor)
-        async with self._store.pool.acquire() as conn, conn.transaction():
+        async with self._store.transaction() as conn:
             result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
                                               metadata, connection=conn)
             await self._store.append(command.recipient_organisation, uuid.UUID(command.receiving_case_id), 0,

@@ -83,8 +83,10 @@ def keyring(key_file: Path) -> Keyring:
 
 
 @pytest.fixture
-def store(clean_pool: asyncpg.Pool, keyring: Keyring) -> PostgresEventStore:
-    return PostgresEventStore(clean_pool, keyring, sample_registry())
+async def store(clean_pool: asyncpg.Pool, keyring: Keyring) -> AsyncIterator[PostgresEventStore]:
+    created = PostgresEventStore(clean_pool, keyring, sample_registry())
+    yield created
+    await created.close()
 
 
 @contextlib.asynccontextmanager

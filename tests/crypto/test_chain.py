@@ -1,4 +1,4 @@
-"""The per-stream hash chain, in Python and in PostgreSQL (`haven.append_events`)."""
+"""The per-stream hash chain, and the chain the event store writes."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_attack_moving_bytes_between_header_and_ciphertext_changes_the_link() ->
     assert next_link(PREVIOUS, b"", HEADER + CIPHERTEXT) != next_link(PREVIOUS, HEADER + CIPHERTEXT, b"")
 
 
-async def test_postgres_chain_equals_python_chain(store: PostgresEventStore) -> None:
+async def test_stored_links_and_head_recompute_from_the_stored_columns(store: PostgresEventStore) -> None:
     tenant, stream = "org-chain", uuid.uuid4()
     metadata = EventMetadata(actor_id="synthetic-actor")
     await store.append(tenant, stream, 0, [NoteAdded(text="first"), NoteAdded(text="second")], metadata)
@@ -62,6 +62,6 @@ async def test_postgres_chain_equals_python_chain(store: PostgresEventStore) -> 
         "SELECT head_hash FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2", tenant, stream)
     assert head == link
 
-    # control: a tampered ciphertext would not match what PostgreSQL stored
+    # control: a tampered ciphertext would not match what the store wrote
     tampered = bytes([rows[0]["ciphertext"][0] ^ 1]) + rows[0]["ciphertext"][1:]
     assert next_link(GENESIS, header_of(rows[0]), tampered) != rows[0]["chain_hash"]

@@ -57,3 +57,12 @@ async def test_killed_listening_connection_falls_back_to_polling_and_reconnects(
 
 async def _ready(value: bool) -> bool:
     return value
+
+
+async def test_an_append_in_a_unit_of_work_wakes_subscribers_after_commit(store, listen):
+    subscription = Subscription(store, listen, poll_interval=30)  # only a notification can wake it
+    async with consuming(subscription) as received:
+        await eventually(lambda: _ready(subscription.listening))
+        async with store.transaction() as conn:
+            await store.append(ORG, uuid.uuid4(), 0, [NoteAdded(text="in a unit of work")], META, connection=conn)
+        await eventually(lambda: _ready(texts(received) == ["in a unit of work"]))
