@@ -30,6 +30,10 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
     try:
         async with connection_pool(database_url) as pool:
             keyring = Keyring(provider)
-            yield Runtime(pool, keyring, PostgresEventStore(pool, keyring, haven_registry()))
+            store = PostgresEventStore(pool, keyring, haven_registry())
+            try:
+                yield Runtime(pool, keyring, store)
+            finally:
+                await store.close()
     finally:
         provider.close()

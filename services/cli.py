@@ -27,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
 
+    demo = commands.add_parser("demo", help="seed synthetic, entirely fictitious cases")
+    demo.add_argument("--cases", type=int, default=200, help="number of intakes (default 200)")
+    demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same cases")
+
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply schema migrations")
@@ -53,12 +57,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(handler(settings, url, args))
 
 
+async def _seed(rt, cases: int, seed: int) -> None:
+    import datetime as dt
+
+    from services.demo import demo_use_cases, seed_demo
+
+    if await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM haven.streams)"):
+        print("haven: the database already holds cases; demo data is seeded only into an empty one.")
+        return
+    today = dt.date.today()
+    summary = await seed_demo(demo_use_cases(rt.store, today), cases=cases, seed=seed, today=today)
+    print(f"haven: seeded {summary.cases} synthetic cases ({summary.events} events) across "
+          f"{len(summary.organisations)} organisations: {', '.join(summary.organisations)}.")
+
+
+async def _demo(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.bootstrap import runtime
+
+    if args.cases < 1:
+        print("haven: --cases must be at least 1", file=sys.stderr)
+        return 2
+    async with runtime(settings, url) as rt:
+        await _seed(rt, args.cases, args.seed)
+    return 0
+
+
 async def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from services.bootstrap import runtime
 
-    async with runtime(settings, url):
+    async with runtime(settings, url) as rt:
         where = "embedded PostgreSQL" if settings.embedded_database else "PostgreSQL at HAVEN_DATABASE_URL"
         print(f"haven: database ready ({where}), schema migrated, key provider open.")
+        if args.demo:
+            await _seed(rt, 60, 7)
         print("haven: the HTTP API is not built yet; press Ctrl-C to stop.")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -101,7 +132,7 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"serve": _serve, "db": _db, "verify": _verify, "bench": _bench}
+_COMMANDS = {"serve": _serve, "demo": _demo, "db": _db, "verify": _verify, "bench": _bench}
 
 if __name__ == "__main__":
     sys.exit(main())
