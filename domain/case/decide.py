@@ -211,11 +211,13 @@ def _revoke_consent(state: CaseState, c: cmd.RevokeConsent, context: Context) ->
     _not_before(c.revoked_on, consent.granted.signed_on, "the revocation", "the signature")
     events: list[ev.DomainEvent] = [ev.ConsentRevoked(
         consent_id=c.consent_id, revoked_on=c.revoked_on, method=c.method, recorded_by=context.actor_id)]
-    # Nothing more may be released under it: open external referrals that rely on it end.
+    # Nothing more may be released under it: open external referrals that rely on it end —
+    # never before their own last status (a revocation may be recorded late).
     for referral_id, referral in sorted(state.referrals.items()):
         if referral.is_open and referral.proposed.consent_id == c.consent_id:
             events.append(ev.ReferralStatusChanged(
-                referral_id=referral_id, status="revoked", changed_on=c.revoked_on, reason="consent_revoked"))
+                referral_id=referral_id, status="revoked", changed_on=max(c.revoked_on, referral.last_changed_on),
+                reason="consent_revoked"))
     return events
 
 
@@ -434,7 +436,7 @@ def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[e
                     categories=categories, on=c.transferred_on)
     _codes(context, "living_situation", c.living_situation)
     _not_future(context, c.transferred_on, "the transfer")
-    _not_before_enrolment(state, c.transferred_on, "the transfer")
+    _not_before(c.transferred_on, state.enrolled_on, "the transfer", "the start of enrolment")
     _no_open_referrals(state)
     return [
         ev.CaseTransferred(recipient_organisation=c.recipient_organisation, consent_id=c.consent_id,
@@ -448,8 +450,12 @@ def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[e
 def receiving_case(state: CaseState, transferred: ev.CaseTransferred, c: cmd.TransferCase) -> ev.CaseOpened:
     """The receiving organisation's new case: only what the consent released."""
     released = set(transferred.released_categories)
+    age = state.intake.age_at_intake  # re-dated: the age on the new intake (the transfer) date
+    if age is not None:
+        age += (transferred.transferred_on - state.intake.intake_on).days // 365
     intake = msgspec.structs.replace(state.intake, intake_on=transferred.transferred_on, intake_type="transfer",
-                                     referral_on=transferred.transferred_on, referral_source="ngo")
+                                     referral_on=transferred.transferred_on, referral_source="ngo",
+                                     age_at_intake=age)
     return ev.CaseOpened(
         case_id=transferred.receiving_case_id, organisation_id=transferred.recipient_organisation, intake=intake,
         victim_status=state.victim_status if "trafficking" in released else None,
