@@ -21,6 +21,7 @@ from domain.case.lifecycles import (
     REFERRAL_TRANSITIONS,
 )
 from domain.case.state import CaseState
+from domain.case.values import FamilyServed, Intake
 from domain.codebook import CURRENT, Codebook, UnknownCode
 
 # Dates are calendar days in the organisation's time zone; the clock is UTC. A day is "in the
@@ -53,7 +54,7 @@ def decide(state: CaseState, command: cmd.Command, context: Context) -> list[ev.
         raise err.CaseNotFound("no such case")
     if isinstance(command, cmd.ReopenCase):
         return _reopen(state, command, context)
-    if state.is_closed:
+    if state.is_closed and not isinstance(command, _AFTER_CLOSURE):
         raise err.CaseClosed("the case is closed; reopen it first")
     handler = _HANDLERS.get(type(command))
     if handler is None:
@@ -81,7 +82,9 @@ def _not_before(day: dt.date, earliest: dt.date | None, what: str, other: str) -
 
 
 def _not_before_enrolment(state: CaseState, day: dt.date, what: str) -> None:
-    _not_before(day, state.intake.intake_on if state.intake else None, what, "the intake date")
+    """Work is recorded within the current enrolment: not before intake, nor (after a
+    reopening) in the time the case was closed."""
+    _not_before(day, state.enrolled_on, what, "the start of the current enrolment")
 
 
 def _fresh_id(existing: object, key: str, what: str) -> None:
@@ -234,7 +237,8 @@ def require_consent(state: CaseState, consent_id: str | None, *, recipient: str,
     consent = state.consents.get(consent_id)
     if consent is None:
         raise err.ConsentNotFound("no such consent on this case")
-    if consent.revoked is not None and consent.revoked.revoked_on <= on:
+    if consent.revoked is not None:
+        # Whatever date the revocation carries, nothing more is released once it is known.
         raise err.ConsentRevokedError("the consent was revoked")
     if not consent.active_on(on):
         raise err.ConsentExpired("the consent is not in force on that date")
@@ -450,12 +454,13 @@ def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[e
 def receiving_case(state: CaseState, transferred: ev.CaseTransferred, c: cmd.TransferCase) -> ev.CaseOpened:
     """The receiving organisation's new case: only what the consent released."""
     released = set(transferred.released_categories)
-    age = state.intake.age_at_intake  # re-dated: the age on the new intake (the transfer) date
-    if age is not None:
-        age += (transferred.transferred_on - state.intake.intake_on).days // 365
-    intake = msgspec.structs.replace(state.intake, intake_on=transferred.transferred_on, intake_type="transfer",
-                                     referral_on=transferred.transferred_on, referral_source="ngo",
-                                     age_at_intake=age)
+    age = family = None
+    if "demographics" in released:  # age and household are demographics: only with consent
+        age = state.age_on(transferred.transferred_on)
+        family = state.intake.family_served
+    intake = Intake(intake_on=transferred.transferred_on, intake_type="transfer",
+                    referral_on=transferred.transferred_on, referral_source="ngo", age_at_intake=age,
+                    family_served=family or FamilyServed())
     return ev.CaseOpened(
         case_id=transferred.receiving_case_id, organisation_id=transferred.recipient_organisation, intake=intake,
         victim_status=state.victim_status if "trafficking" in released else None,
@@ -510,6 +515,10 @@ def _reopen(state: CaseState, c: cmd.ReopenCase, context: Context) -> list[ev.Do
     _not_before(c.reopened_on, state.closure.closed_on, "the reopening", "the closure")
     return [ev.CaseReopened(reopened_on=c.reopened_on, reason=c.reason)]
 
+
+# A client may revoke a consent, or change their mind about statistics, at any time —
+# including after the case is closed (VAWA: consent is revocable).
+_AFTER_CLOSURE = (cmd.RevokeConsent, cmd.RecordStatisticsConsent)
 
 _HANDLERS: dict[type, Callable[[CaseState, cmd.Command, Context], list[ev.DomainEvent]]] = {
     cmd.DetermineVictimStatus: _determine_status,

@@ -36,11 +36,15 @@ def problems(state: CaseState) -> list[str]:
             found.append(f"referral {referral_id} history goes back in time")
         p = referral.proposed
         if p.kind == "external":
+            # Judged by the consent's window, not by a revocation recorded later (it may carry
+            # an earlier date: the client revoked orally before staff could record it).
             consent = state.consents.get(p.consent_id or "")
-            if consent is None or not consent.active_on(p.proposed_on):
-                found.append(f"external referral {referral_id} was proposed without an active consent")
+            if consent is None or not consent.granted.starts_on <= p.proposed_on <= consent.granted.expires_on:
+                found.append(f"external referral {referral_id} was proposed outside its consent")
             elif not set(p.released_categories) <= set(consent.granted.data_categories):
                 found.append(f"external referral {referral_id} released more than the consent covers")
+            elif consent.revoked is not None and referral.is_open:
+                found.append(f"external referral {referral_id} is still open under a revoked consent")
     for milestone_id, milestone in state.milestones.items():
         machine = IMMIGRATION_MACHINES[milestone.kind]
         steps = [step for step, _ in milestone.history]

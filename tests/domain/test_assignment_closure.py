@@ -224,13 +224,22 @@ def test_the_receiving_case_carries_the_clients_age_on_the_transfer_date() -> No
     # receiving case's intake is the transfer date, so its age at intake is 19, not 17.
     opened17 = opened_event(identity=an_adult(date_of_birth=None), intake=an_intake(age_at_intake=17))
     late = dt.datetime(2028, 3, 1, 12, 0, tzinfo=dt.UTC)
-    state = given(opened17, transfer_consent(data_categories=("needs",), starts_on=day(1, 20, 2028),
+    state = given(opened17, transfer_consent(data_categories=("needs", "demographics"), starts_on=day(1, 20, 2028),
                                              signed_on=day(1, 20, 2028), expires_on=day(6, 1, 2028)))
     command = transfer_command(transferred_on=day(2, 1, 2028))
     transferred = decide(state, command, context(now=late))[0]
     received = given(receiving_case(state, transferred, command))
     assert received.intake.age_at_intake == 19
     assert received.age_on(day(2, 1, 2028)) == state.age_on(day(2, 1, 2028)) == 19
+
+
+def test_the_receiving_case_learns_no_age_or_household_without_demographics_released() -> None:
+    released = receiving(("demographics",))
+    assert released.intake.age_at_intake is not None  # control
+    opened = receiving(("needs",))
+    assert opened.intake.age_at_intake is None
+    assert opened.intake.family_served.total() == 0
+    assert (opened.intake.eligibility_status, opened.intake.matched_within_48h) == ("pending", None)
 
 
 # -- CloseCase -------------------------------------------------------------------------------------
@@ -338,7 +347,9 @@ CLOSED = [OPENED, consent_granted(), ev.GoalSet(goal_id="goal-1", category="empl
                                                 description="synthetic goal", set_on=day(2, 1)),
           internal_referral_proposed(), *referral_history("ref-1", "completed"),
           TRANSFER_CONSENT, case_closed(closed_on=day(6, 1))]
-ON_A_CLOSED_CASE = [c for t, c in one_of_each_command().items() if t not in (cmd.OpenCase, cmd.ReopenCase)]
+ALLOWED_AFTER_CLOSURE = (cmd.RevokeConsent, cmd.RecordStatisticsConsent)
+ON_A_CLOSED_CASE = [c for t, c in one_of_each_command().items()
+                    if t not in (cmd.OpenCase, cmd.ReopenCase, *ALLOWED_AFTER_CLOSURE)]
 
 
 def test_the_closed_case_fixture_is_closed_and_valid() -> None:
@@ -350,6 +361,17 @@ def test_the_closed_case_fixture_is_closed_and_valid() -> None:
 def test_every_command_on_a_closed_case_is_refused(command: cmd.Command) -> None:
     with pytest.raises(err.CaseClosed):
         when(CLOSED, command)
+
+
+def test_a_client_may_revoke_consent_after_closure() -> None:
+    events = when(CLOSED, cmd.RevokeConsent(consent_id=TRANSFER_CONSENT.consent_id, revoked_on=day(7, 1),
+                                            method="oral"))
+    assert [type(e) for e in events] == [ev.ConsentRevoked]
+
+
+def test_a_client_may_withdraw_from_statistics_after_closure() -> None:
+    events = when(CLOSED, cmd.RecordStatisticsConsent(agrees=False, recorded_on=day(7, 1)))
+    assert events == [ev.StatisticsConsentRecorded(agrees=False, recorded_on=day(7, 1))]
 
 
 def test_opening_a_closed_case_again_is_refused_as_already_open() -> None:
@@ -407,3 +429,11 @@ def test_a_reopened_case_accepts_commands_again() -> None:
     story = [*CLOSED, ev.CaseReopened(reopened_on=day(7, 1))]
     assert when(story, cmd.DetermineVictimStatus(victim_status=a_victim_status(status="confirmed"))) == [
         ev.VictimStatusDetermined(victim_status=a_victim_status(status="confirmed"))]
+
+
+def test_work_dated_while_the_case_was_closed_is_refused_after_a_reopening() -> None:
+    story = [OPENED, case_closed(closed_on=day(3, 1)), ev.CaseReopened(reopened_on=day(5, 1))]
+    in_new_enrolment = cmd.RecordService(service_id="svc-1", category="medical", delivered_on=day(5, 2))
+    assert when(story, in_new_enrolment)  # control
+    with pytest.raises(err.DateOutOfOrder):
+        when(story, cmd.RecordService(service_id="svc-2", category="medical", delivered_on=day(4, 1)))

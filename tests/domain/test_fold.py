@@ -189,7 +189,7 @@ def test_control_an_external_referral_beyond_its_consent_is_a_problem() -> None:
 
 def test_control_an_external_referral_without_an_active_consent_is_a_problem() -> None:
     state = given(opened_event(), consent_granted(expires_on=day(2, 20)), external_referral_proposed())
-    assert problems(state) == ["external referral ref-1 was proposed without an active consent"]
+    assert problems(state) == ["external referral ref-1 was proposed outside its consent"]
 
 
 def test_control_an_illegal_referral_history_is_a_problem() -> None:

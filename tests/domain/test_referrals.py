@@ -88,6 +88,14 @@ def test_an_external_referral_under_a_revoked_consent_is_refused() -> None:
         when([OPENED, CONSENT, consent_revoked(revoked_on=day(2, 15))], propose_external_referral())
 
 
+def test_a_backdated_external_referral_under_an_already_revoked_consent_is_refused() -> None:
+    """The attack: date the release before the recorded revocation to slip it through."""
+    revoked_later = consent_revoked(revoked_on=day(3, 20))
+    assert when([OPENED, CONSENT], propose_external_referral(proposed_on=day(3, 1)))  # control
+    with pytest.raises(err.ConsentRevokedError):
+        when([OPENED, CONSENT, revoked_later], propose_external_referral(proposed_on=day(3, 1)))
+
+
 def test_an_external_referral_under_an_expired_consent_is_refused() -> None:
     with pytest.raises(err.ConsentExpired):
         when([OPENED, consent_granted(expires_on=day(2, 28))], propose_external_referral(proposed_on=day(3, 1)))
