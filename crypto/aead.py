@@ -49,9 +49,8 @@ class Aead:
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         if len(sealed) < OVERHEAD or sealed[0] != FORMAT_VERSION:
             raise DecryptionError()
-        nonce = sealed[1 : 1 + NONCE_BYTES]
         try:
-            return self._cipher.decrypt(nonce, sealed[1 + NONCE_BYTES :], associated_data)
+            return self._cipher.decrypt(sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :], associated_data)
         except InvalidTag:
             raise DecryptionError() from None
 

@@ -345,7 +345,7 @@ class PostgresEventStore:
         if len(rows) != version or link != head_hash:
             raise TamperDetected(f"stream {stream} does not end at its recorded head")
         self._heads[(tenant_id, stream)] = StreamHead(version, head_hash)
-        return self._open_rows(rows, lambda tenant, stream: data_key, headers)
+        return self._open_rows(rows, {(tenant_id, stream_id): data_key}, headers)
 
     async def _fetch_stream(self, conn: Connection, tenant_id: str, stream_id: uuid.UUID) -> tuple[Any, list[Any]]:
         head = await conn.fetchrow(_STREAM_SQL, tenant_id, stream_id)
@@ -358,19 +358,20 @@ class PostgresEventStore:
             "SELECT version FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2", tenant_id, stream_id)
         return version or 0
 
-    def _open_rows(self, rows: list[Any], keys: Callable[[str, Any], DataKey | None],
+    def _open_rows(self, rows: list[Any], keys: dict[tuple[str, Any], DataKey | None],
                    headers: list[bytes] | None = None) -> list[RecordedEvent]:
         """Decrypt and decode rows selected as EVENT_COLUMNS. The hot path of every reader:
-        rows are unpacked by position, and per-stream strings and per-append timestamps are
-        converted once."""
-        decode = self._registry.decode
+        rows are unpacked by position; per-stream names, per-append timestamps and per-type
+        decoders are worked out once per batch."""
+        decoders: dict[tuple[str, int], Callable[[bytes], tuple[DomainEvent, EventMetadata]]] = {}
         stream_names: dict[Any, str] = {}
         microseconds: dict[dt.datetime, int] = {}
+        new_position = tuple.__new__
         opened = []
         for index, row in enumerate(rows):
             tenant, stream_id, version, txid, position, event_type, schema_version, key_id, recorded_at, \
                 ciphertext, _ = row
-            data_key = keys(tenant, stream_id)
+            data_key = keys[(tenant, stream_id)]
             event = metadata = None
             if data_key is not None:
                 if data_key.key_id != key_id:
@@ -387,9 +388,12 @@ class PostgresEventStore:
                     plaintext = data_key.aead.open(ciphertext, header)
                 except DecryptionError as error:
                     raise TamperDetected(f"event {version} of stream {stream_id} fails authentication") from error
-                event, metadata = decode(event_type, schema_version, plaintext)
-            opened.append(RecordedEvent(tenant, stream_id, version, LogPosition(txid, position), recorded_at,
-                                        event_type, event, metadata))
+                decode = decoders.get((event_type, schema_version))
+                if decode is None:
+                    decode = decoders[(event_type, schema_version)] = self._registry.decoder(event_type, schema_version)
+                event, metadata = decode(plaintext)
+            opened.append(RecordedEvent(tenant, stream_id, version, new_position(LogPosition, (txid, position)),
+                                        recorded_at, event_type, event, metadata))
         return opened
 
     # -- reading the global log ------------------------------------------------------
@@ -403,16 +407,46 @@ class PostgresEventStore:
         from the append lock instead of the oldest running transaction (slower; used by
         subscribers held back by an unrelated long transaction).
         """
+        rows = await self._log_rows(after, limit, precise)
+        return await self._open_log_rows(rows)
+
+    async def read_all_batches(
+        self, after: LogPosition = LOG_START, batch_size: int = 1000
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """The log from `after` up to the current horizon, in batches — for catching up.
+
+        The next batch is fetched (on another connection) while this one is decrypted, so the
+        database and the decryption work side by side instead of taking turns.
+        """
+        pending: asyncio.Future[list[Any]] | None = asyncio.ensure_future(self._log_rows(after, batch_size))
+        try:
+            while pending is not None:
+                rows = await pending
+                pending = None
+                if not rows:
+                    return
+                if len(rows) == batch_size:
+                    last = rows[-1]
+                    pending = asyncio.ensure_future(self._log_rows(LogPosition(last[3], last[4]), batch_size))
+                yield await self._open_log_rows(rows)
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
+
+    async def _log_rows(self, after: LogPosition, limit: int, precise: bool = False) -> list[Any]:
         async with self._pool.acquire() as conn:
             if precise:
                 horizon = await conn.fetchval(PRECISE_HORIZON_SQL)
-                rows = await conn.fetch(_READ_ALL_BELOW_SQL, after.transaction_id, after.position, horizon, limit)
-            else:
-                rows = await conn.fetch(_READ_ALL_FAST_SQL, after.transaction_id, after.position, limit)
-            keys = await self._keys_for(conn, rows)
-        return self._open_rows(rows, lambda tenant, stream: keys[(tenant, stream)])
+                return await conn.fetch(_READ_ALL_BELOW_SQL, after.transaction_id, after.position, horizon, limit)
+            return await conn.fetch(_READ_ALL_FAST_SQL, after.transaction_id, after.position, limit)
 
-    async def _keys_for(self, conn: Connection, rows: list[Any]) -> dict[tuple[str, Any], DataKey | None]:
+    async def _open_log_rows(self, rows: list[Any]) -> list[RecordedEvent]:
+        keys = await self._keys_for(self._pool, rows)
+        return self._open_rows(rows, keys)
+
+    async def _keys_for(self, conn: Connection | asyncpg.Pool, rows: list[Any]) -> dict[tuple[str, Any], DataKey | None]:
         keys: dict[tuple[str, Any], DataKey | None] = {}
         missing: list[tuple[str, Any]] = []
         for row in rows:
