@@ -119,6 +119,13 @@ class EventStoreContract:
         assert [r.event.text for r in seen] == ["0-1", "0-2", "1-1", "1-2", "2-1", "2-2"]
         assert await store.read_all(seen[-1].log_position) == []
 
+    async def test_catching_up_in_batches_reads_the_same_log_as_read_all(self, store):
+        for i in range(7):
+            await store.append(ORG, uuid.uuid4(), 0, notes(f"{i}-a", f"{i}-b", f"{i}-c"), META)
+        batches = [batch async for batch in store.read_all_batches(LOG_START, batch_size=4)]
+        assert [len(b) for b in batches] == [4, 4, 4, 4, 4, 1]
+        assert [r for b in batches for r in b] == await store.read_all(LOG_START, limit=100)
+
     async def test_unknown_fields_in_stored_events_are_tolerated(self, store, pool, keyring):
         newer = PostgresEventStore(pool, keyring, EventRegistry([NoteAddedWithMood]))
         stream = uuid.uuid4()
