@@ -66,18 +66,21 @@ class EventRegistry:
             raise UnknownEventType(f"event type {tag!r} is not registered")
         return tag, event_type.schema_version, _envelope_encoder.encode((metadata, event))
 
-    def decoder(self, tag: str, schema_version: int) -> Callable[[bytes], tuple[DomainEvent, EventMetadata]]:
-        """A function decoding events of one tag and schema version (readers cache it per batch)."""
+    def decoder(self, tag: str, schema_version: int) -> Callable[[bytes], tuple[EventMetadata, DomainEvent]]:
+        """A function decoding plaintexts of one tag and schema version to (metadata, event).
+
+        Readers look it up once per batch; for the current schema version it is msgspec's
+        decoder itself, with nothing in between.
+        """
         event_type = self._types.get(tag)
         if event_type is not None and schema_version == event_type.schema_version:
-            fast = self._decoders[tag].decode
+            return self._decoders[tag].decode
 
-            def current(plaintext: bytes) -> tuple[DomainEvent, EventMetadata]:
-                metadata, event = fast(plaintext)
-                return event, metadata
+        def upcasting(plaintext: bytes) -> tuple[EventMetadata, DomainEvent]:
+            event, metadata = self.decode(tag, schema_version, plaintext)
+            return metadata, event
 
-            return current
-        return lambda plaintext: self.decode(tag, schema_version, plaintext)
+        return upcasting
 
     def decode(self, tag: str, schema_version: int, plaintext: bytes) -> tuple[DomainEvent, EventMetadata]:
         event_type = self._types.get(tag)

@@ -78,29 +78,37 @@ class AppendResult(NamedTuple):
 # when a concurrent update makes PostgreSQL re-check the head row) and takes the append lock.
 # The head row's update is the optimistic-concurrency check — version, chain head and key
 # must all match — and events are inserted only if it succeeded: no rows back, no append.
-_INSERT_EVENTS = """
+_MANY_ROWS = """
+SELECT $1, $2, $3 + i, ($5::text[])[i], ($6::smallint[])[i], $4, $7, ($8::bytea[])[i], ($9::bytea[])[i]
+  FROM generate_subscripts($8::bytea[], 1) AS i"""
+# One event (the common case) binds plain values: cheaper to encode than one-element arrays.
+_ONE_ROW = "SELECT $1, $2, $3 + 1, $5::text, $6::smallint, $4, $7, $8::bytea, $9::bytea"
+
+_MOVE_HEAD = """
+    UPDATE haven.streams s SET version = $3 + {count}, head_hash = $10
+     WHERE s.tenant_id = $1 AND s.stream_id = $2 AND s.version = $3 AND s.head_hash = $11
+       AND s.key_id = $4 AND s.wrapped_key IS NOT NULL AND (SELECT entered FROM guard)"""
+_CREATE_HEAD = """
+    INSERT INTO haven.streams (tenant_id, stream_id, version, head_hash, key_id, kek_id, wrapped_key)
+    SELECT $1, $2, {count}, $10, $4, $11, $12 WHERE (SELECT entered FROM guard)
+    ON CONFLICT DO NOTHING"""
+
+
+def _append_sql(create: bool, single: bool) -> str:
+    count = "1" if single else "cardinality($8::bytea[])"
+    head = (_CREATE_HEAD if create else _MOVE_HEAD).format(count=count)
+    return f"""
+WITH guard AS MATERIALIZED (SELECT haven.enter_append({"0" if create else "$3"}) AS entered),
+head AS ({head}
+    RETURNING 1)
 INSERT INTO haven.events AS e (tenant_id, stream_id, version, event_type, schema_version, key_id,
                                recorded_at, ciphertext, chain_hash)
-SELECT $1, $2, $3 + i, ($5::text[])[i], ($6::smallint[])[i], $4, $7, ($8::bytea[])[i], ($9::bytea[])[i]
-  FROM generate_subscripts($8::bytea[], 1) AS i
+{_ONE_ROW if single else _MANY_ROWS}
  WHERE EXISTS (SELECT 1 FROM head)
 RETURNING e.version, e.position, e.transaction_id"""
 
-_APPEND_SQL = """
-WITH guard AS MATERIALIZED (SELECT haven.enter_append($3) AS entered),
-head AS (
-    UPDATE haven.streams s SET version = $3 + cardinality($8::bytea[]), head_hash = $10
-     WHERE s.tenant_id = $1 AND s.stream_id = $2 AND s.version = $3 AND s.head_hash = $11
-       AND s.key_id = $4 AND s.wrapped_key IS NOT NULL AND (SELECT entered FROM guard)
-    RETURNING 1)""" + _INSERT_EVENTS
 
-_CREATE_SQL = """
-WITH guard AS MATERIALIZED (SELECT haven.enter_append(0) AS entered),
-head AS (
-    INSERT INTO haven.streams (tenant_id, stream_id, version, head_hash, key_id, kek_id, wrapped_key)
-    SELECT $1, $2, cardinality($8::bytea[]), $10, $4, $11, $12 WHERE (SELECT entered FROM guard)
-    ON CONFLICT DO NOTHING
-    RETURNING 1)""" + _INSERT_EVENTS
+_APPEND_SQL = {(create, single): _append_sql(create, single) for create in (False, True) for single in (False, True)}
 
 EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
     schema_version, key_id, recorded_at, ciphertext, chain_hash"""
@@ -202,12 +210,13 @@ class PostgresEventStore:
             versions.append(schema_version)
             ciphertexts.append(ciphertext)
             links.append(link)
-        args: tuple[Any, ...] = (tenant_id, stream_id, expected_version, data_key.key_id, types, versions, now,
-                                 ciphertexts, links, link)
-        if expected_version == 0:
-            sql, args = _CREATE_SQL, (*args, wrapped.kek_id, wrapped.wrapped)
-        else:
-            sql, args = _APPEND_SQL, (*args, head.chain_hash)
+        single = len(events) == 1
+        args: tuple[Any, ...] = (tenant_id, stream_id, expected_version, data_key.key_id,
+                                 *((types[0], versions[0], now, ciphertexts[0], links[0]) if single
+                                   else (types, versions, now, ciphertexts, links)), link)
+        create = expected_version == 0
+        sql = _APPEND_SQL[(create, single)]
+        args = (*args, wrapped.kek_id, wrapped.wrapped) if create else (*args, head.chain_hash)
         executor = connection or self._pool
         try:
             rows = await executor.fetch(sql, *args)
@@ -363,7 +372,7 @@ class PostgresEventStore:
         """Decrypt and decode rows selected as EVENT_COLUMNS. The hot path of every reader:
         rows are unpacked by position; per-stream names, per-append timestamps and per-type
         decoders are worked out once per batch."""
-        decoders: dict[tuple[str, int], Callable[[bytes], tuple[DomainEvent, EventMetadata]]] = {}
+        decoders: dict[tuple[str, int], Callable[[bytes], tuple[EventMetadata, DomainEvent]]] = {}
         stream_names: dict[Any, str] = {}
         microseconds: dict[dt.datetime, int] = {}
         new_position = tuple.__new__
@@ -391,7 +400,7 @@ class PostgresEventStore:
                 decode = decoders.get((event_type, schema_version))
                 if decode is None:
                     decode = decoders[(event_type, schema_version)] = self._registry.decoder(event_type, schema_version)
-                event, metadata = decode(plaintext)
+                metadata, event = decode(plaintext)
             opened.append(RecordedEvent(tenant, stream_id, version, new_position(LogPosition, (txid, position)),
                                         recorded_at, event_type, event, metadata))
         return opened
