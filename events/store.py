@@ -179,6 +179,7 @@ class PostgresEventStore:
         metadata: EventMetadata,
         *,
         connection: Connection | None = None,
+        _trust_cache: bool = True,
     ) -> AppendResult:
         """Append `events` atomically if the stream is at `expected_version` (0: new stream).
 
@@ -195,7 +196,7 @@ class PostgresEventStore:
             data_key, wrapped = self._keyring.create(tenant_id, stream)
             head = StreamHead(0, GENESIS)
         else:
-            head, data_key = await self._head(connection, tenant_id, stream_id, expected_version)
+            head, data_key = await self._head(connection, tenant_id, stream_id, expected_version, _trust_cache)
         now = self._clock()
         recorded_at_us = to_microseconds(now)
         types, versions, ciphertexts, links = [], [], [], []
@@ -228,6 +229,11 @@ class PostgresEventStore:
             raise
         if not rows:
             self._heads.pop((tenant_id, stream), None)
+            if _trust_cache and expected_version > 0:
+                # Our remembered head may be stale (an append whose transaction rolled back):
+                # try once more from the stored head before calling it a conflict.
+                return await self.append(tenant_id, stream_id, expected_version, events, metadata,
+                                         connection=connection, _trust_cache=False)
             await self._explain_refusal(executor, tenant_id, stream_id, expected_version)
         self._heads[(tenant_id, stream)] = StreamHead(expected_version + len(events), link)
         self._keyring.remember(tenant_id, stream, data_key)
@@ -237,10 +243,10 @@ class PostgresEventStore:
         return AppendResult(rows[-1][0], [LogPosition(row[2], row[1]) for row in rows])
 
     async def _head(self, connection: Connection | None, tenant_id: str, stream_id: uuid.UUID,
-                    expected_version: int) -> tuple[StreamHead, DataKey]:
+                    expected_version: int, trust_cache: bool) -> tuple[StreamHead, DataKey]:
         """The stream's head and data key, from memory when they are known and current."""
         stream = str(stream_id)
-        head = self._heads.get((tenant_id, stream))
+        head = self._heads.get((tenant_id, stream)) if trust_cache else None
         data_key = self._keyring.cached(tenant_id, stream)
         if head is not None and head.version == expected_version and data_key is not None:
             return head, data_key

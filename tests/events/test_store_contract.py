@@ -217,3 +217,20 @@ class EventStoreContract:
 
 class TestPostgresEventStore(EventStoreContract):
     """The contract against PostgreSQL (embedded, or HAVEN_TEST_DATABASE_URL)."""
+
+
+async def test_a_rolled_back_append_does_not_poison_later_appends(store, pool):
+    """The store remembers heads it wrote; one whose transaction rolled back must not turn a
+    correct expected version into a conflict."""
+    stream = uuid.uuid4()
+    await store.append(ORG, stream, 0, notes("a"), META)
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        await store.append(ORG, stream, 1, notes("rolled back"), META, connection=conn)
+        await tx.rollback()
+    other_writer = PostgresEventStore(pool, store._keyring, sample_registry())
+    await other_writer.append(ORG, stream, 1, notes("b"), META)  # the real version 2
+    result = await store.append(ORG, stream, 2, notes("c"), META)
+    assert result.version == 3
+    assert [r.event.text for r in await store.read_stream(ORG, stream)] == ["a", "b", "c"]
