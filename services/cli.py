@@ -27,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
 
+    from services.identity.cli import add_token_command
+
+    add_token_command(commands)
+
     demo = commands.add_parser("demo", help="seed synthetic, entirely fictitious cases")
     demo.add_argument("--cases", type=int, default=200, help="number of intakes (default 200)")
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same cases")
@@ -50,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"haven: {error}", file=sys.stderr)
         return 2
+    if args.command == "token":  # needs no database
+        from services.identity.cli import run_token_command
+
+        return run_token_command(settings, args)
     from services.database import database_server
 
     with database_server(settings) as url:

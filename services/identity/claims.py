@@ -1,0 +1,72 @@
+"""Who a verified token says the caller is: `Principal`, built from the token's claims.
+
+Claims read (the same names for the local issuer and an external OpenID Connect issuer):
+
+* ``sub``   the user id;  ``org`` the organisation (tenant) id;  ``team`` optional team id;
+* ``roles`` a JSON array of role names; names Haven does not know are dropped, so an
+  identity provider that also carries roles for other applications needs no filtering;
+* ``jti``   optional token id (for audit records and, later, revocation);  ``exp`` expiry.
+
+A token without a subject, an organisation or at least one known role is refused: Haven
+authorises every request by organisation and role, so a principal lacking either could only
+be given some implicit default, and implicit defaults are how tenants leak into each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from services.identity.errors import InvalidToken
+
+ROLES: frozenset[str] = frozenset({"caseworker", "supervisor", "privacy_officer", "reporter", "admin"})
+MAX_IDENTIFIER_LENGTH = 256
+
+
+class Principal(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    organisation_id: str
+    roles: frozenset[str]  # a non-empty subset of ROLES
+    team_id: str | None
+    token_id: str | None
+    expires_at: dt.datetime  # UTC
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+def valid_identifier(value: object) -> bool:
+    """Ids end up in audit records, log fields and key-derivation labels: printable text only."""
+    return (isinstance(value, str) and 0 < len(value) <= MAX_IDENTIFIER_LENGTH
+            and value.isprintable() and not value.isspace())
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    """Build the principal from claims whose signature, issuer, audience and times are checked."""
+    if claims.get("sub") is None or claims.get("org") is None or claims.get("roles") is None:
+        raise InvalidToken("missing-claims")
+    user, org, team, jti = claims["sub"], claims["org"], claims.get("team"), claims.get("jti")
+    if not valid_identifier(user) or not valid_identifier(org):
+        raise InvalidToken("invalid-claims")
+    if team is not None and not valid_identifier(team):
+        raise InvalidToken("invalid-claims")
+    if jti is not None and not isinstance(jti, str):
+        raise InvalidToken("invalid-claims")
+    listed = claims["roles"]
+    if not isinstance(listed, list) or not all(isinstance(role, str) for role in listed):
+        raise InvalidToken("invalid-claims")
+    roles = frozenset(listed) & ROLES
+    if not roles:
+        raise InvalidToken("missing-claims")
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise InvalidToken("invalid-claims")
+    try:
+        expires_at = dt.datetime.fromtimestamp(exp, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidToken("invalid-claims") from None
+    return Principal(user_id=user, organisation_id=org, roles=roles, team_id=team, token_id=jti,
+                     expires_at=expires_at)

@@ -1,0 +1,115 @@
+"""The embedded token issuer, for deployments without an external identity provider.
+
+Its Ed25519 signing key lives in ``$HAVEN_DATA_DIR/token-signing-key.pem`` (PKCS#8 PEM),
+created mode 0600 on first use, the way `crypto.providers` creates the KEK file: written
+in full under a temporary name, then linked into place, so of two processes starting at
+once (``haven serve`` and ``haven token``) exactly one creates it and neither reads half a
+key. A key file readable by group or others is refused, not silently used.
+
+Tokens are JWS compact serialisations, EdDSA only, with ``kid`` = the RFC 7638 thumbprint of
+the public key (so a new key file means a new kid, and tokens of the old key are refused as
+``unknown-kid`` rather than ``bad-signature``). Issuer ``haven-local``, audience ``haven``.
+Lifetimes are capped at 24 hours: there is no revocation list yet, so a leaked token must
+die on its own soon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from services.identity.claims import ROLES, valid_identifier
+from services.identity.jwk import b64url, thumbprint
+
+LOCAL_ISSUER = "haven-local"
+LOCAL_AUDIENCE = "haven"
+KEY_FILE_NAME = "token-signing-key.pem"
+DEFAULT_TTL = dt.timedelta(hours=8)
+MAX_TTL = dt.timedelta(hours=24)
+
+
+class SigningKeyError(Exception):
+    """The local signing key file is unreadable, malformed or too widely readable."""
+
+
+class LocalIssuer:
+    def __init__(self, private_key: ed25519.Ed25519PrivateKey, *, clock: Callable[[], float] = time.time) -> None:
+        self._private_key = private_key
+        self._clock = clock
+        raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self._public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+        self.kid = thumbprint(self._public_jwk)
+
+    @classmethod
+    def open(cls, data_dir: Path, *, create: bool = True, clock: Callable[[], float] = time.time) -> LocalIssuer:
+        """The issuer whose key is in `data_dir`, creating the key on first use."""
+        path = data_dir / KEY_FILE_NAME
+        if create and not path.exists():
+            _create_key_file(path)
+        return cls(_read_key_file(path), clock=clock)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key as a JWK set (never the private key)."""
+        return {"keys": [{**self._public_jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
+
+    def mint(self, user: str, org: str, roles: Iterable[str], team: str | None = None,
+             ttl: dt.timedelta = DEFAULT_TTL) -> str:
+        """A signed token; ValueError for an unknown role, a bad id or a lifetime over 24 h."""
+        roles = sorted(set(roles))
+        if not roles or not set(roles) <= ROLES:
+            raise ValueError(f"roles must be one or more of: {', '.join(sorted(ROLES))}")
+        named = {"user": user, "organisation": org} | ({"team": team} if team is not None else {})
+        for name, value in named.items():
+            if not valid_identifier(value):
+                raise ValueError(f"{name} must be printable text of 1 to 256 characters")
+        if not dt.timedelta(0) < ttl <= MAX_TTL:
+            raise ValueError("the lifetime must be more than zero and at most 24 hours")
+        now = int(self._clock())
+        claims: dict[str, Any] = {
+            "iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": user, "org": org, "roles": roles,
+            "iat": now, "nbf": now, "exp": now + int(ttl.total_seconds()), "jti": str(uuid.uuid4()),
+        }
+        if team is not None:
+            claims["team"] = team
+        return jwt.encode(claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"})
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    body = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(body)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)  # fails if another process won the race: use its key
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _read_key_file(path: Path) -> ed25519.Ed25519PrivateKey:
+    try:
+        if path.stat().st_mode & 0o077:
+            raise SigningKeyError(f"token signing key {path} must not be readable by group or others (chmod 600)")
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except SigningKeyError:
+        raise
+    except (OSError, ValueError, TypeError) as error:
+        raise SigningKeyError(f"cannot read token signing key {path}: {type(error).__name__}") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise SigningKeyError(f"token signing key {path} is not an Ed25519 key")
+    return key

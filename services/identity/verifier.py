@@ -1,0 +1,147 @@
+"""Bearer-token verification: `TokenVerifier.verify(token) -> Principal` or `InvalidToken`.
+
+One verifier per process, built by `verifier_from_settings`:
+
+* no ``HAVEN_OIDC_*``: the local issuer (`local_issuer`), issuer ``haven-local``, audience
+  ``haven``, EdDSA only, its public key read from ``$HAVEN_DATA_DIR`` at start-up;
+* ``HAVEN_OIDC_*`` set: the external OpenID Connect provider, its keys from its JWKS URL
+  (`jwks.JwksCache`), asymmetric algorithms only.
+
+Claims (both issuers): ``sub`` user id, ``org`` organisation, ``roles`` array of role names,
+optional ``team``; ``iss``, ``aud``, ``exp``, ``iat`` required, ``nbf`` honoured when present.
+An external provider must be configured to put ``org`` and ``roles`` (and ``team``) into its
+access tokens under those names (a protocol mapper in Keycloak, a custom claim elsewhere).
+
+Checks, in order, each failure one reason code (see `errors.REASONS`):
+
+1. a compact JWS of at most 8 KiB whose header parses, without ``crit``;
+2. ``alg`` in this verifier's allow-list, checked *before* any key is looked up, so ``none``
+   and HS* are refused without a JWKS fetch; the list never holds a symmetric algorithm,
+   because with a public verification key an HMAC "secret" is public too;
+3. a ``kid`` naming a key we hold (an OIDC verifier refreshes its keys, rate-limited);
+4. the algorithm fits that key's type and curve (`jwk.VerificationKey.fits`);
+5. the signature, the audience and the presence of required claims (PyJWT, told exactly
+   that one algorithm); the issuer by exact equality;
+6. times against our own clock (injectable for tests) with a small leeway for clock skew;
+7. the claims make a `Principal` (`claims.principal_from_claims`).
+
+Header parameters that point at keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are ignored: keys
+come only from configuration, never from the token.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Collection
+from typing import Any
+
+import jwt
+from jwt import exceptions as jwt_errors
+
+from services.identity.claims import Principal, principal_from_claims
+from services.identity.errors import InvalidToken
+from services.identity.jwks import Fetch, JwksCache, KeySource, StaticKeys
+from services.identity.local_issuer import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
+from services.settings import Settings
+
+__all__ = ["InvalidToken", "JwksCache", "TokenVerifier", "verifier_from_settings"]
+
+LOCAL_ALGORITHMS = frozenset({"EdDSA"})
+OIDC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "org", "roles")
+DEFAULT_LEEWAY_SECONDS = 30.0
+MAX_TOKEN_LENGTH = 8192
+
+_PYJWT_OPTIONS: Any = {
+    "verify_signature": True, "verify_aud": True, "require": list(REQUIRED_CLAIMS), "strict_aud": False,
+    # Ours instead: times against the injectable clock; the issuer by exact equality (PyJWT
+    # 2.10.0 matched substrings, CVE-2024-53861); sub/jti types in `principal_from_claims`.
+    "verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_iss": False,
+    "verify_sub": False, "verify_jti": False,
+}
+# Most specific first: InvalidSignatureError is a DecodeError, the others InvalidTokenErrors.
+_REASON_FOR_ERROR: tuple[tuple[type[Exception], str], ...] = (
+    (jwt_errors.InvalidSignatureError, "bad-signature"),
+    (jwt_errors.InvalidKeyError, "bad-signature"),
+    (jwt_errors.InvalidAlgorithmError, "algorithm-not-allowed"),
+    (jwt_errors.MissingRequiredClaimError, "missing-claims"),
+    (jwt_errors.InvalidAudienceError, "wrong-audience"),
+    (jwt_errors.PyJWTError, "malformed"),
+)
+
+
+class TokenVerifier:
+    def __init__(self, *, issuer: str, audience: str, keys: KeySource, algorithms: Collection[str],
+                 leeway: float = DEFAULT_LEEWAY_SECONDS, clock: Callable[[], float] = time.time) -> None:
+        if not algorithms or not set(algorithms) <= OIDC_ALGORITHMS:
+            raise ValueError("algorithms must be a non-empty subset of the asymmetric allow-list")
+        self.issuer = issuer
+        self.audience = audience
+        self.algorithms = frozenset(algorithms)
+        self._keys = keys
+        self._leeway = leeway
+        self._clock = clock
+
+    @classmethod
+    def for_local_issuer(cls, issuer: LocalIssuer, **options: Any) -> TokenVerifier:
+        return cls(issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE, keys=StaticKeys(issuer.jwks()),
+                   algorithms=LOCAL_ALGORITHMS, **options)
+
+    @classmethod
+    def for_oidc(cls, *, issuer: str, audience: str, jwks: JwksCache, **options: Any) -> TokenVerifier:
+        return cls(issuer=issuer, audience=audience, keys=jwks, algorithms=OIDC_ALGORITHMS, **options)
+
+    async def verify(self, token: str) -> Principal:
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH or not token.isascii():
+            raise InvalidToken("malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt_errors.PyJWTError:
+            raise InvalidToken("malformed") from None
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise InvalidToken("algorithm-not-allowed")
+        if "crit" in header or "b64" in header:
+            raise InvalidToken("malformed")
+        kid = header.get("kid")
+        key = await self._keys.key(kid) if isinstance(kid, str) and kid else None
+        if key is None:
+            raise InvalidToken("unknown-kid")
+        if not key.fits(alg):
+            raise InvalidToken("algorithm-not-allowed")
+        try:
+            claims = jwt.decode(token, key.public_key, algorithms=[alg], audience=self.audience,
+                                options=_PYJWT_OPTIONS)
+        except jwt_errors.PyJWTError as error:
+            reason = next(reason for kind, reason in _REASON_FOR_ERROR if isinstance(error, kind))
+            raise InvalidToken(reason) from None
+        if claims["iss"] != self.issuer:
+            raise InvalidToken("wrong-issuer")
+        self._check_times(claims)
+        return principal_from_claims(claims)
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        now = self._clock()
+        if now >= _seconds(claims["exp"]) + self._leeway:
+            raise InvalidToken("expired")
+        if now + self._leeway < _seconds(claims["iat"]):
+            raise InvalidToken("not-yet-valid")
+        if claims.get("nbf") is not None and now + self._leeway < _seconds(claims["nbf"]):
+            raise InvalidToken("not-yet-valid")
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidToken("invalid-claims")
+    return float(value)
+
+
+def verifier_from_settings(settings: Settings, *, fetch: Fetch | None = None,
+                           clock: Callable[[], float] = time.time) -> TokenVerifier:
+    """The external provider when `HAVEN_OIDC_*` is set, else the local issuer (creating its key)."""
+    if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
+        return TokenVerifier.for_oidc(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                                      jwks=JwksCache(settings.oidc_jwks_url, fetch=fetch), clock=clock)
+    return TokenVerifier.for_local_issuer(LocalIssuer.open(settings.data_dir), clock=clock)
+
