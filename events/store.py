@@ -464,13 +464,10 @@ class PostgresEventStore:
     async def _keys_for(self, conn: Connection | asyncpg.Pool, rows: list[Any]) -> dict[tuple[str, Any], DataKey | None]:
         keys: dict[tuple[str, Any], DataKey | None] = {}
         missing: list[tuple[str, Any]] = []
-        for row in rows:
-            ident = (row[0], row[1])
-            if ident in keys:
-                continue
+        for ident, key_id in {(row[0], row[1]): row[7] for row in rows}.items():  # each stream once
             cached = self._keyring.cached(ident[0], str(ident[1]))
             keys[ident] = cached
-            if cached is None or cached.key_id != row[7]:
+            if cached is None or cached.key_id != key_id:
                 missing.append(ident)
         if missing:
             found = await conn.fetch(_WRAPPED_KEYS_SQL, [m[0] for m in missing], [m[1] for m in missing])
