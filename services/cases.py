@@ -132,6 +132,10 @@ class CaseUseCases:
         async with self._store.transaction() as conn:
             result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
                                               metadata, connection=conn)
+            # The receiving organisation's record names the sending organisation, not one of
+            # its staff: user ids of one organisation never appear in another's case.
+            received = EventMetadata(actor_id=f"transfer-from:{actor.organisation_id}",
+                                     command_id=metadata.command_id, correlation_id=metadata.correlation_id)
             await self._store.append(command.recipient_organisation, uuid.UUID(command.receiving_case_id), 0,
-                                     [opened], metadata, connection=conn)
+                                     [opened], received, connection=conn)
         return result.version

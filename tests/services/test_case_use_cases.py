@@ -307,6 +307,8 @@ async def test_a_transfer_closes_here_and_opens_there_with_only_the_released_cat
     else:
         assert received.identity is None and received.contact is None
     assert not received.consents and not received.needs  # case content never travels as events
+    (first,) = await case_store.read_stream(LANTERN, uuid.UUID(receiving_id))
+    assert first.metadata.actor_id == f"transfer-from:{HARBOR}"  # no sending-org user id there
 
     # The receiving case belongs to the receiving organisation only.
     assert not (await use_cases.load(HARBOR, receiving_id)).exists
