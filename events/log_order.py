@@ -23,6 +23,9 @@ xid among transactions holding that lock (a holder without an xid yet will get o
 above the snapshot's xmax), capped by xmax. Transactions that hold no lock write no events,
 so they can hold subscribers back for at most `stall_seconds` (1 s by default).
 
+`pg_stat_activity` shows another session's xid only to the same role or to members of
+`pg_read_all_stats`: subscribers must connect as the role that appends, or be granted that.
+
 The precise horizon is computed in its own statement *before* the read, so the read's later
 snapshot sees every appender below the horizon as finished. The append function refuses to
 append to an existing stream after its transaction has already written (it could then carry
