@@ -450,6 +450,12 @@ class PostgresEventStore:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pending
 
+    async def has_events_after(self, after: LogPosition) -> bool:
+        """Whether any committed event lies beyond `after`, whatever the horizon says."""
+        return await self._pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM haven.events WHERE (transaction_id, position) > ($1::xid8, $2::bigint))",
+            after.transaction_id, after.position)
+
     async def _log_rows(self, after: LogPosition, limit: int, precise: bool = False) -> list[Any]:
         async with self._pool.acquire() as conn:
             if precise:

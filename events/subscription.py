@@ -6,9 +6,10 @@ for `poll_interval`, whichever comes first, so a lost notification or a dead lis
 connection costs at most one poll interval. When the listening connection dies it falls back
 to polling and reconnects, with backoff, in the background of its loop.
 
-When appends are notified but the fast horizon does not let them through for
-`stall_seconds` — an unrelated long transaction is holding the oldest-xid back — it reads
-with the precise horizon (see `events.log_order`), which bounds that hold-up.
+When committed events exist beyond the fast horizon for `stall_seconds` — an unrelated long
+transaction is holding the oldest xid back — it reads with the precise horizon (see
+`events.log_order`), which bounds that hold-up. This is judged from the log itself, not from
+notifications, so it holds even when notifications were missed.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class Subscription:
         self._next_connect_at = 0.0
         self._backoff = reconnect_delay
         self._closed = False
-        self._notified = False
         self.reconnects = 0
 
     @property
@@ -67,36 +67,35 @@ class Subscription:
                 await self._ensure_listener()
                 self._wake.clear()
                 batch = await self._store.read_all(self.position, self._batch_size)
-                if not batch:
-                    # Appends were announced (or we cannot hear announcements) but nothing is
-                    # readable: something older is still running. After stall_seconds, look
-                    # past transactions that are not appending.
-                    suspect = self._notified or not self.listening
-                    if suspect:
+                held = False
+                if len(batch) < self._batch_size:
+                    # Caught up with the fast horizon. Committed events beyond it mean an older
+                    # transaction is holding it back; after stall_seconds, read past the ones
+                    # that are not appending (the precise horizon).
+                    after = batch[-1].log_position if batch else self.position
+                    held = await self._store.has_events_after(after)
+                    if not held:
+                        held_since = None
+                    else:
                         held_since = held_since or time.monotonic()
                         if time.monotonic() - held_since >= self._stall_seconds:
-                            batch = await self._store.read_all(self.position, self._batch_size, precise=True)
-                            if not batch:
-                                held_since = None
-                                self._notified = False
-                else:
-                    held_since = None
-                    self._notified = False
+                            batch += await self._store.read_all(after, self._batch_size - len(batch), precise=True)
                 for recorded in batch:
                     self.position = recorded.log_position
                     yield recorded
                 if len(batch) < self._batch_size:
-                    await self._sleep()
+                    await self._sleep(held)
         finally:
             await self.close()
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, held: bool) -> None:
         timeout = self._poll_interval if self.listening else min(self._poll_interval, self._backoff)
+        if held:  # come back in time to honour the stall bound
+            timeout = min(timeout, self._stall_seconds / 2)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _on_notify(self, *_: object) -> None:
-        self._notified = True
         self._wake.set()
 
     def _on_terminated(self, *_: object) -> None:
@@ -123,7 +122,6 @@ class Subscription:
         self._listener = conn
         self._backoff = self._reconnect_delay
         self._next_connect_at = 0.0
-        self._notified = True  # anything committed while we were not listening
 
     async def _drop_listener(self) -> None:
         conn, self._listener = self._listener, None

@@ -81,3 +81,22 @@ async def test_a_subscriber_is_held_back_by_an_unrelated_transaction_only_for_th
 
 async def _has(items) -> bool:
     return bool(items)
+
+
+async def test_a_held_event_is_delivered_within_the_stall_bound_even_after_earlier_progress(store, pool, listen):
+    """Catching up past a readable event must not forget the held one behind it."""
+    await store.append(ORG, uuid.uuid4(), 0, [NoteAdded(text="readable")], META)
+    async with pool.acquire() as blocker:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("CREATE TEMPORARY TABLE scratch (n int) ON COMMIT DROP")  # takes an xid
+        await store.append(ORG, uuid.uuid4(), 0, [NoteAdded(text="held")], META)
+        subscription = Subscription(store, listen, poll_interval=30, stall_seconds=0.2)
+        async with consuming(subscription) as received:
+            await eventually(lambda: _count(received, 2))  # while the blocker is still open
+            assert [r.event.text for r in received] == ["readable", "held"]
+        await tx.rollback()
+
+
+async def _count(items, n: int) -> bool:
+    return len(items) >= n
