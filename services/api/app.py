@@ -1,0 +1,99 @@
+"""The app factory: `create_app(runtime=..., verifier=..., settings=...) -> Litestar`.
+
+The factory takes dependencies that are already built (the composition root, `asgi.build`,
+opens them in the server's lifespan; tests build them against the test database) and builds
+nothing that touches the outside world itself.
+
+Layers of one request, outermost first:
+
+1. `HavenApp.__call__` (`observe.observed`): request id, `X-Request-ID`, log context, one log
+   line, metrics, for every HTTP response, including those of unknown paths;
+2. litestar's router, then per route `BearerAuthenticationMiddleware` (`auth`);
+3. the handler; any exception goes to `errors.handle_exception`, the one error mapper.
+
+Dependencies available to handlers by name: `runtime` (pool, keyring, store), `settings`,
+`api_metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler, Receive, Scope, Send
+
+from services.api.auth import BearerAuthenticationMiddleware, Verifier
+from services.api.errors import handle_exception
+from services.api.identity_routes import whoami
+from services.api.observe import ApiMetrics, observed
+from services.api.system import health, metrics, ready
+from services.bootstrap import Runtime
+from services.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+API_VERSION = "0.1.0"
+
+
+class HavenApp(Litestar):
+    """Litestar, with every HTTP request observed before routing (see `observe`)."""
+
+    api_metrics: ApiMetrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        await observed(super().__call__, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
+
+
+def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
+               route_handlers: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+    """The API. `route_handlers` adds routes (behind authentication) to the built-in ones."""
+    api_metrics = ApiMetrics()
+
+    def provide_runtime() -> Runtime:
+        return runtime
+
+    def provide_settings() -> Settings:
+        return settings
+
+    def provide_metrics() -> ApiMetrics:
+        return api_metrics
+
+    app = HavenApp(
+        route_handlers=[health, ready, metrics, whoami, *route_handlers],
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "api_metrics": Provide(provide_metrics, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(BearerAuthenticationMiddleware, verifier=verifier)],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=_openapi_config(),
+        logging_config=None,  # logging is ours: services.observability.logging
+        debug=False,
+    )
+    app.api_metrics = api_metrics
+    return app
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Haven",
+        version=API_VERSION,
+        path="/schema",
+        render_plugins=[JsonRenderPlugin()],
+        components=Components(security_schemes={
+            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
+                                          description="A token of the local issuer (`haven token`) or the "
+                                                      "configured OpenID Connect provider."),
+        }),
+    )
+
+

@@ -1,0 +1,77 @@
+"""The ASGI entry point for a server: `granian --interface asgi --factory services.api.asgi:build`.
+
+`build()` is the composition root of a server worker: it reads `Settings` from the
+environment, configures logging and the token verifier, and returns an ASGI app whose
+*lifespan* owns the runtime: on the server's `lifespan.startup` it migrates the database and
+opens the pool and the key provider (`bootstrap.runtime`), builds the litestar app around
+them (`app.create_app`) and enters that app's own lifespan; on `lifespan.shutdown` it closes
+them in reverse order. A failure at start-up answers `lifespan.startup.failed` with the
+exception's class name only (a message could name a path or a URL with a password).
+
+`HAVEN_DATABASE_URL` is required here: each worker process runs `build()`, and an embedded
+PostgreSQL must be started once, by the parent (`haven serve`), which then hands its URL to
+the workers through that variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from litestar import Litestar
+
+from services.api.app import create_app
+from services.api.auth import Verifier
+from services.bootstrap import runtime
+from services.identity import verifier_from_settings
+from services.observability.logging import configure_logging, get_logger
+from services.settings import Settings, SettingsError
+
+
+
+def build() -> ServedApp:
+    settings = Settings.from_environ()
+    if settings.database_url is None:
+        raise SettingsError("the API server needs HAVEN_DATABASE_URL (haven serve sets it for the embedded database)")
+    configure_logging()
+    return ServedApp(settings, verifier_from_settings(settings))
+
+
+class ServedApp:
+    """An ASGI app that opens the runtime in its lifespan, then serves the litestar app."""
+
+    def __init__(self, settings: Settings, verifier: Verifier) -> None:
+        self._settings = settings
+        self._verifier = verifier
+        self._app: Litestar | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if self._app is None:  # a server sends no request before start-up completes
+            raise RuntimeError("the app is not started")
+        await self._app(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            message = await receive()
+            if message["type"] != "lifespan.startup":
+                return
+            try:
+                assert self._settings.database_url is not None  # checked by build()
+                rt = await stack.enter_async_context(runtime(self._settings, self._settings.database_url))
+                app = create_app(runtime=rt, verifier=self._verifier, settings=self._settings)
+                await stack.enter_async_context(app.lifespan())
+            except Exception as error:  # noqa: BLE001 (reported to the server, by class name only)
+                get_logger("api").error("start-up failed", exc_type=type(error).__name__)
+                await send({"type": "lifespan.startup.failed", "message": type(error).__name__})
+                return
+            self._app = app
+            get_logger("api").info("api started")
+            await send({"type": "lifespan.startup.complete"})
+            while (await receive())["type"] != "lifespan.shutdown":
+                pass
+            self._app = None
+        get_logger("api").info("api stopped")
+        await send({"type": "lifespan.shutdown.complete"})

@@ -1,0 +1,63 @@
+"""Operational routes, public (no token): liveness, readiness, metrics.
+
+* `/health`: the process answers; touches nothing else, so an orchestrator does not restart a
+  healthy process because the database blinked.
+* `/ready`: the database answers `SELECT 1` and the key provider passes its check; otherwise
+  503 `service-unavailable`, so a load balancer stops sending traffic. Why it failed is
+  logged as `error_code` only.
+* `/metrics`: Prometheus text from the app's own registry. It carries no ids, but it is
+  operational data: expose it to the scraper's network only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Response, get
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.api.errors import problem_response
+from services.api.observe import ApiMetrics
+from services.api.problems import PROBLEM_MEDIA_TYPE, Problem, problem
+from services.bootstrap import Runtime
+from services.observability.logging import get_logger
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+
+class Status(msgspec.Struct, frozen=True):
+    status: str
+
+
+@get("/health", operation_id="health", tags=["operations"], summary="Liveness", sync_to_thread=False)
+def health() -> Status:
+    return Status(status="ok")
+
+
+@get("/ready", operation_id="ready", tags=["operations"], summary="Readiness: database and key provider",
+     responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False,
+                                  description="Not ready (`service-unavailable`).")})
+async def ready(runtime: NamedDependency[Runtime]) -> Response[Any]:
+    try:
+        await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
+    except Exception as error:  # noqa: BLE001 (any failure means not ready)
+        get_logger("api").warning("not ready", error_code="database-unavailable", exc_type=type(error).__name__)
+        return problem_response(problem("service-unavailable"))
+    try:
+        # A provider's check may block (an HSM session): keep it off the event loop.
+        await asyncio.wait_for(asyncio.to_thread(runtime.keyring.provider.check), READY_TIMEOUT_SECONDS)
+    except Exception as error:  # noqa: BLE001
+        get_logger("api").warning("not ready", error_code="key-provider-unavailable", exc_type=type(error).__name__)
+        return problem_response(problem("service-unavailable"))
+    return Response(Status(status="ready"))
+
+
+@get("/metrics", operation_id="metrics", tags=["operations"], summary="Prometheus metrics",
+     media_type=MediaType.TEXT, sync_to_thread=False)
+def metrics(api_metrics: NamedDependency[ApiMetrics]) -> Response[bytes]:
+    return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)

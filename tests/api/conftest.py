@@ -1,0 +1,125 @@
+"""Fixtures for the API: the app built against the test database, a local issuer, a client."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import structlog
+from litestar import Litestar
+
+from crypto.keyring import Keyring
+from events.catalog import haven_registry
+from events.store import PostgresEventStore
+from services.api.app import create_app
+from services.bootstrap import Runtime
+from services.identity import LocalIssuer, TokenVerifier
+from services.observability.logging import ADOPTED_LOGGERS, configure_logging
+from services.settings import Settings
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def issuer(data_dir: Path) -> LocalIssuer:
+    return LocalIssuer.open(data_dir)
+
+
+@pytest.fixture
+def verifier(issuer: LocalIssuer) -> TokenVerifier:
+    return TokenVerifier.for_local_issuer(issuer)
+
+
+@pytest.fixture
+def settings(data_dir: Path, database_url: str, key_file: Path) -> Settings:
+    return Settings.from_environ({"HAVEN_DATA_DIR": str(data_dir), "HAVEN_DATABASE_URL": database_url,
+                                  "HAVEN_KEK": f"file:{key_file}"})
+
+
+@pytest.fixture
+async def runtime(pool: asyncpg.Pool, keyring: Keyring) -> AsyncIterator[Runtime]:
+    store = PostgresEventStore(pool, keyring, haven_registry())
+    yield Runtime(pool, keyring, store)
+    await store.close()
+
+
+AppFactory = Callable[..., Litestar]
+
+
+@pytest.fixture
+def make_app(runtime: Runtime, verifier: TokenVerifier, settings: Settings) -> AppFactory:
+    def make(*, route_handlers: Sequence[Any] = (), **overrides: Any) -> Litestar:
+        options = {"runtime": runtime, "verifier": verifier, "settings": settings, **overrides}
+        return create_app(route_handlers=route_handlers, **options)
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def api_client(app: Litestar, *, lifespan: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """A client calling `app` in *this* event loop, inside the app's lifespan.
+
+    Not litestar's `AsyncTestClient`: in litestar 2.25 it runs the app on a blocking portal
+    (another thread, another loop) and blocks this loop meanwhile, so the session's asyncpg
+    pool, bound to this loop, cannot serve the app.
+
+    `lifespan=False` for fixtures: litestar's lifespan opens an anyio task group, which must
+    be left by the task that entered it, and pytest-asyncio sets a fixture up and tears it
+    down in different tasks. The app needs no lifespan of its own: its runtime is built outside.
+    """
+    transport = httpx.ASGITransport(app=app)
+    async with contextlib.AsyncExitStack() as stack:
+        if lifespan:
+            await stack.enter_async_context(app.lifespan())
+        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
+
+
+@pytest.fixture
+async def client(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(make_app(), lifespan=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token(issuer: LocalIssuer) -> str:
+    return issuer.mint("user-1", "org-a", ["caseworker"], team="team-north")
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """The real logging pipeline into a buffer; the previous configuration restored after."""
+    root = logging.getLogger()
+    saved_root = (list(root.handlers), root.level)
+    adopted = [logging.getLogger(name) for name in ADOPTED_LOGGERS]
+    saved_adopted = [(list(lg.handlers), lg.propagate) for lg in adopted]
+    stream = io.StringIO()
+    configure_logging("info", stream=stream)
+    yield stream
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved_root[0]:
+        root.addHandler(handler)
+    root.setLevel(saved_root[1])
+    for lg, (handlers, propagate) in zip(adopted, saved_adopted, strict=True):
+        for handler in list(lg.handlers):
+            lg.removeHandler(handler)
+        for handler in handlers:
+            lg.addHandler(handler)
+        lg.propagate = propagate
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
