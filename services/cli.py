@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from services.database import database_server
 
     with database_server(settings) as url:
+        if args.command == "serve":  # granian runs its own processes and event loops
+            return _serve(settings, url, args)
         handler = _COMMANDS[args.command]
         return asyncio.run(handler(settings, url, args))
 
@@ -90,20 +92,50 @@ async def _demo(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
+async def _prepare_to_serve(settings: Settings, url: str, demo: bool) -> None:
     from services.bootstrap import runtime
 
     async with runtime(settings, url) as rt:
         where = "embedded PostgreSQL" if settings.embedded_database else "PostgreSQL at HAVEN_DATABASE_URL"
         print(f"haven: database ready ({where}), schema migrated, key provider open.")
-        if args.demo:
+        if demo:
             await _seed(rt, 60, 7)
-        print("haven: the HTTP API is not built yet; press Ctrl-C to stop.")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+
+
+def _print_demo_tokens(settings: Settings, base_url: str) -> None:
+    from services.demo import demo_accounts
+    from services.identity.local_issuer import LocalIssuer
+
+    if settings.oidc_issuer is not None:
+        print("haven: an external identity provider is configured; get tokens from it.")
+        return
+    issuer = LocalIssuer.open(settings.data_dir)
+    print("haven: demo tokens (synthetic people of org-harbor; valid 8 hours):")
+    for role, user, team in demo_accounts():
+        token = issuer.mint(user, "org-harbor", [role], team)
+        print(f"  {role:16s} {token}")
+    print("haven: for example:")
+    print(f'  TOKEN=<a token above>; curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/whoami')
+    print(f"  curl -s {base_url}/ready")
+
+
+def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    """Migrate (and seed), then run the API under granian until interrupted.
+
+    The database is started once, here; granian's workers find it through
+    HAVEN_DATABASE_URL (and the key provider through HAVEN_KEK), see services/api/asgi.py.
+    """
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    asyncio.run(_prepare_to_serve(settings, url, args.demo))
+    base_url = f"http://{args.host}:{args.port}"
+    if args.demo:
+        _print_demo_tokens(settings, base_url)
+    os.environ.update(HAVEN_DATABASE_URL=url, HAVEN_DATA_DIR=str(settings.data_dir), HAVEN_KEK=settings.kek_uri)
+    print(f"haven: serving on {base_url} ({args.workers} worker(s)); Ctrl-C to stop. OpenAPI: {base_url}/schema/openapi.json")
+    Granian("services.api.asgi:build", address=args.host, port=args.port, interface=Interfaces.ASGI,
+            workers=args.workers, factory=True).serve()
     print("haven: stopped.")
     return 0
 
@@ -140,7 +172,7 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"serve": _serve, "demo": _demo, "db": _db, "verify": _verify, "bench": _bench}
+_COMMANDS = {"demo": _demo, "db": _db, "verify": _verify, "bench": _bench}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -265,6 +265,21 @@ def _directory(organisation_ids: Sequence[str]) -> tuple[_Organisation, ...]:
     return tuple(orgs)
 
 
+def demo_accounts(organisation_id: str = DEFAULT_ORGANISATIONS[0]) -> list[tuple[str, str, str | None]]:
+    """(role, user id, team) of one synthetic person per role in a demo organisation, the
+    people `haven serve --demo` prints tokens for."""
+    (org,) = _directory([organisation_id])
+    team = org.teams[0]
+    slug = organisation_id.removeprefix("org-")
+    return [
+        ("caseworker", org.workers[team][0], team),
+        ("supervisor", org.supervisor, team),
+        ("privacy_officer", f"privacy-{slug}", None),
+        ("reporter", f"reporter-{slug}", None),
+        ("admin", f"admin-{slug}", None),
+    ]
+
+
 def demo_plan(seed: int = 7, cases: int = 100, today: dt.date = DEMO_TODAY,
               organisations: Sequence[str] = DEFAULT_ORGANISATIONS) -> DemoPlan:
     """Every command of `cases` synthetic intakes, checked by the domain; pure and deterministic."""

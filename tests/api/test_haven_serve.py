@@ -1,0 +1,58 @@
+"""`haven serve --demo` as a newcomer runs it: embedded PostgreSQL, demo data, printed
+tokens that work, /ready once it can serve, a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.test_served import READY_ATTEMPTS, free_port
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")}
+    env["HAVEN_DATA_DIR"] = str(tmp_path / "data")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--demo", "--port", str(port)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPOSITORY)
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
+                for _ in range(READY_ATTEMPTS * 3):  # embedded start and demo seeding come first
+                    assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get("/ready")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                else:
+                    pytest.fail("haven serve never became ready: " + log.read_text(errors="replace")[-2000:])
+                printed = log.read_text(errors="replace")
+                tokens = {line.split()[0]: line.split()[1] for line in printed.splitlines()
+                          if line.startswith("  ") and line.split()[0] in
+                          ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")}
+                assert set(tokens) == {"caseworker", "supervisor", "privacy_officer", "reporter", "admin"}
+                for role, token in tokens.items():
+                    me = await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+                    assert me.status_code == 200 and me.json()["roles"] == [role]
+                    assert me.json()["organisation_id"] == "org-harbor"
+                assert "seeded" in printed and "synthetic cases" in printed
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    assert process.returncode == 0, log.read_text(errors="replace")[-2000:]
+    assert "haven: stopped." in log.read_text(errors="replace")
