@@ -1,0 +1,283 @@
+"""Who may do what to which case: one table of rules, plain functions, no I/O.
+
+Every endpoint names one `Action`. The API authenticates the caller (a `Principal`), loads the
+few facts about the case that authorisation needs (`CaseFacts`, or ``None`` when there is no
+such case *in the caller's organisation*), and asks `authorise` / `require`. Nothing here
+reads a database, a clock or a key: break-the-glass grants and the organisation's team-access
+setting are looked up by the caller and passed in as booleans.
+
+Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
+
+| action                | endpoint                                        | caseworker                        | supervisor                                | privacy_officer       | reporter | admin |
+| --------------------- | ----------------------------------------------- | --------------------------------- | ----------------------------------------- | --------------------- | -------- | ----- |
+| whoami                | GET /v1/whoami                                  | role                              | role                                      | role                  | role     | role  |
+| case.open             | POST /v1/cases                                  | role                              | 403                                       | 403                   | 403      | 403   |
+| case.list_mine        | GET /v1/cases                                   | role (list filtered to own cases) | 403                                       | 403                   | 403      | 403   |
+| caseload.team         | GET /v1/caseload                                | 403                               | team (needs a team claim)                 | 403                   | 403      | 403   |
+| report.federal        | GET /v1/reports/federal                         | 403                               | 403                                       | 403                   | role     | 403   |
+| case.read             | GET /v1/cases/{id}                              | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
+| case.history          | GET /v1/cases/{id}/history                      | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
+| case.read_immigration | immigration part of GET /v1/cases/{id}          | assignment only                   | 403 (break-glass does not extend to it)   | 403                   | 403      | 403   |
+| case.command          | POST .../{consents,referrals,services,outcomes} | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
+|                       | POST .../referrals/{rid}/status                 |                                   |                                           |                       |          |       |
+| case.immigration      | POST /v1/cases/{id}/immigration                 | assignment only                   | 403                                       | 403                   | 403      | 403   |
+| case.close            | POST /v1/cases/{id}/closure                     | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
+| case.assign           | POST /v1/cases/{id}/assignment                  | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
+| case.break_glass      | POST /v1/cases/{id}/break-glass                 | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
+| case.access_log       | GET /v1/cases/{id}/access-log                   | 403                               | 403                                       | privacy-review (any own-org case) | 403 | 403 |
+| case.erase            | DELETE /v1/cases/{id}                           | 403                               | 403                                       | privacy-review (any own-org case) | 403 | 403 |
+
+A cell naming a basis ("assignment", "team", "break-glass", "privacy-review", "role") allows
+when its condition holds and answers 403 when the case is in the caller's organisation but the
+condition does not hold. "assignment": the case's worker is the caller. "team": the case's team
+is the caller's team (both set; two missing teams are not the same team). "team if
+team_access": only when the organisation lets case workers work their team's cases.
+"break-glass": the case is on the supervisor's team *and* the supervisor holds an active,
+unexpired grant for this case.
+
+Refusals, in the order they are decided:
+
+1. **403, whatever the id** — the caller has no role with any rule for the action (a reporter
+   or an admin on any case endpoint, a privacy officer reading content, a supervisor sending
+   a content command...). The answer does not depend on the id, so it tells nothing about
+   which case ids exist: a role that may never see cases cannot probe for them.
+2. **404** — the role could act on *some* case, but there is no such case, or it belongs to
+   another organisation. These two are the same answer, byte for byte (`NOT_FOUND`), so a
+   case id of another organisation is indistinguishable from one that never existed.
+3. **403** — the case is in the caller's organisation and the role may act on some cases, but
+   not on this one (not assigned, not the team, no break-glass grant). Case workers and
+   supervisors can therefore tell "exists in my organisation" from "does not exist"; they are
+   staff of that organisation with case access, and case ids are random, so that is accepted.
+
+Decisions of this table that the issue left open:
+
+* Supervisors never send content commands; they assign and reassign within their own team
+  and request break-the-glass on their team's cases. Closure is a case worker's command (it
+  records a reason and a destination, which is content); a supervisor reassigns first.
+* A break-the-glass grant counts only while the case is on the supervisor's team, and it opens
+  the case and its history but not immigration details (need to know: a safety emergency does
+  not need immigration status). Only supervisors' rules list break-the-glass; a grant held by
+  any other role counts for nothing.
+* Immigration details, read or written, need assignment: the organisation's team-access
+  setting does not extend to them.
+* Principals with several roles get the union of their roles' rules; when several allow, the
+  basis reported is the first of assignment, team, break-glass, privacy-review, role.
+
+The API maps `NotFound` to the same 404 problem it answers for a case the store does not have
+(and for an erased one), and `Forbidden` to the 403 ``forbidden`` problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from domain.case.state import CaseState
+    from services.identity.claims import Principal
+
+
+class Action(StrEnum):
+    WHOAMI = "whoami"
+    CASE_OPEN = "case.open"
+    CASE_LIST_MINE = "case.list_mine"
+    CASELOAD_TEAM = "caseload.team"
+    REPORT_FEDERAL = "report.federal"
+    CASE_READ = "case.read"
+    CASE_HISTORY = "case.history"
+    CASE_READ_IMMIGRATION = "case.read_immigration"
+    CASE_COMMAND = "case.command"
+    CASE_IMMIGRATION = "case.immigration"
+    CASE_CLOSE = "case.close"
+    CASE_ASSIGN = "case.assign"
+    CASE_BREAK_GLASS = "case.break_glass"
+    CASE_ACCESS_LOG = "case.access_log"
+    CASE_ERASE = "case.erase"
+
+
+class Basis(StrEnum):
+    ASSIGNMENT = "assignment"
+    TEAM = "team"
+    BREAK_GLASS = "break-glass"
+    PRIVACY_REVIEW = "privacy-review"
+    ROLE = "role"
+
+
+class Outcome(StrEnum):
+    ALLOW = "allow"
+    NOT_FOUND = "not-found"  # 404
+    FORBIDDEN = "forbidden"  # 403
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    """What authorisation needs to know about a case that exists."""
+
+    organisation_id: str
+    worker_id: str | None
+    team_id: str | None
+
+    @classmethod
+    def of(cls, state: CaseState) -> CaseFacts | None:
+        """The facts of a folded case; ``None`` for a case without events (it does not exist)."""
+        if not state.exists or state.organisation_id is None:
+            return None
+        return cls(organisation_id=state.organisation_id, worker_id=state.worker_id,
+                   team_id=state.team_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    basis: Basis | None = None  # set exactly when allowed
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.ALLOW
+
+
+NOT_FOUND: Final = Decision(Outcome.NOT_FOUND)
+FORBIDDEN: Final = Decision(Outcome.FORBIDDEN)
+
+
+def allow(basis: Basis) -> Decision:
+    return Decision(Outcome.ALLOW, basis)
+
+
+class AuthorisationError(Exception):
+    """A refusal. Carries no id, organisation or role: the message is the same for every caller."""
+
+    code: str = "forbidden"
+
+    def __init__(self) -> None:
+        super().__init__(self.code)
+
+
+class NotFound(AuthorisationError):
+    """404: no such case for this caller (including another organisation's case)."""
+
+    code = "not-found"
+
+
+class Forbidden(AuthorisationError):
+    """403: the caller's role, assignment or team does not permit the action."""
+
+    code = "forbidden"
+
+
+# -- grants: one condition under which a role may act, and the basis it reports -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    principal: Principal
+    case: CaseFacts | None  # in the caller's organisation, when the action is about a case
+    has_break_glass: bool
+    team_access: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    basis: Basis
+    holds: Callable[[Context], bool]
+    name: str
+
+
+def _same_team(ctx: Context) -> bool:
+    team = ctx.principal.team_id
+    return team is not None and ctx.case is not None and ctx.case.team_id == team
+
+
+def _assigned(ctx: Context) -> bool:
+    return ctx.case is not None and ctx.case.worker_id == ctx.principal.user_id
+
+
+BY_ROLE = Grant(Basis.ROLE, lambda ctx: True, "role")
+ASSIGNED = Grant(Basis.ASSIGNMENT, _assigned, "assigned")
+TEAM_IF_ENABLED = Grant(Basis.TEAM, lambda ctx: ctx.team_access and _same_team(ctx), "team-if-enabled")
+OWN_TEAM = Grant(Basis.TEAM, _same_team, "own-team")
+HAS_TEAM = Grant(Basis.TEAM, lambda ctx: ctx.principal.team_id is not None, "has-team")
+BREAK_GLASS = Grant(Basis.BREAK_GLASS, lambda ctx: ctx.has_break_glass and _same_team(ctx), "break-glass")
+ORGANISATION = Grant(Basis.PRIVACY_REVIEW, lambda ctx: ctx.case is not None, "own-organisation")
+
+_PRECEDENCE = (Basis.ASSIGNMENT, Basis.TEAM, Basis.BREAK_GLASS, Basis.PRIVACY_REVIEW, Basis.ROLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Which roles may take an action, and under which grants. Roles not listed: never."""
+
+    about_a_case: bool
+    grants: Mapping[str, tuple[Grant, ...]]
+
+
+def _rule(about_a_case: bool, **grants: tuple[Grant, ...]) -> Rule:
+    return Rule(about_a_case, MappingProxyType(grants))
+
+
+_WORKER_CONTENT = (ASSIGNED, TEAM_IF_ENABLED)
+
+# THE table. Role names are those of `services.identity.claims.ROLES`.
+RULES: Mapping[Action, Rule] = MappingProxyType({
+    Action.WHOAMI: _rule(False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,),
+                         privacy_officer=(BY_ROLE,), reporter=(BY_ROLE,), admin=(BY_ROLE,)),
+    Action.CASE_OPEN: _rule(False, caseworker=(BY_ROLE,)),
+    Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
+    Action.CASELOAD_TEAM: _rule(False, supervisor=(HAS_TEAM,)),
+    Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
+    Action.CASE_READ: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
+    Action.CASE_HISTORY: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
+    Action.CASE_READ_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
+    Action.CASE_COMMAND: _rule(True, caseworker=_WORKER_CONTENT),
+    Action.CASE_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
+    Action.CASE_CLOSE: _rule(True, caseworker=_WORKER_CONTENT),
+    Action.CASE_ASSIGN: _rule(True, supervisor=(OWN_TEAM,)),
+    Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),
+    Action.CASE_ACCESS_LOG: _rule(True, privacy_officer=(ORGANISATION,)),
+    Action.CASE_ERASE: _rule(True, privacy_officer=(ORGANISATION,)),
+})
+
+
+def missing_rules(rules: Mapping[Action, Rule] | None = None) -> set[Action]:
+    """Actions without a rule (the table must name every action; checked by the tests)."""
+    return set(Action) - set(RULES if rules is None else rules)
+
+
+def authorise(principal: Principal, action: Action | str, case: CaseFacts | None, *,
+              has_break_glass: bool = False, team_access: bool = False) -> Decision:
+    """Decide one request. `case`: the case's facts, ``None`` when there is no such case.
+
+    For actions that are not about a case (`Rule.about_a_case` false) pass ``case=None``.
+    """
+    rule = RULES.get(Action(action))
+    if rule is None:  # an action without a rule is refused, never allowed by default
+        return FORBIDDEN
+    grants = [grant for role in sorted(principal.roles) for grant in rule.grants.get(role, ())]
+    if not grants:
+        return FORBIDDEN  # does not depend on the case: reveals nothing about which ids exist
+    if rule.about_a_case:
+        if case is None or case.organisation_id != principal.organisation_id:
+            return NOT_FOUND
+    elif case is not None:
+        raise ValueError(f"{Action(action)} is not about a case; pass case=None")
+    ctx = Context(principal, case, has_break_glass, team_access)
+    held = {grant.basis for grant in grants if grant.holds(ctx)}
+    for basis in _PRECEDENCE:
+        if basis in held:
+            return allow(basis)
+    return FORBIDDEN
+
+
+def require(principal: Principal, action: Action | str, case: CaseFacts | None, *,
+            has_break_glass: bool = False, team_access: bool = False) -> Decision:
+    """`authorise`, raising `NotFound` or `Forbidden` on refusal; returns the allowing decision."""
+    decision = authorise(principal, action, case, has_break_glass=has_break_glass,
+                         team_access=team_access)
+    if decision.outcome is Outcome.NOT_FOUND:
+        raise NotFound()
+    if decision.outcome is Outcome.FORBIDDEN:
+        raise Forbidden()
+    return decision

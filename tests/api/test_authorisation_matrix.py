@@ -1,0 +1,328 @@
+"""The authorisation matrix: every action x every role x every kind of case, written out by hand.
+
+The expected answers below are a literal table, not derived from `RULES`, so that this test can
+disagree with the code. Reading a row:
+
+    (action, role, context,   own,  team, org,  other_org, none)
+
+Cases, seen from the caller (user ``u-1`` of organisation ``org-a``, team ``t-1``):
+
+* ``own``        case of org-a assigned to u-1, on team t-1
+* ``team``       case of org-a assigned to u-2, on team t-1 (the caller's team, not assigned)
+* ``org``        case of org-a assigned to u-3, on team t-2 (the caller's organisation only)
+* ``other_org``  case of org-b assigned to "u-1" on "t-1": the same ids, another organisation
+* ``none``       no such case
+
+Contexts: ``plain`` (no grant, team access off), ``team_access`` (the organisation lets case
+workers work their team's cases), ``break_glass`` (the caller holds an active break-the-glass
+grant for the case), ``*`` (the same answer in all three).
+
+Answers: an allowing basis (``ASSIGN``, ``TEAM``, ``GLASS``, ``PRIVACY``, ``ROLE``), ``N404``
+(not found) or ``F403`` (forbidden).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from domain.case.state import CaseState
+from services.api import authorisation as authz
+from services.api.authorisation import (
+    Action,
+    AuthorisationError,
+    CaseFacts,
+    Decision,
+    Forbidden,
+    NotFound,
+    authorise,
+    require,
+)
+from services.identity.claims import ROLES, Principal
+
+ASSIGN, TEAM, GLASS, PRIVACY, ROLE = "assignment", "team", "break-glass", "privacy-review", "role"
+N404, F403 = "404", "403"
+
+CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
+    # action                  role               context        own     team    org     other   none
+    ("case.read",             "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
+    ("case.read",             "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
+    ("case.read",             "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
+    ("case.read",             "supervisor",      "plain",       F403,   F403,   F403,   N404,   N404),
+    ("case.read",             "supervisor",      "team_access", F403,   F403,   F403,   N404,   N404),
+    ("case.read",             "supervisor",      "break_glass", GLASS,  GLASS,  F403,   N404,   N404),
+    ("case.read",             "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.read",             "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.read",             "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.history",          "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
+    ("case.history",          "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
+    ("case.history",          "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
+    ("case.history",          "supervisor",      "plain",       F403,   F403,   F403,   N404,   N404),
+    ("case.history",          "supervisor",      "team_access", F403,   F403,   F403,   N404,   N404),
+    ("case.history",          "supervisor",      "break_glass", GLASS,  GLASS,  F403,   N404,   N404),
+    ("case.history",          "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.history",          "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.history",          "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.read_immigration", "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
+    ("case.read_immigration", "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.read_immigration", "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.read_immigration", "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.read_immigration", "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.command",          "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
+    ("case.command",          "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
+    ("case.command",          "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
+    ("case.command",          "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.command",          "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.command",          "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.command",          "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.immigration",      "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
+    ("case.immigration",      "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.immigration",      "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.immigration",      "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.immigration",      "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.close",            "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
+    ("case.close",            "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
+    ("case.close",            "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
+    ("case.close",            "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.close",            "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.close",            "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.close",            "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.assign",           "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.assign",           "supervisor",      "*",           TEAM,   TEAM,   F403,   N404,   N404),
+    ("case.assign",           "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.assign",           "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.assign",           "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.break_glass",      "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.break_glass",      "supervisor",      "*",           TEAM,   TEAM,   F403,   N404,   N404),
+    ("case.break_glass",      "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.break_glass",      "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.break_glass",      "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.access_log",       "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.access_log",       "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.access_log",       "privacy_officer", "*",           PRIVACY, PRIVACY, PRIVACY, N404, N404),
+    ("case.access_log",       "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.access_log",       "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.erase",            "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.erase",            "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.erase",            "privacy_officer", "*",           PRIVACY, PRIVACY, PRIVACY, N404, N404),
+    ("case.erase",            "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.erase",            "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+)
+
+# Actions that are not about one case, for a caller with a team.
+#   action             caseworker  supervisor  privacy_officer  reporter  admin
+GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("whoami",         ROLE,       ROLE,       ROLE,            ROLE,     ROLE),
+    ("case.open",      ROLE,       F403,       F403,            F403,     F403),
+    ("case.list_mine", ROLE,       F403,       F403,            F403,     F403),
+    ("caseload.team",  F403,       TEAM,       F403,            F403,     F403),
+    ("report.federal", F403,       F403,       F403,            ROLE,     F403),
+)
+GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")
+
+ORG, OTHER_ORG = "org-a", "org-b"
+CASES: dict[str, CaseFacts | None] = {
+    "own": CaseFacts(organisation_id=ORG, worker_id="u-1", team_id="t-1"),
+    "team": CaseFacts(organisation_id=ORG, worker_id="u-2", team_id="t-1"),
+    "org": CaseFacts(organisation_id=ORG, worker_id="u-3", team_id="t-2"),
+    "other_org": CaseFacts(organisation_id=OTHER_ORG, worker_id="u-1", team_id="t-1"),
+    "none": None,
+}
+CONTEXTS = {
+    "plain": {"has_break_glass": False, "team_access": False},
+    "team_access": {"has_break_glass": False, "team_access": True},
+    "break_glass": {"has_break_glass": True, "team_access": False},
+}
+
+
+def principal(*roles: str, team: str | None = "t-1", user: str = "u-1", org: str = ORG) -> Principal:
+    return Principal(user_id=user, organisation_id=org, roles=frozenset(roles), team_id=team,
+                     token_id=None, expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+
+
+def answer(decision: Decision) -> str:
+    """The table's notation for a decision."""
+    if decision.allowed:
+        assert decision.basis is not None
+        return str(decision.basis)
+    assert decision.basis is None, "a refusal carries no basis"
+    return {authz.Outcome.NOT_FOUND: N404, authz.Outcome.FORBIDDEN: F403}[decision.outcome]
+
+
+def cells() -> list[tuple[str, str, str, str, str]]:
+    """Every cell of both tables: (action, role, context, case, expected)."""
+    out = []
+    for action, role, context, *expected in CASE_TABLE:
+        for ctx in (CONTEXTS if context == "*" else (context,)):
+            for case_name, want in zip(CASES, expected, strict=True):
+                out.append((action, role, ctx, case_name, want))
+    for action, *expected in GLOBAL_TABLE:
+        for role, want in zip(GLOBAL_ROLES, expected, strict=True):
+            for ctx in CONTEXTS:
+                out.append((action, role, ctx, "-", want))
+    return out
+
+
+def actual(action: str, role: str, ctx: str, case_name: str) -> str:
+    case = None if case_name == "-" else CASES[case_name]
+    return answer(authorise(principal(role), action, case, **CONTEXTS[ctx]))
+
+
+def mismatches() -> list[str]:
+    """Every cell where the code disagrees with the table (empty when they agree)."""
+    return [f"{action} {role} {ctx} {case}: expected {want}, got {got}"
+            for action, role, ctx, case, want in cells()
+            if (got := actual(action, role, ctx, case)) != want]
+
+
+CELLS = cells()
+
+
+@pytest.mark.parametrize(("action", "role", "ctx", "case_name", "expected"), CELLS,
+                         ids=["-".join(cell[:4]) for cell in CELLS])
+def test_matrix_cell(action: str, role: str, ctx: str, case_name: str, expected: str) -> None:
+    assert actual(action, role, ctx, case_name) == expected
+
+
+def test_the_table_covers_every_action_role_and_context() -> None:
+    covered = {(action, role, ctx) for action, role, ctx, _, _ in CELLS}
+    wanted = {(action.value, role, ctx) for action in Action for role in ROLES for ctx in CONTEXTS}
+    assert covered == wanted
+    assert len(CELLS) == len(set((a, r, c, k) for a, r, c, k, _ in CELLS)), "a cell is listed twice"
+
+
+def test_every_action_has_a_rule() -> None:
+    assert authz.missing_rules() == set()
+    assert set(authz.RULES) == set(Action)
+    for rule in authz.RULES.values():
+        assert set(rule.grants) <= ROLES, "a rule names a role that tokens never carry"
+
+
+def test_control_an_action_without_a_rule_is_noticed_and_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    weakened = {action: rule for action, rule in authz.RULES.items() if action is not Action.CASE_ERASE}
+    assert authz.missing_rules(weakened) == {Action.CASE_ERASE}
+    monkeypatch.setattr(authz, "RULES", weakened)
+    assert authz.missing_rules() == {Action.CASE_ERASE}
+    assert authorise(principal("privacy_officer"), Action.CASE_ERASE, CASES["own"]) == authz.FORBIDDEN
+
+
+def test_control_the_matrix_catches_a_weakened_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert mismatches() == []
+    read = authz.RULES[Action.CASE_READ]
+    weakened_read = authz.Rule(read.about_a_case, {**read.grants, "admin": (authz.BY_ROLE,)})
+    monkeypatch.setattr(authz, "RULES", {**authz.RULES, Action.CASE_READ: weakened_read})
+    found = mismatches()
+    assert "case.read admin plain own: expected 403, got role" in found
+    assert all(line.startswith("case.read admin ") for line in found)
+    # admins now see own-organisation cases, and other organisations' still answer 404 to them
+    assert "case.read admin plain other_org: expected 403, got 404" in found
+
+
+def test_control_the_matrix_catches_a_rule_that_ignores_the_organisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def leaky(principal: Principal, action: str, case: CaseFacts | None, **kw: bool) -> Decision:
+        if case is not None and case.worker_id == principal.user_id:
+            return authz.allow(authz.Basis.ASSIGNMENT)  # forgets to compare organisations
+        return original(principal, action, case, **kw)
+
+    original = authz.authorise
+    monkeypatch.setattr(f"{__name__}.authorise", leaky)
+    assert any("other_org: expected 404, got assignment" in line for line in mismatches())
+
+
+# -- organisation isolation: another organisation's case answers exactly like no case ----------
+
+CASE_ACTIONS = [action for action in Action if authz.RULES[action].about_a_case]
+
+
+def outcome_of_require(who: Principal, action: Action, case: CaseFacts | None, **kw: bool) -> tuple:
+    try:
+        decision = require(who, action, case, **kw)
+    except AuthorisationError as exc:
+        return (type(exc), exc.args, str(exc), repr(exc), exc.code)
+    return ("allowed", decision)
+
+
+@pytest.mark.parametrize("action", CASE_ACTIONS, ids=str)
+@pytest.mark.parametrize("roles", [*([role] for role in sorted(ROLES)), ["caseworker", "supervisor"],
+                                   ["supervisor", "privacy_officer"], sorted(ROLES)], ids="+".join)
+@pytest.mark.parametrize("ctx", CONTEXTS)
+def test_other_organisation_answers_exactly_like_a_missing_case(action: Action, roles: list[str], ctx: str) -> None:
+    who = principal(*roles)
+    kw = CONTEXTS[ctx]
+    for foreign in (CASES["other_org"], CaseFacts(organisation_id=OTHER_ORG, worker_id=None, team_id=None),
+                    CaseFacts(organisation_id=OTHER_ORG, worker_id="u-9", team_id="t-9")):
+        assert authorise(who, action, foreign, **kw) == authorise(who, action, None, **kw)
+        assert repr(authorise(who, action, foreign, **kw)) == repr(authorise(who, action, None, **kw))
+        assert outcome_of_require(who, action, foreign, **kw) == outcome_of_require(who, action, None, **kw)
+
+
+def test_refusals_carry_nothing_about_the_case() -> None:
+    with pytest.raises(NotFound) as not_found:
+        require(principal("caseworker"), Action.CASE_READ, CASES["other_org"])
+    with pytest.raises(Forbidden) as forbidden:
+        require(principal("caseworker"), Action.CASE_READ, CASES["org"])
+    assert str(not_found.value) == "not-found" and not_found.value.code == "not-found"
+    assert str(forbidden.value) == "forbidden" and forbidden.value.code == "forbidden"
+
+
+# -- edges the matrix does not show -------------------------------------------------------------
+
+
+def test_require_returns_the_allowing_decision() -> None:
+    decision = require(principal("caseworker"), "case.read", CASES["own"])
+    assert decision.allowed and decision.basis == "assignment"
+
+
+def test_two_missing_teams_are_not_the_same_team() -> None:
+    teamless = CaseFacts(organisation_id=ORG, worker_id="u-2", team_id=None)
+    assert answer(authorise(principal("caseworker", team=None), Action.CASE_READ, teamless,
+                            team_access=True)) == F403
+    assert answer(authorise(principal("supervisor", team=None), Action.CASE_ASSIGN, teamless)) == F403
+    assert answer(authorise(principal("supervisor", team=None), Action.CASE_READ, teamless,
+                            has_break_glass=True)) == F403
+
+
+def test_a_supervisor_without_a_team_has_no_caseload() -> None:
+    assert answer(authorise(principal("supervisor", team=None), Action.CASELOAD_TEAM, None)) == F403
+
+
+def test_an_unassigned_case_is_nobody_s_assignment() -> None:
+    unassigned = CaseFacts(organisation_id=ORG, worker_id=None, team_id="t-2")
+    assert answer(authorise(principal("caseworker"), Action.CASE_READ, unassigned)) == F403
+
+
+def test_several_roles_get_the_union_with_the_strongest_basis() -> None:
+    both = principal("caseworker", "supervisor")
+    assert answer(authorise(both, Action.CASE_READ, CASES["own"], has_break_glass=True)) == ASSIGN
+    assert answer(authorise(both, Action.CASE_READ, CASES["team"], has_break_glass=True)) == GLASS
+    assert answer(authorise(both, Action.CASE_ASSIGN, CASES["team"])) == TEAM
+    officer_worker = principal("caseworker", "privacy_officer")
+    assert answer(authorise(officer_worker, Action.CASE_ACCESS_LOG, CASES["org"])) == PRIVACY
+    assert answer(authorise(officer_worker, Action.CASE_READ, CASES["org"])) == F403
+    assert answer(authorise(principal("reporter", "admin"), Action.CASE_READ, None)) == F403
+
+
+def test_an_action_not_about_a_case_refuses_a_case_argument() -> None:
+    with pytest.raises(ValueError, match="not about a case"):
+        authorise(principal("caseworker"), Action.CASE_OPEN, CASES["own"])
+
+
+def test_an_unknown_action_name_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        authorise(principal("caseworker"), "case.delete_everything", None)
+
+
+def test_case_facts_of_a_folded_state() -> None:
+    assert CaseFacts.of(CaseState()) is None
+    state = CaseState(version=3, case_id="c-1", organisation_id=ORG, worker_id="u-1", team_id="t-1")
+    assert CaseFacts.of(state) == CASES["own"]
