@@ -17,7 +17,9 @@ class UnknownCode(ValueError):
     """A value is not a code of the named list in the current codebook."""
 
     def __init__(self, list_name: str, code: str) -> None:
-        super().__init__(f"{code!r} is not a code of {list_name!r}")
+        # The message names the list, never the value: a value typed into the wrong field
+        # could be anything, and messages reach error bodies.
+        super().__init__(f"a value is not a code of {list_name!r}")
         self.list_name = list_name
         self.code = code
 

@@ -36,6 +36,7 @@ import msgspec
 
 from crypto.errors import DecryptionError, KeyProviderError
 from domain.case.errors import DomainError
+from events.access_log import AccessNotRecorded
 from events.errors import (
     AppendOrderError,
     ConcurrencyConflict,
@@ -45,6 +46,7 @@ from events.errors import (
     TamperDetected,
     UnknownEventType,
 )
+from services.api.authorisation import Forbidden, NotFound
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "https://haven.example/problems/"
@@ -103,11 +105,18 @@ PRECONDITION_REQUIRED = ProblemType(
 RATE_LIMITED = ProblemType("rate-limited", 429, "Too many requests")
 INTERNAL_ERROR = ProblemType("internal-error", 500, "Internal error")
 SERVICE_UNAVAILABLE = ProblemType("service-unavailable", 503, "Service unavailable")
+IDEMPOTENCY_KEY_REUSED = ProblemType(
+    "idempotency-key-reused", 422, "Idempotency-Key reused",
+    detail="This Idempotency-Key was used for a different request; use a new key.")
+IDEMPOTENCY_KEY_IN_PROGRESS = ProblemType(
+    "idempotency-key-in-progress", 409, "Idempotency-Key in progress",
+    detail="A request with this Idempotency-Key has not finished; retry later.")
 
 _HTTP_TYPES = (
     BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, CONCURRENT_CHANGE,
     PRECONDITION_FAILED, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR,
     PRECONDITION_REQUIRED, RATE_LIMITED, INTERNAL_ERROR, SERVICE_UNAVAILABLE,
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS,
 )
 
 # -- domain rules: (code, status, title); the slug is the code --------------------------------
@@ -158,6 +167,12 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType({
     EventStoreError: "event-store-error",
     DecryptionError: "decryption-failed",
     KeyProviderError: "key-provider-unavailable",
+    # fail closed: a read whose access could not be recorded returns no content
+    AccessNotRecorded: "access-not-recorded",
+    # authorisation refusals (services.api.authorisation): another organisation's case is
+    # the same 404 as a missing one
+    NotFound: "not-found",
+    Forbidden: "forbidden",
 })
 
 PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({
@@ -175,12 +190,14 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({
     "event-store-error": INTERNAL_ERROR,
     "decryption-failed": INTERNAL_ERROR,
     "key-provider-unavailable": SERVICE_UNAVAILABLE,
+    "access-not-recorded": SERVICE_UNAVAILABLE,
     UNHANDLED: INTERNAL_ERROR,
 })
 
 _BY_SLUG: Mapping[str, ProblemType] = MappingProxyType({t.slug: t for t in PROBLEM_TYPES.values()})
-_BY_STATUS: Mapping[int, ProblemType] = MappingProxyType({t.status: t for t in _HTTP_TYPES
-                                                          if t is not CONCURRENT_CHANGE})
+_BY_STATUS: Mapping[int, ProblemType] = MappingProxyType({
+    t.status: t for t in _HTTP_TYPES
+    if t not in (CONCURRENT_CHANGE, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS)})
 _ENCODER = msgspec.json.Encoder()
 
 

@@ -209,9 +209,10 @@ async def test_one_log_line_per_request_with_template_and_no_raw_path(
     response = await client.get("/v1/whoami", headers=bearer(token))
     secret_path = f"/v1/cases/{uuid.uuid4()}"
     await client.get(secret_path, headers=bearer(token))
+    await client.get(f"/nowhere/{uuid.uuid4()}", headers=bearer(token))
     requests = [line for line in log_lines(log_stream) if line["event"] == "request"]
     assert [(line["method"], line["route"], line["status"]) for line in requests] == [
-        ("GET", "/v1/whoami", 200), ("GET", "unmatched", 404)]
+        ("GET", "/v1/whoami", 200), ("GET", "/v1/cases/{case_id}", 404), ("GET", "unmatched", 404)]
     first = requests[0]
     assert first["request_id"] == response.headers["x-request-id"]
     assert first["actor_id"] == "user-1" and first["organisation_id"] == "org-a"
@@ -224,12 +225,14 @@ async def test_metrics_label_route_templates_never_raw_ids(client: httpx.AsyncCl
     case_id = str(uuid.uuid4())
     assert (await client.get("/v1/whoami", headers=bearer(token))).status_code == 200
     assert (await client.get(f"/v1/cases/{case_id}", headers=bearer(token))).status_code == 404
+    assert (await client.get(f"/nowhere/{case_id}", headers=bearer(token))).status_code == 404
     response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
     assert 'haven_http_requests_total{method="GET",route="/v1/whoami",status="200"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
+    assert 'route="/v1/cases/{case_id}",status="404"' in text
     assert "haven_http_request_duration_seconds_bucket" in text
     assert case_id not in text
     assert "user-1" not in text and "org-a" not in text
