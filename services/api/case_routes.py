@@ -31,6 +31,30 @@ Commands (`POST /v1/cases/{case_id}/...`):
 `POST /v1/cases` opens a case (201, `ETag: "1"`, `Location`), honouring `Idempotency-Key` the
 same way (a retried intake does not open a second case).
 
+Further routes (same patterns):
+
+* `POST .../outcomes` (case.command), `POST .../immigration` (case.immigration: the assigned
+  worker only), `POST .../reopening` (case.close: reopening is the closing worker's command),
+  `POST .../assignment` (case.assign: the supervisor of the case's team). An assignment stays
+  within the supervisor's team: `team_id` defaults to the supervisor's team, and naming another
+  team answers 403 `forbidden` (decided after the 403/404 of authorisation, before If-Match;
+  nothing is appended). Whether the new worker belongs to the team is not checked: there is no
+  staff directory yet.
+* `POST .../break-glass` (case.break_glass: the supervisor of the case's team): `{reason,
+  minutes}` -> 201 `{grant_id, expires_at}`. The grant is its own audit record (its reason is
+  sealed with the case's data key); no access record is written for it, but every read made
+  with it is recorded with basis "break-glass" and the grant's id. A blank reason is 422.
+* `GET .../history` (case.history): `[{version, recorded_at, event_type, actor_id}]`, never a
+  payload; fail closed like the read, recorded with part "history".
+* `GET .../access-log` (case.access_log: the privacy officer): the review is recorded first
+  (part "access-log", basis "privacy-review") in the same transaction that then reads the access
+  records (newest first, so the review itself leads) and opens the break-the-glass reasons;
+  nothing is returned unless that transaction commits.
+* `DELETE /v1/cases/{case_id}` (case.erase: the privacy officer): crypto-shreds the case's data
+  key (`store.shred`) and records part "erasure" in the same transaction -> 204. The chain
+  stays verifiable; from then on the case answers every route exactly like a missing one (404),
+  its access log included.
+
 Route choices the contract left open: a revocation is
 `POST /v1/cases/{case_id}/consents/{consent_id}/revocation` (the consent is named by the
 path); a referral's status change is `POST /v1/cases/{case_id}/referrals/{referral_id}/status`.
@@ -38,42 +62,67 @@ path); a referral's status change is `POST /v1/cases/{case_id}/referrals/{referr
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import asyncpg
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath
 
 from domain.case import commands as cmd
-from domain.case.state import CaseState
+from domain.case.state import CaseState, fold
 from events import idempotency
-from events.access_log import AccessNotRecorded, active_grant, record_access
-from events.errors import ConcurrencyConflict
+from events.access_log import (
+    AccessNotRecorded,
+    BreakGlassGrant,
+    access_log,
+    active_grant,
+    case_data_key,
+    grant_break_glass,
+    grant_reasons,
+    record_access,
+)
+from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound
 from events.store import Connection, PostgresEventStore, utc_now
 from services.api import observe
 from services.api.authorisation import RULES, Action, Basis, CaseFacts, Decision, authorise, require
 from services.api.case_schemas import (
+    ASSESS_OUTCOME_EXAMPLE,
+    ASSIGN_CASE_EXAMPLE,
+    BREAK_GLASS_EXAMPLE,
     CLOSE_CASE_EXAMPLE,
+    IMMIGRATION_STEP_EXAMPLE,
+    REOPEN_CASE_EXAMPLE,
     GRANT_CONSENT_EXAMPLE,
     OPEN_CASE_EXAMPLE,
     PROPOSE_REFERRAL_EXAMPLE,
     RECORD_SERVICE_EXAMPLE,
     REVOKE_CONSENT_EXAMPLE,
     UPDATE_REFERRAL_EXAMPLE,
+    AccessLogView,
+    AccessRecordView,
+    AssessOutcomeBody,
+    AssignCaseBody,
+    BreakGlassBody,
+    BreakGlassGranted,
     CaseView,
     CloseCaseBody,
     CommandAccepted,
     GrantConsentBody,
+    GrantView,
+    HistoryEntry,
+    ImmigrationStepBody,
     OpenCaseBody,
     ProposeReferralBody,
     RecordServiceBody,
+    ReopenCaseBody,
     RevokeConsentBody,
     UpdateReferralBody,
     case_view,
@@ -232,18 +281,55 @@ async def _run_command(
 
 
 async def _load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
-    """The case in the caller's organisation; empty when it is missing or another org's."""
-    return await CaseUseCases(runtime.store).load(principal.organisation_id, str(case_id))
+    """The case in the caller's organisation; empty when it is missing, another org's, or
+    erased (an erased case answers exactly like a missing one)."""
+    try:
+        return await CaseUseCases(runtime.store).load(principal.organisation_id, str(case_id))
+    except StreamErased:
+        return CaseState()
+
+
+async def _break_glass_grant(runtime: Runtime, principal: Principal, facts: CaseFacts | None,
+                             case_id: uuid.UUID) -> BreakGlassGrant | None:
+    """The supervisor's active grant on the case (only supervisors' rules count one)."""
+    if "supervisor" not in principal.roles or facts is None:
+        return None
+    return await active_grant(runtime.pool, principal.organisation_id, case_id, principal.user_id, utc_now())
+
+
+@contextlib.asynccontextmanager
+async def _fail_closed(runtime: Runtime, case_id: uuid.UUID) -> AsyncIterator[Connection]:
+    """A transaction whose failure (the commit included) is `AccessNotRecorded` (503):
+    whatever it records must have committed before anything is returned."""
+    try:
+        async with runtime.store.transaction() as conn:
+            yield conn
+    except AccessNotRecorded:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        raise AccessNotRecorded(f"access to case {case_id} could not be recorded") from error
+
+
+async def _record(conn: Connection, request: Request[Any, Any, Any], principal: Principal, case_id: uuid.UUID,
+                  action: Action, basis: Basis | None, part: str, grant: BreakGlassGrant | None = None) -> None:
+    await record_access(
+        conn, tenant_id=principal.organisation_id, case_id=case_id, actor_id=principal.user_id,
+        role=_acting_role(principal, action, basis), part=part, basis=str(basis),
+        grant_id=grant.grant_id if basis is Basis.BREAK_GLASS and grant else None,
+        request_id=observe.request_id(request.scope))
 
 
 async def _case_command(
     request: Request[Any, Any, Any], runtime: Runtime, case_id: uuid.UUID, action: Action, body: msgspec.Struct,
     run: Callable[[CaseUseCases, Actor, int], Awaitable[int]],
+    check: Callable[[], None] | None = None,
 ) -> Response[bytes]:
     principal: Principal = request.user
     try:
         state = await _load_for(runtime, principal, case_id)
         require(principal, action, CaseFacts.of(state))  # refusals first: 403/404 before 428
+        if check is not None:  # a route's own refusal, still before the preconditions
+            check()
         expected = _if_match(request)
         actor = _actor(principal, request)
 
@@ -297,23 +383,12 @@ async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependen
     principal = request.user
     state = await _load_for(runtime, principal, case_id)
     facts = CaseFacts.of(state)
-    grant = None
-    if "supervisor" in principal.roles and facts is not None:
-        grant = await active_grant(runtime.pool, principal.organisation_id, case_id, principal.user_id, utc_now())
+    grant = await _break_glass_grant(runtime, principal, facts, case_id)
     decision: Decision = require(principal, Action.CASE_READ, facts, has_break_glass=grant is not None)
     include_immigration = authorise(principal, Action.CASE_READ_IMMIGRATION, facts).allowed
-    basis = decision.basis
-    try:
-        async with runtime.store.transaction() as conn:
-            await record_access(
-                conn, tenant_id=principal.organisation_id, case_id=case_id, actor_id=principal.user_id,
-                role=_acting_role(principal, Action.CASE_READ, basis), part="full" if include_immigration else "summary",
-                basis=str(basis), grant_id=grant.grant_id if basis is Basis.BREAK_GLASS and grant else None,
-                request_id=observe.request_id(request.scope))
-    except AccessNotRecorded:
-        raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:  # the commit itself failed
-        raise AccessNotRecorded(f"access to case {case_id} could not be recorded") from error
+    async with _fail_closed(runtime, case_id) as conn:
+        await _record(conn, request, principal, case_id, Action.CASE_READ, decision.basis,
+                      "full" if include_immigration else "summary", grant)
     return Response(case_view(state, include_immigration=include_immigration),
                     headers={"ETag": _etag(state.version)})
 
@@ -397,5 +472,149 @@ async def close_case(
                                lambda uc, actor, v: uc.close_case(actor, str(case_id), command, v))
 
 
+@post("/v1/cases/{case_id:uuid}/outcomes", operation_id="assessOutcome", tags=TAGS,
+      summary="Record an outcome assessment", security=BEARER_SECURITY, status_code=200,
+      responses=_COMMAND_RESPONSES)
+async def assess_outcome(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
+    data: Annotated[AssessOutcomeBody, Body(media_type=RequestEncodingType.JSON,
+                                             examples=example("Safety and housing scored", ASSESS_OUTCOME_EXAMPLE))],
+) -> Response[bytes]:
+    command = data.command()
+    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                               lambda uc, actor, v: uc.assess_outcome(actor, str(case_id), command, v))
+
+
+@post("/v1/cases/{case_id:uuid}/immigration", operation_id="recordImmigrationStep", tags=TAGS,
+      summary="Record a step of an immigration milestone (assigned worker only)", security=BEARER_SECURITY,
+      status_code=200, responses=_COMMAND_RESPONSES)
+async def record_immigration_step(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
+    data: Annotated[ImmigrationStepBody, Body(media_type=RequestEncodingType.JSON,
+                                               examples=example("Continued Presence requested",
+                                                                IMMIGRATION_STEP_EXAMPLE))],
+) -> Response[bytes]:
+    command = data.command()
+    return await _case_command(request, runtime, case_id, Action.CASE_IMMIGRATION, data,
+                               lambda uc, actor, v: uc.record_immigration_step(actor, str(case_id), command, v))
+
+
+@post("/v1/cases/{case_id:uuid}/assignment", operation_id="assignCase", tags=TAGS,
+      summary="Reassign a case within the supervisor's team", security=BEARER_SECURITY, status_code=200,
+      responses={**_COMMAND_RESPONSES,
+                 403: _problem_spec("Not the supervisor of the case's team, or `team_id` names another team "
+                                    "(`forbidden`).")})
+async def assign_case(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
+    data: Annotated[AssignCaseBody, Body(media_type=RequestEncodingType.JSON,
+                                          examples=example("To another worker of the team", ASSIGN_CASE_EXAMPLE))],
+) -> Response[bytes]:
+    team = request.user.team_id or ""  # CASE_ASSIGN needs the case on the caller's own team
+
+    def own_team_only() -> None:
+        if data.team_id is not None and data.team_id != team:
+            raise _Refused(problem_response(problem("forbidden", detail="a supervisor assigns within their own team")))
+
+    command = data.command(team)
+    return await _case_command(request, runtime, case_id, Action.CASE_ASSIGN, data,
+                               lambda uc, actor, v: uc.assign(actor, str(case_id), command, v), check=own_team_only)
+
+
+@post("/v1/cases/{case_id:uuid}/reopening", operation_id="reopenCase", tags=TAGS, summary="Reopen a closed case",
+      security=BEARER_SECURITY, status_code=200, responses=_COMMAND_RESPONSES)
+async def reopen_case(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
+    data: Annotated[ReopenCaseBody, Body(media_type=RequestEncodingType.JSON,
+                                          examples=example("The client came back", REOPEN_CASE_EXAMPLE))],
+) -> Response[bytes]:
+    command = data.command()
+    return await _case_command(request, runtime, case_id, Action.CASE_CLOSE, data,
+                               lambda uc, actor, v: uc.reopen_case(actor, str(case_id), command, v))
+
+
+@post("/v1/cases/{case_id:uuid}/break-glass", operation_id="breakGlass", tags=TAGS,
+      summary="Request time-limited emergency access to a case of the supervisor's team",
+      security=BEARER_SECURITY, status_code=201,
+      responses={**_REFUSALS, 422: _problem_spec("Invalid body: a blank or over-long reason, minutes outside "
+                                                 "1..240 (`validation-error`).")})
+async def break_glass(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
+    data: Annotated[BreakGlassBody, Body(media_type=RequestEncodingType.JSON,
+                                          examples=example("A safety emergency", BREAK_GLASS_EXAMPLE))],
+) -> Response[BreakGlassGranted]:
+    principal = request.user
+    state = await _load_for(runtime, principal, case_id)
+    require(principal, Action.CASE_BREAK_GLASS, CaseFacts.of(state))
+    if not data.reason.strip():
+        return problem_response(problem("validation-error", errors=[ProblemError(  # type: ignore[return-value]
+            detail="the reason must not be blank", pointer="/reason")]))
+    async with runtime.store.transaction() as conn:  # StreamNotFound/StreamErased (erased meanwhile) -> 404
+        key = await case_data_key(conn, runtime.keyring, principal.organisation_id, case_id)
+        grant = await grant_break_glass(conn, tenant_id=principal.organisation_id, case_id=case_id,
+                                        actor_id=principal.user_id, reason=data.reason, minutes=data.minutes,
+                                        data_key=key, now=utc_now())
+    return Response(BreakGlassGranted(grant_id=grant.grant_id, expires_at=grant.expires_at), status_code=201)
+
+
+@get("/v1/cases/{case_id:uuid}/history", operation_id="getCaseHistory", tags=TAGS,
+     summary="The case's timeline: event types and times, no content", security=BEARER_SECURITY,
+     responses={**_REFUSALS, 503: _problem_spec("The access could not be recorded, so nothing is returned.")})
+async def case_history(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
+                       case_id: FromPath[uuid.UUID]) -> Response[list[HistoryEntry]]:
+    principal = request.user
+    try:
+        recorded = await runtime.store.read_stream(principal.organisation_id, case_id)
+    except (StreamNotFound, StreamErased):
+        recorded = []
+    state = fold((r.version, r.event) for r in recorded if r.event is not None)
+    facts = CaseFacts.of(state)
+    grant = await _break_glass_grant(runtime, principal, facts, case_id)
+    decision = require(principal, Action.CASE_HISTORY, facts, has_break_glass=grant is not None)
+    async with _fail_closed(runtime, case_id) as conn:
+        await _record(conn, request, principal, case_id, Action.CASE_HISTORY, decision.basis, "history", grant)
+    timeline = [HistoryEntry(version=r.version, recorded_at=r.recorded_at, event_type=r.event_type,
+                             actor_id=r.metadata.actor_id if r.metadata is not None else None) for r in recorded]
+    return Response(timeline, headers={"ETag": _etag(state.version)})
+
+
+@get("/v1/cases/{case_id:uuid}/access-log", operation_id="getCaseAccessLog", tags=TAGS,
+     summary="Who read the case, and the break-the-glass grants with their reasons (privacy officer)",
+     security=BEARER_SECURITY,
+     responses={**_REFUSALS, 503: _problem_spec("The review could not be recorded, so nothing is returned.")})
+async def case_access_log(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
+                          case_id: FromPath[uuid.UUID]) -> Response[AccessLogView]:
+    principal = request.user
+    state = await _load_for(runtime, principal, case_id)
+    decision = require(principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state))
+    tenant = principal.organisation_id
+    async with _fail_closed(runtime, case_id) as conn:
+        # Recorded first, in the same transaction: the review itself is the newest record.
+        await _record(conn, request, principal, case_id, Action.CASE_ACCESS_LOG, decision.basis, "access-log")
+        records = await access_log(conn, tenant, case_id)
+        key = await case_data_key(conn, runtime.keyring, tenant, case_id)
+        reasons = await grant_reasons(conn, tenant, case_id, key)
+    return Response(AccessLogView(
+        case_id=str(case_id),
+        records=[AccessRecordView(accessed_at=r.accessed_at, actor_id=r.actor_id, role=r.role, part=r.part,
+                                  basis=r.basis, grant_id=r.grant_id, request_id=r.request_id) for r in records],
+        grants=[GrantView(grant_id=g.grant.grant_id, actor_id=g.grant.actor_id, granted_at=g.grant.granted_at,
+                          expires_at=g.grant.expires_at, reason=g.reason) for g in reasons]))
+
+
+@delete("/v1/cases/{case_id:uuid}", operation_id="eraseCase", tags=TAGS,
+        summary="Erase a case by crypto-shredding its data key (privacy officer)", security=BEARER_SECURITY,
+        status_code=204,
+        responses={**_REFUSALS, 503: _problem_spec("The erasure could not be recorded, so nothing was erased.")})
+async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
+                     case_id: FromPath[uuid.UUID]) -> None:
+    principal = request.user
+    state = await _load_for(runtime, principal, case_id)
+    decision = require(principal, Action.CASE_ERASE, CaseFacts.of(state))
+    async with _fail_closed(runtime, case_id) as conn:  # the erasure and its record commit together
+        await runtime.store.shred(principal.organisation_id, case_id, connection=conn)
+        await _record(conn, request, principal, case_id, Action.CASE_ERASE, decision.basis, "erasure")
+
+
 CASE_ROUTES = [open_case, get_case, record_service, grant_consent, revoke_consent, propose_referral,
-               update_referral, close_case]
+               update_referral, close_case, assess_outcome, record_immigration_step, assign_case, reopen_case,
+               break_glass, case_history, case_access_log, erase_case]

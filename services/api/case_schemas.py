@@ -17,7 +17,8 @@ referral status, revocation, closure (`tests/api/test_case_routes.py` posts them
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, TypeVar
+import uuid
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar.openapi.spec import Example
@@ -35,6 +36,7 @@ from domain.case.values import (
     TraffickingContext,
     VictimStatus,
 )
+from events.access_log import MAX_GRANT_MINUTES, MAX_REASON_CHARS, MIN_GRANT_MINUTES
 
 T = TypeVar("T")
 
@@ -147,6 +149,42 @@ class CloseCaseBody(cmd.CloseCase, forbid_unknown_fields=True, frozen=True, kw_o
         return to_domain(self, cmd.CloseCase)
 
 
+class AssessOutcomeBody(cmd.AssessOutcome, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    def command(self) -> cmd.AssessOutcome:
+        return to_domain(self, cmd.AssessOutcome)
+
+
+class ImmigrationStepBody(cmd.RecordImmigrationStep, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    def command(self) -> cmd.RecordImmigrationStep:
+        return to_domain(self, cmd.RecordImmigrationStep)
+
+
+class AssignCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A reassignment by the supervisor of the case's team. `team_id` defaults to the
+    supervisor's own team, and naming any other team is refused (403): a supervisor moves
+    cases within their team only."""
+
+    worker_id: str
+    assigned_on: dt.date
+    team_id: str | None = None
+
+    def command(self, team_id: str) -> cmd.AssignCase:
+        return cmd.AssignCase(worker_id=self.worker_id, team_id=team_id, assigned_on=self.assigned_on)
+
+
+class ReopenCaseBody(cmd.ReopenCase, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    def command(self) -> cmd.ReopenCase:
+        return to_domain(self, cmd.ReopenCase)
+
+
+class BreakGlassBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Why the supervisor needs the case now, and for how long. The reason is sealed with the
+    case's data key; only the privacy officer reads it (`GET .../access-log`)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON_CHARS)]
+    minutes: Annotated[int, msgspec.Meta(ge=MIN_GRANT_MINUTES, le=MAX_GRANT_MINUTES)]
+
+
 # -- responses --------------------------------------------------------------------------------
 
 
@@ -156,6 +194,47 @@ class CommandAccepted(msgspec.Struct, frozen=True):
 
     case_id: str
     version: int
+
+
+class BreakGlassGranted(msgspec.Struct, frozen=True):
+    grant_id: uuid.UUID
+    expires_at: dt.datetime
+
+
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One event of the case's timeline: its type and time, never its payload."""
+
+    version: int
+    recorded_at: dt.datetime
+    event_type: str
+    actor_id: str | None
+
+
+class AccessRecordView(msgspec.Struct, frozen=True, kw_only=True):
+    accessed_at: dt.datetime
+    actor_id: str
+    role: str
+    part: str
+    basis: str
+    grant_id: uuid.UUID | None
+    request_id: str | None
+
+
+class GrantView(msgspec.Struct, frozen=True, kw_only=True):
+    grant_id: uuid.UUID
+    actor_id: str
+    granted_at: dt.datetime
+    expires_at: dt.datetime
+    reason: str
+
+
+class AccessLogView(msgspec.Struct, frozen=True, kw_only=True):
+    """For the privacy officer: who read the case (newest first) and every break-the-glass
+    grant with its reason opened (newest first)."""
+
+    case_id: str
+    records: list[AccessRecordView]
+    grants: list[GrantView]
 
 
 class ConsentView(msgspec.Struct, frozen=True, kw_only=True):
@@ -302,6 +381,14 @@ PROPOSE_REFERRAL_EXAMPLE: dict[str, Any] = {
     "consent_id": "consent-0001", "released_categories": ["identity", "contact"]}
 UPDATE_REFERRAL_EXAMPLE: dict[str, Any] = {"status": "sent", "changed_on": "2026-01-17"}
 REVOKE_CONSENT_EXAMPLE: dict[str, Any] = {"revoked_on": "2026-02-01", "method": "written"}
+ASSESS_OUTCOME_EXAMPLE: dict[str, Any] = {
+    "assessment_id": "outcome-0001", "assessed_on": "2026-02-20", "scores": {"safety": 4, "housing_stability": 3}}
+IMMIGRATION_STEP_EXAMPLE: dict[str, Any] = {
+    "milestone_id": "milestone-0001", "kind": "continued_presence", "step": "requested", "on": "2026-01-20"}
+ASSIGN_CASE_EXAMPLE: dict[str, Any] = {"worker_id": "worker-example-2", "assigned_on": "2026-02-01"}
+REOPEN_CASE_EXAMPLE: dict[str, Any] = {"reopened_on": "2026-03-10", "reason": "client returned"}
+BREAK_GLASS_EXAMPLE: dict[str, Any] = {"reason": "Synthetic: the assigned worker is unreachable during a safety "
+                                                 "emergency.", "minutes": 30}
 CLOSE_CASE_EXAMPLE: dict[str, Any] = {
     "closed_on": "2026-03-02", "reason": "goals_met", "living_situation": "rental",
     "referred_for_case_management": False}
