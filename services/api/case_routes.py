@@ -148,12 +148,19 @@ def _problem_spec(description: str) -> ResponseSpec:
                         description=description)
 
 
+def _accepted_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=CommandAccepted, media_type=_JSON, generate_examples=False,
+                        description=description)
+
+
 _REFUSALS = {
     **AUTH_RESPONSES,
+    400: _problem_spec("The body or a parameter could not be parsed (`bad-request`)."),
     403: _problem_spec("The caller's role, assignment or team does not permit this (`forbidden`)."),
     404: _problem_spec("No such case for this caller, including another organisation's (`not-found`)."),
 }
 _COMMAND_RESPONSES = {
+    200: _accepted_spec("The command was recorded; `ETag` names the case's new version."),
     **_REFUSALS,
     409: _problem_spec("The case's state refuses the command (`case-closed`...), the case changed meanwhile "
                        "(`concurrent-change`), or the Idempotency-Key is still in use."),
@@ -350,8 +357,11 @@ async def _case_command(
 
 @post("/v1/cases", operation_id="openCase", tags=TAGS, summary="Open a case (intake)", status_code=201,
       security=BEARER_SECURITY,
-      responses={**_REFUSALS,
-                 422: _problem_spec("Invalid body (`validation-error`) or a domain rule refused a value.")})
+      responses={201: _accepted_spec("The case was opened: `Location` names it, `ETag` its version."),
+                 **_REFUSALS,
+                 409: _problem_spec("The Idempotency-Key is still in use (`idempotency-key-in-progress`)."),
+                 422: _problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
+                                    "Idempotency-Key was used for another request (`idempotency-key-reused`).")})
 async def open_case(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
