@@ -9,6 +9,7 @@ of any message reaches the log: an unexpected exception is logged as `error_code
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -32,6 +33,11 @@ from services.observability.logging import get_logger
 
 # Headers a litestar HTTPException may carry that are safe and useful to pass on.
 _PASSED_HEADERS = frozenset({"allow", "www-authenticate", "retry-after"})
+
+# msgspec names an unknown member in its message ("Object contains unknown field `<name>`"):
+# the name is the client's own text and may be case content (a name used as a key), so it is
+# dropped; the pointer still locates the object that holds it.
+_UNKNOWN_FIELD = re.compile(r"unknown field `.*?`(?= - at |$)", re.DOTALL)
 
 
 def problem_response(problem_: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -91,5 +97,5 @@ def _validation_errors(extra: Any) -> list[ProblemError] | None:
             pointer = "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
         else:
             pointer = f"#/{source}/{key}"
-        errors.append(ProblemError(detail=item["message"], pointer=pointer))
+        errors.append(ProblemError(detail=_UNKNOWN_FIELD.sub("unknown field", item["message"]), pointer=pointer))
     return errors
