@@ -16,7 +16,6 @@ copied to another stream or organisation does not unwrap.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto.aead import Aead, random_key
 from crypto.errors import DecryptionError, KeyProviderError
+from crypto.secret_files import create_secret_file
 
 _FILE_FORMAT = "haven-kek-file"
 
@@ -100,26 +100,11 @@ class FileKeyProvider:
 
 
 def _create_key_file(path: Path) -> None:
-    """Create the key file atomically: written in full under a temporary name, then linked
-    into place. `link` fails if the file exists, so of two processes starting together
-    exactly one creates it, and neither can read a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = json.dumps({
+    create_secret_file(path, json.dumps({
         "format": _FILE_FORMAT,
         "active": "k1",
         "keys": {"k1": base64.b64encode(random_key()).decode()},
-    }).encode()
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    }).encode())
 
 
 def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:

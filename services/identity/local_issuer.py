@@ -15,9 +15,7 @@ die on its own soon.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -28,6 +26,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from crypto.secret_files import create_secret_file
 from services.identity.claims import ROLES, valid_identifier
 from services.identity.jwk import b64url, thumbprint
 
@@ -85,20 +84,9 @@ class LocalIssuer:
 
 
 def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    body = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)  # fails if another process won the race: use its key
-    finally:
-        temporary.unlink(missing_ok=True)
+    # If another process wins the race to create it, its key is the one used.
+    create_secret_file(path, ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
 def _read_key_file(path: Path) -> ed25519.Ed25519PrivateKey:
