@@ -52,7 +52,7 @@ from crypto.providers import FileKeyProvider
 from domain.event import DomainEvent, EventMetadata
 from events.log_order import LOG_START
 from events.registry import EventRegistry, tag_of
-from events.store import PostgresEventStore, utc_now
+from events.store import EVENT_COLUMNS, PostgresEventStore, utc_now
 from services.bench.report import format_table
 from services.database import prepare_database, with_database
 
@@ -110,28 +110,10 @@ def bench_metadata() -> EventMetadata:
     return EventMetadata(actor_id="bench-actor-01", command_id=str(uuid.uuid4()))
 
 
-_RAW_SCHEMA = """
-CREATE SEQUENCE bench_raw_position AS bigint;
-CREATE TABLE bench_raw (
-    tenant_id       text        NOT NULL,
-    stream_id       uuid        NOT NULL,
-    version         integer     NOT NULL CHECK (version >= 1),
-    position        bigint      NOT NULL DEFAULT nextval('bench_raw_position'),
-    transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
-    event_type      text        NOT NULL,
-    schema_version  smallint    NOT NULL,
-    key_id          text        NOT NULL,
-    recorded_at     timestamptz NOT NULL,
-    ciphertext      bytea       NOT NULL,
-    chain_hash      bytea       NOT NULL CHECK (length(chain_hash) = 32),
-    PRIMARY KEY (tenant_id, stream_id, version)
-);
-ALTER SEQUENCE bench_raw_position OWNED BY bench_raw.position;
-CREATE INDEX bench_raw_log_order ON bench_raw (transaction_id, position);
-"""
-
-_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
-    schema_version, key_id, recorded_at, ciphertext, chain_hash"""
+# The raw table is haven.events' own definition (columns, checks, keys, indexes), so the two
+# can never drift apart; only the write path and the reading differ.
+_RAW_SCHEMA = "CREATE TABLE bench_raw (LIKE haven.events INCLUDING ALL)"
+_COLUMNS = EVENT_COLUMNS
 
 _RAW_INSERT = """INSERT INTO bench_raw (tenant_id, stream_id, version, event_type, schema_version,
     key_id, recorded_at, ciphertext, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
