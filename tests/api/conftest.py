@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import structlog
 from litestar import Litestar
 
 from crypto.keyring import Keyring
@@ -22,8 +20,9 @@ from events.store import PostgresEventStore
 from services.api.app import create_app
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer, TokenVerifier
-from services.observability.logging import ADOPTED_LOGGERS, configure_logging
+from services.observability.logging import configure_logging
 from services.settings import Settings
+from tests.logging_support import preserved_logging
 
 
 @pytest.fixture
@@ -99,27 +98,18 @@ def token(issuer: LocalIssuer) -> str:
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
     """The real logging pipeline into a buffer; the previous configuration restored after."""
-    root = logging.getLogger()
-    saved_root = (list(root.handlers), root.level)
-    adopted = [logging.getLogger(name) for name in ADOPTED_LOGGERS]
-    saved_adopted = [(list(lg.handlers), lg.propagate) for lg in adopted]
-    stream = io.StringIO()
-    configure_logging("info", stream=stream)
-    yield stream
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_root[0]:
-        root.addHandler(handler)
-    root.setLevel(saved_root[1])
-    for lg, (handlers, propagate) in zip(adopted, saved_adopted, strict=True):
-        for handler in list(lg.handlers):
-            lg.removeHandler(handler)
-        for handler in handlers:
-            lg.addHandler(handler)
-        lg.propagate = propagate
+    with preserved_logging():
+        stream = io.StringIO()
+        configure_logging("info", stream=stream)
+        yield stream
 
 
 def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@pytest.fixture
+async def cases(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the full app (case routes included), without its lifespan."""
+    async with api_client(make_app(), lifespan=False) as client:
+        yield client

@@ -10,7 +10,6 @@ import copy
 import datetime as dt
 import io
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -33,16 +32,9 @@ from services.api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
 from services.cases import Actor, CaseUseCases
 from services.identity import LocalIssuer
-from tests.api.conftest import AppFactory, api_client
 
 CANARY = "CANARY-7f3a-survivor-name"
 ORG, OTHER_ORG, TEAM = "org-harbor", "org-lantern", "team-north"
-
-
-@pytest.fixture
-async def cases(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(make_app(), lifespan=False) as client:
-        yield client
 
 
 class People:

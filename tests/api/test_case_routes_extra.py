@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -26,14 +25,7 @@ from services.api.case_schemas import (
 )
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
-from tests.api.conftest import AppFactory, api_client
 from tests.api.test_case_routes import CANARY, ORG, OTHER_ORG, TEAM, assert_problem, open_case, with_headers
-
-
-@pytest.fixture
-async def cases(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(make_app(), lifespan=False) as client:
-        yield client
 
 
 class People:

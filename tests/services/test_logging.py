@@ -30,6 +30,7 @@ from services.observability.logging import (
     get_logger,
     redact,
 )
+from tests.logging_support import preserved_logging
 
 CANARY = "CANARY-7f3e-name"
 
@@ -37,24 +38,8 @@ CANARY = "CANARY-7f3e-name"
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """Leave structlog, the root logger and the adopted loggers as this test found them."""
-    root = logging.getLogger()
-    saved_root = (list(root.handlers), root.level)
-    adopted = [logging.getLogger(name) for name in ADOPTED_LOGGERS]
-    saved_adopted = [(list(lg.handlers), lg.propagate) for lg in adopted]
-    yield
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_root[0]:
-        root.addHandler(handler)
-    root.setLevel(saved_root[1])
-    for lg, (handlers, propagate) in zip(adopted, saved_adopted, strict=True):
-        for handler in list(lg.handlers):
-            lg.removeHandler(handler)
-        for handler in handlers:
-            lg.addHandler(handler)
-        lg.propagate = propagate
+    with preserved_logging():
+        yield
 
 
 def configured(level: str = "info") -> io.StringIO:
