@@ -17,7 +17,7 @@ from domain.case import commands as cmd
 from domain.case.decide import Context, decide, receiving_case
 from domain.case.events import CaseTransferred
 from domain.case.state import CaseState, fold
-from domain.event import EventMetadata
+from domain.event import DomainEvent, EventMetadata
 from events.errors import ConcurrencyConflict, StreamNotFound
 from events.store import PostgresEventStore, utc_now
 
@@ -41,12 +41,17 @@ class CaseUseCases:
             return CaseState()
         return fold((r.version, r.event) for r in recorded)
 
-    async def _execute(self, actor: Actor, case_id: str, command: cmd.Command,
-                       expected_version: int | None) -> int:
+    async def _decide(self, actor: Actor, case_id: str, command: cmd.Command,
+                      expected_version: int | None) -> tuple[CaseState, list[DomainEvent]]:
+        """Load the case, check the caller saw this version, and let the domain decide."""
         state = await self.load(actor.organisation_id, case_id)
         if expected_version is not None and expected_version != state.version:
             raise ConcurrencyConflict(case_id, expected_version)
-        events = decide(state, command, self._context(actor))
+        return state, decide(state, command, self._context(actor))
+
+    async def _execute(self, actor: Actor, case_id: str, command: cmd.Command,
+                       expected_version: int | None) -> int:
+        state, events = await self._decide(actor, case_id, command, expected_version)
         result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
                                           self._metadata(actor))
         return result.version
@@ -122,10 +127,7 @@ class CaseUseCases:
                        expected_version: int | None = None) -> int:
         """Close the case here as transferred and open the receiving organisation's case with
         only what the consent released — both in one transaction."""
-        state = await self.load(actor.organisation_id, case_id)
-        if expected_version is not None and expected_version != state.version:
-            raise ConcurrencyConflict(case_id, expected_version)
-        events = decide(state, command, self._context(actor))
+        state, events = await self._decide(actor, case_id, command, expected_version)
         transferred = next(e for e in events if isinstance(e, CaseTransferred))
         opened = receiving_case(state, transferred, command)
         metadata = self._metadata(actor)
