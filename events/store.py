@@ -113,9 +113,16 @@ _APPEND_SQL = {(create, single): _append_sql(create, single) for create in (Fals
 EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
     schema_version, key_id, recorded_at, ciphertext, chain_hash"""
 
-_READ_STREAM_SQL = f"""
-SELECT {EVENT_COLUMNS} FROM haven.events
- WHERE tenant_id = $1 AND stream_id = $2 ORDER BY version"""
+# A stream's head and its events in one statement, so one snapshot: no explicit transaction,
+# one round trip. No rows: no such stream; a head without events comes back as one row of
+# NULL event columns.
+_READ_STREAM_SQL = """
+SELECT s.version, s.head_hash, s.key_id, s.kek_id, s.wrapped_key,
+       """ + ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(",")) + """
+  FROM haven.streams s
+  LEFT JOIN haven.events e ON e.tenant_id = s.tenant_id AND e.stream_id = s.stream_id
+ WHERE s.tenant_id = $1 AND s.stream_id = $2
+ ORDER BY e.version"""
 
 _STREAM_SQL = """
 SELECT version, head_hash, key_id, kek_id, wrapped_key FROM haven.streams
@@ -332,14 +339,11 @@ class PostgresEventStore:
         Raises `StreamNotFound` (also for another organisation's stream), `StreamErased`, or
         `TamperDetected`.
         """
-        if connection is None:
-            async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-                head, rows = await self._fetch_stream(conn, tenant_id, stream_id)
-        else:
-            head, rows = await self._fetch_stream(connection, tenant_id, stream_id)
-        if head is None:
+        joined = await (connection or self._pool).fetch(_READ_STREAM_SQL, tenant_id, stream_id)
+        if not joined:
             raise StreamNotFound(str(stream_id))
-        version, head_hash, key_id, kek_id, wrapped_key = head
+        version, head_hash, key_id, kek_id, wrapped_key = joined[0][:5]
+        rows = [row[5:] for row in joined] if joined[0][5] is not None else []  # as EVENT_COLUMNS
         stream = str(stream_id)
         if wrapped_key is None:
             raise StreamErased(stream)
@@ -350,22 +354,19 @@ class PostgresEventStore:
         link = GENESIS
         headers = []
         for expected, row in enumerate(rows, start=1):
-            if row["version"] != expected:
-                raise TamperDetected(f"stream {stream} has a gap before version {row['version']}")
-            header = header_of(row)
-            link = next_link(link, header, row["ciphertext"])
-            if link != row["chain_hash"]:
+            _, _, row_version, _, _, event_type, schema_version, row_key_id, recorded_at, ciphertext, chain_hash = row
+            if row_version != expected:
+                raise TamperDetected(f"stream {stream} has a gap before version {row_version}")
+            header = event_header(tenant_id, stream, row_version, event_type, schema_version, row_key_id,
+                                  to_microseconds(recorded_at))
+            link = next_link(link, header, ciphertext)
+            if link != chain_hash:
                 raise TamperDetected(f"stream {stream} breaks its hash chain at version {expected}")
             headers.append(header)
         if len(rows) != version or link != head_hash:
             raise TamperDetected(f"stream {stream} does not end at its recorded head")
         self._heads[(tenant_id, stream)] = StreamHead(version, head_hash)
         return self._open_rows(rows, {(tenant_id, stream_id): data_key}, headers)
-
-    async def _fetch_stream(self, conn: Connection, tenant_id: str, stream_id: uuid.UUID) -> tuple[Any, list[Any]]:
-        head = await conn.fetchrow(_STREAM_SQL, tenant_id, stream_id)
-        rows = await conn.fetch(_READ_STREAM_SQL, tenant_id, stream_id) if head is not None else []
-        return head, rows
 
     async def stream_version(self, tenant_id: str, stream_id: uuid.UUID) -> int:
         """The stream's current version, 0 when it does not exist."""
