@@ -61,6 +61,15 @@ class Subscription:
         return self._events()
 
     async def _events(self) -> AsyncIterator[RecordedEvent]:
+        async for batch in self.batches():
+            for recorded in batch:
+                self.position = recorded.log_position
+                yield recorded
+
+    async def batches(self) -> AsyncIterator[list[RecordedEvent]]:
+        """The same events in the batches they were read in (never empty); `position` is the
+        last event of the batch once it is yielded. For consumers that apply a batch in one
+        transaction (the projectors)."""
         held_since: float | None = None
         try:
             while not self._closed:
@@ -80,9 +89,9 @@ class Subscription:
                         held_since = held_since or time.monotonic()
                         if time.monotonic() - held_since >= self._stall_seconds:
                             batch += await self._store.read_all(after, self._batch_size - len(batch), precise=True)
-                for recorded in batch:
-                    self.position = recorded.log_position
-                    yield recorded
+                if batch:
+                    self.position = batch[-1].log_position
+                    yield batch
                 if len(batch) < self._batch_size:
                     await self._sleep(held)
         finally:

@@ -1,0 +1,93 @@
+"""What a projection is: a name, a version, its tables, and `apply(conn, batch, tables)`.
+
+A projection owns its tables' DDL. They are created one *generation* at a time: the table
+``views.caseload`` of generation 3 is ``views.caseload_g3``, and readers query the stable
+view ``views.caseload`` (``SELECT * FROM views.caseload_g3``). A rebuild fills generation 4
+while readers keep seeing 3; the swap replaces the views in one transaction
+(`projections.rebuild`).
+
+`apply` runs inside the runner's transaction, after the checkpoint fence and before the
+checkpoint moves, and must write only to the tables it is given. A projection may keep an
+in-memory cache of what it wrote; the runner calls `reset()` whenever a transaction did not
+commit (or another process moved the checkpoint), so a cache never outlives the truth.
+
+Every table carries ``tenant_id`` and ``case_id`` (or, for de-identified tables, declares
+`erasable = False` and handles erasure itself), so that an erased case can be forgotten by
+`forget_case` across every view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, NamedTuple, Protocol
+
+from events.store import Connection, RecordedEvent
+
+
+class Tables(NamedTuple):
+    """The physical names of one generation of a projection's tables."""
+
+    generation: int
+    physical: Mapping[str, str]  # logical "schema.table" -> "schema.table_gN"
+
+    def __getitem__(self, logical: str) -> str:  # type: ignore[override]
+        return self.physical[logical]
+
+
+class Projection(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[int]
+    # logical "schema.table" -> DDL with {table} (qualified physical name) and {plain}
+    # (unqualified physical name, for index names)
+    tables: ClassVar[Mapping[str, str]]
+
+    async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+def fingerprint(projection: type[Projection] | Projection) -> str:
+    """Changes whenever the projection's name, version or table definitions change: a
+    projection whose stored fingerprint differs is rebuilt before it runs."""
+    digest = hashlib.sha256(f"{projection.name}\n{projection.version}".encode())
+    for logical in sorted(projection.tables):
+        digest.update(f"\n{logical}\n{projection.tables[logical]}".encode())
+    return digest.hexdigest()[:32]
+
+
+def tables_of(projection: type[Projection] | Projection, generation: int) -> Tables:
+    return Tables(generation, {logical: f"{logical}_g{generation}" for logical in projection.tables})
+
+
+def create_statements(projection: type[Projection] | Projection, tables: Tables) -> list[str]:
+    statements = []
+    for logical, ddl in projection.tables.items():
+        physical = tables[logical]
+        statements.append(f"DROP TABLE IF EXISTS {physical}")  # left over by a crashed rebuild
+        statements.append(ddl.format(table=physical, plain=physical.split(".", 1)[1]))
+    return statements
+
+
+def view_statements(projection: type[Projection] | Projection, tables: Tables) -> list[str]:
+    """Point every stable view at this generation (DROP + CREATE: columns may have changed)."""
+    statements = []
+    for logical in projection.tables:
+        statements.append(f"DROP VIEW IF EXISTS {logical}")
+        statements.append(f"CREATE VIEW {logical} AS SELECT * FROM {tables[logical]}")
+    return statements
+
+
+def drop_statements(tables: Tables) -> list[str]:
+    return [f"DROP TABLE IF EXISTS {physical}" for physical in tables.physical.values()]
+
+
+async def execute_all(conn: Connection, statements: Sequence[str]) -> None:
+    for statement in statements:
+        await conn.execute(statement)
+
+
+def live_events(batch: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:
+    """Events of erased (crypto-shredded) streams arrive without content: nothing to apply."""
+    return batch if all(recorded.event is not None for recorded in batch) else [
+        recorded for recorded in batch if recorded.event is not None]

@@ -1,0 +1,214 @@
+"""The `cases` projection: the case view (sealed) and the caseload row of every case.
+
+One fold of each case's events feeds two tables, so they can never disagree:
+
+* ``views.case_view``: per case, the current `CaseState` and a timeline (version, time, event
+  type, actor), msgpack-encoded and sealed with the case's own data key (AES-256-GCM, the
+  associated data binds tenant, case, version and key id: a row moved to another case or
+  rolled back to an older version fails to open). The table holds no plaintext about a
+  person; erasing the case's key erases its view.
+* ``views.caseload``: per case, operational facts only — assignment, whether it is open, and
+  dates and counts from which "next actions" and risk flags are computed at query time
+  (`projections.caseload`): referrals waiting for an answer, consent and immigration
+  expiries, the latest month with services, the last contact. No name, narrative, location,
+  demographic or immigration detail: the columns are on an allow-list, tested.
+
+The projection keeps recently folded states in an LRU cache; on a miss it opens the sealed
+view row. `reset()` empties the cache whenever the runner's transaction did not commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import asyncpg
+import msgspec
+from cachetools import LRUCache
+
+from crypto.errors import DecryptionError
+from crypto.keyring import DataKey, Keyring
+from domain.case import events as ev
+from domain.case.lifecycles import REFERRAL_AWAITING_ANSWER
+from domain.case.state import CaseState, fold
+from events.access_log import case_data_key
+from events.errors import TamperDetected
+from events.store import Connection, RecordedEvent
+from projections.base import Tables
+
+CASE_VIEW = "views.case_view"
+CASELOAD = "views.caseload"
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    version: int
+    recorded_at: dt.datetime
+    event_type: str
+    actor_id: str | None
+
+
+class CaseDocument(msgspec.Struct, frozen=True, gc=False):
+    """What the case view holds for one case, sealed."""
+
+    state: CaseState
+    timeline: tuple[TimelineEntry, ...] = ()
+
+
+def _encode_hook(value: object) -> object:
+    if isinstance(value, MappingProxyType):
+        return dict(value)
+    raise NotImplementedError(type(value).__name__)
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_hook)
+_decoder = msgspec.msgpack.Decoder(CaseDocument)
+_header_encoder = msgspec.msgpack.Encoder()
+
+
+def view_header(tenant_id: str, case_id: uuid.UUID, version: int, key_id: str) -> bytes:
+    """The associated data of a sealed case-view document."""
+    return _header_encoder.encode(("haven.view.case/1", tenant_id, str(case_id), version, key_id))
+
+
+def seal_document(key: DataKey, tenant_id: str, case_id: uuid.UUID, document: CaseDocument) -> bytes:
+    return key.aead.seal(_encoder.encode(document), view_header(tenant_id, case_id, document.state.version, key.key_id))
+
+
+def open_document(key: DataKey, tenant_id: str, case_id: uuid.UUID, version: int, sealed: bytes) -> CaseDocument:
+    """TamperDetected when the row does not open, or opens as another version than it claims."""
+    try:
+        document = _decoder.decode(key.aead.open(sealed, view_header(tenant_id, case_id, version, key.key_id)))
+    except DecryptionError:
+        raise TamperDetected(f"the case view of case {case_id} fails authentication") from None
+    if document.state.version != version:
+        raise TamperDetected(f"the case view of case {case_id} is not at the version it claims")
+    return document
+
+
+def caseload_row(tenant_id: str, case_id: uuid.UUID, state: CaseState) -> tuple[Any, ...]:
+    """The caseload columns of one case, in `CASELOAD_COLUMNS` order."""
+    waiting = sorted(r.last_changed_on for r in state.referrals.values() if r.status in REFERRAL_AWAITING_ANSWER)
+    consent_expiries = sorted(c.granted.expires_on for c in state.consents.values() if c.revoked is None)
+    immigration_expiries = sorted(m.expires_on for m in state.milestones.values() if m.expires_on is not None)
+    services_month, services_in_month = None, 0
+    if state.services:
+        services_month = max(s.delivered_on for s in state.services).replace(day=1)
+        services_in_month = sum(1 for s in state.services if s.delivered_on.replace(day=1) == services_month)
+    is_open = state.closure is None and state.transfer is None
+    return (
+        tenant_id, case_id, state.version, state.worker_id, state.team_id, is_open, state.enrolled_on,
+        state.closure.closed_on if state.closure else None, state.last_activity_on, waiting,
+        waiting[0] if waiting else None, consent_expiries, immigration_expiries, services_month,
+        services_in_month, state.contact is not None and bool(state.contact.channels), state.victim_status is not None,
+    )
+
+
+CASELOAD_COLUMNS = (
+    "tenant_id", "case_id", "version", "worker_id", "team_id", "is_open", "enrolled_on", "closed_on",
+    "last_contact_on", "waiting_referrals_since", "oldest_waiting_referral_on", "consent_expiries",
+    "immigration_expiries", "services_month", "services_in_month", "has_safe_contact_plan",
+    "has_victim_status",
+)
+
+
+class CasesProjection:
+    name: ClassVar[str] = "cases"
+    version: ClassVar[int] = 1
+    tables: ClassVar[dict[str, str]] = {
+        CASE_VIEW: """CREATE TABLE {table} (
+            tenant_id  text    NOT NULL,
+            case_id    uuid    NOT NULL,
+            version    integer NOT NULL,
+            key_id     text    NOT NULL,
+            sealed     bytea   NOT NULL,  -- projections.cases.CaseDocument, sealed with the case's data key
+            PRIMARY KEY (tenant_id, case_id))""",
+        CASELOAD: """CREATE TABLE {table} (
+            tenant_id                  text    NOT NULL,
+            case_id                    uuid    NOT NULL,
+            version                    integer NOT NULL,
+            worker_id                  text,
+            team_id                    text,
+            is_open                    boolean NOT NULL,
+            enrolled_on                date,
+            closed_on                  date,
+            last_contact_on            date,
+            waiting_referrals_since    date[]  NOT NULL,
+            oldest_waiting_referral_on date,
+            consent_expiries           date[]  NOT NULL,
+            immigration_expiries       date[]  NOT NULL,
+            services_month             date,
+            services_in_month          integer NOT NULL,
+            has_safe_contact_plan      boolean NOT NULL,
+            has_victim_status          boolean NOT NULL,
+            PRIMARY KEY (tenant_id, case_id));
+            CREATE INDEX {plain}_by_worker ON {table} (tenant_id, worker_id, is_open, last_contact_on, case_id);
+            CREATE INDEX {plain}_by_team ON {table} (tenant_id, team_id, is_open, last_contact_on, case_id)""",
+    }
+
+    def __init__(self, keyring: Keyring, *, cache_size: int = 20_000) -> None:
+        self._keyring = keyring
+        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(cache_size)
+
+    def reset(self) -> None:
+        self._documents.clear()
+
+    async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
+        by_case: dict[tuple[str, uuid.UUID], list[RecordedEvent]] = {}
+        for recorded in batch:
+            if isinstance(recorded.event, ev.CASE_EVENTS):
+                by_case.setdefault((recorded.tenant_id, recorded.stream_id), []).append(recorded)
+        if not by_case:
+            return
+        await self._load_missing(conn, tables, list(by_case))
+        views, caseload = [], []
+        for ident, events in by_case.items():
+            tenant_id, case_id = ident
+            before = self._documents.get(ident) or CaseDocument(CaseState())
+            state = fold(((r.version, r.event) for r in events), before.state)  # type: ignore[misc]
+            timeline = before.timeline + tuple(
+                TimelineEntry(r.version, r.recorded_at, r.event_type, r.metadata.actor_id if r.metadata else None)
+                for r in events)
+            document = CaseDocument(state, timeline)
+            key = await self._key(conn, tenant_id, case_id)
+            views.append((tenant_id, case_id, state.version, key.key_id, seal_document(key, tenant_id, case_id, document)))
+            caseload.append(caseload_row(tenant_id, case_id, state))
+            self._documents[ident] = document
+        await conn.executemany(
+            f"""INSERT INTO {tables[CASE_VIEW]} (tenant_id, case_id, version, key_id, sealed) VALUES ($1, $2, $3, $4, $5)
+                ON CONFLICT (tenant_id, case_id) DO UPDATE
+                SET version = EXCLUDED.version, key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed""", views)
+        columns = ", ".join(CASELOAD_COLUMNS)
+        values = ", ".join(f"${i}" for i in range(1, len(CASELOAD_COLUMNS) + 1))
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CASELOAD_COLUMNS[2:])
+        await conn.executemany(
+            f"""INSERT INTO {tables[CASELOAD]} ({columns}) VALUES ({values})
+                ON CONFLICT (tenant_id, case_id) DO UPDATE SET {updates}""", caseload)
+
+    async def _load_missing(self, conn: Connection, tables: Tables, idents: list[tuple[str, uuid.UUID]]) -> None:
+        missing = [ident for ident in idents if ident not in self._documents]
+        if not missing:
+            return
+        rows = await conn.fetch(
+            f"""SELECT v.tenant_id, v.case_id, v.version, v.sealed FROM {tables[CASE_VIEW]} v
+                JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, case_id) USING (tenant_id, case_id)""",
+            [m[0] for m in missing], [m[1] for m in missing])
+        for tenant_id, case_id, version, sealed in rows:
+            key = await self._key(conn, tenant_id, case_id)
+            self._documents[(tenant_id, case_id)] = open_document(key, tenant_id, case_id, version, sealed)
+
+    async def _key(self, conn: Connection, tenant_id: str, case_id: uuid.UUID) -> DataKey:
+        return self._keyring.cached(tenant_id, str(case_id)) or await case_data_key(conn, self._keyring, tenant_id, case_id)
+
+
+async def read_case_document(conn: Connection | asyncpg.Pool, keyring: Keyring, tenant_id: str,
+                             case_id: uuid.UUID) -> CaseDocument | None:
+    """The projected view of a case (None if it is not projected, or erased)."""
+    row = await conn.fetchrow(
+        f"SELECT version, sealed FROM {CASE_VIEW} WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
+    if row is None:
+        return None
+    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(conn, keyring, tenant_id, case_id)
+    return open_document(key, tenant_id, case_id, row[0], row[1])

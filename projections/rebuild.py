@@ -1,0 +1,124 @@
+"""Building a projection from position zero into a new generation, then swapping it in.
+
+1. Under the projection's *rebuild lock* (a session advisory lock, so two rebuilds of one
+   projection take turns), create the tables of generation N+1 (N = the live generation).
+2. Apply the whole log to them in batches, each in its own transaction. Readers still see
+   generation N through the stable views; the running projector keeps feeding N.
+3. Swap, in one transaction: lock the checkpoint row (the running projector's next batch
+   waits, then finds itself fenced), apply what arrived meanwhile, drop the rows of erased
+   cases, point the views at N+1 and move the checkpoint to (N+1, position, fingerprint).
+4. After commit, drop generation N's tables.
+
+A rebuild that dies leaves only unreferenced tables of N+1, dropped by the next rebuild.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+
+import asyncpg
+
+from events.log_order import LOG_START, LogPosition
+from events.store import Connection, PostgresEventStore
+from projections import checkpoints
+from projections.base import (
+    Projection,
+    Tables,
+    create_statements,
+    drop_statements,
+    execute_all,
+    fingerprint,
+    live_events,
+    tables_of,
+    view_statements,
+)
+
+REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
+
+Progress = Callable[[int], None]  # called with the number of events just applied
+
+
+async def count_events(pool: asyncpg.Pool) -> int:
+    """The size of the log, for a progress bar's total (cheap estimate is not needed: an
+    index-only count of a few million rows takes a moment, once)."""
+    return int(await pool.fetchval("SELECT count(*) FROM haven.events"))
+
+
+async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[[], Projection], *,
+                  progress: Progress | None = None, batch_size: int = 1000) -> checkpoints.Checkpoint:
+    projection = make()
+    name = projection.name
+    async with pool.acquire() as lock_conn:
+        await lock_conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
+        try:
+            live = await checkpoints.load(pool, name)
+            tables = tables_of(projection, (live.generation if live else 0) + 1)
+            async with pool.acquire() as conn, conn.transaction():
+                await _drop_strays(conn, projection, keep=live.generation if live else None)
+                await execute_all(conn, create_statements(projection, tables))
+            position = LOG_START
+            async for batch in store.read_all_batches(LOG_START, batch_size):
+                async with pool.acquire() as conn, conn.transaction():
+                    await projection.apply(conn, live_events(batch), tables)
+                position = batch[-1].log_position
+                if progress:
+                    progress(len(batch))
+            built = checkpoints.Checkpoint(tables.generation, fingerprint(projection), position)
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    live = await checkpoints.lock(conn, name)
+                    built = built._replace(position=await _finish(store, conn, projection, tables, position,
+                                                                  batch_size, progress))
+                    await _purge_erased(conn, tables)
+                    await execute_all(conn, view_statements(projection, tables))
+                    await checkpoints.install(conn, name, built)
+                if live is not None:
+                    await execute_all(conn, drop_statements(tables_of(projection, live.generation)))
+            return built
+        finally:
+            await lock_conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
+
+
+async def _finish(store: PostgresEventStore, conn: Connection, projection: Projection, tables: Tables,
+                  position: LogPosition, batch_size: int, progress: Progress | None) -> LogPosition:
+    """Apply what arrived since the bulk pass, inside the swap transaction."""
+    while True:
+        tail = await store.read_all(position, batch_size)
+        if not tail:
+            return position
+        await projection.apply(conn, live_events(tail), tables)
+        position = tail[-1].log_position
+        if progress:
+            progress(len(tail))
+
+
+async def _purge_erased(conn: Connection, tables: Tables) -> None:
+    """A case erased during the rebuild may have been applied before its key was destroyed."""
+    for logical, physical in tables.physical.items():
+        if logical.startswith("views."):
+            await conn.execute(
+                f"DELETE FROM {physical} WHERE (tenant_id, case_id) IN "
+                "(SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NULL)")
+
+
+async def forget_case(conn: Connection, projections: Sequence[type[Projection]], tenant_id: str,
+                      case_id: uuid.UUID) -> None:
+    """Erasure: remove a case from every live view (through the stable views), in the
+    caller's transaction."""
+    for projection in projections:
+        for logical in projection.tables:
+            if logical.startswith("views."):
+                await conn.execute(f"DELETE FROM {logical} WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
+
+
+async def _drop_strays(conn: Connection, projection: Projection, keep: int | None) -> None:
+    """Tables of generations that are not live: left by a rebuild or a swap that died."""
+    for logical in projection.tables:
+        schema, table = logical.split(".", 1)
+        rows = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename ~ ('^' || $2 || '_g[0-9]+$')",
+            schema, table)
+        for (stray,) in rows:
+            if keep is None or stray != f"{table}_g{keep}":
+                await conn.execute(f'DROP TABLE IF EXISTS {schema}."{stray}"')

@@ -1,0 +1,34 @@
+"""Fixtures for the projection tests: an empty log, no checkpoints, no view tables."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from crypto.keyring import Keyring
+from events.catalog import haven_registry
+from events.store import PostgresEventStore
+from projections.catalog import projection_factories
+
+
+@pytest.fixture
+async def empty_log(pool: asyncpg.Pool) -> asyncpg.Pool:
+    await pool.execute("""
+        TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
+        DROP SCHEMA views CASCADE; CREATE SCHEMA views;
+        DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting""")
+    return pool
+
+
+@pytest.fixture
+async def case_store(empty_log: asyncpg.Pool, keyring: Keyring) -> AsyncIterator[PostgresEventStore]:
+    store = PostgresEventStore(empty_log, keyring, haven_registry())
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def factories(keyring: Keyring):
+    return projection_factories(keyring)
