@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("verify", help="check every stream's hash chain and authentication tags")
 
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
-    bench.add_argument("suite", choices=["store"])
+    bench.add_argument("suite", choices=["store", "http"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     return parser
 
@@ -163,9 +163,14 @@ async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int
 
 
 async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    from services.bench.store import print_table, run_store_bench
+    if args.suite == "http":
+        from services.bench.http import print_table, run_http_bench
 
-    results = await run_store_bench(url)
+        results = await run_http_bench(url)
+    else:
+        from services.bench.store import print_table, run_store_bench
+
+        results = await run_store_bench(url)
     print_table(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
