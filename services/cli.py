@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("verify", help="check every stream's hash chain and authentication tags")
 
+    commands.add_parser("worker", help="run the projections only (no API), until interrupted")
+    projections = commands.add_parser("projections", help="read models")
+    projection_commands = projections.add_subparsers(dest="projections_command", required=True)
+    rebuild = projection_commands.add_parser("rebuild", help="rebuild from the start of the log, then swap in")
+    rebuild.add_argument("names", nargs="*", metavar="NAME", help="projections to rebuild (default: all)")
+    projection_commands.add_parser("status", help="generation and lag of every projection")
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument("suite", choices=["store", "http"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
@@ -162,6 +169,20 @@ async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int
     return 0 if report.ok else 1
 
 
+async def _worker(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.projection_service import run_worker
+
+    return await run_worker(settings, url)
+
+
+async def _projections(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.projection_service import projection_status, rebuild_projections
+
+    if args.projections_command == "rebuild":
+        return await rebuild_projections(settings, url, args.names)
+    return await projection_status(settings, url)
+
+
 async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     if args.suite == "http":
         from services.bench.http import print_table, run_http_bench
@@ -177,7 +198,8 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "db": _db, "verify": _verify, "bench": _bench}
+_COMMANDS = {"demo": _demo, "db": _db, "verify": _verify, "bench": _bench, "worker": _worker,
+             "projections": _projections}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,84 @@
+"""Running the projections: `haven worker`, `haven projections rebuild|status`, and the
+in-process projectors of `haven serve` (see `services.api.asgi`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+
+import asyncpg
+from tqdm import tqdm
+
+from projections import checkpoints
+from projections.catalog import projection_factories
+from projections.rebuild import count_events, rebuild
+from projections.runner import ProjectionRunner, run_projections
+from services.bootstrap import Runtime, runtime
+from services.settings import Settings
+
+
+def projection_runners(rt: Runtime, database_url: str, names: Sequence[str] | None = None) -> list[ProjectionRunner]:
+    connect = functools.partial(asyncpg.connect, database_url)
+    factories = projection_factories(rt.keyring)
+    return [ProjectionRunner(rt.store, connect, make) for name, make in factories.items()
+            if names is None or name in names]
+
+
+@contextlib.asynccontextmanager
+async def projectors_in_background(rt: Runtime, database_url: str) -> AsyncIterator[list[ProjectionRunner]]:
+    """Run every projection in this process for the duration (haven serve)."""
+    runners = projection_runners(rt, database_url)
+    task = asyncio.create_task(run_projections(runners), name="projections")
+    try:
+        yield runners
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def run_worker(settings: Settings, url: str) -> int:
+    """`haven worker`: projections only, until SIGINT or SIGTERM."""
+    async with runtime(settings, url) as rt:
+        task = asyncio.create_task(run_projections(projection_runners(rt, url)))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        print(f"haven: worker running projections: {', '.join(projection_factories(rt.keyring))}", file=sys.stderr)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return 0
+
+
+async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]) -> int:
+    """`haven projections rebuild [NAME...]`: with a progress bar (events, rate, time left)."""
+    async with runtime(settings, url) as rt:
+        factories = projection_factories(rt.keyring)
+        unknown = sorted(set(names) - set(factories))
+        if unknown:
+            print(f"haven: no such projection: {', '.join(unknown)} (known: {', '.join(factories)})", file=sys.stderr)
+            return 2
+        total = await count_events(rt.pool)
+        for name in names or list(factories):
+            with tqdm(total=total, desc=name, unit="ev", unit_scale=True, file=sys.stderr) as bar:
+                built = await rebuild(rt.store, rt.pool, factories[name], progress=bar.update)
+            print(f"haven: {name} rebuilt as generation {built.generation}")
+    return 0
+
+
+async def projection_status(settings: Settings, url: str) -> int:
+    """`haven projections status`: generation, lag in events and seconds, per projection."""
+    async with runtime(settings, url) as rt:
+        lags = await checkpoints.lag(rt.pool)
+        for name in projection_factories(rt.keyring):
+            checkpoint = await checkpoints.load(rt.pool, name)
+            if checkpoint is None:
+                print(f"{name:12s} not built yet")
+                continue
+            lag = lags[name]
+            print(f"{name:12s} generation {checkpoint.generation}  behind: {lag.events} events, {lag.seconds:.1f} s")
+    return 0
