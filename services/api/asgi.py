@@ -3,7 +3,9 @@
 `build()` is the composition root of a server worker: it reads `Settings` from the
 environment, configures logging and the token verifier, and returns an ASGI app whose
 *lifespan* owns the runtime: on the server's `lifespan.startup` it migrates the database and
-opens the pool and the key provider (`bootstrap.runtime`), builds the litestar app around
+opens the pool and the key provider (`bootstrap.runtime`), starts the projectors in the
+background (`services.projection_service`: with several workers, one leads each projection
+and the others stand by), builds the litestar app around
 them (`app.create_app`) and enters that app's own lifespan; on `lifespan.shutdown` it closes
 them in reverse order. A failure at start-up answers `lifespan.startup.failed` with the
 exception's class name only (a message could name a path or a URL with a password).
@@ -25,6 +27,7 @@ from services.api.auth import Verifier
 from services.bootstrap import runtime
 from services.identity import verifier_from_settings
 from services.observability.logging import configure_logging, get_logger
+from services.projection_service import projectors_in_background
 from services.settings import Settings, SettingsError
 
 
@@ -61,6 +64,7 @@ class ServedApp:
             try:
                 assert self._settings.database_url is not None  # checked by build()
                 rt = await stack.enter_async_context(runtime(self._settings, self._settings.database_url))
+                await stack.enter_async_context(projectors_in_background(rt, self._settings.database_url))
                 app = create_app(runtime=rt, verifier=self._verifier, settings=self._settings)
                 await stack.enter_async_context(app.lifespan())
             except Exception as error:  # noqa: BLE001 (reported to the server, by class name only)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from services.observability.logging import bind_request, clear_request, get_logger
 
@@ -40,6 +40,13 @@ class ApiMetrics:
                                 registry=self.registry)
         self.latency = Histogram("haven_http_request_duration_seconds", "Time to answer an HTTP request.",
                                  labels, buckets=_LATENCY_BUCKETS, registry=self.registry)
+        # Set at every scrape from the checkpoints table, wherever the projectors run.
+        self.projection_lag_events = Gauge("haven_projection_lag_events",
+                                           "Committed events a projection has not applied yet.", ("projection",),
+                                           registry=self.registry)
+        self.projection_lag_seconds = Gauge("haven_projection_lag_seconds",
+                                            "Age of the oldest event a projection has not applied yet.",
+                                            ("projection",), registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

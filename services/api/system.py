@@ -5,7 +5,9 @@
 * `/ready`: the database answers `SELECT 1` and the key provider passes its check; otherwise
   503 `service-unavailable`, so a load balancer stops sending traffic. Why it failed is
   logged as `error_code` only.
-* `/metrics`: Prometheus text from the app's own registry. It carries no ids, but it is
+* `/metrics`: Prometheus text from the app's own registry: requests and latencies by route
+  template, and each projection's lag (events and seconds behind the log, read from the
+  checkpoints at scrape time, wherever the projectors run). It carries no ids, but it is
   operational data: expose it to the scraper's network only.
 """
 
@@ -20,6 +22,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from projections import checkpoints
 from services.api.errors import problem_response
 from services.api.observe import ApiMetrics
 from services.api.problems import PROBLEM_MEDIA_TYPE, Problem, problem
@@ -58,6 +61,15 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[Any]:
 
 
 @get("/metrics", operation_id="metrics", tags=["operations"], summary="Prometheus metrics",
-     media_type=MediaType.TEXT, sync_to_thread=False)
-def metrics(api_metrics: NamedDependency[ApiMetrics]) -> Response[bytes]:
+     media_type=MediaType.TEXT)
+async def metrics(api_metrics: NamedDependency[ApiMetrics], runtime: NamedDependency[Runtime]) -> Response[bytes]:
+    try:
+        lags = await asyncio.wait_for(checkpoints.lag(runtime.pool), READY_TIMEOUT_SECONDS)
+    except Exception as error:  # noqa: BLE001 (the request figures are still worth serving)
+        get_logger("api").warning("projection lag unavailable", error_code="database-unavailable",
+                                  exc_type=type(error).__name__)
+    else:
+        for name, lag in lags.items():
+            api_metrics.projection_lag_events.labels(name).set(lag.events)
+            api_metrics.projection_lag_seconds.labels(name).set(lag.seconds)
     return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)
