@@ -1,0 +1,107 @@
+"""Caseloads, read from the projection (`projections.caseload`).
+
+* `GET /v1/cases` (case.list_mine: case workers): the caller's open cases with next actions.
+  Not case content: ids, versions, dates and counts, so no access record is written per case;
+  reading a case itself is `GET /v1/cases/{case_id}`, which is recorded.
+* `GET /v1/caseload` (caseload.team: supervisors with a team): the caller's team, per case and
+  per worker, as counts, ages and flags only. `worker`, `flag`, `sort`, `order`, `limit` and an
+  opaque `cursor` (from `next_cursor`) page through thousands of cases; a malformed cursor is
+  422 `validation-error`.
+
+Both answer from the read model, so they lag the log by the projector's delay (see
+`/metrics`, `haven_projection_lag_seconds`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
+
+from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
+from services.api.authorisation import Action, require
+from services.api.case_support import REFUSALS, problem_spec
+from services.api.identity_routes import BEARER_SECURITY
+from services.bootstrap import Runtime
+from services.identity import Principal
+
+TAGS = ["caseloads"]
+MAX_PAGE = 200
+
+
+class MyCaseload(msgspec.Struct, frozen=True):
+    cases: list[MyCase]
+
+
+class TeamCaseloadPage(msgspec.Struct, frozen=True, kw_only=True):
+    workers: list[WorkerSummary]
+    cases: list[TeamCase]
+    total_cases: int
+    next_cursor: str | None = None
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _encode_cursor(cursor: tuple[int, uuid.UUID] | None) -> str | None:
+    if cursor is None:
+        return None
+    return base64.urlsafe_b64encode(msgspec.json.encode([cursor[0], str(cursor[1])])).decode().rstrip("=")
+
+
+def _decode_cursor(text: str | None) -> tuple[int, uuid.UUID] | None:
+    if text is None:
+        return None
+    try:
+        value, case_id = msgspec.json.decode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)),
+                                             type=tuple[int, uuid.UUID])
+    except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
+        raise ValidationException(extra=[{"key": "cursor", "source": "query",
+                                          "message": "not a cursor this service issued"}]) from None
+    return value, case_id
+
+
+@get("/v1/cases", operation_id="myCaseload", tags=TAGS, summary="My open cases, with next actions",
+     security=BEARER_SECURITY, responses=REFUSALS)
+async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime]) -> MyCaseload:
+    principal = request.user
+    require(principal, Action.CASE_LIST_MINE, None)
+    cases = await my_caseload(runtime.pool, principal.organisation_id, principal.user_id, _today())
+    return MyCaseload(cases=cases)
+
+
+@get("/v1/caseload", operation_id="teamCaseload", tags=TAGS,
+     summary="My team's caseload: counts, ages and flags, no identifying field",
+     security=BEARER_SECURITY,
+     responses={**REFUSALS, 422: problem_spec("A query parameter is invalid (`validation-error`).")})
+async def team_cases(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    worker: Annotated[str | None, QueryParameter(description="only this worker's cases", max_length=100)] = None,
+    flag: Annotated[Flag | None, QueryParameter(description="only cases with this flag")] = None,
+    sort: Annotated[SortKey, QueryParameter(description="the order of the cases (then case id)")] = "days_since_contact",
+    order: Annotated[Literal["asc", "desc"], QueryParameter()] = "desc",
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page",
+                                                 max_length=200)] = None,
+) -> TeamCaseloadPage:
+    principal = request.user
+    require(principal, Action.CASELOAD_TEAM, None)
+    assert principal.team_id is not None  # the rule grants supervisors with a team only
+    page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
+                               worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,
+                               after=_decode_cursor(cursor))
+    return TeamCaseloadPage(workers=page.workers, cases=page.cases, total_cases=page.total_cases,
+                            next_cursor=_encode_cursor(page.next_cursor))
+
+
+CASELOAD_ROUTES = [my_cases, team_cases]
