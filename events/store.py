@@ -24,8 +24,10 @@ import asyncpg
 import msgspec
 from cachetools import LRUCache
 
+from crypto.aead import FORMAT_VERSION, NONCE_END, OVERHEAD, AuthenticationFailed
 from crypto.chain import GENESIS, next_link
-from crypto.envelope import event_header
+from crypto.envelope import LABEL as HEADER_LABEL
+from crypto.envelope import encode_header, event_header
 from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring, WrappedDataKey
 from domain.event import DomainEvent, EventMetadata
@@ -376,40 +378,70 @@ class PostgresEventStore:
 
     def _open_rows(self, rows: list[Any], keys: dict[tuple[str, Any], DataKey | None],
                    headers: list[bytes] | None = None) -> list[RecordedEvent]:
-        """Decrypt and decode rows selected as EVENT_COLUMNS. The hot path of every reader:
-        rows are unpacked by position; per-stream names, per-append timestamps and per-type
-        decoders are worked out once per batch."""
+        """Decrypt and decode rows selected as EVENT_COLUMNS. The hot path of every reader.
+
+        Rows are unpacked by position. Consecutive rows usually share a stream (an append of
+        several events) and a timestamp (one append): the stream's key, name and decryptor and
+        the append's microseconds are worked out when they change, by cheap equality tests
+        instead of hashing each row's UUID and datetime. Every row is still checked, opened
+        with its own header and decoded.
+        """
         decoders: dict[tuple[str, int], Callable[[bytes], tuple[EventMetadata, DomainEvent]]] = {}
-        stream_names: dict[Any, str] = {}
-        microseconds: dict[dt.datetime, int] = {}
         new_position = tuple.__new__
-        opened = []
-        for index, row in enumerate(rows):
-            tenant, stream_id, version, txid, position, event_type, schema_version, key_id, recorded_at, \
-                ciphertext, _ = row
-            data_key = keys[(tenant, stream_id)]
-            event = metadata = None
-            if data_key is not None:
-                if data_key.key_id != key_id:
+        encode = encode_header
+        opened: list[RecordedEvent] = []
+        append = opened.append
+        last_tenant: Any = None
+        last_stream: Any = None
+        last_recorded: Any = None
+        last_type: Any = None
+        last_schema = -1
+        name = expected_key = ""
+        us = 0
+        decrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
+        decode: Callable[[bytes], tuple[EventMetadata, DomainEvent]] | None = None
+        version: Any = None
+        stream_id: Any = None
+        try:
+            for index, row in enumerate(rows):
+                tenant, stream_id, version, txid, position, event_type, schema_version, key_id, recorded_at, \
+                    ciphertext, _ = row
+                if stream_id != last_stream or tenant != last_tenant:
+                    data_key = keys[(tenant, stream_id)]
+                    last_tenant, last_stream = tenant, stream_id
+                    if data_key is None:
+                        decrypt = None
+                    else:
+                        expected_key, decrypt = data_key.key_id, data_key.aead.decryptor
+                        name = str(stream_id)
+                if decrypt is None:
+                    append(RecordedEvent(tenant, stream_id, version, new_position(LogPosition, (txid, position)),
+                                         recorded_at, event_type, None, None))
+                    continue
+                if key_id != expected_key:
                     raise TamperDetected(f"event {version} of stream {stream_id} names another key")
                 if headers is not None:
                     header = headers[index]
                 else:
-                    name = stream_names.get(stream_id) or stream_names.setdefault(stream_id, str(stream_id))
-                    us = microseconds.get(recorded_at)
-                    if us is None:
-                        us = microseconds[recorded_at] = to_microseconds(recorded_at)
-                    header = event_header(tenant, name, version, event_type, schema_version, key_id, us)
-                try:
-                    plaintext = data_key.aead.open(ciphertext, header)
-                except DecryptionError as error:
-                    raise TamperDetected(f"event {version} of stream {stream_id} fails authentication") from error
-                decode = decoders.get((event_type, schema_version))
-                if decode is None:
-                    decode = decoders[(event_type, schema_version)] = self._registry.decoder(event_type, schema_version)
-                metadata, event = decode(plaintext)
-            opened.append(RecordedEvent(tenant, stream_id, version, new_position(LogPosition, (txid, position)),
-                                        recorded_at, event_type, event, metadata))
+                    if recorded_at != last_recorded:
+                        us = (recorded_at - EPOCH) // ONE_MICROSECOND
+                        last_recorded = recorded_at
+                    header = encode((HEADER_LABEL, tenant, name, version, event_type, schema_version, key_id, us))
+                if len(ciphertext) < OVERHEAD or ciphertext[0] != FORMAT_VERSION:
+                    raise AuthenticationFailed
+                plaintext = decrypt(ciphertext[1:NONCE_END], ciphertext[NONCE_END:], header)
+                if event_type != last_type or schema_version != last_schema:
+                    decode = decoders.get((event_type, schema_version))
+                    if decode is None:
+                        decode = decoders[(event_type, schema_version)] = self._registry.decoder(
+                            event_type, schema_version)
+                    last_type, last_schema = event_type, schema_version
+                metadata, event = decode(plaintext)  # type: ignore[misc]
+                append(RecordedEvent(tenant, stream_id, version, new_position(LogPosition, (txid, position)),
+                                     recorded_at, event_type, event, metadata))
+        except AuthenticationFailed:
+            error = DecryptionError()
+            raise TamperDetected(f"event {version} of stream {stream_id} fails authentication") from error
         return opened
 
     # -- reading the global log ------------------------------------------------------
@@ -471,7 +503,14 @@ class PostgresEventStore:
     async def _keys_for(self, conn: Connection | asyncpg.Pool, rows: list[Any]) -> dict[tuple[str, Any], DataKey | None]:
         keys: dict[tuple[str, Any], DataKey | None] = {}
         missing: list[tuple[str, Any]] = []
-        for ident, key_id in {(row[0], row[1]): row[7] for row in rows}.items():  # each stream once
+        streams: dict[tuple[str, Any], str] = {}
+        last_tenant = last_stream = None
+        for row in rows:  # each stream once; consecutive rows mostly share one, and == is cheaper than hash
+            tenant, stream_id = row[0], row[1]
+            if stream_id != last_stream or tenant != last_tenant:
+                streams[(tenant, stream_id)] = row[7]  # every row's key id is checked when it is opened
+                last_tenant, last_stream = tenant, stream_id
+        for ident, key_id in streams.items():
             cached = self._keyring.cached(ident[0], str(ident[1]))
             keys[ident] = cached
             if cached is None or cached.key_id != key_id:

@@ -134,3 +134,21 @@ def test_a_key_that_is_not_256_bits_is_refused(length: int) -> None:
 def test_control_a_32_byte_key_is_accepted() -> None:
     assert len(random_key()) == KEY_BYTES
     Aead(bytes(KEY_BYTES))
+
+
+def test_the_decryptor_protocol_opens_what_open_opens() -> None:
+    from crypto.aead import FORMAT_VERSION, NONCE_END, AuthenticationFailed
+
+    aead = Aead(random_key())
+    sealed = aead.seal(b"synthetic payload", b"ad")
+    assert sealed[0] == FORMAT_VERSION and len(sealed) >= OVERHEAD
+    assert aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"ad") == aead.open(sealed, b"ad")
+    with pytest.raises(AuthenticationFailed):
+        aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"other ad")
+
+
+def test_encode_header_is_event_header() -> None:
+    from crypto.envelope import LABEL, encode_header, event_header
+
+    fields = ("org", "stream", 3, "t.type", 2, "k1", 1_700_000_000_000_001)
+    assert encode_header((LABEL, *fields)) == event_header(*fields)

@@ -234,3 +234,30 @@ async def test_a_rolled_back_append_does_not_poison_later_appends(store, pool):
     result = await store.append(ORG, stream, 2, notes("c"), META)
     assert result.version == 3
     assert [r.event.text for r in await store.read_stream(ORG, stream)] == ["a", "b", "c"]
+
+
+async def test_the_log_reader_keeps_interleaved_streams_apart(store, pool, key_file):
+    """Rows of different streams, organisations (even with the same stream id), event types
+    and erased streams interleave in the log; each row is opened with its own stream's key."""
+    from crypto.keyring import Keyring
+    from crypto.providers import FileKeyProvider
+
+    shared_id, erased = uuid.uuid4(), uuid.uuid4()
+    async with store.transaction() as conn:
+        await store.append(ORG, shared_id, 0, notes("a1"), META, connection=conn)
+        await store.append("org-b", shared_id, 0, [VisitCounted(visits=1, unit="x")], META, connection=conn)
+        await store.append(ORG, erased, 0, notes("gone"), META, connection=conn)
+    async with store.transaction() as conn:
+        await store.append(ORG, shared_id, 1, notes("a2", "a3"), META, connection=conn)
+    await store.shred(ORG, erased)
+    cold = PostgresEventStore(pool, Keyring(FileKeyProvider(key_file)), sample_registry())
+    log = await cold.read_all()
+    assert [(r.tenant_id, r.stream_id, r.version, r.event) for r in log] == [
+        (ORG, shared_id, 1, NoteAdded(text="a1")),
+        ("org-b", shared_id, 1, VisitCounted(visits=1, unit="x")),
+        (ORG, erased, 1, None),
+        (ORG, shared_id, 2, NoteAdded(text="a2")),
+        (ORG, shared_id, 3, NoteAdded(text="a3")),
+    ]
+    assert [r.metadata is None for r in log] == [False, False, True, False, False]
+    assert log == [event for batch in [b async for b in cold.read_all_batches(batch_size=2)] for event in batch]
