@@ -1,6 +1,12 @@
 """Configuration, read once from the environment into a typed, immutable object.
 
 Nothing else in Haven reads environment variables: the settings object is passed down.
+
+`HAVEN_TEAM_ACCESS`: a comma-separated list of organisation ids whose case workers may work
+on the cases of their own team (read them, send content commands, close them), not only on
+the cases assigned to them. Unset or empty: no organisation has team access. Immigration
+details and transfers stay with the assigned worker whatever this says
+(`services/api/authorisation.py`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
+
+MAX_ORGANISATION_ID = 256  # as for the `org` claim of a token (`services.identity.claims`)
 
 
 class SettingsError(Exception):
@@ -23,10 +31,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
+    team_access: frozenset[str] = frozenset()  # organisation ids
 
     @property
     def embedded_database(self) -> bool:
         return self.database_url is None
+
+    def team_access_for(self, organisation_id: str) -> bool:
+        """Whether the organisation lets its case workers work their team's cases."""
+        return organisation_id in self.team_access
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,4 +57,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             database_url=database_url, data_dir=data_dir, kek_uri=kek_uri,
             oidc_issuer=oidc[0], oidc_audience=oidc[1], oidc_jwks_url=oidc[2],
+            team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
         )
+
+
+def _organisations(value: str) -> frozenset[str]:
+    """`org-a, org-b` -> {"org-a", "org-b"}; blanks around commas are ignored, an empty item
+    (`org-a,,org-b`) or an id that is not printable text is refused."""
+    if not value.strip():
+        return frozenset()
+    items = [item.strip() for item in value.split(",")]
+    if not all(0 < len(item) <= MAX_ORGANISATION_ID and item.isprintable() for item in items):
+        raise SettingsError("HAVEN_TEAM_ACCESS must be a comma-separated list of organisation ids")
+    return frozenset(items)

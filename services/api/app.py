@@ -12,7 +12,9 @@ Layers of one request, outermost first:
 3. the handler; any exception goes to `errors.handle_exception`, the one error mapper.
 
 Dependencies available to handlers by name: `runtime` (pool, keyring, store), `settings`,
-`api_metrics`.
+`api_metrics`. The settings are also the app's `state.settings`, for helpers shared by many
+handlers that need one setting per request (the organisation's team access,
+`case_support.team_access`) without each handler declaring it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -28,6 +31,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
+from services.api.case_command_routes import CASE_COMMAND_ROUTES
 from services.api.case_routes import CASE_ROUTES
 from services.api.errors import handle_exception
 from services.api.identity_routes import whoami
@@ -67,12 +71,13 @@ def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
         return api_metrics
 
     app = HavenApp(
-        route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *route_handlers],
+        route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *CASE_COMMAND_ROUTES, *route_handlers],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
             "api_metrics": Provide(provide_metrics, sync_to_thread=False),
         },
+        state=State({"settings": settings}),
         middleware=[DefineMiddleware(BearerAuthenticationMiddleware, verifier=verifier)],
         exception_handlers={Exception: handle_exception},
         request_max_body_size=MAX_BODY_BYTES,

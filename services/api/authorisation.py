@@ -20,8 +20,13 @@ Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
 | case.read_immigration | immigration part of GET /v1/cases/{id}          | assignment only                   | 403 (break-glass does not extend to it)   | 403                   | 403      | 403   |
 | case.command          | POST .../{consents,referrals,services,outcomes} | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
 |                       | POST .../referrals/{rid}/status                 |                                   |                                           |                       |          |       |
+|                       | POST .../consents/{cid}/revocation              |                                   |                                           |                       |          |       |
+|                       | POST .../{victim-status,trafficking-context}    |                                   |                                           |                       |          |       |
+|                       | POST .../{needs,goals,statistics-consent}       |                                   |                                           |                       |          |       |
+|                       | POST .../goals/{gid}/status                     |                                   |                                           |                       |          |       |
 | case.immigration      | POST /v1/cases/{id}/immigration                 | assignment only                   | 403                                       | 403                   | 403      | 403   |
-| case.close            | POST /v1/cases/{id}/closure                     | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
+| case.transfer         | POST /v1/cases/{id}/transfer                    | assignment only                   | 403                                       | 403                   | 403      | 403   |
+| case.close            | POST .../closure, POST .../reopening            | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
 | case.assign           | POST /v1/cases/{id}/assignment                  | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
 | case.break_glass      | POST /v1/cases/{id}/break-glass                 | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
 | case.access_log       | GET /v1/cases/{id}/access-log                   | 403                               | 403                                       | privacy-review (any own-org case) | 403 | 403 |
@@ -60,6 +65,16 @@ Decisions of this table that the issue left open:
   any other role counts for nothing.
 * Immigration details, read or written, need assignment: the organisation's team-access
   setting does not extend to them.
+* A transfer to another organisation (case.transfer) is the assigned worker's alone: it
+  releases the case's data outside the organisation (under the client's consent, which that
+  worker obtained) and ends the case here for good (a transferred case cannot be reopened).
+  Team access does not extend to it, and supervisors, who never send content commands, do
+  not send it either: when the assigned worker is away, the supervisor reassigns the case
+  (case.assign) and the new assigned worker transfers it. Every other content command of a
+  case worker (victim status, trafficking context, needs, goals, consents including the
+  statistics flag) is case.command.
+* The organisation's team-access setting is `HAVEN_TEAM_ACCESS` (`services.settings`); the
+  API passes `team_access` for the caller's organisation on every case route.
 * Principals with several roles get the union of their roles' rules; when several allow, the
   basis reported is the first of assignment, team, break-glass, privacy-review, role.
 
@@ -91,6 +106,7 @@ class Action(StrEnum):
     CASE_READ_IMMIGRATION = "case.read_immigration"
     CASE_COMMAND = "case.command"
     CASE_IMMIGRATION = "case.immigration"
+    CASE_TRANSFER = "case.transfer"
     CASE_CLOSE = "case.close"
     CASE_ASSIGN = "case.assign"
     CASE_BREAK_GLASS = "case.break_glass"
@@ -233,6 +249,7 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.CASE_READ_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
     Action.CASE_COMMAND: _rule(True, caseworker=_WORKER_CONTENT),
     Action.CASE_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
+    Action.CASE_TRANSFER: _rule(True, caseworker=(ASSIGNED,)),
     Action.CASE_CLOSE: _rule(True, caseworker=_WORKER_CONTENT),
     Action.CASE_ASSIGN: _rule(True, supervisor=(OWN_TEAM,)),
     Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),

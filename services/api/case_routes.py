@@ -8,8 +8,14 @@ Reading (`GET /v1/cases/{case_id}`) fails closed: the access record (`events.acc
 written in its own transaction, and the case is returned only once that transaction has
 committed; if it cannot be recorded the answer is 503 with no content. `part` is "full" when
 the view includes immigration milestones (the assigned worker) and "summary" when it does not
-(team access, break-the-glass). The organisation's team-access setting does not exist yet:
-`team_access=False` everywhere.
+(team access, break-the-glass). Team access is the organisation's setting `HAVEN_TEAM_ACCESS`
+(`services.settings`), passed to `require` for the caller's organisation on every case route
+(`case_support.team_access`).
+
+The shared machinery (preconditions, idempotency, the unit of work, OpenAPI declarations of
+`If-Match` and `Idempotency-Key`) lives in `case_support`; the remaining commands (victim
+status, trafficking context, needs, goals, statistics consent, transfer) in
+`case_command_routes`.
 
 Commands (`POST /v1/cases/{case_id}/...`):
 
@@ -21,12 +27,15 @@ Commands (`POST /v1/cases/{case_id}/...`):
   `idempotency-key-reused`; InProgress -> 409 `idempotency-key-in-progress`), then ONE unit of
   work (`store.transaction()`): the use case's append first, then `claim` + `complete`.
   `services/cases.py` appends through its store and takes no connection, so the use cases run
-  over `_UnitOfWorkStore`, a two-method adapter that reads through the pool (as the use cases
-  always do) and appends on the transaction's connection. Key, events and result therefore
+  over `case_support.UnitOfWorkStore`, an adapter that reads through the pool (as the use
+  cases always do) and appends on the transaction's connection (a use case's own transaction,
+  the transfer's, is this one). Key, events and result therefore
   commit together or not at all: a crash leaves no key, and a retry runs afresh (answered 412
   by the If-Match check if the first attempt had in fact committed — never a double append).
   The request hash covers method, path and the canonical JSON of the parsed body.
 * Success: 200 `CommandAccepted{case_id, version}` with `ETag: "<version>"`.
+* OpenAPI declares `If-Match` (required) and `Idempotency-Key` (optional) on every command, and
+  `Idempotency-Key` on intake (`case_support.CommandOperation`, `IdempotentOperation`).
 
 `POST /v1/cases` opens a case (201, `ETag: "1"`, `Location`), honouring `Idempotency-Key` the
 same way (a retried intake does not open a second case).
@@ -63,9 +72,8 @@ path); a referral's status change is `POST /v1/cases/{case_id}/referrals/{referr
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
@@ -73,12 +81,10 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath
 
 from domain.case import commands as cmd
-from domain.case.state import CaseState, fold
-from events import idempotency
+from domain.case.state import fold
 from events.access_log import (
     AccessNotRecorded,
     BreakGlassGrant,
@@ -89,8 +95,8 @@ from events.access_log import (
     grant_reasons,
     record_access,
 )
-from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound
-from events.store import Connection, PostgresEventStore, utc_now
+from events.errors import StreamErased, StreamNotFound
+from events.store import Connection, utc_now
 from services.api import observe
 from services.api.authorisation import RULES, Action, Basis, CaseFacts, Decision, authorise, require
 from services.api.case_schemas import (
@@ -128,78 +134,27 @@ from services.api.case_schemas import (
     case_view,
     example,
 )
+from services.api.case_support import (
+    COMMAND_RESPONSES,
+    REFUSALS,
+    TAGS,
+    CommandOperation,
+    IdempotentOperation,
+    Refused,
+    accepted_spec,
+    actor_of,
+    case_command,
+    etag,
+    load_for,
+    problem_spec,
+    run_command,
+    team_access,
+)
 from services.api.errors import problem_response
-from services.api.identity_routes import AUTH_RESPONSES, BEARER_SECURITY
-from services.api.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError, problem
+from services.api.identity_routes import BEARER_SECURITY
+from services.api.problems import ProblemError, problem
 from services.bootstrap import Runtime
-from services.cases import Actor, CaseUseCases
 from services.identity import Principal
-
-MAX_IDEMPOTENCY_KEY = 100
-IDEMPOTENCY_HEADER = "idempotency-key"
-_ETAG = re.compile(r'^"([1-9][0-9]{0,17})"$')
-_JSON = "application/json"
-_ENCODE = msgspec.json.Encoder().encode
-TAGS = ["cases"]
-
-
-def _problem_spec(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False,
-                        description=description)
-
-
-def _accepted_spec(description: str) -> ResponseSpec:
-    return ResponseSpec(data_container=CommandAccepted, media_type=_JSON, generate_examples=False,
-                        description=description)
-
-
-_REFUSALS = {
-    **AUTH_RESPONSES,
-    400: _problem_spec("The body or a parameter could not be parsed (`bad-request`)."),
-    403: _problem_spec("The caller's role, assignment or team does not permit this (`forbidden`)."),
-    404: _problem_spec("No such case for this caller, including another organisation's (`not-found`)."),
-}
-_COMMAND_RESPONSES = {
-    200: _accepted_spec("The command was recorded; `ETag` names the case's new version."),
-    **_REFUSALS,
-    409: _problem_spec("The case's state refuses the command (`case-closed`...), the case changed meanwhile "
-                       "(`concurrent-change`), or the Idempotency-Key is still in use."),
-    412: _problem_spec("If-Match names an older version (`precondition-failed`)."),
-    422: _problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
-                       "Idempotency-Key was used for another request (`idempotency-key-reused`)."),
-    428: _problem_spec("If-Match is missing (`precondition-required`)."),
-}
-
-
-class _Refused(Exception):
-    """An answer decided before or inside the unit of work (rolls the unit back)."""
-
-    def __init__(self, response: Response[bytes]) -> None:
-        super().__init__("refused")
-        self.response = response
-
-
-class _UnitOfWorkStore:
-    """The event store as `CaseUseCases` sees it, bound to one transaction: reads go through
-    the pool (a consistent snapshot, as always), appends join the transaction (first write)."""
-
-    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
-        self._store = store
-        self._conn = conn
-
-    async def read_stream(self, tenant_id: str, stream_id: uuid.UUID) -> Any:
-        return await self._store.read_stream(tenant_id, stream_id)
-
-    async def append(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._store.append(*args, connection=self._conn, **kwargs)
-
-
-def _actor(principal: Principal, request: Request[Any, Any, Any]) -> Actor:
-    return Actor(principal.user_id, principal.organisation_id, observe.request_id(request.scope))
-
-
-def _etag(version: int) -> str:
-    return f'"{version}"'
 
 
 def _acting_role(principal: Principal, action: Action, basis: Basis | None) -> str:
@@ -209,91 +164,6 @@ def _acting_role(principal: Principal, action: Action, basis: Basis | None) -> s
         if any(grant.basis is basis for grant in rule.grants.get(role, ())):
             return role
     return sorted(principal.roles)[0]
-
-
-def _idempotency_key(request: Request[Any, Any, Any]) -> str | None:
-    values = request.headers.getall(IDEMPOTENCY_HEADER, [])
-    if not values:
-        return None
-    key = values[0]
-    if len(values) != 1 or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or key.isspace():
-        raise _Refused(problem_response(problem("validation-error", errors=[ProblemError(
-            detail=f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
-            pointer="#/header/Idempotency-Key")])))
-    return key
-
-
-def _if_match(request: Request[Any, Any, Any]) -> int:
-    value = request.headers.get("if-match")
-    if value is None:
-        raise _Refused(problem_response(problem("precondition-required")))
-    matched = _ETAG.match(value.strip())
-    if matched is None:  # "*", weak or malformed tags never match a case version
-        raise _Refused(problem_response(problem("precondition-failed")))
-    return int(matched.group(1))
-
-
-def _answer(status: int, body: bytes, location: str | None = None) -> Response[bytes]:
-    version = msgspec.json.decode(body, type=CommandAccepted)
-    headers = {"ETag": _etag(version.version)}
-    if location is not None:
-        headers["Location"] = location
-    return Response(content=body, status_code=status, media_type=_JSON, headers=headers)
-
-
-def _outcome_response(outcome: idempotency.Outcome, location: Callable[[bytes], str | None]) -> Response[bytes]:
-    if isinstance(outcome, idempotency.Replay):
-        return _answer(outcome.status, outcome.body, location(outcome.body))
-    if isinstance(outcome, idempotency.KeyReuse):
-        return problem_response(problem("idempotency-key-reused"))
-    return problem_response(problem("idempotency-key-in-progress"))
-
-
-async def _run_command(
-    request: Request[Any, Any, Any],
-    runtime: Runtime,
-    body: msgspec.Struct,
-    status: int,
-    execute: Callable[[CaseUseCases], Awaitable[int]],
-    case_id: str,
-    *,
-    location: Callable[[bytes], str | None] = lambda body: None,
-) -> Response[bytes]:
-    """Run one command in one unit of work with its idempotency bookkeeping (module docstring)."""
-    principal: Principal = request.user
-    key = _idempotency_key(request)
-    hashed = idempotency.request_hash(request.method, request.url.path, _ENCODE(body))
-    pool = runtime.store.pool
-    if key is not None:
-        earlier = await idempotency.lookup(pool, principal.organisation_id, principal.user_id, key, hashed)
-        if earlier is not None:
-            return _outcome_response(earlier, location)
-    try:
-        async with runtime.store.transaction() as conn:
-            version = await execute(CaseUseCases(_UnitOfWorkStore(runtime.store, conn)))  # type: ignore[arg-type]
-            payload = _ENCODE(CommandAccepted(case_id=case_id, version=version))
-            if key is not None:
-                claimed = await idempotency.claim(conn, principal.organisation_id, principal.user_id, key, hashed)
-                if not isinstance(claimed, idempotency.Claimed):
-                    raise _Refused(_outcome_response(claimed, location))  # rolls the append back
-                await idempotency.complete(conn, principal.organisation_id, principal.user_id, key, hashed,
-                                           status, payload)
-    except ConcurrencyConflict:
-        if key is not None:  # an identical request may have committed meanwhile: its answer
-            earlier = await idempotency.lookup(pool, principal.organisation_id, principal.user_id, key, hashed)
-            if earlier is not None:
-                return _outcome_response(earlier, location)
-        return problem_response(problem("concurrent-change"))
-    return _answer(status, payload, location(payload))
-
-
-async def _load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
-    """The case in the caller's organisation; empty when it is missing, another org's, or
-    erased (an erased case answers exactly like a missing one)."""
-    try:
-        return await CaseUseCases(runtime.store).load(principal.organisation_id, str(case_id))
-    except StreamErased:
-        return CaseState()
 
 
 async def _break_glass_grant(runtime: Runtime, principal: Principal, facts: CaseFacts | None,
@@ -326,42 +196,16 @@ async def _record(conn: Connection, request: Request[Any, Any, Any], principal: 
         request_id=observe.request_id(request.scope))
 
 
-async def _case_command(
-    request: Request[Any, Any, Any], runtime: Runtime, case_id: uuid.UUID, action: Action, body: msgspec.Struct,
-    run: Callable[[CaseUseCases, Actor, int], Awaitable[int]],
-    check: Callable[[], None] | None = None,
-) -> Response[bytes]:
-    principal: Principal = request.user
-    try:
-        state = await _load_for(runtime, principal, case_id)
-        require(principal, action, CaseFacts.of(state))  # refusals first: 403/404 before 428
-        if check is not None:  # a route's own refusal, still before the preconditions
-            check()
-        expected = _if_match(request)
-        actor = _actor(principal, request)
-
-        async def execute(use_cases: CaseUseCases) -> int:
-            # Checked after the idempotency lookup: the retry of a command that committed names
-            # the version it started from and must get the first answer, not a 412.
-            if state.version != expected:
-                raise _Refused(problem_response(problem("precondition-failed")))
-            return await run(use_cases, actor, expected)
-
-        return await _run_command(request, runtime, body, 200, execute, str(case_id))
-    except _Refused as refused:
-        return refused.response
-
-
 # -- routes -------------------------------------------------------------------------------------
 
 
 @post("/v1/cases", operation_id="openCase", tags=TAGS, summary="Open a case (intake)", status_code=201,
-      security=BEARER_SECURITY,
-      responses={201: _accepted_spec("The case was opened: `Location` names it, `ETag` its version."),
-                 **_REFUSALS,
-                 409: _problem_spec("The Idempotency-Key is still in use (`idempotency-key-in-progress`)."),
-                 422: _problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
-                                    "Idempotency-Key was used for another request (`idempotency-key-reused`).")})
+      security=BEARER_SECURITY, operation_class=IdempotentOperation,
+      responses={201: accepted_spec("The case was opened: `Location` names it, `ETag` its version."),
+                 **REFUSALS,
+                 409: problem_spec("The Idempotency-Key is still in use (`idempotency-key-in-progress`)."),
+                 422: problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
+                                   "Idempotency-Key was used for another request (`idempotency-key-reused`).")})
 async def open_case(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
@@ -373,64 +217,65 @@ async def open_case(
     case_id = str(uuid.uuid4())
     command = data.command(case_id=case_id, organisation_id=principal.organisation_id,
                            worker_id=principal.user_id, team_id=principal.team_id or "")
-    actor = _actor(principal, request)
+    actor = actor_of(principal, request)
 
     def location(body: bytes) -> str:
         return f"/v1/cases/{msgspec.json.decode(body, type=CommandAccepted).case_id}"
 
     try:
-        return await _run_command(request, runtime, data, 201, lambda uc: uc.open_case(actor, command), case_id,
-                                  location=location)
-    except _Refused as refused:
+        return await run_command(request, runtime, data, 201, lambda uc: uc.open_case(actor, command), case_id,
+                                 location=location)
+    except Refused as refused:
         return refused.response
 
 
 @get("/v1/cases/{case_id:uuid}", operation_id="getCase", tags=TAGS, summary="Read a case",
      security=BEARER_SECURITY,
-     responses={**_REFUSALS, 503: _problem_spec("The access could not be recorded, so nothing is returned.")})
+     responses={**REFUSALS, 503: problem_spec("The access could not be recorded, so nothing is returned.")})
 async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                    case_id: FromPath[uuid.UUID]) -> Response[CaseView]:
     principal = request.user
-    state = await _load_for(runtime, principal, case_id)
+    state = await load_for(runtime, principal, case_id)
     facts = CaseFacts.of(state)
     grant = await _break_glass_grant(runtime, principal, facts, case_id)
-    decision: Decision = require(principal, Action.CASE_READ, facts, has_break_glass=grant is not None)
+    decision: Decision = require(principal, Action.CASE_READ, facts, has_break_glass=grant is not None,
+                                 team_access=team_access(request))
     include_immigration = authorise(principal, Action.CASE_READ_IMMIGRATION, facts).allowed
     async with _fail_closed(runtime, case_id) as conn:
         await _record(conn, request, principal, case_id, Action.CASE_READ, decision.basis,
                       "full" if include_immigration else "summary", grant)
     return Response(case_view(state, include_immigration=include_immigration),
-                    headers={"ETag": _etag(state.version)})
+                    headers={"ETag": etag(state.version)})
 
 
 @post("/v1/cases/{case_id:uuid}/services", operation_id="recordService", tags=TAGS, summary="Record a service",
-      security=BEARER_SECURITY, status_code=200, responses=_COMMAND_RESPONSES)
+      security=BEARER_SECURITY, status_code=200, operation_class=CommandOperation, responses=COMMAND_RESPONSES)
 async def record_service(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[RecordServiceBody, Body(media_type=RequestEncodingType.JSON,
                                              examples=example("A case-management session", RECORD_SERVICE_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
-                               lambda uc, actor, v: uc.record_service(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                              lambda uc, actor, v: uc.record_service(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/consents", operation_id="grantConsent", tags=TAGS,
       summary="Record a written release of information", security=BEARER_SECURITY,
-      status_code=200, responses=_COMMAND_RESPONSES)
+      status_code=200, operation_class=CommandOperation, responses=COMMAND_RESPONSES)
 async def grant_consent(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[GrantConsentBody, Body(media_type=RequestEncodingType.JSON,
                                             examples=example("A release to a legal-aid partner", GRANT_CONSENT_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
-                               lambda uc, actor, v: uc.record_consent(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                              lambda uc, actor, v: uc.record_consent(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/consents/{consent_id:str}/revocation", operation_id="revokeConsent", tags=TAGS,
       summary="Record the revocation of a consent", security=BEARER_SECURITY,
-      status_code=200, responses=_COMMAND_RESPONSES)
+      status_code=200, operation_class=CommandOperation, responses=COMMAND_RESPONSES)
 async def revoke_consent(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     consent_id: FromPath[str],
@@ -438,13 +283,14 @@ async def revoke_consent(
                                              examples=example("A written revocation", REVOKE_CONSENT_EXAMPLE))],
 ) -> Response[bytes]:
     command: cmd.RevokeConsent = data.command(consent_id)
-    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
-                               lambda uc, actor, v: uc.record_consent(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                              lambda uc, actor, v: uc.record_consent(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/referrals", operation_id="proposeReferral", tags=TAGS,
       summary="Propose a referral", security=BEARER_SECURITY, status_code=200,
-      responses=_COMMAND_RESPONSES)
+      operation_class=CommandOperation,
+      responses=COMMAND_RESPONSES)
 async def propose_referral(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[ProposeReferralBody, Body(media_type=RequestEncodingType.JSON,
@@ -452,13 +298,14 @@ async def propose_referral(
                                                                 PROPOSE_REFERRAL_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
-                               lambda uc, actor, v: uc.refer(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                              lambda uc, actor, v: uc.refer(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/referrals/{referral_id:str}/status", operation_id="updateReferral", tags=TAGS,
       summary="Change a referral's status", security=BEARER_SECURITY, status_code=200,
-      responses=_COMMAND_RESPONSES)
+      operation_class=CommandOperation,
+      responses=COMMAND_RESPONSES)
 async def update_referral(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     referral_id: FromPath[str],
@@ -466,38 +313,39 @@ async def update_referral(
                                               examples=example("The referral was sent", UPDATE_REFERRAL_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command(referral_id)
-    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
-                               lambda uc, actor, v: uc.update_referral(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                              lambda uc, actor, v: uc.update_referral(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/closure", operation_id="closeCase", tags=TAGS, summary="Close a case",
-      security=BEARER_SECURITY, status_code=200, responses=_COMMAND_RESPONSES)
+      security=BEARER_SECURITY, status_code=200, operation_class=CommandOperation, responses=COMMAND_RESPONSES)
 async def close_case(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[CloseCaseBody, Body(media_type=RequestEncodingType.JSON,
                                          examples=example("Goals met, client in rental housing", CLOSE_CASE_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_CLOSE, data,
-                               lambda uc, actor, v: uc.close_case(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_CLOSE, data,
+                              lambda uc, actor, v: uc.close_case(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/outcomes", operation_id="assessOutcome", tags=TAGS,
       summary="Record an outcome assessment", security=BEARER_SECURITY, status_code=200,
-      responses=_COMMAND_RESPONSES)
+      operation_class=CommandOperation,
+      responses=COMMAND_RESPONSES)
 async def assess_outcome(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[AssessOutcomeBody, Body(media_type=RequestEncodingType.JSON,
                                              examples=example("Safety and housing scored", ASSESS_OUTCOME_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
-                               lambda uc, actor, v: uc.assess_outcome(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_COMMAND, data,
+                              lambda uc, actor, v: uc.assess_outcome(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/immigration", operation_id="recordImmigrationStep", tags=TAGS,
       summary="Record a step of an immigration milestone (assigned worker only)", security=BEARER_SECURITY,
-      status_code=200, responses=_COMMAND_RESPONSES)
+      status_code=200, operation_class=CommandOperation, responses=COMMAND_RESPONSES)
 async def record_immigration_step(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[ImmigrationStepBody, Body(media_type=RequestEncodingType.JSON,
@@ -505,15 +353,16 @@ async def record_immigration_step(
                                                                 IMMIGRATION_STEP_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_IMMIGRATION, data,
-                               lambda uc, actor, v: uc.record_immigration_step(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_IMMIGRATION, data,
+                              lambda uc, actor, v: uc.record_immigration_step(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/assignment", operation_id="assignCase", tags=TAGS,
       summary="Reassign a case within the supervisor's team", security=BEARER_SECURITY, status_code=200,
-      responses={**_COMMAND_RESPONSES,
-                 403: _problem_spec("Not the supervisor of the case's team, or `team_id` names another team "
-                                    "(`forbidden`).")})
+      operation_class=CommandOperation,
+      responses={**COMMAND_RESPONSES,
+                 403: problem_spec("Not the supervisor of the case's team, or `team_id` names another team "
+                                   "(`forbidden`).")})
 async def assign_case(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[AssignCaseBody, Body(media_type=RequestEncodingType.JSON,
@@ -523,37 +372,37 @@ async def assign_case(
 
     def own_team_only() -> None:
         if data.team_id is not None and data.team_id != team:
-            raise _Refused(problem_response(problem("forbidden", detail="a supervisor assigns within their own team")))
+            raise Refused(problem_response(problem("forbidden", detail="a supervisor assigns within their own team")))
 
     command = data.command(team)
-    return await _case_command(request, runtime, case_id, Action.CASE_ASSIGN, data,
-                               lambda uc, actor, v: uc.assign(actor, str(case_id), command, v), check=own_team_only)
+    return await case_command(request, runtime, case_id, Action.CASE_ASSIGN, data,
+                              lambda uc, actor, v: uc.assign(actor, str(case_id), command, v), check=own_team_only)
 
 
 @post("/v1/cases/{case_id:uuid}/reopening", operation_id="reopenCase", tags=TAGS, summary="Reopen a closed case",
-      security=BEARER_SECURITY, status_code=200, responses=_COMMAND_RESPONSES)
+      security=BEARER_SECURITY, status_code=200, operation_class=CommandOperation, responses=COMMAND_RESPONSES)
 async def reopen_case(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[ReopenCaseBody, Body(media_type=RequestEncodingType.JSON,
                                           examples=example("The client came back", REOPEN_CASE_EXAMPLE))],
 ) -> Response[bytes]:
     command = data.command()
-    return await _case_command(request, runtime, case_id, Action.CASE_CLOSE, data,
-                               lambda uc, actor, v: uc.reopen_case(actor, str(case_id), command, v))
+    return await case_command(request, runtime, case_id, Action.CASE_CLOSE, data,
+                              lambda uc, actor, v: uc.reopen_case(actor, str(case_id), command, v))
 
 
 @post("/v1/cases/{case_id:uuid}/break-glass", operation_id="breakGlass", tags=TAGS,
       summary="Request time-limited emergency access to a case of the supervisor's team",
       security=BEARER_SECURITY, status_code=201,
-      responses={**_REFUSALS, 422: _problem_spec("Invalid body: a blank or over-long reason, minutes outside "
-                                                 "1..240 (`validation-error`).")})
+      responses={**REFUSALS, 422: problem_spec("Invalid body: a blank or over-long reason, minutes outside "
+                                                "1..240 (`validation-error`).")})
 async def break_glass(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], case_id: FromPath[uuid.UUID],
     data: Annotated[BreakGlassBody, Body(media_type=RequestEncodingType.JSON,
                                           examples=example("A safety emergency", BREAK_GLASS_EXAMPLE))],
 ) -> Response[BreakGlassGranted]:
     principal = request.user
-    state = await _load_for(runtime, principal, case_id)
+    state = await load_for(runtime, principal, case_id)
     require(principal, Action.CASE_BREAK_GLASS, CaseFacts.of(state))
     if not data.reason.strip():
         return problem_response(problem("validation-error", errors=[ProblemError(  # type: ignore[return-value]
@@ -568,7 +417,7 @@ async def break_glass(
 
 @get("/v1/cases/{case_id:uuid}/history", operation_id="getCaseHistory", tags=TAGS,
      summary="The case's timeline: event types and times, no content", security=BEARER_SECURITY,
-     responses={**_REFUSALS, 503: _problem_spec("The access could not be recorded, so nothing is returned.")})
+     responses={**REFUSALS, 503: problem_spec("The access could not be recorded, so nothing is returned.")})
 async def case_history(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                        case_id: FromPath[uuid.UUID]) -> Response[list[HistoryEntry]]:
     principal = request.user
@@ -579,22 +428,23 @@ async def case_history(request: Request[Principal, Any, Any], runtime: NamedDepe
     state = fold((r.version, r.event) for r in recorded if r.event is not None)
     facts = CaseFacts.of(state)
     grant = await _break_glass_grant(runtime, principal, facts, case_id)
-    decision = require(principal, Action.CASE_HISTORY, facts, has_break_glass=grant is not None)
+    decision = require(principal, Action.CASE_HISTORY, facts, has_break_glass=grant is not None,
+                       team_access=team_access(request))
     async with _fail_closed(runtime, case_id) as conn:
         await _record(conn, request, principal, case_id, Action.CASE_HISTORY, decision.basis, "history", grant)
     timeline = [HistoryEntry(version=r.version, recorded_at=r.recorded_at, event_type=r.event_type,
                              actor_id=r.metadata.actor_id if r.metadata is not None else None) for r in recorded]
-    return Response(timeline, headers={"ETag": _etag(state.version)})
+    return Response(timeline, headers={"ETag": etag(state.version)})
 
 
 @get("/v1/cases/{case_id:uuid}/access-log", operation_id="getCaseAccessLog", tags=TAGS,
      summary="Who read the case, and the break-the-glass grants with their reasons (privacy officer)",
      security=BEARER_SECURITY,
-     responses={**_REFUSALS, 503: _problem_spec("The review could not be recorded, so nothing is returned.")})
+     responses={**REFUSALS, 503: problem_spec("The review could not be recorded, so nothing is returned.")})
 async def case_access_log(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                           case_id: FromPath[uuid.UUID]) -> Response[AccessLogView]:
     principal = request.user
-    state = await _load_for(runtime, principal, case_id)
+    state = await load_for(runtime, principal, case_id)
     decision = require(principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state))
     tenant = principal.organisation_id
     async with _fail_closed(runtime, case_id) as conn:
@@ -614,11 +464,11 @@ async def case_access_log(request: Request[Principal, Any, Any], runtime: NamedD
 @delete("/v1/cases/{case_id:uuid}", operation_id="eraseCase", tags=TAGS,
         summary="Erase a case by crypto-shredding its data key (privacy officer)", security=BEARER_SECURITY,
         status_code=204,
-        responses={**_REFUSALS, 503: _problem_spec("The erasure could not be recorded, so nothing was erased.")})
+        responses={**REFUSALS, 503: problem_spec("The erasure could not be recorded, so nothing was erased.")})
 async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                      case_id: FromPath[uuid.UUID]) -> None:
     principal = request.user
-    state = await _load_for(runtime, principal, case_id)
+    state = await load_for(runtime, principal, case_id)
     decision = require(principal, Action.CASE_ERASE, CaseFacts.of(state))
     async with _fail_closed(runtime, case_id) as conn:  # the erasure and its record commit together
         await runtime.store.shred(principal.organisation_id, case_id, connection=conn)

@@ -11,7 +11,10 @@ Responses: `CommandAccepted` carries ids and versions only (idempotency stores i
 
 Every example is synthetic ("Client Example", 555-01xx numbers, placeholder towns) and is
 accepted by the service as it stands, in this order: open, service, consent, referral,
-referral status, revocation, closure (`tests/api/test_case_routes.py` posts them).
+referral status, revocation, closure (`tests/api/test_case_routes.py` posts them); and open,
+victim status, trafficking context, needs, goal, goal status, statistics consent, then (after
+a consent to transfer, `TRANSFER_CONSENT_EXAMPLE`) the transfer
+(`tests/api/test_case_command_routes.py`).
 """
 
 from __future__ import annotations
@@ -177,6 +180,71 @@ class ReopenCaseBody(cmd.ReopenCase, forbid_unknown_fields=True, frozen=True, kw
         return to_domain(self, cmd.ReopenCase)
 
 
+class VictimStatusBody(VictimStatusIn, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A (re)determination of victim status: the body is the status itself."""
+
+    def command(self) -> cmd.DetermineVictimStatus:
+        return cmd.DetermineVictimStatus(victim_status=to_domain(self, VictimStatus))
+
+
+class TraffickingContextBody(TraffickingIn, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """The case's whole trafficking context, replacing the one recorded before."""
+
+    def command(self) -> cmd.UpdateTraffickingContext:
+        return cmd.UpdateTraffickingContext(trafficking=to_domain(self, TraffickingContext))
+
+
+class AssessNeedsBody(cmd.AssessNeeds, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    def command(self) -> cmd.AssessNeeds:
+        return to_domain(self, cmd.AssessNeeds)
+
+
+class SetGoalBody(cmd.SetGoal, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    def command(self) -> cmd.SetGoal:
+        return to_domain(self, cmd.SetGoal)
+
+
+class ChangeGoalStatusBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """The goal is named by the path (`.../goals/{goal_id}/status`)."""
+
+    status: str
+    changed_on: dt.date
+
+    def command(self, goal_id: str) -> cmd.ChangeGoalStatus:
+        return cmd.ChangeGoalStatus(goal_id=goal_id, status=self.status, changed_on=self.changed_on)
+
+
+class StatisticsConsentBody(cmd.RecordStatisticsConsent, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Whether the client agrees that their de-identified data count in federal statistics;
+    recorded again whenever they change their mind (also on a closed case)."""
+
+    def command(self) -> cmd.RecordStatisticsConsent:
+        return to_domain(self, cmd.RecordStatisticsConsent)
+
+
+Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class TransferCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A transfer to another organisation under the client's consent (purpose `case_transfer`,
+    naming that organisation). The server sets the receiving case's id; the receiving worker and
+    team are those the receiving organisation named for the hand-over."""
+
+    recipient_organisation: Identifier
+    consent_id: str
+    transferred_on: dt.date
+    receiving_worker_id: Identifier
+    receiving_team_id: Identifier
+    living_situation: str = "unknown"
+
+    def command(self, receiving_case_id: str) -> cmd.TransferCase:
+        return cmd.TransferCase(
+            recipient_organisation=self.recipient_organisation, consent_id=self.consent_id,
+            transferred_on=self.transferred_on, receiving_case_id=receiving_case_id,
+            receiving_worker_id=self.receiving_worker_id, receiving_team_id=self.receiving_team_id,
+            living_situation=self.living_situation)
+
+
 class BreakGlassBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Why the supervisor needs the case now, and for how long. The reason is sealed with the
     case's data key; only the privacy officer reads it (`GET .../access-log`)."""
@@ -194,6 +262,15 @@ class CommandAccepted(msgspec.Struct, frozen=True):
 
     case_id: str
     version: int
+
+
+class TransferAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """The sending case's id and version (closed as transferred) and the id of the case opened
+    at the receiving organisation, to hand over. Ids only: stored in plain like `CommandAccepted`."""
+
+    case_id: str
+    version: int
+    receiving_case_id: str
 
 
 class BreakGlassGranted(msgspec.Struct, frozen=True):
@@ -301,6 +378,22 @@ class MilestoneView(msgspec.Struct, frozen=True, kw_only=True):
     expires_on: dt.date | None = None
 
 
+class NeedsView(msgspec.Struct, frozen=True, kw_only=True):
+    assessment_id: str
+    assessed_on: dt.date
+    needs: tuple[str, ...]
+    notes: str | None
+
+
+class GoalView(msgspec.Struct, frozen=True, kw_only=True):
+    goal_id: str
+    category: str
+    description: str
+    set_on: dt.date
+    target_on: dt.date | None
+    status: str
+
+
 class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The case as its caseworker sees it. `immigration` is present only for a caller who may
     read immigration details (the assigned worker); otherwise the member is absent."""
@@ -319,6 +412,9 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     referrals: list[ReferralView]
     services: list[ServiceView]
     outcomes: list[OutcomeView]
+    needs: list[NeedsView]
+    goals: list[GoalView]
+    statistics_consent: bool | None  # None: not asked yet
     closure: ClosureView | None = None
     immigration: list[MilestoneView] | None = None
 
@@ -346,6 +442,9 @@ def case_view(state: CaseState, *, include_immigration: bool) -> CaseView:
         demographics=state.demographics, trafficking=state.trafficking, consents=consents, referrals=referrals,
         services=[_fields(ServiceView, s) for s in state.services],
         outcomes=[_fields(OutcomeView, o) for o in state.outcomes],
+        needs=[_fields(NeedsView, n) for n in state.needs],
+        goals=[_fields(GoalView, g.goal, status=g.status) for _, g in sorted(state.goals.items())],
+        statistics_consent=state.statistics_consent,
         closure=_fields(ClosureView, state.closure) if state.closure is not None else None,
         immigration=immigration)
 
@@ -392,6 +491,31 @@ BREAK_GLASS_EXAMPLE: dict[str, Any] = {"reason": "Synthetic: the assigned worker
 CLOSE_CASE_EXAMPLE: dict[str, Any] = {
     "closed_on": "2026-03-02", "reason": "goals_met", "living_situation": "rental",
     "referred_for_case_management": False}
+
+VICTIM_STATUS_EXAMPLE: dict[str, Any] = {
+    "status": "confirmed", "determined_on": "2026-01-20", "determined_by": "worker-example-1"}
+TRAFFICKING_CONTEXT_EXAMPLE: dict[str, Any] = {
+    "trafficking_type": "labor", "recruitment": ["job_offer"], "control_methods": ["debt_bondage", "threats"],
+    "labor_industries": ["agriculture"], "vulnerabilities": ["recent_migration"],
+    "recruitment_location": "Placeholder Town A", "exploitation_location": "Placeholder Town B",
+    "narrative": "Synthetic narrative, revised after a second interview."}
+ASSESS_NEEDS_EXAMPLE: dict[str, Any] = {
+    "assessment_id": "needs-0001", "assessed_on": "2026-01-08", "needs": ["housing_shelter", "legal_immigration"],
+    "notes": "Synthetic note: needs a safe place to stay and immigration advice."}
+SET_GOAL_EXAMPLE: dict[str, Any] = {
+    "goal_id": "goal-0001", "category": "housing_shelter",
+    "description": "Synthetic goal: move from the shelter into stable rental housing.",
+    "set_on": "2026-01-08", "target_on": "2026-06-30"}
+CHANGE_GOAL_STATUS_EXAMPLE: dict[str, Any] = {"status": "in_progress", "changed_on": "2026-02-02"}
+STATISTICS_CONSENT_EXAMPLE: dict[str, Any] = {"agrees": True, "recorded_on": "2026-01-05"}
+TRANSFER_CONSENT_EXAMPLE: dict[str, Any] = {
+    "consent_id": "consent-0002", "recipient_organisation": "org-example-receiving", "purpose": "case_transfer",
+    "data_categories": ["identity", "contact", "trafficking"], "starts_on": "2026-02-20", "expires_on": "2026-08-20",
+    "signed_on": "2026-02-20", "signed_by": "client", "revocation_explained": True, "written": True}
+TRANSFER_CASE_EXAMPLE: dict[str, Any] = {
+    "recipient_organisation": "org-example-receiving", "consent_id": "consent-0002", "transferred_on": "2026-03-01",
+    "receiving_worker_id": "worker-example-9", "receiving_team_id": "team-example-east",
+    "living_situation": "shelter"}
 
 
 def example(summary: str, value: dict[str, Any]) -> list[Example]:

@@ -24,10 +24,14 @@ Answers: an allowing basis (``ASSIGN``, ``TEAM``, ``GLASS``, ``PRIVACY``, ``ROLE
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
+import msgspec
 import pytest
 
 from domain.case.state import CaseState
+from services.api import case_schemas as schemas
 from services.api import authorisation as authz
 from services.api.authorisation import (
     Action,
@@ -39,7 +43,12 @@ from services.api.authorisation import (
     authorise,
     require,
 )
+from services.api.case_schemas import OPEN_CASE_EXAMPLE
+from services.bootstrap import Runtime
+from services.identity import LocalIssuer
 from services.identity.claims import ROLES, Principal
+from services.settings import Settings
+from tests.api.conftest import api_client
 
 ASSIGN, TEAM, GLASS, PRIVACY, ROLE = "assignment", "team", "break-glass", "privacy-review", "role"
 N404, F403 = "404", "403"
@@ -85,6 +94,12 @@ CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     ("case.immigration",      "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
     ("case.immigration",      "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
     ("case.immigration",      "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    ("case.transfer",         "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
+    ("case.transfer",         "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.transfer",         "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.transfer",         "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("case.transfer",         "admin",           "*",           F403,   F403,   F403,   F403,   F403),
 
     ("case.close",            "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
     ("case.close",            "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
@@ -326,3 +341,135 @@ def test_case_facts_of_a_folded_state() -> None:
     assert CaseFacts.of(CaseState()) is None
     state = CaseState(version=3, case_id="c-1", organisation_id=ORG, worker_id="u-1", team_id="t-1")
     assert CaseFacts.of(state) == CASES["own"]
+
+
+# -- the same table over HTTP: every case endpoint names its action, and answers by it ----------
+#
+# Each case endpoint of the app, by hand, with the action whose row of CASE_TABLE it must follow.
+# A route the app serves and this table does not list fails `test_every_case_endpoint_is_listed`.
+
+ENDPOINT_ACTIONS: dict[tuple[str, str], str] = {
+    ("GET", "/v1/cases/{case_id}"): "case.read",
+    ("GET", "/v1/cases/{case_id}/history"): "case.history",
+    ("GET", "/v1/cases/{case_id}/access-log"): "case.access_log",
+    ("DELETE", "/v1/cases/{case_id}"): "case.erase",
+    ("POST", "/v1/cases/{case_id}/services"): "case.command",
+    ("POST", "/v1/cases/{case_id}/consents"): "case.command",
+    ("POST", "/v1/cases/{case_id}/consents/{consent_id}/revocation"): "case.command",
+    ("POST", "/v1/cases/{case_id}/referrals"): "case.command",
+    ("POST", "/v1/cases/{case_id}/referrals/{referral_id}/status"): "case.command",
+    ("POST", "/v1/cases/{case_id}/outcomes"): "case.command",
+    ("POST", "/v1/cases/{case_id}/immigration"): "case.immigration",
+    ("POST", "/v1/cases/{case_id}/closure"): "case.close",
+    ("POST", "/v1/cases/{case_id}/reopening"): "case.close",
+    ("POST", "/v1/cases/{case_id}/assignment"): "case.assign",
+    ("POST", "/v1/cases/{case_id}/break-glass"): "case.break_glass",
+    ("POST", "/v1/cases/{case_id}/victim-status"): "case.command",
+    ("POST", "/v1/cases/{case_id}/trafficking-context"): "case.command",
+    ("POST", "/v1/cases/{case_id}/needs"): "case.command",
+    ("POST", "/v1/cases/{case_id}/goals"): "case.command",
+    ("POST", "/v1/cases/{case_id}/goals/{goal_id}/status"): "case.command",
+    ("POST", "/v1/cases/{case_id}/statistics-consent"): "case.command",
+    ("POST", "/v1/cases/{case_id}/transfer"): "case.transfer",
+}
+
+# The endpoints exercised over HTTP: every command of issue 4's second part, the reads (whose
+# answer team access changes), and one earlier command as a control. Commands are sent with a
+# valid body and *without* If-Match: an authorised caller gets 428 (authorisation is decided
+# first), a refused one 403 or 404, and nothing is ever appended.
+HTTP_ENDPOINTS: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/v1/cases/{case_id}"): None,
+    ("GET", "/v1/cases/{case_id}/history"): None,
+    ("POST", "/v1/cases/{case_id}/services"): schemas.RECORD_SERVICE_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/victim-status"): schemas.VICTIM_STATUS_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/trafficking-context"): schemas.TRAFFICKING_CONTEXT_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/needs"): schemas.ASSESS_NEEDS_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/goals"): schemas.SET_GOAL_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/goals/{goal_id}/status"): schemas.CHANGE_GOAL_STATUS_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/statistics-consent"): schemas.STATISTICS_CONSENT_EXAMPLE,
+    ("POST", "/v1/cases/{case_id}/transfer"): schemas.TRANSFER_CASE_EXAMPLE,
+}
+# The organisation setting HAVEN_TEAM_ACCESS as each context of the table sees it; "other_listed"
+# names only another organisation, which must change nothing for the caller's.
+TEAM_ACCESS_SETTINGS = {"plain": frozenset(), "team_access": frozenset({ORG}), "other_listed": frozenset({OTHER_ORG})}
+TABLE_CONTEXT = {"plain": "plain", "team_access": "team_access", "other_listed": "plain"}
+HTTP_STATUS = {ASSIGN: 428, TEAM: 428, N404: 404, F403: 403}  # commands; reads answer 200 when allowed
+
+
+def expected_cell(action: str, role: str, ctx: str, case_name: str) -> str:
+    """The literal CASE_TABLE's answer (not RULES)."""
+    for row_action, row_role, context, *expected in CASE_TABLE:
+        if (row_action, row_role) == (action, role) and context in (ctx, "*"):
+            return dict(zip(CASES, expected, strict=True))[case_name]
+    raise AssertionError(f"no row for {action} {role} {ctx}")
+
+
+def test_every_case_endpoint_is_listed() -> None:
+    from services.api.app import create_app
+    from services.settings import Settings
+
+    app = create_app(runtime=None, verifier=None, settings=Settings.from_environ({}))  # type: ignore[arg-type]
+    served = {(method.upper(), path) for path, item in app.openapi_schema.to_schema()["paths"].items()
+              for method in item if "{case_id}" in path}
+    assert served == set(ENDPOINT_ACTIONS)
+    assert set(HTTP_ENDPOINTS) <= set(ENDPOINT_ACTIONS)
+    assert {action for action in ENDPOINT_ACTIONS.values()} == {a.value for a in CASE_ACTIONS} - {
+        "case.read_immigration"}  # a part of the read, not an endpoint
+
+
+@pytest.fixture
+async def matrix_cases(make_app: Any, issuer: LocalIssuer) -> dict[str, str]:
+    """The cases of CASES, opened for real: name -> case id ("none": an id nobody has)."""
+    opened = {"none": str(uuid.uuid4())}
+    async with api_client(make_app(), lifespan=False) as client:
+        for name, facts in CASES.items():
+            if facts is None:
+                continue
+            token = issuer.mint(facts.worker_id, facts.organisation_id, ["caseworker"], team=facts.team_id)
+            response = await client.post("/v1/cases", json=OPEN_CASE_EXAMPLE,
+                                         headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 201, response.text
+            opened[name] = response.json()["case_id"]
+    return opened
+
+
+@pytest.mark.parametrize("setting", TEAM_ACCESS_SETTINGS)
+@pytest.mark.parametrize(("method", "path"), HTTP_ENDPOINTS, ids=lambda v: v)
+async def test_the_endpoint_answers_as_the_table_says(
+        make_app: Any, settings: Settings, issuer: LocalIssuer, runtime: Runtime, matrix_cases: dict[str, str],
+        method: str, path: str, setting: str) -> None:
+    action = ENDPOINT_ACTIONS[(method, path)]
+    body = HTTP_ENDPOINTS[(method, path)]
+    app = make_app(settings=msgspec.structs.replace(settings, team_access=TEAM_ACCESS_SETTINGS[setting]))
+    wrong = []
+    async with api_client(app, lifespan=False) as client:
+        for role in sorted(ROLES):
+            token = issuer.mint("u-1", ORG, [role], team="t-1")
+            for case_name, case_id in matrix_cases.items():
+                want = expected_cell(action, role, TABLE_CONTEXT[setting], case_name)
+                url = path.format(case_id=case_id, goal_id="goal-0001")
+                response = await client.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
+                status = (200 if method == "GET" and want in (ASSIGN, TEAM) else HTTP_STATUS[want])
+                if response.status_code != status:
+                    wrong.append(f"{role} {case_name}: expected {status} ({want}), got {response.status_code}")
+    assert wrong == []
+    for case_name, case_id in matrix_cases.items():  # refused or stopped at If-Match: nothing appended
+        facts = CASES[case_name]
+        if facts is not None:
+            assert await runtime.store.stream_version(facts.organisation_id, uuid.UUID(case_id)) == 1
+
+
+async def test_control_the_http_matrix_sees_a_route_that_ignores_team_access(
+        make_app: Any, settings: Settings, issuer: LocalIssuer, matrix_cases: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The HTTP matrix can fail: with the setting ignored, the team's case is refused."""
+    from services.api import case_support
+
+    monkeypatch.setattr(case_support, "team_access", lambda request: False)
+    app = make_app(settings=msgspec.structs.replace(settings, team_access=frozenset({ORG})))
+    token = issuer.mint("u-1", ORG, ["caseworker"], team="t-1")
+    async with api_client(app, lifespan=False) as client:
+        response = await client.post(f"/v1/cases/{matrix_cases['team']}/needs", json=schemas.ASSESS_NEEDS_EXAMPLE,
+                                     headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert expected_cell("case.command", "caseworker", "team_access", "team") == TEAM  # the table says 428

@@ -18,7 +18,7 @@ import pytest
 from domain.case import commands as cmd
 from events.access_log import access_log, case_data_key, grant_break_glass
 from events.store import utc_now
-from services.api import case_routes
+from services.api import case_support
 from services.api.case_schemas import (
     CLOSE_CASE_EXAMPLE,
     GRANT_CONSENT_EXAMPLE,
@@ -340,7 +340,7 @@ async def test_a_lost_race_is_409_and_never_a_double_append(
     """Another writer appends between our If-Match check and our append (simulated: the
     unit of work's append first lets a concurrent use case commit through the pool)."""
     case_id = await open_case(cases, people.worker)
-    original = case_routes._UnitOfWorkStore.append
+    original = case_support.UnitOfWorkStore.append
 
     async def append_after_a_rival(self: Any, *args: Any, **kwargs: Any) -> Any:
         rival = CaseUseCases(runtime.store)
@@ -348,7 +348,7 @@ async def test_a_lost_race_is_409_and_never_a_double_append(
             service_id="service-rival", category="case_management", delivered_on=dt.date(2026, 1, 12)))
         return await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(case_routes._UnitOfWorkStore, "append", append_after_a_rival)
+    monkeypatch.setattr(case_support.UnitOfWorkStore, "append", append_after_a_rival)
     response = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
                                 headers=with_headers(people.worker, if_match='"1"', idempotency_key="race-1"))
     assert_problem(response, 409, "concurrent-change")

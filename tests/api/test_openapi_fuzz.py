@@ -4,7 +4,10 @@ The real server (granian, as in `test_served`) serves the app; schemathesis load
 it publishes at `/schema/openapi.json` and, for every operation, generates requests from it
 (valid ones, then invalid ones) sent with a caseworker's token: first with random case ids,
 then on a case the caseworker opened, once more with its current ETag as If-Match so that
-commands reach the domain (200, 409, 422). Every answer must:
+commands reach the domain (200, 409, 422). The document declares `If-Match` (required) and
+`Idempotency-Key` (optional) on every command, so schemathesis generates both headers too (a
+well-formed but stale If-Match is answered 412; the test checks both were generated for every
+command). Every answer must:
 
 * not be a server error (no 5xx: the server is ready, its database reachable);
 * conform to the document: a documented status code, the documented content type, headers and
@@ -128,8 +131,10 @@ def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_pa
         schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json")
         session = requests.Session()
         seen: dict[str, set[int]] = {}
+        generated: dict[str, set[str]] = {}  # request headers schemathesis generated, per operation
 
         def call(case: schemathesis.Case, *, current_version: bool = False) -> None:
+            generated.setdefault(case.operation.label, set()).update(name.lower() for name in case.headers or {})
             headers = dict(auth)
             if current_version:  # the case's current ETag: the command can get past If-Match
                 headers["If-Match"] = httpx.get(f"{base_url}/v1/cases/{case_id}", headers=auth,
@@ -158,6 +163,20 @@ def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_pa
         assert set(seen) == {operation.label for operation in operations}
         # The commands did get past authorisation and If-Match on the caller's own case.
         assert 200 in seen["POST /v1/cases/{case_id}/services"], seen
+        # The documented If-Match and Idempotency-Key were generated for every command (and the
+        # key for intake), and a generated, well-formed but stale If-Match was answered 412.
+        commands = [label for method, path in _operations(document)
+                    if (label := f"{method.upper()} {path}") and _declares(document, method, path, "If-Match")]
+        assert len(commands) == 17, commands
+        for label in commands:
+            assert {"if-match", "idempotency-key"} <= generated[label], (label, generated[label])
+        assert "idempotency-key" in generated["POST /v1/cases"]
+        assert any(412 in seen[label] for label in commands), seen
+
+
+def _declares(document: dict[str, Any], method: str, path: str, header: str) -> bool:
+    parameters = document["paths"][path][method].get("parameters", [])
+    return any(p["in"] == "header" and p["name"] == header for p in parameters)
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str]]:

@@ -24,11 +24,13 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.database_url is None
     assert settings.embedded_database
     assert (settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url) == (None, None, None)
+    assert settings.team_access == frozenset()
+    assert not settings.team_access_for("org-a")
 
 
 def test_empty_values_mean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    empty = {"HAVEN_DATA_DIR": "", "HAVEN_KEK": "", "HAVEN_DATABASE_URL": "",
+    empty = {"HAVEN_DATA_DIR": "", "HAVEN_KEK": "", "HAVEN_DATABASE_URL": "", "HAVEN_TEAM_ACCESS": "",
              **{name: "" for name in OIDC}}
     assert Settings.from_environ(empty) == Settings.from_environ({})
     assert Settings.from_environ(empty).embedded_database
@@ -64,12 +66,35 @@ def test_oidc_settings_are_read() -> None:
     assert settings.oidc_jwks_url == OIDC["HAVEN_OIDC_JWKS_URL"]
 
 
+@pytest.mark.parametrize(("value", "organisations"), [
+    ("org-a", {"org-a"}),
+    ("org-a,org-b", {"org-a", "org-b"}),
+    (" org-a , org-b ,org-c", {"org-a", "org-b", "org-c"}),
+    ("org-a,org-a", {"org-a"}),
+    ("   ", set()),
+])
+def test_team_access_is_read(value: str, organisations: set[str]) -> None:
+    settings = Settings.from_environ({"HAVEN_TEAM_ACCESS": value})
+    assert settings.team_access == frozenset(organisations)
+    assert all(settings.team_access_for(org) for org in organisations)
+    assert not settings.team_access_for("org-z")
+    assert not settings.team_access_for("org")  # whole ids only, never a prefix or a substring
+
+
+@pytest.mark.parametrize("value", ["org-a,", ",org-a", "org-a,,org-b", "org-a,\torg\nb", "x" * 257])
+def test_bad_team_access_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="HAVEN_TEAM_ACCESS"):
+        Settings.from_environ({"HAVEN_TEAM_ACCESS": value})
+
+
 def test_reads_os_environ_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HAVEN_DATABASE_URL", "postgresql://localhost/haven")
+    monkeypatch.setenv("HAVEN_TEAM_ACCESS", "org-a,org-b")
     settings = Settings.from_environ()
     assert settings.data_dir == tmp_path
     assert settings.database_url == "postgresql://localhost/haven"
+    assert settings.team_access == frozenset({"org-a", "org-b"})
 
 
 @pytest.mark.parametrize("uri", ["s3://bucket/kek", "/srv/haven/kek", "FILE:/kek", "env:HAVEN_KEY"])
@@ -103,5 +128,7 @@ def test_settings_are_frozen() -> None:
         settings.database_url = "postgresql://elsewhere/haven"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         settings.kek_uri = "file:/tmp/other"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        settings.team_access = frozenset({"org-a"})  # type: ignore[misc]
     assert settings.database_url is None
     assert hash(settings) == hash(Settings.from_environ({"HAVEN_DATA_DIR": "/srv/haven"}))

@@ -1,0 +1,293 @@
+"""What every case command route shares: preconditions, idempotency, the unit of work, the
+organisation's team-access setting, and the OpenAPI pieces that document them.
+
+`case_routes` (intake, reads, the first commands) and `case_command_routes` (the remaining
+commands) both build on this module; the behaviour is described in `case_routes`' docstring.
+
+OpenAPI: a command route passes `operation_class=CommandOperation`, which declares the
+`If-Match` request header (required; `"<version>"`) and the optional `Idempotency-Key`; intake
+passes `IdempotentOperation` (Idempotency-Key only). The handler never declares these headers as
+litestar parameters: litestar would answer a missing one with its own 400, while Haven answers
+428 `precondition-required` (and 412 for a malformed tag), decided here.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Operation, Parameter, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+from domain.case.state import CaseState
+from events import idempotency
+from events.errors import ConcurrencyConflict, StreamErased
+from events.store import Connection, PostgresEventStore
+from services.api import observe
+from services.api.authorisation import Action, CaseFacts, require
+from services.api.case_schemas import CommandAccepted
+from services.api.errors import problem_response
+from services.api.identity_routes import AUTH_RESPONSES
+from services.api.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError, problem
+from services.bootstrap import Runtime
+from services.cases import Actor, CaseUseCases
+from services.identity import Principal
+from services.settings import Settings
+
+MAX_IDEMPOTENCY_KEY = 100
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_VERSION_DIGITS = 18
+_ETAG = re.compile(rf'^"([1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}})"$')
+JSON = "application/json"
+ENCODE = msgspec.json.Encoder().encode
+TAGS = ["cases"]
+
+
+# -- OpenAPI ------------------------------------------------------------------------------------
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False,
+                        description=description)
+
+
+def accepted_spec(description: str, container: type = CommandAccepted) -> ResponseSpec:
+    return ResponseSpec(data_container=container, media_type=JSON, generate_examples=False,
+                        description=description)
+
+
+REFUSALS = {
+    **AUTH_RESPONSES,
+    400: problem_spec("The body or a parameter could not be parsed (`bad-request`)."),
+    403: problem_spec("The caller's role, assignment or team does not permit this (`forbidden`)."),
+    404: problem_spec("No such case for this caller, including another organisation's (`not-found`)."),
+}
+COMMAND_RESPONSES = {
+    200: accepted_spec("The command was recorded; `ETag` names the case's new version."),
+    **REFUSALS,
+    409: problem_spec("The case's state refuses the command (`case-closed`...), the case changed meanwhile "
+                      "(`concurrent-change`), or the Idempotency-Key is still in use."),
+    412: problem_spec("If-Match names an older version, or is not a strong entity tag (`precondition-failed`)."),
+    422: problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
+                      "Idempotency-Key was used for another request (`idempotency-key-reused`)."),
+    428: problem_spec("If-Match is missing (`precondition-required`)."),
+}
+
+IF_MATCH_PARAMETER = Parameter(
+    name="If-Match", param_in="header", required=True,
+    schema=Schema(type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'),
+    description="The case's current version as its strong entity tag (the `ETag` of the last answer), e.g. "
+                '`"3"`. Missing: 428; another version, `*` or a weak tag: 412.',
+    example='"1"')
+IDEMPOTENCY_KEY_PARAMETER = Parameter(
+    name="Idempotency-Key", param_in="header", required=False,
+    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
+    description=f"Optional, 1 to {MAX_IDEMPOTENCY_KEY} printable characters, unique per request: a retry with "
+                "the same key and body gets the first answer; the same key with another request is 422.",
+    example="retry-0001")
+
+
+def _with(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
+    names = {getattr(p, "name", None) for p in added}
+    return [*(p for p in parameters or () if getattr(p, "name", None) not in names), *added]
+
+
+@dataclass
+class CommandOperation(Operation):
+    """A command's operation: declares If-Match (required) and Idempotency-Key (optional)."""
+
+    def __post_init__(self) -> None:
+        self.parameters = _with(self.parameters, IF_MATCH_PARAMETER, IDEMPOTENCY_KEY_PARAMETER)
+
+
+@dataclass
+class IdempotentOperation(Operation):
+    """Intake's operation: declares the optional Idempotency-Key."""
+
+    def __post_init__(self) -> None:
+        self.parameters = _with(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
+
+
+# -- the organisation's setting -------------------------------------------------------------------
+
+
+def team_access(request: Request[Principal, Any, Any]) -> bool:
+    """Whether the caller's organisation lets case workers work their team's cases
+    (`HAVEN_TEAM_ACCESS`, read once into `Settings` and handed to the app by `create_app`)."""
+    settings: Settings = request.app.state.settings
+    return settings.team_access_for(request.user.organisation_id)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+class Refused(Exception):
+    """An answer decided before or inside the unit of work (rolls the unit back)."""
+
+    def __init__(self, response: Response[bytes]) -> None:
+        super().__init__("refused")
+        self.response = response
+
+
+class UnitOfWorkStore:
+    """The event store as `CaseUseCases` sees it, bound to one transaction: reads go through
+    the pool (a consistent snapshot, as always), appends join the transaction (first write).
+    A use case that opens a transaction of its own (the transfer: two streams) gets this one:
+    its appends and the idempotency record still commit together or not at all."""
+
+    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+        self._store = store
+        self._conn = conn
+
+    async def read_stream(self, tenant_id: str, stream_id: uuid.UUID) -> Any:
+        return await self._store.read_stream(tenant_id, stream_id)
+
+    async def append(self, *args: Any, connection: Connection | None = None, **kwargs: Any) -> Any:
+        if connection is not None and connection is not self._conn:
+            raise RuntimeError("an append outside the unit of work")
+        return await self._store.append(*args, connection=self._conn, **kwargs)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        yield self._conn  # already inside the unit of work's transaction
+
+
+def actor_of(principal: Principal, request: Request[Any, Any, Any]) -> Actor:
+    return Actor(principal.user_id, principal.organisation_id, observe.request_id(request.scope))
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    values = request.headers.getall(IDEMPOTENCY_HEADER, [])
+    if not values:
+        return None
+    key = values[0]
+    if len(values) != 1 or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or key.isspace():
+        raise Refused(problem_response(problem("validation-error", errors=[ProblemError(
+            detail=f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
+            pointer="#/header/Idempotency-Key")])))
+    return key
+
+
+def if_match(request: Request[Any, Any, Any]) -> int:
+    value = request.headers.get("if-match")
+    if value is None:
+        raise Refused(problem_response(problem("precondition-required")))
+    matched = _ETAG.match(value.strip())
+    if matched is None:  # "*", weak or malformed tags never match a case version
+        raise Refused(problem_response(problem("precondition-failed")))
+    return int(matched.group(1))
+
+
+def _answer(status: int, body: bytes, location: str | None = None) -> Response[bytes]:
+    version = msgspec.json.decode(body, type=CommandAccepted)  # extra members (a transfer's) are ignored
+    headers = {"ETag": etag(version.version)}
+    if location is not None:
+        headers["Location"] = location
+    return Response(content=body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _outcome_response(outcome: idempotency.Outcome, location: Callable[[bytes], str | None]) -> Response[bytes]:
+    if isinstance(outcome, idempotency.Replay):
+        return _answer(outcome.status, outcome.body, location(outcome.body))
+    if isinstance(outcome, idempotency.KeyReuse):
+        return problem_response(problem("idempotency-key-reused"))
+    return problem_response(problem("idempotency-key-in-progress"))
+
+
+AcceptedBody = Callable[[int], msgspec.Struct]
+
+
+async def run_command(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    body: msgspec.Struct,
+    status: int,
+    execute: Callable[[CaseUseCases], Awaitable[int]],
+    case_id: str,
+    *,
+    location: Callable[[bytes], str | None] = lambda body: None,
+    accepted: AcceptedBody | None = None,
+) -> Response[bytes]:
+    """Run one command in one unit of work with its idempotency bookkeeping (`case_routes`).
+
+    `accepted(version)` is the answer's body (default `CommandAccepted`); it is stored in plain
+    with the idempotency key, so it carries ids and versions only."""
+    principal: Principal = request.user
+    key = idempotency_key(request)
+    hashed = idempotency.request_hash(request.method, request.url.path, ENCODE(body))
+    pool = runtime.store.pool
+    if key is not None:
+        earlier = await idempotency.lookup(pool, principal.organisation_id, principal.user_id, key, hashed)
+        if earlier is not None:
+            return _outcome_response(earlier, location)
+    try:
+        async with runtime.store.transaction() as conn:
+            version = await execute(CaseUseCases(UnitOfWorkStore(runtime.store, conn)))  # type: ignore[arg-type]
+            answer = accepted(version) if accepted is not None else CommandAccepted(case_id=case_id, version=version)
+            payload = ENCODE(answer)
+            if key is not None:
+                claimed = await idempotency.claim(conn, principal.organisation_id, principal.user_id, key, hashed)
+                if not isinstance(claimed, idempotency.Claimed):
+                    raise Refused(_outcome_response(claimed, location))  # rolls the append back
+                await idempotency.complete(conn, principal.organisation_id, principal.user_id, key, hashed,
+                                           status, payload)
+    except ConcurrencyConflict:
+        if key is not None:  # an identical request may have committed meanwhile: its answer
+            earlier = await idempotency.lookup(pool, principal.organisation_id, principal.user_id, key, hashed)
+            if earlier is not None:
+                return _outcome_response(earlier, location)
+        return problem_response(problem("concurrent-change"))
+    return _answer(status, payload, location(payload))
+
+
+async def load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
+    """The case in the caller's organisation; empty when it is missing, another org's, or
+    erased (an erased case answers exactly like a missing one)."""
+    try:
+        return await CaseUseCases(runtime.store).load(principal.organisation_id, str(case_id))
+    except StreamErased:
+        return CaseState()
+
+
+Run = Callable[[CaseUseCases, Actor, int], Awaitable[int]]
+
+
+async def case_command(
+    request: Request[Any, Any, Any], runtime: Runtime, case_id: uuid.UUID, action: Action, body: msgspec.Struct,
+    run: Run,
+    check: Callable[[], None] | None = None,
+    accepted: AcceptedBody | None = None,
+) -> Response[bytes]:
+    """One command on an existing case: authorisation (403/404), the route's own `check`,
+    If-Match (428/412), then `run_command`'s unit of work."""
+    principal: Principal = request.user
+    try:
+        state = await load_for(runtime, principal, case_id)
+        # refusals first: 403/404 before 428
+        require(principal, action, CaseFacts.of(state), team_access=team_access(request))
+        if check is not None:  # a route's own refusal, still before the preconditions
+            check()
+        expected = if_match(request)
+        actor = actor_of(principal, request)
+
+        async def execute(use_cases: CaseUseCases) -> int:
+            # Checked after the idempotency lookup: the retry of a command that committed names
+            # the version it started from and must get the first answer, not a 412.
+            if state.version != expected:
+                raise Refused(problem_response(problem("precondition-failed")))
+            return await run(use_cases, actor, expected)
+
+        return await run_command(request, runtime, body, 200, execute, str(case_id), accepted=accepted)
+    except Refused as refused:
+        return refused.response
