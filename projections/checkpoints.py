@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import asyncpg
 
-from events.log_order import LogPosition
+from events.log_order import LOG_START, LogPosition
 from events.store import Connection
 
 
@@ -70,6 +70,14 @@ async def install(conn: Connection, name: str, checkpoint: Checkpoint) -> None:
            ON CONFLICT (name) DO UPDATE SET generation = EXCLUDED.generation, fingerprint = EXCLUDED.fingerprint,
                transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()""",
         name, checkpoint.generation, checkpoint.fingerprint, *checkpoint.position)
+
+
+async def log_head(pool: asyncpg.Pool) -> LogPosition:
+    """The last event committed and visible now (LOG_START for an empty log). Waiting for it
+    gives read-your-writes to anyone whose write committed before this call."""
+    row = await pool.fetchrow(
+        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1")
+    return LOG_START if row is None else LogPosition(row[0], row[1])
 
 
 async def wait_until_projected(pool: asyncpg.Pool, names: list[str], position: LogPosition, *,

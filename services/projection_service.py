@@ -70,6 +70,18 @@ async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]
     return 0
 
 
+async def wait_for_projections(settings: Settings, url: str, timeout: float) -> int:
+    """`haven projections wait`: until every projection has applied everything committed now
+    (exit 1 on timeout) — for scripts that write and then read a view."""
+    async with runtime(settings, url) as rt:
+        names = list(projection_factories(rt.keyring))
+        head = await checkpoints.log_head(rt.pool)
+        if await checkpoints.wait_until_projected(rt.pool, names, head, timeout=timeout):
+            return 0
+    print(f"haven: projections did not catch up within {timeout:g} s", file=sys.stderr)
+    return 1
+
+
 async def projection_status(settings: Settings, url: str) -> int:
     """`haven projections status`: generation, lag in events and seconds, per projection."""
     async with runtime(settings, url) as rt:

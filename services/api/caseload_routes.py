@@ -9,7 +9,10 @@
   422 `validation-error`.
 
 Both answer from the read model, so they lag the log by the projector's delay (see
-`/metrics`, `haven_projection_lag_seconds`).
+`/metrics`, `haven_projection_lag_seconds`). `fresh=true` gives read-your-writes: the answer
+waits (up to `FRESH_TIMEOUT_SECONDS`) until the projection has applied everything committed
+before the request arrived — a command's events included — and is 503 `service-unavailable`
+with `Retry-After` if it cannot.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, get
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ServiceUnavailableException, ValidationException
 from litestar.params import QueryParameter
 
+from projections import checkpoints
+from projections.cases import CasesProjection
 from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
 from services.api.authorisation import Action, require
 from services.api.case_support import REFUSALS, problem_spec
@@ -35,6 +40,16 @@ from services.identity import Principal
 
 TAGS = ["caseloads"]
 MAX_PAGE = 200
+FRESH_TIMEOUT_SECONDS = 5.0
+FRESH = Annotated[bool, QueryParameter(description="wait until every write committed before this request is "
+                                                   "in the answer (read-your-writes)")]
+
+
+async def _catch_up(runtime: Runtime, fresh: bool) -> None:
+    if fresh and not await checkpoints.wait_until_projected(
+            runtime.pool, [CasesProjection.name], await checkpoints.log_head(runtime.pool),
+            timeout=FRESH_TIMEOUT_SECONDS):
+        raise ServiceUnavailableException(headers={"Retry-After": "1"})
 
 
 class MyCaseload(msgspec.Struct, frozen=True):
@@ -46,6 +61,10 @@ class TeamCaseloadPage(msgspec.Struct, frozen=True, kw_only=True):
     cases: list[TeamCase]
     total_cases: int
     next_cursor: str | None = None
+
+
+_FRESH_RESPONSES = {503: problem_spec("`fresh=true` and the projection did not catch up in time "
+                                      "(`service-unavailable`, with `Retry-After`).")}
 
 
 def _today() -> dt.date:
@@ -71,10 +90,12 @@ def _decode_cursor(text: str | None) -> tuple[int, uuid.UUID] | None:
 
 
 @get("/v1/cases", operation_id="myCaseload", tags=TAGS, summary="My open cases, with next actions",
-     security=BEARER_SECURITY, responses=REFUSALS)
-async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime]) -> MyCaseload:
+     security=BEARER_SECURITY, responses={**REFUSALS, **_FRESH_RESPONSES})
+async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
+                   fresh: FRESH = False) -> MyCaseload:
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
+    await _catch_up(runtime, fresh)
     cases = await my_caseload(runtime.pool, principal.organisation_id, principal.user_id, _today())
     return MyCaseload(cases=cases)
 
@@ -82,7 +103,8 @@ async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependen
 @get("/v1/caseload", operation_id="teamCaseload", tags=TAGS,
      summary="My team's caseload: counts, ages and flags, no identifying field",
      security=BEARER_SECURITY,
-     responses={**REFUSALS, 422: problem_spec("A query parameter is invalid (`validation-error`).")})
+     responses={**REFUSALS, **_FRESH_RESPONSES,
+                422: problem_spec("A query parameter is invalid (`validation-error`).")})
 async def team_cases(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
@@ -93,9 +115,11 @@ async def team_cases(
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
     cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page",
                                                  max_length=200)] = None,
+    fresh: FRESH = False,
 ) -> TeamCaseloadPage:
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
+    await _catch_up(runtime, fresh)
     assert principal.team_id is not None  # the rule grants supervisors with a team only
     page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
                                worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,

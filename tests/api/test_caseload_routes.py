@@ -115,3 +115,37 @@ async def test_bad_query_parameters_are_a_validation_error(client: httpx.AsyncCl
     response = await client.get("/v1/caseload", headers=as_role(issuer, "supervisor"), params=params)
     assert response.status_code in (400, 422)
     assert response.json()["type"].endswith(("validation-error", "bad-request"))
+
+
+async def test_fresh_waits_for_a_write_that_has_not_been_projected_yet(
+        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime, listen) -> None:
+    """Read-your-writes: a case opened just now is in `fresh=true` answers once the projector
+    runs, never in a stale one. Control: without `fresh`, the same read misses it."""
+    import asyncio
+    import contextlib
+
+    import msgspec
+
+    from projections.runner import ProjectionRunner
+    from services.cases import Actor
+    from tests.services.test_case_use_cases import opening
+
+    worker, team = ACCOUNTS["caseworker"]
+    headers = as_role(issuer, "caseworker")
+    before = {c["case_id"] for c in (await client.get("/v1/cases", headers=headers)).json()["cases"]}
+    use_cases = demo_use_cases(runtime.store)
+    new_case = "7f0c4a52-3d1e-4c43-9a55-0c1d2e3f4a5b"
+    command = msgspec.structs.replace(opening(new_case, ORG, worker), team_id=team)
+    await use_cases.open_case(Actor(worker, ORG), command)
+    stale = {c["case_id"] for c in (await client.get("/v1/cases", headers=headers)).json()["cases"]}
+    assert new_case not in stale and stale == before
+    runner = ProjectionRunner(runtime.store, listen, projection_factories(runtime.keyring)["cases"])
+    task = asyncio.create_task(runner.run())
+    try:
+        fresh = await client.get("/v1/cases", headers=headers, params={"fresh": "true"})
+        assert fresh.status_code == 200
+        assert new_case in {c["case_id"] for c in fresh.json()["cases"]}
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
