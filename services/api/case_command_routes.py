@@ -10,19 +10,24 @@ every refusal `application/problem+json`; 200 `{case_id, version}` with `ETag`.
 
 Routes (all `POST /v1/cases/{case_id}/...`; chosen here, the contract left them open):
 
-| path                        | use case                      | action         | body                                  |
-| --------------------------- | ----------------------------- | -------------- | ------------------------------------- |
-| `victim-status`             | `determine_victim_status`     | case.command   | the status itself `{status, determined_on, determined_by}` |
-| `trafficking-context`       | `update_trafficking_context`  | case.command   | the whole context, replacing the previous one |
-| `needs`                     | `assess_needs`                | case.command   | one assessment `{assessment_id, assessed_on, needs, notes?}` |
-| `goals`                     | `plan_goal` (SetGoal)         | case.command   | `{goal_id, category, description, set_on, target_on?}` |
-| `goals/{goal_id}/status`    | `plan_goal` (ChangeGoalStatus)| case.command   | `{status, changed_on}`: the goal is named by the path, as a referral's status is |
-| `statistics-consent`        | `record_consent` (RecordStatisticsConsent) | case.command | `{agrees, recorded_on}`; accepted on a closed case too (the domain allows it) |
-| `transfer`                  | `transfer`                    | case.transfer  | see below |
+* `victim-status` -> `determine_victim_status` (case.command): the status itself,
+  `{status, determined_on, determined_by}`;
+* `trafficking-context` -> `update_trafficking_context` (case.command): the whole context,
+  replacing the previous one;
+* `needs` -> `assess_needs` (case.command): one assessment `{assessment_id, assessed_on, needs,
+  notes?}`;
+* `goals` -> `plan_goal` with `SetGoal` (case.command): `{goal_id, category, description,
+  set_on, target_on?}`;
+* `goals/{goal_id}/status` -> `plan_goal` with `ChangeGoalStatus` (case.command):
+  `{status, changed_on}`, the goal named by the path as a referral's is for its status;
+* `statistics-consent` -> `record_consent` with `RecordStatisticsConsent` (case.command):
+  `{agrees, recorded_on}`, accepted on a closed case too (the domain allows it: a client may
+  change their mind at any time);
+* `transfer` -> `transfer` (case.transfer), below.
 
-Each is a command that appends events, hence `POST` like every other command (a
-`PUT .../trafficking-context` would promise an idempotent replacement that the event stream,
-which records every revision, does not give without If-Match anyway).
+Each appends events, so each is a `POST` like every other command, under the same If-Match
+rule; the trafficking context is replaced as a whole (not patched), and its earlier revisions
+stay in the case's history.
 
 Transfer: `{recipient_organisation, consent_id, transferred_on, receiving_worker_id,
 receiving_team_id, living_situation?}`. The server chooses the receiving case's id; the answer
