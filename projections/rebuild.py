@@ -82,9 +82,14 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
 
 async def _finish(store: PostgresEventStore, conn: Connection, projection: Projection, tables: Tables,
                   position: LogPosition, batch_size: int, progress: Progress | None) -> LogPosition:
-    """Apply what arrived since the bulk pass, inside the swap transaction."""
+    """Apply what arrived since the bulk pass, inside the swap transaction. Committed events
+    held back behind an unrelated transaction's xid are read with the precise horizon
+    (`events.log_order`), so a rebuild ends with everything committed, not merely with
+    everything below the oldest running transaction."""
     while True:
         tail = await store.read_all(position, batch_size)
+        if not tail and await store.has_events_after(position):
+            tail = await store.read_all(position, batch_size, precise=True)
         if not tail:
             return position
         await projection.apply(conn, live_events(tail), tables)
