@@ -19,6 +19,11 @@ grant for the case), ``*`` (the same answer in all three).
 
 Answers: an allowing basis (``ASSIGN``, ``TEAM``, ``GLASS``, ``PRIVACY``, ``ROLE``), ``N404``
 (not found) or ``F403`` (forbidden).
+
+The last section sends the same table over HTTP: every case endpoint is listed by hand with its
+action (a route the app serves without a row fails), and the new command routes, the reads and
+a control command are called by every role on each kind of case, with the organisation setting
+``HAVEN_TEAM_ACCESS`` off, naming the caller's organisation, and naming only another one.
 """
 
 from __future__ import annotations
