@@ -179,7 +179,7 @@ async def _load(spec: Mapping[str, Any]) -> dict[str, Any]:
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await process.communicate(json.dumps(spec).encode())
     if process.returncode != 0:
-        raise RuntimeError(f"the load generator failed ({process.returncode}):\n{err.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(f"the load generator failed ({process.returncode}): {err.decode(errors='replace')[-2000:]}")
     return json.loads(out)
 
 

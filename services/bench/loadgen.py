@@ -32,7 +32,9 @@ something). The result
     {"requests": N, "failed": F, "statuses": {"200": N, ...}, "elapsed": seconds,
      "latencies_ms": [...], "cases": [[[case_id, version], ...], ...]}
 
-`cases` gives each command client's versions at the end, for the next round.
+`cases` gives each command client's versions at the end, for the next round. A request
+without an answer for `REQUEST_TIMEOUT` seconds ends the run: exit status 3, and a line on
+standard error.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
+
+REQUEST_TIMEOUT = 30.0  # seconds without an answer: the server is stuck, the run fails
 
 
 class _Tally:
@@ -105,7 +109,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     clients = spec["paths"] if spec["kind"] == "get" else spec["cases"]
     tally = _Tally()
     connector = aiohttp.TCPConnector(limit=len(clients), force_close=False)
-    timeout = aiohttp.ClientTimeout(total=60)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     async with aiohttp.ClientSession(spec["base_url"], connector=connector, timeout=timeout,
                                      headers=spec.get("headers") or {}) as session:
         if spec["kind"] == "get":
@@ -131,7 +135,12 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     spec = json.load(sys.stdin)
-    result = asyncio.run(run(spec))
+    try:
+        result = asyncio.run(run(spec))
+    except asyncio.TimeoutError:
+        print(f"loadgen: a request got no answer within {REQUEST_TIMEOUT:g} s: the server is stuck",
+              file=sys.stderr)
+        return 3
     json.dump(result, sys.stdout)
     return 0
 
