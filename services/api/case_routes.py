@@ -403,7 +403,7 @@ async def break_glass(
 ) -> Response[BreakGlassGranted]:
     principal = request.user
     state = await load_for(runtime, principal, case_id)
-    require(principal, Action.CASE_BREAK_GLASS, CaseFacts.of(state))
+    require(principal, Action.CASE_BREAK_GLASS, CaseFacts.of(state), team_access=team_access(request))
     if not data.reason.strip():
         return problem_response(problem("validation-error", errors=[ProblemError(  # type: ignore[return-value]
             detail="the reason must not be blank", pointer="/reason")]))
@@ -445,7 +445,7 @@ async def case_access_log(request: Request[Principal, Any, Any], runtime: NamedD
                           case_id: FromPath[uuid.UUID]) -> Response[AccessLogView]:
     principal = request.user
     state = await load_for(runtime, principal, case_id)
-    decision = require(principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state))
+    decision = require(principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state), team_access=team_access(request))
     tenant = principal.organisation_id
     async with _fail_closed(runtime, case_id) as conn:
         # Recorded first, in the same transaction: the review itself is the newest record.
@@ -469,7 +469,7 @@ async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDepend
                      case_id: FromPath[uuid.UUID]) -> None:
     principal = request.user
     state = await load_for(runtime, principal, case_id)
-    decision = require(principal, Action.CASE_ERASE, CaseFacts.of(state))
+    decision = require(principal, Action.CASE_ERASE, CaseFacts.of(state), team_access=team_access(request))
     async with _fail_closed(runtime, case_id) as conn:  # the erasure and its record commit together
         await runtime.store.shred(principal.organisation_id, case_id, connection=conn)
         await _record(conn, request, principal, case_id, Action.CASE_ERASE, decision.basis, "erasure")
