@@ -33,6 +33,7 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
 from services.api.case_command_routes import CASE_COMMAND_ROUTES
 from services.api.case_routes import CASE_ROUTES
+from services.api.caseload_routes import CASELOAD_ROUTES
 from services.api.errors import handle_exception
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
@@ -71,7 +72,8 @@ def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
         return api_metrics
 
     app = HavenApp(
-        route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *CASE_COMMAND_ROUTES, *route_handlers],
+        route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *CASE_COMMAND_ROUTES, *CASELOAD_ROUTES,
+                        *route_handlers],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
