@@ -56,13 +56,17 @@ FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=T
 
 
 @contextlib.contextmanager
-def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, LocalIssuer]]:
-    """The real server, ready, and the local issuer whose key it trusts."""
+def served(database_url: str, tmp_path: Path, key_file: Path) -> Iterator[tuple[str, LocalIssuer]]:
+    """The real server, ready, and the local issuer whose key it trusts.
+
+    The server seals with the session's key file (`key_file`), like the in-process tests: the
+    cases it writes stay in the session's database, and tests that read the whole log (the
+    projections) must be able to open them."""
     data_dir = tmp_path / "data"
     issuer = LocalIssuer.open(data_dir)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
            "HAVEN_DATABASE_URL": database_url, "HAVEN_DATA_DIR": str(data_dir),
-           "HAVEN_KEK": f"file:{tmp_path / 'kek'}", "HAVEN_LOG_LEVEL": "warning"}
+           "HAVEN_KEK": f"file:{key_file}", "HAVEN_LOG_LEVEL": "warning"}
     port = free_port()
     log = tmp_path / "granian.log"
     base_url = f"http://127.0.0.1:{port}"
@@ -112,8 +116,8 @@ def _fuzz(operation: Any, strategy: Any, call: Any) -> None:
 
 
 @pytest.mark.slow
-def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_path: Path) -> None:
-    with served(database_url, tmp_path) as (base_url, issuer):
+def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_path: Path, key_file: Path) -> None:
+    with served(database_url, tmp_path, key_file) as (base_url, issuer):
         token = issuer.mint("fuzz-worker", "org-fuzz", ["caseworker"], team="team-fuzz")
         auth = {"Authorization": f"Bearer {token}"}
         document = httpx.get(f"{base_url}/schema/openapi.json", timeout=10.0).json()
