@@ -1,0 +1,311 @@
+"""`haven bench projections`: rebuilding a projection and the supervisor's caseload query.
+
+`run_projections_bench(url)` creates a throw-away database `haven_bench_<hex>` on the server
+of `url`, migrates it, seeds it from the demo generator through its bulk path
+(`services.demo_bulk`: every command decided by the domain, one append per stream, many
+streams per transaction), and measures, each against a raw limit in the same run:
+
+* ``rebuild``: events per second of `projections.rebuild.rebuild` of the ``cases``
+  projection over the whole log (reading with decryption and the hash-chained store's own
+  reader, folding, sealing the case view, writing the caseload, swapping the generation),
+  with a cold keyring cache, as `haven projections rebuild` in a fresh process. Raw: the
+  store bench's raw catch-up (`services.bench.store`), a plain asyncpg keyset-paginated
+  SELECT of the same columns of the same rows of ``haven.events`` in (transaction_id,
+  position) order, 1,000 rows a page. Ours and raw alternate over `rebuild_rounds` rounds
+  (ours-raw, raw-ours, ...), after one uncounted raw read that warms the buffer cache.
+  Target: ours >= 0.25 of raw.
+* ``team_caseload``: queries per second of `projections.caseload.team_caseload` — the
+  supervisor's first page (default filters, sort and page size) of one team holding
+  `team_cases` (5,000) open cases, with the per-worker summary over the whole team — from
+  one client, one query at a time, with its p50 and p99 latency in ms. Raw: a plain SELECT
+  of the same team's 5,000 rows (the columns the query reads) from ``bench_caseload``, a
+  copy of those rows in a table of the caseload's own definition, indexes included. Both
+  alternate over `rounds` rounds, `seconds` per side in all, after `warmup` seconds each.
+
+The team: after the demo plan, the organisation's supervisor reassigns `team_cases` open
+cases to one extra team (``team-harbor-bench``, `team_workers` workers), as `AssignCase`
+steps added to those cases' scripts, decided by the domain like every other step. The demo
+has one organisation here (``org-harbor``): with three, one organisation holds about a
+quarter of the open cases, and 5,000 of them would take some 600,000 events.
+
+The seed is sized to hold at least `events` events (200,000) and `team_cases` open cases.
+Seeding is timed and reported through `progress`, but it is not a figure.
+
+Results: ``{"rebuild": {"value", "unit": "ev/s", "raw", "ratio", "events"},
+"team_caseload": {"value", "unit": "q/s", "raw", "ratio", "p50_ms", "p99_ms", "raw_p50_ms",
+"raw_p99_ms", "queries", "rows"}}``. The database is dropped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gc
+import math
+import secrets
+import tempfile
+import time
+import types
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from crypto.keyring import Keyring
+from crypto.providers import FileKeyProvider
+from domain.case import commands as cmd
+from domain.case.state import fold
+from events.catalog import haven_registry
+from events.store import PostgresEventStore
+from projections.base import tables_of
+from projections.caseload import team_caseload
+from projections.cases import CASELOAD, CasesProjection
+from projections.catalog import projection_factories
+from projections.rebuild import rebuild
+from services.bench.http import percentile
+from services.bench.report import format_table
+from services.bench.store import _Bench, _drop_database
+from services.cases import Actor
+from services.database import prepare_database, with_database
+from services.demo import DEMO_TODAY, DemoPlan, Step, demo_plan
+from services.demo_bulk import write_scripts
+
+FIGURES = ("rebuild", "team_caseload")
+TARGETS: dict[str, float] = {"rebuild": 0.25}  # minimum ours/raw
+
+ORGANISATION = "org-harbor"
+SUPERVISOR = "supervisor-harbor"
+TEAM = "team-harbor-bench"
+EVENTS_PER_CASE = 27    # about, in the demo plan (one organisation, no transfers)
+OPEN_PER_CASE = 0.55    # about: open cases per intake
+
+# What `team_caseload` reads of each row; the raw side fetches exactly these, unprocessed.
+_RAW_CASELOAD = """SELECT case_id, worker_id, version, enrolled_on, last_contact_on, waiting_referrals_since,
+       services_month, services_in_month, consent_expiries, has_safe_contact_plan, has_victim_status
+  FROM bench_caseload WHERE tenant_id = $1 AND team_id = $2"""
+
+
+# -- the seed ------------------------------------------------------------------------------
+
+
+def sized_plan(events: int, open_cases: int, *, seed: int, today: dt.date) -> tuple[DemoPlan, list[str]]:
+    """A one-organisation demo plan with at least `events` events and `open_cases` open
+    cases, and the ids of its open cases in plan order."""
+    cases = max(1, math.ceil(max(events / EVENTS_PER_CASE, open_cases / OPEN_PER_CASE) * 1.03))
+    while True:
+        plan = demo_plan(seed=seed, cases=cases, today=today, organisations=(ORGANISATION,))
+        opened = [case_id for (org, case_id), stream in plan.streams.items()
+                  if _is_open(fold(enumerate(stream, start=1)))]
+        if plan.summary.events >= events and len(opened) >= open_cases:
+            return plan, opened
+        cases = math.ceil(cases * 1.1)
+
+
+def _is_open(state: Any) -> bool:
+    return state.closure is None and state.transfer is None
+
+
+def with_team(plan: DemoPlan, case_ids: Sequence[str], *, workers: int) -> list[tuple[Step, ...]]:
+    """The plan's scripts, each of the given cases ending with its reassignment to `TEAM`
+    by the organisation's supervisor (worker k of `workers`, round robin)."""
+    chosen = {case_id: index for index, case_id in enumerate(case_ids)}
+    supervisor = Actor(SUPERVISOR, ORGANISATION, "bench-team")
+    scripts = []
+    for script in plan.scripts:
+        last: dict[str, Step] = {}
+        for step in script:
+            if step.case_id in chosen:
+                last[step.case_id] = step
+        extra = tuple(
+            Step("assign", supervisor, case_id,
+                 cmd.AssignCase(worker_id=f"worker-harbor-bench-{chosen[case_id] % workers + 1}", team_id=TEAM,
+                                assigned_on=plan.today),
+                 step.version, step.version + 1)
+            for case_id, step in last.items())
+        scripts.append((*script, *extra))
+    return scripts
+
+
+async def _seed(store: PostgresEventStore, events: int, team_cases: int, team_workers: int, *, seed: int,
+                today: dt.date, note: Callable[[str], None]) -> int:
+    """Plan, add the team, write through the bulk path; returns the number of events."""
+    start = time.perf_counter()
+    plan, open_cases = sized_plan(events, team_cases, seed=seed, today=today)
+    planned = time.perf_counter() - start
+    scripts = with_team(plan, open_cases[:team_cases], workers=team_workers)
+    written = await write_scripts(store, scripts, today)
+    seeded = time.perf_counter() - start
+    note(f"seeded {written.events:,} events ({written.streams:,} cases, {written.steps:,} commands) "
+         f"in {seeded:.1f} s ({planned:.1f} s planning; {written.events / seeded:,.0f} ev/s); not a figure")
+    return written.events
+
+
+# -- timing ------------------------------------------------------------------------------
+
+
+def _figure(ours: float, raw: float, unit: str, **extra: Any) -> dict[str, Any]:
+    return {"value": float(ours), "unit": unit, "raw": float(raw), "ratio": float(ours / raw) if raw else 0.0,
+            **extra}
+
+
+async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventStore, events: int, *,
+                   rounds: int, note: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+    make = projection_factories(keyring)["cases"]
+    # The store bench's raw catch-up, as it is (it needs nothing of its bench but the pool).
+    raw_side = types.SimpleNamespace(pool=pool)
+
+    async def raw() -> int:
+        return await _Bench.raw_catch_up(raw_side, "haven.events")  # type: ignore[arg-type]
+
+    generation = 0
+
+    async def ours() -> int:
+        nonlocal generation
+        keyring.clear()  # a fresh process: every stream's key is unwrapped again
+        applied = 0
+
+        def count(n: int) -> None:
+            nonlocal applied
+            applied += n
+
+        built = await rebuild(store, pool, make, progress=count)
+        generation = built.generation
+        return applied
+
+    await raw()  # warms the buffer cache (heap and log-order index) for both sides
+    totals = {"ours": [0, 0.0], "raw": [0, 0.0]}
+    sides = [("ours", ours), ("raw", raw)]
+    for round_ in range(rounds):
+        note(f"rebuild: round {round_ + 1} of {rounds}")
+        for side, run in sides if round_ % 2 == 0 else sides[::-1]:
+            start = time.perf_counter()
+            read = await run()
+            totals[side][1] += time.perf_counter() - start
+            totals[side][0] += read
+            if read != events:
+                raise RuntimeError(f"rebuild ({side}) handled {read} of {events} events")
+    figure = _figure(totals["ours"][0] / totals["ours"][1], totals["raw"][0] / totals["raw"][1], "ev/s",
+                     events=events)
+    return figure, generation
+
+
+async def _team_caseload(pool: asyncpg.Pool, generation: int, team_cases: int, today: dt.date, *,
+                         seconds: float, warmup: float, rounds: int, note: Callable[[str], None]) -> dict[str, Any]:
+    caseload = tables_of(CasesProjection, generation)[CASELOAD]
+    await pool.execute(f"CREATE TABLE bench_caseload (LIKE {caseload} INCLUDING ALL)")
+    await pool.execute(f"INSERT INTO bench_caseload SELECT * FROM {caseload} WHERE tenant_id = $1 AND team_id = $2",
+                       ORGANISATION, TEAM)
+    await pool.execute(f"VACUUM (ANALYZE) bench_caseload, {caseload}")
+    page = await team_caseload(pool, ORGANISATION, TEAM, today)
+    rows = len(await pool.fetch(_RAW_CASELOAD, ORGANISATION, TEAM))
+    if page.total_cases != team_cases or rows != team_cases:
+        raise RuntimeError(f"the team holds {page.total_cases} open cases ({rows} raw rows), not {team_cases}")
+    note(f"team_caseload: {page.total_cases:,} open cases, {len(page.workers)} workers, a page of {len(page.cases)}")
+
+    async def ours() -> None:
+        await team_caseload(pool, ORGANISATION, TEAM, today)
+
+    async def raw() -> None:
+        await pool.fetch(_RAW_CASELOAD, ORGANISATION, TEAM)
+
+    latencies: dict[str, list[float]] = {"ours": [], "raw": []}
+    elapsed = {"ours": 0.0, "raw": 0.0}
+
+    async def drive(side: str, query: Callable[[], Any], span: float, counted: bool) -> None:
+        deadline = time.perf_counter() + span
+        began = time.perf_counter()
+        while (now := time.perf_counter()) < deadline:
+            await query()
+            if counted:
+                latencies[side].append((time.perf_counter() - now) * 1000)
+        if counted:
+            elapsed[side] += time.perf_counter() - began
+
+    sides = [("ours", ours), ("raw", raw)]
+    for round_ in range(rounds):
+        for side, query in sides if round_ % 2 == 0 else sides[::-1]:
+            if round_ == 0 and warmup > 0:
+                await drive(side, query, warmup, counted=False)
+            await drive(side, query, seconds / rounds, counted=True)
+    ours_rate = len(latencies["ours"]) / elapsed["ours"]
+    raw_rate = len(latencies["raw"]) / elapsed["raw"]
+    return _figure(ours_rate, raw_rate, "q/s",
+                   p50_ms=percentile(latencies["ours"], 0.50), p99_ms=percentile(latencies["ours"], 0.99),
+                   raw_p50_ms=percentile(latencies["raw"], 0.50), raw_p99_ms=percentile(latencies["raw"], 0.99),
+                   queries=len(latencies["ours"]), rows=team_cases)
+
+
+# -- the suite ---------------------------------------------------------------------------
+
+
+async def run_projections_bench(
+    database_url: str,
+    *,
+    events: int = 200_000,
+    team_cases: int = 5_000,
+    team_workers: int = 25,
+    rebuild_rounds: int = 2,
+    seconds: float = 4.5,
+    warmup: float = 0.5,
+    rounds: int = 3,
+    seed: int = 7,
+    today: dt.date = DEMO_TODAY,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Seed, then measure `rebuild` and `team_caseload` (see the module doc).
+
+    `database_url` names any database on the server: the bench creates its own database
+    `haven_bench_<hex>` next to it and drops it at the end. With the defaults the seed holds
+    about 240,000 events; the bench takes a few minutes on a 2-core machine.
+    """
+    if events < 1 or team_cases < 1 or team_workers < 1 or rebuild_rounds < 1 or seconds <= 0 or rounds < 1:
+        raise ValueError("events, team_cases, team_workers, rebuild_rounds, seconds and rounds must be positive")
+    note = progress or (lambda _line: None)
+    name = f"haven_bench_{secrets.token_hex(6)}"
+    url = with_database(database_url, name)
+    try:
+        note(f"creating database {name}")
+        await prepare_database(url)
+        pool = await asyncpg.create_pool(url, min_size=4, max_size=12)
+        try:
+            with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
+                provider = FileKeyProvider(Path(folder) / "kek")
+                keyring = Keyring(provider)
+                store = PostgresEventStore(pool, keyring, haven_registry())
+                try:
+                    written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
+                    # The plan's hundreds of thousands of objects are gone now: a full collection
+                    # during the timed part would otherwise walk them all (seconds, not ms).
+                    gc.collect()
+                    await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
+                    results: dict[str, dict[str, Any]] = {}
+                    results["rebuild"], generation = await _rebuild(
+                        pool, keyring, store, written, rounds=rebuild_rounds, note=note)
+                    note("team_caseload")
+                    results["team_caseload"] = await _team_caseload(
+                        pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)
+                    return results
+                finally:
+                    await store.close()
+                    provider.close()
+        finally:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
+                pool.terminate()
+    finally:
+        await _drop_database(database_url, name)
+
+
+def format_results(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """One table per unit (events/s for the rebuild, queries/s with latencies for the
+    caseload), with the targets and pass/MISS markers."""
+    by_unit: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for figure, values in results.items():
+        by_unit.setdefault(str(values.get("unit", "")), {})[figure] = values
+    return "\n\n".join(format_table(group, TARGETS) for group in by_unit.values())
+
+
+def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:
+    print(format_results(results))
