@@ -90,7 +90,9 @@ def _decode_cursor(text: str | None) -> tuple[int, uuid.UUID] | None:
 
 
 @get("/v1/cases", operation_id="myCaseload", tags=TAGS, summary="My open cases, with next actions",
-     security=BEARER_SECURITY, responses={**REFUSALS, **_FRESH_RESPONSES})
+     security=BEARER_SECURITY,
+     responses={**REFUSALS, **_FRESH_RESPONSES,
+                422: problem_spec("A query parameter is invalid (`validation-error`).")})
 async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                    fresh: FRESH = False) -> MyCaseload:
     principal = request.user
