@@ -22,7 +22,6 @@ from typing import Any, NamedTuple, NoReturn
 
 import asyncpg
 import msgspec
-from cachetools import LRUCache
 
 from crypto.aead import FORMAT_VERSION, NONCE_END, OVERHEAD, AuthenticationFailed
 from crypto.chain import GENESIS, next_link
@@ -44,6 +43,8 @@ from events.registry import EventRegistry
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 NOTIFY_CHANNEL = "haven_events"
+_NOTIFY_SQL = "SELECT pg_notify($1, '')"
+_NOTIFY_GAP = 0.005  # seconds: at most ~200 notifications a second, the first one at once
 
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -169,7 +170,9 @@ class PostgresEventStore:
         self._clock = clock
         # Stream heads this process has seen (read or written): an append extends the chain
         # from here without reading the head first. A stale entry only costs a conflict.
-        self._heads: LRUCache[tuple[str, str], StreamHead] = LRUCache(maxsize=head_cache_size)
+        # A dict in least-recently-written order (cheaper than an LRUCache on every append).
+        self._heads: dict[tuple[str, str], StreamHead] = {}
+        self._head_cache_size = head_cache_size
         self._announce = asyncio.Event()
         self._announcer: asyncio.Task[None] | None = None
 
@@ -203,9 +206,10 @@ class PostgresEventStore:
         stream = str(stream_id)
         if expected_version == 0:
             data_key, wrapped = self._keyring.create(tenant_id, stream)
-            head = StreamHead(0, GENESIS)
+            head, known = StreamHead(0, GENESIS), False
         else:
-            head, data_key = await self._head(connection, tenant_id, stream_id, expected_version, _trust_cache)
+            head, data_key, known = await self._head(connection, tenant_id, stream_id, stream, expected_version,
+                                                     _trust_cache)
         now = self._clock()
         recorded_at_us = to_microseconds(now)
         types, versions, ciphertexts, links = [], [], [], []
@@ -244,21 +248,28 @@ class PostgresEventStore:
                 return await self.append(tenant_id, stream_id, expected_version, events, metadata,
                                          connection=connection, _trust_cache=False)
             await self._explain_refusal(executor, tenant_id, stream_id, expected_version)
-        self._heads[(tenant_id, stream)] = StreamHead(expected_version + len(events), link)
-        self._keyring.remember(tenant_id, stream, data_key)
+        heads = self._heads
+        heads.pop((tenant_id, stream), None)  # (re)inserted last: the most recently used
+        heads[(tenant_id, stream)] = StreamHead(expected_version + len(events), link)
+        if len(heads) > self._head_cache_size:
+            del heads[next(iter(heads))]  # the least recently used
+        if not known:  # a key that came from the keyring's cache is there already
+            self._keyring.remember(tenant_id, stream, data_key)
         if connection is None:
             self.announce()
-        rows = sorted(rows, key=lambda row: row[0])
+        if len(rows) > 1:
+            rows = sorted(rows, key=lambda row: row[0])
         return AppendResult(rows[-1][0], [LogPosition(row[2], row[1]) for row in rows])
 
-    async def _head(self, connection: Connection | None, tenant_id: str, stream_id: uuid.UUID,
-                    expected_version: int, trust_cache: bool) -> tuple[StreamHead, DataKey]:
-        """The stream's head and data key, from memory when they are known and current."""
-        stream = str(stream_id)
+    async def _head(self, connection: Connection | None, tenant_id: str, stream_id: uuid.UUID, stream: str,
+                    expected_version: int, trust_cache: bool) -> tuple[StreamHead, DataKey, bool]:
+        """The stream's head and data key, from memory when they are known and current; and
+        whether the key came from the keyring's cache."""
         head = self._heads.get((tenant_id, stream)) if trust_cache else None
-        data_key = self._keyring.cached(tenant_id, stream)
-        if head is not None and head.version == expected_version and data_key is not None:
-            return head, data_key
+        if head is not None and head.version == expected_version:
+            data_key = self._keyring.cached(tenant_id, stream)
+            if data_key is not None:
+                return head, data_key, True
         row = await (connection or self._pool).fetchrow(_STREAM_SQL, tenant_id, stream_id)
         if row is None or row["version"] != expected_version:
             raise ConcurrencyConflict(stream, expected_version)
@@ -269,7 +280,7 @@ class PostgresEventStore:
                 tenant_id, stream, WrappedDataKey(row["key_id"], row["kek_id"], row["wrapped_key"]))
         except DecryptionError as error:
             raise TamperDetected(f"the data key of stream {stream} does not unwrap") from error
-        return StreamHead(row["version"], row["head_hash"]), data_key
+        return StreamHead(row["version"], row["head_hash"]), data_key, False
 
     async def _explain_refusal(self, executor: Any, tenant_id: str, stream_id: uuid.UUID, expected: int) -> NoReturn:
         row = await executor.fetchrow(_STREAM_SQL, tenant_id, stream_id)
@@ -295,9 +306,16 @@ class PostgresEventStore:
     async def _announce_loop(self) -> None:
         while True:
             await self._announce.wait()
-            self._announce.clear()
             try:
-                await self._pool.execute("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+                # One connection for a busy spell: no pool round trip (and its reset query)
+                # per notification while appends keep coming.
+                async with self._pool.acquire() as conn:
+                    while self._announce.is_set():
+                        self._announce.clear()
+                        await conn.execute(_NOTIFY_SQL, NOTIFY_CHANNEL)
+                        # Appends that commit meanwhile share the next notification: each one is
+                        # a commit of its own (an XID and a WAL flush), on the appenders' server.
+                        await asyncio.sleep(_NOTIFY_GAP)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                 await asyncio.sleep(0.1)  # subscribers fall back to polling meanwhile
 
@@ -367,7 +385,10 @@ class PostgresEventStore:
             headers.append(header)
         if len(rows) != version or link != head_hash:
             raise TamperDetected(f"stream {stream} does not end at its recorded head")
+        self._heads.pop((tenant_id, stream), None)
         self._heads[(tenant_id, stream)] = StreamHead(version, head_hash)
+        if len(self._heads) > self._head_cache_size:
+            del self._heads[next(iter(self._heads))]
         return self._open_rows(rows, {(tenant_id, stream_id): data_key}, headers)
 
     async def stream_version(self, tenant_id: str, stream_id: uuid.UUID) -> int:
