@@ -476,28 +476,30 @@ class PostgresEventStore:
         from the append lock instead of the oldest running transaction (slower; used by
         subscribers held back by an unrelated long transaction).
         """
-        rows = await self._log_rows(after, limit, precise)
-        return await self._open_log_rows(rows)
+        rows, keys = await self._log_batch(after, limit, precise)
+        return self._open_rows(rows, keys)
 
     async def read_all_batches(
         self, after: LogPosition = LOG_START, batch_size: int = 1000
     ) -> AsyncIterator[list[RecordedEvent]]:
         """The log from `after` up to the current horizon, in batches — for catching up.
 
-        The next batch is fetched (on another connection) while this one is decrypted, so the
-        database and the decryption work side by side instead of taking turns.
+        The next batch, and the data keys of its streams, are fetched (on another connection)
+        while this one is decrypted, so the database and the decryption work side by side
+        instead of taking turns.
         """
-        pending: asyncio.Future[list[Any]] | None = asyncio.ensure_future(self._log_rows(after, batch_size))
+        pending: asyncio.Future[tuple[list[Any], dict[tuple[str, Any], DataKey | None]]] | None = (
+            asyncio.ensure_future(self._log_batch(after, batch_size)))
         try:
             while pending is not None:
-                rows = await pending
+                rows, keys = await pending
                 pending = None
                 if not rows:
                     return
                 if len(rows) == batch_size:
                     last = rows[-1]
-                    pending = asyncio.ensure_future(self._log_rows(LogPosition(last[3], last[4]), batch_size))
-                yield await self._open_log_rows(rows)
+                    pending = asyncio.ensure_future(self._log_batch(LogPosition(last[3], last[4]), batch_size))
+                yield self._open_rows(rows, keys)
         finally:
             if pending is not None:
                 pending.cancel()
@@ -510,16 +512,17 @@ class PostgresEventStore:
             "SELECT EXISTS (SELECT 1 FROM haven.events WHERE (transaction_id, position) > ($1::xid8, $2::bigint))",
             after.transaction_id, after.position)
 
-    async def _log_rows(self, after: LogPosition, limit: int, precise: bool = False) -> list[Any]:
+    async def _log_batch(self, after: LogPosition, limit: int, precise: bool = False
+                         ) -> tuple[list[Any], dict[tuple[str, Any], DataKey | None]]:
+        """Up to `limit` rows of the log after `after`, and the data keys of their streams
+        (None: erased), on one connection."""
         async with self._pool.acquire() as conn:
             if precise:
                 horizon = await conn.fetchval(PRECISE_HORIZON_SQL)
-                return await conn.fetch(_READ_ALL_BELOW_SQL, after.transaction_id, after.position, horizon, limit)
-            return await conn.fetch(_READ_ALL_FAST_SQL, after.transaction_id, after.position, limit)
-
-    async def _open_log_rows(self, rows: list[Any]) -> list[RecordedEvent]:
-        keys = await self._keys_for(self._pool, rows)
-        return self._open_rows(rows, keys)
+                rows = await conn.fetch(_READ_ALL_BELOW_SQL, after.transaction_id, after.position, horizon, limit)
+            else:
+                rows = await conn.fetch(_READ_ALL_FAST_SQL, after.transaction_id, after.position, limit)
+            return rows, (await self._keys_for(conn, rows) if rows else {})
 
     async def _keys_for(self, conn: Connection | asyncpg.Pool, rows: list[Any]) -> dict[tuple[str, Any], DataKey | None]:
         keys: dict[tuple[str, Any], DataKey | None] = {}
