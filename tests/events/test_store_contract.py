@@ -261,3 +261,23 @@ async def test_the_log_reader_keeps_interleaved_streams_apart(store, pool, key_f
     ]
     assert [r.metadata is None for r in log] == [False, False, True, False, False]
     assert log == [event for batch in [b async for b in cold.read_all_batches(batch_size=2)] for event in batch]
+
+
+async def test_appends_are_announced_after_a_burst_and_again_later(store, listen):
+    """NOTIFY is coalesced (one connection, a short gap between notifications), never lost:
+    a burst of appends wakes listeners, and so does a single append after it."""
+    from events.store import NOTIFY_CHANNEL
+
+    woken = asyncio.Queue()
+    conn = await listen()
+    try:
+        await conn.add_listener(NOTIFY_CHANNEL, lambda *_: woken.put_nowait(1))
+        await asyncio.gather(*(store.append(ORG, uuid.uuid4(), 0, notes("burst"), META) for _ in range(20)))
+        await asyncio.wait_for(woken.get(), timeout=5)
+        await asyncio.sleep(0.1)
+        while not woken.empty():
+            woken.get_nowait()
+        await store.append(ORG, uuid.uuid4(), 0, notes("later"), META)
+        await asyncio.wait_for(woken.get(), timeout=5)
+    finally:
+        await conn.close()
