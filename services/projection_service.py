@@ -23,7 +23,7 @@ from services.settings import Settings
 
 def projection_runners(rt: Runtime, database_url: str, names: Sequence[str] | None = None) -> list[ProjectionRunner]:
     connect = functools.partial(asyncpg.connect, database_url)
-    factories = projection_factories(rt.keyring)
+    factories = projection_factories(rt.keyring, rt.store)
     return [ProjectionRunner(rt.store, connect, make) for name, make in factories.items()
             if names is None or name in names]
 
@@ -48,7 +48,8 @@ async def run_worker(settings: Settings, url: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        print(f"haven: worker running projections: {', '.join(projection_factories(rt.keyring))}", file=sys.stderr)
+        names = ", ".join(projection_factories(rt.keyring, rt.store))
+        print(f"haven: worker running projections: {names}", file=sys.stderr)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     return 0
@@ -57,7 +58,7 @@ async def run_worker(settings: Settings, url: str) -> int:
 async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]) -> int:
     """`haven projections rebuild [NAME...]`: with a progress bar (events, rate, time left)."""
     async with runtime(settings, url) as rt:
-        factories = projection_factories(rt.keyring)
+        factories = projection_factories(rt.keyring, rt.store)
         unknown = sorted(set(names) - set(factories))
         if unknown:
             print(f"haven: no such projection: {', '.join(unknown)} (known: {', '.join(factories)})", file=sys.stderr)
@@ -74,7 +75,7 @@ async def wait_for_projections(settings: Settings, url: str, timeout: float) -> 
     """`haven projections wait`: until every projection has applied everything committed now
     (exit 1 on timeout) — for scripts that write and then read a view."""
     async with runtime(settings, url) as rt:
-        names = list(projection_factories(rt.keyring))
+        names = list(projection_factories(rt.keyring, rt.store))
         head = await checkpoints.log_head(rt.pool)
         if await checkpoints.wait_until_projected(rt.pool, names, head, timeout=timeout):
             return 0
@@ -86,7 +87,7 @@ async def projection_status(settings: Settings, url: str) -> int:
     """`haven projections status`: generation, lag in events and seconds, per projection."""
     async with runtime(settings, url) as rt:
         lags = await checkpoints.lag(rt.pool)
-        for name in projection_factories(rt.keyring):
+        for name in projection_factories(rt.keyring, rt.store):
             checkpoint = await checkpoints.load(rt.pool, name)
             if checkpoint is None:
                 print(f"{name:12s} not built yet")

@@ -30,5 +30,5 @@ async def case_store(empty_log: asyncpg.Pool, keyring: Keyring) -> AsyncIterator
 
 
 @pytest.fixture
-def factories(keyring: Keyring):
-    return projection_factories(keyring)
+def factories(keyring: Keyring, case_store: PostgresEventStore):
+    return projection_factories(keyring, case_store)
