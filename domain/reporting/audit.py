@@ -1,0 +1,459 @@
+"""The disclosure audit: what an outsider can infer from everything ever released.
+
+The ledger holds every publication — every table, quarter, year-to-date, organisation level
+and revision. Each published number is an equation over the atoms (non-negative integer
+unknowns); each published percentage is a pair of inequalities (§3.3). For every *target*
+the audit decides, exactly over the integers, what an outsider can infer:
+
+* every cell of the universe's full cross-classification with its margins — each atom, and
+  each sum of atoms fixing some dimensions and totalling the rest ("late records, any type",
+  "minors, non-binary, foreign national, any organisation") — unless it contains an atom no
+  publication constrains (that atom alone can make it large): blocked if its feasible
+  values lie inside 1..k-1 (pinned to a small value included);
+* every suppressed cell of every publication: blocked as an atom is, and also if it is
+  pinned to any single non-zero value (a suppression that can be undone protects nothing);
+* the sum of the suppressed parts of each table line (collapsing the suppressed categories
+  of a row must not give a small count either): blocked as an atom is;
+* every outsider-identifiable group — each row of a table across a sensitive
+  classification, and each declared `Group` — must keep at least two categories of the
+  breakdown possible whenever it can have members (§3.5); otherwise "all clients of agency X
+  were labour-trafficking victims" is derivable.
+
+**How.** A target is *safe* as soon as an integer point satisfying every ledger fact shows
+it: the target at zero, or at k or more (and, for a suppressed cell, two different values);
+for a group, two categories each non-zero at some point. Points are collected in a pool and
+every point is checked against every open target, so one solve usually settles many targets:
+the true counts (when given) are the first point, then one solve minimising and one
+maximising the sum of all open targets, then per open target a feasibility problem ("this
+target = 0", else ">= k", else "some other category >= 1"). Every point is verified here in
+exact integer arithmetic before it counts, so a *safe* verdict never rests on a
+floating-point solver: it rests on a witness that was checked. A *blocked* verdict rests on
+the solver's proof of infeasibility (`IntegerSolver`; `services.disclosure_milp` solves the
+LP relaxation first — LP infeasible proves integer infeasible, an integral LP vertex is a
+witness — and runs branch-and-bound only when neither settles it); a solver failure is
+reported as `undecided`, which blocks too. Errors of the solver can therefore only block a
+safe release, never pass an unsafe one.
+
+**Cost.** With n constrained atoms, m facts, T targets (the cross-classification alone has
+prod(codes_i + 1) cells; building them costs prod(2 codes_i) index operations): at most 2 + 3T integer programs of n
+variables and m + 1 rows (suppressed cells need up to two more), each an LP first. The pool
+makes the typical count far smaller — every target whose truth is zero, and most whose
+truth is large, are settled by the truth or the two sum solves — so the solves left are for
+small non-zero targets, roughly the suppressed cells. Integer programming is NP-hard in
+general; tables with margins are nearly totally unimodular and the LP relaxation settles
+most. Every witness is checked in O(nnz) and checked against open targets in O(T * nnz).
+
+**What is not guaranteed.** Only the targets above are audited: an arbitrary linear
+combination of atoms that is none of the above (say, two suppressed cells of different
+tables added together, or a union of codes of one dimension that no table publishes) is
+not checked. Atoms are
+bounded above by `upper_bound` (twice the largest number published or true, plus 2k); that
+bound can only make the audit stricter. Nothing here knows who the outsider is: the audit
+assumes they know the codebook, the table layouts and every published number, and nothing
+else (no individual's record — a person who knows their own record learns more, as with
+any aggregate).
+
+**What a finding may say.** That a cell is blocked tells whoever reads it that the cell is
+small and non-zero, and a group finding tells that the group is concentrated. A `Finding`
+therefore carries coordinates for the program (protection needs them) but its `repr` and
+`describe()` name only the kind, the reason, the release and the table; never a count,
+never an interval, never which category a group is concentrated in. Treat `coordinates`
+like the counts themselves: never log it, never return it over HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from domain.reporting.tables import TOTAL, CellKey, Release, Selection, Universe
+
+K = 11  # CMS threshold: no count 1..K-1 is published or derivable
+
+Terms = tuple[tuple[int, int], ...]  # (variable index, integer coefficient), sorted, merged
+
+
+# -- the port to an integer-programming solver -------------------------------------------------
+
+@dataclass(frozen=True)
+class Row:
+    """low <= sum(coefficient * x[variable]) <= high (None: unbounded on that side)."""
+
+    terms: Terms
+    low: int | None
+    high: int | None
+
+    def holds(self, point: Sequence[int]) -> bool:
+        value = sum(c * point[v] for v, c in self.terms)
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+@dataclass(frozen=True, eq=False)  # identity equality: solvers cache a compiled system by it
+class LinearSystem:
+    """Integer variables lower[i] <= x[i] <= upper[i] and rows of linear constraints."""
+
+    lower: tuple[int, ...]
+    upper: tuple[int, ...]
+    rows: tuple[Row, ...]
+
+    def holds(self, point: Sequence[int], extra: Sequence[Row] = ()) -> bool:
+        return (len(point) == len(self.lower)
+                and all(lo <= x <= hi for lo, x, hi in zip(self.lower, point, self.upper))
+                and all(row.holds(point) for row in self.rows)
+                and all(row.holds(point) for row in extra))
+
+
+@dataclass(frozen=True)
+class IntegerProgram:
+    system: LinearSystem
+    extra: tuple[Row, ...] = ()
+    objective: Terms = ()
+    maximise: bool = False
+    gap: float = 0.0  # relative optimality gap accepted (0: optimal); feasibility is never relaxed
+    time_limit: float | None = None  # then the best point found in time will do (None if none)
+
+
+class SolverFailed(RuntimeError):
+    """The solver stopped without a proof either way (time limit, numerical trouble)."""
+
+
+class IntegerSolver(Protocol):
+    def solve(self, program: IntegerProgram) -> tuple[int, ...] | None:
+        """An integer point satisfying the program, optimal for its objective; None if infeasible.
+
+        Raises SolverFailed when it can prove neither. Callers verify returned points.
+        """
+
+
+# -- the ledger ----------------------------------------------------------------------------------
+
+class InconsistentLedger(ValueError):
+    """The ledger's facts admit no point, or the true counts contradict them.
+
+    Usually a revision released over the same atoms as its original: model late and
+    corrected records as a vintage dimension so that both releases stay true.
+    """
+
+
+CellRef = tuple[str, CellKey]  # (table name, cell key)
+
+
+@dataclass(frozen=True, eq=False)
+class Publication:
+    """What one release actually published: every cell (None = suppressed) and percentage.
+
+    The selection of every cell is resolved when the publication is built, so a later
+    codebook that adds codes does not change what an old publication meant.
+    """
+
+    release: Release
+    cells: Mapping[CellRef, int | None]
+    percentages: Mapping[str, int | None]
+    selections: Mapping[CellRef, Selection]
+
+    @classmethod
+    def of(cls, universe: Universe, release: Release, cells: Mapping[CellRef, int | None],
+           percentages: Mapping[str, int | None] | None = None) -> Publication:
+        selections = {(t.name, key): t.selection(universe, key) for t in release.tables for key in t.keys()}
+        if set(cells) != set(selections):
+            raise ValueError("a publication gives every cell of every table (None for suppressed)")
+        percentages = dict(percentages or {})
+        if set(percentages) != {p.name for p in release.percentages}:
+            raise ValueError("a publication gives every percentage (None for suppressed)")
+        return cls(release, dict(cells), percentages, selections)
+
+    def suppressed(self) -> list[CellRef]:
+        return [ref for ref, value in self.cells.items() if value is None]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    universe: Universe
+    publications: tuple[Publication, ...] = ()
+
+    def with_publication(self, publication: Publication) -> Ledger:
+        if any(p.release.name == publication.release.name for p in self.publications):
+            raise ValueError("a release name is used once; a revision is a new release")
+        return Ledger(self.universe, (*self.publications, publication))
+
+    def digest(self) -> str:
+        """SHA-256 over every published number and its meaning (for the disclosure certificate)."""
+        def selection(s: Selection) -> list[list[str]]:
+            return [sorted(codes) for codes in s]
+        document = [[d.name, list(d.codes)] for d in self.universe.dimensions], [
+            {"release": p.release.name, "codebook": p.release.codebook_version,
+             "cells": sorted([t, list(k), v, selection(p.selections[(t, k)])] for (t, k), v in p.cells.items()),
+             "percentages": sorted([
+                 [q.name, p.percentages[q.name], list(q.numerator[1]), q.numerator[0],
+                  list(q.denominator[1]), q.denominator[0]] for q in p.release.percentages])}
+            for p in self.publications]
+        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def terms_of(universe: Universe, parts: Sequence[tuple[Selection, int]]) -> Terms:
+    merged: dict[int, int] = {}
+    for selection, coefficient in parts:
+        for index in universe.indices(selection):
+            merged[index] = merged.get(index, 0) + coefficient
+    return tuple(sorted((v, c) for v, c in merged.items() if c))
+
+
+def publication_rows(universe: Universe, publication: Publication) -> list[Row]:
+    """The facts a publication gives away: one equation per published cell, two rows per percentage."""
+    rows = [Row(terms_of(universe, [(publication.selections[ref], 1)]), value, value)
+            for ref, value in publication.cells.items() if value is not None]
+    for percentage in publication.release.percentages:
+        p = publication.percentages[percentage.name]
+        if p is not None:
+            rows.extend(percentage_rows(universe, publication.selections[percentage.numerator],
+                                        publication.selections[percentage.denominator], p))
+    return rows
+
+
+def percentage_rows(universe: Universe, numerator: Selection, denominator: Selection, percent: int) -> list[Row]:
+    """p = round_half_up(100 n / d)  <=>  200 n - (2p - 1) d >= 0  and  200 n - (2p + 1) d <= -1."""
+    return [Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent - 1))]), 0, None),
+            Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent + 1))]), None, -1),
+            Row(terms_of(universe, [(denominator, 1)]), 1, None)]
+
+
+# -- targets and findings --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """Something the audit protects. `categories` is empty unless it is a group."""
+
+    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "group"
+    release: str | None
+    table: str | None
+    coordinates: tuple[tuple[str, str], ...]
+    terms: Terms = ()
+    categories: tuple[Terms, ...] = ()
+    pin: bool = False  # a suppressed cell: also blocked when pinned to one non-zero value
+
+
+@dataclass(frozen=True)
+class Finding:
+    reason: str  # "derivable_small" | "pinned" | "single_category" | "undecided"
+    target: Target = field(repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    @property
+    def coordinates(self) -> dict[str, str]:
+        """Where (sensitive: reveals that the cell is small and non-zero; never log it)."""
+        return dict(self.target.coordinates)
+
+    def describe(self) -> str:
+        where = "/".join(part for part in (self.target.release, self.target.table) if part)
+        return f"{self.target.kind} {self.reason}" + (f" in {where}" if where else "")
+
+    def __repr__(self) -> str:
+        return f"Finding({self.describe()!r})"
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    findings: tuple[Finding, ...]
+    targets: int
+    solves: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def ledger_targets(ledger: Ledger, rows: Sequence[Row]) -> list[Target]:
+    universe = ledger.universe
+    constrained = {v for row in rows for v, _ in row.terms}
+    targets = []
+    names = [d.name for d in universe.dimensions]
+    for coordinates in itertools.product(*((*d.codes, TOTAL) for d in universe.dimensions)):
+        atoms = universe.indices(universe.select(
+            {name: code for name, code in zip(names, coordinates) if code != TOTAL}))
+        if all(a in constrained for a in atoms):  # else an unconstrained atom can make it large
+            kind = "margin" if TOTAL in coordinates else "atom"
+            targets.append(Target(kind, None, None, tuple(zip(names, coordinates)), tuple((a, 1) for a in atoms)))
+    for publication in ledger.publications:
+        name = publication.release.name
+        for (table_name, key) in publication.suppressed():
+            table = publication.release.table(table_name)
+            targets.append(Target("suppressed_cell", name, table_name, tuple(table.coordinates(key).items()),
+                                  terms_of(universe, [(publication.selections[(table_name, key)], 1)]), pin=True))
+        for table in publication.release.tables:
+            for total_key, parts in table.lines():
+                hidden = [key for key in parts if publication.cells[(table.name, key)] is None]
+                if len(hidden) >= 2:
+                    targets.append(Target(
+                        "suppressed_sum", name, table.name, tuple(table.coordinates(total_key).items()),
+                        terms_of(universe, [(publication.selections[(table.name, k)], 1) for k in hidden])))
+            for row_key, classification, categories in table.rows():
+                targets.append(Target(
+                    "group", name, table.name, tuple(table.coordinates(row_key).items()),
+                    categories=tuple(terms_of(universe, [(publication.selections[(table.name, k)], 1)])
+                                     for k in categories)))
+        for group in publication.release.groups:
+            base = universe.restrict(universe.select(), dict(group.where))
+            targets.append(Target(
+                "group", name, None, (("group", group.name), ("breakdown", group.breakdown.name)),
+                categories=tuple(
+                    terms_of(universe, [(universe.restrict(base, {group.breakdown.dimension: codes}), 1)])
+                    for _, codes in group.breakdown.groups)))
+    unique: dict[tuple[object, ...], Target] = {}
+    for target in targets:  # the same cell published twice (a revision) is one target
+        unique.setdefault((target.terms, target.categories, target.pin), target)
+    return list(unique.values())
+
+
+def ledger_system(ledger: Ledger, truth: Sequence[int] | None = None, k: int = K) -> LinearSystem:
+    rows = [row for p in ledger.publications for row in publication_rows(ledger.universe, p)]
+    published = [abs(row.low) for row in rows if row.low is not None and row.low == row.high]
+    bound = 2 * max([*published, *(truth or ()), 0]) + 2 * k
+    upper = [bound] * ledger.universe.size
+    for row in rows:  # a published zero over non-negative atoms fixes each of them at zero
+        if row.low == row.high == 0 and all(c > 0 for _, c in row.terms):
+            for v, _ in row.terms:
+                upper[v] = 0
+    return LinearSystem((0,) * ledger.universe.size, tuple(upper), tuple(rows))
+
+
+# -- the audit -----------------------------------------------------------------------------------
+
+def dot(terms: Terms, point: Sequence[int]) -> int:
+    return sum(c * point[v] for v, c in terms)
+
+
+class _Open:
+    """What the pool has shown so far about one target."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.values: set[int] = set()
+        self.possible: set[int] = set()  # group: categories seen non-zero
+
+    def see(self, point: Sequence[int]) -> None:
+        if self.target.categories:
+            self.possible.update(i for i, terms in enumerate(self.target.categories) if dot(terms, point) >= 1)
+        else:
+            self.values.add(dot(self.target.terms, point))
+
+    def safe(self, k: int) -> bool:
+        if self.target.categories:
+            return len(self.possible) >= 2
+        if 0 in self.values:
+            return True
+        return max(self.values, default=0) >= k and (not self.target.pin or len(self.values) >= 2)
+
+
+class _Auditor:
+    def __init__(self, system: LinearSystem, solver: IntegerSolver, k: int) -> None:
+        self.system, self.solver, self.k = system, solver, k
+        self.solves = 0
+
+    def find(self, extra: Sequence[Row] = (), objective: Terms = (), maximise: bool = False) -> tuple[int, ...] | None:
+        """A verified point, or None when the solver proves there is none. SolverFailed passes up."""
+        self.solves += 1
+        point = self.solver.solve(IntegerProgram(self.system, tuple(extra), objective, maximise))
+        if point is None:
+            return None
+        point = tuple(int(x) for x in point)
+        if not self.system.holds(point, extra):
+            raise SolverFailed("the solver returned a point that does not satisfy the ledger")
+        return point
+
+
+def audit(ledger: Ledger, solver: IntegerSolver, truth: Sequence[int] | None = None, k: int = K) -> AuditResult:
+    """Audit everything the ledger has published. `truth`: the true atom counts, if known (a shortcut)."""
+    system = ledger_system(ledger, truth, k)
+    auditor = _Auditor(system, solver, k)
+    opens = [_Open(t) for t in ledger_targets(ledger, system.rows)]
+
+    def add(point: Sequence[int]) -> None:
+        for state in opens:
+            if not state.safe(k):
+                state.see(point)
+
+    if truth is not None:
+        if not system.holds(truth):
+            raise InconsistentLedger("the true counts contradict a published number")
+        add(truth)
+    else:
+        first = auditor.find()
+        if first is None:
+            raise InconsistentLedger("no counts satisfy every published number")
+        add(first)
+    for maximise in (False, True):  # one point pushing every open target down, one pushing up
+        pending = [s.target for s in opens if not s.safe(k)]
+        if not pending:
+            break
+        objective = terms_of_sum([t.terms or merge(t.categories) for t in pending])
+        try:
+            point = auditor.find(objective=objective, maximise=maximise)
+        except SolverFailed:
+            point = None
+        if point is not None:
+            add(point)
+
+    findings = []
+    for state in opens:
+        if state.safe(k):
+            continue
+        try:
+            reason = _settle(state, auditor, add)
+        except SolverFailed:
+            reason = "undecided"
+        if reason is not None:
+            findings.append(Finding(reason, state.target))
+    return AuditResult(tuple(findings), len(opens), auditor.solves)
+
+
+def merge(parts: Sequence[Terms]) -> Terms:
+    return terms_of_sum(parts)
+
+
+def terms_of_sum(parts: Sequence[Terms]) -> Terms:
+    merged: dict[int, int] = {}
+    for terms in parts:
+        for v, c in terms:
+            merged[v] = merged.get(v, 0) + c
+    return tuple(sorted((v, c) for v, c in merged.items() if c))
+
+
+def _settle(state: _Open, auditor: _Auditor, add) -> str | None:  # noqa: ANN001
+    """Look for a witness that makes the target safe; the reason it is blocked otherwise."""
+    k, target = auditor.k, state.target
+
+    def attempt(rows: list[Row]) -> bool:
+        point = auditor.find(rows)
+        if point is None:
+            return False
+        add(point)
+        state.see(point)  # `add` skips targets already safe; this one is being decided
+        return True
+
+    if target.categories:
+        if not state.possible and not attempt([Row(merge(target.categories), 1, None)]):
+            return None  # the group is provably empty
+        if state.safe(k):
+            return None
+        (seen,) = state.possible
+        others = merge([t for i, t in enumerate(target.categories) if i != seen])
+        return None if others and attempt([Row(others, 1, None)]) else "single_category"
+
+    if attempt([Row(target.terms, None, 0)]):
+        return None
+    attempt([Row(target.terms, k, None)])
+    if max(state.values) < k:
+        return "derivable_small"
+    if state.safe(k):
+        return None
+    (value,) = state.values  # a suppressed cell seen only at one value >= k: is it pinned?
+    if attempt([Row(target.terms, value + 1, None)]) or attempt([Row(target.terms, None, value - 1)]):
+        return None
+    return "pinned"

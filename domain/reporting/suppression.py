@@ -1,0 +1,243 @@
+"""Deciding what a release may publish: primary and complementary suppression, proven by audit.
+
+`protect(ledger, release, counts, solver)` takes the true atom counts as plain data and
+returns the publication to release together with its audit, or raises `ReleaseRefused`.
+
+1. **Primary suppression.** Every cell whose true count is 1..k-1 is suppressed (zero may be
+   shown). With a `MinimumUnit`, every cell of a unit (say an organisation) whose total is
+   below the minimum is suppressed too, except the cells its table marks mandatory (§3.6).
+   A percentage whose numerator or denominator is suppressed is suppressed.
+2. **Audit.** The candidate publication is added to the ledger and audited (`audit.audit`):
+   every atom, suppressed cell, line of suppressed cells and group, against everything ever
+   published.
+3. **Complementary suppression.** For each finding, a small integer program chooses which
+   further cells (or percentages) of *this* release to suppress so that an outsider's
+   feasible set contains a witness that clears the finding: a point where the target is 0
+   or at least k (a suppressed cell: at another value; a group: another category non-zero).
+   Unknowns are the atoms plus, per publishable number j, a switch z_j and deviations
+   p_j, m_j <= M z_j with cell_j(x) - p_j + m_j = published_j; it minimises
+   sum z_j * (1 + published_j) (within 25 % of the optimum, or the best found in 0.25 s), so small cells are preferred
+   and totals are kept. M is 2k first (a tight relaxation, fast), a large bound if that
+   finds nothing. Past
+   publications and mandatory cells stay fixed. The choices are added and step 2 repeats.
+4. **Refusal.** A finding that no suppression of this release can clear (the past ledger or
+   the mandatory cells give it away), or no agreement after `max_rounds` rounds, refuses
+   the release with the findings.
+
+Guaranteed: a returned publication passed the audit over the whole ledger including itself,
+so everything `audit` guarantees holds. Not guaranteed: minimal information loss (the
+choice is greedy per finding and round, optimal for neither the whole table nor future
+releases — a cell kept now may have to be suppressed forever after), nor that a release
+that could be protected is never refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from domain.reporting.audit import (
+    K,
+    AuditResult,
+    Finding,
+    IntegerProgram,
+    IntegerSolver,
+    LinearSystem,
+    Ledger,
+    Publication,
+    Row,
+    SolverFailed,
+    Terms,
+    audit,
+    dot,
+    percentage_rows,
+    publication_rows,
+    terms_of,
+    terms_of_sum,
+)
+from domain.reporting.tables import TOTAL, Atom, Release, Universe, rounded_percent, tabulate, total
+
+Ref = tuple[str, object]  # ("cell", (table, key)) or ("percentage", name)
+
+
+@dataclass(frozen=True)
+class MinimumUnit:
+    """Units (codes of `dimension`) with fewer than `minimum` clients in a table report only its mandatory cells."""
+
+    dimension: str
+    minimum: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    k: int = K
+    minimum_unit: MinimumUnit | None = None
+    max_rounds: int = 25
+
+
+class ReleaseRefused(Exception):
+    """No suppression of this release passes the audit; `findings` say where (never a count)."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        super().__init__(f"release refused: {len(findings)} finding(s): "
+                         + "; ".join(sorted({f.describe() for f in findings})))
+        self.findings = tuple(findings)
+
+
+@dataclass(frozen=True)
+class Protected:
+    publication: Publication
+    ledger: Ledger  # the input ledger with the publication added
+    audit: AuditResult
+    rounds: int
+
+
+def primary(universe: Universe, truth: Sequence[int], release: Release, policy: Policy = Policy()) -> set[Ref]:
+    """The cells suppressed before any audit: counts 1..k-1 and breakdowns of too-small units."""
+    suppressed: set[Ref] = set()
+    for table in release.tables:
+        values = tabulate(universe, truth, table)
+        suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
+        unit = policy.minimum_unit
+        if unit is None:
+            continue
+        for code in universe.dimension(unit.dimension).codes:
+            within = universe.restrict(table.selection(universe, tuple(TOTAL for _ in table.by)),
+                                       {unit.dimension: frozenset([code])})
+            if total(universe, truth, within) >= unit.minimum:
+                continue
+            for key in table.keys():
+                selected = table.selection(universe, key)[_position(universe, unit.dimension)]
+                if selected <= {code} and key not in table.mandatory:
+                    suppressed.add(("cell", (table.name, key)))
+    return suppressed
+
+
+def _position(universe: Universe, name: str) -> int:
+    return [d.name for d in universe.dimensions].index(name)
+
+
+def publish(universe: Universe, truth: Sequence[int], release: Release, suppressed: set[Ref]) -> Publication:
+    """The publication of `release` with `suppressed` cells (and dependent percentages) withheld."""
+    cells = {}
+    for table in release.tables:
+        for key, value in tabulate(universe, truth, table).items():
+            cells[(table.name, key)] = None if ("cell", (table.name, key)) in suppressed else value
+    percentages = {}
+    for percentage in release.percentages:
+        hidden = (("percentage", percentage.name) in suppressed
+                  or cells[percentage.numerator] is None or cells[percentage.denominator] is None)
+        numerator = total(universe, truth, release.table(percentage.numerator[0]).selection(
+            universe, percentage.numerator[1]))
+        denominator = total(universe, truth, release.table(percentage.denominator[0]).selection(
+            universe, percentage.denominator[1]))
+        percentages[percentage.name] = None if hidden else rounded_percent(numerator, denominator)
+    return Publication.of(universe, release, cells, percentages)
+
+
+def protect(ledger: Ledger, release: Release, counts: Mapping[Atom, int], solver: IntegerSolver,
+            policy: Policy = Policy()) -> Protected:
+    """Suppress, audit against ledger + release, add complementary suppressions until it passes."""
+    universe = ledger.universe
+    truth = universe.vector(counts)
+    suppressed = primary(universe, truth, release, policy)
+    for rounds in range(1, policy.max_rounds + 1):
+        publication = publish(universe, truth, release, suppressed)
+        candidate = ledger.with_publication(publication)
+        result = audit(candidate, solver, truth, policy.k)
+        if result.ok:
+            return Protected(publication, candidate, result, rounds)
+        more: set[Ref] = set()
+        for finding in result.findings:
+            chosen = _complement(ledger, publication, truth, finding, solver, policy.k)
+            if chosen is None:
+                raise ReleaseRefused([finding])
+            more |= chosen
+        if more <= suppressed:
+            raise ReleaseRefused(result.findings)
+        suppressed |= more
+    raise ReleaseRefused(result.findings)
+
+
+def _complement(ledger: Ledger, publication: Publication, truth: Sequence[int], finding: Finding,
+                solver: IntegerSolver, k: int) -> set[Ref] | None:
+    """The cheapest set of this release's published numbers whose suppression clears `finding`."""
+    scale = 2 * max([*truth, *(v for v in publication.cells.values() if v is not None), 0]) + 2 * k
+    # A witness rarely needs a cell to move by more than a couple of k; the small bound keeps the
+    # relaxation tight (fast), the large one is the fallback. Either only limits the choice.
+    for bound in (2 * k, scale * max(1, ledger.universe.size)):
+        chosen = _complement_within(ledger, publication, truth, finding, solver, k, scale, bound)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def _complement_within(ledger: Ledger, publication: Publication, truth: Sequence[int], finding: Finding,
+                       solver: IntegerSolver, k: int, scale: int, bound: int) -> set[Ref] | None:
+    universe = ledger.universe
+    n = universe.size
+    rows: list[Row] = [row for p in ledger.publications for row in publication_rows(universe, p)]
+    lower, upper = [0] * n, [scale] * n
+    switches: list[tuple[Ref, int, int]] = []  # (what, switch variable, weight)
+
+    def new_variable(high: int) -> int:
+        lower.append(0)
+        upper.append(high)
+        return len(lower) - 1
+
+    release = publication.release
+    for (table_name, key), value in publication.cells.items():
+        if value is None:
+            continue
+        terms = terms_of(universe, [(publication.selections[(table_name, key)], 1)])
+        if key in release.table(table_name).mandatory:
+            rows.append(Row(terms, value, value))
+            continue
+        z, plus, minus = new_variable(1), new_variable(bound), new_variable(bound)
+        rows.append(Row(terms_of_sum([terms, ((plus, -1), (minus, 1))]), value, value))
+        rows.append(Row(((z, -bound), (plus, 1), (minus, 1)), None, 0))
+        switches.append((("cell", (table_name, key)), z, 1 + value))
+    for percentage in release.percentages:
+        p = publication.percentages[percentage.name]
+        if p is None:
+            continue
+        z, slack = new_variable(1), new_variable(202 * bound)
+        for row in percentage_rows(universe, publication.selections[percentage.numerator],
+                                   publication.selections[percentage.denominator], p):
+            sign = 1 if row.low is not None else -1  # loosen whichever side the row bounds
+            rows.append(Row(terms_of_sum([row.terms, ((slack, sign),)]), row.low, row.high))
+        rows.append(Row(((z, -202 * bound), (slack, 1)), None, 0))
+        switches.append((("percentage", percentage.name), z, 1))
+
+    system = LinearSystem(tuple(lower), tuple(upper), tuple(rows))
+    objective: Terms = tuple(sorted((z, w) for _, z, w in switches))
+    best: tuple[int, set[Ref]] | None = None
+    for branch in _witness_branches(finding, truth, k):
+        try:
+            point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25, time_limit=0.25))
+        except SolverFailed:
+            continue
+        if point is None or not system.holds(point, branch):
+            continue
+        cost = dot(objective, point)
+        if best is None or cost < best[0]:
+            best = (cost, {ref for ref, z, _ in switches if point[z] >= 1})
+    return None if best is None else best[1]
+
+
+def _witness_branches(finding: Finding, truth: Sequence[int], k: int) -> list[list[Row]]:
+    """Each alternative point (rows on the atoms) that would clear the finding."""
+    target = finding.target
+    if target.categories:
+        present = [i for i, terms in enumerate(target.categories) if dot(terms, truth) >= 1]
+        keep = present[0] if len(present) == 1 else None
+        branches = []
+        for seen in ([keep] if keep is not None else range(len(target.categories))):
+            others = terms_of_sum([t for i, t in enumerate(target.categories) if i != seen])
+            if others:
+                branches.append([Row(others, 1, None)])
+        return branches
+    value = dot(target.terms, truth)
+    if value >= k:  # pinned at a large value: any other value will do
+        return [[Row(target.terms, value + 1, None)], [Row(target.terms, None, value - 1)]]
+    return [[Row(target.terms, None, 0)], [Row(target.terms, k, None)]]
