@@ -112,11 +112,9 @@ def test_differencing_the_year_to_date_against_the_first_quarter_does_not_reveal
 
     second = protect(first, q2, counts, SOLVER).ledger
     assert not derivable_small(second, victim)
-    # Q3 and Q4 are never released quarterly here, so the annual table is differenced against YTD
-    control_annual = naive(second, annual, counts)
+    # the annual table joins the same ledger: annual - YTD (Q3 + Q4) and every earlier difference
     third = protect(second, annual, counts, SOLVER).ledger
     assert ok(third) and not derivable_small(third, victim)
-    assert audit(control_annual, SOLVER).ok or not ok(control_annual)  # the control is audited either way
 
 
 # -- differencing a revision against the original ------------------------------------------------
