@@ -6,8 +6,10 @@ view ``views.caseload`` (``SELECT * FROM views.caseload_g3``). A rebuild fills g
 while readers keep seeing 3; the swap replaces the views in one transaction
 (`projections.rebuild`).
 
-`apply` runs inside the runner's transaction, after the checkpoint fence and before the
-checkpoint moves, and must write only to the tables it is given. A projection may keep an
+`apply` and then `flush` run inside the runner's transaction, after the checkpoint fence and
+before the checkpoint moves, and must write only to the tables they are given. `apply` may
+defer its writes to `flush` (a rebuild calls `flush` only every few thousand cases, so a
+case touched by many batches is written once). A projection may keep an
 in-memory cache of what it wrote; the runner calls `reset()` whenever a transaction did not
 commit (or another process moved the checkpoint), so a cache never outlives the truth.
 
@@ -43,6 +45,13 @@ class Projection(Protocol):
     tables: ClassVar[Mapping[str, str]]
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None: ...
+
+    async def flush(self, conn: Connection, tables: Tables) -> None:
+        """Write whatever `apply` deferred (a projection that writes in `apply` does nothing)."""
+
+    @property
+    def pending(self) -> int:
+        """How much `apply` has deferred (the rebuild flushes when it grows large)."""
 
     def reset(self) -> None: ...
 

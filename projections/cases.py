@@ -13,8 +13,11 @@ One fold of each case's events feeds two tables, so they can never disagree:
   expiries, the latest month with services, the last contact. No name, narrative, location,
   demographic or immigration detail: the columns are on an allow-list, tested.
 
-The projection keeps recently folded states in an LRU cache; on a miss it opens the sealed
-view row. `reset()` empties the cache whenever the runner's transaction did not commit.
+`apply` folds a batch into per-case documents held in memory; `flush` seals and writes each
+touched case once. The runner calls both in one transaction per batch; a rebuild flushes every
+few thousand cases, so a case touched by many batches is sealed once per flush, not once per
+batch. Written documents stay in an LRU cache; on a miss the sealed row is opened. `reset()`
+forgets everything whenever a transaction did not commit.
 """
 
 from __future__ import annotations
@@ -114,6 +117,16 @@ CASELOAD_COLUMNS = (
 )
 
 
+_CASE_EVENT_TYPES = frozenset(ev.CASE_EVENTS)
+_EMPTY_DOCUMENT = CaseDocument(CaseState())
+_UPSERT_VIEW = """INSERT INTO {table} (tenant_id, case_id, version, key_id, sealed) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (tenant_id, case_id) DO UPDATE
+    SET version = EXCLUDED.version, key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed"""
+_UPSERT_CASELOAD = f"""INSERT INTO {{table}} ({", ".join(CASELOAD_COLUMNS)})
+    VALUES ({", ".join(f"${i}" for i in range(1, len(CASELOAD_COLUMNS) + 1))})
+    ON CONFLICT (tenant_id, case_id) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in CASELOAD_COLUMNS[2:])}"""
+
+
 class CasesProjection:
     name: ClassVar[str] = "cases"
     version: ClassVar[int] = 1
@@ -150,45 +163,51 @@ class CasesProjection:
 
     def __init__(self, keyring: Keyring, *, cache_size: int = 20_000) -> None:
         self._keyring = keyring
-        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(cache_size)
+        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(cache_size)  # as stored
+        self._dirty: dict[tuple[str, uuid.UUID], CaseDocument] = {}  # folded, not yet written
 
     def reset(self) -> None:
         self._documents.clear()
+        self._dirty.clear()
+
+    @property
+    def pending(self) -> int:
+        return len(self._dirty)
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
+        """Fold the batch into the documents of its cases; `flush` writes them."""
         by_case: dict[tuple[str, uuid.UUID], list[RecordedEvent]] = {}
         for recorded in batch:
-            if isinstance(recorded.event, ev.CASE_EVENTS):
+            if type(recorded.event) in _CASE_EVENT_TYPES:
                 by_case.setdefault((recorded.tenant_id, recorded.stream_id), []).append(recorded)
         if not by_case:
             return
-        await self._load_missing(conn, tables, list(by_case))
-        views, caseload = [], []
+        await self._load_missing(conn, tables, [i for i in by_case if i not in self._dirty and i not in self._documents])
         for ident, events in by_case.items():
-            tenant_id, case_id = ident
-            before = self._documents.get(ident) or CaseDocument(CaseState())
+            before = self._dirty.get(ident) or self._documents.get(ident) or _EMPTY_DOCUMENT
             state = fold(((r.version, r.event) for r in events), before.state)  # type: ignore[misc]
             timeline = before.timeline + tuple(
                 TimelineEntry(r.version, r.recorded_at, r.event_type, r.metadata.actor_id if r.metadata else None)
                 for r in events)
-            document = CaseDocument(state, timeline)
-            key = await self._key(conn, tenant_id, case_id)
-            views.append((tenant_id, case_id, state.version, key.key_id, seal_document(key, tenant_id, case_id, document)))
-            caseload.append(caseload_row(tenant_id, case_id, state))
-            self._documents[ident] = document
-        await conn.executemany(
-            f"""INSERT INTO {tables[CASE_VIEW]} (tenant_id, case_id, version, key_id, sealed) VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT (tenant_id, case_id) DO UPDATE
-                SET version = EXCLUDED.version, key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed""", views)
-        columns = ", ".join(CASELOAD_COLUMNS)
-        values = ", ".join(f"${i}" for i in range(1, len(CASELOAD_COLUMNS) + 1))
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in CASELOAD_COLUMNS[2:])
-        await conn.executemany(
-            f"""INSERT INTO {tables[CASELOAD]} ({columns}) VALUES ({values})
-                ON CONFLICT (tenant_id, case_id) DO UPDATE SET {updates}""", caseload)
+            self._dirty[ident] = CaseDocument(state, timeline)
 
-    async def _load_missing(self, conn: Connection, tables: Tables, idents: list[tuple[str, uuid.UUID]]) -> None:
-        missing = [ident for ident in idents if ident not in self._documents]
+    async def flush(self, conn: Connection, tables: Tables) -> None:
+        """Seal and upsert every document folded since the last flush (once per case, however
+        many batches touched it)."""
+        if not self._dirty:
+            return
+        views, caseload = [], []
+        for (tenant_id, case_id), document in self._dirty.items():
+            key = await self._key(conn, tenant_id, case_id)
+            views.append((tenant_id, case_id, document.state.version, key.key_id,
+                          seal_document(key, tenant_id, case_id, document)))
+            caseload.append(caseload_row(tenant_id, case_id, document.state))
+        await conn.executemany(_UPSERT_VIEW.format(table=tables[CASE_VIEW]), views)
+        await conn.executemany(_UPSERT_CASELOAD.format(table=tables[CASELOAD]), caseload)
+        self._documents.update(self._dirty)
+        self._dirty.clear()
+
+    async def _load_missing(self, conn: Connection, tables: Tables, missing: list[tuple[str, uuid.UUID]]) -> None:
         if not missing:
             return
         rows = await conn.fetch(

@@ -2,8 +2,8 @@
 
 1. Under the projection's *rebuild lock* (a session advisory lock, so two rebuilds of one
    projection take turns), create the tables of generation N+1 (N = the live generation).
-2. Apply the whole log to them in batches, each in its own transaction. Readers still see
-   generation N through the stable views; the running projector keeps feeding N.
+2. Apply the whole log to them in batches, writing (`flush`) every `FLUSH_AT` cases. Readers
+   still see generation N through the stable views; the running projector keeps feeding N.
 3. Swap, in one transaction: lock the checkpoint row (the running projector's next batch
    waits, then finds itself fenced), apply what arrived meanwhile, drop the rows of erased
    cases, point the views at N+1 and move the checkpoint to (N+1, position, fingerprint).
@@ -15,12 +15,12 @@ A rebuild that dies leaves only unreferenced tables of N+1, dropped by the next 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import asyncpg
 
 from events.log_order import LOG_START, LogPosition
-from events.store import Connection, PostgresEventStore
+from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections import checkpoints
 from projections.base import (
     Projection,
@@ -35,6 +35,8 @@ from projections.base import (
 )
 
 REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
+
+FLUSH_AT = 5000  # cases folded in memory before the bulk pass writes them
 
 Progress = Callable[[int], None]  # called with the number of events just applied
 
@@ -58,12 +60,15 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
                 await _drop_strays(conn, projection, keep=live.generation if live else None)
                 await execute_all(conn, create_statements(projection, tables))
             position = LOG_START
-            async for batch in store.read_all_batches(LOG_START, batch_size):
-                async with pool.acquire() as conn, conn.transaction():
+            async with pool.acquire() as conn:
+                async for batch in _whole_log(store, batch_size):
                     await projection.apply(conn, live_events(batch), tables)
-                position = batch[-1].log_position
-                if progress:
-                    progress(len(batch))
+                    if projection.pending >= FLUSH_AT:
+                        async with conn.transaction():
+                            await projection.flush(conn, tables)
+                    position = batch[-1].log_position
+                    if progress:
+                        progress(len(batch))
             built = checkpoints.Checkpoint(tables.generation, fingerprint(projection), position)
             async with pool.acquire() as conn:
                 async with conn.transaction():
@@ -80,6 +85,23 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
             await lock_conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
 
 
+async def _whole_log(store: PostgresEventStore, batch_size: int) -> AsyncIterator[Sequence[RecordedEvent]]:
+    """Every committed event, in log order: fast reads up to the oldest running transaction,
+    then, past an unrelated transaction that holds that horizon back, precise reads
+    (`events.log_order`) — so a long transaction elsewhere cannot push the whole rebuild into
+    the swap transaction."""
+    position = LOG_START
+    async for batch in store.read_all_batches(LOG_START, batch_size):
+        position = batch[-1].log_position
+        yield batch
+    while await store.has_events_after(position):
+        batch = await store.read_all(position, batch_size, precise=True)
+        if not batch:
+            return  # an appender is still at work: `_finish` takes the rest
+        position = batch[-1].log_position
+        yield batch
+
+
 async def _finish(store: PostgresEventStore, conn: Connection, projection: Projection, tables: Tables,
                   position: LogPosition, batch_size: int, progress: Progress | None) -> LogPosition:
     """Apply what arrived since the bulk pass, inside the swap transaction. Committed events
@@ -91,6 +113,7 @@ async def _finish(store: PostgresEventStore, conn: Connection, projection: Proje
         if not tail and await store.has_events_after(position):
             tail = await store.read_all(position, batch_size, precise=True)
         if not tail:
+            await projection.flush(conn, tables)
             return position
         await projection.apply(conn, live_events(tail), tables)
         position = tail[-1].log_position

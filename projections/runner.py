@@ -113,6 +113,7 @@ class ProjectionRunner:
             async with self._pool.acquire() as conn, conn.transaction():
                 await checkpoints.fence(conn, self.name, checkpoint)
                 await projection.apply(conn, live_events(batch), tables)
+                await projection.flush(conn, tables)
                 await checkpoints.advance(conn, self.name, position)
         except BaseException:
             projection.reset()  # its cache may hold what did not commit

@@ -57,6 +57,7 @@ async def naive_rebuild_in_place(runtime: Runtime) -> None:
     async for batch in runtime.store.read_all_batches(LOG_START, 25):
         async with runtime.pool.acquire() as conn, conn.transaction():
             await projection.apply(conn, live_events(batch), tables)
+            await projection.flush(conn, tables)
         await asyncio.sleep(0.01)
 
 

@@ -19,7 +19,7 @@ async def test_rebuild_shows_progress_then_status_shows_no_lag(case_store, datab
     await seed_demo(demo_use_cases(case_store), cases=5, seed=4)
     events = await case_store.pool.fetchval("SELECT count(*) FROM haven.events")
 
-    rebuilt = haven(database_url, key_file, tmp_path, "projections", "rebuild", "cases")
+    rebuilt = haven(database_url, key_file, tmp_path, "projections", "rebuild")  # all of them
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert f"{events}/{events}" in rebuilt.stderr  # the progress bar: events done / total, rate, time left
     assert "ev/s" in rebuilt.stderr
