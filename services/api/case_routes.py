@@ -27,9 +27,11 @@ Commands (`POST /v1/cases/{case_id}/...`):
   `idempotency-key-reused`; InProgress -> 409 `idempotency-key-in-progress`), then ONE unit of
   work (`store.transaction()`): the use case's append first, then `claim` + `complete`.
   `services/cases.py` appends through its store and takes no connection, so the use cases run
-  over `case_support.UnitOfWorkStore`, an adapter that reads through the pool (as the use
-  cases always do) and appends on the transaction's connection (a use case's own transaction,
-  the transfer's, is this one). Key, events and result therefore
+  over `case_support.UnitOfWorkStore`, an adapter that hands back the events the route already
+  read (the case is read once per command), reads anything else on the transaction's own
+  connection (never a second pool connection while one is held), and appends on that
+  connection (a use case's own transaction, the transfer's, is this one). Key, events and
+  result therefore
   commit together or not at all: a crash leaves no key, and a retry runs afresh (answered 412
   by the If-Match check if the first attempt had in fact committed — never a double append).
   The request hash covers method, path and the canonical JSON of the parsed body.

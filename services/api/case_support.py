@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +26,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
-from domain.case.state import CaseState
+from domain.case.state import CaseState, fold
 from events import idempotency
-from events.errors import ConcurrencyConflict, StreamErased
-from events.store import Connection, PostgresEventStore
+from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound
+from events.store import Connection, PostgresEventStore, RecordedEvent
 from services.api import observe
 from services.api.authorisation import Action, CaseFacts, require
 from services.api.case_schemas import CommandAccepted
@@ -137,17 +137,26 @@ class Refused(Exception):
 
 
 class UnitOfWorkStore:
-    """The event store as `CaseUseCases` sees it, bound to one transaction: reads go through
-    the pool (a consistent snapshot, as always), appends join the transaction (first write).
-    A use case that opens a transaction of its own (the transfer: two streams) gets this one:
-    its appends and the idempotency record still commit together or not at all."""
+    """The event store as `CaseUseCases` sees it, bound to one transaction: a stream the route
+    has already read (to authorise and check If-Match) is not read again — if it changed since,
+    the append's version check refuses (409) — and any other read runs on the transaction's own
+    connection (never a second pool connection while this one is held: with as many commands
+    in flight as the pool has connections, that waits forever). Reads are not writes, so the
+    append is still the transaction's first write. A use case that opens a transaction of its
+    own (the transfer: two streams) gets this one: its appends and the idempotency record still
+    commit together or not at all."""
 
-    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+    def __init__(self, store: PostgresEventStore, conn: Connection,
+                 already_read: Mapping[tuple[str, uuid.UUID], list[RecordedEvent]] | None = None) -> None:
         self._store = store
         self._conn = conn
+        self._already_read = dict(already_read or {})
 
     async def read_stream(self, tenant_id: str, stream_id: uuid.UUID) -> Any:
-        return await self._store.read_stream(tenant_id, stream_id)
+        recorded = self._already_read.pop((tenant_id, stream_id), None)
+        if recorded is not None:
+            return recorded
+        return await self._store.read_stream(tenant_id, stream_id, connection=self._conn)
 
     async def append(self, *args: Any, connection: Connection | None = None, **kwargs: Any) -> Any:
         if connection is not None and connection is not self._conn:
@@ -218,6 +227,7 @@ async def run_command(
     *,
     location: Callable[[bytes], str | None] = lambda body: None,
     accepted: AcceptedBody | None = None,
+    already_read: Mapping[tuple[str, uuid.UUID], list[RecordedEvent]] | None = None,
 ) -> Response[bytes]:
     """Run one command in one unit of work with its idempotency bookkeeping (`case_routes`).
 
@@ -233,7 +243,8 @@ async def run_command(
             return _outcome_response(earlier, location)
     try:
         async with runtime.store.transaction() as conn:
-            version = await execute(CaseUseCases(UnitOfWorkStore(runtime.store, conn)))  # type: ignore[arg-type]
+            unit = UnitOfWorkStore(runtime.store, conn, already_read)
+            version = await execute(CaseUseCases(unit))  # type: ignore[arg-type]
             answer = accepted(version) if accepted is not None else CommandAccepted(case_id=case_id, version=version)
             payload = ENCODE(answer)
             if key is not None:
@@ -251,13 +262,17 @@ async def run_command(
     return _answer(status, payload, location(payload))
 
 
-async def load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
-    """The case in the caller's organisation; empty when it is missing, another org's, or
-    erased (an erased case answers exactly like a missing one)."""
+async def read_case(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> list[RecordedEvent]:
+    """The case's events in the caller's organisation; none when it is missing, another
+    org's, or erased (an erased case answers exactly like a missing one)."""
     try:
-        return await CaseUseCases(runtime.store).load(principal.organisation_id, str(case_id))
-    except StreamErased:
-        return CaseState()
+        return await runtime.store.read_stream(principal.organisation_id, case_id)
+    except (StreamNotFound, StreamErased):
+        return []
+
+
+async def load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
+    return fold((r.version, r.event) for r in await read_case(runtime, principal, case_id))
 
 
 Run = Callable[[CaseUseCases, Actor, int], Awaitable[int]]
@@ -273,7 +288,8 @@ async def case_command(
     If-Match (428/412), then `run_command`'s unit of work."""
     principal: Principal = request.user
     try:
-        state = await load_for(runtime, principal, case_id)
+        recorded = await read_case(runtime, principal, case_id)
+        state = fold((r.version, r.event) for r in recorded)
         # refusals first: 403/404 before 428
         require(principal, action, CaseFacts.of(state), team_access=team_access(request))
         if check is not None:  # a route's own refusal, still before the preconditions
@@ -288,6 +304,7 @@ async def case_command(
                 raise Refused(problem_response(problem("precondition-failed")))
             return await run(use_cases, actor, expected)
 
-        return await run_command(request, runtime, body, 200, execute, str(case_id), accepted=accepted)
+        return await run_command(request, runtime, body, 200, execute, str(case_id), accepted=accepted,
+                                 already_read={(principal.organisation_id, case_id): recorded})
     except Refused as refused:
         return refused.response
