@@ -196,6 +196,10 @@ class CasesProjection:
         many batches touched it)."""
         if not self._dirty:
             return
+        for ident in await _erased(conn, list(self._dirty)):  # shredded while this batch was read
+            del self._dirty[ident]
+            await conn.execute(f"DELETE FROM {tables[CASE_VIEW]} WHERE tenant_id = $1 AND case_id = $2", *ident)
+            await conn.execute(f"DELETE FROM {tables[CASELOAD]} WHERE tenant_id = $1 AND case_id = $2", *ident)
         views, caseload = [], []
         for (tenant_id, case_id), document in self._dirty.items():
             key = await self._key(conn, tenant_id, case_id)
@@ -220,6 +224,14 @@ class CasesProjection:
 
     async def _key(self, conn: Connection, tenant_id: str, case_id: uuid.UUID) -> DataKey:
         return self._keyring.cached(tenant_id, str(case_id)) or await case_data_key(conn, self._keyring, tenant_id, case_id)
+
+
+async def _erased(conn: Connection, idents: list[tuple[str, uuid.UUID]]) -> list[tuple[str, uuid.UUID]]:
+    rows = await conn.fetch(
+        """SELECT s.tenant_id, s.stream_id FROM haven.streams s
+             JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id) USING (tenant_id, stream_id)
+            WHERE s.wrapped_key IS NULL""", [i[0] for i in idents], [i[1] for i in idents])
+    return [(row[0], row[1]) for row in rows]
 
 
 async def read_case_document(conn: Connection | asyncpg.Pool, keyring: Keyring, tenant_id: str,

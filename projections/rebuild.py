@@ -133,10 +133,10 @@ async def _purge_erased(conn: Connection, tables: Tables) -> None:
 async def forget_case(conn: Connection, projections: Sequence[type[Projection]], tenant_id: str,
                       case_id: uuid.UUID) -> None:
     """Erasure: remove a case from every live view (through the stable views), in the
-    caller's transaction."""
+    caller's transaction. A view not built yet has nothing to remove."""
     for projection in projections:
         for logical in projection.tables:
-            if logical.startswith("views."):
+            if logical.startswith("views.") and await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", logical):
                 await conn.execute(f"DELETE FROM {logical} WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
 
 

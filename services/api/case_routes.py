@@ -64,7 +64,9 @@ Further routes (same patterns):
 * `DELETE /v1/cases/{case_id}` (case.erase: the privacy officer): crypto-shreds the case's data
   key (`store.shred`) and records part "erasure" in the same transaction -> 204. The chain
   stays verifiable; from then on the case answers every route exactly like a missing one (404),
-  its access log included.
+  its access log included. In the same transaction the case leaves every read model
+  (`projections.rebuild.forget_case`); a projector batch racing with it skips the case when
+  it writes (`projections.cases` checks for a destroyed key), and a rebuild purges any rest.
 
 Route choices the contract left open: a revocation is
 `POST /v1/cases/{case_id}/consents/{consent_id}/revocation` (the consent is named by the
@@ -99,6 +101,8 @@ from events.access_log import (
 )
 from events.errors import StreamErased, StreamNotFound
 from events.store import Connection, utc_now
+from projections.catalog import PROJECTION_TYPES
+from projections.rebuild import forget_case
 from services.api import observe
 from services.api.authorisation import RULES, Action, Basis, CaseFacts, Decision, authorise, require
 from services.api.case_schemas import (
@@ -474,6 +478,7 @@ async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDepend
     decision = require(principal, Action.CASE_ERASE, CaseFacts.of(state), team_access=team_access(request))
     async with _fail_closed(runtime, case_id) as conn:  # the erasure and its record commit together
         await runtime.store.shred(principal.organisation_id, case_id, connection=conn)
+        await forget_case(conn, PROJECTION_TYPES, principal.organisation_id, case_id)
         await _record(conn, request, principal, case_id, Action.CASE_ERASE, decision.basis, "erasure")
 
 

@@ -151,7 +151,7 @@ def _figure(ours: float, raw: float, unit: str, **extra: Any) -> dict[str, Any]:
 
 async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventStore, events: int, *,
                    rounds: int, note: Callable[[str], None]) -> tuple[dict[str, Any], int]:
-    make = projection_factories(keyring)["cases"]
+    make = projection_factories(keyring, store)["cases"]
     # The store bench's raw catch-up, as it is (it needs nothing of its bench but the pool).
     raw_side = types.SimpleNamespace(pool=pool)
 

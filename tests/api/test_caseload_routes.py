@@ -4,6 +4,7 @@ from the projection; with the supervisor's field allow-list checked on the JSON 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,7 +41,7 @@ def seeded() -> dict[str, Any]:
 async def client(make_app: AppFactory, runtime: Runtime, seeded: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     if not seeded:  # once per module: a demo organisation and its projection
         await seed_demo(demo_use_cases(runtime.store), cases=30, seed=5, organisations=(ORG,))
-        await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring)["cases"])
+        await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
         worker, team = await busiest_worker(runtime)
         ACCOUNTS["caseworker"] = (worker, team)
         ACCOUNTS["supervisor"] = (ACCOUNTS["supervisor"][0], team)
@@ -139,7 +140,7 @@ async def test_fresh_waits_for_a_write_that_has_not_been_projected_yet(
     await use_cases.open_case(Actor(worker, ORG), command)
     stale = {c["case_id"] for c in (await client.get("/v1/cases", headers=headers)).json()["cases"]}
     assert new_case not in stale and stale == before
-    runner = ProjectionRunner(runtime.store, listen, projection_factories(runtime.keyring)["cases"])
+    runner = ProjectionRunner(runtime.store, listen, projection_factories(runtime.keyring, runtime.store)["cases"])
     task = asyncio.create_task(runner.run())
     try:
         fresh = await client.get("/v1/cases", headers=headers, params={"fresh": "true"})
@@ -149,3 +150,24 @@ async def test_fresh_waits_for_a_write_that_has_not_been_projected_yet(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_an_erased_case_leaves_every_read_model(client: httpx.AsyncClient, issuer: LocalIssuer,
+                                                      runtime: Runtime) -> None:
+    """DELETE /v1/cases/{id} removes the case from the case view, the caseload and the
+    reporting subjects in the same transaction. Control: before, it is in all three."""
+    mine = (await client.get("/v1/cases", headers=as_role(issuer, "caseworker"))).json()["cases"]
+    case_id = uuid.UUID(mine[-1]["case_id"])
+
+    async def rows_of_case() -> dict[str, int]:
+        return {table: await runtime.pool.fetchval(
+            f"SELECT count(*) FROM {table} WHERE tenant_id = $1 AND case_id = $2", ORG, case_id)
+            for table in ("views.case_view", "views.caseload", "views.reporting_subjects")}
+
+    await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["federal_inputs"])
+    assert await rows_of_case() == {"views.case_view": 1, "views.caseload": 1, "views.reporting_subjects": 1}
+    privacy = {"Authorization": f"Bearer {issuer.mint('privacy-1', ORG, ['privacy_officer'])}"}
+    assert (await client.delete(f"/v1/cases/{case_id}", headers=privacy)).status_code == 204
+    assert await rows_of_case() == {"views.case_view": 0, "views.caseload": 0, "views.reporting_subjects": 0}
+    listed = (await client.get("/v1/cases", headers=as_role(issuer, "caseworker"))).json()["cases"]
+    assert str(case_id) not in {case["case_id"] for case in listed}

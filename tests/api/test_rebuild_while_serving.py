@@ -49,7 +49,7 @@ async def read_totals_while(client: httpx.AsyncClient, headers: dict[str, str],
 
 async def naive_rebuild_in_place(runtime: Runtime) -> None:
     """Truncate the live generation and refill it batch by batch, committing each batch."""
-    projection = projection_factories(runtime.keyring)["cases"]()
+    projection = projection_factories(runtime.keyring, runtime.store)["cases"]()
     generation = await runtime.pool.fetchval("SELECT generation FROM haven.projection_checkpoints WHERE name = 'cases'")
     tables = tables_of(projection, generation)
     async with runtime.pool.acquire() as conn:
@@ -64,7 +64,7 @@ async def naive_rebuild_in_place(runtime: Runtime) -> None:
 async def test_readers_never_see_a_half_built_view_during_a_rebuild(
         make_app: AppFactory, runtime: Runtime, issuer: LocalIssuer) -> None:
     await seed_demo(demo_use_cases(runtime.store), cases=30, seed=9, organisations=(ORG,))
-    make = projection_factories(runtime.keyring)["cases"]
+    make = projection_factories(runtime.keyring, runtime.store)["cases"]
     await rebuild(runtime.store, runtime.pool, make)
     team = await runtime.pool.fetchval(
         "SELECT team_id FROM views.caseload WHERE tenant_id = $1 AND is_open GROUP BY team_id "
