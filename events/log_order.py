@@ -21,7 +21,9 @@ never wait for each other) before its transaction has an xid. When the fast hori
 moved for `stall_seconds`, a subscriber computes the precise horizon instead: the smallest
 xid among transactions holding that lock (a holder without an xid yet will get one at or
 above the snapshot's xmax), capped by xmax. Transactions that hold no lock write no events,
-so they can hold subscribers back for at most `stall_seconds` (1 s by default).
+so they can hold subscribers back for at most `stall_seconds` (1 s by default). Advisory
+locks belong to a database: appenders of other databases on the same server (xids are
+server-wide, so they do hold the fast horizon) are not counted in the precise one.
 
 `pg_stat_activity` shows another session's xid only to the same role or to members of
 `pg_read_all_stats`: subscribers must connect as the role that appends, or be granted that.
@@ -60,6 +62,7 @@ appenders AS (
     SELECT a.backend_xid::text::numeric AS xid32
       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.granted
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
        AND l.classid = {APPEND_LOCK[0]} AND l.objid = {APPEND_LOCK[1]} AND l.objsubid = 2
        AND a.backend_xid IS NOT NULL
 )
