@@ -37,6 +37,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from jwt import exceptions as jwt_errors
 
 from services.identity.claims import Principal, principal_from_claims
@@ -52,6 +53,8 @@ OIDC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "org", "roles")
 DEFAULT_LEEWAY_SECONDS = 30.0
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 10_000
+VERIFIED_TTL_SECONDS = 300.0
 
 _PYJWT_OPTIONS: Any = {
     "verify_signature": True, "verify_aud": True, "require": list(REQUIRED_CLAIMS), "strict_aud": False,
@@ -82,6 +85,12 @@ class TokenVerifier:
         self._keys = keys
         self._leeway = leeway
         self._clock = clock
+        # Tokens whose signature and claims were verified, for VERIFIED_TTL_SECONDS: a client
+        # sends the same token with every request, and PyJWT's decoding costs more than the
+        # rest of a case read. Times are still checked on every use, so a cached token expires
+        # on time, and the key is looked up each time, so a withdrawn key stops them at once.
+        self._verified: TTLCache[str, tuple[dict[str, Any], str, Any]] = TTLCache(VERIFIED_CACHE_SIZE,
+                                                                                  VERIFIED_TTL_SECONDS)
 
     @classmethod
     def for_local_issuer(cls, issuer: LocalIssuer, **options: Any) -> TokenVerifier:
@@ -95,6 +104,18 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH or not token.isascii():
             raise InvalidToken("malformed")
+        cached = self._verified.get(token)
+        # A cached verification counts only while its key is still the provider's key for
+        # that kid (a withdrawn or replaced key sends the token through full verification).
+        if cached is not None and await self._keys.key(cached[1]) is cached[2]:
+            claims = cached[0]
+        else:
+            claims, kid, key = await self._verify_signature_and_claims(token)
+            self._verified[token] = (claims, kid, key)
+        self._check_times(claims)
+        return principal_from_claims(claims)
+
+    async def _verify_signature_and_claims(self, token: str) -> tuple[dict[str, Any], str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt_errors.PyJWTError:
@@ -118,8 +139,8 @@ class TokenVerifier:
             raise InvalidToken(reason) from None
         if claims["iss"] != self.issuer:
             raise InvalidToken("wrong-issuer")
-        self._check_times(claims)
-        return principal_from_claims(claims)
+        principal_from_claims(claims)  # refuse malformed claims before caching
+        return claims, kid, key
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock()
