@@ -243,3 +243,33 @@ async def read_case_document(conn: Connection | asyncpg.Pool, keyring: Keyring, 
         return None
     key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(conn, keyring, tenant_id, case_id)
     return open_document(key, tenant_id, case_id, row[0], row[1])
+
+
+_CURRENT_SQL = f"""
+SELECT s.version, s.wrapped_key IS NULL, v.version, v.sealed
+  FROM haven.streams s LEFT JOIN {CASE_VIEW} v ON v.tenant_id = s.tenant_id AND v.case_id = s.stream_id
+ WHERE s.tenant_id = $1 AND s.stream_id = $2"""
+
+
+async def read_current_state(pool: asyncpg.Pool, keyring: Keyring, tenant_id: str,
+                             case_id: uuid.UUID) -> CaseState | None:
+    """The case's current state from its view, in one statement — when the view is at the
+    stream's head version. An empty state when there is no such case (or it is erased); None
+    when the view is behind, not built, or not there: the caller reads the stream instead.
+
+    The view's document is authenticated with the case's data key and bound to its version,
+    which must equal the stream head's; the stream's hash chain itself is checked by every
+    command (which reads the stream) and by `haven verify`, not by this read.
+    """
+    try:
+        row = await pool.fetchrow(_CURRENT_SQL, tenant_id, case_id)
+    except asyncpg.UndefinedTableError:
+        return None
+    if row is None or row[1]:
+        return CaseState()
+    head_version, _, view_version, sealed = row
+    if view_version != head_version:
+        return None
+    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(pool, keyring, tenant_id, case_id)
+    return open_document(key, tenant_id, case_id, view_version, sealed).state
+
