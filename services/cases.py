@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from domain.case import commands as cmd
@@ -29,12 +29,20 @@ class Actor(NamedTuple):
 
 
 class CaseUseCases:
-    def __init__(self, store: PostgresEventStore, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(self, store: PostgresEventStore, *, clock: Callable[[], dt.datetime] = utc_now,
+                 known: Mapping[tuple[str, str], CaseState] | None = None) -> None:
+        """`known`: states the caller has just read, by (organisation, case id), used instead
+        of reading those streams again. A state that has gone stale meanwhile cannot do harm:
+        the append checks the stream's version and refuses (`ConcurrencyConflict`)."""
         self._store = store
         self._clock = clock
+        self._known = dict(known or {})
 
     async def load(self, organisation_id: str, case_id: str) -> CaseState:
         """The case's current state; an empty state when it does not exist (here)."""
+        known = self._known.get((organisation_id, case_id))
+        if known is not None:
+            return known
         try:
             recorded = await self._store.read_stream(organisation_id, uuid.UUID(case_id))
         except (StreamNotFound, ValueError):

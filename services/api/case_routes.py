@@ -4,9 +4,9 @@ Every route names one `Action` of `services.api.authorisation` and asks `require
 of another organisation is loaded as "no such case", so it answers exactly the 404 of a
 random id.
 
-Reading (`GET /v1/cases/{case_id}`) answers from the sealed case view when it is at the
-stream's head version (`projections.cases.read_current_state`, one statement), else from the
-stream, so it is never stale. It fails closed: the access record (`events.access_log`) is one
+Reading (`GET /v1/cases/{case_id}`) and every command take the case from the sealed case
+view when it is at the stream's head version (`case_support.current_state`: one statement and
+one decryption however long the stream), else from the stream, so neither is ever stale. It fails closed: the access record (`events.access_log`) is one
 INSERT in autocommit, and the case is returned only once it has committed; if it cannot be
 recorded the answer is 503 with no content. `part` is "full" when
 the view includes immigration milestones (the assigned worker) and "summary" when it does not
@@ -29,10 +29,10 @@ Commands (`POST /v1/cases/{case_id}/...`):
   `idempotency-key-reused`; InProgress -> 409 `idempotency-key-in-progress`), then ONE unit of
   work (`store.transaction()`): the use case's append first, then `claim` + `complete`.
   `services/cases.py` appends through its store and takes no connection, so the use cases run
-  over `case_support.UnitOfWorkStore`, an adapter that hands back the events the route already
-  read (the case is read once per command), reads anything else on the transaction's own
-  connection (never a second pool connection while one is held), and appends on that
-  connection (a use case's own transaction, the transfer's, is this one). Key, events and
+  over `case_support.UnitOfWorkStore`, an adapter that reads on the transaction's own
+  connection (never a second pool connection while one is held) and appends on it (a use
+  case's own transaction, the transfer's, is this one); the state the route read is handed to
+  the use cases (`known`), so a case is read once per command. Key, events and
   result therefore
   commit together or not at all: a crash leaves no key, and a retry runs afresh (answered 412
   by the If-Match check if the first attempt had in fact committed — never a double append).
@@ -101,9 +101,8 @@ from events.access_log import (
     grant_reasons,
     record_access,
 )
-from events.errors import StreamErased, StreamNotFound, TamperDetected
+from events.errors import StreamErased, StreamNotFound
 from events.store import Connection, utc_now
-from projections.cases import read_current_state
 from projections.catalog import PROJECTION_TYPES
 from projections.rebuild import forget_case
 from services.api import observe
@@ -154,6 +153,7 @@ from services.api.case_support import (
     actor_of,
     case_command,
     etag,
+    current_state,
     load_for,
     problem_spec,
     run_command,
@@ -164,7 +164,6 @@ from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import ProblemError, problem
 from services.bootstrap import Runtime
 from services.identity import Principal
-from services.observability.logging import get_logger
 
 
 def _acting_role(principal: Principal, action: Action, basis: Basis | None) -> str:
@@ -245,13 +244,7 @@ async def open_case(
 async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                    case_id: FromPath[uuid.UUID]) -> Response[CaseView]:
     principal = request.user
-    try:
-        state = await read_current_state(runtime.pool, runtime.keyring, principal.organisation_id, case_id)
-    except TamperDetected:  # a read model is rebuildable; the stream is the truth
-        get_logger("api").error("case view fails authentication", error_code="view-tampered")
-        state = None
-    if state is None:  # the view is behind the stream (or not built): the stream itself
-        state = await load_for(runtime, principal, case_id)
+    state = await current_state(runtime, principal, case_id)
     facts = CaseFacts.of(state)
     grant = await _break_glass_grant(runtime, principal, facts, case_id)
     decision: Decision = require(principal, Action.CASE_READ, facts, has_break_glass=grant is not None,

@@ -28,8 +28,9 @@ from litestar.openapi.spec.enums import OpenAPIType
 
 from domain.case.state import CaseState, fold
 from events import idempotency
-from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound
-from events.store import Connection, PostgresEventStore, RecordedEvent
+from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound, TamperDetected
+from events.store import Connection, PostgresEventStore
+from projections.cases import read_current_state
 from services.api import observe
 from services.api.authorisation import Action, CaseFacts, require
 from services.api.case_schemas import CommandAccepted
@@ -39,6 +40,7 @@ from services.api.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemError, pro
 from services.bootstrap import Runtime
 from services.cases import Actor, CaseUseCases
 from services.identity import Principal
+from services.observability.logging import get_logger
 from services.settings import Settings
 
 MAX_IDEMPOTENCY_KEY = 100
@@ -137,25 +139,18 @@ class Refused(Exception):
 
 
 class UnitOfWorkStore:
-    """The event store as `CaseUseCases` sees it, bound to one transaction: a stream the route
-    has already read (to authorise and check If-Match) is not read again — if it changed since,
-    the append's version check refuses (409) — and any other read runs on the transaction's own
-    connection (never a second pool connection while this one is held: with as many commands
-    in flight as the pool has connections, that waits forever). Reads are not writes, so the
-    append is still the transaction's first write. A use case that opens a transaction of its
-    own (the transfer: two streams) gets this one: its appends and the idempotency record still
-    commit together or not at all."""
+    """The event store as `CaseUseCases` sees it, bound to one transaction: reads run on the
+    transaction's own connection (never a second pool connection while this one is held: with
+    as many commands in flight as the pool has connections, that would wait forever; reads are
+    not writes, so the append is still the transaction's first write), and appends join it. A
+    use case that opens a transaction of its own (the transfer: two streams) gets this one:
+    its appends and the idempotency record still commit together or not at all."""
 
-    def __init__(self, store: PostgresEventStore, conn: Connection,
-                 already_read: Mapping[tuple[str, uuid.UUID], list[RecordedEvent]] | None = None) -> None:
+    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
         self._store = store
         self._conn = conn
-        self._already_read = dict(already_read or {})
 
     async def read_stream(self, tenant_id: str, stream_id: uuid.UUID) -> Any:
-        recorded = self._already_read.pop((tenant_id, stream_id), None)
-        if recorded is not None:
-            return recorded
         return await self._store.read_stream(tenant_id, stream_id, connection=self._conn)
 
     async def append(self, *args: Any, connection: Connection | None = None, **kwargs: Any) -> Any:
@@ -227,7 +222,7 @@ async def run_command(
     *,
     location: Callable[[bytes], str | None] = lambda body: None,
     accepted: AcceptedBody | None = None,
-    already_read: Mapping[tuple[str, uuid.UUID], list[RecordedEvent]] | None = None,
+    known: Mapping[tuple[str, str], CaseState] | None = None,
 ) -> Response[bytes]:
     """Run one command in one unit of work with its idempotency bookkeeping (`case_routes`).
 
@@ -243,8 +238,8 @@ async def run_command(
             return _outcome_response(earlier, location)
     try:
         async with runtime.store.transaction() as conn:
-            unit = UnitOfWorkStore(runtime.store, conn, already_read)
-            version = await execute(CaseUseCases(unit))  # type: ignore[arg-type]
+            unit = UnitOfWorkStore(runtime.store, conn)
+            version = await execute(CaseUseCases(unit, known=known))  # type: ignore[arg-type]
             answer = accepted(version) if accepted is not None else CommandAccepted(case_id=case_id, version=version)
             payload = ENCODE(answer)
             if key is not None:
@@ -262,17 +257,28 @@ async def run_command(
     return _answer(status, payload, location(payload))
 
 
-async def read_case(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> list[RecordedEvent]:
-    """The case's events in the caller's organisation; none when it is missing, another
-    org's, or erased (an erased case answers exactly like a missing one)."""
-    try:
-        return await runtime.store.read_stream(principal.organisation_id, case_id)
-    except (StreamNotFound, StreamErased):
-        return []
-
-
 async def load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
-    return fold((r.version, r.event) for r in await read_case(runtime, principal, case_id))
+    """The case from its stream, in the caller's organisation; empty when it is missing,
+    another org's, or erased (an erased case answers exactly like a missing one)."""
+    try:
+        recorded = await runtime.store.read_stream(principal.organisation_id, case_id)
+    except (StreamNotFound, StreamErased):
+        return CaseState()
+    return fold((r.version, r.event) for r in recorded)
+
+
+async def current_state(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
+    """The case as `load_for` gives it, from the sealed case view when that is at the stream's
+    head version (one statement, one decryption, however long the stream), else from the
+    stream. The view is authenticated with the case's key and bound to its version; a view that
+    fails authentication is logged and passed over: a read model is rebuildable, the stream is
+    the truth."""
+    try:
+        state = await read_current_state(runtime.pool, runtime.keyring, principal.organisation_id, case_id)
+    except TamperDetected:
+        get_logger("api").error("case view fails authentication", error_code="view-tampered")
+        state = None
+    return state if state is not None else await load_for(runtime, principal, case_id)
 
 
 Run = Callable[[CaseUseCases, Actor, int], Awaitable[int]]
@@ -288,8 +294,7 @@ async def case_command(
     If-Match (428/412), then `run_command`'s unit of work."""
     principal: Principal = request.user
     try:
-        recorded = await read_case(runtime, principal, case_id)
-        state = fold((r.version, r.event) for r in recorded)
+        state = await current_state(runtime, principal, case_id)
         # refusals first: 403/404 before 428
         require(principal, action, CaseFacts.of(state), team_access=team_access(request))
         if check is not None:  # a route's own refusal, still before the preconditions
@@ -305,6 +310,6 @@ async def case_command(
             return await run(use_cases, actor, expected)
 
         return await run_command(request, runtime, body, 200, execute, str(case_id), accepted=accepted,
-                                 already_read={(principal.organisation_id, case_id): recorded})
+                                 known={(principal.organisation_id, str(case_id)): state})
     except Refused as refused:
         return refused.response

@@ -3,7 +3,8 @@
 Found by `haven bench http`: with as many commands in flight as the pool had connections,
 each held its transaction's connection and waited for another to read the case — forever.
 Here the pool has two connections and eight commands run at once; every one must answer.
-Control: the old adapter (reading through the pool inside the unit of work) hangs.
+Control: the old way (the use case reading the case again, through the pool, inside the unit
+of work) hangs.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import pytest
 
 from crypto.keyring import Keyring
 from events.catalog import haven_registry
-from events.store import PostgresEventStore
+from events.store import PostgresEventStore, utc_now
 from services.api import case_support
 from services.bootstrap import Runtime
+from services.cases import CaseUseCases
 from tests.api.conftest import AppFactory, api_client
 from tests.api.test_case_routes import People, open_case, people, service  # noqa: F401 (fixture)
 
@@ -61,7 +63,12 @@ async def test_control_reading_through_the_pool_inside_the_unit_of_work_deadlock
     async def read_through_the_pool(self: Any, tenant_id: str, stream_id: uuid.UUID) -> Any:
         return await self._store.read_stream(tenant_id, stream_id)
 
+    class ReadingAgain(CaseUseCases):  # as before: the use case read the case again
+        def __init__(self, store: Any, **options: Any) -> None:
+            super().__init__(store, clock=options.get("clock", utc_now))
+
     monkeypatch.setattr(case_support.UnitOfWorkStore, "read_stream", read_through_the_pool)
+    monkeypatch.setattr(case_support, "CaseUseCases", ReadingAgain)
     async with api_client(make_app(runtime=small_runtime), lifespan=False) as client:
         case_ids = [await open_case(client, people.worker) for _ in range(IN_FLIGHT)]
 
