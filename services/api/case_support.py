@@ -146,9 +146,10 @@ class UnitOfWorkStore:
     use case that opens a transaction of its own (the transfer: two streams) gets this one:
     its appends and the idempotency record still commit together or not at all."""
 
-    def __init__(self, store: PostgresEventStore, conn: Connection) -> None:
+    def __init__(self, store: PostgresEventStore, conn: Connection, *, in_transaction: bool = True) -> None:
         self._store = store
         self._conn = conn
+        self._in_transaction = in_transaction
 
     async def read_stream(self, tenant_id: str, stream_id: uuid.UUID) -> Any:
         return await self._store.read_stream(tenant_id, stream_id, connection=self._conn)
@@ -160,7 +161,11 @@ class UnitOfWorkStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        yield self._conn  # already inside the unit of work's transaction
+        if self._in_transaction:
+            yield self._conn  # already inside the unit of work's transaction
+            return
+        async with self._conn.transaction():
+            yield self._conn
 
 
 def actor_of(principal: Principal, request: Request[Any, Any, Any]) -> Actor:
@@ -212,6 +217,10 @@ def _outcome_response(outcome: idempotency.Outcome, location: Callable[[bytes], 
 AcceptedBody = Callable[[int], msgspec.Struct]
 
 
+def _accepted(accepted: AcceptedBody | None, case_id: str, version: int) -> msgspec.Struct:
+    return accepted(version) if accepted is not None else CommandAccepted(case_id=case_id, version=version)
+
+
 async def run_command(
     request: Request[Any, Any, Any],
     runtime: Runtime,
@@ -225,6 +234,8 @@ async def run_command(
     known: Mapping[tuple[str, str], CaseState] | None = None,
 ) -> Response[bytes]:
     """Run one command in one unit of work with its idempotency bookkeeping (`case_routes`).
+    Without an Idempotency-Key the unit is the append alone: one statement in autocommit (a
+    use case that appends twice, the transfer, opens its own transaction).
 
     `accepted(version)` is the answer's body (default `CommandAccepted`); it is stored in plain
     with the idempotency key, so it carries ids and versions only."""
@@ -237,12 +248,17 @@ async def run_command(
         if earlier is not None:
             return _outcome_response(earlier, location)
     try:
-        async with runtime.store.transaction() as conn:
-            unit = UnitOfWorkStore(runtime.store, conn)
-            version = await execute(CaseUseCases(unit, known=known))  # type: ignore[arg-type]
-            answer = accepted(version) if accepted is not None else CommandAccepted(case_id=case_id, version=version)
-            payload = ENCODE(answer)
-            if key is not None:
+        if key is None:  # nothing to commit beside the events: an append is one atomic statement
+            async with pool.acquire() as conn:
+                version = await execute(CaseUseCases(UnitOfWorkStore(runtime.store, conn, in_transaction=False),
+                                                     known=known))  # type: ignore[arg-type]
+            runtime.store.announce()
+            payload = ENCODE(_accepted(accepted, case_id, version))
+        else:
+            async with runtime.store.transaction() as conn:
+                version = await execute(CaseUseCases(UnitOfWorkStore(runtime.store, conn),
+                                                     known=known))  # type: ignore[arg-type]
+                payload = ENCODE(_accepted(accepted, case_id, version))
                 claimed = await idempotency.claim(conn, principal.organisation_id, principal.user_id, key, hashed)
                 if not isinstance(claimed, idempotency.Claimed):
                     raise Refused(_outcome_response(claimed, location))  # rolls the append back
