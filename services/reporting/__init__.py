@@ -1,0 +1,1 @@
+"""Federal reporting (issue 6): jobs that turn de-identified inputs into releases."""
