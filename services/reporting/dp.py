@@ -178,13 +178,13 @@ def bound_contributions(name: str, codebook: Sequence[Dims], max_contribution: i
     before counting; which ones is deterministic (ordered by a hash of subject and cell), so
     the same input always gives the same counts.
     """
-    known = set(codebook)
+    known = {frozenset(cell): cell for cell in codebook}  # a row's dimensions may come in any order
     per_client: dict[Subject, list[Dims]] = {}
     for subject, cell in rows:
         if not isinstance(subject, uuid.UUID):
             raise InvalidContribution(f"table {name!r}: a subject must be a UUID")
-        key = cell if isinstance(cell, tuple) else dims(cell)
-        if key not in known:
+        key = known.get(frozenset(cell if isinstance(cell, tuple) else dims(cell)))
+        if key is None:
             raise InvalidContribution(f"table {name!r}: a row names a cell outside the codebook")
         per_client.setdefault(subject, []).append(key)
     bounded = {subject: tuple(sorted(cells, key=lambda c, s=subject: (_row_order(s, c), c))[:max_contribution])

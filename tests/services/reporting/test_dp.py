@@ -147,6 +147,8 @@ def test_rows_beyond_the_bound_are_dropped_before_counting() -> None:
     assert all(len(rows) == 2 for rows in table.contributions.values())
     again = bound_contributions("services", SERVICE_CODEBOOK, 2, reversed(service_rows(people, 5)))
     assert again.cells() == table.cells()  # deterministic: the input order does not matter
+    swapped = bound_contributions("t", CODEBOOK, 1, [(people[0], {"trafficking_type": "sex", "age_group": "minor"})])
+    assert swapped.cells()[dp.dims(cell("minor", "sex"))] == 1  # a row's dimension order does not matter
     with pytest.raises(InvalidContribution):
         DPTable("services", SERVICE_CODEBOOK, 2, {people[0]: SERVICE_CODEBOOK * 1})  # 3 > 2
 
