@@ -7,6 +7,10 @@ on the cases of their own team (read them, send content commands, close them), n
 the cases assigned to them. Unset or empty: no organisation has team access. Immigration
 details and transfers stay with the assigned worker whatever this says
 (`services/api/authorisation.py`).
+
+`HAVEN_REPORTING_DATABASE_URL`: how the federal reporting job connects, as the login of role
+`haven_reporting` (which may read the reporting schemas only). Unset: the job uses the
+application's connection with `SET LOCAL ROLE haven_reporting`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     team_access: frozenset[str] = frozenset()  # organisation ids
+    # federal reporting's own login (role haven_reporting); None: the job SETs ROLE on the app's connection
+    reporting_database_url: str | None = None
 
     @property
     def embedded_database(self) -> bool:
@@ -51,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         database_url = env.get("HAVEN_DATABASE_URL") or None
         if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("HAVEN_DATABASE_URL must be a postgresql:// URL")
+        reporting_url = env.get("HAVEN_REPORTING_DATABASE_URL") or None
+        if reporting_url is not None and not reporting_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("HAVEN_REPORTING_DATABASE_URL must be a postgresql:// URL")
         oidc = [env.get(f"HAVEN_OIDC_{name}") or None for name in ("ISSUER", "AUDIENCE", "JWKS_URL")]
         if any(oidc) and not all(oidc):
             raise SettingsError("set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none")
@@ -58,6 +67,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             database_url=database_url, data_dir=data_dir, kek_uri=kek_uri,
             oidc_issuer=oidc[0], oidc_audience=oidc[1], oidc_jwks_url=oidc[2],
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
+            reporting_database_url=reporting_url,
         )
 
 

@@ -1,0 +1,224 @@
+"""The federal reporting codebook: every table, dimension and category, fixed in advance.
+
+Versioned (`VERSION`): a release names the version it was built with, and the ledger keeps
+the code sets of every published cell, so a later version that adds a category does not
+change what an old release meant (`domain.reporting.tables`). Categories are never derived
+from the data: every listed category is a cell, zeros included (REFERENCE §3.2).
+
+**Families.** Tables are grouped into *families*: a family is one universe of atoms — counts
+of the finest cross-classification organisation x quarter (of the federal fiscal year) x
+vintage x the family's own dimensions — over which all its tables, for every quarter,
+year-to-date, organisation, roll-up and revision, are sums. The disclosure audit runs over
+each family's whole ledger (every release ever made of it), so differencing a quarter
+against its year-to-date, an organisation against the roll-up, or a revision against its
+original is audited. Tables of different families are linked only through totals that both
+publish (clients served, new clients, closures): see the README's "Federal reporting" for
+what that leaves out. Families are kept to one or two breakdowns each so that the exact
+audit stays small (a few hundred atoms).
+
+**Populations** (rows of ``reporting.federal_inputs``, projection `federal_inputs`):
+
+* ``served``: one row per client per quarter served; year-to-date counts are unduplicated by
+  counting only the row where the client is `new` in the fiscal year (first quarter served).
+* ``entered``: rows with a program entry in the quarter (intake, transfer-in, reopening).
+* ``closed``: rows with a program exit in the quarter.
+* ``grant_year``: one row per client per fiscal year (the `new` row), with the immigration
+  outcomes obtained in that fiscal year; released only for a complete fiscal year.
+* ``service:<code>``: consenting clients served in the quarter, by whether they received at
+  least one service of that category.
+
+**Consent** (REFERENCE §3.10). Mandatory totals count every client: TIMS clients served and
+new clients, HHS/OTIP entries and closures by program, VOCA new vs continuing, HUD APR Q5a.
+Every other breakdown is a non-mandatory statistic and counts only clients who consented to
+statistics: in the atoms, a non-consenting client's category is ``WITHHELD``, which no
+breakdown publishes — except VOCA's demographics of new victims, which must sum to the new
+count, where ``WITHHELD`` folds into "not reported".
+
+**HUD.** The comparable-database aggregate is HUD APR Q5a ("Report Validations"), restricted
+to persons: persons served by adult / child / age not tracked and by leaver / stayer
+(stayer: still enrolled at the end of the quarter).
+
+**Programs.** HHS/OTIP tables split entries and closures by grant program: TVAP serves
+foreign nationals, DVHT US citizens and lawful permanent residents; a client whose
+citizenship is not reported is ``not_assigned``.
+
+Pure data: standard library and `domain.codebook` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.codebook import CURRENT
+
+VERSION = "federal-2026.1"
+WITHHELD = "withheld"  # atom code of a client without statistics consent (never a published category)
+
+SERVICE_CATEGORIES: tuple[str, ...] = tuple(CURRENT.lists["service_category"])
+PROGRAMS = ("tvap", "dvht", "not_assigned")
+PROGRAM_OF_CITIZENSHIP = {"foreign_national": "tvap", "citizen_or_lpr": "dvht", "not_reported": "not_assigned"}
+
+# Dimension name -> the published categories, in order (atoms add WITHHELD where consent-gated).
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "victim_status": ("confirmed", "strong_indicators", "not_determined"),
+    "age_group": ("adult", "minor", "not_tracked"),
+    "trafficking_type": ("sex", "labor", "both", "unknown", "not_reported"),
+    "gender": ("woman", "man", "another", "not_reported"),
+    "age_band": ("0-11", "12-17", "18-24", "25-34", "35-49", "50+", "not_tracked"),
+    "newness": ("new", "continuing"),
+    "program": PROGRAMS,
+    "entry_type": (*CURRENT.lists["intake_type"], "reopening"),
+    "closure_reason": tuple(CURRENT.lists["closure_reason"]),
+    "living_situation": tuple(CURRENT.lists["living_situation"]),
+    "referred_on": ("yes", "no"),
+    "obtained": ("yes", "no"),
+    "received": ("yes", "no"),
+    "exit": ("stayer", "leaver"),
+}
+
+# Dimensions whose categories are sensitive: each row of another classification is an
+# outsider-identifiable group that must keep two categories possible (REFERENCE §3.5).
+SENSITIVE = frozenset({"victim_status", "trafficking_type", "obtained"})
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    program: str  # ovc_tims | hhs_otip | voca | hud
+    by: tuple[str, ...]  # family dimensions broken down (each with all its categories and a total)
+    period: str = "quarter"  # quarter | ytd (fiscal year to date) | grant_year (complete fiscal year)
+    mandatory: bool = False  # a mandatory total: every client counted; its grand total survives the minimum unit
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()  # fixed codes of family dimensions
+    not_reported: str | None = None  # VOCA: this category also holds the clients without consent
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    population: str  # served | entered | closed | grant_year | service:<code>
+    dimensions: tuple[str, ...]  # the family's own dimensions (besides organisation, quarter, vintage)
+    consent_gated: tuple[str, ...]  # dimensions whose atoms code non-consenting clients WITHHELD
+    tables: tuple[TableSpec, ...]
+
+    def codes(self, dimension: str) -> tuple[str, ...]:
+        codes = CATEGORIES[dimension]
+        return (*codes, WITHHELD) if dimension in self.consent_gated else codes
+
+
+_NEW = (("newness", ("new",)),)
+
+
+def _served_totals() -> tuple[TableSpec, ...]:
+    return (
+        TableSpec("tims_clients_served", "ovc_tims", (), mandatory=True,
+                  description="OVC TIMS: clients served in the quarter"),
+        TableSpec("tims_clients_served_ytd", "ovc_tims", (), period="ytd", mandatory=True, where=_NEW,
+                  description="OVC TIMS: clients served in the fiscal year to date (unduplicated)"),
+    )
+
+
+def _voca_new_continuing() -> TableSpec:
+    return TableSpec("voca_new_continuing", "voca", ("newness",), mandatory=True,
+                     description="VOCA: victims served in the quarter, new (first time this fiscal year) vs continuing")
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("served_victim_status", "served", ("newness", "victim_status"), ("victim_status",), (
+        *_served_totals(),
+        TableSpec("tims_victim_status", "ovc_tims", ("victim_status",),
+                  description="OVC TIMS: clients served by victim status at the end of the quarter (consenting)"),
+    )),
+    Family("served_age_group", "served", ("newness", "age_group"), ("age_group",), (
+        *_served_totals(),
+        TableSpec("tims_age_group", "ovc_tims", ("age_group",),
+                  description="OVC TIMS: clients served, adult / minor / age not tracked at intake (consenting)"),
+    )),
+    Family("served_trafficking_type", "served", ("newness", "trafficking_type"), ("trafficking_type",), (
+        *_served_totals(),
+        TableSpec("tims_trafficking_type", "ovc_tims", ("trafficking_type",),
+                  description="OVC TIMS: clients served by type of trafficking (consenting)"),
+    )),
+    Family("served_gender", "served", ("newness", "gender"), ("gender",), (
+        *_served_totals(),
+        TableSpec("tims_gender", "ovc_tims", ("gender",),
+                  description="OVC TIMS: clients served by gender (consenting)"),
+        _voca_new_continuing(),
+        TableSpec("voca_new_by_gender", "voca", ("gender",), where=_NEW, not_reported="not_reported",
+                  description="VOCA: new victims by gender; sums to the new count (not reported includes "
+                              "clients without consent to statistics)"),
+    )),
+    Family("served_age_band", "served", ("newness", "age_band"), ("age_band",), (
+        *_served_totals(),
+        _voca_new_continuing(),
+        TableSpec("voca_new_by_age", "voca", ("age_band",), where=_NEW, not_reported="not_tracked",
+                  description="VOCA: new victims by age at intake; sums to the new count (not tracked includes "
+                              "clients without consent to statistics)"),
+    )),
+    Family("entered_type", "entered", ("program", "entry_type"), ("entry_type",), (
+        TableSpec("tims_new_clients", "ovc_tims", (), mandatory=True,
+                  description="OVC TIMS: new clients (program entries) in the quarter"),
+        TableSpec("tims_new_clients_ytd", "ovc_tims", (), period="ytd", mandatory=True,
+                  description="OVC TIMS: new clients (program entries) in the fiscal year to date"),
+        TableSpec("otip_program_entry", "hhs_otip", ("program",), mandatory=True,
+                  description="HHS/OTIP: program entries in the quarter by program (TVAP, DVHT)"),
+        TableSpec("otip_program_entry_type", "hhs_otip", ("program", "entry_type"),
+                  description="HHS/OTIP: program entries by program and type of intake (consenting)"),
+    )),
+    Family("entered_age_band", "entered", ("program", "age_band"), ("age_band",), (
+        TableSpec("otip_program_entry", "hhs_otip", ("program",), mandatory=True,
+                  description="HHS/OTIP: program entries in the quarter by program (TVAP, DVHT)"),
+        TableSpec("otip_program_entry_age", "hhs_otip", ("program", "age_band"),
+                  description="HHS/OTIP: program entries by program and age at intake (consenting)"),
+    )),
+    Family("closed_reason", "closed", ("program", "closure_reason"), ("closure_reason",), (
+        TableSpec("otip_case_closures", "hhs_otip", ("program",), mandatory=True,
+                  description="HHS/OTIP: case closures in the quarter by program"),
+        TableSpec("otip_case_closures_ytd", "hhs_otip", ("program",), period="ytd", mandatory=True,
+                  description="HHS/OTIP: case closures in the fiscal year to date by program"),
+        TableSpec("otip_closure_reason", "hhs_otip", ("program", "closure_reason"),
+                  description="HHS/OTIP: case closures by program and reason (consenting)"),
+    )),
+    Family("closed_living_situation", "closed", ("program", "living_situation"), ("living_situation",), (
+        TableSpec("otip_case_closures", "hhs_otip", ("program",), mandatory=True,
+                  description="HHS/OTIP: case closures in the quarter by program"),
+        TableSpec("otip_closure_living_situation", "hhs_otip", ("program", "living_situation"),
+                  description="HHS/OTIP: case closures by program and living situation at closure (consenting)"),
+    )),
+    Family("closed_referred_on", "closed", ("program", "referred_on"), ("referred_on",), (
+        TableSpec("otip_case_closures", "hhs_otip", ("program",), mandatory=True,
+                  description="HHS/OTIP: case closures in the quarter by program"),
+        TableSpec("otip_closure_referred_on", "hhs_otip", ("program", "referred_on"),
+                  description="HHS/OTIP: case closures by program, referred on for continued case management "
+                              "(consenting)"),
+    )),
+    *(Family(f"grant_year_{outcome}", "grant_year", ("program", "obtained"), ("obtained",), (
+        TableSpec(f"otip_obtained_{outcome}", "hhs_otip", ("program", "obtained"), period="grant_year",
+                  description=f"HHS/OTIP: clients served in the grant (fiscal) year by program and whether they "
+                              f"obtained {label} in it (consenting; complete fiscal years only)"),
+    )) for outcome, label in (("continued_presence", "Continued Presence"), ("t_visa", "a T visa"),
+                              ("hhs_letter", "an HHS certification or eligibility letter"))),
+    Family("hud_q5a", "served", ("age_group", "exit"), (), (
+        TableSpec("hud_apr_q5a_persons", "hud", ("age_group", "exit"), mandatory=True,
+                  description="HUD APR Q5a (comparable database aggregate): persons served by adult / child / "
+                              "age not tracked and leaver / stayer"),
+    )),
+    *(Family(f"service_{code}", f"service:{code}", ("received",), (), (
+        TableSpec("tims_services_by_type", "ovc_tims", ("received",),
+                  description="OVC TIMS: consenting clients served in the quarter, by whether they received a "
+                              "service of this type (one block of cells per service type)"),
+    )) for code in SERVICE_CATEGORIES),
+)
+
+# Output tables merged from several families (their cells get the family's extra dims).
+MERGED_DIMS: dict[str, str] = {"tims_services_by_type": "service_type"}
+
+
+def output_tables() -> list[str]:
+    """Every output table name, in codebook order."""
+    names: list[str] = []
+    for family in FAMILIES:
+        for table in family.tables:
+            if table.name not in names:
+                names.append(table.name)
+    return names

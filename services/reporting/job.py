@@ -1,0 +1,636 @@
+"""The federal reporting job (issue 6): de-identified quarterly aggregates, protected and recorded.
+
+`FederalReportJob.run(period, org)` returns the JSON document of a release:
+``{"period", "codebook_version", "tables": [{"name", "program", "coverage", "cells": [{"dims",
+"count"}]}], "certificate"}``, ``count: null`` where a cell is suppressed. Steps:
+
+1. **Connect as the reporting role.** Everything runs on one connection of role
+   ``haven_reporting`` (`reporting_connection`): its own login when
+   `HAVEN_REPORTING_DATABASE_URL` is set, else the application's pool with
+   ``SET LOCAL ROLE haven_reporting``. That role reads ``reporting.*`` and the ledger and
+   nothing else (migration 0004), so the job cannot read events, keys or case views.
+2. **Refuse what is not final.** A period after the horizon of ``reporting.federal_inputs``,
+   or the horizon quarter itself (still running), or a period before any data, is refused
+   (`PeriodUnavailable`).
+3. **True atoms.** One aggregate query over the period's fiscal year to date (never a row,
+   never the subject) gives, per codebook family (`domain.reporting.federal_codebook`), the
+   counts of organisation x quarter x the family's dimensions.
+4. **Vintages.** Each family's universe has a `vintage` dimension. Late data that contradicts
+   numbers already released (a late intake in a released quarter) cannot be the same atoms as
+   the original release (the ledger would be inconsistent), so the job looks for a split of
+   today's counts over the known vintages that satisfies every published number; if there is
+   none it opens a new vintage `vN` holding the records that arrived since. A revision is then
+   a release over all vintages, audited against the original over the old vintage only
+   (`domain.reporting.tables`). A correction that *lowers* a released count (an erasure, a
+   reclassification, a withdrawn consent) has no non-negative split: `RevisionNeedsReview`.
+5. **Protect.** Per family, `domain.reporting.suppression.protect` against that family's
+   whole ledger (every release of the fiscal year: quarters, year-to-date, organisations,
+   roll-ups, revisions), k = 11, a minimum reporting unit per organisation (`MINIMUM_UNIT`
+   clients: below it a table releases only its mandatory grand total). If any family is
+   refused, nothing is released (`ReportRefused`).
+6. **Record.** The release row (the document itself) and one publication per family are
+   inserted in the same transaction, under an advisory lock, so two jobs take turns.
+7. **Re-runs.** A period already released for a scope is returned from the ledger as stored
+   (byte-identical JSON, nothing written) unless late data changed one of its published
+   numbers; then an audited revision is released (`revision` 1, 2, ...).
+
+The differential-privacy mode (`services.reporting.dp`) plugs in at `true_tables` (every
+table's fixed cells with true counts, for the selection chosen here) — it is not wired to
+the CLI or API by this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import json
+import re
+import subprocess
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from domain.reporting.audit import (
+    IntegerProgram,
+    IntegerSolver,
+    Ledger,
+    LinearSystem,
+    Publication,
+    Row,
+    publication_rows,
+    terms_of,
+)
+from domain.reporting.federal_codebook import (
+    CATEGORIES,
+    FAMILIES,
+    MERGED_DIMS,
+    PROGRAM_OF_CITIZENSHIP,
+    SENSITIVE,
+    SERVICE_CATEGORIES,
+    VERSION,
+    WITHHELD,
+    Family,
+    TableSpec,
+)
+from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect
+from domain.reporting.tables import TOTAL, Atom, Classification, Release, Table, Universe
+from services.disclosure_milp import HighsSolver
+from services.reporting.ledger import (
+    merge_universe,
+    publication_from_json,
+    publication_to_json,
+    stored_universe,
+    universe_to_json,
+)
+
+REPORTING_ROLE = "haven_reporting"
+MINIMUM_UNIT = 30  # clients of one organisation in a table; below it only the mandatory total
+LEDGER_LOCK = 1214346854  # pg_advisory_xact_lock: one release at a time
+ROLL_UP = "all"
+_PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
+BASE_DIMENSIONS = ("organisation", "quarter", "vintage")
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+class ReportError(Exception):
+    """A report that cannot be released; the message names no count, code or identifier."""
+
+
+class InvalidPeriod(ReportError):
+    pass
+
+
+class PeriodUnavailable(ReportError):
+    pass
+
+
+class ReportRefused(ReportError):
+    pass
+
+
+class RevisionNeedsReview(ReportError):
+    pass
+
+
+# -- periods --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    year: int
+    quarter: int
+
+    @classmethod
+    def parse(cls, label: str) -> Period:
+        match = _PERIOD.match(label or "")
+        if match is None or not 2000 <= int(match.group(1)) <= 2100:
+            raise InvalidPeriod("a period is a calendar quarter such as 2026Q3")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}Q{self.quarter}"
+
+    @property
+    def index(self) -> int:
+        return self.year * 4 + self.quarter - 1
+
+    @property
+    def fiscal_year(self) -> int:
+        return self.year + 1 if self.quarter == 4 else self.year
+
+    @property
+    def fiscal_quarters(self) -> tuple[str, ...]:
+        """The four calendar quarters of the federal fiscal year (October to September)."""
+        fy = self.fiscal_year
+        return (f"{fy - 1}Q4", f"{fy}Q1", f"{fy}Q2", f"{fy}Q3")
+
+    @property
+    def year_to_date(self) -> tuple[str, ...]:
+        quarters = self.fiscal_quarters
+        return quarters[:quarters.index(self.label) + 1]
+
+    @property
+    def ends_fiscal_year(self) -> bool:
+        return self.quarter == 3
+
+
+def _index(label: str) -> int:
+    return Period.parse(label).index
+
+
+# -- connection -----------------------------------------------------------------------------------
+
+@contextlib.asynccontextmanager
+async def reporting_connection(pool: asyncpg.Pool | None, reporting_url: str | None) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a transaction, as role haven_reporting (its own login, or SET LOCAL ROLE)."""
+    if reporting_url is not None:
+        conn = await asyncpg.connect(reporting_url)
+        try:
+            if await conn.fetchval("SELECT current_user") != REPORTING_ROLE:
+                raise PeriodUnavailable("HAVEN_REPORTING_DATABASE_URL must log in as haven_reporting")
+            async with conn.transaction():
+                yield conn
+        finally:
+            await conn.close()
+        return
+    if pool is None:
+        raise ValueError("a pool or a reporting URL is needed")
+    async with pool.acquire() as conn, conn.transaction():
+        try:
+            await conn.execute(f"SET LOCAL ROLE {REPORTING_ROLE}")
+        except (asyncpg.InsufficientPrivilegeError, asyncpg.InvalidParameterValueError):
+            raise PeriodUnavailable("the reporting role haven_reporting is missing or not granted to the "
+                                    "application role (README, Federal reporting)") from None
+        yield conn
+
+
+# -- code version ---------------------------------------------------------------------------------
+
+@functools.cache
+def code_version() -> dict[str, str | None]:
+    try:
+        from importlib.metadata import version
+        package = version("haven")
+    except Exception:  # noqa: BLE001 - not installed: no package version
+        package = None
+    commit = None
+    try:
+        root = Path(__file__).resolve().parents[2]
+        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=5, check=False)
+        if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", result.stdout.strip()):
+            commit = result.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"package": package, "commit": commit}
+
+
+# -- true counts ----------------------------------------------------------------------------------
+
+_GROUP_COLUMNS = ("organisation", "quarter", "new_in_fiscal_year", "entered", "entry_type", "closed",
+                  "closure_reason", "living_situation", "referred_on", "victim_status", "trafficking_type",
+                  "age_group", "age_band", "gender", "citizenship", "statistics_consent", "enrolled_at_end",
+                  "obtained_continued_presence", "obtained_t_visa", "obtained_hhs_letter")
+
+BaseCounts = dict[tuple[str, ...], int]  # (organisation, quarter, *family dimensions) -> clients
+
+
+def _code(value: Any, dimension: str) -> str:
+    """A column value as a codebook category; anything the codebook does not list is 'other'-folded."""
+    codes = CATEGORIES[dimension]
+    if isinstance(value, bool):
+        value = "yes" if value else "no"
+    if value in codes:
+        return value
+    for fallback in ("other", "not_reported", "unknown", "not_tracked"):
+        if fallback in codes:
+            return fallback
+    raise ReportError(f"a value of {dimension} is outside the codebook")
+
+
+def _family_key(family: Family, row: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The atom (without vintage) of one aggregated input row in a family, or None if not in it."""
+    population = family.population
+    if population == "entered" and not row["entered"]:
+        return None
+    if population == "closed" and not row["closed"]:
+        return None
+    if population == "grant_year" and not row["new_in_fiscal_year"]:
+        return None
+    consent = row["statistics_consent"]
+    codes = []
+    for dimension in family.dimensions:
+        if dimension in family.consent_gated and not consent:
+            codes.append(WITHHELD)
+            continue
+        if dimension == "newness":
+            value = "new" if row["new_in_fiscal_year"] else "continuing"
+        elif dimension == "program":
+            value = PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned")
+        elif dimension == "exit":
+            value = "stayer" if row["enrolled_at_end"] else "leaver"
+        elif dimension == "obtained":
+            value = bool(row[f"obtained_{family.name.removeprefix('grant_year_')}"])
+        else:
+            value = row[dimension]
+        codes.append(_code(value, dimension))
+    return (row["organisation"], row["quarter"], *codes)
+
+
+async def read_true_counts(conn: asyncpg.Connection, period: Period) -> dict[str, BaseCounts]:
+    """Per family, the true counts of the fiscal year to date (aggregates only: no row leaves SQL)."""
+    quarters = list(period.year_to_date)
+    columns = ", ".join(_GROUP_COLUMNS)
+    rows = await conn.fetch(
+        f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
+             WHERE quarter = ANY($1::text[]) GROUP BY {columns}""", quarters)
+    counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}
+    for row in rows:
+        for family in FAMILIES:
+            if family.population.startswith("service:"):
+                continue
+            key = _family_key(family, row)
+            if key is not None:
+                counts[family.name][key] += row["clients"]
+    services = await conn.fetch(
+        """SELECT f.organisation, f.quarter, c.code, count(*) AS clients,
+                  count(*) FILTER (WHERE f.services[c.position] > 0) AS received
+             FROM reporting.federal_inputs f CROSS JOIN reporting.federal_service_categories c
+            WHERE f.quarter = ANY($1::text[]) AND f.statistics_consent
+            GROUP BY f.organisation, f.quarter, c.code""", quarters)
+    for row in services:
+        if row["code"] not in SERVICE_CATEGORIES:
+            continue  # a category this codebook version does not publish
+        target = counts[f"service_{row['code']}"]
+        target[(row["organisation"], row["quarter"], "yes")] += row["received"]
+        target[(row["organisation"], row["quarter"], "no")] += row["clients"] - row["received"]
+    return {name: dict(c) for name, c in counts.items()}
+
+
+# -- releases of one family -----------------------------------------------------------------------
+
+def _classification(family: Family, spec: TableSpec, dimension: str) -> Classification:
+    groups: dict[str, list[str]] = {code: [code] for code in CATEGORIES[dimension]}
+    if spec.not_reported is not None and dimension in family.consent_gated:
+        groups[spec.not_reported].append(WITHHELD)
+    return Classification.grouping(dimension, dimension, groups)
+
+
+def family_tables(family: Family, universe: Universe, period: Period, organisations: Sequence[str]) -> tuple[Table, ...]:
+    """The family's tables for a period and a set of organisations (one, or all for the roll-up)."""
+    tables = []
+    for spec in family.tables:
+        if spec.period == "grant_year":
+            if not period.ends_fiscal_year:
+                continue
+            quarters: Sequence[str] = period.fiscal_quarters
+        elif spec.period == "ytd":
+            quarters = period.year_to_date
+        else:
+            quarters = (period.label,)
+        where: dict[str, Any] = {"organisation": list(organisations), "quarter": list(quarters),
+                                 "vintage": list(universe.dimension("vintage").codes)}
+        for dimension, codes in spec.where:
+            where[dimension] = list(codes)
+        by = [_classification(family, spec, d) for d in spec.by]
+        mandatory = [tuple(TOTAL for _ in by)] if spec.mandatory else []
+        sensitive = [d for d in spec.by if d in SENSITIVE]
+        tables.append(Table.of(spec.name, by, where=where, sensitive=sensitive, mandatory=mandatory))
+    return tuple(tables)
+
+
+def _cell_truth(universe: Universe, base: BaseCounts, selection: Sequence[frozenset[str]]) -> int:
+    """A cell's value today, over every vintage (base counts carry no vintage)."""
+    names = [d.name for d in universe.dimensions]
+    checks = [(i, selection[names.index(n)]) for i, n in enumerate(["organisation", "quarter", *names[3:]])]
+    return sum(count for key, count in base.items() if all(key[i] in codes for i, codes in checks))
+
+
+def published_still_true(universe: Universe, base: BaseCounts, publication: Publication) -> bool:
+    return all(value is None or _cell_truth(universe, base, publication.selections[ref]) == value
+               for ref, value in publication.cells.items())
+
+
+def split_vintages(ledger: Ledger, base: BaseCounts, solver: IntegerSolver) -> dict[Atom, int] | None:
+    """Today's counts spread over the universe's vintages so that every published number holds."""
+    universe = ledger.universe
+    vintages = universe.dimension("vintage").codes
+    latest = {(*key[:2], vintages[-1], *key[2:]): count for key, count in base.items() if count}
+    if not ledger.publications:
+        return latest
+    rows = [row for p in ledger.publications for row in publication_rows(universe, p)]
+    if len(vintages) == 1:
+        truth = universe.vector(latest)
+        return latest if all(row.holds(truth) for row in rows) else None
+    upper = [0] * universe.size
+    sums = []
+    for key, count in base.items():
+        if not count:
+            continue
+        atoms = [universe.index((*key[:2], v, *key[2:])) for v in vintages]
+        for a in atoms:
+            upper[a] = count
+        sums.append(Row(tuple(sorted((a, 1) for a in atoms)), count, count))
+    system = LinearSystem((0,) * universe.size, tuple(upper), tuple(rows + sums))
+    point = solver.solve(IntegerProgram(system))
+    if point is None or not system.holds(point):
+        return None
+    return {universe.atom(i): int(x) for i, x in enumerate(point) if x}
+
+
+@dataclass
+class FamilyState:
+    family: Family
+    fiscal_year: int
+    publications: list[Publication] = field(default_factory=list)
+    stored_universes: list[dict[str, list[str]]] = field(default_factory=list)
+    release_numbers: list[int] = field(default_factory=list)
+
+    def universe(self, organisations: Sequence[str], extra_vintage: bool = False) -> Universe:
+        """Every code the ledger knows and today's organisations; optionally one more vintage."""
+        fresh: dict[str, list[str]] = {
+            "organisation": sorted(organisations), "quarter": list(Period(self.fiscal_year, 3).fiscal_quarters),
+            "vintage": ["v0"], **{d: list(self.family.codes(d)) for d in self.family.dimensions}}
+        parts = [*self.stored_universes, fresh]
+        if extra_vintage:
+            known = merge_universe(("vintage",), parts).dimension("vintage").codes
+            parts.append({"vintage": [f"v{len(known)}"]})
+        return merge_universe((*BASE_DIMENSIONS, *self.family.dimensions), parts)
+
+    def ledger(self, universe: Universe) -> Ledger:
+        return Ledger(universe, tuple(self.publications))
+
+
+@dataclass(frozen=True)
+class FamilyRelease:
+    family: Family
+    universe: Universe
+    publication: Publication
+    ledger: Ledger
+    targets: int
+    solves: int
+
+
+def protect_family(state: FamilyState, base: BaseCounts, period: Period, scope: str, release_name: str,
+                   solver: IntegerSolver, organisations: Sequence[str]) -> FamilyRelease:
+    universe = state.universe(sorted(organisations))
+    truth = split_vintages(state.ledger(universe), base, solver)
+    if truth is None:  # late data contradicts a published number: the records since go to a new vintage
+        universe = state.universe(sorted(organisations), extra_vintage=True)
+        truth = split_vintages(state.ledger(universe), base, solver)
+        if truth is None:
+            raise RevisionNeedsReview(
+                "a released count would go down (an erasure, a correction or a withdrawn consent): a revision that "
+                "removes records needs the manual review described in the README")
+    chosen = [scope] if scope != ROLL_UP else list(universe.dimension("organisation").codes)
+    release = Release(release_name, VERSION, family_tables(state.family, universe, period, chosen))
+    policy = Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT))
+    try:
+        protected = protect(state.ledger(universe), release, truth, solver, policy)
+    except ReleaseRefused as refused:
+        raise ReportRefused(f"family {state.family.name}: {refused}") from None
+    return FamilyRelease(state.family, universe, protected.publication, protected.ledger,
+                         protected.audit.targets, protected.audit.solves)
+
+
+# -- the document ---------------------------------------------------------------------------------
+
+def _coverage(spec: TableSpec) -> str:
+    return {"quarter": "quarter", "ytd": "fiscal_year_to_date", "grant_year": "fiscal_year"}[spec.period]
+
+
+def _dims(table: Table, key: Sequence[str]) -> dict[str, str]:
+    return {c.name: ("total" if code == TOTAL else code) for c, code in zip(table.by, key, strict=True)}
+
+
+def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
+    """The output tables: every table in codebook order, cells in table order, merged across families."""
+    tables: dict[str, dict[str, Any]] = {}
+    values: dict[tuple[str, str], tuple[dict[str, str], int | None]] = {}
+    for fr in releases:
+        for spec in fr.family.tables:
+            try:
+                table = fr.publication.release.table(spec.name)
+            except StopIteration:
+                continue
+            out = tables.setdefault(spec.name, {"name": spec.name, "program": spec.program,
+                                                "coverage": _coverage(spec), "cells": []})
+            merged = MERGED_DIMS.get(spec.name)
+            for key in table.keys():
+                dims = _dims(table, key)
+                if merged is not None:
+                    dims = {merged: fr.family.name.removeprefix("service_"), **dims}
+                ident = (spec.name, json.dumps(dims, sort_keys=True))
+                value = fr.publication.cells[(spec.name, key)]
+                if ident not in values:
+                    values[ident] = (dims, value)
+                    out["cells"].append(ident)
+                else:  # the same cell published by another family: suppressed if either suppressed it
+                    before = values[ident][1]
+                    if before is not None and value is not None and before != value:
+                        raise ReportError("a table shared by two families disagrees with itself")
+                    values[ident] = (dims, None if before is None or value is None else value)
+    rendered = []
+    for out in tables.values():
+        out["cells"] = [{"dims": values[ident][0], "count": values[ident][1]} for ident in out["cells"]]
+        rendered.append(out)
+    return rendered
+
+
+def true_tables(period: Period, releases: Sequence[FamilyRelease], counts: Mapping[str, BaseCounts]) -> list[dict[str, Any]]:
+    """The DP hook's input: every table's fixed cells with TRUE counts (never output as such)."""
+    out: dict[str, dict[str, Any]] = {}
+    for fr in releases:
+        for table in fr.publication.release.tables:
+            entry = out.setdefault(table.name, {"name": table.name, "cells": []})
+            merged = MERGED_DIMS.get(table.name)
+            for key in table.keys():
+                dims = _dims(table, key)
+                if merged is not None:
+                    dims = {merged: fr.family.name.removeprefix("service_"), **dims}
+                if all(c["dims"] != dims for c in entry["cells"]):
+                    value = _cell_truth(fr.universe, counts[fr.family.name], table.selection(fr.universe, key))
+                    entry["cells"].append({"dims": dims, "count": value})
+    return list(out.values())
+
+
+def _digest(parts: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+# -- the job --------------------------------------------------------------------------------------
+
+class FederalReportJob:
+    def __init__(self, pool: asyncpg.Pool | None, *, reporting_url: str | None = None,
+                 solver: IntegerSolver | None = None) -> None:
+        self._pool = pool
+        self._reporting_url = reporting_url
+        self._solver = solver or HighsSolver()
+
+    async def run(self, period_label: str, org: str | None = None) -> dict[str, Any]:
+        period = Period.parse(period_label)
+        scope = ROLL_UP if org is None else org
+        if not scope or len(scope) > 256 or not scope.isprintable() or scope == ROLL_UP and org is not None:
+            raise InvalidPeriod("not an organisation id")
+        async with reporting_connection(self._pool, self._reporting_url) as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LEDGER_LOCK)
+            await self._check_period(conn, period)
+            counts = await read_true_counts(conn, period)
+            if scope != ROLL_UP and not any(key[0] == scope for c in counts.values() for key in c):
+                raise PeriodUnavailable("no data for this organisation in this fiscal year")
+            states = await self._load_ledger(conn, period.fiscal_year)
+            previous = await conn.fetchrow(
+                """SELECT release_no, revision, document::text AS document FROM reporting_ledger.releases
+                    WHERE period = $1 AND scope = $2 ORDER BY revision DESC LIMIT 1""", period.label, scope)
+            if previous is not None and self._still_true(states, counts, previous["release_no"], scope):
+                return json.loads(previous["document"])
+            revision = 0 if previous is None else previous["revision"] + 1
+            name = f"{period.label}/{scope}" + (f"/r{revision}" if revision else "")
+            releases = await asyncio.to_thread(self._protect_all, states, counts, period, scope, name)
+            chain = await conn.fetchval(
+                "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1")
+            ledger_hash = _digest([chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)])
+            document = {
+                "period": period.label,
+                "codebook_version": VERSION,
+                "tables": render(period, releases),
+                "certificate": {
+                    "scope": scope,
+                    "revision": revision,
+                    "method": "threshold k=11 with complementary suppression and an exact integer audit",
+                    "k": 11,
+                    "minimum_reporting_unit": MINIMUM_UNIT,
+                    "ledger_hash": ledger_hash,
+                    "audit": {"result": "passed", "families": len(releases),
+                              "targets": sum(fr.targets for fr in releases),
+                              "solves": sum(fr.solves for fr in releases),
+                              "publications_audited": sum(len(fr.ledger.publications) for fr in releases)},
+                    "codebook_version": VERSION,
+                    "code_version": code_version(),
+                    "privacy_budget_spent": 0,
+                },
+            }
+            text = json.dumps(document, sort_keys=True)
+            release_no = await conn.fetchval(
+                """INSERT INTO reporting_ledger.releases (period, scope, revision, codebook_version, document,
+                                                          ledger_hash)
+                   VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING release_no""",
+                period.label, scope, revision, VERSION, text, ledger_hash)
+            await conn.executemany(
+                """INSERT INTO reporting_ledger.publications (release_no, family, fiscal_year, definition)
+                   VALUES ($1, $2, $3, $4::jsonb)""",
+                [(release_no, fr.family.name, period.fiscal_year,
+                  json.dumps(publication_to_json(fr.universe, fr.publication))) for fr in releases])
+            stored = await conn.fetchval("SELECT document::text FROM reporting_ledger.releases WHERE release_no = $1",
+                                         release_no)
+            return json.loads(stored)  # exactly what a re-run will return
+
+    async def _check_period(self, conn: asyncpg.Connection, period: Period) -> None:
+        try:
+            horizon = await conn.fetchval("SELECT quarter FROM reporting.federal_inputs_horizon")
+        except asyncpg.UndefinedTableError:
+            raise PeriodUnavailable("the reporting inputs have not been built yet") from None
+        if horizon is None:
+            raise PeriodUnavailable("the reporting inputs hold no data yet")
+        if period.index > _index(horizon):
+            raise PeriodUnavailable("this period is after the reporting inputs' horizon")
+        if period.index == _index(horizon):
+            raise PeriodUnavailable("this period is still running")
+
+    async def _load_ledger(self, conn: asyncpg.Connection, fiscal_year: int) -> dict[str, FamilyState]:
+        states = {f.name: FamilyState(f, fiscal_year) for f in FAMILIES}
+        rows = await conn.fetch(
+            """SELECT release_no, family, definition::text AS definition FROM reporting_ledger.publications
+                WHERE fiscal_year = $1 ORDER BY release_no""", fiscal_year)
+        for row in rows:
+            state = states.get(row["family"])
+            if state is None:
+                raise ReportError("the ledger holds a family this codebook does not know")
+            data = json.loads(row["definition"])
+            state.publications.append(publication_from_json(data))
+            state.stored_universes.append(stored_universe(data))
+            state.release_numbers.append(row["release_no"])
+        return states
+
+    def _still_true(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], release_no: int,
+                    scope: str) -> bool:
+        for name, state in states.items():
+            for number, publication in zip(state.release_numbers, state.publications, strict=True):
+                if number != release_no:
+                    continue
+                if not published_still_true(state.universe(_organisations(counts, scope)), counts[name], publication):
+                    return False
+        return True
+
+    def _protect_all(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], period: Period,
+                     scope: str, name: str) -> list[FamilyRelease]:
+        releases = []
+        organisations = _organisations(counts, scope)
+        for family in FAMILIES:
+            if all(spec.period == "grant_year" for spec in family.tables) and not period.ends_fiscal_year:
+                continue
+            releases.append(protect_family(states[family.name], counts[family.name], period, scope, name,
+                                           self._solver, organisations))
+        return releases
+
+
+def _organisations(counts: Mapping[str, BaseCounts], scope: str) -> list[str]:
+    found = {key[0] for family in counts.values() for key in family}
+    return sorted(found | ({scope} if scope != ROLL_UP else set()))
+
+
+# -- CSV ------------------------------------------------------------------------------------------
+
+def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
+    """One CSV per table (dims columns, then count; empty = suppressed), plus the certificate."""
+    import csv
+    import io
+
+    files: dict[str, str] = {}
+    for table in document["tables"]:
+        columns = list(table["cells"][0]["dims"]) if table["cells"] else []
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([*columns, "count", "period", "coverage", "codebook_version", "ledger_hash"])
+        for cell in table["cells"]:
+            count = "" if cell["count"] is None else str(cell["count"])
+            writer.writerow([*(cell["dims"][c] for c in columns), count, document["period"], table["coverage"],
+                             document["codebook_version"], document["certificate"]["ledger_hash"]])
+        files[f"{table['name']}.csv"] = buffer.getvalue()
+    files["certificate.json"] = json.dumps({"period": document["period"],
+                                            "codebook_version": document["codebook_version"],
+                                            "certificate": document["certificate"]}, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+def today_quarter(today: dt.date | None = None) -> str:
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    return f"{today.year}Q{(today.month - 1) // 3 + 1}"

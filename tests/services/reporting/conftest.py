@@ -1,0 +1,60 @@
+"""Fixtures for the federal reporting job: demo data, the inputs projection, an empty ledger.
+
+The demo generator's clock stands at `TODAY` (mid-October 2026), so the log's horizon is
+2026Q4: 2026Q3 — the last quarter of federal fiscal year 2026 — is final and reportable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from crypto.keyring import Keyring
+from events.catalog import haven_registry
+from events.store import PostgresEventStore
+from projections.catalog import projection_factories
+from projections.rebuild import rebuild
+from services.demo_bulk import seed_demo_bulk
+from services.disclosure_milp import HighsSolver
+from services.reporting.job import FederalReportJob
+
+TODAY = dt.date(2026, 10, 15)
+CASES = 900
+SOLVER = HighsSolver(time_limit=20.0)
+
+
+async def empty_ledger(pool: asyncpg.Pool) -> None:
+    # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts a fresh ledger
+    await pool.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases")
+
+
+async def reset_reporting(pool: asyncpg.Pool) -> None:
+    """Other tests drop and recreate the reporting schema: re-apply the role's grants."""
+    await pool.execute("SELECT reporting_ledger.grant_reporting_access()")
+
+
+@pytest.fixture(scope="module")
+async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEventStore]:
+    from crypto.providers import FileKeyProvider
+
+    await pool.execute("""
+        TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
+        DROP SCHEMA views CASCADE; CREATE SCHEMA views;
+        DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting""")
+    await reset_reporting(pool)
+    keyring = Keyring(FileKeyProvider(key_file))
+    store = PostgresEventStore(pool, keyring, haven_registry())
+    await seed_demo_bulk(store, cases=CASES, seed=5, today=TODAY)
+    await rebuild(store, pool, projection_factories(keyring, store)["federal_inputs"])
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def job(demo_store: PostgresEventStore, pool: asyncpg.Pool) -> FederalReportJob:
+    await reset_reporting(pool)
+    await empty_ledger(pool)
+    return FederalReportJob(pool, solver=SOLVER)
