@@ -82,7 +82,11 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
                     await execute_all(conn, drop_statements(tables_of(projection, live.generation)))
             return built
         finally:
-            await lock_conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
+            try:
+                await lock_conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
+            except BaseException:
+                lock_conn.terminate()  # never hand a connection holding the lock back to the pool
+                raise
 
 
 async def _whole_log(store: PostgresEventStore, batch_size: int) -> AsyncIterator[Sequence[RecordedEvent]]:

@@ -68,8 +68,17 @@ async def prepare_database(url: str) -> list[str]:
 
 
 @contextlib.asynccontextmanager
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Returning a connection to the pool costs no round trip: asyncpg still rolls back an open
+    transaction and drops listeners, but skips its reset query (UNLISTEN, RESET ALL, advisory
+    unlock) — one more round trip per request otherwise. Haven leaves no session state on pool
+    connections: settings and locks are transaction-scoped (`SET LOCAL`, `set_config(..., true)`,
+    `pg_advisory_xact_lock`), LISTEN runs on connections of its own, and the one session lock
+    taken on a pool connection (a rebuild's) is released explicitly or its connection closed."""
+
+
 async def connection_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
     try:
         yield pool
     finally:
