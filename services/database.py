@@ -67,7 +67,6 @@ async def prepare_database(url: str) -> list[str]:
         await conn.close()
 
 
-@contextlib.asynccontextmanager
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Returning a connection to the pool costs no round trip: asyncpg still rolls back an open
     transaction and drops listeners, but skips its reset query (UNLISTEN, RESET ALL, advisory
@@ -77,6 +76,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     taken on a pool connection (a rebuild's) is released explicitly or its connection closed."""
 
 
+@contextlib.asynccontextmanager
 async def connection_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
     try:
