@@ -147,6 +147,7 @@ from services.api.case_support import (
     REFUSALS,
     TAGS,
     CommandOperation,
+    VersionedReadOperation,
     IdempotentOperation,
     Refused,
     accepted_spec,
@@ -239,7 +240,7 @@ async def open_case(
 
 
 @get("/v1/cases/{case_id:uuid}", operation_id="getCase", tags=TAGS, summary="Read a case",
-     security=BEARER_SECURITY,
+     security=BEARER_SECURITY, operation_class=VersionedReadOperation,
      responses={**REFUSALS, 503: problem_spec("The access could not be recorded, so nothing is returned.")})
 async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
                    case_id: FromPath[uuid.UUID]) -> Response[CaseView]:

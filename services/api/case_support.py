@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Operation, Parameter, Schema
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
 from domain.case.state import CaseState, fold
@@ -101,20 +101,45 @@ def _with(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
     return [*(p for p in parameters or () if getattr(p, "name", None) not in names), *added]
 
 
+ETAG_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True, example='"2"',
+                            description="The case's version after this answer, a strong entity tag: send it "
+                                        "back as `If-Match` with the next command.")
+LOCATION_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True,
+                                description="The new case: `/v1/cases/{case_id}`.")
+
+
+def _with_headers(responses: dict[str, Any] | None, status: str, **headers: OpenAPIHeader) -> None:
+    response = (responses or {}).get(status)
+    if isinstance(response, OpenAPIResponse):
+        response.headers = {**(response.headers or {}), **headers}
+
+
 @dataclass
 class CommandOperation(Operation):
-    """A command's operation: declares If-Match (required) and Idempotency-Key (optional)."""
+    """A command's operation: declares If-Match (required) and Idempotency-Key (optional), and
+    the ETag of its answer."""
 
     def __post_init__(self) -> None:
         self.parameters = _with(self.parameters, IF_MATCH_PARAMETER, IDEMPOTENCY_KEY_PARAMETER)
+        _with_headers(self.responses, "200", ETag=ETAG_HEADER)
 
 
 @dataclass
 class IdempotentOperation(Operation):
-    """Intake's operation: declares the optional Idempotency-Key."""
+    """Intake's operation: declares the optional Idempotency-Key, and the ETag and Location of
+    its answer."""
 
     def __post_init__(self) -> None:
         self.parameters = _with(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
+        _with_headers(self.responses, "201", ETag=ETAG_HEADER, Location=LOCATION_HEADER)
+
+
+@dataclass
+class VersionedReadOperation(Operation):
+    """A read of a case: declares the ETag of its answer (the version a command must name)."""
+
+    def __post_init__(self) -> None:
+        _with_headers(self.responses, "200", ETag=ETAG_HEADER)
 
 
 # -- the organisation's setting -------------------------------------------------------------------
