@@ -30,7 +30,7 @@ import structlog
 from events.store import PostgresEventStore, RecordedEvent
 from events.subscription import Subscription
 from projections import checkpoints
-from projections.base import Projection, fingerprint, live_events, tables_of
+from projections.base import Projection, Tables, fingerprint, live_events, tables_of
 from projections.rebuild import Progress, rebuild
 
 LEADER_LOCK_CLASS = 1214346854  # pg_try_advisory_lock(int4, hashtext(name))
@@ -101,12 +101,13 @@ class ProjectionRunner:
         tables = tables_of(projection, checkpoint.generation)
         subscription = Subscription(self._store, self._connect, checkpoint.position,
                                     batch_size=self._batch_size, poll_interval=self._poll_interval)
-        async for batch in subscription.batches():
-            if leader.is_closed():
-                return  # leadership is gone with its session; the outer loop tries again
-            checkpoint = await self._apply(projection, checkpoint, tables, batch)
+        async with contextlib.aclosing(subscription.batches()) as batches:  # its listener closes with it
+            async for batch in batches:
+                if leader.is_closed():
+                    return  # leadership is gone with its session; the outer loop tries again
+                checkpoint = await self._apply(projection, checkpoint, tables, batch)
 
-    async def _apply(self, projection: Projection, checkpoint: checkpoints.Checkpoint, tables,
+    async def _apply(self, projection: Projection, checkpoint: checkpoints.Checkpoint, tables: Tables,
                      batch: Sequence[RecordedEvent]) -> checkpoints.Checkpoint:
         position = batch[-1].log_position
         try:
