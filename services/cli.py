@@ -52,8 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     wait = projection_commands.add_parser("wait", help="wait until every projection has applied the log as it is now")
     wait.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30); exit 1 when exceeded")
 
+    report = commands.add_parser("report", help="de-identified federal reports (k=11, audited, recorded)")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    federal = report_commands.add_parser("federal", help="the quarterly federal report (OVC TIMS, HHS/OTIP, VOCA, HUD)")
+    federal.add_argument("--period", required=True, help="calendar quarter, e.g. 2026Q3")
+    federal.add_argument("--org", help="one organisation (default: roll-up across organisations)")
+    federal.add_argument("--format", choices=["json", "csv"], default="json")
+    federal.add_argument("--out", type=Path, metavar="F",
+                         help="json: the file to write; csv: a directory (one file per table); default: stdout")
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
-    bench.add_argument("suite", choices=["store", "http", "projections"])
+    bench.add_argument("suite", choices=["store", "http", "projections", "report"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     bench.add_argument("--workers", type=int, default=1, help="http: the server's worker processes (default 1)")
     return parser
@@ -204,6 +213,10 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
         from services.bench.projections import print_table, run_projections_bench
 
         results = await run_projections_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
+    elif args.suite == "report":
+        from services.bench.report_bench import print_table, run_report_bench
+
+        results = await run_report_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
     else:
         from services.bench.store import print_table, run_store_bench
 
@@ -214,7 +227,38 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "db": _db, "verify": _verify, "bench": _bench, "worker": _worker,
+async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.database import connection_pool, prepare_database
+    from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
+
+    await prepare_database(url)
+    async with connection_pool(url, min_size=1, max_size=2) as pool:
+        job = FederalReportJob(pool, reporting_url=settings.reporting_database_url)
+        try:
+            document = await job.run(args.period, args.org)
+        except ReportError as error:  # messages name no count, code or identifier
+            print(f"haven report: {error}", file=sys.stderr)
+            return 2 if isinstance(error, InvalidPeriod) else 3
+    if args.format == "json":
+        text = json.dumps(document, indent=2) + "\n"
+        if args.out:
+            args.out.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    files = render_csv(document)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (args.out / name).write_text(text)
+        print(f"haven report: wrote {len(files)} files to {args.out}")
+    else:
+        for name, text in files.items():
+            sys.stdout.write(f"# {name}\n{text}\n")
+    return 0
+
+
+_COMMANDS = {"report": _report, "demo": _demo, "db": _db, "verify": _verify, "bench": _bench, "worker": _worker,
              "projections": _projections}
 
 if __name__ == "__main__":

@@ -265,9 +265,10 @@ def _family_key(family: Family, row: Mapping[str, Any]) -> tuple[str, ...] | Non
     return (row["organisation"], row["quarter"], *codes)
 
 
-async def read_true_counts(conn: asyncpg.Connection, period: Period) -> dict[str, BaseCounts]:
-    """Per family, the true counts of the fiscal year to date (aggregates only: no row leaves SQL)."""
-    quarters = list(period.year_to_date)
+async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: str) -> dict[str, BaseCounts]:
+    """Per family, the true counts of every final quarter of the period's fiscal year — the
+    ledger may hold later quarters than the period — as aggregates only: no row leaves SQL."""
+    quarters = [q for q in period.fiscal_quarters if _index(q) < _index(horizon)]
     columns = ", ".join(_GROUP_COLUMNS)
     rows = await conn.fetch(
         f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
@@ -502,8 +503,8 @@ class FederalReportJob:
             raise InvalidPeriod("not an organisation id")
         async with reporting_connection(self._pool, self._reporting_url) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LEDGER_LOCK)
-            await self._check_period(conn, period)
-            counts = await read_true_counts(conn, period)
+            horizon = await self._check_period(conn, period)
+            counts = await read_true_counts(conn, period, horizon)
             if scope != ROLL_UP and not any(key[0] == scope for c in counts.values() for key in c):
                 raise PeriodUnavailable("no data for this organisation in this fiscal year")
             states = await self._load_ledger(conn, period.fiscal_year)
@@ -553,7 +554,7 @@ class FederalReportJob:
                                          release_no)
             return json.loads(stored)  # exactly what a re-run will return
 
-    async def _check_period(self, conn: asyncpg.Connection, period: Period) -> None:
+    async def _check_period(self, conn: asyncpg.Connection, period: Period) -> str:
         try:
             horizon = await conn.fetchval("SELECT quarter FROM reporting.federal_inputs_horizon")
         except asyncpg.UndefinedTableError:
@@ -564,6 +565,7 @@ class FederalReportJob:
             raise PeriodUnavailable("this period is after the reporting inputs' horizon")
         if period.index == _index(horizon):
             raise PeriodUnavailable("this period is still running")
+        return horizon
 
     async def _load_ledger(self, conn: asyncpg.Connection, fiscal_year: int) -> dict[str, FamilyState]:
         states = {f.name: FamilyState(f, fiscal_year) for f in FAMILIES}

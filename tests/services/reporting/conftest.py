@@ -48,7 +48,9 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
     keyring = Keyring(FileKeyProvider(key_file))
     store = PostgresEventStore(pool, keyring, haven_registry())
     await seed_demo_bulk(store, cases=CASES, seed=5, today=TODAY)
-    await rebuild(store, pool, projection_factories(keyring, store)["federal_inputs"])
+    factories = projection_factories(keyring, store)
+    await rebuild(store, pool, factories["federal_inputs"])
+    await rebuild(store, pool, factories["cases"])  # the case views the reporting role must not read
     yield store
     await store.close()
 

@@ -1,0 +1,74 @@
+"""Federal reports: `GET /v1/reports/federal?period=2026Q3[&org=O]` (report.federal: reporters).
+
+The route runs the reporting job (`services.reporting.job`) — the same path as
+`haven report federal`: one connection as role `haven_reporting`, which can read only the
+de-identified reporting schema and the disclosure ledger. The answer is the release's JSON
+document (`count: null` for a suppressed cell) with its disclosure certificate; a period
+already released is answered from the ledger, identical, and nothing is written.
+
+* No `org`: the roll-up across organisations. `org` may name only the caller's own
+  organisation (another one is 403, like any action the caller may not take).
+* 422 `validation-error`: the period is not a quarter label (2026Q3).
+* 409 `report-unavailable`: the period is after the inputs' horizon or still running, or
+  the organisation has no data in that fiscal year.
+* 409 `report-refused`: no suppression of the release passes the audit against the ledger,
+  or late data would lower a released count (a revision that needs a manual review).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
+from litestar.params import QueryParameter
+
+from services.api.authorisation import Action, Forbidden, require
+from services.api.case_support import REFUSALS, problem_spec
+from services.api.errors import problem_response
+from services.api.identity_routes import BEARER_SECURITY
+from services.api.problems import PROBLEM_BASE_URI, Problem
+from services.bootstrap import Runtime
+from services.identity import Principal
+from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, ReportError
+from services.settings import Settings
+
+TAGS = ["reports"]
+
+
+def _problem(slug: str, title: str, detail: str) -> Response[bytes]:
+    return problem_response(Problem(type=PROBLEM_BASE_URI + slug, title=title, status=409, detail=detail))
+
+
+@get("/v1/reports/federal", operation_id="federalReport", tags=TAGS, security=BEARER_SECURITY,
+     summary="The de-identified federal report of a quarter (k=11, audited, with its disclosure certificate)",
+     responses={**REFUSALS,
+                409: problem_spec("The period is not available (`report-unavailable`) or cannot be released "
+                                  "safely (`report-refused`)."),
+                422: problem_spec("The period is not a quarter label such as 2026Q3 (`validation-error`).")})
+async def federal_report(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    settings: NamedDependency[Settings],
+    period: Annotated[str, QueryParameter(description="calendar quarter, e.g. 2026Q3", max_length=6)],
+    org: Annotated[str | None, QueryParameter(description="the caller's own organisation; default: the roll-up "
+                                                          "across organisations", max_length=256)] = None,
+) -> Response[Any]:
+    principal = request.user
+    require(principal, Action.REPORT_FEDERAL, None)
+    if org is not None and org != principal.organisation_id:
+        raise Forbidden()
+    job = FederalReportJob(runtime.pool, reporting_url=settings.reporting_database_url)
+    try:
+        document = await job.run(period, org)
+    except InvalidPeriod as error:
+        raise ValidationException(extra=[{"key": "period", "source": "query", "message": str(error)}]) from None
+    except PeriodUnavailable as error:
+        return _problem("report-unavailable", "Report not available", str(error))
+    except ReportError as error:
+        return _problem("report-refused", "Report refused", str(error).split(":", 1)[0])
+    return Response(content=document, media_type="application/json")
+
+
+REPORT_ROUTES = [federal_report]

@@ -1,0 +1,218 @@
+"""The federal reporting job end to end: demo data -> federal_inputs -> protected, recorded releases.
+
+All data is the demo generator's (synthetic). The ledger is emptied before each test; the
+demo log and the projection are built once per module (conftest).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import asyncpg
+import pytest
+
+from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
+from services.demo import demo_plan
+from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version, render_csv
+from tests.services.reporting.conftest import CASES, TODAY
+from tests.services.reporting.support import (
+    audit_whole_ledger,
+    counts_of,
+    ledger_snapshot,
+    scan_document,
+    scan_text,
+)
+
+PERIOD = "2026Q3"  # the last quarter of FY2026: every table, grant-year ones included
+
+
+async def identifiers(pool: asyncpg.Pool) -> set[str]:
+    """Everything that identifies a person, a case or a worker in this database."""
+    found = {str(r[0]) for r in await pool.fetch("SELECT stream_id FROM haven.streams")}
+    found |= {str(r[0]) for r in await pool.fetch("SELECT subject FROM views.reporting_subjects")}
+    found |= {r[0] for r in await pool.fetch("SELECT DISTINCT key_id FROM haven.streams")}
+    plan = demo_plan(seed=5, cases=CASES, today=TODAY)
+    found |= {step.actor.user_id for script in plan.scripts for step in script}
+    return found
+
+
+async def test_the_release_has_the_stable_shape_and_every_codebook_table(job: FederalReportJob) -> None:
+    document = await job.run(PERIOD)
+    assert set(document) == {"period", "codebook_version", "tables", "certificate"}
+    assert document["period"] == PERIOD and document["codebook_version"] == VERSION
+    assert [t["name"] for t in document["tables"]] == output_tables()
+    for table in document["tables"]:
+        assert {"name", "cells"} <= set(table) and table["cells"]
+        dims = [tuple(sorted(cell["dims"])) for cell in table["cells"]]
+        assert len(set(dims)) == 1  # every cell of a table has the same dimensions
+        for cell in table["cells"]:
+            assert set(cell) == {"dims", "count"}
+            assert cell["count"] is None or (isinstance(cell["count"], int) and cell["count"] >= 0)
+    certificate = document["certificate"]
+    assert certificate["audit"]["result"] == "passed"
+    assert certificate["codebook_version"] == VERSION and certificate["privacy_budget_spent"] == 0
+    assert certificate["code_version"] == code_version() and certificate["code_version"]["package"]
+    assert len(certificate["ledger_hash"]) == 64
+    assert certificate["audit"]["families"] == len(FAMILIES)
+    # zeros included: a category with no client is a cell too (the roll-up has no 'not_assigned' program)
+    entries = next(t for t in document["tables"] if t["name"] == "otip_program_entry")
+    assert {c["dims"]["program"] for c in entries["cells"]} == {"tvap", "dvht", "not_assigned", "total"}
+    # some numbers are published, some suppressed (the demo has small cells)
+    values = list(counts_of(document))
+    assert any(v is None for v in values) and sum(1 for v in values if v) > 50
+
+
+async def test_the_csv_has_one_file_per_table_with_the_same_numbers(job: FederalReportJob) -> None:
+    document = await job.run(PERIOD)
+    files = render_csv(document)
+    assert set(files) == {f"{name}.csv" for name in output_tables()} | {"certificate.json"}
+    for table in document["tables"]:
+        rows = list(csv.DictReader(io.StringIO(files[f"{table['name']}.csv"])))
+        assert len(rows) == len(table["cells"])
+        for row, cell in zip(rows, table["cells"], strict=True):
+            assert row["count"] == ("" if cell["count"] is None else str(cell["count"]))
+            assert all(row[k] == v for k, v in cell["dims"].items())
+            assert row["ledger_hash"] == document["certificate"]["ledger_hash"]
+    assert json.loads(files["certificate.json"])["certificate"] == document["certificate"]
+
+
+async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(job: FederalReportJob,
+                                                                         pool: asyncpg.Pool) -> None:
+    documents = [await job.run(p) for p in ("2025Q4", "2026Q1", "2026Q2", PERIOD)]
+    documents.append(await job.run(PERIOD, "org-harbor"))
+    documents.append(await job.run("2026Q2", "org-lantern"))
+    for document in documents:
+        assert not [v for v in counts_of(document) if v is not None and 1 <= v <= 10]
+        assert document["certificate"]["audit"]["result"] == "passed"
+    # an independent audit of everything stored, without the true counts
+    assert await audit_whole_ledger(pool) == []
+    released = await pool.fetchval("SELECT count(*) FROM reporting_ledger.releases")
+    assert released == len(documents)
+
+
+async def test_the_minimum_reporting_unit_leaves_only_the_mandatory_total(job: FederalReportJob) -> None:
+    # org-meadow's closures in one quarter are below the minimum unit: only the grand total (or nothing)
+    document = await job.run(PERIOD, "org-meadow")
+    for table in document["tables"]:
+        if table["name"] in {"otip_closure_reason", "otip_closure_living_situation", "otip_closure_referred_on"}:
+            total = next(c for c in table["cells"] if set(c["dims"].values()) == {"total"})
+            if total["count"] is not None and total["count"] < 30:
+                assert all(c["count"] is None for c in table["cells"] if c is not total)
+
+
+async def test_no_identifier_hash_free_text_or_date_in_any_output(job: FederalReportJob, pool: asyncpg.Pool) -> None:
+    known = await identifiers(pool)
+    assert len(known) > CASES  # case ids, subjects, key ids and worker ids
+    package = code_version()["package"]
+    for period, org in ((PERIOD, None), (PERIOD, "org-harbor"), ("2026Q1", None)):
+        document = await job.run(period, org)
+        scope = org or "all"
+        assert scan_document(document, known, scope, package) == []
+        certified = [document["certificate"]["ledger_hash"], document["certificate"]["code_version"]["commit"] or ""]
+        for name, text in render_csv(document).items():
+            assert scan_text(text, known, allow=certified) == [], name
+
+
+async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(job: FederalReportJob,
+                                                                               pool: asyncpg.Pool) -> None:
+    known = await identifiers(pool)
+    document = await job.run(PERIOD)
+    subject = str(await pool.fetchval("SELECT subject FROM views.reporting_subjects LIMIT 1"))
+    worker = next(i for i in known if i.startswith("worker-"))
+    plants = {
+        "subject": lambda d: d["tables"][0]["cells"][0]["dims"].__setitem__("subject", subject),
+        "worker": lambda d: d["tables"][1]["cells"][0]["dims"].__setitem__("gender", worker),
+        "hash": lambda d: d["certificate"].__setitem__("note", "9f86d081884c7d659a2feaa0c55ad015"),
+        "free text": lambda d: d["tables"][2]["cells"][0]["dims"].__setitem__("note", "met at the bus station"),
+        "date": lambda d: d.__setitem__("period", "2026-08-14"),
+        "hashed id": lambda d: d["certificate"].__setitem__("ledger_hash", "not a hash"),
+    }
+    package = code_version()["package"]
+    assert scan_document(document, known, "all", package) == []
+    for name, plant in plants.items():
+        planted = json.loads(json.dumps(document))
+        plant(planted)
+        assert scan_document(planted, known, "all", package), name
+    assert scan_text(f"x,{subject}\n", known) and scan_text("x,2026-07-01\n", known)
+
+
+async def test_re_running_a_released_period_changes_nothing(job: FederalReportJob, pool: asyncpg.Pool) -> None:
+    first = await job.run(PERIOD)
+    organisation = await job.run(PERIOD, "org-harbor")
+    before = await ledger_snapshot(pool)
+    again = await job.run(PERIOD)
+    again_organisation = await job.run(PERIOD, "org-harbor")
+    assert json.dumps(again, sort_keys=True) == json.dumps(first, sort_keys=True)
+    assert again == first and again_organisation == organisation
+    assert await ledger_snapshot(pool) == before
+    # a fresh job (another process) too
+    assert await FederalReportJob(pool).run(PERIOD) == first
+    assert await ledger_snapshot(pool) == before
+
+
+async def test_unavailable_and_invalid_periods_are_refused(job: FederalReportJob, pool: asyncpg.Pool) -> None:
+    with pytest.raises(PeriodUnavailable, match="still running"):
+        await job.run("2026Q4")  # the horizon quarter
+    with pytest.raises(PeriodUnavailable, match="horizon"):
+        await job.run("2027Q1")
+    for bad in ("2026Q5", "2026-07", "Q3", "", "2026Q3; DROP"):
+        with pytest.raises(InvalidPeriod):
+            await job.run(bad)
+    with pytest.raises(PeriodUnavailable):
+        await job.run(PERIOD, "org-nowhere")
+    assert await pool.fetchval("SELECT count(*) FROM reporting_ledger.releases") == 0
+
+
+# -- the reporting role -----------------------------------------------------------------------------
+
+async def test_the_reporting_role_reads_the_reporting_schema_and_nothing_else(job: FederalReportJob,
+                                                                              pool: asyncpg.Pool) -> None:
+    await job.run(PERIOD)
+    forbidden = ["haven.events", "haven.streams", "haven.projection_checkpoints", "views.case_view",
+                 "views.caseload", "views.reporting_subjects"]
+    allowed = ["reporting.federal_inputs", "reporting.federal_service_categories",
+               "reporting.federal_inputs_horizon", "reporting_ledger.releases", "reporting_ledger.publications"]
+    async with pool.acquire() as conn:
+        # control: the application role reads all of it
+        for table in forbidden + allowed:
+            await conn.fetchval(f"SELECT count(*) FROM {table}")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE haven_reporting")
+            assert await conn.fetchval("SELECT current_user") == "haven_reporting"
+            for table in allowed:
+                await conn.fetchval(f"SELECT count(*) FROM {table}")
+        for table in forbidden:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL ROLE haven_reporting")
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.fetchval(f"SELECT count(*) FROM {table}")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE haven_reporting")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):  # the ledger is append-only for it too
+                await conn.execute("DELETE FROM reporting_ledger.releases")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE haven_reporting")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("INSERT INTO reporting.federal_inputs_horizon (quarter) VALUES ('2030Q1')")
+        assert await conn.fetchval("SELECT current_user") != "haven_reporting"
+
+
+async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job: FederalReportJob,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import services.reporting.job as module
+
+    seen = []
+    original = module.read_true_counts
+
+    async def spy(conn, period, horizon):  # noqa: ANN001
+        seen.append(await conn.fetchval("SELECT current_user"))
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with conn.transaction():  # a savepoint: the failure does not end the job's transaction
+                await conn.fetchval("SELECT count(*) FROM haven.events")
+        return await original(conn, period, horizon)
+
+    monkeypatch.setattr(module, "read_true_counts", spy)
+    await job.run(PERIOD)
+    assert seen == ["haven_reporting"]
