@@ -14,6 +14,9 @@ the audit decides, exactly over the integers, what an outsider can infer:
   pinned to any single non-zero value (a suppression that can be undone protects nothing);
 * the sum of the suppressed parts of each table line (collapsing the suppressed categories
   of a row must not give a small count either): blocked as an atom is;
+* the difference of two published cells whose selections differ in one dimension, one inside
+  the other (a revision minus its original, a year-to-date minus a quarter, a roll-up minus
+  an organisation, a category group minus one of its codes): blocked as an atom is;
 * every outsider-identifiable group — each row of a table across a sensitive
   classification, and each declared `Group` — must keep at least two categories of the
   breakdown possible whenever it can have members (§3.5); otherwise "all clients of agency X
@@ -45,8 +48,8 @@ most. Every witness is checked in O(nnz) and checked against open targets in O(T
 
 **What is not guaranteed.** Only the targets above are audited: an arbitrary linear
 combination of atoms that is none of the above (say, two suppressed cells of different
-tables added together, or a union of codes of one dimension that no table publishes) is
-not checked. Atoms are
+tables added together, a union of codes of one dimension that no table publishes, or the
+difference of two cells that differ in more than one dimension) is not checked. Atoms are
 bounded above by `upper_bound` (twice the largest number published or true, plus 2k); that
 bound can only make the audit stricter. Nothing here knows who the outsider is: the audit
 assumes they know the codebook, the table layouts and every published number, and nothing
@@ -227,7 +230,7 @@ def percentage_rows(universe: Universe, numerator: Selection, denominator: Selec
 class Target:
     """Something the audit protects. `categories` is empty unless it is a group."""
 
-    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "group"
+    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "group"
     release: str | None
     table: str | None
     coordinates: tuple[tuple[str, str], ...]
@@ -305,10 +308,42 @@ def ledger_targets(ledger: Ledger, rows: Sequence[Row]) -> list[Target]:
                 categories=tuple(
                     terms_of(universe, [(universe.restrict(base, {group.breakdown.dimension: codes}), 1)])
                     for _, codes in group.breakdown.groups)))
+    targets.extend(difference_targets(ledger))
     unique: dict[tuple[object, ...], Target] = {}
     for target in targets:  # the same cell published twice (a revision) is one target
         unique.setdefault((target.terms, target.categories, target.pin), target)
     return list(unique.values())
+
+
+def difference_targets(ledger: Ledger) -> list[Target]:
+    """The records in one published cell and not in another that it contains.
+
+    Two cells (of any publications) whose selections differ in one dimension only, one code
+    set inside the other — a revision against its original (vintages), a year-to-date against
+    a quarter (quarters), a roll-up against an organisation, a category group against one of
+    its codes — publish the count of their difference too. That difference is a union of codes
+    of one dimension, which the margins above do not cover when it is more than one code.
+    """
+    universe = ledger.universe
+    origin: dict[Selection, tuple[str, str]] = {}
+    for publication in ledger.publications:
+        for (table_name, _), selection in publication.selections.items():
+            origin.setdefault(selection, (publication.release.name, table_name))
+    groups: dict[tuple[int, Selection], list[Selection]] = {}
+    for selection in origin:
+        for d in range(len(selection)):
+            groups.setdefault((d, selection[:d] + selection[d + 1:]), []).append(selection)
+    targets = []
+    for (d, _), members in groups.items():
+        for outer in members:
+            for inner in members:
+                if inner[d] < outer[d]:
+                    difference = outer[:d] + (outer[d] - inner[d],) + outer[d + 1:]
+                    name, table_name = origin[outer]
+                    targets.append(Target("difference", name, table_name,
+                                          (("dimension", universe.dimensions[d].name),),
+                                          terms_of(universe, [(difference, 1)])))
+    return targets
 
 
 def ledger_system(ledger: Ledger, truth: Sequence[int] | None = None, k: int = K) -> LinearSystem:

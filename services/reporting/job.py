@@ -305,8 +305,12 @@ def _classification(family: Family, spec: TableSpec, dimension: str) -> Classifi
     return Classification.grouping(dimension, dimension, groups)
 
 
-def family_tables(family: Family, universe: Universe, period: Period, organisations: Sequence[str]) -> tuple[Table, ...]:
-    """The family's tables for a period and a set of organisations (one, or all for the roll-up)."""
+def family_tables(family: Family, universe: Universe, period: Period, organisations: Sequence[str],
+                  revision: bool = False) -> tuple[Table, ...]:
+    """The family's tables for a period and a set of organisations (one, or all for the roll-up).
+
+    In a revision no cell is mandatory: a revised total minus the original is the count of the
+    late records, and when that is small the revised total must be suppressible."""
     tables = []
     for spec in family.tables:
         if spec.period == "grant_year":
@@ -322,7 +326,7 @@ def family_tables(family: Family, universe: Universe, period: Period, organisati
         for dimension, codes in spec.where:
             where[dimension] = list(codes)
         by = [_classification(family, spec, d) for d in spec.by]
-        mandatory = [tuple(TOTAL for _ in by)] if spec.mandatory else []
+        mandatory = [tuple(TOTAL for _ in by)] if spec.mandatory and not revision else []
         sensitive = [d for d in spec.by if d in SENSITIVE]
         tables.append(Table.of(spec.name, by, where=where, sensitive=sensitive, mandatory=mandatory))
     return tuple(tables)
@@ -401,7 +405,7 @@ class FamilyRelease:
 
 
 def protect_family(state: FamilyState, base: BaseCounts, period: Period, scope: str, release_name: str,
-                   solver: IntegerSolver, organisations: Sequence[str]) -> FamilyRelease:
+                   solver: IntegerSolver, organisations: Sequence[str], revision: bool = False) -> FamilyRelease:
     universe = state.universe(sorted(organisations))
     truth = split_vintages(state.ledger(universe), base, solver)
     if truth is None:  # late data contradicts a published number: the records since go to a new vintage
@@ -412,7 +416,7 @@ def protect_family(state: FamilyState, base: BaseCounts, period: Period, scope: 
                 "a released count would go down (an erasure, a correction or a withdrawn consent): a revision that "
                 "removes records needs the manual review described in the README")
     chosen = [scope] if scope != ROLL_UP else list(universe.dimension("organisation").codes)
-    release = Release(release_name, VERSION, family_tables(state.family, universe, period, chosen))
+    release = Release(release_name, VERSION, family_tables(state.family, universe, period, chosen, revision))
     policy = Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT))
     try:
         protected = protect(state.ledger(universe), release, truth, solver, policy)
@@ -515,7 +519,7 @@ class FederalReportJob:
                 return json.loads(previous["document"])
             revision = 0 if previous is None else previous["revision"] + 1
             name = f"{period.label}/{scope}" + (f"/r{revision}" if revision else "")
-            releases = await asyncio.to_thread(self._protect_all, states, counts, period, scope, name)
+            releases = await asyncio.to_thread(self._protect_all, states, counts, period, scope, name, revision > 0)
             chain = await conn.fetchval(
                 "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1")
             ledger_hash = _digest([chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)])
@@ -593,14 +597,14 @@ class FederalReportJob:
         return True
 
     def _protect_all(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], period: Period,
-                     scope: str, name: str) -> list[FamilyRelease]:
+                     scope: str, name: str, revision: bool) -> list[FamilyRelease]:
         releases = []
         organisations = _organisations(counts, scope)
         for family in FAMILIES:
             if all(spec.period == "grant_year" for spec in family.tables) and not period.ends_fiscal_year:
                 continue
             releases.append(protect_family(states[family.name], counts[family.name], period, scope, name,
-                                           self._solver, organisations))
+                                           self._solver, organisations, revision))
         return releases
 
 
