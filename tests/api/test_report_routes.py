@@ -1,0 +1,89 @@
+"""GET /v1/reports/federal: reporters get the protected release; every other role gets 403."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from projections.catalog import projection_factories
+from projections.rebuild import rebuild
+from services.bootstrap import Runtime
+from services.demo_bulk import seed_demo_bulk
+from services.identity import LocalIssuer
+from tests.api.conftest import AppFactory, api_client
+from tests.services.reporting.conftest import TODAY, empty_ledger, reset_reporting
+
+ORG = "org-harbor"
+
+
+@pytest.fixture(scope="module")
+def seeded() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def client(make_app: AppFactory, runtime: Runtime, seeded: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    if not seeded:
+        await runtime.pool.execute("""
+            TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
+            DROP SCHEMA views CASCADE; CREATE SCHEMA views;
+            DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting""")
+        await reset_reporting(runtime.pool)
+        await seed_demo_bulk(runtime.store, cases=300, seed=8, today=TODAY)
+        await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["federal_inputs"])
+        seeded["done"] = True
+    await reset_reporting(runtime.pool)
+    await empty_ledger(runtime.pool)
+    async with api_client(make_app(), lifespan=False) as test_client:
+        yield test_client
+
+
+def as_role(issuer: LocalIssuer, role: str, org: str = ORG) -> dict[str, str]:
+    team = "intake" if role in ("caseworker", "supervisor") else None
+    return {"Authorization": f"Bearer {issuer.mint(f'user-{role}', org, [role], team)}"}
+
+
+async def test_a_reporter_gets_the_roll_up_and_the_same_release_again(client: httpx.AsyncClient,
+                                                                      issuer: LocalIssuer) -> None:
+    response = await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=as_role(issuer, "reporter"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"period", "codebook_version", "tables", "certificate"}
+    assert body["certificate"]["scope"] == "all" and body["certificate"]["audit"]["result"] == "passed"
+    assert not [c["count"] for t in body["tables"] for c in t["cells"] if c["count"] is not None and 1 <= c["count"] <= 10]
+    again = await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=as_role(issuer, "reporter"))
+    assert again.json() == body
+
+
+async def test_a_reporter_gets_their_own_organisation_but_not_another(client: httpx.AsyncClient,
+                                                                      issuer: LocalIssuer) -> None:
+    own = await client.get("/v1/reports/federal", params={"period": "2026Q2", "org": ORG},
+                           headers=as_role(issuer, "reporter"))
+    assert own.status_code == 200 and own.json()["certificate"]["scope"] == ORG
+    other = await client.get("/v1/reports/federal", params={"period": "2026Q2", "org": "org-lantern"},
+                             headers=as_role(issuer, "reporter"))
+    assert other.status_code == 403
+
+
+@pytest.mark.parametrize("role", ["caseworker", "supervisor", "privacy_officer", "admin"])
+async def test_every_other_role_is_refused(client: httpx.AsyncClient, issuer: LocalIssuer, role: str) -> None:
+    response = await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=as_role(issuer, role))
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_bad_or_unavailable_period_is_a_problem(client: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+    headers = as_role(issuer, "reporter")
+    bad = await client.get("/v1/reports/federal", params={"period": "2026-07"}, headers=headers)
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    for period, reason in (("2026Q4", "still running"), ("2030Q1", "horizon")):
+        response = await client.get("/v1/reports/federal", params={"period": period}, headers=headers)
+        assert response.status_code == 409 and response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"].endswith("/report-unavailable") and reason in response.json()["detail"]
+    missing = await client.get("/v1/reports/federal", headers=headers)
+    assert missing.status_code in (400, 422)
+    unauthenticated = await client.get("/v1/reports/federal", params={"period": "2026Q3"})
+    assert unauthenticated.status_code == 401
