@@ -1,0 +1,125 @@
+"""`haven bench report`: a full quarterly federal report over the demo generator's data.
+
+For each size (10,000 and 100,000 clients by default) the bench creates a throw-away
+database `haven_bench_<hex>` next to `database_url`, migrates it, seeds that many demo
+intakes through the bulk path (`services.demo_bulk`, the demo clock in mid-October 2026 so
+that 2026Q3 — the last quarter of federal fiscal year 2026 — is final), rebuilds the
+`federal_inputs` projection, and times `FederalReportJob.run("2026Q3")` on an empty ledger:
+every table of the codebook (grant-year tables included), the aggregate query as role
+haven_reporting, complementary suppression, the exact audit of every family's ledger and the
+ledger write. Seeding and the rebuild are timed and reported through `progress`, not figures.
+A re-run (answered from the ledger) is timed too, as `report_<size>_rerun`.
+
+Figures (seconds, lower is better): ``report_10k``, ``report_100k`` (named by the size in
+thousands), each with ``clients``, ``events``, ``cells`` and ``suppressed``. The databases
+are dropped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gc
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from crypto.keyring import Keyring
+from crypto.providers import FileKeyProvider
+from events.catalog import haven_registry
+from events.store import PostgresEventStore
+from projections.catalog import projection_factories
+from projections.rebuild import rebuild
+from services.bench.store import _drop_database
+from services.database import prepare_database, with_database
+from services.demo_bulk import seed_demo_bulk
+from services.reporting.job import FederalReportJob
+
+TODAY = dt.date(2026, 10, 15)
+PERIOD = "2026Q3"
+SIZES = (10_000, 100_000)
+
+
+def figure_name(clients: int) -> str:
+    return f"report_{clients // 1000}k" if clients >= 1000 and clients % 1000 == 0 else f"report_{clients}"
+
+
+async def _one(database_url: str, clients: int, note: Callable[[str], None]) -> dict[str, Any]:
+    name = f"haven_bench_{secrets.token_hex(6)}"
+    url = with_database(database_url, name)
+    try:
+        note(f"{clients} clients: creating database {name}")
+        await prepare_database(url)
+        pool = await asyncpg.create_pool(url, min_size=2, max_size=8)
+        try:
+            with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
+                provider = FileKeyProvider(Path(folder) / "kek")
+                keyring = Keyring(provider)
+                store = PostgresEventStore(pool, keyring, haven_registry())
+                try:
+                    started = time.perf_counter()
+                    await seed_demo_bulk(store, cases=clients, seed=7, today=TODAY)
+                    events = await pool.fetchval("SELECT count(*) FROM haven.events")
+                    note(f"{clients} clients: seeded {events} events in {time.perf_counter() - started:.1f} s")
+                    gc.collect()
+                    started = time.perf_counter()
+                    await rebuild(store, pool, projection_factories(keyring, store)["federal_inputs"])
+                    rows = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
+                    note(f"{clients} clients: federal_inputs rebuilt ({rows} rows) in "
+                         f"{time.perf_counter() - started:.1f} s")
+                    await pool.execute("VACUUM (ANALYZE)")
+                    job = FederalReportJob(pool)
+                    started = time.perf_counter()
+                    document = await job.run(PERIOD)
+                    seconds = time.perf_counter() - started
+                    started = time.perf_counter()
+                    again = await job.run(PERIOD)
+                    rerun = time.perf_counter() - started
+                    if again != document:
+                        raise AssertionError("a re-run returned another release")
+                    counts = [c["count"] for t in document["tables"] for c in t["cells"]]
+                    note(f"{clients} clients: report in {seconds:.2f} s (re-run {rerun:.3f} s)")
+                    return {"value": round(seconds, 3), "unit": "s", "clients": clients, "events": events,
+                            "input_rows": rows, "cells": len(counts),
+                            "suppressed": sum(1 for c in counts if c is None),
+                            "audit_targets": document["certificate"]["audit"]["targets"],
+                            "audit_solves": document["certificate"]["audit"]["solves"],
+                            "rerun_seconds": round(rerun, 4)}
+                finally:
+                    await store.close()
+                    provider.close()
+        finally:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10)
+            except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
+                pool.terminate()
+    finally:
+        await _drop_database(database_url, name)
+
+
+async def run_report_bench(database_url: str, *, sizes: Sequence[int] = SIZES,
+                           progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Time a full quarterly report per size (see the module doc)."""
+    if not sizes or any(size < 1 for size in sizes):
+        raise ValueError("sizes must be positive")
+    note = progress or (lambda _line: None)
+    return {figure_name(size): await _one(database_url, size, note) for size in sizes}
+
+
+def format_results(results: Mapping[str, Mapping[str, Any]]) -> str:
+    lines = [f"{'figure':14s} {'seconds':>9s} {'clients':>9s} {'events':>10s}"]
+    lines += [f"{name:14s} {r['value']:9.2f} {r['clients']:9d} {r['events']:10d}" for name, r in results.items()]
+    for name, r in results.items():
+        lines.append(f"{name}: {r['clients']} clients, {r['events']} events, {r['input_rows']} input rows, "
+                     f"{r['cells']} cells ({r['suppressed']} suppressed), audit {r['audit_targets']} targets / "
+                     f"{r['audit_solves']} solves, re-run {r['rerun_seconds']} s")
+    return "\n".join(lines)
+
+
+def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:
+    print(format_results(results))
