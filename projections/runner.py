@@ -62,6 +62,7 @@ class ProjectionRunner:
     async def run(self) -> None:
         delay = self._standby_interval
         while True:
+            _stop_if_cancelled()
             try:
                 async with self._leadership() as leader:
                     if leader is None:
@@ -72,6 +73,7 @@ class ProjectionRunner:
             except checkpoints.Fenced:
                 _log.info("projection fenced; reloading its checkpoint", projection=self.name)
             except Exception as error:  # noqa: BLE001 (logged by class; retried with backoff)
+                _stop_if_cancelled()
                 _log.warning("projection interrupted", projection=self.name, exc_type=type(error).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
@@ -103,6 +105,7 @@ class ProjectionRunner:
                                     batch_size=self._batch_size, poll_interval=self._poll_interval)
         async with contextlib.aclosing(subscription.batches()) as batches:  # its listener closes with it
             async for batch in batches:
+                _stop_if_cancelled()
                 if leader.is_closed():
                     return  # leadership is gone with its session; the outer loop tries again
                 checkpoint = await self._apply(projection, checkpoint, tables, batch)
@@ -121,6 +124,18 @@ class ProjectionRunner:
             raise
         self.applied += len(batch)
         return checkpoint._replace(position=position)
+
+
+def _stop_if_cancelled() -> None:
+    """Raise CancelledError if this task was asked to stop. A cancellation can be lost on its
+    way out: a clean-up that fails (the rollback of a transaction whose connection was just
+    killed) replaces the CancelledError with its own error, which the retry loop would catch;
+    `asyncio.wait_for` (Python 3.11) returns normally when the cancel coincides with what it
+    waits for (the subscription woken by a NOTIFY or a dead listener). Task.cancelling() still counts the
+    request, so the loop stops instead of running on (and `haven worker` ignoring SIGTERM)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 async def run_projections(runners: Sequence[ProjectionRunner]) -> None:
