@@ -101,8 +101,11 @@ class Subscription:
         timeout = self._poll_interval if self.listening else min(self._poll_interval, self._backoff)
         if held:  # come back in time to honour the stall bound
             timeout = min(timeout, self._stall_seconds / 2)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that
+        # arrives as the wait completes, and a projector would then never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
@@ -115,7 +118,8 @@ class Subscription:
             return
         await self._drop_listener()
         try:
-            conn = await asyncio.wait_for(self._connect(), timeout=5)
+            async with asyncio.timeout(5):
+                conn = await self._connect()
             try:
                 conn.add_termination_listener(self._on_terminated)
                 await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
@@ -141,7 +145,8 @@ class Subscription:
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
             conn.remove_termination_listener(self._on_terminated)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.close(), timeout=2)
+            async with asyncio.timeout(2):
+                await conn.close()
         if not conn.is_closed():
             conn.terminate()
         self._next_connect_at = max(self._next_connect_at, time.monotonic() + self._reconnect_delay)

@@ -18,6 +18,7 @@ from projections.catalog import projection_factories
 from projections.rebuild import count_events, rebuild
 from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
+from services.observability.logging import configure_logging
 from services.settings import Settings
 
 
@@ -42,7 +43,9 @@ async def projectors_in_background(rt: Runtime, database_url: str) -> AsyncItera
 
 
 async def run_worker(settings: Settings, url: str) -> int:
-    """`haven worker`: projections only, until SIGINT or SIGTERM."""
+    """`haven worker`: projections only, until SIGINT or SIGTERM; logs as JSON through the
+    redacting pipeline, as the API does."""
+    configure_logging()
     async with runtime(settings, url) as rt:
         task = asyncio.create_task(run_projections(projection_runners(rt, url)))
         loop = asyncio.get_running_loop()
