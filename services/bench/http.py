@@ -43,7 +43,6 @@ import datetime as dt
 import json
 import math
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -54,17 +53,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import msgspec
 
 from domain.case.events import ServiceDelivered
 from events.registry import EventRegistry, tag_of
 from services.api.case_schemas import OPEN_CASE_EXAMPLE, RECORD_SERVICE_EXAMPLE, OpenCaseBody, RecordServiceBody
 from services.bench.report import format_table
-from services.bench.store import _RAW_SCHEMA, BenchNoted, _Bench, _drive, _drop_database, _in_parallel
+from services.bench.scratch import scratch_database, scratch_pool
+from services.bench.store import _RAW_SCHEMA, BenchNoted, _Bench, _drive, _in_parallel
 from services.bootstrap import runtime
 from services.cases import Actor, CaseUseCases
-from services.database import prepare_database, with_database
 from services.identity.local_issuer import LocalIssuer
 from services.settings import Settings
 
@@ -281,12 +279,8 @@ async def run_http_bench(
             or workers < 1:
         raise ValueError("seconds, rounds, clients, cases_per_client, history and workers must be positive")
     note = progress or (lambda _line: None)
-    name = f"haven_bench_{secrets.token_hex(6)}"
-    url = with_database(database_url, name)
     today = dt.datetime.now(dt.timezone.utc).date()
-    try:
-        note(f"creating database {name}")
-        await prepare_database(url)
+    async with scratch_database(database_url, note) as url:
         with tempfile.TemporaryDirectory(prefix="haven-bench-http-") as folder:
             data_dir = Path(folder) / "data"
             env = {**{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
@@ -301,8 +295,7 @@ async def run_http_bench(
                 size = await rt.pool.fetchval("SELECT avg(length(ciphertext))::int FROM haven.events "
                                               "WHERE event_type = $1", tag_of(ServiceDelivered))
                 size = size or 400  # history=1: no service yet; any plausible size
-                pool = await asyncpg.create_pool(url, min_size=clients + 2, max_size=clients + 4)
-                try:
+                async with scratch_pool(url, min_size=clients + 2, max_size=clients + 4) as pool:
                     await pool.execute(_RAW_SCHEMA)
                     bench = _Bench(pool, rt.keyring, EventRegistry([BenchNoted]))
                     bench.blobs = [os.urandom(size) for _ in bench.blobs]  # a recorded service's size
@@ -320,14 +313,7 @@ async def run_http_bench(
                         }
                         if process.poll() is not None:
                             raise RuntimeError("the server stopped during the bench:\n" + _log_tail(log))
-                finally:
-                    try:
-                        await asyncio.wait_for(pool.close(), timeout=10)
-                    except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
-                        pool.terminate()
         return {figure: results[figure] for figure in FIGURES}
-    finally:
-        await _drop_database(database_url, name)
 
 
 def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:

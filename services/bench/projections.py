@@ -38,11 +38,9 @@ Results: ``{"rebuild": {"value", "unit": "ev/s", "raw", "ratio", "events"},
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import gc
 import math
-import secrets
 import tempfile
 import time
 import types
@@ -65,9 +63,9 @@ from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bench.http import percentile
 from services.bench.report import format_table
-from services.bench.store import _Bench, _drop_database
+from services.bench.scratch import scratch_database, scratch_pool
+from services.bench.store import _Bench
 from services.cases import Actor
-from services.database import prepare_database, with_database
 from services.demo import DEMO_TODAY, DemoPlan, Step, demo_plan
 from services.demo_bulk import write_scripts
 
@@ -262,40 +260,27 @@ async def run_projections_bench(
     if events < 1 or team_cases < 1 or team_workers < 1 or rebuild_rounds < 1 or seconds <= 0 or rounds < 1:
         raise ValueError("events, team_cases, team_workers, rebuild_rounds, seconds and rounds must be positive")
     note = progress or (lambda _line: None)
-    name = f"haven_bench_{secrets.token_hex(6)}"
-    url = with_database(database_url, name)
-    try:
-        note(f"creating database {name}")
-        await prepare_database(url)
-        pool = await asyncpg.create_pool(url, min_size=4, max_size=12)
-        try:
-            with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
-                provider = FileKeyProvider(Path(folder) / "kek")
-                keyring = Keyring(provider)
-                store = PostgresEventStore(pool, keyring, haven_registry())
-                try:
-                    written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
-                    # The plan's hundreds of thousands of objects are gone now: a full collection
-                    # during the timed part would otherwise walk them all (seconds, not ms).
-                    gc.collect()
-                    await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
-                    results: dict[str, dict[str, Any]] = {}
-                    results["rebuild"], generation = await _rebuild(
-                        pool, keyring, store, written, rounds=rebuild_rounds, note=note)
-                    note("team_caseload")
-                    results["team_caseload"] = await _team_caseload(
-                        pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)
-                    return results
-                finally:
-                    await store.close()
-                    provider.close()
-        finally:
+    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=4, max_size=12) as pool:
+        with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
+            provider = FileKeyProvider(Path(folder) / "kek")
+            keyring = Keyring(provider)
+            store = PostgresEventStore(pool, keyring, haven_registry())
             try:
-                await asyncio.wait_for(pool.close(), timeout=10)
-            except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
-                pool.terminate()
-    finally:
-        await _drop_database(database_url, name)
+                written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
+                # The plan's hundreds of thousands of objects are gone now: a full collection
+                # during the timed part would otherwise walk them all (seconds, not ms).
+                gc.collect()
+                await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
+                results: dict[str, dict[str, Any]] = {}
+                results["rebuild"], generation = await _rebuild(
+                    pool, keyring, store, written, rounds=rebuild_rounds, note=note)
+                note("team_caseload")
+                results["team_caseload"] = await _team_caseload(
+                    pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)
+                return results
+            finally:
+                await store.close()
+                provider.close()
 
 
 def format_results(results: Mapping[str, Mapping[str, Any]]) -> str:

@@ -35,7 +35,7 @@ from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.bench.store import _drop_database
+from services.bench.scratch import drop_database as _drop_database
 from services.database import prepare_database, with_database
 from services.demo_bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob

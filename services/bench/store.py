@@ -36,7 +36,6 @@ import asyncio
 import datetime as dt
 import os
 import random
-import secrets
 import tempfile
 import time
 import uuid
@@ -54,7 +53,7 @@ from events.log_order import LOG_START
 from events.registry import EventRegistry, tag_of
 from events.store import EVENT_COLUMNS, PostgresEventStore, utc_now
 from services.bench.report import format_table
-from services.database import prepare_database, with_database
+from services.bench.scratch import scratch_database, scratch_pool
 
 FIGURES = ("append_single", "append_concurrent", "bulk_import", "read_stream", "catch_up")
 TARGETS: dict[str, float] = {"append_concurrent": 0.6, "catch_up": 0.3}  # minimum ours/raw
@@ -381,40 +380,20 @@ async def run_store_bench(
     if events_for_catch_up < 1 or seconds <= 0 or rounds < 1 or writers < 1 or catch_up_rounds < 1:
         raise ValueError("events_for_catch_up, seconds, rounds, writers and catch_up_rounds must be positive")
     note = progress or (lambda _line: None)
-    name = f"haven_bench_{secrets.token_hex(6)}"
-    url = with_database(database_url, name)
-    try:
-        note(f"creating database {name}")
-        await prepare_database(url)
-        pool = await asyncpg.create_pool(url, min_size=writers + 4, max_size=max(writers + 4, 20))
-        try:
-            await pool.execute(_RAW_SCHEMA)
-            with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
-                provider = FileKeyProvider(Path(folder) / "kek")
-                try:
-                    keyring = Keyring(provider)
-                    bench = _Bench(pool, keyring, EventRegistry([BenchNoted]))
-                    note(f"events of {bench.mean_ciphertext:.0f} bytes of ciphertext on average")
-                    return await _run(bench, events_for_catch_up=events_for_catch_up, seconds=seconds,
-                                      warmup=warmup, rounds=rounds, writers=writers,
-                                      catch_up_rounds=catch_up_rounds, note=note)
-                finally:
-                    provider.close()
-        finally:
+    async with scratch_database(database_url, note) as url, \
+            scratch_pool(url, min_size=writers + 4, max_size=max(writers + 4, 20)) as pool:
+        await pool.execute(_RAW_SCHEMA)
+        with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
+            provider = FileKeyProvider(Path(folder) / "kek")
             try:
-                await asyncio.wait_for(pool.close(), timeout=10)
-            except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
-                pool.terminate()
-    finally:
-        await _drop_database(database_url, name)
-
-
-async def _drop_database(database_url: str, name: str) -> None:
-    admin = await asyncpg.connect(with_database(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+                keyring = Keyring(provider)
+                bench = _Bench(pool, keyring, EventRegistry([BenchNoted]))
+                note(f"events of {bench.mean_ciphertext:.0f} bytes of ciphertext on average")
+                return await _run(bench, events_for_catch_up=events_for_catch_up, seconds=seconds,
+                                  warmup=warmup, rounds=rounds, writers=writers,
+                                  catch_up_rounds=catch_up_rounds, note=note)
+            finally:
+                provider.close()
 
 
 def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:

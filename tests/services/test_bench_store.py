@@ -1,0 +1,26 @@
+"""`haven bench store`: a tiny run against the test server, for shape only (never speed), and
+the throw-away database is gone afterwards."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from services.bench.store import FIGURES, run_store_bench
+from services.database import with_database
+
+
+async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_url: str) -> None:
+    notes: list[str] = []
+    results = await run_store_bench(database_url, events_for_catch_up=2_000, seconds=0.4, warmup=0.05,
+                                    rounds=1, writers=2, catch_up_rounds=1, progress=notes.append)
+    assert tuple(results) == FIGURES
+    for figure in results.values():
+        assert figure["unit"] == "ev/s"
+        assert figure["value"] > 0 and figure["raw"] > 0
+        assert figure["ratio"] == figure["value"] / figure["raw"]
+    created = next(line.split()[-1] for line in notes if line.startswith("creating database"))
+    admin = await asyncpg.connect(with_database(database_url, "postgres"))
+    try:
+        assert not await admin.fetchval("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", created)
+    finally:
+        await admin.close()
