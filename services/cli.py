@@ -234,11 +234,19 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
     await prepare_database(url)
     async with connection_pool(url, min_size=1, max_size=2) as pool:
         job = FederalReportJob(pool, reporting_url=settings.reporting_database_url)
+        # the solver's C library may print diagnostics on file descriptor 1: keep stdout for the report
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
         try:
             document = await job.run(args.period, args.org)
         except ReportError as error:  # messages name no count, code or identifier
             print(f"haven report: {error}", file=sys.stderr)
             return 2 if isinstance(error, InvalidPeriod) else 3
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
     if args.format == "json":
         text = json.dumps(document, indent=2) + "\n"
         if args.out:

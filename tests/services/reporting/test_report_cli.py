@@ -1,0 +1,40 @@
+"""`haven report federal`: JSON to a file, CSV to a directory, refusals as exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from domain.reporting.federal_codebook import output_tables
+from services.cli import main
+
+
+@pytest.fixture
+def environment(job, database_url: str, tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
+    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
+    monkeypatch.delenv("HAVEN_REPORTING_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def test_the_command_writes_json_then_the_same_release_as_csv(environment: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = environment / "2026Q3.json"
+    assert main(["report", "federal", "--period", "2026Q3", "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert [t["name"] for t in document["tables"]] == output_tables()
+    folder = environment / "csv"
+    assert main(["report", "federal", "--period", "2026Q3", "--format", "csv", "--out", str(folder)]) == 0
+    assert {p.name for p in folder.iterdir()} == {f"{n}.csv" for n in output_tables()} | {"certificate.json"}
+    certificate = json.loads((folder / "certificate.json").read_text())["certificate"]
+    assert certificate == document["certificate"]  # the re-run is the same release
+
+
+def test_the_command_refuses_bad_and_unavailable_periods(environment: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "federal", "--period", "2026-07"]) == 2
+    assert main(["report", "federal", "--period", "2026Q4"]) == 3
+    assert "still running" in capsys.readouterr().err
