@@ -34,9 +34,9 @@
    (byte-identical JSON, nothing written) unless late data changed one of its published
    numbers; then an audited revision is released (`revision` 1, 2, ...).
 
-The differential-privacy mode (`services.reporting.dp`) plugs in at `true_tables` (every
-table's fixed cells with true counts, for the selection chosen here) — it is not wired to
-the CLI or API by this module.
+The differential-privacy mode (`services.reporting.dp`) plugs in at `true_tables`: every
+table's fixed cells with their true counts, in the output's shape, for a method that returns
+what it publishes in the same shape. It is not wired to the CLI or API by this module.
 """
 
 from __future__ import annotations
@@ -470,20 +470,35 @@ def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, 
     return rendered
 
 
-def true_tables(period: Period, releases: Sequence[FamilyRelease], counts: Mapping[str, BaseCounts]) -> list[dict[str, Any]]:
-    """The DP hook's input: every table's fixed cells with TRUE counts (never output as such)."""
+def true_tables(period: Period, scope: str, counts: Mapping[str, BaseCounts]) -> list[dict[str, Any]]:
+    """The hook for another disclosure method (differential privacy, `services.reporting.dp`):
+    every codebook table of the release with its fixed cells and their TRUE counts, in the
+    output's shape (``[{"name", "program", "coverage", "cells": [{"dims", "count"}]}]``).
+
+    A method takes this and returns what it publishes in the same shape. These numbers must
+    never be output as they are; `counts` comes from `read_true_counts`.
+    """
+    organisations = _organisations(counts, scope)
+    chosen = [scope] if scope != ROLL_UP else organisations
     out: dict[str, dict[str, Any]] = {}
-    for fr in releases:
-        for table in fr.publication.release.tables:
-            entry = out.setdefault(table.name, {"name": table.name, "cells": []})
+    for family in FAMILIES:
+        if all(spec.period == "grant_year" for spec in family.tables) and not period.ends_fiscal_year:
+            continue
+        state = FamilyState(family, period.fiscal_year)
+        universe = state.universe(organisations)
+        base = counts[family.name]
+        for spec, table in zip([s for s in family.tables if s.period != "grant_year" or period.ends_fiscal_year],
+                               family_tables(family, universe, period, chosen), strict=True):
+            entry = out.setdefault(table.name, {"name": table.name, "program": spec.program,
+                                                "coverage": _coverage(spec), "cells": []})
             merged = MERGED_DIMS.get(table.name)
             for key in table.keys():
                 dims = _dims(table, key)
                 if merged is not None:
-                    dims = {merged: fr.family.name.removeprefix("service_"), **dims}
+                    dims = {merged: family.name.removeprefix("service_"), **dims}
                 if all(c["dims"] != dims for c in entry["cells"]):
-                    value = _cell_truth(fr.universe, counts[fr.family.name], table.selection(fr.universe, key))
-                    entry["cells"].append({"dims": dims, "count": value})
+                    entry["cells"].append({"dims": dims,
+                                           "count": _cell_truth(universe, base, table.selection(universe, key))})
     return list(out.values())
 
 

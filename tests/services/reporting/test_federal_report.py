@@ -216,3 +216,46 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
     monkeypatch.setattr(module, "read_true_counts", spy)
     await job.run(PERIOD)
     assert seen == ["haven_reporting"]
+
+
+async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(job: FederalReportJob,
+                                                                                pool: asyncpg.Pool) -> None:
+    from services.reporting.job import Period, read_true_counts, true_tables
+
+    document = await job.run(PERIOD)
+    async with pool.acquire() as conn:
+        counts = await read_true_counts(conn, Period.parse(PERIOD), "2026Q4")
+    truth = true_tables(Period.parse(PERIOD), "all", counts)
+    assert [t["name"] for t in truth] == [t["name"] for t in document["tables"]]
+    for true_table, table in zip(truth, document["tables"], strict=True):
+        assert [c["dims"] for c in true_table["cells"]] == [c["dims"] for c in table["cells"]]
+        for true_cell, cell in zip(true_table["cells"], table["cells"], strict=True):
+            assert cell["count"] is None or cell["count"] == true_cell["count"]
+    assert any(c["count"] is None and 1 <= t_c["count"] <= 10
+               for t, tt in zip(document["tables"], truth, strict=True)
+               for c, t_c in zip(t["cells"], tt["cells"], strict=True))
+
+
+async def test_the_job_logs_in_as_the_reporting_role_when_configured(job: FederalReportJob, pool: asyncpg.Pool,
+                                                                     database_url: str) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(database_url)
+    login = urlunsplit(parts._replace(netloc=f"haven_reporting@{parts.hostname}:{parts.port or 5432}"))
+    await pool.execute("ALTER ROLE haven_reporting LOGIN")  # the test server trusts local connections
+    try:
+        conn = await asyncpg.connect(login)
+        try:
+            assert await conn.fetchval("SELECT current_user") == "haven_reporting"
+            assert await conn.fetchval("SELECT count(*) FROM reporting.federal_inputs") > 0
+            for table in ("haven.events", "haven.streams", "views.case_view", "views.reporting_subjects"):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.fetchval(f"SELECT count(*) FROM {table}")
+        finally:
+            await conn.close()
+        document = await FederalReportJob(None, reporting_url=login).run(PERIOD)
+        assert document == await job.run(PERIOD)  # the same release, from the ledger
+        with pytest.raises(PeriodUnavailable):  # a URL of another role is refused
+            await FederalReportJob(None, reporting_url=database_url).run(PERIOD)
+    finally:
+        await pool.execute("ALTER ROLE haven_reporting NOLOGIN")
