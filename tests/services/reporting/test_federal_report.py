@@ -241,7 +241,10 @@ async def test_the_job_logs_in_as_the_reporting_role_when_configured(job: Federa
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(database_url)
-    login = urlunsplit(parts._replace(netloc=f"haven_reporting@{parts.hostname}:{parts.port or 5432}"))
+    # the same server as the test database, as haven_reporting (over TCP, or the embedded
+    # server's Unix socket, which the URL names in its query)
+    where = f"{parts.hostname}:{parts.port or 5432}" if parts.hostname else ""
+    login = urlunsplit(parts._replace(netloc=f"haven_reporting@{where}"))
     await pool.execute("ALTER ROLE haven_reporting LOGIN")  # the test server trusts local connections
     try:
         conn = await asyncpg.connect(login)
