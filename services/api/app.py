@@ -31,6 +31,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
+from services.api.access_routes import ACCESS_ROUTES
 from services.api.case_command_routes import CASE_COMMAND_ROUTES
 from services.api.case_routes import CASE_ROUTES
 from services.api.caseload_routes import CASELOAD_ROUTES
@@ -74,7 +75,7 @@ def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
 
     app = HavenApp(
         route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *CASE_COMMAND_ROUTES, *CASELOAD_ROUTES,
-                        *REPORT_ROUTES,
+                        *ACCESS_ROUTES, *REPORT_ROUTES,
                         *route_handlers],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),

@@ -101,6 +101,7 @@ class Action(StrEnum):
     CASE_LIST_MINE = "case.list_mine"
     CASELOAD_TEAM = "caseload.team"
     REPORT_FEDERAL = "report.federal"
+    ACCESS_REVIEW = "access.review"
     CASE_READ = "case.read"
     CASE_HISTORY = "case.history"
     CASE_READ_IMMIGRATION = "case.read_immigration"
@@ -244,6 +245,7 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
     Action.CASELOAD_TEAM: _rule(False, supervisor=(HAS_TEAM,)),
     Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
+    Action.ACCESS_REVIEW: _rule(False, privacy_officer=(BY_ROLE,)),
     Action.CASE_READ: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
     Action.CASE_HISTORY: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
     Action.CASE_READ_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),

@@ -147,6 +147,7 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("case.list_mine", ROLE,       F403,       F403,            F403,     F403),
     ("caseload.team",  F403,       TEAM,       F403,            F403,     F403),
     ("report.federal", F403,       F403,       F403,            ROLE,     F403),
+    ("access.review",  F403,       F403,       ROLE,            F403,     F403),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")
 
