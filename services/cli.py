@@ -9,6 +9,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     federal.add_argument("--format", choices=["json", "csv"], default="json")
     federal.add_argument("--out", type=Path, metavar="F",
                          help="json: the file to write; csv: a directory (one file per table); default: stdout")
+    federal.add_argument("--dp-epsilon", type=Decimal, metavar="E",
+                         help="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending E per client "
+                              "instead of suppressed ones")
+    federal.add_argument("--dp-budget", type=Decimal, default=Decimal("10"), metavar="B",
+                         help="with --dp-epsilon: each client's total budget across releases (default 10)")
 
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument("suite", choices=["store", "http", "projections", "report"])
@@ -229,6 +235,8 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from services.database import connection_pool, prepare_database
+    from services.reporting.dp import DPError
+    from services.reporting.dp_report import run_dp_report
     from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
 
     await prepare_database(url)
@@ -239,7 +247,15 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
         saved = os.dup(1)
         os.dup2(2, 1)
         try:
-            document = await job.run(args.period, args.org)
+            if args.dp_epsilon is not None:
+                document = await run_dp_report(pool, args.period, args.org, epsilon=args.dp_epsilon,
+                                               per_client_budget=args.dp_budget,
+                                               reporting_url=settings.reporting_database_url)
+            else:
+                document = await job.run(args.period, args.org)
+        except DPError as error:  # messages name no count, code or subject
+            print(f"haven report: {error}", file=sys.stderr)
+            return 3
         except ReportError as error:  # messages name no count, code or identifier
             print(f"haven report: {error}", file=sys.stderr)
             return 2 if isinstance(error, InvalidPeriod) else 3

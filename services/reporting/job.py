@@ -643,8 +643,9 @@ def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
         writer.writerow([*columns, "count", "period", "coverage", "codebook_version", "ledger_hash"])
         for cell in table["cells"]:
             count = "" if cell["count"] is None else str(cell["count"])
-            writer.writerow([*(cell["dims"][c] for c in columns), count, document["period"], table["coverage"],
-                             document["codebook_version"], document["certificate"]["ledger_hash"]])
+            writer.writerow([*(cell["dims"][c] for c in columns), count, document["period"],
+                             table.get("coverage", "quarter"), document["codebook_version"],
+                             document["certificate"].get("ledger_hash", "")])  # a DP release has no ledger hash
         files[f"{table['name']}.csv"] = buffer.getvalue()
     files["certificate.json"] = json.dumps({"period": document["period"],
                                             "codebook_version": document["codebook_version"],

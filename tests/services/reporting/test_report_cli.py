@@ -38,3 +38,13 @@ def test_the_command_refuses_bad_and_unavailable_periods(environment: Path,
     assert main(["report", "federal", "--period", "2026-07"]) == 2
     assert main(["report", "federal", "--period", "2026Q4"]) == 3
     assert "still running" in capsys.readouterr().err
+
+
+def test_the_dp_mode_writes_noisy_counts_and_a_rerun_repeats_them(environment: Path) -> None:
+    first, second = environment / "dp-1.json", environment / "dp-2.json"
+    for out in (first, second):
+        assert main(["report", "federal", "--period", "2026Q3", "--dp-epsilon", "1", "--out", str(out)]) == 0
+    document = json.loads(first.read_text())
+    assert document["certificate"]["mechanism"] and all(
+        isinstance(c["count"], int) for t in document["tables"] for c in t["cells"])
+    assert second.read_text() == first.read_text()

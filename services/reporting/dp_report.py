@@ -1,0 +1,76 @@
+"""`haven report federal --dp-epsilon E`: the quarter's federal tables with differential privacy.
+
+For funders who accept noisy counts instead of suppressed ones. Every quarterly table of the
+codebook whose cells are single categories (`TableSpec.where` empty; year-to-date and
+grant-year tables are left to the suppression path) becomes a `services.reporting.dp.DPTable`
+with all its codebook cells, zeros included. The privacy unit is the client: each client has
+at most one row per quarter in ``reporting.federal_inputs`` and so adds 1 to at most one cell
+of each table (`max_contribution=1`), and the L1 sensitivity of the release is the number of
+tables. Non-mandatory breakdowns count only clients who consented to statistics, as in the
+suppression path. `release_noisy` adds the OpenDP discrete Laplace noise, charges the
+per-client budget and caches the release, so a re-run returns the same numbers and spends
+nothing.
+
+The per-client rows (subject pseudonym and codes) are read through the reporting role and
+live only in this process: the output holds counts, never a subject.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WITHHELD
+from services.reporting.dp import DPTable, bound_contributions, codebook_cells, release_noisy
+from services.reporting.job import (
+    _GROUP_COLUMNS,
+    ROLL_UP,
+    FederalReportJob,
+    Period,
+    _family_key,
+    reporting_connection,
+)
+
+DEFAULT_BUDGET = Decimal("10")  # per client, across every DP release
+
+
+def _tables(rows: list[asyncpg.Record]) -> list[DPTable]:
+    tables: dict[str, DPTable] = {}
+    for family in FAMILIES:
+        if family.population not in ("served", "entered", "closed"):
+            continue
+        for spec in family.tables:
+            if spec.period != "quarter" or spec.where or spec.name in tables:
+                continue
+            positions = [family.dimensions.index(d) for d in spec.by]
+            cells = []
+            for row in rows:
+                key = _family_key(family, row)
+                if key is None:
+                    continue
+                codes = [key[2 + i] for i in positions]
+                if WITHHELD in codes:
+                    continue  # a non-consenting client: counted in mandatory totals only
+                cells.append((row["subject"], dict(zip(spec.by, codes, strict=True))))
+            codebook = codebook_cells({d: CATEGORIES[d] for d in spec.by})
+            tables[spec.name] = bound_contributions(spec.name, codebook, 1, cells)
+    return list(tables.values())
+
+
+async def run_dp_report(pool: asyncpg.Pool | None, period_label: str, org: str | None = None, *,
+                        epsilon: Decimal, per_client_budget: Decimal = DEFAULT_BUDGET,
+                        reporting_url: str | None = None) -> dict[str, Any]:
+    period = Period.parse(period_label)
+    scope = org or ROLL_UP
+    job = FederalReportJob(pool, reporting_url=reporting_url)
+    async with reporting_connection(pool, reporting_url) as conn:
+        await job._check_period(conn, period)
+        rows = await conn.fetch(
+            f"""SELECT subject, {", ".join(_GROUP_COLUMNS)} FROM reporting.federal_inputs
+                 WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""", period.label, org)
+        release = await release_noisy(
+            conn, release_key=f"federal/{scope}", period=period.label, codebook_version=VERSION,
+            tables=_tables(rows), epsilon_per_release=epsilon, per_client_budget=per_client_budget)
+    return release.to_json()
