@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -30,14 +31,18 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
+    # The embedded cluster lives in a directory of its own, not under pytest's numbered
+    # base temp: pytest sessions prune each other's old numbered directories, and a cluster
+    # whose files vanish under it dies at its next checkpoint (seen when suites overlapped).
     external = os.environ.get("HAVEN_TEST_DATABASE_URL")
-    settings = Settings.from_environ({
-        "HAVEN_DATA_DIR": str(tmp_path_factory.mktemp("haven-data")),
-        **({"HAVEN_DATABASE_URL": external} if external else {}),
-    })
-    with database_server(settings) as url:
-        yield url
+    with tempfile.TemporaryDirectory(prefix="haven-test-cluster-") as data_dir:
+        settings = Settings.from_environ({
+            "HAVEN_DATA_DIR": data_dir,
+            **({"HAVEN_DATABASE_URL": external} if external else {}),
+        })
+        with database_server(settings) as url:
+            yield url
 
 
 @pytest.fixture(scope="session")
