@@ -12,11 +12,15 @@ already released is answered from the ledger, identical, and nothing is written.
 * 409 `report-unavailable`: the period is after the inputs' horizon or still running, or
   the organisation has no data in that fiscal year.
 * 409 `report-refused`: no suppression of the release passes the audit against the ledger,
-  or late data would lower a released count (a revision that needs a manual review).
+  or late data would lower a released count (a revision that needs a manual review), or (DP
+  mode) a counted client's privacy budget would be exceeded.
+* `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
+  suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
@@ -31,6 +35,8 @@ from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem
 from services.bootstrap import Runtime
 from services.identity import Principal
+from services.reporting.dp import DPError
+from services.reporting.dp_report import DEFAULT_BUDGET, run_dp_report
 from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, ReportError
 from services.settings import Settings
 
@@ -54,6 +60,9 @@ async def federal_report(
     period: Annotated[str, QueryParameter(description="calendar quarter, e.g. 2026Q3", max_length=6)],
     org: Annotated[str | None, QueryParameter(description="the caller's own organisation; default: the roll-up "
                                                           "across organisations", max_length=256)] = None,
+    dp_epsilon: Annotated[float | None, QueryParameter(
+        description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
+                    "client, instead of suppressed ones", gt=0, le=float(DEFAULT_BUDGET))] = None,
 ) -> Response[Any]:
     principal = request.user
     require(principal, Action.REPORT_FEDERAL, None)
@@ -61,7 +70,13 @@ async def federal_report(
         raise Forbidden()
     job = FederalReportJob(runtime.pool, reporting_url=settings.reporting_database_url)
     try:
-        document = await job.run(period, org)
+        if dp_epsilon is not None:
+            document = await run_dp_report(runtime.pool, period, org, epsilon=Decimal(str(dp_epsilon)),
+                                           reporting_url=settings.reporting_database_url)
+        else:
+            document = await job.run(period, org)
+    except DPError as error:  # e.g. a client's budget would be exceeded; names no count or subject
+        return _problem("report-refused", "Report refused", str(error))
     except InvalidPeriod as error:
         raise ValidationException(extra=[{"key": "period", "source": "query", "message": str(error)}]) from None
     except PeriodUnavailable as error:

@@ -87,3 +87,20 @@ async def test_a_bad_or_unavailable_period_is_a_problem(client: httpx.AsyncClien
     assert missing.status_code in (400, 422)
     unauthenticated = await client.get("/v1/reports/federal", params={"period": "2026Q3"})
     assert unauthenticated.status_code == 401
+
+
+async def test_dp_mode_answers_noisy_counts_and_the_same_numbers_again(client: httpx.AsyncClient,
+                                                                        issuer: LocalIssuer, runtime: Runtime) -> None:
+    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances")
+    params = {"period": "2026Q3", "dp_epsilon": "1"}
+    first = await client.get("/v1/reports/federal", params=params, headers=as_role(issuer, "reporter"))
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["certificate"]["mechanism"] and all(
+        isinstance(c["count"], int) for t in body["tables"] for c in t["cells"])  # noisy, never suppressed
+    again = await client.get("/v1/reports/federal", params=params, headers=as_role(issuer, "reporter"))
+    assert again.json() == body
+    for bad in ("0", "-1", "11", "many"):
+        refused = await client.get("/v1/reports/federal", params={**params, "dp_epsilon": bad},
+                                   headers=as_role(issuer, "reporter"))
+        assert refused.status_code in (400, 422), bad
