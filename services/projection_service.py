@@ -47,12 +47,12 @@ async def run_worker(settings: Settings, url: str) -> int:
     redacting pipeline, as the API does."""
     configure_logging()
     async with runtime(settings, url) as rt:
-        task = asyncio.create_task(run_projections(projection_runners(rt, url)))
+        runners = projection_runners(rt, url)
+        task = asyncio.create_task(run_projections(runners))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        names = ", ".join(projection_factories(rt.keyring, rt.store))
-        print(f"haven: worker running projections: {names}", file=sys.stderr)
+        print(f"haven: worker running projections: {', '.join(r.name for r in runners)}", file=sys.stderr)
         with contextlib.suppress(asyncio.CancelledError):
             await task
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,3 +114,24 @@ async def cases(make_app: AppFactory) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the full app (case routes included), without its lifespan."""
     async with api_client(make_app(), lifespan=False) as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def access_records_refused(pool: asyncpg.Pool, case_id: str) -> AsyncIterator[None]:
+    """A real failure of the access record's INSERT for one case (a trigger, so that other
+    tests are untouched), as a full disk, a revoked privilege or a broken constraint would."""
+    function = f"haven.test_refuse_{uuid.uuid4().hex[:12]}"
+    trigger = f"test_refuse_{uuid.uuid4().hex[:12]}"
+    await pool.execute(f"""
+        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.case_id = '{case_id}'::uuid THEN RAISE EXCEPTION 'access records refused (test)'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER {trigger} BEFORE INSERT ON haven.access_records FOR EACH ROW EXECUTE FUNCTION {function}();
+    """)
+    try:
+        yield
+    finally:
+        await pool.execute(f"DROP TRIGGER {trigger} ON haven.access_records; DROP FUNCTION {function}();")
+

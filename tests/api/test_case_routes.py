@@ -32,6 +32,7 @@ from services.api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
 from services.cases import Actor, CaseUseCases
 from services.identity import LocalIssuer
+from tests.api.conftest import access_records_refused
 
 CANARY = "CANARY-7f3a-survivor-name"
 ORG, OTHER_ORG, TEAM = "org-harbor", "org-lantern", "team-north"
@@ -168,20 +169,8 @@ async def test_a_read_whose_access_cannot_be_recorded_returns_nothing(
     tests are untouched) refuses rows into haven.access_records, as a full disk, a revoked
     privilege or a broken constraint would."""
     case_id = await open_case(cases, people.worker)
-    function = f"haven.test_refuse_{uuid.uuid4().hex[:12]}"
-    trigger = f"test_refuse_{uuid.uuid4().hex[:12]}"
-    await runtime.pool.execute(f"""
-        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.case_id = '{case_id}'::uuid THEN RAISE EXCEPTION 'access records refused (test)'; END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER {trigger} BEFORE INSERT ON haven.access_records FOR EACH ROW EXECUTE FUNCTION {function}();
-    """)
-    try:
+    async with access_records_refused(runtime.pool, case_id):
         response = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
-    finally:
-        await runtime.pool.execute(f"DROP TRIGGER {trigger} ON haven.access_records; DROP FUNCTION {function}();")
     assert_problem(response, 503, "service-unavailable")
     assert "etag" not in response.headers
     assert await access_log(runtime.pool, ORG, uuid.UUID(case_id)) == []

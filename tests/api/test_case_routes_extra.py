@@ -25,6 +25,7 @@ from services.api.case_schemas import (
 )
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
+from tests.api.conftest import access_records_refused
 from tests.api.test_case_routes import CANARY, ORG, OTHER_ORG, TEAM, assert_problem, open_case, with_headers
 
 
@@ -237,22 +238,10 @@ async def test_the_history_lists_types_and_times_only_and_is_recorded(
 async def test_a_history_whose_access_cannot_be_recorded_returns_nothing(
         cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
     case_id = await open_case(cases, people.worker)
-    function = f"haven.test_refuse_{uuid.uuid4().hex[:12]}"
-    trigger = f"test_refuse_{uuid.uuid4().hex[:12]}"
-    await runtime.pool.execute(f"""
-        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.case_id = '{case_id}'::uuid THEN RAISE EXCEPTION 'access records refused (test)'; END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER {trigger} BEFORE INSERT ON haven.access_records FOR EACH ROW EXECUTE FUNCTION {function}();
-    """)
-    try:
+    async with access_records_refused(runtime.pool, case_id):
         history = await cases.get(f"/v1/cases/{case_id}/history", headers=people.worker)
         review = await cases.get(f"/v1/cases/{case_id}/access-log", headers=people.privacy)
         erasure = await cases.delete(f"/v1/cases/{case_id}", headers=people.privacy)
-    finally:
-        await runtime.pool.execute(f"DROP TRIGGER {trigger} ON haven.access_records; DROP FUNCTION {function}();")
     for response in (history, review, erasure):
         assert_problem(response, 503, "service-unavailable")
         assert "version" not in response.text

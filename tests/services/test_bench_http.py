@@ -8,12 +8,11 @@ throw-away database is gone afterwards.
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
 from services.bench.http import FIGURES, P99_LIMIT_MS, TARGETS, percentile, print_table, run_http_bench
 from services.bench.report import format_table
-from services.database import with_database
+from tests.services.bench_support import assert_scratch_database_dropped
 
 FIGURE_KEYS = {"value", "unit", "raw", "ratio", "p50_ms", "p99_ms", "requests", "failed"}
 
@@ -33,12 +32,7 @@ async def test_a_short_run_answers_every_request_and_drops_its_database(
         assert figure["ratio"] == pytest.approx(figure["value"] / figure["raw"])
         assert 0 < figure["p50_ms"] <= figure["p99_ms"]
 
-    created = next(note.split()[-1] for note in notes if note.startswith("creating database "))
-    admin = await asyncpg.connect(with_database(database_url, "postgres"))
-    try:
-        assert not await admin.fetchval("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", created)
-    finally:
-        await admin.close()
+    await assert_scratch_database_dropped(database_url, notes)
 
     print_table(results)
     table = capsys.readouterr().out

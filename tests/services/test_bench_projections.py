@@ -8,7 +8,6 @@ is gone afterwards.
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
 from domain.case.state import fold
@@ -21,8 +20,8 @@ from services.bench.projections import (
     sized_plan,
     with_team,
 )
-from services.database import with_database
 from services.demo import DEMO_TODAY
+from tests.services.bench_support import assert_scratch_database_dropped
 
 EVENTS, TEAM_CASES, WORKERS = 300, 12, 3
 
@@ -53,12 +52,7 @@ async def test_a_tiny_run_rebuilds_every_event_and_drops_its_database(database_u
     assert any(note.startswith(f"seeded {expected_events:,} events") for note in notes)
     assert f"team_caseload: {TEAM_CASES:,} open cases, {WORKERS} workers" in " ".join(notes)
 
-    created = next(note.split()[-1] for note in notes if note.startswith("creating database "))
-    admin = await asyncpg.connect(with_database(database_url, "postgres"))
-    try:
-        assert not await admin.fetchval("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", created)
-    finally:
-        await admin.close()
+    await assert_scratch_database_dropped(database_url, notes)
 
     tables = format_results(results).split("\n\n")
     assert len(tables) == 2

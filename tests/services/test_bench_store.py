@@ -3,10 +3,8 @@ the throw-away database is gone afterwards."""
 
 from __future__ import annotations
 
-import asyncpg
-
 from services.bench.store import FIGURES, run_store_bench
-from services.database import with_database
+from tests.services.bench_support import assert_scratch_database_dropped
 
 
 async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_url: str) -> None:
@@ -18,9 +16,4 @@ async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_
         assert figure["unit"] == "ev/s"
         assert figure["value"] > 0 and figure["raw"] > 0
         assert figure["ratio"] == figure["value"] / figure["raw"]
-    created = next(line.split()[-1] for line in notes if line.startswith("creating database"))
-    admin = await asyncpg.connect(with_database(database_url, "postgres"))
-    try:
-        assert not await admin.fetchval("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", created)
-    finally:
-        await admin.close()
+    await assert_scratch_database_dropped(database_url, notes)
