@@ -187,8 +187,9 @@ async def write_plan(store: PostgresEventStore, plan: DemoPlan, *,
 async def seed_demo_bulk(store: PostgresEventStore, *, cases: int, seed: int = 7,
                          organisations: Sequence[str] = DEFAULT_ORGANISATIONS, today: dt.date = DEMO_TODAY,
                          scripts_per_transaction: int = SCRIPTS_PER_TRANSACTION,
-                         loaders: int = LOADERS) -> DemoSummary:
-    """`seed_demo` through the bulk path: the same plan, the same streams and events."""
-    plan = demo_plan(seed=seed, cases=cases, today=today, organisations=organisations)
+                         loaders: int = LOADERS, rich: bool = False) -> DemoSummary:
+    """`seed_demo` through the bulk path: the same plan, the same streams and events (`rich`:
+    the longer case life, see `demo_plan`)."""
+    plan = demo_plan(seed=seed, cases=cases, today=today, organisations=organisations, rich=rich)
     await write_plan(store, plan, scripts_per_transaction=scripts_per_transaction, loaders=loaders)
     return plan.summary

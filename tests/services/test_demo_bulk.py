@@ -3,7 +3,8 @@
 One small plan (the showcase: every path, transfers included) is seeded twice into an emptied
 log — through `seed_demo` and through `write_plan` — and read back each time: the streams,
 their versions, events and folded states must be equal, and the hash chains must verify.
-Metadata differs by design (one append, so one metadata, per stream: its first step's).
+Metadata differs by design (one append, so one metadata, per stream: its first step's). The
+same holds for the richer case life (`rich=True`, a tinier plan).
 """
 
 from __future__ import annotations
@@ -52,11 +53,13 @@ def events_of(log: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], li
     return {key: [(version, event) for version, event, _ in rows] for key, rows in log.items()}
 
 
-async def test_the_bulk_path_writes_the_streams_the_use_cases_write(case_store, clean_pool, keyring) -> None:
-    plan = demo_plan(seed=SEED, cases=CASES, today=TODAY)
+@pytest.mark.parametrize(("rich", "cases"), [(False, CASES), (True, 10)], ids=["default", "rich"])
+async def test_the_bulk_path_writes_the_streams_the_use_cases_write(case_store, clean_pool, keyring, rich,
+                                                                    cases) -> None:
+    plan = demo_plan(seed=SEED, cases=cases, today=TODAY, rich=rich)
     assert plan.summary.transferred > 0  # the step that writes two streams is covered
 
-    await seed_demo(demo_use_cases(case_store, TODAY), cases=CASES, seed=SEED, today=TODAY)
+    await seed_demo(demo_use_cases(case_store, TODAY), cases=cases, seed=SEED, today=TODAY, rich=rich)
     through_use_cases = await read_log(case_store)
 
     await clean_pool.execute("TRUNCATE haven.events, haven.streams")
@@ -78,9 +81,11 @@ async def test_the_bulk_path_writes_the_streams_the_use_cases_write(case_store, 
     assert report.ok and report.events == plan.summary.events
 
 
-async def test_seed_demo_bulk_returns_the_plans_summary(case_store) -> None:
-    summary = await seed_demo_bulk(case_store, cases=8, seed=SEED, today=TODAY, organisations=("org-harbor",))
-    assert summary == demo_plan(seed=SEED, cases=8, today=TODAY, organisations=("org-harbor",)).summary
+@pytest.mark.parametrize("rich", [False, True], ids=["default", "rich"])
+async def test_seed_demo_bulk_returns_the_plans_summary(case_store, rich) -> None:
+    summary = await seed_demo_bulk(case_store, cases=8, seed=SEED, today=TODAY, organisations=("org-harbor",),
+                                   rich=rich)
+    assert summary == demo_plan(seed=SEED, cases=8, today=TODAY, organisations=("org-harbor",), rich=rich).summary
     assert await case_store.pool.fetchval("SELECT count(*) FROM haven.events") == summary.events
 
 

@@ -11,6 +11,8 @@ async def test_the_report_bench_runs_at_tiny_sizes(database_url: str) -> None:
     assert set(results) == {"report_300"}
     figure = results["report_300"]
     assert figure["unit"] == "s" and figure["value"] > 0 and figure["clients"] == 300
-    assert figure["cells"] > 100 and figure["events"] > 300
+    assert figure["cells"] > 100
+    assert 45 <= figure["events"] / 300 <= 56  # the demo's richer case life: about 50 events per client
+    assert figure["seed_seconds"] > 0
     assert "report_300" in format_results(results) and lines
     assert figure_name(10_000) == "report_10k" and figure_name(100_000) == "report_100k"
