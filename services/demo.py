@@ -19,8 +19,9 @@ be at or after `today`; `demo_use_cases` builds them with a fixed one.
 Coverage: the first cases are a fixed showcase (every age band and trafficking type, each
 referral status, every closure path, the immigration kinds); after that, choices are weighted
 draws, and any service category or immigration kind not yet delivered is steered into the next
-case that fits it. A batch path for large benchmarks could append `DemoPlan.streams` directly
-(one append per stream); it is not needed yet.
+case that fits it. For large benchmarks, `services.demo_bulk` writes a plan without the use
+cases' round trips, and `demo_plan(..., rich=True)` plans a longer case life with about 50
+events per intake instead of about 28 (`services.demo_life`).
 """
 
 from __future__ import annotations

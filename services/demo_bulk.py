@@ -58,7 +58,7 @@ from services.demo import (
     demo_use_cases,
 )
 
-SCRIPTS_PER_TRANSACTION = 40  # ~28 events per script: ~1,100 events per commit
+SCRIPTS_PER_TRANSACTION = 40  # ~28 events per script (~50 rich): ~1,100 (~2,000) events per commit
 LOADERS = 4                   # transactions in flight at once
 
 
