@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, NoReturn
 
 import asyncpg
@@ -141,6 +141,16 @@ _READ_ALL_BELOW_SQL = f"""
 SELECT {EVENT_COLUMNS} FROM haven.events
  WHERE (transaction_id, position) > ($1::xid8, $2::bigint) AND transaction_id < $3::xid8
  ORDER BY transaction_id, position LIMIT $4"""
+
+# A range of streams, whole, in stream order: what a partitioned rebuild reads
+# (`projections.partitioned`). Only transactions below a horizon that has passed, so the set
+# of rows is fixed; an append to an existing stream is its transaction's first write
+# (`events.log_order`), so what lies below the horizon is a prefix of each stream.
+_READ_STREAM_RANGE_SQL = f"""
+SELECT {EVENT_COLUMNS} FROM haven.events
+ WHERE tenant_id = $1 AND (stream_id, version) > ($2::uuid, $3::integer)
+   AND ($4::uuid IS NULL OR stream_id < $4::uuid) AND transaction_id < $5::xid8
+ ORDER BY tenant_id, stream_id, version LIMIT $6"""
 
 _WRAPPED_KEYS_SQL = """
 SELECT s.tenant_id, s.stream_id, s.key_id, s.kek_id, s.wrapped_key
@@ -482,14 +492,26 @@ class PostgresEventStore:
     async def read_all_batches(
         self, after: LogPosition = LOG_START, batch_size: int = 1000
     ) -> AsyncIterator[list[RecordedEvent]]:
-        """The log from `after` up to the current horizon, in batches — for catching up.
+        """The log from `after` up to the current horizon, in batches — for catching up."""
+        async with contextlib.aclosing(self._prefetched(
+                lambda position: self._log_batch(position, batch_size), after,
+                lambda row: LogPosition(row[3], row[4]), batch_size)) as batches:
+            async for batch in batches:
+                yield batch
 
-        The next batch, and the data keys of its streams, are fetched (on another connection)
-        while this one is decrypted, so the database and the decryption work side by side
-        instead of taking turns.
-        """
+    async def _prefetched(
+        self,
+        fetch: Callable[[Any], Awaitable[tuple[list[Any], dict[tuple[str, Any], DataKey | None]]]],
+        start: Any,
+        cursor: Callable[[Any], Any],
+        batch_size: int,
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """Pages of rows from `fetch(after)` (`after` = `start`, then `cursor(last row)`),
+        opened. The next page, and the data keys of its streams, are fetched (on another
+        connection) while this one is decrypted, so the database and the decryption work
+        side by side instead of taking turns. A short page is the last."""
         pending: asyncio.Future[tuple[list[Any], dict[tuple[str, Any], DataKey | None]]] | None = (
-            asyncio.ensure_future(self._log_batch(after, batch_size)))
+            asyncio.ensure_future(fetch(start)))
         try:
             while pending is not None:
                 rows, keys = await pending
@@ -497,14 +519,41 @@ class PostgresEventStore:
                 if not rows:
                     return
                 if len(rows) == batch_size:
-                    last = rows[-1]
-                    pending = asyncio.ensure_future(self._log_batch(LogPosition(last[3], last[4]), batch_size))
+                    pending = asyncio.ensure_future(fetch(cursor(rows[-1])))
                 yield self._open_rows(rows, keys)
         finally:
             if pending is not None:
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pending
+
+    async def read_stream_range_batches(
+        self, tenant_id: str, first: uuid.UUID, end: uuid.UUID | None, below: int, batch_size: int = 1000
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """Every event of the tenant's streams with ids in [first, end) (no upper bound when
+        `end` is None) recorded by transactions below `below` (an xid8 that every running
+        transaction is above, such as an earlier `log_horizon()`), in stream and version
+        order, in batches, the next one fetched while this one is decrypted. Erased streams'
+        events come with `event=None`."""
+        async def page(after: tuple[uuid.UUID, int]) -> tuple[list[Any], dict[tuple[str, Any], DataKey | None]]:
+            async with self._pool.acquire() as conn:
+                rows = await conn.fetch(_READ_STREAM_RANGE_SQL, tenant_id, *after, end, below, batch_size)
+                return rows, (await self._keys_for(conn, rows) if rows else {})
+
+        async with contextlib.aclosing(self._prefetched(page, (first, 0), lambda row: (row[1], row[2]),
+                                                        batch_size)) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def log_horizon(self) -> int:
+        """The oldest running transaction's xid (xid8): every transaction below it has ended,
+        so the events below it will never change (`read_stream_range_batches`), and the log
+        from `LogPosition(horizon, 0)` on holds everything else."""
+        return int(await self._pool.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())"))
+
+    async def tenants(self) -> list[str]:
+        """Every tenant that has a stream."""
+        return [row[0] for row in await self._pool.fetch("SELECT DISTINCT tenant_id FROM haven.streams ORDER BY 1")]
 
     async def has_events_after(self, after: LogPosition) -> bool:
         """Whether any committed event lies beyond `after`, whatever the horizon says."""

@@ -16,6 +16,10 @@ commit (or another process moved the checkpoint), so a cache never outlives the 
 Every table carries ``tenant_id`` and ``case_id`` (or, for de-identified tables, declares
 `erasable = False` and handles erasure itself), so that an erased case can be forgotten by
 `forget_case` across every view.
+
+A projection may declare ``stream_local = True`` when what it writes for a stream depends on
+that stream's events alone: its rebuild may then be split by stream across processes
+(`projections.partitioned`). Without it, a rebuild reads the log in order.
 """
 
 from __future__ import annotations
@@ -94,6 +98,18 @@ def drop_statements(tables: Tables) -> list[str]:
 async def execute_all(conn: Connection, statements: Sequence[str]) -> None:
     for statement in statements:
         await conn.execute(statement)
+
+
+FLUSH_AT = 5000  # cases a bulk pass folds in memory before it writes them
+
+
+async def bulk_apply(conn: Connection, projection: Projection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
+    """One batch of a rebuild's bulk pass: apply it, and write what `apply` deferred once it
+    reaches `FLUSH_AT` cases (in a transaction of its own: the new generation is not live)."""
+    await projection.apply(conn, live_events(batch), tables)
+    if projection.pending >= FLUSH_AT:
+        async with conn.transaction():
+            await projection.flush(conn, tables)
 
 
 def live_events(batch: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:

@@ -130,6 +130,7 @@ _UPSERT_CASELOAD = f"""INSERT INTO {{table}} ({", ".join(CASELOAD_COLUMNS)})
 class CasesProjection:
     name: ClassVar[str] = "cases"
     version: ClassVar[int] = 1
+    stream_local: ClassVar[bool] = True  # one case's events make its view and caseload row
     tables: ClassVar[dict[str, str]] = {
         CASE_VIEW: """CREATE TABLE {table} (
             tenant_id  text    NOT NULL,
@@ -182,7 +183,9 @@ class CasesProjection:
                 by_case.setdefault((recorded.tenant_id, recorded.stream_id), []).append(recorded)
         if not by_case:
             return
-        await self._load_missing(conn, tables, [i for i in by_case if i not in self._dirty and i not in self._documents])
+        await self._load_missing(conn, tables, [  # a case that starts in this batch has nothing stored yet
+            ident for ident, events in by_case.items()
+            if events[0].version > 1 and ident not in self._dirty and ident not in self._documents])
         for ident, events in by_case.items():
             before = self._dirty.get(ident) or self._documents.get(ident) or _EMPTY_DOCUMENT
             state = fold(((r.version, r.event) for r in events), before.state)  # type: ignore[misc]

@@ -4,6 +4,8 @@
    projection take turns), create the tables of generation N+1 (N = the live generation).
 2. Apply the whole log to them in batches, writing (`flush`) every `FLUSH_AT` cases. Readers
    still see generation N through the stable views; the running projector keeps feeding N.
+   A stream-local projection may take this pass split by stream across processes up to a
+   horizon, then in log order from there (`projections.partitioned`).
 3. Swap, in one transaction: lock the checkpoint row (the running projector's next batch
    waits, then finds itself fenced), apply what arrived meanwhile, drop the rows of erased
    cases, point the views at N+1 and move the checkpoint to (N+1, position, fingerprint).
@@ -25,6 +27,7 @@ from projections import checkpoints
 from projections.base import (
     Projection,
     Tables,
+    bulk_apply,
     create_statements,
     drop_statements,
     execute_all,
@@ -33,10 +36,9 @@ from projections.base import (
     tables_of,
     view_statements,
 )
+from projections.partitioned import Partitioning, build_partitions
 
 REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
-
-FLUSH_AT = 5000  # cases folded in memory before the bulk pass writes them
 
 Progress = Callable[[int], None]  # called with the number of events just applied
 
@@ -48,7 +50,11 @@ async def count_events(pool: asyncpg.Pool) -> int:
 
 
 async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[[], Projection], *,
-                  progress: Progress | None = None, batch_size: int = 1000) -> checkpoints.Checkpoint:
+                  progress: Progress | None = None, batch_size: int = 1000,
+                  partitioning: Partitioning | None = None) -> checkpoints.Checkpoint:
+    """Rebuild the projection `make()` builds (module doc) and return its new checkpoint.
+    With `partitioning` (more than one worker) a stream-local projection's bulk pass runs
+    split by stream across worker processes (`projections.partitioned`)."""
     projection = make()
     name = projection.name
     async with pool.acquire() as lock_conn:
@@ -60,12 +66,12 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
                 await _drop_strays(conn, projection, keep=live.generation if live else None)
                 await execute_all(conn, create_statements(projection, tables))
             position = LOG_START
+            if partitioning is not None and partitioning.workers > 1 and getattr(projection, "stream_local", False):
+                _, position = await build_partitions(partitioning, name, tables.generation, await store.log_horizon(),
+                                                     await store.tenants(), batch_size, progress)
             async with pool.acquire() as conn:
-                async for batch in _whole_log(store, batch_size):
-                    await projection.apply(conn, live_events(batch), tables)
-                    if projection.pending >= FLUSH_AT:
-                        async with conn.transaction():
-                            await projection.flush(conn, tables)
+                async for batch in _whole_log(store, position, batch_size):
+                    await bulk_apply(conn, projection, batch, tables)
                     position = batch[-1].log_position
                     if progress:
                         progress(len(batch))
@@ -89,13 +95,13 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
                 raise
 
 
-async def _whole_log(store: PostgresEventStore, batch_size: int) -> AsyncIterator[Sequence[RecordedEvent]]:
-    """Every committed event, in log order: fast reads up to the oldest running transaction,
-    then, past an unrelated transaction that holds that horizon back, precise reads
-    (`events.log_order`) — so a long transaction elsewhere cannot push the whole rebuild into
-    the swap transaction."""
-    position = LOG_START
-    async for batch in store.read_all_batches(LOG_START, batch_size):
+async def _whole_log(store: PostgresEventStore, position: LogPosition, batch_size: int
+                     ) -> AsyncIterator[Sequence[RecordedEvent]]:
+    """Every committed event after `position`, in log order: fast reads up to the oldest
+    running transaction, then, past an unrelated transaction that holds that horizon back,
+    precise reads (`events.log_order`) — so a long transaction elsewhere cannot push the
+    whole rebuild into the swap transaction."""
+    async for batch in store.read_all_batches(position, batch_size):
         position = batch[-1].log_position
         yield batch
     while await store.has_events_after(position):

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from projections import checkpoints
 from projections.catalog import projection_factories
+from projections.partitioned import Partitioning
 from projections.rebuild import count_events, rebuild
 from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
@@ -58,8 +59,14 @@ async def run_worker(settings: Settings, url: str) -> int:
     return 0
 
 
-async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]) -> int:
-    """`haven projections rebuild [NAME...]`: with a progress bar (events, rate, time left)."""
+async def rebuild_projections(settings: Settings, url: str, names: Sequence[str], *, workers: int = 1) -> int:
+    """`haven projections rebuild [NAME...] [--workers N]`: with a progress bar (events, rate,
+    time left). A stream-local projection's bulk pass runs in `workers` processes
+    (`projections.partitioned`), which open the database and the key provider themselves."""
+    if workers < 1:
+        print("haven: --workers must be at least 1", file=sys.stderr)
+        return 2
+    partitioning = Partitioning(url, settings.kek_uri, workers)
     async with runtime(settings, url) as rt:
         factories = projection_factories(rt.keyring, rt.store)
         unknown = sorted(set(names) - set(factories))
@@ -69,7 +76,8 @@ async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]
         total = await count_events(rt.pool)
         for name in names or list(factories):
             with tqdm(total=total, desc=name, unit="ev", unit_scale=True, file=sys.stderr) as bar:
-                built = await rebuild(rt.store, rt.pool, factories[name], progress=bar.update)
+                built = await rebuild(rt.store, rt.pool, factories[name], progress=bar.update,
+                                      partitioning=partitioning)
             print(f"haven: {name} rebuilt as generation {built.generation}")
     return 0
 

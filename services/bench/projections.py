@@ -8,7 +8,9 @@ streams per transaction), and measures, each against a raw limit in the same run
 * ``rebuild``: events per second of `projections.rebuild.rebuild` of the ``cases``
   projection over the whole log (reading with decryption and the hash-chained store's own
   reader, folding, sealing the case view, writing the caseload, swapping the generation),
-  with a cold keyring cache, as `haven projections rebuild` in a fresh process. Raw: the
+  with a cold keyring cache, as `haven projections rebuild` in a fresh process: its bulk
+  pass split by stream across `rebuild_workers` processes (one per CPU by default, as the
+  command does; `projections.partitioned`), which open their own keys. Raw: the
   store bench's raw catch-up (`services.bench.store`), a plain asyncpg keyset-paginated
   SELECT of the same columns of the same rows of ``haven.events`` in (transaction_id,
   position) order, 1,000 rows a page. Ours and raw alternate over `rebuild_rounds` rounds
@@ -31,7 +33,7 @@ quarter of the open cases, and 5,000 of them would take some 600,000 events.
 The seed is sized to hold at least `events` events (200,000) and `team_cases` open cases.
 Seeding is timed and reported through `progress`, but it is not a figure.
 
-Results: ``{"rebuild": {"value", "unit": "ev/s", "raw", "ratio", "events"},
+Results: ``{"rebuild": {"value", "unit": "ev/s", "raw", "ratio", "events", "workers"},
 "team_caseload": {"value", "unit": "q/s", "raw", "ratio", "p50_ms", "p99_ms", "raw_p50_ms",
 "raw_p99_ms", "queries", "rows"}}``. The database is dropped at the end, whatever happens.
 """
@@ -41,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
+import os
 import tempfile
 import time
 import types
@@ -60,6 +63,7 @@ from projections.base import tables_of
 from projections.caseload import team_caseload
 from projections.cases import CASELOAD, CasesProjection
 from projections.catalog import projection_factories
+from projections.partitioned import Partitioning
 from projections.rebuild import rebuild
 from services.bench.http import percentile
 from services.bench.report import format_table
@@ -148,7 +152,7 @@ def _figure(ours: float, raw: float, unit: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventStore, events: int, *,
-                   rounds: int, note: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+                   partitioning: Partitioning, rounds: int, note: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     make = projection_factories(keyring, store)["cases"]
     # The store bench's raw catch-up, as it is (it needs nothing of its bench but the pool).
     raw_side = types.SimpleNamespace(pool=pool)
@@ -167,7 +171,7 @@ async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventSto
             nonlocal applied
             applied += n
 
-        built = await rebuild(store, pool, make, progress=count)
+        built = await rebuild(store, pool, make, progress=count, partitioning=partitioning)
         generation = built.generation
         return applied
 
@@ -184,7 +188,7 @@ async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventSto
             if read != events:
                 raise RuntimeError(f"rebuild ({side}) handled {read} of {events} events")
     figure = _figure(totals["ours"][0] / totals["ours"][1], totals["raw"][0] / totals["raw"][1], "ev/s",
-                     events=events)
+                     events=events, workers=partitioning.workers)
     return figure, generation
 
 
@@ -244,6 +248,7 @@ async def run_projections_bench(
     team_cases: int = 5_000,
     team_workers: int = 25,
     rebuild_rounds: int = 2,
+    rebuild_workers: int = os.cpu_count() or 1,
     seconds: float = 4.5,
     warmup: float = 0.5,
     rounds: int = 3,
@@ -257,8 +262,9 @@ async def run_projections_bench(
     `haven_bench_<hex>` next to it and drops it at the end. With the defaults the seed holds
     about 240,000 events; the bench takes a few minutes on a 2-core machine.
     """
-    if events < 1 or team_cases < 1 or team_workers < 1 or rebuild_rounds < 1 or seconds <= 0 or rounds < 1:
-        raise ValueError("events, team_cases, team_workers, rebuild_rounds, seconds and rounds must be positive")
+    if min(events, team_cases, team_workers, rebuild_rounds, rebuild_workers, rounds) < 1 or seconds <= 0:
+        raise ValueError("events, team_cases, team_workers, rebuild_rounds, rebuild_workers, seconds and rounds "
+                         "must be positive")
     note = progress or (lambda _line: None)
     async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=4, max_size=12) as pool:
         with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
@@ -272,8 +278,9 @@ async def run_projections_bench(
                 gc.collect()
                 await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
                 results: dict[str, dict[str, Any]] = {}
+                partitioning = Partitioning(url, f"file:{Path(folder) / 'kek'}", rebuild_workers)
                 results["rebuild"], generation = await _rebuild(
-                    pool, keyring, store, written, rounds=rebuild_rounds, note=note)
+                    pool, keyring, store, written, partitioning=partitioning, rounds=rebuild_rounds, note=note)
                 note("team_caseload")
                 results["team_caseload"] = await _team_caseload(
                     pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)

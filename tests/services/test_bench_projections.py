@@ -30,7 +30,7 @@ async def test_a_tiny_run_rebuilds_every_event_and_drops_its_database(database_u
     notes: list[str] = []
     results = await run_projections_bench(database_url, events=EVENTS, team_cases=TEAM_CASES,
                                           team_workers=WORKERS, rebuild_rounds=2, seconds=0.3, warmup=0.0,
-                                          rounds=2, progress=notes.append)
+                                          rounds=2, rebuild_workers=2, progress=notes.append)
 
     plan, _ = sized_plan(EVENTS, TEAM_CASES, seed=7, today=DEMO_TODAY)
     expected_events = plan.summary.events + TEAM_CASES  # one CaseAssigned per reassigned case
@@ -38,8 +38,8 @@ async def test_a_tiny_run_rebuilds_every_event_and_drops_its_database(database_u
     assert tuple(results) == FIGURES == ("rebuild", "team_caseload")
 
     rebuild = results["rebuild"]
-    assert set(rebuild) == {"value", "unit", "raw", "ratio", "events"}
-    assert rebuild["unit"] == "ev/s" and rebuild["events"] == expected_events
+    assert set(rebuild) == {"value", "unit", "raw", "ratio", "events", "workers"}
+    assert rebuild["unit"] == "ev/s" and rebuild["events"] == expected_events and rebuild["workers"] == 2
     assert rebuild["value"] > 0 and rebuild["raw"] > 0
     assert rebuild["ratio"] == pytest.approx(rebuild["value"] / rebuild["raw"])
 
