@@ -551,6 +551,13 @@ class PostgresEventStore:
         from `LogPosition(horizon, 0)` on holds everything else."""
         return int(await self._pool.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())"))
 
+    async def last_position_below(self, horizon: int) -> LogPosition:
+        """The log position of the latest event below `horizon` (`LOG_START` if none)."""
+        row = await self._pool.fetchrow(
+            "SELECT transaction_id, position FROM haven.events WHERE transaction_id < $1::xid8"
+            " ORDER BY transaction_id DESC, position DESC LIMIT 1", horizon)
+        return LOG_START if row is None else LogPosition(int(row[0]), row[1])
+
     async def tenants(self) -> list[str]:
         """Every tenant that has a stream."""
         return [row[0] for row in await self._pool.fetch("SELECT DISTINCT tenant_id FROM haven.streams ORDER BY 1")]

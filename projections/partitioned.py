@@ -13,9 +13,9 @@ Its bulk pass (`projections.rebuild`) can then be cut by stream instead of read 
    database URL and the ``HAVEN_KEK`` URI), which reads its streams below ``H`` in stream
    order (`read_stream_range_batches`) — whole cases, so each case is folded once — and
    writes into the new generation's tables, as the sequential pass does (`bulk_apply`).
-3. The rebuild then goes on in log order from the latest position the workers applied (every
-   event before it lies below ``H``, so they took them all) in the calling process, exactly as
-   after a sequential bulk pass: what arrived since (or sat behind a transaction
+3. The rebuild then goes on in log order from the latest event below ``H`` (the workers took
+   it and everything before it) in the calling process, exactly as after a sequential bulk
+   pass: what arrived since (or sat behind a transaction
    running at the start) is applied on top of what the workers wrote, reading back the rows
    the workers sealed where it needs them.
 
@@ -42,10 +42,12 @@ import asyncpg
 from crypto.keyring import Keyring
 from crypto.providers import provider_from_uri
 from events.catalog import haven_registry
-from events.log_order import LOG_START, LogPosition
 from events.store import PostgresEventStore
 from projections.base import bulk_apply, tables_of
 from projections.catalog import projection_factories
+
+
+_REPORT_EVERY = 10_000  # events a worker applies between two progress messages
 
 
 class Partitioning(NamedTuple):
@@ -80,11 +82,9 @@ def uuid_ranges(parts: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
 
 
 async def build_partitions(partitioning: Partitioning, projection: str, generation: int, below: int,
-                           tenants: Sequence[str], batch_size: int, progress: Callable[[int], None] | None
-                           ) -> tuple[int, LogPosition]:
+                           tenants: Sequence[str], batch_size: int, progress: Callable[[int], None] | None) -> int:
     """Run the stream-partitioned bulk pass (module doc) in `partitioning.workers`
-    processes; returns the number of events they applied and the latest log position among
-    them (`LOG_START` when there were none)."""
+    processes; returns the number of events they applied."""
     context = multiprocessing.get_context("spawn")
     messages: Any = context.Queue()
     processes = [
@@ -95,7 +95,7 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
     for process in processes:
         process.start()
     try:
-        applied, finished, latest = 0, 0, LOG_START
+        applied, finished = 0, 0
         while finished < len(processes):
             try:
                 kind, value = await asyncio.to_thread(messages.get, True, 0.2)
@@ -110,10 +110,9 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
                     progress(value)
             elif kind == "done":
                 finished += 1
-                latest = max(latest, LogPosition(*value))
             else:
                 raise PartitionFailed(f"a rebuild worker failed: {value}")
-        return applied, latest
+        return applied
     finally:
         for process in processes:
             if process.is_alive():
@@ -126,14 +125,14 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
 def run_partition(job: _Job, messages: Any) -> None:
     """A worker process's body: build one range of streams, report progress and the end."""
     try:
-        latest = asyncio.run(_build(job, lambda count: messages.put(("progress", count))))
+        asyncio.run(_build(job, lambda count: messages.put(("progress", count))))
     except BaseException as error:
         messages.put(("failed", f"{type(error).__name__}: {error}"))
         raise
-    messages.put(("done", tuple(latest)))
+    messages.put(("done", None))
 
 
-async def _build(job: _Job, progress: Callable[[int], None]) -> LogPosition:
+async def _build(job: _Job, progress: Callable[[int], None]) -> None:
     provider = provider_from_uri(job.kek_uri)
     try:
         async with asyncpg.create_pool(job.database_url, min_size=2, max_size=3) as pool:
@@ -142,17 +141,19 @@ async def _build(job: _Job, progress: Callable[[int], None]) -> LogPosition:
             try:
                 projection = projection_factories(keyring, store)[job.projection]()
                 tables = tables_of(projection, job.generation)
-                latest = LOG_START
+                unreported = 0
                 async with pool.acquire() as conn:
                     for tenant in job.tenants:
                         async for batch in store.read_stream_range_batches(tenant, job.first, job.end, job.below,
                                                                             job.batch_size):
                             await bulk_apply(conn, projection, batch, tables)
-                            latest = max(latest, max(recorded.log_position for recorded in batch))
-                            progress(len(batch))
+                            unreported += len(batch)
+                            if unreported >= _REPORT_EVERY:
+                                progress(unreported)
+                                unreported = 0
                     async with conn.transaction():
                         await projection.flush(conn, tables)
-                return latest
+                progress(unreported)
             finally:
                 await store.close()
     finally:

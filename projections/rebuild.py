@@ -67,8 +67,10 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
                 await execute_all(conn, create_statements(projection, tables))
             position = LOG_START
             if partitioning is not None and partitioning.workers > 1 and getattr(projection, "stream_local", False):
-                _, position = await build_partitions(partitioning, name, tables.generation, await store.log_horizon(),
-                                                     await store.tenants(), batch_size, progress)
+                horizon = await store.log_horizon()
+                await build_partitions(partitioning, name, tables.generation, horizon, await store.tenants(),
+                                       batch_size, progress)
+                position = await store.last_position_below(horizon)  # the workers took it and all before it
             async with pool.acquire() as conn:
                 async for batch in _whole_log(store, position, batch_size):
                     await bulk_apply(conn, projection, batch, tables)

@@ -35,10 +35,10 @@ def partition_counts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     counts: list[int] = []
     original = rebuild_module.build_partitions
 
-    async def counted(*args, **kwargs):
-        applied, latest = await original(*args, **kwargs)
+    async def counted(*args, **kwargs) -> int:
+        applied = await original(*args, **kwargs)
         counts.append(applied)
-        return applied, latest
+        return applied
 
     monkeypatch.setattr(rebuild_module, "build_partitions", counted)
     return counts
