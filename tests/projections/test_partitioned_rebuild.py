@@ -16,11 +16,17 @@ import pytest
 import projections.rebuild as rebuild_module
 from events.store import PostgresEventStore
 from projections import checkpoints
+from projections.catalog import projection_factories
 from projections.partitioned import PartitionFailed, Partitioning, uuid_ranges
 from projections.rebuild import rebuild
+from crypto.keyring import Keyring
+from crypto.pkcs11 import Pkcs11KeyProvider
 from domain.case import commands as cmd
+from events.catalog import haven_registry
 from services.cases import Actor, CaseUseCases
 from services.demo import DEMO_TODAY, demo_use_cases, seed_demo
+from tests.crypto.conftest import softhsm_token  # noqa: F401  (a fixture)
+from tests.crypto.softhsm import SoftHsmToken
 from tests.projections.test_cases_projection import assert_views_match_the_log
 
 
@@ -122,3 +128,20 @@ async def test_a_failing_worker_fails_the_rebuild_and_the_live_views_stay(case_s
     rebuilt = await rebuild(case_store, case_store.pool, factories["cases"], partitioning=partitioning)
     assert rebuilt.generation == live.generation + 1  # the failed attempt's tables were dropped and made again
     await assert_views_match_the_log(case_store)
+
+
+async def test_workers_unwrap_keys_through_their_own_hsm_sessions(empty_log: asyncpg.Pool, database_url: str,
+                                                                   softhsm_token: SoftHsmToken,
+                                                                   partition_counts: list[int]) -> None:
+    """With the KEK in a PKCS#11 token (SoftHSM2), each worker process opens the token itself."""
+    provider = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
+    store = PostgresEventStore(empty_log, Keyring(provider), haven_registry())
+    try:
+        await seed_demo(demo_use_cases(store), cases=6)
+        make = projection_factories(store._keyring, store)["cases"]
+        await rebuild(store, empty_log, make, partitioning=Partitioning(database_url, softhsm_token.uri(), 2))
+        assert partition_counts == [await event_count(empty_log)]
+        await assert_views_match_the_log(store)
+    finally:
+        await store.close()
+        provider.close()
