@@ -25,6 +25,7 @@ from crypto.providers import FileKeyProvider
 from events.store import PostgresEventStore
 from services.database import database_server, prepare_database, with_database
 from services.settings import Settings
+from tests.crypto.softhsm import SoftHsmToken, create_token, find_softhsm
 from tests.events.sample_events import sample_registry
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -120,3 +121,16 @@ async def eventually(predicate, *, attempts: int = 200, delay: float = 0.05) -> 
             return
         await asyncio.sleep(delay)
     raise AssertionError("condition never became true")
+
+
+@pytest.fixture(scope="session")
+def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsmToken]:
+    """One SoftHSM2 token per test session (the module reads its config once per process)."""
+    found = find_softhsm()
+    if found is None:
+        pytest.skip("SoftHSM2 is not installed (Debian package softhsm2); HSM tests need it")
+    module_path, util = found
+    token = create_token(tmp_path_factory.mktemp("softhsm"), module_path, util)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOFTHSM2_CONF", str(token.conf_path))
+        yield token

@@ -25,7 +25,6 @@ from domain.case import commands as cmd
 from events.catalog import haven_registry
 from services.cases import Actor, CaseUseCases
 from services.demo import DEMO_TODAY, demo_use_cases, seed_demo
-from tests.crypto.conftest import softhsm_token  # noqa: F401  (a fixture)
 from tests.crypto.softhsm import SoftHsmToken
 from tests.projections.test_cases_projection import assert_views_match_the_log
 
