@@ -26,6 +26,12 @@ quarter horizon, so it is not stream-local and is rebuilt in log order.
 A worker that fails (or dies) fails the rebuild: nothing is swapped in, and the half-built
 generation is dropped by the next rebuild, as for any rebuild that dies. Worker errors carry
 the exception's type and message only; messages of Haven's errors name no person.
+
+**Orphans.** Workers stop at their next batch once the rebuild that started them is gone
+(killed with SIGKILL, say). Until then they could still write into a generation a new rebuild
+has made again under the same name, so each worker holds a shared *worker lock* for its whole
+life, and every rebuild takes that lock exclusively, and lets go, before it touches any table
+(`wait_for_orphans`).
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from projections.catalog import projection_factories
 
 
 _REPORT_EVERY = 10_000  # events a worker applies between two progress messages
+WORKER_LOCK_CLASS = 1214346856  # pg_advisory_lock(int4, hashtext(name)): shared by a rebuild's workers
 
 
 class Partitioning(NamedTuple):
@@ -73,6 +80,12 @@ class _Job(NamedTuple):
     end: uuid.UUID | None
     below: int
     batch_size: int
+
+
+async def wait_for_orphans(conn: asyncpg.Connection, projection: str) -> None:
+    """Wait until no worker of an earlier rebuild of `projection` is still running (module doc)."""
+    await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", WORKER_LOCK_CLASS, projection)
+    await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", WORKER_LOCK_CLASS, projection)
 
 
 def uuid_ranges(parts: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
@@ -142,10 +155,16 @@ async def _build(job: _Job, progress: Callable[[int], None]) -> None:
                 projection = projection_factories(keyring, store)[job.projection]()
                 tables = tables_of(projection, job.generation)
                 unreported = 0
+                parent = multiprocessing.parent_process()
                 async with pool.acquire() as conn:
+                    # held until this process ends, whichever way (session lock): see wait_for_orphans
+                    await conn.execute("SELECT pg_advisory_lock_shared($1, hashtext($2))", WORKER_LOCK_CLASS,
+                                       job.projection)
                     for tenant in job.tenants:
                         async for batch in store.read_stream_range_batches(tenant, job.first, job.end, job.below,
                                                                             job.batch_size):
+                            if parent is not None and not parent.is_alive():
+                                raise SystemExit("the rebuild that started this worker is gone")
                             await bulk_apply(conn, projection, batch, tables)
                             unreported += len(batch)
                             if unreported >= _REPORT_EVERY:

@@ -1,7 +1,9 @@
 """Building a projection from position zero into a new generation, then swapping it in.
 
 1. Under the projection's *rebuild lock* (a session advisory lock, so two rebuilds of one
-   projection take turns), create the tables of generation N+1 (N = the live generation).
+   projection take turns), once no worker process of an earlier, dead rebuild is still
+   writing (`projections.partitioned`), create the tables of generation N+1 (N = the live
+   generation).
 2. Apply the whole log to them in batches, writing (`flush`) every `FLUSH_AT` cases. Readers
    still see generation N through the stable views; the running projector keeps feeding N.
    A stream-local projection may take this pass split by stream across processes up to a
@@ -36,7 +38,7 @@ from projections.base import (
     tables_of,
     view_statements,
 )
-from projections.partitioned import Partitioning, build_partitions
+from projections.partitioned import Partitioning, build_partitions, wait_for_orphans
 
 REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
 
@@ -62,6 +64,8 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
         try:
             live = await checkpoints.load(pool, name)
             tables = tables_of(projection, (live.generation if live else 0) + 1)
+            async with pool.acquire() as conn:
+                await wait_for_orphans(conn, name)
             async with pool.acquire() as conn, conn.transaction():
                 await _drop_strays(conn, projection, keep=live.generation if live else None)
                 await execute_all(conn, create_statements(projection, tables))

@@ -6,6 +6,7 @@ Real processes (spawned), a real PostgreSQL, real keys; all data is the demo gen
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import uuid
 from pathlib import Path
@@ -17,7 +18,7 @@ import projections.rebuild as rebuild_module
 from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.catalog import projection_factories
-from projections.partitioned import PartitionFailed, Partitioning, uuid_ranges
+from projections.partitioned import WORKER_LOCK_CLASS, PartitionFailed, Partitioning, uuid_ranges
 from projections.rebuild import rebuild
 from crypto.keyring import Keyring
 from crypto.pkcs11 import Pkcs11KeyProvider
@@ -144,3 +145,26 @@ async def test_workers_unwrap_keys_through_their_own_hsm_sessions(empty_log: asy
     finally:
         await store.close()
         provider.close()
+
+
+async def test_a_rebuild_waits_until_the_workers_of_a_dead_rebuild_have_stopped(case_store, factories, partitioning,
+                                                                                database_url) -> None:
+    """A worker whose rebuild was killed could otherwise write stale rows into the generation a
+    new rebuild makes again under the same name. Here a connection holding the shared worker
+    lock stands in for such an orphan."""
+    await seed_demo(demo_use_cases(case_store), cases=6)
+    orphan = await asyncpg.connect(database_url)
+    try:
+        await orphan.execute("SELECT pg_advisory_lock_shared($1, hashtext('cases'))", WORKER_LOCK_CLASS)
+        rebuilding = asyncio.create_task(
+            rebuild(case_store, case_store.pool, factories["cases"], partitioning=partitioning))
+        while not await case_store.pool.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid"
+                " AND NOT granted", WORKER_LOCK_CLASS):
+            assert not rebuilding.done(), "the rebuild went ahead while an orphan worker held its lock"
+            await asyncio.sleep(0.05)
+        assert await case_store.pool.fetchval("SELECT to_regclass('views.case_view_g1') IS NULL")  # nothing made yet
+    finally:
+        await orphan.close()  # the orphan ends
+    await rebuilding
+    await assert_views_match_the_log(case_store)
