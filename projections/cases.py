@@ -26,7 +26,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import asyncpg
 import msgspec
@@ -254,11 +254,23 @@ SELECT s.version, s.wrapped_key IS NULL, v.version, v.sealed
  WHERE s.tenant_id = $1 AND s.stream_id = $2"""
 
 
+class CurrentView(NamedTuple):
+    """What `read_current_state` found: the state (None when the view is behind, not built or
+    not there) and the stream head's version (0 when there is no such case)."""
+
+    state: CaseState | None
+    head_version: int
+
+
+_HEAD_SQL = "SELECT version, wrapped_key IS NULL FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2"
+
+
 async def read_current_state(pool: asyncpg.Pool, keyring: Keyring, tenant_id: str,
-                             case_id: uuid.UUID) -> CaseState | None:
+                             case_id: uuid.UUID) -> CurrentView:
     """The case's current state from its view, in one statement — when the view is at the
-    stream's head version. An empty state when there is no such case (or it is erased); None
-    when the view is behind, not built, or not there: the caller reads the stream instead.
+    stream's head version. An empty state when there is no such case (or it is erased); no
+    state when the view is behind, not built, or not there: the caller reads the stream (or
+    uses a state it knows at `head_version`).
 
     The view's document is authenticated with the case's data key and bound to its version,
     which must equal the stream head's; the stream's hash chain itself is checked by every
@@ -267,12 +279,14 @@ async def read_current_state(pool: asyncpg.Pool, keyring: Keyring, tenant_id: st
     try:
         row = await pool.fetchrow(_CURRENT_SQL, tenant_id, case_id)
     except asyncpg.UndefinedTableError:
-        return None
+        row = await pool.fetchrow(_HEAD_SQL, tenant_id, case_id)
+        if row is None or row[1]:
+            return CurrentView(CaseState(), 0)
+        return CurrentView(None, row[0])
     if row is None or row[1]:
-        return CaseState()
+        return CurrentView(CaseState(), 0)
     head_version, _, view_version, sealed = row
     if view_version != head_version:
-        return None
+        return CurrentView(None, head_version)
     key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(pool, keyring, tenant_id, case_id)
-    return open_document(key, tenant_id, case_id, view_version, sealed).state
-
+    return CurrentView(open_document(key, tenant_id, case_id, view_version, sealed).state, head_version)

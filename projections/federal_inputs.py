@@ -276,6 +276,11 @@ class CaseFacts:
     def rows(self, organisation: str, horizon: int | None) -> list[tuple[Any, ...]]:
         static = self.static_columns()
         served = self.served_quarters(horizon)
+        services_by_quarter: dict[int, list[int]] = {}  # one pass over the services, not one per quarter
+        for day, category in self.services:
+            index = _SERVICE_INDEX.get(category)
+            if index is not None:
+                services_by_quarter.setdefault(quarter_index(day), [0] * len(SERVICE_ORDER))[index] += 1
         seen_years: set[int] = set()
         rows = []
         for q in served:
@@ -291,10 +296,7 @@ class CaseFacts:
                                   for e in self.enrolments)
             statuses = [s for s in self.statuses if s[0] <= end]
             status = max(statuses)[2] if statuses else "not_determined"
-            counts = [0] * len(SERVICE_ORDER)
-            for day, category in self.services:
-                if quarter_index(day) == q and category in _SERVICE_INDEX:
-                    counts[_SERVICE_INDEX[category]] += 1
+            counts = services_by_quarter.get(q) or [0] * len(SERVICE_ORDER)
             obtained = {group for day, group in self.obtained if fiscal_year(quarter_index(day)) == year}
             rows.append((
                 organisation, quarter_label(q), year, self.subject, new_in_year, bool(entries),

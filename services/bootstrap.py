@@ -13,6 +13,7 @@ from crypto.providers import provider_from_uri
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from services.database import connection_pool, prepare_database
+from services.recent_states import RecentStates
 from services.settings import Settings
 
 
@@ -20,6 +21,7 @@ class Runtime(NamedTuple):
     pool: asyncpg.Pool
     keyring: Keyring
     store: PostgresEventStore
+    recent: RecentStates | None = None  # case states this process just saw (None: none kept)
 
 
 @contextlib.asynccontextmanager
@@ -32,7 +34,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
             keyring = Keyring(provider)
             store = PostgresEventStore(pool, keyring, haven_registry())
             try:
-                yield Runtime(pool, keyring, store)
+                yield Runtime(pool, keyring, store, RecentStates())
             finally:
                 await store.close()
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from domain.case import commands as cmd
@@ -37,6 +38,13 @@ class CaseUseCases:
         self._store = store
         self._clock = clock
         self._known = dict(known or {})
+        self._appended_states: dict[tuple[str, str], CaseState] = {}
+
+    @property
+    def appended(self) -> Mapping[tuple[str, str], CaseState]:
+        """The state each of this object's appends left, by (organisation, case id) — whether
+        that append is committed is the caller's to know (`services.recent_states`)."""
+        return MappingProxyType(self._appended_states)
 
     async def load(self, organisation_id: str, case_id: str) -> CaseState:
         """The case's current state; an empty state when it does not exist (here)."""
@@ -62,7 +70,11 @@ class CaseUseCases:
         state, events = await self._decide(actor, case_id, command, expected_version)
         result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
                                           self._metadata(actor))
+        self._appended(actor.organisation_id, case_id, state, events)
         return result.version
+
+    def _appended(self, organisation_id: str, case_id: str, state: CaseState, events: list[DomainEvent]) -> None:
+        self._appended_states[(organisation_id, case_id)] = fold(enumerate(events, start=state.version + 1), state)
 
     def _context(self, actor: Actor) -> Context:
         return Context(now=self._clock(), actor_id=actor.user_id)
@@ -148,4 +160,5 @@ class CaseUseCases:
                                      command_id=metadata.command_id, correlation_id=metadata.correlation_id)
             await self._store.append(command.recipient_organisation, uuid.UUID(command.receiving_case_id), 0,
                                      [opened], received, connection=conn)
+        self._appended(actor.organisation_id, case_id, state, events)
         return result.version

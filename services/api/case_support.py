@@ -275,14 +275,15 @@ async def run_command(
     try:
         if key is None:  # nothing to commit beside the events: an append is one atomic statement
             async with pool.acquire() as conn:
-                version = await execute(CaseUseCases(UnitOfWorkStore(runtime.store, conn, in_transaction=False),
-                                                     known=known))  # type: ignore[arg-type]
+                use_cases = CaseUseCases(UnitOfWorkStore(runtime.store, conn, in_transaction=False),  # type: ignore[arg-type]
+                                         known=known)
+                version = await execute(use_cases)
             runtime.store.announce()
             payload = ENCODE(_accepted(accepted, case_id, version))
         else:
             async with runtime.store.transaction() as conn:
-                version = await execute(CaseUseCases(UnitOfWorkStore(runtime.store, conn),
-                                                     known=known))  # type: ignore[arg-type]
+                use_cases = CaseUseCases(UnitOfWorkStore(runtime.store, conn), known=known)  # type: ignore[arg-type]
+                version = await execute(use_cases)
                 payload = ENCODE(_accepted(accepted, case_id, version))
                 claimed = await idempotency.claim(conn, principal.organisation_id, principal.user_id, key, hashed)
                 if not isinstance(claimed, idempotency.Claimed):
@@ -295,6 +296,8 @@ async def run_command(
             if earlier is not None:
                 return _outcome_response(earlier, location)
         return problem_response(problem("concurrent-change"))
+    if runtime.recent is not None:  # committed: the next command on the case need not read it again
+        runtime.recent.remember(use_cases.appended)
     return _answer(status, payload, location(payload))
 
 
@@ -311,15 +314,26 @@ async def load_for(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -
 async def current_state(runtime: Runtime, principal: Principal, case_id: uuid.UUID) -> CaseState:
     """The case as `load_for` gives it, from the sealed case view when that is at the stream's
     head version (one statement, one decryption, however long the stream), else from the
-    stream. The view is authenticated with the case's key and bound to its version; a view that
+    stream — or, when the view is behind, from the state this process knows at the head's
+    version (`services.recent_states`), which a command that just appended to the case left
+    there. The view is authenticated with the case's key and bound to its version; a view that
     fails authentication is logged and passed over: a read model is rebuildable, the stream is
     the truth."""
+    key = (principal.organisation_id, str(case_id))
     try:
-        state = await read_current_state(runtime.pool, runtime.keyring, principal.organisation_id, case_id)
+        view = await read_current_state(runtime.pool, runtime.keyring, principal.organisation_id, case_id)
     except TamperDetected:
         get_logger("api").error("case view fails authentication", error_code="view-tampered")
-        state = None
-    return state if state is not None else await load_for(runtime, principal, case_id)
+    else:
+        if view.state is not None:
+            return view.state
+        known = runtime.recent.at_version(key, view.head_version) if runtime.recent is not None else None
+        if known is not None:
+            return known
+    state = await load_for(runtime, principal, case_id)
+    if runtime.recent is not None:
+        runtime.recent.remember({key: state})
+    return state
 
 
 Run = Callable[[CaseUseCases, Actor, int], Awaitable[int]]

@@ -20,6 +20,7 @@ from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from services.api.app import create_app
 from services.bootstrap import Runtime
+from services.recent_states import RecentStates
 from services.identity import LocalIssuer, TokenVerifier
 from services.observability.logging import configure_logging
 from services.settings import Settings
@@ -50,7 +51,7 @@ def settings(data_dir: Path, database_url: str, key_file: Path) -> Settings:
 @pytest.fixture
 async def runtime(pool: asyncpg.Pool, keyring: Keyring) -> AsyncIterator[Runtime]:
     store = PostgresEventStore(pool, keyring, haven_registry())
-    yield Runtime(pool, keyring, store)
+    yield Runtime(pool, keyring, store, RecentStates())  # as services.bootstrap.runtime builds it
     await store.close()
 
 

@@ -3,13 +3,17 @@ stream when it is not — never stale, and the same answer either way."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
 import pytest
 
+from domain.case import commands as cmd
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.api import case_support
 from services.bootstrap import Runtime
+from services.cases import Actor, CaseUseCases
 from tests.api.test_case_routes import ORG, People, open_case, people, service  # noqa: F401 (fixture)
 
 
@@ -42,7 +46,7 @@ async def test_a_current_view_answers_without_reading_the_stream(
 async def test_a_view_behind_the_stream_is_not_used(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Control for the test above: after a command the view (no projector runs here) is one
-    version behind, so the read goes to the stream and shows the new version."""
+    version behind, so the read does not use it: it shows the new version, from the stream."""
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
     reads = CountingStreamReads()
@@ -53,7 +57,48 @@ async def test_a_view_behind_the_stream_is_not_used(
     read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert read.headers["etag"] == '"2"'
     assert len(read.json()["services"]) == 1
+
+
+async def test_after_a_command_the_next_command_and_read_use_the_state_it_left(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view trails the commands (no projector runs here); this process knows the state each
+    command left (`services.recent_states`), so nothing reads the stream again."""
+    reads = CountingStreamReads()
+    monkeypatch.setattr(case_support, "load_for", reads)
+    case_id = await open_case(cases, people.worker)
+    for version in (1, 2):
+        answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(f"service-{version}"),
+                                  headers={**people.worker, "If-Match": f'"{version}"'})
+        assert answer.status_code == 200, answer.text
+    read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert read.headers["etag"] == '"3"'
+    assert [s["service_id"] for s in read.json()["services"]] == ["service-1", "service-2"]
+    assert reads.calls == 0
+
+
+async def test_a_state_known_here_is_not_used_once_another_process_has_appended(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: a stale in-process state served as current. Another process (here: use
+    cases on the store, without this app's cache) appends; the read must show its event."""
+    case_id = await open_case(cases, people.worker)
+    answer = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-1"),
+                              headers={**people.worker, "If-Match": '"1"'})
+    assert answer.status_code == 200
+    elsewhere = CaseUseCases(runtime.store)
+    await elsewhere.record_service(Actor("worker-1", ORG), case_id, cmd.RecordService(
+        service_id="service-elsewhere", category="case_management", delivered_on=dt.date(2026, 1, 13)),
+        expected_version=2)
+    # control: the stale state is known here; without the head-version check it would answer
+    assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 2) is not None
+    reads = CountingStreamReads()
+    monkeypatch.setattr(case_support, "load_for", reads)
+    read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert read.headers["etag"] == '"3"'
+    assert [s["service_id"] for s in read.json()["services"]] == ["service-1", "service-elsewhere"]
     assert reads.calls == 1
+    stale = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
+                             headers={**people.worker, "If-Match": '"2"'})
+    assert stale.status_code == 412  # and a command that saw version 2 is refused as before
 
 
 async def test_a_tampered_view_row_falls_back_to_the_stream(

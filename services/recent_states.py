@@ -1,0 +1,44 @@
+"""Case states this process has just seen, so a command need not re-read a stream the
+projector has not caught up with yet.
+
+Under load the `cases` view trails the commands by a batch: the next command (or read) on a
+case often finds the view a version behind and would decrypt and fold the whole stream
+(`services.api.case_support.current_state`). This process usually knows that state already:
+it read the case at version v and appended events w+1..v', or it just folded the stream.
+
+**Why a cached state can be trusted.** An entry is *the fold of the stream at its version*:
+either what a read returned (the view at the head's version, or the stream), or such a state
+plus the events an append at exactly that version committed. Streams are append-only and
+versions strictly increase, so when the stream's head is still at the entry's version the
+entry is the current state; a caller uses an entry only after reading the head's version in
+the same statement as the view (`projections.cases.read_current_state`) and only when they
+match. An erased stream answers as empty before the cache is asked. A command that uses a
+state that went stale meanwhile is refused by the append's version check as before.
+
+Memory only, bounded (LRU), per process; nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cachetools import LRUCache
+
+from domain.case.state import CaseState
+
+CaseKey = tuple[str, str]  # (organisation id, case id)
+
+
+class RecentStates:
+    def __init__(self, size: int = 10_000) -> None:
+        self._states: LRUCache[CaseKey, CaseState] = LRUCache(size)
+
+    def remember(self, states: Mapping[CaseKey, CaseState]) -> None:
+        for key, state in states.items():
+            if state.version:
+                self._states[key] = state
+
+    def at_version(self, key: CaseKey, version: int) -> CaseState | None:
+        """The state of the case at `version` if this process knows it."""
+        state = self._states.get(key)
+        return state if state is not None and state.version == version else None
