@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import queue as queues
+import sys
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -114,9 +115,12 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
                 kind, value = await asyncio.to_thread(messages.get, True, 0.2)
             except queues.Empty:
                 dead = [p for p in processes if p.exitcode not in (None, 0)]
-                if dead:
+                if not dead:
+                    continue
+                try:  # a worker that failed said why before it exited
+                    kind, value = await asyncio.to_thread(messages.get, True, 1.0)
+                except queues.Empty:
                     raise PartitionFailed(f"rebuild worker {dead[0].name} died (exit code {dead[0].exitcode})") from None
-                continue
             if kind == "progress":
                 applied += value
                 if progress:
@@ -136,12 +140,15 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
 
 
 def run_partition(job: _Job, messages: Any) -> None:
-    """A worker process's body: build one range of streams, report progress and the end."""
+    """A worker process's body: build one range of streams, report progress and the end (a
+    failure is reported as its type and message, and the process exits with status 1)."""
     try:
         asyncio.run(_build(job, lambda count: messages.put(("progress", count))))
-    except BaseException as error:
+    except BaseException as error:  # noqa: BLE001 (reported to the parent, which raises it)
         messages.put(("failed", f"{type(error).__name__}: {error}"))
-        raise
+        messages.close()
+        messages.join_thread()  # the report is in the pipe before the process ends
+        sys.exit(1)
     messages.put(("done", None))
 
 
