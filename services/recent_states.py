@@ -15,7 +15,9 @@ the same statement as the view (`projections.cases.read_current_state`) and only
 match. An erased stream answers as empty before the cache is asked. A command that uses a
 state that went stale meanwhile is refused by the append's version check as before.
 
-Memory only, bounded (LRU), per process; nothing is written anywhere.
+Memory only, bounded (LRU), per process; nothing is written anywhere. An erasure through this
+process drops the case's entry; another process's entry for an erased case is never used (the
+statement that reads the head answers "erased" first) and ages out of its LRU.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class RecentStates:
         for key, state in states.items():
             if state.version:
                 self._states[key] = state
+
+    def forget(self, key: CaseKey) -> None:
+        self._states.pop(key, None)
 
     def at_version(self, key: CaseKey, version: int) -> CaseState | None:
         """The state of the case at `version` if this process knows it."""

@@ -484,6 +484,8 @@ async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDepend
         await runtime.store.shred(principal.organisation_id, case_id, connection=conn)
         await forget_case(conn, PROJECTION_TYPES, principal.organisation_id, case_id)
         await _record(conn, request, principal, case_id, Action.CASE_ERASE, decision.basis, "erasure")
+    if runtime.recent is not None:  # committed: no plaintext of the case stays in this process's memory
+        runtime.recent.forget((principal.organisation_id, str(case_id)))
 
 
 CASE_ROUTES = [open_case, get_case, record_service, grant_consent, revoke_consent, propose_referral,

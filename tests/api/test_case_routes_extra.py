@@ -299,8 +299,10 @@ async def test_erasure_crypto_shreds_the_case_and_the_chains_still_verify(
     assert_problem(await cases.delete(url, headers=people.stranger_privacy), 404, "not-found")
     assert_problem(await cases.delete(f"/v1/cases/{uuid.uuid4()}", headers=people.privacy), 404, "not-found")
 
+    assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 2) is not None  # control
     erased = await cases.delete(url, headers=people.privacy)
     assert erased.status_code == 204 and erased.content == b""
+    assert runtime.recent.at_version((ORG, case_id), 2) is None  # no plaintext of it kept in this process
     assert records(await access_log(runtime.pool, ORG, uuid.UUID(case_id))) == [
         ("privacy-1", "privacy_officer", "erasure", "privacy-review")]
 
