@@ -65,7 +65,6 @@ from domain.reporting.audit import (
     Publication,
     Row,
     publication_rows,
-    terms_of,
 )
 from domain.reporting.federal_codebook import (
     CATEGORIES,
@@ -87,7 +86,6 @@ from services.reporting.ledger import (
     publication_from_json,
     publication_to_json,
     stored_universe,
-    universe_to_json,
 )
 
 REPORTING_ROLE = "haven_reporting"
@@ -436,6 +434,19 @@ def _dims(table: Table, key: Sequence[str]) -> dict[str, str]:
     return {c.name: ("total" if code == TOTAL else code) for c, code in zip(table.by, key, strict=True)}
 
 
+def _table_entry(tables: dict[str, dict[str, Any]], spec: TableSpec) -> dict[str, Any]:
+    """The output table of `spec` in `tables`, added (without cells) on first use."""
+    return tables.setdefault(spec.name, {"name": spec.name, "program": spec.program,
+                                         "coverage": _coverage(spec), "cells": []})
+
+
+def _cell_dims(family: Family, table: Table, key: Sequence[str]) -> dict[str, str]:
+    """A cell's output dims; a table merged across families names the family's code first."""
+    dims = _dims(table, key)
+    merged = MERGED_DIMS.get(table.name)
+    return dims if merged is None else {merged: family.name.removeprefix("service_"), **dims}
+
+
 def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
     """The output tables: every table in codebook order, cells in table order, merged across families."""
     tables: dict[str, dict[str, Any]] = {}
@@ -446,13 +457,9 @@ def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, 
                 table = fr.publication.release.table(spec.name)
             except StopIteration:
                 continue
-            out = tables.setdefault(spec.name, {"name": spec.name, "program": spec.program,
-                                                "coverage": _coverage(spec), "cells": []})
-            merged = MERGED_DIMS.get(spec.name)
+            out = _table_entry(tables, spec)
             for key in table.keys():
-                dims = _dims(table, key)
-                if merged is not None:
-                    dims = {merged: fr.family.name.removeprefix("service_"), **dims}
+                dims = _cell_dims(fr.family, table, key)
                 ident = (spec.name, json.dumps(dims, sort_keys=True))
                 value = fr.publication.cells[(spec.name, key)]
                 if ident not in values:
@@ -489,13 +496,9 @@ def true_tables(period: Period, scope: str, counts: Mapping[str, BaseCounts]) ->
         base = counts[family.name]
         for spec, table in zip([s for s in family.tables if s.period != "grant_year" or period.ends_fiscal_year],
                                family_tables(family, universe, period, chosen), strict=True):
-            entry = out.setdefault(table.name, {"name": table.name, "program": spec.program,
-                                                "coverage": _coverage(spec), "cells": []})
-            merged = MERGED_DIMS.get(table.name)
+            entry = _table_entry(out, spec)
             for key in table.keys():
-                dims = _dims(table, key)
-                if merged is not None:
-                    dims = {merged: family.name.removeprefix("service_"), **dims}
+                dims = _cell_dims(family, table, key)
                 if all(c["dims"] != dims for c in entry["cells"]):
                     entry["cells"].append({"dims": dims,
                                            "count": _cell_truth(universe, base, table.selection(universe, key))})
