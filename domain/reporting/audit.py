@@ -66,6 +66,7 @@ like the counts themselves: never log it, never return it over HTTP.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -197,31 +198,33 @@ class Ledger:
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def terms_of(universe: Universe, parts: Sequence[tuple[Selection, int]]) -> Terms:
+def terms_of(universe: Universe, parts: Sequence[tuple[Selection, int]], offset: int = 0) -> Terms:
+    """Sums over selections as terms; `offset`: where the universe's atoms start (a linked block)."""
     merged: dict[int, int] = {}
     for selection, coefficient in parts:
         for index in universe.indices(selection):
-            merged[index] = merged.get(index, 0) + coefficient
+            merged[offset + index] = merged.get(offset + index, 0) + coefficient
     return tuple(sorted((v, c) for v, c in merged.items() if c))
 
 
-def publication_rows(universe: Universe, publication: Publication) -> list[Row]:
+def publication_rows(universe: Universe, publication: Publication, offset: int = 0) -> list[Row]:
     """The facts a publication gives away: one equation per published cell, two rows per percentage."""
-    rows = [Row(terms_of(universe, [(publication.selections[ref], 1)]), value, value)
+    rows = [Row(terms_of(universe, [(publication.selections[ref], 1)], offset), value, value)
             for ref, value in publication.cells.items() if value is not None]
     for percentage in publication.release.percentages:
         p = publication.percentages[percentage.name]
         if p is not None:
             rows.extend(percentage_rows(universe, publication.selections[percentage.numerator],
-                                        publication.selections[percentage.denominator], p))
+                                        publication.selections[percentage.denominator], p, offset))
     return rows
 
 
-def percentage_rows(universe: Universe, numerator: Selection, denominator: Selection, percent: int) -> list[Row]:
+def percentage_rows(universe: Universe, numerator: Selection, denominator: Selection, percent: int,
+                    offset: int = 0) -> list[Row]:
     """p = round_half_up(100 n / d)  <=>  200 n - (2p - 1) d >= 0  and  200 n - (2p + 1) d <= -1."""
-    return [Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent - 1))]), 0, None),
-            Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent + 1))]), None, -1),
-            Row(terms_of(universe, [(denominator, 1)]), 1, None)]
+    return [Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent - 1))], offset), 0, None),
+            Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent + 1))], offset), None, -1),
+            Row(terms_of(universe, [(denominator, 1)], offset), 1, None)]
 
 
 # -- targets and findings --------------------------------------------------------------------
@@ -230,7 +233,7 @@ def percentage_rows(universe: Universe, numerator: Selection, denominator: Selec
 class Target:
     """Something the audit protects. `categories` is empty unless it is a group."""
 
-    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "group"
+    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "group" | "link"
     release: str | None
     table: str | None
     coordinates: tuple[tuple[str, str], ...]
@@ -272,50 +275,61 @@ class AuditResult:
         return not self.findings
 
 
-def ledger_targets(ledger: Ledger, rows: Sequence[Row]) -> list[Target]:
+@functools.lru_cache(maxsize=512)
+def _cross_classification(universe: Universe) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
+    """Every cell of the universe's cross-classification with margins: (coordinates, atoms)."""
+    names = [d.name for d in universe.dimensions]
+    return tuple((coordinates, universe.indices(universe.select(
+        {name: code for name, code in zip(names, coordinates) if code != TOTAL})))
+        for coordinates in itertools.product(*((*d.codes, TOTAL) for d in universe.dimensions)))
+
+
+def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: str | None = None) -> list[Target]:
+    """Every target of one ledger (see the module docstring). `rows`: every fact (in the indices of
+    the whole system when the ledger is a block of a `Linked` one, starting at `offset`); `kind`
+    overrides the kind of the cross-classification's cells (link counts)."""
     universe = ledger.universe
-    constrained = {v for row in rows for v, _ in row.terms}
+    constrained = {v - offset for row in rows for v, _ in row.terms}
     targets = []
     names = [d.name for d in universe.dimensions]
-    for coordinates in itertools.product(*((*d.codes, TOTAL) for d in universe.dimensions)):
-        atoms = universe.indices(universe.select(
-            {name: code for name, code in zip(names, coordinates) if code != TOTAL}))
+    for coordinates, atoms in _cross_classification(universe):
         if all(a in constrained for a in atoms):  # else an unconstrained atom can make it large
-            kind = "margin" if TOTAL in coordinates else "atom"
-            targets.append(Target(kind, None, None, tuple(zip(names, coordinates)), tuple((a, 1) for a in atoms)))
+            found = kind or ("margin" if TOTAL in coordinates else "atom")
+            targets.append(Target(found, None, None, tuple(zip(names, coordinates)),
+                                  tuple((offset + a, 1) for a in atoms)))
     for publication in ledger.publications:
         name = publication.release.name
         for (table_name, key) in publication.suppressed():
             table = publication.release.table(table_name)
             targets.append(Target("suppressed_cell", name, table_name, tuple(table.coordinates(key).items()),
-                                  terms_of(universe, [(publication.selections[(table_name, key)], 1)]), pin=True))
+                                  terms_of(universe, [(publication.selections[(table_name, key)], 1)], offset), pin=True))
         for table in publication.release.tables:
             for total_key, parts in table.lines():
                 hidden = [key for key in parts if publication.cells[(table.name, key)] is None]
                 if len(hidden) >= 2:
                     targets.append(Target(
                         "suppressed_sum", name, table.name, tuple(table.coordinates(total_key).items()),
-                        terms_of(universe, [(publication.selections[(table.name, k)], 1) for k in hidden])))
+                        terms_of(universe, [(publication.selections[(table.name, k)], 1) for k in hidden], offset)))
             for row_key, classification, categories in table.rows():
                 targets.append(Target(
                     "group", name, table.name, tuple(table.coordinates(row_key).items()),
-                    categories=tuple(terms_of(universe, [(publication.selections[(table.name, k)], 1)])
+                    categories=tuple(terms_of(universe, [(publication.selections[(table.name, k)], 1)], offset)
                                      for k in categories)))
         for group in publication.release.groups:
             base = universe.restrict(universe.select(), dict(group.where))
             targets.append(Target(
                 "group", name, None, (("group", group.name), ("breakdown", group.breakdown.name)),
                 categories=tuple(
-                    terms_of(universe, [(universe.restrict(base, {group.breakdown.dimension: codes}), 1)])
+                    terms_of(universe, [(universe.restrict(base, {group.breakdown.dimension: codes}), 1)], offset)
                     for _, codes in group.breakdown.groups)))
-    targets.extend(difference_targets(ledger))
+    targets.extend(difference_targets(ledger, offset))
     unique: dict[tuple[object, ...], Target] = {}
     for target in targets:  # the same cell published twice (a revision) is one target
         unique.setdefault((target.terms, target.categories, target.pin), target)
     return list(unique.values())
 
 
-def difference_targets(ledger: Ledger) -> list[Target]:
+def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
     """The records in one published cell and not in another that it contains.
 
     Two cells (of any publications) whose selections differ in one dimension only, one code
@@ -342,20 +356,155 @@ def difference_targets(ledger: Ledger) -> list[Target]:
                     name, table_name = origin[outer]
                     targets.append(Target("difference", name, table_name,
                                           (("dimension", universe.dimensions[d].name),),
-                                          terms_of(universe, [(difference, 1)])))
+                                          terms_of(universe, [(difference, 1)], offset)))
     return targets
 
 
-def ledger_system(ledger: Ledger, truth: Sequence[int] | None = None, k: int = K) -> LinearSystem:
-    rows = [row for p in ledger.publications for row in publication_rows(ledger.universe, p)]
+def ledger_system(ledger: Ledger | Linked, truth: Sequence[int] | None = None, k: int = K) -> LinearSystem:
+    """Every fact of a ledger (or of linked ledgers and their link rows) as one integer system."""
+    linked = ledger if isinstance(ledger, Linked) else Linked((ledger,))
+    rows = linked.rows()
     published = [abs(row.low) for row in rows if row.low is not None and row.low == row.high]
     bound = 2 * max([*published, *(truth or ()), 0]) + 2 * k
-    upper = [bound] * ledger.universe.size
+    upper = [bound] * linked.size
     for row in rows:  # a published zero over non-negative atoms fixes each of them at zero
         if row.low == row.high == 0 and all(c > 0 for _, c in row.terms):
             for v, _ in row.terms:
                 upper[v] = 0
-    return LinearSystem((0,) * ledger.universe.size, tuple(upper), tuple(rows))
+    return LinearSystem((0,) * linked.size, tuple(upper), tuple(rows))
+
+
+# -- ledgers of families over the same people ------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Linked:
+    """The ledgers of several *blocks* (families) over the same people, glued by link counts.
+
+    Each block is a `Ledger` over its own universe (its own dimensions, few atoms). The blocks
+    describe the same people, so they share information beyond the totals they publish: the
+    *link* is a universe of the dimensions the blocks have in common (organisation, quarter,
+    vintage, newness, consent, age group, program, ...), one unknown count per link atom, and
+    `cells[b][a]` maps atom `a` of block `b` to the link selection it belongs to (a product
+    set: the link dimensions the block's atom fixes, the others whole; None: not linked). For
+    every block and every distinct link selection, the block's atoms in it sum to the link
+    atoms in it — a fact the outsider knows by definition (the same clients, counted twice).
+
+    **Exactness.** When every block's atoms map onto a *coarsening* of the link (each block's
+    selections partition the link atoms it covers) and the blocks share nothing else — given
+    the link counts, each block's remaining dimensions are its own — any point of every block
+    agreeing on the link counts is the projection of one joint cross-classification (within
+    each link atom, a table with the blocks' splits as margins always exists in integers). So
+    the system below has exactly the outsider's joint feasible set projected onto the blocks'
+    atoms and the link counts, and auditing it is as exact as auditing the joint universe,
+    with the atoms of the blocks plus the link instead of their product.
+
+    Variables: block 0's atoms, block 1's, ..., then the link atoms (`offset`). Link counts are
+    targets too (kind ``link``): every cell of the link's cross-classification with margins.
+    """
+
+    blocks: tuple[Ledger, ...]
+    link: Universe | None = None
+    cells: tuple[tuple[Selection | None, ...], ...] = ()
+    _memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)  # link rows, classes
+
+    def __post_init__(self) -> None:
+        if self.link is not None and (len(self.cells) != len(self.blocks) or any(
+                len(c) != b.universe.size for c, b in zip(self.cells, self.blocks))):
+            raise ValueError("a link cell (or None) for every atom of every block")
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """Where each block's atoms start, then where the link's start."""
+        offsets, at = [], 0
+        for block in self.blocks:
+            offsets.append(at)
+            at += block.universe.size
+        return (*offsets, at)
+
+    @property
+    def size(self) -> int:
+        return self.offsets[-1] + (self.link.size if self.link is not None else 0)
+
+    def with_publications(self, publications: Sequence[Publication | None]) -> Linked:
+        blocks = tuple(b if p is None else b.with_publication(p) for b, p in zip(self.blocks, publications, strict=True))
+        return Linked(blocks, self.link, self.cells, self._memo)  # same blocks' universes: same link rows
+
+    def publication_rows(self) -> list[Row]:
+        offsets = self.offsets
+        return [row for i, block in enumerate(self.blocks) for p in block.publications
+                for row in publication_rows(block.universe, p, offsets[i])]
+
+    def classes(self, block: int) -> list[tuple[Selection, list[int]]]:
+        """A block's atoms (local indices) grouped by the link selection they belong to."""
+        key = f"classes/{block}"
+        if key not in self._memo:
+            classes: dict[Selection, list[int]] = {}
+            for atom, selection in enumerate(self.cells[block] if self.link is not None else ()):
+                if selection is not None:
+                    classes.setdefault(selection, []).append(atom)
+            self._memo[key] = list(classes.items())
+        return self._memo[key]  # type: ignore[return-value]
+
+    def link_rows(self) -> list[Row]:
+        """For every block and link selection: the block's atoms in it = the link atoms in it."""
+        if self.link is None:
+            return []
+        if "link_rows" not in self._memo:
+            offsets, rows = self.offsets, []
+            for i in range(len(self.blocks)):
+                for selection, atoms in self.classes(i):
+                    link_terms = terms_of(self.link, [(selection, -1)], offsets[-1])
+                    rows.append(Row(tuple(sorted([(offsets[i] + a, 1) for a in atoms] + list(link_terms))), 0, 0))
+            self._memo["link_rows"] = rows
+        return list(self._memo["link_rows"])  # type: ignore[arg-type]
+
+    def local(self, system: LinearSystem, truth: Sequence[int] | None, block: int) -> LinearSystem:
+        """Block `block`'s own facts; with `truth`, each of its link classes held at its true total.
+
+        Two exact shortcuts, in local indices (the block's atoms). With the classes held at the
+        truth, a point of this small system, with every other variable at the truth, is a point
+        of the whole system (every link row still holds): a witness found here is a witness
+        there. Without them it is a relaxation of the whole system (fewer facts): no point here
+        proves that there is none there."""
+        offsets = self.offsets
+        low, high = offsets[block], offsets[block + 1]
+        rows = [Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high) for row in system.rows
+                if row.terms and low <= row.terms[0][0] and row.terms[-1][0] < high]
+        for _, atoms in self.classes(block) if truth is not None else ():
+            value = sum(truth[low + a] for a in atoms)
+            rows.append(Row(tuple((a, 1) for a in atoms), value, value))
+        return LinearSystem(system.lower[low:high], system.upper[low:high], tuple(rows))
+
+    def block_of(self, terms: Terms) -> int | None:
+        """The block holding every variable of `terms` (None: several, or the link)."""
+        if not terms:
+            return None
+        offsets = self.offsets
+        for i in range(len(self.blocks)):
+            if offsets[i] <= terms[0][0] and terms[-1][0] < offsets[i + 1]:
+                return i
+        return None
+
+    def rows(self) -> list[Row]:
+        return self.publication_rows() + self.link_rows()
+
+    def vector(self, counts: Sequence[Mapping[tuple[str, ...], int]],
+               link_counts: Mapping[tuple[str, ...], int] | None = None) -> tuple[int, ...]:
+        """True counts of every block (and of the link) as one vector over the system's variables."""
+        vector = [x for block, c in zip(self.blocks, counts, strict=True) for x in block.universe.vector(c)]
+        if self.link is not None:
+            vector.extend(self.link.vector(link_counts or {}))
+        return tuple(vector)
+
+    def targets(self, rows: Sequence[Row]) -> list[Target]:
+        offsets = self.offsets
+        targets = [t for i, block in enumerate(self.blocks) for t in ledger_targets(block, rows, offsets[i])]
+        if self.link is not None:
+            targets.extend(ledger_targets(Ledger(self.link), rows, offsets[-1], kind="link"))
+        unique: dict[tuple[object, ...], Target] = {}
+        for target in targets:  # two blocks' targets over the same atoms cannot coincide; a cheap guard
+            unique.setdefault((target.terms, target.categories, target.pin), target)
+        return list(unique.values())
 
 
 # -- the audit -----------------------------------------------------------------------------------
@@ -387,12 +536,54 @@ class _Open:
 
 
 class _Auditor:
-    def __init__(self, system: LinearSystem, solver: IntegerSolver, k: int) -> None:
+    def __init__(self, system: LinearSystem, solver: IntegerSolver, k: int, linked: Linked | None = None,
+                 truth: Sequence[int] | None = None) -> None:
         self.system, self.solver, self.k = system, solver, k
+        self.linked, self.truth = linked, truth
+        self.locals: dict[tuple[int, bool], LinearSystem] = {}
         self.solves = 0
+
+    def find_local(self, extra: Sequence[Row]) -> tuple[int, ...] | bool:
+        """The block shortcuts of linked ledgers (`Linked.local`) for rows within one block: a
+        verified point of the whole system found within the block (its link classes and every
+        other variable at the truth); False when the block alone, a relaxation, has no point
+        (so the whole system has none); True when neither settles it."""
+        linked, truth = self.linked, self.truth
+        if linked is None or linked.link is None or not extra:
+            return True
+        block = linked.block_of(tuple(sorted({t for row in extra for t in row.terms})))
+        if block is None:
+            return True
+        low = linked.offsets[block]
+        local_extra = tuple(Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high) for row in extra)
+        for held in ((True, False) if truth is not None else (False,)):
+            if (block, held) not in self.locals:
+                self.locals[(block, held)] = linked.local(self.system, truth if held else None, block)
+            self.solves += 1
+            try:
+                found = self.solver.solve(IntegerProgram(self.locals[(block, held)], local_extra))
+            except SolverFailed:
+                continue
+            if found is None:
+                if not held:
+                    return False  # infeasible in a relaxation: infeasible
+                continue
+            if held:
+                assert truth is not None
+                point = list(truth)
+                point[low:low + len(found)] = (int(x) for x in found)
+                if self.system.holds(point, extra):
+                    return tuple(point)
+        return True
 
     def find(self, extra: Sequence[Row] = (), objective: Terms = (), maximise: bool = False) -> tuple[int, ...] | None:
         """A verified point, or None when the solver proves there is none. SolverFailed passes up."""
+        if not objective:
+            local = self.find_local(extra)
+            if local is False:
+                return None
+            if local is not True:
+                return local
         self.solves += 1
         point = self.solver.solve(IntegerProgram(self.system, tuple(extra), objective, maximise))
         if point is None:
@@ -403,11 +594,14 @@ class _Auditor:
         return point
 
 
-def audit(ledger: Ledger, solver: IntegerSolver, truth: Sequence[int] | None = None, k: int = K) -> AuditResult:
-    """Audit everything the ledger has published. `truth`: the true atom counts, if known (a shortcut)."""
-    system = ledger_system(ledger, truth, k)
-    auditor = _Auditor(system, solver, k)
-    opens = [_Open(t) for t in ledger_targets(ledger, system.rows)]
+def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] | None = None,
+          k: int = K) -> AuditResult:
+    """Audit everything the ledger (or the linked ledgers) published. `truth`: the true counts of
+    every variable (`Linked.vector`), if known (a shortcut)."""
+    linked = ledger if isinstance(ledger, Linked) else Linked((ledger,))
+    system = ledger_system(linked, truth, k)
+    auditor = _Auditor(system, solver, k, linked, truth)
+    opens = [_Open(t) for t in linked.targets(system.rows)]
 
     def add(point: Sequence[int]) -> None:
         for state in opens:

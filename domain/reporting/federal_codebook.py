@@ -47,6 +47,7 @@ Pure data: standard library and `domain.codebook` only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.codebook import CURRENT
@@ -74,6 +75,18 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "obtained": ("yes", "no"),
     "received": ("yes", "no"),
     "exit": ("stayer", "leaver"),
+}
+
+AGE_GROUP_OF_BAND = {"0-11": "minor", "12-17": "minor", "18-24": "adult", "25-34": "adult", "35-49": "adult",
+                     "50+": "adult", "not_tracked": "not_tracked"}  # as the projection codes both (age < 18)
+
+# The link: dimensions that families of one link group share about the same people (see "Links"
+# in the module docstring), in the order of the link universe.
+LINK_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "newness": CATEGORIES["newness"],
+    "consent": ("yes", "no"),
+    "age_group": CATEGORIES["age_group"],
+    "program": PROGRAMS,
 }
 
 # Dimensions whose categories are sensitive: each row of another classification is an
@@ -104,6 +117,36 @@ class Family:
     def codes(self, dimension: str) -> tuple[str, ...]:
         codes = CATEGORIES[dimension]
         return (*codes, WITHHELD) if dimension in self.consent_gated else codes
+
+    @property
+    def link_group(self) -> str:
+        """The families over the same people audited together: served (with services and grant year), entered, closed."""
+        population = self.population.split(":")[0]
+        return {"served": "served", "service": "served", "grant_year": "served"}.get(population, population)
+
+    def link_codes(self, codes: Mapping[str, str]) -> dict[str, str]:
+        """The link dimensions (`LINK_DIMENSIONS`) one atom of this family fixes; the others it spans.
+
+        `codes`: the atom's code of each family dimension. Consent: an atom holding ``WITHHELD``
+        is a non-consenting client, any other atom of a consent-gated family (or of a
+        consenting-only population, the service families) a consenting one; a family without
+        consent gating (HUD) spans both. Age group: the family's own, or the group of its age band.
+        """
+        fixed: dict[str, str] = {}
+        if self.population == "grant_year":
+            fixed["newness"] = "new"  # one row per client per fiscal year: the quarter the client is new
+        if self.population.startswith("service:"):
+            fixed["consent"] = "yes"
+        if self.consent_gated:
+            fixed["consent"] = "no" if any(codes[d] == WITHHELD for d in self.consent_gated) else "yes"
+        for dimension, code in codes.items():
+            if code == WITHHELD:
+                continue
+            if dimension in ("newness", "program", "age_group"):
+                fixed[dimension] = code
+            elif dimension == "age_band":
+                fixed["age_group"] = AGE_GROUP_OF_BAND[code]
+        return fixed
 
 
 _NEW = (("newness", ("new",)),)

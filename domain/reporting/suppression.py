@@ -2,6 +2,8 @@
 
 `protect(ledger, release, counts, solver)` takes the true atom counts as plain data and
 returns the publication to release together with its audit, or raises `ReleaseRefused`.
+`protect_linked` does the same for several families over the same people (`audit.Linked`):
+one release per block, audited as one system, complementary suppressions chosen in any block.
 
 1. **Primary suppression.** Every cell whose true count is 1..k-1 is suppressed (zero may be
    shown). With a `MinimumUnit`, every cell of a unit (say an organisation) whose total is
@@ -44,6 +46,7 @@ from domain.reporting.audit import (
     IntegerSolver,
     LinearSystem,
     Ledger,
+    Linked,
     Publication,
     Row,
     SolverFailed,
@@ -138,81 +141,136 @@ def publish(universe: Universe, truth: Sequence[int], release: Release, suppress
 def protect(ledger: Ledger, release: Release, counts: Mapping[Atom, int], solver: IntegerSolver,
             policy: Policy = Policy()) -> Protected:
     """Suppress, audit against ledger + release, add complementary suppressions until it passes."""
-    universe = ledger.universe
-    truth = universe.vector(counts)
-    suppressed = primary(universe, truth, release, policy)
+    result = protect_linked(Linked((ledger,)), (release,), (counts,), None, solver, policy)
+    return Protected(result.publications[0], result.linked.blocks[0], result.audit, result.rounds)
+
+
+@dataclass(frozen=True)
+class ProtectedLinked:
+    publications: tuple[Publication | None, ...]  # per block (None: the block releases nothing now)
+    linked: Linked  # the input with the publications added
+    audit: AuditResult
+    rounds: int
+
+
+def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: Sequence[Mapping[Atom, int]],
+                   link_counts: Mapping[Atom, int] | None, solver: IntegerSolver,
+                   policy: Policy = Policy()) -> ProtectedLinked:
+    """`protect` for the blocks of linked ledgers released together: one release per block (or None),
+    suppressed, audited jointly (`audit.Linked`), complemented in any block, until all pass."""
+    truth = linked.vector(counts, link_counts)
+    offsets = linked.offsets
+    suppressed: list[set[Ref]] = [
+        set() if release is None else
+        primary(block.universe, truth[offsets[i]:offsets[i + 1]], release, policy)
+        for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True))]
+    result = None
     for rounds in range(1, policy.max_rounds + 1):
-        publication = publish(universe, truth, release, suppressed)
-        candidate = ledger.with_publication(publication)
+        publications = tuple(
+            None if release is None else
+            publish(block.universe, truth[offsets[i]:offsets[i + 1]], release, suppressed[i])
+            for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True)))
+        candidate = linked.with_publications(publications)
         result = audit(candidate, solver, truth, policy.k)
         if result.ok:
-            return Protected(publication, candidate, result, rounds)
-        more: set[Ref] = set()
+            return ProtectedLinked(publications, candidate, result, rounds)
+        more: set[tuple[int, Ref]] = set()
         for finding in result.findings:
-            chosen = _complement(ledger, publication, truth, finding, solver, policy.k)
+            chosen = _complement(linked, publications, truth, finding, solver, policy.k)
             if chosen is None:
                 raise ReleaseRefused([finding])
             more |= chosen
-        if more <= suppressed:
+        if all(ref in suppressed[i] for i, ref in more):
             raise ReleaseRefused(result.findings)
-        suppressed |= more
+        for i, ref in more:
+            suppressed[i].add(ref)
+    assert result is not None
     raise ReleaseRefused(result.findings)
 
 
-def _complement(ledger: Ledger, publication: Publication, truth: Sequence[int], finding: Finding,
-                solver: IntegerSolver, k: int) -> set[Ref] | None:
-    """The cheapest set of this release's published numbers whose suppression clears `finding`."""
-    scale = 2 * max([*truth, *(v for v in publication.cells.values() if v is not None), 0]) + 2 * k
-    # A witness rarely needs a cell to move by more than a couple of k; the small bound keeps the
-    # relaxation tight (fast), the large one is the fallback. Either only limits the choice.
-    for bound in (2 * k, scale * max(1, ledger.universe.size)):
-        chosen = _complement_within(ledger, publication, truth, finding, solver, k, scale, bound)
-        if chosen is not None:
-            return chosen
+def _complement(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
+                finding: Finding, solver: IntegerSolver, k: int) -> set[tuple[int, Ref]] | None:
+    """The cheapest set of this release's published numbers (block, ref) whose suppression clears `finding`.
+
+    A finding within one block of linked ledgers is first tried within that block alone, its
+    link classes held at the truth (small and fast; any choice is re-audited over everything);
+    if that finds nothing, or the finding is about the link, over the whole system."""
+    published = [v for p in publications if p is not None for v in p.cells.values() if v is not None]
+    scale = 2 * max([*truth, *published, 0]) + 2 * k
+    terms = finding.target.terms or terms_of_sum(list(finding.target.categories))
+    block = linked.block_of(terms) if linked.link is not None else None
+    scopes = ([block] if block is not None and publications[block] is not None else []) + [None]
+    for scope in scopes:
+        # A witness rarely needs a cell to move by more than a couple of k; the small bound keeps the
+        # relaxation tight (fast), the large one is the fallback. Either only limits the choice.
+        for bound in (2 * k, scale * max(1, linked.size)):
+            chosen = _complement_within(linked, publications, truth, finding, solver, k, scale, bound, scope)
+            if chosen is not None:
+                return chosen
     return None
 
 
-def _complement_within(ledger: Ledger, publication: Publication, truth: Sequence[int], finding: Finding,
-                       solver: IntegerSolver, k: int, scale: int, bound: int) -> set[Ref] | None:
-    universe = ledger.universe
-    n = universe.size
-    rows: list[Row] = [row for p in ledger.publications for row in publication_rows(universe, p)]
+def _complement_within(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
+                       finding: Finding, solver: IntegerSolver, k: int, scale: int, bound: int,
+                       block: int | None = None) -> set[tuple[int, Ref]] | None:
+    offsets = linked.offsets
+    if block is None:  # the whole system: every past publication of every block, and the link
+        shift, n = 0, linked.size
+        rows: list[Row] = linked.rows()
+        scope = range(len(publications))
+    else:  # one block, its link classes at the truth, variables in local indices
+        shift, n = offsets[block], offsets[block + 1] - offsets[block]
+        universe = linked.blocks[block].universe
+        rows = [row for p in linked.blocks[block].publications for row in publication_rows(universe, p)]
+        for _, atoms in linked.classes(block):
+            value = sum(truth[shift + a] for a in atoms)
+            rows.append(Row(tuple((a, 1) for a in atoms), value, value))
+        scope = [block]
     lower, upper = [0] * n, [scale] * n
-    switches: list[tuple[Ref, int, int]] = []  # (what, switch variable, weight)
+    switches: list[tuple[tuple[int, Ref], int, int]] = []  # ((block, what), switch variable, weight)
 
     def new_variable(high: int) -> int:
         lower.append(0)
         upper.append(high)
         return len(lower) - 1
 
-    release = publication.release
-    for (table_name, key), value in publication.cells.items():
-        if value is None:
+    for block_index in scope:
+        publication = publications[block_index]
+        if publication is None:
             continue
-        terms = terms_of(universe, [(publication.selections[(table_name, key)], 1)])
-        if key in release.table(table_name).mandatory:
-            rows.append(Row(terms, value, value))
-            continue
-        z, plus, minus = new_variable(1), new_variable(bound), new_variable(bound)
-        rows.append(Row(terms_of_sum([terms, ((plus, -1), (minus, 1))]), value, value))
-        rows.append(Row(((z, -bound), (plus, 1), (minus, 1)), None, 0))
-        switches.append((("cell", (table_name, key)), z, 1 + value))
-    for percentage in release.percentages:
-        p = publication.percentages[percentage.name]
-        if p is None:
-            continue
-        z, slack = new_variable(1), new_variable(202 * bound)
-        for row in percentage_rows(universe, publication.selections[percentage.numerator],
-                                   publication.selections[percentage.denominator], p):
-            sign = 1 if row.low is not None else -1  # loosen whichever side the row bounds
-            rows.append(Row(terms_of_sum([row.terms, ((slack, sign),)]), row.low, row.high))
-        rows.append(Row(((z, -202 * bound), (slack, 1)), None, 0))
-        switches.append((("percentage", percentage.name), z, 1))
+        universe, offset = linked.blocks[block_index].universe, offsets[block_index] - shift
+        release = publication.release
+        for (table_name, key), value in publication.cells.items():
+            if value is None:
+                continue
+            terms = terms_of(universe, [(publication.selections[(table_name, key)], 1)], offset)
+            if key in release.table(table_name).mandatory:
+                rows.append(Row(terms, value, value))
+                continue
+            z, plus, minus = new_variable(1), new_variable(bound), new_variable(bound)
+            rows.append(Row(terms_of_sum([terms, ((plus, -1), (minus, 1))]), value, value))
+            rows.append(Row(((z, -bound), (plus, 1), (minus, 1)), None, 0))
+            switches.append(((block_index, ("cell", (table_name, key))), z, 1 + value))
+        for percentage in release.percentages:
+            p = publication.percentages[percentage.name]
+            if p is None:
+                continue
+            z, slack = new_variable(1), new_variable(202 * bound)
+            for row in percentage_rows(universe, publication.selections[percentage.numerator],
+                                       publication.selections[percentage.denominator], p, offset):
+                sign = 1 if row.low is not None else -1  # loosen whichever side the row bounds
+                rows.append(Row(terms_of_sum([row.terms, ((slack, sign),)]), row.low, row.high))
+            rows.append(Row(((z, -202 * bound), (slack, 1)), None, 0))
+            switches.append(((block_index, ("percentage", percentage.name)), z, 1))
 
     system = LinearSystem(tuple(lower), tuple(upper), tuple(rows))
     objective: Terms = tuple(sorted((z, w) for _, z, w in switches))
-    best: tuple[int, set[Ref]] | None = None
+    best: tuple[int, set[tuple[int, Ref]]] | None = None
+    # a group empty in truth: one category is possible already (the finding); a branch met at no
+    # cost is that category, and clears nothing
+    empty_group = bool(finding.target.categories) and not any(dot(t, truth) for t in finding.target.categories)
     for branch in _witness_branches(finding, truth, k):
+        branch = [Row(tuple((v - shift, c) for v, c in row.terms), row.low, row.high) for row in branch]
         try:
             point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25, time_limit=0.25))
         except SolverFailed:
@@ -220,6 +278,8 @@ def _complement_within(ledger: Ledger, publication: Publication, truth: Sequence
         if point is None or not system.holds(point, branch):
             continue
         cost = dot(objective, point)
+        if empty_group and not any(point[z] for _, z, _ in switches):
+            continue
         if best is None or cost < best[0]:
             best = (cost, {ref for ref, z, _ in switches if point[z] >= 1})
     return None if best is None else best[1]

@@ -62,13 +62,16 @@ from domain.reporting.audit import (
     IntegerSolver,
     Ledger,
     LinearSystem,
+    Linked,
     Publication,
     Row,
     publication_rows,
 )
 from domain.reporting.federal_codebook import (
+    AGE_GROUP_OF_BAND,
     CATEGORIES,
     FAMILIES,
+    LINK_DIMENSIONS,
     MERGED_DIMS,
     PROGRAM_OF_CITIZENSHIP,
     SENSITIVE,
@@ -78,8 +81,8 @@ from domain.reporting.federal_codebook import (
     Family,
     TableSpec,
 )
-from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect
-from domain.reporting.tables import TOTAL, Atom, Classification, Release, Table, Universe
+from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect_linked
+from domain.reporting.tables import TOTAL, Atom, Classification, Release, Selection, Table, Universe
 from services.disclosure_milp import HighsSolver
 from services.reporting.ledger import (
     merge_universe,
@@ -263,6 +266,28 @@ def _family_key(family: Family, row: Mapping[str, Any]) -> tuple[str, ...] | Non
     return (row["organisation"], row["quarter"], *codes)
 
 
+LINK_GROUPS = ("served", "entered", "closed")
+LINK_PREFIX = "link:"  # counts of the link universes in `read_true_counts`' result
+
+
+def _link_keys(row: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """The link atoms (without vintage) of one aggregated input row: (group, (organisation,
+    quarter, *every LINK_DIMENSIONS code)) for each link group whose population holds the row."""
+    group = _code(row["age_group"], "age_group")
+    if AGE_GROUP_OF_BAND[_code(row["age_band"], "age_band")] != group:
+        raise ReportError("age group and age band of the inputs disagree")
+    codes = {"newness": "new" if row["new_in_fiscal_year"] else "continuing",
+             "consent": "yes" if row["statistics_consent"] else "no", "age_group": group,
+             "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned")}
+    key = (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
+    keys = [("served", key)]
+    if row["entered"]:
+        keys.append(("entered", key))
+    if row["closed"]:
+        keys.append(("closed", key))
+    return keys
+
+
 async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: str) -> dict[str, BaseCounts]:
     """Per family, the true counts of every final quarter of the period's fiscal year — the
     ledger may hold later quarters than the period — as aggregates only: no row leaves SQL."""
@@ -272,6 +297,8 @@ async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: st
         f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
              WHERE quarter = ANY($1::text[]) GROUP BY {columns}""", quarters)
     counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}
+    for group in LINK_GROUPS:
+        counts[LINK_PREFIX + group] = defaultdict(int)
     for row in rows:
         for family in FAMILIES:
             if family.population.startswith("service:"):
@@ -279,6 +306,8 @@ async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: st
             key = _family_key(family, row)
             if key is not None:
                 counts[family.name][key] += row["clients"]
+        for group, key in _link_keys(row):
+            counts[LINK_PREFIX + group][key] += row["clients"]
     services = await conn.fetch(
         """SELECT f.organisation, f.quarter, c.code, count(*) AS clients,
                   count(*) FILTER (WHERE f.services[c.position] > 0) AS received
@@ -342,31 +371,43 @@ def published_still_true(universe: Universe, base: BaseCounts, publication: Publ
                for ref, value in publication.cells.items())
 
 
-def split_vintages(ledger: Ledger, base: BaseCounts, solver: IntegerSolver) -> dict[Atom, int] | None:
-    """Today's counts spread over the universe's vintages so that every published number holds."""
-    universe = ledger.universe
-    vintages = universe.dimension("vintage").codes
-    latest = {(*key[:2], vintages[-1], *key[2:]): count for key, count in base.items() if count}
-    if not ledger.publications:
-        return latest
-    rows = [row for p in ledger.publications for row in publication_rows(universe, p)]
+def split_vintages(linked: Linked, bases: Sequence[BaseCounts], solver: IntegerSolver
+                   ) -> tuple[list[dict[Atom, int]], dict[Atom, int]] | None:
+    """Today's counts spread over the vintages so that every published number holds, for every
+    block of linked ledgers and their link at once (the same split of the same people).
+
+    `bases`: one per block, then the link's. Returns each block's atom counts and the link's."""
+    universes = [b.universe for b in linked.blocks] + ([linked.link] if linked.link is not None else [])
+    vintages = universes[0].dimension("vintage").codes
+    latest = [{(*key[:2], vintages[-1], *key[2:]): count for key, count in base.items() if count}
+              for base in bases]
+    rows = linked.rows()
+    if not any(b.publications for b in linked.blocks):
+        return latest[:len(linked.blocks)], (latest[-1] if linked.link is not None else {})
     if len(vintages) == 1:
-        truth = universe.vector(latest)
-        return latest if all(row.holds(truth) for row in rows) else None
-    upper = [0] * universe.size
+        truth = linked.vector(latest[:len(linked.blocks)], latest[-1] if linked.link is not None else None)
+        if not all(row.holds(truth) for row in rows):
+            return None
+        return latest[:len(linked.blocks)], (latest[-1] if linked.link is not None else {})
+    offsets = linked.offsets
+    upper = [0] * linked.size
     sums = []
-    for key, count in base.items():
-        if not count:
-            continue
-        atoms = [universe.index((*key[:2], v, *key[2:])) for v in vintages]
-        for a in atoms:
-            upper[a] = count
-        sums.append(Row(tuple(sorted((a, 1) for a in atoms)), count, count))
-    system = LinearSystem((0,) * universe.size, tuple(upper), tuple(rows + sums))
+    for universe, offset, base in zip(universes, offsets, bases, strict=True):
+        for key, count in base.items():
+            if not count:
+                continue
+            atoms = [offset + universe.index((*key[:2], v, *key[2:])) for v in vintages]
+            for a in atoms:
+                upper[a] = count
+            sums.append(Row(tuple(sorted((a, 1) for a in atoms)), count, count))
+    system = LinearSystem((0,) * linked.size, tuple(upper), tuple(rows + sums))
     point = solver.solve(IntegerProgram(system))
     if point is None or not system.holds(point):
         return None
-    return {universe.atom(i): int(x) for i, x in enumerate(point) if x}
+    split = []
+    for universe, offset in zip(universes, offsets, strict=True):
+        split.append({universe.atom(i): int(point[offset + i]) for i in range(universe.size) if point[offset + i]})
+    return split[:len(linked.blocks)], (split[-1] if linked.link is not None else {})
 
 
 @dataclass
@@ -377,12 +418,14 @@ class FamilyState:
     stored_universes: list[dict[str, list[str]]] = field(default_factory=list)
     release_numbers: list[int] = field(default_factory=list)
 
-    def universe(self, organisations: Sequence[str], extra_vintage: bool = False) -> Universe:
-        """Every code the ledger knows and today's organisations; optionally one more vintage."""
+    def universe(self, organisations: Sequence[str], extra_vintage: bool = False,
+                 shared: Sequence[Mapping[str, Sequence[str]]] = ()) -> Universe:
+        """Every code the ledger knows and today's organisations; optionally one more vintage.
+        `shared`: codes of the base dimensions the family's link group uses (the same for all)."""
         fresh: dict[str, list[str]] = {
             "organisation": sorted(organisations), "quarter": list(Period(self.fiscal_year, 3).fiscal_quarters),
             "vintage": ["v0"], **{d: list(self.family.codes(d)) for d in self.family.dimensions}}
-        parts = [*self.stored_universes, fresh]
+        parts = [*self.stored_universes, fresh, *shared]
         if extra_vintage:
             known = merge_universe(("vintage",), parts).dimension("vintage").codes
             parts.append({"vintage": [f"v{len(known)}"]})
@@ -398,30 +441,106 @@ class FamilyRelease:
     universe: Universe
     publication: Publication
     ledger: Ledger
-    targets: int
+    targets: int  # of the family's link group's audit (counted once per group: on its first released family)
     solves: int
 
 
-def protect_family(state: FamilyState, base: BaseCounts, period: Period, scope: str, release_name: str,
-                   solver: IntegerSolver, organisations: Sequence[str], revision: bool = False) -> FamilyRelease:
-    universe = state.universe(sorted(organisations))
-    truth = split_vintages(state.ledger(universe), base, solver)
-    if truth is None:  # late data contradicts a published number: the records since go to a new vintage
-        universe = state.universe(sorted(organisations), extra_vintage=True)
-        truth = split_vintages(state.ledger(universe), base, solver)
-        if truth is None:
+def _releases_now(family: Family, period: Period) -> bool:
+    return period.ends_fiscal_year or any(spec.period != "grant_year" for spec in family.tables)
+
+
+def linked_group(states: Sequence[FamilyState], organisations: Sequence[str],
+                 extra_vintage: bool = False) -> Linked:
+    """The ledgers of one link group's families as blocks of one `Linked` system: the same
+    organisation, quarter and vintage codes for all, and a link universe of the `LINK_DIMENSIONS`
+    some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell."""
+    shared: dict[str, list[str]] = {"organisation": sorted(organisations),
+                                    "quarter": list(Period(states[0].fiscal_year, 3).fiscal_quarters),
+                                    "vintage": ["v0"]}
+    base = merge_universe(BASE_DIMENSIONS, [*(u for st in states for u in st.stored_universes), shared])
+    codes = {d.name: list(d.codes) for d in base.dimensions}
+    if extra_vintage:
+        codes["vintage"].append(f"v{len(codes['vintage'])}")
+    universes = [st.universe(organisations, shared=[codes]) for st in states]
+    per_atom: list[list[dict[str, str]]] = []
+    used: set[str] = set()
+    for state, universe in zip(states, universes, strict=True):
+        names = state.family.dimensions
+        fixed = []
+        for atom in universe.atoms():
+            link = state.family.link_codes(dict(zip(names, atom[3:], strict=True)))
+            used |= set(link)
+            fixed.append({"organisation": atom[0], "quarter": atom[1], "vintage": atom[2], **link})
+        per_atom.append(fixed)
+    link_names = [d for d in LINK_DIMENSIONS if d in used]
+    link = merge_universe((*BASE_DIMENSIONS, *link_names),
+                          [{**codes, **{d: list(LINK_DIMENSIONS[d]) for d in link_names}}])
+    cache: dict[tuple[tuple[str, str], ...], Selection] = {}
+    cells = []
+    for fixed in per_atom:
+        row = []
+        for where in fixed:
+            key = tuple(sorted(where.items()))
+            if key not in cache:
+                cache[key] = link.select(where)
+            row.append(cache[key])
+        cells.append(tuple(row))
+    return Linked(tuple(st.ledger(u) for st, u in zip(states, universes, strict=True)), link, tuple(cells))
+
+
+def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:
+    """Link counts (organisation, quarter, every LINK_DIMENSIONS code) summed to the link's dimensions."""
+    assert linked.link is not None
+    names = [d.name for d in linked.link.dimensions[3:]]
+    positions = [list(LINK_DIMENSIONS).index(n) for n in names]
+    out: dict[tuple[str, ...], int] = defaultdict(int)
+    for key, count in full.items():
+        out[(key[0], key[1], *(key[2 + i] for i in positions))] += count
+    return dict(out)
+
+
+def protect_group(states: Sequence[FamilyState], counts: Mapping[str, BaseCounts], period: Period, scope: str,
+                  release_name: str, solver: IntegerSolver, organisations: Sequence[str],
+                  revision: bool = False) -> list[FamilyRelease]:
+    """Protect one link group's families together: one release per family released now, audited
+    with every family of the group that has ever been released this fiscal year (`Linked`)."""
+    group = states[0].family.link_group
+    organisations = sorted(organisations)
+    linked = linked_group(states, organisations)
+
+    def bases(linked: Linked) -> list[BaseCounts]:
+        return [counts[st.family.name] for st in states] + [link_base(linked, counts[LINK_PREFIX + group])]
+
+    split = split_vintages(linked, bases(linked), solver)
+    if split is None:  # late data contradicts a published number: the records since go to a new vintage
+        linked = linked_group(states, organisations, extra_vintage=True)
+        split = split_vintages(linked, bases(linked), solver)
+        if split is None:
             raise RevisionNeedsReview(
                 "a released count would go down (an erasure, a correction or a withdrawn consent): a revision that "
                 "removes records needs the manual review described in the README")
-    chosen = [scope] if scope != ROLL_UP else list(universe.dimension("organisation").codes)
-    release = Release(release_name, VERSION, family_tables(state.family, universe, period, chosen, revision))
+    truths, link_truth = split
+    releases: list[Release | None] = []
+    for state, block in zip(states, linked.blocks, strict=True):
+        if not _releases_now(state.family, period):
+            releases.append(None)
+            continue
+        chosen = [scope] if scope != ROLL_UP else list(block.universe.dimension("organisation").codes)
+        releases.append(Release(release_name, VERSION,
+                                family_tables(state.family, block.universe, period, chosen, revision)))
     policy = Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT))
     try:
-        protected = protect(state.ledger(universe), release, truth, solver, policy)
+        protected = protect_linked(linked, releases, truths, link_truth, solver, policy)
     except ReleaseRefused as refused:
-        raise ReportRefused(f"family {state.family.name}: {refused}") from None
-    return FamilyRelease(state.family, universe, protected.publication, protected.ledger,
-                         protected.audit.targets, protected.audit.solves)
+        raise ReportRefused(f"families of {group}: {refused}") from None
+    out = []
+    for i, (state, publication) in enumerate(zip(states, protected.publications, strict=True)):
+        if publication is None:
+            continue
+        first = not out
+        out.append(FamilyRelease(state.family, linked.blocks[i].universe, publication, protected.linked.blocks[i],
+                                 protected.audit.targets if first else 0, protected.audit.solves if first else 0))
+    return out
 
 
 # -- the document ---------------------------------------------------------------------------------
@@ -616,14 +735,16 @@ class FederalReportJob:
 
     def _protect_all(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], period: Period,
                      scope: str, name: str, revision: bool) -> list[FamilyRelease]:
-        releases = []
         organisations = _organisations(counts, scope)
-        for family in FAMILIES:
-            if all(spec.period == "grant_year" for spec in family.tables) and not period.ends_fiscal_year:
+        released: dict[str, FamilyRelease] = {}
+        for group in LINK_GROUPS:
+            members = [states[f.name] for f in FAMILIES if f.link_group == group
+                       and (_releases_now(f, period) or states[f.name].publications)]
+            if not members:
                 continue
-            releases.append(protect_family(states[family.name], counts[family.name], period, scope, name,
-                                           self._solver, organisations, revision))
-        return releases
+            for fr in protect_group(members, counts, period, scope, name, self._solver, organisations, revision):
+                released[fr.family.name] = fr
+        return [released[f.name] for f in FAMILIES if f.name in released]  # codebook order
 
 
 def _organisations(counts: Mapping[str, BaseCounts], scope: str) -> list[str]:
