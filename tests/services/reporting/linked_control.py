@@ -1,0 +1,95 @@
+"""The control of the linked-family attacks: every family protected on its own, as the job did
+before link groups (each family's ledger audited alone), and the outsider who combines them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import asyncpg
+
+from domain.reporting.audit import IntegerProgram, Ledger, Linked, ledger_system, terms_of
+from domain.reporting.federal_codebook import FAMILIES, VERSION
+from domain.reporting.suppression import MinimumUnit, Policy, protect
+from domain.reporting.tables import Release
+from services.reporting.job import (
+    LINK_GROUPS,
+    MINIMUM_UNIT,
+    ROLL_UP,
+    FamilyState,
+    Period,
+    _organisations,
+    _releases_now,
+    family_tables,
+    linked_group,
+    read_true_counts,
+)
+from services.reporting.ledger import universe_to_json
+from tests.services.reporting.conftest import SOLVER
+
+
+async def per_family_releases(pool: asyncpg.Pool, releases: Iterable[tuple[str, str | None]],
+                              horizon: str = "2026Q4") -> tuple[dict[str, FamilyState], dict[str, Ledger]]:
+    """Each (period, org) released as before link groups: every family protected against its own
+    ledger only (each returned ledger passed its own audit). No revisions (no late data): one vintage."""
+    states: dict[str, FamilyState] = {}
+    ledgers: dict[str, Ledger] = {}
+    for label, org in releases:
+        period = Period.parse(label)
+        scope = org or ROLL_UP
+        async with pool.acquire() as conn:
+            counts = await read_true_counts(conn, period, horizon)
+        organisations = _organisations(counts, scope)
+        for family in FAMILIES:
+            if not _releases_now(family, period):
+                continue
+            state = states.setdefault(family.name, FamilyState(family, period.fiscal_year))
+            universe = state.universe(organisations)
+            chosen = [scope] if scope != ROLL_UP else list(universe.dimension("organisation").codes)
+            release = Release(f"{label}/{scope}", VERSION, family_tables(family, universe, period, chosen))
+            truth = {(*key[:2], "v0", *key[2:]): c for key, c in counts[family.name].items() if c}
+            protected = protect(state.ledger(universe), release, truth, SOLVER,
+                                Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT)))
+            state.publications.append(protected.publication)
+            ledgers[family.name] = protected.ledger
+            state.stored_universes.append({name: list(codes) for name, codes in universe_to_json(universe)})
+    return states, ledgers
+
+
+def joint(states: Mapping[str, FamilyState], group: str) -> Linked:
+    """What an outsider holds: the group's families' published numbers and that they count the same people."""
+    members = [states[f.name] for f in FAMILIES if f.link_group == group and f.name in states]
+    organisations = sorted({o for st in members for u in st.stored_universes for o in u["organisation"]})
+    return linked_group(members, organisations)
+
+
+def link_interval(linked: Linked, where: Mapping[str, str | Sequence[str]]) -> tuple[int, int]:
+    """The outsider's range of a count of people in a link cell (say non-consenting minors)."""
+    assert linked.link is not None
+    system = ledger_system(linked)
+    terms = terms_of(linked.link, [(linked.link.select(where), 1)], linked.offsets[-1])
+    low = SOLVER.solve(IntegerProgram(system, (), terms, maximise=False))
+    high = SOLVER.solve(IntegerProgram(system, (), terms, maximise=True))
+    assert low is not None and high is not None
+    return sum(c * low[v] for v, c in terms), sum(c * high[v] for v, c in terms)
+
+
+
+
+def block_interval(linked: Linked, family: str, where: Mapping[str, str | Sequence[str]]) -> tuple[int, int]:
+    """The outsider's range of a count of one family's atoms (say new clients of one age band)."""
+    members = [f.name for f in FAMILIES if f.link_group == FAMILIES_BY_NAME[family].link_group]
+    present = [name for name in members if any(
+        tuple(d.name for d in b.universe.dimensions[3:]) == FAMILIES_BY_NAME[name].dimensions
+        and {t.name for p in b.publications for t in p.release.tables} <= {t.name for t in FAMILIES_BY_NAME[name].tables}
+        for b in linked.blocks)]
+    index = present.index(family)
+    universe = linked.blocks[index].universe
+    system = ledger_system(linked)
+    terms = terms_of(universe, [(universe.select(where), 1)], linked.offsets[index])
+    low = SOLVER.solve(IntegerProgram(system, (), terms, maximise=False))
+    high = SOLVER.solve(IntegerProgram(system, (), terms, maximise=True))
+    assert low is not None and high is not None
+    return sum(c * low[v] for v, c in terms), sum(c * high[v] for v, c in terms)
+
+
+FAMILIES_BY_NAME = {f.name: f for f in FAMILIES}
