@@ -97,3 +97,42 @@ def test_the_audit_agrees_with_brute_force_enumeration(counts: list[int], hidden
         got = {(f.kind, f.target.categories if f.target.categories else f.target.terms, f.reason)
                for f in result.findings}
         assert got == expected
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(small_or_large, min_size=8, max_size=8))
+def test_linked_families_protected_together_pass_the_joint_audit(numbers: list[int]) -> None:
+    """Two families over the same clients (the federal codebook's TIMS age group, consenting only
+    with the others withheld, and HUD's age group of everyone), glued by a link organisation x
+    consent x age group: protect_linked -> the joint audit, from scratch, finds nothing."""
+    from domain.reporting.audit import Linked
+    from domain.reporting.suppression import protect_linked
+
+    link = universe_of(organisation=("a", "b"), consent=("yes", "no"), age_group=("minor", "adult"))
+    truth = dict(zip(link.atoms(), numbers, strict=True))
+    tims = universe_of(organisation=("a", "b"), age_group=("minor", "adult", "withheld"))
+    hud = universe_of(organisation=("a", "b"), age_group=("minor", "adult"))
+    tims_counts = {(o, g if c == "yes" else "withheld"): 0 for o, c, g in link.atoms()}
+    hud_counts = {(o, g): 0 for o, _, g in link.atoms()}
+    for (o, c, g), n in truth.items():
+        tims_counts[(o, g if c == "yes" else "withheld")] += n
+        hud_counts[(o, g)] += n
+    cells = (tuple(link.select({"organisation": o, "consent": "no"} if g == "withheld" else
+                               {"organisation": o, "consent": "yes", "age_group": g}) for o, g in tims.atoms()),
+             tuple(link.select({"organisation": o, "age_group": g}) for o, g in hud.atoms()))
+    org = Classification.of(tims.dimension("organisation"))
+    consenting = Classification.grouping("age_group", "age_group", {"minor": ["minor"], "adult": ["adult"]})
+    served = Classification.grouping("served", "age_group", {"all": ["minor", "adult", "withheld"]})
+    releases = (Release("Q1", "2026.1", (Table.of("tims_age_group", [org, consenting]),
+                                         Table.of("tims_served", [org, served]))),
+                Release("Q1", "2026.1", (Table.of("hud", [Classification.of(hud.dimension("organisation")),
+                                                         Classification.of(hud.dimension("age_group"))]),)))
+    linked = Linked((Ledger(tims), Ledger(hud)), link, cells)
+    try:
+        protected = protect_linked(linked, releases, (tims_counts, hud_counts), truth, SOLVER)
+    except ReleaseRefused:
+        return  # refusing is allowed; releasing something unsafe is not
+    for publication in protected.publications:
+        assert publication is not None
+        assert not [v for v in publication.cells.values() if v is not None and 1 <= v < K]
+    assert audit(protected.linked, SOLVER).ok  # re-audited from scratch, without the truth
