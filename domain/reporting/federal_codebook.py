@@ -8,13 +8,47 @@ from the data: every listed category is a cell, zeros included (REFERENCE §3.2)
 **Families.** Tables are grouped into *families*: a family is one universe of atoms — counts
 of the finest cross-classification organisation x quarter (of the federal fiscal year) x
 vintage x the family's own dimensions — over which all its tables, for every quarter,
-year-to-date, organisation, roll-up and revision, are sums. The disclosure audit runs over
-each family's whole ledger (every release ever made of it), so differencing a quarter
-against its year-to-date, an organisation against the roll-up, or a revision against its
-original is audited. Tables of different families are linked only through totals that both
-publish (clients served, new clients, closures): see the README's "Federal reporting" for
-what that leaves out. Families are kept to one or two breakdowns each so that the exact
-audit stays small (a few hundred atoms).
+year-to-date, organisation, roll-up and revision, are sums. Families are kept to one or two
+breakdowns each so that their atoms stay few (a few hundred).
+
+**Links.** Families over the same people share more than the totals they publish, and are
+audited together, as one integer system (`domain.reporting.audit.Linked`), per *link group*
+(`Family.link_group`): ``served`` (the served families, HUD Q5a, the service families and the
+grant-year families), ``entered`` and ``closed``. The link is the cross-classification of
+what the group's families have in common — organisation x quarter x vintage x newness x
+consent x age group x program (`LINK_DIMENSIONS`; ``entered`` and ``closed``: program x
+consent) — one unknown count per link atom, and every family atom is a sum over the link
+atoms it belongs to (`Family.link_codes`): a ``WITHHELD`` atom is a non-consenting client of
+any age group, a consenting age band is its age group (`AGE_GROUP_OF_BAND`), HUD's age group
+spans both consents, a grant-year atom is a new client, a service atom a consenting client.
+The links this captures (the first and the third were real leaks of the per-family audit
+on the demo data, tests/services/reporting/test_linked_attacks.py; the joint audit of the
+per-family ledgers also flags closures by program in the demo roll-up): TIMS minors minus VOCA new minors
+(continuing minors; in a fiscal year's first quarter, the new children 0-11); HUD children
+minus TIMS minors (non-consenting minors); the withheld count that one family pins (TIMS
+clients served minus any TIMS breakdown's consenting total) opening a category another
+family folds it into (VOCA's "not reported" / "not tracked"); the same for closures and
+entries by program; the service families' population (consenting clients served) against
+the served families' consenting totals; the grant-year families' consenting clients by
+program against each other.
+
+*Why auditing the blocks glued by the link is exact:* given the link counts, each family's
+remaining dimensions (victim status, trafficking type, gender, age band within its age
+group, leaver/stayer, services received, entry type, closure reason, immigration outcome...)
+are its own — no other family of the group breaks them down — so they are conditionally
+independent: any point of every family that agrees on the link counts is the projection of
+one joint cross-classification (within a link atom, an integer table with the families'
+splits as margins always exists). The system therefore has exactly the outsider's joint
+feasible set, with the atoms of the families plus the link instead of their product; link
+counts are audited targets too.
+
+*Not linked:* across groups. Entered and closed clients are among the clients served (and
+a grant-year client is a new client who may also have entered), but the groups share no
+published breakdown beyond organisation and quarter except age band (OTIP entries by age
+against VOCA/TIMS) and program (entries, closures, grant year): a combination such as
+"consenting minors served minus consenting minors entering" is not audited, nor are the
+inequalities a sub-population implies (closures <= clients served). See the README's
+"Federal reporting".
 
 **Populations** (rows of ``reporting.federal_inputs``, projection `federal_inputs`):
 
