@@ -23,10 +23,13 @@
    a release over all vintages, audited against the original over the old vintage only
    (`domain.reporting.tables`). A correction that *lowers* a released count (an erasure, a
    reclassification, a withdrawn consent) has no non-negative split: `RevisionNeedsReview`.
-5. **Protect.** Per family, `domain.reporting.suppression.protect` against that family's
-   whole ledger (every release of the fiscal year: quarters, year-to-date, organisations,
-   roll-ups, revisions), k = 11, a minimum reporting unit per organisation (`MINIMUM_UNIT`
-   clients: below it a table releases only its mandatory grand total). If any family is
+5. **Protect.** Per link group of families over the same people (`Family.link_group`:
+   served, entered, closed), `domain.reporting.suppression.protect_linked` against the
+   group's whole ledger (every family's every release of the fiscal year: quarters,
+   year-to-date, organisations, roll-ups, revisions), the families glued by link counts
+   (`linked_group`, read in the same aggregate query), k = 11, a minimum reporting unit per
+   organisation (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand
+   total). The families of a group share their vintages (split jointly). If any group is
    refused, nothing is released (`ReportRefused`).
 6. **Record.** The release row (the document itself) and one publication per family are
    inserted in the same transaction, under an advisory lock, so two jobs take turns.
