@@ -5,11 +5,12 @@
 `domain.reporting.audit.IntegerSolver` port. It is pure computation (no I/O) and lives with
 the composition root, which hands it to `audit`/`protect`.
 
-**LP first.** Each program is solved as its LP relaxation (integrality off). An infeasible
+**LP first.** Each feasibility program (the audit's) is solved as its LP relaxation (integrality off). An infeasible
 relaxation proves the integer program infeasible; an optimal vertex that is integral (table
 constraints with margins are nearly totally unimodular, so it usually is) and satisfies
 every row in exact int64 arithmetic is returned as is. Only otherwise does branch-and-bound
-run. The constraint matrix of a ledger is compiled once (CSR, cached by the system object)
+run. An optimisation with a node limit (complementary suppression) goes to branch-and-bound
+directly and keeps the best point found within the limit. The constraint matrix of a ledger is compiled once (CSR, cached by the system object)
 and reused for every program over it; a program adds at most a few rows.
 
 Returned points are checked again, in Python integers, by the domain; an optimum the
@@ -48,8 +49,9 @@ def _matrix(n: int, rows: tuple[Row, ...] | list[Row]) -> csr_array:
 
 
 class HighsSolver:
-    """`IntegerSolver` on HiGHS; `time_limit` seconds per program (then SolverFailed, unless the
-    program sets its own limit and accepts the best point found by then)."""
+    """`IntegerSolver` on HiGHS. A program with a `node_limit` accepts the best point found within
+    it (deterministic: the same program gets the same answer on any machine). `time_limit`
+    seconds per program is only a safety net: past it, SolverFailed (the audit then blocks)."""
 
     def __init__(self, time_limit: float = 30.0) -> None:
         self.time_limit = time_limit
@@ -78,16 +80,20 @@ class HighsSolver:
         lower = np.array(system.lower, dtype=float)
         upper = np.array(system.upper, dtype=float)
         constraints = [LinearConstraint(matrix, low, high)] if matrix.shape[0] else []
-        options = {"time_limit": program.time_limit or self.time_limit, "presolve": True}
+        options = {"time_limit": self.time_limit, "presolve": True}
+        if program.node_limit is not None:
+            options["node_limit"] = program.node_limit
         if program.gap:
             options["mip_rel_gap"] = program.gap
 
-        for integral in (False, True):
+        # a program with a node limit optimises (complementary suppression): its relaxation is
+        # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
+        for integral in (False, True) if program.node_limit is None else (True,):
             result = milp(cost, constraints=constraints, bounds=Bounds(lower, upper),
                           integrality=np.full(n, 1 if integral else 0), options=options)
             if result.status == _INFEASIBLE:
                 return None
-            good_enough = program.time_limit is not None and integral and result.x is not None
+            good_enough = program.node_limit is not None and integral and result.x is not None
             if result.status != _OPTIMAL and not good_enough or result.x is None:
                 raise SolverFailed(f"HiGHS stopped: {result.message}")
             point = np.rint(result.x).astype(np.int64)

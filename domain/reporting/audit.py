@@ -118,7 +118,8 @@ class IntegerProgram:
     objective: Terms = ()
     maximise: bool = False
     gap: float = 0.0  # relative optimality gap accepted (0: optimal); feasibility is never relaxed
-    time_limit: float | None = None  # then the best point found in time will do (None if none)
+    node_limit: int | None = None  # branch-and-bound nodes; then the best point found will do (None if none).
+    # A node limit, not a time limit: the same program gives the same answer on any machine under any load.
 
 
 class SolverFailed(RuntimeError):

@@ -18,7 +18,7 @@ one release per block, audited as one system, complementary suppressions chosen 
    or at least k (a suppressed cell: at another value; a group: another category non-zero).
    Unknowns are the atoms plus, per publishable number j, a switch z_j and deviations
    p_j, m_j <= M z_j with cell_j(x) - p_j + m_j = published_j; it minimises
-   sum z_j * (1 + published_j) (within 25 % of the optimum, or the best found in 0.25 s), so small cells are preferred
+   sum z_j * (1 + published_j) (within 25 % of the optimum, or the best found in `COMPLEMENT_NODES` branch-and-bound nodes), so small cells are preferred
    and totals are kept. M is 2k first (a tight relaxation, fast), a large bound if that
    finds nothing. Past
    publications and mandatory cells stay fixed. The choices are added and step 2 repeats.
@@ -60,6 +60,7 @@ from domain.reporting.audit import (
 )
 from domain.reporting.tables import TOTAL, Atom, Release, Universe, rounded_percent, tabulate, total
 
+COMPLEMENT_NODES = 200  # per complement program: the best choice found by then will do (deterministic)
 Ref = tuple[str, object]  # ("cell", (table, key)) or ("percentage", name)
 
 
@@ -272,7 +273,7 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
     for branch in _witness_branches(finding, truth, k):
         branch = [Row(tuple((v - shift, c) for v, c in row.terms), row.low, row.high) for row in branch]
         try:
-            point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25, time_limit=0.25))
+            point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25, node_limit=COMPLEMENT_NODES))
         except SolverFailed:
             continue
         if point is None or not system.holds(point, branch):

@@ -68,7 +68,6 @@ from domain.reporting.audit import (
     Linked,
     Publication,
     Row,
-    publication_rows,
 )
 from domain.reporting.federal_codebook import (
     AGE_GROUP_OF_BAND,
@@ -323,7 +322,8 @@ async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: st
         target = counts[f"service_{row['code']}"]
         target[(row["organisation"], row["quarter"], "yes")] += row["received"]
         target[(row["organisation"], row["quarter"], "no")] += row["clients"] - row["received"]
-    return {name: dict(c) for name, c in counts.items()}
+    # in key order: the same data gives the same programs (and points) whatever order SQL returned
+    return {name: dict(sorted(c.items())) for name, c in counts.items()}
 
 
 # -- releases of one family -----------------------------------------------------------------------

@@ -9,6 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 
 import asyncpg
 import pytest
@@ -16,7 +19,7 @@ import pytest
 from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
 from services.demo import demo_plan
 from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version, render_csv
-from tests.services.reporting.conftest import CASES, TODAY
+from tests.services.reporting.conftest import CASES, TODAY, empty_ledger
 from tests.services.reporting.support import (
     audit_whole_ledger,
     counts_of,
@@ -150,6 +153,36 @@ async def test_re_running_a_released_period_changes_nothing(job: FederalReportJo
     # a fresh job (another process) too
     assert await FederalReportJob(pool).run(PERIOD) == first
     assert await ledger_snapshot(pool) == before
+
+
+RELEASE_IN_A_FRESH_PROCESS = """
+import asyncio, json, sys
+import asyncpg
+from services.reporting.job import FederalReportJob
+
+async def main():
+    pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
+    print(json.dumps(await FederalReportJob(pool).run(sys.argv[2]), sort_keys=True))
+    await pool.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_the_same_data_gives_the_same_release_whatever_the_hash_order(
+        job: FederalReportJob, pool: asyncpg.Pool, database_url: str) -> None:
+    """What a release publishes depends on the data and the ledger alone: not on the process's
+    string-hash order (sets and frozensets of codes), nor on the solver's time limit (the
+    complement search is bounded in nodes, not seconds; this process's solver has a shorter
+    time limit than the fresh process's default)."""
+    documents = [json.dumps(await job.run(PERIOD), sort_keys=True)]
+    for seed in ("1", "3"):
+        await empty_ledger(pool)
+        fresh = subprocess.run([sys.executable, "-c", RELEASE_IN_A_FRESH_PROCESS, database_url, PERIOD],
+                               env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
+                               timeout=600, check=True)
+        documents.append(fresh.stdout.strip())
+    assert documents[1] == documents[0] and documents[2] == documents[0]
 
 
 async def test_unavailable_and_invalid_periods_are_refused(job: FederalReportJob, pool: asyncpg.Pool) -> None:
