@@ -24,8 +24,8 @@
    (`domain.reporting.tables`). A correction that *lowers* a released count (an erasure, a
    reclassification, a withdrawn consent) has no non-negative split: `RevisionNeedsReview`.
 5. **Protect.** Per link group of families over the same people (`Family.link_group`:
-   served, entered, closed), `domain.reporting.suppression.protect_linked` against the
-   group's whole ledger (every family's every release of the fiscal year: quarters,
+   served, with the entries; closed), `domain.reporting.suppression.protect_linked` against
+   the group's whole ledger (every family's every release of the fiscal year: quarters,
    year-to-date, organisations, roll-ups, revisions), the families glued by link counts
    (`linked_group`, read in the same aggregate query), k = 11, a minimum reporting unit per
    organisation (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand
@@ -268,26 +268,23 @@ def _family_key(family: Family, row: Mapping[str, Any]) -> tuple[str, ...] | Non
     return (row["organisation"], row["quarter"], *codes)
 
 
-LINK_GROUPS = ("served", "entered", "closed")
+LINK_GROUPS = ("served", "closed")
 LINK_PREFIX = "link:"  # counts of the link universes in `read_true_counts`' result
 
 
 def _link_keys(row: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     """The link atoms (without vintage) of one aggregated input row: (group, (organisation,
-    quarter, *every LINK_DIMENSIONS code)) for each link group whose population holds the row."""
+    quarter, *every LINK_DIMENSIONS code)) for each link group whose population holds the row
+    (every row is a client served in its quarter; entries are in the served group)."""
     group = _code(row["age_group"], "age_group")
     if AGE_GROUP_OF_BAND[_code(row["age_band"], "age_band")] != group:
         raise ReportError("age group and age band of the inputs disagree")
     codes = {"newness": "new" if row["new_in_fiscal_year"] else "continuing",
              "consent": "yes" if row["statistics_consent"] else "no", "age_group": group,
-             "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned")}
+             "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned"),
+             "entered": "yes" if row["entered"] else "no"}
     key = (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
-    keys = [("served", key)]
-    if row["entered"]:
-        keys.append(("entered", key))
-    if row["closed"]:
-        keys.append(("closed", key))
-    return keys
+    return [("served", key), *([("closed", key)] if row["closed"] else [])]
 
 
 async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: str) -> dict[str, BaseCounts]:
@@ -298,6 +295,18 @@ async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: st
     rows = await conn.fetch(
         f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
              WHERE quarter = ANY($1::text[]) GROUP BY {columns}""", quarters)
+    services = await conn.fetch(
+        """SELECT f.organisation, f.quarter, c.code, count(*) AS clients,
+                  count(*) FILTER (WHERE f.services[c.position] > 0) AS received
+             FROM reporting.federal_inputs f CROSS JOIN reporting.federal_service_categories c
+            WHERE f.quarter = ANY($1::text[]) AND f.statistics_consent
+            GROUP BY f.organisation, f.quarter, c.code""", quarters)
+    return count_inputs(rows, services)
+
+
+def count_inputs(rows: Sequence[Mapping[str, Any]], service_rows: Sequence[Mapping[str, Any]]) -> dict[str, BaseCounts]:
+    """The counts of every family and of the link from aggregated input rows (`_GROUP_COLUMNS` and
+    `clients`) and aggregated service rows (organisation, quarter, code, clients, received)."""
     counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}
     for group in LINK_GROUPS:
         counts[LINK_PREFIX + group] = defaultdict(int)
@@ -310,13 +319,7 @@ async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: st
                 counts[family.name][key] += row["clients"]
         for group, key in _link_keys(row):
             counts[LINK_PREFIX + group][key] += row["clients"]
-    services = await conn.fetch(
-        """SELECT f.organisation, f.quarter, c.code, count(*) AS clients,
-                  count(*) FILTER (WHERE f.services[c.position] > 0) AS received
-             FROM reporting.federal_inputs f CROSS JOIN reporting.federal_service_categories c
-            WHERE f.quarter = ANY($1::text[]) AND f.statistics_consent
-            GROUP BY f.organisation, f.quarter, c.code""", quarters)
-    for row in services:
+    for row in service_rows:
         if row["code"] not in SERVICE_CATEGORIES:
             continue  # a category this codebook version does not publish
         target = counts[f"service_{row['code']}"]

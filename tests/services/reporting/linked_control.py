@@ -12,7 +12,6 @@ from domain.reporting.federal_codebook import FAMILIES, VERSION
 from domain.reporting.suppression import MinimumUnit, Policy, protect
 from domain.reporting.tables import Release
 from services.reporting.job import (
-    LINK_GROUPS,
     MINIMUM_UNIT,
     ROLL_UP,
     FamilyState,
