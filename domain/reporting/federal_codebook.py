@@ -160,9 +160,9 @@ class Family:
 
     @property
     def link_group(self) -> str:
-        """The families over the same people audited together: every population is a part of the
-        clients served in a quarter (entries, closures, services, the grant year's new clients),
-        so there is one group."""
+        """The families over the same people audited together: ``served`` (the clients served,
+        with the entries, services and the grant year's new clients, all parts of them) and
+        ``closed`` (not linked with the clients served: see "Links")."""
         return "closed" if self.population == "closed" else "served"
 
     def link_codes(self, codes: Mapping[str, str]) -> dict[str, str]:
