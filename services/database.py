@@ -8,6 +8,7 @@ database exists and is migrated before anything else runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from events.migrate import upgrade
 from services.settings import Settings
 
 DATABASE_NAME = "haven"
+POOL_CLOSE_GRACE = 10.0  # seconds for the pool to close gracefully at shutdown; then its connections are cut
 
 
 @contextlib.contextmanager
@@ -82,4 +84,8 @@ async def connection_pool(url: str, *, min_size: int = 2, max_size: int = 20) ->
     try:
         yield pool
     finally:
-        await pool.close()
+        try:  # a connection still busy (an abandoned projector's) is closed by force after the grace
+            async with asyncio.timeout(POOL_CLOSE_GRACE):
+                await pool.close()
+        except TimeoutError:
+            pool.terminate()

@@ -9,8 +9,10 @@ import functools
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import asyncpg
+import structlog
 from tqdm import tqdm
 
 from projections import checkpoints
@@ -30,17 +32,54 @@ def projection_runners(rt: Runtime, database_url: str, names: Sequence[str] | No
             if names is None or name in names]
 
 
+STOP_GRACE = 15.0  # seconds the projectors get to stop when `haven serve` shuts down
+
+_log = structlog.get_logger(component="projections")
+
+
 @contextlib.asynccontextmanager
-async def projectors_in_background(rt: Runtime, database_url: str) -> AsyncIterator[list[ProjectionRunner]]:
-    """Run every projection in this process for the duration (haven serve)."""
+async def projectors_in_background(rt: Runtime, database_url: str,
+                                   stop_grace: float = STOP_GRACE) -> AsyncIterator[list[ProjectionRunner]]:
+    """Run every projection in this process for the duration (haven serve).
+
+    At the end they are cancelled and given `stop_grace` seconds. Projectors that have not
+    stopped by then are abandoned, so that shutdown always completes; where each one was
+    waiting is logged (code locations only). Abandoning one is safe: its batch transaction
+    goes with its connection when the pool closes, and a rebuild's unswapped tables are dropped
+    by the next rebuild (`projections.rebuild`)."""
     runners = projection_runners(rt, database_url)
     task = asyncio.create_task(run_projections(runners), name="projections")
     try:
         yield runners
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_within(task, stop_grace, "projection")
+
+
+async def stop_within(task: asyncio.Task[None], grace: float, family: str) -> bool:
+    """Cancel `task` and wait for it at most `grace` seconds (its error, if it failed, is
+    raised). False if it has not stopped: then every task whose name starts with `family` is
+    logged with where it waits, and left behind."""
+    task.cancel()
+    await asyncio.wait({task}, timeout=grace)
+    if not task.done():
+        for stuck in [t for t in asyncio.all_tasks() if t.get_name().startswith(family)]:
+            _log.warning("task did not stop in time; abandoned", waiting_at=waiting_at(stuck))
+        return False
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return True
+
+
+def waiting_at(task: asyncio.Task[object]) -> str:
+    """Where a task is suspended, innermost first: 'file:line function < ...' (no values)."""
+    places = []
+    awaited: object = task.get_coro()
+    while awaited is not None and len(places) < 12:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None:
+            places.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return " < ".join(reversed(places))
 
 
 async def run_worker(settings: Settings, url: str) -> int:

@@ -54,7 +54,7 @@ LOGGABLE_KEYS = frozenset({
     "problem_type", "error_code", "exc_type",
     # operations: migrations, projections, subscriptions, benchmarks
     "migration", "count", "position", "lag_events", "lag_seconds", "projection", "version",
-    "duration_ms", "figure", "generation",
+    "duration_ms", "figure", "generation", "waiting_at",
 })
 
 # stdlib loggers whose message text is kept (exact names; children are not included).
