@@ -10,7 +10,8 @@ relaxation proves the integer program infeasible; an optimal vertex that is inte
 constraints with margins are nearly totally unimodular, so it usually is) and satisfies
 every row in exact int64 arithmetic is returned as is. Only otherwise does branch-and-bound
 run. An optimisation with a node limit (complementary suppression) goes to branch-and-bound
-directly and keeps the best point found within the limit. The constraint matrix of a ledger is compiled once (CSR, cached by the system object)
+directly and keeps the best point found within the limit. `relax` returns the relaxation's
+optimal vertex as it is (the LP rounding of complementary suppression). The constraint matrix of a ledger is compiled once (CSR, cached by the system object)
 and reused for every program over it; a program adds at most a few rows.
 
 Returned points are checked again, in Python integers, by the domain; an optimum the
@@ -20,6 +21,7 @@ solver gets wrong can only cost a needless suppression, never a disclosure.
 from __future__ import annotations
 
 import weakref
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -58,6 +60,7 @@ class HighsSolver:
         self._cache: weakref.WeakKeyDictionary[LinearSystem, _Compiled] = weakref.WeakKeyDictionary()
         self.lp_only = 0  # programs settled by the relaxation alone
         self.branched = 0  # programs that needed branch-and-bound
+        self.relaxed = 0  # relaxations solved (`relax`)
 
     def _compiled(self, system: LinearSystem) -> _Compiled:
         compiled = self._cache.get(system)
@@ -65,7 +68,8 @@ class HighsSolver:
             compiled = self._cache[system] = _Compiled(len(system.lower), system.rows)
         return compiled
 
-    def solve(self, program: IntegerProgram) -> tuple[int, ...] | None:
+    def _arguments(self, program: IntegerProgram) -> dict[str, Any]:
+        """milp's arguments for `program` (integrality left to the caller)."""
         system = program.system
         n = len(system.lower)
         compiled = self._compiled(system)
@@ -77,27 +81,41 @@ class HighsSolver:
         cost = np.zeros(n)
         for v, c in program.objective:
             cost[v] += -c if program.maximise else c
-        lower = np.array(system.lower, dtype=float)
-        upper = np.array(system.upper, dtype=float)
-        constraints = [LinearConstraint(matrix, low, high)] if matrix.shape[0] else []
-        options = {"time_limit": self.time_limit, "presolve": True}
+        options: dict[str, Any] = {"time_limit": self.time_limit, "presolve": True}
         if program.node_limit is not None:
             options["node_limit"] = program.node_limit
         if program.gap:
             options["mip_rel_gap"] = program.gap
+        return {"c": cost, "constraints": [LinearConstraint(matrix, low, high)] if matrix.shape[0] else [],
+                "bounds": Bounds(np.array(system.lower, dtype=float), np.array(system.upper, dtype=float)),
+                "options": options}
 
-        # a program with a node limit optimises (complementary suppression): its relaxation is
-        # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
-        for integral in (False, True) if program.node_limit is None else (True,):
-            result = milp(cost, constraints=constraints, bounds=Bounds(lower, upper),
-                          integrality=np.full(n, 1 if integral else 0), options=options)
+    def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:
+        result = milp(**self._arguments(program), integrality=np.zeros(len(program.system.lower)))
+        if result.status == _INFEASIBLE:
+            return None
+        if result.status != _OPTIMAL or result.x is None:
+            raise SolverFailed(f"HiGHS stopped: {result.message}")
+        self.relaxed += 1
+        return tuple(float(x) for x in result.x)
+
+    def solve(self, program: IntegerProgram) -> tuple[int, ...] | None:
+        system = program.system
+        n = len(system.lower)
+        arguments = self._arguments(program)
+        constraint = arguments["constraints"][0] if arguments["constraints"] else None
+        optimising_in_nodes = program.node_limit is not None and bool(program.objective)
+        # an optimisation with a node limit (complementary suppression): its relaxation is rarely
+        # integral, so branch-and-bound (whose root is that relaxation) runs directly
+        for integral in (True,) if optimising_in_nodes else (False, True):
+            result = milp(**arguments, integrality=np.full(n, 1 if integral else 0))
             if result.status == _INFEASIBLE:
                 return None
             good_enough = program.node_limit is not None and integral and result.x is not None
             if result.status != _OPTIMAL and not good_enough or result.x is None:
                 raise SolverFailed(f"HiGHS stopped: {result.message}")
             point = np.rint(result.x).astype(np.int64)
-            if np.all(np.abs(result.x - point) <= 1e-7) and _holds(matrix, low, high, point, system):
+            if np.all(np.abs(result.x - point) <= 1e-7) and _holds(constraint, point, system):
                 if integral:
                     self.branched += 1
                 else:
@@ -106,10 +124,10 @@ class HighsSolver:
         raise SolverFailed("HiGHS returned a point that violates a constraint")
 
 
-def _holds(matrix: csr_array, low: np.ndarray, high: np.ndarray, point: np.ndarray, system: LinearSystem) -> bool:
+def _holds(constraint: LinearConstraint | None, point: np.ndarray, system: LinearSystem) -> bool:
     if np.any(point < np.array(system.lower)) or np.any(point > np.array(system.upper)):
         return False
-    if not matrix.shape[0]:
+    if constraint is None:
         return True
-    values = (matrix @ point).astype(float)  # int64 products: exact for the counts we hold
-    return bool(np.all(values >= low) and np.all(values <= high))
+    values = (constraint.A @ point).astype(float)  # int64 products: exact for the counts we hold
+    return bool(np.all(values >= constraint.lb) and np.all(values <= constraint.ub))

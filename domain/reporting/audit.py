@@ -133,6 +133,13 @@ class IntegerSolver(Protocol):
         Raises SolverFailed when it can prove neither. Callers verify returned points.
         """
 
+    def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:
+        """A point of the program's linear relaxation (integrality dropped), optimal for its
+        objective; None if the relaxation is infeasible (then so is the program).
+
+        Raises SolverFailed when it can prove neither. Deterministic: the same program, the same point.
+        """
+
 
 # -- the ledger ----------------------------------------------------------------------------------
 

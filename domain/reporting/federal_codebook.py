@@ -11,28 +11,27 @@ vintage x the family's own dimensions — over which all its tables, for every q
 year-to-date, organisation, roll-up and revision, are sums. Families are kept to one or two
 breakdowns each so that their atoms stay few (a few hundred).
 
-**Links.** Families over the same people share more than the totals they publish, and are
-audited together, as one integer system (`domain.reporting.audit.Linked`), per *link group*
-(`Family.link_group`): ``served`` (the served families, HUD Q5a, the service, grant-year and
-entry families: entries, services and the grant year's new clients are parts of the clients
-served in a quarter) and ``closed``. The link is the cross-classification of what the group's
-families have in common — organisation x quarter x vintage x newness x consent x age group x
-program x entered (`LINK_DIMENSIONS`; ``closed``: program x consent) — one unknown count per
-link atom, and every family atom is a sum over the link atoms it belongs to
-(`Family.link_codes`): a ``WITHHELD`` atom is a non-consenting client of any age group, a
-consenting age band is its age group (`AGE_GROUP_OF_BAND`), HUD's age group spans both
-consents, a grant-year atom is a new client, a service atom a consenting client, an entry
-family's atom a client who entered in the quarter.
+**Links.** Families over the same people share more than the totals they publish: every
+family counts clients served in a quarter (entries, closures, services and the grant year's
+new clients are parts of them), so all families are audited together, as one integer system
+(`domain.reporting.audit.Linked`). The link is the cross-classification of what the families
+have in common — organisation x quarter x vintage x newness x consent x age group x program x
+entered x closed (`LINK_DIMENSIONS`) — one unknown count per link atom, and every family atom
+is a sum over the link atoms it belongs to (`Family.link_codes`): a ``WITHHELD`` atom is a
+non-consenting client of any age group, a consenting age band is its age group
+(`AGE_GROUP_OF_BAND`), HUD's age group spans both consents, a grant-year atom is a new
+client, a service atom a consenting client, an entry family's atom a client who entered in
+the quarter, a closure family's atom a client who left a program in it.
 The links this captures (each a real leak of an audit without it, tests/services/reporting/
 test_linked_attacks.py and test_linked_populations.py): TIMS minors minus VOCA new minors
 (continuing minors; in a fiscal year's first quarter, the new children 0-11); HUD children
 minus TIMS minors (non-consenting minors); the withheld count that one family pins (TIMS
 clients served minus any TIMS breakdown's consenting total) opening a category another
 family folds it into (VOCA's "not reported" / "not tracked"); consenting minors served minus
-consenting minors entering (the minors served who did not enter this quarter); the same for
-closures and entries by program; the service families' population (consenting clients
-served) against the served families' consenting totals; the grant-year families' consenting
-clients by program against each other.
+consenting minors entering (the minors served who did not enter this quarter); consenting
+clients served minus consenting closures (those who did not leave); the service families'
+population (consenting clients served) against the served families' consenting totals; the
+grant-year families' consenting clients by program against each other.
 
 *Why auditing the blocks glued by the link is exact, and where it is not:* given the link
 counts, each family's remaining dimensions (victim status, trafficking type, gender, age band
@@ -44,12 +43,7 @@ families' splits as margins always exists). The system then has exactly the outs
 feasible set, with the atoms of the families plus the link instead of their product; link
 counts are audited targets too.
 
-*Not linked:* the closures with the clients served. Closed clients are among those served,
-but the closure families share no breakdown with the served group beyond organisation,
-quarter, program and consent; linking them too (a ``closed`` flag in the link) made the
-audit of a fiscal year's releases about four times slower again, so the bounds a
-sub-population implies (closures by program <= clients served) are not audited. One
-dimension is shared below the link: the age band, which
+*Not linked:* one dimension is shared below the link: the age band, which
 both VOCA's new victims and OTIP's entries break down (the link holds the age group, not the
 band, to keep it small). For those two families the system is a relaxation: an outsider who
 combines "new 12-17 served" with "12-17 entering" may know more than the audit assumes. See
@@ -119,7 +113,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 AGE_GROUP_OF_BAND = {"0-11": "minor", "12-17": "minor", "18-24": "adult", "25-34": "adult", "35-49": "adult",
                      "50+": "adult", "not_tracked": "not_tracked"}  # as the projection codes both (age < 18)
 
-# The link: dimensions that families of one link group share about the same people (see "Links"
+# The link: dimensions that the families share about the same people (see "Links"
 # in the module docstring), in the order of the link universe.
 LINK_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "newness": CATEGORIES["newness"],
@@ -127,6 +121,7 @@ LINK_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "age_group": CATEGORIES["age_group"],
     "program": PROGRAMS,
     "entered": ("yes", "no"),  # a program entry in the quarter (the entry families' population)
+    "closed": ("yes", "no"),  # a program exit in the quarter (the closure families' population)
 }
 
 # Dimensions whose categories are sensitive: each row of another classification is an
@@ -158,13 +153,6 @@ class Family:
         codes = CATEGORIES[dimension]
         return (*codes, WITHHELD) if dimension in self.consent_gated else codes
 
-    @property
-    def link_group(self) -> str:
-        """The families over the same people audited together: ``served`` (the clients served,
-        with the entries, services and the grant year's new clients, all parts of them) and
-        ``closed`` (not linked with the clients served: see "Links")."""
-        return "closed" if self.population == "closed" else "served"
-
     def link_codes(self, codes: Mapping[str, str]) -> dict[str, str]:
         """The link dimensions (`LINK_DIMENSIONS`) one atom of this family fixes; the others it spans.
 
@@ -176,6 +164,8 @@ class Family:
         fixed: dict[str, str] = {}
         if self.population == "entered":
             fixed["entered"] = "yes"
+        if self.population == "closed":
+            fixed["closed"] = "yes"
         if self.population == "grant_year":
             fixed["newness"] = "new"  # one row per client per fiscal year: the quarter the client is new
         if self.population.startswith("service:"):

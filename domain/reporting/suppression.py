@@ -18,10 +18,12 @@ one release per block, audited as one system, complementary suppressions chosen 
    or at least k (a suppressed cell: at another value; a group: another category non-zero).
    Unknowns are the atoms plus, per publishable number j, a switch z_j and deviations
    p_j, m_j <= M z_j with cell_j(x) - p_j + m_j = published_j; it minimises
-   sum z_j * (1 + published_j) (within 25 % of the optimum, or the best found in `COMPLEMENT_NODES` branch-and-bound nodes), so small cells are preferred
-   and totals are kept. M is 2k first (a tight relaxation, fast), a large bound if that
-   finds nothing. Past
-   publications and mandatory cells stay fixed. The choices are added and step 2 repeats.
+   sum z_j * (1 + published_j), so small cells are preferred and totals are kept. Within the
+   finding's own block: within 25 % of the optimum, or the best found in `COMPLEMENT_NODES`
+   branch-and-bound nodes. Over the whole linked system (thousands of unknowns): LP rounding
+   (`_rounded_choice`), branch-and-bound only if it settles nothing. M is 2k first (a tight
+   relaxation, fast), a large bound if that finds nothing. Past publications and mandatory
+   cells stay fixed. The choices are added and step 2 repeats.
 4. **Refusal.** A finding that no suppression of this release can clear (the past ledger or
    the mandatory cells give it away), or no agreement after `max_rounds` rounds, refuses
    the release with the findings.
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from domain.reporting.audit import (
     K,
@@ -61,7 +64,18 @@ from domain.reporting.audit import (
 from domain.reporting.tables import TOTAL, Atom, Release, Universe, rounded_percent, tabulate, total
 
 COMPLEMENT_NODES = 200  # per complement program: the best choice found by then will do (deterministic)
+MOVED = 1e-6  # a relaxed deviation above this moves its number (LP rounding); HiGHS' tolerance is 1e-7
+NOT_ROUNDED = object()  # LP rounding settled nothing: search by branch-and-bound
 Ref = tuple[str, object]  # ("cell", (table, key)) or ("percentage", name)
+
+
+class _Switch(NamedTuple):
+    """A publishable number of this release that a complement program may suppress."""
+
+    ref: tuple[int, Ref]  # (block, ("cell", (table, key)) or ("percentage", name))
+    variable: int  # 1: suppressed
+    weight: int  # its cost in the objective
+    deviations: tuple[int, ...]  # the variables by which a witness moves it from its published value
 
 
 @dataclass(frozen=True)
@@ -228,7 +242,7 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
             rows.append(Row(tuple((a, 1) for a in atoms), value, value))
         scope = [block]
     lower, upper = [0] * n, [scale] * n
-    switches: list[tuple[tuple[int, Ref], int, int]] = []  # ((block, what), switch variable, weight)
+    switches: list[_Switch] = []
 
     def new_variable(high: int) -> int:
         lower.append(0)
@@ -251,7 +265,7 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
             z, plus, minus = new_variable(1), new_variable(bound), new_variable(bound)
             rows.append(Row(terms_of_sum([terms, ((plus, -1), (minus, 1))]), value, value))
             rows.append(Row(((z, -bound), (plus, 1), (minus, 1)), None, 0))
-            switches.append(((block_index, ("cell", (table_name, key))), z, 1 + value))
+            switches.append(_Switch((block_index, ("cell", (table_name, key))), z, 1 + value, (plus, minus)))
         for percentage in release.percentages:
             p = publication.percentages[percentage.name]
             if p is None:
@@ -262,10 +276,10 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
                 sign = 1 if row.low is not None else -1  # loosen whichever side the row bounds
                 rows.append(Row(terms_of_sum([row.terms, ((slack, sign),)]), row.low, row.high))
             rows.append(Row(((z, -202 * bound), (slack, 1)), None, 0))
-            switches.append(((block_index, ("percentage", percentage.name)), z, 1))
+            switches.append(_Switch((block_index, ("percentage", percentage.name)), z, 1, (slack,)))
 
     system = LinearSystem(tuple(lower), tuple(upper), tuple(rows))
-    objective: Terms = tuple(sorted((z, w) for _, z, w in switches))
+    objective: Terms = tuple(sorted((s.variable, s.weight) for s in switches))
     best: tuple[int, set[tuple[int, Ref]]] | None = None
     # a group empty in truth: one category is possible already (the finding); a branch met at no
     # cost is that category, and clears nothing
@@ -273,17 +287,44 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
     for branch in _witness_branches(finding, truth, k):
         branch = [Row(tuple((v - shift, c) for v, c in row.terms), row.low, row.high) for row in branch]
         try:
-            point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25, node_limit=COMPLEMENT_NODES))
+            on = _rounded_choice(system, branch, objective, switches, solver) if block is None else NOT_ROUNDED
+            if on is NOT_ROUNDED:
+                point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25,
+                                                    node_limit=COMPLEMENT_NODES))
+                on = None if point is None or not system.holds(point, branch) else \
+                    frozenset(i for i, switch in enumerate(switches) if point[switch.variable] >= 1)
         except SolverFailed:
             continue
-        if point is None or not system.holds(point, branch):
+        if on is None or empty_group and not on:
             continue
-        cost = dot(objective, point)
-        if empty_group and not any(point[z] for _, z, _ in switches):
-            continue
+        cost = sum(switches[i].weight for i in on)
         if best is None or cost < best[0]:
-            best = (cost, {ref for ref, z, _ in switches if point[z] >= 1})
+            best = (cost, {switches[i].ref for i in on})
     return None if best is None else best[1]
+
+
+def _rounded_choice(system: LinearSystem, branch: Sequence[Row], objective: Terms, switches: Sequence[_Switch],
+                    solver: IntegerSolver) -> frozenset[int] | None | object:
+    """LP rounding, for programs over the whole linked system (thousands of unknowns, where
+    branch-and-bound takes seconds): solve the relaxation and switch on every number it moves at
+    all (indices into `switches`). None: not even the relaxation has a witness in this branch.
+
+    The relaxation's witness may be fractional: the choice is kept unverified when it switches
+    something on (the round's audit re-checks it exactly; a choice that does not clear the
+    finding comes back as a finding whose relaxation is met at no cost), and, when it switches
+    nothing on, only if the rounded point is itself an integer witness — otherwise
+    `NOT_ROUNDED`, and the caller searches by branch-and-bound. Deterministic, like that search."""
+    relaxed = solver.relax(IntegerProgram(system, tuple(branch), objective))
+    if relaxed is None:
+        return None
+    on = frozenset(i for i, switch in enumerate(switches)
+                   if sum(relaxed[d] for d in switch.deviations) > MOVED)
+    if on:
+        return on
+    rounded = [round(x) for x in relaxed]
+    for switch in switches:
+        rounded[switch.variable] = 0
+    return on if system.holds(rounded, branch) else NOT_ROUNDED
 
 
 def _witness_branches(finding: Finding, truth: Sequence[int], k: int) -> list[list[Row]]:

@@ -23,14 +23,14 @@
    a release over all vintages, audited against the original over the old vintage only
    (`domain.reporting.tables`). A correction that *lowers* a released count (an erasure, a
    reclassification, a withdrawn consent) has no non-negative split: `RevisionNeedsReview`.
-5. **Protect.** Per link group of families over the same people (`Family.link_group`:
-   served, with the entries; closed), `domain.reporting.suppression.protect_linked` against
-   the group's whole ledger (every family's every release of the fiscal year: quarters,
-   year-to-date, organisations, roll-ups, revisions), the families glued by link counts
-   (`linked_group`, read in the same aggregate query), k = 11, a minimum reporting unit per
-   organisation (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand
-   total). The families of a group share their vintages (split jointly). If any group is
-   refused, nothing is released (`ReportRefused`).
+5. **Protect.** Every family together (they count the same people: see "Links" in
+   `domain.reporting.federal_codebook`), `domain.reporting.suppression.protect_linked` against
+   the whole ledger (every family's every release of the fiscal year: quarters, year-to-date,
+   organisations, roll-ups, revisions), the families glued by link counts (`linked_families`,
+   read in the same aggregate query), k = 11, a minimum reporting unit per organisation
+   (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand total). The
+   families share their vintages (split jointly). If the audit refuses, nothing is released
+   (`ReportRefused`).
 6. **Record.** The release row (the document itself) and one publication per family are
    inserted in the same transaction, under an advisory lock, so two jobs take turns.
 7. **Re-runs.** A period already released for a scope is returned from the ledger as stored
@@ -268,23 +268,20 @@ def _family_key(family: Family, row: Mapping[str, Any]) -> tuple[str, ...] | Non
     return (row["organisation"], row["quarter"], *codes)
 
 
-LINK_GROUPS = ("served", "closed")
-LINK_PREFIX = "link:"  # counts of the link universes in `read_true_counts`' result
+LINK = "link"  # the link's counts in `read_true_counts`' result
 
 
-def _link_keys(row: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
-    """The link atoms (without vintage) of one aggregated input row: (group, (organisation,
-    quarter, *every LINK_DIMENSIONS code)) for each link group whose population holds the row
-    (every row is a client served in its quarter; entries are in the served group)."""
+def _link_key(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The link atom (without vintage) of one aggregated input row: (organisation, quarter,
+    *every LINK_DIMENSIONS code); every row is a client served in its quarter."""
     group = _code(row["age_group"], "age_group")
     if AGE_GROUP_OF_BAND[_code(row["age_band"], "age_band")] != group:
         raise ReportError("age group and age band of the inputs disagree")
     codes = {"newness": "new" if row["new_in_fiscal_year"] else "continuing",
              "consent": "yes" if row["statistics_consent"] else "no", "age_group": group,
              "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned"),
-             "entered": "yes" if row["entered"] else "no"}
-    key = (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
-    return [("served", key), *([("closed", key)] if row["closed"] else [])]
+             "entered": "yes" if row["entered"] else "no", "closed": "yes" if row["closed"] else "no"}
+    return (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
 
 
 async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: str) -> dict[str, BaseCounts]:
@@ -308,8 +305,7 @@ def count_inputs(rows: Sequence[Mapping[str, Any]], service_rows: Sequence[Mappi
     """The counts of every family and of the link from aggregated input rows (`_GROUP_COLUMNS` and
     `clients`) and aggregated service rows (organisation, quarter, code, clients, received)."""
     counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}
-    for group in LINK_GROUPS:
-        counts[LINK_PREFIX + group] = defaultdict(int)
+    counts[LINK] = defaultdict(int)
     for row in rows:
         for family in FAMILIES:
             if family.population.startswith("service:"):
@@ -317,8 +313,7 @@ def count_inputs(rows: Sequence[Mapping[str, Any]], service_rows: Sequence[Mappi
             key = _family_key(family, row)
             if key is not None:
                 counts[family.name][key] += row["clients"]
-        for group, key in _link_keys(row):
-            counts[LINK_PREFIX + group][key] += row["clients"]
+        counts[LINK][_link_key(row)] += row["clients"]
     for row in service_rows:
         if row["code"] not in SERVICE_CATEGORIES:
             continue  # a category this codebook version does not publish
@@ -455,9 +450,9 @@ def _releases_now(family: Family, period: Period) -> bool:
     return period.ends_fiscal_year or any(spec.period != "grant_year" for spec in family.tables)
 
 
-def linked_group(states: Sequence[FamilyState], organisations: Sequence[str],
+def linked_families(states: Sequence[FamilyState], organisations: Sequence[str],
                  extra_vintage: bool = False) -> Linked:
-    """The ledgers of one link group's families as blocks of one `Linked` system: the same
+    """The ledgers of the families as blocks of one `Linked` system: the same
     organisation, quarter and vintage codes for all, and a link universe of the `LINK_DIMENSIONS`
     some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell."""
     shared: dict[str, list[str]] = {"organisation": sorted(organisations),
@@ -505,21 +500,20 @@ def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:
     return dict(out)
 
 
-def protect_group(states: Sequence[FamilyState], counts: Mapping[str, BaseCounts], period: Period, scope: str,
-                  release_name: str, solver: IntegerSolver, organisations: Sequence[str],
-                  revision: bool = False) -> list[FamilyRelease]:
-    """Protect one link group's families together: one release per family released now, audited
-    with every family of the group that has ever been released this fiscal year (`Linked`)."""
-    group = states[0].family.link_group
+def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCounts], period: Period, scope: str,
+                     release_name: str, solver: IntegerSolver, organisations: Sequence[str],
+                     revision: bool = False) -> list[FamilyRelease]:
+    """Protect families together: one release per family released now, audited with every
+    family in `states` (those released before this fiscal year included) as one `Linked` system."""
     organisations = sorted(organisations)
-    linked = linked_group(states, organisations)
+    linked = linked_families(states, organisations)
 
     def bases(linked: Linked) -> list[BaseCounts]:
-        return [counts[st.family.name] for st in states] + [link_base(linked, counts[LINK_PREFIX + group])]
+        return [counts[st.family.name] for st in states] + [link_base(linked, counts[LINK])]
 
     split = split_vintages(linked, bases(linked), solver)
     if split is None:  # late data contradicts a published number: the records since go to a new vintage
-        linked = linked_group(states, organisations, extra_vintage=True)
+        linked = linked_families(states, organisations, extra_vintage=True)
         split = split_vintages(linked, bases(linked), solver)
         if split is None:
             raise RevisionNeedsReview(
@@ -538,7 +532,7 @@ def protect_group(states: Sequence[FamilyState], counts: Mapping[str, BaseCounts
     try:
         protected = protect_linked(linked, releases, truths, link_truth, solver, policy)
     except ReleaseRefused as refused:
-        raise ReportRefused(f"families of {group}: {refused}") from None
+        raise ReportRefused(str(refused)) from None
     out = []
     for i, (state, publication) in enumerate(zip(states, protected.publications, strict=True)):
         if publication is None:
@@ -742,15 +736,8 @@ class FederalReportJob:
     def _protect_all(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], period: Period,
                      scope: str, name: str, revision: bool) -> list[FamilyRelease]:
         organisations = _organisations(counts, scope)
-        released: dict[str, FamilyRelease] = {}
-        for group in LINK_GROUPS:
-            members = [states[f.name] for f in FAMILIES if f.link_group == group
-                       and (_releases_now(f, period) or states[f.name].publications)]
-            if not members:
-                continue
-            for fr in protect_group(members, counts, period, scope, name, self._solver, organisations, revision):
-                released[fr.family.name] = fr
-        return [released[f.name] for f in FAMILIES if f.name in released]  # codebook order
+        members = [states[f.name] for f in FAMILIES if _releases_now(f, period) or states[f.name].publications]
+        return protect_families(members, counts, period, scope, name, self._solver, organisations, revision)
 
 
 def _organisations(counts: Mapping[str, BaseCounts], scope: str) -> list[str]:

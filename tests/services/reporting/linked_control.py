@@ -1,5 +1,5 @@
 """The control of the linked-family attacks: every family protected on its own, as the job did
-before link groups (each family's ledger audited alone), and the outsider who combines them."""
+before families were linked (each family's ledger audited alone), and the outsider who combines them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from services.reporting.job import (
     _organisations,
     _releases_now,
     family_tables,
-    linked_group,
+    linked_families,
     read_true_counts,
 )
 from services.reporting.ledger import universe_to_json
@@ -54,11 +54,11 @@ async def per_family_releases(pool: asyncpg.Pool, releases: Iterable[tuple[str, 
     return states, ledgers
 
 
-def joint(states: Mapping[str, FamilyState], group: str) -> Linked:
-    """What an outsider holds: the group's families' published numbers and that they count the same people."""
-    members = [states[f.name] for f in FAMILIES if f.link_group == group and f.name in states]
+def joint(states: Mapping[str, FamilyState]) -> Linked:
+    """What an outsider holds: every family's published numbers and that they count the same people."""
+    members = [states[f.name] for f in FAMILIES if f.name in states]
     organisations = sorted({o for st in members for u in st.stored_universes for o in u["organisation"]})
-    return linked_group(members, organisations)
+    return linked_families(members, organisations)
 
 
 def link_interval(linked: Linked, where: Mapping[str, str | Sequence[str]]) -> tuple[int, int]:
@@ -76,10 +76,9 @@ def link_interval(linked: Linked, where: Mapping[str, str | Sequence[str]]) -> t
 
 def block_interval(linked: Linked, family: str, where: Mapping[str, str | Sequence[str]]) -> tuple[int, int]:
     """The outsider's range of a count of one family's atoms (say new clients of one age band)."""
-    members = [f.name for f in FAMILIES if f.link_group == FAMILIES_BY_NAME[family].link_group]
-    present = [name for name in members if any(
-        tuple(d.name for d in b.universe.dimensions[3:]) == FAMILIES_BY_NAME[name].dimensions
-        and {t.name for p in b.publications for t in p.release.tables} <= {t.name for t in FAMILIES_BY_NAME[name].tables}
+    present = [f.name for f in FAMILIES if any(
+        tuple(d.name for d in b.universe.dimensions[3:]) == f.dimensions
+        and {t.name for p in b.publications for t in p.release.tables} <= {t.name for t in f.tables}
         for b in linked.blocks)]
     index = present.index(family)
     universe = linked.blocks[index].universe
@@ -91,4 +90,3 @@ def block_interval(linked: Linked, family: str, where: Mapping[str, str | Sequen
     return sum(c * low[v] for v, c in terms), sum(c * high[v] for v, c in terms)
 
 
-FAMILIES_BY_NAME = {f.name: f for f in FAMILIES}

@@ -12,7 +12,7 @@ import asyncpg
 
 from domain.reporting.audit import Ledger, Linked, audit
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, SERVICE_CATEGORIES, VERSION, output_tables
-from services.reporting.job import BASE_DIMENSIONS, LINK_GROUPS, FamilyState, linked_group
+from services.reporting.job import BASE_DIMENSIONS, FamilyState, linked_families
 from services.reporting.ledger import merge_universe, publication_from_json, stored_universe
 from tests.services.reporting.conftest import SOLVER
 
@@ -33,8 +33,8 @@ async def stored_ledgers(pool: asyncpg.Pool) -> dict[tuple[str, int], Ledger]:
     return ledgers
 
 
-async def stored_linked(pool: asyncpg.Pool, groups: Iterable[str] = LINK_GROUPS) -> dict[tuple[str, int], Linked]:
-    """Every link group's stored ledgers as one `Linked` system: (group, fiscal year) -> Linked.
+async def stored_linked(pool: asyncpg.Pool) -> dict[int, Linked]:
+    """Every family's stored ledgers as one `Linked` system: fiscal year -> Linked.
     The outsider's view: every published number and the definitions (the same clients)."""
     rows = await pool.fetch("""SELECT family, fiscal_year, definition::text AS d FROM reporting_ledger.publications
                                 ORDER BY release_no""")
@@ -48,19 +48,16 @@ async def stored_linked(pool: asyncpg.Pool, groups: Iterable[str] = LINK_GROUPS)
     linked = {}
     for year, by_family in states.items():
         organisations = sorted({o for st in by_family.values() for u in st.stored_universes for o in u["organisation"]})
-        for group in groups:
-            members = [by_family[f.name] for f in FAMILIES if f.link_group == group and f.name in by_family]
-            if members:
-                linked[(group, year)] = linked_group(members, organisations)
+        linked[year] = linked_families([by_family[f.name] for f in FAMILIES if f.name in by_family], organisations)
     return linked
 
 
 async def audit_whole_ledger(pool: asyncpg.Pool) -> list[str]:
-    """Audit every link group's whole ledger from scratch, jointly, without the true counts: the findings."""
+    """Audit the whole ledger of every fiscal year from scratch, jointly, without the true counts: the findings."""
     findings = []
-    for (group, year), linked in (await stored_linked(pool)).items():
+    for year, linked in (await stored_linked(pool)).items():
         result = audit(linked, SOLVER)
-        findings.extend(f"{group}/{year}: {f.describe()}" for f in result.findings)
+        findings.extend(f"{year}: {f.describe()}" for f in result.findings)
     return findings
 
 

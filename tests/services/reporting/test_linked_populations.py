@@ -3,15 +3,18 @@
 The clients who entered a program in a quarter, and those who left it, are among the clients
 served in that quarter. A table of entries by age and a table of clients served by age,
 both published in full, give their difference: the consenting minors served who did not
-enter this quarter. Control: the populations protected as separate link groups (how the job
-worked before they were linked) — each group's own joint audit passes, both tables are
-published, and the difference is 3. Then the job's grouping (the entries in the served
-group, `LINK_DIMENSIONS` with `entered`): the release passes the audit and the difference can
-no longer be pinned.
+enter this quarter. Tables of closures by reason and of clients served by age give the
+consenting clients served who did not leave. Control: the populations protected as separate
+systems (how the job worked before they were linked) — each system's own joint audit passes,
+the tables are published, and the difference is pinned. Then the job: every family linked
+(`LINK_DIMENSIONS` with `entered` and `closed`): the release passes the audit and the
+difference can no longer be pinned.
 
-Synthetic aggregated inputs (no database): one organisation in the first quarter of a fiscal
-year, 40 consenting adults (20 entering), 15 consenting minors aged 12-17 (12 entering) and
-15 clients without consent to statistics (adults, none entering).
+Synthetic aggregated inputs (no database), one organisation in the first quarter of a fiscal
+year. Entries: 40 consenting adults (20 entering), 15 consenting minors aged 12-17 (12
+entering) and 15 clients without consent to statistics (adults, none entering). Closures: 40
+consenting adults, 32 of them leaving (20 with their goals met, 12 at their request), and 15
+clients without consent, none leaving.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from domain.reporting.audit import audit
 from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES
-from services.reporting.job import FamilyState, Period, count_inputs, protect_group
+from services.reporting.job import FamilyState, Period, count_inputs, protect_families
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint, link_interval
 
@@ -28,42 +31,56 @@ ORG, QUARTER = "org-synthetic", "2025Q4"
 PERIOD = Period.parse(QUARTER)
 
 
-def clients(count: int, *, minor: bool, consent: bool, entered: bool, sex: bool, woman: bool) -> dict[str, Any]:
+def clients(count: int, *, minor: bool = False, consent: bool = True, entered: bool = False,
+            closure_reason: str | None = None, sex: bool, woman: bool) -> dict[str, Any]:
+    closed = closure_reason is not None
     return {"organisation": ORG, "quarter": QUARTER, "new_in_fiscal_year": True, "entered": entered,
-            "entry_type": "referral" if entered else None, "closed": False, "closure_reason": None,
-            "living_situation": None, "referred_on": None,
+            "entry_type": "referral" if entered else None, "closed": closed, "closure_reason": closure_reason,
+            "living_situation": "rental" if closed else None, "referred_on": False if closed else None,
             "victim_status": "confirmed" if sex else "strong_indicators",
             "trafficking_type": "sex" if sex else "labor",
             "age_group": "minor" if minor else "adult", "age_band": "12-17" if minor else "25-34",
             "gender": "woman" if woman else "man", "citizenship": "foreign_national", "statistics_consent": consent,
-            "enrolled_at_end": True, "obtained_continued_presence": False, "obtained_t_visa": False,
+            "enrolled_at_end": not closed, "obtained_continued_presence": False, "obtained_t_visa": False,
             "obtained_hhs_letter": False, "clients": count}
 
 
-ROWS = [
-    clients(10, minor=False, consent=True, entered=True, sex=True, woman=True),
-    clients(10, minor=False, consent=True, entered=True, sex=False, woman=False),
-    clients(10, minor=False, consent=True, entered=False, sex=True, woman=False),
-    clients(10, minor=False, consent=True, entered=False, sex=False, woman=True),
-    clients(6, minor=True, consent=True, entered=True, sex=True, woman=True),
-    clients(6, minor=True, consent=True, entered=True, sex=False, woman=False),
-    clients(3, minor=True, consent=True, entered=False, sex=False, woman=True),
-    clients(15, minor=False, consent=False, entered=False, sex=True, woman=True),
+ENTRIES = [
+    clients(10, entered=True, sex=True, woman=True),
+    clients(10, entered=True, sex=False, woman=False),
+    clients(10, sex=True, woman=False),
+    clients(10, sex=False, woman=True),
+    clients(6, minor=True, entered=True, sex=True, woman=True),
+    clients(6, minor=True, entered=True, sex=False, woman=False),
+    clients(3, minor=True, sex=False, woman=True),
+    clients(15, consent=False, sex=True, woman=True),
 ]
-CONSENTING = sum(row["clients"] for row in ROWS if row["statistics_consent"])
-SERVICES = [{"organisation": ORG, "quarter": QUARTER, "code": code, "clients": CONSENTING, "received": 0}
-            for code in SERVICE_CATEGORIES]
-MINORS_NOT_ENTERING = {"organisation": ORG, "quarter": QUARTER, "consent": "yes", "age_group": "minor",
-                       "entered": "no"}
+CLOSURES = [
+    clients(10, closure_reason="goals_met", sex=True, woman=True),
+    clients(10, closure_reason="goals_met", sex=False, woman=False),
+    clients(6, closure_reason="client_request", sex=True, woman=False),
+    clients(6, closure_reason="client_request", sex=False, woman=True),
+    clients(4, sex=True, woman=False),
+    clients(4, sex=False, woman=True),
+    clients(15, consent=False, sex=True, woman=True),
+]
+WHERE = {"organisation": ORG, "quarter": QUARTER, "consent": "yes"}
+MINORS_NOT_ENTERING = {**WHERE, "age_group": "minor", "entered": "no"}
+NOT_LEAVING = {**WHERE, "closed": "no"}
+BY_POPULATION = {f.name: f.population if f.population in ("entered", "closed") else "served" for f in FAMILIES}
+LINKED = {f.name: "all" for f in FAMILIES}  # the job: every family in one system
 
 
-def release(groups: dict[str, str]) -> dict[str, FamilyState]:
+def release(rows: list[dict[str, Any]], groups: dict[str, str]) -> dict[str, FamilyState]:
     """The quarter released with the families protected per group (family name -> group)."""
-    counts = count_inputs(ROWS, SERVICES)
+    consenting = sum(row["clients"] for row in rows if row["statistics_consent"])
+    services = [{"organisation": ORG, "quarter": QUARTER, "code": code, "clients": consenting, "received": 0}
+                for code in SERVICE_CATEGORIES]
+    counts = count_inputs(rows, services)
     states = {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
     for group in dict.fromkeys(groups.values()):
         members = [states[name] for name in states if groups[name] == group]
-        for released in protect_group(members, counts, PERIOD, ORG, f"{QUARTER}/{ORG}", SOLVER, [ORG]):
+        for released in protect_families(members, counts, PERIOD, ORG, f"{QUARTER}/{ORG}", SOLVER, [ORG]):
             state = states[released.family.name]
             state.publications.append(released.publication)
             state.stored_universes.append({d.name: list(d.codes) for d in released.universe.dimensions})
@@ -74,20 +91,38 @@ def published(states: dict[str, FamilyState], family: str, table: str, key: tupl
     return states[family].publications[-1].cells[(table, key)]
 
 
+def not_small(interval: tuple[int, int]) -> bool:
+    low, high = interval
+    return not (1 <= low and high <= 10)
+
+
 def test_minors_served_minus_minors_entering_does_not_reveal_the_minors_who_did_not_enter() -> None:
-    # Control: served, entered and closed protected as three groups, as if they were other people.
-    by_population = {f.name: f.population if f.population in ("entered", "closed") else "served" for f in FAMILIES}
-    control = release(by_population)
+    # Control: served, entered and closed protected as three systems, as if they were other people.
+    control = release(ENTRIES, BY_POPULATION)
     served_minors = published(control, "served_age_group", "tims_age_group", ("minor",))
     entering_minors = published(control, "entered_age_band", "otip_program_entry_age", ("tvap", "12-17"))
-    assert (served_minors, entering_minors) == (15, 12)  # both published: each group's audit let them through
-    outsider = joint(control, "served")  # the outsider knows entries are among the clients served
+    assert (served_minors, entering_minors) == (15, 12)  # both published: each system's audit let them through
+    outsider = joint(control)  # the outsider knows entries are among the clients served
     assert link_interval(outsider, MINORS_NOT_ENTERING) == (3, 3)
     assert not audit(outsider, SOLVER).ok
 
-    # The job's grouping: the entries linked with the clients served.
-    linked = release({f.name: f.link_group for f in FAMILIES})
-    outsider = joint(linked, "served")
+    linked = release(ENTRIES, LINKED)
+    outsider = joint(linked)
     assert audit(outsider, SOLVER).ok
-    low, high = link_interval(outsider, MINORS_NOT_ENTERING)
-    assert not (1 <= low and high <= 10)
+    assert not_small(link_interval(outsider, MINORS_NOT_ENTERING))
+
+
+def test_clients_served_minus_closures_does_not_reveal_the_clients_who_did_not_leave() -> None:
+    control = release(CLOSURES, BY_POPULATION)
+    served_adults = published(control, "served_age_group", "tims_age_group", ("adult",))
+    goals_met = published(control, "closed_reason", "otip_closure_reason", ("tvap", "goals_met"))
+    on_request = published(control, "closed_reason", "otip_closure_reason", ("tvap", "client_request"))
+    assert (served_adults, goals_met, on_request) == (40, 20, 12)  # each system's audit let them through
+    outsider = joint(control)  # the outsider knows the clients who left are among the clients served
+    assert link_interval(outsider, NOT_LEAVING) == (8, 8)
+    assert not audit(outsider, SOLVER).ok
+
+    linked = release(CLOSURES, LINKED)
+    outsider = joint(linked)
+    assert audit(outsider, SOLVER).ok
+    assert not_small(link_interval(outsider, NOT_LEAVING))
