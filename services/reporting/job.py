@@ -422,7 +422,7 @@ class FamilyState:
     def universe(self, organisations: Sequence[str], extra_vintage: bool = False,
                  shared: Sequence[Mapping[str, Sequence[str]]] = ()) -> Universe:
         """Every code the ledger knows and today's organisations; optionally one more vintage.
-        `shared`: codes of the base dimensions the family's link group uses (the same for all)."""
+        `shared`: codes of the base dimensions the linked families use (the same for all)."""
         fresh: dict[str, list[str]] = {
             "organisation": sorted(organisations), "quarter": list(Period(self.fiscal_year, 3).fiscal_quarters),
             "vintage": ["v0"], **{d: list(self.family.codes(d)) for d in self.family.dimensions}}
@@ -442,7 +442,7 @@ class FamilyRelease:
     universe: Universe
     publication: Publication
     ledger: Ledger
-    targets: int  # of the family's link group's audit (counted once per group: on its first released family)
+    targets: int  # of the joint audit (counted once: on the first released family)
     solves: int
 
 

@@ -28,7 +28,7 @@ from tests.services.reporting.conftest import SOLVER
 
 async def per_family_releases(pool: asyncpg.Pool, releases: Iterable[tuple[str, str | None]],
                               horizon: str = "2026Q4") -> tuple[dict[str, FamilyState], dict[str, Ledger]]:
-    """Each (period, org) released as before link groups: every family protected against its own
+    """Each (period, org) released as before families were linked: every family protected against its own
     ledger only (each returned ledger passed its own audit). No revisions (no late data): one vintage."""
     states: dict[str, FamilyState] = {}
     ledgers: dict[str, Ledger] = {}
