@@ -104,10 +104,9 @@ class HighsSolver:
         n = len(system.lower)
         arguments = self._arguments(program)
         constraint = arguments["constraints"][0] if arguments["constraints"] else None
-        optimising_in_nodes = program.node_limit is not None and bool(program.objective)
-        # an optimisation with a node limit (complementary suppression): its relaxation is rarely
-        # integral, so branch-and-bound (whose root is that relaxation) runs directly
-        for integral in (True,) if optimising_in_nodes else (False, True):
+        # a program with a node limit optimises (complementary suppression): its relaxation is
+        # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
+        for integral in (False, True) if program.node_limit is None else (True,):
             result = milp(**arguments, integrality=np.full(n, 1 if integral else 0))
             if result.status == _INFEASIBLE:
                 return None

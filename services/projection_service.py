@@ -38,11 +38,10 @@ _log = structlog.get_logger(component="projections")
 
 
 @contextlib.asynccontextmanager
-async def projectors_in_background(rt: Runtime, database_url: str,
-                                   stop_grace: float = STOP_GRACE) -> AsyncIterator[list[ProjectionRunner]]:
+async def projectors_in_background(rt: Runtime, database_url: str) -> AsyncIterator[list[ProjectionRunner]]:
     """Run every projection in this process for the duration (haven serve).
 
-    At the end they are cancelled and given `stop_grace` seconds. Projectors that have not
+    At the end they are cancelled and given `STOP_GRACE` seconds. Projectors that have not
     stopped by then are abandoned, so that shutdown always completes; where each one was
     waiting is logged (code locations only). Abandoning one is safe: its batch transaction
     goes with its connection when the pool closes, and a rebuild's unswapped tables are dropped
@@ -52,7 +51,7 @@ async def projectors_in_background(rt: Runtime, database_url: str,
     try:
         yield runners
     finally:
-        await stop_within(task, stop_grace, "projection")
+        await stop_within(task, STOP_GRACE, "projection")
 
 
 async def stop_within(task: asyncio.Task[None], grace: float, family: str) -> bool:

@@ -451,7 +451,7 @@ def _releases_now(family: Family, period: Period) -> bool:
 
 
 def linked_families(states: Sequence[FamilyState], organisations: Sequence[str],
-                 extra_vintage: bool = False) -> Linked:
+                    extra_vintage: bool = False) -> Linked:
     """The ledgers of the families as blocks of one `Linked` system: the same
     organisation, quarter and vintage codes for all, and a link universe of the `LINK_DIMENSIONS`
     some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell."""
