@@ -4,5 +4,5 @@
 decides what may be published (`protect`); `audit` proves, over everything ever released,
 that no count 1..10 and no group's sensitive attribute can be derived. Pure: no I/O, standard
 library only — the integer solver comes in through the `audit.IntegerSolver` port
-(`services.disclosure_milp.HighsSolver` is scipy's HiGHS).
+(`services.disclosure_milp.HighsSolver` is HiGHS, through highspy).
 """
