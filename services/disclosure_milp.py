@@ -119,10 +119,9 @@ class HighsSolver:
         compiled = self._compiled(program.system)
         return compiled.joined(_Compiled(program.extra)) if program.extra else compiled
 
-    def _model(self, program: IntegerProgram, integral: bool) -> highs.HighsLp:
+    def _model(self, program: IntegerProgram, rows: _Compiled, integral: bool) -> highs.HighsLp:
         system = program.system
         n = len(system.lower)
-        rows = self._rows(program)
         start, index, value, low, high = rows.start, rows.index, rows.value, rows.low, rows.high
         cost = np.zeros(n)
         for v, c in program.objective:
@@ -140,7 +139,7 @@ class HighsSolver:
             model.integrality_ = [highs.HighsVarType.kInteger] * n
         return model
 
-    def _run(self, program: IntegerProgram, integral: bool, relaxing: bool = False) -> np.ndarray | None:
+    def _run(self, program: IntegerProgram, rows: _Compiled, integral: bool, relaxing: bool = False) -> np.ndarray | None:
         """The solver's point (None: infeasible); SolverFailed when it stopped without one.
         `relaxing`: for `relax`, whose vertex is used as it is (presolve off, see the module doc)."""
         solver = _quiet_highs()
@@ -151,7 +150,7 @@ class HighsSolver:
             solver.setOptionValue("mip_rel_gap", float(program.gap))
         if relaxing:
             solver.setOptionValue("presolve", "off")
-        if solver.passModel(self._model(program, integral)) == highs.HighsStatus.kError:
+        if solver.passModel(self._model(program, rows, integral)) == highs.HighsStatus.kError:
             raise SolverFailed("HiGHS refused the model")
         solver.run()
         status = solver.getModelStatus()
@@ -165,7 +164,7 @@ class HighsSolver:
         return np.asarray(solution.col_value, dtype=float)
 
     def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:
-        point = self._run(program, integral=False, relaxing=True)
+        point = self._run(program, self._rows(program), integral=False, relaxing=True)
         if point is None:
             return None
         self.relaxed += 1
@@ -174,12 +173,13 @@ class HighsSolver:
     def solve(self, program: IntegerProgram) -> tuple[int, ...] | None:
         # a program with a node limit optimises (complementary suppression): its relaxation is
         # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
+        rows = self._rows(program)  # compiled once for both passes and the check
         for integral in (False, True) if program.node_limit is None else (True,):
-            found = self._run(program, integral)
+            found = self._run(program, rows, integral)
             if found is None:
                 return None
             point = np.rint(found).astype(np.int64)
-            if np.all(np.abs(found - point) <= 1e-7) and _holds(program, self._rows(program), point):
+            if np.all(np.abs(found - point) <= 1e-7) and _holds(program, rows, point):
                 if integral:
                     self.branched += 1
                 else:
