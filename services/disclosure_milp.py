@@ -87,6 +87,32 @@ class _Compiled:
                    for s, lo, hi in zip(sums.tolist(), self.lower, self.upper))
 
 
+class _WarmRelaxation:
+    """One system's linear relaxation, kept loaded in HiGHS for every program over it.
+
+    A program sets its objective, adds its own rows and runs from the basis the previous one
+    left (dual simplex re-optimises from there instead of from scratch); its rows are then
+    freed (both bounds infinite), which keeps that basis valid for the next. Complementary
+    suppression relaxes one system for every finding of a round and each of its witness
+    branches, which differ only in those rows."""
+
+    def __init__(self, solver: highs._Highs, columns: int, rows: int) -> None:
+        self.solver, self.columns, self.rows = solver, columns, rows
+
+    def run(self, program: IntegerProgram) -> np.ndarray | None:
+        solver, extra = self.solver, _Compiled(program.extra)
+        solver.changeColsCost(self.columns, np.arange(self.columns, dtype=np.int32), _cost(program, self.columns))
+        added = len(extra.lower)
+        if added:
+            solver.addRows(added, extra.low, extra.high, len(extra.index), extra.start[:-1], extra.index, extra.value)
+        try:
+            return _outcome(solver, program, integral=False)
+        finally:
+            for row in range(self.rows, self.rows + added):
+                solver.changeRowBounds(row, -highs.kHighsInf, highs.kHighsInf)
+            self.rows += added
+
+
 def _quiet_highs() -> highs._Highs:
     """A HiGHS instance that prints nothing. highspy's public `Highs` enables callbacks in its
     constructor, which prints HiGHS's banner to standard output before any option can be set
@@ -104,6 +130,7 @@ class HighsSolver:
     def __init__(self, time_limit: float = 30.0) -> None:
         self.time_limit = time_limit
         self._cache: weakref.WeakKeyDictionary[LinearSystem, _Compiled] = weakref.WeakKeyDictionary()
+        self._warm: weakref.WeakKeyDictionary[LinearSystem, _WarmRelaxation] = weakref.WeakKeyDictionary()
         self.lp_only = 0  # programs settled by the relaxation alone
         self.branched = 0  # programs that needed branch-and-bound
         self.relaxed = 0  # relaxations solved (`relax`)
@@ -123,12 +150,9 @@ class HighsSolver:
         system = program.system
         n = len(system.lower)
         start, index, value, low, high = rows.start, rows.index, rows.value, rows.low, rows.high
-        cost = np.zeros(n)
-        for v, c in program.objective:
-            cost[v] += -c if program.maximise else c
         model = highs.HighsLp()
         model.num_col_, model.num_row_ = n, len(low)
-        model.col_cost_ = cost
+        model.col_cost_ = _cost(program, n)
         model.col_lower_ = np.array(system.lower, dtype=float)
         model.col_upper_ = np.array(system.upper, dtype=float)
         model.row_lower_, model.row_upper_ = low, high
@@ -139,32 +163,36 @@ class HighsSolver:
             model.integrality_ = [highs.HighsVarType.kInteger] * n
         return model
 
-    def _run(self, program: IntegerProgram, rows: _Compiled, integral: bool, relaxing: bool = False) -> np.ndarray | None:
-        """The solver's point (None: infeasible); SolverFailed when it stopped without one.
-        `relaxing`: for `relax`, whose vertex is used as it is (presolve off, see the module doc)."""
+    def _loaded(self, program: IntegerProgram, rows: _Compiled, integral: bool, presolve: bool = True) -> highs._Highs:
         solver = _quiet_highs()
         solver.setOptionValue("time_limit", float(self.time_limit))
         if integral and program.node_limit is not None:
             solver.setOptionValue("mip_max_nodes", int(program.node_limit))
         if integral and program.gap:
             solver.setOptionValue("mip_rel_gap", float(program.gap))
-        if relaxing:
+        if not presolve:  # relaxations for LP rounding: see the module doc
             solver.setOptionValue("presolve", "off")
         if solver.passModel(self._model(program, rows, integral)) == highs.HighsStatus.kError:
             raise SolverFailed("HiGHS refused the model")
-        solver.run()
-        status = solver.getModelStatus()
-        if status in _INFEASIBLE:
-            return None
-        solution = solver.getSolution()
-        stopped_with_a_point = (integral and program.node_limit is not None and status in _STOPPED_WITH_A_POINT
-                                and solution.value_valid)
-        if status != _Status.kOptimal and not stopped_with_a_point or not solution.value_valid:
-            raise SolverFailed(f"HiGHS stopped: {solver.modelStatusToString(status)}")
-        return np.asarray(solution.col_value, dtype=float)
+        return solver
+
+    def _run(self, program: IntegerProgram, rows: _Compiled, integral: bool) -> np.ndarray | None:
+        """The solver's point (None: infeasible); SolverFailed when it stopped without one."""
+        return _outcome(self._loaded(program, rows, integral), program, integral)
+
+    def _relaxation(self, program: IntegerProgram) -> np.ndarray | None:
+        """The program's relaxation, solved on its system's loaded model (`_WarmRelaxation`)."""
+        warm = self._warm.get(program.system)
+        if warm is None:
+            bare = IntegerProgram(program.system)
+            compiled = self._compiled(program.system)
+            warm = self._warm[program.system] = _WarmRelaxation(
+                self._loaded(bare, compiled, integral=False, presolve=False), len(program.system.lower),
+                len(compiled.lower))
+        return warm.run(program)
 
     def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:
-        point = self._run(program, self._rows(program), integral=False, relaxing=True)
+        point = self._relaxation(program)
         if point is None:
             return None
         self.relaxed += 1
@@ -175,7 +203,7 @@ class HighsSolver:
         # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
         rows = self._rows(program)  # compiled once for both passes and the check
         for integral in (False, True) if program.node_limit is None else (True,):
-            found = self._run(program, rows, integral)
+            found = self._run(program, rows, integral) if integral else self._relaxation(program)
             if found is None:
                 return None
             point = np.rint(found).astype(np.int64)
@@ -186,6 +214,27 @@ class HighsSolver:
                     self.lp_only += 1
                 return tuple(int(x) for x in point)
         raise SolverFailed("HiGHS returned a point that violates a constraint")
+
+
+def _cost(program: IntegerProgram, columns: int) -> np.ndarray:
+    cost = np.zeros(columns)
+    for v, c in program.objective:
+        cost[v] += -c if program.maximise else c
+    return cost
+
+
+def _outcome(solver: highs._Highs, program: IntegerProgram, integral: bool) -> np.ndarray | None:
+    """Run the loaded model: its point (None: infeasible); SolverFailed when it stopped without one."""
+    solver.run()
+    status = solver.getModelStatus()
+    if status in _INFEASIBLE:
+        return None
+    solution = solver.getSolution()
+    stopped_with_a_point = (integral and program.node_limit is not None and status in _STOPPED_WITH_A_POINT
+                            and solution.value_valid)
+    if status != _Status.kOptimal and not stopped_with_a_point or not solution.value_valid:
+        raise SolverFailed(f"HiGHS stopped: {solver.modelStatusToString(status)}")
+    return np.asarray(solution.col_value, dtype=float)
 
 
 def _holds(program: IntegerProgram, rows: _Compiled, point: np.ndarray) -> bool:

@@ -190,8 +190,9 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         if result.ok:
             return ProtectedLinked(publications, candidate, result, rounds)
         more: set[tuple[int, Ref]] = set()
+        programs: dict[tuple[int | None, int], _ComplementProgram] = {}  # this round's, shared by its findings
         for finding in result.findings:
-            chosen = _complement(linked, publications, truth, finding, solver, policy.k)
+            chosen = _complement(linked, publications, truth, finding, solver, policy.k, programs)
             if chosen is None:
                 raise ReleaseRefused([finding])
             more |= chosen
@@ -204,12 +205,16 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
 
 
 def _complement(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
-                finding: Finding, solver: IntegerSolver, k: int) -> set[tuple[int, Ref]] | None:
+                finding: Finding, solver: IntegerSolver, k: int,
+                programs: dict[tuple[int | None, int], _ComplementProgram]) -> set[tuple[int, Ref]] | None:
     """The cheapest set of this release's published numbers (block, ref) whose suppression clears `finding`.
 
     A finding within one block of linked ledgers is first tried within that block alone, its
     link classes held at the truth (small and fast; any choice is re-audited over everything);
-    if that finds nothing, or the finding is about the link, over the whole system."""
+    if that finds nothing, or the finding is about the link, over the whole system. `programs`:
+    the complement programs of this round by (block or None, bound), built once and shared by
+    the round's findings, which differ only in their witness rows (the solver keeps a system
+    it has seen: the relaxations of one system start from the last one's basis)."""
     published = [v for p in publications if p is not None for v in p.cells.values() if v is not None]
     scale = 2 * max([*truth, *published, 0]) + 2 * k
     terms = finding.target.terms or terms_of_sum(list(finding.target.categories))
@@ -219,15 +224,26 @@ def _complement(linked: Linked, publications: Sequence[Publication | None], trut
         # A witness rarely needs a cell to move by more than a couple of k; the small bound keeps the
         # relaxation tight (fast), the large one is the fallback. Either only limits the choice.
         for bound in (2 * k, scale * max(1, linked.size)):
-            chosen = _complement_within(linked, publications, truth, finding, solver, k, scale, bound, scope)
+            if (scope, bound) not in programs:
+                programs[(scope, bound)] = _complement_program(linked, publications, truth, scale, bound, scope)
+            chosen = _complement_within(programs[(scope, bound)], truth, finding, solver, k)
             if chosen is not None:
                 return chosen
     return None
 
 
-def _complement_within(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
-                       finding: Finding, solver: IntegerSolver, k: int, scale: int, bound: int,
-                       block: int | None = None) -> set[tuple[int, Ref]] | None:
+class _ComplementProgram(NamedTuple):
+    """The unknowns and rows of a complement program, before the witness rows of a finding."""
+
+    system: LinearSystem
+    switches: tuple[_Switch, ...]
+    objective: Terms
+    shift: int  # the system's first variable in the whole system's indices (a block's offset)
+    whole: bool  # over the whole linked system (else one block)
+
+
+def _complement_program(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
+                        scale: int, bound: int, block: int | None) -> _ComplementProgram:
     offsets = linked.offsets
     if block is None:  # the whole system: every past publication of every block, and the link
         shift, n = 0, linked.size
@@ -280,6 +296,12 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
 
     system = LinearSystem(tuple(lower), tuple(upper), tuple(rows))
     objective: Terms = tuple(sorted((s.variable, s.weight) for s in switches))
+    return _ComplementProgram(system, tuple(switches), objective, shift, block is None)
+
+
+def _complement_within(program: _ComplementProgram, truth: Sequence[int], finding: Finding, solver: IntegerSolver,
+                       k: int) -> set[tuple[int, Ref]] | None:
+    system, switches, objective, shift = program.system, program.switches, program.objective, program.shift
     best: tuple[int, set[tuple[int, Ref]]] | None = None
     # a group empty in truth: one category is possible already (the finding); a branch met at no
     # cost is that category, and clears nothing
@@ -287,7 +309,7 @@ def _complement_within(linked: Linked, publications: Sequence[Publication | None
     for branch in _witness_branches(finding, truth, k):
         branch = [Row(tuple((v - shift, c) for v, c in row.terms), row.low, row.high) for row in branch]
         try:
-            on = _rounded_choice(system, branch, objective, switches, solver) if block is None else NOT_ROUNDED
+            on = _rounded_choice(system, branch, objective, switches, solver) if program.whole else NOT_ROUNDED
             if on is NOT_ROUNDED:
                 point = solver.solve(IntegerProgram(system, tuple(branch), objective, gap=0.25,
                                                     node_limit=COMPLEMENT_NODES))

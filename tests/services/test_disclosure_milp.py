@@ -32,6 +32,23 @@ def test_an_infeasible_program_is_none() -> None:
     assert HighsSolver().relax(program) is None
 
 
+def test_relaxations_of_one_system_keep_no_row_or_objective_of_the_one_before() -> None:
+    """The solver keeps a system's relaxation loaded and adds each program's rows to it: a row of
+    an earlier program must not constrain a later one (x0 <= 1 kept would make x0 >= 3
+    infeasible: the control), nor its objective linger. Each answer is the one a fresh solver gives."""
+    at_most_one = IntegerProgram(TABLE, (Row(((0, 1),), None, 1),), objective=((0, 1),), maximise=True)
+    at_least_three = IntegerProgram(TABLE, (Row(((0, 1),), 3, None),), objective=((0, 1),))
+    nothing_more = IntegerProgram(TABLE, objective=((0, 1),), maximise=True)
+    both = IntegerProgram(TABLE, (*at_most_one.extra, *at_least_three.extra))
+    assert HighsSolver().relax(both) is None  # control: with the first program's row left in, no point
+    warm = HighsSolver()
+    assert [warm.relax(p)[0] for p in (at_most_one, at_least_three, nothing_more)] == [1.0, 3.0, 4.0]
+    for program in (at_most_one, at_least_three, nothing_more):
+        assert HighsSolver().relax(program)[0] == warm.relax(program)[0]
+    assert warm.relax(IntegerProgram(TABLE, (Row(((0, 1), (1, 1)), 5, None),))) is None  # still infeasible when it is
+    assert warm.relax(at_least_three)[0] == 3.0  # and feasible again after
+
+
 def _stdout_of(code: str) -> str:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     return done.stdout
