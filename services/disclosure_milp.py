@@ -22,6 +22,15 @@ fiscal year's six releases took 141 s instead of 172 s. The constraint matrix
 of a ledger is compiled once (CSR, cached by the system object) and reused for every program
 over it; a program adds at most a few rows.
 
+**Warm starts.** Every relaxation of one system — `relax`, and the LP pass of `solve` — runs
+on one HiGHS model of that system kept loaded (`_WarmRelaxation`): the program's objective
+and rows are set on it and dual simplex starts from the basis the previous program left. The
+audit's feasibility programs over a ledger, and the complement programs of a suppression
+round (built once per round), differ only in one or two rows. On the reporting tests, a
+fiscal year's six releases took 57 s instead of 81 s. The vertex returned can depend on the
+programs solved before it on the same system (several optima); the sequence is fixed by the
+data, so a release is still the same on any machine.
+
 Every variable has finite bounds, so a program is never unbounded: HiGHS's "unbounded or
 infeasible" is infeasible. HiGHS is deterministic (fixed random seed): the same program gets
 the same answer on any machine. Returned points are checked again, in Python integers, by the

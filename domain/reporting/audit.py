@@ -79,6 +79,8 @@ from domain.reporting.tables import TOTAL, CellKey, Release, Selection, Universe
 K = 11  # CMS threshold: no count 1..K-1 is published or derivable
 
 Terms = tuple[tuple[int, int], ...]  # (variable index, integer coefficient), sorted, merged
+# Unions of codes of a dimension published as one category: (dimension, ((name, codes), ...)), ...
+Unions = tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
 
 
 # -- the port to an integer-programming solver -------------------------------------------------
@@ -137,7 +139,9 @@ class IntegerSolver(Protocol):
         """A point of the program's linear relaxation (integrality dropped), optimal for its
         objective; None if the relaxation is infeasible (then so is the program).
 
-        Raises SolverFailed when it can prove neither. Deterministic: the same program, the same point.
+        Raises SolverFailed when it can prove neither. Deterministic: the same programs in the same
+        order, the same points (a solver may start a program from where the last one over the same
+        system ended).
         """
 
 
@@ -284,23 +288,28 @@ class AuditResult:
 
 
 @functools.lru_cache(maxsize=512)
-def _cross_classification(universe: Universe) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
-    """Every cell of the universe's cross-classification with margins: (coordinates, atoms)."""
+def _cross_classification(universe: Universe, unions: Unions = ()) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
+    """Every cell of the universe's cross-classification with margins: (coordinates, atoms).
+    `unions`: named unions of codes of some dimensions, classified as if they were codes."""
     names = [d.name for d in universe.dimensions]
+    members = {name: {**{code: (code,) for code in d.codes}, **dict(dict(unions).get(name, ()))}
+               for name, d in zip(names, universe.dimensions)}
     return tuple((coordinates, universe.indices(universe.select(
-        {name: code for name, code in zip(names, coordinates) if code != TOTAL})))
-        for coordinates in itertools.product(*((*d.codes, TOTAL) for d in universe.dimensions)))
+        {name: members[name][code] for name, code in zip(names, coordinates) if code != TOTAL})))
+        for coordinates in itertools.product(*((*members[name], TOTAL) for name in names)))
 
 
-def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: str | None = None) -> list[Target]:
+def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: str | None = None,
+                   unions: Unions = ()) -> list[Target]:
     """Every target of one ledger (see the module docstring). `rows`: every fact (in the indices of
     the whole system when the ledger is a block of a `Linked` one, starting at `offset`); `kind`
-    overrides the kind of the cross-classification's cells (link counts)."""
+    overrides the kind of the cross-classification's cells (link counts); `unions` adds the
+    cells of unions of codes to the cross-classification (`_cross_classification`)."""
     universe = ledger.universe
     constrained = {v - offset for row in rows for v, _ in row.terms}
     targets = []
     names = [d.name for d in universe.dimensions]
-    for coordinates, atoms in _cross_classification(universe):
+    for coordinates, atoms in _cross_classification(universe, unions):
         if all(a in constrained for a in atoms):  # else an unconstrained atom can make it large
             found = kind or ("margin" if TOTAL in coordinates else "atom")
             targets.append(Target(found, None, None, tuple(zip(names, coordinates)),
@@ -391,7 +400,7 @@ class Linked:
     Each block is a `Ledger` over its own universe (its own dimensions, few atoms). The blocks
     describe the same people, so they share information beyond the totals they publish: the
     *link* is a universe of the dimensions the blocks have in common (organisation, quarter,
-    vintage, newness, consent, age group, program, ...), one unknown count per link atom, and
+    vintage, newness, consent, age band, program, ...), one unknown count per link atom, and
     `cells[b][a]` maps atom `a` of block `b` to the link selection it belongs to (a product
     set: the link dimensions the block's atom fixes, the others whole; None: not linked). For
     every block and every distinct link selection, the block's atoms in it sum to the link
@@ -413,6 +422,7 @@ class Linked:
     blocks: tuple[Ledger, ...]
     link: Universe | None = None
     cells: tuple[tuple[Selection | None, ...], ...] = ()
+    unions: Unions = ()  # unions of link codes that blocks publish as one category (audited link cells)
     _memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)  # link rows, classes
 
     def __post_init__(self) -> None:
@@ -435,7 +445,7 @@ class Linked:
 
     def with_publications(self, publications: Sequence[Publication | None]) -> Linked:
         blocks = tuple(b if p is None else b.with_publication(p) for b, p in zip(self.blocks, publications, strict=True))
-        return Linked(blocks, self.link, self.cells, self._memo)  # same blocks' universes: same link rows
+        return Linked(blocks, self.link, self.cells, self.unions, self._memo)  # same universes: same link rows
 
     def publication_rows(self) -> list[Row]:
         offsets = self.offsets
@@ -508,7 +518,7 @@ class Linked:
         offsets = self.offsets
         targets = [t for i, block in enumerate(self.blocks) for t in ledger_targets(block, rows, offsets[i])]
         if self.link is not None:
-            targets.extend(ledger_targets(Ledger(self.link), rows, offsets[-1], kind="link"))
+            targets.extend(ledger_targets(Ledger(self.link), rows, offsets[-1], kind="link", unions=self.unions))
         unique: dict[tuple[object, ...], Target] = {}
         for target in targets:  # two blocks' targets over the same atoms cannot coincide; a cheap guard
             unique.setdefault((target.terms, target.categories, target.pin), target)

@@ -15,13 +15,14 @@ breakdowns each so that their atoms stay few (a few hundred).
 family counts clients served in a quarter (entries, closures, services and the grant year's
 new clients are parts of them), so all families are audited together, as one integer system
 (`domain.reporting.audit.Linked`). The link is the cross-classification of what the families
-have in common — organisation x quarter x vintage x newness x consent x age group x program x
+have in common — organisation x quarter x vintage x newness x consent x age band x program x
 entered x closed (`LINK_DIMENSIONS`) — one unknown count per link atom, and every family atom
 is a sum over the link atoms it belongs to (`Family.link_codes`): a ``WITHHELD`` atom is a
-non-consenting client of any age group, a consenting age band is its age group
-(`AGE_GROUP_OF_BAND`), HUD's age group spans both consents, a grant-year atom is a new
-client, a service atom a consenting client, an entry family's atom a client who entered in
-the quarter, a closure family's atom a client who left a program in it.
+non-consenting client of any age, an age group is every band of it (`BANDS_OF_AGE_GROUP`),
+HUD's age group spans both consents, a grant-year atom is a new client, a service atom a
+consenting client, an entry family's atom a client who entered in the quarter, a closure
+family's atom a client who left a program in it. An age group is a union of link codes, so
+the link's cells by age group are audited as well as those by band (`LINK_UNIONS`).
 The links this captures (each a real leak of an audit without it, tests/services/reporting/
 test_linked_attacks.py and test_linked_populations.py): TIMS minors minus VOCA new minors
 (continuing minors; in a fiscal year's first quarter, the new children 0-11); HUD children
@@ -31,23 +32,18 @@ family folds it into (VOCA's "not reported" / "not tracked"); consenting minors 
 consenting minors entering (the minors served who did not enter this quarter); consenting
 clients served minus consenting closures (those who did not leave); the service families'
 population (consenting clients served) against the served families' consenting totals; the
-grant-year families' consenting clients by program against each other.
+grant-year families' consenting clients by program against each other; VOCA's new victims of
+one age band against OTIP's entries of that band (the band's consenting clients who were new
+but did not enter, or entered but were continuing).
 
-*Why auditing the blocks glued by the link is exact, and where it is not:* given the link
-counts, each family's remaining dimensions (victim status, trafficking type, gender, age band
-within its age group, leaver/stayer, services received, entry type, closure reason,
-immigration outcome...) are its own — no other family breaks them down — so they are
-conditionally independent: any point of every family that agrees on the link counts is the
-projection of one joint cross-classification (within a link atom, an integer table with the
-families' splits as margins always exists). The system then has exactly the outsider's joint
-feasible set, with the atoms of the families plus the link instead of their product; link
-counts are audited targets too.
-
-*Not linked:* one dimension is shared below the link: the age band, which
-both VOCA's new victims and OTIP's entries break down (the link holds the age group, not the
-band, to keep it small). For those two families the system is a relaxation: an outsider who
-combines "new 12-17 served" with "12-17 entering" may know more than the audit assumes. See
-the README's "Federal reporting".
+*Why auditing the blocks glued by the link is exact:* given the link counts, each family's
+remaining dimensions (victim status, trafficking type, gender, leaver/stayer, services
+received, entry type, closure reason, immigration outcome...) are its own — no other family
+breaks them down — so they are conditionally independent: any point of every family that
+agrees on the link counts is the projection of one joint cross-classification (within a link
+atom, an integer table with the families' splits as margins always exists). The system then
+has exactly the outsider's joint feasible set, with the atoms of the families plus the link
+instead of their product; link counts are audited targets too.
 
 **Populations** (rows of ``reporting.federal_inputs``, projection `federal_inputs`):
 
@@ -112,17 +108,25 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 
 AGE_GROUP_OF_BAND = {"0-11": "minor", "12-17": "minor", "18-24": "adult", "25-34": "adult", "35-49": "adult",
                      "50+": "adult", "not_tracked": "not_tracked"}  # as the projection codes both (age < 18)
+BANDS_OF_AGE_GROUP: dict[str, tuple[str, ...]] = {
+    group: tuple(band for band, of in AGE_GROUP_OF_BAND.items() if of == group) for group in CATEGORIES["age_group"]}
 
 # The link: dimensions that the families share about the same people (see "Links"
 # in the module docstring), in the order of the link universe.
 LINK_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "newness": CATEGORIES["newness"],
     "consent": ("yes", "no"),
-    "age_group": CATEGORIES["age_group"],
+    "age_band": CATEGORIES["age_band"],  # an age group is the union of its bands
     "program": PROGRAMS,
     "entered": ("yes", "no"),  # a program entry in the quarter (the entry families' population)
     "closed": ("yes", "no"),  # a program exit in the quarter (the closure families' population)
 }
+# Unions of codes of a link dimension that families publish as one category: audited as link
+# cells too, as if they were codes (the minors served who did not enter are "minor" = 0-11 or
+# 12-17, in no single band).
+LINK_UNIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
+    ("age_band", tuple((group, bands) for group, bands in BANDS_OF_AGE_GROUP.items() if len(bands) > 1)),
+)
 
 # Dimensions whose categories are sensitive: each row of another classification is an
 # outsider-identifiable group that must keep two categories possible (REFERENCE §3.5).
@@ -153,15 +157,17 @@ class Family:
         codes = CATEGORIES[dimension]
         return (*codes, WITHHELD) if dimension in self.consent_gated else codes
 
-    def link_codes(self, codes: Mapping[str, str]) -> dict[str, str]:
-        """The link dimensions (`LINK_DIMENSIONS`) one atom of this family fixes; the others it spans.
+    def link_codes(self, codes: Mapping[str, str]) -> dict[str, str | tuple[str, ...]]:
+        """The link dimensions (`LINK_DIMENSIONS`) one atom of this family fixes (to a code, or
+        to a union of codes); the others it spans.
 
         `codes`: the atom's code of each family dimension. Consent: an atom holding ``WITHHELD``
         is a non-consenting client, any other atom of a consent-gated family (or of a
         consenting-only population, the service families) a consenting one; a family without
-        consent gating (HUD) spans both. Age group: the family's own, or the group of its age band.
+        consent gating (HUD) spans both. Age: the family's own age band, or every band of its
+        age group.
         """
-        fixed: dict[str, str] = {}
+        fixed: dict[str, str | tuple[str, ...]] = {}
         if self.population == "entered":
             fixed["entered"] = "yes"
         if self.population == "closed":
@@ -175,10 +181,10 @@ class Family:
         for dimension, code in codes.items():
             if code == WITHHELD:
                 continue
-            if dimension in ("newness", "program", "age_group"):
+            if dimension in ("newness", "program", "age_band"):
                 fixed[dimension] = code
-            elif dimension == "age_band":
-                fixed["age_group"] = AGE_GROUP_OF_BAND[code]
+            elif dimension == "age_group":
+                fixed["age_band"] = BANDS_OF_AGE_GROUP[code]
         return fixed
 
 

@@ -74,6 +74,7 @@ from domain.reporting.federal_codebook import (
     CATEGORIES,
     FAMILIES,
     LINK_DIMENSIONS,
+    LINK_UNIONS,
     MERGED_DIMS,
     PROGRAM_OF_CITIZENSHIP,
     SENSITIVE,
@@ -274,11 +275,11 @@ LINK = "link"  # the link's counts in `read_true_counts`' result
 def _link_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     """The link atom (without vintage) of one aggregated input row: (organisation, quarter,
     *every LINK_DIMENSIONS code); every row is a client served in its quarter."""
-    group = _code(row["age_group"], "age_group")
-    if AGE_GROUP_OF_BAND[_code(row["age_band"], "age_band")] != group:
+    band, group = _code(row["age_band"], "age_band"), _code(row["age_group"], "age_group")
+    if AGE_GROUP_OF_BAND[band] != group:
         raise ReportError("age group and age band of the inputs disagree")
     codes = {"newness": "new" if row["new_in_fiscal_year"] else "continuing",
-             "consent": "yes" if row["statistics_consent"] else "no", "age_group": group,
+             "consent": "yes" if row["statistics_consent"] else "no", "age_band": band, "age_group": group,
              "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned"),
              "entered": "yes" if row["entered"] else "no", "closed": "yes" if row["closed"] else "no"}
     return (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
@@ -486,7 +487,8 @@ def linked_families(states: Sequence[FamilyState], organisations: Sequence[str],
                 cache[key] = link.select(where)
             row.append(cache[key])
         cells.append(tuple(row))
-    return Linked(tuple(st.ledger(u) for st, u in zip(states, universes, strict=True)), link, tuple(cells))
+    unions = tuple((name, groups) for name, groups in LINK_UNIONS if name in link_names)
+    return Linked(tuple(st.ledger(u) for st, u in zip(states, universes, strict=True)), link, tuple(cells), unions)
 
 
 def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:

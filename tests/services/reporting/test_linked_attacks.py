@@ -74,7 +74,7 @@ async def test_the_withheld_count_pinned_by_one_family_does_not_open_another_fam
     organisations = list(control.link.dimension("organisation").codes)
     assert link_interval(control, {"organisation": organisations, "quarter": period, "consent": "no"}) == (145, 145)
     assert link_interval(control, {"organisation": organisations, "quarter": period, "consent": "yes",
-                                   "age_group": "not_tracked"}) == (1, 1)
+                                   "age_band": "not_tracked"}) == (1, 1)
     assert not audit(control, SOLVER).ok
 
     await job.run(period)
@@ -82,4 +82,4 @@ async def test_the_withheld_count_pinned_by_one_family_does_not_open_another_fam
     linked = (await stored_linked(pool))[2026]
     organisations = list(linked.link.dimension("organisation").codes)
     assert not small(link_interval(linked, {"organisation": organisations, "quarter": period, "consent": "yes",
-                                            "age_group": "not_tracked"}))
+                                            "age_band": "not_tracked"}))

@@ -8,21 +8,27 @@ consenting clients served who did not leave. Control: the populations protected 
 systems (how the job worked before they were linked) — each system's own joint audit passes,
 the tables are published, and the difference is pinned. Then the job: every family linked
 (`LINK_DIMENSIONS` with `entered` and `closed`): the release passes the audit and the
-difference can no longer be pinned.
+difference can no longer be pinned. The same by age band: VOCA's new victims aged 12-17
+against OTIP's entries aged 12-17 give the teenagers who did not enter, which a link holding
+only the age group does not see (the control) and the link by band does.
 
 Synthetic aggregated inputs (no database), one organisation in the first quarter of a fiscal
 year. Entries: 40 consenting adults (20 entering), 15 consenting minors aged 12-17 (12
 entering) and 15 clients without consent to statistics (adults, none entering). Closures: 40
 consenting adults, 32 of them leaving (20 with their goals met, 12 at their request), and 15
-clients without consent, none leaving.
+clients without consent, none leaving. Bands: the entries and 20 consenting children aged
+0-11, none entering.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from domain.reporting.audit import audit
-from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES
+from domain.reporting.federal_codebook import AGE_GROUP_OF_BAND, FAMILIES, SERVICE_CATEGORIES, Family
+from services.reporting import job
 from services.reporting.job import FamilyState, Period, count_inputs, protect_families
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint, link_interval
@@ -31,15 +37,16 @@ ORG, QUARTER = "org-synthetic", "2025Q4"
 PERIOD = Period.parse(QUARTER)
 
 
-def clients(count: int, *, minor: bool = False, consent: bool = True, entered: bool = False,
+def clients(count: int, *, minor: bool = False, band: str | None = None, consent: bool = True, entered: bool = False,
             closure_reason: str | None = None, sex: bool, woman: bool) -> dict[str, Any]:
     closed = closure_reason is not None
+    band = band or ("12-17" if minor else "25-34")
     return {"organisation": ORG, "quarter": QUARTER, "new_in_fiscal_year": True, "entered": entered,
             "entry_type": "referral" if entered else None, "closed": closed, "closure_reason": closure_reason,
             "living_situation": "rental" if closed else None, "referred_on": False if closed else None,
             "victim_status": "confirmed" if sex else "strong_indicators",
             "trafficking_type": "sex" if sex else "labor",
-            "age_group": "minor" if minor else "adult", "age_band": "12-17" if minor else "25-34",
+            "age_group": AGE_GROUP_OF_BAND[band], "age_band": band,
             "gender": "woman" if woman else "man", "citizenship": "foreign_national", "statistics_consent": consent,
             "enrolled_at_end": not closed, "obtained_continued_presence": False, "obtained_t_visa": False,
             "obtained_hhs_letter": False, "clients": count}
@@ -64,8 +71,12 @@ CLOSURES = [
     clients(4, sex=False, woman=True),
     clients(15, consent=False, sex=True, woman=True),
 ]
+# ENTRIES and 20 consenting children aged 0-11, none entering: of the teenagers (12-17), all new
+# in the fiscal year's first quarter, 15 are served and 12 enter.
+BANDS = [*ENTRIES, clients(10, band="0-11", sex=True, woman=True), clients(10, band="0-11", sex=False, woman=False)]
 WHERE = {"organisation": ORG, "quarter": QUARTER, "consent": "yes"}
-MINORS_NOT_ENTERING = {**WHERE, "age_group": "minor", "entered": "no"}
+TEENS_NOT_ENTERING = {**WHERE, "age_band": "12-17", "entered": "no"}
+MINORS_NOT_ENTERING = {**WHERE, "age_band": ("0-11", "12-17"), "entered": "no"}
 NOT_LEAVING = {**WHERE, "closed": "no"}
 BY_POPULATION = {f.name: f.population if f.population in ("entered", "closed") else "served" for f in FAMILIES}
 LINKED = {f.name: "all" for f in FAMILIES}  # the job: every family in one system
@@ -126,3 +137,41 @@ def test_clients_served_minus_closures_does_not_reveal_the_clients_who_did_not_l
     outsider = joint(linked)
     assert audit(outsider, SOLVER).ok
     assert not_small(link_interval(outsider, NOT_LEAVING))
+
+
+def _linked_by_age_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link as it was before it held the age band: age group, each band coarsened to its group."""
+    dimensions = {("age_group" if name == "age_band" else name): codes for name, codes in job.LINK_DIMENSIONS.items()}
+    dimensions["age_group"] = ("adult", "minor", "not_tracked")
+    link_codes = Family.link_codes
+
+    def coarsened(family: Family, codes: dict[str, str]) -> dict[str, Any]:
+        fixed = link_codes(family, codes)
+        if "age_band" in fixed:
+            bands = fixed.pop("age_band")
+            [group] = {AGE_GROUP_OF_BAND[b] for b in ((bands,) if isinstance(bands, str) else bands)}
+            fixed["age_group"] = group
+        return fixed
+
+    monkeypatch.setattr(job, "LINK_DIMENSIONS", dimensions)
+    monkeypatch.setattr(job, "LINK_UNIONS", ())
+    monkeypatch.setattr(Family, "link_codes", coarsened)
+
+
+def test_new_victims_by_band_minus_entries_by_band_does_not_reveal_the_teenagers_who_did_not_enter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Control: every family linked, but through the age group only (the link before this one).
+    with monkeypatch.context() as patched:
+        _linked_by_age_group(patched)
+        control = release(BANDS, LINKED)
+    new_teens = published(control, "served_age_band", "voca_new_by_age", ("12-17",))
+    entering_teens = published(control, "entered_age_band", "otip_program_entry_age", ("tvap", "12-17"))
+    assert (new_teens, entering_teens) == (15, 12)  # both published: the group-linked audit let them through
+    outsider = joint(control)  # the outsider knows both count the same teenagers
+    assert link_interval(outsider, TEENS_NOT_ENTERING) == (3, 3)
+    assert not audit(outsider, SOLVER).ok
+
+    linked = release(BANDS, LINKED)
+    outsider = joint(linked)
+    assert audit(outsider, SOLVER).ok
+    assert not_small(link_interval(outsider, TEENS_NOT_ENTERING))
