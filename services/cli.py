@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
                               "instead of suppressed ones")
     federal.add_argument("--dp-budget", type=Decimal, default=Decimal("10"), metavar="B",
                          help="with --dp-epsilon: each client's total budget across releases (default 10)")
+    federal.add_argument("--field", action="append", metavar="NAME",
+                         help="only the tables answering a funder template's field (repeatable): a codebook "
+                              "table, or an identifying field such as date_of_birth, answered with an "
+                              "aggregate (and logged as refused)")
 
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument("suite", choices=["store", "http", "projections", "report"])
@@ -237,10 +241,13 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from services.database import connection_pool, prepare_database
+    from services.observability.logging import StandardError, configure_logging
     from services.reporting.dp import DPError
     from services.reporting.dp_report import run_dp_report
+    from services.reporting.funder_fields import FieldError, answer_fields
     from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
 
+    configure_logging(stream=StandardError())  # JSON through the redactor, off the report's stream
     await prepare_database(url)
     async with connection_pool(url, min_size=1, max_size=2) as pool:
         job = FederalReportJob(pool, reporting_url=settings.reporting_database_url)
@@ -255,6 +262,11 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
                                                reporting_url=settings.reporting_database_url)
             else:
                 document = await job.run(args.period, args.org)
+            if args.field:  # logs each identifying field refused: here, where standard output is diverted
+                document = answer_fields(document, args.field)
+        except FieldError as error:  # names the field's position, not what was asked
+            print(f"haven report: {error}", file=sys.stderr)
+            return 2
         except DPError as error:  # messages name no count, code or subject
             print(f"haven report: {error}", file=sys.stderr)
             return 3

@@ -128,6 +128,21 @@ LINK_UNIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ("age_band", tuple((group, bands) for group, bands in BANDS_OF_AGE_GROUP.items() if len(bands) > 1)),
 )
 
+# Fields of funders' templates that ask for something about one person (REFERENCE §3.1). None
+# is ever answered with a person's data: each is answered with the codebook table that stands
+# for it, and asking is logged as a refusal (`services.reporting.funder_fields`).
+IDENTIFYING_FIELDS: dict[str, str] = {
+    "client_id": "tims_clients_served",  # identifiers of any kind: how many clients were served
+    "name": "tims_clients_served",
+    "ssn": "tims_clients_served",
+    "date_of_birth": "voca_new_by_age",  # age at intake in bands (§3.8)
+    "address": "tims_clients_served",  # no geography below the state
+    "zip_code": "tims_clients_served",
+    "phone": "tims_clients_served",
+    "email": "tims_clients_served",
+    "country_of_origin": "otip_program_entry",  # nationality only as citizen/LPR vs foreign national (the program)
+}
+
 # Dimensions whose categories are sensitive: each row of another classification is an
 # outsider-identifiable group that must keep two categories possible (REFERENCE §3.5).
 SENSITIVE = frozenset({"victim_status", "trafficking_type", "obtained"})

@@ -16,6 +16,10 @@ already released is answered from the ledger, identical, and nothing is written.
   mode) a counted client's privacy budget would be exceeded.
 * `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
   suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
+* `field` (repeatable): only the tables that answer a funder template's fields
+  (`services.reporting.funder_fields`): a codebook table by name, or an identifying field
+  (`date_of_birth`, `client_id`...) answered with its aggregate and logged as refused; 422
+  `validation-error` for any other name (the body gives its position, not the text).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from services.bootstrap import Runtime
 from services.identity import Principal
 from services.reporting.dp import DPError
 from services.reporting.dp_report import DEFAULT_BUDGET, run_dp_report
+from services.reporting.funder_fields import FieldError, answer_fields
 from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, ReportError
 from services.settings import Settings
 
@@ -63,6 +68,10 @@ async def federal_report(
     dp_epsilon: Annotated[float | None, QueryParameter(
         description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
                     "client, instead of suppressed ones", gt=0, le=float(DEFAULT_BUDGET))] = None,
+    field: Annotated[list[str] | None, QueryParameter(
+        description="only the tables answering these funder fields: a codebook table, or an identifying field "
+                    "(client_id, name, ssn, date_of_birth, address, zip_code, phone, email, country_of_origin) "
+                    "answered with an aggregate", max_items=50)] = None,
 ) -> Response[Any]:
     principal = request.user
     require(principal, Action.REPORT_FEDERAL, None)
@@ -83,6 +92,11 @@ async def federal_report(
         return _problem("report-unavailable", "Report not available", str(error))
     except ReportError as error:
         return _problem("report-refused", "Report refused", str(error).split(":", 1)[0])
+    if field:
+        try:
+            document = answer_fields(document, field)
+        except FieldError as error:  # names the field's position, not what was asked
+            raise ValidationException(extra=[{"key": "field", "source": "query", "message": str(error)}]) from None
     return Response(content=document, media_type="application/json")
 
 

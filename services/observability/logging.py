@@ -55,6 +55,8 @@ LOGGABLE_KEYS = frozenset({
     # operations: migrations, projections, subscriptions, benchmarks
     "migration", "count", "position", "lag_events", "lag_seconds", "projection", "version",
     "duration_ms", "figure", "generation", "waiting_at",
+    # reporting: a funder's identifying field refused, and the codebook table that answered it
+    "funder_field", "answered_with",
 })
 
 # stdlib loggers whose message text is kept (exact names; children are not included).
@@ -143,7 +145,18 @@ class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
             pass
 
 
-def configure_logging(level: str = "info", *, stream: TextIO | None = None) -> None:
+class StandardError:
+    """`sys.stderr` as it is at each write: for commands whose standard output is their data
+    (`haven report federal`), whatever replaces the stream later (a test's capture) included."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def configure_logging(level: str = "info", *, stream: TextIO | StandardError | None = None) -> None:
     """Configure structlog and the stdlib root; `stream` defaults to `sys.stdout` at call time.
 
     Called once at start-up. Calling it again replaces the configuration (used by tests): it

@@ -104,3 +104,19 @@ async def test_dp_mode_answers_noisy_counts_and_the_same_numbers_again(client: h
         refused = await client.get("/v1/reports/federal", params={**params, "dp_epsilon": bad},
                                    headers=as_role(issuer, "reporter"))
         assert refused.status_code in (400, 422), bad
+
+
+async def test_a_funder_field_asking_for_dates_of_birth_gets_the_age_bands(client: httpx.AsyncClient,
+                                                                          issuer: LocalIssuer) -> None:
+    headers = as_role(issuer, "reporter")
+    whole = await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=headers)
+    asked = await client.get("/v1/reports/federal", headers=headers,
+                             params=[("period", "2026Q3"), ("field", "date_of_birth"), ("field", "tims_gender")])
+    assert asked.status_code == 200, asked.text
+    tables = {t["name"]: t for t in whole.json()["tables"]}
+    assert asked.json()["tables"] == [tables["voca_new_by_age"], tables["tims_gender"]]
+    assert asked.json()["certificate"]["identifying_fields"] == {"date_of_birth": "voca_new_by_age"}
+    canary = "Jane-Doe-1987-04-02"
+    unknown = await client.get("/v1/reports/federal", params={"period": "2026Q3", "field": canary}, headers=headers)
+    assert unknown.status_code == 422 and unknown.json()["type"].endswith("/validation-error")
+    assert canary not in unknown.text

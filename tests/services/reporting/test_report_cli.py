@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from domain.reporting.federal_codebook import output_tables
 from services.cli import main
+from tests.logging_support import preserved_logging
 
 
 @pytest.fixture
-def environment(job, database_url: str, tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def environment(job, database_url: str, tmp_path: Path, key_file: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
     monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
     monkeypatch.delenv("HAVEN_REPORTING_DATABASE_URL", raising=False)
-    return tmp_path
+    with preserved_logging():  # the command configures logging (to standard error)
+        yield tmp_path
 
 
 def test_the_command_writes_json_then_the_same_release_as_csv(environment: Path,
@@ -31,6 +35,19 @@ def test_the_command_writes_json_then_the_same_release_as_csv(environment: Path,
     assert {p.name for p in folder.iterdir()} == {f"{n}.csv" for n in output_tables()} | {"certificate.json"}
     certificate = json.loads((folder / "certificate.json").read_text())["certificate"]
     assert certificate == document["certificate"]  # the re-run is the same release
+
+
+def test_a_funder_field_is_answered_with_its_aggregate_on_standard_output(
+        environment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "federal", "--period", "2026Q3", "--field", "date_of_birth"]) == 0
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)  # the report alone: the refusal is logged elsewhere
+    assert [t["name"] for t in document["tables"]] == ["voca_new_by_age"]
+    assert document["certificate"]["identifying_fields"] == {"date_of_birth": "voca_new_by_age"}
+    refusal = json.loads(captured.err.splitlines()[-1])  # the redacted JSON log, on standard error
+    assert (refusal["funder_field"], refusal["answered_with"]) == ("date_of_birth", "voca_new_by_age")
+    assert main(["report", "federal", "--period", "2026Q3", "--field", "Jane-Doe-1987"]) == 2
+    assert "Jane-Doe-1987" not in capsys.readouterr().err
 
 
 def test_the_command_refuses_bad_and_unavailable_periods(environment: Path,
