@@ -73,6 +73,7 @@ equals the live projection.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
@@ -479,7 +480,10 @@ class FederalInputsProjection:
                 DO UPDATE SET version = EXCLUDED.version, is_open = EXCLUDED.is_open""",
             [(key[0], key[1], facts.subject, facts.version, facts.is_open) for key, facts in touched.items()])
         await conn.execute(f"DELETE FROM {tables[FEDERAL_INPUTS]} WHERE subject = ANY($1::uuid[])", subjects)
-        rows = [row for key, facts in touched.items() for row in facts.rows(key[0], horizon)]
+        rows = []
+        for key, facts in touched.items():
+            await asyncio.sleep(0)  # one case at a time: requests on this event loop run in between (cases.py)
+            rows.extend(facts.rows(key[0], horizon))
         if rows:
             schema, table = tables[FEDERAL_INPUTS].split(".", 1)
             await conn.copy_records_to_table(table, schema_name=schema, records=rows, columns=list(COLUMNS))

@@ -14,7 +14,9 @@ import asyncpg
 from domain.case.state import fold
 from events.errors import TamperDetected
 from events.store import PostgresEventStore
+import projections.cases
 from projections import checkpoints
+from projections.base import tables_of
 from projections.cases import CASELOAD_COLUMNS, caseload_row, read_case_document
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
@@ -98,3 +100,43 @@ async def test_a_view_row_moved_to_another_case_does_not_open(case_store, factor
     except TamperDetected:
         return
     raise AssertionError("a moved view row opened")
+
+
+async def _apply_the_log_counting_turns_of_another_task(case_store, factories) -> tuple[int, int]:  # noqa: ANN001
+    """Fold the whole log into a fresh `cases` projection; (cases folded, turns another task
+    of the same event loop got meanwhile)."""
+    built = await rebuild(case_store, case_store.pool, factories["cases"])
+    events = [e for batch in [b async for b in case_store.read_all_batches()] for e in batch]
+    projection = factories["cases"]()
+    turns = 0
+
+    async def other_task() -> None:  # a request, say, waiting on the same loop
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async with case_store.pool.acquire() as conn:
+        other = asyncio.create_task(other_task())
+        await asyncio.sleep(0)
+        turns = 0
+        try:
+            await projection.apply(conn, events, tables_of(projection, built.generation))
+        finally:
+            other.cancel()
+    return len({(e.tenant_id, e.stream_id) for e in events}), turns
+
+
+async def test_folding_a_batch_lets_other_tasks_of_the_loop_run_between_its_cases(
+        case_store, factories, monkeypatch) -> None:  # noqa: ANN001
+    await seed_demo(demo_use_cases(case_store), cases=20)
+    cases, turns = await _apply_the_log_counting_turns_of_another_task(case_store, factories)
+    assert turns >= cases >= 20  # the demo may open a few more (transfers)
+    # control: without the pause between cases the other task waits for the whole batch
+    monkeypatch.setattr(projections.cases, "_let_others_run", _no_pause)
+    cases, turns = await _apply_the_log_counting_turns_of_another_task(case_store, factories)
+    assert turns < 5 < cases
+
+
+async def _no_pause() -> None:
+    return None
