@@ -43,6 +43,7 @@ from events.errors import TamperDetected
 from events.store import Connection, RecordedEvent
 from projections.base import Tables
 
+
 async def _let_others_run() -> None:
     """Yield to the event loop between cases: under `haven serve` the projectors share it with
     the API, and folding or sealing a batch of long cases would otherwise hold every request

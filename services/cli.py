@@ -262,7 +262,7 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
                                                reporting_url=settings.reporting_database_url)
             else:
                 document = await job.run(args.period, args.org)
-            if args.field:  # logs each identifying field refused: here, where standard output is diverted
+            if args.field:  # each identifying field asked for is logged as refused (standard error)
                 document = answer_fields(document, args.field)
         except FieldError as error:  # names the field's position, not what was asked
             print(f"haven report: {error}", file=sys.stderr)
