@@ -24,6 +24,7 @@ that stream's events alone: its rebuild may then be split by stream across proce
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, NamedTuple, Protocol
@@ -116,3 +117,10 @@ def live_events(batch: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:
     """Events of erased (crypto-shredded) streams arrive without content: nothing to apply."""
     return batch if all(recorded.event is not None for recorded in batch) else [
         recorded for recorded in batch if recorded.event is not None]
+
+
+async def let_others_run() -> None:
+    """Yield to the event loop between cases of a batch: under `haven serve` the projectors
+    share it with the API, and folding or sealing a batch of long cases would otherwise hold
+    every request for the whole batch (the HTTP bench's p99)."""
+    await asyncio.sleep(0)

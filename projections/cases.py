@@ -22,7 +22,6 @@ forgets everything whenever a transaction did not commit.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -41,14 +40,7 @@ from domain.case.state import CaseState, fold
 from events.access_log import case_data_key
 from events.errors import TamperDetected
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
-
-
-async def _let_others_run() -> None:
-    """Yield to the event loop between cases: under `haven serve` the projectors share it with
-    the API, and folding or sealing a batch of long cases would otherwise hold every request
-    for the whole batch (the HTTP bench's p99). `federal_inputs` does the same."""
-    await asyncio.sleep(0)
+from projections.base import Tables, let_others_run
 
 
 CASE_VIEW = "views.case_view"
@@ -196,7 +188,7 @@ class CasesProjection:
             ident for ident, events in by_case.items()
             if events[0].version > 1 and ident not in self._dirty and ident not in self._documents])
         for ident, events in by_case.items():
-            await _let_others_run()
+            await let_others_run()
             before = self._dirty.get(ident) or self._documents.get(ident) or _EMPTY_DOCUMENT
             state = fold(((r.version, r.event) for r in events), before.state)  # type: ignore[misc]
             timeline = before.timeline + tuple(
@@ -215,7 +207,7 @@ class CasesProjection:
             await conn.execute(f"DELETE FROM {tables[CASELOAD]} WHERE tenant_id = $1 AND case_id = $2", *ident)
         views, caseload = [], []
         for (tenant_id, case_id), document in self._dirty.items():
-            await _let_others_run()
+            await let_others_run()
             key = await self._key(conn, tenant_id, case_id)
             views.append((tenant_id, case_id, document.state.version, key.key_id,
                           seal_document(key, tenant_id, case_id, document)))

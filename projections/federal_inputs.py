@@ -73,7 +73,6 @@ equals the live projection.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
@@ -86,7 +85,7 @@ from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
 from domain.codebook import CURRENT
 from events.store import Connection, PostgresEventStore, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, let_others_run
 
 FEDERAL_INPUTS = "reporting.federal_inputs"
 SERVICE_CATEGORY_TABLE = "reporting.federal_service_categories"
@@ -482,7 +481,7 @@ class FederalInputsProjection:
         await conn.execute(f"DELETE FROM {tables[FEDERAL_INPUTS]} WHERE subject = ANY($1::uuid[])", subjects)
         rows = []
         for key, facts in touched.items():
-            await asyncio.sleep(0)  # one case at a time: requests on this event loop run in between (cases.py)
+            await let_others_run()
             rows.extend(facts.rows(key[0], horizon))
         if rows:
             schema, table = tables[FEDERAL_INPUTS].split(".", 1)

@@ -172,22 +172,22 @@ class HighsSolver:
             model.integrality_ = [highs.HighsVarType.kInteger] * n
         return model
 
-    def _loaded(self, program: IntegerProgram, rows: _Compiled, integral: bool, presolve: bool = True) -> highs._Highs:
+    def _loaded(self, program: IntegerProgram, rows: _Compiled, integral: bool) -> highs._Highs:
         solver = _quiet_highs()
         solver.setOptionValue("time_limit", float(self.time_limit))
         if integral and program.node_limit is not None:
             solver.setOptionValue("mip_max_nodes", int(program.node_limit))
         if integral and program.gap:
             solver.setOptionValue("mip_rel_gap", float(program.gap))
-        if not presolve:  # relaxations for LP rounding: see the module doc
+        if not integral:  # relaxations, whose vertex is used as it is: see the module doc
             solver.setOptionValue("presolve", "off")
         if solver.passModel(self._model(program, rows, integral)) == highs.HighsStatus.kError:
             raise SolverFailed("HiGHS refused the model")
         return solver
 
-    def _run(self, program: IntegerProgram, rows: _Compiled, integral: bool) -> np.ndarray | None:
-        """The solver's point (None: infeasible); SolverFailed when it stopped without one."""
-        return _outcome(self._loaded(program, rows, integral), program, integral)
+    def _branch_and_bound(self, program: IntegerProgram, rows: _Compiled) -> np.ndarray | None:
+        """The solver's integer point (None: infeasible); SolverFailed when it stopped without one."""
+        return _outcome(self._loaded(program, rows, integral=True), program, integral=True)
 
     def _relaxation(self, program: IntegerProgram) -> np.ndarray | None:
         """The program's relaxation, solved on its system's loaded model (`_WarmRelaxation`)."""
@@ -196,7 +196,7 @@ class HighsSolver:
             bare = IntegerProgram(program.system)
             compiled = self._compiled(program.system)
             warm = self._warm[program.system] = _WarmRelaxation(
-                self._loaded(bare, compiled, integral=False, presolve=False), len(program.system.lower),
+                self._loaded(bare, compiled, integral=False), len(program.system.lower),
                 len(compiled.lower))
         return warm.run(program)
 
@@ -212,7 +212,7 @@ class HighsSolver:
         # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
         rows = self._rows(program)  # compiled once for both passes and the check
         for integral in (False, True) if program.node_limit is None else (True,):
-            found = self._run(program, rows, integral) if integral else self._relaxation(program)
+            found = self._branch_and_bound(program, rows) if integral else self._relaxation(program)
             if found is None:
                 return None
             point = np.rint(found).astype(np.int64)

@@ -18,9 +18,9 @@ from typing import Any
 
 import structlog
 
-from domain.reporting.federal_codebook import FAMILIES, IDENTIFYING_FIELDS
+from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, output_tables
 
-TABLES = frozenset(table.name for family in FAMILIES for table in family.tables)
+TABLES = frozenset(output_tables())
 
 
 class FieldError(ValueError):

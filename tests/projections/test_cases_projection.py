@@ -133,7 +133,7 @@ async def test_folding_a_batch_lets_other_tasks_of_the_loop_run_between_its_case
     cases, turns = await _apply_the_log_counting_turns_of_another_task(case_store, factories)
     assert turns >= cases >= 20  # the demo may open a few more (transfers)
     # control: without the pause between cases the other task waits for the whole batch
-    monkeypatch.setattr(projections.cases, "_let_others_run", _no_pause)
+    monkeypatch.setattr(projections.cases, "let_others_run", _no_pause)
     cases, turns = await _apply_the_log_counting_turns_of_another_task(case_store, factories)
     assert turns < 5 < cases
 
