@@ -103,13 +103,22 @@ class _WarmRelaxation:
     left (dual simplex re-optimises from there instead of from scratch); its rows are then
     freed (both bounds infinite), which keeps that basis valid for the next. Complementary
     suppression relaxes one system for every finding of a round and each of its witness
-    branches, which differ only in those rows."""
+    branches, which differ only in those rows.
 
-    def __init__(self, solver: highs._Highs, columns: int, rows: int) -> None:
-        self.solver, self.columns, self.rows = solver, columns, rows
+    HiGHS's `time_limit` bounds the time of every run of a model together, not of one run: a
+    model kept loaded for hundreds of programs would pass it on the way and fail every program
+    after that (the audit would then block or refuse releases depending on the machine's
+    speed). So each program's run gets the limit anew (`_limit_this_run`)."""
+
+    def __init__(self, solver: highs._Highs, columns: int, rows: int, time_limit: float) -> None:
+        self.solver, self.columns, self.rows, self.time_limit = solver, columns, rows, time_limit
+
+    def _limit_this_run(self) -> None:
+        self.solver.setOptionValue("time_limit", self.solver.getRunTime() + self.time_limit)
 
     def run(self, program: IntegerProgram) -> np.ndarray | None:
         solver, extra = self.solver, _Compiled(program.extra)
+        self._limit_this_run()
         solver.changeColsCost(self.columns, np.arange(self.columns, dtype=np.int32), _cost(program, self.columns))
         added = len(extra.lower)
         if added:
@@ -197,7 +206,7 @@ class HighsSolver:
             compiled = self._compiled(program.system)
             warm = self._warm[program.system] = _WarmRelaxation(
                 self._loaded(bare, compiled, integral=False), len(program.system.lower),
-                len(compiled.lower))
+                len(compiled.lower), self.time_limit)
         return warm.run(program)
 
     def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from domain.reporting.audit import IntegerProgram, LinearSystem, Row
-from services.disclosure_milp import HighsSolver
+import pytest
+
+from domain.reporting.audit import IntegerProgram, LinearSystem, Row, SolverFailed
+from services.disclosure_milp import HighsSolver, _WarmRelaxation
 
 # x0 + x1 = 3, x0 - x1 = 0 has no integer point (x0 = x1 = 1.5); its relaxation has that one.
 HALVES = LinearSystem((0, 0), (10, 10), (Row(((0, 1), (1, 1)), 3, 3), Row(((0, 1), (1, -1)), 0, 0)))
@@ -47,6 +49,30 @@ def test_relaxations_of_one_system_keep_no_row_or_objective_of_the_one_before() 
         assert HighsSolver().relax(program)[0] == warm.relax(program)[0]
     assert warm.relax(IntegerProgram(TABLE, (Row(((0, 1), (1, 1)), 5, None),))) is None  # still infeasible when it is
     assert warm.relax(at_least_three)[0] == 3.0  # and feasible again after
+
+
+def _relax_until_the_limit_is_spent_twice(solver: HighsSolver) -> None:
+    """Relaxations of one system (each maximising another variable, so that each one iterates)."""
+    programs = [IntegerProgram(TABLE, objective=((i, 1),), maximise=True) for i in range(3)]
+    solver.relax(programs[0])
+    model = solver._warm[TABLE].solver  # the loaded model: its run time counts every run so far
+    runs = 0
+    while model.getRunTime() <= 2 * solver.time_limit:
+        runs += 1  # SolverFailed once HiGHS says the time is up
+        assert solver.relax(programs[runs % 3]) == tuple(4.0 if i == runs % 3 else 0.0 for i in range(3))
+
+
+def test_a_system_kept_loaded_gives_each_program_the_whole_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS's time limit bounds every run of a model together. A system's relaxation is kept
+    loaded for hundreds of programs (a round of complementary suppression): once their time
+    together passes the limit, each program must still get the limit for itself, or every
+    program after that fails and the audit refuses releases depending on the machine's speed.
+    Control: with the limit set once, when the model is loaded, the programs fail."""
+    with monkeypatch.context() as patched:
+        patched.setattr(_WarmRelaxation, "_limit_this_run", lambda self: None)
+        with pytest.raises(SolverFailed, match="Time limit"):
+            _relax_until_the_limit_is_spent_twice(HighsSolver(time_limit=0.01))
+    _relax_until_the_limit_is_spent_twice(HighsSolver(time_limit=0.01))
 
 
 def _stdout_of(code: str) -> str:
