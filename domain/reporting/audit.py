@@ -17,6 +17,10 @@ the audit decides, exactly over the integers, what an outsider can infer:
 * the difference of two published cells whose selections differ in one dimension, one inside
   the other (a revision minus its original, a year-to-date minus a quarter, a roll-up minus
   an organisation, a category group minus one of its codes): blocked as an atom is;
+* the change of a cell between two releases (`Ledger.changes`: two published cells that
+  differ only in their record vintages, neither inside the other — a revision after an
+  erasure or a correction against its original): blocked if every value it can take lies in
+  1..k-1 or in -(k-1)..-1;
 * every outsider-identifiable group — each row of a table across a sensitive
   classification, and each declared `Group` — must keep at least two categories of the
   breakdown possible whenever it can have members (§3.5); otherwise "all clients of agency X
@@ -190,11 +194,14 @@ class Publication:
 class Ledger:
     universe: Universe
     publications: tuple[Publication, ...] = ()
+    # The dimension of record vintages (`domain.reporting.vintages`), if any: two published cells
+    # that differ only there are one cell at two times, and publish its change (`difference_targets`).
+    changes: str | None = None
 
     def with_publication(self, publication: Publication) -> Ledger:
         if any(p.release.name == publication.release.name for p in self.publications):
             raise ValueError("a release name is used once; a revision is a new release")
-        return Ledger(self.universe, (*self.publications, publication))
+        return Ledger(self.universe, (*self.publications, publication), self.changes)
 
     def digest(self) -> str:
         """SHA-256 over every published number and its meaning (for the disclosure certificate)."""
@@ -245,13 +252,14 @@ def percentage_rows(universe: Universe, numerator: Selection, denominator: Selec
 class Target:
     """Something the audit protects. `categories` is empty unless it is a group."""
 
-    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "group" | "link"
+    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "change" | "group" | "link"
     release: str | None
     table: str | None
     coordinates: tuple[tuple[str, str], ...]
     terms: Terms = ()
     categories: tuple[Terms, ...] = ()
     pin: bool = False  # a suppressed cell: also blocked when pinned to one non-zero value
+    signed: bool = False  # a change (may be negative): blocked when every value lies in -(k-1)..k-1 without 0
 
 
 @dataclass(frozen=True)
@@ -347,15 +355,23 @@ def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: s
 
 
 def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
-    """The records in one published cell and not in another that it contains.
+    """The records in one published cell and not in another that it contains, and the changes
+    of a cell between two times.
 
     Two cells (of any publications) whose selections differ in one dimension only, one code
     set inside the other — a revision against its original (vintages), a year-to-date against
     a quarter (quarters), a roll-up against an organisation, a category group against one of
     its codes — publish the count of their difference too. That difference is a union of codes
     of one dimension, which the margins above do not cover when it is more than one code.
+
+    In the ledger's `changes` dimension (vintages) neither need contain the other: a revision
+    after a correction counts versions its original did not and no longer counts some it did.
+    The two publish the cell's change, a difference of two unions that may be negative (kind
+    ``change``, signed): a change of 1..k-1 either way says how many records of the cell were
+    erased, corrected or added late, and is blocked as an atom is.
     """
     universe = ledger.universe
+    changes = None if ledger.changes is None else [d.name for d in universe.dimensions].index(ledger.changes)
     origin: dict[Selection, tuple[str, str]] = {}
     for publication in ledger.publications:
         for (table_name, _), selection in publication.selections.items():
@@ -366,14 +382,19 @@ def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
             groups.setdefault((d, selection[:d] + selection[d + 1:]), []).append(selection)
     targets = []
     for (d, _), members in groups.items():
-        for outer in members:
-            for inner in members:
+        dimension = (("dimension", universe.dimensions[d].name),)
+        for i, outer in enumerate(members):
+            for j, inner in enumerate(members):
                 if inner[d] < outer[d]:
                     difference = outer[:d] + (outer[d] - inner[d],) + outer[d + 1:]
                     name, table_name = origin[outer]
-                    targets.append(Target("difference", name, table_name,
-                                          (("dimension", universe.dimensions[d].name),),
+                    targets.append(Target("difference", name, table_name, dimension,
                                           terms_of(universe, [(difference, 1)], offset)))
+                elif d == changes and i < j and not inner[d] <= outer[d] and not outer[d] <= inner[d]:
+                    earlier, later = outer, inner  # members are in ledger order
+                    name, table_name = origin[later]
+                    targets.append(Target("change", name, table_name, dimension,
+                                          terms_of(universe, [(later, 1), (earlier, -1)], offset), signed=True))
     return targets
 
 
@@ -550,6 +571,8 @@ class _Open:
             return len(self.possible) >= 2
         if 0 in self.values:
             return True
+        if self.target.signed:
+            return max(map(abs, self.values), default=0) >= k
         return max(self.values, default=0) >= k and (not self.target.pin or len(self.values) >= 2)
 
 
@@ -693,6 +716,11 @@ def _settle(state: _Open, auditor: _Auditor, add) -> str | None:  # noqa: ANN001
         others = merge([t for i, t in enumerate(target.categories) if i != seen])
         return None if others and attempt([Row(others, 1, None)]) else "single_category"
 
+    if target.signed:  # a change: zero, or k or more either way
+        if attempt([Row(target.terms, 0, 0)]) or attempt([Row(target.terms, k, None)]) \
+                or attempt([Row(target.terms, None, -k)]):
+            return None
+        return "derivable_small"
     if attempt([Row(target.terms, None, 0)]):
         return None
     attempt([Row(target.terms, k, None)])

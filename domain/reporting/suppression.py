@@ -362,6 +362,8 @@ def _witness_branches(finding: Finding, truth: Sequence[int], k: int) -> list[li
                 branches.append([Row(others, 1, None)])
         return branches
     value = dot(target.terms, truth)
+    if target.signed:  # a change: zero, or k or more either way
+        return [[Row(target.terms, 0, 0)], [Row(target.terms, k, None)], [Row(target.terms, None, -k)]]
     if value >= k:  # pinned at a large value: any other value will do
         return [[Row(target.terms, value + 1, None)], [Row(target.terms, None, value - 1)]]
     return [[Row(target.terms, None, 0)], [Row(target.terms, k, None)]]

@@ -12,8 +12,8 @@ already released is answered from the ledger, identical, and nothing is written.
 * 409 `report-unavailable`: the period is after the inputs' horizon or still running, or
   the organisation has no data in that fiscal year.
 * 409 `report-refused`: no suppression of the release passes the audit against the ledger,
-  or late data would lower a released count (a revision that needs a manual review), or (DP
-  mode) a counted client's privacy budget would be exceeded.
+  or today's counts contradict the ledger in a way no late record, erasure or correction
+  explains (a manual review), or (DP mode) a counted client's privacy budget would be exceeded.
 * `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
   suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
 * `field` (repeatable): only the tables that answer a funder template's fields

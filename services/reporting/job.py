@@ -15,14 +15,17 @@
 3. **True atoms.** One aggregate query over the period's fiscal year to date (never a row,
    never the subject) gives, per codebook family (`domain.reporting.federal_codebook`), the
    counts of organisation x quarter x the family's dimensions.
-4. **Vintages.** Each family's universe has a `vintage` dimension. Late data that contradicts
-   numbers already released (a late intake in a released quarter) cannot be the same atoms as
-   the original release (the ledger would be inconsistent), so the job looks for a split of
-   today's counts over the known vintages that satisfies every published number; if there is
-   none it opens a new vintage `vN` holding the records that arrived since. A revision is then
-   a release over all vintages, audited against the original over the old vintage only
-   (`domain.reporting.tables`). A correction that *lowers* a released count (an erasure, a
-   reclassification, a withdrawn consent) has no non-negative split: `RevisionNeedsReview`.
+4. **Vintages.** Each family's universe has a `vintage` dimension of record lifetimes
+   (`domain.reporting.vintages`). Late data that contradicts numbers already released (a late
+   intake in a released quarter, an erasure, a corrected category, a withdrawn consent) cannot
+   be the same atoms as the original release (the ledger would be inconsistent), so the job
+   looks for a split of today's counts over the known lifetimes that satisfies every published
+   number (`split_vintages`); if there is none it opens a new era: first with the records that
+   arrived since (`vN`), and if that is not enough, also with the departures of the versions
+   counted before (`vI-N`: erased or corrected since). A revision is then a release over the
+   lifetimes alive now, audited with its original over those alive then, and with the change
+   of every cell between the two (`domain.reporting.audit.difference_targets`). Only counts
+   no late record or departure explains (none should exist) are refused: `RevisionNeedsReview`.
 5. **Protect.** Every family together (they count the same people: see "Links" in
    `domain.reporting.federal_codebook`), `domain.reporting.suppression.protect_linked` against
    the whole ledger (every family's every release of the fiscal year: quarters, year-to-date,
@@ -56,10 +59,11 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import asyncpg
 
+from domain.reporting import vintages
 from domain.reporting.audit import (
     IntegerProgram,
     IntegerSolver,
@@ -351,7 +355,7 @@ def family_tables(family: Family, universe: Universe, period: Period, organisati
         else:
             quarters = (period.label,)
         where: dict[str, Any] = {"organisation": list(organisations), "quarter": list(quarters),
-                                 "vintage": list(universe.dimension("vintage").codes)}
+                                 "vintage": list(vintages.current(universe.dimension("vintage").codes))}
         for dimension, codes in spec.where:
             where[dimension] = list(codes)
         by = [_classification(family, spec, d) for d in spec.by]
@@ -376,29 +380,37 @@ def published_still_true(universe: Universe, base: BaseCounts, publication: Publ
 def split_vintages(linked: Linked, bases: Sequence[BaseCounts], solver: IntegerSolver
                    ) -> tuple[list[dict[Atom, int]], dict[Atom, int]] | None:
     """Today's counts spread over the vintages so that every published number holds, for every
-    block of linked ledgers and their link at once (the same split of the same people).
+    block of linked ledgers and their link at once (the same split of the same people): each
+    count of today over the lifetimes alive now, and any count over the lifetimes gone (the
+    versions erased or corrected since, which only the published numbers bound).
 
-    `bases`: one per block, then the link's. Returns each block's atom counts and the link's."""
+    `bases`: one per block, then the link's. Returns each block's atom counts and the link's;
+    None if there is no such split."""
     universes = [b.universe for b in linked.blocks] + ([linked.link] if linked.link is not None else [])
-    vintages = universes[0].dimension("vintage").codes
-    latest = [{(*key[:2], vintages[-1], *key[2:]): count for key, count in base.items() if count}
-              for base in bases]
+    codes = universes[0].dimension(vintages.DIMENSION).codes
+    now = vintages.current(codes)
+    newest = vintages.newest(codes)
+    latest = [{(*key[:2], newest, *key[2:]): count for key, count in base.items() if count} for base in bases]
     rows = linked.rows()
     if not any(b.publications for b in linked.blocks):
         return latest[:len(linked.blocks)], (latest[-1] if linked.link is not None else {})
-    if len(vintages) == 1:
+    if len(codes) == 1:
         truth = linked.vector(latest[:len(linked.blocks)], latest[-1] if linked.link is not None else None)
         if not all(row.holds(truth) for row in rows):
             return None
         return latest[:len(linked.blocks)], (latest[-1] if linked.link is not None else {})
-    offsets = linked.offsets
+    gone = [code for code in codes if code not in now]
+    bound = max((abs(row.low) for row in rows if row.low is not None and row.low == row.high), default=0)
     upper = [0] * linked.size
     sums = []
-    for universe, offset, base in zip(universes, offsets, bases, strict=True):
+    for universe, offset, base in zip(universes, linked.offsets, bases, strict=True):
+        if gone:
+            for index in universe.indices(universe.select({vintages.DIMENSION: gone})):
+                upper[offset + index] = bound  # versions gone since: at most any number published
         for key, count in base.items():
             if not count:
                 continue
-            atoms = [offset + universe.index((*key[:2], v, *key[2:])) for v in vintages]
+            atoms = [offset + universe.index((*key[:2], v, *key[2:])) for v in now]
             for a in atoms:
                 upper[a] = count
             sums.append(Row(tuple(sorted((a, 1) for a in atoms)), count, count))
@@ -407,7 +419,7 @@ def split_vintages(linked: Linked, bases: Sequence[BaseCounts], solver: IntegerS
     if point is None or not system.holds(point):
         return None
     split = []
-    for universe, offset in zip(universes, offsets, strict=True):
+    for universe, offset in zip(universes, linked.offsets, strict=True):
         split.append({universe.atom(i): int(point[offset + i]) for i in range(universe.size) if point[offset + i]})
     return split[:len(linked.blocks)], (split[-1] if linked.link is not None else {})
 
@@ -420,21 +432,17 @@ class FamilyState:
     stored_universes: list[dict[str, list[str]]] = field(default_factory=list)
     release_numbers: list[int] = field(default_factory=list)
 
-    def universe(self, organisations: Sequence[str], extra_vintage: bool = False,
-                 shared: Sequence[Mapping[str, Sequence[str]]] = ()) -> Universe:
-        """Every code the ledger knows and today's organisations; optionally one more vintage.
+    def universe(self, organisations: Sequence[str], shared: Sequence[Mapping[str, Sequence[str]]] = ()) -> Universe:
+        """Every code the ledger knows and today's organisations.
         `shared`: codes of the base dimensions the linked families use (the same for all)."""
         fresh: dict[str, list[str]] = {
             "organisation": sorted(organisations), "quarter": list(Period(self.fiscal_year, 3).fiscal_quarters),
-            "vintage": ["v0"], **{d: list(self.family.codes(d)) for d in self.family.dimensions}}
-        parts = [*self.stored_universes, fresh, *shared]
-        if extra_vintage:
-            known = merge_universe(("vintage",), parts).dimension("vintage").codes
-            parts.append({"vintage": [f"v{len(known)}"]})
-        return merge_universe((*BASE_DIMENSIONS, *self.family.dimensions), parts)
+            "vintage": [vintages.FIRST], **{d: list(self.family.codes(d)) for d in self.family.dimensions}}
+        return merge_universe((*BASE_DIMENSIONS, *self.family.dimensions), [*self.stored_universes, fresh, *shared])
 
     def ledger(self, universe: Universe) -> Ledger:
-        return Ledger(universe, tuple(self.publications))
+        """The family's ledger over `universe`, each publication counting the vintages alive when it was made."""
+        return Ledger(universe, tuple(vintages.widened(p, universe) for p in self.publications), vintages.DIMENSION)
 
 
 @dataclass(frozen=True)
@@ -451,18 +459,22 @@ def _releases_now(family: Family, period: Period) -> bool:
     return period.ends_fiscal_year or any(spec.period != "grant_year" for spec in family.tables)
 
 
-def linked_families(states: Sequence[FamilyState], organisations: Sequence[str],
-                    extra_vintage: bool = False) -> Linked:
+NewEra = Literal["late", "corrected"]  # a new era of vintages: late records; late records and departures
+
+
+def linked_families(states: Sequence[FamilyState], organisations: Sequence[str], new_era: NewEra | None = None
+                    ) -> Linked:
     """The ledgers of the families as blocks of one `Linked` system: the same
     organisation, quarter and vintage codes for all, and a link universe of the `LINK_DIMENSIONS`
-    some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell."""
+    some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell.
+    `new_era`: open one more era of vintages (`domain.reporting.vintages.opened`)."""
     shared: dict[str, list[str]] = {"organisation": sorted(organisations),
                                     "quarter": list(Period(states[0].fiscal_year, 3).fiscal_quarters),
-                                    "vintage": ["v0"]}
+                                    "vintage": [vintages.FIRST]}
     base = merge_universe(BASE_DIMENSIONS, [*(u for st in states for u in st.stored_universes), shared])
     codes = {d.name: list(d.codes) for d in base.dimensions}
-    if extra_vintage:
-        codes["vintage"].append(f"v{len(codes['vintage'])}")
+    if new_era is not None:
+        codes["vintage"] = list(vintages.opened(codes["vintage"], departures=new_era == "corrected"))
     universes = [st.universe(organisations, shared=[codes]) for st in states]
     per_atom: list[list[dict[str, str]]] = []
     used: set[str] = set()
@@ -514,13 +526,14 @@ def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCou
         return [counts[st.family.name] for st in states] + [link_base(linked, counts[LINK])]
 
     split = split_vintages(linked, bases(linked), solver)
-    if split is None:  # late data contradicts a published number: the records since go to a new vintage
-        linked = linked_families(states, organisations, extra_vintage=True)
+    for new_era in get_args(NewEra):  # late data contradicts a published number: a new era of vintages
+        if split is not None:
+            break
+        linked = linked_families(states, organisations, new_era)
         split = split_vintages(linked, bases(linked), solver)
-        if split is None:
-            raise RevisionNeedsReview(
-                "a released count would go down (an erasure, a correction or a withdrawn consent): a revision that "
-                "removes records needs the manual review described in the README")
+    if split is None:
+        raise RevisionNeedsReview("today's counts contradict the ledger in a way no late record, erasure or "
+                                  "correction explains: the release needs the manual review described in the README")
     truths, link_truth = split
     releases: list[Release | None] = []
     for state, block in zip(states, linked.blocks, strict=True):
@@ -534,6 +547,7 @@ def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCou
     try:
         protected = protect_linked(linked, releases, truths, link_truth, solver, policy)
     except ReleaseRefused as refused:
+
         raise ReportRefused(str(refused)) from None
     out = []
     for i, (state, publication) in enumerate(zip(states, protected.publications, strict=True)):

@@ -33,10 +33,11 @@ def raw(ledger: Ledger, release: Release, counts: Mapping[Atom, int]) -> Ledger:
     return ledger.with_publication(publish(ledger.universe, truth, release, set()))
 
 
-def attacker_interval(ledger: Ledger, selection: Selection) -> tuple[int, int]:
-    """What an outsider solving the published equations learns about a selection: [min, max]."""
+def attacker_interval(ledger: Ledger, selection: Selection, minus: Selection | None = None) -> tuple[int, int]:
+    """What an outsider solving the published equations learns about a selection (less another,
+    say a cell's change between two releases): [min, max]."""
     system = ledger_system(ledger)
-    terms = terms_of(ledger.universe, [(selection, 1)])
+    terms = terms_of(ledger.universe, [(selection, 1), *([(minus, -1)] if minus is not None else [])])
     low = SOLVER.solve(IntegerProgram(system, (), terms, maximise=False))
     high = SOLVER.solve(IntegerProgram(system, (), terms, maximise=True))
     assert low is not None and high is not None

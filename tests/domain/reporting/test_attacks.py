@@ -139,6 +139,33 @@ def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_r
     assert protected.audit.ok and not derivable_small(protected.ledger, late)
 
 
+def test_differencing_a_revision_that_lowers_a_count_against_the_original_does_not_reveal_the_corrections() -> None:
+    # record lifetimes (domain.reporting.vintages): v0 counted by both releases, v0-1 by the original
+    # only (corrected since), v1 by the revision only (the corrected versions)
+    vintage = Dimension("vintage", ("v0", "v1", "v0-1"))
+    kind = Dimension("trafficking_type", ("sex", "labor"))
+    universe = Universe((vintage, kind))
+    by_kind = [Classification.of(kind)]
+    then, now = ["v0", "v0-1"], ["v0", "v1"]
+    original = Release("2026Q1", VERSION, (Table.of("clients", by_kind, where={"vintage": then}),))
+    revision = Release("2026Q1-r1", VERSION, (Table.of("clients", by_kind, where={"vintage": now}),))
+    # two sex-trafficking records corrected to labour trafficking
+    counts = {("v0", "sex"): 28, ("v0-1", "sex"): 2, ("v0", "labor"): 20, ("v1", "labor"): 2}
+    sex_then = universe.select({"vintage": then, "trafficking_type": "sex"})
+    sex_now = universe.select({"vintage": now, "trafficking_type": "sex"})
+
+    first = protect(Ledger(universe, changes="vintage"), original, counts, SOLVER).ledger
+    control = naive(first, revision, counts)  # no revised cell is small: primary suppression sees nothing
+    assert set(published_values(control.publications[1])) == {28, 22, 50}
+    assert attacker_interval(control, sex_now, minus=sex_then) == (-2, -2)  # two corrected out of "sex"
+    assert not ok(control, counts)
+
+    protected = protect(first, revision, counts, SOLVER)
+    assert protected.audit.ok and ok(protected.ledger)
+    low, high = attacker_interval(protected.ledger, sex_now, minus=sex_then)
+    assert not (1 <= low and high <= 10) and not (-10 <= low and high <= -1)
+
+
 def test_a_revision_over_the_same_atoms_as_its_original_is_refused_as_inconsistent() -> None:
     from domain.reporting.audit import InconsistentLedger
     kind = Dimension("trafficking_type", ("sex", "labor"))

@@ -1,11 +1,16 @@
-"""Late data after a release: an audited revision that enters the ledger (its own module: it adds cases)."""
+"""Late data and corrections after a release: audited revisions that enter the ledger (its own
+module: it adds, erases and corrects cases)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 
 import asyncpg
 
+from domain.case.events import CaseOpened, StatisticsConsentRecorded
+from domain.event import EventMetadata
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
@@ -60,3 +65,50 @@ async def test_late_data_gives_an_audited_revision_that_enters_the_ledger(
     revised_organisation = await job.run(PERIOD, "org-harbor")
     assert revised_organisation["certificate"]["revision"] == 1 and revised_organisation != organisation
     assert await audit_whole_ledger(pool) == []
+
+
+async def cases_of_the_fiscal_year(store: PostgresEventStore, pool: asyncpg.Pool, count: int
+                                   ) -> list[tuple[str, uuid.UUID, int]]:
+    """`count` cases (tenant, stream, version) with an intake in the released fiscal year."""
+    found = []
+    for row in await pool.fetch("SELECT tenant_id, stream_id, version FROM haven.streams "
+                                "WHERE wrapped_key IS NOT NULL ORDER BY stream_id"):
+        opened = (await store.read_stream(row["tenant_id"], row["stream_id"]))[0].event
+        if isinstance(opened, CaseOpened) and dt.date(2025, 10, 1) <= opened.intake.intake_on < dt.date(2026, 7, 1):
+            found.append((row["tenant_id"], row["stream_id"], row["version"]))
+            if len(found) == count:
+                return found
+    raise AssertionError("the demo data has too few cases in the fiscal year")
+
+
+async def test_erasures_and_withdrawn_consents_give_an_audited_revision_that_lowers_released_counts(
+        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
+    original = await job.run(PERIOD)
+    inputs = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
+
+    # after the release: three clients erased (crypto-shredded), three withdraw consent to statistics
+    cases = await cases_of_the_fiscal_year(demo_store, pool, 6)
+    for tenant, stream, _ in cases[:3]:
+        await demo_store.shred(tenant, stream)
+    for tenant, stream, version in cases[3:]:
+        await demo_store.append(tenant, stream, version, [StatisticsConsentRecorded(agrees=False, recorded_on=TODAY)],
+                                EventMetadata(actor_id="synthetic-worker"))
+    await rebuild(demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"])
+    assert await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs") < inputs
+
+    revision = await job.run(PERIOD)  # no longer refused for a manual review
+    assert revision["certificate"]["revision"] == 1 and revision["certificate"]["audit"]["result"] == "passed"
+    before, after = cells(original), cells(revision)
+    assert before.keys() == after.keys()
+    assert not [v for v in counts_of(revision) if v is not None and 1 <= v <= 10]
+    # differencing the revision against the original never yields a change of 1..10 either way
+    changed = [k for k in before if before[k] is not None and after[k] is not None and before[k] != after[k]]
+    assert not [k for k in changed if 1 <= abs(after[k] - before[k]) <= 10]
+
+    # the ledger: versions counted by the original and gone since have their own lifetime (v0-1)
+    ledgers = await stored_ledgers(pool)
+    assert all(ledger.universe.dimension("vintage").codes == ("v0", "v1", "v0-1") for ledger in ledgers.values())
+    assert await audit_whole_ledger(pool) == []
+    snapshot = await ledger_snapshot(pool)
+    assert await job.run(PERIOD) == revision  # re-running returns the revision and changes nothing
+    assert await ledger_snapshot(pool) == snapshot

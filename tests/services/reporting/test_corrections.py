@@ -1,0 +1,111 @@
+"""Attack of REFERENCE §3: *differencing a revision against the original*, when a correction
+lowers a released count (§3.7: corrections go out as audited revisions that enter the ledger).
+
+After a quarter is released, one consenting client withdraws consent to statistics, one is
+erased, one's trafficking type is corrected, and 12 late intakes arrive. The revision must be released (not refused),
+true today, and audited with the original: the change of a cell between the two releases is a
+count of records erased, corrected or added late, and a change of 1..10 either way is as
+revealing as a cell of 1..10. Control: the same revision audited without the changes
+(`Ledger.changes` unset): it passes its own audit, publishes cells that went down by one, and
+the outsider who holds both releases finds the change.
+
+Synthetic aggregated inputs (no database), one organisation in the first quarter of a fiscal
+year: 20 consenting women (sex trafficking), 20 consenting men (labour), 15 consenting women
+(labour) and 15 clients without consent to statistics; all new, aged 25-34.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.reporting.audit import Ledger, audit
+from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES
+from services.reporting.job import BaseCounts, FamilyState, Period, count_inputs, protect_families, published_still_true
+from tests.services.reporting.conftest import SOLVER
+from tests.services.reporting.linked_control import joint
+
+ORG, QUARTER = "org-synthetic", "2025Q4"
+PERIOD = Period.parse(QUARTER)
+
+
+def clients(count: int, *, consent: bool = True, sex: bool, woman: bool) -> dict[str, Any]:
+    return {"organisation": ORG, "quarter": QUARTER, "new_in_fiscal_year": True, "entered": False,
+            "entry_type": None, "closed": False, "closure_reason": None, "living_situation": None,
+            "referred_on": None, "victim_status": "confirmed" if sex else "strong_indicators",
+            "trafficking_type": "sex" if sex else "labor", "age_group": "adult", "age_band": "25-34",
+            "gender": "woman" if woman else "man", "citizenship": "foreign_national", "statistics_consent": consent,
+            "enrolled_at_end": True, "obtained_continued_presence": False, "obtained_t_visa": False,
+            "obtained_hhs_letter": False, "clients": count}
+
+
+RELEASED = [clients(20, sex=True, woman=True), clients(20, sex=False, woman=False),
+            clients(15, sex=False, woman=True), clients(15, consent=False, sex=True, woman=True)]
+CORRECTED = [clients(19 + 1, sex=True, woman=True),  # one withdrew consent, one was reclassified here
+             clients(19, sex=False, woman=False),  # one erased
+             clients(14, sex=False, woman=True),  # one reclassified (labour -> sex)
+             clients(16, consent=False, sex=True, woman=True),  # one withdrew consent
+             clients(12, sex=True, woman=False)]  # late intakes
+
+
+def counts(rows: list[dict[str, Any]]) -> dict[str, BaseCounts]:
+    consenting = sum(row["clients"] for row in rows if row["statistics_consent"])
+    services = [{"organisation": ORG, "quarter": QUARTER, "code": code, "clients": consenting, "received": 0}
+                for code in SERVICE_CATEGORIES]
+    return count_inputs(rows, services)
+
+
+def release(states: dict[str, FamilyState], rows: list[dict[str, Any]], name: str, revision: bool = False) -> None:
+    for released in protect_families(list(states.values()), counts(rows), PERIOD, ORG, name, SOLVER, [ORG],
+                                     revision):
+        state = states[released.family.name]
+        state.publications.append(released.publication)
+        state.stored_universes.append({d.name: list(d.codes) for d in released.universe.dimensions})
+
+
+def released_and_revised() -> dict[str, FamilyState]:
+    states = {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
+    release(states, RELEASED, f"{QUARTER}/{ORG}")
+    release(states, CORRECTED, f"{QUARTER}/{ORG}/r1", revision=True)
+    return states
+
+
+def changes(states: dict[str, FamilyState]) -> dict[tuple[str, str, tuple[str, ...]], tuple[int, int]]:
+    """(family, table, cell) -> (original, revised) for every cell both releases published."""
+    out = {}
+    for name, state in states.items():
+        if len(state.publications) < 2:
+            continue
+        original, revised = state.publications[-2], state.publications[-1]
+        for ref, value in revised.cells.items():
+            if value is not None and original.cells.get(ref) is not None:
+                out[(name, *ref)] = (original.cells[ref], value)
+    return out
+
+
+def small_changes(states: dict[str, FamilyState]) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [cell for cell, (before, after) in changes(states).items() if 1 <= abs(after - before) <= 10]
+
+
+def test_a_revision_that_lowers_released_counts_does_not_reveal_the_corrected_records(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Control: the revision protected without auditing the changes between releases.
+    with monkeypatch.context() as patched:
+        ledger = FamilyState.ledger
+        patched.setattr(FamilyState, "ledger", lambda self, universe: Ledger(
+            ledger(self, universe).universe, ledger(self, universe).publications))
+        control = released_and_revised()
+    assert small_changes(control)  # published as they are: counts that went down (or up) by one
+    findings = audit(joint(control), SOLVER).findings
+    assert findings and {f.kind for f in findings} == {"change"}
+
+    states = released_and_revised()
+    assert not small_changes(states)
+    assert any(before != after for before, after in changes(states).values())  # the late intakes' +11 is out
+    today = counts(CORRECTED)
+    for name, state in states.items():  # what the revision publishes is true today
+        assert published_still_true(state.universe([ORG]), today[name], state.publications[-1])
+    outsider = joint(states)
+    assert outsider.blocks[0].universe.dimension("vintage").codes == ("v0", "v1", "v0-1")
+    assert audit(outsider, SOLVER).ok
