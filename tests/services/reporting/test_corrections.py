@@ -109,3 +109,22 @@ def test_a_revision_that_lowers_released_counts_does_not_reveal_the_corrected_re
     outsider = joint(states)
     assert outsider.blocks[0].universe.dimension("vintage").codes == ("v0", "v1", "v0-1")
     assert audit(outsider, SOLVER).ok
+
+
+def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_release_true() -> None:
+    states = released_and_revised()
+    # one of the late intakes (first counted by the revision) and one original client erased
+    again = [*CORRECTED[:-1], clients(11, sex=True, woman=False)]
+    again[0] = clients(19, sex=True, woman=True)
+    release(states, again, f"{QUARTER}/{ORG}/r2", revision=True)
+
+    outsider = joint(states)
+    assert outsider.blocks[0].universe.dimension("vintage").codes == ("v0", "v1", "v0-1", "v2", "v0-2", "v1-2")
+    assert audit(outsider, SOLVER).ok
+    today = counts(again)
+    for name, state in states.items():
+        assert published_still_true(state.universe([ORG]), today[name], state.publications[-1])
+    # each release counts the versions alive when it was made (selections: organisation, quarter, vintage, ...)
+    counted = [{selection[2] for selection in p.selections.values()} for p in outsider.blocks[0].publications]
+    assert counted == [{frozenset({"v0", "v0-1", "v0-2"})}, {frozenset({"v0", "v1", "v0-2", "v1-2"})},
+                       {frozenset({"v0", "v1", "v2"})}]
