@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command not in ("serve", "worker"):  # those log to stdout, configured where they run
+        from services.observability.logging import StandardError, configure_logging
+
+        # a one-shot command's standard output is its data (a token, a report, a table): its log
+        # lines go to standard error, as JSON through the redactor like every other log line
+        configure_logging(stream=StandardError(), cache_loggers=False)
     try:
         settings = Settings.from_environ()
     except SettingsError as error:
@@ -241,13 +247,11 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from services.database import connection_pool, prepare_database
-    from services.observability.logging import StandardError, configure_logging
     from services.reporting.dp import DPError
     from services.reporting.dp_report import run_dp_report
     from services.reporting.funder_fields import FieldError, answer_fields
     from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
 
-    configure_logging(stream=StandardError())  # JSON through the redactor, off the report's stream
     await prepare_database(url)
     async with connection_pool(url, min_size=1, max_size=2) as pool:
         job = FederalReportJob(pool, reporting_url=settings.reporting_database_url)

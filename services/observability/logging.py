@@ -156,12 +156,15 @@ class StandardError:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "info", *, stream: TextIO | StandardError | None = None) -> None:
+def configure_logging(level: str = "info", *, stream: TextIO | StandardError | None = None,
+                      cache_loggers: bool = True) -> None:
     """Configure structlog and the stdlib root; `stream` defaults to `sys.stdout` at call time.
 
     Called once at start-up. Calling it again replaces the configuration (used by tests): it
     never stacks handlers. Every handler already on the root logger is removed, so that nothing
-    (a `basicConfig`, a library's default) writes around the redactor.
+    (a `basicConfig`, a library's default) writes around the redactor. `cache_loggers`: a
+    logger binds the configuration on first use (fast: the service); off for one-shot commands,
+    whose loggers then follow a later configuration (a test running the CLI in its process).
     """
     try:
         level_number = _LEVELS[level.lower()]
@@ -180,7 +183,7 @@ def configure_logging(level: str = "info", *, stream: TextIO | StandardError | N
         wrapper_class=structlog.make_filtering_bound_logger(level_number),
         context_class=dict,
         logger_factory=structlog.WriteLoggerFactory(file=out),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     _route_stdlib(level_number, out, timestamper)
 
