@@ -8,7 +8,12 @@ one release per block, audited as one system, complementary suppressions chosen 
 1. **Primary suppression.** Every cell whose true count is 1..k-1 is suppressed (zero may be
    shown). With a `MinimumUnit`, every cell of a unit (say an organisation) whose total is
    below the minimum is suppressed too, except the cells its table marks mandatory (§3.6).
-   A percentage whose numerator or denominator is suppressed is suppressed.
+   So is every cell (but a mandatory one) whose difference from a number the ledger already
+   published is 1..k-1 either way, where the two differ in one dimension (a revision and its
+   original, a year-to-date and an earlier one): the audit would block it
+   (`audit.difference_targets`) and the other number is out for good, so it is taken out
+   before the first audit rather than found by it. A percentage whose numerator or
+   denominator is suppressed is suppressed.
 2. **Audit.** The candidate publication is added to the ledger and audited (`audit.audit`):
    every atom, suppressed cell, line of suppressed cells and group, against everything ever
    published.
@@ -61,7 +66,7 @@ from domain.reporting.audit import (
     terms_of,
     terms_of_sum,
 )
-from domain.reporting.tables import TOTAL, Atom, Release, Universe, rounded_percent, tabulate, total
+from domain.reporting.tables import TOTAL, Atom, Release, Selection, Universe, rounded_percent, tabulate, total
 
 COMPLEMENT_NODES = 200  # per complement program: the best choice found by then will do (deterministic)
 MOVED = 1e-6  # a relaxed deviation above this moves its number (LP rounding); HiGHS' tolerance is 1e-7
@@ -110,12 +115,19 @@ class Protected:
     rounds: int
 
 
-def primary(universe: Universe, truth: Sequence[int], release: Release, policy: Policy = Policy()) -> set[Ref]:
-    """The cells suppressed before any audit: counts 1..k-1 and breakdowns of too-small units."""
+def primary(universe: Universe, truth: Sequence[int], release: Release, policy: Policy = Policy(),
+            ledger: Ledger | None = None) -> set[Ref]:
+    """The cells suppressed before any audit: counts 1..k-1, breakdowns of too-small units, and
+    (with the `ledger` released before) cells whose difference from a published one is 1..k-1."""
     suppressed: set[Ref] = set()
+    published = _published_by_dimension(ledger) if ledger is not None else {}
     for table in release.tables:
         values = tabulate(universe, truth, table)
         suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
+        for key, value in values.items() if published else ():
+            if key not in table.mandatory and _differs_little(table.selection(universe, key), value, published,
+                                                              ledger, policy.k):
+                suppressed.add(("cell", (table.name, key)))
         unit = policy.minimum_unit
         if unit is None:
             continue
@@ -129,6 +141,34 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
                 if selected <= {code} and key not in table.mandatory:
                     suppressed.add(("cell", (table.name, key)))
     return suppressed
+
+
+# published numbers by (a dimension, their selection without it): [(that dimension's codes, number), ...]
+Published = dict[tuple[int, Selection], list[tuple[frozenset[str], int]]]
+
+
+def _published_by_dimension(ledger: Ledger) -> Published:
+    """Every number published in the ledger, by (a dimension, its selection without that dimension)."""
+    out: Published = {}
+    for publication in ledger.publications:
+        for ref, value in publication.cells.items():
+            if value is not None:
+                selection = publication.selections[ref]
+                for d in range(len(selection)):
+                    out.setdefault((d, selection[:d] + selection[d + 1:]), []).append((selection[d], value))
+    return out
+
+
+def _differs_little(selection: Selection, value: int, published: Published, ledger: Ledger, k: int) -> bool:
+    """Whether publishing `value` over `selection` pins a difference target (`audit.difference_targets`)
+    to 1..k-1 (or -(k-1)..-1): the published cell it differs from in one dimension is out for good."""
+    changes = None if ledger.changes is None else _position(ledger.universe, ledger.changes)
+    for d in range(len(selection)):
+        for codes, old in published.get((d, selection[:d] + selection[d + 1:]), ()):
+            related = codes < selection[d] or selection[d] < codes or d == changes and codes != selection[d]
+            if related and 0 < abs(value - old) < k:
+                return True
+    return False
 
 
 def _position(universe: Universe, name: str) -> int:
@@ -177,7 +217,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
     offsets = linked.offsets
     suppressed: list[set[Ref]] = [
         set() if release is None else
-        primary(block.universe, truth[offsets[i]:offsets[i + 1]], release, policy)
+        primary(block.universe, truth[offsets[i]:offsets[i + 1]], release, policy, block)
         for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True))]
     result = None
     for rounds in range(1, policy.max_rounds + 1):

@@ -13,7 +13,7 @@ import pytest
 
 from domain.codebook import CURRENT
 from domain.reporting.audit import Ledger, Publication, audit
-from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect
+from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, primary, protect
 from domain.reporting.tables import (
     TOTAL,
     Classification,
@@ -137,6 +137,22 @@ def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_r
 
     protected = protect(first, revision, counts, SOLVER)
     assert protected.audit.ok and not derivable_small(protected.ledger, late)
+
+
+def test_a_revised_cell_that_differs_little_from_its_original_is_suppressed_before_the_first_audit() -> None:
+    vintage = Dimension("vintage", ("on_time", "late"))
+    kind = Dimension("trafficking_type", ("sex", "labor"))
+    universe = Universe((vintage, kind))
+    by_kind = [Classification.of(kind)]
+    original = Release("2026Q1", VERSION, (Table.of("clients", by_kind, where={"vintage": "on_time"}),))
+    revision = Release("2026Q1-r1", VERSION, (Table.of("clients", by_kind),))
+    counts = {("on_time", "sex"): 30, ("on_time", "labor"): 20, ("late", "sex"): 2, ("late", "labor"): 0}
+    first = protect(Ledger(universe), original, counts, SOLVER).ledger
+    truth = universe.vector(counts)
+    assert primary(universe, truth, revision) == set()  # control: without the ledger no revised cell is small
+    # 32 - 30 and 52 - 50 would pin the late records; 20 - 20 pins nothing
+    assert primary(universe, truth, revision, ledger=first) == {("cell", ("clients", ("sex",))),
+                                                                 ("cell", ("clients", (TOTAL,)))}
 
 
 def test_differencing_a_revision_that_lowers_a_count_against_the_original_does_not_reveal_the_corrections() -> None:
