@@ -119,7 +119,8 @@ def test_differencing_the_year_to_date_against_the_first_quarter_does_not_reveal
 
 # -- differencing a revision against the original ------------------------------------------------
 
-def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_records() -> None:
+def late_records() -> tuple[Universe, Release, Release, dict[tuple[str, str], int]]:
+    """An original and its revision, which also counts two late records (sex trafficking)."""
     vintage = Dimension("vintage", ("on_time", "late"))  # late records enter only the revision
     kind = Dimension("trafficking_type", ("sex", "labor"))
     universe = Universe((vintage, kind))
@@ -127,6 +128,11 @@ def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_r
     original = Release("2026Q1", VERSION, (Table.of("clients", by_kind, where={"vintage": "on_time"}),))
     revision = Release("2026Q1-r1", VERSION, (Table.of("clients", by_kind),))
     counts = {("on_time", "sex"): 30, ("on_time", "labor"): 20, ("late", "sex"): 2, ("late", "labor"): 0}
+    return universe, original, revision, counts
+
+
+def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_records() -> None:
+    universe, original, revision, counts = late_records()
     late = universe.select({"vintage": "late"})
 
     first = protect(Ledger(universe), original, counts, SOLVER).ledger
@@ -140,13 +146,7 @@ def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_r
 
 
 def test_a_revised_cell_that_differs_little_from_its_original_is_suppressed_before_the_first_audit() -> None:
-    vintage = Dimension("vintage", ("on_time", "late"))
-    kind = Dimension("trafficking_type", ("sex", "labor"))
-    universe = Universe((vintage, kind))
-    by_kind = [Classification.of(kind)]
-    original = Release("2026Q1", VERSION, (Table.of("clients", by_kind, where={"vintage": "on_time"}),))
-    revision = Release("2026Q1-r1", VERSION, (Table.of("clients", by_kind),))
-    counts = {("on_time", "sex"): 30, ("on_time", "labor"): 20, ("late", "sex"): 2, ("late", "labor"): 0}
+    universe, original, revision, counts = late_records()
     first = protect(Ledger(universe), original, counts, SOLVER).ledger
     truth = universe.vector(counts)
     assert primary(universe, truth, revision) == set()  # control: without the ledger no revised cell is small
