@@ -12,7 +12,6 @@ import asyncpg
 
 from domain.reporting.audit import Ledger, Linked, audit
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, SERVICE_CATEGORIES, VERSION, output_tables
-from domain.reporting.vintages import DIMENSION, widened
 from services.reporting.job import BASE_DIMENSIONS, FamilyState, linked_families
 from services.reporting.ledger import merge_universe, publication_from_json, stored_universe
 from tests.services.reporting.conftest import SOLVER
@@ -30,7 +29,8 @@ async def stored_ledgers(pool: asyncpg.Pool) -> dict[tuple[str, int], Ledger]:
     for key, datas in parts.items():
         names = (*BASE_DIMENSIONS, *families[key[0]].dimensions)
         universe = merge_universe(names, [stored_universe(d) for d in datas])
-        ledgers[key] = Ledger(universe, tuple(widened(publication_from_json(d), universe) for d in datas), DIMENSION)
+        state = FamilyState(families[key[0]], key[1], [publication_from_json(d) for d in datas])
+        ledgers[key] = state.ledger(universe)
     return ledgers
 
 
