@@ -251,8 +251,10 @@ async def read_case_document(conn: Connection | asyncpg.Pool, keyring: Keyring, 
     return open_document(key, tenant_id, case_id, row[0], row[1])
 
 
+# The document only when it is current: a view behind the head is not used, and its document
+# (a whole case, long for a long case) need not be read, detoasted or sent.
 _CURRENT_SQL = f"""
-SELECT s.version, s.wrapped_key IS NULL, v.version, v.sealed
+SELECT s.version, s.wrapped_key IS NULL, v.version, CASE WHEN v.version = s.version THEN v.sealed END
   FROM haven.streams s LEFT JOIN {CASE_VIEW} v ON v.tenant_id = s.tenant_id AND v.case_id = s.stream_id
  WHERE s.tenant_id = $1 AND s.stream_id = $2"""
 

@@ -10,10 +10,13 @@ it read the case at version v and appended events w+1..v', or it just folded the
 either what a read returned (the view at the head's version, or the stream), or such a state
 plus the events an append at exactly that version committed. Streams are append-only and
 versions strictly increase, so when the stream's head is still at the entry's version the
-entry is the current state; a caller uses an entry only after reading the head's version in
+entry is the current state. A read uses an entry only after reading the head's version in
 the same statement as the view (`projections.cases.read_current_state`) and only when they
-match. An erased stream answers as empty before the cache is asked. A command that uses a
-state that went stale meanwhile is refused by the append's version check as before.
+match; an erased stream answers as empty before the cache is asked. A command naming the
+entry's version in `If-Match` is decided on it without a read
+(`services.api.case_support.case_command`): only a success is answered from it, and the
+append's version, chain-head and key checks make a success proof that the entry was current;
+any other outcome is decided again on the stored case.
 
 Memory only, bounded (LRU), per process; nothing is written anywhere. An erasure through this
 process drops the case's entry; another process's entry for an erased case is never used (the

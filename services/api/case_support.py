@@ -13,6 +13,7 @@ litestar parameters: litestar would answer a missing one with its own 400, while
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -26,13 +27,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
+from domain.case.errors import DomainError
 from domain.case.state import CaseState, fold
 from events import idempotency
 from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound, TamperDetected
 from events.store import Connection, PostgresEventStore
 from projections.cases import read_current_state
 from services.api import observe
-from services.api.authorisation import Action, CaseFacts, require
+from services.api.authorisation import Action, AuthorisationError, CaseFacts, require
 from services.api.case_schemas import CommandAccepted
 from services.api.errors import problem_response
 from services.api.identity_routes import AUTH_RESPONSES
@@ -213,14 +215,21 @@ def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
     return key
 
 
+def _tagged_version(value: str) -> int | None:
+    """The version a strong entity tag `"<version>"` names; None for `*`, a weak or a
+    malformed tag, which never match a case version."""
+    matched = _ETAG.match(value.strip())
+    return int(matched.group(1)) if matched is not None else None
+
+
 def if_match(request: Request[Any, Any, Any]) -> int:
     value = request.headers.get("if-match")
     if value is None:
         raise Refused(problem_response(problem("precondition-required")))
-    matched = _ETAG.match(value.strip())
-    if matched is None:  # "*", weak or malformed tags never match a case version
+    version = _tagged_version(value)
+    if version is None:
         raise Refused(problem_response(problem("precondition-failed")))
-    return int(matched.group(1))
+    return version
 
 
 def _answer(status: int, body: bytes, location: str | None = None) -> Response[bytes]:
@@ -338,6 +347,22 @@ async def current_state(runtime: Runtime, principal: Principal, case_id: uuid.UU
 
 Run = Callable[[CaseUseCases, Actor, int], Awaitable[int]]
 
+# What a command decided on a state known here raises when that state does not carry it through:
+# the caller's refusal, a domain rule, a stream erased meanwhile. Nothing was committed; the
+# command is decided again on the stored state, which gives the answer.
+_NOT_CARRIED = (AuthorisationError, DomainError, StreamErased, StreamNotFound)
+
+
+def _known_at_if_match(runtime: Runtime, principal: Principal, case_id: uuid.UUID,
+                       request: Request[Any, Any, Any]) -> CaseState | None:
+    """The state of the case at the version `If-Match` names, if this process knows it
+    (`services.recent_states`: what its own last command on the case left); no I/O."""
+    value = request.headers.get("if-match")
+    if value is None or runtime.recent is None:
+        return None
+    version = _tagged_version(value)
+    return None if version is None else runtime.recent.at_version((principal.organisation_id, str(case_id)), version)
+
 
 async def case_command(
     request: Request[Any, Any, Any], runtime: Runtime, case_id: uuid.UUID, action: Action, body: msgspec.Struct,
@@ -346,10 +371,36 @@ async def case_command(
     accepted: AcceptedBody | None = None,
 ) -> Response[bytes]:
     """One command on an existing case: authorisation (403/404), the route's own `check`,
-    If-Match (428/412), then `run_command`'s unit of work."""
+    If-Match (428/412), then `run_command`'s unit of work.
+
+    When this process knows the case's state at the version `If-Match` names, the command is
+    first decided on that state without reading the case (one round trip instead of two). Only
+    a success is answered from it, and a success proves the state was current: the append
+    commits only if the stream is still at that version with the same chain head, and its
+    key not shredded, so the authorisation and the domain decided on the case as stored. Any
+    other outcome (a refusal, a domain rule, a lost race) committed nothing, and the command
+    is decided again on the case read from the database, which gives the answer: the same
+    answer as without the shortcut, however stale the state known here. Another
+    organisation's case is never known under the caller's organisation.
+    """
+    principal: Principal = request.user
+    known = _known_at_if_match(runtime, principal, case_id, request)
+    if known is not None:
+        with contextlib.suppress(*_NOT_CARRIED):
+            answer = await _decided_on(known, request, runtime, case_id, action, body, run, check, accepted)
+            if answer.status_code < 300:
+                return answer
+    state = await current_state(runtime, principal, case_id)
+    return await _decided_on(state, request, runtime, case_id, action, body, run, check, accepted)
+
+
+async def _decided_on(
+    state: CaseState, request: Request[Any, Any, Any], runtime: Runtime, case_id: uuid.UUID, action: Action,
+    body: msgspec.Struct, run: Run, check: Callable[[], None] | None, accepted: AcceptedBody | None,
+) -> Response[bytes]:
+    """`case_command` on `state`: the refusals in their order, then the unit of work."""
     principal: Principal = request.user
     try:
-        state = await current_state(runtime, principal, case_id)
         # refusals first: 403/404 before 428
         require(principal, action, CaseFacts.of(state), team_access=team_access(request))
         if check is not None:  # a route's own refusal, still before the preconditions

@@ -327,8 +327,13 @@ async def test_no_error_body_or_log_line_carries_case_content(
 async def test_a_lost_race_is_409_and_never_a_double_append(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another writer appends between our If-Match check and our append (simulated: the
-    unit of work's append first lets a concurrent use case commit through the pool)."""
+    unit of work's append first lets a concurrent use case commit through the pool). The
+    process forgets the state its intake left, so the command reads the case first: the window
+    between that read and the append is the race (a command on a state known here has no read,
+    `test_case_view_reads`)."""
     case_id = await open_case(cases, people.worker)
+    assert runtime.recent is not None
+    runtime.recent.forget((ORG, case_id))
     original = case_support.UnitOfWorkStore.append
 
     async def append_after_a_rival(self: Any, *args: Any, **kwargs: Any) -> Any:

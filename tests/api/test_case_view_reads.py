@@ -128,3 +128,91 @@ async def test_a_command_on_a_current_view_does_not_read_the_stream(
     assert answer.status_code == 200 and answer.json()["version"] == 2
     assert reads.calls == 0
     assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 2
+
+
+class CountingCaseReads:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return await REAL_CURRENT_STATE(*args, **kwargs)
+
+
+REAL_CURRENT_STATE = case_support.current_state
+
+
+class CountingAppends:
+    def __init__(self, runtime: Runtime) -> None:
+        self.calls = 0
+        self._append = runtime.store.append
+
+    async def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return await self._append(*args, **kwargs)
+
+
+async def test_a_command_on_the_state_its_process_left_reads_nothing_before_the_append(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intake left the case's state at version 1 here, and the next command names that
+    version: it is decided on that state, with no read of the view or the stream. Control:
+    once the process forgets the state, the same kind of command reads the case."""
+    reads = CountingCaseReads()
+    monkeypatch.setattr(case_support, "current_state", reads)
+    case_id = await open_case(cases, people.worker)
+    answer = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-1"),
+                              headers={**people.worker, "If-Match": '"1"'})
+    assert answer.status_code == 200 and answer.headers["etag"] == '"2"'
+    assert reads.calls == 0
+    assert runtime.recent is not None
+    runtime.recent.forget((ORG, case_id))
+    control = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-2"),
+                               headers={**people.worker, "If-Match": '"2"'})
+    assert control.status_code == 200 and control.headers["etag"] == '"3"'
+    assert reads.calls == 1
+    assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 3
+
+
+async def test_a_state_known_here_that_went_stale_never_authorises_a_command(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: the case is reassigned away from the worker by another process (use cases
+    on the store, without this app's cache), while this process still knows the state in which
+    the worker holds it. The worker's command naming that version must not be recorded: the
+    append refuses the stale version, and the command is decided again on the stored case,
+    which answers as if nothing were known here. Control: the stale state that would have
+    authorised the worker is known here, and is acted on: the command reaches the append,
+    which refuses it; without the known state the refusal comes before any append."""
+    case_id = await open_case(cases, people.worker)
+    elsewhere = CaseUseCases(runtime.store)
+    await elsewhere.assign(Actor("supervisor-1", ORG), case_id, cmd.AssignCase(
+        worker_id="worker-7", team_id="team-elsewhere", assigned_on=dt.date(2026, 1, 13)), expected_version=1)
+    assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 1) is not None  # control
+    reads, appends = CountingCaseReads(), CountingAppends(runtime)
+    monkeypatch.setattr(case_support, "current_state", reads)
+    monkeypatch.setattr(runtime.store, "append", appends)
+    refused = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
+                               headers={**people.worker, "If-Match": '"1"'})
+    assert refused.status_code in (403, 404), refused.text
+    assert (appends.calls, reads.calls) == (1, 1)  # decided on the known state, refused by the append
+    assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 2
+    runtime.recent.forget((ORG, case_id))
+    without_shortcut = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
+                                        headers={**people.worker, "If-Match": '"1"'})
+    assert (without_shortcut.status_code, without_shortcut.json()) == (refused.status_code, refused.json())
+    assert (appends.calls, reads.calls) == (1, 2)
+
+
+async def test_a_lost_race_on_a_state_known_here_is_answered_from_the_stored_case(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    """Another process appends after this one last saw the case; a command naming the version
+    known here is refused by the append and decided again on the stored case: 412 (the
+    If-Match is stale), never a second append over the other one's."""
+    case_id = await open_case(cases, people.worker)
+    await CaseUseCases(runtime.store).record_service(Actor("worker-1", ORG), case_id, cmd.RecordService(
+        service_id="service-elsewhere", category="case_management", delivered_on=dt.date(2026, 1, 13)),
+        expected_version=1)
+    stale = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
+                             headers={**people.worker, "If-Match": '"1"'})
+    assert stale.status_code == 412, stale.text
+    read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert [s["service_id"] for s in read.json()["services"]] == ["service-elsewhere"]
