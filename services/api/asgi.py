@@ -7,7 +7,8 @@ opens the pool and the key provider (`bootstrap.runtime`), starts the projectors
 background (`services.projection_service`: with several workers, one leads each projection
 and the others stand by), builds the litestar app around
 them (`app.create_app`) and enters that app's own lifespan; on `lifespan.shutdown` it closes
-them in reverse order. A failure at start-up answers `lifespan.startup.failed` with the
+them in reverse order. Once started it freezes the start-up heap (`freeze_start_up_heap`); on
+shutdown it hands it back. A failure at start-up answers `lifespan.startup.failed` with the
 exception's class name only (a message could name a path or a URL with a password).
 
 `HAVEN_DATABASE_URL` is required here: each worker process runs `build()`, and an embedded
@@ -18,6 +19,7 @@ the workers through that variable.
 from __future__ import annotations
 
 import contextlib
+import gc
 from typing import Any
 
 from litestar import Litestar
@@ -30,6 +32,21 @@ from services.observability.logging import configure_logging, get_logger
 from services.projection_service import projectors_in_background
 from services.settings import Settings, SettingsError
 
+
+def freeze_start_up_heap() -> None:
+    """Put what start-up left alive (modules, classes, the app and its routes, the runtime:
+    about 90,000 objects) out of the cyclic garbage collector's reach (`gc.freeze`), after
+    collecting what is already garbage.
+
+    Otherwise every full collection walks that whole heap again, though none of it ever
+    becomes garbage. Under load a worker makes a full collection about once a second, and each
+    one held every request for 35-57 ms on the development VM. That was the command's 99th
+    percentile in `haven bench http`, about 70-80 ms. With the heap frozen a full collection
+    took 3-5 ms (README, "Performance"). Frozen objects are still freed by reference counting
+    when they are dropped; only a cycle among them would stay until shutdown
+    (`gc.unfreeze`)."""
+    gc.collect()
+    gc.freeze()
 
 
 def build() -> ServedApp:
@@ -72,10 +89,12 @@ class ServedApp:
                 await send({"type": "lifespan.startup.failed", "message": type(error).__name__})
                 return
             self._app = app
+            freeze_start_up_heap()
             get_logger("api").info("api started")
             await send({"type": "lifespan.startup.complete"})
             while (await receive())["type"] != "lifespan.shutdown":
                 pass
             self._app = None
+            gc.unfreeze()
         get_logger("api").info("api stopped")
         await send({"type": "lifespan.shutdown.complete"})
