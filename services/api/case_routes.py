@@ -6,9 +6,11 @@ random id.
 
 Reading (`GET /v1/cases/{case_id}`) and every command take the case from the sealed case
 view when it is at the stream's head version (`case_support.current_state`: one statement and
-one decryption however long the stream), else from the stream, so neither is ever stale. It fails closed: the access record (`events.access_log`) is one
-INSERT in autocommit, and the case is returned only once it has committed; if it cannot be
-recorded the answer is 503 with no content. `part` is "full" when
+one decryption however long the stream), else from the stream, so neither is ever stale. A
+command naming the version this process's last command on the case left is first decided on
+that state without a read (`case_support.case_command`). A read fails closed: the access
+record (`events.access_log`) is one INSERT in autocommit, and the case is returned only once
+it has committed; if it cannot be recorded the answer is 503 with no content. `part` is "full" when
 the view includes immigration milestones (the assigned worker) and "summary" when it does not
 (team access, break-the-glass). Team access is the organisation's setting `HAVEN_TEAM_ACCESS`
 (`services.settings`), passed to `require` for the caller's organisation on every case route
@@ -23,7 +25,9 @@ Commands (`POST /v1/cases/{case_id}/...`):
 
 * `If-Match: "<version>"` is required: missing -> 428 `precondition-required`; not the case's
   current version -> 412 `precondition-failed`; the case changed between our check and the
-  append (a lost race) -> 409 `concurrent-change`. Never a silent overwrite.
+  append (a lost race) -> 409 `concurrent-change`. Never a silent overwrite. (A command
+  decided on a state known here has no read, so no such window: when its append is refused,
+  it is decided again on the stored case, which usually answers 412.)
 * `Idempotency-Key` (optional, 1..100 printable characters; else 422 `validation-error`):
   `lookup` first (Replay -> the stored status and body; KeyReuse -> 422
   `idempotency-key-reused`; InProgress -> 409 `idempotency-key-in-progress`), then ONE unit of
