@@ -42,7 +42,7 @@ def freeze_start_up_heap() -> None:
     becomes garbage. Under load a worker makes a full collection about once a second, and each
     one held every request for 35-57 ms on the development VM. That was the command's 99th
     percentile in `haven bench http`, about 70-80 ms. With the heap frozen a full collection
-    took 3-5 ms (README, "Performance"). Frozen objects are still freed by reference counting
+    took 3-7 ms (README, "Benchmarks"). Frozen objects are still freed by reference counting
     when they are dropped; only a cycle among them would stay until shutdown
     (`gc.unfreeze`)."""
     gc.collect()

@@ -17,16 +17,16 @@ from services.cases import Actor, CaseUseCases
 from tests.api.test_case_routes import ORG, People, open_case, people, service  # noqa: F401 (fixture)
 
 
-class CountingStreamReads:
-    def __init__(self) -> None:
+class Counting:
+    """Calls through to `real`, counting the calls."""
+
+    def __init__(self, real) -> None:
         self.calls = 0
+        self._real = real
 
     async def __call__(self, *args, **kwargs):
         self.calls += 1
-        return await REAL_LOAD_FOR(*args, **kwargs)
-
-
-REAL_LOAD_FOR = case_support.load_for
+        return await self._real(*args, **kwargs)
 
 
 async def test_a_current_view_answers_without_reading_the_stream(
@@ -34,7 +34,7 @@ async def test_a_current_view_answers_without_reading_the_stream(
     case_id = await open_case(cases, people.worker)
     from_stream = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
-    reads = CountingStreamReads()
+    reads = Counting(case_support.load_for)
     monkeypatch.setattr(case_support, "load_for", reads)
     from_view = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert from_view.status_code == 200
@@ -49,7 +49,7 @@ async def test_a_view_behind_the_stream_is_not_used(
     version behind, so the read does not use it: it shows the new version, from the stream."""
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
-    reads = CountingStreamReads()
+    reads = Counting(case_support.load_for)
     monkeypatch.setattr(case_support, "load_for", reads)
     answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
                               headers={**people.worker, "If-Match": '"1"'})
@@ -63,7 +63,7 @@ async def test_after_a_command_the_next_command_and_read_use_the_state_it_left(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """The view trails the commands (no projector runs here); this process knows the state each
     command left (`services.recent_states`), so nothing reads the stream again."""
-    reads = CountingStreamReads()
+    reads = Counting(case_support.load_for)
     monkeypatch.setattr(case_support, "load_for", reads)
     case_id = await open_case(cases, people.worker)
     for version in (1, 2):
@@ -90,7 +90,7 @@ async def test_a_state_known_here_is_not_used_once_another_process_has_appended(
         expected_version=2)
     # control: the stale state is known here; without the head-version check it would answer
     assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 2) is not None
-    reads = CountingStreamReads()
+    reads = Counting(case_support.load_for)
     monkeypatch.setattr(case_support, "load_for", reads)
     read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert read.headers["etag"] == '"3"'
@@ -121,7 +121,7 @@ async def test_a_command_on_a_current_view_does_not_read_the_stream(
     applied over the newer version."""
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
-    reads = CountingStreamReads()
+    reads = Counting(case_support.load_for)
     monkeypatch.setattr(case_support, "load_for", reads)
     answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
                               headers={**people.worker, "If-Match": '"1"'})
@@ -130,34 +130,12 @@ async def test_a_command_on_a_current_view_does_not_read_the_stream(
     assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 2
 
 
-class CountingCaseReads:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return await REAL_CURRENT_STATE(*args, **kwargs)
-
-
-REAL_CURRENT_STATE = case_support.current_state
-
-
-class CountingAppends:
-    def __init__(self, runtime: Runtime) -> None:
-        self.calls = 0
-        self._append = runtime.store.append
-
-    async def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return await self._append(*args, **kwargs)
-
-
 async def test_a_command_on_the_state_its_process_left_reads_nothing_before_the_append(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """The intake left the case's state at version 1 here, and the next command names that
     version: it is decided on that state, with no read of the view or the stream. Control:
     once the process forgets the state, the same kind of command reads the case."""
-    reads = CountingCaseReads()
+    reads = Counting(case_support.current_state)
     monkeypatch.setattr(case_support, "current_state", reads)
     case_id = await open_case(cases, people.worker)
     answer = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-1"),
@@ -187,7 +165,7 @@ async def test_a_state_known_here_that_went_stale_never_authorises_a_command(
     await elsewhere.assign(Actor("supervisor-1", ORG), case_id, cmd.AssignCase(
         worker_id="worker-7", team_id="team-elsewhere", assigned_on=dt.date(2026, 1, 13)), expected_version=1)
     assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 1) is not None  # control
-    reads, appends = CountingCaseReads(), CountingAppends(runtime)
+    reads, appends = Counting(case_support.current_state), Counting(runtime.store.append)
     monkeypatch.setattr(case_support, "current_state", reads)
     monkeypatch.setattr(runtime.store, "append", appends)
     refused = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
