@@ -79,6 +79,15 @@ _RECORD_SQL = """
 INSERT INTO haven.access_records (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
 
+# The same record, only while the case's stream is at the version the read was decided on
+# (and not shredded): no row back, nothing recorded.
+_RECORD_AT_VERSION_SQL = """
+INSERT INTO haven.access_records (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8
+ WHERE EXISTS (SELECT 1 FROM haven.streams s WHERE s.tenant_id = $1 AND s.stream_id = $2
+                  AND s.version = $9 AND s.wrapped_key IS NOT NULL)
+RETURNING 1"""
+
 _LOG_SQL = """
 SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id, request_id
   FROM haven.access_records WHERE tenant_id = $1 AND case_id = $2
@@ -116,16 +125,25 @@ async def record_access(
     basis: str,
     grant_id: uuid.UUID | None = None,
     request_id: str | None = None,
-) -> None:
+    at_version: int | None = None,
+) -> bool:
     """Append one access record in the caller's transaction; raises `AccessNotRecorded`.
 
     Run it inside the request's transaction before any content is returned, and return
     content only once that transaction has committed. `basis='break-glass'` needs the
     `grant_id` of a grant for this case and actor (a foreign key checks it; the caller checks
     it is still active with `active_grant`); every other basis must not name a grant.
+
+    `at_version`: record only if the case's stream is at that version and not shredded, in
+    the same statement (a read decided on a state known in memory); returns whether it
+    recorded. Without it, always records (True).
     """
+    args = (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
     try:
-        await conn.execute(_RECORD_SQL, tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
+        if at_version is None:
+            await conn.execute(_RECORD_SQL, *args)
+            return True
+        return await conn.fetchval(_RECORD_AT_VERSION_SQL, *args, at_version) is not None
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
         raise AccessNotRecorded(f"access to case {case_id} could not be recorded") from error
 

@@ -10,9 +10,13 @@ it read the case at version v and appended events w+1..v', or it just folded the
 either what a read returned (the view at the head's version, or the stream), or such a state
 plus the events an append at exactly that version committed. Streams are append-only and
 versions strictly increase, so when the stream's head is still at the entry's version the
-entry is the current state. A read uses an entry only after reading the head's version in
-the same statement as the view (`projections.cases.read_current_state`) and only when they
-match; an erased stream answers as empty before the cache is asked. A command naming the
+entry is the current state. `current_state` uses an entry only after reading the head's
+version in the same statement as the view (`projections.cases.read_current_state`) and only
+when they match; an erased stream answers as empty before the cache is asked. A read of a
+case (`GET /v1/cases/{id}`, not a supervisor's) is decided on the latest entry and answered
+from it only if its access record, written in one statement guarded by the stream's version
+and key, was written (`events.access_log.record_access(at_version=...)`); else it is decided
+again on the stored case. A command naming the
 entry's version in `If-Match` is decided on it without a read
 (`services.api.case_support.case_command`): only a success is answered from it, and the
 append's version, chain-head and key checks make a success proof that the entry was current;
@@ -45,6 +49,10 @@ class RecentStates:
 
     def forget(self, key: CaseKey) -> None:
         self._states.pop(key, None)
+
+    def latest(self, key: CaseKey) -> CaseState | None:
+        """The last state of the case this process saw, at whatever version."""
+        return self._states.get(key)
 
     def at_version(self, key: CaseKey, version: int) -> CaseState | None:
         """The state of the case at `version` if this process knows it."""

@@ -335,6 +335,8 @@ async def current_state(runtime: Runtime, principal: Principal, case_id: uuid.UU
         get_logger("api").error("case view fails authentication", error_code="view-tampered")
     else:
         if view.state is not None:
+            if runtime.recent is not None and view.state.version:
+                runtime.recent.remember({key: view.state})
             return view.state
         known = runtime.recent.at_version(key, view.head_version) if runtime.recent is not None else None
         if known is not None:

@@ -194,3 +194,64 @@ async def test_a_lost_race_on_a_state_known_here_is_answered_from_the_stored_cas
     assert stale.status_code == 412, stale.text
     read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert [s["service_id"] for s in read.json()["services"]] == ["service-elsewhere"]
+
+
+async def access_records(runtime: Runtime, case_id: str) -> list[str]:
+    rows = await runtime.pool.fetch("SELECT actor_id FROM haven.access_records WHERE case_id = $1",
+                                    __import__("uuid").UUID(case_id))
+    return [row[0] for row in rows]
+
+
+async def test_a_read_of_a_case_known_here_is_recorded_in_its_one_statement(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The intake left the case's state here: a read of it decides on that state and makes one
+    statement, the access record guarded by the stream's version; the record is there before
+    the answer. Control: once the process forgets the state, the read reads the case."""
+    case_id = await open_case(cases, people.worker)
+    reads = Counting(case_support.current_state)
+    monkeypatch.setattr(case_support, "current_state", reads)
+    monkeypatch.setattr("services.api.case_routes.current_state", reads)
+    answer = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert answer.status_code == 200 and answer.headers["etag"] == '"1"'
+    assert reads.calls == 0
+    assert await access_records(runtime, case_id) == ["worker-1"]
+    assert runtime.recent is not None
+    runtime.recent.forget((ORG, case_id))
+    control = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert control.json() == answer.json()
+    assert reads.calls == 1
+    assert await access_records(runtime, case_id) == ["worker-1", "worker-1"]
+
+
+async def test_a_state_known_here_that_went_stale_never_authorises_a_read(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    """The attack: another process reassigns the case away from the worker while this process
+    still holds the state in which the worker has it. The worker's read must be refused as if
+    nothing were known here, and no access is recorded for it. Control: the stale state that
+    would let the worker read is the one known here."""
+    case_id = await open_case(cases, people.worker)
+    await CaseUseCases(runtime.store).assign(Actor("supervisor-1", ORG), case_id, cmd.AssignCase(
+        worker_id="worker-7", team_id="team-elsewhere", assigned_on=dt.date(2026, 1, 13)), expected_version=1)
+    assert runtime.recent is not None
+    stale = runtime.recent.latest((ORG, case_id))
+    assert stale is not None and stale.version == 1 and stale.worker_id == "worker-1"  # control
+    refused = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert refused.status_code in (403, 404), refused.text
+    assert await access_records(runtime, case_id) == []
+    runtime.recent.forget((ORG, case_id))
+    without_shortcut = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert (without_shortcut.status_code, without_shortcut.json()) == (refused.status_code, refused.json())
+
+
+async def test_a_read_after_another_process_appended_shows_its_event_and_is_recorded_once(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    """The state known here is a version behind: its guarded record writes nothing, and the
+    read is answered from the stored case, recorded once."""
+    case_id = await open_case(cases, people.worker)
+    await CaseUseCases(runtime.store).record_service(Actor("worker-1", ORG), case_id, cmd.RecordService(
+        service_id="service-elsewhere", category="case_management", delivered_on=dt.date(2026, 1, 13)),
+        expected_version=1)
+    read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert read.headers["etag"] == '"2"'
+    assert [s["service_id"] for s in read.json()["services"]] == ["service-elsewhere"]
+    assert await access_records(runtime, case_id) == ["worker-1"]
