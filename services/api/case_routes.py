@@ -8,9 +8,11 @@ Reading (`GET /v1/cases/{case_id}`) and every command take the case from the sea
 view when it is at the stream's head version (`case_support.current_state`: one statement and
 one decryption however long the stream), else from the stream, so neither is ever stale. A
 command naming the version this process's last command on the case left is first decided on
-that state without a read (`case_support.case_command`). A read fails closed: the access
-record (`events.access_log`) is one INSERT in autocommit, and the case is returned only once
-it has committed; if it cannot be recorded the answer is 503 with no content. `part` is "full" when
+that state without a read (`case_support.case_command`), and a case worker's read of a case
+this process last saw is decided on that state, its access record guarded by the stream's
+version (`_read_known`). A read fails closed: the access record (`events.access_log`) is one
+INSERT in autocommit, and the case is returned only once it has committed; if it cannot be
+recorded the answer is 503 with no content. `part` is "full" when
 the view includes immigration milestones (the assigned worker) and "summary" when it does not
 (team access, break-the-glass). Team access is the organisation's setting `HAVEN_TEAM_ACCESS`
 (`services.settings`), passed to `require` for the caller's organisation on every case route
