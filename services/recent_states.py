@@ -56,5 +56,5 @@ class RecentStates:
 
     def at_version(self, key: CaseKey, version: int) -> CaseState | None:
         """The state of the case at `version` if this process knows it."""
-        state = self._states.get(key)
+        state = self.latest(key)
         return state if state is not None and state.version == version else None

@@ -198,6 +198,11 @@ class Ledger:
     # that differ only there are one cell at two times, and publish its change (`difference_targets`).
     changes: str | None = None
 
+    @property
+    def changes_position(self) -> int | None:
+        """The index of the `changes` dimension in the universe (None without one)."""
+        return None if self.changes is None else [d.name for d in self.universe.dimensions].index(self.changes)
+
     def with_publication(self, publication: Publication) -> Ledger:
         if any(p.release.name == publication.release.name for p in self.publications):
             raise ValueError("a release name is used once; a revision is a new release")
@@ -371,7 +376,7 @@ def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
     erased, corrected or added late, and is blocked as an atom is.
     """
     universe = ledger.universe
-    changes = None if ledger.changes is None else [d.name for d in universe.dimensions].index(ledger.changes)
+    changes = ledger.changes_position
     origin: dict[Selection, tuple[str, str]] = {}
     for publication in ledger.publications:
         for (table_name, _), selection in publication.selections.items():

@@ -121,12 +121,13 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
     (with the `ledger` released before) cells whose difference from a published one is 1..k-1."""
     suppressed: set[Ref] = set()
     published = _published_by_dimension(ledger) if ledger is not None else {}
+    changes = ledger.changes_position if ledger is not None else None
     for table in release.tables:
         values = tabulate(universe, truth, table)
         suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
         for key, value in values.items() if published else ():
             if key not in table.mandatory and _differs_little(table.selection(universe, key), value, published,
-                                                              ledger, policy.k):
+                                                              changes, policy.k):
                 suppressed.add(("cell", (table.name, key)))
         unit = policy.minimum_unit
         if unit is None:
@@ -159,10 +160,10 @@ def _published_by_dimension(ledger: Ledger) -> Published:
     return out
 
 
-def _differs_little(selection: Selection, value: int, published: Published, ledger: Ledger, k: int) -> bool:
+def _differs_little(selection: Selection, value: int, published: Published, changes: int | None, k: int) -> bool:
     """Whether publishing `value` over `selection` pins a difference target (`audit.difference_targets`)
-    to 1..k-1 (or -(k-1)..-1): the published cell it differs from in one dimension is out for good."""
-    changes = None if ledger.changes is None else _position(ledger.universe, ledger.changes)
+    to 1..k-1 (or -(k-1)..-1): the published cell it differs from in one dimension is out for good.
+    `changes`: the ledger's `changes_position`."""
     for d in range(len(selection)):
         for codes, old in published.get((d, selection[:d] + selection[d + 1:]), ()):
             related = codes < selection[d] or selection[d] < codes or d == changes and codes != selection[d]

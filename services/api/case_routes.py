@@ -182,10 +182,15 @@ def _acting_role(principal: Principal, action: Action, basis: Basis | None) -> s
     return sorted(principal.roles)[0]
 
 
+def _may_break_glass(principal: Principal) -> bool:
+    """Only supervisors' rules count a break-the-glass grant."""
+    return "supervisor" in principal.roles
+
+
 async def _break_glass_grant(runtime: Runtime, principal: Principal, facts: CaseFacts | None,
                              case_id: uuid.UUID) -> BreakGlassGrant | None:
-    """The supervisor's active grant on the case (only supervisors' rules count one)."""
-    if "supervisor" not in principal.roles or facts is None:
+    """The supervisor's active grant on the case."""
+    if not _may_break_glass(principal) or facts is None:
         return None
     return await active_grant(runtime.pool, principal.organisation_id, case_id, principal.user_id, utc_now())
 
@@ -253,7 +258,7 @@ async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependen
                    case_id: FromPath[uuid.UUID]) -> Response[CaseView]:
     principal = request.user
     known = runtime.recent.latest((principal.organisation_id, str(case_id))) if runtime.recent is not None else None
-    if known is not None and "supervisor" not in principal.roles:  # a supervisor's read may need a grant: read it
+    if known is not None and not _may_break_glass(principal):  # a grant is looked up on the full path
         answer = await _read_known(request, runtime, principal, case_id, known)
         if answer is not None:
             return answer

@@ -335,7 +335,7 @@ async def current_state(runtime: Runtime, principal: Principal, case_id: uuid.UU
         get_logger("api").error("case view fails authentication", error_code="view-tampered")
     else:
         if view.state is not None:
-            if runtime.recent is not None and view.state.version:
+            if runtime.recent is not None:  # (an empty state, no such case, is not kept)
                 runtime.recent.remember({key: view.state})
             return view.state
         known = runtime.recent.at_version(key, view.head_version) if runtime.recent is not None else None

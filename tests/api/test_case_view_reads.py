@@ -4,6 +4,7 @@ stream when it is not — never stale, and the same answer either way."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import httpx
 import pytest
@@ -109,7 +110,7 @@ async def test_a_tampered_view_row_falls_back_to_the_stream(
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
     await runtime.pool.execute(
         "UPDATE views.case_view SET sealed = (SELECT sealed FROM views.case_view WHERE case_id = $2) "
-        "WHERE case_id = $1", __import__("uuid").UUID(first), __import__("uuid").UUID(second))
+        "WHERE case_id = $1", uuid.UUID(first), uuid.UUID(second))
     read = await cases.get(f"/v1/cases/{first}", headers=people.worker)
     assert read.status_code == 200
     assert read.json()["case_id"] == first
@@ -127,7 +128,7 @@ async def test_a_command_on_a_current_view_does_not_read_the_stream(
                               headers={**people.worker, "If-Match": '"1"'})
     assert answer.status_code == 200 and answer.json()["version"] == 2
     assert reads.calls == 0
-    assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 2
+    assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2
 
 
 async def test_a_command_on_the_state_its_process_left_reads_nothing_before_the_append(
@@ -148,7 +149,7 @@ async def test_a_command_on_the_state_its_process_left_reads_nothing_before_the_
                                headers={**people.worker, "If-Match": '"2"'})
     assert control.status_code == 200 and control.headers["etag"] == '"3"'
     assert reads.calls == 1
-    assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 3
+    assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 3
 
 
 async def test_a_state_known_here_that_went_stale_never_authorises_a_command(
@@ -172,7 +173,7 @@ async def test_a_state_known_here_that_went_stale_never_authorises_a_command(
                                headers={**people.worker, "If-Match": '"1"'})
     assert refused.status_code in (403, 404), refused.text
     assert (appends.calls, reads.calls) == (1, 1)  # decided on the known state, refused by the append
-    assert await runtime.store.stream_version(ORG, __import__("uuid").UUID(case_id)) == 2
+    assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2
     runtime.recent.forget((ORG, case_id))
     without_shortcut = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
                                         headers={**people.worker, "If-Match": '"1"'})
@@ -198,7 +199,7 @@ async def test_a_lost_race_on_a_state_known_here_is_answered_from_the_stored_cas
 
 async def access_records(runtime: Runtime, case_id: str) -> list[str]:
     rows = await runtime.pool.fetch("SELECT actor_id FROM haven.access_records WHERE case_id = $1",
-                                    __import__("uuid").UUID(case_id))
+                                    uuid.UUID(case_id))
     return [row[0] for row in rows]
 
 
