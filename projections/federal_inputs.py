@@ -183,7 +183,10 @@ class CaseFacts:
     statuses: list[tuple[dt.date, int, str]] = field(default_factory=list)  # (determined_on, version, status)
     statistics_consent: bool = False
     enrolments: list[Enrolment] = field(default_factory=list)
-    services: list[tuple[dt.date, str]] = field(default_factory=list)
+    # quarter -> service instances delivered in it, by category (SERVICE_ORDER; a category
+    # not in it still makes the quarter served): counted as events arrive, so that a case's
+    # rows cost the same however many services it has
+    services: dict[int, list[int]] = field(default_factory=dict)
     obtained: list[tuple[dt.date, str]] = field(default_factory=list)  # (step date, outcome group)
     latest_day: dt.date | None = None  # the latest business date seen (a horizon never falls behind it)
 
@@ -220,7 +223,10 @@ class CaseFacts:
             case ev.StatisticsConsentRecorded():
                 self.statistics_consent = event.agrees
             case ev.ServiceDelivered():
-                self.services.append((event.delivered_on, event.category))
+                counts = self.services.setdefault(quarter_index(event.delivered_on), [0] * len(SERVICE_ORDER))
+                index = _SERVICE_INDEX.get(event.category)
+                if index is not None:
+                    counts[index] += 1
                 self._see(event.delivered_on)
             case ev.ImmigrationStepRecorded():
                 group = OBTAINED_GROUPS.get(event.kind)
@@ -262,7 +268,7 @@ class CaseFacts:
                 "statistics_consent": self.statistics_consent}
 
     def served_quarters(self, horizon: int | None) -> list[int]:
-        quarters: set[int] = {quarter_index(day) for day, _ in self.services}
+        quarters: set[int] = set(self.services)
         for enrolment in self.enrolments:
             first = quarter_index(enrolment.start)
             if enrolment.closure is not None:
@@ -276,11 +282,6 @@ class CaseFacts:
     def rows(self, organisation: str, horizon: int | None) -> list[tuple[Any, ...]]:
         static = self.static_columns()
         served = self.served_quarters(horizon)
-        services_by_quarter: dict[int, list[int]] = {}  # one pass over the services, not one per quarter
-        for day, category in self.services:
-            index = _SERVICE_INDEX.get(category)
-            if index is not None:
-                services_by_quarter.setdefault(quarter_index(day), [0] * len(SERVICE_ORDER))[index] += 1
         seen_years: set[int] = set()
         rows = []
         for q in served:
@@ -296,7 +297,7 @@ class CaseFacts:
                                   for e in self.enrolments)
             statuses = [s for s in self.statuses if s[0] <= end]
             status = max(statuses)[2] if statuses else "not_determined"
-            counts = services_by_quarter.get(q) or [0] * len(SERVICE_ORDER)
+            counts = list(self.services.get(q) or [0] * len(SERVICE_ORDER))  # a copy: the facts go on counting
             obtained = {group for day, group in self.obtained if fiscal_year(quarter_index(day)) == year}
             rows.append((
                 organisation, quarter_label(q), year, self.subject, new_in_year, bool(entries),
