@@ -99,8 +99,9 @@ def caseload_row(tenant_id: str, case_id: uuid.UUID, state: CaseState) -> tuple[
     immigration_expiries = sorted(m.expires_on for m in state.milestones.values() if m.expires_on is not None)
     services_month, services_in_month = None, 0
     if state.services:
+        # the month of the latest delivery: a delivery on or after its first day is in it
         services_month = max(s.delivered_on for s in state.services).replace(day=1)
-        services_in_month = sum(1 for s in state.services if s.delivered_on.replace(day=1) == services_month)
+        services_in_month = sum(s.delivered_on >= services_month for s in state.services)
     is_open = state.closure is None and state.transfer is None
     return (
         tenant_id, case_id, state.version, state.worker_id, state.team_id, is_open, state.enrolled_on,
