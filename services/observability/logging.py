@@ -39,7 +39,6 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
-import msgspec
 import structlog
 from structlog.stdlib import ExtraAdder, ProcessorFormatter
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -88,9 +87,8 @@ def redact(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> 
     clean: dict[str, Any] = {}
     dropped = 0
     for key, value in event_dict.items():
-        if key in LOGGABLE_KEYS:  # (every allowed key is a short identifier)
-            clean[key] = value if type(value) in _PLAIN and (type(value) is not str or len(value) <= MAX_VALUE_CHARS) \
-                else _scalar(value)
+        if key in LOGGABLE_KEYS:  # every allowed key is a short identifier: no need to match it
+            clean[key] = _scalar(value)
         elif not isinstance(key, str) or not _KEY.fullmatch(key):
             dropped += 1
         else:
@@ -104,13 +102,13 @@ def redact(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> 
     return ordered
 
 
-# Values logged as they are: exactly these types (a subclass goes through `_scalar`), a str
-# no longer than MAX_VALUE_CHARS.
-_PLAIN = frozenset({str, int, bool, type(None)})
-
-
 def _scalar(value: Any) -> Any:
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is str:  # the common cases first, by exact type (a subclass takes the checks below)
+        return value[:MAX_VALUE_CHARS]
+    if kind is int or kind is bool or value is None:
+        return value
+    if isinstance(value, bool):
         return value
     if isinstance(value, int):
         return int(value)  # an IntEnum (HTTPStatus) becomes its number
@@ -131,14 +129,6 @@ def _exception_type(exc_info: Any) -> str | None:
     if isinstance(exc_info, tuple) and exc_info and isinstance(exc_info[0], type):
         return exc_info[0].__name__
     return None
-
-
-_encode_json = msgspec.json.Encoder().encode
-
-
-def _render(line: dict[str, Any], **_: Any) -> str:
-    """A redacted line as JSON (its values are scalars by then: see `redact`)."""
-    return _encode_json(line).decode()
 
 
 def _stdlib_message(_logger: WrappedLogger, _method_name: str, event_dict: EventDict) -> EventDict:
@@ -193,7 +183,7 @@ def configure_logging(level: str = "info", *, stream: TextIO | StandardError | N
             structlog.processors.add_log_level,
             timestamper,
             redact,
-            structlog.processors.JSONRenderer(serializer=_render),
+            structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level_number),
         context_class=dict,
@@ -214,7 +204,7 @@ def _route_stdlib(level_number: int, out: TextIO, timestamper: Processor) -> Non
             structlog.stdlib.add_logger_name,
             timestamper,
         ],
-        processors=[ProcessorFormatter.remove_processors_meta, redact, structlog.processors.JSONRenderer(serializer=_render)],
+        processors=[ProcessorFormatter.remove_processors_meta, redact, structlog.processors.JSONRenderer()],
         use_get_message=False,  # never interpolate a record's %-arguments
     ))
     root = logging.getLogger()

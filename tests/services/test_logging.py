@@ -128,6 +128,15 @@ def test_a_str_subclass_is_logged_as_its_plain_text_not_its_str_method() -> None
     assert only_line(out)["route"] == "/cases"
 
 
+def test_a_value_that_is_not_valid_unicode_is_logged_in_ascii_not_raised() -> None:
+    # A claim decoded from JSON can hold a lone surrogate; UTF-8 cannot encode it, so a renderer
+    # that writes UTF-8 would raise inside the request (or on a stream of another encoding).
+    out = configured()
+    structlog.get_logger().info("x", route="/cases/\ud800", method="GÉT")
+    assert out.getvalue().isascii()
+    assert only_line(out)["route"] == "/cases/\ud800" and only_line(out)["method"] == "GÉT"
+
+
 def test_long_strings_are_truncated() -> None:
     out = configured()
     structlog.get_logger().info("x", route="a" * MAX_VALUE_CHARS + CANARY)
