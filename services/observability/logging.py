@@ -106,9 +106,7 @@ def _scalar(value: Any) -> Any:
     kind = type(value)
     if kind is str:  # the common cases first, by exact type (a subclass takes the checks below)
         return value[:MAX_VALUE_CHARS]
-    if kind is int or kind is bool or value is None:
-        return value
-    if isinstance(value, bool):
+    if kind is int or kind is bool or value is None:  # (bool has no subclasses)
         return value
     if isinstance(value, int):
         return int(value)  # an IntEnum (HTTPStatus) becomes its number
