@@ -267,12 +267,9 @@ async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependen
     grant = await _break_glass_grant(runtime, principal, facts, case_id)
     decision: Decision = require(principal, Action.CASE_READ, facts, has_break_glass=grant is not None,
                                  team_access=team_access(request))
-    include_immigration = authorise(principal, Action.CASE_READ_IMMIGRATION, facts).allowed
-    # One INSERT in autocommit: once it returns, the record has committed (fail closed).
-    await _record(runtime.pool, request, principal, case_id, Action.CASE_READ, decision.basis,
-                  "full" if include_immigration else "summary", grant)
-    return Response(case_view(state, include_immigration=include_immigration),
-                    headers={"ETag": etag(state.version)})
+    answer = await _recorded_read(request, runtime, principal, case_id, state, facts, decision, grant)
+    assert answer is not None  # (recorded unconditionally: without `at_version`, record or raise)
+    return answer
 
 
 async def _read_known(request: Request[Principal, Any, Any], runtime: Runtime, principal: Principal,
@@ -286,11 +283,21 @@ async def _read_known(request: Request[Principal, Any, Any], runtime: Runtime, p
     decision = authorise(principal, Action.CASE_READ, facts, team_access=team_access(request))
     if not decision.allowed:
         return None
+    return await _recorded_read(request, runtime, principal, case_id, known, facts, decision, at_version=known.version)
+
+
+async def _recorded_read(request: Request[Principal, Any, Any], runtime: Runtime, principal: Principal,
+                         case_id: uuid.UUID, state: CaseState, facts: CaseFacts, decision: Decision,
+                         grant: BreakGlassGrant | None = None, *, at_version: int | None = None,
+                         ) -> Response[CaseView] | None:
+    """The case view a read `decision` allows, once its access record has committed: one INSERT
+    in autocommit, so when it returns the record is durable (fail closed). With `at_version`,
+    None when the stream is no longer at that version (nothing was recorded)."""
     include_immigration = authorise(principal, Action.CASE_READ_IMMIGRATION, facts).allowed
     if not await _record(runtime.pool, request, principal, case_id, Action.CASE_READ, decision.basis,
-                         "full" if include_immigration else "summary", at_version=known.version):
+                         "full" if include_immigration else "summary", grant, at_version=at_version):
         return None
-    return Response(case_view(known, include_immigration=include_immigration), headers={"ETag": etag(known.version)})
+    return Response(case_view(state, include_immigration=include_immigration), headers={"ETag": etag(state.version)})
 
 
 @post("/v1/cases/{case_id:uuid}/services", operation_id="recordService", tags=TAGS, summary="Record a service",
