@@ -201,7 +201,7 @@ class Ledger:
     @property
     def changes_position(self) -> int | None:
         """The index of the `changes` dimension in the universe (None without one)."""
-        return None if self.changes is None else [d.name for d in self.universe.dimensions].index(self.changes)
+        return None if self.changes is None else self.universe.position(self.changes)
 
     def with_publication(self, publication: Publication) -> Ledger:
         if any(p.release.name == publication.release.name for p in self.publications):

@@ -138,7 +138,7 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
             if total(universe, truth, within) >= unit.minimum:
                 continue
             for key in table.keys():
-                selected = table.selection(universe, key)[_position(universe, unit.dimension)]
+                selected = table.selection(universe, key)[universe.position(unit.dimension)]
                 if selected <= {code} and key not in table.mandatory:
                     suppressed.add(("cell", (table.name, key)))
     return suppressed
@@ -170,10 +170,6 @@ def _differs_little(selection: Selection, value: int, published: Published, chan
             if related and 0 < abs(value - old) < k:
                 return True
     return False
-
-
-def _position(universe: Universe, name: str) -> int:
-    return [d.name for d in universe.dimensions].index(name)
 
 
 def publish(universe: Universe, truth: Sequence[int], release: Release, suppressed: set[Ref]) -> Publication:

@@ -77,6 +77,10 @@ class Universe:
             size *= len(dimension.codes)
         return size
 
+    def position(self, name: str) -> int:
+        """The index of the dimension called `name` (KeyError when there is none)."""
+        return self._position[name]
+
     def dimension(self, name: str) -> Dimension:
         return self.dimensions[self._position[name]]
 

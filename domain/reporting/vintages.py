@@ -75,7 +75,7 @@ def opened(codes: Sequence[str], departures: bool) -> tuple[str, ...]:
 
 def widened(publication: Publication, universe: Universe) -> Publication:
     """`publication` with each selection's lifetimes those of `universe` alive in the era it was made."""
-    position = [d.name for d in universe.dimensions].index(DIMENSION)
+    position = universe.position(DIMENSION)
     codes = universe.dimension(DIMENSION).codes
     resolved = {}
     for ref, selection in publication.selections.items():
