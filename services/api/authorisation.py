@@ -13,7 +13,7 @@ Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
 | whoami                | GET /v1/whoami                                  | role                              | role                                      | role                  | role     | role  |
 | case.open             | POST /v1/cases                                  | role                              | 403                                       | 403                   | 403      | 403   |
 | case.list_mine        | GET /v1/cases                                   | role (list filtered to own cases) | 403                                       | 403                   | 403      | 403   |
-| caseload.team         | GET /v1/caseload                                | 403                               | team (needs a team claim)                 | 403                   | 403      | 403   |
+| caseload.team         | GET /v1/caseload                                | 403                               | team (the caller's own team's cases)      | 403                   | 403      | 403   |
 | report.federal        | GET /v1/reports/federal                         | 403                               | 403                                       | 403                   | role     | 403   |
 | case.read             | GET /v1/cases/{id}                              | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
 | case.history          | GET /v1/cases/{id}/history                      | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
@@ -35,8 +35,12 @@ Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
 A cell naming a basis ("assignment", "team", "break-glass", "privacy-review", "role") allows
 when its condition holds and answers 403 when the case is in the caller's organisation but the
 condition does not hold. "assignment": the case's worker is the caller. "team": the case's team
-is the caller's team (both set; two missing teams are not the same team). "team if
-team_access": only when the organisation lets case workers work their team's cases.
+is the caller's team. Every caller has a team: a token without a ``team`` claim puts its holder
+on the organisation's default team, ``default`` (`services.identity.claims.DEFAULT_TEAM`), so a
+team-less case worker opens cases on ``default``, a team-less supervisor supervises
+``default``'s caseload, team-less case workers are one team under team access, and a token whose
+``team`` is ``default`` is on that same team. "team if team_access": only when the organisation
+lets case workers work their team's cases.
 "break-glass": the case is on the supervisor's team *and* the supervisor holds an active,
 unexpired grant for this case.
 
@@ -204,8 +208,7 @@ class Grant:
 
 
 def _same_team(ctx: Context) -> bool:
-    team = ctx.principal.team_id
-    return team is not None and ctx.case is not None and ctx.case.team_id == team
+    return ctx.case is not None and ctx.case.team_id == ctx.principal.team_id
 
 
 def _assigned(ctx: Context) -> bool:
@@ -216,7 +219,7 @@ BY_ROLE = Grant(Basis.ROLE, lambda ctx: True, "role")
 ASSIGNED = Grant(Basis.ASSIGNMENT, _assigned, "assigned")
 TEAM_IF_ENABLED = Grant(Basis.TEAM, lambda ctx: ctx.team_access and _same_team(ctx), "team-if-enabled")
 OWN_TEAM = Grant(Basis.TEAM, _same_team, "own-team")
-HAS_TEAM = Grant(Basis.TEAM, lambda ctx: ctx.principal.team_id is not None, "has-team")
+TEAM_CASELOAD = Grant(Basis.TEAM, lambda ctx: True, "team-caseload")  # always the caller's own team
 BREAK_GLASS = Grant(Basis.BREAK_GLASS, lambda ctx: ctx.has_break_glass and _same_team(ctx), "break-glass")
 ORGANISATION = Grant(Basis.PRIVACY_REVIEW, lambda ctx: ctx.case is not None, "own-organisation")
 
@@ -243,7 +246,7 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
                          privacy_officer=(BY_ROLE,), reporter=(BY_ROLE,), admin=(BY_ROLE,)),
     Action.CASE_OPEN: _rule(False, caseworker=(BY_ROLE,)),
     Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
-    Action.CASELOAD_TEAM: _rule(False, supervisor=(HAS_TEAM,)),
+    Action.CASELOAD_TEAM: _rule(False, supervisor=(TEAM_CASELOAD,)),
     Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
     Action.ACCESS_REVIEW: _rule(False, privacy_officer=(BY_ROLE,)),
     Action.CASE_READ: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),

@@ -238,7 +238,7 @@ async def open_case(
     require(principal, Action.CASE_OPEN, None)
     case_id = str(uuid.uuid4())
     command = data.command(case_id=case_id, organisation_id=principal.organisation_id,
-                           worker_id=principal.user_id, team_id=principal.team_id or "")
+                           worker_id=principal.user_id, team_id=principal.team_id)
     actor = actor_of(principal, request)
 
     def location(body: bytes) -> str:
@@ -420,7 +420,7 @@ async def assign_case(
     data: Annotated[AssignCaseBody, Body(media_type=RequestEncodingType.JSON,
                                           examples=example("To another worker of the team", ASSIGN_CASE_EXAMPLE))],
 ) -> Response[bytes]:
-    team = request.user.team_id or ""  # CASE_ASSIGN needs the case on the caller's own team
+    team = request.user.team_id  # CASE_ASSIGN needs the case on the caller's own team
 
     def own_team_only() -> None:
         if data.team_id is not None and data.team_id != team:

@@ -3,10 +3,11 @@
 * `GET /v1/cases` (case.list_mine: case workers): the caller's open cases with next actions.
   Not case content: ids, versions, dates and counts, so no access record is written per case;
   reading a case itself is `GET /v1/cases/{case_id}`, which is recorded.
-* `GET /v1/caseload` (caseload.team: supervisors with a team): the caller's team, per case and
-  per worker, as counts, ages and flags only. `worker`, `flag`, `sort`, `order`, `limit` and an
-  opaque `cursor` (from `next_cursor`) page through thousands of cases; a malformed cursor is
-  422 `validation-error`.
+* `GET /v1/caseload` (caseload.team: supervisors): the caller's team (the organisation's
+  default team, ``default``, for a token without a ``team`` claim), per case and per worker,
+  as counts, ages and flags only. `worker`, `flag`, `sort`, `order`, `limit` and an opaque
+  `cursor` (from `next_cursor`) page through thousands of cases; a malformed cursor is 422
+  `validation-error`.
 
 Both answer from the read model, so they lag the log by the projector's delay (see
 `/metrics`, `haven_projection_lag_seconds`). `fresh=true` gives read-your-writes: the answer
@@ -122,7 +123,6 @@ async def team_cases(
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
     await _catch_up(runtime, fresh)
-    assert principal.team_id is not None  # the rule grants supervisors with a team only
     page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
                                worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,
                                after=_decode_cursor(cursor))

@@ -24,7 +24,7 @@ class WhoAmI(msgspec.Struct, frozen=True):
     user_id: str
     organisation_id: str
     roles: list[str]  # sorted
-    team: str | None
+    team: str  # the token's ``team`` claim, or the organisation's default team, "default"
 
 
 @get("/v1/whoami", operation_id="whoami", tags=["identity"], summary="The authenticated caller",

@@ -2,7 +2,9 @@
 
 Claims read (the same names for the local issuer and an external OpenID Connect issuer):
 
-* ``sub``   the user id;  ``org`` the organisation (tenant) id;  ``team`` optional team id;
+* ``sub``   the user id;  ``org`` the organisation (tenant) id;  ``team`` optional team id:
+  a token without one puts its holder on the organisation's default team, `DEFAULT_TEAM`
+  (``default``), the same team as a token whose ``team`` is ``default``;
 * ``roles`` a JSON array of role names; names Haven does not know are dropped, so an
   identity provider that also carries roles for other applications needs no filtering;
 * ``jti``   optional token id (for audit records and, later, revocation);  ``exp`` expiry.
@@ -10,6 +12,9 @@ Claims read (the same names for the local issuer and an external OpenID Connect 
 A token without a subject, an organisation or at least one known role is refused: Haven
 authorises every request by organisation and role, so a principal lacking either could only
 be given some implicit default, and implicit defaults are how tenants leak into each other.
+The default team is not such a default: it is a team *within* the token's organisation, so a
+team-less caller still sees only their own organisation's cases, and a team-less supervisor
+the default team's caseload, never another team's.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from services.identity.errors import InvalidToken
 
 ROLES: frozenset[str] = frozenset({"caseworker", "supervisor", "privacy_officer", "reporter", "admin"})
 MAX_IDENTIFIER_LENGTH = 256
+DEFAULT_TEAM = "default"  # the team of a token without a ``team`` claim, in every organisation
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     organisation_id: str
     roles: frozenset[str]  # a non-empty subset of ROLES
-    team_id: str | None
+    team_id: str  # the ``team`` claim, or DEFAULT_TEAM when the token has none
     token_id: str | None
     expires_at: dt.datetime  # UTC
 
@@ -68,5 +74,6 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         expires_at = dt.datetime.fromtimestamp(exp, dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise InvalidToken("invalid-claims") from None
-    return Principal(user_id=user, organisation_id=org, roles=roles, team_id=team, token_id=jti,
+    return Principal(user_id=user, organisation_id=org, roles=roles,
+                     team_id=DEFAULT_TEAM if team is None else team, token_id=jti,
                      expires_at=expires_at)

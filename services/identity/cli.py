@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from services.identity.claims import ROLES
+from services.identity.claims import DEFAULT_TEAM, ROLES
 from services.identity.local_issuer import DEFAULT_TTL, MAX_TTL, LocalIssuer, SigningKeyError
 from services.settings import Settings, SettingsError
 
@@ -44,7 +44,7 @@ def add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     token.add_argument("--org", required=True, help="organisation id")
     token.add_argument("--role", required=True, action="append", dest="roles", choices=sorted(ROLES),
                        help="a role; repeat for several")
-    token.add_argument("--team", help="team id")
+    token.add_argument("--team", help=f"team id (without it, the organisation's default team, {DEFAULT_TEAM!r})")
     token.add_argument("--ttl", type=parse_ttl, default=DEFAULT_TTL, help="lifetime, e.g. 30m, 8h, 1d (default 8h)")
     return token
 

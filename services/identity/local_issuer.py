@@ -63,7 +63,9 @@ class LocalIssuer:
 
     def mint(self, user: str, org: str, roles: Iterable[str], team: str | None = None,
              ttl: dt.timedelta = DEFAULT_TTL) -> str:
-        """A signed token; ValueError for an unknown role, a bad id or a lifetime over 24 h."""
+        """A signed token; ValueError for an unknown role, a bad id or a lifetime over 24 h.
+        Without `team` the token has no ``team`` claim: its holder is on the organisation's
+        default team (`claims.DEFAULT_TEAM`), as with an external provider's team-less token."""
         roles = sorted(set(roles))
         if not roles or not set(roles) <= ROLES:
             raise ValueError(f"roles must be one or more of: {', '.join(sorted(ROLES))}")

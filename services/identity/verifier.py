@@ -8,9 +8,10 @@ One verifier per process, built by `verifier_from_settings`:
   (`jwks.JwksCache`), asymmetric algorithms only.
 
 Claims (both issuers): ``sub`` user id, ``org`` organisation, ``roles`` array of role names,
-optional ``team``; ``iss``, ``aud``, ``exp``, ``iat`` required, ``nbf`` honoured when present.
-An external provider must be configured to put ``org`` and ``roles`` (and ``team``) into its
-access tokens under those names (a protocol mapper in Keycloak, a custom claim elsewhere).
+optional ``team`` (absent: the organisation's default team, ``default``; `claims.DEFAULT_TEAM`);
+``iss``, ``aud``, ``exp``, ``iat`` required, ``nbf`` honoured when present. An external
+provider must be configured to put ``org`` and ``roles`` (and ``team``) into its access tokens
+under those names (a protocol mapper in Keycloak, a custom claim elsewhere).
 
 Checks, in order, each failure one reason code (see `errors.REASONS`):
 

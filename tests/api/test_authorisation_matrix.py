@@ -51,7 +51,7 @@ from services.api.authorisation import (
 from services.api.case_schemas import OPEN_CASE_EXAMPLE
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
-from services.identity.claims import ROLES, Principal
+from services.identity.claims import DEFAULT_TEAM, ROLES, Principal
 from services.settings import Settings
 from tests.api.conftest import api_client
 
@@ -166,7 +166,7 @@ CONTEXTS = {
 }
 
 
-def principal(*roles: str, team: str | None = "t-1", user: str = "u-1", org: str = ORG) -> Principal:
+def principal(*roles: str, team: str = "t-1", user: str = "u-1", org: str = ORG) -> Principal:
     return Principal(user_id=user, organisation_id=org, roles=frozenset(roles), team_id=team,
                      token_id=None, expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
 
@@ -304,17 +304,35 @@ def test_require_returns_the_allowing_decision() -> None:
     assert decision.allowed and decision.basis == "assignment"
 
 
-def test_two_missing_teams_are_not_the_same_team() -> None:
-    teamless = CaseFacts(organisation_id=ORG, worker_id="u-2", team_id=None)
-    assert answer(authorise(principal("caseworker", team=None), Action.CASE_READ, teamless,
+def test_callers_of_the_default_team_are_one_team() -> None:
+    """A token without a team claim puts its holder on `DEFAULT_TEAM` (`principal_from_claims`);
+    its cases are on that team, and the team rules hold for it as for any other team."""
+    on_default = CaseFacts(organisation_id=ORG, worker_id="u-2", team_id=DEFAULT_TEAM)
+    worker, supervisor = principal("caseworker", team=DEFAULT_TEAM), principal("supervisor", team=DEFAULT_TEAM)
+    assert answer(authorise(worker, Action.CASE_READ, on_default, team_access=True)) == TEAM
+    assert answer(authorise(worker, Action.CASE_READ, on_default)) == F403  # team access off
+    assert answer(authorise(supervisor, Action.CASE_ASSIGN, on_default)) == TEAM
+    assert answer(authorise(supervisor, Action.CASE_READ, on_default, has_break_glass=True)) == GLASS
+    assert answer(authorise(supervisor, Action.CASELOAD_TEAM, None)) == TEAM
+    # control: the default team is a team like any other, not a wildcard
+    for elsewhere in (principal("caseworker", team="t-2"), principal("supervisor", team="t-2")):
+        assert answer(authorise(elsewhere, Action.CASE_READ, on_default, team_access=True,
+                                has_break_glass=True)) == F403
+        assert answer(authorise(elsewhere, Action.CASE_ASSIGN, on_default)) == F403
+    assert answer(authorise(principal("caseworker", team=DEFAULT_TEAM), Action.CASE_READ, CASES["team"],
                             team_access=True)) == F403
-    assert answer(authorise(principal("supervisor", team=None), Action.CASE_ASSIGN, teamless)) == F403
-    assert answer(authorise(principal("supervisor", team=None), Action.CASE_READ, teamless,
-                            has_break_glass=True)) == F403
 
 
-def test_a_supervisor_without_a_team_has_no_caseload() -> None:
-    assert answer(authorise(principal("supervisor", team=None), Action.CASELOAD_TEAM, None)) == F403
+def test_a_case_without_a_team_is_on_no_caller_s_team() -> None:
+    """Cases always have a team (intake and assignment refuse an empty one); should one ever
+    be folded without, no caller's team matches it, the default team's included."""
+    teamless = CaseFacts(organisation_id=ORG, worker_id="u-2", team_id=None)
+    for team in ("t-1", DEFAULT_TEAM):
+        assert answer(authorise(principal("caseworker", team=team), Action.CASE_READ, teamless,
+                                team_access=True)) == F403
+        assert answer(authorise(principal("supervisor", team=team), Action.CASE_ASSIGN, teamless)) == F403
+        assert answer(authorise(principal("supervisor", team=team), Action.CASE_READ, teamless,
+                                has_break_glass=True)) == F403
 
 
 def test_an_unassigned_case_is_nobody_s_assignment() -> None:

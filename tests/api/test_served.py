@@ -72,7 +72,7 @@ async def test_granian_serves_health_ready_and_whoami(database_url: str, tmp_pat
             me = await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200
             assert me.json() == {"user_id": "user-7", "organisation_id": "org-b", "roles": ["supervisor"],
-                                 "team": None}
+                                 "team": "default"}
             refused = await client.get("/v1/whoami")
             assert refused.status_code == 401
             assert refused.headers["content-type"].startswith("application/problem+json")

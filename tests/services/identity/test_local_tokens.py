@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from services.identity import LocalIssuer, TokenVerifier
+from services.identity import DEFAULT_TEAM, LocalIssuer, TokenVerifier
 from services.identity.verifier import REQUIRED_CLAIMS
 from tests.services.identity.forge import NOW, claims, hs256, refused, signed, unsigned, with_payload
 
@@ -45,8 +45,18 @@ async def test_a_minted_token_verifies_into_its_principal(issuer, verifier):
     assert principal.has_role("supervisor") and not principal.has_role("admin")
 
 
-async def test_a_token_without_team_has_no_team(issuer, verifier):
-    assert (await verifier.verify(issuer.mint("u", "org-a", ["reporter"]))).team_id is None
+async def test_a_token_without_team_puts_its_holder_on_the_default_team(issuer, verifier):
+    token = issuer.mint("u", "org-a", ["caseworker"])
+    assert "team" not in jwt.decode(token, options={"verify_signature": False})  # the claim stays optional
+    assert (await verifier.verify(token)).team_id == DEFAULT_TEAM == "default"
+    named = await verifier.verify(issuer.mint("u", "org-a", ["caseworker"], DEFAULT_TEAM))
+    assert named.team_id == "default"  # the same team as a token naming it
+    assert (await verifier.verify(issuer.mint("u", "org-a", ["caseworker"], "team-1"))).team_id == "team-1"  # control
+
+
+async def test_a_forged_token_without_team_is_on_the_default_team_too(issuer, key, verifier):
+    """The rule is `principal_from_claims`', whoever made the token."""
+    assert (await verifier.verify(signed(key, claims(team=None), alg="EdDSA", kid=issuer.kid))).team_id == "default"
 
 
 def test_minting_refuses_unknown_roles_bad_ids_and_long_lifetimes(issuer):
@@ -162,7 +172,7 @@ async def test_unknown_roles_are_dropped_and_a_token_with_no_known_role_is_refus
 
 @pytest.mark.parametrize("overrides", [
     {"roles": "caseworker"}, {"roles": [1]}, {"org": 42}, {"org": ""}, {"sub": ["worker-1"]},
-    {"sub": "\x00worker"}, {"team": 7}, {"jti": 5}, {"exp": "tomorrow"}, {"exp": True}, {"iat": "now"},
+    {"sub": "\x00worker"}, {"team": 7}, {"team": ""}, {"jti": 5}, {"exp": "tomorrow"}, {"exp": True}, {"iat": "now"},
     {"nbf": "now"}, {"exp": 1e300},
 ], ids=repr)
 async def test_claims_of_the_wrong_shape_are_refused(issuer, key, verifier, overrides):

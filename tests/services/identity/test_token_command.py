@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import jwt
 import pytest
 
 from services.identity import verifier_from_settings
@@ -45,6 +46,16 @@ async def test_haven_token_prints_one_line_holding_a_token_that_verifies(tmp_pat
     assert principal.roles == {"caseworker", "supervisor"}
     lifetime = principal.expires_at - dt.datetime.fromtimestamp(time.time(), dt.UTC)
     assert dt.timedelta(minutes=29) < lifetime <= dt.timedelta(minutes=30)
+
+
+async def test_haven_token_without_team_mints_a_token_of_the_default_team(tmp_path):
+    minted = haven_token("--user", "worker-8", "--org", "org-a", "--role", "caseworker", HAVEN_DATA_DIR=str(tmp_path))
+    assert minted.returncode == 0, minted.stderr
+    token = minted.stdout.strip()
+    assert "team" not in jwt.decode(token, options={"verify_signature": False})  # no claim is invented
+    verifier = verifier_from_settings(Settings.from_environ({"HAVEN_DATA_DIR": str(tmp_path)}))
+    principal = await verifier.verify(token)
+    assert (principal.user_id, principal.organisation_id, principal.team_id) == ("worker-8", "org-a", "default")
 
 
 def test_haven_token_is_refused_when_an_external_issuer_is_configured(tmp_path):
