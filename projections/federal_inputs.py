@@ -1,7 +1,7 @@
 """The `federal_inputs` projection: per client, per quarter, the coded facts federal reports count.
 
-Issue 6 (federal reporting) aggregates these rows and nothing else. They live in the
-``reporting`` schema, which a dedicated reporting role may read; that schema holds no name, no
+Federal reporting (`services/reporting`) aggregates these rows and nothing else. They live in
+the ``reporting`` schema, which a dedicated reporting role may read; that schema holds no name, no
 case or worker id, no free text, no geography and no date — only quarter and fiscal-year
 labels, codebook codes generalised as REFERENCE §3.8 says, counts and booleans.
 

@@ -1,4 +1,4 @@
--- Federal reporting (issue 6): the ledger of everything ever released, and the reporting role.
+-- Federal reporting: the ledger of everything ever released, and the reporting role.
 --
 -- reporting_ledger holds released numbers and the definitions of their cells only (what each
 -- published number is a sum of, in codebook codes), never a true count that was not

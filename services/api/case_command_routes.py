@@ -1,4 +1,4 @@
-"""The remaining case-worker commands (issue 4): victim status, trafficking context, needs,
+"""The remaining case-worker commands: victim status, trafficking context, needs,
 goals, the statistics flag, and the transfer to another organisation.
 
 Same patterns as `case_routes` (whose docstring describes them), through the same helpers

@@ -1,1 +1,1 @@
-"""Federal reporting (issue 6): jobs that turn de-identified inputs into releases."""
+"""Federal reporting: jobs that turn de-identified inputs into releases."""

@@ -1,4 +1,4 @@
-"""The federal reporting job (issue 6): de-identified quarterly aggregates, protected and recorded.
+"""The federal reporting job: de-identified quarterly aggregates, protected and recorded.
 
 `FederalReportJob.run(period, org)` returns the JSON document of a release:
 ``{"period", "codebook_version", "tables": [{"name", "program", "coverage", "cells": [{"dims",

@@ -397,7 +397,7 @@ ENDPOINT_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/cases/{case_id}/transfer"): "case.transfer",
 }
 
-# The endpoints exercised over HTTP: every command of issue 4's second part, the reads (whose
+# The endpoints exercised over HTTP: the commands of `case_command_routes`, the reads (whose
 # answer team access changes), and one earlier command as a control. Commands are sent with a
 # valid body and *without* If-Match: an authorised caller gets 428 (authorisation is decided
 # first), a refused one 403 or 404, and nothing is ever appended.

@@ -90,8 +90,8 @@ async def test_a_started_server_keeps_its_start_up_heap_out_of_full_collections(
         server_url: str, tmp_path: Path) -> None:
     """A full collection of a serving worker walks only what was allocated since start-up: the
     app, its routes and the runtime are frozen once started (`asgi.freeze_start_up_heap`), so
-    the once-a-second full collection under load no longer holds every request for tens of
-    milliseconds. Control: once the server has shut down, the same app is walked again."""
+    a full collection under load does not hold every request for tens of milliseconds.
+    Control: once the server has shut down, the same app is walked again."""
     async with scratch_database(server_url) as url:
         settings = Settings.from_environ({"HAVEN_DATABASE_URL": url, "HAVEN_DATA_DIR": str(tmp_path / "data"),
                                           "HAVEN_KEK": f"file:{tmp_path / 'kek'}"})
