@@ -27,8 +27,13 @@ from services.database import database_server, prepare_database, with_database
 from services.settings import Settings
 from tests.crypto.softhsm import SoftHsmToken, create_token, find_softhsm
 from tests.events.sample_events import sample_registry
+from tests.tiers import tier
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def pytest_report_header() -> str:
+    return f"haven test tier: {tier()} (HAVEN_TESTS=full runs every count in full)"
 
 
 @pytest.fixture(scope="session")

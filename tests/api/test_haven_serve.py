@@ -16,6 +16,8 @@ import pytest
 
 from tests.api.test_served import READY_ATTEMPTS, free_port
 
+pytestmark = pytest.mark.slow
+
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 

@@ -47,8 +47,11 @@ from services.api.case_schemas import OPEN_CASE_EXAMPLE
 from services.api.problems import PROBLEM_MEDIA_TYPE
 from services.identity import LocalIssuer
 from tests.api.test_served import READY_ATTEMPTS, free_port, granian
+from tests.tiers import scaled
 
-MAX_EXAMPLES = 12  # per operation and generation mode
+pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
+
+MAX_EXAMPLES = scaled(default=4, full=12)  # per operation and generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
 FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -115,7 +118,6 @@ def _fuzz(operation: Any, strategy: Any, call: Any) -> None:
         raise AssertionError(f"{operation.label}: {error}") from error
 
 
-@pytest.mark.slow
 def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_path: Path, key_file: Path) -> None:
     with served(database_url, tmp_path, key_file) as (base_url, issuer):
         token = issuer.mint("fuzz-worker", "org-fuzz", ["caseworker"], team="team-fuzz")

@@ -16,6 +16,8 @@ from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
 from tests.services.reporting.conftest import TODAY, empty_ledger, reset_reporting
 
+pytestmark = pytest.mark.slow
+
 ORG = "org-harbor"
 
 

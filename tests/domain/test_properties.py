@@ -29,8 +29,11 @@ from domain.case.values import Demographics, Identity, Intake, SafeContact, Traf
 from domain.codebook import CURRENT
 from domain.event import DomainEvent
 from tests.domain.strategies import ACTOR, CLOSURE_KINDS, ORG, REFERRAL_KINDS, Life, case_lives
+from tests.tiers import scaled
 
-LIFE_SETTINGS = settings(max_examples=300, deadline=None,
+pytestmark = pytest.mark.fuzz
+
+LIFE_SETTINGS = settings(max_examples=scaled(default=60, full=300), deadline=None,
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 EXTENDED = CURRENT.extended("2026.2", {"service_category": {"peer_support": "Peer support"}})
 
@@ -181,7 +184,7 @@ def consent_scenarios(draw):
     return signed_on, starts_on, expires_on, revoked_on, categories, released, on
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=scaled(default=60, full=300), deadline=None)
 @given(scenario=consent_scenarios(), purpose=st.sampled_from(sorted(CURRENT.codes("consent_purpose"))),
        skew_minutes=st.integers(0, 60 * 24 * 40))
 def test_external_referral_is_accepted_iff_the_consent_is_in_force(scenario, purpose, skew_minutes) -> None:
@@ -252,7 +255,7 @@ def referral_paths(draw):
     return draw(st.integers(0, 200)), path
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(default=40, full=200), deadline=None)
 @given(paths=st.lists(referral_paths(), min_size=1, max_size=4), revoked_after=st.integers(0, 450),
        unrelated=st.booleans())
 def test_revoking_a_consent_ends_every_open_referral_relying_on_it(paths, revoked_after, unrelated) -> None:
@@ -311,7 +314,7 @@ def enrolment_histories(draw):
     return days, final
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=scaled(default=40, full=200), deadline=None)
 @given(history=enrolment_histories(), transfer=st.booleans())
 def test_a_case_never_closes_before_its_current_enrolment(history, transfer) -> None:
     context = Context(now=NOW, actor_id=ACTOR)
@@ -354,7 +357,7 @@ def with_category(kind: str, category: str, on: dt.date) -> cmd.Command:
     }[kind]()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=scaled(default=30, full=100), deadline=None)
 @given(kind=st.sampled_from(["service", "needs", "goal", "referral"]), days=st.integers(0, 1000))
 def test_a_code_added_by_a_later_codebook(kind: str, days: int) -> None:
     assert "peer_support" in EXTENDED.codes("service_category")

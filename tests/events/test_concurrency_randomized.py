@@ -9,6 +9,7 @@ itself after the run, plus what writers were told: an acknowledged append must b
 
 from __future__ import annotations
 
+import pytest
 import asyncio
 import contextlib
 import random
@@ -22,8 +23,11 @@ from events.errors import ConcurrencyConflict, EventStoreError
 from events.subscription import Subscription
 from tests.conftest import consuming, eventually
 from tests.events.sample_events import NoteAdded
+from tests.tiers import scaled
 
-SCHEDULES = 1000
+pytestmark = [pytest.mark.fault, pytest.mark.fuzz]
+
+SCHEDULES = scaled(default=100, full=1000)
 STREAMS = 8
 ORG = "org-a"
 META = EventMetadata(actor_id="worker-1")

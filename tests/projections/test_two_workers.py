@@ -1,4 +1,4 @@
-"""Two workers running together apply every event exactly once (issue 5).
+"""Two workers running together apply every event exactly once.
 
 * Two real `haven worker` processes run at once while events arrive; the leader of the
   `cases` projection (the holder of its advisory lock, found in `pg_locks`) is SIGKILLed three
@@ -20,6 +20,7 @@ All data is the demo generator's (synthetic).
 
 from __future__ import annotations
 
+import pytest
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
@@ -39,6 +40,8 @@ from projections.runner import LEADER_LOCK_CLASS, ProjectionRunner, run_projecti
 from services.demo import demo_use_cases, seed_demo
 from tests.conftest import eventually
 from tests.projections.fault_support import HavenWorker, Writers, log_head, view_differences, worker_environment
+
+pytestmark = pytest.mark.fault
 
 CATCH_UP_TIMEOUT = 300.0  # generous: a bound on a hang, never on speed
 APPLIED = "views.applied_events"

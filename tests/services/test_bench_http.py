@@ -14,6 +14,8 @@ from services.bench.http import FIGURES, P99_LIMIT_MS, TARGETS, percentile, prin
 from services.bench.report import format_table
 from tests.services.bench_support import assert_scratch_database_dropped
 
+pytestmark = pytest.mark.bench
+
 FIGURE_KEYS = {"value", "unit", "raw", "ratio", "p50_ms", "p99_ms", "requests", "failed"}
 
 

@@ -23,6 +23,8 @@ from services.bench.projections import (
 from services.demo import DEMO_TODAY
 from tests.services.bench_support import assert_scratch_database_dropped
 
+pytestmark = pytest.mark.bench
+
 EVENTS, TEAM_CASES, WORKERS = 300, 12, 3
 
 

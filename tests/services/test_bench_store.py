@@ -3,8 +3,11 @@ the throw-away database is gone afterwards."""
 
 from __future__ import annotations
 
+import pytest
 from services.bench.store import FIGURES, run_store_bench
 from tests.services.bench_support import assert_scratch_database_dropped
+
+pytestmark = pytest.mark.bench
 
 
 async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_url: str) -> None:

@@ -31,6 +31,7 @@ from services.observability.logging import (
     redact,
 )
 from tests.logging_support import preserved_logging
+from tests.tiers import scaled
 
 CANARY = "CANARY-7f3e-name"
 
@@ -167,7 +168,7 @@ def test_an_exception_logs_its_type_only() -> None:
     assert "exc_type" not in third and "exc_info" not in third
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=scaled(default=20, full=60), deadline=None)
 @given(st.dictionaries(
     st.text(min_size=1, max_size=20).filter(lambda k: k not in LOGGABLE_KEYS and k != "exc_info"),
     st.recursive(st.just(CANARY) | st.integers() | st.binary(),

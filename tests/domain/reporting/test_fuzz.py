@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import itertools
 
 from hypothesis import HealthCheck, given, settings
@@ -17,13 +18,16 @@ from domain.reporting.audit import (
 from domain.reporting.suppression import ReleaseRefused, protect
 from domain.reporting.tables import TOTAL, Classification, Percentage, Release, Table, tabulate
 from tests.domain.reporting.support import SOLVER, ok, universe_of, value
+from tests.tiers import scaled
+
+pytestmark = pytest.mark.fuzz
 
 K = 11
 QUARTERS = ("Q1", "Q2", "Q3")
 small_or_large = st.one_of(st.integers(0, 12), st.integers(0, 40))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(default=4, full=12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(small_or_large, min_size=12, max_size=12))
 def test_protected_quarters_and_year_to_date_pass_the_audit_over_the_whole_ledger(numbers: list[int]) -> None:
     universe = universe_of(quarter=QUARTERS, organisation=("a", "b"), trafficking_type=("sex", "labor"))
@@ -69,7 +73,7 @@ def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
             for cut in itertools.combinations(range(total + parts - 1), parts - 1)]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=scaled(default=15, full=40), deadline=None)
 @given(counts=st.lists(st.integers(0, 7), min_size=4, max_size=4),
        hidden=st.lists(st.booleans(), min_size=8, max_size=8),
        with_percentage=st.booleans())
@@ -99,7 +103,7 @@ def test_the_audit_agrees_with_brute_force_enumeration(counts: list[int], hidden
         assert got == expected
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=scaled(default=4, full=10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(small_or_large, min_size=8, max_size=8))
 def test_linked_families_protected_together_pass_the_joint_audit(numbers: list[int]) -> None:
     """Two families over the same clients (the federal codebook's TIMS age group, consenting only

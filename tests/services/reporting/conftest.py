@@ -6,6 +6,7 @@ The demo generator's clock stands at `TODAY` (mid-October 2026), so the log's ho
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ import asyncpg
 import pytest
 
 from crypto.keyring import Keyring
+from crypto.providers import FileKeyProvider
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
@@ -20,6 +22,7 @@ from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
 from services.disclosure_milp import HighsSolver
 from services.reporting.job import FederalReportJob
+from tests.services.reporting.releases import Releases
 
 TODAY = dt.date(2026, 10, 15)
 CASES = 900
@@ -38,8 +41,13 @@ async def reset_reporting(pool: asyncpg.Pool) -> None:
 
 @pytest.fixture(scope="module")
 async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEventStore]:
-    from crypto.providers import FileKeyProvider
+    async with seeded_demo(pool, key_file) as store:
+        yield store
 
+
+@contextlib.asynccontextmanager
+async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES) -> AsyncIterator[PostgresEventStore]:
+    """An empty log seeded with the demo data, and its reporting inputs projected."""
     await pool.execute("""
         TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
         DROP SCHEMA views CASCADE; CREATE SCHEMA views;
@@ -47,12 +55,17 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
     await reset_reporting(pool)
     keyring = Keyring(FileKeyProvider(key_file))
     store = PostgresEventStore(pool, keyring, haven_registry())
-    await seed_demo_bulk(store, cases=CASES, seed=5, today=TODAY)
+    await seed_demo_bulk(store, cases=cases, seed=5, today=TODAY)
     factories = projection_factories(keyring, store)
     await rebuild(store, pool, factories["federal_inputs"])
     await rebuild(store, pool, factories["cases"])  # the case views the reporting role must not read
     yield store
     await store.close()
+
+
+@pytest.fixture(scope="session")
+def releases() -> Releases:
+    return Releases()
 
 
 @pytest.fixture

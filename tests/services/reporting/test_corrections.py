@@ -26,6 +26,8 @@ from services.reporting.job import BaseCounts, FamilyState, Period, count_inputs
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint
 
+pytestmark = pytest.mark.slow
+
 ORG, QUARTER = "org-synthetic", "2025Q4"
 PERIOD = Period.parse(QUARTER)
 

@@ -17,6 +17,8 @@ from services.reporting.job import FederalReportJob, render_csv
 from tests.services.reporting.test_federal_report import PERIOD, identifiers
 from tests.services.reporting.support import scan_document
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def dp_ledger(job: FederalReportJob, pool: asyncpg.Pool) -> asyncpg.Pool:

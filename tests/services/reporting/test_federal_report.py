@@ -1,7 +1,9 @@
 """The federal reporting job end to end: demo data -> federal_inputs -> protected, recorded releases.
 
 All data is the demo generator's (synthetic). The ledger is emptied before each test; the
-demo log and the projection are built once per module (conftest).
+demo log and the projection are built once per module (conftest). A sequence of releases is
+made once per run (`releases`) and its ledger restored for the next test that needs it; the
+tests about the computation itself (determinism, the role it runs as) run the job.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pytest
 from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
 from services.demo import demo_plan
 from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version, render_csv
-from tests.services.reporting.conftest import CASES, TODAY, empty_ledger
+from tests.services.reporting.conftest import CASES, SOLVER, TODAY, empty_ledger
+from tests.services.reporting.releases import Releases
 from tests.services.reporting.support import (
     audit_whole_ledger,
     counts_of,
@@ -27,8 +30,18 @@ from tests.services.reporting.support import (
     scan_document,
     scan_text,
 )
+from tests.tiers import tiered
+
+pytestmark = pytest.mark.slow
 
 PERIOD = "2026Q3"  # the last quarter of FY2026: every table, grant-year ones included
+RELEASED = ((PERIOD, None),)
+WITH_AN_ORGANISATION = (*RELEASED, (PERIOD, "org-harbor"))
+# quarters of one fiscal year, roll-ups and organisations, each audited against the ones before
+FISCAL_YEAR = tiered(
+    default=(*WITH_AN_ORGANISATION, ("2026Q1", None), ("2026Q2", "org-lantern")),
+    full=(("2025Q4", None), ("2026Q1", None), ("2026Q2", None), *WITH_AN_ORGANISATION, ("2026Q2", "org-lantern")))
+HASH_SEEDS = tiered(default=("3",), full=("1", "3"))
 
 
 async def identifiers(pool: asyncpg.Pool) -> set[str]:
@@ -41,8 +54,9 @@ async def identifiers(pool: asyncpg.Pool) -> set[str]:
     return found
 
 
-async def test_the_release_has_the_stable_shape_and_every_codebook_table(job: FederalReportJob) -> None:
-    document = await job.run(PERIOD)
+async def test_the_release_has_the_stable_shape_and_every_codebook_table(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    [document] = await releases.after(pool, job, *RELEASED)
     assert set(document) == {"period", "codebook_version", "tables", "certificate"}
     assert document["period"] == PERIOD and document["codebook_version"] == VERSION
     assert [t["name"] for t in document["tables"]] == output_tables()
@@ -67,8 +81,9 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(job: Fe
     assert any(v is None for v in values) and sum(1 for v in values if v) > 50
 
 
-async def test_the_csv_has_one_file_per_table_with_the_same_numbers(job: FederalReportJob) -> None:
-    document = await job.run(PERIOD)
+async def test_the_csv_has_one_file_per_table_with_the_same_numbers(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    [document] = await releases.after(pool, job, *RELEASED)
     files = render_csv(document)
     assert set(files) == {f"{name}.csv" for name in output_tables()} | {"certificate.json"}
     for table in document["tables"]:
@@ -81,11 +96,9 @@ async def test_the_csv_has_one_file_per_table_with_the_same_numbers(job: Federal
     assert json.loads(files["certificate.json"])["certificate"] == document["certificate"]
 
 
-async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(job: FederalReportJob,
-                                                                         pool: asyncpg.Pool) -> None:
-    documents = [await job.run(p) for p in ("2025Q4", "2026Q1", "2026Q2", PERIOD)]
-    documents.append(await job.run(PERIOD, "org-harbor"))
-    documents.append(await job.run("2026Q2", "org-lantern"))
+async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    documents = await releases.after(pool, job, *FISCAL_YEAR)
     for document in documents:
         assert not [v for v in counts_of(document) if v is not None and 1 <= v <= 10]
         assert document["certificate"]["audit"]["result"] == "passed"
@@ -95,9 +108,10 @@ async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(job: Fe
     assert released == len(documents)
 
 
-async def test_the_minimum_reporting_unit_leaves_only_the_mandatory_total(job: FederalReportJob) -> None:
+async def test_the_minimum_reporting_unit_leaves_only_the_mandatory_total(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
     # org-meadow's closures in one quarter are below the minimum unit: only the grand total (or nothing)
-    document = await job.run(PERIOD, "org-meadow")
+    [document] = await releases.after(pool, job, (PERIOD, "org-meadow"))
     for table in document["tables"]:
         if table["name"] in {"otip_closure_reason", "otip_closure_living_situation", "otip_closure_referred_on"}:
             total = next(c for c in table["cells"] if set(c["dims"].values()) == {"total"})
@@ -105,12 +119,13 @@ async def test_the_minimum_reporting_unit_leaves_only_the_mandatory_total(job: F
                 assert all(c["count"] is None for c in table["cells"] if c is not total)
 
 
-async def test_no_identifier_hash_free_text_or_date_in_any_output(job: FederalReportJob, pool: asyncpg.Pool) -> None:
+async def test_no_identifier_hash_free_text_or_date_in_any_output(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
     known = await identifiers(pool)
     assert len(known) > CASES  # case ids, subjects, key ids and worker ids
     package = code_version()["package"]
-    for period, org in ((PERIOD, None), (PERIOD, "org-harbor"), ("2026Q1", None)):
-        document = await job.run(period, org)
+    runs = (*WITH_AN_ORGANISATION, ("2026Q1", None))
+    for (_, org), document in zip(runs, await releases.after(pool, job, *runs), strict=True):
         scope = org or "all"
         assert scan_document(document, known, scope, package) == []
         certified = [document["certificate"]["ledger_hash"], document["certificate"]["code_version"]["commit"] or ""]
@@ -118,10 +133,10 @@ async def test_no_identifier_hash_free_text_or_date_in_any_output(job: FederalRe
             assert scan_text(text, known, allow=certified) == [], name
 
 
-async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(job: FederalReportJob,
-                                                                               pool: asyncpg.Pool) -> None:
+async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
     known = await identifiers(pool)
-    document = await job.run(PERIOD)
+    [document] = await releases.after(pool, job, *RELEASED)
     subject = str(await pool.fetchval("SELECT subject FROM views.reporting_subjects LIMIT 1"))
     worker = next(i for i in known if i.startswith("worker-"))
     plants = {
@@ -141,9 +156,9 @@ async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(j
     assert scan_text(f"x,{subject}\n", known) and scan_text("x,2026-07-01\n", known)
 
 
-async def test_re_running_a_released_period_changes_nothing(job: FederalReportJob, pool: asyncpg.Pool) -> None:
-    first = await job.run(PERIOD)
-    organisation = await job.run(PERIOD, "org-harbor")
+async def test_re_running_a_released_period_changes_nothing(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    first, organisation = await releases.after(pool, job, *WITH_AN_ORGANISATION)
     before = await ledger_snapshot(pool)
     again = await job.run(PERIOD)
     again_organisation = await job.run(PERIOD, "org-harbor")
@@ -170,19 +185,20 @@ asyncio.run(main())
 
 
 async def test_the_same_data_gives_the_same_release_whatever_the_hash_order(
-        job: FederalReportJob, pool: asyncpg.Pool, database_url: str) -> None:
+        job: FederalReportJob, pool: asyncpg.Pool, database_url: str, releases: Releases) -> None:
     """What a release publishes depends on the data and the ledger alone: not on the process's
     string-hash order (sets and frozensets of codes), nor on the solver's time limit (the
     complement search is bounded in nodes, not seconds; this process's solver has a shorter
-    time limit than the fresh process's default)."""
-    documents = [json.dumps(await job.run(PERIOD), sort_keys=True)]
-    for seed in ("1", "3"):
+    time limit than the fresh process's default). Each fresh process releases from an empty
+    ledger with another `PYTHONHASHSEED`."""
+    documents = [json.dumps(document, sort_keys=True) for document in await releases.after(pool, job, *RELEASED)]
+    for seed in HASH_SEEDS:
         await empty_ledger(pool)
         fresh = subprocess.run([sys.executable, "-c", RELEASE_IN_A_FRESH_PROCESS, database_url, PERIOD],
                                env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
                                timeout=600, check=True)
         documents.append(fresh.stdout.strip())
-    assert documents[1] == documents[0] and documents[2] == documents[0]
+    assert len(documents) == 1 + len(HASH_SEEDS) and all(document == documents[0] for document in documents)
 
 
 async def test_unavailable_and_invalid_periods_are_refused(job: FederalReportJob, pool: asyncpg.Pool) -> None:
@@ -200,9 +216,9 @@ async def test_unavailable_and_invalid_periods_are_refused(job: FederalReportJob
 
 # -- the reporting role -----------------------------------------------------------------------------
 
-async def test_the_reporting_role_reads_the_reporting_schema_and_nothing_else(job: FederalReportJob,
-                                                                              pool: asyncpg.Pool) -> None:
-    await job.run(PERIOD)
+async def test_the_reporting_role_reads_the_reporting_schema_and_nothing_else(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    await releases.after(pool, job, *RELEASED)
     forbidden = ["haven.events", "haven.streams", "haven.projection_checkpoints", "views.case_view",
                  "views.caseload", "views.reporting_subjects"]
     allowed = ["reporting.federal_inputs", "reporting.federal_service_categories",
@@ -236,6 +252,9 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import services.reporting.job as module
 
+    class CountsRead(Exception):
+        """Raised once the counts are read: what follows (protection) is not what this test is about."""
+
     seen = []
     original = module.read_true_counts
 
@@ -244,18 +263,20 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with conn.transaction():  # a savepoint: the failure does not end the job's transaction
                 await conn.fetchval("SELECT count(*) FROM haven.events")
-        return await original(conn, period, horizon)
+        assert await original(conn, period, horizon)  # and the counts themselves are readable
+        raise CountsRead
 
     monkeypatch.setattr(module, "read_true_counts", spy)
-    await job.run(PERIOD)
+    with pytest.raises(CountsRead):
+        await job.run(PERIOD)
     assert seen == ["haven_reporting"]
 
 
-async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(job: FederalReportJob,
-                                                                                pool: asyncpg.Pool) -> None:
+async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
     from services.reporting.job import Period, read_true_counts, true_tables
 
-    document = await job.run(PERIOD)
+    [document] = await releases.after(pool, job, *RELEASED)
     async with pool.acquire() as conn:
         counts = await read_true_counts(conn, Period.parse(PERIOD), "2026Q4")
     truth = true_tables(Period.parse(PERIOD), "all", counts)
@@ -269,8 +290,8 @@ async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
                for c, t_c in zip(t["cells"], tt["cells"], strict=True))
 
 
-async def test_the_job_logs_in_as_the_reporting_role_when_configured(job: FederalReportJob, pool: asyncpg.Pool,
-                                                                     database_url: str) -> None:
+async def test_the_job_logs_in_as_the_reporting_role_when_configured(
+        job: FederalReportJob, pool: asyncpg.Pool, database_url: str, releases: Releases) -> None:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(database_url)
@@ -289,9 +310,12 @@ async def test_the_job_logs_in_as_the_reporting_role_when_configured(job: Federa
                     await conn.fetchval(f"SELECT count(*) FROM {table}")
         finally:
             await conn.close()
-        document = await FederalReportJob(None, reporting_url=login).run(PERIOD)
-        assert document == await job.run(PERIOD)  # the same release, from the ledger
+        # a whole release through that login (an organisation's: the smallest), then the same from the ledger
+        document = await FederalReportJob(None, reporting_url=login, solver=SOLVER).run(PERIOD, "org-meadow")
+        assert document == await job.run(PERIOD, "org-meadow")
         with pytest.raises(PeriodUnavailable):  # a URL of another role is refused
             await FederalReportJob(None, reporting_url=database_url).run(PERIOD)
+        # and it is the release the application's connection makes of the same data
+        assert [document] == await releases.after(pool, job, (PERIOD, "org-meadow"))
     finally:
         await pool.execute("ALTER ROLE haven_reporting NOLOGIN")

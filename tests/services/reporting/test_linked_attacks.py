@@ -10,6 +10,7 @@ stored, and the same count is no longer derivable.
 
 from __future__ import annotations
 
+import pytest
 import asyncpg
 
 from domain.reporting.audit import audit
@@ -17,6 +18,8 @@ from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import block_interval, joint, link_interval, per_family_releases
 from tests.services.reporting.support import audit_whole_ledger, stored_linked
+
+pytestmark = pytest.mark.slow
 
 
 def cells(states, family: str) -> dict:  # noqa: ANN001

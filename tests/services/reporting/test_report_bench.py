@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from services.bench.report_bench import figure_name, format_results, run_report_bench
+
+pytestmark = pytest.mark.bench
 
 
 async def test_the_report_bench_runs_at_tiny_sizes(database_url: str) -> None:

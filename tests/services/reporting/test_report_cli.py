@@ -12,6 +12,8 @@ from domain.reporting.federal_codebook import output_tables
 from services.cli import main
 from tests.logging_support import preserved_logging
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def environment(job, database_url: str, tmp_path: Path, key_file: Path,

@@ -1,13 +1,17 @@
 """Late data and corrections after a release: audited revisions that enter the ledger (its own
-module: it adds, erases and corrects cases)."""
+module: it adds, erases and corrects cases, so each test seeds the demo data afresh, and the
+first release, made before the change, is the one every test of the run shares)."""
 
 from __future__ import annotations
 
+import pytest
 import datetime as dt
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import asyncpg
+import pytest
 
 from domain.case.events import CaseOpened, StatisticsConsentRecorded
 from domain.event import EventMetadata
@@ -16,10 +20,23 @@ from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
-from tests.services.reporting.conftest import TODAY
+from tests.services.reporting.conftest import TODAY, seeded_demo
+from tests.services.reporting.releases import Releases
+from tests.tiers import scaled
 from tests.services.reporting.support import audit_whole_ledger, counts_of, ledger_snapshot, stored_ledgers
 
+pytestmark = pytest.mark.slow
+
 PERIOD = "2026Q3"
+# the demo's clients: every revision path (late records, erasures, withdrawn consents) at either size
+CASES = scaled(default=300, full=900)
+LATE_CASES = scaled(default=40, full=120)
+
+
+@pytest.fixture
+async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEventStore]:  # noqa: ANN001
+    async with seeded_demo(pool, key_file, CASES) as store:
+        yield store
 
 
 def cells(document: dict) -> dict[tuple[str, str], int | None]:
@@ -28,13 +45,12 @@ def cells(document: dict) -> dict[tuple[str, str], int | None]:
 
 
 async def test_late_data_gives_an_audited_revision_that_enters_the_ledger(
-        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
-    original = await job.run(PERIOD)
-    organisation = await job.run(PERIOD, "org-harbor")
+        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool, releases: Releases) -> None:
+    original, organisation = await releases.after(pool, job, (PERIOD, None), (PERIOD, "org-harbor"))
     assert original["certificate"]["revision"] == 0
 
     # late data: more intakes, some dated in the released quarters, recorded after the release
-    await seed_demo_bulk(demo_store, cases=120, seed=99, today=TODAY)
+    await seed_demo_bulk(demo_store, cases=LATE_CASES, seed=99, today=TODAY)
     await rebuild(demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"])
 
     revision = await job.run(PERIOD)
@@ -82,8 +98,8 @@ async def cases_of_the_fiscal_year(store: PostgresEventStore, pool: asyncpg.Pool
 
 
 async def test_erasures_and_withdrawn_consents_give_an_audited_revision_that_lowers_released_counts(
-        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool) -> None:
-    original = await job.run(PERIOD)
+        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool, releases: Releases) -> None:
+    [original] = await releases.after(pool, job, (PERIOD, None))
     inputs = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
 
     # after the release: three clients erased (crypto-shredded), three withdraw consent to statistics
@@ -96,7 +112,7 @@ async def test_erasures_and_withdrawn_consents_give_an_audited_revision_that_low
     await rebuild(demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"])
     assert await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs") < inputs
 
-    revision = await job.run(PERIOD)  # no longer refused for a manual review
+    revision = await job.run(PERIOD)  # released as a revision, not refused for a manual review
     assert revision["certificate"]["revision"] == 1 and revision["certificate"]["audit"]["result"] == "passed"
     before, after = cells(original), cells(revision)
     assert before.keys() == after.keys()
