@@ -41,14 +41,15 @@ witness — and runs branch-and-bound only when neither settles it); a solver fa
 reported as `undecided`, which blocks too. Errors of the solver can therefore only block a
 safe release, never pass an unsafe one.
 
-**Cost.** With n constrained atoms, m facts, T targets (the cross-classification alone has
-prod(codes_i + 1) cells; building them costs prod(2 codes_i) index operations): at most 2 + 3T integer programs of n
-variables and m + 1 rows (suppressed cells need up to two more), each an LP first. The pool
-makes the typical count far smaller — every target whose truth is zero, and most whose
-truth is large, are settled by the truth or the two sum solves — so the solves left are for
-small non-zero targets, roughly the suppressed cells. Integer programming is NP-hard in
-general; tables with margins are nearly totally unimodular and the LP relaxation settles
-most. Every witness is checked in O(nnz) and checked against open targets in O(T * nnz).
+**Cost.** With n constrained atoms, m facts, T targets (the cross-classification alone has up
+to prod(codes_i + 1) cells, built once per universe and then only filtered, `targets`): at
+most 2 + 3T integer programs of n variables and m + 1 rows (suppressed cells need up to two
+more), each an LP first. The pool makes the typical count far smaller — every target whose
+truth is zero, and most whose truth is large, are settled by the truth or the two sum
+solves — so the solves left are for small non-zero targets, roughly the suppressed cells.
+Integer programming is NP-hard in general; tables with margins are nearly totally unimodular
+and the LP relaxation settles most. Every witness is checked in O(nnz) and checked against
+the targets still open in O(T * nnz).
 
 **What is not guaranteed.** Only the targets above are audited: an arbitrary linear
 combination of atoms that is none of the above (say, two suppressed cells of different
@@ -70,21 +71,16 @@ like the counts themselves: never log it, never return it over HTTP.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from domain.reporting.tables import TOTAL, CellKey, Release, Selection, Universe
+from domain.reporting.tables import CellKey, Release, Selection, Universe
+from domain.reporting.targets import Target, Terms, Unions, cross_targets  # Target, Terms, Unions: this API too
 
 K = 11  # CMS threshold: no count 1..K-1 is published or derivable
-
-Terms = tuple[tuple[int, int], ...]  # (variable index, integer coefficient), sorted, merged
-# Unions of codes of a dimension published as one category: (dimension, ((name, codes), ...)), ...
-Unions = tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
 
 
 # -- the port to an integer-programming solver -------------------------------------------------
@@ -254,20 +250,6 @@ def percentage_rows(universe: Universe, numerator: Selection, denominator: Selec
 # -- targets and findings --------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Target:
-    """Something the audit protects. `categories` is empty unless it is a group."""
-
-    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "change" | "group" | "link"
-    release: str | None
-    table: str | None
-    coordinates: tuple[tuple[str, str], ...]
-    terms: Terms = ()
-    categories: tuple[Terms, ...] = ()
-    pin: bool = False  # a suppressed cell: also blocked when pinned to one non-zero value
-    signed: bool = False  # a change (may be negative): blocked when every value lies in -(k-1)..k-1 without 0
-
-
-@dataclass(frozen=True)
 class Finding:
     reason: str  # "derivable_small" | "pinned" | "single_category" | "undecided"
     target: Target = field(repr=False)
@@ -300,33 +282,23 @@ class AuditResult:
         return not self.findings
 
 
-@functools.lru_cache(maxsize=512)
-def _cross_classification(universe: Universe, unions: Unions = ()) -> tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]:
-    """Every cell of the universe's cross-classification with margins: (coordinates, atoms).
-    `unions`: named unions of codes of some dimensions, classified as if they were codes."""
-    names = [d.name for d in universe.dimensions]
-    members = {name: {**{code: (code,) for code in d.codes}, **dict(dict(unions).get(name, ()))}
-               for name, d in zip(names, universe.dimensions)}
-    return tuple((coordinates, universe.indices(universe.select(
-        {name: members[name][code] for name, code in zip(names, coordinates) if code != TOTAL})))
-        for coordinates in itertools.product(*((*members[name], TOTAL) for name in names)))
-
-
 def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: str | None = None,
                    unions: Unions = ()) -> list[Target]:
     """Every target of one ledger (see the module docstring). `rows`: every fact (in the indices of
     the whole system when the ledger is a block of a `Linked` one, starting at `offset`); `kind`
     overrides the kind of the cross-classification's cells (link counts); `unions` adds the
-    cells of unions of codes to the cross-classification (`_cross_classification`)."""
+    cells of unions of codes to the cross-classification (`targets.cross_classification`)."""
+    return _ledger_targets(ledger, {v for row in rows for v, _ in row.terms}, offset, kind, unions)
+
+
+def _ledger_targets(ledger: Ledger, constrained: Set[int], offset: int = 0, kind: str | None = None,
+                    unions: Unions = ()) -> list[Target]:
+    """`ledger_targets` given the variables some fact constrains (`Linked.targets` finds them once)."""
     universe = ledger.universe
-    constrained = {v - offset for row in rows for v, _ in row.terms}
+    cross = cross_targets(universe, unions, offset, kind)  # built once per universe, offset and kind
+    # A cell with an atom no fact constrains is left out: that atom alone can make it large.
+    cells, excluded = cross.passing([a for a in range(universe.size) if offset + a not in constrained])
     targets = []
-    names = [d.name for d in universe.dimensions]
-    for coordinates, atoms in _cross_classification(universe, unions):
-        if all(a in constrained for a in atoms):  # else an unconstrained atom can make it large
-            found = kind or ("margin" if TOTAL in coordinates else "atom")
-            targets.append(Target(found, None, None, tuple(zip(names, coordinates)),
-                                  tuple((offset + a, 1) for a in atoms)))
     for publication in ledger.publications:
         name = publication.release.name
         for (table_name, key) in publication.suppressed():
@@ -353,10 +325,15 @@ def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: s
                     terms_of(universe, [(universe.restrict(base, {group.breakdown.dimension: codes}), 1)], offset)
                     for _, codes in group.breakdown.groups)))
     targets.extend(difference_targets(ledger, offset))
+    # The same cell published twice (a revision) is one target, and so is a published cell (or a
+    # difference) that is a cell of the cross-classification: the first one listed is kept. The
+    # cells are distinct already (`targets.CrossTargets`) and come first.
     unique: dict[tuple[object, ...], Target] = {}
-    for target in targets:  # the same cell published twice (a revision) is one target
+    for target in targets:
+        if not target.categories and not target.pin and cross.passed(target.terms, excluded):
+            continue
         unique.setdefault((target.terms, target.categories, target.pin), target)
-    return list(unique.values())
+    return [*cells, *unique.values()]
 
 
 def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
@@ -542,13 +519,21 @@ class Linked:
 
     def targets(self, rows: Sequence[Row]) -> list[Target]:
         offsets = self.offsets
-        targets = [t for i, block in enumerate(self.blocks) for t in ledger_targets(block, rows, offsets[i])]
+        constrained = {v for row in rows for v, _ in row.terms}
+        targets = [t for i, block in enumerate(self.blocks) for t in _ledger_targets(block, constrained, offsets[i])]
         if self.link is not None:
-            targets.extend(ledger_targets(Ledger(self.link), rows, offsets[-1], kind="link", unions=self.unions))
-        unique: dict[tuple[object, ...], Target] = {}
-        for target in targets:  # two blocks' targets over the same atoms cannot coincide; a cheap guard
-            unique.setdefault((target.terms, target.categories, target.pin), target)
-        return list(unique.values())
+            targets.extend(_ledger_targets(Ledger(self.link), constrained, offsets[-1], "link", self.unions))
+        # Each block's targets are distinct and over its own variables, so only targets over no
+        # variable at all (an empty selection) can coincide across blocks: the first one is kept.
+        unique, seen = [], set()
+        for target in targets:
+            if not target.terms and not any(target.categories):
+                key = (target.terms, target.categories, target.pin)
+                if key in seen:
+                    continue
+                seen.add(key)
+            unique.append(target)
+        return unique
 
 
 # -- the audit -----------------------------------------------------------------------------------
@@ -559,6 +544,8 @@ def dot(terms: Terms, point: Sequence[int]) -> int:
 
 class _Open:
     """What the pool has shown so far about one target."""
+
+    __slots__ = ("target", "values", "possible")  # one per target: tens of thousands per audit
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -648,11 +635,19 @@ def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] |
     system = ledger_system(linked, truth, k)
     auditor = _Auditor(system, solver, k, linked, truth)
     opens = [_Open(t) for t in linked.targets(system.rows)]
+    # The targets no point has shown safe yet, in order. Points are only ever added, so a target
+    # once safe stays safe: each point is checked against the few still open, not against all.
+    unsettled = opens
 
     def add(point: Sequence[int]) -> None:
-        for state in opens:
+        nonlocal unsettled
+        still = []
+        for state in unsettled:
             if not state.safe(k):
                 state.see(point)
+                if not state.safe(k):
+                    still.append(state)
+        unsettled = still
 
     if truth is not None:
         if not system.holds(truth):
@@ -664,7 +659,7 @@ def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] |
             raise InconsistentLedger("no counts satisfy every published number")
         add(first)
     for maximise in (False, True):  # one point pushing every open target down, one pushing up
-        pending = [s.target for s in opens if not s.safe(k)]
+        pending = [s.target for s in unsettled if not s.safe(k)]
         if not pending:
             break
         objective = terms_of_sum([t.terms or merge(t.categories) for t in pending])
@@ -676,7 +671,7 @@ def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] |
             add(point)
 
     findings = []
-    for state in opens:
+    for state in list(unsettled):  # `_settle` adds points: a target met later may be safe by then
         if state.safe(k):
             continue
         try:
