@@ -22,16 +22,11 @@ from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
 from services.disclosure_milp import HighsSolver
 from services.reporting.job import FederalReportJob
-from tests.services.reporting.releases import Releases
+from tests.services.reporting.releases import Releases, empty_ledger
 
 TODAY = dt.date(2026, 10, 15)
 CASES = 900
 SOLVER = HighsSolver(time_limit=20.0)
-
-
-async def empty_ledger(pool: asyncpg.Pool) -> None:
-    # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts a fresh ledger
-    await pool.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases")
 
 
 async def reset_reporting(pool: asyncpg.Pool) -> None:

@@ -45,11 +45,16 @@ class Releases:
             saved, documents = self._kept[(data, runs[:done])]
             await _restore(pool, saved)
         else:
-            await pool.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases")
+            await empty_ledger(pool)
         for n in range(done, len(runs)):
             documents = [*documents, await job.run(*runs[n])]
             self._kept[(data, runs[:n + 1])] = (await _save(pool, len(self._kept)), documents)
         return copy.deepcopy(documents)  # a test may change what it was given
+
+
+async def empty_ledger(db: asyncpg.Pool | asyncpg.Connection) -> None:
+    # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts a fresh ledger
+    await db.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases")
 
 
 async def _save(pool: asyncpg.Pool, number: int) -> str:
@@ -61,9 +66,8 @@ async def _save(pool: asyncpg.Pool, number: int) -> str:
 
 
 async def _restore(pool: asyncpg.Pool, name: str) -> None:
-    # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts afresh
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases")
+        await empty_ledger(conn)
         for table in LEDGER_TABLES:
             await conn.execute(f"INSERT INTO reporting_ledger.{table} OVERRIDING SYSTEM VALUE "
                                f"SELECT * FROM {SCRATCH}.{name}_{table}")
