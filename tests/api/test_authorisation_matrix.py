@@ -36,8 +36,8 @@ import msgspec
 import pytest
 
 from domain.case.state import CaseState
-from services.api import case_schemas as schemas
 from services.api import authorisation as authz
+from services.api import case_schemas as schemas
 from services.api.authorisation import (
     Action,
     AuthorisationError,

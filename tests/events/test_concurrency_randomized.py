@@ -9,7 +9,6 @@ itself after the run, plus what writers were told: an acknowledged append must b
 
 from __future__ import annotations
 
-import pytest
 import asyncio
 import contextlib
 import random
@@ -17,6 +16,7 @@ import uuid
 from collections import defaultdict
 
 import asyncpg
+import pytest
 
 from domain.event import EventMetadata
 from events.errors import ConcurrencyConflict, EventStoreError

@@ -33,8 +33,8 @@ All data is the demo generator's (synthetic).
 from __future__ import annotations
 
 import asyncio
-import json
 import contextlib
+import json
 import random
 from collections import Counter
 from pathlib import Path

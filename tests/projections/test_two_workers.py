@@ -20,7 +20,6 @@ All data is the demo generator's (synthetic).
 
 from __future__ import annotations
 
-import pytest
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import asyncpg
+import pytest
 
 from crypto.keyring import Keyring
 from events.catalog import haven_registry

@@ -4,6 +4,7 @@ the throw-away database is gone afterwards."""
 from __future__ import annotations
 
 import pytest
+
 from services.bench.store import FIGURES, run_store_bench
 from tests.services.bench_support import assert_scratch_database_dropped
 

@@ -14,8 +14,8 @@ from domain.reporting.federal_codebook import CATEGORIES, VERSION
 from services.reporting.dp import BudgetExhausted
 from services.reporting.dp_report import run_dp_report
 from services.reporting.job import FederalReportJob, render_csv
-from tests.services.reporting.test_federal_report import PERIOD, identifiers
 from tests.services.reporting.support import scan_document
+from tests.services.reporting.test_federal_report import PERIOD, identifiers
 
 pytestmark = pytest.mark.slow
 

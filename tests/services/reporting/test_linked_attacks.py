@@ -10,8 +10,8 @@ stored, and the same count is no longer derivable.
 
 from __future__ import annotations
 
-import pytest
 import asyncpg
+import pytest
 
 from domain.reporting.audit import audit
 from services.reporting.job import FederalReportJob

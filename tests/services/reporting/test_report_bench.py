@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from services.bench.report_bench import figure_name, format_results, run_report_bench
 
 pytestmark = pytest.mark.bench

@@ -4,7 +4,6 @@ first release, made before the change, is the one every test of the run shares).
 
 from __future__ import annotations
 
-import pytest
 import datetime as dt
 import json
 import uuid
@@ -22,8 +21,8 @@ from services.demo_bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import TODAY, seeded_demo
 from tests.services.reporting.releases import Releases
-from tests.tiers import scaled
 from tests.services.reporting.support import audit_whole_ledger, counts_of, ledger_snapshot, stored_ledgers
+from tests.tiers import scaled
 
 pytestmark = pytest.mark.slow
 
