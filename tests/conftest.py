@@ -27,6 +27,7 @@ from services.database import database_server, prepare_database, with_database
 from services.settings import Settings
 from tests.crypto.softhsm import SoftHsmToken, create_token, find_softhsm
 from tests.events.sample_events import sample_registry
+from tests.services.reporting.releases import Releases
 from tests.tiers import tier
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -81,6 +82,12 @@ async def clean_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 def listen(database_url: str):
     """How a subscription opens its own listening connection."""
     return functools.partial(asyncpg.connect, database_url)
+
+
+@pytest.fixture(scope="session")
+def releases() -> Releases:
+    """Federal releases made once per run and restored for the next test that needs them."""
+    return Releases()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from services.demo_bulk import seed_demo_bulk
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
 from tests.services.reporting.conftest import TODAY, empty_ledger, reset_reporting
+from tests.services.reporting.releases import Releases
 
 pytestmark = pytest.mark.slow
 
@@ -48,11 +49,22 @@ def as_role(issuer: LocalIssuer, role: str, org: str = ORG) -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.mint(f'user-{role}', org, [role], team)}"}
 
 
-async def test_a_reporter_gets_the_roll_up_and_the_same_release_again(client: httpx.AsyncClient,
-                                                                      issuer: LocalIssuer) -> None:
-    response = await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=as_role(issuer, "reporter"))
-    assert response.status_code == 200, response.text
-    body = response.json()
+class ThroughTheApi:
+    """Releases made by a reporter through `GET /v1/reports/federal` (`Releases` keeps them)."""
+
+    def __init__(self, client: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+        self._client, self._headers = client, as_role(issuer, "reporter")
+
+    async def run(self, period: str, organisation: str | None = None) -> dict[str, Any]:
+        params = {"period": period} | ({"org": organisation} if organisation else {})
+        response = await self._client.get("/v1/reports/federal", params=params, headers=self._headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+async def test_a_reporter_gets_the_roll_up_and_the_same_release_again(
+        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime, releases: Releases) -> None:
+    [body] = await releases.after(runtime.pool, ThroughTheApi(client, issuer), ("2026Q3", None))
     assert set(body) == {"period", "codebook_version", "tables", "certificate"}
     assert body["certificate"]["scope"] == "all" and body["certificate"]["audit"]["result"] == "passed"
     assert not [c["count"] for t in body["tables"] for c in t["cells"] if c["count"] is not None and 1 <= c["count"] <= 10]
@@ -108,14 +120,14 @@ async def test_dp_mode_answers_noisy_counts_and_the_same_numbers_again(client: h
         assert refused.status_code in (400, 422), bad
 
 
-async def test_a_funder_field_asking_for_dates_of_birth_gets_the_age_bands(client: httpx.AsyncClient,
-                                                                          issuer: LocalIssuer) -> None:
+async def test_a_funder_field_asking_for_dates_of_birth_gets_the_age_bands(
+        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime, releases: Releases) -> None:
     headers = as_role(issuer, "reporter")
-    whole = await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=headers)
+    [whole] = await releases.after(runtime.pool, ThroughTheApi(client, issuer), ("2026Q3", None))
     asked = await client.get("/v1/reports/federal", headers=headers,
                              params=[("period", "2026Q3"), ("field", "date_of_birth"), ("field", "tims_gender")])
     assert asked.status_code == 200, asked.text
-    tables = {t["name"]: t for t in whole.json()["tables"]}
+    tables = {t["name"]: t for t in whole["tables"]}
     assert asked.json()["tables"] == [tables["voca_new_by_age"], tables["tims_gender"]]
     assert asked.json()["certificate"]["identifying_fields"] == {"date_of_birth": "voca_new_by_age"}
     canary = "Jane-Doe-1987-04-02"

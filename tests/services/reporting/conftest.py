@@ -22,7 +22,7 @@ from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
 from services.disclosure_milp import HighsSolver
 from services.reporting.job import FederalReportJob
-from tests.services.reporting.releases import Releases, empty_ledger
+from tests.services.reporting.releases import empty_ledger
 
 TODAY = dt.date(2026, 10, 15)
 CASES = 900
@@ -56,11 +56,6 @@ async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES) -> Async
     await rebuild(store, pool, factories["cases"])  # the case views the reporting role must not read
     yield store
     await store.close()
-
-
-@pytest.fixture(scope="session")
-def releases() -> Releases:
-    return Releases()
 
 
 @pytest.fixture

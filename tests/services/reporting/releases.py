@@ -15,13 +15,17 @@ role it runs as) still run it.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
-from services.reporting.job import FederalReportJob
-
 Run = tuple[str, str | None]  # (period, organisation or None for the roll-up)
+
+
+class Releasing(Protocol):
+    """What makes a release: the job itself, or the API in front of it."""
+
+    async def run(self, period: str, organisation: str | None = None) -> dict[str, Any]: ...
 SCRATCH = "test_saved_ledgers"
 LEDGER_TABLES = ("releases", "publications")
 
@@ -36,7 +40,7 @@ class Releases:
     def __init__(self) -> None:
         self._kept: dict[tuple[str, tuple[Run, ...]], tuple[str, list[dict[str, Any]]]] = {}
 
-    async def after(self, pool: asyncpg.Pool, job: FederalReportJob, *runs: Run) -> list[dict[str, Any]]:
+    async def after(self, pool: asyncpg.Pool, job: Releasing, *runs: Run) -> list[dict[str, Any]]:
         """The ledger as `runs`, made in order from an empty ledger, leave it; their documents."""
         data = await pool.fetchval(FINGERPRINT)
         done = max((n for n in range(len(runs) + 1) if (data, runs[:n]) in self._kept), default=0)

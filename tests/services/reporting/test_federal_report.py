@@ -37,9 +37,10 @@ pytestmark = pytest.mark.slow
 PERIOD = "2026Q3"  # the last quarter of FY2026: every table, grant-year ones included
 RELEASED = ((PERIOD, None),)
 WITH_AN_ORGANISATION = (*RELEASED, (PERIOD, "org-harbor"))
-# quarters of one fiscal year, roll-ups and organisations, each audited against the ones before
+# a quarter and a year to date, roll-ups and organisations, each audited against the ones before
+WITH_AN_EARLIER_QUARTER = (*WITH_AN_ORGANISATION, ("2026Q1", None))
 FISCAL_YEAR = tiered(
-    default=(*WITH_AN_ORGANISATION, ("2026Q1", None), ("2026Q2", "org-lantern")),
+    default=WITH_AN_EARLIER_QUARTER,
     full=(("2025Q4", None), ("2026Q1", None), ("2026Q2", None), *WITH_AN_ORGANISATION, ("2026Q2", "org-lantern")))
 HASH_SEEDS = tiered(default=("3",), full=("1", "3"))
 
@@ -124,7 +125,7 @@ async def test_no_identifier_hash_free_text_or_date_in_any_output(
     known = await identifiers(pool)
     assert len(known) > CASES  # case ids, subjects, key ids and worker ids
     package = code_version()["package"]
-    runs = (*WITH_AN_ORGANISATION, ("2026Q1", None))
+    runs = WITH_AN_EARLIER_QUARTER
     for (_, org), document in zip(runs, await releases.after(pool, job, *runs), strict=True):
         scope = org or "all"
         assert scan_document(document, known, scope, package) == []
