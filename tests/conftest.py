@@ -1,5 +1,9 @@
 """Shared fixtures: one real PostgreSQL for the session, a fresh database per test run.
 
+The suite runs in one worker process per core (pytest-xdist, `-n auto --dist loadfile` in the
+project's pytest options: a file's tests stay together, so a module's fixtures are built once);
+"session" is then each worker's, with its own server (or database) and its own databases.
+
 `HAVEN_TEST_DATABASE_URL` set: tests use that server (the external path). Unset: they start
 Haven's embedded PostgreSQL in a temporary directory, exactly as `haven serve` would, so the
 suite needs nothing but Python.
