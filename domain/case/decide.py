@@ -23,6 +23,7 @@ from domain.case.lifecycles import (
 from domain.case.state import CaseState
 from domain.case.values import FamilyServed, Intake
 from domain.codebook import CURRENT, Codebook, UnknownCode
+from domain.identifiers import is_identifier
 
 # Dates are calendar days in the organisation's time zone; the clock is UTC. A day is "in the
 # future" only if it is later than today anywhere in US jurisdictions (UTC+10 in Guam), plus
@@ -157,8 +158,8 @@ def _open_case(c: cmd.OpenCase, context: Context) -> list[ev.DomainEvent]:
     _check_victim_status(context, c.victim_status)
     probe = CaseState(version=1, identity=c.identity, intake=intake)
     _check_trafficking(context, c.trafficking, probe.age_on(intake.intake_on))
-    if not c.worker_id or not c.team_id or not c.case_id or not c.organisation_id:
-        raise err.InvalidValue("a case needs an id, an organisation, a worker and a team")
+    if not all(map(is_identifier, (c.worker_id, c.team_id, c.case_id, c.organisation_id))):
+        raise err.InvalidValue("a case needs an id, an organisation, a worker and a team, each an identifier")
     return [ev.CaseOpened(
         case_id=c.case_id, organisation_id=c.organisation_id, intake=intake, victim_status=c.victim_status,
         identity=c.identity, contact=c.contact, demographics=d, trafficking=c.trafficking,
@@ -423,8 +424,8 @@ def _immigration_step(state: CaseState, c: cmd.RecordImmigrationStep, context: C
 # -- assignment, transfer, closure ----------------------------------------------------
 
 def _assign(state: CaseState, c: cmd.AssignCase, context: Context) -> list[ev.DomainEvent]:
-    if not c.worker_id or not c.team_id:
-        raise err.InvalidValue("an assignment names a worker and a team")
+    if not is_identifier(c.worker_id) or not is_identifier(c.team_id):
+        raise err.InvalidValue("an assignment names a worker and a team, each an identifier")
     if (c.worker_id, c.team_id) == (state.worker_id, state.team_id):
         raise err.AlreadyAssigned("the case is already assigned to that worker and team")
     _not_future(context, c.assigned_on, "the assignment")
@@ -432,6 +433,8 @@ def _assign(state: CaseState, c: cmd.AssignCase, context: Context) -> list[ev.Do
 
 
 def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[ev.DomainEvent]:
+    if not all(map(is_identifier, (c.recipient_organisation, c.receiving_worker_id, c.receiving_team_id))):
+        raise err.InvalidValue("a transfer names an organisation, a worker and a team, each an identifier")
     if c.recipient_organisation == state.organisation_id:
         raise err.InvalidValue("a transfer goes to another organisation; reassign within one")
     consent = state.consents.get(c.consent_id)

@@ -73,17 +73,13 @@ from services.api.case_support import (
     COMMAND_RESPONSES,
     TAGS,
     CommandOperation,
-    Refused,
     accepted_spec,
     case_command,
     problem_spec,
 )
-from services.api.errors import problem_response
 from services.api.identity_routes import BEARER_SECURITY
-from services.api.problems import ProblemError, problem
 from services.bootstrap import Runtime
 from services.identity import Principal
-from services.identity.claims import valid_identifier
 
 _COMMAND = {"tags": TAGS, "security": BEARER_SECURITY, "status_code": 200, "operation_class": CommandOperation,
             "responses": COMMAND_RESPONSES}
@@ -178,15 +174,9 @@ async def transfer_case(
     receiving_case_id = str(uuid.uuid4())
     command = data.command(receiving_case_id)
 
-    def printable_ids() -> None:
-        for name in ("recipient_organisation", "receiving_worker_id", "receiving_team_id"):
-            if not valid_identifier(getattr(data, name)):
-                raise Refused(problem_response(problem("validation-error", errors=[ProblemError(
-                    detail="must be printable text", pointer=f"/{name}")])))
-
     return await case_command(
         request, runtime, case_id, Action.CASE_TRANSFER, data,
-        lambda uc, actor, v: uc.transfer(actor, str(case_id), command, v), check=printable_ids,
+        lambda uc, actor, v: uc.transfer(actor, str(case_id), command, v),
         accepted=lambda version: TransferAccepted(case_id=str(case_id), version=version,
                                                   receiving_case_id=receiving_case_id))
 

@@ -39,9 +39,12 @@ from domain.case.values import (
     TraffickingContext,
     VictimStatus,
 )
+from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from events.access_log import MAX_GRANT_MINUTES, MAX_REASON_CHARS, MIN_GRANT_MINUTES
 
 T = TypeVar("T")
+# An id named in a body (a worker, a team, an organisation): the domain's rule, `domain.identifiers`
+Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN)]
 
 
 def to_domain(value: Any, domain_type: type[T]) -> T:
@@ -97,8 +100,8 @@ class OpenCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     contact: SafeContactIn = SafeContactIn()
     demographics: DemographicsIn = DemographicsIn()
     trafficking: TraffickingIn
-    worker_id: str | None = None
-    team_id: str | None = None
+    worker_id: Identifier | None = None
+    team_id: Identifier | None = None
 
     def command(self, *, case_id: str, organisation_id: str, worker_id: str, team_id: str) -> cmd.OpenCase:
         return cmd.OpenCase(
@@ -167,9 +170,9 @@ class AssignCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
     supervisor's own team, and naming any other team is refused (403): a supervisor moves
     cases within their team only."""
 
-    worker_id: str
+    worker_id: Identifier
     assigned_on: dt.date
-    team_id: str | None = None
+    team_id: Identifier | None = None
 
     def command(self, team_id: str) -> cmd.AssignCase:
         return cmd.AssignCase(worker_id=self.worker_id, team_id=team_id, assigned_on=self.assigned_on)
@@ -220,9 +223,6 @@ class StatisticsConsentBody(cmd.RecordStatisticsConsent, forbid_unknown_fields=T
 
     def command(self) -> cmd.RecordStatisticsConsent:
         return to_domain(self, cmd.RecordStatisticsConsent)
-
-
-Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class TransferCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):

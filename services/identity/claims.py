@@ -25,10 +25,10 @@ from typing import Any
 
 import msgspec
 
+from domain.identifiers import is_identifier
 from services.identity.errors import InvalidToken
 
 ROLES: frozenset[str] = frozenset({"caseworker", "supervisor", "privacy_officer", "reporter", "admin"})
-MAX_IDENTIFIER_LENGTH = 256
 DEFAULT_TEAM = "default"  # the team of a token without a ``team`` claim, in every organisation
 
 
@@ -44,20 +44,15 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
         return role in self.roles
 
 
-def valid_identifier(value: object) -> bool:
-    """Ids end up in audit records, log fields and key-derivation labels: printable text only."""
-    return (isinstance(value, str) and 0 < len(value) <= MAX_IDENTIFIER_LENGTH
-            and value.isprintable() and not value.isspace())
-
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """Build the principal from claims whose signature, issuer, audience and times are checked."""
     if claims.get("sub") is None or claims.get("org") is None or claims.get("roles") is None:
         raise InvalidToken("missing-claims")
     user, org, team, jti = claims["sub"], claims["org"], claims.get("team"), claims.get("jti")
-    if not valid_identifier(user) or not valid_identifier(org):
+    if not is_identifier(user) or not is_identifier(org):
         raise InvalidToken("invalid-claims")
-    if team is not None and not valid_identifier(team):
+    if team is not None and not is_identifier(team):
         raise InvalidToken("invalid-claims")
     if jti is not None and not isinstance(jti, str):
         raise InvalidToken("invalid-claims")

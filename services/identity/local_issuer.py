@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from crypto.secret_files import create_secret_file
-from services.identity.claims import ROLES, valid_identifier
+from domain.identifiers import is_identifier
+from services.identity.claims import ROLES
 from services.identity.jwk import b64url, thumbprint
 
 LOCAL_ISSUER = "haven-local"
@@ -71,7 +72,7 @@ class LocalIssuer:
             raise ValueError(f"roles must be one or more of: {', '.join(sorted(ROLES))}")
         named = {"user": user, "organisation": org} | ({"team": team} if team is not None else {})
         for name, value in named.items():
-            if not valid_identifier(value):
+            if not is_identifier(value):
                 raise ValueError(f"{name} must be printable text of 1 to 256 characters")
         if not dt.timedelta(0) < ttl <= MAX_TTL:
             raise ValueError("the lifetime must be more than zero and at most 24 hours")
