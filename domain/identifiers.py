@@ -2,9 +2,13 @@
 
 Identifiers end up in index keys, audit records, log fields and key-derivation labels, and they
 come from outside: tokens, request bodies, an identity provider's claims. One rule for all:
-1 to `MAX_IDENTIFIER_LENGTH` characters, none of them a control character (C0, DEL, C1, or a
-line or paragraph separator), and not only whitespace. So no NUL that PostgreSQL's text refuses,
-no line break that forges a log line, and no key too long for an index.
+1 to `MAX_IDENTIFIER_LENGTH` printable characters (`str.isprintable`: no control, format,
+separator other than the space, surrogate, private-use or unassigned character), not only
+spaces. So no NUL that PostgreSQL's text refuses, no line break that forges a log line, no
+invisible character that makes two ids look alike, and no key too long for an index.
+
+`IDENTIFIER_PATTERN` is the part of the rule a JSON schema can say (length, and the control,
+format and separator characters by range), for request bodies; `is_identifier` is the whole rule.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ from __future__ import annotations
 import re
 
 MAX_IDENTIFIER_LENGTH = 256
-IDENTIFIER_PATTERN = r"^(?!\s+$)[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,%d}$" % MAX_IDENTIFIER_LENGTH
+_NOT_IN_AN_IDENTIFIER = (r"\x00-\x1f\x7f-\xa0\xad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
+                         r"\u205f-\u206f\u3000\ud800-\uf8ff\ufeff\ufff9-\ufffb")
+IDENTIFIER_PATTERN = r"^(?! +$)[^%s]{1,%d}$" % (_NOT_IN_AN_IDENTIFIER, MAX_IDENTIFIER_LENGTH)
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 
 def is_identifier(value: object) -> bool:
-    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None and value.isprintable()

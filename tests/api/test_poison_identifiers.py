@@ -28,7 +28,8 @@ from tests.api.test_case_command_routes import People, at, prepared
 from tests.api.test_case_routes import ORG, assert_problem, intake_body
 from tests.domain.builders import context, open_case_command
 
-POISON = {"nul": "worker\x00one", "line break": "worker\none", "too long": "w" * 8000, "blank": "   "}
+POISON = {"nul": "worker\x00one", "line break": "worker\none", "too long": "w" * 8000, "blank": "   ",
+          "invisible": "worker\u200bone"}
 ORDINARY = "worker-7"
 
 
@@ -104,3 +105,5 @@ def test_the_rule_is_one_length_and_no_control_character() -> None:
     assert is_identifier("a" * MAX_IDENTIFIER_LENGTH) and not is_identifier("a" * (MAX_IDENTIFIER_LENGTH + 1))
     assert is_identifier("jane.doe@example.org") and is_identifier("équipe-nord")
     assert not any(is_identifier(v) for v in ("", " ", "a\x00", "a\x7f", "a\x85", "a\u2028", 7, None))
+    # invisible characters that make two ids look alike: a zero-width space, a no-break space
+    assert not is_identifier("worker\u200b-1") and not is_identifier("worker\xa0-1")
