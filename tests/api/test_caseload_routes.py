@@ -18,6 +18,7 @@ from services.bootstrap import Runtime
 from services.demo import demo_accounts, demo_use_cases, seed_demo
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
+from tests.conftest import empty_log_and_read_models
 from tests.projections.test_caseload import SUPERVISOR_ALLOW_LIST
 
 ORG = "org-caseload-routes"  # this module's own demo organisation
@@ -40,6 +41,7 @@ def seeded() -> dict[str, Any]:
 @pytest.fixture
 async def client(make_app: AppFactory, runtime: Runtime, seeded: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     if not seeded:  # once per module: a demo organisation and its projection
+        await empty_log_and_read_models(runtime.pool)
         await seed_demo(demo_use_cases(runtime.store), cases=30, seed=5, organisations=(ORG,))
         await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
         worker, team = await busiest_worker(runtime)

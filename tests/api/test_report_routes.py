@@ -14,6 +14,7 @@ from services.bootstrap import Runtime
 from services.demo_bulk import seed_demo_bulk
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
+from tests.conftest import empty_log_and_read_models
 from tests.services.reporting.conftest import TODAY, empty_ledger, reset_reporting
 from tests.services.reporting.releases import Releases
 
@@ -30,11 +31,7 @@ def seeded() -> dict[str, Any]:
 @pytest.fixture
 async def client(make_app: AppFactory, runtime: Runtime, seeded: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     if not seeded:
-        await runtime.pool.execute("""
-            TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
-            DROP SCHEMA views CASCADE; CREATE SCHEMA views;
-            DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting""")
-        await reset_reporting(runtime.pool)
+        await empty_log_and_read_models(runtime.pool)
         await seed_demo_bulk(runtime.store, cases=300, seed=8, today=TODAY)
         await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["federal_inputs"])
         seeded["done"] = True

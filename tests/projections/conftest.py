@@ -11,14 +11,12 @@ from crypto.keyring import Keyring
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
+from tests.conftest import empty_log_and_read_models
 
 
 @pytest.fixture
 async def empty_log(pool: asyncpg.Pool) -> asyncpg.Pool:
-    await pool.execute("""
-        TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
-        DROP SCHEMA views CASCADE; CREATE SCHEMA views;
-        DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting""")
+    await empty_log_and_read_models(pool)
     return pool
 
 

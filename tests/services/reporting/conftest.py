@@ -22,6 +22,7 @@ from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
 from services.disclosure_milp import HighsSolver
 from services.reporting.job import FederalReportJob
+from tests.conftest import empty_log_and_read_models
 from tests.services.reporting.releases import empty_ledger
 
 TODAY = dt.date(2026, 10, 15)
@@ -43,11 +44,7 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
 @contextlib.asynccontextmanager
 async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES) -> AsyncIterator[PostgresEventStore]:
     """An empty log seeded with the demo data, and its reporting inputs projected."""
-    await pool.execute("""
-        TRUNCATE haven.events, haven.streams, haven.projection_checkpoints;
-        DROP SCHEMA views CASCADE; CREATE SCHEMA views;
-        DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting""")
-    await reset_reporting(pool)
+    await empty_log_and_read_models(pool)
     keyring = Keyring(FileKeyProvider(key_file))
     store = PostgresEventStore(pool, keyring, haven_registry())
     await seed_demo_bulk(store, cases=cases, seed=5, today=TODAY)
