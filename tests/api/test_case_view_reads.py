@@ -16,6 +16,7 @@ from services.api import case_support
 from services.bootstrap import Runtime
 from services.cases import Actor, CaseUseCases
 from tests.api.test_case_routes import ORG, People, open_case, people, service  # noqa: F401 (fixture)
+from tests.conftest import empty_log_and_read_models
 
 
 class Counting:
@@ -32,6 +33,7 @@ class Counting:
 
 async def test_a_current_view_answers_without_reading_the_stream(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     case_id = await open_case(cases, people.worker)
     from_stream = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
@@ -48,6 +50,7 @@ async def test_a_view_behind_the_stream_is_not_used(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Control for the test above: after a command the view (no projector runs here) is one
     version behind, so the read does not use it: it shows the new version, from the stream."""
+    await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
     reads = Counting(case_support.load_for)
@@ -106,6 +109,7 @@ async def test_a_tampered_view_row_falls_back_to_the_stream(
         cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
     """Attack: another case's sealed view copied over this one's. The read still answers this
     case's own content (from the stream), never the other case's."""
+    await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     first, second = await open_case(cases, people.worker), await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
     await runtime.pool.execute(
@@ -120,6 +124,7 @@ async def test_a_command_on_a_current_view_does_not_read_the_stream(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """And a command decided on a state that went stale is refused by the append (409), never
     applied over the newer version."""
+    await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
     reads = Counting(case_support.load_for)

@@ -21,6 +21,7 @@ from services.bootstrap import Runtime
 from services.demo import demo_accounts, demo_use_cases, seed_demo
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
+from tests.conftest import empty_log_and_read_models
 
 ORG = "org-rebuild-serving"  # this module's own demo organisation
 
@@ -63,6 +64,7 @@ async def naive_rebuild_in_place(runtime: Runtime) -> None:
 
 async def test_readers_never_see_a_half_built_view_during_a_rebuild(
         make_app: AppFactory, runtime: Runtime, issuer: LocalIssuer) -> None:
+    await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     await seed_demo(demo_use_cases(runtime.store), cases=30, seed=9, organisations=(ORG,))
     make = projection_factories(runtime.keyring, runtime.store)["cases"]
     await rebuild(runtime.store, runtime.pool, make)
