@@ -23,7 +23,7 @@ from domain.case.lifecycles import (
 from domain.case.state import CaseState
 from domain.case.values import FamilyServed, Intake
 from domain.codebook import CURRENT, Codebook, UnknownCode
-from domain.identifiers import is_identifier
+from domain.text import text_faults
 
 # Dates are calendar days in the organisation's time zone; the clock is UTC. A day is "in the
 # future" only if it is later than today anywhere in US jurisdictions (UTC+10 in Guam), plus
@@ -47,6 +47,8 @@ class Context(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def decide(state: CaseState, command: cmd.Command, context: Context) -> list[ev.DomainEvent]:
+    for pointer, rule in text_faults(command):  # every id and text member, `domain.text`
+        raise err.InvalidValue(f"{pointer or 'the command'} {rule}")
     if isinstance(command, cmd.OpenCase):
         if state.exists:
             raise err.CaseAlreadyOpen("the case already exists")
@@ -158,8 +160,6 @@ def _open_case(c: cmd.OpenCase, context: Context) -> list[ev.DomainEvent]:
     _check_victim_status(context, c.victim_status)
     probe = CaseState(version=1, identity=c.identity, intake=intake)
     _check_trafficking(context, c.trafficking, probe.age_on(intake.intake_on))
-    if not all(map(is_identifier, (c.worker_id, c.team_id, c.case_id, c.organisation_id))):
-        raise err.InvalidValue("a case needs an id, an organisation, a worker and a team, each an identifier")
     return [ev.CaseOpened(
         case_id=c.case_id, organisation_id=c.organisation_id, intake=intake, victim_status=c.victim_status,
         identity=c.identity, contact=c.contact, demographics=d, trafficking=c.trafficking,
@@ -424,8 +424,6 @@ def _immigration_step(state: CaseState, c: cmd.RecordImmigrationStep, context: C
 # -- assignment, transfer, closure ----------------------------------------------------
 
 def _assign(state: CaseState, c: cmd.AssignCase, context: Context) -> list[ev.DomainEvent]:
-    if not is_identifier(c.worker_id) or not is_identifier(c.team_id):
-        raise err.InvalidValue("an assignment names a worker and a team, each an identifier")
     if (c.worker_id, c.team_id) == (state.worker_id, state.team_id):
         raise err.AlreadyAssigned("the case is already assigned to that worker and team")
     _not_future(context, c.assigned_on, "the assignment")
@@ -433,8 +431,6 @@ def _assign(state: CaseState, c: cmd.AssignCase, context: Context) -> list[ev.Do
 
 
 def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[ev.DomainEvent]:
-    if not all(map(is_identifier, (c.recipient_organisation, c.receiving_worker_id, c.receiving_team_id))):
-        raise err.InvalidValue("a transfer names an organisation, a worker and a team, each an identifier")
     if c.recipient_organisation == state.organisation_id:
         raise err.InvalidValue("a transfer goes to another organisation; reassign within one")
     consent = state.consents.get(c.consent_id)

@@ -161,6 +161,7 @@ from services.api.case_support import (
     case_command,
     etag,
     current_state,
+    text_refusal,
     load_for,
     problem_spec,
     run_command,
@@ -459,6 +460,9 @@ async def break_glass(
     if not data.reason.strip():
         return problem_response(problem("validation-error", errors=[ProblemError(  # type: ignore[return-value]
             detail="the reason must not be blank", pointer="/reason")]))
+    refused = text_refusal(data)
+    if refused is not None:
+        return refused  # type: ignore[return-value]
     async with runtime.store.transaction() as conn:  # StreamNotFound/StreamErased (erased meanwhile) -> 404
         key = await case_data_key(conn, runtime.keyring, principal.organisation_id, case_id)
         grant = await grant_break_glass(conn, tenant_id=principal.organisation_id, case_id=case_id,

@@ -29,6 +29,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 
 from domain.case.errors import DomainError
 from domain.case.state import CaseState, fold
+from domain.text import text_faults
 from events import idempotency
 from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound, TamperDetected
 from events.store import Connection, PostgresEventStore
@@ -255,6 +256,13 @@ def _accepted(accepted: AcceptedBody | None, case_id: str, version: int) -> msgs
     return accepted(version) if accepted is not None else CommandAccepted(case_id=case_id, version=version)
 
 
+def text_refusal(body: msgspec.Struct) -> Response[bytes] | None:
+    """422 `validation-error` naming each member of the body whose text breaks its rule
+    (`domain.text`: ids, long text, other text), or None when every member keeps it."""
+    errors = [ProblemError(detail=rule, pointer=pointer) for pointer, rule in text_faults(body)]
+    return problem_response(problem("validation-error", errors=errors)) if errors else None
+
+
 async def run_command(
     request: Request[Any, Any, Any],
     runtime: Runtime,
@@ -274,6 +282,9 @@ async def run_command(
     `accepted(version)` is the answer's body (default `CommandAccepted`); it is stored in plain
     with the idempotency key, so it carries ids and versions only."""
     principal: Principal = request.user
+    refused = text_refusal(body)
+    if refused is not None:
+        return refused
     key = idempotency_key(request)
     hashed = idempotency.request_hash(request.method, request.url.path, ENCODE(body))
     pool = runtime.store.pool

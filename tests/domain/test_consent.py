@@ -60,8 +60,13 @@ def test_grant_consent_with_an_id_already_used_is_refused() -> None:
         when([OPENED, consent_granted()], grant_consent_command(recipient_organisation="org-test-other"))
 
 
+def test_a_consent_to_no_recipient_is_refused() -> None:
+    with pytest.raises(err.InvalidValue):
+        when([OPENED], grant_consent_command(recipient_organisation=""))
+
+
 def test_grant_consent_with_an_empty_id_is_refused() -> None:
-    with pytest.raises(err.ConsentAlreadyExists):
+    with pytest.raises(err.InvalidValue):
         when([OPENED], grant_consent_command(consent_id=""))
 
 
@@ -76,8 +81,8 @@ def test_grant_consent_for_an_unknown_data_category_is_refused() -> None:
 
 
 @pytest.mark.parametrize("changes", [{"written": False}, {"revocation_explained": False},
-                                     {"data_categories": ()}, {"recipient_organisation": ""}],
-                         ids=["not_written", "revocation_not_explained", "no_categories", "no_recipient"])
+                                     {"data_categories": ()}],
+                         ids=["not_written", "revocation_not_explained", "no_categories"])
 def test_grant_consent_that_is_not_a_valid_release_is_refused(changes: dict) -> None:
     with pytest.raises(err.ConsentNotValid):
         when([OPENED], grant_consent_command(**changes))

@@ -135,7 +135,7 @@ def test_a_referral_id_already_used_is_refused() -> None:
 
 
 def test_an_empty_referral_id_is_refused() -> None:
-    with pytest.raises(err.ReferralAlreadyExists):
+    with pytest.raises(err.InvalidValue):
         when([OPENED], propose_internal_referral(referral_id=""))
 
 

@@ -64,7 +64,7 @@ def test_a_service_id_already_used_is_refused() -> None:
 
 
 def test_an_empty_service_id_is_refused() -> None:
-    with pytest.raises(err.DuplicateRecord):
+    with pytest.raises(err.InvalidValue):
         when([OPENED], a_service(service_id=""))
 
 
