@@ -60,6 +60,9 @@ class Projection(Protocol):
 
     def reset(self) -> None: ...
 
+    async def forget(self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]) -> None:
+        """Remove these streams' rows from `tables` and from any cache (a quarantined stream)."""
+
 
 def fingerprint(projection: type[Projection] | Projection) -> str:
     """Changes whenever the projection's name, version or table definitions change: a

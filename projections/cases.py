@@ -218,6 +218,15 @@ class CasesProjection:
         self._documents.update(self._dirty)
         self._dirty.clear()
 
+    async def forget(self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, uuid.UUID]]) -> None:
+        for key in keys:
+            self._documents.pop(key, None)
+            self._dirty.pop(key, None)
+        for logical in (CASE_VIEW, CASELOAD):
+            await conn.execute(f"""DELETE FROM {tables[logical]} WHERE (tenant_id, case_id) IN
+                                   (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
+                               [k[0] for k in keys], [k[1] for k in keys])
+
     async def _load_missing(self, conn: Connection, tables: Tables, missing: list[tuple[str, uuid.UUID]]) -> None:
         if not missing:
             return

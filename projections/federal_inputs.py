@@ -444,7 +444,7 @@ class FederalInputsProjection:
             erased = await self._erased(conn, list(by_case))
             for key in erased:
                 del by_case[key]
-            await self._forget(conn, tables, erased)
+            await self.forget(conn, tables, erased)
             for key, events in by_case.items():
                 facts = await self._facts_before(conn, tables, key, events[0].version)
                 fold_facts(((r.version, r.event) for r in events), facts)
@@ -463,7 +463,7 @@ class FederalInputsProjection:
                         gone.append(key)
                     elif key not in touched:
                         touched[key] = await self._facts_before(conn, tables, key, version + 1)
-                await self._forget(conn, tables, gone)
+                await self.forget(conn, tables, gone)
         self._horizon = horizon
         if touched:
             await self._write(conn, tables, touched, horizon)
@@ -521,8 +521,9 @@ class FederalInputsProjection:
             self._facts[key] = facts
         return facts
 
-    async def _forget(self, conn: Connection, tables: Tables, keys: list[CaseKey]) -> None:
-        """Drop erased cases: their mapping, and by the foreign key's cascade, their rows."""
+    async def forget(self, conn: Connection, tables: Tables, keys: Sequence[CaseKey]) -> None:
+        """Drop erased (or quarantined) cases: their mapping, and by the foreign key's cascade,
+        their rows."""
         for key in keys:
             self._facts.pop(key, None)
         if keys:

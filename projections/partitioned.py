@@ -51,6 +51,7 @@ from crypto.providers import provider_from_uri
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.base import bulk_apply, tables_of
+from projections.quarantine import POISON
 from projections.catalog import projection_factories
 
 
@@ -68,7 +69,12 @@ class Partitioning(NamedTuple):
 
 
 class PartitionFailed(RuntimeError):
-    """A worker process of a partitioned rebuild failed or died."""
+    """A worker process of a partitioned rebuild failed or died. `poison`: it failed on an event
+    it could not apply (`projections.quarantine.POISON`), which a careful rebuild can set aside."""
+
+    def __init__(self, message: str, *, poison: bool = False) -> None:
+        super().__init__(message)
+        self.poison = poison
 
 
 class _Job(NamedTuple):
@@ -128,7 +134,8 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
             elif kind == "done":
                 finished += 1
             else:
-                raise PartitionFailed(f"a rebuild worker failed: {value}")
+                reason, poison = value
+                raise PartitionFailed(f"a rebuild worker failed: {reason}", poison=poison)
         return applied
     finally:
         for process in processes:
@@ -145,7 +152,7 @@ def run_partition(job: _Job, messages: Any) -> None:
     try:
         asyncio.run(_build(job, lambda count: messages.put(("progress", count))))
     except BaseException as error:  # noqa: BLE001 (reported to the parent, which raises it)
-        messages.put(("failed", f"{type(error).__name__}: {error}"))
+        messages.put(("failed", (f"{type(error).__name__}: {error}", isinstance(error, POISON))))
         messages.close()
         messages.join_thread()  # the report is in the pipe before the process ends
         sys.exit(1)

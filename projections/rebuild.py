@@ -22,10 +22,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import asyncpg
+import structlog
 
 from events.log_order import LOG_START, LogPosition
 from events.store import Connection, PostgresEventStore, RecordedEvent
-from projections import checkpoints
+from projections import checkpoints, quarantine
 from projections.base import (
     Projection,
     Tables,
@@ -38,8 +39,9 @@ from projections.base import (
     tables_of,
     view_statements,
 )
-from projections.partitioned import Partitioning, build_partitions, wait_for_orphans
+from projections.partitioned import Partitioning, PartitionFailed, build_partitions, wait_for_orphans
 
+_log = structlog.get_logger(component="projections")
 REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
 
 Progress = Callable[[int], None]  # called with the number of events just applied
@@ -69,24 +71,26 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
             async with pool.acquire() as conn, conn.transaction():
                 await _drop_strays(conn, projection, keep=live.generation if live else None)
                 await execute_all(conn, create_statements(projection, tables))
-            position = LOG_START
-            if partitioning is not None and partitioning.workers > 1 and getattr(projection, "stream_local", False):
-                horizon = await store.log_horizon()
-                await build_partitions(partitioning, name, tables.generation, horizon, await store.tenants(),
-                                       batch_size, progress)
-                position = await store.last_position_below(horizon)  # the workers took it and all before it
-            async with pool.acquire() as conn:
-                async for batch in _whole_log(store, position, batch_size):
-                    await bulk_apply(conn, projection, batch, tables)
-                    position = batch[-1].log_position
-                    if progress:
-                        progress(len(batch))
+            quarantined = await quarantine.streams(pool, name)
+            try:
+                position = await _bulk_pass(store, pool, projection, tables, quarantined, batch_size, progress,
+                                            None if quarantined else partitioning)
+            except (*quarantine.POISON, PartitionFailed) as error:
+                if isinstance(error, PartitionFailed) and not error.poison:
+                    raise
+                # an event no batch can carry: build again, carefully (`projections.quarantine`)
+                _log.warning("rebuild goes on one batch at a time", projection=name, exc_type=type(error).__name__)
+                projection.reset()
+                async with pool.acquire() as conn, conn.transaction():
+                    await execute_all(conn, create_statements(projection, tables))
+                position = await _bulk_pass(store, pool, projection, tables, quarantined, batch_size, progress,
+                                            None, careful=True)
             built = checkpoints.Checkpoint(tables.generation, fingerprint(projection), position)
             async with pool.acquire() as conn:
                 async with conn.transaction():
                     live = await checkpoints.lock(conn, name)
                     built = built._replace(position=await _finish(store, conn, projection, tables, position,
-                                                                  batch_size, progress))
+                                                                  batch_size, progress, quarantined))
                     await _purge_erased(conn, tables)
                     await execute_all(conn, view_statements(projection, tables))
                     await checkpoints.install(conn, name, built)
@@ -99,6 +103,32 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
             except BaseException:
                 lock_conn.terminate()  # never hand a connection holding the lock back to the pool
                 raise
+
+
+async def _bulk_pass(store: PostgresEventStore, pool: asyncpg.Pool, projection: Projection, tables: Tables,
+                     quarantined: set[tuple[str, object]], batch_size: int, progress: Progress | None,
+                     partitioning: Partitioning | None, *, careful: bool = False) -> LogPosition:
+    """Step 2 of the module doc: the whole log into `tables`; the position it reached. Careful:
+    each batch written in a transaction of its own, and an event that cannot be applied
+    quarantines its stream instead of failing the rebuild."""
+    position = LOG_START
+    if partitioning is not None and partitioning.workers > 1 and getattr(projection, "stream_local", False):
+        horizon = await store.log_horizon()
+        await build_partitions(partitioning, projection.name, tables.generation, horizon, await store.tenants(),
+                               batch_size, progress)
+        position = await store.last_position_below(horizon)  # the workers took it and all before it
+    async with pool.acquire() as conn:
+        async for batch in _whole_log(store, position, batch_size):
+            if careful:
+                await quarantine.apply_carefully(conn, projection, batch, tables, quarantined)
+            else:
+                await bulk_apply(conn, projection, quarantine.admitted(batch, quarantined), tables)
+            position = batch[-1].log_position
+            if progress:
+                progress(len(batch))
+        async with conn.transaction():  # what the bulk pass deferred: here, where a failure may be retried
+            await projection.flush(conn, tables)
+    return position
 
 
 async def _whole_log(store: PostgresEventStore, position: LogPosition, batch_size: int
@@ -119,7 +149,8 @@ async def _whole_log(store: PostgresEventStore, position: LogPosition, batch_siz
 
 
 async def _finish(store: PostgresEventStore, conn: Connection, projection: Projection, tables: Tables,
-                  position: LogPosition, batch_size: int, progress: Progress | None) -> LogPosition:
+                  position: LogPosition, batch_size: int, progress: Progress | None,
+                  quarantined: set[tuple[str, object]]) -> LogPosition:
     """Apply what arrived since the bulk pass, inside the swap transaction. Committed events
     held back behind an unrelated transaction's xid are read with the precise horizon
     (`events.log_order`), so a rebuild ends with everything committed, not merely with
@@ -131,7 +162,7 @@ async def _finish(store: PostgresEventStore, conn: Connection, projection: Proje
         if not tail:
             await projection.flush(conn, tables)
             return position
-        await projection.apply(conn, live_events(tail), tables)
+        await quarantine.apply_carefully(conn, projection, tail, tables, quarantined)
         position = tail[-1].log_position
         if progress:
             progress(len(tail))

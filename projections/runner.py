@@ -16,6 +16,9 @@ outgrows one leader can be split into several, each with its own name.
 
 A projection whose stored fingerprint (name, version, DDL) differs from the code's, or that
 has never run, is first rebuilt (`projections.rebuild`) — also under the leader lock.
+
+An event the projection cannot apply does not stop it: its stream is quarantined and the log
+goes on (`projections.quarantine`).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ import structlog
 
 from events.store import PostgresEventStore, RecordedEvent
 from events.subscription import Subscription
-from projections import checkpoints
-from projections.base import Projection, Tables, fingerprint, live_events, tables_of
+from projections import checkpoints, quarantine
+from projections.base import Projection, Tables, fingerprint, tables_of
 from projections.rebuild import Progress, rebuild
 
 LEADER_LOCK_CLASS = 1214346854  # pg_try_advisory_lock(int4, hashtext(name))
@@ -58,6 +61,7 @@ class ProjectionRunner:
         self._progress = progress
         self.leading = asyncio.Event()  # set while this runner is the leader (for tests, /ready)
         self.applied = 0  # events applied by this runner (not counting rebuilds)
+        self._quarantined: set[tuple[str, object]] = set()  # streams passed over, as of `_lead`
 
     async def run(self) -> None:
         delay = self._standby_interval
@@ -101,6 +105,7 @@ class ProjectionRunner:
             checkpoint = await rebuild(self._store, self._pool, self._make, progress=self._progress)
             _log.info("projection rebuilt", projection=self.name, generation=checkpoint.generation)
         tables = tables_of(projection, checkpoint.generation)
+        self._quarantined = await quarantine.streams(self._pool, self.name)
         subscription = Subscription(self._store, self._connect, checkpoint.position,
                                     batch_size=self._batch_size, poll_interval=self._poll_interval)
         async with contextlib.aclosing(subscription.batches()) as batches:  # its listener closes with it
@@ -113,15 +118,19 @@ class ProjectionRunner:
     async def _apply(self, projection: Projection, checkpoint: checkpoints.Checkpoint, tables: Tables,
                      batch: Sequence[RecordedEvent]) -> checkpoints.Checkpoint:
         position = batch[-1].log_position
+        quarantined = self._quarantined
+        before = len(quarantined)
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 await checkpoints.fence(conn, self.name, checkpoint)
-                await projection.apply(conn, live_events(batch), tables)
-                await projection.flush(conn, tables)
+                await quarantine.apply_carefully(conn, projection, batch, tables, quarantined)
                 await checkpoints.advance(conn, self.name, position)
         except BaseException:
             projection.reset()  # its cache may hold what did not commit
-            raise
+            raise  # (and `_lead` reloads the quarantine: what was added here did not commit)
+        if len(quarantined) > before:
+            _log.error("projection quarantined a stream it cannot apply", projection=self.name,
+                       count=len(quarantined) - before, error_code="projection-quarantine")
         self.applied += len(batch)
         return checkpoint._replace(position=position)
 

@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     rebuild.add_argument("names", nargs="*", metavar="NAME", help="projections to rebuild (default: all)")
     rebuild.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                          help="processes for a stream-local projection's bulk pass (default: one per CPU; 1: none)")
-    projection_commands.add_parser("status", help="generation and lag of every projection")
+    rebuild.add_argument("--retry-quarantined", action="store_true",
+                         help="apply the projection's quarantined streams again (after mending the cause)")
+    projection_commands.add_parser("status", help="generation, lag and quarantined streams of every projection")
     wait = projection_commands.add_parser("wait", help="wait until every projection has applied the log as it is now")
     wait.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30); exit 1 when exceeded")
 
@@ -216,7 +218,8 @@ async def _projections(settings: Settings, url: str, args: argparse.Namespace) -
     from services.projection_service import projection_status, rebuild_projections, wait_for_projections
 
     if args.projections_command == "rebuild":
-        return await rebuild_projections(settings, url, args.names, workers=args.workers)
+        return await rebuild_projections(settings, url, args.names, workers=args.workers,
+                                         retry_quarantined=args.retry_quarantined)
     if args.projections_command == "wait":
         return await wait_for_projections(settings, url, args.timeout)
     return await projection_status(settings, url)

@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 from tqdm import tqdm
 
-from projections import checkpoints
+from projections import checkpoints, quarantine
 from projections.catalog import projection_factories
 from projections.partitioned import Partitioning
 from projections.rebuild import count_events, rebuild
@@ -97,10 +97,13 @@ async def run_worker(settings: Settings, url: str) -> int:
     return 0
 
 
-async def rebuild_projections(settings: Settings, url: str, names: Sequence[str], *, workers: int = 1) -> int:
-    """`haven projections rebuild [NAME...] [--workers N]`: with a progress bar (events, rate,
-    time left). A stream-local projection's bulk pass runs in `workers` processes
-    (`projections.partitioned`), which open the database and the key provider themselves."""
+async def rebuild_projections(settings: Settings, url: str, names: Sequence[str], *, workers: int = 1,
+                              retry_quarantined: bool = False) -> int:
+    """`haven projections rebuild [NAME...] [--workers N] [--retry-quarantined]`: with a
+    progress bar (events, rate, time left). A stream-local projection's bulk pass runs in
+    `workers` processes (`projections.partitioned`), which open the database and the key
+    provider themselves. `retry_quarantined` empties each projection's quarantine first, so
+    its streams are applied again (once the cause is mended; any that still fail return)."""
     if workers < 1:
         print("haven: --workers must be at least 1", file=sys.stderr)
         return 2
@@ -113,6 +116,9 @@ async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]
             return 2
         total = await count_events(rt.pool)
         for name in names or list(factories):
+            if retry_quarantined:
+                async with rt.pool.acquire() as conn:
+                    print(f"haven: {name}: {await quarantine.release(conn, name)} quarantined streams to retry")
             with tqdm(total=total, desc=name, unit="ev", unit_scale=True, file=sys.stderr) as bar:
                 built = await rebuild(rt.store, rt.pool, factories[name], progress=bar.update,
                                       partitioning=partitioning)
@@ -133,14 +139,20 @@ async def wait_for_projections(settings: Settings, url: str, timeout: float) -> 
 
 
 async def projection_status(settings: Settings, url: str) -> int:
-    """`haven projections status`: generation, lag in events and seconds, per projection."""
+    """`haven projections status`: generation, lag in events and seconds, and quarantined
+    streams per projection; then each quarantined stream (ids, event type, error class)."""
     async with runtime(settings, url) as rt:
         lags = await checkpoints.lag(rt.pool)
+        quarantined = await quarantine.counts(rt.pool)
         for name in projection_factories(rt.keyring, rt.store):
             checkpoint = await checkpoints.load(rt.pool, name)
             if checkpoint is None:
                 print(f"{name:12s} not built yet")
                 continue
             lag = lags[name]
-            print(f"{name:12s} generation {checkpoint.generation}  behind: {lag.events} events, {lag.seconds:.1f} s")
+            print(f"{name:12s} generation {checkpoint.generation}  behind: {lag.events} events, {lag.seconds:.1f} s"
+                  f"  quarantined: {quarantined.get(name, 0)} streams")
+        for entry in await quarantine.listing(rt.pool):
+            print(f"quarantined  {entry.projection} {entry.tenant_id} {entry.stream_id} version {entry.version} "
+                  f"{entry.event_type} {entry.error_class} since {entry.quarantined_at}")
     return 0

@@ -47,6 +47,10 @@ class ApiMetrics:
         self.projection_lag_seconds = Gauge("haven_projection_lag_seconds",
                                             "Age of the oldest event a projection has not applied yet.",
                                             ("projection",), registry=self.registry)
+        self.projection_quarantined = Gauge("haven_projection_quarantined_streams",
+                                            "Streams a projection set aside because it cannot apply one of their "
+                                            "events (`haven projections status` lists them).", ("projection",),
+                                            registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

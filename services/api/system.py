@@ -4,10 +4,12 @@
   healthy process because the database blinked.
 * `/ready`: the database answers `SELECT 1` and the key provider passes its check; otherwise
   503 `service-unavailable`, so a load balancer stops sending traffic. Why it failed is
-  logged as `error_code` only.
+  logged as `error_code` only. When a projection has quarantined streams
+  (`projections.quarantine`), the answer is still 200 and names how many per projection
+  (`"quarantined": {"cases": 1}`): the service works, an operator must look.
 * `/metrics`: Prometheus text from the app's own registry: requests and latencies by route
   template, and each projection's lag (events and seconds behind the log, read from the
-  checkpoints at scrape time, wherever the projectors run). It carries no ids, but it is
+  checkpoints at scrape time, wherever the projectors run) and quarantined streams. It carries no ids, but it is
   operational data: expose it to the scraper's network only.
 """
 
@@ -22,7 +24,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from projections import checkpoints
+from projections import checkpoints, quarantine
 from services.api.errors import problem_response
 from services.api.observe import ApiMetrics
 from services.api.problems import PROBLEM_MEDIA_TYPE, Problem, problem
@@ -33,8 +35,10 @@ READY_TIMEOUT_SECONDS = 2.0
 
 
 
-class Status(msgspec.Struct, frozen=True):
+class Status(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str
+    # streams each projection set aside (`projections.quarantine`): ready, but an operator must look
+    quarantined: dict[str, int] | None = None
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="Liveness", sync_to_thread=False)
@@ -57,7 +61,13 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[Any]:
     except Exception as error:  # noqa: BLE001
         get_logger("api").warning("not ready", error_code="key-provider-unavailable", exc_type=type(error).__name__)
         return problem_response(problem("service-unavailable"))
-    return Response(Status(status="ready"))
+    try:
+        quarantined = await asyncio.wait_for(quarantine.counts(runtime.pool), READY_TIMEOUT_SECONDS)
+    except Exception as error:  # noqa: BLE001 (a detail: the service is ready without it)
+        get_logger("api").warning("quarantine unavailable", error_code="database-unavailable",
+                                  exc_type=type(error).__name__)
+        quarantined = {}
+    return Response(Status(status="ready", quarantined=quarantined or None))
 
 
 @get("/metrics", operation_id="metrics", tags=["operations"], summary="Prometheus metrics",
@@ -65,6 +75,7 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[Any]:
 async def metrics(api_metrics: NamedDependency[ApiMetrics], runtime: NamedDependency[Runtime]) -> Response[bytes]:
     try:
         lags = await asyncio.wait_for(checkpoints.lag(runtime.pool), READY_TIMEOUT_SECONDS)
+        quarantined = await asyncio.wait_for(quarantine.counts(runtime.pool), READY_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 (the request figures are still worth serving)
         get_logger("api").warning("projection lag unavailable", error_code="database-unavailable",
                                   exc_type=type(error).__name__)
@@ -72,4 +83,5 @@ async def metrics(api_metrics: NamedDependency[ApiMetrics], runtime: NamedDepend
         for name, lag in lags.items():
             api_metrics.projection_lag_events.labels(name).set(lag.events)
             api_metrics.projection_lag_seconds.labels(name).set(lag.seconds)
+            api_metrics.projection_quarantined.labels(name).set(quarantined.get(name, 0))
     return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -50,6 +50,25 @@ async def test_health_answers_ok_without_a_token(client: httpx.AsyncClient) -> N
 async def test_ready_when_database_and_key_provider_answer(client: httpx.AsyncClient) -> None:
     response = await client.get("/ready")
     assert response.status_code == 200
+    assert response.json() == {"status": "ready"}  # nothing quarantined: no detail
+
+
+async def test_a_quarantined_stream_shows_in_ready_and_metrics(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    """Still ready (the service works), but the detail and the gauge tell an operator to look."""
+    stream = uuid.uuid4()
+    await runtime.pool.execute(
+        """INSERT INTO haven.projection_quarantine (projection, tenant_id, stream_id, transaction_id, position,
+               version, event_type, error_class) VALUES ('cases', 'org-x', $1, '1', 1, 1, 'CaseOpened', 'DataError')""",
+        stream)
+    try:
+        response = await client.get("/ready")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready", "quarantined": {"cases": 1}}
+        await runtime.pool.execute("INSERT INTO haven.projection_checkpoints VALUES ('cases', 1, 'x', '1', 1) "
+                                   "ON CONFLICT DO NOTHING")
+        assert 'haven_projection_quarantined_streams{projection="cases"} 1.0' in (await client.get("/metrics")).text
+    finally:
+        await runtime.pool.execute("DELETE FROM haven.projection_quarantine WHERE stream_id = $1", stream)
 
 
 async def test_not_ready_when_the_key_file_is_gone(make_app: AppFactory, runtime: Runtime, tmp_path: Path) -> None:

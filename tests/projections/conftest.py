@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -11,6 +12,7 @@ from crypto.keyring import Keyring
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
+from projections.partitioned import Partitioning
 from tests.conftest import empty_log_and_read_models
 
 
@@ -30,3 +32,8 @@ async def case_store(empty_log: asyncpg.Pool, keyring: Keyring) -> AsyncIterator
 @pytest.fixture
 def factories(keyring: Keyring, case_store: PostgresEventStore):
     return projection_factories(keyring, case_store)
+
+
+@pytest.fixture
+def partitioning(database_url: str, key_file: Path) -> Partitioning:
+    return Partitioning(database_url, f"file:{key_file}", workers=3)

@@ -31,11 +31,6 @@ from tests.projections.test_cases_projection import assert_views_match_the_log
 
 
 @pytest.fixture
-def partitioning(database_url: str, key_file: Path) -> Partitioning:
-    return Partitioning(database_url, f"file:{key_file}", workers=3)
-
-
-@pytest.fixture
 def partition_counts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The number of events each partitioned pass applied (proof that the workers ran)."""
     counts: list[int] = []
