@@ -30,6 +30,7 @@ from crypto.envelope import encode_header, event_header
 from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring, WrappedDataKey
 from domain.event import DomainEvent, EventMetadata
+from events.erasure import hold_for_erasure
 from events.errors import (
     AppendOrderError,
     ConcurrencyConflict,
@@ -348,13 +349,17 @@ class PostgresEventStore:
 
         The ciphertext and hash chain stay, so `haven verify` still checks them.
         """
+        if connection is None:
+            async with self.transaction() as conn:
+                await self.shred(tenant_id, stream_id, connection=conn)
+            return
+        await hold_for_erasure(connection, tenant_id, stream_id)  # projectors take turns with it
         sql = """UPDATE haven.streams SET wrapped_key = NULL, shredded_at = now()
                   WHERE tenant_id = $1 AND stream_id = $2 AND wrapped_key IS NOT NULL"""
-        executor = connection or self._pool
-        status = await executor.execute(sql, tenant_id, stream_id)
+        status = await connection.execute(sql, tenant_id, stream_id)
         self._keyring.forget(tenant_id, str(stream_id))
         if status == "UPDATE 0":
-            exists = await executor.fetchval(
+            exists = await connection.fetchval(
                 "SELECT 1 FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2", tenant_id, stream_id)
             if not exists:
                 raise StreamNotFound(str(stream_id))

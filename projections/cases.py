@@ -14,7 +14,8 @@ One fold of each case's events feeds two tables, so they can never disagree:
   demographic or immigration detail: the columns are on an allow-list, tested.
 
 `apply` folds a batch into per-case documents held in memory; `flush` seals and writes each
-touched case once. The runner calls both in one transaction per batch; a rebuild flushes every
+touched case once, after taking the cases' erasure locks shared and dropping those erased
+meanwhile (`events.erasure`: an erasure cannot commit between that check and the write). The runner calls both in one transaction per batch; a rebuild flushes every
 few thousand cases, so a case touched by many batches is sealed once per flush, not once per
 batch. Written documents stay in an LRU cache; on a miss the sealed row is opened. `reset()`
 forgets everything whenever a transaction did not commit.
@@ -38,6 +39,7 @@ from domain.case import events as ev
 from domain.case.lifecycles import REFERRAL_AWAITING_ANSWER
 from domain.case.state import CaseState, fold
 from events.access_log import case_data_key
+from events.erasure import hold_against_erasure
 from events.errors import TamperDetected
 from events.store import Connection, RecordedEvent
 from projections.base import Tables, let_others_run
@@ -202,6 +204,7 @@ class CasesProjection:
         many batches touched it)."""
         if not self._dirty:
             return
+        await hold_against_erasure(conn, self._dirty)  # an erasure now waits for this transaction
         for ident in await _erased(conn, list(self._dirty)):  # shredded while this batch was read
             del self._dirty[ident]
             await conn.execute(f"DELETE FROM {tables[CASE_VIEW]} WHERE tenant_id = $1 AND case_id = $2", *ident)

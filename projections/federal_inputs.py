@@ -34,7 +34,9 @@ deleting from ``views.reporting_subjects`` by (tenant_id, case_id), or the rebui
 crypto-shredded cases — deletes the mapping and, with it, every row of that subject: the
 reporting schema is then exactly what a rebuild from the (shredded) log produces, and nothing
 ties any remaining row to the erased case. A batch whose case was shredded meanwhile is
-skipped (and its mapping dropped) in the same transaction.
+skipped (and its mapping dropped) in the same transaction: before writing, the batch takes
+the erasure locks of its cases shared and checks again (`events.erasure`), so an erasure
+cannot commit between that check and the write.
 
 **Folding.** Per case, a small accumulator (`CaseFacts`) folds the case's events; recently
 folded ones stay in an LRU cache, and on a miss the accumulator is rebuilt from the store
@@ -84,6 +86,7 @@ from cachetools import LRUCache
 from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
 from domain.codebook import CURRENT
+from events.erasure import hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections.base import Tables, let_others_run
 
@@ -471,6 +474,13 @@ class FederalInputsProjection:
     # -- helpers -------------------------------------------------------------------------
 
     async def _write(self, conn: Connection, tables: Tables, touched: dict[CaseKey, CaseFacts], horizon: int) -> None:
+        await hold_against_erasure(conn, touched)  # an erasure now waits for this transaction
+        erased = await self._erased(conn, list(touched))  # and one that came first is seen here
+        for key in erased:
+            del touched[key]
+        await self.forget(conn, tables, erased)
+        if not touched:
+            return
         await self._assign_subjects(conn, tables, touched)
         subjects = [facts.subject for facts in touched.values()]
         await conn.executemany(
