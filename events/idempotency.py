@@ -1,9 +1,15 @@
 """`Idempotency-Key`: a retried command returns its first result without appending twice.
 
-Keys are scoped to the caller: (tenant_id, actor_id, key). A key remembers the hash of the
-request that first used it (`request_hash`: sha256 over method, route and body) and, once the
-command is done, its status and response body. The body is stored in plain: command
-responses carry only ids and versions, NEVER case content — keep it that way.
+Keys are scoped to the caller: (tenant_id, actor_id, key). The key is never stored as the
+client sent it (it is the client's text, and may say something): the functions here take the
+*stored key*, `KeyHasher.stored(...)`: HMAC-SHA-256 of (caller, key) under a secret of the
+organisation's own, kept in `haven.tenant_secrets` wrapped by its KEK, so a copy of the
+database alone cannot test guesses against it. A key remembers the hash of the request that
+first used it (`request_hash`: sha256 over method, route and body) and, once the command is
+done, its status, its response body and the case it is about. The body is stored in plain:
+command responses carry only ids and versions, NEVER case content — keep it that way. An
+erasure deletes the case's keys (`forget_case`), so a retry after it runs afresh (and is told
+the case does not exist) instead of being answered from what was stored.
 
 Use, per command (READ COMMITTED, PostgreSQL's default — under REPEATABLE READ the second of
 two concurrent claims fails with a serialization error instead of seeing the first):
@@ -37,10 +43,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import os
+import re
+import uuid
 
 import asyncpg
 import msgspec
 
+from crypto.providers import KeyProvider
 from events.errors import EventStoreError
 from events.store import Connection
 
@@ -84,9 +95,41 @@ def request_hash(method: str, route: str, body: bytes) -> bytes:
     return hashlib.sha256(_encode(("haven.request.v1", method.upper(), route, body))).digest()
 
 
+_STORED_KEY = re.compile(r"[0-9a-f]{64}")
+_SECRET_CONTEXT = b"haven.secret.idempotency.v1"
+
+
+class KeyHasher:
+    """Turns a client's Idempotency-Key into the stored key (module doc). One per process: the
+    organisations' secrets are unwrapped once and kept in memory."""
+
+    def __init__(self, provider: KeyProvider) -> None:
+        self._provider = provider
+        self._secrets: dict[str, bytes] = {}
+
+    async def stored(self, conn: asyncpg.Pool | Connection, tenant_id: str, actor_id: str, key: str) -> str:
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise ValueError(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")
+        secret = self._secrets.get(tenant_id) or await self._secret(conn, tenant_id)
+        return hmac.new(secret, _encode((actor_id, key)), hashlib.sha256).hexdigest()
+
+    async def _secret(self, conn: asyncpg.Pool | Connection, tenant_id: str) -> bytes:
+        select = "SELECT kek_id, wrapped FROM haven.tenant_secrets WHERE tenant_id = $1 AND purpose = 'idempotency'"
+        row = await conn.fetchrow(select, tenant_id)
+        if row is None:  # the organisation's first key: make its secret (the first writer's wins)
+            kek_id, wrapped = self._provider.wrap(tenant_id, os.urandom(32), _SECRET_CONTEXT)
+            await conn.execute(
+                "INSERT INTO haven.tenant_secrets (tenant_id, purpose, kek_id, wrapped) "
+                "VALUES ($1, 'idempotency', $2, $3) ON CONFLICT DO NOTHING", tenant_id, kek_id, wrapped)
+            row = await conn.fetchrow(select, tenant_id)
+        secret = self._provider.unwrap(tenant_id, row["kek_id"], bytes(row["wrapped"]), _SECRET_CONTEXT)
+        self._secrets[tenant_id] = secret
+        return secret
+
+
 def _check(key: str, hashed: bytes) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValueError(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")
+    if not _STORED_KEY.fullmatch(key):
+        raise ValueError("a stored idempotency key is a keyed hash (`KeyHasher.stored`)")
     if len(hashed) != 32:
         raise ValueError("request_hash must be a sha256 digest (32 bytes)")
 
@@ -100,7 +143,7 @@ SELECT request_hash, status, response_body FROM haven.idempotency_keys
  WHERE tenant_id = $1 AND actor_id = $2 AND key = $3"""
 
 _COMPLETE_SQL = """
-UPDATE haven.idempotency_keys SET status = $5, response_body = $6
+UPDATE haven.idempotency_keys SET status = $5, response_body = $6, case_id = $7
  WHERE tenant_id = $1 AND actor_id = $2 AND key = $3 AND request_hash = $4 AND status IS NULL"""
 
 
@@ -135,18 +178,25 @@ async def claim(conn: Connection, tenant_id: str, actor_id: str, key: str, reque
 
 
 async def complete(
-    conn: Connection, tenant_id: str, actor_id: str, key: str, request_hash: bytes, status: int, body: bytes
+    conn: Connection, tenant_id: str, actor_id: str, key: str, request_hash: bytes, status: int, body: bytes,
+    case_id: uuid.UUID | None = None,
 ) -> None:
-    """Store the result of a claimed key, in the transaction that claimed it.
+    """Store the result of a claimed key, in the transaction that claimed it, and the case it is
+    about (`forget_case` deletes it with the case).
 
     `body` must carry no case content (only ids and versions): it is stored in plain.
     """
     _check(key, request_hash)
     if not 100 <= status <= 599:
         raise ValueError("status must be an HTTP status code")
-    done = await conn.execute(_COMPLETE_SQL, tenant_id, actor_id, key, request_hash, status, bytes(body))
+    done = await conn.execute(_COMPLETE_SQL, tenant_id, actor_id, key, request_hash, status, bytes(body), case_id)
     if done != "UPDATE 1":
         raise IdempotencyError(f"idempotency key {key!r} was not claimed by this request")
+
+
+async def forget_case(conn: Connection, tenant_id: str, case_id: uuid.UUID) -> None:
+    """Erasure: the stored answers about the case go with it (in the erasure's transaction)."""
+    await conn.execute("DELETE FROM haven.idempotency_keys WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
 
 
 async def purge_expired(pool: asyncpg.Pool | Connection, older_than: dt.timedelta = DEFAULT_RETENTION) -> int:

@@ -30,7 +30,7 @@ from crypto.envelope import encode_header, event_header
 from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring, WrappedDataKey
 from domain.event import DomainEvent, EventMetadata
-from events.erasure import hold_for_erasure
+from events.erasure import announce_erasure, hold_for_erasure
 from events.errors import (
     AppendOrderError,
     ConcurrencyConflict,
@@ -152,6 +152,12 @@ SELECT {EVENT_COLUMNS} FROM haven.events
  WHERE tenant_id = $1 AND (stream_id, version) > ($2::uuid, $3::integer)
    AND ($4::uuid IS NULL OR stream_id < $4::uuid) AND transaction_id < $5::xid8
  ORDER BY tenant_id, stream_id, version LIMIT $6"""
+
+_ERASED_AMONG_SQL = """
+SELECT s.tenant_id, s.stream_id
+  FROM haven.streams s JOIN unnest($1::text[], $2::uuid[]) AS w(tenant_id, stream_id)
+    ON s.tenant_id = w.tenant_id AND s.stream_id = w.stream_id
+ WHERE s.wrapped_key IS NULL"""
 
 _WRAPPED_KEYS_SQL = """
 SELECT s.tenant_id, s.stream_id, s.key_id, s.kek_id, s.wrapped_key
@@ -357,6 +363,7 @@ class PostgresEventStore:
         sql = """UPDATE haven.streams SET wrapped_key = NULL, shredded_at = now()
                   WHERE tenant_id = $1 AND stream_id = $2 AND wrapped_key IS NOT NULL"""
         status = await connection.execute(sql, tenant_id, stream_id)
+        await announce_erasure(connection, tenant_id, stream_id)  # every process drops its copies
         self._keyring.forget(tenant_id, str(stream_id))
         if status == "UPDATE 0":
             exists = await connection.fetchval(
@@ -600,6 +607,12 @@ class PostgresEventStore:
             keys[ident] = cached
             if cached is None or cached.key_id != key_id:
                 missing.append(ident)
+        trusted = [ident for ident in streams if keys[ident] is not None and ident not in missing]
+        if trusted:  # a cached key is used only while its stream still holds it (`events.erasure`)
+            for tenant_id, stream_id in await conn.fetch(
+                    _ERASED_AMONG_SQL, [t[0] for t in trusted], [t[1] for t in trusted]):
+                keys[(tenant_id, stream_id)] = None
+                self._keyring.forget(tenant_id, str(stream_id))
         if missing:
             found = await conn.fetch(_WRAPPED_KEYS_SQL, [m[0] for m in missing], [m[1] for m in missing])
             if len(found) != len(missing):

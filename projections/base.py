@@ -63,6 +63,11 @@ class Projection(Protocol):
     async def forget(self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]) -> None:
         """Remove these streams' rows from `tables` and from any cache (a quarantined stream)."""
 
+    def drop_cached(self, key: tuple[str, object] | None) -> None:
+        """Drop a case (None: every case) from the in-memory cache of what was written: it was
+        erased in another process (`events.erasure.ErasureWatch`). Called between awaits, even
+        while a batch is applied."""
+
 
 def fingerprint(projection: type[Projection] | Projection) -> str:
     """Changes whenever the projection's name, version or table definitions change: a

@@ -179,6 +179,14 @@ class CasesProjection:
     def pending(self) -> int:
         return len(self._dirty)
 
+    def drop_cached(self, key: tuple[str, uuid.UUID] | None) -> None:
+        """What is cached as written (an erasure elsewhere); not what awaits `flush`, which
+        checks for erasure itself before it writes."""
+        if key is None:
+            self._documents.clear()
+        else:
+            self._documents.pop(key, None)
+
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
         """Fold the batch into the documents of its cases; `flush` writes them."""
         by_case: dict[tuple[str, uuid.UUID], list[RecordedEvent]] = {}

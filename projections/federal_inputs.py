@@ -420,6 +420,12 @@ class FederalInputsProjection:
         self._facts.clear()
         self._horizon, self._horizon_loaded = None, False
 
+    def drop_cached(self, key: CaseKey | None) -> None:
+        if key is None:
+            self._facts.clear()
+        else:
+            self._facts.pop(key, None)
+
     # `apply` writes everything itself, so that any runner or rebuild — with or without the
     # deferred-write protocol (`flush`, `pending`) — gets the same rows.
     @property

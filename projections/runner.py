@@ -62,6 +62,16 @@ class ProjectionRunner:
         self.leading = asyncio.Event()  # set while this runner is the leader (for tests, /ready)
         self.applied = 0  # events applied by this runner (not counting rebuilds)
         self._quarantined: set[tuple[str, object]] = set()  # streams passed over, as of `_lead`
+        self._projection: Projection | None = None  # the instance `_lead` applies with
+
+    def drop_cached(self, tenant_id: str, stream_id: object) -> None:
+        """An erasure elsewhere: the projection forgets what it cached of that case."""
+        if self._projection is not None:
+            self._projection.drop_cached((tenant_id, stream_id))
+
+    def drop_all_cached(self) -> None:
+        if self._projection is not None:
+            self._projection.drop_cached(None)
 
     async def run(self) -> None:
         delay = self._standby_interval
@@ -99,7 +109,7 @@ class ProjectionRunner:
 
     async def _lead(self, leader: asyncpg.Connection) -> None:
         checkpoint = await checkpoints.load(self._pool, self.name)
-        projection = self._make()
+        projection = self._projection = self._make()
         if checkpoint is None or checkpoint.fingerprint != fingerprint(projection):
             _log.info("projection rebuild starting", projection=self.name)
             checkpoint = await rebuild(self._store, self._pool, self._make, progress=self._progress)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from typing import NamedTuple
 
@@ -11,6 +13,8 @@ import asyncpg
 from crypto.keyring import Keyring
 from crypto.providers import provider_from_uri
 from events.catalog import haven_registry
+from events.erasure import ErasureWatch
+from events.idempotency import KeyHasher
 from events.store import PostgresEventStore
 from services.database import connection_pool, prepare_database
 from services.recent_states import RecentStates
@@ -22,20 +26,41 @@ class Runtime(NamedTuple):
     keyring: Keyring
     store: PostgresEventStore
     recent: RecentStates | None = None  # case states this process just saw (None: none kept)
+    erasures: ErasureWatch | None = None  # erasures by any process, for this one's caches
+    idempotency: KeyHasher | None = None  # stored Idempotency-Keys (None: a hasher per request)
+
+    def key_hasher(self) -> KeyHasher:
+        return self.idempotency or KeyHasher(self.keyring.provider)
+
+
+def watch_erasures(database_url: str, keyring: Keyring, recent: RecentStates | None) -> ErasureWatch:
+    """An `ErasureWatch` that drops erased cases from the keyring and the recent states."""
+    watch = ErasureWatch(functools.partial(asyncpg.connect, database_url))
+    watch.subscribe(lambda tenant, stream: keyring.forget(tenant, str(stream)), keyring.clear)
+    if recent is not None:
+        watch.subscribe(lambda tenant, stream: recent.forget((tenant, str(stream))), recent.clear)
+    return watch
 
 
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
-    """Migrate the database, then open the pool and the key provider for the duration."""
+    """Migrate the database, then open the pool and the key provider for the duration, and
+    watch for erasures made by other processes (`events.erasure`)."""
     await prepare_database(database_url)
     provider = provider_from_uri(settings.kek_uri)
     try:
         async with connection_pool(database_url) as pool:
             keyring = Keyring(provider)
             store = PostgresEventStore(pool, keyring, haven_registry())
+            recent = RecentStates()
+            erasures = watch_erasures(database_url, keyring, recent)
+            watching = asyncio.create_task(erasures.run(), name="erasure-watch")
             try:
-                yield Runtime(pool, keyring, store, RecentStates())
+                yield Runtime(pool, keyring, store, recent, erasures, KeyHasher(provider))
             finally:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
                 await store.close()
     finally:
         provider.close()

@@ -28,8 +28,12 @@ from services.settings import Settings
 def projection_runners(rt: Runtime, database_url: str, names: Sequence[str] | None = None) -> list[ProjectionRunner]:
     connect = functools.partial(asyncpg.connect, database_url)
     factories = projection_factories(rt.keyring, rt.store)
-    return [ProjectionRunner(rt.store, connect, make) for name, make in factories.items()
-            if names is None or name in names]
+    runners = [ProjectionRunner(rt.store, connect, make) for name, make in factories.items()
+               if names is None or name in names]
+    if rt.erasures is not None:  # an erasure elsewhere: the projectors forget what they cached of it
+        for runner in runners:
+            rt.erasures.subscribe(runner.drop_cached, runner.drop_all_cached)
+    return runners
 
 
 STOP_GRACE = 15.0  # seconds the projectors get to stop when `haven serve` shuts down

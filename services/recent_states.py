@@ -23,8 +23,9 @@ append's version, chain-head and key checks make a success proof that the entry 
 any other outcome is decided again on the stored case.
 
 Memory only, bounded (LRU), per process; nothing is written anywhere. An erasure through this
-process drops the case's entry; another process's entry for an erased case is never used (the
-statement that reads the head answers "erased" first) and ages out of its LRU.
+process drops the case's entry, and one through another process drops it when its
+notification arrives (`events.erasure.ErasureWatch`); until then the entry is never used (the
+statement that reads the head answers "erased" first, and an append to an erased stream fails).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class RecentStates:
 
     def forget(self, key: CaseKey) -> None:
         self._states.pop(key, None)
+
+    def clear(self) -> None:
+        self._states.clear()
 
     def latest(self, key: CaseKey) -> CaseState | None:
         """The last state of the case this process saw, at whatever version."""

@@ -73,7 +73,8 @@ Further routes (same patterns):
   key (`store.shred`) and records part "erasure" in the same transaction -> 204. The chain
   stays verifiable; from then on the case answers every route exactly like a missing one (404),
   its access log included. In the same transaction the case leaves every read model
-  (`projections.rebuild.forget_case`); a projector batch racing with it skips the case when
+  (`projections.rebuild.forget_case`) and its stored idempotent answers go
+  (`events.idempotency.forget_case`); a projector batch racing with it skips the case when
   it writes (`projections.cases` checks for a destroyed key), and a rebuild purges any rest.
 
 Route choices the contract left open: a revocation is
@@ -107,6 +108,7 @@ from events.access_log import (
     grant_reasons,
     record_access,
 )
+from events import idempotency
 from events.errors import StreamErased, StreamNotFound
 from events.store import Connection, utc_now
 from projections.catalog import PROJECTION_TYPES
@@ -529,6 +531,7 @@ async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDepend
     async with _fail_closed(runtime, case_id) as conn:  # the erasure and its record commit together
         await runtime.store.shred(principal.organisation_id, case_id, connection=conn)
         await forget_case(conn, PROJECTION_TYPES, principal.organisation_id, case_id)
+        await idempotency.forget_case(conn, principal.organisation_id, case_id)
         await _record(conn, request, principal, case_id, Action.CASE_ERASE, decision.basis, "erasure")
     if runtime.recent is not None:  # committed: no plaintext of the case stays in this process's memory
         runtime.recent.forget((principal.organisation_id, str(case_id)))

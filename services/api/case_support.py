@@ -288,6 +288,8 @@ async def run_command(
     key = idempotency_key(request)
     hashed = idempotency.request_hash(request.method, request.url.path, ENCODE(body))
     pool = runtime.store.pool
+    if key is not None:  # from here on the stored key: a keyed hash, never the client's text
+        key = await runtime.key_hasher().stored(pool, principal.organisation_id, principal.user_id, key)
     if key is not None:
         earlier = await idempotency.lookup(pool, principal.organisation_id, principal.user_id, key, hashed)
         if earlier is not None:
@@ -309,7 +311,7 @@ async def run_command(
                 if not isinstance(claimed, idempotency.Claimed):
                     raise Refused(_outcome_response(claimed, location))  # rolls the append back
                 await idempotency.complete(conn, principal.organisation_id, principal.user_id, key, hashed,
-                                           status, payload)
+                                           status, payload, uuid.UUID(case_id))
     except ConcurrencyConflict:
         if key is not None:  # an identical request may have committed meanwhile: its answer
             earlier = await idempotency.lookup(pool, principal.organisation_id, principal.user_id, key, hashed)

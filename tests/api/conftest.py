@@ -19,6 +19,7 @@ from crypto.keyring import Keyring
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from services.api.app import create_app
+from events.idempotency import KeyHasher
 from services.bootstrap import Runtime
 from services.recent_states import RecentStates
 from services.identity import LocalIssuer, TokenVerifier
@@ -51,7 +52,8 @@ def settings(data_dir: Path, database_url: str, key_file: Path) -> Settings:
 @pytest.fixture
 async def runtime(pool: asyncpg.Pool, keyring: Keyring) -> AsyncIterator[Runtime]:
     store = PostgresEventStore(pool, keyring, haven_registry())
-    yield Runtime(pool, keyring, store, RecentStates())  # as services.bootstrap.runtime builds it
+    # as services.bootstrap.runtime builds it (its erasure watch aside)
+    yield Runtime(pool, keyring, store, RecentStates(), idempotency=KeyHasher(keyring.provider))
     await store.close()
 
 
