@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                               "aggregate (and logged as refused)")
 
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
-    bench.add_argument("suite", choices=["store", "http", "projections", "report"])
+    bench.add_argument("suite", choices=["store", "http", "projections", "report", "erasure"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     bench.add_argument("--workers", type=int, default=1, help="http: the server's worker processes (default 1)")
     return parser
@@ -234,6 +234,10 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
         from services.bench.projections import print_table, run_projections_bench
 
         results = await run_projections_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
+    elif args.suite == "erasure":
+        from services.bench.erasure import print_table, run_erasure_bench
+
+        results = await run_erasure_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
     elif args.suite == "report":
         from services.bench.report_bench import print_table, run_report_bench
 

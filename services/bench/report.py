@@ -23,14 +23,15 @@ def format_table(results: Mapping[str, Mapping[str, Any]], targets: Mapping[str,
     header: tuple[str, ...] = ("figure", f"ours{suffix}", f"raw{suffix}", "ratio", "target", "")
     if latencies:
         header += ("p50 ms", "p99 ms", "p99 target", "")
+    digits = 2 if unit == "ms" else 0  # latencies below a millisecond still show
     rows = []
     for name, figure in results.items():
         target = targets.get(name)
         ratio = float(figure["ratio"])
         row: tuple[str, ...] = (
             name,
-            f"{float(figure['value']):,.0f}",
-            f"{float(figure['raw']):,.0f}",
+            f"{float(figure['value']):,.{digits}f}",
+            f"{float(figure['raw']):,.{digits}f}",
             f"{ratio:.2f}",
             f">= {target:.2f}" if target is not None else "-",
             ("pass" if ratio >= target else "MISS") if target is not None else "",
