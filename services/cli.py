@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="json: the file to write; csv: a directory (one file per table); default: stdout")
     federal.add_argument("--dp-epsilon", type=Decimal, metavar="E",
                          help="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending E per client "
-                              "instead of suppressed ones")
+                              "instead of suppressed ones (recorded as the deployment administrator's spend; not "
+                              "held to HAVEN_DP_MAX_EPSILON, which caps API callers)")
     federal.add_argument("--dp-budget", type=Decimal, default=Decimal("10"), metavar="B",
                          help="with --dp-epsilon: each client's total budget across releases (default 10)")
     federal.add_argument("--field", action="append", metavar="NAME",
@@ -254,7 +255,7 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from services.database import connection_pool, prepare_database
-    from services.reporting.dp import DPError
+    from services.reporting.dp import DPError, Requester
     from services.reporting.dp_report import run_dp_report
     from services.reporting.funder_fields import FieldError, answer_fields
     from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
@@ -267,10 +268,11 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
         saved = os.dup(1)
         os.dup2(2, 1)
         try:
-            if args.dp_epsilon is not None:
+            if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
                 document = await run_dp_report(pool, args.period, args.org, epsilon=args.dp_epsilon,
                                                per_client_budget=args.dp_budget,
-                                               reporting_url=settings.reporting_database_url)
+                                               reporting_url=settings.reporting_database_url,
+                                               requester=Requester("deployment", "administrator", "haven-cli"))
             else:
                 document = await job.run(args.period, args.org)
             if args.field:  # each identifying field asked for is logged as refused (standard error)

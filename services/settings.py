@@ -11,16 +11,24 @@ details and transfers stay with the assigned worker whatever this says
 `HAVEN_REPORTING_DATABASE_URL`: how the federal reporting job connects, as the login of role
 `haven_reporting` (which may read the reporting schemas only). Unset: the job uses the
 application's connection with `SET LOCAL ROLE haven_reporting`.
+
+`HAVEN_DP_MAX_EPSILON` (default 1): the largest epsilon one differential-privacy release may
+spend per client; a request above it is refused. `HAVEN_DP_REQUESTER_BUDGET` (default 5): the
+epsilon the reporters of one organisation (per role) may spend over all DP releases. Both are
+the deployment administrator's: no API caller can change them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import msgspec
 
+DEFAULT_DP_MAX_EPSILON = Decimal("1")  # per release, unless the deployment's administrator raises it
+DEFAULT_DP_REQUESTER_BUDGET = Decimal("5")  # per (organisation, role) asking, across every DP release
 MAX_ORGANISATION_ID = 256  # as for the `org` claim of a token (`services.identity.claims`)
 
 
@@ -38,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     team_access: frozenset[str] = frozenset()  # organisation ids
     # federal reporting's own login (role haven_reporting); None: the job SETs ROLE on the app's connection
     reporting_database_url: str | None = None
+    dp_max_epsilon: Decimal = DEFAULT_DP_MAX_EPSILON
+    dp_requester_budget: Decimal = DEFAULT_DP_REQUESTER_BUDGET
 
     @property
     def embedded_database(self) -> bool:
@@ -68,7 +78,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             oidc_issuer=oidc[0], oidc_audience=oidc[1], oidc_jwks_url=oidc[2],
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
             reporting_database_url=reporting_url,
+            dp_max_epsilon=_epsilon(env, "HAVEN_DP_MAX_EPSILON", DEFAULT_DP_MAX_EPSILON),
+            dp_requester_budget=_epsilon(env, "HAVEN_DP_REQUESTER_BUDGET", DEFAULT_DP_REQUESTER_BUDGET),
         )
+
+
+def _epsilon(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    text = env.get(name) or ""
+    if not text:
+        return default
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value <= 0:
+        raise SettingsError(f"{name} must be a number above 0")
+    return value
 
 
 def _organisations(value: str) -> frozenset[str]:

@@ -16,6 +16,11 @@ already released is answered from the ledger, identical, and nothing is written.
   explains (a manual review), or (DP mode) a counted client's privacy budget would be exceeded.
 * `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
   suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
+  At most `HAVEN_DP_MAX_EPSILON` per release (default 1; else 422 `validation-error`): only
+  the deployment's administrator, who sets the environment, can raise it. Each fresh release
+  is charged to the caller's organisation and role and recorded with the caller in
+  ``dp.requester_spends``; past `HAVEN_DP_REQUESTER_BUDGET` (default 5) it is 409
+  `report-refused`. A cached release (the same one again) charges nothing.
 * `field` (repeatable): only the tables that answer a funder template's fields
   (`services.reporting.funder_fields`): a codebook table by name, or an identifying field
   (`date_of_birth`, `client_id`...) answered with its aggregate and logged as refused; 422
@@ -39,8 +44,8 @@ from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem
 from services.bootstrap import Runtime
 from services.identity import Principal
-from services.reporting.dp import DPError
-from services.reporting.dp_report import DEFAULT_BUDGET, run_dp_report
+from services.reporting.dp import DPError, Requester
+from services.reporting.dp_report import run_dp_report
 from services.reporting.funder_fields import FieldError, answer_fields
 from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, ReportError
 from services.settings import Settings
@@ -67,7 +72,8 @@ async def federal_report(
                                                           "across organisations", max_length=256)] = None,
     dp_epsilon: Annotated[float | None, QueryParameter(
         description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
-                    "client, instead of suppressed ones", gt=0, le=float(DEFAULT_BUDGET))] = None,
+                    "client, instead of suppressed ones; at most the deployment's cap (HAVEN_DP_MAX_EPSILON, "
+                    "default 1), charged to the budget of the caller's organisation and role", gt=0)] = None,
     field: Annotated[list[str] | None, QueryParameter(
         description="only the tables answering these funder fields: a codebook table, or an identifying field "
                     "(client_id, name, ssn, date_of_birth, address, zip_code, phone, email, country_of_origin) "
@@ -77,11 +83,16 @@ async def federal_report(
     require(principal, Action.REPORT_FEDERAL, None)
     if org is not None and org != principal.organisation_id:
         raise Forbidden()
+    if dp_epsilon is not None and Decimal(str(dp_epsilon)) > settings.dp_max_epsilon:
+        raise ValidationException(extra=[{"key": "dp_epsilon", "source": "query", "message": (
+            f"at most {settings.dp_max_epsilon.normalize()} per release on this deployment")}])
     job = FederalReportJob(runtime.pool, reporting_url=settings.reporting_database_url)
     try:
         if dp_epsilon is not None:
+            requester = Requester(principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id)
             document = await run_dp_report(runtime.pool, period, org, epsilon=Decimal(str(dp_epsilon)),
-                                           reporting_url=settings.reporting_database_url)
+                                           reporting_url=settings.reporting_database_url, requester=requester,
+                                           requester_budget=settings.dp_requester_budget)
         else:
             document = await job.run(period, org)
     except DPError as error:  # e.g. a client's budget would be exceeded; names no count or subject

@@ -92,7 +92,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import asyncpg
 
@@ -111,6 +111,10 @@ class DPError(ValueError):
 
 class BudgetExhausted(DPError):
     pass
+
+
+class RequesterBudgetExhausted(DPError):
+    """The organisation and role asking would exceed their privacy budget (names no count)."""
 
 
 class InvalidContribution(DPError):
@@ -296,14 +300,26 @@ def fingerprint(*, release_key: str, period: str, codebook_version: str, epsilon
     return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).digest()
 
 
+class Requester(NamedTuple):
+    """Who asks for a release: charged against the budget of their organisation and role."""
+
+    organisation: str
+    role: str
+    actor_id: str
+
+
 async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: str, codebook_version: str,
                         tables: Sequence[DPTable], epsilon_per_release: Decimal | float | str,
                         per_client_budget: Decimal | float | str,
-                        on_exhausted: OnExhausted = "refuse") -> DPRelease:
-    """Release `tables` with discrete Laplace noise, charging every counted client (module doc).
+                        on_exhausted: OnExhausted = "refuse", requester: Requester | None = None,
+                        requester_budget: Decimal | None = None) -> DPRelease:
+    """Release `tables` with discrete Laplace noise, charging every counted client (module doc)
+    and, when given, the requester: their spend is recorded in ``dp.requester_spends`` and
+    their organisation and role may spend at most `requester_budget` over all releases.
 
     The same release (same fingerprint) returns the stored numbers and charges nothing.
-    Raises `BudgetExhausted` (policy "refuse") if a counted client would exceed the budget.
+    Raises `BudgetExhausted` (policy "refuse") if a counted client would exceed the budget,
+    `RequesterBudgetExhausted` if the requester's would be.
     """
     epsilon = _decimal(epsilon_per_release, "epsilon_per_release")
     budget = _decimal(per_client_budget, "per_client_budget")
@@ -324,6 +340,14 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
         if stored is not None:
             return DPRelease.from_json(release_key, json.loads(stored), cached=True)
 
+        if requester is not None and requester_budget is not None:
+            spent = await conn.fetchval(
+                "SELECT COALESCE(sum(epsilon), 0) FROM dp.requester_spends WHERE organisation = $1 AND role = $2",
+                requester.organisation, requester.role)
+            if spent + epsilon > requester_budget:
+                raise RequesterBudgetExhausted(
+                    f"release {release_key!r}: the privacy budget of this organisation's {requester.role}s would "
+                    f"be exceeded ({spent.normalize()} of {requester_budget.normalize()} spent)")
         subjects = sorted(set().union(*(t.contributions for t in tables)))
         rows = await conn.fetch("SELECT subject, spent FROM dp.balances WHERE subject = ANY($1::uuid[])", subjects)
         over = frozenset(r["subject"] for r in rows if r["spent"] + epsilon > budget)
@@ -355,6 +379,10 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
             """INSERT INTO dp.releases (release_key, fingerprint, period, codebook_version, epsilon, output)
                VALUES ($1, $2, $3, $4, $5, $6::json) RETURNING id""",
             release_key, key, period, codebook_version, epsilon, json.dumps(release.to_json()))
+        if requester is not None:
+            await conn.execute(
+                """INSERT INTO dp.requester_spends (organisation, role, actor_id, release_id, epsilon)
+                   VALUES ($1, $2, $3, $4, $5)""", *requester, release_id, epsilon)
         if charged:
             await conn.execute(
                 """INSERT INTO dp.spends (subject, release_id, epsilon)

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WITHHELD
-from services.reporting.dp import DPTable, bound_contributions, codebook_cells, release_noisy
+from services.reporting.dp import DPTable, Requester, bound_contributions, codebook_cells, release_noisy
 from services.reporting.job import (
     _GROUP_COLUMNS,
     ROLL_UP,
@@ -61,7 +61,8 @@ def _tables(rows: list[asyncpg.Record]) -> list[DPTable]:
 
 async def run_dp_report(pool: asyncpg.Pool | None, period_label: str, org: str | None = None, *,
                         epsilon: Decimal, per_client_budget: Decimal = DEFAULT_BUDGET,
-                        reporting_url: str | None = None) -> dict[str, Any]:
+                        reporting_url: str | None = None, requester: Requester | None = None,
+                        requester_budget: Decimal | None = None) -> dict[str, Any]:
     period = Period.parse(period_label)
     scope = org or ROLL_UP
     job = FederalReportJob(pool, reporting_url=reporting_url)
@@ -72,5 +73,6 @@ async def run_dp_report(pool: asyncpg.Pool | None, period_label: str, org: str |
                  WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""", period.label, org)
         release = await release_noisy(
             conn, release_key=f"federal/{scope}", period=period.label, codebook_version=VERSION,
-            tables=_tables(rows), epsilon_per_release=epsilon, per_client_budget=per_client_budget)
+            tables=_tables(rows), epsilon_per_release=epsilon, per_client_budget=per_client_budget,
+            requester=requester, requester_budget=requester_budget)
     return release.to_json()

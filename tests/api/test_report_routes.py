@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from projections.catalog import projection_factories
@@ -102,7 +104,7 @@ async def test_a_bad_or_unavailable_period_is_a_problem(client: httpx.AsyncClien
 
 async def test_dp_mode_answers_noisy_counts_and_the_same_numbers_again(client: httpx.AsyncClient,
                                                                         issuer: LocalIssuer, runtime: Runtime) -> None:
-    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances")
+    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
     params = {"period": "2026Q3", "dp_epsilon": "1"}
     first = await client.get("/v1/reports/federal", params=params, headers=as_role(issuer, "reporter"))
     assert first.status_code == 200, first.text
@@ -115,6 +117,50 @@ async def test_dp_mode_answers_noisy_counts_and_the_same_numbers_again(client: h
         refused = await client.get("/v1/reports/federal", params={**params, "dp_epsilon": bad},
                                    headers=as_role(issuer, "reporter"))
         assert refused.status_code in (400, 422), bad
+
+
+async def test_attack_one_reporter_cannot_spend_every_clients_budget_at_once(
+        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime) -> None:
+    """A reporter asks for ε = 10, the whole per-client lifetime budget, in one release: refused
+    (422 naming `dp_epsilon`) above the deployment's cap of 1, and nothing is spent. Control:
+    ε = 1 is released and charged to the reporter's organisation and role."""
+    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
+    greedy = await client.get("/v1/reports/federal", params={"period": "2026Q3", "dp_epsilon": "10"},
+                              headers=as_role(issuer, "reporter"))
+    problem = greedy.json()
+    assert greedy.status_code == 422 and problem["errors"][0]["pointer"] == "#/query/dp_epsilon", greedy.text
+    assert await runtime.pool.fetchval("SELECT count(*) FROM dp.balances") == 0
+    allowed = await client.get("/v1/reports/federal", params={"period": "2026Q3", "dp_epsilon": "1"},
+                               headers=as_role(issuer, "reporter"))
+    assert allowed.status_code == 200, allowed.text
+    spends = await runtime.pool.fetch("SELECT organisation, role, actor_id, epsilon FROM dp.requester_spends")
+    assert [tuple(r) for r in spends] == [(ORG, "reporter", "user-reporter", 1)]
+
+
+async def test_a_reporters_organisation_has_a_budget_and_only_the_administrator_raises_the_cap(
+        make_app: AppFactory, settings, issuer: LocalIssuer, runtime: Runtime, seeded: dict[str, Any]) -> None:  # noqa: ANN001
+    """With a budget of 2.5 per organisation and role: two fresh releases of ε = 1 are charged,
+    the same release again charges nothing, a third fresh one is refused (409), and a reporter
+    of another organisation still has its own budget. A cap raised in the settings (the
+    deployment's environment) lets ε = 2 through."""
+    assert seeded  # the data of the module's first test
+    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
+    tight = msgspec.structs.replace(settings, dp_requester_budget=Decimal("2.5"), dp_max_epsilon=Decimal("2"))
+    async with api_client(make_app(settings=tight), lifespan=False) as client:
+        reporter = as_role(issuer, "reporter")
+        for period in ("2026Q2", "2026Q3", "2026Q3"):  # the repeat is the cached release
+            answer = await client.get("/v1/reports/federal", params={"period": period, "dp_epsilon": "1"},
+                                      headers=reporter)
+            assert answer.status_code == 200, answer.text
+        refused = await client.get("/v1/reports/federal", params={"period": "2026Q1", "dp_epsilon": "1"},
+                                   headers=reporter)
+        assert refused.status_code == 409 and refused.json()["type"].endswith("/report-refused"), refused.text
+        other = await client.get("/v1/reports/federal", params={"period": "2026Q1", "dp_epsilon": "2", "org": "org-meadow"},
+                                 headers=as_role(issuer, "reporter", org="org-meadow"))
+        assert other.status_code == 200, other.text  # its own budget; and ε = 2 under the raised cap
+    spent = await runtime.pool.fetch(
+        "SELECT organisation, sum(epsilon) FROM dp.requester_spends GROUP BY organisation ORDER BY 1")
+    assert [tuple(r) for r in spent] == [(ORG, 2), ("org-meadow", 2)]
 
 
 async def test_a_funder_field_asking_for_dates_of_birth_gets_the_age_bands(

@@ -184,7 +184,7 @@ def test_a_cell_outside_the_codebook_is_refused_and_not_named() -> None:
 @pytest.fixture
 async def conn(pool: asyncpg.Pool):
     async with pool.acquire() as connection:
-        await connection.execute("TRUNCATE dp.spends, dp.balances, dp.releases")
+        await connection.execute("TRUNCATE dp.spends, dp.balances, dp.requester_spends, dp.releases")
         yield connection
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def dp_ledger(job: FederalReportJob, pool: asyncpg.Pool) -> asyncpg.Pool:
-    await pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances")
+    await pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
     return pool
 
 
