@@ -42,7 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply schema migrations")
 
-    commands.add_parser("verify", help="check every stream's hash chain and authentication tags")
+    verify = commands.add_parser("verify", help="check every stream's hash chain and authentication tags")
+    verify.add_argument("--checkpoint", type=Path, metavar="F",
+                        help="also check the log against this signed checkpoint: streams deleted, truncated, "
+                             "rewritten or rolled back since it was taken")
+    checkpoint = commands.add_parser("checkpoint", help="sign the log's head (every stream's head, counts) with "
+                                                        "the key outside the database")
+    checkpoint.add_argument("--out", type=Path, metavar="PATH",
+                            help="a file, or a directory for checkpoint-<time>.json (default: standard output)")
 
     commands.add_parser("worker", help="run the projections only (no API), until interrupted")
     projections = commands.add_parser("projections", help="read models")
@@ -199,14 +206,44 @@ async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int
     from events.verify import verify_store
     from services.bootstrap import runtime
 
+    from crypto.signing import SigningKeyError
+    from events.checkpoint import CheckpointError
+    from services.checkpoints import check_checkpoint
+
+    diverged: list[str] = []
     async with runtime(settings, url) as rt:
         report = await verify_store(rt.pool, rt.keyring)
+        if args.checkpoint is not None:
+            try:
+                diverged = await check_checkpoint(rt.pool, settings, args.checkpoint)
+            except (CheckpointError, SigningKeyError) as error:
+                print(f"haven verify: {error}", file=sys.stderr)
+                return 2
     for finding in report.findings:
         where = f"version {finding.version}" if finding.version is not None else "stream"
         print(f"TAMPERED  {finding.tenant_id}/{finding.stream_id} {where}: {finding.problem}")
+    for line in diverged:
+        print(f"CHECKPOINT  {line}")
+    against = f"; {len(diverged)} departures from the checkpoint" if args.checkpoint is not None else ""
     print(f"haven verify: {report.streams} streams ({report.erased_streams} erased), {report.events} events, "
-          f"{len(report.findings)} findings")
-    return 0 if report.ok else 1
+          f"{len(report.findings)} findings{against}")
+    return 0 if report.ok and not diverged else 1
+
+
+async def _checkpoint(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from crypto.signing import SigningKeyError
+    from services.bootstrap import runtime
+    from services.checkpoints import checkpoint_now
+
+    async with runtime(settings, url) as rt:
+        try:
+            written = await checkpoint_now(rt.pool, settings, args.out)
+        except SigningKeyError as error:
+            print(f"haven checkpoint: {error}", file=sys.stderr)
+            return 2
+    if written is not None:
+        print(f"haven checkpoint: wrote {written}", file=sys.stderr)
+    return 0
 
 
 async def _worker(settings: Settings, url: str, args: argparse.Namespace) -> int:
@@ -310,7 +347,7 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
 
 
 _COMMANDS = {"report": _report, "demo": _demo, "db": _db, "verify": _verify, "bench": _bench, "worker": _worker,
-             "projections": _projections}
+             "projections": _projections, "checkpoint": _checkpoint}
 
 if __name__ == "__main__":
     sys.exit(main())

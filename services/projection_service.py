@@ -21,6 +21,7 @@ from projections.partitioned import Partitioning
 from projections.rebuild import count_events, rebuild
 from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
+from services.checkpoints import checkpoint_periodically
 from services.observability.logging import configure_logging
 from services.settings import Settings
 
@@ -85,13 +86,21 @@ def waiting_at(task: asyncio.Task[object]) -> str:
     return " < ".join(reversed(places))
 
 
+async def _worker_tasks(rt: Runtime, settings: Settings, runners: Sequence[ProjectionRunner]) -> None:
+    """The projections, and signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run_projections(runners))
+        if settings.checkpoint_dir is not None:
+            group.create_task(checkpoint_periodically(rt.pool, settings), name="checkpoints")
+
+
 async def run_worker(settings: Settings, url: str) -> int:
-    """`haven worker`: projections only, until SIGINT or SIGTERM; logs as JSON through the
-    redacting pipeline, as the API does."""
+    """`haven worker`: projections (and signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set)
+    until SIGINT or SIGTERM; logs as JSON through the redacting pipeline, as the API does."""
     configure_logging()
     async with runtime(settings, url) as rt:
         runners = projection_runners(rt, url)
-        task = asyncio.create_task(run_projections(runners))
+        task = asyncio.create_task(_worker_tasks(rt, settings, runners))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)

@@ -16,6 +16,11 @@ application's connection with `SET LOCAL ROLE haven_reporting`.
 spend per client; a request above it is refused. `HAVEN_DP_REQUESTER_BUDGET` (default 5): the
 epsilon the reporters of one organisation (per role) may spend over all DP releases. Both are
 the deployment administrator's: no API caller can change them.
+
+`HAVEN_CHECKPOINT_KEY` (default `$HAVEN_DATA_DIR/checkpoint-signing-key.pem`): the Ed25519 key
+that signs log checkpoints (`haven checkpoint`, `haven verify --checkpoint`); keep it where
+whoever can rewrite the database cannot read it. `HAVEN_CHECKPOINT_DIR`: when set, `haven
+worker` writes a checkpoint there every `HAVEN_CHECKPOINT_INTERVAL` seconds (default 3600).
 """
 
 from __future__ import annotations
@@ -48,6 +53,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reporting_database_url: str | None = None
     dp_max_epsilon: Decimal = DEFAULT_DP_MAX_EPSILON
     dp_requester_budget: Decimal = DEFAULT_DP_REQUESTER_BUDGET
+    checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
+    checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
+    checkpoint_interval: float = 3600.0
+
+    @property
+    def checkpoint_key_path(self) -> Path:
+        return self.checkpoint_key or self.data_dir / "checkpoint-signing-key.pem"
 
     @property
     def embedded_database(self) -> bool:
@@ -80,7 +92,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             reporting_database_url=reporting_url,
             dp_max_epsilon=_epsilon(env, "HAVEN_DP_MAX_EPSILON", DEFAULT_DP_MAX_EPSILON),
             dp_requester_budget=_epsilon(env, "HAVEN_DP_REQUESTER_BUDGET", DEFAULT_DP_REQUESTER_BUDGET),
+            checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute() if env.get("HAVEN_CHECKPOINT_KEY") else None,
+            checkpoint_dir=Path(env["HAVEN_CHECKPOINT_DIR"]).absolute() if env.get("HAVEN_CHECKPOINT_DIR") else None,
+            checkpoint_interval=_interval(env.get("HAVEN_CHECKPOINT_INTERVAL") or "3600"),
         )
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 1 <= seconds <= 7 * 24 * 3600:
+        raise SettingsError("HAVEN_CHECKPOINT_INTERVAL must be seconds between 1 and 604800")
+    return seconds
 
 
 def _epsilon(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:

@@ -18,8 +18,9 @@ import re
 import sys
 from collections.abc import Sequence
 
+from crypto.signing import SigningKeyError
 from services.identity.claims import DEFAULT_TEAM, ROLES
-from services.identity.local_issuer import DEFAULT_TTL, MAX_TTL, LocalIssuer, SigningKeyError
+from services.identity.local_issuer import DEFAULT_TTL, MAX_TTL, LocalIssuer
 from services.settings import Settings, SettingsError
 
 _TTL = re.compile(r"([0-9]{1,6})([smhd])")

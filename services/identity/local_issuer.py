@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from crypto.secret_files import create_secret_file
+from crypto.signing import open_signing_key, public_bytes
 from domain.identifiers import is_identifier
 from services.identity.claims import ROLES
 from services.identity.jwk import b64url, thumbprint
@@ -38,25 +37,17 @@ DEFAULT_TTL = dt.timedelta(hours=8)
 MAX_TTL = dt.timedelta(hours=24)
 
 
-class SigningKeyError(Exception):
-    """The local signing key file is unreadable, malformed or too widely readable."""
-
-
 class LocalIssuer:
     def __init__(self, private_key: ed25519.Ed25519PrivateKey, *, clock: Callable[[], float] = time.time) -> None:
         self._private_key = private_key
         self._clock = clock
-        raw = private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        self._public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+        self._public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(public_bytes(private_key))}
         self.kid = thumbprint(self._public_jwk)
 
     @classmethod
     def open(cls, data_dir: Path, *, create: bool = True, clock: Callable[[], float] = time.time) -> LocalIssuer:
         """The issuer whose key is in `data_dir`, creating the key on first use."""
-        path = data_dir / KEY_FILE_NAME
-        if create and not path.exists():
-            _create_key_file(path)
-        return cls(_read_key_file(path), clock=clock)
+        return cls(open_signing_key(data_dir / KEY_FILE_NAME, "token signing key", create=create), clock=clock)
 
     def jwks(self) -> dict[str, Any]:
         """The public key as a JWK set (never the private key)."""
@@ -84,23 +75,3 @@ class LocalIssuer:
         if team is not None:
             claims["team"] = team
         return jwt.encode(claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"})
-
-
-def _create_key_file(path: Path) -> None:
-    # If another process wins the race to create it, its key is the one used.
-    create_secret_file(path, ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-
-
-def _read_key_file(path: Path) -> ed25519.Ed25519PrivateKey:
-    try:
-        if path.stat().st_mode & 0o077:
-            raise SigningKeyError(f"token signing key {path} must not be readable by group or others (chmod 600)")
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except SigningKeyError:
-        raise
-    except (OSError, ValueError, TypeError) as error:
-        raise SigningKeyError(f"cannot read token signing key {path}: {type(error).__name__}") from None
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise SigningKeyError(f"token signing key {path} is not an Ed25519 key")
-    return key
