@@ -49,6 +49,8 @@ def available_migrations() -> list[Migration]:
 async def upgrade(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[str]:
     """Apply every migration not yet recorded; returns the names applied now."""
     migrations = available_migrations() if migrations is None else migrations
+    if await _up_to_date(conn, migrations):  # the application's role may check, not create
+        return []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute("""
@@ -75,6 +77,15 @@ async def upgrade(conn: asyncpg.Connection, migrations: list[Migration] | None =
         return applied
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def _up_to_date(conn: asyncpg.Connection, migrations: list[Migration]) -> bool:
+    """Every migration recorded, unchanged: read only, so the application's role (which may
+    not create anything in `haven`) starts on a database the owner has upgraded."""
+    if not await conn.fetchval("SELECT to_regclass('haven.schema_migrations') IS NOT NULL"):
+        return False
+    recorded = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM haven.schema_migrations")}
+    return all(recorded.get(m.version) == m.checksum for m in migrations)
 
 
 async def applied_versions(conn: asyncpg.Connection) -> list[int]:
