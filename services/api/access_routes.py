@@ -18,6 +18,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections.access_log import MAX_PAGE, access_review
 from services.api.authorisation import Action, require
 from services.api.case_support import REFUSALS, problem_spec
@@ -48,11 +49,13 @@ class AccessReview(msgspec.Struct, frozen=True, kw_only=True):
 async def review_access(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
-    actor: Annotated[str | None, QueryParameter(description="only this person's accesses", max_length=100)] = None,
+    actor: Annotated[str | None, QueryParameter(description="only this person's accesses (an identifier)",
+                                                max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN)] = None,
     case_id: Annotated[uuid.UUID | None, QueryParameter(description="only accesses of this case")] = None,
     basis: Annotated[Literal["assignment", "team", "break-glass", "privacy-review"] | None,
                      QueryParameter(description="only accesses on this basis")] = None,
-    before: Annotated[int | None, QueryParameter(description="`next_before` of the previous page", ge=1)] = None,
+    before: Annotated[int | None, QueryParameter(description="`next_before` of the previous page", ge=1,
+                                                 le=2**63 - 1)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
 ) -> AccessReview:
     principal = request.user

@@ -19,17 +19,21 @@ with `Retry-After` if it cannot.
 from __future__ import annotations
 
 import base64
+import contextlib
 import binascii
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
+import asyncpg
 import msgspec
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ServiceUnavailableException, ValidationException
 from litestar.params import QueryParameter
 
+from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections import checkpoints
 from projections.cases import CasesProjection
 from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
@@ -85,9 +89,21 @@ def _decode_cursor(text: str | None) -> tuple[int, uuid.UUID] | None:
         value, case_id = msgspec.json.decode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)),
                                              type=tuple[int, uuid.UUID])
     except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
+        value = None
+    if value is None or not -2**31 <= value < 2**31:  # every sort key is a PostgreSQL integer
         raise ValidationException(extra=[{"key": "cursor", "source": "query",
                                           "message": "not a cursor this service issued"}]) from None
     return value, case_id
+
+
+@contextlib.asynccontextmanager
+async def _built() -> AsyncIterator[None]:
+    """The caseload is not built yet (a fresh database, before the projector's first rebuild):
+    503 `service-unavailable` with Retry-After, as for a read model that is behind."""
+    try:
+        yield
+    except asyncpg.UndefinedTableError:
+        raise ServiceUnavailableException(headers={"Retry-After": "5"}) from None
 
 
 @get("/v1/cases", operation_id="myCaseload", tags=TAGS, summary="My open cases, with next actions",
@@ -99,7 +115,8 @@ async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependen
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
     await _catch_up(runtime, fresh)
-    cases = await my_caseload(runtime.pool, principal.organisation_id, principal.user_id, _today())
+    async with _built():
+        cases = await my_caseload(runtime.pool, principal.organisation_id, principal.user_id, _today())
     return MyCaseload(cases=cases)
 
 
@@ -111,7 +128,8 @@ async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependen
 async def team_cases(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
-    worker: Annotated[str | None, QueryParameter(description="only this worker's cases", max_length=100)] = None,
+    worker: Annotated[str | None, QueryParameter(description="only this worker's cases (an identifier)",
+                                                 max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN)] = None,
     flag: Annotated[Flag | None, QueryParameter(description="only cases with this flag")] = None,
     sort: Annotated[SortKey, QueryParameter(description="the order of the cases (then case id)")] = "days_since_contact",
     order: Annotated[Literal["asc", "desc"], QueryParameter()] = "desc",
@@ -123,9 +141,11 @@ async def team_cases(
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
     await _catch_up(runtime, fresh)
-    page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
-                               worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,
-                               after=_decode_cursor(cursor))
+    after = _decode_cursor(cursor)
+    async with _built():
+        page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
+                                   worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,
+                                   after=after)
     return TeamCaseloadPage(workers=page.workers, cases=page.cases, total_cases=page.total_cases,
                             next_cursor=_encode_cursor(page.next_cursor))
 

@@ -173,6 +173,8 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType({
     # the same 404 as a missing one
     NotFound: "not-found",
     Forbidden: "forbidden",
+    # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it through)
+    UnicodeDecodeError: "body-not-utf8",
 })
 
 PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({
@@ -182,6 +184,7 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({
     DomainError.code: INTERNAL_ERROR,
     "version-gap": INTERNAL_ERROR,
     "concurrency-conflict": CONCURRENT_CHANGE,
+    "body-not-utf8": BAD_REQUEST,
     "stream-not-found": NOT_FOUND,
     "stream-erased": NOT_FOUND,
     "tamper-detected": INTERNAL_ERROR,

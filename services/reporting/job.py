@@ -102,7 +102,7 @@ REPORTING_ROLE = "haven_reporting"
 MINIMUM_UNIT = 30  # clients of one organisation in a table; below it only the mandatory total
 LEDGER_LOCK = 1214346854  # pg_advisory_xact_lock: one release at a time
 ROLL_UP = "all"
-_PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
+_PERIOD = re.compile(r"([0-9]{4})Q([1-4])")  # ASCII digits only: no full-width, no trailing newline
 BASE_DIMENSIONS = ("organisation", "quarter", "vintage")
 
 
@@ -137,7 +137,7 @@ class Period:
 
     @classmethod
     def parse(cls, label: str) -> Period:
-        match = _PERIOD.match(label or "")
+        match = _PERIOD.fullmatch(label or "")
         if match is None or not 2000 <= int(match.group(1)) <= 2100:
             raise InvalidPeriod("a period is a calendar quarter such as 2026Q3")
         return cls(int(match.group(1)), int(match.group(2)))

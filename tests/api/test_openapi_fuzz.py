@@ -14,6 +14,10 @@ command). Every answer must:
   body schema;
 * when it is an error (4xx), be `application/problem+json`.
 
+Strings are generated from all of Unicode, NUL included, and integers without bounds beyond
+those the document declares (negative generation steps past each one), so a parameter that
+reaches the database unchecked (a NUL in a filter, a page bound past bigint) is found here.
+
 Why a served app rather than `schemathesis.openapi.from_asgi`: schemathesis calls the app
 synchronously, while the session's asyncpg pool is bound to pytest-asyncio's loop; a server
 process owns its own pool. Generation is derandomized and bounded (`MAX_EXAMPLES` per operation
@@ -135,6 +139,10 @@ def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_pa
         case_id = opened.json()["case_id"]
 
         schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json")
+        # every string may hold any Unicode scalar, NUL included; integers are bounded only
+        # where the document bounds them, and negative generation steps past each bound
+        schema.config.generation.update(allow_x00=True, codec="utf-8")
+        assert schema.config.generation.allow_x00 and schema.config.generation.codec == "utf-8"
         session = requests.Session()
         seen: dict[str, set[int]] = {}
         generated: dict[str, set[str]] = {}  # request headers schemathesis generated, per operation
