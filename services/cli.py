@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 import sys
@@ -109,12 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_token_command(settings, args)
     from services.database import database_server
 
+    from crypto.errors import KeyProviderError
+    from crypto.signing import SigningKeyError
+
     with database_server(settings) as url:
-        if args.command == "serve":  # granian runs its own processes and event loops
-            return _serve(settings, url, args)
-        handler = _COMMANDS[args.command]
         try:
-            return asyncio.run(handler(settings, url, args))
+            if args.command == "serve":  # granian runs its own processes and event loops
+                return _serve(settings, url, args)
+            return asyncio.run(_COMMANDS[args.command](settings, url, args))
+        except (KeyProviderError, SigningKeyError) as error:  # a key file's mode, a missing HSM...: one line
+            print(f"haven: {error}", file=sys.stderr)
+            return 2
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             # by class only: a driver message can quote a URL, a query or its parameters
             print(f"haven: the database failed ({type(error).__name__})", file=sys.stderr)
@@ -173,6 +179,20 @@ def _print_demo_tokens(settings: Settings, base_url: str) -> None:
     print(f"  curl -s {base_url}/ready")
 
 
+def exposure_warning(host: str) -> str | None:
+    """A loud warning when `haven serve` listens beyond this machine: it speaks plain HTTP, so
+    bearer tokens and case content would cross the network in the clear without TLS in front."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (f"haven: WARNING: serving plain HTTP on {host}, reachable from other machines. Tokens and case "
+            "content cross the network unencrypted unless a TLS-terminating proxy is in front "
+            "(README, Production set-up). Bind to 127.0.0.1 behind the proxy.")
+
+
 def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     """Migrate (and seed), then run the API under granian until interrupted.
 
@@ -182,6 +202,9 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
+    warning = exposure_warning(args.host)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     asyncio.run(_prepare_to_serve(settings, url, args.demo))
     base_url = f"http://{args.host}:{args.port}"
     if args.demo:

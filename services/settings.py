@@ -17,6 +17,9 @@ spend per client; a request above it is refused. `HAVEN_DP_REQUESTER_BUDGET` (de
 epsilon the reporters of one organisation (per role) may spend over all DP releases. Both are
 the deployment administrator's: no API caller can change them.
 
+`HAVEN_TOKEN_MAX_LIFETIME` (default 86400): the longest lifetime (`exp - iat`, seconds) of a
+token Haven accepts, from its own issuer or an external one.
+
 `HAVEN_CHECKPOINT_KEY` (default `$HAVEN_DATA_DIR/checkpoint-signing-key.pem`): the Ed25519 key
 that signs log checkpoints (`haven checkpoint`, `haven verify --checkpoint`); keep it where
 whoever can rewrite the database cannot read it. `HAVEN_CHECKPOINT_DIR`: when set, `haven
@@ -56,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
     checkpoint_interval: float = 3600.0
+    token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
 
     @property
     def checkpoint_key_path(self) -> Path:
@@ -94,17 +98,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             dp_requester_budget=_epsilon(env, "HAVEN_DP_REQUESTER_BUDGET", DEFAULT_DP_REQUESTER_BUDGET),
             checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute() if env.get("HAVEN_CHECKPOINT_KEY") else None,
             checkpoint_dir=Path(env["HAVEN_CHECKPOINT_DIR"]).absolute() if env.get("HAVEN_CHECKPOINT_DIR") else None,
-            checkpoint_interval=_interval(env.get("HAVEN_CHECKPOINT_INTERVAL") or "3600"),
+            checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
+            token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),
         )
 
 
-def _interval(text: str) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     try:
-        seconds = float(text)
+        seconds = float(env.get(name) or default)
     except ValueError:
         seconds = float("nan")
     if not 1 <= seconds <= 7 * 24 * 3600:
-        raise SettingsError("HAVEN_CHECKPOINT_INTERVAL must be seconds between 1 and 604800")
+        raise SettingsError(f"{name} must be seconds between 1 and 604800")
     return seconds
 
 

@@ -16,6 +16,7 @@ REASONS = frozenset({
     "bad-signature",          # signature does not verify under the named key
     "expired",                # exp (plus leeway) has passed
     "not-yet-valid",          # nbf or iat (minus leeway) still in the future
+    "lifetime-too-long",      # exp - iat beyond the accepted lifetime (HAVEN_TOKEN_MAX_LIFETIME)
     "wrong-issuer",
     "wrong-audience",
     "missing-claims",         # a required claim is absent, or no role Haven knows

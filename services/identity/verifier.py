@@ -23,7 +23,10 @@ Checks, in order, each failure one reason code (see `errors.REASONS`):
 4. the algorithm fits that key's type and curve (`jwk.VerificationKey.fits`);
 5. the signature, the audience and the presence of required claims (PyJWT, told exactly
    that one algorithm); the issuer by exact equality;
-6. times against our own clock (injectable for tests) with a small leeway for clock skew;
+6. times against our own clock (injectable for tests) with a small leeway for clock skew:
+   not expired, ``iat`` and ``nbf`` not in the future, and a lifetime (``exp - iat``) of at
+   most ``HAVEN_TOKEN_MAX_LIFETIME`` (default 24 hours) — a token minted for a century is
+   refused however it was signed;
 7. the claims make a `Principal` (`claims.principal_from_claims`).
 
 Header parameters that point at keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are ignored: keys
@@ -53,6 +56,7 @@ LOCAL_ALGORITHMS = frozenset({"EdDSA"})
 OIDC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "org", "roles")
 DEFAULT_LEEWAY_SECONDS = 30.0
+DEFAULT_MAX_LIFETIME_SECONDS = 24 * 3600.0  # exp - iat; longer-lived tokens are refused
 MAX_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 10_000
 VERIFIED_TTL_SECONDS = 300.0
@@ -77,7 +81,8 @@ _REASON_FOR_ERROR: tuple[tuple[type[Exception], str], ...] = (
 
 class TokenVerifier:
     def __init__(self, *, issuer: str, audience: str, keys: KeySource, algorithms: Collection[str],
-                 leeway: float = DEFAULT_LEEWAY_SECONDS, clock: Callable[[], float] = time.time) -> None:
+                 leeway: float = DEFAULT_LEEWAY_SECONDS, max_lifetime: float = DEFAULT_MAX_LIFETIME_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
         if not algorithms or not set(algorithms) <= OIDC_ALGORITHMS:
             raise ValueError("algorithms must be a non-empty subset of the asymmetric allow-list")
         self.issuer = issuer
@@ -85,6 +90,7 @@ class TokenVerifier:
         self.algorithms = frozenset(algorithms)
         self._keys = keys
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._clock = clock
         # Tokens whose signature and claims were verified, for VERIFIED_TTL_SECONDS: a client
         # sends the same token with every request, and PyJWT's decoding costs more than the
@@ -149,6 +155,8 @@ class TokenVerifier:
             raise InvalidToken("expired")
         if now + self._leeway < _seconds(claims["iat"]):
             raise InvalidToken("not-yet-valid")
+        if _seconds(claims["exp"]) - _seconds(claims["iat"]) > self._max_lifetime + self._leeway:
+            raise InvalidToken("lifetime-too-long")
         if claims.get("nbf") is not None and now + self._leeway < _seconds(claims["nbf"]):
             raise InvalidToken("not-yet-valid")
 
@@ -164,6 +172,8 @@ def verifier_from_settings(settings: Settings, *, fetch: Fetch | None = None,
     """The external provider when `HAVEN_OIDC_*` is set, else the local issuer (creating its key)."""
     if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
         return TokenVerifier.for_oidc(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                                      jwks=JwksCache(settings.oidc_jwks_url, fetch=fetch), clock=clock)
-    return TokenVerifier.for_local_issuer(LocalIssuer.open(settings.data_dir), clock=clock)
+                                      jwks=JwksCache(settings.oidc_jwks_url, fetch=fetch), clock=clock,
+                                      max_lifetime=settings.token_max_lifetime)
+    return TokenVerifier.for_local_issuer(LocalIssuer.open(settings.data_dir), clock=clock,
+                                          max_lifetime=settings.token_max_lifetime)
 

@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from crypto.providers import FileKeyProvider
+from services.cli import exposure_warning
 from tests.api.test_served import READY_ATTEMPTS, free_port
+from tests.services.test_database_paths import haven_env
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +61,31 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
                 process.wait()
     assert process.returncode == 0, log.read_text(errors="replace")[-2000:]
     assert "haven: stopped." in log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "haven.example.org"])
+def test_serving_beyond_this_machine_without_tls_warns_loudly(host: str) -> None:
+    warning = exposure_warning(host)
+    assert warning is not None and "WARNING" in warning and "TLS" in warning and host in warning
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_control_loopback_is_quiet(host: str) -> None:
+    assert exposure_warning(host) is None
+
+
+def test_a_key_file_readable_by_others_is_one_line_and_exit_2(database_url: str, tmp_path: Path) -> None:
+    """Not a traceback: the operator is told what to fix. Control: chmod 600 and it runs."""
+    key = tmp_path / "kek"
+    FileKeyProvider(key).close()
+    key.chmod(0o644)
+    env = haven_env(HAVEN_DATABASE_URL=database_url, HAVEN_DATA_DIR=str(tmp_path), HAVEN_KEK=f"file:{key}")
+    done = subprocess.run([sys.executable, "-m", "services.cli", "projections", "status"], cwd=REPOSITORY, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"haven: key file {key} must not be readable by group or others (chmod 600)"
+    assert "Traceback" not in done.stderr
+    key.chmod(0o600)
+    again = subprocess.run([sys.executable, "-m", "services.cli", "projections", "status"], cwd=REPOSITORY, env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0, again.stderr

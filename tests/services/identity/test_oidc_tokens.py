@@ -143,6 +143,22 @@ async def test_wrong_issuer_audience_and_expiry_are_refused_for_the_provider_too
     assert await refused(verifier, token(org=None)) == "missing-claims"
 
 
+async def test_attack_a_provider_token_minted_for_a_century_is_refused(keys, server, verifier):
+    """A token leaked from (or mis-minted by) the provider with `exp` 100 years out would work
+    for ever; any lifetime beyond 24 hours is refused, however validly signed, and so is an
+    `iat` in the future. Controls: 24 hours is accepted; the same century token would pass the
+    other checks (its signature, issuer and expiry are fine)."""
+    def token(**overrides):
+        return signed(keys["p256"], oidc_claims(**overrides), alg="ES256", kid="p256")
+
+    assert await refused(verifier, token(exp=NOW + 100 * 365 * 24 * 3600)) == "lifetime-too-long"
+    assert await refused(verifier, token(iat=NOW + 3600, nbf=None)) == "not-yet-valid"
+    await verifier.verify(token(exp=NOW + 24 * 3600))  # control: the longest accepted lifetime
+    lenient = TokenVerifier.for_oidc(issuer=verifier.issuer, audience=verifier.audience, jwks=verifier._keys,
+                                     clock=verifier._clock, max_lifetime=200 * 365 * 24 * 3600)
+    await lenient.verify(token(exp=NOW + 100 * 365 * 24 * 3600))  # control: only the lifetime refused it
+
+
 async def test_a_token_of_a_rotated_key_triggers_one_refresh_and_verifies(keys, server, verifier, clock):
     await verifier.verify(signed(keys["rsa"], oidc_claims(), alg="RS256", kid="rsa"))
     assert server.hits == 1
