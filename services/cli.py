@@ -314,42 +314,40 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    from services.database import connection_pool, prepare_database
+    from services.database import prepare_database
     from services.reporting.dp import DPError, Requester
     from services.reporting.dp_report import run_dp_report
     from services.reporting.funder_fields import FieldError, answer_fields
     from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
 
     await prepare_database(url)
-    async with connection_pool(url, min_size=1, max_size=2) as pool:
-        job = FederalReportJob(pool, reporting_url=settings.reporting_database_url)
-        # the solver's C library may print diagnostics on file descriptor 1: keep stdout for the report
+    job = FederalReportJob(settings.reporting_url(url))
+    # the solver's C library may print diagnostics on file descriptor 1: keep stdout for the report
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
+            document = await run_dp_report(settings.reporting_url(url), args.period, args.org,
+                                           epsilon=args.dp_epsilon, per_client_budget=args.dp_budget,
+                                           requester=Requester("deployment", "administrator", "haven-cli"))
+        else:
+            document = await job.run(args.period, args.org)
+        if args.field:  # each identifying field asked for is logged as refused (standard error)
+            document = answer_fields(document, args.field)
+    except FieldError as error:  # names the field's position, not what was asked
+        print(f"haven report: {error}", file=sys.stderr)
+        return 2
+    except DPError as error:  # messages name no count, code or subject
+        print(f"haven report: {error}", file=sys.stderr)
+        return 3
+    except ReportError as error:  # messages name no count, code or identifier
+        print(f"haven report: {error}", file=sys.stderr)
+        return 2 if isinstance(error, InvalidPeriod) else 3
+    finally:
         sys.stdout.flush()
-        saved = os.dup(1)
-        os.dup2(2, 1)
-        try:
-            if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
-                document = await run_dp_report(pool, args.period, args.org, epsilon=args.dp_epsilon,
-                                               per_client_budget=args.dp_budget,
-                                               reporting_url=settings.reporting_database_url,
-                                               requester=Requester("deployment", "administrator", "haven-cli"))
-            else:
-                document = await job.run(args.period, args.org)
-            if args.field:  # each identifying field asked for is logged as refused (standard error)
-                document = answer_fields(document, args.field)
-        except FieldError as error:  # names the field's position, not what was asked
-            print(f"haven report: {error}", file=sys.stderr)
-            return 2
-        except DPError as error:  # messages name no count, code or subject
-            print(f"haven report: {error}", file=sys.stderr)
-            return 3
-        except ReportError as error:  # messages name no count, code or identifier
-            print(f"haven report: {error}", file=sys.stderr)
-            return 2 if isinstance(error, InvalidPeriod) else 3
-        finally:
-            sys.stdout.flush()
-            os.dup2(saved, 1)
-            os.close(saved)
+        os.dup2(saved, 1)
+        os.close(saved)
     if args.format == "json":
         text = json.dumps(document, indent=2) + "\n"
         if args.out:

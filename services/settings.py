@@ -9,8 +9,8 @@ details and transfers stay with the assigned worker whatever this says
 (`services/api/authorisation.py`).
 
 `HAVEN_REPORTING_DATABASE_URL`: how the federal reporting job connects, as the login of role
-`haven_reporting` (which may read the reporting schemas only). Unset: the job uses the
-application's connection with `SET LOCAL ROLE haven_reporting`.
+`haven_reporting` (which may read the reporting schemas only). Unset: the application's
+server and database as the user `haven_reporting`, without a password (`reporting_url`).
 
 `HAVEN_DP_MAX_EPSILON` (default 1): the largest epsilon one differential-privacy release may
 spend per client; a request above it is refused. `HAVEN_DP_REQUESTER_BUDGET` (default 5): the
@@ -32,6 +32,7 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -60,6 +61,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
     checkpoint_interval: float = 3600.0
     token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
+
+    def reporting_url(self, database_url: str) -> str:
+        """How the federal reporting job logs in: `HAVEN_REPORTING_DATABASE_URL`, else the
+        application's database as the user haven_reporting (`services.reporting.job`)."""
+        return self.reporting_database_url or login_as(database_url, "haven_reporting")
 
     @property
     def checkpoint_key_path(self) -> Path:
@@ -101,6 +107,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
             token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),
         )
+
+
+def login_as(database_url: str, user: str) -> str:
+    """The same server and database as `database_url`, logging in as `user` without a password
+    (for servers that trust local logins, as the embedded one does)."""
+    parts = urlsplit(database_url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

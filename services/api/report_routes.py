@@ -42,7 +42,6 @@ from services.api.case_support import REFUSALS, problem_spec
 from services.api.errors import problem_response
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem
-from services.bootstrap import Runtime
 from services.identity import Principal
 from services.reporting.dp import DPError, Requester
 from services.reporting.dp_report import run_dp_report
@@ -65,7 +64,6 @@ def _problem(slug: str, title: str, detail: str) -> Response[bytes]:
                 422: problem_spec("The period is not a quarter label such as 2026Q3 (`validation-error`).")})
 async def federal_report(
     request: Request[Principal, Any, Any],
-    runtime: NamedDependency[Runtime],
     settings: NamedDependency[Settings],
     period: Annotated[str, QueryParameter(description="calendar quarter, e.g. 2026Q3", max_length=6)],
     org: Annotated[str | None, QueryParameter(description="the caller's own organisation; default: the roll-up "
@@ -86,12 +84,13 @@ async def federal_report(
     if dp_epsilon is not None and Decimal(str(dp_epsilon)) > settings.dp_max_epsilon:
         raise ValidationException(extra=[{"key": "dp_epsilon", "source": "query", "message": (
             f"at most {settings.dp_max_epsilon.normalize()} per release on this deployment")}])
-    job = FederalReportJob(runtime.pool, reporting_url=settings.reporting_database_url)
+    reporting_url = settings.reporting_url(settings.database_url or "")
+    job = FederalReportJob(reporting_url)
     try:
         if dp_epsilon is not None:
             requester = Requester(principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id)
-            document = await run_dp_report(runtime.pool, period, org, epsilon=Decimal(str(dp_epsilon)),
-                                           reporting_url=settings.reporting_database_url, requester=requester,
+            document = await run_dp_report(reporting_url, period, org, epsilon=Decimal(str(dp_epsilon)),
+                                           requester=requester,
                                            requester_budget=settings.dp_requester_budget)
         else:
             document = await job.run(period, org)

@@ -36,6 +36,7 @@ from projections.rebuild import rebuild
 from services.bench.scratch import scratch_database, scratch_pool
 from services.demo_bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
+from services.settings import login_as
 
 TODAY = dt.date(2026, 10, 15)
 PERIOD = "2026Q3"
@@ -67,7 +68,7 @@ async def _one(database_url: str, clients: int, note: Callable[[str], None]) -> 
                 note(f"{clients} clients: federal_inputs rebuilt ({rows} rows) in "
                      f"{time.perf_counter() - started:.1f} s")
                 await pool.execute("VACUUM (ANALYZE)")
-                job = FederalReportJob(pool)
+                job = FederalReportJob(login_as(url, "haven_reporting"))
                 started = time.perf_counter()
                 document = await job.run(PERIOD)
                 seconds = time.perf_counter() - started

@@ -35,6 +35,9 @@ cells is free post-processing.
 charges `epsilon_per_release` to every client with at least one counted row (worst case: a
 client's actual L1 contribution may be smaller), in ``dp.spends`` (one row per client and
 release) and ``dp.balances`` (the running sum), keyed by subject, in exact decimal arithmetic.
+The reporting role only reads these tables: the release and its charges are written by
+``dp.record_release`` (migration 0010), a function that runs as the owner and can only add a
+release and positive charges, so no reporting session can lower a balance.
 Before noise is drawn, every counted client's balance plus the release's epsilon is checked
 against `per_client_budget`:
 
@@ -375,21 +378,9 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
             "post_processing": CLAMPED,
         }
         release = DPRelease(release_key, period, codebook_version, released, certificate)
-        release_id = await conn.fetchval(
-            """INSERT INTO dp.releases (release_key, fingerprint, period, codebook_version, epsilon, output)
-               VALUES ($1, $2, $3, $4, $5, $6::json) RETURNING id""",
-            release_key, key, period, codebook_version, epsilon, json.dumps(release.to_json()))
-        if requester is not None:
-            await conn.execute(
-                """INSERT INTO dp.requester_spends (organisation, role, actor_id, release_id, epsilon)
-                   VALUES ($1, $2, $3, $4, $5)""", *requester, release_id, epsilon)
-        if charged:
-            await conn.execute(
-                """INSERT INTO dp.spends (subject, release_id, epsilon)
-                   SELECT s, $2, $3 FROM unnest($1::uuid[]) AS s""", charged, release_id, epsilon)
-            await conn.execute(
-                """INSERT INTO dp.balances (subject, spent)
-                   SELECT s, $2 FROM unnest($1::uuid[]) AS s
-                   ON CONFLICT (subject) DO UPDATE SET spent = dp.balances.spent + EXCLUDED.spent""",
-                charged, epsilon)
+        # recorded and charged by the owner's function: the reporting role only reads the ledger
+        who = requester or Requester(None, None, None)  # type: ignore[arg-type]
+        await conn.fetchval(
+            "SELECT dp.record_release($1, $2, $3, $4, $5, $6::json, $7::uuid[], $8, $9, $10)",
+            release_key, key, period, codebook_version, epsilon, json.dumps(release.to_json()), charged, *who)
         return release

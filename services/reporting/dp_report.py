@@ -59,14 +59,14 @@ def _tables(rows: list[asyncpg.Record]) -> list[DPTable]:
     return list(tables.values())
 
 
-async def run_dp_report(pool: asyncpg.Pool | None, period_label: str, org: str | None = None, *,
+async def run_dp_report(reporting_url: str, period_label: str, org: str | None = None, *,
                         epsilon: Decimal, per_client_budget: Decimal = DEFAULT_BUDGET,
-                        reporting_url: str | None = None, requester: Requester | None = None,
+                        requester: Requester | None = None,
                         requester_budget: Decimal | None = None) -> dict[str, Any]:
     period = Period.parse(period_label)
     scope = org or ROLL_UP
-    job = FederalReportJob(pool, reporting_url=reporting_url)
-    async with reporting_connection(pool, reporting_url) as conn:
+    job = FederalReportJob(reporting_url)
+    async with reporting_connection(reporting_url) as conn:
         await job._check_period(conn, period)
         rows = await conn.fetch(
             f"""SELECT subject, {", ".join(_GROUP_COLUMNS)} FROM reporting.federal_inputs

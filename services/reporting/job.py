@@ -4,11 +4,12 @@
 ``{"period", "codebook_version", "tables": [{"name", "program", "coverage", "cells": [{"dims",
 "count"}]}], "certificate"}``, ``count: null`` where a cell is suppressed. Steps:
 
-1. **Connect as the reporting role.** Everything runs on one connection of role
-   ``haven_reporting`` (`reporting_connection`): its own login when
-   `HAVEN_REPORTING_DATABASE_URL` is set, else the application's pool with
-   ``SET LOCAL ROLE haven_reporting``. That role reads ``reporting.*`` and the ledger and
-   nothing else (migration 0004), so the job cannot read events, keys or case views.
+1. **Connect as the reporting role.** Everything runs on one connection that logs in as
+   ``haven_reporting`` (`reporting_connection`): `HAVEN_REPORTING_DATABASE_URL`, or by
+   default the application's server and database as that user (`Settings.reporting_url`). Its own
+   session, never the application's with a role set on it, which RESET ROLE would undo. That
+   role reads ``reporting.*`` and the ledger and nothing else (migrations 0004, 0010), so the
+   job cannot read events, keys or case views.
 2. **Refuse what is not final.** A period after the horizon of ``reporting.federal_inputs``,
    or the horizon quarter itself (still running), or a period before any data, is refused
    (`PeriodUnavailable`).
@@ -177,27 +178,21 @@ def _index(label: str) -> int:
 # -- connection -----------------------------------------------------------------------------------
 
 @contextlib.asynccontextmanager
-async def reporting_connection(pool: asyncpg.Pool | None, reporting_url: str | None) -> AsyncIterator[asyncpg.Connection]:
-    """A connection in a transaction, as role haven_reporting (its own login, or SET LOCAL ROLE)."""
-    if reporting_url is not None:
+async def reporting_connection(reporting_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a transaction, logged in as role haven_reporting: its own session, not
+    the application's with a role set on it (which RESET ROLE would undo)."""
+    try:
         conn = await asyncpg.connect(reporting_url)
-        try:
-            if await conn.fetchval("SELECT current_user") != REPORTING_ROLE:
-                raise PeriodUnavailable("HAVEN_REPORTING_DATABASE_URL must log in as haven_reporting")
-            async with conn.transaction():
-                yield conn
-        finally:
-            await conn.close()
-        return
-    if pool is None:
-        raise ValueError("a pool or a reporting URL is needed")
-    async with pool.acquire() as conn, conn.transaction():
-        try:
-            await conn.execute(f"SET LOCAL ROLE {REPORTING_ROLE}")
-        except (asyncpg.InsufficientPrivilegeError, asyncpg.InvalidParameterValueError):
-            raise PeriodUnavailable("the reporting role haven_reporting is missing or not granted to the "
-                                    "application role (README, Federal reporting)") from None
-        yield conn
+    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError):
+        raise PeriodUnavailable("the reporting role cannot log in: set HAVEN_REPORTING_DATABASE_URL "
+                                "(README, Federal reporting)") from None
+    try:
+        if await conn.fetchval("SELECT session_user") != REPORTING_ROLE:
+            raise PeriodUnavailable("HAVEN_REPORTING_DATABASE_URL must log in as haven_reporting")
+        async with conn.transaction():
+            yield conn
+    finally:
+        await conn.close()
 
 
 # -- code version ---------------------------------------------------------------------------------
@@ -647,9 +642,7 @@ def _digest(parts: Sequence[str]) -> str:
 # -- the job --------------------------------------------------------------------------------------
 
 class FederalReportJob:
-    def __init__(self, pool: asyncpg.Pool | None, *, reporting_url: str | None = None,
-                 solver: IntegerSolver | None = None) -> None:
-        self._pool = pool
+    def __init__(self, reporting_url: str, *, solver: IntegerSolver | None = None) -> None:
         self._reporting_url = reporting_url
         self._solver = solver or HighsSolver()
 
@@ -658,7 +651,7 @@ class FederalReportJob:
         scope = ROLL_UP if org is None else org
         if not scope or len(scope) > 256 or not scope.isprintable() or scope == ROLL_UP and org is not None:
             raise InvalidPeriod("not an organisation id")
-        async with reporting_connection(self._pool, self._reporting_url) as conn:
+        async with reporting_connection(self._reporting_url) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LEDGER_LOCK)
             horizon = await self._check_period(conn, period)
             counts = await read_true_counts(conn, period, horizon)

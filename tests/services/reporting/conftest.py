@@ -22,6 +22,7 @@ from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
 from services.disclosure_milp import HighsSolver
 from services.reporting.job import FederalReportJob
+from services.settings import login_as
 from tests.conftest import empty_log_and_read_models
 from tests.services.reporting.releases import empty_ledger
 
@@ -56,7 +57,13 @@ async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES) -> Async
 
 
 @pytest.fixture
-async def job(demo_store: PostgresEventStore, pool: asyncpg.Pool) -> FederalReportJob:
+async def job(demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url: str) -> FederalReportJob:
     await reset_reporting(pool)
     await empty_ledger(pool)
-    return FederalReportJob(pool, solver=SOLVER)
+    return FederalReportJob(reporting_url, solver=SOLVER)
+
+
+@pytest.fixture
+def reporting_url(database_url: str) -> str:
+    """The test database as haven_reporting (the servers the tests use trust local logins)."""
+    return login_as(database_url, "haven_reporting")

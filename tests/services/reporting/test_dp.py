@@ -40,6 +40,7 @@ from services.reporting.dp import (
     discrete_laplace_pmf,
     release_noisy,
 )
+from services.settings import login_as
 
 N_DRAWS = 20_000
 ALPHA = 1e-9
@@ -336,13 +337,13 @@ async def test_no_subject_leaves_in_the_output(conn) -> None:
 
 
 async def test_the_reporting_role_can_release_but_not_refund_a_budget(database_url: str, conn) -> None:
-    reporter = await asyncpg.connect(database_url)
+    reporter = await asyncpg.connect(login_as(database_url, "haven_reporting"))
     try:
-        await reporter.execute("SET ROLE haven_reporting")
         people = subjects(5)
         first = await release(reporter, population(people))
         assert (await release(reporter, population(people))).to_json() == first.to_json()
-        for statement in ("DELETE FROM dp.spends", "DELETE FROM dp.balances", "UPDATE dp.releases SET output = '{}'"):
+        for statement in ("DELETE FROM dp.spends", "DELETE FROM dp.balances", "UPDATE dp.releases SET output = '{}'",
+                          "UPDATE dp.balances SET spent = 0", "INSERT INTO dp.spends VALUES (gen_random_uuid(), 1, 1)"):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await reporter.execute(statement)
     finally:

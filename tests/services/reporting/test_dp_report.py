@@ -21,12 +21,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def dp_ledger(job: FederalReportJob, pool: asyncpg.Pool) -> asyncpg.Pool:
+async def dp_ledger(job: FederalReportJob, pool: asyncpg.Pool, reporting_url: str) -> str:
+    """An empty DP ledger; the URL the DP mode logs in with."""
     await pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
-    return pool
+    return reporting_url
 
 
-async def test_a_dp_release_has_the_stable_shape_and_every_codebook_cell(dp_ledger: asyncpg.Pool) -> None:
+async def test_a_dp_release_has_the_stable_shape_and_every_codebook_cell(dp_ledger: str) -> None:
     document = await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1"))
     assert set(document) == {"period", "codebook_version", "tables", "certificate"}
     assert document["period"] == PERIOD and document["codebook_version"] == VERSION
@@ -39,26 +40,26 @@ async def test_a_dp_release_has_the_stable_shape_and_every_codebook_cell(dp_ledg
     assert render_csv(document)["tims_gender.csv"].count("\n") == len(gender["cells"]) + 1
 
 
-async def test_a_rerun_returns_the_same_numbers_and_spends_nothing(dp_ledger: asyncpg.Pool) -> None:
+async def test_a_rerun_returns_the_same_numbers_and_spends_nothing(dp_ledger: str, pool: asyncpg.Pool) -> None:
     first = await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1"))
-    spent = await dp_ledger.fetchval("SELECT sum(spent) FROM dp.balances")
+    spent = await pool.fetchval("SELECT sum(spent) FROM dp.balances")
     assert spent > 0
     assert await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1")) == first
-    assert await dp_ledger.fetchval("SELECT sum(spent) FROM dp.balances") == spent
+    assert await pool.fetchval("SELECT sum(spent) FROM dp.balances") == spent
 
 
-async def test_a_client_out_of_budget_stops_the_release(dp_ledger: asyncpg.Pool) -> None:
+async def test_a_client_out_of_budget_stops_the_release(dp_ledger: str, pool: asyncpg.Pool) -> None:
     """Control: the first release fits the budget; a second one (another organisation scope
     over the same clients) would exceed it and is refused."""
     await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1"), per_client_budget=Decimal("1.5"))
-    org = await dp_ledger.fetchval("SELECT organisation FROM reporting.federal_inputs WHERE quarter = $1 LIMIT 1", PERIOD)
+    org = await pool.fetchval("SELECT organisation FROM reporting.federal_inputs WHERE quarter = $1 LIMIT 1", PERIOD)
     with pytest.raises(BudgetExhausted):
         await run_dp_report(dp_ledger, PERIOD, org, epsilon=Decimal("1"), per_client_budget=Decimal("1.5"))
 
 
-async def test_no_identifier_leaves_in_a_dp_release(dp_ledger: asyncpg.Pool) -> None:
+async def test_no_identifier_leaves_in_a_dp_release(dp_ledger: str, pool: asyncpg.Pool) -> None:
     document = await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1"))
-    known = await identifiers(dp_ledger)
+    known = await identifiers(pool)
     # the tables: only codes, fixed words and counts; the certificate: public parameters only
     assert [p for p in scan_document(document, known) if not p.startswith("certificate")] == []
     text = json.dumps(document).lower()

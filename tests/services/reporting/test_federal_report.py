@@ -158,7 +158,7 @@ async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(
 
 
 async def test_re_running_a_released_period_changes_nothing(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases, reporting_url: str) -> None:
     first, organisation = await releases.after(pool, job, *WITH_AN_ORGANISATION)
     before = await ledger_snapshot(pool)
     again = await job.run(PERIOD)
@@ -167,26 +167,23 @@ async def test_re_running_a_released_period_changes_nothing(
     assert again == first and again_organisation == organisation
     assert await ledger_snapshot(pool) == before
     # a fresh job (another process) too
-    assert await FederalReportJob(pool).run(PERIOD) == first
+    assert await FederalReportJob(reporting_url).run(PERIOD) == first
     assert await ledger_snapshot(pool) == before
 
 
 RELEASE_IN_A_FRESH_PROCESS = """
 import asyncio, json, sys
-import asyncpg
 from services.reporting.job import FederalReportJob
 
 async def main():
-    pool = await asyncpg.create_pool(sys.argv[1], min_size=1, max_size=2)
-    print(json.dumps(await FederalReportJob(pool).run(sys.argv[2]), sort_keys=True))
-    await pool.close()
+    print(json.dumps(await FederalReportJob(sys.argv[1]).run(sys.argv[2]), sort_keys=True))
 
 asyncio.run(main())
 """
 
 
 async def test_the_same_data_gives_the_same_release_whatever_the_hash_order(
-        job: FederalReportJob, pool: asyncpg.Pool, database_url: str, releases: Releases) -> None:
+        job: FederalReportJob, pool: asyncpg.Pool, reporting_url: str, releases: Releases) -> None:
     """What a release publishes depends on the data and the ledger alone: not on the process's
     string-hash order (sets and frozensets of codes), nor on the solver's time limit (the
     complement search is bounded in nodes, not seconds; this process's solver has a shorter
@@ -195,7 +192,7 @@ async def test_the_same_data_gives_the_same_release_whatever_the_hash_order(
     documents = [json.dumps(document, sort_keys=True) for document in await releases.after(pool, job, *RELEASED)]
     for seed in HASH_SEEDS:
         await empty_ledger(pool)
-        fresh = subprocess.run([sys.executable, "-c", RELEASE_IN_A_FRESH_PROCESS, database_url, PERIOD],
+        fresh = subprocess.run([sys.executable, "-c", RELEASE_IN_A_FRESH_PROCESS, reporting_url, PERIOD],
                                env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
                                timeout=600, check=True)
         documents.append(fresh.stdout.strip())
@@ -291,32 +288,40 @@ async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
                for c, t_c in zip(t["cells"], tt["cells"], strict=True))
 
 
-async def test_the_job_logs_in_as_the_reporting_role_when_configured(
-        job: FederalReportJob, pool: asyncpg.Pool, database_url: str, releases: Releases) -> None:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(database_url)
-    # the same server as the test database, as haven_reporting (over TCP, or the embedded
-    # server's Unix socket, which the URL names in its query)
-    where = f"{parts.hostname}:{parts.port or 5432}" if parts.hostname else ""
-    login = urlunsplit(parts._replace(netloc=f"haven_reporting@{where}"))
-    await pool.execute("ALTER ROLE haven_reporting LOGIN")  # the test server trusts local connections
+async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
+        job: FederalReportJob, pool: asyncpg.Pool, database_url: str, reporting_url: str, releases: Releases) -> None:
+    """Attack: from inside the reporting session, RESET ROLE to reach the events, or lower a
+    client's DP balance. The job logs in as haven_reporting itself, so there is no other role
+    to go back to, and the budget ledger is read-only to it. Control: the application's own
+    session with the role merely set on it (the mode this replaces) is undone by RESET ROLE."""
+    conn = await asyncpg.connect(reporting_url)
     try:
-        conn = await asyncpg.connect(login)
-        try:
-            assert await conn.fetchval("SELECT current_user") == "haven_reporting"
-            assert await conn.fetchval("SELECT count(*) FROM reporting.federal_inputs") > 0
-            for table in ("haven.events", "haven.streams", "views.case_view", "views.reporting_subjects"):
-                with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                    await conn.fetchval(f"SELECT count(*) FROM {table}")
-        finally:
-            await conn.close()
-        # a whole release through that login (an organisation's: the smallest), then the same from the ledger
-        document = await FederalReportJob(None, reporting_url=login, solver=SOLVER).run(PERIOD, "org-meadow")
-        assert document == await job.run(PERIOD, "org-meadow")
-        with pytest.raises(PeriodUnavailable):  # a URL of another role is refused
-            await FederalReportJob(None, reporting_url=database_url).run(PERIOD)
-        # and it is the release the application's connection makes of the same data
-        assert [document] == await releases.after(pool, job, (PERIOD, "org-meadow"))
+        assert await conn.fetchval("SELECT session_user") == "haven_reporting"
+        assert await conn.fetchval("SELECT count(*) FROM reporting.federal_inputs") > 0
+        await conn.execute("RESET ROLE")
+        for table in ("haven.events", "haven.streams", "views.case_view", "views.reporting_subjects"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.fetchval(f"SELECT count(*) FROM {table}")
+        for statement in ("UPDATE dp.balances SET spent = 0", "DELETE FROM dp.spends",
+                          "INSERT INTO dp.balances VALUES (gen_random_uuid(), 0)"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(statement)
+        with pytest.raises(asyncpg.CheckViolationError):  # the owner's function charges, never refunds
+            await conn.fetchval("SELECT dp.record_release('x', '\\x00', '2026Q1', 'v', -1, '{}', '{}', "
+                                "NULL, NULL, NULL)")
     finally:
-        await pool.execute("ALTER ROLE haven_reporting NOLOGIN")
+        await conn.close()
+    app = await asyncpg.connect(database_url)
+    try:  # control: a role set on the application's session is one RESET ROLE away from everything
+        async with app.transaction():
+            await app.execute("SET LOCAL ROLE haven_reporting")
+            await app.execute("RESET ROLE")
+            assert await app.fetchval("SELECT count(*) FROM haven.events") >= 0
+    finally:
+        await app.close()
+    # a whole release through that login (an organisation's: the smallest), then the same from the ledger
+    document = await FederalReportJob(reporting_url, solver=SOLVER).run(PERIOD, "org-meadow")
+    assert document == await job.run(PERIOD, "org-meadow")
+    with pytest.raises(PeriodUnavailable):  # a URL of another role is refused
+        await FederalReportJob(database_url).run(PERIOD)
+    assert [document] == await releases.after(pool, job, (PERIOD, "org-meadow"))
