@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from domain.case import commands as cmd
+from events.verify import verify_store
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.api import case_support
@@ -261,3 +262,35 @@ async def test_a_read_after_another_process_appended_shows_its_event_and_is_reco
     assert read.headers["etag"] == '"2"'
     assert [s["service_id"] for s in read.json()["services"]] == ["service-elsewhere"]
     assert await access_records(runtime, case_id) == ["worker-1"]
+
+
+async def test_a_tampered_event_mid_stream_is_found_by_the_paths_that_walk_the_chain(
+        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    """Attack: corrupt the ciphertext of an event in the middle of a case's stream. The paths
+    that walk the stream (`GET .../history`, a read when the view is behind, `haven verify`)
+    find it; a read served from the current sealed view answers the case as it was projected
+    from the authentic events — never the corrupted one — and does not itself walk the chain
+    (docs/security.md, "Which paths check the chain")."""
+    await empty_log_and_read_models(runtime.pool)
+    case_id = await open_case(cases, people.worker)
+    for version in (1, 2):
+        answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(f"service-{version}"),
+                                  headers={**people.worker, "If-Match": f'"{version}"'})
+        assert answer.status_code == 200, answer.text
+    await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
+    before = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    await runtime.pool.execute(
+        "UPDATE haven.events SET ciphertext = overlay(ciphertext placing '\\xff'::bytea from 20 for 1) "
+        "WHERE stream_id = $1 AND version = 2", uuid.UUID(case_id))
+    report = await verify_store(runtime.pool, runtime.keyring)
+    assert [(str(f.stream_id), f.version) for f in report.findings] == [(case_id, 2), (case_id, 2)]
+    history = await cases.get(f"/v1/cases/{case_id}/history", headers=people.worker)
+    assert history.status_code == 500 and history.json()["type"].endswith("/internal-error")
+    from_view = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert from_view.status_code == 200 and from_view.json() == before.json()  # the authentic state
+    await runtime.pool.execute("UPDATE views.case_view SET version = version - 1 WHERE case_id = $1",
+                               uuid.UUID(case_id))  # the view behind: the state this process's command left ...
+    from_memory = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
+    assert from_memory.status_code == 200 and from_memory.json() == before.json()
+    runtime.recent.clear()  # ... and without it, the read walks the stream
+    assert (await cases.get(f"/v1/cases/{case_id}", headers=people.worker)).status_code == 500
