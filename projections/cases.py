@@ -10,7 +10,9 @@ One fold of each case's events feeds two tables, so they can never disagree:
 * ``views.caseload``: per case, operational facts only — assignment, whether it is open, and
   dates and counts from which "next actions" and risk flags are computed at query time
   (`projections.caseload`): referrals waiting for an answer, consent and immigration
-  expiries, the latest month with services, the last contact. No name, narrative, location,
+  expiries, the latest month with services, the last contact; and a transfer asked of
+  another organisation and not yet answered (its id, the recipient, the day, the receiving
+  worker and team), which is how the recipient finds it (`projections.caseload.incoming_transfers`). No name, narrative, location,
   demographic or immigration detail: the columns are on an allow-list, tested.
 
 `apply` folds a batch into per-case documents held in memory; `flush` seals and writes each
@@ -105,11 +107,15 @@ def caseload_row(tenant_id: str, case_id: uuid.UUID, state: CaseState) -> tuple[
         services_month = max(s.delivered_on for s in state.services).replace(day=1)
         services_in_month = sum(s.delivered_on >= services_month for s in state.services)
     is_open = state.closure is None and state.transfer is None
+    asked = state.pending_transfer
     return (
         tenant_id, case_id, state.version, state.worker_id, state.team_id, is_open, state.enrolled_on,
         state.closure.closed_on if state.closure else None, state.last_activity_on, waiting,
         waiting[0] if waiting else None, consent_expiries, immigration_expiries, services_month,
         services_in_month, state.contact is not None and bool(state.contact.channels), state.victim_status is not None,
+        asked.transfer_id if asked else None, asked.recipient_organisation if asked else None,
+        asked.requested_on if asked else None, asked.receiving_worker_id if asked else None,
+        asked.receiving_team_id if asked else None,
     )
 
 
@@ -117,7 +123,8 @@ CASELOAD_COLUMNS = (
     "tenant_id", "case_id", "version", "worker_id", "team_id", "is_open", "enrolled_on", "closed_on",
     "last_contact_on", "waiting_referrals_since", "oldest_waiting_referral_on", "consent_expiries",
     "immigration_expiries", "services_month", "services_in_month", "has_safe_contact_plan",
-    "has_victim_status",
+    "has_victim_status", "transfer_id", "transfer_recipient", "transfer_requested_on", "transfer_worker_id",
+    "transfer_team_id",
 )
 
 
@@ -133,7 +140,7 @@ _UPSERT_CASELOAD = f"""INSERT INTO {{table}} ({", ".join(CASELOAD_COLUMNS)})
 
 class CasesProjection:
     name: ClassVar[str] = "cases"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     stream_local: ClassVar[bool] = True  # one case's events make its view and caseload row
     tables: ClassVar[dict[str, str]] = {
         CASE_VIEW: """CREATE TABLE {table} (
@@ -161,9 +168,16 @@ class CasesProjection:
             services_in_month          integer NOT NULL,
             has_safe_contact_plan      boolean NOT NULL,
             has_victim_status          boolean NOT NULL,
+            transfer_id                text,  -- a transfer asked and not yet answered: ids and a date only
+            transfer_recipient         text,
+            transfer_requested_on      date,
+            transfer_worker_id         text,
+            transfer_team_id           text,
             PRIMARY KEY (tenant_id, case_id));
             CREATE INDEX {plain}_by_worker ON {table} (tenant_id, worker_id, is_open, last_contact_on, case_id);
-            CREATE INDEX {plain}_by_team ON {table} (tenant_id, team_id, is_open, last_contact_on, case_id)""",
+            CREATE INDEX {plain}_by_team ON {table} (tenant_id, team_id, is_open, last_contact_on, case_id);
+            CREATE UNIQUE INDEX {plain}_by_transfer ON {table} (transfer_recipient, transfer_id)
+                WHERE transfer_id IS NOT NULL""",
     }
 
     def __init__(self, keyring: Keyring, *, cache_size: int = 20_000) -> None:

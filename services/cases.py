@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 from domain.case import commands as cmd
 from domain.case.decide import Context, decide, receiving_case
-from domain.case.events import CaseTransferred
+from domain.case.errors import TransferNotFound
+from domain.case.events import CaseTransferred, TransferRequested
 from domain.case.state import CaseState, fold
 from domain.event import DomainEvent, EventMetadata
 from events.errors import ConcurrencyConflict, StreamNotFound
@@ -143,22 +144,74 @@ class CaseUseCases:
                           expected_version: int | None = None) -> int:
         return await self._execute(actor, case_id, command, expected_version)
 
+    async def request_transfer(self, actor: Actor, case_id: str, command: cmd.RequestTransfer,
+                               expected_version: int | None = None) -> int:
+        """Ask another organisation to take the case over; nothing leaves the case yet."""
+        return await self._execute(actor, case_id, command, expected_version)
+
+    async def accept_transfer(self, actor: Actor, sending_organisation: str, case_id: str, transfer_id: str,
+                              accepted_on: dt.date) -> int:
+        """The receiving organisation (`actor`'s) takes the case over: the sending case closes
+        as transferred and `transfer_id` opens here with what the consent released, in one
+        transaction. The sending case is read on the recipient's behalf, which only its pending
+        request, addressed to this organisation, allows. Returns the receiving case's version."""
+        state, pending = await self._asked_of(actor, sending_organisation, case_id, transfer_id)
+        command = cmd.TransferCase(
+            recipient_organisation=actor.organisation_id, consent_id=pending.consent_id, transferred_on=accepted_on,
+            receiving_case_id=transfer_id, receiving_worker_id=pending.receiving_worker_id,
+            receiving_team_id=pending.receiving_team_id, living_situation=pending.living_situation)
+        await self._carry_out(_answering(actor, sending_organisation), case_id, state, command, actor)
+        return 1
+
+    async def decline_transfer(self, actor: Actor, sending_organisation: str, case_id: str, transfer_id: str,
+                               declined_on: dt.date, reason: str | None) -> int:
+        """The receiving organisation says no: the case stays where it is; returns its version."""
+        state, _ = await self._asked_of(actor, sending_organisation, case_id, transfer_id)
+        sender = _answering(actor, sending_organisation)
+        events = decide(state, cmd.DeclineTransfer(transfer_id=transfer_id, declined_on=declined_on, reason=reason),
+                        self._context(sender))
+        result = await self._store.append(sending_organisation, uuid.UUID(case_id), state.version, events,
+                                          self._metadata(sender))
+        self._appended(sending_organisation, case_id, state, events)
+        return result.version
+
     async def transfer(self, actor: Actor, case_id: str, command: cmd.TransferCase,
                        expected_version: int | None = None) -> int:
-        """Close the case here as transferred and open the receiving organisation's case with
-        only what the consent released — both in one transaction."""
-        state, events = await self._decide(actor, case_id, command, expected_version)
+        """Carry out a transfer its recipient accepted outside Haven (the demo's organisations,
+        an import): close here, open there, in one transaction. Through the API a transfer is
+        a request the recipient answers (`request_transfer`, `accept_transfer`)."""
+        state = await self.load(actor.organisation_id, case_id)
+        if expected_version is not None and expected_version != state.version:
+            raise ConcurrencyConflict(case_id, expected_version)
+        receiver = Actor(f"transfer-from:{actor.organisation_id}", command.recipient_organisation, actor.request_id)
+        return await self._carry_out(actor, case_id, state, command, receiver)
+
+    async def _asked_of(self, actor: Actor, sending_organisation: str, case_id: str,
+                        transfer_id: str) -> tuple[CaseState, TransferRequested]:
+        state = await self.load(sending_organisation, case_id)
+        pending = state.pending_transfer
+        if pending is None or pending.transfer_id != transfer_id or pending.recipient_organisation != actor.organisation_id:
+            raise TransferNotFound("no such transfer is waiting for an answer")
+        return state, pending
+
+    async def _carry_out(self, sender: Actor, case_id: str, state: CaseState, command: cmd.TransferCase,
+                         receiver: Actor) -> int:
+        """Close the sending case as transferred and open the receiving one, in one transaction.
+        Each organisation's record names only its own staff, or the other organisation."""
+        events = decide(state, command, self._context(sender))
         transferred = next(e for e in events if isinstance(e, CaseTransferred))
         opened = receiving_case(state, transferred, command)
-        metadata = self._metadata(actor)
         async with self._store.transaction() as conn:
-            result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
-                                              metadata, connection=conn)
-            # The receiving organisation's record names the sending organisation, not one of
-            # its staff: user ids of one organisation never appear in another's case.
-            received = EventMetadata(actor_id=f"transfer-from:{actor.organisation_id}",
-                                     command_id=metadata.command_id, correlation_id=metadata.correlation_id)
-            await self._store.append(command.recipient_organisation, uuid.UUID(command.receiving_case_id), 0,
-                                     [opened], received, connection=conn)
-        self._appended(actor.organisation_id, case_id, state, events)
+            result = await self._store.append(sender.organisation_id, uuid.UUID(case_id), state.version, events,
+                                              self._metadata(sender), connection=conn)
+            await self._store.append(receiver.organisation_id, uuid.UUID(command.receiving_case_id), 0,
+                                     [opened], self._metadata(receiver), connection=conn)
+        self._appended(sender.organisation_id, case_id, state, events)
+        self._appended(receiver.organisation_id, command.receiving_case_id, CaseState(), [opened])
         return result.version
+
+
+def _answering(actor: Actor, sending_organisation: str) -> Actor:
+    """Who the sending case records as answering its transfer request: the receiving
+    organisation, never one of its staff (user ids of one organisation stay out of another's)."""
+    return Actor(f"transfer-to:{actor.organisation_id}", sending_organisation, actor.request_id)

@@ -131,7 +131,28 @@ class AssignCase(Command, frozen=True, kw_only=True):
     assigned_on: dt.date
 
 
+class RequestTransfer(Command, frozen=True, kw_only=True):
+    """Ask `recipient_organisation` to take the case over; `transfer_id` becomes its case's id."""
+
+    transfer_id: str
+    recipient_organisation: str
+    consent_id: str
+    requested_on: dt.date
+    receiving_worker_id: str
+    receiving_team_id: str
+    living_situation: str = "unknown"
+
+
+class DeclineTransfer(Command, frozen=True, kw_only=True):
+    transfer_id: str
+    declined_on: dt.date
+    reason: str | None = None
+
+
 class TransferCase(Command, frozen=True, kw_only=True):
+    """Carry the transfer out (the recipient accepted): close here, open there. When a request
+    is pending it must be that request (`receiving_case_id` is its `transfer_id`)."""
+
     recipient_organisation: str
     consent_id: str
     transferred_on: dt.date

@@ -430,17 +430,47 @@ def _assign(state: CaseState, c: cmd.AssignCase, context: Context) -> list[ev.Do
     return [ev.CaseAssigned(worker_id=c.worker_id, team_id=c.team_id, assigned_on=c.assigned_on)]
 
 
-def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[ev.DomainEvent]:
-    if c.recipient_organisation == state.organisation_id:
+def _transfer_allowed(state: CaseState, context: Context, recipient: str, consent_id: str, living_situation: str,
+                      on: dt.date) -> tuple[str, ...]:
+    """The checks of a transfer, asked for or carried out on `on`; the released categories."""
+    if recipient == state.organisation_id:
         raise err.InvalidValue("a transfer goes to another organisation; reassign within one")
-    consent = state.consents.get(c.consent_id)
+    consent = state.consents.get(consent_id)
     categories = consent.granted.data_categories if consent else ()
-    require_consent(state, c.consent_id, recipient=c.recipient_organisation, purpose="case_transfer",
-                    categories=categories, on=c.transferred_on)
-    _codes(context, "living_situation", c.living_situation)
-    _not_future(context, c.transferred_on, "the transfer")
-    _not_before(c.transferred_on, state.enrolled_on, "the transfer", "the start of enrolment")
+    require_consent(state, consent_id, recipient=recipient, purpose="case_transfer", categories=categories, on=on)
+    _codes(context, "living_situation", living_situation)
+    _not_future(context, on, "the transfer")
+    _not_before(on, state.enrolled_on, "the transfer", "the start of enrolment")
     _no_open_referrals(state)
+    return categories
+
+
+def _request_transfer(state: CaseState, c: cmd.RequestTransfer, context: Context) -> list[ev.DomainEvent]:
+    if state.pending_transfer is not None:
+        raise err.TransferPending("a transfer of this case is already waiting for its recipient's answer")
+    _transfer_allowed(state, context, c.recipient_organisation, c.consent_id, c.living_situation, c.requested_on)
+    return [ev.TransferRequested(
+        transfer_id=c.transfer_id, recipient_organisation=c.recipient_organisation, consent_id=c.consent_id,
+        requested_on=c.requested_on, receiving_worker_id=c.receiving_worker_id,
+        receiving_team_id=c.receiving_team_id, living_situation=c.living_situation)]
+
+
+def _decline_transfer(state: CaseState, c: cmd.DeclineTransfer, context: Context) -> list[ev.DomainEvent]:
+    pending = state.pending_transfer
+    if pending is None or pending.transfer_id != c.transfer_id:
+        raise err.TransferNotFound("no such transfer is waiting for an answer")
+    _not_future(context, c.declined_on, "the answer")
+    _not_before(c.declined_on, pending.requested_on, "the answer", "the request")
+    return [ev.TransferDeclined(transfer_id=c.transfer_id, declined_on=c.declined_on, reason=c.reason)]
+
+
+def _transfer(state: CaseState, c: cmd.TransferCase, context: Context) -> list[ev.DomainEvent]:
+    pending = state.pending_transfer
+    if pending is not None and (pending.transfer_id, pending.recipient_organisation, pending.consent_id) != (
+            c.receiving_case_id, c.recipient_organisation, c.consent_id):
+        raise err.TransferPending("another transfer of this case is waiting for its recipient's answer")
+    categories = _transfer_allowed(state, context, c.recipient_organisation, c.consent_id, c.living_situation,
+                                   c.transferred_on)
     return [
         ev.CaseTransferred(recipient_organisation=c.recipient_organisation, consent_id=c.consent_id,
                            released_categories=categories, transferred_on=c.transferred_on,
@@ -517,7 +547,7 @@ def _reopen(state: CaseState, c: cmd.ReopenCase, context: Context) -> list[ev.Do
 
 # A client may revoke a consent, or change their mind about statistics, at any time —
 # including after the case is closed (VAWA: consent is revocable).
-_AFTER_CLOSURE = (cmd.RevokeConsent, cmd.RecordStatisticsConsent)
+_AFTER_CLOSURE = (cmd.RevokeConsent, cmd.RecordStatisticsConsent, cmd.DeclineTransfer)
 
 _HANDLERS: dict[type, Callable[[CaseState, cmd.Command, Context], list[ev.DomainEvent]]] = {
     cmd.DetermineVictimStatus: _determine_status,
@@ -534,6 +564,8 @@ _HANDLERS: dict[type, Callable[[CaseState, cmd.Command, Context], list[ev.Domain
     cmd.AssessOutcome: _assess_outcome,
     cmd.RecordImmigrationStep: _immigration_step,
     cmd.AssignCase: _assign,
+    cmd.RequestTransfer: _request_transfer,
+    cmd.DeclineTransfer: _decline_transfer,
     cmd.TransferCase: _transfer,
     cmd.CloseCase: _close,
 }

@@ -134,3 +134,15 @@ class VersionGap(DomainError):
     """Events handed to the fold do not have consecutive versions."""
 
     code = "version-gap"
+
+
+class TransferPending(DomainError):
+    """A transfer of the case is already waiting for its recipient's answer."""
+
+    code = "transfer-pending"
+
+
+class TransferNotFound(DomainError):
+    """No pending transfer with that id (never asked, or already accepted or declined)."""
+
+    code = "transfer-not-found"

@@ -158,6 +158,26 @@ class CaseAssigned(DomainEvent, frozen=True, kw_only=True, tag="case.assigned"):
     assigned_on: dt.date
 
 
+class TransferRequested(DomainEvent, frozen=True, kw_only=True, tag="case.transfer_requested"):
+    """The assigned worker asks another organisation to take the case over (under the client's
+    consent). Nothing leaves the case until the recipient accepts (`CaseTransferred`) or it
+    declines (`TransferDeclined`). `transfer_id` is also the id the receiving case will have."""
+
+    transfer_id: str
+    recipient_organisation: str
+    consent_id: str
+    requested_on: dt.date
+    receiving_worker_id: str
+    receiving_team_id: str
+    living_situation: str = "unknown"
+
+
+class TransferDeclined(DomainEvent, frozen=True, kw_only=True, tag="case.transfer_declined"):
+    transfer_id: str
+    declined_on: dt.date
+    reason: str | None = None  # sensitive: the receiving organisation's words
+
+
 class CaseTransferred(DomainEvent, frozen=True, kw_only=True, tag="case.transferred"):
     recipient_organisation: str
     consent_id: str
@@ -187,7 +207,7 @@ CASE_EVENTS: tuple[type[DomainEvent], ...] = (
     CaseOpened, VictimStatusDetermined, TraffickingContextUpdated, ConsentGranted, ConsentRevoked,
     StatisticsConsentRecorded, NeedsAssessed, GoalSet, GoalStatusChanged, ReferralProposed,
     ReferralStatusChanged, ServiceDelivered, OutcomeAssessed, ImmigrationStepRecorded, CaseAssigned,
-    CaseTransferred, CaseClosed, CaseReopened,
+    CaseTransferred, CaseClosed, CaseReopened, TransferRequested, TransferDeclined,
 )
 CASE_UPCASTERS = {("case.opened", 1): upcast_case_opened_v1}
 
@@ -195,5 +215,5 @@ CaseEvent = (
     CaseOpened | VictimStatusDetermined | TraffickingContextUpdated | ConsentGranted | ConsentRevoked
     | StatisticsConsentRecorded | NeedsAssessed | GoalSet | GoalStatusChanged | ReferralProposed
     | ReferralStatusChanged | ServiceDelivered | OutcomeAssessed | ImmigrationStepRecorded | CaseAssigned
-    | CaseTransferred | CaseClosed | CaseReopened
+    | CaseTransferred | CaseClosed | CaseReopened | TransferRequested | TransferDeclined
 )

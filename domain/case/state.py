@@ -82,6 +82,8 @@ class CaseState(msgspec.Struct, frozen=True, kw_only=True):
     outcomes: tuple[ev.OutcomeAssessed, ...] = ()
     milestones: Mapping[str, MilestoneState] = _EMPTY
     transfer: ev.CaseTransferred | None = None
+    pending_transfer: ev.TransferRequested | None = None  # asked, not yet accepted or declined
+    declined_transfers: tuple[ev.TransferDeclined, ...] = ()
     closure: ev.CaseClosed | None = None
     enrolments: int = 0  # program entries: 1 at intake, +1 for each reopening
     enrolled_on: dt.date | None = None  # start of the current enrolment
@@ -165,8 +167,12 @@ def evolve(state: CaseState, event: ev.DomainEvent) -> CaseState:
             return replace(state, milestones=_with(state.milestones, event.milestone_id, milestone))
         case ev.CaseAssigned():
             return replace(state, worker_id=event.worker_id, team_id=event.team_id)
+        case ev.TransferRequested():
+            return replace(state, pending_transfer=event)
+        case ev.TransferDeclined():
+            return replace(state, pending_transfer=None, declined_transfers=(*state.declined_transfers, event))
         case ev.CaseTransferred():
-            return replace(state, transfer=event)
+            return replace(state, transfer=event, pending_transfer=None)
         case ev.CaseClosed():
             return replace(state, closure=event)
         case ev.CaseReopened():

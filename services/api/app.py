@@ -39,6 +39,7 @@ from services.api.errors import handle_exception
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
 from services.api.report_routes import REPORT_ROUTES
+from services.api.transfer_routes import TRANSFER_ROUTES
 from services.api.system import health, metrics, ready
 from services.bootstrap import Runtime
 from services.settings import Settings
@@ -75,7 +76,7 @@ def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
 
     app = HavenApp(
         route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *CASE_COMMAND_ROUTES, *CASELOAD_ROUTES,
-                        *ACCESS_ROUTES, *REPORT_ROUTES,
+                        *ACCESS_ROUTES, *REPORT_ROUTES, *TRANSFER_ROUTES,
                         *route_handlers],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),

@@ -25,7 +25,9 @@ Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
 |                       | POST .../{needs,goals,statistics-consent}       |                                   |                                           |                       |          |       |
 |                       | POST .../goals/{gid}/status                     |                                   |                                           |                       |          |       |
 | case.immigration      | POST /v1/cases/{id}/immigration                 | assignment only                   | 403                                       | 403                   | 403      | 403   |
-| case.transfer         | POST /v1/cases/{id}/transfer                    | assignment only                   | 403                                       | 403                   | 403      | 403   |
+| case.transfer         | POST /v1/cases/{id}/transfer (ask)              | assignment only                   | 403                                       | 403                   | 403      | 403   |
+| transfer.list         | GET /v1/transfers (incoming)                    | role (those naming the caller)    | team (those for the caller's team)        | 403                   | 403      | 403   |
+| transfer.answer       | POST /v1/transfers/{tid}/{acceptance,decline}   | assignment (the worker named)     | team (the team named)                     | 403                   | 403      | 403   |
 | case.close            | POST .../closure, POST .../reopening            | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
 | case.assign           | POST /v1/cases/{id}/assignment                  | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
 | case.break_glass      | POST /v1/cases/{id}/break-glass                 | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
@@ -77,6 +79,10 @@ Decisions of this table that the issue left open:
   (case.assign) and the new assigned worker transfers it. Every other content command of a
   case worker (victim status, trafficking context, needs, goals, consents including the
   statistics flag) is case.command.
+* A transfer is a request (`TransferRequested` on the sending case) that the receiving
+  organisation answers: the receiving worker it names, or a supervisor of the receiving team
+  it names, accepts or declines (transfer.answer, whose "case" is the incoming transfer: the
+  recipient organisation, worker and team). Until then nothing leaves the sending case.
 * The organisation's team-access setting is `HAVEN_TEAM_ACCESS` (`services.settings`); the
   API passes `team_access` for the caller's organisation on every case route.
 * Principals with several roles get the union of their roles' rules; when several allow, the
@@ -112,6 +118,8 @@ class Action(StrEnum):
     CASE_COMMAND = "case.command"
     CASE_IMMIGRATION = "case.immigration"
     CASE_TRANSFER = "case.transfer"
+    TRANSFER_LIST = "transfer.list"
+    TRANSFER_ANSWER = "transfer.answer"
     CASE_CLOSE = "case.close"
     CASE_ASSIGN = "case.assign"
     CASE_BREAK_GLASS = "case.break_glass"
@@ -255,6 +263,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.CASE_COMMAND: _rule(True, caseworker=_WORKER_CONTENT),
     Action.CASE_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
     Action.CASE_TRANSFER: _rule(True, caseworker=(ASSIGNED,)),
+    Action.TRANSFER_LIST: _rule(False, caseworker=(BY_ROLE,), supervisor=(TEAM_CASELOAD,)),
+    # about the incoming transfer: its facts are the recipient organisation, worker and team
+    Action.TRANSFER_ANSWER: _rule(True, caseworker=(ASSIGNED,), supervisor=(OWN_TEAM,)),
     Action.CASE_CLOSE: _rule(True, caseworker=_WORKER_CONTENT),
     Action.CASE_ASSIGN: _rule(True, supervisor=(OWN_TEAM,)),
     Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),

@@ -23,21 +23,21 @@ Routes (all `POST /v1/cases/{case_id}/...`; chosen here, the contract left them 
 * `statistics-consent` -> `record_consent` with `RecordStatisticsConsent` (case.command):
   `{agrees, recorded_on}`, accepted on a closed case too (the domain allows it: a client may
   change their mind at any time);
-* `transfer` -> `transfer` (case.transfer), below.
+* `transfer` -> `request_transfer` (case.transfer), below.
 
 Each appends events, so each is a `POST` like every other command, under the same If-Match
 rule; the trafficking context is replaced as a whole (not patched), and its earlier revisions
 stay in the case's history.
 
-Transfer: `{recipient_organisation, consent_id, transferred_on, receiving_worker_id,
-receiving_team_id, living_situation?}`. The server chooses the receiving case's id; the answer
-is 200 `{case_id, version, receiving_case_id}` (ids only, so it can be stored with the
-Idempotency-Key and a retry gets the same receiving id). The use case closes this case as
-transferred and opens the receiving organisation's case with only what the consent released,
-both appended inside this route's unit of work together with the idempotency record
-(`case_support.UnitOfWorkStore.transaction`). The receiving ids must be printable text (they
-name a tenant and its staff), else 422 `validation-error`. Only the assigned worker may
-transfer (`authorisation`: it releases data outside the organisation and cannot be undone).
+Transfer: `{recipient_organisation, consent_id, requested_on, receiving_worker_id,
+receiving_team_id, living_situation?}` asks the receiving organisation to take the case over.
+The server chooses the transfer's id (which the receiving case will have); the answer is 200
+`{case_id, version, transfer_id}` (ids only, so it can be stored with the Idempotency-Key and a
+retry gets the same id). Nothing leaves the case yet: the receiving organisation accepts or
+declines (`transfer_routes`), and only an acceptance closes this case as transferred and
+opens theirs with what the consent released. The consent is checked when asked and again
+when accepted. Only the assigned worker may ask (`authorisation`: it would release data
+outside the organisation); one request at a time (409 `transfer-pending`).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ from services.api.case_schemas import (
     SetGoalBody,
     StatisticsConsentBody,
     TraffickingContextBody,
-    TransferAccepted,
+    TransferAsked,
     TransferCaseBody,
     VictimStatusBody,
     example,
@@ -158,11 +158,11 @@ async def record_statistics_consent(
 
 
 @post("/v1/cases/{case_id:uuid}/transfer", operation_id="transferCase",
-      summary="Transfer the case to another organisation under the client's consent (assigned worker only)",
+      summary="Ask another organisation to take the case over, under the client's consent (assigned worker only)",
       **{**_COMMAND, "responses": {
           **COMMAND_RESPONSES,
-          200: accepted_spec("The case was closed as transferred and the receiving organisation's case opened; "
-                             "`ETag` names this case's new version.", TransferAccepted),
+          200: accepted_spec("The request was recorded; the receiving organisation accepts or declines it "
+                             "(`/v1/transfers`). `ETag` names this case's new version.", TransferAsked),
           422: problem_spec("Invalid body (`validation-error`, also for a receiving id that is not printable "
                             "text), a domain rule refused a value, or the Idempotency-Key was used for another "
                             "request (`idempotency-key-reused`).")}})
@@ -171,14 +171,13 @@ async def transfer_case(
     data: Annotated[TransferCaseBody, _json(example("To a partner organisation in another city",
                                                     TRANSFER_CASE_EXAMPLE))],
 ) -> Response[bytes]:
-    receiving_case_id = str(uuid.uuid4())
-    command = data.command(receiving_case_id)
+    transfer_id = str(uuid.uuid4())
+    command = data.command(transfer_id)
 
     return await case_command(
         request, runtime, case_id, Action.CASE_TRANSFER, data,
-        lambda uc, actor, v: uc.transfer(actor, str(case_id), command, v),
-        accepted=lambda version: TransferAccepted(case_id=str(case_id), version=version,
-                                                  receiving_case_id=receiving_case_id))
+        lambda uc, actor, v: uc.request_transfer(actor, str(case_id), command, v),
+        accepted=lambda version: TransferAsked(case_id=str(case_id), version=version, transfer_id=transfer_id))
 
 
 CASE_COMMAND_ROUTES = [determine_victim_status, update_trafficking_context, assess_needs, set_goal,

@@ -226,23 +226,32 @@ class StatisticsConsentBody(cmd.RecordStatisticsConsent, forbid_unknown_fields=T
 
 
 class TransferCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """A transfer to another organisation under the client's consent (purpose `case_transfer`,
-    naming that organisation). The server sets the receiving case's id; the receiving worker and
-    team are those the receiving organisation named for the hand-over."""
+    """A request that another organisation take the case over, under the client's consent
+    (purpose `case_transfer`, naming that organisation). The server sets the transfer's id
+    (also the receiving case's); the receiving worker and team are those the receiving
+    organisation named for the hand-over, and they answer it."""
 
     recipient_organisation: Identifier
     consent_id: str
-    transferred_on: dt.date
+    requested_on: dt.date
     receiving_worker_id: Identifier
     receiving_team_id: Identifier
     living_situation: str = "unknown"
 
-    def command(self, receiving_case_id: str) -> cmd.TransferCase:
-        return cmd.TransferCase(
-            recipient_organisation=self.recipient_organisation, consent_id=self.consent_id,
-            transferred_on=self.transferred_on, receiving_case_id=receiving_case_id,
-            receiving_worker_id=self.receiving_worker_id, receiving_team_id=self.receiving_team_id,
-            living_situation=self.living_situation)
+    def command(self, transfer_id: str) -> cmd.RequestTransfer:
+        return cmd.RequestTransfer(
+            transfer_id=transfer_id, recipient_organisation=self.recipient_organisation, consent_id=self.consent_id,
+            requested_on=self.requested_on, receiving_worker_id=self.receiving_worker_id,
+            receiving_team_id=self.receiving_team_id, living_situation=self.living_situation)
+
+
+class AcceptTransferBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    accepted_on: dt.date
+
+
+class DeclineTransferBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    declined_on: dt.date
+    reason: str | None = None  # sealed into the sending case; its worker reads it
 
 
 class BreakGlassBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -264,13 +273,18 @@ class CommandAccepted(msgspec.Struct, frozen=True):
     version: int
 
 
-class TransferAccepted(msgspec.Struct, frozen=True, kw_only=True):
-    """The sending case's id and version (closed as transferred) and the id of the case opened
-    at the receiving organisation, to hand over. Ids only: stored in plain like `CommandAccepted`."""
+class TransferAsked(msgspec.Struct, frozen=True, kw_only=True):
+    """The case's id and version, and the transfer's id (the receiving case's id, once it is
+    accepted). Ids only: stored in plain like `CommandAccepted`."""
 
     case_id: str
     version: int
-    receiving_case_id: str
+    transfer_id: str
+
+
+class TransferDeclinedAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    transfer_id: str
+    status: str  # "declined"
 
 
 class BreakGlassGranted(msgspec.Struct, frozen=True):
@@ -394,6 +408,21 @@ class GoalView(msgspec.Struct, frozen=True, kw_only=True):
     status: str
 
 
+class PendingTransferView(msgspec.Struct, frozen=True, kw_only=True):
+    transfer_id: str
+    recipient_organisation: str
+    consent_id: str
+    requested_on: dt.date
+    receiving_worker_id: str
+    receiving_team_id: str
+
+
+class DeclinedTransferView(msgspec.Struct, frozen=True, kw_only=True):
+    transfer_id: str
+    declined_on: dt.date
+    reason: str | None
+
+
 class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The case as its caseworker sees it. `immigration` is present only for a caller who may
     read immigration details (the assigned worker); otherwise the member is absent."""
@@ -417,6 +446,8 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     statistics_consent: bool | None  # None: not asked yet
     closure: ClosureView | None = None
     immigration: list[MilestoneView] | None = None
+    pending_transfer: PendingTransferView | None = None  # asked of another organisation, not answered
+    declined_transfers: list[DeclinedTransferView] | None = None
 
 
 def _fields(view_type: type[T], source: Any, **extra: Any) -> T:
@@ -446,7 +477,9 @@ def case_view(state: CaseState, *, include_immigration: bool) -> CaseView:
         goals=[_fields(GoalView, g.goal, status=g.status) for _, g in sorted(state.goals.items())],
         statistics_consent=state.statistics_consent,
         closure=_fields(ClosureView, state.closure) if state.closure is not None else None,
-        immigration=immigration)
+        immigration=immigration,
+        pending_transfer=_fields(PendingTransferView, state.pending_transfer) if state.pending_transfer else None,
+        declined_transfers=[_fields(DeclinedTransferView, d) for d in state.declined_transfers] or None)
 
 
 # -- OpenAPI examples: synthetic, and accepted by the service in this order -------------------
@@ -513,9 +546,14 @@ TRANSFER_CONSENT_EXAMPLE: dict[str, Any] = {
     "data_categories": ["identity", "contact", "trafficking"], "starts_on": "2026-02-20", "expires_on": "2026-08-20",
     "signed_on": "2026-02-20", "signed_by": "client", "revocation_explained": True, "written": True}
 TRANSFER_CASE_EXAMPLE: dict[str, Any] = {
-    "recipient_organisation": "org-example-receiving", "consent_id": "consent-0002", "transferred_on": "2026-03-01",
+    "recipient_organisation": "org-example-receiving", "consent_id": "consent-0002", "requested_on": "2026-03-01",
     "receiving_worker_id": "worker-example-9", "receiving_team_id": "team-example-east",
     "living_situation": "shelter"}
+
+
+ACCEPT_TRANSFER_EXAMPLE: dict[str, Any] = {"accepted_on": "2026-03-02"}
+DECLINE_TRANSFER_EXAMPLE: dict[str, Any] = {"declined_on": "2026-03-02",
+                                            "reason": "Synthetic: no shelter place this month."}
 
 
 def example(summary: str, value: dict[str, Any]) -> list[Example]:

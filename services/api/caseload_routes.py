@@ -50,8 +50,9 @@ FRESH = Annotated[bool, QueryParameter(description="wait until every write commi
                                                    "in the answer (read-your-writes)")]
 
 
-async def _catch_up(runtime: Runtime, fresh: bool) -> None:
-    if fresh and not await checkpoints.wait_until_projected(
+async def caught_up(runtime: Runtime) -> None:
+    """Wait until the caseload has applied everything committed now (503 after the timeout)."""
+    if not await checkpoints.wait_until_projected(
             runtime.pool, [CasesProjection.name], await checkpoints.log_head(runtime.pool),
             timeout=FRESH_TIMEOUT_SECONDS):
         raise ServiceUnavailableException(headers={"Retry-After": "1"})
@@ -97,7 +98,7 @@ def _decode_cursor(text: str | None) -> tuple[int, uuid.UUID] | None:
 
 
 @contextlib.asynccontextmanager
-async def _built() -> AsyncIterator[None]:
+async def built() -> AsyncIterator[None]:
     """The caseload is not built yet (a fresh database, before the projector's first rebuild):
     503 `service-unavailable` with Retry-After, as for a read model that is behind."""
     try:
@@ -114,8 +115,9 @@ async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependen
                    fresh: FRESH = False) -> MyCaseload:
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
-    await _catch_up(runtime, fresh)
-    async with _built():
+    if fresh:
+        await caught_up(runtime)
+    async with built():
         cases = await my_caseload(runtime.pool, principal.organisation_id, principal.user_id, _today())
     return MyCaseload(cases=cases)
 
@@ -140,9 +142,10 @@ async def team_cases(
 ) -> TeamCaseloadPage:
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
-    await _catch_up(runtime, fresh)
+    if fresh:
+        await caught_up(runtime)
     after = _decode_cursor(cursor)
-    async with _built():
+    async with built():
         page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
                                    worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,
                                    after=after)

@@ -128,6 +128,7 @@ _DOMAIN_RULES = (
     ("referral-not-found", 404, "Referral not found"),
     ("goal-not-found", 404, "Goal not found"),
     ("milestone-not-found", 404, "Milestone not found"),
+    ("transfer-not-found", 404, "Transfer not found"),
     # a value in the request breaks a rule
     ("invalid-code", 422, "Invalid code"),
     ("invalid-value", 422, "Invalid value"),
@@ -153,6 +154,7 @@ _DOMAIN_RULES = (
     ("illegal-immigration-transition", 409, "Immigration step not allowed"),
     ("already-assigned", 409, "Already assigned"),
     ("open-referrals-on-closure", 409, "Case has open referrals"),
+    ("transfer-pending", 409, "A transfer is waiting for an answer"),
 )
 
 # -- errors that are not domain rules -----------------------------------------------------------

@@ -137,6 +137,13 @@ CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     ("case.erase",            "privacy_officer", "*",           PRIVACY, PRIVACY, PRIVACY, N404, N404),
     ("case.erase",            "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
     ("case.erase",            "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+
+    # the "case" is an incoming transfer: its recipient organisation, the worker and team it names
+    ("transfer.answer",       "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
+    ("transfer.answer",       "supervisor",      "*",           TEAM,   TEAM,   F403,   N404,   N404),
+    ("transfer.answer",       "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
+    ("transfer.answer",       "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
+    ("transfer.answer",       "admin",           "*",           F403,   F403,   F403,   F403,   F403),
 )
 
 # Actions that are not about one case, for a caller with a team.
@@ -145,6 +152,7 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("whoami",         ROLE,       ROLE,       ROLE,            ROLE,     ROLE),
     ("case.open",      ROLE,       F403,       F403,            F403,     F403),
     ("case.list_mine", ROLE,       F403,       F403,            F403,     F403),
+    ("transfer.list",  ROLE,       TEAM,       F403,            F403,     F403),
     ("caseload.team",  F403,       TEAM,       F403,            F403,     F403),
     ("report.federal", F403,       F403,       F403,            ROLE,     F403),
     ("access.review",  F403,       F403,       ROLE,            F403,     F403),
@@ -438,7 +446,8 @@ def test_every_case_endpoint_is_listed() -> None:
     assert served == set(ENDPOINT_ACTIONS)
     assert set(HTTP_ENDPOINTS) <= set(ENDPOINT_ACTIONS)
     assert {action for action in ENDPOINT_ACTIONS.values()} == {a.value for a in CASE_ACTIONS} - {
-        "case.read_immigration"}  # a part of the read, not an endpoint
+        "case.read_immigration",  # a part of the read, not an endpoint
+        "transfer.answer"}  # about an incoming transfer, not a case id (tests/api/test_transfer_requests.py)
 
 
 @pytest.fixture

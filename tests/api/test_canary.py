@@ -13,8 +13,9 @@ Controls, so the absence means something: the markers are returned to the author
 and are all present in the decrypted events (they really were stored), and a marker written to
 an unencrypted column of a scratch table IS found by the same dump scan.
 
-The transfer opens the receiving organisation's case with the released identity and contact
-fields: its events are in the dump too, sealed under that organisation's key.
+The transfer, once the receiving worker accepts it, opens the receiving organisation's case
+with the released identity and contact fields: its events are in the dump too, sealed under
+that organisation's key.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from typing import Any
 import httpx
 import msgspec
 
+from projections.catalog import projection_factories
+from projections.rebuild import rebuild
 from services.api.case_schemas import OPEN_CASE_EXAMPLE
 from services.api.problems import PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
+from tests.conftest import empty_log_and_read_models
 
 ORG, OTHER_ORG, TEAM = "org-canary", "org-canary-other", "team-north"
 RECEIVING = "org-canary-receiving"
@@ -141,9 +145,11 @@ async def pg_dump(database_url: str) -> str:
 
 async def test_no_canary_leaves_the_sealed_store(make_app: AppFactory, issuer: LocalIssuer, runtime: Runtime,
                                                  database_url: str, log_stream: io.StringIO) -> None:
+    await empty_log_and_read_models(runtime.pool)  # the transfer's answer rebuilds the caseload from the log
     c = make_canaries()
     who = people(issuer)
     worker = who["worker"]
+    receiver = {"Authorization": f"Bearer {issuer.mint('canary-receiver', RECEIVING, ['caseworker'], team='team-east')}"}
     errors: list[httpx.Response] = []
     authorised: list[str] = []  # bodies of the authorised reads
 
@@ -232,7 +238,7 @@ async def test_no_canary_leaves_the_sealed_store(make_app: AppFactory, issuer: L
         await refused(await client.post(f"{url}/goals/goal-c9/status", headers=at(worker, version),
                                         json={"status": "achieved", "changed_on": "2026-02-02"}), 404)
         await refused(await client.post(f"{url}/transfer", headers=at(who["colleague"], version), json={
-            "recipient_organisation": RECEIVING, "consent_id": "consent-c2", "transferred_on": "2026-03-12",
+            "recipient_organisation": RECEIVING, "consent_id": "consent-c2", "requested_on": "2026-03-12",
             "receiving_worker_id": "canary-receiver", "receiving_team_id": "team-east"}), 403)
         await refused(await client.post(f"{url}/services", json=noisy,
                                         headers=at(worker, version, idempotency_key="canary-5")), 422)
@@ -268,10 +274,15 @@ async def test_no_canary_leaves_the_sealed_store(make_app: AppFactory, issuer: L
                             "expires_on": "2026-09-11"}
         version = (await ok(await client.post(f"{url}/consents", json=transfer_consent,
                                               headers=at(worker, version)))).json()["version"]
-        transferred = await ok(await client.post(f"{url}/transfer", headers=at(worker, version), json={
-            "recipient_organisation": RECEIVING, "consent_id": "consent-c2", "transferred_on": "2026-03-12",
+        asked = await ok(await client.post(f"{url}/transfer", headers=at(worker, version), json={
+            "recipient_organisation": RECEIVING, "consent_id": "consent-c2", "requested_on": "2026-03-12",
             "receiving_worker_id": "canary-receiver", "receiving_team_id": "team-east"}))
-        receiving_id = transferred.json()["receiving_case_id"]
+        receiving_id = asked.json()["transfer_id"]
+        await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
+        incoming = await ok(await client.get("/v1/transfers", headers=receiver))
+        assert not leaks(incoming.text, c)  # the recipient learns ids and a date before it answers
+        await ok(await client.post(f"/v1/transfers/{receiving_id}/acceptance", headers=receiver,
+                                   json={"accepted_on": "2026-03-12"}), 201)
 
         metrics = await ok(await client.get("/metrics"))
         assert "haven_http_requests" in metrics.text  # the metrics really were collected

@@ -276,6 +276,13 @@ def transfer_command(**overrides: Any) -> cmd.TransferCase:
                                "living_situation": "shelter", **overrides})
 
 
+def request_transfer_command(**overrides: Any) -> cmd.RequestTransfer:
+    return cmd.RequestTransfer(**{"transfer_id": "case-test-0002", "recipient_organisation": PARTNER,
+                                  "consent_id": "consent-transfer", "requested_on": day(5, 1),
+                                  "receiving_worker_id": "partner-worker-1", "receiving_team_id": "partner-team-1",
+                                  "living_situation": "shelter", **overrides})
+
+
 # -- one valid instance of every command (for "any command on ..." tests) ----------------
 
 def one_of_each_command() -> dict[type[cmd.Command], cmd.Command]:
@@ -296,6 +303,8 @@ def one_of_each_command() -> dict[type[cmd.Command], cmd.Command]:
         record_step("ms-new", "t_visa", "preparing", day(7, 1)),
         cmd.AssignCase(worker_id="worker-2", team_id=TEAM, assigned_on=day(7, 1)),
         transfer_command(transferred_on=day(7, 1)),
+        request_transfer_command(requested_on=day(7, 1)),
+        cmd.DeclineTransfer(transfer_id="case-test-0002", declined_on=day(7, 1)),
         close_case_command(closed_on=day(7, 1)),
         cmd.ReopenCase(reopened_on=day(7, 1)),
     ]

@@ -347,7 +347,7 @@ CLOSED = [OPENED, consent_granted(), ev.GoalSet(goal_id="goal-1", category="empl
                                                 description="synthetic goal", set_on=day(2, 1)),
           internal_referral_proposed(), *referral_history("ref-1", "completed"),
           TRANSFER_CONSENT, case_closed(closed_on=day(6, 1))]
-ALLOWED_AFTER_CLOSURE = (cmd.RevokeConsent, cmd.RecordStatisticsConsent)
+ALLOWED_AFTER_CLOSURE = (cmd.RevokeConsent, cmd.RecordStatisticsConsent, cmd.DeclineTransfer)  # a late answer
 ON_A_CLOSED_CASE = [c for t, c in one_of_each_command().items()
                     if t not in (cmd.OpenCase, cmd.ReopenCase, *ALLOWED_AFTER_CLOSURE)]
 

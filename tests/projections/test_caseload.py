@@ -148,6 +148,8 @@ async def test_the_caseload_table_holds_no_identifying_column(case_store, projec
         "tenant_id", "case_id", "version", "worker_id", "team_id", "is_open", "enrolled_on", "closed_on",
         "last_contact_on", "waiting_referrals_since", "oldest_waiting_referral_on", "consent_expiries",
         "immigration_expiries", "services_month", "services_in_month", "has_safe_contact_plan", "has_victim_status",
+        # a transfer asked and not yet answered: ids and a date
+        "transfer_id", "transfer_recipient", "transfer_requested_on", "transfer_worker_id", "transfer_team_id",
     }
     assert columns == operational
     view_columns = {r[0] for r in await case_store.pool.fetch(
