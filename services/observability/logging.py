@@ -57,6 +57,8 @@ LOGGABLE_KEYS = frozenset({
     "duration_ms", "figure", "generation", "waiting_at",
     # reporting: a funder's identifying field refused, and the codebook table that answered it
     "funder_field", "answered_with",
+    # a differential-privacy release charged to its requester (a public parameter, not a count)
+    "epsilon",
 })
 
 # stdlib loggers whose message text is kept (exact names; children are not included).

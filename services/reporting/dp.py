@@ -99,6 +99,8 @@ from typing import Any, Literal, NamedTuple
 
 import asyncpg
 
+from services.observability.logging import get_logger
+
 Subject = uuid.UUID
 Dims = tuple[tuple[str, str], ...]  # (dimension, code) pairs, in the table's dimension order
 OnExhausted = Literal["refuse", "exclude"]
@@ -383,4 +385,7 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
         await conn.fetchval(
             "SELECT dp.record_release($1, $2, $3, $4, $5, $6::json, $7::uuid[], $8, $9, $10)",
             release_key, key, period, codebook_version, epsilon, json.dumps(release.to_json()), charged, *who)
+        if requester is not None:  # the spend log: also in dp.requester_spends, with the release
+            get_logger("reporting").info("dp budget spent", organisation_id=requester.organisation,
+                                         role=requester.role, actor_id=requester.actor_id, epsilon=str(epsilon.normalize()))
         return release

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,7 @@ from projections.rebuild import rebuild
 from services.bootstrap import Runtime
 from services.demo_bulk import seed_demo_bulk
 from services.identity import LocalIssuer
-from tests.api.conftest import AppFactory, api_client
+from tests.api.conftest import AppFactory, api_client, log_lines
 from tests.conftest import empty_log_and_read_models
 from tests.services.reporting.conftest import TODAY, empty_ledger, reset_reporting
 from tests.services.reporting.releases import Releases
@@ -120,7 +121,7 @@ async def test_dp_mode_answers_noisy_counts_and_the_same_numbers_again(client: h
 
 
 async def test_attack_one_reporter_cannot_spend_every_clients_budget_at_once(
-        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime) -> None:
+        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime, log_stream: io.StringIO) -> None:
     """A reporter asks for ε = 10, the whole per-client lifetime budget, in one release: refused
     (422 naming `dp_epsilon`) above the deployment's cap of 1, and nothing is spent. Control:
     ε = 1 is released and charged to the reporter's organisation and role."""
@@ -135,6 +136,9 @@ async def test_attack_one_reporter_cannot_spend_every_clients_budget_at_once(
     assert allowed.status_code == 200, allowed.text
     spends = await runtime.pool.fetch("SELECT organisation, role, actor_id, epsilon FROM dp.requester_spends")
     assert [tuple(r) for r in spends] == [(ORG, "reporter", "user-reporter", 1)]
+    spent = [line for line in log_lines(log_stream) if line["event"] == "dp budget spent"]
+    assert [(line["organisation_id"], line["role"], line["actor_id"], line["epsilon"]) for line in spent] == [
+        (ORG, "reporter", "user-reporter", "1")]
 
 
 async def test_a_reporters_organisation_has_a_budget_and_only_the_administrator_raises_the_cap(

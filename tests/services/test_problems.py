@@ -50,14 +50,15 @@ CANARY = "CANARY-7f3e-name"
 
 # The documented decision for every domain rule: change it here and in the table together.
 DOMAIN_STATUS = {
-    404: {"case-not-found", "consent-not-found", "referral-not-found", "goal-not-found", "milestone-not-found"},
+    404: {"case-not-found", "consent-not-found", "referral-not-found", "goal-not-found", "milestone-not-found",
+          "transfer-not-found"},
     422: {"invalid-code", "invalid-value", "date-in-future", "date-out-of-order",
           "minor-sex-trafficking-misclassified", "consent-not-valid", "reason-required",
           "certification-age-mismatch"},
     409: {"case-already-open", "case-closed", "case-not-closed", "consent-already-exists", "consent-expired",
           "consent-revoked", "consent-does-not-cover", "consent-required", "referral-already-exists",
           "referral-not-open", "illegal-referral-transition", "duplicate-record",
-          "illegal-immigration-transition", "already-assigned", "open-referrals-on-closure"},
+          "illegal-immigration-transition", "already-assigned", "open-referrals-on-closure", "transfer-pending"},
     500: {"domain-error", "version-gap"},  # bugs, not refusals
 }
 
