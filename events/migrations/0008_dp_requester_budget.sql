@@ -14,19 +14,4 @@ CREATE TABLE dp.requester_spends (
 CREATE INDEX requester_spends_by_requester ON dp.requester_spends (organisation, role);
 CREATE TRIGGER requester_spends_append_only BEFORE UPDATE OR DELETE ON dp.requester_spends
     FOR EACH ROW EXECUTE FUNCTION haven.forbid_change();
-
-CREATE OR REPLACE FUNCTION dp.grant_reporting_access() RETURNS void
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'haven_reporting') THEN
-        RAISE NOTICE 'role haven_reporting does not exist: dp grants skipped';
-        RETURN;
-    END IF;
-    GRANT USAGE ON SCHEMA dp TO haven_reporting;
-    GRANT SELECT, INSERT ON dp.releases, dp.spends, dp.requester_spends TO haven_reporting;
-    GRANT SELECT, INSERT, UPDATE ON dp.balances TO haven_reporting;
-END;
-$$;
-
-SELECT dp.grant_reporting_access();
+-- The reporting role reads it (migration 0010, `dp.grant_reporting_access`).
