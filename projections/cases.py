@@ -46,7 +46,6 @@ from events.errors import TamperDetected
 from events.store import Connection, RecordedEvent
 from projections.base import Tables, let_others_run
 
-
 CASE_VIEW = "views.case_view"
 CASELOAD = "views.caseload"
 

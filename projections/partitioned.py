@@ -51,9 +51,8 @@ from crypto.providers import provider_from_uri
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.base import bulk_apply, tables_of
-from projections.quarantine import POISON
 from projections.catalog import projection_factories
-
+from projections.quarantine import POISON
 
 _REPORT_EVERY = 10_000  # events a worker applies between two progress messages
 WORKER_LOCK_CLASS = 1214346856  # pg_advisory_lock(int4, hashtext(name)): shared by a rebuild's workers

@@ -35,11 +35,10 @@ from projections.base import (
     drop_statements,
     execute_all,
     fingerprint,
-    live_events,
     tables_of,
     view_statements,
 )
-from projections.partitioned import Partitioning, PartitionFailed, build_partitions, wait_for_orphans
+from projections.partitioned import PartitionFailed, Partitioning, build_partitions, wait_for_orphans
 
 _log = structlog.get_logger(component="projections")
 REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection

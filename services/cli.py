@@ -108,10 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.identity.cli import run_token_command
 
         return run_token_command(settings, args)
-    from services.database import database_server
-
     from crypto.errors import KeyProviderError
     from crypto.signing import SigningKeyError
+    from services.database import database_server
 
     with database_server(settings) as url:
         try:
@@ -226,11 +225,10 @@ async def _db(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 
 async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    from events.verify import verify_store
-    from services.bootstrap import runtime
-
     from crypto.signing import SigningKeyError
     from events.checkpoint import CheckpointError
+    from events.verify import verify_store
+    from services.bootstrap import runtime
     from services.checkpoints import check_checkpoint
 
     diverged: list[str] = []

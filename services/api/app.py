@@ -30,8 +30,8 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
-from services.api.auth import BearerAuthenticationMiddleware, Verifier
 from services.api.access_routes import ACCESS_ROUTES
+from services.api.auth import BearerAuthenticationMiddleware, Verifier
 from services.api.case_command_routes import CASE_COMMAND_ROUTES
 from services.api.case_routes import CASE_ROUTES
 from services.api.caseload_routes import CASELOAD_ROUTES
@@ -39,8 +39,8 @@ from services.api.errors import handle_exception
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
 from services.api.report_routes import REPORT_ROUTES
-from services.api.transfer_routes import TRANSFER_ROUTES
 from services.api.system import health, metrics, ready
+from services.api.transfer_routes import TRANSFER_ROUTES
 from services.bootstrap import Runtime
 from services.settings import Settings
 

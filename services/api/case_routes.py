@@ -98,6 +98,7 @@ from litestar.params import Body, FromPath
 
 from domain.case import commands as cmd
 from domain.case.state import CaseState, fold
+from events import idempotency
 from events.access_log import (
     AccessNotRecorded,
     BreakGlassGrant,
@@ -108,7 +109,6 @@ from events.access_log import (
     grant_reasons,
     record_access,
 )
-from events import idempotency
 from events.errors import StreamErased, StreamNotFound
 from events.store import Connection, utc_now
 from projections.catalog import PROJECTION_TYPES
@@ -120,12 +120,12 @@ from services.api.case_schemas import (
     ASSIGN_CASE_EXAMPLE,
     BREAK_GLASS_EXAMPLE,
     CLOSE_CASE_EXAMPLE,
-    IMMIGRATION_STEP_EXAMPLE,
-    REOPEN_CASE_EXAMPLE,
     GRANT_CONSENT_EXAMPLE,
+    IMMIGRATION_STEP_EXAMPLE,
     OPEN_CASE_EXAMPLE,
     PROPOSE_REFERRAL_EXAMPLE,
     RECORD_SERVICE_EXAMPLE,
+    REOPEN_CASE_EXAMPLE,
     REVOKE_CONSENT_EXAMPLE,
     UPDATE_REFERRAL_EXAMPLE,
     AccessLogView,
@@ -155,19 +155,19 @@ from services.api.case_support import (
     REFUSALS,
     TAGS,
     CommandOperation,
-    VersionedReadOperation,
     IdempotentOperation,
     Refused,
+    VersionedReadOperation,
     accepted_spec,
     actor_of,
     case_command,
-    etag,
     current_state,
-    text_refusal,
+    etag,
     load_for,
     problem_spec,
     run_command,
     team_access,
+    text_refusal,
 )
 from services.api.errors import problem_response
 from services.api.identity_routes import BEARER_SECURITY

@@ -19,8 +19,8 @@ with `Retry-After` if it cannot.
 from __future__ import annotations
 
 import base64
-import contextlib
 import binascii
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -35,8 +35,8 @@ from litestar.params import QueryParameter
 
 from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections import checkpoints
-from projections.cases import CasesProjection
 from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
+from projections.cases import CasesProjection
 from services.api.authorisation import Action, require
 from services.api.case_support import REFUSALS, problem_spec
 from services.api.identity_routes import BEARER_SECURITY

@@ -25,7 +25,6 @@ is decided on the sending case as stored.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Any
 

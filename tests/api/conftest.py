@@ -17,13 +17,13 @@ from litestar import Litestar
 
 from crypto.keyring import Keyring
 from events.catalog import haven_registry
+from events.idempotency import KeyHasher
 from events.store import PostgresEventStore
 from services.api.app import create_app
-from events.idempotency import KeyHasher
 from services.bootstrap import Runtime
-from services.recent_states import RecentStates
 from services.identity import LocalIssuer, TokenVerifier
 from services.observability.logging import configure_logging
+from services.recent_states import RecentStates
 from services.settings import Settings
 from tests.logging_support import preserved_logging
 

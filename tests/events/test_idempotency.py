@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import datetime as dt
+import hashlib
 import uuid
 
 import asyncpg

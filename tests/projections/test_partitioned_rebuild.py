@@ -15,15 +15,15 @@ import asyncpg
 import pytest
 
 import projections.rebuild as rebuild_module
+from crypto.keyring import Keyring
+from crypto.pkcs11 import Pkcs11KeyProvider
+from domain.case import commands as cmd
+from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.catalog import projection_factories
 from projections.partitioned import WORKER_LOCK_CLASS, PartitionFailed, Partitioning, uuid_ranges
 from projections.rebuild import rebuild
-from crypto.keyring import Keyring
-from crypto.pkcs11 import Pkcs11KeyProvider
-from domain.case import commands as cmd
-from events.catalog import haven_registry
 from services.cases import Actor, CaseUseCases
 from services.demo import DEMO_TODAY, demo_use_cases, seed_demo
 from tests.crypto.softhsm import SoftHsmToken

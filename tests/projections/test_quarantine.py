@@ -26,7 +26,7 @@ from domain.case import events as ev
 from events.store import EventMetadata, PostgresEventStore
 from projections import checkpoints, quarantine
 from projections.base import tables_of
-from projections.cases import CASELOAD, CASE_VIEW, CasesProjection
+from projections.cases import CASE_VIEW, CASELOAD, CasesProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from services.demo import demo_use_cases, seed_demo
