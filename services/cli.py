@@ -312,14 +312,16 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    from services.database import prepare_database
-    from services.reporting.dp import DPError, Requester
+    from services.database import connection_pool, prepare_database
+    from services.reporting.dp import Requester
     from services.reporting.dp_report import run_dp_report
     from services.reporting.funder_fields import FieldError, answer_fields
-    from services.reporting.job import FederalReportJob, InvalidPeriod, ReportError, render_csv
+    from services.reporting.job import ROLL_UP, FederalReportJob, InvalidPeriod, ReportError, render_csv
+    from services.reporting.refusals import REFUSALS, public_text, record_refusal
 
     await prepare_database(url)
     job = FederalReportJob(settings.reporting_url(url))
+    requester = Requester(args.org or "deployment", "administrator", "haven-cli")
     # the solver's C library may print diagnostics on file descriptor 1: keep stdout for the report
     sys.stdout.flush()
     saved = os.dup(1)
@@ -328,7 +330,7 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
         if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
             document = await run_dp_report(settings.reporting_url(url), args.period, args.org,
                                            epsilon=args.dp_epsilon, per_client_budget=args.dp_budget,
-                                           requester=Requester("deployment", "administrator", "haven-cli"))
+                                           requester=requester)
         else:
             document = await job.run(args.period, args.org)
         if args.field:  # each identifying field asked for is logged as refused (standard error)
@@ -336,8 +338,11 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
     except FieldError as error:  # names the field's position, not what was asked
         print(f"haven report: {error}", file=sys.stderr)
         return 2
-    except DPError as error:  # messages name no count, code or subject
-        print(f"haven report: {error}", file=sys.stderr)
+    except REFUSALS as error:  # why goes to the refusal record; the operator gets a reference only
+        async with connection_pool(url, min_size=1, max_size=1) as pool:
+            reference = await record_refusal(pool, error, period=args.period, scope=args.org or ROLL_UP,  # type: ignore[arg-type]
+                                             requester=requester)
+        print(f"haven report: {public_text(reference)}", file=sys.stderr)
         return 3
     except ReportError as error:  # messages name no count, code or identifier
         print(f"haven report: {error}", file=sys.stderr)

@@ -15,6 +15,7 @@ Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
 | case.list_mine        | GET /v1/cases                                   | role (list filtered to own cases) | 403                                       | 403                   | 403      | 403   |
 | caseload.team         | GET /v1/caseload                                | 403                               | team (the caller's own team's cases)      | 403                   | 403      | 403   |
 | report.federal        | GET /v1/reports/federal                         | 403                               | 403                                       | 403                   | role     | 403   |
+| report.refusals       | GET /v1/reports/refusals                        | 403                               | 403                                       | role                  | 403      | 403   |
 | case.read             | GET /v1/cases/{id}                              | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
 | case.history          | GET /v1/cases/{id}/history                      | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
 | case.read_immigration | immigration part of GET /v1/cases/{id}          | assignment only                   | 403 (break-glass does not extend to it)   | 403                   | 403      | 403   |
@@ -111,6 +112,7 @@ class Action(StrEnum):
     CASE_LIST_MINE = "case.list_mine"
     CASELOAD_TEAM = "caseload.team"
     REPORT_FEDERAL = "report.federal"
+    REPORT_REFUSALS = "report.refusals"
     ACCESS_REVIEW = "access.review"
     CASE_READ = "case.read"
     CASE_HISTORY = "case.history"
@@ -256,6 +258,7 @@ RULES: Mapping[Action, Rule] = MappingProxyType({
     Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
     Action.CASELOAD_TEAM: _rule(False, supervisor=(TEAM_CASELOAD,)),
     Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
+    Action.REPORT_REFUSALS: _rule(False, privacy_officer=(BY_ROLE,)),
     Action.ACCESS_REVIEW: _rule(False, privacy_officer=(BY_ROLE,)),
     Action.CASE_READ: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
     Action.CASE_HISTORY: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),

@@ -13,7 +13,10 @@ already released is answered from the ledger, identical, and nothing is written.
   the organisation has no data in that fiscal year.
 * 409 `report-refused`: no suppression of the release passes the audit against the ledger,
   or today's counts contradict the ledger in a way no late record, erasure or correction
-  explains (a manual review), or (DP mode) a counted client's privacy budget would be exceeded.
+  explains (a manual review), or (DP mode) a budget would be exceeded. The answer is the same
+  sentence whatever the reason, with a reference (`services.reporting.refusals`): the reason
+  says something about the data, so only the privacy officer of the requesting organisation
+  reads it, with `GET /v1/reports/refusals[?reference=...]`.
 * `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
   suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
   At most `HAVEN_DP_MAX_EPSILON` per release (default 1; else 422 `validation-error`): only
@@ -29,24 +32,41 @@ already released is answered from the ledger, identical, and nothing is written.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
 from services.api.authorisation import Action, Forbidden, require
-from services.api.case_support import REFUSALS, problem_spec
+from services.api.case_support import REFUSALS as REFUSALS_SPEC
+from services.api.case_support import problem_spec
 from services.api.errors import problem_response
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem
+from services.bootstrap import Runtime
 from services.identity import Principal
-from services.reporting.dp import DPError, Requester
+from services.reporting.dp import Requester
 from services.reporting.dp_report import run_dp_report
 from services.reporting.funder_fields import FieldError, answer_fields
-from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, ReportError
+from services.reporting.job import (
+    ROLL_UP,
+    FederalReportJob,
+    InvalidPeriod,
+    PeriodUnavailable,
+    ReportError,
+)
+from services.reporting.refusals import (
+    REFUSALS,
+    public_text,
+    record_refusal,
+    refusals_of,
+)
 from services.settings import Settings
 
 TAGS = ["reports"]
@@ -58,12 +78,13 @@ def _problem(slug: str, title: str, detail: str) -> Response[bytes]:
 
 @get("/v1/reports/federal", operation_id="federalReport", tags=TAGS, security=BEARER_SECURITY,
      summary="The de-identified federal report of a quarter (k=11, audited, with its disclosure certificate)",
-     responses={**REFUSALS,
+     responses={**REFUSALS_SPEC,
                 409: problem_spec("The period is not available (`report-unavailable`) or cannot be released "
                                   "safely (`report-refused`)."),
                 422: problem_spec("The period is not a quarter label such as 2026Q3 (`validation-error`).")})
 async def federal_report(
     request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
     settings: NamedDependency[Settings],
     period: Annotated[str, QueryParameter(description="calendar quarter, e.g. 2026Q3", max_length=6)],
     org: Annotated[str | None, QueryParameter(description="the caller's own organisation; default: the roll-up "
@@ -86,16 +107,18 @@ async def federal_report(
             f"at most {settings.dp_max_epsilon.normalize()} per release on this deployment")}])
     reporting_url = settings.reporting_url(settings.database_url or "")
     job = FederalReportJob(reporting_url)
+    requester = Requester(principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id)
     try:
         if dp_epsilon is not None:
-            requester = Requester(principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id)
             document = await run_dp_report(reporting_url, period, org, epsilon=Decimal(str(dp_epsilon)),
                                            requester=requester,
                                            requester_budget=settings.dp_requester_budget)
         else:
             document = await job.run(period, org)
-    except DPError as error:  # e.g. a client's budget would be exceeded; names no count or subject
-        return _problem("report-refused", "Report refused", str(error))
+    except REFUSALS as error:  # why goes to the privacy officer; the requester gets a reference only
+        reference = await record_refusal(runtime.pool, error, period=period, scope=org or ROLL_UP,  # type: ignore[arg-type]
+                                         requester=requester)
+        return _problem("report-refused", "Report refused", public_text(reference))
     except InvalidPeriod as error:
         raise ValidationException(extra=[{"key": "period", "source": "query", "message": str(error)}]) from None
     except PeriodUnavailable as error:
@@ -110,4 +133,27 @@ async def federal_report(
     return Response(content=document, media_type="application/json")
 
 
-REPORT_ROUTES = [federal_report]
+class RefusalView(msgspec.Struct, frozen=True, kw_only=True):
+    reference: uuid.UUID
+    period: str
+    scope: str
+    mode: str
+    requester_role: str
+    actor_id: str
+    reason: str
+    refused_at: dt.datetime
+
+
+@get("/v1/reports/refusals", operation_id="reportRefusals", tags=TAGS, security=BEARER_SECURITY,
+     summary="Why federal releases asked by your organisation were refused (privacy officer)", responses=REFUSALS_SPEC)
+async def report_refusals(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
+    reference: Annotated[uuid.UUID | None, QueryParameter(description="the reference the requester was given")] = None,
+) -> list[RefusalView]:
+    principal = request.user
+    require(principal, Action.REPORT_REFUSALS, None)
+    return [RefusalView(**r._asdict()) for r in await refusals_of(runtime.pool, principal.organisation_id,
+                                                                    reference=reference)]
+
+
+REPORT_ROUTES = [federal_report, report_refusals]

@@ -181,3 +181,41 @@ async def test_a_funder_field_asking_for_dates_of_birth_gets_the_age_bands(
     unknown = await client.get("/v1/reports/federal", params={"period": "2026Q3", "field": canary}, headers=headers)
     assert unknown.status_code == 422 and unknown.json()["type"].endswith("/validation-error")
     assert canary not in unknown.text
+
+
+async def test_attack_a_refusal_tells_the_requester_nothing_about_why(
+        make_app: AppFactory, settings, issuer: LocalIssuer, runtime: Runtime, seeded: dict[str, Any]) -> None:  # noqa: ANN001
+    """Two refusals for different reasons — some counted client's lifetime budget, then the
+    requesting organisation's — answer the requester with one sentence; only the reference
+    differs. The privacy officer of that organisation reads each reason under its reference;
+    another organisation's reads none, and a reporter may not ask. Control: the reasons differ."""
+    assert seeded
+    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends, "
+                               "reporting_ledger.refusals")
+    reporter = as_role(issuer, "reporter")
+    loose = msgspec.structs.replace(settings, dp_max_epsilon=Decimal("6"), dp_requester_budget=Decimal("100"))
+    tight = msgspec.structs.replace(loose, dp_requester_budget=Decimal("7"))
+    answers = []
+    for chosen, period, epsilon in ((loose, "2026Q2", "6"), (loose, "2026Q3", "6"), (tight, "2026Q1", "2")):
+        async with api_client(make_app(settings=chosen), lifespan=False) as client:
+            answers.append(await client.get("/v1/reports/federal", headers=reporter,
+                                            params={"period": period, "dp_epsilon": epsilon}))
+    assert answers[0].status_code == 200, answers[0].text
+    refused = [a.json() for a in answers[1:]]
+    assert all(a.status_code == 409 for a in answers[1:]), [a.text for a in answers]
+    references = [r["detail"].removeprefix("Refused by the disclosure policy. Reference ").rstrip(".") for r in refused]
+    assert [r["detail"].replace(ref, "X") for r, ref in zip(refused, references, strict=True)] == [
+        "Refused by the disclosure policy. Reference X."] * 2
+    async with api_client(make_app(), lifespan=False) as client:
+        read = await client.get("/v1/reports/refusals", headers=as_role(issuer, "privacy_officer"))
+        assert read.status_code == 200, read.text
+        reasons = {r["reference"]: r["reason"] for r in read.json()}
+        assert set(reasons) == set(references)
+        assert reasons[references[0]].startswith("BudgetExhausted")  # control: two different reasons
+        assert reasons[references[1]].startswith("RequesterBudgetExhausted")
+        one = await client.get("/v1/reports/refusals", headers=as_role(issuer, "privacy_officer"),
+                               params={"reference": references[0]})
+        assert [r["reference"] for r in one.json()] == [references[0]]
+        elsewhere = await client.get("/v1/reports/refusals", headers=as_role(issuer, "privacy_officer", org="org-meadow"))
+        assert elsewhere.json() == []
+        assert (await client.get("/v1/reports/refusals", headers=reporter)).status_code == 403

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from domain.reporting.federal_codebook import output_tables
@@ -67,3 +71,27 @@ def test_the_dp_mode_writes_noisy_counts_and_a_rerun_repeats_them(environment: P
     assert document["certificate"]["mechanism"] and all(
         isinstance(c["count"], int) for t in document["tables"] for c in t["cells"])
     assert second.read_text() == first.read_text()
+
+
+def test_a_refusal_on_the_command_line_is_one_sentence_and_a_reference(
+        environment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The operator's refusal names neither the rule nor the client whose budget ran out (the
+    reason is recorded for the privacy officer). Control: the record holds the reason."""
+    asyncio.run(_sql("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends"))
+    for period in ("2026Q2", "2026Q3"):
+        code = main(["report", "federal", "--period", period, "--dp-epsilon", "6", "--dp-budget", "10",
+                     "--out", str(environment / f"{period}.json")])
+    assert code == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"haven report: Refused by the disclosure policy\. Reference [0-9a-f-]{36}\.", last), last
+    reference = last.rsplit(" ", 1)[1].rstrip(".")
+    reason = asyncio.run(_sql("SELECT reason FROM reporting_ledger.refusals WHERE reference = $1::uuid", reference))
+    assert reason.startswith("BudgetExhausted")
+
+
+async def _sql(query: str, *args: object) -> object:
+    conn = await asyncpg.connect(os.environ["HAVEN_DATABASE_URL"])
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
