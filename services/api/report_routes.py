@@ -17,6 +17,9 @@ already released is answered from the ledger, identical, and nothing is written.
   sentence whatever the reason, with a reference (`services.reporting.refusals`): the reason
   says something about the data, so only the privacy officer of the requesting organisation
   reads it, with `GET /v1/reports/refusals[?reference=...]`.
+* 409 `report-mode-conflict`: the period was released in the other mode (suppression or
+  differential privacy); one period is released in one mode only, since the two would
+  combine into counts neither protects.
 * `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
   suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
   At most `HAVEN_DP_MAX_EPSILON` per release (default 1; else 422 `validation-error`): only
@@ -58,6 +61,7 @@ from services.reporting.job import (
     ROLL_UP,
     FederalReportJob,
     InvalidPeriod,
+    ModeConflict,
     PeriodUnavailable,
     ReportError,
 )
@@ -79,8 +83,9 @@ def _problem(slug: str, title: str, detail: str) -> Response[bytes]:
 @get("/v1/reports/federal", operation_id="federalReport", tags=TAGS, security=BEARER_SECURITY,
      summary="The de-identified federal report of a quarter (k=11, audited, with its disclosure certificate)",
      responses={**REFUSALS_SPEC,
-                409: problem_spec("The period is not available (`report-unavailable`) or cannot be released "
-                                  "safely (`report-refused`)."),
+                409: problem_spec("The period is not available (`report-unavailable`), cannot be released "
+                                  "safely (`report-refused`), or was released in the other mode "
+                                  "(`report-mode-conflict`)."),
                 422: problem_spec("The period is not a quarter label such as 2026Q3 (`validation-error`).")})
 async def federal_report(
     request: Request[Principal, Any, Any],
@@ -123,6 +128,8 @@ async def federal_report(
         raise ValidationException(extra=[{"key": "period", "source": "query", "message": str(error)}]) from None
     except PeriodUnavailable as error:
         return _problem("report-unavailable", "Report not available", str(error))
+    except ModeConflict as error:
+        return _problem("report-mode-conflict", "Released in the other mode", str(error))
     except ReportError as error:
         return _problem("report-refused", "Report refused", str(error).split(":", 1)[0])
     if field:

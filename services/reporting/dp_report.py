@@ -30,6 +30,7 @@ from services.reporting.job import (
     FederalReportJob,
     Period,
     _family_key,
+    refuse_other_mode,
     reporting_connection,
 )
 
@@ -68,6 +69,7 @@ async def run_dp_report(reporting_url: str, period_label: str, org: str | None =
     job = FederalReportJob(reporting_url)
     async with reporting_connection(reporting_url) as conn:
         await job._check_period(conn, period)
+        await refuse_other_mode(conn, period, "differential-privacy")
         rows = await conn.fetch(
             f"""SELECT subject, {", ".join(_GROUP_COLUMNS)} FROM reporting.federal_inputs
                  WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""", period.label, org)

@@ -129,6 +129,22 @@ class RevisionNeedsReview(ReportError):
     pass
 
 
+class ModeConflict(ReportError):
+    """The period was released in the other mode (suppression, or differential privacy): the
+    two of one period would combine into counts neither protects. Says nothing about the data."""
+
+
+async def refuse_other_mode(conn: asyncpg.Connection, period: Period, mode: str) -> None:
+    """One mode per period: `ModeConflict` if it was released in the mode other than `mode`
+    ("suppression" or "differential-privacy")."""
+    other = ("SELECT EXISTS (SELECT FROM dp.releases WHERE period = $1)" if mode == "suppression" else
+             "SELECT EXISTS (SELECT FROM reporting_ledger.releases WHERE period = $1)")
+    if await conn.fetchval(other, period.label):
+        released, asked = (("differential privacy", "suppression") if mode == "suppression"
+                           else ("suppression", "differential privacy"))
+        raise ModeConflict(f"{period.label} was released under {released}; it is not also released under {asked}")
+
+
 # -- periods --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -654,6 +670,7 @@ class FederalReportJob:
         async with reporting_connection(self._reporting_url) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LEDGER_LOCK)
             horizon = await self._check_period(conn, period)
+            await refuse_other_mode(conn, period, "suppression")
             counts = await read_true_counts(conn, period, horizon)
             if scope != ROLL_UP and not any(key[0] == scope for c in counts.values() for key in c):
                 raise PeriodUnavailable("no data for this organisation in this fiscal year")

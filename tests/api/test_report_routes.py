@@ -148,6 +148,7 @@ async def test_a_reporters_organisation_has_a_budget_and_only_the_administrator_
     of another organisation still has its own budget. A cap raised in the settings (the
     deployment's environment) lets ε = 2 through."""
     assert seeded  # the data of the module's first test
+    await empty_ledger(runtime.pool)
     await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
     tight = msgspec.structs.replace(settings, dp_requester_budget=Decimal("2.5"), dp_max_epsilon=Decimal("2"))
     async with api_client(make_app(settings=tight), lifespan=False) as client:
@@ -190,6 +191,7 @@ async def test_attack_a_refusal_tells_the_requester_nothing_about_why(
     differs. The privacy officer of that organisation reads each reason under its reference;
     another organisation's reads none, and a reporter may not ask. Control: the reasons differ."""
     assert seeded
+    await empty_ledger(runtime.pool)
     await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends, "
                                "reporting_ledger.refusals")
     reporter = as_role(issuer, "reporter")
@@ -219,3 +221,26 @@ async def test_attack_a_refusal_tells_the_requester_nothing_about_why(
         elsewhere = await client.get("/v1/reports/refusals", headers=as_role(issuer, "privacy_officer", org="org-meadow"))
         assert elsewhere.json() == []
         assert (await client.get("/v1/reports/refusals", headers=reporter)).status_code == 403
+
+
+async def test_attack_one_period_released_in_both_modes_is_refused(
+        client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime) -> None:
+    """The k = 11 release of a quarter and a DP release of the same quarter would combine (noise
+    of scale ~1.5 leaves many cells exact, next to suppressed ones): once a period is released
+    in one mode, the other is 409 `report-mode-conflict`, either way round. Control: each mode
+    on a period of its own is released."""
+    await runtime.pool.execute("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends")
+    reporter = as_role(issuer, "reporter")
+    assert (await client.get("/v1/reports/federal", params={"period": "2026Q3"}, headers=reporter)).status_code == 200
+    noisy = await client.get("/v1/reports/federal", params={"period": "2026Q3", "dp_epsilon": "1"}, headers=reporter)
+    assert_problem_type(noisy, 409, "report-mode-conflict")
+    assert (await client.get("/v1/reports/federal", params={"period": "2026Q2", "dp_epsilon": "1"},
+                             headers=reporter)).status_code == 200  # control
+    exact = await client.get("/v1/reports/federal", params={"period": "2026Q2"}, headers=reporter)
+    assert_problem_type(exact, 409, "report-mode-conflict")
+    assert await runtime.pool.fetchval("SELECT count(*) FROM dp.releases WHERE period = '2026Q3'") == 0
+
+
+def assert_problem_type(response: httpx.Response, status: int, slug: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["type"].endswith(f"/{slug}"), response.text

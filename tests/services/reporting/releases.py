@@ -57,8 +57,10 @@ class Releases:
 
 
 async def empty_ledger(db: asyncpg.Pool | asyncpg.Connection) -> None:
-    # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts a fresh ledger
-    await db.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases")
+    # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts a fresh ledger, of
+    # both modes (a period released in one refuses the other)
+    await db.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases, "
+                     "dp.requester_spends, dp.spends, dp.balances, dp.releases")
 
 
 async def _save(pool: asyncpg.Pool, number: int) -> str:
