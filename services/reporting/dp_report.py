@@ -11,6 +11,10 @@ suppression path. `release_noisy` adds the OpenDP discrete Laplace noise, charge
 per-client budget and caches the release, so a re-run returns the same numbers and spends
 nothing.
 
+A table counting fewer than `MINIMUM_UNIT` clients in the scope releases only its mandatory
+grand total, as in the suppression path (`dp_tables`). A period released in the other mode is
+refused (`job.refuse_other_mode`).
+
 The per-client rows (subject pseudonym and codes) are read through the reporting role and
 live only in this process: the output holds counts, never a subject.
 """
@@ -26,6 +30,7 @@ from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WIT
 from services.reporting.dp import DPTable, Requester, bound_contributions, codebook_cells, release_noisy
 from services.reporting.job import (
     _GROUP_COLUMNS,
+    MINIMUM_UNIT,
     ROLL_UP,
     FederalReportJob,
     Period,
@@ -37,7 +42,11 @@ from services.reporting.job import (
 DEFAULT_BUDGET = Decimal("10")  # per client, across every DP release
 
 
-def _tables(rows: list[asyncpg.Record]) -> list[DPTable]:
+def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -> list[DPTable]:
+    """The DP tables of a scope's rows. As in the suppression path, a table counting fewer than
+    `minimum_unit` clients releases only its mandatory grand total (a non-mandatory table
+    nothing): a 12-client agency's numbers reach the funder as its totals, or inside a larger
+    unit, never broken down."""
     tables: dict[str, DPTable] = {}
     for family in FAMILIES:
         if family.population not in ("served", "entered", "closed"):
@@ -46,15 +55,21 @@ def _tables(rows: list[asyncpg.Record]) -> list[DPTable]:
             if spec.period != "quarter" or spec.where or spec.name in tables:
                 continue
             positions = [family.dimensions.index(d) for d in spec.by]
-            cells = []
+            cells, everyone = [], set()
             for row in rows:
                 key = _family_key(family, row)
                 if key is None:
                     continue
+                everyone.add(row["subject"])
                 codes = [key[2 + i] for i in positions]
                 if WITHHELD in codes:
                     continue  # a non-consenting client: counted in mandatory totals only
                 cells.append((row["subject"], dict(zip(spec.by, codes, strict=True))))
+            if len(everyone) < minimum_unit:  # a unit too small to break down
+                if spec.mandatory:
+                    tables[spec.name] = bound_contributions(spec.name, codebook_cells({}), 1,
+                                                            [(subject, {}) for subject in sorted(everyone)])
+                continue
             codebook = codebook_cells({d: CATEGORIES[d] for d in spec.by})
             tables[spec.name] = bound_contributions(spec.name, codebook, 1, cells)
     return list(tables.values())
@@ -75,6 +90,6 @@ async def run_dp_report(reporting_url: str, period_label: str, org: str | None =
                  WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""", period.label, org)
         release = await release_noisy(
             conn, release_key=f"federal/{scope}", period=period.label, codebook_version=VERSION,
-            tables=_tables(rows), epsilon_per_release=epsilon, per_client_budget=per_client_budget,
+            tables=dp_tables(rows), epsilon_per_release=epsilon, per_client_budget=per_client_budget,
             requester=requester, requester_budget=requester_budget)
     return release.to_json()

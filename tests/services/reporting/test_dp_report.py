@@ -12,8 +12,9 @@ import pytest
 
 from domain.reporting.federal_codebook import CATEGORIES, VERSION
 from services.reporting.dp import BudgetExhausted
-from services.reporting.dp_report import run_dp_report
-from services.reporting.job import FederalReportJob, render_csv
+from domain.reporting.federal_codebook import FAMILIES
+from services.reporting.dp_report import dp_tables, run_dp_report
+from services.reporting.job import _GROUP_COLUMNS, FederalReportJob, render_csv
 from tests.services.reporting.support import scan_document
 from tests.services.reporting.test_federal_report import PERIOD, identifiers
 
@@ -64,3 +65,20 @@ async def test_no_identifier_leaves_in_a_dp_release(dp_ledger: str, pool: asyncp
     assert [p for p in scan_document(document, known) if not p.startswith("certificate")] == []
     text = json.dumps(document).lower()
     assert not [i for i in known if i and i.lower() in text]
+
+
+async def test_a_small_agency_gets_only_its_mandatory_totals_under_dp_too(dp_ledger: str, pool: asyncpg.Pool) -> None:
+    """Attack: a 12-client agency asked for a DP release and got every breakdown, where the
+    suppression path gives it its mandatory totals only. Its clients are carved out of the real
+    inputs here: every table is a mandatory table of one total cell. Control: the same tables
+    over every client of the quarter break down by their categories."""
+    rows = await pool.fetch(f"SELECT subject, {', '.join(_GROUP_COLUMNS)} FROM reporting.federal_inputs "
+                            "WHERE quarter = $1 ORDER BY subject", PERIOD)
+    twelve = sorted({r["subject"] for r in rows})[:12]
+    small = dp_tables([r for r in rows if r["subject"] in twelve])
+    mandatory = {spec.name for family in FAMILIES for spec in family.tables if spec.mandatory}
+    assert small and all(t.name in mandatory and len(t.codebook) == 1 for t in small)
+    assert all(len(t.contributions) <= 12 for t in small)
+    everyone = dp_tables(rows)
+    assert any(len(t.codebook) > 1 for t in everyone)  # control: a unit large enough breaks down
+    assert {t.name for t in everyone} > {t.name for t in small}
