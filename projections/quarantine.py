@@ -39,6 +39,7 @@ POISON: tuple[type[BaseException], ...] = (
     ValueError, TypeError, LookupError, AttributeError, ArithmeticError,
 )
 
+
 class Quarantined(NamedTuple):
     projection: str
     tenant_id: str

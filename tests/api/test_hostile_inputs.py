@@ -1,8 +1,8 @@
-"""Attack: inputs shaped to reach the database or the decoder unchecked, each of which
-answered 500 before: a caseload cursor holding a number no PostgreSQL integer holds, a NUL in
-the worker or actor filter, an access-log page bound past bigint, bytes that are not UTF-8
-(an overlong encoding) in a body, and a period written with full-width digits. Each is now a
-4xx problem naming the parameter; the controls are the same requests with ordinary values.
+"""Attack: inputs shaped to reach the database or the decoder unchecked, so that the server
+answers 500: a caseload cursor holding a number no PostgreSQL integer holds, a NUL in the
+worker or actor filter, an access-log page bound past bigint, bytes that are not UTF-8 (an
+overlong encoding) in a body, and a period written with full-width digits. Each is a 4xx
+problem naming the parameter; the controls are the same requests with ordinary values.
 """
 
 from __future__ import annotations

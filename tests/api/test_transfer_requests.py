@@ -1,8 +1,8 @@
-"""Attack: push a case into another organisation. A transfer used to close the case here and
-open it, with the released data, in the recipient organisation at once — whether or not that
-organisation wanted it. Now it is a request: nothing leaves the case until the receiving
-worker it names, or a supervisor of the receiving team it names, accepts; they may decline
-instead, and the case stays with its worker, who reads why. Controls: an accepted request
+"""Attack: push a case into another organisation — close it here and open it, with the
+released data, in the recipient organisation at once, whether or not that organisation wants
+it. A transfer is a request: nothing leaves the case until the receiving worker it names, or
+a supervisor of the receiving team it names, accepts; they may decline instead, and the case
+stays with its worker, who reads why. Controls: an accepted request
 does open the case there with exactly what was released.
 """
 

@@ -293,7 +293,7 @@ async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
     """Attack: from inside the reporting session, RESET ROLE to reach the events, or lower a
     client's DP balance. The job logs in as haven_reporting itself, so there is no other role
     to go back to, and the budget ledger is read-only to it. Control: the application's own
-    session with the role merely set on it (the mode this replaces) is undone by RESET ROLE."""
+    session with the role merely set on it is undone by RESET ROLE."""
     conn = await asyncpg.connect(reporting_url)
     try:
         assert await conn.fetchval("SELECT session_user") == "haven_reporting"
