@@ -90,6 +90,7 @@ def _validation_errors(extra: Any) -> list[ProblemError] | None:
             return None
         key = item.get("key")
         source = item.get("source", "body")
+        source = getattr(source, "value", source)  # litestar's own checks name it by a ParamType
         if not isinstance(key, str):
             return None
         if source == "body":

@@ -152,7 +152,8 @@ class RefusalView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @get("/v1/reports/refusals", operation_id="reportRefusals", tags=TAGS, security=BEARER_SECURITY,
-     summary="Why federal releases asked by your organisation were refused (privacy officer)", responses=REFUSALS_SPEC)
+     summary="Why federal releases asked by your organisation were refused (privacy officer)",
+     responses={**REFUSALS_SPEC, 422: problem_spec("`reference` is not a UUID (`validation-error`).")})
 async def report_refusals(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
     reference: Annotated[uuid.UUID | None, QueryParameter(description="the reference the requester was given")] = None,

@@ -87,3 +87,9 @@ async def test_a_period_in_full_width_digits_is_refused(cases: httpx.AsyncClient
     for label in ("２０２６Q3", "2026Q3\n", "٢٠٢٦Q3"):
         refused = await cases.get("/v1/reports/federal", params={"period": label}, headers=reporter)
         assert_problem(refused, 422, "validation-error")
+
+
+async def test_a_malformed_query_parameter_is_pointed_at_by_its_name(cases: httpx.AsyncClient, people: People) -> None:
+    refused = await cases.get("/v1/reports/refusals", params={"reference": "true"}, headers=people.privacy)
+    problem = assert_problem(refused, 422, "validation-error")
+    assert [e["pointer"] for e in problem["errors"]] == ["#/query/reference"]
