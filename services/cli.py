@@ -75,14 +75,22 @@ def _parser() -> argparse.ArgumentParser:
                          help="json: the file to write; csv: a directory (one file per table); default: stdout")
     federal.add_argument("--dp-epsilon", type=Decimal, metavar="E",
                          help="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending E per client "
-                              "instead of suppressed ones (recorded as the deployment administrator's spend; not "
-                              "held to HAVEN_DP_MAX_EPSILON, which caps API callers)")
-    federal.add_argument("--dp-budget", type=Decimal, default=Decimal("10"), metavar="B",
-                         help="with --dp-epsilon: each client's total budget across releases (default 10)")
+                              "instead of suppressed ones, within the disclosure policy (`haven report policy show`)")
     federal.add_argument("--field", action="append", metavar="NAME",
                          help="only the tables answering a funder template's field (repeatable): a codebook "
                               "table, or an identifying field such as date_of_birth, answered with an "
                               "aggregate (and logged as refused)")
+    policy = report_commands.add_parser("policy", help="the disclosure policy of differentially private releases")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    policy_commands.add_parser("show", help="print the policy in force")
+    policy_set = policy_commands.add_parser(
+        "set", help="set the policy (as the database owner: HAVEN_DATABASE_URL naming it); unnamed numbers stay")
+    policy_set.add_argument("--lifetime", type=Decimal, metavar="E", help="epsilon each client may be charged, ever")
+    policy_set.add_argument("--per-release", type=Decimal, metavar="E", help="epsilon one release may charge a client")
+    policy_set.add_argument("--requester-budget", type=Decimal, metavar="E",
+                            help="epsilon the reporters of one organisation, per role, may spend, ever")
+    policy_set.add_argument("--noise-floor", type=Decimal, metavar="S", help="the smallest noise scale a release may use")
+    policy_set.add_argument("--by", required=True, metavar="WHO", help="who sets it (recorded with the change)")
 
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument("suite", choices=["store", "http", "projections", "report", "erasure"])
@@ -312,6 +320,10 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
 
 
 async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    if args.report_command == "policy":
+        from services.reporting.policy_command import run_policy_command
+
+        return await run_policy_command(settings, url, args)
     from services.database import connection_pool, prepare_database
     from services.reporting.dp import Requester
     from services.reporting.dp_report import run_dp_report
@@ -329,8 +341,7 @@ async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int
     try:
         if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
             document = await run_dp_report(settings.reporting_url(url), args.period, args.org,
-                                           epsilon=args.dp_epsilon, per_client_budget=args.dp_budget,
-                                           requester=requester)
+                                           epsilon=args.dp_epsilon, requester=requester)
         else:
             document = await job.run(args.period, args.org)
         if args.field:  # each identifying field asked for is logged as refused (standard error)

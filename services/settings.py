@@ -12,11 +12,6 @@ details and transfers stay with the assigned worker whatever this says
 `haven_reporting` (which may read the reporting schemas only). Unset: the application's
 server and database as the user `haven_reporting`, without a password (`reporting_url`).
 
-`HAVEN_DP_MAX_EPSILON` (default 1): the largest epsilon one differential-privacy release may
-spend per client; a request above it is refused. `HAVEN_DP_REQUESTER_BUDGET` (default 5): the
-epsilon the reporters of one organisation (per role) may spend over all DP releases. Both are
-the deployment administrator's: no API caller can change them.
-
 `HAVEN_TOKEN_MAX_LIFETIME` (default 86400): the longest lifetime (`exp - iat`, seconds) of a
 token Haven accepts, from its own issuer or an external one.
 
@@ -30,14 +25,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-DEFAULT_DP_MAX_EPSILON = Decimal("1")  # per release, unless the deployment's administrator raises it
-DEFAULT_DP_REQUESTER_BUDGET = Decimal("5")  # per (organisation, role) asking, across every DP release
 MAX_ORGANISATION_ID = 256  # as for the `org` claim of a token (`services.identity.claims`)
 
 
@@ -55,8 +47,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     team_access: frozenset[str] = frozenset()  # organisation ids
     # federal reporting's own login (role haven_reporting); None: the job SETs ROLE on the app's connection
     reporting_database_url: str | None = None
-    dp_max_epsilon: Decimal = DEFAULT_DP_MAX_EPSILON
-    dp_requester_budget: Decimal = DEFAULT_DP_REQUESTER_BUDGET
     checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
     checkpoint_interval: float = 3600.0
@@ -100,8 +90,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             oidc_issuer=oidc[0], oidc_audience=oidc[1], oidc_jwks_url=oidc[2],
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
             reporting_database_url=reporting_url,
-            dp_max_epsilon=_epsilon(env, "HAVEN_DP_MAX_EPSILON", DEFAULT_DP_MAX_EPSILON),
-            dp_requester_budget=_epsilon(env, "HAVEN_DP_REQUESTER_BUDGET", DEFAULT_DP_REQUESTER_BUDGET),
             checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute() if env.get("HAVEN_CHECKPOINT_KEY") else None,
             checkpoint_dir=Path(env["HAVEN_CHECKPOINT_DIR"]).absolute() if env.get("HAVEN_CHECKPOINT_DIR") else None,
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
@@ -124,19 +112,6 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 1 <= seconds <= 7 * 24 * 3600:
         raise SettingsError(f"{name} must be seconds between 1 and 604800")
     return seconds
-
-
-def _epsilon(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
-    text = env.get(name) or ""
-    if not text:
-        return default
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite() or value <= 0:
-        raise SettingsError(f"{name} must be a number above 0")
-    return value
 
 
 def _organisations(value: str) -> frozenset[str]:

@@ -22,11 +22,12 @@ already released is answered from the ledger, identical, and nothing is written.
   combine into counts neither protects.
 * `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
   suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
-  At most `HAVEN_DP_MAX_EPSILON` per release (default 1; else 422 `validation-error`): only
-  the deployment's administrator, who sets the environment, can raise it. Each fresh release
-  is charged to the caller's organisation and role and recorded with the caller in
-  ``dp.requester_spends``; past `HAVEN_DP_REQUESTER_BUDGET` (default 5) it is 409
-  `report-refused`. A cached release (the same one again) charges nothing.
+  The deployment's disclosure policy bounds it (`domain.reporting.policy`, in ``dp.policy``,
+  set only by the administrator with `haven report policy set`): above its maximum per
+  release it is 422 `validation-error`; each fresh release is charged to the caller's
+  organisation and role and recorded with the caller in ``dp.requester_spends``, and past
+  the policy's requester budget it is 409 `report-refused`. A cached release (the same one
+  again) charges nothing.
 * `field` (repeatable): only the tables that answer a funder template's fields
   (`services.reporting.funder_fields`): a codebook table by name, or an identifying field
   (`date_of_birth`, `client_id`...) answered with its aggregate and logged as refused; 422
@@ -65,6 +66,7 @@ from services.reporting.job import (
     PeriodUnavailable,
     ReportError,
 )
+from services.reporting.policy import current_policy
 from services.reporting.refusals import (
     REFUSALS,
     public_text,
@@ -96,8 +98,8 @@ async def federal_report(
                                                           "across organisations", max_length=256)] = None,
     dp_epsilon: Annotated[float | None, QueryParameter(
         description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
-                    "client, instead of suppressed ones; at most the deployment's cap (HAVEN_DP_MAX_EPSILON, "
-                    "default 1), charged to the budget of the caller's organisation and role", gt=0)] = None,
+                    "client, instead of suppressed ones; at most the disclosure policy's maximum per release "
+                    "(default 1), charged to the budget of the caller's organisation and role", gt=0)] = None,
     field: Annotated[list[str] | None, QueryParameter(
         description="only the tables answering these funder fields: a codebook table, or an identifying field "
                     "(client_id, name, ssn, date_of_birth, address, zip_code, phone, email, country_of_origin) "
@@ -107,17 +109,18 @@ async def federal_report(
     require(principal, Action.REPORT_FEDERAL, None)
     if org is not None and org != principal.organisation_id:
         raise Forbidden()
-    if dp_epsilon is not None and Decimal(str(dp_epsilon)) > settings.dp_max_epsilon:
-        raise ValidationException(extra=[{"key": "dp_epsilon", "source": "query", "message": (
-            f"at most {settings.dp_max_epsilon.normalize()} per release on this deployment")}])
+    if dp_epsilon is not None:
+        most = (await current_policy(runtime.pool)).max_epsilon_per_release
+        if Decimal(str(dp_epsilon)) > most:
+            raise ValidationException(extra=[{"key": "dp_epsilon", "source": "query", "message": (
+                f"at most {most.normalize()} per release under this deployment's disclosure policy")}])
     reporting_url = settings.reporting_url(settings.database_url or "")
     job = FederalReportJob(reporting_url)
     requester = Requester(principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id)
     try:
         if dp_epsilon is not None:
             document = await run_dp_report(reporting_url, period, org, epsilon=Decimal(str(dp_epsilon)),
-                                           requester=requester,
-                                           requester_budget=settings.dp_requester_budget)
+                                           requester=requester)
         else:
             document = await job.run(period, org)
     except REFUSALS as error:  # why goes to the privacy officer; the requester gets a reference only

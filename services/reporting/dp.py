@@ -100,6 +100,7 @@ from typing import Any, Literal, NamedTuple
 import asyncpg
 
 from services.observability.logging import get_logger
+from services.reporting.policy import current_policy
 
 Subject = uuid.UUID
 Dims = tuple[tuple[str, str], ...]  # (dimension, code) pairs, in the table's dimension order
@@ -116,6 +117,13 @@ class DPError(ValueError):
 
 class BudgetExhausted(DPError):
     pass
+
+
+class PolicyExceeded(DPError):
+    """The release asks for more than the deployment's disclosure policy allows."""
+
+
+POLICY_REFUSED = "HV020"  # the SQLSTATE `dp.record_release` raises for a release outside the policy
 
 
 class RequesterBudgetExhausted(DPError):
@@ -315,21 +323,26 @@ class Requester(NamedTuple):
 
 async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: str, codebook_version: str,
                         tables: Sequence[DPTable], epsilon_per_release: Decimal | float | str,
-                        per_client_budget: Decimal | float | str,
+                        per_client_budget: Decimal | float | str | None = None,
                         on_exhausted: OnExhausted = "refuse", requester: Requester | None = None,
                         requester_budget: Decimal | None = None) -> DPRelease:
     """Release `tables` with discrete Laplace noise, charging every counted client (module doc)
     and, when given, the requester: their spend is recorded in ``dp.requester_spends`` and
     their organisation and role may spend at most `requester_budget` over all releases.
 
+    The disclosure policy in ``dp.policy`` (`domain.reporting.policy`) bounds everything: the
+    epsilon of a release, the noise scale, each client's lifetime and each requester's budget.
+    `per_client_budget` and `requester_budget` may only tighten it, never loosen it; the
+    database refuses a release that breaks the policy whatever this code decides
+    (`dp.record_release`).
+
     The same release (same fingerprint) returns the stored numbers and charges nothing.
-    Raises `BudgetExhausted` (policy "refuse") if a counted client would exceed the budget,
+    Raises `PolicyExceeded` for an epsilon or a noise scale the policy does not allow,
+    `BudgetExhausted` (policy "refuse") if a counted client would exceed the budget,
     `RequesterBudgetExhausted` if the requester's would be.
     """
     epsilon = _decimal(epsilon_per_release, "epsilon_per_release")
-    budget = _decimal(per_client_budget, "per_client_budget")
-    if epsilon > budget:
-        raise DPError("epsilon_per_release exceeds per_client_budget")
+    tighter = None if per_client_budget is None else _decimal(per_client_budget, "per_client_budget")
     if on_exhausted not in ("refuse", "exclude"):
         raise DPError("on_exhausted must be 'refuse' or 'exclude'")
     if not tables or len({t.name for t in tables}) != len(tables):
@@ -345,7 +358,15 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
         if stored is not None:
             return DPRelease.from_json(release_key, json.loads(stored), cached=True)
 
-        if requester is not None and requester_budget is not None:
+        policy = await current_policy(conn)
+        if epsilon > policy.max_epsilon_per_release:
+            raise PolicyExceeded("epsilon_per_release exceeds the disclosure policy's maximum per release")
+        budget = policy.lifetime_epsilon if tighter is None else min(tighter, policy.lifetime_epsilon)
+        if epsilon > budget:
+            raise DPError("epsilon_per_release exceeds per_client_budget")
+        requester_budget = policy.requester_budget if requester_budget is None else min(requester_budget,
+                                                                                        policy.requester_budget)
+        if requester is not None:
             spent = await conn.fetchval(
                 "SELECT COALESCE(sum(epsilon), 0) FROM dp.requester_spends WHERE organisation = $1 AND role = $2",
                 requester.organisation, requester.role)
@@ -362,6 +383,8 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
         charged = [s for s in subjects if s not in over]
 
         mechanism = Mechanism.for_budget(epsilon, sensitivity)
+        if Decimal(repr(mechanism.scale)) < policy.noise_floor:
+            raise PolicyExceeded("the noise scale would fall below the disclosure policy's floor")
         truth = [t.cells(over) for t in tables]
         noisy = iter(mechanism([count for cells in truth for count in cells.values()]))
         released = tuple(NoisyTable(t.name, tuple((cell, max(0, next(noisy))) for cell in cells))
@@ -382,9 +405,15 @@ async def release_noisy(conn: asyncpg.Connection, *, release_key: str, period: s
         release = DPRelease(release_key, period, codebook_version, released, certificate)
         # recorded and charged by the owner's function: the reporting role only reads the ledger
         who = requester or Requester(None, None, None)  # type: ignore[arg-type]
-        await conn.fetchval(
-            "SELECT dp.record_release($1, $2, $3, $4, $5, $6::json, $7::uuid[], $8, $9, $10)",
-            release_key, key, period, codebook_version, epsilon, json.dumps(release.to_json()), charged, *who)
+        try:
+            await conn.fetchval(
+                "SELECT dp.record_release($1, $2, $3, $4, $5, $6::json, $7::uuid[], $8, $9, $10, $11)",
+                release_key, key, period, codebook_version, epsilon, json.dumps(release.to_json()), charged, *who,
+                mechanism.scale)
+        except asyncpg.PostgresError as error:
+            if getattr(error, "sqlstate", None) == POLICY_REFUSED:
+                raise PolicyExceeded("the database refused the release under the disclosure policy") from None
+            raise
         if requester is not None:  # the spend log: also in dp.requester_spends, with the release
             get_logger("reporting").info("dp budget spent", organisation_id=requester.organisation,
                                          role=requester.role, actor_id=requester.actor_id, epsilon=str(epsilon.normalize()))

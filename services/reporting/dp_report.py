@@ -39,8 +39,6 @@ from services.reporting.job import (
     reporting_connection,
 )
 
-DEFAULT_BUDGET = Decimal("10")  # per client, across every DP release
-
 
 def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -> list[DPTable]:
     """The DP tables of a scope's rows. As in the suppression path, a table counting fewer than
@@ -76,7 +74,7 @@ def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -
 
 
 async def run_dp_report(reporting_url: str, period_label: str, org: str | None = None, *,
-                        epsilon: Decimal, per_client_budget: Decimal = DEFAULT_BUDGET,
+                        epsilon: Decimal, per_client_budget: Decimal | None = None,
                         requester: Requester | None = None,
                         requester_budget: Decimal | None = None) -> dict[str, Any]:
     period = Period.parse(period_label)

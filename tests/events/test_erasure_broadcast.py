@@ -24,7 +24,7 @@ from events.log_order import LOG_START
 from events.store import EventMetadata, PostgresEventStore
 from services.bootstrap import watch_erasures
 from services.recent_states import RecentStates
-from tests.conftest import eventually
+from tests.conftest import empty_log_and_read_models, eventually
 from tests.domain.builders import opened_event
 
 ORG = "org-broadcast"
@@ -80,6 +80,7 @@ async def test_without_the_notification_a_cached_key_still_decrypts_nothing_afte
         pool: asyncpg.Pool, keyring: Keyring, database_url: str) -> None:
     """B's watch is not running (its notification is lost), so B's keyring still holds the key;
     B's log reader must still find the stream erased and open nothing."""
+    await empty_log_and_read_models(pool)  # B reads the whole log: no other file's events
     a = PostgresEventStore(pool, keyring, haven_registry())
     case = await _opened(a)
     async with _process_b(pool, keyring, database_url, watching=False) as (b, b_keyring, _recent, _watch):

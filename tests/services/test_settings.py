@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -133,13 +132,3 @@ def test_settings_are_frozen() -> None:
         settings.team_access = frozenset({"org-a"})  # type: ignore[misc]
     assert settings.database_url is None
     assert hash(settings) == hash(Settings.from_environ({"HAVEN_DATA_DIR": "/srv/haven"}))
-
-
-def test_the_dp_cap_and_requester_budget_come_from_the_deployments_environment() -> None:
-    defaults = Settings.from_environ({})
-    assert (defaults.dp_max_epsilon, defaults.dp_requester_budget) == (Decimal("1"), Decimal("5"))
-    raised = Settings.from_environ({"HAVEN_DP_MAX_EPSILON": "2.5", "HAVEN_DP_REQUESTER_BUDGET": "20"})
-    assert (raised.dp_max_epsilon, raised.dp_requester_budget) == (Decimal("2.5"), Decimal("20"))
-    for bad in ("0", "-1", "many", "NaN", "Infinity"):
-        with pytest.raises(SettingsError, match="HAVEN_DP_MAX_EPSILON"):
-            Settings.from_environ({"HAVEN_DP_MAX_EPSILON": bad})

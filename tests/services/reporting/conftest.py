@@ -11,10 +11,12 @@ import datetime as dt
 from collections.abc import AsyncIterator
 
 import asyncpg
+import msgspec
 import pytest
 
 from crypto.keyring import Keyring
 from crypto.providers import FileKeyProvider
+from domain.reporting.policy import DEFAULT_POLICY
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
@@ -67,3 +69,20 @@ async def job(demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url:
 def reporting_url(database_url: str) -> str:
     """The test database as haven_reporting (the servers the tests use trust local logins)."""
     return login_as(database_url, "haven_reporting")
+
+
+@contextlib.asynccontextmanager
+async def disclosure_policy(pool: asyncpg.Pool, **numbers: object) -> AsyncIterator[None]:
+    """The stored disclosure policy with these numbers changed (as its owner, the test's
+    superuser, would), and the default back afterwards."""
+    assignments = "".join(f"{name} = ${i}, " for i, name in enumerate(numbers, 1))
+    await pool.execute(f"UPDATE dp.policy SET {assignments}set_by = 'tests'", *numbers.values())
+    try:
+        yield
+    finally:
+        await pool.execute(
+            "UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2, requester_budget = $3, "
+            "noise_floor = $4, set_by = 'default'", *msgspec.structs.astuple(DEFAULT_POLICY))
+
+
+PERMISSIVE = {"lifetime_epsilon": 1000, "max_epsilon_per_release": 1000, "requester_budget": 1000, "noise_floor": 0}

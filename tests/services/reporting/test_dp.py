@@ -41,6 +41,7 @@ from services.reporting.dp import (
     release_noisy,
 )
 from services.settings import login_as
+from tests.services.reporting.conftest import PERMISSIVE, disclosure_policy
 
 N_DRAWS = 20_000
 ALPHA = 1e-9
@@ -184,7 +185,8 @@ def test_a_cell_outside_the_codebook_is_refused_and_not_named() -> None:
 
 @pytest.fixture
 async def conn(pool: asyncpg.Pool):
-    async with pool.acquire() as connection:
+    """An empty ledger under a policy loose enough that each test's own budget governs."""
+    async with pool.acquire() as connection, disclosure_policy(pool, **PERMISSIVE):
         await connection.execute("TRUNCATE dp.spends, dp.balances, dp.requester_spends, dp.releases")
         yield connection
 

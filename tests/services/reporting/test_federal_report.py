@@ -308,7 +308,7 @@ async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
                 await conn.execute(statement)
         with pytest.raises(asyncpg.CheckViolationError):  # the owner's function charges, never refunds
             await conn.fetchval("SELECT dp.record_release('x', '\\x00', '2026Q1', 'v', -1, '{}', '{}', "
-                                "NULL, NULL, NULL)")
+                                "NULL, NULL, NULL, 20)")
     finally:
         await conn.close()
     app = await asyncpg.connect(database_url)

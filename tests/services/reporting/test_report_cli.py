@@ -78,15 +78,35 @@ def test_a_refusal_on_the_command_line_is_one_sentence_and_a_reference(
     """The operator's refusal names neither the rule nor the client whose budget ran out (the
     reason is recorded for the privacy officer). Control: the record holds the reason."""
     asyncio.run(_sql("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends"))
-    for period in ("2026Q2", "2026Q3"):
-        code = main(["report", "federal", "--period", period, "--dp-epsilon", "6", "--dp-budget", "10",
-                     "--out", str(environment / f"{period}.json")])
+    asyncio.run(_sql("UPDATE dp.policy SET lifetime_epsilon = 10, max_epsilon_per_release = 6, requester_budget = 100"))
+    try:
+        for period in ("2026Q2", "2026Q3"):
+            code = main(["report", "federal", "--period", period, "--dp-epsilon", "6",
+                         "--out", str(environment / f"{period}.json")])
+    finally:
+        asyncio.run(_sql("UPDATE dp.policy SET lifetime_epsilon = 4, max_epsilon_per_release = 1, requester_budget = 4"))
     assert code == 3
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.fullmatch(r"haven report: Refused by the disclosure policy\. Reference [0-9a-f-]{36}\.", last), last
     reference = last.rsplit(" ", 1)[1].rstrip(".")
     reason = asyncio.run(_sql("SELECT reason FROM reporting_ledger.refusals WHERE reference = $1::uuid", reference))
     assert reason.startswith("BudgetExhausted")
+
+
+def test_attack_the_command_line_cannot_exceed_the_stored_policy(
+        environment: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An operator with a shell asks for ε = 100,000 (noise scale ~0.0002: exact counts under a
+    DP label) and brings their own budget: refused, nothing drawn, and `--dp-budget` is no
+    option at all. Control: ε = 1, within the policy, is released."""
+    asyncio.run(_sql("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends"))
+    assert main(["report", "federal", "--period", "2026Q3", "--dp-epsilon", "100000"]) == 3
+    assert "Refused by the disclosure policy" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as unknown:
+        main(["report", "federal", "--period", "2026Q3", "--dp-epsilon", "1", "--dp-budget", "1000000"])
+    assert unknown.value.code == 2
+    assert asyncio.run(_sql("SELECT count(*) FROM dp.releases")) == 0
+    assert main(["report", "federal", "--period", "2026Q3", "--dp-epsilon", "1",
+                 "--out", str(environment / "within.json")]) == 0
 
 
 async def _sql(query: str, *args: object) -> object:
