@@ -1,6 +1,24 @@
+-- The federal reporting job logs in as haven_reporting itself (services/reporting/job.py), so
+-- nothing it runs can RESET ROLE back to the application. It reads what it reports from and
+-- writes the disclosure ledger; the DP budget ledger it only reads: a release is recorded and
+-- charged by `dp.record_release`, which runs as the owner (SECURITY DEFINER), can only add a
+-- release and charge positive epsilon (never lower a balance or rewrite a spend), and refuses
+-- a release the disclosure policy does not allow, whoever calls it.
+DO $role$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'haven_reporting') THEN
+        BEGIN
+            ALTER ROLE haven_reporting LOGIN;  -- its password, if the server asks one: ALTER ROLE ... PASSWORD
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'haven_reporting: run ALTER ROLE haven_reporting LOGIN by hand';
+        END;
+    END IF;
+END
+$role$;
+
 -- The disclosure policy of DP releases (domain/reporting/policy.py): one row, changed only by
 -- the owner (`haven report policy set`, which also records a `DisclosurePolicySet` event),
--- read by everyone, and enforced here by `dp.record_release`, so that no caller's argument —
+-- read by everyone, and enforced by `dp.record_release` below, so that no caller's argument —
 -- over HTTP or from a shell — can exceed it. Every change is kept in dp.policy_history.
 CREATE TABLE dp.policy (
     id                      boolean     PRIMARY KEY DEFAULT true CHECK (id),
@@ -28,7 +46,6 @@ CREATE TRIGGER policy_history_append_only BEFORE UPDATE OR DELETE ON dp.policy_h
     FOR EACH ROW EXECUTE FUNCTION haven.forbid_change();
 CREATE TRIGGER policy_kept BEFORE DELETE ON dp.policy FOR EACH ROW EXECUTE FUNCTION haven.forbid_change();
 
-DROP FUNCTION dp.record_release(text, bytea, text, text, numeric, json, uuid[], text, text, text);
 CREATE FUNCTION dp.record_release(p_release_key text, p_fingerprint bytea, p_period text,
                                   p_codebook_version text, p_epsilon numeric, p_output json,
                                   p_charged uuid[], p_organisation text, p_role text, p_actor text,
