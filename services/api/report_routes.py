@@ -36,12 +36,10 @@ already released is answered from the ledger, identical, and nothing is written.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
@@ -69,6 +67,7 @@ from services.reporting.job import (
 from services.reporting.policy import current_policy
 from services.reporting.refusals import (
     REFUSALS,
+    Refusal,
     public_text,
     record_refusal,
     refusals_of,
@@ -143,28 +142,16 @@ async def federal_report(
     return Response(content=document, media_type="application/json")
 
 
-class RefusalView(msgspec.Struct, frozen=True, kw_only=True):
-    reference: uuid.UUID
-    period: str
-    scope: str
-    mode: str
-    requester_role: str
-    actor_id: str
-    reason: str
-    refused_at: dt.datetime
-
-
 @get("/v1/reports/refusals", operation_id="reportRefusals", tags=TAGS, security=BEARER_SECURITY,
      summary="Why federal releases asked by your organisation were refused (privacy officer)",
      responses={**REFUSALS_SPEC, 422: problem_spec("`reference` is not a UUID (`validation-error`).")})
 async def report_refusals(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
     reference: Annotated[uuid.UUID | None, QueryParameter(description="the reference the requester was given")] = None,
-) -> list[RefusalView]:
+) -> list[Refusal]:
     principal = request.user
     require(principal, Action.REPORT_REFUSALS, None)
-    return [RefusalView(**r._asdict()) for r in await refusals_of(runtime.pool, principal.organisation_id,
-                                                                    reference=reference)]
+    return await refusals_of(runtime.pool, principal.organisation_id, reference=reference)
 
 
 REPORT_ROUTES = [federal_report, report_refusals]

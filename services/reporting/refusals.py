@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import NamedTuple
 
 import asyncpg
+import msgspec
 
 from services.reporting.dp import DPError, Requester
 from services.reporting.job import ReportError, ReportRefused, RevisionNeedsReview
@@ -38,7 +38,9 @@ def public_text(reference: uuid.UUID) -> str:
     return f"{PUBLIC_REFUSAL} Reference {reference}."
 
 
-class Refusal(NamedTuple):
+class Refusal(msgspec.Struct, frozen=True, kw_only=True):
+    """One refusal as the privacy officer reads it."""
+
     reference: uuid.UUID
     period: str
     scope: str
@@ -71,4 +73,4 @@ async def refusals_of(conn: asyncpg.Pool | asyncpg.Connection, organisation: str
              FROM reporting_ledger.refusals
             WHERE requester_organisation = $1 AND ($2::uuid IS NULL OR reference = $2)
             ORDER BY refused_at DESC, reference LIMIT $3""", organisation, reference, limit)
-    return [Refusal(*row) for row in rows]
+    return [Refusal(**dict(row)) for row in rows]
