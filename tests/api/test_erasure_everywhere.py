@@ -14,7 +14,6 @@ result.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 import asyncpg
@@ -27,22 +26,12 @@ from services.api.case_schemas import RECORD_SERVICE_EXAMPLE
 from services.bench.scratch import scratch_database
 from services.identity import LocalIssuer
 from tests.api.test_canary import at, intake_body, leaks, make_canaries, people, pg_dump
-from tests.api.test_served import READY_ATTEMPTS, free_port, granian
+from tests.api.test_served import free_port, granian, until_ready
 from tests.projections.fault_support import HavenWorker, worker_environment
 
 pytestmark = pytest.mark.slow
 DELAYS = (0.0, 1.5)  # at once; and after the README's bound of 1 s
 VIEWS = ("views.case_view", "views.caseload", "views.reporting_subjects")
-
-
-async def _ready(client: httpx.AsyncClient, process, log: Path) -> None:  # noqa: ANN001
-    for _ in range(READY_ATTEMPTS):
-        assert process.poll() is None, log.read_text(errors="replace")[-2000:]
-        with contextlib.suppress(httpx.TransportError):
-            if (await client.get("/ready")).status_code == 200:
-                return
-        await asyncio.sleep(0.1)
-    pytest.fail("a server never became ready: " + log.read_text(errors="replace")[-2000:])
 
 
 async def _projected(pool: asyncpg.Pool) -> None:
@@ -64,8 +53,8 @@ async def test_an_erasure_in_one_server_reaches_the_other_server_and_the_worker(
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[0]}", timeout=30) as a, \
                     httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports[1]}", timeout=30) as b, \
                     asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
-                await _ready(a, process_a, logs[0])
-                await _ready(b, process_b, logs[1])
+                await until_ready(a, process_a, logs[0])
+                await until_ready(b, process_b, logs[1])
                 await worker.wait_running()
                 for delay in DELAYS:
                     case_canaries = {f"{name}": f"{value}-{int(delay * 10)}" for name, value in make_canaries().items()}

@@ -48,6 +48,17 @@ def granian(port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Po
                 process.wait()
 
 
+async def until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait (bounded by attempts, never by a timing assertion) until the server answers /ready."""
+    for _ in range(READY_ATTEMPTS):
+        assert process.poll() is None, log.read_text(errors="replace")[-2000:]
+        with contextlib.suppress(httpx.TransportError):
+            if (await client.get("/ready")).status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    pytest.fail("the server never became ready: " + log.read_text(errors="replace")[-2000:])
+
+
 async def test_granian_serves_health_ready_and_whoami(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     token = LocalIssuer.open(data_dir).mint("user-7", "org-b", ["supervisor"])  # the server reads this key
@@ -58,14 +69,7 @@ async def test_granian_serves_health_ready_and_whoami(database_url: str, tmp_pat
     log = tmp_path / "granian.log"
     with granian(port, env, log) as process:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
-            for _ in range(READY_ATTEMPTS):
-                assert process.poll() is None, log.read_text(errors="replace")[-2000:]
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/ready")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the server never became ready: " + log.read_text(errors="replace")[-2000:])
+            await until_ready(client, process, log)
             health = await client.get("/health")
             assert health.status_code == 200 and health.json() == {"status": "ok"}
             assert len(health.headers["x-request-id"]) == 32
