@@ -8,8 +8,8 @@ one release per block, audited as one system, complementary suppressions chosen 
 1. **Primary suppression.** Every cell whose true count is 1..k-1 is suppressed (zero may be
    shown). With a `MinimumUnit`, every cell of a unit (say an organisation) whose total is
    below the minimum is suppressed too, except the cells its table marks mandatory (§3.6).
-   So is every cell (but a mandatory one) whose difference from a number the ledger already
-   published is 1..k-1 either way, where the two differ in one dimension (a revision and its
+   So is every cell, a mandatory one included, whose difference from a number the ledger
+   already published is 1..k-1 either way, where the two differ in one dimension (a revision and its
    original, a year-to-date and an earlier one): the audit would block it
    (`audit.difference_targets`) and the other number is out for good, so it is taken out
    before the first audit rather than found by it. A percentage whose numerator or
@@ -23,21 +23,23 @@ one release per block, audited as one system, complementary suppressions chosen 
    or at least k (a suppressed cell: at another value; a group: another category non-zero).
    Unknowns are the atoms plus, per publishable number j, a switch z_j and deviations
    p_j, m_j <= M z_j with cell_j(x) - p_j + m_j = published_j; it minimises
-   sum z_j * (1 + published_j), so small cells are preferred and totals are kept. Within the
+   sum z_j * w_j * (1 + published_j), so small cells are preferred and totals are kept; w_j
+   is 1, or `WITHHOLDING` for a cell the table marks mandatory (a funder's total): it is
+   *withheld* only when no other choice clears the finding. Within the
    finding's own block: within 25 % of the optimum, or the best found in `COMPLEMENT_NODES`
    branch-and-bound nodes. Over the whole linked system (thousands of unknowns): LP rounding
    (`_rounded_choice`), branch-and-bound only if it settles nothing. M is 2k first (a tight
-   relaxation, fast), a large bound if that finds nothing. Past publications and mandatory
-   cells stay fixed. The choices are added and step 2 repeats.
-4. **Refusal.** A finding that no suppression of this release can clear (the past ledger or
-   the mandatory cells give it away), or no agreement after `max_rounds` rounds, refuses
-   the release with the findings.
+   relaxation, fast), a large bound if that finds nothing. Past publications stay fixed.
+   The choices are added and step 2 repeats.
+4. **Last resort.** A finding that no choice clears, or no agreement after `max_rounds`
+   rounds: every number of the release is withheld, which adds no fact to the ledger. Only
+   if the ledger without this release fails the audit (it gives the finding away on its own,
+   which an audited ledger never does) is the release refused with the findings.
 
 Guaranteed: a returned publication passed the audit over the whole ledger including itself,
 so everything `audit` guarantees holds. Not guaranteed: minimal information loss (the
 choice is greedy per finding and round, optimal for neither the whole table nor future
-releases — a cell kept now may have to be suppressed forever after), nor that a release
-that could be protected is never refused.
+releases — a cell kept now may have to be suppressed forever after).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from domain.reporting.audit import (
 )
 from domain.reporting.tables import TOTAL, Atom, Release, Selection, Universe, rounded_percent, tabulate, total
 
+WITHHOLDING = 1000  # a mandatory cell costs this many times another: withheld only when nothing else will do
 COMPLEMENT_NODES = 200  # per complement program: the best choice found by then will do (deterministic)
 MOVED = 1e-6  # a relaxed deviation above this moves its number (LP rounding); HiGHS' tolerance is 1e-7
 NOT_ROUNDED = object()  # LP rounding settled nothing: search by branch-and-bound
@@ -126,8 +129,7 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
         values = tabulate(universe, truth, table)
         suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
         for key, value in values.items() if published else ():
-            if key not in table.mandatory and _differs_little(table.selection(universe, key), value, published,
-                                                              changes, policy.k):
+            if _differs_little(table.selection(universe, key), value, published, changes, policy.k):
                 suppressed.add(("cell", (table.name, key)))
         unit = policy.minimum_unit
         if unit is None:
@@ -218,10 +220,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True))]
     result = None
     for rounds in range(1, policy.max_rounds + 1):
-        publications = tuple(
-            None if release is None else
-            publish(block.universe, truth[offsets[i]:offsets[i + 1]], release, suppressed[i])
-            for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True)))
+        publications = _publish_all(linked, releases, truth, suppressed)
         candidate = linked.with_publications(publications)
         result = audit(candidate, solver, truth, policy.k)
         if result.ok:
@@ -231,14 +230,39 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         for finding in result.findings:
             chosen = _complement(linked, publications, truth, finding, solver, policy.k, programs)
             if chosen is None:
-                raise ReleaseRefused([finding])
+                return _withhold_everything(linked, releases, truth, solver, policy, [finding], rounds)
             more |= chosen
         if all(ref in suppressed[i] for i, ref in more):
-            raise ReleaseRefused(result.findings)
+            break
         for i, ref in more:
             suppressed[i].add(ref)
     assert result is not None
-    raise ReleaseRefused(result.findings)
+    return _withhold_everything(linked, releases, truth, solver, policy, result.findings, policy.max_rounds)
+
+
+def _publish_all(linked: Linked, releases: Sequence[Release | None], truth: Sequence[int],
+                 suppressed: Sequence[set[Ref]]) -> tuple[Publication | None, ...]:
+    offsets = linked.offsets
+    return tuple(None if release is None else
+                 publish(block.universe, truth[offsets[i]:offsets[i + 1]], release, suppressed[i])
+                 for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True)))
+
+
+def _withhold_everything(linked: Linked, releases: Sequence[Release | None], truth: Sequence[int],
+                         solver: IntegerSolver, policy: Policy, findings: Sequence[Finding],
+                         rounds: int) -> ProtectedLinked:
+    """The last resort when no choice of suppressions clears `findings`: every number of the
+    releases withheld (their zeros too), which publishes no new fact. Refused only if the
+    ledger without them fails the audit (it gives the finding away on its own)."""
+    everything = [set() if release is None else
+                  {("cell", (t.name, key)) for t in release.tables for key in t.keys()}
+                  | {("percentage", p.name) for p in release.percentages} for release in releases]
+    publications = _publish_all(linked, releases, truth, everything)
+    candidate = linked.with_publications(publications)
+    result = audit(candidate, solver, truth, policy.k)
+    if not result.ok:
+        raise ReleaseRefused(findings)
+    return ProtectedLinked(publications, candidate, result, rounds + 1)
 
 
 def _complement(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
@@ -312,13 +336,11 @@ def _complement_program(linked: Linked, publications: Sequence[Publication | Non
             if value is None:
                 continue
             terms = terms_of(universe, [(publication.selections[(table_name, key)], 1)], offset)
-            if key in release.table(table_name).mandatory:
-                rows.append(Row(terms, value, value))
-                continue
+            weight = (1 + value) * (WITHHOLDING if key in release.table(table_name).mandatory else 1)
             z, plus, minus = new_variable(1), new_variable(bound), new_variable(bound)
             rows.append(Row(terms_of_sum([terms, ((plus, -1), (minus, 1))]), value, value))
             rows.append(Row(((z, -bound), (plus, 1), (minus, 1)), None, 0))
-            switches.append(_Switch((block_index, ("cell", (table_name, key))), z, 1 + value, (plus, minus)))
+            switches.append(_Switch((block_index, ("cell", (table_name, key))), z, weight, (plus, minus)))
         for percentage in release.percentages:
             p = publication.percentages[percentage.name]
             if p is None:

@@ -349,12 +349,11 @@ def _classification(family: Family, spec: TableSpec, dimension: str) -> Classifi
     return Classification.grouping(dimension, dimension, groups)
 
 
-def family_tables(family: Family, universe: Universe, period: Period, organisations: Sequence[str],
-                  revision: bool = False) -> tuple[Table, ...]:
+def family_tables(family: Family, universe: Universe, period: Period, organisations: Sequence[str]
+                  ) -> tuple[Table, ...]:
     """The family's tables for a period and a set of organisations (one, or all for the roll-up).
-
-    In a revision no cell is mandatory: a revised total minus the original is the count of the
-    late records, and when that is small the revised total must be suppressible."""
+    A mandatory table's grand total is the table's mandatory cell: it survives the minimum
+    unit, and it is withheld only when nothing else protects the release."""
     tables = []
     for spec in family.tables:
         if spec.period == "grant_year":
@@ -370,7 +369,7 @@ def family_tables(family: Family, universe: Universe, period: Period, organisati
         for dimension, codes in spec.where:
             where[dimension] = list(codes)
         by = [_classification(family, spec, d) for d in spec.by]
-        mandatory = [tuple(TOTAL for _ in by)] if spec.mandatory and not revision else []
+        mandatory = [tuple(TOTAL for _ in by)] if spec.mandatory else []
         sensitive = [d for d in spec.by if d in SENSITIVE]
         tables.append(Table.of(spec.name, by, where=where, sensitive=sensitive, mandatory=mandatory))
     return tuple(tables)
@@ -526,8 +525,8 @@ def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:
 
 
 def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCounts], period: Period, scope: str,
-                     release_name: str, solver: IntegerSolver, organisations: Sequence[str],
-                     revision: bool = False) -> list[FamilyRelease]:
+                     release_name: str, solver: IntegerSolver, organisations: Sequence[str]
+                     ) -> list[FamilyRelease]:
     """Protect families together: one release per family released now, audited with every
     family in `states` (those released before this fiscal year included) as one `Linked` system."""
     organisations = sorted(organisations)
@@ -553,7 +552,7 @@ def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCou
             continue
         chosen = [scope] if scope != ROLL_UP else list(block.universe.dimension("organisation").codes)
         releases.append(Release(release_name, VERSION,
-                                family_tables(state.family, block.universe, period, chosen, revision)))
+                                family_tables(state.family, block.universe, period, chosen)))
     policy = Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT))
     try:
         protected = protect_linked(linked, releases, truths, link_truth, solver, policy)
@@ -593,10 +592,17 @@ def _cell_dims(family: Family, table: Table, key: Sequence[str]) -> dict[str, st
     return dims if merged is None else {merged: family.name.removeprefix("service_"), **dims}
 
 
+PUBLISHED, SUPPRESSED, WITHHELD_CELL = "published", "suppressed", "withheld"
+WITHHELD_NOTE = ("withheld under the disclosure policy: with the numbers released before, it would let a count "
+                 "of 1 to 10 be derived; its clients are counted in the totals that are published")
+
+
 def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
-    """The output tables: every table in codebook order, cells in table order, merged across families."""
+    """The output tables: every table in codebook order, cells in table order, merged across families.
+    A cell's `status`: published; suppressed (a breakdown cell, k = 11); or withheld (a funder's
+    mandatory total that the disclosure policy could not publish)."""
     tables: dict[str, dict[str, Any]] = {}
-    values: dict[tuple[str, str], tuple[dict[str, str], int | None]] = {}
+    values: dict[tuple[str, str], tuple[dict[str, str], int | None, bool]] = {}
     for fr in releases:
         for spec in fr.family.tables:
             try:
@@ -608,19 +614,32 @@ def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, 
                 dims = _cell_dims(fr.family, table, key)
                 ident = (spec.name, json.dumps(dims, sort_keys=True))
                 value = fr.publication.cells[(spec.name, key)]
+                mandatory = key in table.mandatory
                 if ident not in values:
-                    values[ident] = (dims, value)
+                    values[ident] = (dims, value, mandatory)
                     out["cells"].append(ident)
                 else:  # the same cell published by another family: suppressed if either suppressed it
                     before = values[ident][1]
                     if before is not None and value is not None and before != value:
                         raise ReportError("a table shared by two families disagrees with itself")
-                    values[ident] = (dims, None if before is None or value is None else value)
+                    values[ident] = (dims, None if before is None or value is None else value,
+                                     mandatory or values[ident][2])
     rendered = []
     for out in tables.values():
-        out["cells"] = [{"dims": values[ident][0], "count": values[ident][1]} for ident in out["cells"]]
+        out["cells"] = [_cell(*values[ident]) for ident in out["cells"]]
         rendered.append(out)
     return rendered
+
+
+def _cell(dims: dict[str, str], count: int | None, mandatory: bool) -> dict[str, Any]:
+    status = PUBLISHED if count is not None else WITHHELD_CELL if mandatory else SUPPRESSED
+    return {"dims": dims, "count": count, "status": status}
+
+
+def withheld_cells(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The certificate's list of withheld mandatory cells (table and dims), each with the note."""
+    return [{"table": table["name"], "dims": cell["dims"], "note": WITHHELD_NOTE}
+            for table in tables for cell in table["cells"] if cell.get("status") == WITHHELD_CELL]
 
 
 def true_tables(period: Period, scope: str, counts: Mapping[str, BaseCounts]) -> list[dict[str, Any]]:
@@ -682,14 +701,15 @@ class FederalReportJob:
                 return json.loads(previous["document"])
             revision = 0 if previous is None else previous["revision"] + 1
             name = f"{period.label}/{scope}" + (f"/r{revision}" if revision else "")
-            releases = await asyncio.to_thread(self._protect_all, states, counts, period, scope, name, revision > 0)
+            releases = await asyncio.to_thread(self._protect_all, states, counts, period, scope, name)
             chain = await conn.fetchval(
                 "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1")
             ledger_hash = _digest([chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)])
+            tables = render(period, releases)
             document = {
                 "period": period.label,
                 "codebook_version": VERSION,
-                "tables": render(period, releases),
+                "tables": tables,
                 "certificate": {
                     "scope": scope,
                     "revision": revision,
@@ -704,6 +724,7 @@ class FederalReportJob:
                     "codebook_version": VERSION,
                     "code_version": code_version(),
                     "privacy_budget_spent": 0,
+                    "withheld": withheld_cells(tables),
                 },
             }
             text = json.dumps(document, sort_keys=True)
@@ -760,10 +781,10 @@ class FederalReportJob:
         return True
 
     def _protect_all(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], period: Period,
-                     scope: str, name: str, revision: bool) -> list[FamilyRelease]:
+                     scope: str, name: str) -> list[FamilyRelease]:
         organisations = _organisations(counts, scope)
         members = [states[f.name] for f in FAMILIES if _releases_now(f, period) or states[f.name].publications]
-        return protect_families(members, counts, period, scope, name, self._solver, organisations, revision)
+        return protect_families(members, counts, period, scope, name, self._solver, organisations)
 
 
 def _organisations(counts: Mapping[str, BaseCounts], scope: str) -> list[str]:
@@ -774,7 +795,8 @@ def _organisations(counts: Mapping[str, BaseCounts], scope: str) -> list[str]:
 # -- CSV ------------------------------------------------------------------------------------------
 
 def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
-    """One CSV per table (dims columns, then count; empty = suppressed), plus the certificate."""
+    """One CSV per table (dims columns, then count and status; an empty count: suppressed or
+    withheld, as the status says), plus the certificate."""
     import csv
     import io
 
@@ -783,10 +805,11 @@ def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
         columns = list(table["cells"][0]["dims"]) if table["cells"] else []
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*columns, "count", "period", "coverage", "codebook_version", "ledger_hash"])
+        writer.writerow([*columns, "count", "status", "period", "coverage", "codebook_version", "ledger_hash"])
         for cell in table["cells"]:
             count = "" if cell["count"] is None else str(cell["count"])
-            writer.writerow([*(cell["dims"][c] for c in columns), count, document["period"],
+            status = cell.get("status", PUBLISHED if cell["count"] is not None else SUPPRESSED)
+            writer.writerow([*(cell["dims"][c] for c in columns), count, status, document["period"],
                              table.get("coverage", "quarter"), document["codebook_version"],
                              document["certificate"].get("ledger_hash", "")])  # a DP release has no ledger hash
         files[f"{table['name']}.csv"] = buffer.getvalue()

@@ -117,6 +117,33 @@ def test_differencing_the_year_to_date_against_the_first_quarter_does_not_reveal
     assert ok(third) and not derivable_small(third, victim)
 
 
+
+def test_a_mandatory_total_that_would_give_a_small_count_away_is_withheld_and_the_rest_published() -> None:
+    """The year-to-date total is mandatory, and minus the first quarter's published total it is
+    the second quarter's three new clients. The release withholds that total (and the cells
+    that would rebuild it) instead of being refused, and publishes the rest. Control: the same
+    publication with the total put back gives the three away."""
+    entry = Dimension("entry_quarter", ("2026Q1", "2026Q2"))
+    kind = Dimension("trafficking_type", ("sex", "labor"))
+    universe = Universe((entry, kind))
+    by_kind = [Classification.of(kind)]
+    q1 = Release("2026Q1", VERSION, (Table.of("new_clients", by_kind, where={"entry_quarter": "2026Q1"},
+                                              mandatory=[(TOTAL,)]),))
+    ytd = Release("2026Q2", VERSION, (Table.of("new_clients_ytd", by_kind, mandatory=[(TOTAL,)]),))
+    counts = {("2026Q1", "sex"): 25, ("2026Q1", "labor"): 15, ("2026Q2", "sex"): 3, ("2026Q2", "labor"): 0}
+    second_quarter = universe.select({"entry_quarter": "2026Q2"})
+
+    first = protect(Ledger(universe), q1, counts, SOLVER).ledger
+    protected = protect(first, ytd, counts, SOLVER)
+    cells = protected.publication.cells
+    assert cells[("new_clients_ytd", (TOTAL,))] is None  # withheld, though mandatory
+    assert cells[("new_clients_ytd", ("labor",))] == 15  # the rest is published
+    assert protected.audit.ok and not derivable_small(protected.ledger, second_quarter)
+
+    control = first.with_publication(Publication.of(universe, ytd, {**cells, ("new_clients_ytd", (TOTAL,)): 43}))
+    assert attacker_interval(control, second_quarter) == (3, 3)
+    assert not ok(control, counts)
+
 # -- differencing a revision against the original ------------------------------------------------
 
 def late_records() -> tuple[Universe, Release, Release, dict[tuple[str, str], int]]:

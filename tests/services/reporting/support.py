@@ -12,7 +12,7 @@ import asyncpg
 
 from domain.reporting.audit import Ledger, Linked, audit
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, SERVICE_CATEGORIES, VERSION, output_tables
-from services.reporting.job import BASE_DIMENSIONS, FamilyState, linked_families
+from services.reporting.job import BASE_DIMENSIONS, WITHHELD_NOTE, FamilyState, linked_families
 from services.reporting.ledger import merge_universe, publication_from_json, stored_universe
 from tests.services.reporting.conftest import SOLVER
 
@@ -90,7 +90,8 @@ ALLOWED = ({*output_tables(), *SERVICE_CATEGORIES, *CATEGORIES, "service_type", 
             "passed", "period", "codebook_version", "tables", "name", "program", "coverage", "cells", "dims", "count",
             "certificate", "scope", "revision", "method", "k", "minimum_reporting_unit", "ledger_hash", "audit",
             "result", "families", "targets", "solves", "publications_audited", "code_version", "package", "commit",
-            "privacy_budget_spent", "threshold k=11 with complementary suppression and an exact integer audit"}
+            "privacy_budget_spent", "threshold k=11 with complementary suppression and an exact integer audit",
+            "status", "published", "suppressed", "withheld", "table", "note", WITHHELD_NOTE}
            | {code for codes in CATEGORIES.values() for code in codes})
 CERTIFIED_HASH_KEYS = {("certificate", "ledger_hash"), ("certificate", "code_version", "commit")}
 

@@ -58,9 +58,8 @@ def counts(rows: list[dict[str, Any]]) -> dict[str, BaseCounts]:
     return count_inputs(rows, services)
 
 
-def release(states: dict[str, FamilyState], rows: list[dict[str, Any]], name: str, revision: bool = False) -> None:
-    for released in protect_families(list(states.values()), counts(rows), PERIOD, ORG, name, SOLVER, [ORG],
-                                     revision):
+def release(states: dict[str, FamilyState], rows: list[dict[str, Any]], name: str) -> None:
+    for released in protect_families(list(states.values()), counts(rows), PERIOD, ORG, name, SOLVER, [ORG]):
         state = states[released.family.name]
         state.publications.append(released.publication)
         state.stored_universes.append({d.name: list(d.codes) for d in released.universe.dimensions})
@@ -69,7 +68,7 @@ def release(states: dict[str, FamilyState], rows: list[dict[str, Any]], name: st
 def released_and_revised() -> dict[str, FamilyState]:
     states = {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
     release(states, RELEASED, f"{QUARTER}/{ORG}")
-    release(states, CORRECTED, f"{QUARTER}/{ORG}/r1", revision=True)
+    release(states, CORRECTED, f"{QUARTER}/{ORG}/r1")
     return states
 
 
@@ -118,7 +117,7 @@ def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_
     # one of the late intakes (first counted by the revision) and one original client erased
     again = [*CORRECTED[:-1], clients(11, sex=True, woman=False)]
     again[0] = clients(19, sex=True, woman=True)
-    release(states, again, f"{QUARTER}/{ORG}/r2", revision=True)
+    release(states, again, f"{QUARTER}/{ORG}/r2")
 
     outsider = joint(states)
     assert outsider.blocks[0].universe.dimension("vintage").codes == ("v0", "v1", "v0-1", "v2", "v0-2", "v1-2")

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.slow
 
 PERIOD = "2026Q3"  # the last quarter of FY2026: every table, grant-year ones included
 RELEASED = ((PERIOD, None),)
+MANDATORY_TABLES = {spec.name for family in FAMILIES for spec in family.tables if spec.mandatory}
 WITH_AN_ORGANISATION = (*RELEASED, (PERIOD, "org-harbor"))
 # a quarter and a year to date, roll-ups and organisations, each audited against the ones before
 WITH_AN_EARLIER_QUARTER = (*WITH_AN_ORGANISATION, ("2026Q1", None))
@@ -66,8 +67,11 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(
         dims = [tuple(sorted(cell["dims"])) for cell in table["cells"]]
         assert len(set(dims)) == 1  # every cell of a table has the same dimensions
         for cell in table["cells"]:
-            assert set(cell) == {"dims", "count"}
+            assert set(cell) == {"dims", "count", "status"}
             assert cell["count"] is None or (isinstance(cell["count"], int) and cell["count"] >= 0)
+            assert cell["status"] == ("published" if cell["count"] is not None else
+                                      "withheld" if cell["dims"] and set(cell["dims"].values()) == {"total"}
+                                      and table["name"] in MANDATORY_TABLES else "suppressed")
     certificate = document["certificate"]
     assert certificate["audit"]["result"] == "passed"
     assert certificate["codebook_version"] == VERSION and certificate["privacy_budget_spent"] == 0
@@ -92,6 +96,7 @@ async def test_the_csv_has_one_file_per_table_with_the_same_numbers(
         assert len(rows) == len(table["cells"])
         for row, cell in zip(rows, table["cells"], strict=True):
             assert row["count"] == ("" if cell["count"] is None else str(cell["count"]))
+            assert row["status"] == cell["status"]
             assert all(row[k] == v for k, v in cell["dims"].items())
             assert row["ledger_hash"] == document["certificate"]["ledger_hash"]
     assert json.loads(files["certificate.json"])["certificate"] == document["certificate"]
