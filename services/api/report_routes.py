@@ -11,9 +11,10 @@ already released is answered from the ledger, identical, and nothing is written.
 * 422 `validation-error`: the period is not a quarter label (2026Q3).
 * 409 `report-unavailable`: the period is after the inputs' horizon or still running, or
   the organisation has no data in that fiscal year.
-* 409 `report-refused`: no suppression of the release passes the audit against the ledger,
-  or today's counts contradict the ledger in a way no late record, erasure or correction
-  explains (a manual review), or (DP mode) a budget would be exceeded. The answer is the same
+* 409 `report-refused`: today's counts contradict the ledger in a way no late record,
+  erasure or correction explains (a manual review), or the ledger gives a small count away
+  on its own, or (DP mode) a budget would be exceeded. A cell that cannot be published
+  safely is withheld, never the whole release. The answer is the same
   sentence whatever the reason, with a reference (`services.reporting.refusals`): the reason
   says something about the data, so only the privacy officer of the requesting organisation
   reads it, with `GET /v1/reports/refusals[?reference=...]`.
