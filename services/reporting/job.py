@@ -637,8 +637,8 @@ def _cell(dims: dict[str, str], count: int | None, mandatory: bool) -> dict[str,
 
 
 def withheld_cells(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The certificate's list of withheld mandatory cells (table and dims), each with the note."""
-    return [{"table": table["name"], "dims": cell["dims"], "note": WITHHELD_NOTE}
+    """The certificate's list of withheld mandatory cells (table and dims)."""
+    return [{"table": table["name"], "dims": cell["dims"]}
             for table in tables for cell in table["cells"] if cell.get("status") == WITHHELD_CELL]
 
 
@@ -725,6 +725,7 @@ class FederalReportJob:
                     "code_version": code_version(),
                     "privacy_budget_spent": 0,
                     "withheld": withheld_cells(tables),
+                    "withheld_note": WITHHELD_NOTE,
                 },
             }
             text = json.dumps(document, sort_keys=True)

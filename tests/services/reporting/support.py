@@ -91,7 +91,7 @@ ALLOWED = ({*output_tables(), *SERVICE_CATEGORIES, *CATEGORIES, "service_type", 
             "certificate", "scope", "revision", "method", "k", "minimum_reporting_unit", "ledger_hash", "audit",
             "result", "families", "targets", "solves", "publications_audited", "code_version", "package", "commit",
             "privacy_budget_spent", "threshold k=11 with complementary suppression and an exact integer audit",
-            "status", "published", "suppressed", "withheld", "table", "note", WITHHELD_NOTE}
+            "status", "published", "suppressed", "withheld", "table", "withheld_note", WITHHELD_NOTE}
            | {code for codes in CATEGORIES.values() for code in codes})
 CERTIFIED_HASH_KEYS = {("certificate", "ledger_hash"), ("certificate", "code_version", "commit")}
 
