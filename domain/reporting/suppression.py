@@ -31,10 +31,13 @@ one release per block, audited as one system, complementary suppressions chosen 
    (`_rounded_choice`), branch-and-bound only if it settles nothing. M is 2k first (a tight
    relaxation, fast), a large bound if that finds nothing. Past publications stay fixed.
    The choices are added and step 2 repeats.
-4. **Last resort.** A finding that no choice clears, or no agreement after `max_rounds`
-   rounds: every number of the release is withheld, which adds no fact to the ledger. Only
-   if the ledger without this release fails the audit (it gives the finding away on its own,
-   which an audited ledger never does) is the release refused with the findings.
+4. **Tables withheld whole.** A finding that no choice clears, or rounds that add nothing
+   (or more than `max_rounds` of them): the tables those findings name are withheld whole,
+   in every block, and the rounds go on. Withholding adds no fact; a withheld cell of such a
+   table that the ledger pins at k or more hides a number known already, and is no
+   disclosure. Only a finding that names no table, or only tables withheld whole already,
+   refuses the release: the ledger gives a count away without it, which an audited ledger
+   does not.
 
 Guaranteed: a returned publication passed the audit over the whole ledger including itself,
 so everything `audit` guarantees holds. Not guaranteed: minimal information loss (the
@@ -218,26 +221,39 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         set() if release is None else
         primary(block.universe, truth[offsets[i]:offsets[i + 1]], release, policy, block)
         for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True))]
-    result = None
-    for rounds in range(1, policy.max_rounds + 1):
+    closed: set[str | None] = set()  # tables withheld whole: no choice of cells protected them
+    stalled = rounds = 0
+    while True:
+        rounds += 1
         publications = _publish_all(linked, releases, truth, suppressed)
         candidate = linked.with_publications(publications)
         result = audit(candidate, solver, truth, policy.k)
-        if result.ok:
-            return ProtectedLinked(publications, candidate, result, rounds)
+        # a withheld cell of a closed table that the ledger pins at k or more hides a number known already
+        left = tuple(f for f in result.findings if f.reason != "pinned" or f.target.table not in closed)
+        if not left:
+            return ProtectedLinked(publications, candidate, AuditResult((), result.targets, result.solves), rounds)
         more: set[tuple[int, Ref]] = set()
+        unclearable = []
         programs: dict[tuple[int | None, int], _ComplementProgram] = {}  # this round's, shared by its findings
-        for finding in result.findings:
+        for finding in left:
             chosen = _complement(linked, publications, truth, finding, solver, policy.k, programs)
             if chosen is None:
-                return _withhold_everything(linked, releases, truth, solver, policy, [finding], rounds)
-            more |= chosen
-        if all(ref in suppressed[i] for i, ref in more):
-            break
+                unclearable.append(finding)
+            else:
+                more |= chosen
+        stalled = stalled + 1 if all(ref in suppressed[i] for i, ref in more) else 0
+        if stalled or unclearable or rounds >= policy.max_rounds:
+            stuck = unclearable or list(left)
+            tables = {f.target.table for f in stuck}
+            if None in tables or tables <= closed:
+                raise ReleaseRefused(stuck)
+            closed |= tables
+            for i, release in enumerate(releases):
+                for table in release.tables if release is not None else ():
+                    if table.name in closed:
+                        suppressed[i] |= {("cell", (table.name, key)) for key in table.keys()}
         for i, ref in more:
             suppressed[i].add(ref)
-    assert result is not None
-    return _withhold_everything(linked, releases, truth, solver, policy, result.findings, policy.max_rounds)
 
 
 def _publish_all(linked: Linked, releases: Sequence[Release | None], truth: Sequence[int],
@@ -246,23 +262,6 @@ def _publish_all(linked: Linked, releases: Sequence[Release | None], truth: Sequ
     return tuple(None if release is None else
                  publish(block.universe, truth[offsets[i]:offsets[i + 1]], release, suppressed[i])
                  for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True)))
-
-
-def _withhold_everything(linked: Linked, releases: Sequence[Release | None], truth: Sequence[int],
-                         solver: IntegerSolver, policy: Policy, findings: Sequence[Finding],
-                         rounds: int) -> ProtectedLinked:
-    """The last resort when no choice of suppressions clears `findings`: every number of the
-    releases withheld (their zeros too), which publishes no new fact. Refused only if the
-    ledger without them fails the audit (it gives the finding away on its own)."""
-    everything = [set() if release is None else
-                  {("cell", (t.name, key)) for t in release.tables for key in t.keys()}
-                  | {("percentage", p.name) for p in release.percentages} for release in releases]
-    publications = _publish_all(linked, releases, truth, everything)
-    candidate = linked.with_publications(publications)
-    result = audit(candidate, solver, truth, policy.k)
-    if not result.ok:
-        raise ReleaseRefused(findings)
-    return ProtectedLinked(publications, candidate, result, rounds + 1)
 
 
 def _complement(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
