@@ -102,6 +102,9 @@ class Policy:
     k: int = K
     minimum_unit: MinimumUnit | None = None
     max_rounds: int = 25
+    # A funder's mandatory cell may be withheld when nothing else protects a release (False: it
+    # is published whatever it costs, and a release it gives a count away in is refused).
+    withhold_mandatory: bool = True
 
 
 class ReleaseRefused(Exception):
@@ -132,7 +135,8 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
         values = tabulate(universe, truth, table)
         suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
         for key, value in values.items() if published else ():
-            if _differs_little(table.selection(universe, key), value, published, changes, policy.k):
+            if (policy.withhold_mandatory or key not in table.mandatory) and _differs_little(
+                    table.selection(universe, key), value, published, changes, policy.k):
                 suppressed.add(("cell", (table.name, key)))
         unit = policy.minimum_unit
         if unit is None:
@@ -236,7 +240,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         unclearable = []
         programs: dict[tuple[int | None, int], _ComplementProgram] = {}  # this round's, shared by its findings
         for finding in left:
-            chosen = _complement(linked, publications, truth, finding, solver, policy.k, programs)
+            chosen = _complement(linked, publications, truth, finding, solver, policy, programs)
             if chosen is None:
                 unclearable.append(finding)
             else:
@@ -251,7 +255,8 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
             for i, release in enumerate(releases):
                 for table in release.tables if release is not None else ():
                     if table.name in closed:
-                        suppressed[i] |= {("cell", (table.name, key)) for key in table.keys()}
+                        suppressed[i] |= {("cell", (table.name, key)) for key in table.keys()
+                                          if policy.withhold_mandatory or key not in table.mandatory}
         for i, ref in more:
             suppressed[i].add(ref)
 
@@ -265,7 +270,7 @@ def _publish_all(linked: Linked, releases: Sequence[Release | None], truth: Sequ
 
 
 def _complement(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
-                finding: Finding, solver: IntegerSolver, k: int,
+                finding: Finding, solver: IntegerSolver, policy: Policy,
                 programs: dict[tuple[int | None, int], _ComplementProgram]) -> set[tuple[int, Ref]] | None:
     """The cheapest set of this release's published numbers (block, ref) whose suppression clears `finding`.
 
@@ -275,6 +280,7 @@ def _complement(linked: Linked, publications: Sequence[Publication | None], trut
     the complement programs of this round by (block or None, bound), built once and shared by
     the round's findings, which differ only in their witness rows (the solver keeps a system
     it has seen: the relaxations of one system start from the last one's basis)."""
+    k = policy.k
     published = [v for p in publications if p is not None for v in p.cells.values() if v is not None]
     scale = 2 * max([*truth, *published, 0]) + 2 * k
     terms = finding.target.terms or terms_of_sum(list(finding.target.categories))
@@ -285,7 +291,8 @@ def _complement(linked: Linked, publications: Sequence[Publication | None], trut
         # relaxation tight (fast), the large one is the fallback. Either only limits the choice.
         for bound in (2 * k, scale * max(1, linked.size)):
             if (scope, bound) not in programs:
-                programs[(scope, bound)] = _complement_program(linked, publications, truth, scale, bound, scope)
+                programs[(scope, bound)] = _complement_program(linked, publications, truth, scale, bound, scope,
+                                                               policy.withhold_mandatory)
             chosen = _complement_within(programs[(scope, bound)], truth, finding, solver, k)
             if chosen is not None:
                 return chosen
@@ -303,7 +310,7 @@ class _ComplementProgram(NamedTuple):
 
 
 def _complement_program(linked: Linked, publications: Sequence[Publication | None], truth: Sequence[int],
-                        scale: int, bound: int, block: int | None) -> _ComplementProgram:
+                        scale: int, bound: int, block: int | None, withhold_mandatory: bool) -> _ComplementProgram:
     offsets = linked.offsets
     if block is None:  # the whole system: every past publication of every block, and the link
         shift, n = 0, linked.size
@@ -335,7 +342,11 @@ def _complement_program(linked: Linked, publications: Sequence[Publication | Non
             if value is None:
                 continue
             terms = terms_of(universe, [(publication.selections[(table_name, key)], 1)], offset)
-            weight = (1 + value) * (WITHHOLDING if key in release.table(table_name).mandatory else 1)
+            mandatory = key in release.table(table_name).mandatory
+            if mandatory and not withhold_mandatory:
+                rows.append(Row(terms, value, value))
+                continue
+            weight = (1 + value) * (WITHHOLDING if mandatory else 1)
             z, plus, minus = new_variable(1), new_variable(bound), new_variable(bound)
             rows.append(Row(terms_of_sum([terms, ((plus, -1), (minus, 1))]), value, value))
             rows.append(Row(((z, -bound), (plus, 1), (minus, 1)), None, 0))

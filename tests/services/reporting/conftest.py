@@ -45,12 +45,13 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
 
 
 @contextlib.asynccontextmanager
-async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES) -> AsyncIterator[PostgresEventStore]:
+async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES, seed: int = 5
+                      ) -> AsyncIterator[PostgresEventStore]:
     """An empty log seeded with the demo data, and its reporting inputs projected."""
     await empty_log_and_read_models(pool)
     keyring = Keyring(FileKeyProvider(key_file))
     store = PostgresEventStore(pool, keyring, haven_registry())
-    await seed_demo_bulk(store, cases=cases, seed=5, today=TODAY)
+    await seed_demo_bulk(store, cases=cases, seed=seed, today=TODAY)
     factories = projection_factories(keyring, store)
     await rebuild(store, pool, factories["federal_inputs"])
     await rebuild(store, pool, factories["cases"])  # the case views the reporting role must not read
