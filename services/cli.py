@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("suite", choices=["store", "http", "projections", "report", "erasure"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     bench.add_argument("--workers", type=int, default=1, help="http: the server's worker processes (default 1)")
+    bench.add_argument("--history", action="store_true",
+                       help="report: release a fiscal year of a 20-organisation deployment, each release timed")
+    bench.add_argument("--organisations", type=int, default=20, help="report --history: organisations (default 20)")
     return parser
 
 
@@ -305,6 +308,11 @@ async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
         from services.bench.erasure import print_table, run_erasure_bench
 
         results = await run_erasure_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
+    elif args.suite == "report" and args.history:
+        from services.bench.report_history import print_table, run_report_history_bench
+
+        results = await run_report_history_bench(url, organisations=args.organisations,
+                                                 progress=lambda line: print(f"haven bench: {line}", flush=True))
     elif args.suite == "report":
         from services.bench.report_bench import print_table, run_report_bench
 

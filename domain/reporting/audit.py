@@ -21,6 +21,12 @@ the audit decides, exactly over the integers, what an outsider can infer:
   differ only in their record vintages, neither inside the other — a revision after an
   erasure or a correction against its original): blocked if every value it can take lies in
   1..k-1 or in -(k-1)..-1;
+* the difference of two cells of different vintages that also differ in one more dimension,
+  one code set inside the other (a revised all-clients total minus the original's
+  consenting-only total: the clients without consent plus the late records): blocked as a
+  change is;
+* with `Ledger.units`, each of these for every unit's cells, released or not yet: what the
+  other units publish must not pin what a unit will publish later;
 * every outsider-identifiable group — each row of a table across a sensitive
   classification, and each declared `Group` — must keep at least two categories of the
   breakdown possible whenever it can have members (§3.5); otherwise "all clients of agency X
@@ -54,7 +60,8 @@ the targets still open in O(T * nnz).
 **What is not guaranteed.** Only the targets above are audited: an arbitrary linear
 combination of atoms that is none of the above (say, two suppressed cells of different
 tables added together, a union of codes of one dimension that no table publishes, or the
-difference of two cells that differ in more than one dimension) is not checked. Atoms are
+difference of two cells that differ in more than one dimension besides the vintage) is not
+checked. Atoms are
 bounded above by `upper_bound` (twice the largest number published or true, plus 2k); that
 bound can only make the audit stricter. Nothing here knows who the outsider is: the audit
 assumes they know the codebook, the table layouts and every published number, and nothing
@@ -193,6 +200,10 @@ class Ledger:
     # The dimension of record vintages (`domain.reporting.vintages`), if any: two published cells
     # that differ only there are one cell at two times, and publish its change (`difference_targets`).
     changes: str | None = None
+    # The dimension of reporting units (organisations), if any: a unit's cells are audited for
+    # every unit, released or not yet (`difference_targets`), so that what the others publish
+    # never pins a difference in the tables a unit will publish later.
+    units: str | None = None
 
     @property
     def changes_position(self) -> int | None:
@@ -202,7 +213,7 @@ class Ledger:
     def with_publication(self, publication: Publication) -> Ledger:
         if any(p.release.name == publication.release.name for p in self.publications):
             raise ValueError("a release name is used once; a revision is a new release")
-        return Ledger(self.universe, (*self.publications, publication), self.changes)
+        return Ledger(self.universe, (*self.publications, publication), self.changes, self.units)
 
     def digest(self) -> str:
         """SHA-256 over every published number and its meaning (for the disclosure certificate)."""
@@ -351,6 +362,11 @@ def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
     The two publish the cell's change, a difference of two unions that may be negative (kind
     ``change``, signed): a change of 1..k-1 either way says how many records of the cell were
     erased, corrected or added late, and is blocked as an atom is.
+
+    With the ledger's `units`, a cell of one unit (an organisation's table) stands for the same
+    cell of every unit: releases of the others (a roll-up, the other organisations) must not
+    pin a difference that a unit's own later release would publish, since that release could
+    then only be withheld.
     """
     universe = ledger.universe
     changes = ledger.changes_position
@@ -358,6 +374,12 @@ def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
     for publication in ledger.publications:
         for (table_name, _), selection in publication.selections.items():
             origin.setdefault(selection, (publication.release.name, table_name))
+    if ledger.units is not None:  # the same cells of every other unit, which may publish them later
+        u = universe.position(ledger.units)
+        for selection, named in list(origin.items()):
+            if len(selection[u]) == 1:
+                for code in universe.dimensions[u].codes:
+                    origin.setdefault((*selection[:u], frozenset([code]), *selection[u + 1:]), named)
     groups: dict[tuple[int, Selection], list[Selection]] = {}
     for selection in origin:
         for d in range(len(selection)):
@@ -377,6 +399,35 @@ def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
                     name, table_name = origin[later]
                     targets.append(Target("change", name, table_name, dimension,
                                           terms_of(universe, [(later, 1), (earlier, -1)], offset), signed=True))
+    if changes is not None:
+        targets.extend(_revised_differences(universe, origin, changes, offset))
+    return targets
+
+
+def _revised_differences(universe: Universe, origin: Mapping[Selection, tuple[str, str]], changes: int,
+                         offset: int) -> list[Target]:
+    """The differences of two cells of different times whose selections also differ in one more
+    dimension, one code set inside the other: a revised total (all clients, every lifetime alive
+    now) minus the original's breakdown total (consenting clients, the lifetimes alive then) is
+    the non-consenting clients plus the late records, a count no single-dimension pair shows.
+    Signed unless the one cell contains the other (a change, as in `difference_targets`)."""
+    groups: dict[tuple[int, Selection], list[Selection]] = {}
+    for selection in origin:
+        for d in range(len(selection)):
+            if d != changes:
+                rest = tuple(codes for i, codes in enumerate(selection) if i not in (d, changes))
+                groups.setdefault((d, rest), []).append(selection)
+    targets = []
+    for (d, _), members in groups.items():
+        dimension = (("dimension", universe.dimensions[d].name), ("dimension", universe.dimensions[changes].name))
+        for outer in members:
+            for inner in members:
+                if inner[d] < outer[d] and inner[changes] != outer[changes]:
+                    contained = inner[changes] <= outer[changes]
+                    name, table_name = origin[outer]
+                    targets.append(Target("difference" if contained else "change", name, table_name, dimension,
+                                          terms_of(universe, [(outer, 1), (inner, -1)], offset),
+                                          signed=not contained))
     return targets
 
 

@@ -452,7 +452,8 @@ class FamilyState:
 
     def ledger(self, universe: Universe) -> Ledger:
         """The family's ledger over `universe`, each publication counting the vintages alive when it was made."""
-        return Ledger(universe, tuple(vintages.widened(p, universe) for p in self.publications), vintages.DIMENSION)
+        return Ledger(universe, tuple(vintages.widened(p, universe) for p in self.publications), vintages.DIMENSION,
+                      "organisation")
 
 
 @dataclass(frozen=True)

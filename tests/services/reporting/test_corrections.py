@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from domain.reporting.audit import Ledger, audit
+import domain.reporting.audit as audit_module
+from domain.reporting.audit import IntegerProgram, Ledger, audit, ledger_system
 from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES
 from services.reporting.job import BaseCounts, FamilyState, Period, count_inputs, protect_families, published_still_true
 from tests.services.reporting.conftest import SOLVER
@@ -129,3 +130,43 @@ def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_
     counted = [{selection[2] for selection in p.selections.values()} for p in outsider.blocks[0].publications]
     assert counted == [{frozenset({"v0", "v0-1", "v0-2"})}, {frozenset({"v0", "v1", "v0-2", "v1-2"})},
                        {frozenset({"v0", "v1", "v2"})}]
+
+
+def entrants(count: int, *, dvht: bool, consent: bool, entered: bool = True, kind: str = "referral") -> dict[str, Any]:
+    return {**clients(count, consent=consent, sex=True, woman=True), "entered": entered,
+            "entry_type": kind if entered else None, "citizenship": "citizen_or_lpr" if dvht else "foreign_national"}
+
+
+def test_a_revised_total_minus_the_originals_consenting_total_does_not_reveal_who_declined(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The attack: a revised all-clients total (every lifetime alive now) minus the original's
+    consenting-only breakdown total (the lifetimes alive then) is the clients without consent
+    to statistics plus the late records — two cells that differ in two dimensions (the record
+    vintage and the consent-gated category), which no single-dimension pair shows. Control: the
+    same releases protected without those pairs publish such a difference, and the outsider's
+    range of it lies in 1..10."""
+    released = [entrants(17, dvht=True, consent=True), entrants(10, dvht=True, consent=False),
+                entrants(40, dvht=False, consent=True), entrants(30, dvht=False, consent=True, kind="hotline"),
+                entrants(1, dvht=False, consent=False), entrants(35, dvht=False, consent=True, entered=False)]
+    late = [*released, entrants(1, dvht=False, consent=True)]
+
+    def both(states: dict[str, FamilyState]) -> dict[str, FamilyState]:
+        release(states, released, f"{QUARTER}/{ORG}")
+        release(states, late, f"{QUARTER}/{ORG}/r1")
+        return states
+
+    def fresh() -> dict[str, FamilyState]:
+        return {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
+
+    with monkeypatch.context() as patched:
+        patched.setattr(audit_module, "_revised_differences", lambda *args: [])
+        control = joint(both(fresh()))
+    findings = audit(control, SOLVER).findings
+    assert findings and {f.kind for f in findings} <= {"difference", "change"}
+    system = ledger_system(control)
+    for finding in findings:  # each is a count the outsider pins to 1..10 (or -10..-1)
+        low, high = (sum(c * point[v] for v, c in finding.target.terms) for point in (
+            SOLVER.solve(IntegerProgram(system, (), finding.target.terms, maximise=m)) for m in (False, True)))
+        assert 1 <= low <= high <= 10 or -10 <= low <= high <= -1
+
+    assert audit(joint(both(fresh())), SOLVER).ok
