@@ -33,9 +33,9 @@ one release per block, audited as one system, complementary suppressions chosen 
    The choices are added and step 2 repeats.
 4. **Tables withheld whole.** A finding that no choice clears, or rounds that add nothing
    (or more than `max_rounds` of them): the tables those findings name are withheld whole,
-   in every block, and the rounds go on. Withholding adds no fact; a withheld cell of such a
-   table that the ledger pins at k or more hides a number known already, and is no
-   disclosure. Only a finding that names no table, or only tables withheld whole already,
+   in every block, and the rounds go on. Withholding adds no fact; a suppressed cell of such a
+   table (of this release or an earlier one) that the ledger pins at k or more hides a
+   number known already, which is no count of 1..k-1: it is not a finding. Only a finding that names no table, or only tables withheld whole already,
    refuses the release: the ledger gives a count away without it, which an audited ledger
    does not.
 
