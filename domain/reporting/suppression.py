@@ -12,7 +12,9 @@ one release per block, audited as one system, complementary suppressions chosen 
    already published is 1..k-1 either way, where the two differ in one dimension (a revision and its
    original, a year-to-date and an earlier one): the audit would block it
    (`audit.difference_targets`) and the other number is out for good, so it is taken out
-   before the first audit rather than found by it. A percentage whose numerator or
+   before the first audit rather than found by it. In a revision, so is every cell whose
+   late records and departures are 1..k-1 (its count now against its count over the record
+   vintages of an earlier release, published there or not). A percentage whose numerator or
    denominator is suppressed is suppressed.
 2. **Audit.** The candidate publication is added to the ledger and audited (`audit.audit`):
    every atom, suppressed cell, line of suppressed cells and group, against everything ever
@@ -131,12 +133,17 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
     suppressed: set[Ref] = set()
     published = _published_by_dimension(ledger) if ledger is not None else {}
     changes = ledger.changes_position if ledger is not None else None
+    times = sorted({s[changes] for p in ledger.publications for s in p.selections.values()}, key=sorted
+                   ) if ledger is not None and changes is not None else []
     for table in release.tables:
         values = tabulate(universe, truth, table)
         suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
         for key, value in values.items() if published else ():
-            if (policy.withhold_mandatory or key not in table.mandatory) and _differs_little(
-                    table.selection(universe, key), value, published, changes, policy.k):
+            if not policy.withhold_mandatory and key in table.mandatory:
+                continue
+            selection = table.selection(universe, key)
+            if _differs_little(selection, value, published, changes, policy.k) or (
+                    changes is not None and _changed_little(universe, truth, selection, value, changes, times, policy.k)):
                 suppressed.add(("cell", (table.name, key)))
         unit = policy.minimum_unit
         if unit is None:
@@ -177,6 +184,19 @@ def _differs_little(selection: Selection, value: int, published: Published, chan
         for codes, old in published.get((d, selection[:d] + selection[d + 1:]), ()):
             related = codes < selection[d] or selection[d] < codes or d == changes and codes != selection[d]
             if related and 0 < abs(value - old) < k:
+                return True
+    return False
+
+
+def _changed_little(universe: Universe, truth: Sequence[int], selection: Selection, value: int, changes: int,
+                    times: Sequence[frozenset[str]], k: int) -> bool:
+    """Whether the cell, counted over the record vintages of any earlier release (`times`), differs
+    from `value` by 1..k-1 either way: the late records and departures in it are few, whether or not
+    that release published the cell (a cell it suppressed may still be derivable)."""
+    for vintages in times:
+        if vintages != selection[changes]:
+            before = total(universe, truth, (*selection[:changes], vintages, *selection[changes + 1:]))
+            if 0 < abs(value - before) < k:
                 return True
     return False
 

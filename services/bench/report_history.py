@@ -2,7 +2,8 @@
 deployment, each release timed next to the raw aggregate query it reads.
 
 The bench creates a throw-away database next to `database_url`, seeds `clients` demo intakes
-across `organisations` organisations (`org-01`, ...) through the bulk path, with the demo
+(200 per organisation unless given) across `organisations` organisations (`org-01`, ...)
+through the bulk path, with the demo
 clock in mid-October 2026 so that every quarter of federal fiscal year 2026 is final, and
 rebuilds the `federal_inputs` projection. Then it releases the fiscal year in order: each
 quarter, the roll-up and every organisation (4 x (organisations + 1) releases: 84 for 20).
@@ -41,7 +42,7 @@ from services.settings import login_as
 TODAY = dt.date(2026, 10, 15)
 FISCAL_YEAR = ("2025Q4", "2026Q1", "2026Q2", "2026Q3")
 ORGANISATIONS = 20
-CLIENTS = 4_000  # over the demo's two years: about 100 per organisation in a fiscal year
+CLIENTS_PER_ORGANISATION = 200  # over the demo's two years: about 100 per organisation in a fiscal year
 LATE = 12
 TARGET_RATIO = 0.5  # first / last: the last release takes at most twice as long as the first
 
@@ -60,9 +61,10 @@ async def _raw_query_seconds(reporting_url: str, period: str) -> float:
 
 
 async def run_report_history_bench(database_url: str, *, organisations: int = ORGANISATIONS,
-                                   clients: int = CLIENTS, late: int = LATE,
+                                   clients: int | None = None, late: int = LATE,
                                    progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
     """Release a fiscal year in order (see the module doc); one figure, with every release's times."""
+    clients = CLIENTS_PER_ORGANISATION * organisations if clients is None else clients
     if organisations < 2 or clients < 1 or late < 0:
         raise ValueError("at least two organisations and one client")
     note = progress or (lambda _line: None)

@@ -33,8 +33,10 @@
    organisations, roll-ups, revisions), the families glued by link counts (`linked_families`,
    read in the same aggregate query), k = 11, a minimum reporting unit per organisation
    (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand total). The
-   families share their vintages (split jointly). If the audit refuses, nothing is released
-   (`ReportRefused`).
+   families share their vintages (split jointly). A cell that cannot be published safely is
+   suppressed — a funder's mandatory total *withheld*, marked so in the document and listed
+   in the certificate — and the rest is released; only a ledger that gives a count away on
+   its own refuses the release (`ReportRefused`).
 6. **Record.** The release row (the document itself) and one publication per family are
    inserted in the same transaction, under an advisory lock, so two jobs take turns.
 7. **Re-runs.** A period already released for a scope is returned from the ledger as stored

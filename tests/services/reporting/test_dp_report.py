@@ -10,9 +10,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from domain.reporting.federal_codebook import CATEGORIES, VERSION
+from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION
 from services.reporting.dp import BudgetExhausted
-from domain.reporting.federal_codebook import FAMILIES
 from services.reporting.dp_report import dp_tables, run_dp_report
 from services.reporting.job import _GROUP_COLUMNS, FederalReportJob, render_csv
 from tests.services.reporting.support import scan_document
