@@ -246,7 +246,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         primary(block.universe, truth[offsets[i]:offsets[i + 1]], release, policy, block)
         for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True))]
     closed: set[str | None] = set()  # tables withheld whole: no choice of cells protected them
-    stalled = rounds = 0
+    rounds = 0
     while True:
         rounds += 1
         publications = _publish_all(linked, releases, truth, suppressed)
@@ -265,7 +265,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
                 unclearable.append(finding)
             else:
                 more |= chosen
-        stalled = stalled + 1 if all(ref in suppressed[i] for i, ref in more) else 0
+        stalled = all(ref in suppressed[i] for i, ref in more)  # the choices add nothing new
         if stalled or unclearable or rounds >= policy.max_rounds:
             stuck = unclearable or list(left)
             tables = {f.target.table for f in stuck}

@@ -144,6 +144,37 @@ def test_a_mandatory_total_that_would_give_a_small_count_away_is_withheld_and_th
     assert attacker_interval(control, second_quarter) == (3, 3)
     assert not ok(control, counts)
 
+
+def test_the_roll_up_and_two_organisations_do_not_pin_what_the_third_will_publish() -> None:
+    """The attack: the roll-up and organisations a and b each publish their clients in band b1
+    and in the other bands together; organisation c has not reported yet. Its "other bands"
+    count is the roll-up's minus a's and b's — five — though no table of c was published, so
+    no target of the audit held it. With the ledger's units, c's cells are audited before c
+    reports. Control: the same releases without units pass their own audit and pin it."""
+    band = Dimension("band", ("b1", "b2", "b3", "b4"))
+    orgs = Dimension("organisation", ("org-a", "org-b", "org-c"))
+    universe = Universe((orgs, band))
+    by_band = [Classification.grouping("band", "band", {"b1": ["b1"], "rest": ["b2", "b3", "b4"]})]
+
+    def release(name: str, scope: tuple[str, ...]) -> Release:
+        return Release(name, VERSION, (Table.of("clients", by_band, where={"organisation": list(scope)}),))
+
+    counts = {("org-a", "b1"): 20, ("org-a", "b2"): 30, ("org-b", "b1"): 25, ("org-b", "b3"): 40,
+              ("org-c", "b1"): 15, ("org-c", "b2"): 2, ("org-c", "b3"): 2, ("org-c", "b4"): 1}
+    sequence = [release("all", orgs.codes), release("org-a", ("org-a",)), release("org-b", ("org-b",))]
+    c_rest = universe.select({"organisation": "org-c", "band": ["b2", "b3", "b4"]})
+
+    def released(units: str | None) -> Ledger:
+        ledger = Ledger(universe, units=units)
+        for each in sequence:
+            ledger = protect(ledger, each, counts, SOLVER).ledger
+        return ledger
+
+    control = released(None)
+    assert ok(control) and attacker_interval(control, c_rest) == (5, 5)
+    protected = released("organisation")
+    assert ok(protected) and not derivable_small(protected, c_rest)
+
 # -- differencing a revision against the original ------------------------------------------------
 
 def late_records() -> tuple[Universe, Release, Release, dict[tuple[str, str], int]]:
