@@ -86,6 +86,7 @@ from cachetools import LRUCache
 from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
 from domain.codebook import CURRENT
+from domain.reporting.periods import fiscal_year, index_of, quarter_end, quarter_index, quarter_label
 from events.erasure import hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections.base import Tables, let_others_run
@@ -135,33 +136,6 @@ COLUMNS: tuple[str, ...] = (
 )
 
 _CATEGORY_ROWS = ", ".join(f"({i}, '{code}')" for i, code in enumerate(SERVICE_ORDER, start=1))
-
-
-# -- quarters -------------------------------------------------------------------------------
-
-def quarter_index(day: dt.date) -> int:
-    """Quarters as consecutive integers (year * 4 + quarter - 1), for ranges."""
-    return day.year * 4 + (day.month - 1) // 3
-
-
-def quarter_label(index: int) -> str:
-    return f"{index // 4}Q{index % 4 + 1}"
-
-
-def fiscal_year(index: int) -> int:
-    """The federal fiscal year (October to September) of a calendar quarter: 2026Q4 is FY2027."""
-    year, quarter = index // 4, index % 4 + 1
-    return year + 1 if quarter == 4 else year
-
-
-def quarter_end(index: int) -> dt.date:
-    year, quarter = index // 4, index % 4 + 1
-    return dt.date(year + 1, 1, 1) - dt.timedelta(days=1) if quarter == 4 else \
-        dt.date(year, quarter * 3 + 1, 1) - dt.timedelta(days=1)
-
-
-def parse_quarter(label: str) -> int:
-    return int(label[:4]) * 4 + int(label[5]) - 1
 
 
 # -- the fold -------------------------------------------------------------------------------
@@ -559,7 +533,7 @@ class FederalInputsProjection:
     async def _load_horizon(self, conn: Connection, tables: Tables) -> int | None:
         if not self._horizon_loaded:
             label = await conn.fetchval(f"SELECT quarter FROM {tables[HORIZON]}")
-            self._horizon = None if label is None else parse_quarter(label)
+            self._horizon = None if label is None else index_of(label)
             self._horizon_loaded = True
         return self._horizon
 

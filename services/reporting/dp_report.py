@@ -33,8 +33,8 @@ from services.reporting.job import (
     MINIMUM_UNIT,
     ROLL_UP,
     FederalReportJob,
-    Period,
     _family_key,
+    parse_period,
     refuse_other_mode,
     reporting_connection,
 )
@@ -77,7 +77,7 @@ async def run_dp_report(reporting_url: str, period_label: str, org: str | None =
                         epsilon: Decimal, per_client_budget: Decimal | None = None,
                         requester: Requester | None = None,
                         requester_budget: Decimal | None = None) -> dict[str, Any]:
-    period = Period.parse(period_label)
+    period = parse_period(period_label)
     scope = org or ROLL_UP
     job = FederalReportJob(reporting_url)
     async with reporting_connection(reporting_url) as conn:

@@ -57,16 +57,15 @@ import functools
 import hashlib
 import json
 import re
-import subprocess
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from importlib import metadata
 from typing import Any, Literal, get_args
 
 import asyncpg
 
-from domain.reporting import vintages
+from domain.reporting import periods, vintages
 from domain.reporting.audit import (
     IntegerProgram,
     IntegerSolver,
@@ -91,6 +90,7 @@ from domain.reporting.federal_codebook import (
     Family,
     TableSpec,
 )
+from domain.reporting.periods import Period, index_of
 from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect_linked
 from domain.reporting.tables import TOTAL, Atom, Classification, Release, Selection, Table, Universe
 from services.disclosure_milp import HighsSolver
@@ -105,7 +105,6 @@ REPORTING_ROLE = "haven_reporting"
 MINIMUM_UNIT = 30  # clients of one organisation in a table; below it only the mandatory total
 LEDGER_LOCK = 1214346854  # pg_advisory_xact_lock: one release at a time
 ROLL_UP = "all"
-_PERIOD = re.compile(r"([0-9]{4})Q([1-4])")  # ASCII digits only: no full-width, no trailing newline
 BASE_DIMENSIONS = ("organisation", "quarter", "vintage")
 
 
@@ -149,48 +148,12 @@ async def refuse_other_mode(conn: asyncpg.Connection, period: Period, mode: str)
 
 # -- periods --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Period:
-    year: int
-    quarter: int
-
-    @classmethod
-    def parse(cls, label: str) -> Period:
-        match = _PERIOD.fullmatch(label or "")
-        if match is None or not 2000 <= int(match.group(1)) <= 2100:
-            raise InvalidPeriod("a period is a calendar quarter such as 2026Q3")
-        return cls(int(match.group(1)), int(match.group(2)))
-
-    @property
-    def label(self) -> str:
-        return f"{self.year}Q{self.quarter}"
-
-    @property
-    def index(self) -> int:
-        return self.year * 4 + self.quarter - 1
-
-    @property
-    def fiscal_year(self) -> int:
-        return self.year + 1 if self.quarter == 4 else self.year
-
-    @property
-    def fiscal_quarters(self) -> tuple[str, ...]:
-        """The four calendar quarters of the federal fiscal year (October to September)."""
-        fy = self.fiscal_year
-        return (f"{fy - 1}Q4", f"{fy}Q1", f"{fy}Q2", f"{fy}Q3")
-
-    @property
-    def year_to_date(self) -> tuple[str, ...]:
-        quarters = self.fiscal_quarters
-        return quarters[:quarters.index(self.label) + 1]
-
-    @property
-    def ends_fiscal_year(self) -> bool:
-        return self.quarter == 3
-
-
-def _index(label: str) -> int:
-    return Period.parse(label).index
+def parse_period(label: str) -> Period:
+    """The period of a label (`InvalidPeriod`, a `ReportError`, if it is none)."""
+    try:
+        return Period.parse(label)
+    except periods.InvalidPeriod as error:
+        raise InvalidPeriod(str(error)) from None
 
 
 # -- connection -----------------------------------------------------------------------------------
@@ -217,21 +180,18 @@ async def reporting_connection(reporting_url: str) -> AsyncIterator[asyncpg.Conn
 
 @functools.cache
 def code_version() -> dict[str, str | None]:
+    """The installed package's version, and the commit it was installed from when the package
+    metadata records one (PEP 610 `direct_url.json`, an install from a VCS URL): nothing is run."""
     try:
-        from importlib.metadata import version
-        package = version("haven")
-    except Exception:  # noqa: BLE001 - not installed: no package version
-        package = None
-    commit = None
+        distribution = metadata.distribution("haven")
+    except metadata.PackageNotFoundError:
+        return {"package": None, "commit": None}
     try:
-        root = Path(__file__).resolve().parents[2]
-        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=5, check=False)
-        if result.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", result.stdout.strip()):
-            commit = result.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {"package": package, "commit": commit}
+        commit = json.loads(distribution.read_text("direct_url.json") or "{}").get("vcs_info", {}).get("commit_id")
+    except (ValueError, AttributeError):
+        commit = None
+    valid = isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit) is not None
+    return {"package": distribution.version, "commit": commit if valid else None}
 
 
 # -- true counts ----------------------------------------------------------------------------------
@@ -305,7 +265,7 @@ def _link_key(row: Mapping[str, Any]) -> tuple[str, ...]:
 async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: str) -> dict[str, BaseCounts]:
     """Per family, the true counts of every final quarter of the period's fiscal year — the
     ledger may hold later quarters than the period — as aggregates only: no row leaves SQL."""
-    quarters = [q for q in period.fiscal_quarters if _index(q) < _index(horizon)]
+    quarters = [q for q in period.fiscal_quarters if index_of(q) < index_of(horizon)]
     columns = ", ".join(_GROUP_COLUMNS)
     rows = await conn.fetch(
         f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
@@ -685,7 +645,7 @@ class FederalReportJob:
         self._solver = solver or HighsSolver()
 
     async def run(self, period_label: str, org: str | None = None) -> dict[str, Any]:
-        period = Period.parse(period_label)
+        period = parse_period(period_label)
         scope = ROLL_UP if org is None else org
         if not scope or len(scope) > 256 or not scope.isprintable() or scope == ROLL_UP and org is not None:
             raise InvalidPeriod("not an organisation id")
@@ -753,9 +713,9 @@ class FederalReportJob:
             raise PeriodUnavailable("the reporting inputs have not been built yet") from None
         if horizon is None:
             raise PeriodUnavailable("the reporting inputs hold no data yet")
-        if period.index > _index(horizon):
+        if period.index > index_of(horizon):
             raise PeriodUnavailable("this period is after the reporting inputs' horizon")
-        if period.index == _index(horizon):
+        if period.index == index_of(horizon):
             raise PeriodUnavailable("this period is still running")
         return horizon
 
