@@ -81,7 +81,6 @@ from domain.reporting.federal_codebook import (
     FAMILIES,
     LINK_DIMENSIONS,
     LINK_UNIONS,
-    MERGED_DIMS,
     PROGRAM_OF_CITIZENSHIP,
     SENSITIVE,
     SERVICE_CATEGORIES,
@@ -94,6 +93,14 @@ from domain.reporting.periods import Period, index_of
 from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect_linked
 from domain.reporting.tables import TOTAL, Atom, Classification, Release, Selection, Table, Universe
 from services.disclosure_milp import HighsSolver
+from services.reporting.document import (
+    WITHHELD_NOTE,
+    DocumentError,
+    cell_dims,
+    render,
+    table_entry,
+    withheld_cells,
+)
 from services.reporting.ledger import (
     merge_universe,
     publication_from_json,
@@ -532,78 +539,7 @@ def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCou
     return out
 
 
-# -- the document ---------------------------------------------------------------------------------
-
-def _coverage(spec: TableSpec) -> str:
-    return {"quarter": "quarter", "ytd": "fiscal_year_to_date", "grant_year": "fiscal_year"}[spec.period]
-
-
-def _dims(table: Table, key: Sequence[str]) -> dict[str, str]:
-    return {c.name: ("total" if code == TOTAL else code) for c, code in zip(table.by, key, strict=True)}
-
-
-def _table_entry(tables: dict[str, dict[str, Any]], spec: TableSpec) -> dict[str, Any]:
-    """The output table of `spec` in `tables`, added (without cells) on first use."""
-    return tables.setdefault(spec.name, {"name": spec.name, "program": spec.program,
-                                         "coverage": _coverage(spec), "cells": []})
-
-
-def _cell_dims(family: Family, table: Table, key: Sequence[str]) -> dict[str, str]:
-    """A cell's output dims; a table merged across families names the family's code first."""
-    dims = _dims(table, key)
-    merged = MERGED_DIMS.get(table.name)
-    return dims if merged is None else {merged: family.name.removeprefix("service_"), **dims}
-
-
-PUBLISHED, SUPPRESSED, WITHHELD_CELL = "published", "suppressed", "withheld"
-WITHHELD_NOTE = ("withheld under the disclosure policy: with the numbers released before, it would let a count "
-                 "of 1 to 10 be derived; its clients are counted in the totals that are published")
-
-
-def render(period: Period, releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
-    """The output tables: every table in codebook order, cells in table order, merged across families.
-    A cell's `status`: published; suppressed (a breakdown cell, k = 11); or withheld (a funder's
-    mandatory total that the disclosure policy could not publish)."""
-    tables: dict[str, dict[str, Any]] = {}
-    values: dict[tuple[str, str], tuple[dict[str, str], int | None, bool]] = {}
-    for fr in releases:
-        for spec in fr.family.tables:
-            try:
-                table = fr.publication.release.table(spec.name)
-            except StopIteration:
-                continue
-            out = _table_entry(tables, spec)
-            for key in table.keys():
-                dims = _cell_dims(fr.family, table, key)
-                ident = (spec.name, json.dumps(dims, sort_keys=True))
-                value = fr.publication.cells[(spec.name, key)]
-                mandatory = key in table.mandatory
-                if ident not in values:
-                    values[ident] = (dims, value, mandatory)
-                    out["cells"].append(ident)
-                else:  # the same cell published by another family: suppressed if either suppressed it
-                    before = values[ident][1]
-                    if before is not None and value is not None and before != value:
-                        raise ReportError("a table shared by two families disagrees with itself")
-                    values[ident] = (dims, None if before is None or value is None else value,
-                                     mandatory or values[ident][2])
-    rendered = []
-    for out in tables.values():
-        out["cells"] = [_cell(*values[ident]) for ident in out["cells"]]
-        rendered.append(out)
-    return rendered
-
-
-def _cell(dims: dict[str, str], count: int | None, mandatory: bool) -> dict[str, Any]:
-    status = PUBLISHED if count is not None else WITHHELD_CELL if mandatory else SUPPRESSED
-    return {"dims": dims, "count": count, "status": status}
-
-
-def withheld_cells(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The certificate's list of withheld mandatory cells (table and dims)."""
-    return [{"table": table["name"], "dims": cell["dims"]}
-            for table in tables for cell in table["cells"] if cell.get("status") == WITHHELD_CELL]
-
+# -- the DP hook ---------------------------------------------------------------------------------
 
 def true_tables(period: Period, scope: str, counts: Mapping[str, BaseCounts]) -> list[dict[str, Any]]:
     """The hook for another disclosure method (differential privacy, `services.reporting.dp`):
@@ -624,9 +560,9 @@ def true_tables(period: Period, scope: str, counts: Mapping[str, BaseCounts]) ->
         base = counts[family.name]
         for spec, table in zip([s for s in family.tables if s.period != "grant_year" or period.ends_fiscal_year],
                                family_tables(family, universe, period, chosen), strict=True):
-            entry = _table_entry(out, spec)
+            entry = table_entry(out, spec)
             for key in table.keys():
-                dims = _cell_dims(family, table, key)
+                dims = cell_dims(family, table, key)
                 if all(c["dims"] != dims for c in entry["cells"]):
                     entry["cells"].append({"dims": dims,
                                            "count": _cell_truth(universe, base, table.selection(universe, key))})
@@ -668,7 +604,10 @@ class FederalReportJob:
             chain = await conn.fetchval(
                 "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1")
             ledger_hash = _digest([chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)])
-            tables = render(period, releases)
+            try:
+                tables = render(releases)
+            except DocumentError as error:
+                raise ReportError(str(error)) from None
             document = {
                 "period": period.label,
                 "codebook_version": VERSION,
@@ -754,33 +693,6 @@ class FederalReportJob:
 def _organisations(counts: Mapping[str, BaseCounts], scope: str) -> list[str]:
     found = {key[0] for family in counts.values() for key in family}
     return sorted(found | ({scope} if scope != ROLL_UP else set()))
-
-
-# -- CSV ------------------------------------------------------------------------------------------
-
-def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
-    """One CSV per table (dims columns, then count and status; an empty count: suppressed or
-    withheld, as the status says), plus the certificate."""
-    import csv
-    import io
-
-    files: dict[str, str] = {}
-    for table in document["tables"]:
-        columns = list(table["cells"][0]["dims"]) if table["cells"] else []
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*columns, "count", "status", "period", "coverage", "codebook_version", "ledger_hash"])
-        for cell in table["cells"]:
-            count = "" if cell["count"] is None else str(cell["count"])
-            status = cell.get("status", PUBLISHED if cell["count"] is not None else SUPPRESSED)
-            writer.writerow([*(cell["dims"][c] for c in columns), count, status, document["period"],
-                             table.get("coverage", "quarter"), document["codebook_version"],
-                             document["certificate"].get("ledger_hash", "")])  # a DP release has no ledger hash
-        files[f"{table['name']}.csv"] = buffer.getvalue()
-    files["certificate.json"] = json.dumps({"period": document["period"],
-                                            "codebook_version": document["codebook_version"],
-                                            "certificate": document["certificate"]}, indent=2, sort_keys=True) + "\n"
-    return files
 
 
 def today_quarter(today: dt.date | None = None) -> str:

@@ -11,9 +11,10 @@ import asyncpg
 import pytest
 
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION
+from services.reporting.document import render_csv
 from services.reporting.dp import BudgetExhausted
 from services.reporting.dp_report import dp_tables, run_dp_report
-from services.reporting.job import _GROUP_COLUMNS, FederalReportJob, render_csv
+from services.reporting.job import _GROUP_COLUMNS, FederalReportJob
 from tests.services.reporting.support import scan_document
 from tests.services.reporting.test_federal_report import PERIOD, identifiers
 

@@ -20,7 +20,8 @@ import pytest
 
 from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
 from services.demo import demo_plan
-from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version, render_csv
+from services.reporting.document import render_csv
+from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version
 from tests.services.reporting.conftest import CASES, SOLVER, TODAY, empty_ledger
 from tests.services.reporting.releases import Releases
 from tests.services.reporting.support import (
