@@ -5,5 +5,5 @@ decides what may be published (`protect`); `targets` lays out what an audit must
 cross-classification's cells, built once per universe); `audit` proves, over everything ever
 released, that no count 1..10 and no group's sensitive attribute can be derived. Pure: no I/O, standard
 library only — the integer solver comes in through the `audit.IntegerSolver` port
-(`services.disclosure_milp.HighsSolver` is HiGHS, through highspy).
+(`services.reporting.solver.HighsSolver` is HiGHS, through highspy).
 """

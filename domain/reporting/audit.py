@@ -41,7 +41,7 @@ maximising the sum of all open targets, then per open target a feasibility probl
 target = 0", else ">= k", else "some other category >= 1"). Every point is verified here in
 exact integer arithmetic before it counts, so a *safe* verdict never rests on a
 floating-point solver: it rests on a witness that was checked. A *blocked* verdict rests on
-the solver's proof of infeasibility (`IntegerSolver`; `services.disclosure_milp` solves the
+the solver's proof of infeasibility (`IntegerSolver`; `services.reporting.solver` solves the
 LP relaxation first — LP infeasible proves integer infeasible, an integral LP vertex is a
 witness — and runs branch-and-bound only when neither settles it); a solver failure is
 reported as `undecided`, which blocks too. Errors of the solver can therefore only block a

@@ -92,7 +92,7 @@ from domain.reporting.federal_codebook import (
 from domain.reporting.periods import Period, index_of
 from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, protect_linked
 from domain.reporting.tables import TOTAL, Atom, Classification, Release, Selection, Table, Universe
-from services.disclosure_milp import HighsSolver
+from services.reporting.solver import HighsSolver
 from services.reporting.document import (
     WITHHELD_NOTE,
     DocumentError,

@@ -16,7 +16,7 @@ from domain.reporting.audit import (
 )
 from domain.reporting.suppression import primary, publish
 from domain.reporting.tables import Atom, Release, Selection, Universe
-from services.disclosure_milp import HighsSolver
+from services.reporting.solver import HighsSolver
 
 SOLVER = HighsSolver(time_limit=20.0)
 

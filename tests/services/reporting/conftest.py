@@ -22,7 +22,7 @@ from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
-from services.disclosure_milp import HighsSolver
+from services.reporting.solver import HighsSolver
 from services.reporting.job import FederalReportJob
 from services.settings import login_as
 from tests.conftest import empty_log_and_read_models

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from domain.reporting.audit import IntegerProgram, LinearSystem, Row, SolverFailed
-from services.disclosure_milp import HighsSolver, _WarmRelaxation
+from services.reporting.solver import HighsSolver, _WarmRelaxation
 
 # x0 + x1 = 3, x0 - x1 = 0 has no integer point (x0 = x1 = 1.5); its relaxation has that one.
 HALVES = LinearSystem((0, 0), (10, 10), (Row(((0, 1), (1, 1)), 3, 3), Row(((0, 1), (1, -1)), 0, 0)))
@@ -84,8 +84,8 @@ def test_solving_writes_nothing_to_standard_output() -> None:
     # control: highspy's public Highs() prints HiGHS's banner on standard output when it is made
     assert "HiGHS" in _stdout_of("import highspy; highspy.Highs()")
     assert _stdout_of(
-        "from services.disclosure_milp import HighsSolver\n"
-        "from tests.services.test_disclosure_milp import HALVES, TABLE\n"
+        "from services.reporting.solver import HighsSolver\n"
+        "from tests.services.reporting.test_solver import HALVES, TABLE\n"
         "from domain.reporting.audit import IntegerProgram\n"
         "solver = HighsSolver()\n"
         "solver.solve(IntegerProgram(HALVES)); solver.relax(IntegerProgram(TABLE))\n") == ""
