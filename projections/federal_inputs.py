@@ -86,6 +86,15 @@ from cachetools import LRUCache
 from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
 from domain.codebook import CURRENT
+from domain.reporting.generalisation import (
+    AGE_BAND_CODES,
+    CITIZENSHIP_REPORTED,
+    GENDER_CODES,
+    age_band,
+    age_group,
+)
+from domain.reporting.generalisation import citizenship as generalised_citizenship
+from domain.reporting.generalisation import gender as generalised_gender
 from domain.reporting.periods import fiscal_year, index_of, quarter_end, quarter_index, quarter_label
 from events.erasure import hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
@@ -102,14 +111,6 @@ SERVICE_ORDER: tuple[str, ...] = tuple(CURRENT.lists["service_category"])
 _SERVICE_INDEX = {code: i for i, code in enumerate(SERVICE_ORDER)}
 
 # Generalisation (REFERENCE §3.8): every code a column may hold, fixed in advance.
-AGE_BANDS: tuple[tuple[str, int, int], ...] = (
-    ("0-11", 0, 11), ("12-17", 12, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-49", 35, 49), ("50+", 50, 200))
-GENDER_REPORTED: dict[str, str] = {  # rare categories collapsed to "another"
-    "woman": "woman", "man": "man", "transgender_woman": "another", "transgender_man": "another",
-    "non_binary": "another", "another": "another", "not_reported": "not_reported"}
-CITIZENSHIP_REPORTED: dict[str, str] = {
-    "us_citizen": "citizen_or_lpr", "lawful_permanent_resident": "citizen_or_lpr",
-    "foreign_national": "foreign_national"}
 OBTAINED_GROUPS: dict[str, str] = {  # immigration kind -> outcome column
     "continued_presence": "continued_presence", "t_visa": "t_visa",
     "hhs_certification": "hhs_letter", "hhs_eligibility": "hhs_letter"}
@@ -121,8 +122,8 @@ CODES: dict[str, frozenset[str]] = {  # column -> every value it may hold (NULL 
     "victim_status": frozenset(CURRENT.lists["victim_status"]) | {"not_determined"},
     "trafficking_type": frozenset(CURRENT.lists["trafficking_type"]) | {"not_reported"},
     "age_group": frozenset({"adult", "minor", "not_tracked"}),
-    "age_band": frozenset(band for band, _, _ in AGE_BANDS) | {"not_tracked"},
-    "gender": frozenset(GENDER_REPORTED.values()),
+    "age_band": frozenset(AGE_BAND_CODES),
+    "gender": frozenset(GENDER_CODES),
     "citizenship": frozenset(CITIZENSHIP_REPORTED.values()) | {"not_reported"},
     "race_ethnicity": frozenset(CURRENT.lists["race_ethnicity"]),
     "disability": frozenset({"yes", "no", "not_reported"}),
@@ -222,14 +223,13 @@ class CaseFacts:
 
     def static_columns(self) -> dict[str, Any]:
         age = self.age_at_intake
-        band = "not_tracked" if age is None else next((b for b, _, high in AGE_BANDS if age <= high), "50+")
-        group = "not_tracked" if age is None else ("minor" if age < 18 else "adult")
+        band, group = age_band(age), age_group(age)
         demo = self.demographics
         if demo is None:
             gender, citizenship, race, disability = "not_reported", "not_reported", ["not_reported"], "not_reported"
         else:
-            gender = GENDER_REPORTED.get(demo.gender_identity, "another")
-            citizenship = CITIZENSHIP_REPORTED.get(demo.citizenship or "", "not_reported")
+            gender = generalised_gender(demo.gender_identity)
+            citizenship = generalised_citizenship(demo.citizenship)
             race = sorted(set(demo.race_ethnicity) & CODES["race_ethnicity"]) or ["not_reported"]
             disability = "yes" if demo.disabilities else "no"
         trafficking = self.trafficking

@@ -80,6 +80,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.codebook import CURRENT
+from domain.reporting.generalisation import AGE_BAND_CODES, GENDER_CODES
 
 VERSION = "federal-2026.1"
 WITHHELD = "withheld"  # atom code of a client without statistics consent (never a published category)
@@ -93,8 +94,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "victim_status": ("confirmed", "strong_indicators", "not_determined"),
     "age_group": ("adult", "minor", "not_tracked"),
     "trafficking_type": ("sex", "labor", "both", "unknown", "not_reported"),
-    "gender": ("woman", "man", "another", "not_reported"),
-    "age_band": ("0-11", "12-17", "18-24", "25-34", "35-49", "50+", "not_tracked"),
+    "gender": GENDER_CODES,
+    "age_band": AGE_BAND_CODES,
     "newness": ("new", "continuing"),
     "program": PROGRAMS,
     "entry_type": (*CURRENT.lists["intake_type"], "reopening"),
