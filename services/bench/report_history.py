@@ -30,13 +30,14 @@ from typing import Any
 
 from crypto.keyring import Keyring
 from crypto.providers import FileKeyProvider
+from domain.reporting.periods import Period
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bench.scratch import scratch_database, scratch_pool
 from services.demo_bulk import seed_demo_bulk
-from services.reporting.job import FederalReportJob, Period, read_true_counts, reporting_connection
+from services.reporting.job import FederalReportJob, read_true_counts, reporting_connection
 from services.settings import login_as
 
 TODAY = dt.date(2026, 10, 15)

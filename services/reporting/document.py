@@ -17,7 +17,7 @@ from domain.reporting.federal_codebook import MERGED_DIMS, Family, TableSpec
 from domain.reporting.tables import TOTAL, Table
 
 if TYPE_CHECKING:
-    from services.reporting.job import FamilyRelease
+    from domain.reporting.families import FamilyRelease
 
 
 class DocumentError(Exception):

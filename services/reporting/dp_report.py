@@ -26,18 +26,11 @@ from typing import Any
 
 import asyncpg
 
+from domain.reporting.families import MINIMUM_UNIT, ROLL_UP
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WITHHELD
+from domain.reporting.inputs import GROUP_COLUMNS, family_key
 from services.reporting.dp import DPTable, Requester, bound_contributions, codebook_cells, release_noisy
-from services.reporting.job import (
-    _GROUP_COLUMNS,
-    MINIMUM_UNIT,
-    ROLL_UP,
-    FederalReportJob,
-    _family_key,
-    parse_period,
-    refuse_other_mode,
-    reporting_connection,
-)
+from services.reporting.job import FederalReportJob, parse_period, refuse_other_mode, reporting_connection
 
 
 def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -> list[DPTable]:
@@ -55,7 +48,7 @@ def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -
             positions = [family.dimensions.index(d) for d in spec.by]
             cells, everyone = [], set()
             for row in rows:
-                key = _family_key(family, row)
+                key = family_key(family, row)
                 if key is None:
                     continue
                 everyone.add(row["subject"])
@@ -84,7 +77,7 @@ async def run_dp_report(reporting_url: str, period_label: str, org: str | None =
         await job._check_period(conn, period)
         await refuse_other_mode(conn, period, "differential-privacy")
         rows = await conn.fetch(
-            f"""SELECT subject, {", ".join(_GROUP_COLUMNS)} FROM reporting.federal_inputs
+            f"""SELECT subject, {", ".join(GROUP_COLUMNS)} FROM reporting.federal_inputs
                  WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""", period.label, org)
         release = await release_noisy(
             conn, release_key=f"federal/{scope}", period=period.label, codebook_version=VERSION,

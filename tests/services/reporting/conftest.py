@@ -22,8 +22,8 @@ from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.demo_bulk import seed_demo_bulk
-from services.reporting.solver import HighsSolver
 from services.reporting.job import FederalReportJob
+from services.reporting.solver import HighsSolver
 from services.settings import login_as
 from tests.conftest import empty_log_and_read_models
 from tests.services.reporting.releases import empty_ledger

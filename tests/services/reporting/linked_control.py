@@ -8,21 +8,21 @@ from collections.abc import Iterable, Mapping, Sequence
 import asyncpg
 
 from domain.reporting.audit import IntegerProgram, Ledger, Linked, ledger_system, terms_of
-from domain.reporting.federal_codebook import FAMILIES, VERSION
-from domain.reporting.suppression import MinimumUnit, Policy, protect
-from domain.reporting.tables import Release
-from services.reporting.job import (
+from domain.reporting.families import (
     MINIMUM_UNIT,
     ROLL_UP,
     FamilyState,
-    Period,
-    _organisations,
-    _releases_now,
     family_tables,
     linked_families,
-    read_true_counts,
+    organisations_in,
+    releases_now,
 )
-from services.reporting.ledger import universe_to_json
+from domain.reporting.federal_codebook import FAMILIES, VERSION
+from domain.reporting.periods import Period
+from domain.reporting.stored import universe_to_json
+from domain.reporting.suppression import MinimumUnit, Policy, protect
+from domain.reporting.tables import Release
+from services.reporting.job import read_true_counts
 from tests.services.reporting.conftest import SOLVER
 
 
@@ -37,9 +37,9 @@ async def per_family_releases(pool: asyncpg.Pool, releases: Iterable[tuple[str, 
         scope = org or ROLL_UP
         async with pool.acquire() as conn:
             counts = await read_true_counts(conn, period, horizon)
-        organisations = _organisations(counts, scope)
+        organisations = organisations_in(counts, scope)
         for family in FAMILIES:
-            if not _releases_now(family, period):
+            if not releases_now(family, period):
                 continue
             state = states.setdefault(family.name, FamilyState(family, period.fiscal_year))
             universe = state.universe(organisations)

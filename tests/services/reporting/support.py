@@ -11,10 +11,10 @@ from typing import Any
 import asyncpg
 
 from domain.reporting.audit import Ledger, Linked, audit
+from domain.reporting.families import BASE_DIMENSIONS, FamilyState, linked_families
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, SERVICE_CATEGORIES, VERSION, output_tables
+from domain.reporting.stored import merge_universe, publication_from_json, stored_universe
 from services.reporting.document import WITHHELD_NOTE
-from services.reporting.job import BASE_DIMENSIONS, FamilyState, linked_families
-from services.reporting.ledger import merge_universe, publication_from_json, stored_universe
 from tests.services.reporting.conftest import SOLVER
 
 

@@ -23,8 +23,10 @@ import pytest
 import domain.reporting.audit as audit_module
 import domain.reporting.suppression as suppression
 from domain.reporting.audit import IntegerProgram, Ledger, audit, ledger_system
+from domain.reporting.families import FamilyState, protect_families, published_still_true
 from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES
-from services.reporting.job import BaseCounts, FamilyState, Period, count_inputs, protect_families, published_still_true
+from domain.reporting.inputs import BaseCounts, count_inputs
+from domain.reporting.periods import Period
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint
 

@@ -11,10 +11,11 @@ import asyncpg
 import pytest
 
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION
+from domain.reporting.inputs import GROUP_COLUMNS
 from services.reporting.document import render_csv
 from services.reporting.dp import BudgetExhausted
 from services.reporting.dp_report import dp_tables, run_dp_report
-from services.reporting.job import _GROUP_COLUMNS, FederalReportJob
+from services.reporting.job import FederalReportJob
 from tests.services.reporting.support import scan_document
 from tests.services.reporting.test_federal_report import PERIOD, identifiers
 
@@ -72,7 +73,7 @@ async def test_a_small_agency_gets_only_its_mandatory_totals_under_dp_too(dp_led
     suppression path gives it its mandatory totals only. Its clients are carved out of the real
     inputs here: every table is a mandatory table of one total cell. Control: the same tables
     over every client of the quarter break down by their categories."""
-    rows = await pool.fetch(f"SELECT subject, {', '.join(_GROUP_COLUMNS)} FROM reporting.federal_inputs "
+    rows = await pool.fetch(f"SELECT subject, {', '.join(GROUP_COLUMNS)} FROM reporting.federal_inputs "
                             "WHERE quarter = $1 ORDER BY subject", PERIOD)
     twelve = sorted({r["subject"] for r in rows})[:12]
     small = dp_tables([r for r in rows if r["subject"] in twelve])

@@ -278,7 +278,8 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
 
 async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
         job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
-    from services.reporting.job import Period, read_true_counts, true_tables
+    from domain.reporting.periods import Period
+    from services.reporting.job import read_true_counts, true_tables
 
     [document] = await releases.after(pool, job, *RELEASED)
     async with pool.acquire() as conn:

@@ -26,10 +26,12 @@ from typing import Any
 
 import pytest
 
+from domain.reporting import families, inputs
 from domain.reporting.audit import audit
+from domain.reporting.families import FamilyState, protect_families
 from domain.reporting.federal_codebook import AGE_GROUP_OF_BAND, FAMILIES, SERVICE_CATEGORIES, Family
-from services.reporting import job
-from services.reporting.job import FamilyState, Period, count_inputs, protect_families
+from domain.reporting.inputs import count_inputs
+from domain.reporting.periods import Period
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint, link_interval
 
@@ -143,7 +145,7 @@ def test_clients_served_minus_closures_does_not_reveal_the_clients_who_did_not_l
 
 def _linked_by_age_group(monkeypatch: pytest.MonkeyPatch) -> None:
     """The link as it was before it held the age band: age group, each band coarsened to its group."""
-    dimensions = {("age_group" if name == "age_band" else name): codes for name, codes in job.LINK_DIMENSIONS.items()}
+    dimensions = {("age_group" if name == "age_band" else name): codes for name, codes in families.LINK_DIMENSIONS.items()}
     dimensions["age_group"] = ("adult", "minor", "not_tracked")
     link_codes = Family.link_codes
 
@@ -155,8 +157,9 @@ def _linked_by_age_group(monkeypatch: pytest.MonkeyPatch) -> None:
             fixed["age_group"] = group
         return fixed
 
-    monkeypatch.setattr(job, "LINK_DIMENSIONS", dimensions)
-    monkeypatch.setattr(job, "LINK_UNIONS", ())
+    for module in (families, inputs):  # the link's counts, and the link the families map to
+        monkeypatch.setattr(module, "LINK_DIMENSIONS", dimensions)
+    monkeypatch.setattr(families, "LINK_UNIONS", ())
     monkeypatch.setattr(Family, "link_codes", coarsened)
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-import services.reporting.job as job_module
+import domain.reporting.families as families
 from domain.reporting.suppression import Policy
 from events.store import PostgresEventStore
 from services.reporting.job import FederalReportJob, ReportRefused
@@ -69,7 +69,7 @@ async def test_control_without_withholding_a_mandatory_total_a_release_is_refuse
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The same sequence under a policy that publishes every mandatory total whatever it costs:
     some release is refused as a whole."""
-    monkeypatch.setattr(job_module, "Policy", functools.partial(Policy, withhold_mandatory=False))
+    monkeypatch.setattr(families, "Policy", functools.partial(Policy, withhold_mandatory=False))
     await reset_reporting(pool)
     await empty_ledger(pool)
     job = FederalReportJob(reporting_url, solver=SOLVER)

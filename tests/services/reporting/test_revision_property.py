@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.reporting.audit import Ledger, audit
+from domain.reporting.families import FamilyState, published_still_true
 from domain.reporting.federal_codebook import FAMILIES
-from services.reporting.job import FamilyState, published_still_true
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint
 from tests.services.reporting.test_corrections import ORG, PERIOD, QUARTER, counts, release, small_changes
