@@ -2,7 +2,9 @@
 
 `FederalReportJob.run(period, org)` returns the JSON document of a release:
 ``{"period", "codebook_version", "tables": [{"name", "program", "coverage", "cells": [{"dims",
-"count"}]}], "certificate"}``, ``count: null`` where a cell is suppressed. Steps:
+"count", "status"}]}], "certificate"}`` (`services.reporting.document`). The rules are the
+domain's (`domain.reporting.inputs`, `domain.reporting.families`); this module does the I/O.
+Steps:
 
 1. **Connect as the reporting role.** Everything runs on one connection that logs in as
    ``haven_reporting`` (`reporting_connection`): `HAVEN_REPORTING_DATABASE_URL`, or by
@@ -21,7 +23,7 @@
    intake in a released quarter, an erasure, a corrected category, a withdrawn consent) cannot
    be the same atoms as the original release (the ledger would be inconsistent), so the job
    looks for a split of today's counts over the known lifetimes that satisfies every published
-   number (`split_vintages`); if there is none it opens a new era: first with the records that
+   number (`families.split_vintages`); if there is none it opens a new era: first with the records that
    arrived since (`vN`), and if that is not enough, also with the departures of the versions
    counted before (`vI-N`: erased or corrected since). A revision is then a release over the
    lifetimes alive now, audited with its original over those alive then, and with the change
@@ -30,7 +32,7 @@
 5. **Protect.** Every family together (they count the same people: see "Links" in
    `domain.reporting.federal_codebook`), `domain.reporting.suppression.protect_linked` against
    the whole ledger (every family's every release of the fiscal year: quarters, year-to-date,
-   organisations, roll-ups, revisions), the families glued by link counts (`linked_families`,
+   organisations, roll-ups, revisions), the families glued by link counts (`families.linked_families`,
    read in the same aggregate query), k = 11, a minimum reporting unit per organisation
    (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand total). The
    families share their vintages (split jointly). A cell that cannot be published safely is
