@@ -123,14 +123,3 @@ def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
     if not isinstance(active, str) or active not in masters or any(len(key) != 32 for key in masters.values()):
         raise KeyProviderError(f"key file {path} is malformed")
     return active, masters
-
-
-def provider_from_uri(uri: str) -> KeyProvider:
-    """Build the provider named by `HAVEN_KEK`: ``file:PATH`` or an RFC 7512 ``pkcs11:`` URI."""
-    if uri.startswith("file:"):
-        return FileKeyProvider(Path(uri[5:]))
-    if uri.startswith("pkcs11:"):
-        from crypto.pkcs11 import Pkcs11KeyProvider
-
-        return Pkcs11KeyProvider.from_uri(uri)
-    raise KeyProviderError("HAVEN_KEK must start with 'file:' or 'pkcs11:'")

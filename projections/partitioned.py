@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 import asyncpg
 
 from crypto.keyring import Keyring
-from crypto.providers import provider_from_uri
+from crypto.provider_uri import provider_from_uri
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.base import bulk_apply, tables_of

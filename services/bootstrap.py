@@ -11,7 +11,7 @@ from typing import NamedTuple
 import asyncpg
 
 from crypto.keyring import Keyring
-from crypto.providers import provider_from_uri
+from crypto.provider_uri import provider_from_uri
 from events.catalog import haven_registry
 from events.erasure import ErasureWatch
 from events.idempotency import KeyHasher

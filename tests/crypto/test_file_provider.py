@@ -12,7 +12,8 @@ import pytest
 
 from crypto.aead import random_key
 from crypto.errors import DecryptionError, KeyProviderError
-from crypto.providers import FileKeyProvider, _create_key_file, provider_from_uri
+from crypto.provider_uri import provider_from_uri
+from crypto.providers import FileKeyProvider, _create_key_file
 
 DATA_KEY = bytes(range(100, 132))  # synthetic
 CONTEXT = b"stream:00000000-0000-0000-0000-000000000001\x00key:k"

@@ -18,7 +18,7 @@ from pkcs11.types import Session
 
 from crypto.errors import DecryptionError, KeyProviderError
 from crypto.pkcs11 import WRAPPED_BYTES, Pkcs11KeyProvider
-from crypto.providers import provider_from_uri
+from crypto.provider_uri import provider_from_uri
 from tests.crypto.softhsm import OBJECT_LABEL, SoftHsmToken
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
