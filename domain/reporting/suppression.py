@@ -37,9 +37,9 @@ one release per block, audited as one system, complementary suppressions chosen 
    (or more than `max_rounds` of them): the tables those findings name are withheld whole,
    in every block, and the rounds go on. Withholding adds no fact; a suppressed cell of such a
    table (of this release or an earlier one) that the ledger pins at k or more hides a
-   number known already, which is no count of 1..k-1: it is not a finding. Only a finding that names no table, or only tables withheld whole already,
-   refuses the release: the ledger gives a count away without it, which an audited ledger
-   does not.
+   number known already, which is no count of 1..k-1: it is not a finding. Only a finding
+   that names no table, or only tables withheld whole already, refuses the release: the
+   ledger gives a count away without it, which an audited ledger does not.
 
 Guaranteed: a returned publication passed the audit over the whole ledger including itself,
 so everything `audit` guarantees holds. Not guaranteed: minimal information loss (the
@@ -49,7 +49,7 @@ releases — a cell kept now may have to be suppressed forever after).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -133,8 +133,8 @@ def primary(universe: Universe, truth: Sequence[int], release: Release, policy: 
     suppressed: set[Ref] = set()
     published = _published_by_dimension(ledger) if ledger is not None else {}
     changes = ledger.changes_position if ledger is not None else None
-    times = sorted({s[changes] for p in ledger.publications for s in p.selections.values()}, key=sorted
-                   ) if ledger is not None and changes is not None else []
+    times = {s[changes] for p in ledger.publications for s in p.selections.values()
+             } if ledger is not None and changes is not None else set()
     for table in release.tables:
         values = tabulate(universe, truth, table)
         suppressed.update(("cell", (table.name, key)) for key, v in values.items() if 0 < v < policy.k)
@@ -189,7 +189,7 @@ def _differs_little(selection: Selection, value: int, published: Published, chan
 
 
 def _changed_little(universe: Universe, truth: Sequence[int], selection: Selection, value: int, changes: int,
-                    times: Sequence[frozenset[str]], k: int) -> bool:
+                    times: Set[frozenset[str]], k: int) -> bool:
     """Whether the cell, counted over the record vintages of any earlier release (`times`), differs
     from `value` by 1..k-1 either way: the late records and departures in it are few, whether or not
     that release published the cell (a cell it suppressed may still be derivable)."""
@@ -245,7 +245,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
         set() if release is None else
         primary(block.universe, truth[offsets[i]:offsets[i + 1]], release, policy, block)
         for i, (block, release) in enumerate(zip(linked.blocks, releases, strict=True))]
-    closed: set[str | None] = set()  # tables withheld whole: no choice of cells protected them
+    closed: set[str] = set()  # tables withheld whole: no choice of cells protected them
     rounds = 0
     while True:
         rounds += 1
@@ -271,7 +271,7 @@ def protect_linked(linked: Linked, releases: Sequence[Release | None], counts: S
             tables = {f.target.table for f in stuck}
             if None in tables or tables <= closed:
                 raise ReleaseRefused(stuck)
-            closed |= tables
+            closed |= tables  # type: ignore[arg-type]
             for i, release in enumerate(releases):
                 for table in release.tables if release is not None else ():
                     if table.name in closed:

@@ -44,20 +44,16 @@ import datetime as dt
 import gc
 import math
 import os
-import tempfile
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from crypto.keyring import Keyring
-from crypto.providers import FileKeyProvider
 from domain.case import commands as cmd
 from domain.case.state import fold
-from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.base import tables_of
 from projections.caseload import team_caseload
@@ -67,7 +63,7 @@ from projections.partitioned import Partitioning
 from projections.rebuild import rebuild
 from services.bench.http import percentile
 from services.bench.report import format_table
-from services.bench.scratch import scratch_database, scratch_pool
+from services.bench.scratch import scratch_database, scratch_pool, scratch_store
 from services.bench.store import _Bench
 from services.cases import Actor
 from services.demo import DEMO_TODAY, DemoPlan, Step, demo_plan
@@ -266,28 +262,22 @@ async def run_projections_bench(
         raise ValueError("events, team_cases, team_workers, rebuild_rounds, rebuild_workers, seconds and rounds "
                          "must be positive")
     note = progress or (lambda _line: None)
-    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=4, max_size=12) as pool:
-        with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
-            provider = FileKeyProvider(Path(folder) / "kek")
-            keyring = Keyring(provider)
-            store = PostgresEventStore(pool, keyring, haven_registry())
-            try:
-                written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
-                # The plan's hundreds of thousands of objects are gone now: a full collection
-                # during the timed part would otherwise walk them all (seconds, not ms).
-                gc.collect()
-                await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
-                results: dict[str, dict[str, Any]] = {}
-                partitioning = Partitioning(url, f"file:{Path(folder) / 'kek'}", rebuild_workers)
-                results["rebuild"], generation = await _rebuild(
-                    pool, keyring, store, written, partitioning=partitioning, rounds=rebuild_rounds, note=note)
-                note("team_caseload")
-                results["team_caseload"] = await _team_caseload(
-                    pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)
-                return results
-            finally:
-                await store.close()
-                provider.close()
+    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=4, max_size=12) as pool, \
+            scratch_store(pool) as scratched:
+        store, keyring, kek = scratched
+        written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
+        # The plan's hundreds of thousands of objects are gone now: a full collection
+        # during the timed part would otherwise walk them all (seconds, not ms).
+        gc.collect()
+        await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
+        results: dict[str, dict[str, Any]] = {}
+        partitioning = Partitioning(url, f"file:{kek}", rebuild_workers)
+        results["rebuild"], generation = await _rebuild(
+            pool, keyring, store, written, partitioning=partitioning, rounds=rebuild_rounds, note=note)
+        note("team_caseload")
+        results["team_caseload"] = await _team_caseload(
+            pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)
+        return results
 
 
 def format_results(results: Mapping[str, Mapping[str, Any]]) -> str:

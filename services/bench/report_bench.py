@@ -21,19 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from crypto.keyring import Keyring
-from crypto.providers import FileKeyProvider
-from events.catalog import haven_registry
-from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.bench.scratch import scratch_database, scratch_pool
+from services.bench.scratch import scratch_database, scratch_pool, scratch_store
 from services.demo_bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
 from services.settings import login_as
@@ -49,45 +43,39 @@ def figure_name(clients: int) -> str:
 
 async def _one(database_url: str, clients: int, note: Callable[[str], None]) -> dict[str, Any]:
     async with scratch_database(database_url, lambda line: note(f"{clients} clients: {line}")) as url, \
-            scratch_pool(url, min_size=2, max_size=8) as pool:
-        with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
-            provider = FileKeyProvider(Path(folder) / "kek")
-            keyring = Keyring(provider)
-            store = PostgresEventStore(pool, keyring, haven_registry())
-            try:
-                started = time.perf_counter()
-                await seed_demo_bulk(store, cases=clients, seed=7, today=TODAY, rich=True)
-                seeded = time.perf_counter() - started
-                events = await pool.fetchval("SELECT count(*) FROM haven.events")
-                note(f"{clients} clients: seeded {events} events ({events / clients:.1f} per client) "
-                     f"in {seeded:.1f} s")
-                gc.collect()
-                started = time.perf_counter()
-                await rebuild(store, pool, projection_factories(keyring, store)["federal_inputs"])
-                rows = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
-                note(f"{clients} clients: federal_inputs rebuilt ({rows} rows) in "
-                     f"{time.perf_counter() - started:.1f} s")
-                await pool.execute("VACUUM (ANALYZE)")
-                job = FederalReportJob(login_as(url, "haven_reporting"))
-                started = time.perf_counter()
-                document = await job.run(PERIOD)
-                seconds = time.perf_counter() - started
-                started = time.perf_counter()
-                again = await job.run(PERIOD)
-                rerun = time.perf_counter() - started
-                if again != document:
-                    raise AssertionError("a re-run returned another release")
-                counts = [c["count"] for t in document["tables"] for c in t["cells"]]
-                note(f"{clients} clients: report in {seconds:.2f} s (re-run {rerun:.3f} s)")
-                return {"value": round(seconds, 3), "unit": "s", "clients": clients, "events": events,
-                        "seed_seconds": round(seeded, 1), "input_rows": rows, "cells": len(counts),
-                        "suppressed": sum(1 for c in counts if c is None),
-                        "audit_targets": document["certificate"]["audit"]["targets"],
-                        "audit_solves": document["certificate"]["audit"]["solves"],
-                        "rerun_seconds": round(rerun, 4)}
-            finally:
-                await store.close()
-                provider.close()
+            scratch_pool(url, min_size=2, max_size=8) as pool, \
+            scratch_store(pool) as scratched:
+        store, keyring, _ = scratched
+        started = time.perf_counter()
+        await seed_demo_bulk(store, cases=clients, seed=7, today=TODAY, rich=True)
+        seeded = time.perf_counter() - started
+        events = await pool.fetchval("SELECT count(*) FROM haven.events")
+        note(f"{clients} clients: seeded {events} events ({events / clients:.1f} per client) "
+             f"in {seeded:.1f} s")
+        gc.collect()
+        started = time.perf_counter()
+        await rebuild(store, pool, projection_factories(keyring, store)["federal_inputs"])
+        rows = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
+        note(f"{clients} clients: federal_inputs rebuilt ({rows} rows) in "
+             f"{time.perf_counter() - started:.1f} s")
+        await pool.execute("VACUUM (ANALYZE)")
+        job = FederalReportJob(login_as(url, "haven_reporting"))
+        started = time.perf_counter()
+        document = await job.run(PERIOD)
+        seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        again = await job.run(PERIOD)
+        rerun = time.perf_counter() - started
+        if again != document:
+            raise AssertionError("a re-run returned another release")
+        counts = [c["count"] for t in document["tables"] for c in t["cells"]]
+        note(f"{clients} clients: report in {seconds:.2f} s (re-run {rerun:.3f} s)")
+        return {"value": round(seconds, 3), "unit": "s", "clients": clients, "events": events,
+                "seed_seconds": round(seeded, 1), "input_rows": rows, "cells": len(counts),
+                "suppressed": sum(1 for c in counts if c is None),
+                "audit_targets": document["certificate"]["audit"]["targets"],
+                "audit_solves": document["certificate"]["audit"]["solves"],
+                "rerun_seconds": round(rerun, 4)}
 
 
 async def run_report_bench(database_url: str, *, sizes: Sequence[int] = SIZES,

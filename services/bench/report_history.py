@@ -22,20 +22,14 @@ takes at most twice as long as the first). The database is dropped at the end.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from crypto.keyring import Keyring
-from crypto.providers import FileKeyProvider
 from domain.reporting.periods import Period
-from events.catalog import haven_registry
-from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.bench.scratch import scratch_database, scratch_pool
+from services.bench.scratch import scratch_database, scratch_pool, scratch_store
 from services.demo_bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob, read_true_counts, reporting_connection
 from services.settings import login_as
@@ -72,44 +66,38 @@ async def run_report_history_bench(database_url: str, *, organisations: int = OR
         raise ValueError("at least two organisations, one client and the fiscal year's first quarter")
     note = progress or (lambda _line: None)
     orgs = organisation_ids(organisations)
-    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=2, max_size=8) as pool:
-        with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
-            provider = FileKeyProvider(Path(folder) / "kek")
-            keyring = Keyring(provider)
-            store = PostgresEventStore(pool, keyring, haven_registry())
-            inputs = projection_factories(keyring, store)["federal_inputs"]
-            try:
-                await seed_demo_bulk(store, cases=clients, seed=7, organisations=orgs, today=TODAY)
+    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=2, max_size=8) as pool, \
+            scratch_store(pool) as scratched:
+        store, keyring, _ = scratched
+        inputs = projection_factories(keyring, store)["federal_inputs"]
+        await seed_demo_bulk(store, cases=clients, seed=7, organisations=orgs, today=TODAY)
+        await rebuild(store, pool, inputs)
+        note(f"seeded {clients} clients across {organisations} organisations")
+        reporting_url = login_as(url, "haven_reporting")
+        job = FederalReportJob(reporting_url)
+        runs: list[dict[str, Any]] = []
+
+        async def release(period: str, org: str | None) -> None:
+            started = time.perf_counter()
+            document = await job.run(period, org)
+            seconds = time.perf_counter() - started
+            raw = await _raw_query_seconds(reporting_url, period)
+            cells = [c for t in document["tables"] for c in t["cells"]]
+            runs.append({"n": len(runs) + 1, "period": period, "scope": org or "all",
+                         "revision": document["certificate"]["revision"], "seconds": round(seconds, 3),
+                         "raw_seconds": round(raw, 4), "cells": len(cells),
+                         "withheld": sum(1 for c in cells if c["status"] == "withheld")})
+            note(f"{len(runs):3d} {period} {org or 'all':8s} r{document['certificate']['revision']} "
+                 f"{seconds:7.2f} s (raw query {raw * 1000:.1f} ms)")
+
+        for index, period in enumerate(quarters):
+            if index == 1 and late:  # late intakes in the released quarter: revisions
+                await seed_demo_bulk(store, cases=late, seed=99, organisations=orgs[:2], today=TODAY)
                 await rebuild(store, pool, inputs)
-                note(f"seeded {clients} clients across {organisations} organisations")
-                reporting_url = login_as(url, "haven_reporting")
-                job = FederalReportJob(reporting_url)
-                runs: list[dict[str, Any]] = []
-
-                async def release(period: str, org: str | None) -> None:
-                    started = time.perf_counter()
-                    document = await job.run(period, org)
-                    seconds = time.perf_counter() - started
-                    raw = await _raw_query_seconds(reporting_url, period)
-                    cells = [c for t in document["tables"] for c in t["cells"]]
-                    runs.append({"n": len(runs) + 1, "period": period, "scope": org or "all",
-                                 "revision": document["certificate"]["revision"], "seconds": round(seconds, 3),
-                                 "raw_seconds": round(raw, 4), "cells": len(cells),
-                                 "withheld": sum(1 for c in cells if c["status"] == "withheld")})
-                    note(f"{len(runs):3d} {period} {org or 'all':8s} r{document['certificate']['revision']} "
-                         f"{seconds:7.2f} s (raw query {raw * 1000:.1f} ms)")
-
-                for index, period in enumerate(quarters):
-                    if index == 1 and late:  # late intakes in the released quarter: revisions
-                        await seed_demo_bulk(store, cases=late, seed=99, organisations=orgs[:2], today=TODAY)
-                        await rebuild(store, pool, inputs)
-                        for org in (None, *orgs[:2]):
-                            await release(quarters[0], org)
-                    for org in (None, *orgs):
-                        await release(period, org)
-            finally:
-                await store.close()
-                provider.close()
+                for org in (None, *orgs[:2]):
+                    await release(quarters[0], org)
+            for org in (None, *orgs):
+                await release(period, org)
     first, last = runs[0]["seconds"], runs[-1]["seconds"]
     return {"report_history": {"value": last, "unit": "s", "raw": first, "ratio": round(first / last, 3),
                                "releases": runs, "organisations": organisations, "clients": clients}}

@@ -2,7 +2,8 @@
 
 `scratch_database(url)` creates `haven_bench_<hex>` on the server of `url` (any database on
 it will do), migrates it, yields its URL, and drops it at the end whatever happens;
-`scratch_pool(url)` is a pool on it that is closed, or terminated if closing hangs.
+`scratch_pool(url)` is a pool on it that is closed, or terminated if closing hangs;
+`scratch_store(pool)` is an event store on it under a throw-away key file.
 """
 
 from __future__ import annotations
@@ -10,10 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 
+from crypto.keyring import Keyring
+from crypto.providers import FileKeyProvider
+from events.catalog import haven_registry
+from events.store import PostgresEventStore
 from services.database import prepare_database, with_database
 
 POOL_CLOSE_SECONDS = 10
@@ -41,6 +49,27 @@ async def scratch_pool(url: str, *, min_size: int, max_size: int) -> AsyncIterat
             await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
         except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
             pool.terminate()
+
+
+class ScratchStore(NamedTuple):
+    store: PostgresEventStore
+    keyring: Keyring
+    kek: Path  # the key file (a partitioned rebuild's workers open it by path)
+
+
+@contextlib.asynccontextmanager
+async def scratch_store(pool: asyncpg.Pool) -> AsyncIterator[ScratchStore]:
+    """Haven's event store on `pool`, its keys in a throw-away file; both closed at the end."""
+    with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
+        kek = Path(folder) / "kek"
+        provider = FileKeyProvider(kek)
+        keyring = Keyring(provider)
+        store = PostgresEventStore(pool, keyring, haven_registry())
+        try:
+            yield ScratchStore(store, keyring, kek)
+        finally:
+            await store.close()
+            provider.close()
 
 
 async def drop_database(database_url: str, name: str) -> None:
