@@ -22,8 +22,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 
 import asyncpg
-import structlog
 
+from crypto.loggers import get_logger
 from events.log_order import LOG_START, LogPosition
 from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections import checkpoints, quarantine
@@ -40,7 +40,7 @@ from projections.base import (
 )
 from projections.partitioned import PartitionFailed, Partitioning, build_partitions, wait_for_orphans
 
-_log = structlog.get_logger(component="projections")
+_log = get_logger("projections")
 REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
 
 Progress = Callable[[int], None]  # called with the number of events just applied

@@ -28,8 +28,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import asyncpg
-import structlog
 
+from crypto.loggers import get_logger
 from events.store import PostgresEventStore, RecordedEvent
 from events.subscription import Subscription
 from projections import checkpoints, quarantine
@@ -39,7 +39,7 @@ from projections.rebuild import Progress, rebuild
 LEADER_LOCK_CLASS = 1214346854  # pg_try_advisory_lock(int4, hashtext(name))
 MAX_RETRY_DELAY = 30.0
 
-_log = structlog.get_logger(component="projections")
+_log = get_logger("projections")
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 

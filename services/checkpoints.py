@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import structlog
 
 from crypto.signing import open_signing_key, public_bytes
 from events.checkpoint import CheckpointError, check_against, take_checkpoint
+from services.observability.logging import get_logger
 from services.settings import Settings
 
-_log = structlog.get_logger(component="checkpoints")
+_log = get_logger("checkpoints")
 
 
 def signing_key(settings: Settings, *, create: bool = True):  # noqa: ANN201 (an Ed25519PrivateKey)

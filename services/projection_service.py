@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import asyncpg
-import structlog
 from tqdm import tqdm
 
 from projections import checkpoints, quarantine
@@ -22,7 +21,7 @@ from projections.rebuild import count_events, rebuild
 from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
 from services.checkpoints import checkpoint_periodically
-from services.observability.logging import configure_logging
+from services.observability.logging import configure_logging, get_logger
 from services.settings import Settings
 
 
@@ -39,7 +38,7 @@ def projection_runners(rt: Runtime, database_url: str, names: Sequence[str] | No
 
 STOP_GRACE = 15.0  # seconds the projectors get to stop when `haven serve` shuts down
 
-_log = structlog.get_logger(component="projections")
+_log = get_logger("projections")
 
 
 @contextlib.asynccontextmanager

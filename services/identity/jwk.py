@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-log = logging.getLogger(__name__)
+from services.observability.logging import get_logger
+
+log = get_logger("identity")
 
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
@@ -94,12 +95,12 @@ def parse_jwk(jwk: object) -> VerificationKey | None:
     try:
         key = jwt.PyJWK(jwk, algorithm=_BUILD_AS[shape]).key
     except (jwt.PyJWTError, ValueError, TypeError, KeyError):
-        log.warning("skipping an unreadable key in the key set (kid %r)", kid[:64])
+        log.warning("skipping an unreadable key in the key set", error_code="jwk-unreadable")
         return None
     if not isinstance(key, PublicKey):
         return None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        log.warning("skipping an RSA key shorter than %d bits (kid %r)", MIN_RSA_BITS, kid[:64])
+        log.warning("skipping an RSA key below the minimum size", error_code="jwk-rsa-too-short")
         return None
     return VerificationKey(kid=kid, kty=kty, curve=curve, algorithm=alg, public_key=key)
 

@@ -19,7 +19,6 @@ Haven believes.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,8 +28,9 @@ from urllib.parse import urlsplit
 
 from services.identity.errors import InvalidToken
 from services.identity.jwk import VerificationKey, parse_jwks
+from services.observability.logging import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger("identity")
 
 Fetch = Callable[[str], Awaitable[bytes]]
 FETCH_TIMEOUT_SECONDS = 5.0
@@ -119,6 +119,7 @@ class JwksCache:
             try:
                 keys = parse_jwks(await self._fetch(self._url))
             except Exception as error:  # any failure of the provider: keep what we have
-                log.warning("could not refresh the identity provider's key set: %s", type(error).__name__)
+                log.warning("could not refresh the identity provider's key set",
+                            error_code="jwks-refresh-failed", exc_type=type(error).__name__)
                 return
             self._keys, self._fetched_at = keys, now

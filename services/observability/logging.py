@@ -23,6 +23,10 @@ is named exactly in `MESSAGE_LOGGERS` (granian's server-lifecycle logger, whose 
 "Starting granian", "Listening at: ...", "Spawning worker-1 ...") and the record carries no
 exception. `%`-arguments are never interpolated for any stdlib record.
 
+Loggers come from `get_logger(component)` (defined in `crypto.loggers`, the lowest layer that
+may log, and re-exported here); the static rules in tests/test_architecture.py keep it the
+only way, so every line goes through the pipeline above.
+
 What the allow-list cannot see: `event` itself is allowed, so it must be a constant written in
 code ("case opened"), never an f-string or `%`-formatted with data; keys in `LOGGABLE_KEYS`
 must only ever be given the values their names promise (`route` is the route template, never
@@ -42,6 +46,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.stdlib import ExtraAdder, ProcessorFormatter
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from crypto.loggers import get_logger as get_logger  # re-exported: the one way to log
 
 REDACTED = "[redacted]"
 MAX_VALUE_CHARS = 200
@@ -217,11 +223,6 @@ def _route_stdlib(level_number: int, out: TextIO, timestamper: Processor) -> Non
         for existing in list(adopted.handlers):
             adopted.removeHandler(existing)
         adopted.propagate = True
-
-
-def get_logger(component: str) -> Any:
-    """A structlog logger whose lines carry `component` (e.g. "api", "projections")."""
-    return structlog.get_logger(component=component)
 
 
 def bind_request(request_id: str, route: str, actor_id: str | None = None,

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import structlog
-
 from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, output_tables
+from services.observability.logging import get_logger
 
 TABLES = frozenset(output_tables())
 
@@ -42,7 +41,7 @@ def answer_fields(document: Mapping[str, Any], fields: Sequence[str]) -> dict[st
         if field in IDENTIFYING_FIELDS:
             identifying[field] = table
         wanted[table] = None
-    log = structlog.get_logger(component="reporting")  # not cached at import: the configuration of now
+    log = get_logger("reporting")  # per call: the configuration in force at the call
     for field, table in identifying.items():
         log.warning("identifying field refused; answered with an aggregate", funder_field=field, answered_with=table)
     return {**document, "tables": [t for name in wanted for t in document["tables"] if t["name"] == name],

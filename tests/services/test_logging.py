@@ -18,6 +18,7 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.loggers import get_logger as crypto_get_logger
 from services.observability.logging import (
     ADOPTED_LOGGERS,
     LOGGABLE_KEYS,
@@ -79,6 +80,16 @@ def test_get_logger_names_its_component() -> None:
     get_logger("projections").info("caught up", lag_events=0)
     line = only_line(out)
     assert (line["component"], line["lag_events"]) == ("projections", 0)
+
+
+def test_a_logger_obtained_before_configuration_goes_through_the_redactor() -> None:
+    log = crypto_get_logger("projections")  # as a module does at import, in any layer
+    out = configured()
+    log.warning("projection interrupted", projection="cases", name=CANARY)
+    line = only_line(out)
+    assert (line["component"], line["projection"], line["name"]) == ("projections", "cases", REDACTED)
+    assert CANARY not in out.getvalue()
+    assert get_logger is crypto_get_logger  # one helper, re-exported for the services layer
 
 
 def test_every_line_is_one_json_object() -> None:
