@@ -78,81 +78,25 @@ like the counts themselves: never log it, never return it over HTTP.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from domain.reporting.tables import CellKey, Release, Selection, Universe
-from domain.reporting.targets import Target, Terms, Unions, cross_targets  # Target, Terms, Unions: this API too
+from domain.reporting.integer_programs import (
+    IntegerProgram,
+    IntegerSolver,
+    LinearSystem,
+    Row,
+    SolverFailed,
+    Terms,
+    dot,
+    terms_of_sum,
+)
+from domain.reporting.ledger import Ledger
+from domain.reporting.linked import Linked
+from domain.reporting.targets import Target
 
 K = 11  # CMS threshold: no count 1..K-1 is published or derivable
 
-
-# -- the port to an integer-programming solver -------------------------------------------------
-
-@dataclass(frozen=True)
-class Row:
-    """low <= sum(coefficient * x[variable]) <= high (None: unbounded on that side)."""
-
-    terms: Terms
-    low: int | None
-    high: int | None
-
-    def holds(self, point: Sequence[int]) -> bool:
-        value = sum(c * point[v] for v, c in self.terms)
-        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
-
-
-@dataclass(frozen=True, eq=False)  # identity equality: solvers cache a compiled system by it
-class LinearSystem:
-    """Integer variables lower[i] <= x[i] <= upper[i] and rows of linear constraints."""
-
-    lower: tuple[int, ...]
-    upper: tuple[int, ...]
-    rows: tuple[Row, ...]
-
-    def holds(self, point: Sequence[int], extra: Sequence[Row] = ()) -> bool:
-        return (len(point) == len(self.lower)
-                and all(lo <= x <= hi for lo, x, hi in zip(self.lower, point, self.upper))
-                and all(row.holds(point) for row in self.rows)
-                and all(row.holds(point) for row in extra))
-
-
-@dataclass(frozen=True)
-class IntegerProgram:
-    system: LinearSystem
-    extra: tuple[Row, ...] = ()
-    objective: Terms = ()
-    maximise: bool = False
-    gap: float = 0.0  # relative optimality gap accepted (0: optimal); feasibility is never relaxed
-    node_limit: int | None = None  # branch-and-bound nodes; then the best point found will do (None if none).
-    # A node limit, not a time limit: the same program gives the same answer on any machine under any load.
-
-
-class SolverFailed(RuntimeError):
-    """The solver stopped without a proof either way (time limit, numerical trouble)."""
-
-
-class IntegerSolver(Protocol):
-    def solve(self, program: IntegerProgram) -> tuple[int, ...] | None:
-        """An integer point satisfying the program, optimal for its objective; None if infeasible.
-
-        Raises SolverFailed when it can prove neither. Callers verify returned points.
-        """
-
-    def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:
-        """A point of the program's linear relaxation (integrality dropped), optimal for its
-        objective; None if the relaxation is infeasible (then so is the program).
-
-        Raises SolverFailed when it can prove neither. Deterministic: the same programs in the same
-        order, the same points (a solver may start a program from where the last one over the same
-        system ended).
-        """
-
-
-# -- the ledger ----------------------------------------------------------------------------------
 
 class InconsistentLedger(ValueError):
     """The ledger's facts admit no point, or the true counts contradict them.
@@ -161,104 +105,6 @@ class InconsistentLedger(ValueError):
     corrected records as a vintage dimension so that both releases stay true.
     """
 
-
-CellRef = tuple[str, CellKey]  # (table name, cell key)
-
-
-@dataclass(frozen=True, eq=False)
-class Publication:
-    """What one release actually published: every cell (None = suppressed) and percentage.
-
-    The selection of every cell is resolved when the publication is built, so a later
-    codebook that adds codes does not change what an old publication meant.
-    """
-
-    release: Release
-    cells: Mapping[CellRef, int | None]
-    percentages: Mapping[str, int | None]
-    selections: Mapping[CellRef, Selection]
-
-    @classmethod
-    def of(cls, universe: Universe, release: Release, cells: Mapping[CellRef, int | None],
-           percentages: Mapping[str, int | None] | None = None) -> Publication:
-        selections = {(t.name, key): t.selection(universe, key) for t in release.tables for key in t.keys()}
-        if set(cells) != set(selections):
-            raise ValueError("a publication gives every cell of every table (None for suppressed)")
-        percentages = dict(percentages or {})
-        if set(percentages) != {p.name for p in release.percentages}:
-            raise ValueError("a publication gives every percentage (None for suppressed)")
-        return cls(release, dict(cells), percentages, selections)
-
-    def suppressed(self) -> list[CellRef]:
-        return [ref for ref, value in self.cells.items() if value is None]
-
-
-@dataclass(frozen=True)
-class Ledger:
-    universe: Universe
-    publications: tuple[Publication, ...] = ()
-    # The dimension of record vintages (`domain.reporting.vintages`), if any: two published cells
-    # that differ only there are one cell at two times, and publish its change (`difference_targets`).
-    changes: str | None = None
-    # The dimension of reporting units (organisations), if any: a unit's cells are audited for
-    # every unit, released or not yet (`difference_targets`), so that what the others publish
-    # never pins a difference in the tables a unit will publish later.
-    units: str | None = None
-
-    @property
-    def changes_position(self) -> int | None:
-        """The index of the `changes` dimension in the universe (None without one)."""
-        return None if self.changes is None else self.universe.position(self.changes)
-
-    def with_publication(self, publication: Publication) -> Ledger:
-        if any(p.release.name == publication.release.name for p in self.publications):
-            raise ValueError("a release name is used once; a revision is a new release")
-        return Ledger(self.universe, (*self.publications, publication), self.changes, self.units)
-
-    def digest(self) -> str:
-        """SHA-256 over every published number and its meaning (for the disclosure certificate)."""
-        def selection(s: Selection) -> list[list[str]]:
-            return [sorted(codes) for codes in s]
-        document = [[d.name, list(d.codes)] for d in self.universe.dimensions], [
-            {"release": p.release.name, "codebook": p.release.codebook_version,
-             "cells": sorted([t, list(k), v, selection(p.selections[(t, k)])] for (t, k), v in p.cells.items()),
-             "percentages": sorted([
-                 [q.name, p.percentages[q.name], list(q.numerator[1]), q.numerator[0],
-                  list(q.denominator[1]), q.denominator[0]] for q in p.release.percentages])}
-            for p in self.publications]
-        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
-
-
-def terms_of(universe: Universe, parts: Sequence[tuple[Selection, int]], offset: int = 0) -> Terms:
-    """Sums over selections as terms; `offset`: where the universe's atoms start (a linked block)."""
-    merged: dict[int, int] = {}
-    for selection, coefficient in parts:
-        for index in universe.indices(selection):
-            merged[offset + index] = merged.get(offset + index, 0) + coefficient
-    return tuple(sorted((v, c) for v, c in merged.items() if c))
-
-
-def publication_rows(universe: Universe, publication: Publication, offset: int = 0) -> list[Row]:
-    """The facts a publication gives away: one equation per published cell, two rows per percentage."""
-    rows = [Row(terms_of(universe, [(publication.selections[ref], 1)], offset), value, value)
-            for ref, value in publication.cells.items() if value is not None]
-    for percentage in publication.release.percentages:
-        p = publication.percentages[percentage.name]
-        if p is not None:
-            rows.extend(percentage_rows(universe, publication.selections[percentage.numerator],
-                                        publication.selections[percentage.denominator], p, offset))
-    return rows
-
-
-def percentage_rows(universe: Universe, numerator: Selection, denominator: Selection, percent: int,
-                    offset: int = 0) -> list[Row]:
-    """p = round_half_up(100 n / d)  <=>  200 n - (2p - 1) d >= 0  and  200 n - (2p + 1) d <= -1."""
-    return [Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent - 1))], offset), 0, None),
-            Row(terms_of(universe, [(numerator, 200), (denominator, -(2 * percent + 1))], offset), None, -1),
-            Row(terms_of(universe, [(denominator, 1)], offset), 1, None)]
-
-
-# -- targets and findings --------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Finding:
@@ -293,146 +139,10 @@ class AuditResult:
         return not self.findings
 
 
-def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: str | None = None,
-                   unions: Unions = ()) -> list[Target]:
-    """Every target of one ledger (see the module docstring). `rows`: every fact (in the indices of
-    the whole system when the ledger is a block of a `Linked` one, starting at `offset`); `kind`
-    overrides the kind of the cross-classification's cells (link counts); `unions` adds the
-    cells of unions of codes to the cross-classification (`targets.cross_classification`)."""
-    return _ledger_targets(ledger, {v for row in rows for v, _ in row.terms}, offset, kind, unions)
-
-
-def _ledger_targets(ledger: Ledger, constrained: Set[int], offset: int = 0, kind: str | None = None,
-                    unions: Unions = ()) -> list[Target]:
-    """`ledger_targets` given the variables some fact constrains (`Linked.targets` finds them once)."""
-    universe = ledger.universe
-    cross = cross_targets(universe, unions, offset, kind)  # built once per universe, offset and kind
-    # A cell with an atom no fact constrains is left out: that atom alone can make it large.
-    cells, excluded = cross.passing([a for a in range(universe.size) if offset + a not in constrained])
-    targets = []
-    for publication in ledger.publications:
-        name = publication.release.name
-        for (table_name, key) in publication.suppressed():
-            table = publication.release.table(table_name)
-            targets.append(Target("suppressed_cell", name, table_name, tuple(table.coordinates(key).items()),
-                                  terms_of(universe, [(publication.selections[(table_name, key)], 1)], offset), pin=True))
-        for table in publication.release.tables:
-            for total_key, parts in table.lines():
-                hidden = [key for key in parts if publication.cells[(table.name, key)] is None]
-                if len(hidden) >= 2:
-                    targets.append(Target(
-                        "suppressed_sum", name, table.name, tuple(table.coordinates(total_key).items()),
-                        terms_of(universe, [(publication.selections[(table.name, k)], 1) for k in hidden], offset)))
-            for row_key, classification, categories in table.rows():
-                targets.append(Target(
-                    "group", name, table.name, tuple(table.coordinates(row_key).items()),
-                    categories=tuple(terms_of(universe, [(publication.selections[(table.name, k)], 1)], offset)
-                                     for k in categories)))
-        for group in publication.release.groups:
-            base = universe.restrict(universe.select(), dict(group.where))
-            targets.append(Target(
-                "group", name, None, (("group", group.name), ("breakdown", group.breakdown.name)),
-                categories=tuple(
-                    terms_of(universe, [(universe.restrict(base, {group.breakdown.dimension: codes}), 1)], offset)
-                    for _, codes in group.breakdown.groups)))
-    targets.extend(difference_targets(ledger, offset))
-    # The same cell published twice (a revision) is one target, and so is a published cell (or a
-    # difference) that is a cell of the cross-classification: the first one listed is kept. The
-    # cells are distinct already (`targets.CrossTargets`) and come first.
-    unique: dict[tuple[object, ...], Target] = {}
-    for target in targets:
-        if not target.categories and not target.pin and cross.passed(target.terms, excluded):
-            continue
-        unique.setdefault((target.terms, target.categories, target.pin), target)
-    return [*cells, *unique.values()]
-
-
-def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
-    """The records in one published cell and not in another that it contains, and the changes
-    of a cell between two times.
-
-    Two cells (of any publications) whose selections differ in one dimension only, one code
-    set inside the other — a revision against its original (vintages), a year-to-date against
-    a quarter (quarters), a roll-up against an organisation, a category group against one of
-    its codes — publish the count of their difference too. That difference is a union of codes
-    of one dimension, which the margins above do not cover when it is more than one code.
-
-    In the ledger's `changes` dimension (vintages) neither need contain the other: a revision
-    after a correction counts versions its original did not and no longer counts some it did.
-    The two publish the cell's change, a difference of two unions that may be negative (kind
-    ``change``, signed): a change of 1..k-1 either way says how many records of the cell were
-    erased, corrected or added late, and is blocked as an atom is.
-
-    With the ledger's `units`, a cell of one unit (an organisation's table) stands for the same
-    cell of every unit: releases of the others (a roll-up, the other organisations) must not
-    pin a difference that a unit's own later release would publish, since that release could
-    then only be withheld.
-    """
-    universe = ledger.universe
-    changes = ledger.changes_position
-    origin: dict[Selection, tuple[str, str]] = {}
-    for publication in ledger.publications:
-        for (table_name, _), selection in publication.selections.items():
-            origin.setdefault(selection, (publication.release.name, table_name))
-    if ledger.units is not None:  # the same cells of every other unit, which may publish them later
-        u = universe.position(ledger.units)
-        for selection, named in list(origin.items()):
-            if len(selection[u]) == 1:
-                for code in universe.dimensions[u].codes:
-                    origin.setdefault((*selection[:u], frozenset([code]), *selection[u + 1:]), named)
-    groups: dict[tuple[int, Selection], list[Selection]] = {}
-    for selection in origin:
-        for d in range(len(selection)):
-            groups.setdefault((d, selection[:d] + selection[d + 1:]), []).append(selection)
-    targets = []
-    for (d, _), members in groups.items():
-        dimension = (("dimension", universe.dimensions[d].name),)
-        for i, outer in enumerate(members):
-            for j, inner in enumerate(members):
-                if inner[d] < outer[d]:
-                    difference = outer[:d] + (outer[d] - inner[d],) + outer[d + 1:]
-                    name, table_name = origin[outer]
-                    targets.append(Target("difference", name, table_name, dimension,
-                                          terms_of(universe, [(difference, 1)], offset)))
-                elif d == changes and i < j and not inner[d] <= outer[d] and not outer[d] <= inner[d]:
-                    earlier, later = outer, inner  # members are in ledger order
-                    name, table_name = origin[later]
-                    targets.append(Target("change", name, table_name, dimension,
-                                          terms_of(universe, [(later, 1), (earlier, -1)], offset), signed=True))
-    if changes is not None:
-        targets.extend(_revised_differences(universe, origin, changes, offset))
-    return targets
-
-
-def _revised_differences(universe: Universe, origin: Mapping[Selection, tuple[str, str]], changes: int,
-                         offset: int) -> list[Target]:
-    """The differences of two cells of different times whose selections also differ in one more
-    dimension, one code set inside the other: a revised total (all clients, every lifetime alive
-    now) minus the original's breakdown total (consenting clients, the lifetimes alive then) is
-    the non-consenting clients plus the late records, a count no single-dimension pair shows.
-    Signed unless the one cell contains the other (a change, as in `difference_targets`)."""
-    groups: dict[tuple[int, Selection], list[Selection]] = {}
-    for selection in origin:
-        for d in range(len(selection)):
-            if d != changes:
-                rest = tuple(codes for i, codes in enumerate(selection) if i not in (d, changes))
-                groups.setdefault((d, rest), []).append(selection)
-    targets = []
-    for (d, _), members in groups.items():
-        dimension = (("dimension", universe.dimensions[d].name), ("dimension", universe.dimensions[changes].name))
-        for outer in members:
-            for inner in members:
-                if inner[d] < outer[d] and inner[changes] != outer[changes]:
-                    contained = inner[changes] <= outer[changes]
-                    name, table_name = origin[outer]
-                    targets.append(Target("difference" if contained else "change", name, table_name, dimension,
-                                          terms_of(universe, [(outer, 1), (inner, -1)], offset),
-                                          signed=not contained))
-    return targets
-
-
-def ledger_system(ledger: Ledger | Linked, truth: Sequence[int] | None = None, k: int = K) -> LinearSystem:
-    """Every fact of a ledger (or of linked ledgers and their link rows) as one integer system."""
+def ledger_system(ledger: Ledger | Linked, truth: Sequence[int] | None = None,
+                  k: int = K) -> LinearSystem:
+    """Every fact of a ledger (or of linked ledgers and their link rows) as one integer
+    system."""
     linked = ledger if isinstance(ledger, Linked) else Linked((ledger,))
     rows = linked.rows()
     published = [abs(row.low) for row in rows if row.low is not None and row.low == row.high]
@@ -443,154 +153,6 @@ def ledger_system(ledger: Ledger | Linked, truth: Sequence[int] | None = None, k
             for v, _ in row.terms:
                 upper[v] = 0
     return LinearSystem((0,) * linked.size, tuple(upper), tuple(rows))
-
-
-# -- ledgers of families over the same people ------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class Linked:
-    """The ledgers of several *blocks* (families) over the same people, glued by link counts.
-
-    Each block is a `Ledger` over its own universe (its own dimensions, few atoms). The blocks
-    describe the same people, so they share information beyond the totals they publish: the
-    *link* is a universe of the dimensions the blocks have in common (organisation, quarter,
-    vintage, newness, consent, age band, program, ...), one unknown count per link atom, and
-    `cells[b][a]` maps atom `a` of block `b` to the link selection it belongs to (a product
-    set: the link dimensions the block's atom fixes, the others whole; None: not linked). For
-    every block and every distinct link selection, the block's atoms in it sum to the link
-    atoms in it — a fact the outsider knows by definition (the same clients, counted twice).
-
-    **Exactness.** When every block's atoms map onto a *coarsening* of the link (each block's
-    selections partition the link atoms it covers) and the blocks share nothing else — given
-    the link counts, each block's remaining dimensions are its own — any point of every block
-    agreeing on the link counts is the projection of one joint cross-classification (within
-    each link atom, a table with the blocks' splits as margins always exists in integers). So
-    the system below has exactly the outsider's joint feasible set projected onto the blocks'
-    atoms and the link counts, and auditing it is as exact as auditing the joint universe,
-    with the atoms of the blocks plus the link instead of their product.
-
-    Variables: block 0's atoms, block 1's, ..., then the link atoms (`offset`). Link counts are
-    targets too (kind ``link``): every cell of the link's cross-classification with margins.
-    """
-
-    blocks: tuple[Ledger, ...]
-    link: Universe | None = None
-    cells: tuple[tuple[Selection | None, ...], ...] = ()
-    unions: Unions = ()  # unions of link codes that blocks publish as one category (audited link cells)
-    _memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)  # link rows, classes
-
-    def __post_init__(self) -> None:
-        if self.link is not None and (len(self.cells) != len(self.blocks) or any(
-                len(c) != b.universe.size for c, b in zip(self.cells, self.blocks))):
-            raise ValueError("a link cell (or None) for every atom of every block")
-
-    @property
-    def offsets(self) -> tuple[int, ...]:
-        """Where each block's atoms start, then where the link's start."""
-        offsets, at = [], 0
-        for block in self.blocks:
-            offsets.append(at)
-            at += block.universe.size
-        return (*offsets, at)
-
-    @property
-    def size(self) -> int:
-        return self.offsets[-1] + (self.link.size if self.link is not None else 0)
-
-    def with_publications(self, publications: Sequence[Publication | None]) -> Linked:
-        blocks = tuple(b if p is None else b.with_publication(p) for b, p in zip(self.blocks, publications, strict=True))
-        return Linked(blocks, self.link, self.cells, self.unions, self._memo)  # same universes: same link rows
-
-    def publication_rows(self) -> list[Row]:
-        offsets = self.offsets
-        return [row for i, block in enumerate(self.blocks) for p in block.publications
-                for row in publication_rows(block.universe, p, offsets[i])]
-
-    def classes(self, block: int) -> list[tuple[Selection, list[int]]]:
-        """A block's atoms (local indices) grouped by the link selection they belong to."""
-        key = f"classes/{block}"
-        if key not in self._memo:
-            classes: dict[Selection, list[int]] = {}
-            for atom, selection in enumerate(self.cells[block] if self.link is not None else ()):
-                if selection is not None:
-                    classes.setdefault(selection, []).append(atom)
-            self._memo[key] = list(classes.items())
-        return self._memo[key]  # type: ignore[return-value]
-
-    def link_rows(self) -> list[Row]:
-        """For every block and link selection: the block's atoms in it = the link atoms in it."""
-        if self.link is None:
-            return []
-        if "link_rows" not in self._memo:
-            offsets, rows = self.offsets, []
-            for i in range(len(self.blocks)):
-                for selection, atoms in self.classes(i):
-                    link_terms = terms_of(self.link, [(selection, -1)], offsets[-1])
-                    rows.append(Row(tuple(sorted([(offsets[i] + a, 1) for a in atoms] + list(link_terms))), 0, 0))
-            self._memo["link_rows"] = rows
-        return list(self._memo["link_rows"])  # type: ignore[arg-type]
-
-    def local(self, system: LinearSystem, truth: Sequence[int] | None, block: int) -> LinearSystem:
-        """Block `block`'s own facts; with `truth`, each of its link classes held at its true total.
-
-        Two exact shortcuts, in local indices (the block's atoms). With the classes held at the
-        truth, a point of this small system, with every other variable at the truth, is a point
-        of the whole system (every link row still holds): a witness found here is a witness
-        there. Without them it is a relaxation of the whole system (fewer facts): no point here
-        proves that there is none there."""
-        offsets = self.offsets
-        low, high = offsets[block], offsets[block + 1]
-        rows = [Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high) for row in system.rows
-                if row.terms and low <= row.terms[0][0] and row.terms[-1][0] < high]
-        for _, atoms in self.classes(block) if truth is not None else ():
-            value = sum(truth[low + a] for a in atoms)
-            rows.append(Row(tuple((a, 1) for a in atoms), value, value))
-        return LinearSystem(system.lower[low:high], system.upper[low:high], tuple(rows))
-
-    def block_of(self, terms: Terms) -> int | None:
-        """The block holding every variable of `terms` (None: several, or the link)."""
-        if not terms:
-            return None
-        offsets = self.offsets
-        for i in range(len(self.blocks)):
-            if offsets[i] <= terms[0][0] and terms[-1][0] < offsets[i + 1]:
-                return i
-        return None
-
-    def rows(self) -> list[Row]:
-        return self.publication_rows() + self.link_rows()
-
-    def vector(self, counts: Sequence[Mapping[tuple[str, ...], int]],
-               link_counts: Mapping[tuple[str, ...], int] | None = None) -> tuple[int, ...]:
-        """True counts of every block (and of the link) as one vector over the system's variables."""
-        vector = [x for block, c in zip(self.blocks, counts, strict=True) for x in block.universe.vector(c)]
-        if self.link is not None:
-            vector.extend(self.link.vector(link_counts or {}))
-        return tuple(vector)
-
-    def targets(self, rows: Sequence[Row]) -> list[Target]:
-        offsets = self.offsets
-        constrained = {v for row in rows for v, _ in row.terms}
-        targets = [t for i, block in enumerate(self.blocks) for t in _ledger_targets(block, constrained, offsets[i])]
-        if self.link is not None:
-            targets.extend(_ledger_targets(Ledger(self.link), constrained, offsets[-1], "link", self.unions))
-        # Each block's targets are distinct and over its own variables, so only targets over no
-        # variable at all (an empty selection) can coincide across blocks: the first one is kept.
-        unique, seen = [], set()
-        for target in targets:
-            if not target.terms and not any(target.categories):
-                key = (target.terms, target.categories, target.pin)
-                if key in seen:
-                    continue
-                seen.add(key)
-            unique.append(target)
-        return unique
-
-
-# -- the audit -----------------------------------------------------------------------------------
-
-def dot(terms: Terms, point: Sequence[int]) -> int:
-    return sum(c * point[v] for v, c in terms)
 
 
 class _Open:
@@ -605,7 +167,8 @@ class _Open:
 
     def see(self, point: Sequence[int]) -> None:
         if self.target.categories:
-            self.possible.update(i for i, terms in enumerate(self.target.categories) if dot(terms, point) >= 1)
+            self.possible.update(i for i, terms in enumerate(self.target.categories)
+                                 if dot(terms, point) >= 1)
         else:
             self.values.add(dot(self.target.terms, point))
 
@@ -620,8 +183,8 @@ class _Open:
 
 
 class _Auditor:
-    def __init__(self, system: LinearSystem, solver: IntegerSolver, k: int, linked: Linked | None = None,
-                 truth: Sequence[int] | None = None) -> None:
+    def __init__(self, system: LinearSystem, solver: IntegerSolver, k: int,
+                 linked: Linked | None = None, truth: Sequence[int] | None = None) -> None:
         self.system, self.solver, self.k = system, solver, k
         self.linked, self.truth = linked, truth
         self.locals: dict[tuple[int, bool], LinearSystem] = {}
@@ -639,10 +202,12 @@ class _Auditor:
         if block is None:
             return True
         low = linked.offsets[block]
-        local_extra = tuple(Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high) for row in extra)
+        local_extra = tuple(Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high)
+                            for row in extra)
         for held in ((True, False) if truth is not None else (False,)):
             if (block, held) not in self.locals:
-                self.locals[(block, held)] = linked.local(self.system, truth if held else None, block)
+                self.locals[(block, held)] = linked.local(self.system, truth if held else None,
+                                                          block)
             self.solves += 1
             try:
                 found = self.solver.solve(IntegerProgram(self.locals[(block, held)], local_extra))
@@ -660,8 +225,10 @@ class _Auditor:
                     return tuple(point)
         return True
 
-    def find(self, extra: Sequence[Row] = (), objective: Terms = (), maximise: bool = False) -> tuple[int, ...] | None:
-        """A verified point, or None when the solver proves there is none. SolverFailed passes up."""
+    def find(self, extra: Sequence[Row] = (), objective: Terms = (),
+             maximise: bool = False) -> tuple[int, ...] | None:
+        """A verified point, or None when the solver proves there is none. SolverFailed passes
+        up."""
         if not objective:
             local = self.find_local(extra)
             if local is False:
@@ -713,7 +280,7 @@ def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] |
         pending = [s.target for s in unsettled if not s.safe(k)]
         if not pending:
             break
-        objective = terms_of_sum([t.terms or merge(t.categories) for t in pending])
+        objective = terms_of_sum([t.terms or terms_of_sum(t.categories) for t in pending])
         try:
             point = auditor.find(objective=objective, maximise=maximise)
         except SolverFailed:
@@ -734,19 +301,7 @@ def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] |
     return AuditResult(tuple(findings), len(opens), auditor.solves)
 
 
-def merge(parts: Sequence[Terms]) -> Terms:
-    return terms_of_sum(parts)
-
-
-def terms_of_sum(parts: Sequence[Terms]) -> Terms:
-    merged: dict[int, int] = {}
-    for terms in parts:
-        for v, c in terms:
-            merged[v] = merged.get(v, 0) + c
-    return tuple(sorted((v, c) for v, c in merged.items() if c))
-
-
-def _settle(state: _Open, auditor: _Auditor, add) -> str | None:  # noqa: ANN001
+def _settle(state: _Open, auditor: _Auditor, add: Callable[[Sequence[int]], None]) -> str | None:
     """Look for a witness that makes the target safe; the reason it is blocked otherwise."""
     k, target = auditor.k, state.target
 
@@ -759,12 +314,12 @@ def _settle(state: _Open, auditor: _Auditor, add) -> str | None:  # noqa: ANN001
         return True
 
     if target.categories:
-        if not state.possible and not attempt([Row(merge(target.categories), 1, None)]):
+        if not state.possible and not attempt([Row(terms_of_sum(target.categories), 1, None)]):
             return None  # the group is provably empty
         if state.safe(k):
             return None
         (seen,) = state.possible
-        others = merge([t for i, t in enumerate(target.categories) if i != seen])
+        others = terms_of_sum([t for i, t in enumerate(target.categories) if i != seen])
         return None if others and attempt([Row(others, 1, None)]) else "single_category"
 
     if target.signed:  # a change: zero, or k or more either way
@@ -780,6 +335,7 @@ def _settle(state: _Open, auditor: _Auditor, add) -> str | None:  # noqa: ANN001
     if state.safe(k):
         return None
     (value,) = state.values  # a suppressed cell seen only at one value >= k: is it pinned?
-    if attempt([Row(target.terms, value + 1, None)]) or attempt([Row(target.terms, None, value - 1)]):
+    if attempt([Row(target.terms, value + 1, None)]) or \
+            attempt([Row(target.terms, None, value - 1)]):
         return None
     return "pinned"

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from domain.reporting import vintages
-from domain.reporting.audit import IntegerProgram, IntegerSolver, Ledger, LinearSystem, Linked, Publication, Row
 from domain.reporting.federal_codebook import (
     CATEGORIES,
     LINK_DIMENSIONS,
@@ -27,6 +26,9 @@ from domain.reporting.federal_codebook import (
     TableSpec,
 )
 from domain.reporting.inputs import LINK, BaseCounts
+from domain.reporting.integer_programs import IntegerProgram, IntegerSolver, LinearSystem, Row
+from domain.reporting.ledger import Ledger, Publication
+from domain.reporting.linked import Linked
 from domain.reporting.periods import Period
 from domain.reporting.stored import merge_universe
 from domain.reporting.suppression import MinimumUnit, Policy, protect_linked

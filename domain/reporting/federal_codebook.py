@@ -14,7 +14,7 @@ breakdowns each so that their atoms stay few (a few hundred).
 **Links.** Families over the same people share more than the totals they publish: every
 family counts clients served in a quarter (entries, closures, services and the grant year's
 new clients are parts of them), so all families are audited together, as one integer system
-(`domain.reporting.audit.Linked`). The link is the cross-classification of what the families
+(`domain.reporting.linked.Linked`). The link is the cross-classification of what the families
 have in common — organisation x quarter x vintage x newness x consent x age band x program x
 entered x closed (`LINK_DIMENSIONS`) — one unknown count per link atom, and every family atom
 is a sum over the link atoms it belongs to (`Family.link_codes`): a ``WITHHELD`` atom is a

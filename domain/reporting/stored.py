@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.reporting.audit import Publication
+from domain.reporting.ledger import Publication
 from domain.reporting.tables import Classification, Dimension, Release, Table, Universe
 
 

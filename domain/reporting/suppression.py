@@ -53,26 +53,19 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from domain.reporting.audit import (
-    K,
-    AuditResult,
-    Finding,
+from domain.reporting.audit import AuditResult, Finding, K, audit
+from domain.reporting.integer_programs import (
     IntegerProgram,
     IntegerSolver,
     LinearSystem,
-    Ledger,
-    Linked,
-    Publication,
     Row,
     SolverFailed,
     Terms,
-    audit,
     dot,
-    percentage_rows,
-    publication_rows,
-    terms_of,
     terms_of_sum,
 )
+from domain.reporting.ledger import Ledger, Publication, percentage_rows, publication_rows, terms_of
+from domain.reporting.linked import Linked
 from domain.reporting.tables import TOTAL, Atom, Release, Selection, Universe, rounded_percent, tabulate, total
 
 WITHHOLDING = 1000  # a mandatory cell costs this many times another: withheld only when nothing else will do

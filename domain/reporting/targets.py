@@ -1,11 +1,11 @@
 """The shape of a universe's cross-classification, for building the audit's targets fast.
 
-`audit.ledger_targets` protects every cell of a universe's cross-classification with margins
-(and with named unions of codes, `Unions`) unless the cell contains an atom that no fact
-constrains. A release audits the same universes many times (`suppression.protect_linked`
+`publication_targets.ledger_targets` protects every cell of a universe's cross-classification
+with margins (and with named unions of codes, `Unions`) unless the cell contains an atom that
+no fact constrains. A release audits the same universes many times (`suppression.protect_linked`
 re-audits after every round of complementary suppression), and a link universe's
 cross-classification alone has some 10^5 cells over some 3 * 10^6 atom memberships: listing
-every cell's atoms and testing each of them on every audit was most of a release's time. So:
+every cell's atoms and testing each of them on every audit would dominate a release. So:
 
 * a cell is a choice of one *class* per dimension: the codes of a dimension (a code, a union,
   the total) that cover the same atom codes are one class, named by its first code. Cells
@@ -32,9 +32,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from domain.reporting.integer_programs import Terms
 from domain.reporting.tables import TOTAL, Universe
 
-Terms = tuple[tuple[int, int], ...]  # (variable index, integer coefficient), sorted, merged
 Coordinates = tuple[tuple[str, str], ...]  # (dimension or classification name, code)
 # Unions of codes of a dimension published as one category: (dimension, ((name, codes), ...)), ...
 Unions = tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]

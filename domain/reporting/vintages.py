@@ -1,7 +1,7 @@
 """Record vintages: when a version of a record was first counted, and when it stopped being counted.
 
 Late data and corrections change numbers already released, and every release must stay true
-in the ledger (`domain.reporting.audit`). So each family's universe has a `vintage`
+in the ledger (`domain.reporting.ledger`). So each family's universe has a `vintage`
 dimension whose codes are *lifetimes*, counted in eras: era 0 is the first release of a
 fiscal year, and a new era opens when today's counts cannot be split over the known
 lifetimes so that every published number holds.
@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from domain.reporting.audit import Publication
+from domain.reporting.ledger import Publication
 from domain.reporting.tables import Universe
 
 DIMENSION = "vintage"

@@ -26,9 +26,10 @@ Steps:
    number (`families.split_vintages`); if there is none it opens a new era: first with the records that
    arrived since (`vN`), and if that is not enough, also with the departures of the versions
    counted before (`vI-N`: erased or corrected since). A revision is then a release over the
-   lifetimes alive now, audited with its original over those alive then, and with the change
-   of every cell between the two (`domain.reporting.audit.difference_targets`). Only counts
-   no late record or departure explains (none should exist) are refused: `RevisionNeedsReview`.
+   lifetimes alive at the revision, audited with its original over those alive at the
+   original, and with the change of every cell between the two
+   (`domain.reporting.publication_targets.difference_targets`). Only counts no late record or
+   departure explains (none should exist) are refused: `RevisionNeedsReview`.
 5. **Protect.** Every family together (they count the same people: see "Links" in
    `domain.reporting.federal_codebook`), `domain.reporting.suppression.protect_linked` against
    the whole ledger (every family's every release of the fiscal year: quarters, year-to-date,
@@ -66,7 +67,6 @@ from typing import Any
 import asyncpg
 
 from domain.reporting import periods
-from domain.reporting.audit import IntegerSolver
 from domain.reporting.families import (
     MINIMUM_UNIT,
     ROLL_UP,
@@ -82,6 +82,7 @@ from domain.reporting.families import (
 )
 from domain.reporting.federal_codebook import FAMILIES, VERSION
 from domain.reporting.inputs import GROUP_COLUMNS, BaseCounts, InputsOutsideCodebook, count_inputs
+from domain.reporting.integer_programs import IntegerSolver
 from domain.reporting.periods import Period, index_of
 from domain.reporting.stored import publication_from_json, publication_to_json, stored_universe
 from domain.reporting.suppression import ReleaseRefused

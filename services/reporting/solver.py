@@ -2,8 +2,8 @@
 
 `domain.reporting` formulates and judges; it may import only the standard library
 (tests/test_architecture.py), so the numerical engine is this adapter behind the
-`domain.reporting.audit.IntegerSolver` port. It is pure computation (no I/O) and lives with
-the composition root, which hands it to `audit`/`protect`.
+`domain.reporting.integer_programs.IntegerSolver` port. It is pure computation (no I/O) and
+lives with the composition root, which hands it to `audit`/`protect`.
 
 **Why highspy rather than scipy's `milp`.** Both are HiGHS; scipy bundles an older one and
 exposes few of its options. On the audit's own programs (six releases of the reporting
@@ -45,7 +45,7 @@ import weakref
 import numpy as np
 from highspy import _core as highs  # see _quiet_highs
 
-from domain.reporting.audit import IntegerProgram, LinearSystem, Row, SolverFailed
+from domain.reporting.integer_programs import IntegerProgram, LinearSystem, Row, SolverFailed
 
 _Status = highs.HighsModelStatus
 _INFEASIBLE = (_Status.kInfeasible, _Status.kUnboundedOrInfeasible)  # no program here is unbounded

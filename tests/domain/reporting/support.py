@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from domain.reporting.audit import (
-    IntegerProgram,
-    Ledger,
-    Publication,
-    Row,
-    Terms,
-    audit,
-    ledger_system,
-    terms_of,
-)
+from domain.reporting.audit import audit, ledger_system
+from domain.reporting.integer_programs import IntegerProgram, Row, Terms
+from domain.reporting.ledger import Ledger, Publication, terms_of
 from domain.reporting.suppression import primary, publish
 from domain.reporting.tables import Atom, Release, Selection, Universe
 from services.reporting.solver import HighsSolver

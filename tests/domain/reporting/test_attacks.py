@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from domain.codebook import CURRENT
-from domain.reporting.audit import Ledger, Publication, audit
+from domain.reporting.audit import audit
+from domain.reporting.ledger import Ledger, Publication
 from domain.reporting.suppression import MinimumUnit, Policy, ReleaseRefused, primary, protect
 from domain.reporting.tables import (
     TOTAL,

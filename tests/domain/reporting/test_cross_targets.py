@@ -7,9 +7,13 @@ from __future__ import annotations
 import itertools
 import random
 
-from domain.reporting.audit import Ledger, Linked, Row, Target, ledger_targets
+from domain.reporting.integer_programs import Row
+from domain.reporting.ledger import Ledger
+from domain.reporting.linked import Linked
+from domain.reporting.publication_targets import ledger_targets
 from domain.reporting.suppression import publish
 from domain.reporting.tables import TOTAL, Classification, Release, Table, Universe
+from domain.reporting.targets import Target
 from tests.domain.reporting.support import universe_of
 
 UNIONS = (("band", (("minor", ("0-11", "12-17")), ("everyone", ("0-11", "12-17", "adult")),

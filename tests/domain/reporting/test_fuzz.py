@@ -8,13 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.reporting.audit import (
-    Ledger,
-    Publication,
-    audit,
-    ledger_system,
-    ledger_targets,
-)
+from domain.reporting.audit import audit, ledger_system
+from domain.reporting.ledger import Ledger, Publication
+from domain.reporting.publication_targets import ledger_targets
 from domain.reporting.suppression import ReleaseRefused, protect
 from domain.reporting.tables import TOTAL, Classification, Percentage, Release, Table, tabulate
 from tests.domain.reporting.support import SOLVER, ok, universe_of, value
@@ -109,7 +105,7 @@ def test_linked_families_protected_together_pass_the_joint_audit(numbers: list[i
     """Two families over the same clients (the federal codebook's TIMS age group, consenting only
     with the others withheld, and HUD's age group of everyone), glued by a link organisation x
     consent x age group: protect_linked -> the joint audit, from scratch, finds nothing."""
-    from domain.reporting.audit import Linked
+    from domain.reporting.linked import Linked
     from domain.reporting.suppression import protect_linked
 
     link = universe_of(organisation=("a", "b"), consent=("yes", "no"), age_group=("minor", "adult"))

@@ -3,7 +3,9 @@ bands) is a cell of the link's cross-classification: the audit protects it like 
 
 from __future__ import annotations
 
-from domain.reporting.audit import Ledger, Row, ledger_targets
+from domain.reporting.integer_programs import Row
+from domain.reporting.ledger import Ledger
+from domain.reporting.publication_targets import ledger_targets
 from tests.domain.reporting.support import universe_of
 
 MINOR = (("band", (("minor", ("0-11", "12-17")),)),)

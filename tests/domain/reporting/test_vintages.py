@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.reporting import vintages
-from domain.reporting.audit import Publication
+from domain.reporting.ledger import Publication
 from domain.reporting.tables import Classification, Dimension, Release, Table, Universe
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import asyncpg
 
-from domain.reporting.audit import IntegerProgram, Ledger, Linked, ledger_system, terms_of
+from domain.reporting.audit import ledger_system
 from domain.reporting.families import (
     MINIMUM_UNIT,
     ROLL_UP,
@@ -18,6 +18,9 @@ from domain.reporting.families import (
     releases_now,
 )
 from domain.reporting.federal_codebook import FAMILIES, VERSION
+from domain.reporting.integer_programs import IntegerProgram
+from domain.reporting.ledger import Ledger, terms_of
+from domain.reporting.linked import Linked
 from domain.reporting.periods import Period
 from domain.reporting.stored import universe_to_json
 from domain.reporting.suppression import MinimumUnit, Policy, protect

@@ -28,16 +28,16 @@ from typing import Any
 import asyncpg
 import msgspec
 import pytest
+from services.commands.use_cases import Actor
 
-import domain.reporting.audit as audit_module
+import domain.reporting.publication_targets as publication_targets
 import domain.reporting.suppression as suppression
 from domain.case import commands as cmd
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.api.case_schemas import OpenCaseBody
-from services.cases import Actor
-from services.demo import demo_use_cases
+from services.api.cases.schemas.requests import OpenCaseBody
+from services.demo.seeding import demo_use_cases
 from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import SOLVER, TODAY, empty_ledger, reset_reporting, seeded_demo
 from tests.services.reporting.support import audit_whole_ledger
@@ -141,7 +141,7 @@ async def test_control_without_the_two_dimension_pairs_the_revision_gives_a_coun
         scenario: tuple[PostgresEventStore, list[uuid.UUID]], pool: asyncpg.Pool, reporting_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patched:  # without the pairs, and without the revision's primary rule
-        patched.setattr(audit_module, "_revised_differences", lambda *args: [])
+        patched.setattr(publication_targets, "revised_differences", lambda *args: [])
         patched.setattr(suppression, "_changed_little", lambda *args: False)
         await released_and_revised(scenario, pool, reporting_url)
     findings = await audit_whole_ledger(pool)

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.reporting.audit import Ledger, audit
+from domain.reporting.audit import audit
 from domain.reporting.families import FamilyState, published_still_true
 from domain.reporting.federal_codebook import FAMILIES
+from domain.reporting.ledger import Ledger
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint
 from tests.services.reporting.test_corrections import ORG, PERIOD, QUARTER, counts, release, small_changes

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from domain.reporting.audit import IntegerProgram, LinearSystem, Row, SolverFailed
+from domain.reporting.integer_programs import IntegerProgram, LinearSystem, Row, SolverFailed
 from services.reporting.solver import HighsSolver, _WarmRelaxation
 
 # x0 + x1 = 3, x0 - x1 = 0 has no integer point (x0 = x1 = 1.5); its relaxation has that one.
@@ -86,6 +86,6 @@ def test_solving_writes_nothing_to_standard_output() -> None:
     assert _stdout_of(
         "from services.reporting.solver import HighsSolver\n"
         "from tests.services.reporting.test_solver import HALVES, TABLE\n"
-        "from domain.reporting.audit import IntegerProgram\n"
+        "from domain.reporting.integer_programs import IntegerProgram\n"
         "solver = HighsSolver()\n"
         "solver.solve(IntegerProgram(HALVES)); solver.relax(IntegerProgram(TABLE))\n") == ""
