@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -40,6 +42,20 @@ _encode = msgspec.msgpack.Encoder().encode
 
 class AccessNotRecorded(EventStoreError):
     """The access could not be recorded: the caller must refuse the read (fail closed)."""
+
+
+@asynccontextmanager
+async def fail_closed(transaction: AbstractAsyncContextManager[Connection],
+                      case_id: uuid.UUID) -> AsyncIterator[Connection]:
+    """`transaction`, whose failure (the commit included) is `AccessNotRecorded`: whatever it
+    records must have committed before anything is returned."""
+    try:
+        async with transaction as conn:
+            yield conn
+    except AccessNotRecorded:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        raise AccessNotRecorded(f"access to case {case_id} could not be recorded") from error
 
 
 class AccessRecord(msgspec.Struct, frozen=True):

@@ -3,7 +3,7 @@ projector has not caught up with yet.
 
 Under load the `cases` view trails the commands by a batch: the next command (or read) on a
 case often finds the view a version behind and would decrypt and fold the whole stream
-(`services.api.case_support.current_state`). This process usually knows that state already:
+(`services.commands.case_reader.current_state`). This process usually knows that state already:
 it read the case at version v and appended events w+1..v', or it just folded the stream.
 
 **Why a cached state can be trusted.** An entry is *the fold of the stream at its version*:
@@ -18,7 +18,7 @@ from it only if its access record, written in one statement guarded by the strea
 and key, was written (`events.access_log.record_access(at_version=...)`); else it is decided
 again on the stored case. A command naming the
 entry's version in `If-Match` is decided on it without a read
-(`services.api.case_support.case_command`): only a success is answered from it, and the
+(`services.commands.case_commands`): only a success is answered from it, and the
 append's version, chain-head and key checks make a success proof that the entry was current;
 any other outcome is decided again on the stored case.
 

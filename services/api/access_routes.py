@@ -20,8 +20,8 @@ from litestar.params import QueryParameter
 
 from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections.access_log import MAX_PAGE, access_review
-from services.api.authorisation import Action, require
-from services.api.case_support import REFUSALS, problem_spec
+from services.authorisation import Action, require
+from services.api.responses import REFUSALS, problem_spec
 from services.api.identity_routes import BEARER_SECURITY
 from services.bootstrap import Runtime
 from services.identity import Principal

@@ -14,7 +14,7 @@ Layers of one request, outermost first:
 Dependencies available to handlers by name: `runtime` (pool, keyring, store), `settings`,
 `api_metrics`. The settings are also the app's `state.settings`, for helpers shared by many
 handlers that need one setting per request (the organisation's team access,
-`case_support.team_access`) without each handler declaring it.
+`cases.http.team_access`) without each handler declaring it.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from services.api.access_routes import ACCESS_ROUTES
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
-from services.api.case_command_routes import CASE_COMMAND_ROUTES
-from services.api.case_routes import CASE_ROUTES
 from services.api.caseload_routes import CASELOAD_ROUTES
+from services.api.cases.commands import COMMAND_ROUTES
+from services.api.cases.privacy import PRIVACY_ROUTES
+from services.api.cases.reads import READ_ROUTES
 from services.api.errors import handle_exception
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
@@ -75,7 +76,7 @@ def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
         return api_metrics
 
     app = HavenApp(
-        route_handlers=[health, ready, metrics, whoami, *CASE_ROUTES, *CASE_COMMAND_ROUTES, *CASELOAD_ROUTES,
+        route_handlers=[health, ready, metrics, whoami, *COMMAND_ROUTES, *READ_ROUTES, *PRIVACY_ROUTES, *CASELOAD_ROUTES,
                         *ACCESS_ROUTES, *REPORT_ROUTES, *TRANSFER_ROUTES,
                         *route_handlers],
         dependencies={

@@ -37,8 +37,8 @@ from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections import checkpoints
 from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
 from projections.cases import CasesProjection
-from services.api.authorisation import Action, require
-from services.api.case_support import REFUSALS, problem_spec
+from services.authorisation import Action, require
+from services.api.responses import REFUSALS, problem_spec
 from services.api.identity_routes import BEARER_SECURITY
 from services.bootstrap import Runtime
 from services.identity import Principal

@@ -46,7 +46,16 @@ from events.errors import (
     TamperDetected,
     UnknownEventType,
 )
-from services.api.authorisation import Forbidden, NotFound
+from services.authorisation import Forbidden, NotFound
+from services.commands.refusals import (
+    ConcurrentChange,
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    OutsideOwnTeam,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "https://haven.example/problems/"
@@ -171,10 +180,18 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType({
     KeyProviderError: "key-provider-unavailable",
     # fail closed: a read whose access could not be recorded returns no content
     AccessNotRecorded: "access-not-recorded",
-    # authorisation refusals (services.api.authorisation): another organisation's case is
+    # authorisation refusals (services.authorisation): another organisation's case is
     # the same 404 as a missing one
     NotFound: "not-found",
     Forbidden: "forbidden",
+    # the write path's refusals of a request (services.commands.refusals)
+    PreconditionRequired: "precondition-required",
+    PreconditionFailed: "precondition-failed",
+    ConcurrentChange: "concurrent-change",
+    IdempotencyKeyReused: "idempotency-key-reused",
+    IdempotencyKeyInProgress: "idempotency-key-in-progress",
+    InvalidRequest: "validation-error",
+    OutsideOwnTeam: "outside-own-team",
     # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it through)
     UnicodeDecodeError: "body-not-utf8",
 })
@@ -196,10 +213,13 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({
     "decryption-failed": INTERNAL_ERROR,
     "key-provider-unavailable": SERVICE_UNAVAILABLE,
     "access-not-recorded": SERVICE_UNAVAILABLE,
+    "outside-own-team": ProblemType("forbidden", 403, FORBIDDEN.title, expose_message=True),
     UNHANDLED: INTERNAL_ERROR,
 })
 
-_BY_SLUG: Mapping[str, ProblemType] = MappingProxyType({t.slug: t for t in PROBLEM_TYPES.values()})
+# A slug's plain type is the first that names it (a later one may expose its error's message).
+_BY_SLUG: Mapping[str, ProblemType] = MappingProxyType(
+    {t.slug: t for t in reversed(PROBLEM_TYPES.values())})
 _BY_STATUS: Mapping[int, ProblemType] = MappingProxyType({
     t.status: t for t in _HTTP_TYPES
     if t not in (CONCURRENT_CHANGE, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS)})
@@ -230,7 +250,10 @@ def problem_type_for(exc: BaseException, *, if_match: bool = False) -> ProblemTy
 def problem_for(exc: BaseException, *, if_match: bool = False) -> Problem:
     kind = problem_type_for(exc, if_match=if_match)
     detail = (str(exc) or None) if kind.expose_message else kind.detail
-    return Problem(type=kind.uri, title=kind.title, status=kind.status, detail=detail)
+    errors = ([ProblemError(detail=rule, pointer=pointer) for pointer, rule in exc.faults]
+              if isinstance(exc, InvalidRequest) else None)
+    return Problem(type=kind.uri, title=kind.title, status=kind.status, detail=detail,
+                   errors=errors)
 
 
 def problem(slug: str, *, detail: str | None = None, errors: list[ProblemError] | None = None) -> Problem:

@@ -46,9 +46,9 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
-from services.api.authorisation import Action, Forbidden, require
-from services.api.case_support import REFUSALS as REFUSALS_SPEC
-from services.api.case_support import problem_spec
+from services.authorisation import Action, Forbidden, require
+from services.api.responses import REFUSALS as REFUSALS_SPEC
+from services.api.responses import problem_spec
 from services.api.errors import problem_response
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem

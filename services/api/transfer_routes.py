@@ -1,7 +1,7 @@
 """The receiving side of a transfer: see what is asked of you, accept it or decline it.
 
 A case worker asks another organisation to take a case over (`POST /v1/cases/{id}/transfer`,
-`case_command_routes`); nothing leaves the case until that organisation answers.
+`services.api.cases.commands`); nothing leaves the case until that organisation answers.
 
 * `GET /v1/transfers` (transfer.list): the requests addressed to the caller's organisation
   and waiting — for a supervisor, those naming their team; for a case worker, those naming
@@ -34,21 +34,28 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
 from projections import transfers
-from services.api.authorisation import Action, CaseFacts, require
-from services.api.case_schemas import (
+from services.authorisation import Action, CaseFacts, require
+from services.api.cases.schemas.examples import (
     ACCEPT_TRANSFER_EXAMPLE,
     DECLINE_TRANSFER_EXAMPLE,
-    AcceptTransferBody,
-    CommandAccepted,
-    DeclineTransferBody,
-    TransferDeclinedAnswer,
     example,
 )
-from services.api.case_support import REFUSALS, accepted_spec, actor_of, etag, problem_spec, text_refusal
+from services.api.cases.schemas.requests import (
+    AcceptTransferBody,
+    DeclineTransferBody,
+)
+from services.api.cases.schemas.views import (
+    CommandAccepted,
+    TransferDeclinedAnswer,
+)
+from services.api.cases.http import actor_of, body_faults, etag
+from services.api.cases.openapi import accepted_spec
 from services.api.caseload_routes import built, caught_up
 from services.api.identity_routes import BEARER_SECURITY
+from services.api.responses import REFUSALS, problem_spec
 from services.bootstrap import Runtime
-from services.cases import CaseUseCases
+from services.commands import transfers as answers
+from services.commands.refusals import InvalidRequest
 from services.identity import Principal
 
 TAGS = ["transfers"]
@@ -95,11 +102,9 @@ async def accept_transfer(
                                               examples=example("Accepted the next day", ACCEPT_TRANSFER_EXAMPLE))],
 ) -> Response[bytes]:
     source = await _source(request, runtime, transfer_id)
-    use_cases = CaseUseCases(runtime.store)
-    version = await use_cases.accept_transfer(actor_of(request.user, request), source.organisation_id,
-                                              str(source.case_id), transfer_id, data.accepted_on)
-    if runtime.recent is not None:
-        runtime.recent.remember(use_cases.appended)
+    version = await answers.accept_transfer(runtime, actor_of(request.user, request),
+                                            source.organisation_id, str(source.case_id),
+                                            transfer_id, data.accepted_on)
     return Response(CommandAccepted(case_id=transfer_id, version=version), status_code=201,  # type: ignore[return-value]
                     headers={"ETag": etag(version), "Location": f"/v1/cases/{uuid.UUID(transfer_id)}"})
 
@@ -112,15 +117,13 @@ async def decline_transfer(
     data: Annotated[DeclineTransferBody, Body(media_type=RequestEncodingType.JSON,
                                                examples=example("No place this month", DECLINE_TRANSFER_EXAMPLE))],
 ) -> Response[TransferDeclinedAnswer]:
-    refused = text_refusal(data)
-    if refused is not None:
-        return refused  # type: ignore[return-value]
+    faults = body_faults(data)
+    if faults:
+        raise InvalidRequest(faults)
     source = await _source(request, runtime, transfer_id)
-    use_cases = CaseUseCases(runtime.store)
-    await use_cases.decline_transfer(actor_of(request.user, request), source.organisation_id, str(source.case_id),
-                                     transfer_id, data.declined_on, data.reason)
-    if runtime.recent is not None:
-        runtime.recent.remember(use_cases.appended)
+    await answers.decline_transfer(runtime, actor_of(request.user, request),
+                                   source.organisation_id, str(source.case_id), transfer_id,
+                                   data.declined_on, data.reason)
     return Response(TransferDeclinedAnswer(transfer_id=transfer_id, status="declined"))
 
 

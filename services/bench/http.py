@@ -2,7 +2,7 @@
 
 `run_http_bench(url)` creates a throw-away database `haven_bench_<hex>` on the server of `url`
 (as `haven bench store` does), migrates it, opens `clients` x `cases_per_client` synthetic
-cases assigned to one bench case worker through the use cases (`services.cases`), each with
+cases assigned to one bench case worker through the use cases (`services.commands.use_cases`), each with
 `history` events (the intake, then services), and starts the real server: granian serving
 `services.api.asgi:build`, as `haven serve` does, on a free loopback port, with its own data
 directory (key file and token-signing key) in a temporary folder. A token for the worker is
@@ -57,12 +57,19 @@ import msgspec
 
 from domain.case.events import ServiceDelivered
 from events.registry import EventRegistry, tag_of
-from services.api.case_schemas import OPEN_CASE_EXAMPLE, RECORD_SERVICE_EXAMPLE, OpenCaseBody, RecordServiceBody
+from services.api.cases.schemas.examples import (
+    OPEN_CASE_EXAMPLE,
+    RECORD_SERVICE_EXAMPLE,
+)
+from services.api.cases.schemas.requests import (
+    OpenCaseBody,
+    RecordServiceBody,
+)
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool
 from services.bench.store import _RAW_SCHEMA, BenchNoted, _Bench, _drive, _in_parallel
 from services.bootstrap import runtime
-from services.cases import Actor, CaseUseCases
+from services.commands.use_cases import Actor, CaseUseCases
 from services.identity.local_issuer import LocalIssuer
 from services.settings import Settings
 

@@ -36,9 +36,9 @@ import msgspec
 import pytest
 
 from domain.case.state import CaseState
-from services.api import authorisation as authz
-from services.api import case_schemas as schemas
-from services.api.authorisation import (
+from services import authorisation as authz
+from services.api.cases.schemas import examples as schemas
+from services.authorisation import (
     Action,
     AuthorisationError,
     CaseFacts,
@@ -48,7 +48,7 @@ from services.api.authorisation import (
     authorise,
     require,
 )
-from services.api.case_schemas import OPEN_CASE_EXAMPLE
+from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
 from services.identity.claims import DEFAULT_TEAM, ROLES, Principal
@@ -497,9 +497,9 @@ async def test_control_the_http_matrix_sees_a_route_that_ignores_team_access(
         make_app: Any, settings: Settings, issuer: LocalIssuer, matrix_cases: dict[str, str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The HTTP matrix can fail: with the setting ignored, the team's case is refused."""
-    from services.api import case_support
+    from services.api.cases import http
 
-    monkeypatch.setattr(case_support, "team_access", lambda request: False)
+    monkeypatch.setattr(http, "team_access", lambda request: False)
     app = make_app(settings=msgspec.structs.replace(settings, team_access=frozenset({ORG})))
     token = issuer.mint("u-1", ORG, ["caseworker"], team="t-1")
     async with api_client(app, lifespan=False) as client:

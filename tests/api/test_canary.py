@@ -33,7 +33,7 @@ import msgspec
 
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.api.case_schemas import OPEN_CASE_EXAMPLE
+from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.api.problems import PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer

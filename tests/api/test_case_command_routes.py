@@ -1,5 +1,5 @@
 """The remaining case-worker commands over the real app, event store and PostgreSQL
-(`services/api/case_command_routes.py`): victim status, trafficking context, needs, goals,
+(`services/api/cases/commands.py`): victim status, trafficking context, needs, goals,
 statistics consent and transfer; the team-access setting; the OpenAPI declaration of If-Match
 and Idempotency-Key. Every value is synthetic; `CANARY` marks case content.
 """
@@ -17,7 +17,7 @@ import pytest
 from events import idempotency
 from events.access_log import access_log
 from services.api.app import create_app
-from services.api.case_schemas import (
+from services.api.cases.schemas.examples import (
     ASSESS_NEEDS_EXAMPLE,
     CHANGE_GOAL_STATUS_EXAMPLE,
     CLOSE_CASE_EXAMPLE,

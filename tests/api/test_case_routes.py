@@ -1,4 +1,4 @@
-"""The case routes over the real app, event store and PostgreSQL (`services/api/case_routes.py`).
+"""The case routes over the real app, event store and PostgreSQL (`services/api/cases/`).
 
 Every value is synthetic. The case's preferred name and narrative carry `CANARY`; no error body
 and no log line may ever contain it.
@@ -18,8 +18,8 @@ import pytest
 from domain.case import commands as cmd
 from events.access_log import access_log, case_data_key, grant_break_glass
 from events.store import utc_now
-from services.api import case_support
-from services.api.case_schemas import (
+from services.commands import unit_of_work
+from services.api.cases.schemas.examples import (
     CLOSE_CASE_EXAMPLE,
     GRANT_CONSENT_EXAMPLE,
     OPEN_CASE_EXAMPLE,
@@ -30,7 +30,7 @@ from services.api.case_schemas import (
 )
 from services.api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
-from services.cases import Actor, CaseUseCases
+from services.commands.use_cases import Actor, CaseUseCases
 from services.identity import LocalIssuer
 from tests.api.conftest import access_records_refused
 
@@ -334,7 +334,7 @@ async def test_a_lost_race_is_409_and_never_a_double_append(
     case_id = await open_case(cases, people.worker)
     assert runtime.recent is not None
     runtime.recent.forget((ORG, case_id))
-    original = case_support.UnitOfWorkStore.append
+    original = unit_of_work.UnitOfWorkStore.append
 
     async def append_after_a_rival(self: Any, *args: Any, **kwargs: Any) -> Any:
         rival = CaseUseCases(runtime.store)
@@ -342,7 +342,7 @@ async def test_a_lost_race_is_409_and_never_a_double_append(
             service_id="service-rival", category="case_management", delivered_on=dt.date(2026, 1, 12)))
         return await original(self, *args, **kwargs)
 
-    monkeypatch.setattr(case_support.UnitOfWorkStore, "append", append_after_a_rival)
+    monkeypatch.setattr(unit_of_work.UnitOfWorkStore, "append", append_after_a_rival)
     response = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
                                 headers=with_headers(people.worker, if_match='"1"', idempotency_key="race-1"))
     assert_problem(response, 409, "concurrent-change")

@@ -1,6 +1,6 @@
 """The further case routes over the real app, event store and PostgreSQL: outcomes,
 immigration, assignment, reopening, break-the-glass, history, access log and erasure
-(`services/api/case_routes.py`). Every value is synthetic; `CANARY` marks case content.
+(`services/api/cases/`). Every value is synthetic; `CANARY` marks case content.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from events.access_log import access_log, active_grant
 from events.verify import verify_store
-from services.api.case_schemas import (
+from services.api.cases.schemas.examples import (
     ASSESS_OUTCOME_EXAMPLE,
     ASSIGN_CASE_EXAMPLE,
     BREAK_GLASS_EXAMPLE,

@@ -13,9 +13,9 @@ from domain.case import commands as cmd
 from events.verify import verify_store
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.api import case_support
+from services.commands import case_reader
 from services.bootstrap import Runtime
-from services.cases import Actor, CaseUseCases
+from services.commands.use_cases import Actor, CaseUseCases
 from tests.api.test_case_routes import ORG, People, open_case, people, service  # noqa: F401 (fixture)
 from tests.conftest import empty_log_and_read_models
 
@@ -38,8 +38,8 @@ async def test_a_current_view_answers_without_reading_the_stream(
     case_id = await open_case(cases, people.worker)
     from_stream = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
-    reads = Counting(case_support.load_for)
-    monkeypatch.setattr(case_support, "load_for", reads)
+    reads = Counting(case_reader.load_for)
+    monkeypatch.setattr(case_reader, "load_for", reads)
     from_view = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert from_view.status_code == 200
     assert reads.calls == 0
@@ -54,8 +54,8 @@ async def test_a_view_behind_the_stream_is_not_used(
     await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
-    reads = Counting(case_support.load_for)
-    monkeypatch.setattr(case_support, "load_for", reads)
+    reads = Counting(case_reader.load_for)
+    monkeypatch.setattr(case_reader, "load_for", reads)
     answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
                               headers={**people.worker, "If-Match": '"1"'})
     assert answer.status_code == 200
@@ -68,8 +68,8 @@ async def test_after_a_command_the_next_command_and_read_use_the_state_it_left(
         cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """The view trails the commands (no projector runs here); this process knows the state each
     command left (`services.recent_states`), so nothing reads the stream again."""
-    reads = Counting(case_support.load_for)
-    monkeypatch.setattr(case_support, "load_for", reads)
+    reads = Counting(case_reader.load_for)
+    monkeypatch.setattr(case_reader, "load_for", reads)
     case_id = await open_case(cases, people.worker)
     for version in (1, 2):
         answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(f"service-{version}"),
@@ -95,8 +95,8 @@ async def test_a_state_known_here_is_not_used_once_another_process_has_appended(
         expected_version=2)
     # control: the stale state is known here; without the head-version check it would answer
     assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 2) is not None
-    reads = Counting(case_support.load_for)
-    monkeypatch.setattr(case_support, "load_for", reads)
+    reads = Counting(case_reader.load_for)
+    monkeypatch.setattr(case_reader, "load_for", reads)
     read = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert read.headers["etag"] == '"3"'
     assert [s["service_id"] for s in read.json()["services"]] == ["service-1", "service-elsewhere"]
@@ -128,8 +128,8 @@ async def test_a_command_on_a_current_view_does_not_read_the_stream(
     await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
     case_id = await open_case(cases, people.worker)
     await rebuild(runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"])
-    reads = Counting(case_support.load_for)
-    monkeypatch.setattr(case_support, "load_for", reads)
+    reads = Counting(case_reader.load_for)
+    monkeypatch.setattr(case_reader, "load_for", reads)
     answer = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
                               headers={**people.worker, "If-Match": '"1"'})
     assert answer.status_code == 200 and answer.json()["version"] == 2
@@ -142,8 +142,8 @@ async def test_a_command_on_the_state_its_process_left_reads_nothing_before_the_
     """The intake left the case's state at version 1 here, and the next command names that
     version: it is decided on that state, with no read of the view or the stream. Control:
     once the process forgets the state, the same kind of command reads the case."""
-    reads = Counting(case_support.current_state)
-    monkeypatch.setattr(case_support, "current_state", reads)
+    reads = Counting(case_reader.current_state)
+    monkeypatch.setattr(case_reader, "current_state", reads)
     case_id = await open_case(cases, people.worker)
     answer = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-1"),
                               headers={**people.worker, "If-Match": '"1"'})
@@ -172,8 +172,8 @@ async def test_a_state_known_here_that_went_stale_never_authorises_a_command(
     await elsewhere.assign(Actor("supervisor-1", ORG), case_id, cmd.AssignCase(
         worker_id="worker-7", team_id="team-elsewhere", assigned_on=dt.date(2026, 1, 13)), expected_version=1)
     assert runtime.recent is not None and runtime.recent.at_version((ORG, case_id), 1) is not None  # control
-    reads, appends = Counting(case_support.current_state), Counting(runtime.store.append)
-    monkeypatch.setattr(case_support, "current_state", reads)
+    reads, appends = Counting(case_reader.current_state), Counting(runtime.store.append)
+    monkeypatch.setattr(case_reader, "current_state", reads)
     monkeypatch.setattr(runtime.store, "append", appends)
     refused = await cases.post(f"/v1/cases/{case_id}/services", json=service("service-stale"),
                                headers={**people.worker, "If-Match": '"1"'})
@@ -215,9 +215,8 @@ async def test_a_read_of_a_case_known_here_is_recorded_in_its_one_statement(
     statement, the access record guarded by the stream's version; the record is there before
     the answer. Control: once the process forgets the state, the read reads the case."""
     case_id = await open_case(cases, people.worker)
-    reads = Counting(case_support.current_state)
-    monkeypatch.setattr(case_support, "current_state", reads)
-    monkeypatch.setattr("services.api.case_routes.current_state", reads)
+    reads = Counting(case_reader.current_state)
+    monkeypatch.setattr(case_reader, "current_state", reads)
     answer = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert answer.status_code == 200 and answer.headers["etag"] == '"1"'
     assert reads.calls == 0

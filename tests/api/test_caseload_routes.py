@@ -15,7 +15,8 @@ from projections.caseload import my_caseload
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bootstrap import Runtime
-from services.demo import demo_accounts, demo_use_cases, seed_demo
+from services.demo.organisations import demo_accounts
+from services.demo.seeding import demo_use_cases, seed_demo
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
 from tests.conftest import empty_log_and_read_models
@@ -130,7 +131,7 @@ async def test_fresh_waits_for_a_write_that_has_not_been_projected_yet(
     import msgspec
 
     from projections.runner import ProjectionRunner
-    from services.cases import Actor
+    from services.commands.use_cases import Actor
     from tests.services.test_case_use_cases import opening
 
     worker, team = ACCOUNTS["caseworker"]

@@ -21,9 +21,9 @@ import pytest
 from crypto.keyring import Keyring
 from events.catalog import haven_registry
 from events.store import PostgresEventStore, utc_now
-from services.api import case_support
+from services.commands import unit_of_work
 from services.bootstrap import Runtime
-from services.cases import CaseUseCases
+from services.commands.use_cases import CaseUseCases
 from tests.api.conftest import AppFactory, api_client
 from tests.api.test_case_routes import People, open_case, people, service  # noqa: F401 (fixture)
 
@@ -67,8 +67,8 @@ async def test_control_reading_through_the_pool_inside_the_unit_of_work_deadlock
         def __init__(self, store: Any, **options: Any) -> None:
             super().__init__(store, clock=options.get("clock", utc_now))
 
-    monkeypatch.setattr(case_support.UnitOfWorkStore, "read_stream", read_through_the_pool)
-    monkeypatch.setattr(case_support, "CaseUseCases", ReadingAgain)
+    monkeypatch.setattr(unit_of_work.UnitOfWorkStore, "read_stream", read_through_the_pool)
+    monkeypatch.setattr(unit_of_work, "CaseUseCases", ReadingAgain)
     async with api_client(make_app(runtime=small_runtime), lifespan=False) as client:
         case_ids = [await open_case(client, people.worker) for _ in range(IN_FLIGHT)]
 

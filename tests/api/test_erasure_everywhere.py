@@ -22,7 +22,7 @@ import pytest
 
 from events.log_order import LOG_START
 from projections import checkpoints
-from services.api.case_schemas import RECORD_SERVICE_EXAMPLE
+from services.api.cases.schemas.examples import RECORD_SERVICE_EXAMPLE
 from services.bench.scratch import scratch_database
 from services.identity import LocalIssuer
 from tests.api.test_canary import at, intake_body, leaks, make_canaries, people, pg_dump

@@ -47,7 +47,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from services.api.case_schemas import OPEN_CASE_EXAMPLE
+from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.api.problems import PROBLEM_MEDIA_TYPE
 from services.identity import LocalIssuer
 from tests.api.test_served import READY_ATTEMPTS, free_port, granian

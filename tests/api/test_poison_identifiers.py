@@ -22,7 +22,11 @@ from domain.case.decide import decide
 from domain.case.errors import InvalidValue
 from domain.case.state import CaseState
 from domain.identifiers import MAX_IDENTIFIER_LENGTH, is_identifier
-from services.api.case_schemas import TRANSFER_CASE_EXAMPLE, TRANSFER_CONSENT_EXAMPLE, Identifier
+from services.api.cases.schemas.examples import (
+    TRANSFER_CASE_EXAMPLE,
+    TRANSFER_CONSENT_EXAMPLE,
+)
+from services.api.cases.schemas.requests import Identifier
 from services.bootstrap import Runtime
 from tests.api.test_case_command_routes import People, at, prepared
 from tests.api.test_case_routes import ORG, assert_problem, intake_body

@@ -21,7 +21,10 @@ from domain.case.decide import decide
 from domain.case.errors import InvalidValue
 from domain.case.state import CaseState
 from domain.text import MAX_LONG_TEXT_LENGTH, MAX_TEXT_LENGTH, is_text, member_rule, text_faults
-from services.api.case_schemas import RECORD_SERVICE_EXAMPLE, SET_GOAL_EXAMPLE
+from services.api.cases.schemas.examples import (
+    RECORD_SERVICE_EXAMPLE,
+    SET_GOAL_EXAMPLE,
+)
 from services.bootstrap import Runtime
 from tests.api.test_case_command_routes import People, at, prepared
 from tests.api.test_case_routes import ORG, assert_problem, intake_body

@@ -18,7 +18,8 @@ from projections.base import live_events, tables_of
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bootstrap import Runtime
-from services.demo import demo_accounts, demo_use_cases, seed_demo
+from services.demo.organisations import demo_accounts
+from services.demo.seeding import demo_use_cases, seed_demo
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client
 from tests.conftest import empty_log_and_read_models

@@ -13,7 +13,7 @@ import pytest
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bootstrap import Runtime
-from services.demo_bulk import seed_demo_bulk
+from services.demo.bulk import seed_demo_bulk
 from services.identity import LocalIssuer
 from tests.api.conftest import AppFactory, api_client, log_lines
 from tests.conftest import empty_log_and_read_models

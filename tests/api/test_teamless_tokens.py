@@ -24,7 +24,10 @@ import pytest
 from events.access_log import access_log
 from projections.catalog import projection_factories
 from projections.runner import ProjectionRunner
-from services.api.case_schemas import ASSIGN_CASE_EXAMPLE, SET_GOAL_EXAMPLE
+from services.api.cases.schemas.examples import (
+    ASSIGN_CASE_EXAMPLE,
+    SET_GOAL_EXAMPLE,
+)
 from services.bootstrap import Runtime
 from services.identity import DEFAULT_TEAM, LocalIssuer
 from services.settings import Settings

@@ -15,7 +15,10 @@ import pytest
 
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.api.case_schemas import TRANSFER_CASE_EXAMPLE, TRANSFER_CONSENT_EXAMPLE
+from services.api.cases.schemas.examples import (
+    TRANSFER_CASE_EXAMPLE,
+    TRANSFER_CONSENT_EXAMPLE,
+)
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
 from tests.api.test_case_command_routes import RECEIVING, People, at, prepared, receiving_streams

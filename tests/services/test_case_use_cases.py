@@ -32,7 +32,7 @@ from events.catalog import haven_registry
 from events.errors import ConcurrencyConflict
 from events.registry import EventRegistry
 from events.store import PostgresEventStore
-from services.cases import Actor, CaseUseCases
+from services.commands.use_cases import Actor, CaseUseCases
 
 TODAY = dt.date(2026, 3, 2)
 NOW = dt.datetime(2026, 3, 2, 15, 30, tzinfo=dt.timezone.utc)

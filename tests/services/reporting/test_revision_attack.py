@@ -142,7 +142,7 @@ async def test_control_without_the_two_dimension_pairs_the_revision_gives_a_coun
         monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patched:  # without the pairs, and without the revision's primary rule
         patched.setattr(publication_targets, "revised_differences", lambda *args: [])
-        patched.setattr(suppression, "_changed_little", lambda *args: False)
+        patched.setattr(suppression, "changed_little", lambda *args: False)
         await released_and_revised(scenario, pool, reporting_url)
     findings = await audit_whole_ledger(pool)
     assert [f for f in findings if "derivable_small" in f and ("difference" in f or "change" in f)]

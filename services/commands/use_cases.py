@@ -1,9 +1,8 @@
-"""Use cases of a case: load it through the event store, let the domain decide, append.
+"""Use cases of a case: load it (`case_reader`), let the domain decide, append.
 
-Thin on purpose: authorisation is the API's job; each function receives who acts and
-records it in the events' metadata, and returns the case's new version. `expected_version`
-(the client's If-Match) makes a stale caller fail with `ConcurrencyConflict` instead of
-deciding on a state it never saw.
+Each function receives who acts, records it in the events' metadata, and returns the case's
+new version; who may act is decided before (`case_commands`). `expected_version` makes a
+stale caller fail with `ConcurrencyConflict` instead of deciding on a state it never saw.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import NamedTuple
 
 from domain.case import commands as cmd
 from domain.case.decide import Context, decide, receiving_case
@@ -20,18 +18,16 @@ from domain.case.errors import TransferNotFound
 from domain.case.events import CaseTransferred, TransferRequested
 from domain.case.state import CaseState, fold
 from domain.event import DomainEvent, EventMetadata
-from events.errors import ConcurrencyConflict, StreamNotFound
-from events.store import PostgresEventStore, utc_now
+from events.errors import ConcurrencyConflict
+from events.store import utc_now
+from services.commands.case_reader import read_case
+from services.commands.ports import Actor, CaseStore
 
-
-class Actor(NamedTuple):
-    user_id: str
-    organisation_id: str
-    request_id: str | None = None
+__all__ = ["Actor", "CaseUseCases"]
 
 
 class CaseUseCases:
-    def __init__(self, store: PostgresEventStore, *, clock: Callable[[], dt.datetime] = utc_now,
+    def __init__(self, store: CaseStore, *, clock: Callable[[], dt.datetime] = utc_now,
                  known: Mapping[tuple[str, str], CaseState] | None = None) -> None:
         """`known`: states the caller has just read, by (organisation, case id), used instead
         of reading those streams again. A state that has gone stale meanwhile cannot do harm:
@@ -53,10 +49,10 @@ class CaseUseCases:
         if known is not None:
             return known
         try:
-            recorded = await self._store.read_stream(organisation_id, uuid.UUID(case_id))
-        except (StreamNotFound, ValueError):
+            stream_id = uuid.UUID(case_id)
+        except ValueError:
             return CaseState()
-        return fold((r.version, r.event) for r in recorded)
+        return await read_case(self._store, organisation_id, stream_id)
 
     async def _decide(self, actor: Actor, case_id: str, command: cmd.Command,
                       expected_version: int | None) -> tuple[CaseState, list[DomainEvent]]:
@@ -66,8 +62,9 @@ class CaseUseCases:
             raise ConcurrencyConflict(case_id, expected_version)
         return state, decide(state, command, self._context(actor))
 
-    async def _execute(self, actor: Actor, case_id: str, command: cmd.Command,
-                       expected_version: int | None) -> int:
+    async def execute(self, actor: Actor, case_id: str, command: cmd.Command,
+                      expected_version: int | None = None) -> int:
+        """Any command on an existing case: decided on its state, appended at its version."""
         state, events = await self._decide(actor, case_id, command, expected_version)
         result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
                                           self._metadata(actor))
@@ -87,67 +84,68 @@ class CaseUseCases:
     # -- one function per use case --------------------------------------------------
 
     async def open_case(self, actor: Actor, command: cmd.OpenCase) -> int:
+        """Intake: the case opens in the actor's own organisation."""
         if command.organisation_id != actor.organisation_id:
             raise ValueError("a case is opened in the actor's own organisation")
-        return await self._execute(actor, command.case_id, command, expected_version=0)
+        return await self.execute(actor, command.case_id, command, expected_version=0)
 
     async def determine_victim_status(self, actor: Actor, case_id: str, command: cmd.DetermineVictimStatus,
                                       expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def update_trafficking_context(self, actor: Actor, case_id: str, command: cmd.UpdateTraffickingContext,
                                          expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def record_consent(self, actor: Actor, case_id: str,
                              command: cmd.GrantConsent | cmd.RevokeConsent | cmd.RecordStatisticsConsent,
                              expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def assess_needs(self, actor: Actor, case_id: str, command: cmd.AssessNeeds,
                            expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def plan_goal(self, actor: Actor, case_id: str, command: cmd.SetGoal | cmd.ChangeGoalStatus,
                         expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def refer(self, actor: Actor, case_id: str, command: cmd.ProposeReferral,
                     expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def update_referral(self, actor: Actor, case_id: str, command: cmd.UpdateReferral,
                               expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def record_service(self, actor: Actor, case_id: str, command: cmd.RecordService,
                              expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def assess_outcome(self, actor: Actor, case_id: str, command: cmd.AssessOutcome,
                              expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def record_immigration_step(self, actor: Actor, case_id: str, command: cmd.RecordImmigrationStep,
                                       expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def assign(self, actor: Actor, case_id: str, command: cmd.AssignCase,
                      expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def close_case(self, actor: Actor, case_id: str, command: cmd.CloseCase,
                          expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def reopen_case(self, actor: Actor, case_id: str, command: cmd.ReopenCase,
                           expected_version: int | None = None) -> int:
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def request_transfer(self, actor: Actor, case_id: str, command: cmd.RequestTransfer,
                                expected_version: int | None = None) -> int:
         """Ask another organisation to take the case over; nothing leaves the case yet."""
-        return await self._execute(actor, case_id, command, expected_version)
+        return await self.execute(actor, case_id, command, expected_version)
 
     async def accept_transfer(self, actor: Actor, sending_organisation: str, case_id: str, transfer_id: str,
                               accepted_on: dt.date) -> int:

@@ -1,0 +1,1 @@
+"""The case routes: intake, commands, reads, and the privacy officer's review and erasure."""

@@ -1,0 +1,100 @@
+"""The OpenAPI pieces every case route shares: its refusals, and the operations that declare
+`If-Match`, `Idempotency-Key` and the `ETag` (and intake's `Location`) of the answer.
+
+A handler never declares these headers as litestar parameters: litestar would answer a
+missing one with its own 400, while Haven answers 428 `precondition-required` (and 412 for a
+malformed tag), decided by the write path (`services.commands.case_commands`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+
+from services.api.cases.schemas.views import CommandAccepted
+from services.api.responses import REFUSALS, problem_spec
+
+MAX_IDEMPOTENCY_KEY = 100
+MAX_VERSION_DIGITS = 18
+JSON = "application/json"
+TAGS = ["cases"]
+
+
+def accepted_spec(description: str, container: type = CommandAccepted) -> ResponseSpec:
+    return ResponseSpec(data_container=container, media_type=JSON, generate_examples=False,
+                        description=description)
+
+
+COMMAND_RESPONSES = {
+    200: accepted_spec("The command was recorded; `ETag` names the case's new version."),
+    **REFUSALS,
+    409: problem_spec("The case's state refuses the command (`case-closed`...), the case changed meanwhile "
+                      "(`concurrent-change`), or the Idempotency-Key is still in use."),
+    412: problem_spec("If-Match names an older version, or is not a strong entity tag (`precondition-failed`)."),
+    422: problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
+                      "Idempotency-Key was used for another request (`idempotency-key-reused`)."),
+    428: problem_spec("If-Match is missing (`precondition-required`)."),
+}
+
+IF_MATCH_PARAMETER = Parameter(
+    name="If-Match", param_in="header", required=True,
+    schema=Schema(type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'),
+    description="The case's current version as its strong entity tag (the `ETag` of the last answer), e.g. "
+                '`"3"`. Missing: 428; another version, `*` or a weak tag: 412.',
+    example='"1"')
+IDEMPOTENCY_KEY_PARAMETER = Parameter(
+    name="Idempotency-Key", param_in="header", required=False,
+    schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
+    description=f"Optional, 1 to {MAX_IDEMPOTENCY_KEY} printable characters, unique per request: a retry with "
+                "the same key and body gets the first answer; the same key with another request is 422.",
+    example="retry-0001")
+
+
+def _with(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
+    names = {getattr(p, "name", None) for p in added}
+    return [*(p for p in parameters or () if getattr(p, "name", None) not in names), *added]
+
+
+ETAG_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True, example='"2"',
+                            description="The case's version after this answer, a strong entity tag: send it "
+                                        "back as `If-Match` with the next command.")
+LOCATION_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True,
+                                description="The new case: `/v1/cases/{case_id}`.")
+
+
+def _with_headers(responses: dict[str, Any] | None, status: str, **headers: OpenAPIHeader) -> None:
+    response = (responses or {}).get(status)
+    if isinstance(response, OpenAPIResponse):
+        response.headers = {**(response.headers or {}), **headers}
+
+
+@dataclass
+class CommandOperation(Operation):
+    """A command's operation: declares If-Match (required) and Idempotency-Key (optional), and
+    the ETag of its answer."""
+
+    def __post_init__(self) -> None:
+        self.parameters = _with(self.parameters, IF_MATCH_PARAMETER, IDEMPOTENCY_KEY_PARAMETER)
+        _with_headers(self.responses, "200", ETag=ETAG_HEADER)
+
+
+@dataclass
+class IdempotentOperation(Operation):
+    """Intake's operation: declares the optional Idempotency-Key, and the ETag and Location of
+    its answer."""
+
+    def __post_init__(self) -> None:
+        self.parameters = _with(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
+        _with_headers(self.responses, "201", ETag=ETAG_HEADER, Location=LOCATION_HEADER)
+
+
+@dataclass
+class VersionedReadOperation(Operation):
+    """A read of a case: declares the ETag of its answer (the version a command must name)."""
+
+    def __post_init__(self) -> None:
+        _with_headers(self.responses, "200", ETag=ETAG_HEADER)

@@ -1,0 +1,1 @@
+"""The case routes' contract: request bodies, response views, OpenAPI examples."""
