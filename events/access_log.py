@@ -13,6 +13,10 @@ is free text that may mention the survivor, so it is sealed with the case's data
 `grant_header(...)` as associated data (binding tenant, case, grant, actor and key id): a
 sealed reason moved to another grant or case fails to open. Crypto-shredding the case makes
 the reasons unreadable too. Only the privacy officer opens them (`grant_reasons`).
+
+The records are their own read model: `access_review` pages through an organisation's,
+newest first, by record id (the primary key's order, so the millionth page costs the same as
+the first).
 """
 
 from __future__ import annotations
@@ -256,3 +260,30 @@ async def case_data_key(conn: asyncpg.Pool | Connection, keyring: Keyring, tenan
                               WrappedDataKey(row["key_id"], row["kek_id"], bytes(row["wrapped_key"])))
     except DecryptionError:
         raise TamperDetected(f"the data key of case {case_id} does not unwrap") from None
+
+
+# -- the organisation's access log, for the privacy officer's review ----------------------
+
+MAX_PAGE = 500
+
+_REVIEW_SQL = """
+SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id, request_id
+  FROM haven.access_records
+ WHERE tenant_id = $1
+   AND ($2::text IS NULL OR actor_id = $2)
+   AND ($3::uuid IS NULL OR case_id = $3)
+   AND ($4::text IS NULL OR basis = $4)
+   AND ($5::bigint IS NULL OR record_id < $5)
+ ORDER BY record_id DESC
+ LIMIT $6"""
+
+
+async def access_review(conn: Connection | asyncpg.Pool, tenant_id: str, *, actor_id: str | None = None,
+                        case_id: uuid.UUID | None = None, basis: str | None = None, before: int | None = None,
+                        limit: int = 100) -> list[AccessRecord]:
+    """A page of the organisation's access records, newest first; `before` is the last
+    `record_id` of the previous page."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    rows = await conn.fetch(_REVIEW_SQL, tenant_id, actor_id, case_id, basis, before, limit)
+    return [AccessRecord(*row) for row in rows]

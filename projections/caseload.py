@@ -21,6 +21,7 @@ import asyncpg
 import msgspec
 
 from events.store import Connection
+from projections.queries import reads_view
 
 OVERDUE_REFERRAL_DAYS = 14   # a referral without an answer for longer is overdue
 NO_CONTACT_DAYS = 30         # no logged contact for longer is a risk flag
@@ -104,6 +105,7 @@ _FLAGGED = f"""
       FROM figures f"""
 
 
+@reads_view
 async def team_caseload(conn: Connection | asyncpg.Pool, tenant_id: str, team_id: str, today: dt.date, *,
                         worker_id: str | None = None, flag: str | None = None,
                         sort: str = "days_since_contact", descending: bool = True, limit: int = 50,
@@ -144,6 +146,7 @@ async def team_caseload(conn: Connection | asyncpg.Pool, tenant_id: str, team_id
                         total_cases=row["total"], next_cursor=next_cursor)
 
 
+@reads_view
 async def my_caseload(conn: Connection | asyncpg.Pool, tenant_id: str, worker_id: str, today: dt.date) -> list[MyCase]:
     """The worker's open cases, those needing attention first (most flags, then longest
     without contact)."""

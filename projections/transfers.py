@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from events.store import Connection
+from projections.queries import reads_view
 
 
 class IncomingTransfer(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +35,7 @@ class TransferSource(NamedTuple):
     receiving_team_id: str
 
 
+@reads_view
 async def incoming_transfers(conn: Connection | asyncpg.Pool, recipient: str, *, team_id: str | None = None,
                              worker_id: str | None = None, limit: int = 500) -> list[IncomingTransfer]:
     """Requests addressed to `recipient`, oldest first: for a team, or naming a worker."""
@@ -47,6 +49,7 @@ async def incoming_transfers(conn: Connection | asyncpg.Pool, recipient: str, *,
                              receiving_team_id=r[4]) for r in rows]
 
 
+@reads_view
 async def transfer_source(conn: Connection | asyncpg.Pool, recipient: str, transfer_id: str) -> TransferSource | None:
     row = await conn.fetchrow(
         """SELECT tenant_id, case_id, transfer_worker_id, transfer_team_id FROM views.caseload

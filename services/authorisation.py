@@ -1,96 +1,11 @@
-"""Who may do what to which case: one table of rules, plain functions, no I/O.
+"""Who may do what to which case: one table of rules (`RULES`), plain functions, no I/O.
 
-Every endpoint names one `Action`. The API authenticates the caller (a `Principal`), loads the
-few facts about the case that authorisation needs (`CaseFacts`, or ``None`` when there is no
-such case *in the caller's organisation*), and asks `authorise` / `require`. Nothing here
-reads a database, a clock or a key: break-the-glass grants and the organisation's team-access
-setting are looked up by the caller and passed in as booleans.
-
-Policy (cells: what the role gets; "404"/"403" are the refusals explained below)
-
-| action                | endpoint                                        | caseworker                        | supervisor                                | privacy_officer       | reporter | admin |
-| --------------------- | ----------------------------------------------- | --------------------------------- | ----------------------------------------- | --------------------- | -------- | ----- |
-| whoami                | GET /v1/whoami                                  | role                              | role                                      | role                  | role     | role  |
-| case.open             | POST /v1/cases                                  | role                              | 403                                       | 403                   | 403      | 403   |
-| case.list_mine        | GET /v1/cases                                   | role (list filtered to own cases) | 403                                       | 403                   | 403      | 403   |
-| caseload.team         | GET /v1/caseload                                | 403                               | team (the caller's own team's cases)      | 403                   | 403      | 403   |
-| report.federal        | GET /v1/reports/federal                         | 403                               | 403                                       | 403                   | role     | 403   |
-| report.refusals       | GET /v1/reports/refusals                        | 403                               | 403                                       | role                  | 403      | 403   |
-| case.read             | GET /v1/cases/{id}                              | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
-| case.history          | GET /v1/cases/{id}/history                      | assignment; team if team_access   | break-glass (own team + active grant)     | 403                   | 403      | 403   |
-| case.read_immigration | immigration part of GET /v1/cases/{id}          | assignment only                   | 403 (break-glass does not extend to it)   | 403                   | 403      | 403   |
-| case.command          | POST .../{consents,referrals,services,outcomes} | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
-|                       | POST .../referrals/{rid}/status                 |                                   |                                           |                       |          |       |
-|                       | POST .../consents/{cid}/revocation              |                                   |                                           |                       |          |       |
-|                       | POST .../{victim-status,trafficking-context}    |                                   |                                           |                       |          |       |
-|                       | POST .../{needs,goals,statistics-consent}       |                                   |                                           |                       |          |       |
-|                       | POST .../goals/{gid}/status                     |                                   |                                           |                       |          |       |
-| case.immigration      | POST /v1/cases/{id}/immigration                 | assignment only                   | 403                                       | 403                   | 403      | 403   |
-| case.transfer         | POST /v1/cases/{id}/transfer (ask)              | assignment only                   | 403                                       | 403                   | 403      | 403   |
-| transfer.list         | GET /v1/transfers (incoming)                    | role (those naming the caller)    | team (those for the caller's team)        | 403                   | 403      | 403   |
-| transfer.answer       | POST /v1/transfers/{tid}/{acceptance,decline}   | assignment (the worker named)     | team (the team named)                     | 403                   | 403      | 403   |
-| case.close            | POST .../closure, POST .../reopening            | assignment; team if team_access   | 403                                       | 403                   | 403      | 403   |
-| case.assign           | POST /v1/cases/{id}/assignment                  | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
-| case.break_glass      | POST /v1/cases/{id}/break-glass                 | 403                               | team (case on own team)                   | 403                   | 403      | 403   |
-| case.access_log       | GET /v1/cases/{id}/access-log                   | 403                               | 403                                       | privacy-review (any own-org case) | 403 | 403 |
-| case.erase            | DELETE /v1/cases/{id}                           | 403                               | 403                                       | privacy-review (any own-org case) | 403 | 403 |
-
-A cell naming a basis ("assignment", "team", "break-glass", "privacy-review", "role") allows
-when its condition holds and answers 403 when the case is in the caller's organisation but the
-condition does not hold. "assignment": the case's worker is the caller. "team": the case's team
-is the caller's team. Every caller has a team: a token without a ``team`` claim puts its holder
-on the organisation's default team, ``default`` (`services.identity.claims.DEFAULT_TEAM`), so a
-team-less case worker opens cases on ``default``, a team-less supervisor supervises
-``default``'s caseload, team-less case workers are one team under team access, and a token whose
-``team`` is ``default`` is on that same team. "team if team_access": only when the organisation
-lets case workers work their team's cases.
-"break-glass": the case is on the supervisor's team *and* the supervisor holds an active,
-unexpired grant for this case.
-
-Refusals, in the order they are decided:
-
-1. **403, whatever the id** — the caller has no role with any rule for the action (a reporter
-   or an admin on any case endpoint, a privacy officer reading content, a supervisor sending
-   a content command...). The answer does not depend on the id, so it tells nothing about
-   which case ids exist: a role that may never see cases cannot probe for them.
-2. **404** — the role could act on *some* case, but there is no such case, or it belongs to
-   another organisation. These two are the same answer, byte for byte (`NOT_FOUND`), so a
-   case id of another organisation is indistinguishable from one that never existed.
-3. **403** — the case is in the caller's organisation and the role may act on some cases, but
-   not on this one (not assigned, not the team, no break-glass grant). Case workers and
-   supervisors can therefore tell "exists in my organisation" from "does not exist"; they are
-   staff of that organisation with case access, and case ids are random, so that is accepted.
-
-Decisions of this table that the issue left open:
-
-* Supervisors never send content commands; they assign and reassign within their own team
-  and request break-the-glass on their team's cases. Closure is a case worker's command (it
-  records a reason and a destination, which is content); a supervisor reassigns first.
-* A break-the-glass grant counts only while the case is on the supervisor's team, and it opens
-  the case and its history but not immigration details (need to know: a safety emergency does
-  not need immigration status). Only supervisors' rules list break-the-glass; a grant held by
-  any other role counts for nothing.
-* Immigration details, read or written, need assignment: the organisation's team-access
-  setting does not extend to them.
-* A transfer to another organisation (case.transfer) is the assigned worker's alone: it
-  releases the case's data outside the organisation (under the client's consent, which that
-  worker obtained) and ends the case here for good (a transferred case cannot be reopened).
-  Team access does not extend to it, and supervisors, who never send content commands, do
-  not send it either: when the assigned worker is away, the supervisor reassigns the case
-  (case.assign) and the new assigned worker transfers it. Every other content command of a
-  case worker (victim status, trafficking context, needs, goals, consents including the
-  statistics flag) is case.command.
-* A transfer is a request (`TransferRequested` on the sending case) that the receiving
-  organisation answers: the receiving worker it names, or a supervisor of the receiving team
-  it names, accepts or declines (transfer.answer, whose "case" is the incoming transfer: the
-  recipient organisation, worker and team). Until then nothing leaves the sending case.
-* The organisation's team-access setting is `HAVEN_TEAM_ACCESS` (`services.settings`); the
-  API passes `team_access` for the caller's organisation on every case route.
-* Principals with several roles get the union of their roles' rules; when several allow, the
-  basis reported is the first of assignment, team, break-glass, privacy-review, role.
-
-The API maps `NotFound` to the same 404 problem it answers for a case the store does not have
-(and for an erased one), and `Forbidden` to the 403 ``forbidden`` problem.
+Every endpoint names one `Action`. The caller loads the few facts about the case that
+authorisation needs (`CaseFacts`, or None when there is no such case in the caller's
+organisation) and asks `authorise` / `require`; break-the-glass grants and the organisation's
+team-access setting are looked up by the caller and passed in as booleans. The policy, the
+order of the refusals (403 whatever the id, then 404, then 403) and the reasons behind each
+rule are in docs/security.md#authorisation.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
-from projections.access_log import MAX_PAGE, access_review
+from events.access_log import MAX_PAGE, access_review
 from services.authorisation import Action, require
 from services.api.responses import REFUSALS, problem_spec
 from services.api.identity_routes import BEARER_SECURITY

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-import asyncpg
 import msgspec
 from litestar import Request, get
 from litestar.di import NamedDependency
@@ -37,6 +36,7 @@ from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections import checkpoints
 from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
 from projections.cases import CasesProjection
+from projections.queries import ViewNotBuilt
 from services.authorisation import Action, require
 from services.api.responses import REFUSALS, problem_spec
 from services.api.identity_routes import BEARER_SECURITY
@@ -103,7 +103,7 @@ async def built() -> AsyncIterator[None]:
     503 `service-unavailable` with Retry-After, as for a read model that is behind."""
     try:
         yield
-    except asyncpg.UndefinedTableError:
+    except ViewNotBuilt:
         raise ServiceUnavailableException(headers={"Retry-After": "5"}) from None
 
 
