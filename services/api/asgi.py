@@ -34,17 +34,12 @@ from services.settings import Settings, SettingsError
 
 
 def freeze_start_up_heap() -> None:
-    """Put what start-up left alive (modules, classes, the app and its routes, the runtime:
-    about 90,000 objects) out of the cyclic garbage collector's reach (`gc.freeze`), after
-    collecting what is already garbage.
-
-    Otherwise every full collection walks that whole heap again, though none of it ever
-    becomes garbage. Under load a worker makes a full collection about once a second, and each
-    one held every request for 35-57 ms on the development VM. That was the command's 99th
-    percentile in `haven bench http`, about 70-80 ms. With the heap frozen a full collection
-    took 3-7 ms (README, "Benchmarks"). Frozen objects are still freed by reference counting
-    when they are dropped; only a cycle among them would stay until shutdown
-    (`gc.unfreeze`)."""
+    """Put what start-up left alive (modules, classes, the app and its routes, the runtime)
+    out of the cyclic garbage collector's reach (`gc.freeze`), after collecting what is
+    already garbage: otherwise every full collection walks that whole heap again, though none
+    of it ever becomes garbage, and holds every request meanwhile (the pause it saves is in
+    docs/benchmarks.md). Frozen objects are still freed by reference counting when dropped;
+    only a cycle among them would stay until shutdown (`gc.unfreeze`)."""
     gc.collect()
     gc.freeze()
 
