@@ -16,6 +16,8 @@ from domain.reporting.integer_programs import Row, Terms
 from domain.reporting.tables import CellKey, Release, Selection, Universe
 
 CellRef = tuple[str, CellKey]  # (table name, cell key)
+# A publishable number of a release: ("cell", CellRef) or ("percentage", name).
+Ref = tuple[str, object]
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,10 +34,16 @@ class Publication:
     selections: Mapping[CellRef, Selection]
 
     @classmethod
-    def of(cls, universe: Universe, release: Release, cells: Mapping[CellRef, int | None],
-           percentages: Mapping[str, int | None] | None = None) -> Publication:
-        selections = {(t.name, key): t.selection(universe, key)
-                      for t in release.tables for key in t.keys()}
+    def of(
+        cls,
+        universe: Universe,
+        release: Release,
+        cells: Mapping[CellRef, int | None],
+        percentages: Mapping[str, int | None] | None = None,
+    ) -> Publication:
+        selections = {
+            (t.name, key): t.selection(universe, key) for t in release.tables for key in t.keys()
+        }
         if set(cells) != set(selections):
             raise ValueError("a publication gives every cell of every table (None for suppressed)")
         percentages = dict(percentages or {})
@@ -72,16 +80,37 @@ class Ledger:
 
     def digest(self) -> str:
         """SHA-256 over every published number and its meaning (for the disclosure certificate)."""
+
         def selection(s: Selection) -> list[list[str]]:
             return [sorted(codes) for codes in s]
-        document = [[d.name, list(d.codes)] for d in self.universe.dimensions], [
-            {"release": p.release.name, "codebook": p.release.codebook_version,
-             "cells": sorted([t, list(k), v, selection(p.selections[(t, k)])]
-                             for (t, k), v in p.cells.items()),
-             "percentages": sorted([
-                 [q.name, p.percentages[q.name], list(q.numerator[1]), q.numerator[0],
-                  list(q.denominator[1]), q.denominator[0]] for q in p.release.percentages])}
-            for p in self.publications]
+
+        document = (
+            [[d.name, list(d.codes)] for d in self.universe.dimensions],
+            [
+                {
+                    "release": p.release.name,
+                    "codebook": p.release.codebook_version,
+                    "cells": sorted(
+                        [t, list(k), v, selection(p.selections[(t, k)])]
+                        for (t, k), v in p.cells.items()
+                    ),
+                    "percentages": sorted(
+                        [
+                            [
+                                q.name,
+                                p.percentages[q.name],
+                                list(q.numerator[1]),
+                                q.numerator[0],
+                                list(q.denominator[1]),
+                                q.denominator[0],
+                            ]
+                            for q in p.release.percentages
+                        ]
+                    ),
+                }
+                for p in self.publications
+            ],
+        )
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -98,18 +127,29 @@ def terms_of(universe: Universe, parts: Sequence[tuple[Selection, int]], offset:
 def publication_rows(universe: Universe, publication: Publication, offset: int = 0) -> list[Row]:
     """The facts a publication gives away: one equation per published cell, two rows per
     percentage."""
-    rows = [Row(terms_of(universe, [(publication.selections[ref], 1)], offset), value, value)
-            for ref, value in publication.cells.items() if value is not None]
+    rows = [
+        Row(terms_of(universe, [(publication.selections[ref], 1)], offset), value, value)
+        for ref, value in publication.cells.items()
+        if value is not None
+    ]
     for percentage in publication.release.percentages:
         p = publication.percentages[percentage.name]
         if p is not None:
-            rows.extend(percentage_rows(universe, publication.selections[percentage.numerator],
-                                        publication.selections[percentage.denominator], p, offset))
+            rows.extend(
+                percentage_rows(
+                    universe,
+                    publication.selections[percentage.numerator],
+                    publication.selections[percentage.denominator],
+                    p,
+                    offset,
+                )
+            )
     return rows
 
 
-def percentage_rows(universe: Universe, numerator: Selection, denominator: Selection, percent: int,
-                    offset: int = 0) -> list[Row]:
+def percentage_rows(
+    universe: Universe, numerator: Selection, denominator: Selection, percent: int, offset: int = 0
+) -> list[Row]:
     """p = round_half_up(100 n / d)  <=>  200 n - (2p - 1) d >= 0  and  200 n - (2p + 1) d <= -1."""
     low = terms_of(universe, [(numerator, 200), (denominator, -(2 * percent - 1))], offset)
     high = terms_of(universe, [(numerator, 200), (denominator, -(2 * percent + 1))], offset)

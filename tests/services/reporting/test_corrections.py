@@ -165,7 +165,7 @@ def test_a_revised_total_minus_the_originals_consenting_total_does_not_reveal_wh
 
     with monkeypatch.context() as patched:  # without the pairs, and without the revision's primary rule
         patched.setattr(publication_targets, "revised_differences", lambda *args: [])
-        patched.setattr(suppression, "_changed_little", lambda *args: False)
+        patched.setattr(suppression, "changed_little", lambda *args: False)
         control = joint(both(fresh()))
     findings = audit(control, SOLVER).findings
     assert findings and {f.kind for f in findings} <= {"difference", "change"}
