@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _seed(rt, cases: int, seed: int) -> None:
     import datetime as dt
 
-    from services.demo import demo_use_cases, seed_demo
+    from services.demo.seeding import demo_use_cases, seed_demo
 
     if await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM haven.streams)"):
         print("haven: the database already holds cases; demo data is seeded only into an empty one.")
@@ -173,7 +173,7 @@ async def _prepare_to_serve(settings: Settings, url: str, demo: bool) -> None:
 
 
 def _print_demo_tokens(settings: Settings, base_url: str) -> None:
-    from services.demo import demo_accounts
+    from services.demo.organisations import demo_accounts
     from services.identity.local_issuer import LocalIssuer
 
     if settings.oidc_issuer is not None:

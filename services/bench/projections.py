@@ -2,7 +2,7 @@
 
 `run_projections_bench(url)` creates a throw-away database `haven_bench_<hex>` on the server
 of `url`, migrates it, seeds it from the demo generator through its bulk path
-(`services.demo_bulk`: every command decided by the domain, one append per stream, many
+(`services.demo.bulk`: every command decided by the domain, one append per stream, many
 streams per transaction), and measures, each against a raw limit in the same run:
 
 * ``rebuild``: events per second of `projections.rebuild.rebuild` of the ``cases``
@@ -65,9 +65,10 @@ from services.bench.http import percentile
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool, scratch_store
 from services.bench.store import _Bench
-from services.cases import Actor
-from services.demo import DEMO_TODAY, DemoPlan, Step, demo_plan
-from services.demo_bulk import write_scripts
+from services.commands.use_cases import Actor
+from services.demo.bulk import write_scripts
+from services.demo.generator import demo_plan
+from services.demo.plan import DEMO_TODAY, DemoPlan, Step
 
 FIGURES = ("rebuild", "team_caseload")
 TARGETS: dict[str, float] = {"rebuild": 0.25}  # minimum ours/raw

@@ -2,9 +2,9 @@
 
 For each size (10,000 and 100,000 clients by default) the bench creates a throw-away
 database `haven_bench_<hex>` next to `database_url`, migrates it, seeds that many demo
-intakes through the bulk path (`services.demo_bulk`, the demo clock in mid-October 2026 so
+intakes through the bulk path (`services.demo.bulk`, the demo clock in mid-October 2026 so
 that 2026Q3 — the last quarter of federal fiscal year 2026 — is final) with the demo's richer
-case life (`services.demo_life`: about 50 events per client, so 100,000 clients ≈ 5,000,000
+case life (`services.demo.rich_life`: about 50 events per client, so 100,000 clients ≈ 5,000,000
 events), rebuilds the `federal_inputs` projection, and times `FederalReportJob.run("2026Q3")`
 on an empty ledger: every table of the codebook (grant-year tables included), the aggregate
 query as role haven_reporting, complementary suppression, the exact audit of every family's
@@ -28,7 +28,7 @@ from typing import Any
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bench.scratch import scratch_database, scratch_pool, scratch_store
-from services.demo_bulk import seed_demo_bulk
+from services.demo.bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
 from services.settings import login_as
 

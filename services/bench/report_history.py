@@ -30,7 +30,7 @@ from domain.reporting.periods import Period
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bench.scratch import scratch_database, scratch_pool, scratch_store
-from services.demo_bulk import seed_demo_bulk
+from services.demo.bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob, read_true_counts, reporting_connection
 from services.settings import login_as
 

@@ -33,7 +33,8 @@ from events.access_log import case_data_key
 from events.log_order import LOG_START, LogPosition
 from events.store import PostgresEventStore
 from projections.cases import CASELOAD_COLUMNS, CaseDocument, TimelineEntry, caseload_row, open_document
-from services.demo import demo_plan, demo_use_cases
+from services.demo.generator import demo_plan
+from services.demo.seeding import demo_use_cases
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HAVEN = Path(sys.executable).parent / "haven"  # the console script `haven` (services.cli:main)

@@ -23,7 +23,8 @@ from projections.caseload import (
     team_caseload,
 )
 from projections.rebuild import rebuild
-from services.demo import DEMO_TODAY, demo_use_cases, seed_demo
+from services.demo.plan import DEMO_TODAY
+from services.demo.seeding import demo_use_cases, seed_demo
 
 TENANT = "org-harbor"
 TODAY = DEMO_TODAY

@@ -20,7 +20,7 @@ from projections.base import tables_of
 from projections.cases import CASELOAD_COLUMNS, caseload_row, read_case_document
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
-from services.demo import demo_use_cases, seed_demo
+from services.demo.seeding import demo_use_cases, seed_demo
 
 
 async def expected_views(store: PostgresEventStore) -> dict[tuple[str, uuid.UUID], tuple]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from services.demo import demo_use_cases, seed_demo
+from services.demo.seeding import demo_use_cases, seed_demo
 from tests.services.test_database_paths import REPOSITORY, haven_env
 
 

@@ -48,7 +48,7 @@ from projections.base import tables_of
 from projections.cases import CaseDocument, CasesProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
-from services.demo import demo_use_cases, seed_demo
+from services.demo.seeding import demo_use_cases, seed_demo
 from tests.projections.fault_support import (
     HavenWorker,
     Writers,

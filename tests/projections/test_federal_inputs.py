@@ -31,7 +31,7 @@ from projections.catalog import PROJECTION_TYPES
 from projections.federal_inputs import CODES, COLUMNS
 from projections.rebuild import forget_case, rebuild
 from projections.runner import ProjectionRunner
-from services.demo import demo_use_cases, seed_demo
+from services.demo.seeding import demo_use_cases, seed_demo
 
 SERVICES = tuple(CURRENT.lists["service_category"])
 

@@ -24,8 +24,9 @@ from projections import checkpoints
 from projections.catalog import projection_factories
 from projections.partitioned import WORKER_LOCK_CLASS, PartitionFailed, Partitioning, uuid_ranges
 from projections.rebuild import rebuild
-from services.cases import Actor, CaseUseCases
-from services.demo import DEMO_TODAY, demo_use_cases, seed_demo
+from services.commands.use_cases import Actor, CaseUseCases
+from services.demo.plan import DEMO_TODAY
+from services.demo.seeding import demo_use_cases, seed_demo
 from tests.crypto.softhsm import SoftHsmToken
 from tests.projections.test_cases_projection import assert_views_match_the_log
 

@@ -29,7 +29,7 @@ from projections.base import tables_of
 from projections.cases import CASE_VIEW, CASELOAD, CasesProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
-from services.demo import demo_use_cases, seed_demo
+from services.demo.seeding import demo_use_cases, seed_demo
 from tests.conftest import eventually
 from tests.domain.builders import opened_event
 from tests.projections.test_cli import haven

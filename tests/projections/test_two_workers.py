@@ -37,7 +37,7 @@ from projections.base import Tables
 from projections.cases import CasesProjection
 from projections.rebuild import rebuild
 from projections.runner import LEADER_LOCK_CLASS, ProjectionRunner, run_projections
-from services.demo import demo_use_cases, seed_demo
+from services.demo.seeding import demo_use_cases, seed_demo
 from tests.conftest import eventually
 from tests.projections.fault_support import HavenWorker, Writers, log_head, view_differences, worker_environment
 

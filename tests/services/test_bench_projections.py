@@ -20,7 +20,7 @@ from services.bench.projections import (
     sized_plan,
     with_team,
 )
-from services.demo import DEMO_TODAY
+from services.demo.plan import DEMO_TODAY
 from tests.services.bench_support import assert_scratch_database_dropped
 
 pytestmark = pytest.mark.bench

@@ -21,7 +21,7 @@ from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.demo_bulk import seed_demo_bulk
+from services.demo.bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
 from services.reporting.solver import HighsSolver
 from services.settings import login_as

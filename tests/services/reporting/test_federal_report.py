@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
-from services.demo import demo_plan
+from services.demo.generator import demo_plan
 from services.reporting.document import render_csv
 from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version
 from tests.services.reporting.conftest import CASES, SOLVER, TODAY, empty_ledger

@@ -18,7 +18,7 @@ from domain.event import EventMetadata
 from events.store import PostgresEventStore
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
-from services.demo_bulk import seed_demo_bulk
+from services.demo.bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import TODAY, seeded_demo
 from tests.services.reporting.releases import Releases

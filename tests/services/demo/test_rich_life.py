@@ -1,10 +1,10 @@
-"""The demo's richer case life (`demo_plan(..., rich=True)`, `services/demo_life.py`).
+"""The demo's richer case life (`demo_plan(..., rich=True)`, `services/demo/rich_life.py`).
 
 Pure plans, no database: the richer life gives about 50 events per intake (the report
 bench's 100,000 clients ≈ 5,000,000 events), more of what a case worker records (check-ins,
 needs reviews and goals, referrals, renewed releases), deterministically, and leaves the
-default plan as it was. That the bulk path writes these plans exactly as the use cases do is
-tested in `test_demo_bulk.py`.
+default plan untouched. That the bulk path writes these plans exactly as the use cases do is
+tested in `test_bulk.py`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections import Counter
 from domain.case import events as ev
 from domain.case.invariants import problems
 from domain.case.state import fold
-from services.demo import REFERRAL_STATUSES, demo_plan, events_digest
+from services.demo.generator import demo_plan
+from services.demo.plan import REFERRAL_STATUSES, events_digest
 
 TODAY = dt.date(2026, 10, 15)  # the report bench's demo clock
 CASES = 600

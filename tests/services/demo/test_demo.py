@@ -26,17 +26,11 @@ from domain.event import DomainEvent
 from events.catalog import haven_registry
 from events.log_order import LOG_START
 from events.store import PostgresEventStore
-from services.demo import (
-    AGE_BANDS,
-    DEFAULT_ORGANISATIONS,
-    REFERRAL_STATUSES,
-    DemoSummary,
-    demo_plan,
-    demo_use_cases,
-    events_digest,
-    seed_demo,
-    summarise,
-)
+from services.demo.generator import demo_plan
+from services.demo.organisations import DEFAULT_ORGANISATIONS
+from services.demo.plan import REFERRAL_STATUSES, DemoSummary, events_digest, summarise
+from services.demo.planner import AGE_BANDS
+from services.demo.seeding import demo_use_cases, seed_demo
 
 TODAY = dt.date(2026, 9, 30)
 CASES = 60

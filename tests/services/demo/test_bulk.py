@@ -22,9 +22,11 @@ from events.catalog import haven_registry
 from events.log_order import LOG_START
 from events.store import PostgresEventStore
 from events.verify import verify_store
-from services.cases import Actor
-from services.demo import DemoDrift, Step, demo_plan, demo_use_cases, seed_demo
-from services.demo_bulk import seed_demo_bulk, write_plan, write_scripts
+from services.commands.use_cases import Actor
+from services.demo.bulk import seed_demo_bulk, write_plan, write_scripts
+from services.demo.generator import demo_plan
+from services.demo.plan import DemoDrift, Step
+from services.demo.seeding import demo_use_cases, seed_demo
 
 TODAY = dt.date(2026, 9, 30)
 CASES = 24
@@ -35,7 +37,7 @@ async def read_log(store: PostgresEventStore) -> dict[tuple[str, str], list[Any]
     """Every stream: (version, event, metadata), in version order."""
     found: dict[tuple[str, str], list[Any]] = defaultdict(list)
     after = LOG_START
-    while batch := await store.read_all(after, limit=1000, precise=True):  # not held back by other sessions
+    while batch := await store.read_all(after, limit=1000, precise=True):  # not held back by other connections
         for r in batch:
             found[(r.tenant_id, str(r.stream_id))].append((r.version, r.event, r.metadata))
         after = batch[-1].log_position
