@@ -38,7 +38,7 @@ from events.registry import EventRegistry
 from events.store import PostgresEventStore
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool
-from services.bench.store import TENANT, BenchNoted, bench_metadata, synthetic_events
+from services.bench.workload import TENANT, BenchNoted, bench_metadata, synthetic_events
 from services.bootstrap import watch_erasures
 
 RAW_CHANNEL = "haven_bench_raw"

@@ -41,14 +41,13 @@ import contextlib
 import copy
 import datetime as dt
 import json
-import math
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +66,8 @@ from services.api.cases.schemas.requests import (
 )
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool
-from services.bench.store import _RAW_SCHEMA, BenchNoted, _Bench, _drive, _in_parallel
+from services.bench.timing import drive, in_parallel, percentile
+from services.bench.workload import RAW_SCHEMA, BenchNoted, StoreWorkload
 from services.bootstrap import runtime
 from services.commands.use_cases import Actor, CaseUseCases
 from services.identity.local_issuer import LocalIssuer
@@ -128,7 +128,7 @@ async def _seed(use_cases: CaseUseCases, *, clients: int, cases_per_client: int,
         return version
 
     jobs = [lambda owner=owner: one_case(owner) for owner in cases for _ in range(cases_per_client)]
-    await _in_parallel(jobs, 8)
+    await in_parallel(jobs, 8)
     return cases
 
 
@@ -188,14 +188,6 @@ async def _load(spec: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(out)
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile of `values` (0 when empty)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return float(ordered[max(0, math.ceil(fraction * len(ordered)) - 1)])
-
-
 class _Side:
     """Totals of one side of a figure over its rounds."""
 
@@ -242,8 +234,9 @@ async def _case_read(base: dict[str, Any], token: str, cases: list[list[list[Any
     return _figure(ours, raw.rate)
 
 
-async def _command(base: dict[str, Any], token: str, cases: list[list[list[Any]]], bench: _Bench, *,
-                   today: dt.date, rounds: int, note: Callable[[str], None]) -> dict[str, Any]:
+async def _command(base: dict[str, Any], token: str, cases: list[list[list[Any]]],
+                   bench: StoreWorkload, *, today: dt.date, rounds: int,
+                   note: Callable[[str], None]) -> dict[str, Any]:
     spec = {**base, "kind": "command", "headers": {"Authorization": f"Bearer {token}"},
             "body": service_body(today), "cases": cases}
     writers = [bench.raw_writer() for _ in cases]
@@ -256,7 +249,8 @@ async def _command(base: dict[str, Any], token: str, cases: list[list[list[Any]]
                 spec["cases"] = result["cases"]  # each client's versions, carried to the next round
                 ours.add(result)
             else:
-                rows, elapsed = await _drive(writers, base["seconds"], base["warmup"] if round_ == 0 else 0.0)
+                warmup = base["warmup"] if round_ == 0 else 0.0
+                rows, elapsed = await drive(writers, base["seconds"], warmup)
                 raw_rows += rows
                 raw_elapsed += elapsed
     return _figure(ours, raw_rows / raw_elapsed)
@@ -279,8 +273,7 @@ async def run_http_bench(
     `database_url` names any database on the server (the `haven` one is fine): the bench
     creates `haven_bench_<hex>` next to it and drops it at the end, whatever happens. Each
     figure runs `seconds` per side in all, in `rounds` alternating rounds; `workers` is the
-    server's worker processes (`haven serve`'s default, 1). With the defaults the bench takes
-    about a minute and a half on a 2-core machine.
+    server's worker processes (`haven serve`'s default, 1).
     """
     if seconds <= 0 or warmup < 0 or rounds < 1 or clients < 1 or cases_per_client < 1 or history < 1 \
             or workers < 1:
@@ -303,8 +296,8 @@ async def run_http_bench(
                                               "WHERE event_type = $1", tag_of(ServiceDelivered))
                 size = size or 400  # history=1: no service yet; any plausible size
                 async with scratch_pool(url, min_size=clients + 2, max_size=clients + 4) as pool:
-                    await pool.execute(_RAW_SCHEMA)
-                    bench = _Bench(pool, rt.keyring, EventRegistry([BenchNoted]))
+                    await pool.execute(RAW_SCHEMA)
+                    bench = StoreWorkload(pool, rt.keyring, EventRegistry([BenchNoted]))
                     bench.blobs = [os.urandom(size) for _ in bench.blobs]  # a recorded service's size
                     port = _free_port()
                     base_url = f"http://127.0.0.1:{port}"

@@ -45,7 +45,6 @@ import gc
 import math
 import os
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -61,10 +60,10 @@ from projections.cases import CASELOAD, CasesProjection
 from projections.catalog import projection_factories
 from projections.partitioned import Partitioning
 from projections.rebuild import rebuild
-from services.bench.http import percentile
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool, scratch_store
-from services.bench.store import _Bench
+from services.bench.timing import percentile
+from services.bench.workload import raw_catch_up
 from services.commands.use_cases import Actor
 from services.demo.bulk import write_scripts
 from services.demo.generator import demo_plan
@@ -151,11 +150,9 @@ def _figure(ours: float, raw: float, unit: str, **extra: Any) -> dict[str, Any]:
 async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventStore, events: int, *,
                    partitioning: Partitioning, rounds: int, note: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     make = projection_factories(keyring, store)["cases"]
-    # The store bench's raw catch-up, as it is (it needs nothing of its bench but the pool).
-    raw_side = types.SimpleNamespace(pool=pool)
 
-    async def raw() -> int:
-        return await _Bench.raw_catch_up(raw_side, "haven.events")  # type: ignore[arg-type]
+    async def raw() -> int:  # the store bench's raw catch-up, over the same rows
+        return await raw_catch_up(pool, "haven.events")
 
     generation = 0
 
@@ -257,7 +254,7 @@ async def run_projections_bench(
 
     `database_url` names any database on the server: the bench creates its own database
     `haven_bench_<hex>` next to it and drops it at the end. With the defaults the seed holds
-    about 240,000 events; the bench takes a few minutes on a 2-core machine.
+    about 240,000 events.
     """
     if min(events, team_cases, team_workers, rebuild_rounds, rebuild_workers, rounds) < 1 or seconds <= 0:
         raise ValueError("events, team_cases, team_workers, rebuild_rounds, rebuild_workers, seconds and rounds "

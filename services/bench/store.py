@@ -32,221 +32,37 @@ Everything written is synthetic: one organisation ``bench-org-01`` and one event
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import os
-import random
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from crypto.aead import OVERHEAD
 from crypto.keyring import Keyring
 from crypto.providers import FileKeyProvider
-from domain.event import DomainEvent, EventMetadata
-from events.log_order import LOG_START
-from events.registry import EventRegistry, tag_of
-from events.store import EVENT_COLUMNS, PostgresEventStore, utc_now
+from events.registry import EventRegistry
+from events.store import utc_now
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool
+from services.bench.timing import Op, drive, in_parallel
+from services.bench.workload import (
+    RAW_INSERT,
+    RAW_SCHEMA,
+    STREAM_EVENTS,
+    STREAMS_PER_TRANSACTION,
+    TENANT,
+    BenchNoted,
+    StoreWorkload,
+    bench_metadata,
+)
 
 FIGURES = ("append_single", "append_concurrent", "bulk_import", "read_stream", "catch_up")
 TARGETS: dict[str, float] = {"append_concurrent": 0.6, "catch_up": 0.3}  # minimum ours/raw
 
-TENANT = "bench-org-01"
-STREAM_EVENTS = 50            # events per stream in bulk_import, read_stream and catch_up
-STREAMS_PER_TRANSACTION = 20  # bulk_import: 20 x 50 = 1000 events per transaction
-BATCH = 1000                  # catch_up page size
-EVENT_POOL = 1000             # distinct synthetic events, used round robin
-
-Op = Callable[[], Awaitable[int]]  # does some work, returns the number of events it handled
-
-
-class BenchNoted(DomainEvent, frozen=True, tag="bench.noted"):
-    """A synthetic case note. Exists only for the bench; never registered by the application."""
-
-    note_id: str
-    sequence: int
-    category: str
-    priority: int
-    summary: str
-    labels: tuple[str, ...] = ()
-
-
-_CATEGORIES = ("intake", "follow-up", "referral", "review", "closure")
-_LABELS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
-_WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
-          "incididunt ut labore et dolore magna aliqua enim ad minim veniam").split()
-
-
-def synthetic_events(count: int = EVENT_POOL, *, seed: int = 20_250_101) -> list[BenchNoted]:
-    """`count` synthetic notes, ~190 bytes of payload each (lorem ipsum, no real-looking data).
-
-    With the metadata and the AEAD overhead an event seals to ~325 bytes of ciphertext.
-    """
-    rng = random.Random(seed)
-    events = []
-    for sequence in range(count):
-        words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 7)))
-        events.append(BenchNoted(
-            note_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            sequence=sequence,
-            category=rng.choice(_CATEGORIES),
-            priority=rng.randint(1, 5),
-            summary=f"Synthetic note {sequence:06d}: {words}.",
-            labels=tuple(rng.sample(_LABELS, rng.randint(1, 3))),
-        ))
-    return events
-
-
-def bench_metadata() -> EventMetadata:
-    """Metadata of one synthetic command (a fresh command id)."""
-    return EventMetadata(actor_id="bench-actor-01", command_id=str(uuid.uuid4()))
-
-
-# The raw table is haven.events' own definition (columns, checks, keys, indexes), so the two
-# can never drift apart; only the write path and the reading differ.
-_RAW_SCHEMA = "CREATE TABLE bench_raw (LIKE haven.events INCLUDING ALL)"
-_COLUMNS = EVENT_COLUMNS
-
-_RAW_INSERT = """INSERT INTO bench_raw (tenant_id, stream_id, version, event_type, schema_version,
-    key_id, recorded_at, ciphertext, chain_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
-
-_RAW_READ_STREAM = f"""SELECT {_COLUMNS} FROM bench_raw
- WHERE tenant_id = $1 AND stream_id = $2 ORDER BY version"""
-
-_KEYSET_SQL = """SELECT {columns} FROM {table}
- WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
- ORDER BY transaction_id, position LIMIT $3"""
-
-
-class _Bench:
-    """What every figure needs: the store, the pool, synthetic events and matching raw rows."""
-
-    def __init__(self, pool: asyncpg.Pool, keyring: Keyring, registry: EventRegistry) -> None:
-        self.pool = pool
-        self.keyring = keyring
-        self.store = PostgresEventStore(pool, keyring, registry)
-        self.events = synthetic_events()
-        self.tag = tag_of(BenchNoted)
-        # raw row i has a "ciphertext" exactly as long as event i's sealed form
-        sample = bench_metadata()
-        sizes = [len(registry.encode(event, sample)[2]) + OVERHEAD for event in self.events]
-        self.blobs = [os.urandom(size) for size in sizes]
-        self.chains = [os.urandom(32) for _ in self.events]
-        self.mean_ciphertext = sum(sizes) / len(sizes)
-        self._ours = 0
-        self._raw = 0
-
-    def our_events(self, count: int) -> list[BenchNoted]:
-        start, self._ours = self._ours, self._ours + count
-        return [self.events[(start + i) % EVENT_POOL] for i in range(count)]
-
-    def raw_rows(self, stream_id: uuid.UUID, key_id: str, first_version: int, count: int,
-                 recorded_at: dt.datetime) -> list[tuple[Any, ...]]:
-        start, self._raw = self._raw, self._raw + count
-        rows = []
-        for i in range(count):
-            index = (start + i) % EVENT_POOL
-            rows.append((TENANT, stream_id, first_version + i, self.tag, BenchNoted.schema_version,
-                         key_id, recorded_at, self.blobs[index], self.chains[index]))
-        return rows
-
-    # -- one operation each, ours and raw ----------------------------------------------
-
-    def our_writer(self) -> Op:
-        """Appends one event per call, version after version of its own stream."""
-        stream_id, version = uuid.uuid4(), 0
-
-        async def op() -> int:
-            nonlocal version
-            await self.store.append(TENANT, stream_id, version, self.our_events(1), bench_metadata())
-            version += 1
-            return 1
-
-        return op
-
-    def raw_writer(self) -> Op:
-        stream_id, key_id, version = uuid.uuid4(), os.urandom(8).hex(), 0
-
-        async def op() -> int:
-            nonlocal version
-            version += 1
-            (row,) = self.raw_rows(stream_id, key_id, version, 1, utc_now())
-            await self.pool.execute(_RAW_INSERT, *row)
-            return 1
-
-        return op
-
-    async def our_import(self, sizes: Sequence[int] = (STREAM_EVENTS,) * STREAMS_PER_TRANSACTION) -> int:
-        """One transaction appending one new stream of `size` events per entry of `sizes`."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            for size in sizes:
-                await self.store.append(TENANT, uuid.uuid4(), 0, self.our_events(size), bench_metadata(),
-                                        connection=conn)
-        return sum(sizes)
-
-    async def raw_import(self, sizes: Sequence[int] = (STREAM_EVENTS,) * STREAMS_PER_TRANSACTION) -> int:
-        now = utc_now()
-        rows = []
-        for size in sizes:
-            rows.extend(self.raw_rows(uuid.uuid4(), os.urandom(8).hex(), 1, size, now))
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.executemany(_RAW_INSERT, rows)
-        return len(rows)
-
-    def our_reader(self, stream_id: uuid.UUID) -> Op:
-        async def op() -> int:
-            return len(await self.store.read_stream(TENANT, stream_id))
-
-        return op
-
-    def raw_reader(self, stream_id: uuid.UUID) -> Op:
-        async def op() -> int:
-            return len(await self.pool.fetch(_RAW_READ_STREAM, TENANT, stream_id))
-
-        return op
-
-    async def our_catch_up(self) -> int:
-        """The store's catch-up reader from the start to the head; returns the events read."""
-        count = 0
-        async for batch in self.store.read_all_batches(LOG_START, BATCH):
-            count += len(batch)
-        return count
-
-    async def raw_catch_up(self, table: str = "bench_raw") -> int:
-        sql = _KEYSET_SQL.format(columns=_COLUMNS, table=table)
-        transaction_id, position, count = 0, 0, 0
-        while rows := await self.pool.fetch(sql, transaction_id, position, BATCH):
-            count += len(rows)
-            transaction_id, position = rows[-1]["transaction_id"], rows[-1]["position"]
-        return count
-
 
 # -- timing ------------------------------------------------------------------------------
-
-
-async def _drive(ops: Sequence[Op], seconds: float, warmup: float) -> tuple[int, float]:
-    """Run every op in its own task, in a loop: `warmup` seconds uncounted, then `seconds`
-    counted. Returns (events, elapsed seconds of the counted part)."""
-
-    async def loop(op: Op, deadline: float) -> int:
-        done = 0
-        while time.perf_counter() < deadline:
-            done += await op()
-        return done
-
-    if warmup > 0:
-        deadline = time.perf_counter() + warmup
-        await asyncio.gather(*(loop(op, deadline) for op in ops))
-    start = time.perf_counter()
-    counts = await asyncio.gather(*(loop(op, start + seconds) for op in ops))
-    return sum(counts), time.perf_counter() - start
 
 
 def _figure(ours: float, raw: float) -> dict[str, Any]:
@@ -265,25 +81,10 @@ async def _compare(ours: Sequence[Op], raw: Sequence[Op], *, seconds: float, war
     sides = [("ours", ours), ("raw", raw)]
     for round_ in range(rounds):
         for side, ops in sides if round_ % 2 == 0 else sides[::-1]:
-            events, elapsed = await _drive(ops, seconds / rounds, warmup if round_ == 0 else 0.0)
+            events, elapsed = await drive(ops, seconds / rounds, warmup if round_ == 0 else 0.0)
             totals[side][0] += events
             totals[side][1] += elapsed
     return _figure(totals["ours"][0] / totals["ours"][1], totals["raw"][0] / totals["raw"][1])
-
-
-async def _in_parallel(jobs: Sequence[Callable[[], Awaitable[int]]], workers: int) -> int:
-    """Run the jobs with at most `workers` at a time; returns the sum of their results."""
-    queue = list(reversed(jobs))
-    total = 0
-
-    async def worker() -> None:
-        nonlocal total
-        while queue:
-            done = await queue.pop()()
-            total += done
-
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return total
 
 
 def _import_plan(events: int) -> list[list[int]]:
@@ -297,14 +98,15 @@ def _import_plan(events: int) -> list[list[int]]:
 # -- the figures ------------------------------------------------------------------------
 
 
-async def _catch_up(bench: _Bench, events: int, *, rounds: int, loaders: int,
+async def _catch_up(bench: StoreWorkload, events: int, *, rounds: int, loaders: int,
                     note: Callable[[str], None]) -> dict[str, Any]:
     await bench.pool.execute("TRUNCATE haven.events, haven.streams, bench_raw")
     plan = _import_plan(events)
     note(f"catch_up: loading {events:,} events into haven.events")
-    loaded = await _in_parallel([lambda sizes=sizes: bench.our_import(sizes) for sizes in plan], loaders)
+    loaded = await in_parallel([lambda sizes=sizes: bench.our_import(sizes) for sizes in plan],
+                               loaders)
     note(f"catch_up: loading {events:,} rows into bench_raw")
-    await _in_parallel([lambda sizes=sizes: bench.raw_import(sizes) for sizes in plan], loaders)
+    await in_parallel([lambda sizes=sizes: bench.raw_import(sizes) for sizes in plan], loaders)
     await bench.pool.execute("VACUUM (ANALYZE) haven.events, haven.streams, bench_raw")
     # warm the buffer cache the same way for both tables (heap and log-order index)
     await bench.raw_catch_up("haven.events")
@@ -328,8 +130,9 @@ async def _catch_up(bench: _Bench, events: int, *, rounds: int, loaders: int,
     return _figure(totals["ours"][0] / totals["ours"][1], totals["raw"][0] / totals["raw"][1])
 
 
-async def _run(bench: _Bench, *, events_for_catch_up: int, seconds: float, warmup: float, rounds: int,
-               writers: int, catch_up_rounds: int, note: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+async def _run(bench: StoreWorkload, *, events_for_catch_up: int, seconds: float, warmup: float,
+               rounds: int, writers: int, catch_up_rounds: int,
+               note: Callable[[str], None]) -> dict[str, dict[str, Any]]:
     timing = {"seconds": seconds, "warmup": warmup, "rounds": rounds}
     results: dict[str, dict[str, Any]] = {}
 
@@ -347,7 +150,7 @@ async def _run(bench: _Bench, *, events_for_catch_up: int, seconds: float, warmu
     our_stream, raw_stream = uuid.uuid4(), uuid.uuid4()
     await bench.store.append(TENANT, our_stream, 0, bench.our_events(STREAM_EVENTS), bench_metadata())
     await bench.pool.executemany(
-        _RAW_INSERT, bench.raw_rows(raw_stream, os.urandom(8).hex(), 1, STREAM_EVENTS, utc_now()))
+        RAW_INSERT, bench.raw_rows(raw_stream, os.urandom(8).hex(), 1, STREAM_EVENTS, utc_now()))
     results["read_stream"] = await _compare(
         [bench.our_reader(our_stream)], [bench.raw_reader(raw_stream)], **timing)
 
@@ -374,20 +177,19 @@ async def run_store_bench(
     drops it at the end. Each timed figure runs `seconds` per side (ours, raw), split into
     `rounds` alternating rounds, after `warmup` seconds per side; `catch_up` reads the whole
     log of `events_for_catch_up` events `catch_up_rounds` times per side. `progress`, if
-    given, is called with a short line as each step starts. With the defaults the bench
-    takes about a minute on a 2-core machine.
+    given, is called with a short line as each step starts.
     """
     if events_for_catch_up < 1 or seconds <= 0 or rounds < 1 or writers < 1 or catch_up_rounds < 1:
         raise ValueError("events_for_catch_up, seconds, rounds, writers and catch_up_rounds must be positive")
     note = progress or (lambda _line: None)
     async with scratch_database(database_url, note) as url, \
             scratch_pool(url, min_size=writers + 4, max_size=max(writers + 4, 20)) as pool:
-        await pool.execute(_RAW_SCHEMA)
+        await pool.execute(RAW_SCHEMA)
         with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
             provider = FileKeyProvider(Path(folder) / "kek")
             try:
                 keyring = Keyring(provider)
-                bench = _Bench(pool, keyring, EventRegistry([BenchNoted]))
+                bench = StoreWorkload(pool, keyring, EventRegistry([BenchNoted]))
                 note(f"events of {bench.mean_ciphertext:.0f} bytes of ciphertext on average")
                 return await _run(bench, events_for_catch_up=events_for_catch_up, seconds=seconds,
                                   warmup=warmup, rounds=rounds, writers=writers,

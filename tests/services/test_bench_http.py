@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.bench.http import FIGURES, P99_LIMIT_MS, TARGETS, percentile, print_table, run_http_bench
+from services.bench.http import FIGURES, P99_LIMIT_MS, TARGETS, print_table, run_http_bench
 from services.bench.report import format_table
+from services.bench.timing import percentile
 from tests.services.bench_support import assert_scratch_database_dropped
 
 pytestmark = pytest.mark.bench
