@@ -16,7 +16,8 @@ from typing import Any
 
 from domain.case import commands as cmd
 from domain.case import events as ev
-from domain.case.decide import Context, decide
+from domain.case.checks import Context
+from domain.case.decide import decide
 from domain.case.lifecycles import IMMIGRATION_MACHINES, REFERRAL_REASON_LIST, REFERRAL_TRANSITIONS
 from domain.case.state import CaseState, fold
 from domain.case.values import (

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from hypothesis import strategies as st
 
 from domain.case import commands as cmd
-from domain.case.decide import Context, decide
+from domain.case.checks import Context
+from domain.case.decide import decide
 from domain.case.errors import DomainError
 from domain.case.lifecycles import IMMIGRATION_MACHINES, REFERRAL_REASON_LIST, REFERRAL_TRANSITIONS
 from domain.case.state import CaseState, fold

@@ -10,7 +10,8 @@ import pytest
 from domain.case import commands as cmd
 from domain.case import errors as err
 from domain.case import events as ev
-from domain.case.decide import decide, receiving_case
+from domain.case.closure_rules import receiving_case
+from domain.case.decide import decide
 from domain.case.invariants import problems
 from tests.domain.builders import (
     ORG,

@@ -9,7 +9,8 @@ import pytest
 from domain.case import commands as cmd
 from domain.case import errors as err
 from domain.case import events as ev
-from domain.case.decide import MAX_CONSENT_DAYS, decide
+from domain.case.decide import decide
+from domain.case.intake_rules import MAX_CONSENT_DAYS
 from domain.case.invariants import problems
 from tests.domain.builders import (
     ACTOR,

@@ -9,7 +9,8 @@ import pytest
 from domain.case import commands as cmd
 from domain.case import errors as err
 from domain.case import events as ev
-from domain.case.decide import DATE_SKEW, decide
+from domain.case.checks import DATE_SKEW
+from domain.case.decide import decide
 from domain.case.state import CaseState
 from domain.case.values import ContactChannel, FamilyServed
 from tests.domain.builders import (

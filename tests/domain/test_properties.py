@@ -21,11 +21,19 @@ from hypothesis import strategies as st
 from domain.case import commands as cmd
 from domain.case import errors as err
 from domain.case import events as ev
-from domain.case.decide import DATE_SKEW, Context, decide
+from domain.case.checks import DATE_SKEW, Context
+from domain.case.decide import decide
 from domain.case.invariants import problems
 from domain.case.lifecycles import IMMIGRATION_MACHINES, REFERRAL_TRANSITIONS
 from domain.case.state import CaseState, fold
-from domain.case.values import Demographics, Identity, Intake, SafeContact, TraffickingContext, VictimStatus
+from domain.case.values import (
+    Demographics,
+    Identity,
+    Intake,
+    SafeContact,
+    TraffickingContext,
+    VictimStatus,
+)
 from domain.codebook import CURRENT
 from domain.event import DomainEvent
 from tests.domain.strategies import ACTOR, CLOSURE_KINDS, ORG, REFERRAL_KINDS, Life, case_lives

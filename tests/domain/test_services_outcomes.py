@@ -8,7 +8,7 @@ import pytest
 from domain.case import commands as cmd
 from domain.case import errors as err
 from domain.case import events as ev
-from domain.case.decide import MAX_MINUTES, MAX_UNITS
+from domain.case.care_rules import MAX_MINUTES, MAX_UNITS
 from tests.domain.builders import (
     PARTNER,
     consent_granted,
