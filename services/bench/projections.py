@@ -264,8 +264,8 @@ async def run_projections_bench(
             scratch_store(pool) as scratched:
         store, keyring, kek = scratched
         written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
-        # The plan's hundreds of thousands of objects are gone now: a full collection
-        # during the timed part would otherwise walk them all (seconds, not ms).
+        # The plan's hundreds of thousands of objects are garbage at this point: collected
+        # here, so that no full collection walks them during the timed part.
         gc.collect()
         await pool.execute("VACUUM (ANALYZE) haven.events, haven.streams")
         results: dict[str, dict[str, Any]] = {}

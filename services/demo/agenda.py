@@ -4,8 +4,8 @@ A planned case is a stream kept in memory: its state, its events and the profile
 it. `AgendaPlanner.do` decides each command with the domain's own `decide`, exactly as the
 use case will, and records the step; `at` puts an action on the agenda for a later day, and
 `run_agenda` runs the actions in date order, each on the state of its day. The layers built
-on it (care, referrals, immigration, enrolment, closure) only plan actions and issue
-commands through these two.
+on it (care, referrals, immigration, enrolment, closure) plan actions and pass their
+commands through these two only.
 """
 
 from __future__ import annotations
