@@ -98,9 +98,9 @@ class CaseState(msgspec.Struct, frozen=True, kw_only=True):
         return self.closure is not None
 
     def age_on(self, day: dt.date) -> int | None:
-        birth = self.identity.date_of_birth if self.identity else None
-        if birth is not None:
-            return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+        age = self.identity.age_on(day) if self.identity else None
+        if age is not None:
+            return age
         if self.intake is not None and self.intake.age_at_intake is not None:
             return self.intake.age_at_intake + (day - self.intake.intake_on).days // 365
         return None

@@ -23,6 +23,13 @@ class Identity(Value, frozen=True, kw_only=True):
     aliases: tuple[str, ...] = ()
     date_of_birth: dt.date | None = None
 
+    def age_on(self, day: dt.date) -> int | None:
+        """Whole years from the date of birth to `day` (None without a date of birth)."""
+        birth = self.date_of_birth
+        if birth is None:
+            return None
+        return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
 
 class ContactChannel(Value, frozen=True, kw_only=True):
     channel: str  # codebook contact_channel

@@ -80,7 +80,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.codebook import CURRENT
-from domain.reporting.generalisation import AGE_BAND_CODES, GENDER_CODES
+from domain.reporting.generalisation import (
+    AGE_BAND_CODES,
+    AGE_GROUP_CODES,
+    AGE_GROUP_OF_BAND,
+    GENDER_CODES,
+)
 
 VERSION = "federal-2026.1"
 WITHHELD = "withheld"  # atom code of a client without statistics consent (never a published category)
@@ -92,7 +97,7 @@ PROGRAM_OF_CITIZENSHIP = {"foreign_national": "tvap", "citizen_or_lpr": "dvht", 
 # Dimension name -> the published categories, in order (atoms add WITHHELD where consent-gated).
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "victim_status": ("confirmed", "strong_indicators", "not_determined"),
-    "age_group": ("adult", "minor", "not_tracked"),
+    "age_group": AGE_GROUP_CODES,
     "trafficking_type": ("sex", "labor", "both", "unknown", "not_reported"),
     "gender": GENDER_CODES,
     "age_band": AGE_BAND_CODES,
@@ -107,8 +112,6 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "exit": ("stayer", "leaver"),
 }
 
-AGE_GROUP_OF_BAND = {"0-11": "minor", "12-17": "minor", "18-24": "adult", "25-34": "adult", "35-49": "adult",
-                     "50+": "adult", "not_tracked": "not_tracked"}  # as the projection codes both (age < 18)
 BANDS_OF_AGE_GROUP: dict[str, tuple[str, ...]] = {
     group: tuple(band for band, of in AGE_GROUP_OF_BAND.items() if of == group) for group in CATEGORIES["age_group"]}
 

@@ -7,18 +7,33 @@ categories, for the projection that codes each client and the codebook that list
 from __future__ import annotations
 
 AGE_BANDS: tuple[tuple[str, int, int], ...] = (  # (code, lowest age, highest age)
-    ("0-11", 0, 11), ("12-17", 12, 17), ("18-24", 18, 24), ("25-34", 25, 34), ("35-49", 35, 49), ("50+", 50, 200))
+    ("0-11", 0, 11),
+    ("12-17", 12, 17),
+    ("18-24", 18, 24),
+    ("25-34", 25, 34),
+    ("35-49", 35, 49),
+    ("50+", 50, 200),
+)
 NOT_TRACKED = "not_tracked"
 AGE_BAND_CODES: tuple[str, ...] = (*(band for band, _, _ in AGE_BANDS), NOT_TRACKED)
+AGE_GROUP_CODES: tuple[str, ...] = ("adult", "minor", NOT_TRACKED)
 ADULT_AGE = 18
 
 GENDER_REPORTED: dict[str, str] = {  # rare categories collapsed to "another"
-    "woman": "woman", "man": "man", "transgender_woman": "another", "transgender_man": "another",
-    "non_binary": "another", "another": "another", "not_reported": "not_reported"}
+    "woman": "woman",
+    "man": "man",
+    "transgender_woman": "another",
+    "transgender_man": "another",
+    "non_binary": "another",
+    "another": "another",
+    "not_reported": "not_reported",
+}
 GENDER_CODES: tuple[str, ...] = ("woman", "man", "another", "not_reported")
 CITIZENSHIP_REPORTED: dict[str, str] = {
-    "us_citizen": "citizen_or_lpr", "lawful_permanent_resident": "citizen_or_lpr",
-    "foreign_national": "foreign_national"}
+    "us_citizen": "citizen_or_lpr",
+    "lawful_permanent_resident": "citizen_or_lpr",
+    "foreign_national": "foreign_national",
+}
 
 
 def age_band(age: int | None) -> str:
@@ -30,6 +45,20 @@ def age_band(age: int | None) -> str:
 
 def age_group(age: int | None) -> str:
     return NOT_TRACKED if age is None else ("minor" if age < ADULT_AGE else "adult")
+
+
+def _group_of_band(low: int, high: int) -> str:
+    group = age_group(low)
+    if age_group(high) != group:
+        raise ValueError("an age band must not straddle the age of majority")
+    return group
+
+
+# The age group of every age band: a band lies within one group.
+AGE_GROUP_OF_BAND: dict[str, str] = {
+    **{band: _group_of_band(low, high) for band, low, high in AGE_BANDS},
+    NOT_TRACKED: NOT_TRACKED,
+}
 
 
 def gender(identity: str) -> str:

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.reporting.federal_codebook import (
-    AGE_GROUP_OF_BAND,
     CATEGORIES,
     FAMILIES,
     LINK_DIMENSIONS,
@@ -21,6 +20,7 @@ from domain.reporting.federal_codebook import (
     WITHHELD,
     Family,
 )
+from domain.reporting.generalisation import AGE_GROUP_OF_BAND
 
 
 class InputsOutsideCodebook(ValueError):

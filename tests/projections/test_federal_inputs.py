@@ -24,11 +24,11 @@ from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
 from domain.case.state import fold
 from domain.codebook import CURRENT
+from domain.reporting.case_facts import CODES, COLUMNS
 from events.catalog import haven_registry
 from events.store import PostgresEventStore, RecordedEvent
 from projections import checkpoints
 from projections.catalog import PROJECTION_TYPES
-from projections.federal_inputs import CODES, COLUMNS
 from projections.rebuild import forget_case, rebuild
 from projections.runner import ProjectionRunner
 from services.demo.seeding import demo_use_cases, seed_demo
