@@ -60,25 +60,27 @@ class CaseUseCases:
         state = await self.load(actor.organisation_id, case_id)
         if expected_version is not None and expected_version != state.version:
             raise ConcurrencyConflict(case_id, expected_version)
-        return state, decide(state, command, self._context(actor))
+        return state, decide(state, command, self.context(actor))
 
     async def execute(self, actor: Actor, case_id: str, command: cmd.Command,
                       expected_version: int | None = None) -> int:
         """Any command on an existing case: decided on its state, appended at its version."""
         state, events = await self._decide(actor, case_id, command, expected_version)
         result = await self._store.append(actor.organisation_id, uuid.UUID(case_id), state.version, events,
-                                          self._metadata(actor))
+                                          self.metadata(actor))
         self._appended(actor.organisation_id, case_id, state, events)
         return result.version
 
     def _appended(self, organisation_id: str, case_id: str, state: CaseState, events: list[DomainEvent]) -> None:
         self._appended_states[(organisation_id, case_id)] = fold(enumerate(events, start=state.version + 1), state)
 
-    def _context(self, actor: Actor) -> Context:
+    def context(self, actor: Actor) -> Context:
+        """What the domain decides with: the clock's time and who acts."""
         return Context(now=self._clock(), actor_id=actor.user_id)
 
     @staticmethod
-    def _metadata(actor: Actor) -> EventMetadata:
+    def metadata(actor: Actor) -> EventMetadata:
+        """What every event of one command records: who acted, the command, the request."""
         return EventMetadata(actor_id=actor.user_id, command_id=uuid.uuid4().hex, correlation_id=actor.request_id)
 
     # -- one function per use case --------------------------------------------------
@@ -167,9 +169,9 @@ class CaseUseCases:
         state, _ = await self._asked_of(actor, sending_organisation, case_id, transfer_id)
         sender = _answering(actor, sending_organisation)
         events = decide(state, cmd.DeclineTransfer(transfer_id=transfer_id, declined_on=declined_on, reason=reason),
-                        self._context(sender))
+                        self.context(sender))
         result = await self._store.append(sending_organisation, uuid.UUID(case_id), state.version, events,
-                                          self._metadata(sender))
+                                          self.metadata(sender))
         self._appended(sending_organisation, case_id, state, events)
         return result.version
 
@@ -196,14 +198,14 @@ class CaseUseCases:
                          receiver: Actor) -> int:
         """Close the sending case as transferred and open the receiving one, in one transaction.
         Each organisation's record names only its own staff, or the other organisation."""
-        events = decide(state, command, self._context(sender))
+        events = decide(state, command, self.context(sender))
         transferred = next(e for e in events if isinstance(e, CaseTransferred))
         opened = receiving_case(state, transferred, command)
         async with self._store.transaction() as conn:
             result = await self._store.append(sender.organisation_id, uuid.UUID(case_id), state.version, events,
-                                              self._metadata(sender), connection=conn)
+                                              self.metadata(sender), connection=conn)
             await self._store.append(receiver.organisation_id, uuid.UUID(command.receiving_case_id), 0,
-                                     [opened], self._metadata(receiver), connection=conn)
+                                     [opened], self.metadata(receiver), connection=conn)
         self._appended(sender.organisation_id, case_id, state, events)
         self._appended(receiver.organisation_id, command.receiving_case_id, CaseState(), [opened])
         return result.version

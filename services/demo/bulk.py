@@ -7,7 +7,7 @@ the same events without the round trips only a live service needs:
 
 * Each step is decided again with the domain (`domain.case.decide.decide`), against the
   case's state kept in memory, with the `Context` and the metadata the use cases build for
-  the same actor (`CaseUseCases._context` and `_metadata`, used as they are, so the two
+  the same actor (`CaseUseCases.context` and `metadata`, used as they are, so the two
   paths cannot drift apart). A transfer also opens the receiving case with `receiving_case`,
   its metadata naming the sending organisation, as `CaseUseCases.transfer` does. Every
   step must end at the version the plan says, and `write_plan` also checks that each step
@@ -105,7 +105,7 @@ class _Decider:
                 f"case {step.case_id} is at version {before.version}, "
                 f"the plan expects {step.expected_version}"
             )
-        events = decide(before, step.command, use_cases._context(actor))
+        events = decide(before, step.command, use_cases.context(actor))
         after = fold(((before.version + k, e) for k, e in enumerate(events, start=1)), before)
         if after.version != step.version:
             raise DemoDrift(
@@ -119,7 +119,7 @@ class _Decider:
                 f"case {step.case_id}: {step.use_case} decides other events than the plan's"
             )
         if pending is None:
-            pending = streams[key] = _Pending(after, [], use_cases._metadata(actor))
+            pending = streams[key] = _Pending(after, [], use_cases.metadata(actor))
         pending.state = after
         pending.events.extend(events)
         if isinstance(step.command, cmd.TransferCase):
@@ -134,7 +134,7 @@ class _Decider:
                     f"case {command.receiving_case_id}: the received case differs from the plan's"
                 )
             # As `CaseUseCases.transfer`: the receiving record names the sending organisation.
-            metadata = use_cases._metadata(actor)
+            metadata = use_cases.metadata(actor)
             received = EventMetadata(
                 actor_id=f"transfer-from:{actor.organisation_id}",
                 command_id=metadata.command_id,
