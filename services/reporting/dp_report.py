@@ -2,7 +2,7 @@
 
 For funders who accept noisy counts instead of suppressed ones. Every quarterly table of the
 codebook whose cells are single categories (`TableSpec.where` empty; year-to-date and
-grant-year tables are left to the suppression path) becomes a `services.reporting.dp.DPTable`
+grant-year tables are left to the suppression path) becomes a `services.reporting.dp_contributions.DPTable`
 with all its codebook cells, zeros included. The privacy unit is the client: each client has
 at most one row per quarter in ``reporting.federal_inputs`` and so adds 1 to at most one cell
 of each table (`max_contribution=1`), and the L1 sensitivity of the release is the number of
@@ -29,8 +29,14 @@ import asyncpg
 from domain.reporting.families import MINIMUM_UNIT, ROLL_UP
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WITHHELD
 from domain.reporting.inputs import GROUP_COLUMNS, family_key
-from services.reporting.dp import DPTable, Requester, bound_contributions, codebook_cells, release_noisy
-from services.reporting.job import FederalReportJob, parse_period, refuse_other_mode, reporting_connection
+from services.reporting.dp import Requester, release_noisy
+from services.reporting.dp_contributions import DPTable, bound_contributions, codebook_cells
+from services.reporting.job import (
+    FederalReportJob,
+    parse_period,
+    refuse_other_mode,
+    reporting_connection,
+)
 
 
 def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -> list[DPTable]:

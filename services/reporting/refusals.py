@@ -22,7 +22,8 @@ import uuid
 import asyncpg
 import msgspec
 
-from services.reporting.dp import DPError, Requester
+from services.reporting.dp import Requester
+from services.reporting.dp_contributions import DPError
 from services.reporting.job import ReportError, ReportRefused, RevisionNeedsReview
 
 PUBLIC_REFUSAL = "Refused by the disclosure policy."

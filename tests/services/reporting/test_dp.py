@@ -1,4 +1,4 @@
-"""The differential-privacy mode (services/reporting/dp.py): noise, bound, ledger, cache.
+"""The differential-privacy mode (services/reporting/dp*.py): noise, bound, ledger, cache.
 
 Attacks of REFERENCE §3 covered here, each with a control: *wrong noise scale* (a chi-square
 goodness-of-fit test against the discrete Laplace pmf that accepts the real mechanism and
@@ -29,17 +29,16 @@ import asyncpg
 import pytest
 from scipy import stats
 
-from services.reporting import dp
-from services.reporting.dp import (
-    BudgetExhausted,
+from services.reporting.dp import BudgetExhausted, release_noisy
+from services.reporting.dp_contributions import (
+    DPError,
     DPTable,
     InvalidContribution,
-    Mechanism,
     bound_contributions,
     codebook_cells,
-    discrete_laplace_pmf,
-    release_noisy,
+    dims,
 )
+from services.reporting.dp_noise import Mechanism, discrete_laplace_pmf
 from services.settings import login_as
 from tests.services.reporting.conftest import PERMISSIVE, disclosure_policy
 
@@ -121,9 +120,9 @@ def test_the_noise_test_has_power_against_30_percent_off(scale: float, factor: f
 def test_noise_is_integer_and_counts_must_be() -> None:
     mechanism = Mechanism.for_budget(Decimal("1"), 1)
     assert all(type(x) is int for x in mechanism([3, 0, 1_000_000]))
-    with pytest.raises(dp.DPError):
+    with pytest.raises(DPError):
         mechanism([1.5])  # type: ignore[list-item]
-    with pytest.raises(dp.DPError):
+    with pytest.raises(DPError):
         mechanism([-1])
 
 
@@ -150,7 +149,7 @@ def test_rows_beyond_the_bound_are_dropped_before_counting() -> None:
     again = bound_contributions("services", SERVICE_CODEBOOK, 2, reversed(service_rows(people, 5)))
     assert again.cells() == table.cells()  # deterministic: the input order does not matter
     swapped = bound_contributions("t", CODEBOOK, 1, [(people[0], {"trafficking_type": "sex", "age_group": "minor"})])
-    assert swapped.cells()[dp.dims(cell("minor", "sex"))] == 1  # a row's dimension order does not matter
+    assert swapped.cells()[dims(cell("minor", "sex"))] == 1  # a row's dimension order does not matter
     with pytest.raises(InvalidContribution):
         DPTable("services", SERVICE_CODEBOOK, 2, {people[0]: SERVICE_CODEBOOK * 1})  # 3 > 2
 
