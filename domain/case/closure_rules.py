@@ -125,7 +125,7 @@ def receiving_case(
     age = family = None
     if "demographics" in released:  # age and household are demographics: only with consent
         age = state.age_on(transferred.transferred_on)
-        family = state.intake.family_served
+        family = state.intake.family_served if state.intake is not None else None
     intake = Intake(
         intake_on=transferred.transferred_on,
         intake_type="transfer",
@@ -200,10 +200,11 @@ def close(state: CaseState, c: cmd.CloseCase, context: Context) -> list[DomainEv
 
 
 def reopen(state: CaseState, c: cmd.ReopenCase, context: Context) -> list[DomainEvent]:
-    if not state.is_closed:
+    closure = state.closure
+    if closure is None:
         raise err.CaseNotClosed("only a closed case can be reopened")
     if state.transfer is not None:
         raise err.CaseClosed("a transferred case lives on at the receiving organisation")
     not_future(context, c.reopened_on, "the reopening")
-    not_before(c.reopened_on, state.closure.closed_on, "the reopening", "the closure")
+    not_before(c.reopened_on, closure.closed_on, "the reopening", "the closure")
     return [ev.CaseReopened(reopened_on=c.reopened_on, reason=c.reason)]

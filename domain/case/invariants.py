@@ -6,6 +6,8 @@ state a careful case manager would accept; a finding means a rule is missing fro
 
 from __future__ import annotations
 
+import itertools
+
 from domain.case.lifecycles import IMMIGRATION_MACHINES, REFERRAL_TRANSITIONS
 from domain.case.state import CaseState
 
@@ -26,7 +28,7 @@ def problems(state: CaseState) -> list[str]:
         statuses = [status for status, _ in referral.history]
         if statuses[0] != "proposed":
             found.append(f"referral {referral_id} did not start as proposed")
-        for before, after in zip(statuses, statuses[1:]):
+        for before, after in itertools.pairwise(statuses):
             if after not in REFERRAL_TRANSITIONS[before]:
                 found.append(f"referral {referral_id} moved {before} -> {after}")
         if "completed" in statuses and "accepted" not in statuses:
@@ -38,25 +40,39 @@ def problems(state: CaseState) -> list[str]:
         if p.kind == "external":
             # Judged by the consent's window, not by a revocation recorded later (it may carry
             # an earlier date: the client revoked orally before staff could record it).
-            consent = state.consents.get(p.consent_id or "")
-            if consent is None or not consent.granted.starts_on <= p.proposed_on <= consent.granted.expires_on:
+            covering = state.consents.get(p.consent_id or "")
+            if covering is None or not (
+                covering.granted.starts_on <= p.proposed_on <= covering.granted.expires_on
+            ):
                 found.append(f"external referral {referral_id} was proposed outside its consent")
-            elif not set(p.released_categories) <= set(consent.granted.data_categories):
-                found.append(f"external referral {referral_id} released more than the consent covers")
-            elif consent.revoked is not None and referral.is_open:
-                found.append(f"external referral {referral_id} is still open under a revoked consent")
+            elif not set(p.released_categories) <= set(covering.granted.data_categories):
+                found.append(
+                    f"external referral {referral_id} released more than the consent covers"
+                )
+            elif covering.revoked is not None and referral.is_open:
+                found.append(
+                    f"external referral {referral_id} is still open under a revoked consent"
+                )
     for milestone_id, milestone in state.milestones.items():
         machine = IMMIGRATION_MACHINES[milestone.kind]
         steps = [step for step, _ in milestone.history]
         if not machine.allows(None, steps[0]) or any(
-                not machine.allows(a, b) for a, b in zip(steps, steps[1:])):
+            not machine.allows(a, b) for a, b in itertools.pairwise(steps)
+        ):
             found.append(f"milestone {milestone_id} took an illegal step")
     if state.is_closed and any(r.is_open for r in state.referrals.values()):
         found.append("a closed case has open referrals")
-    if state.is_closed and state.enrolled_on and state.closure.closed_on < state.enrolled_on:
+    closure = state.closure
+    if closure is not None and state.enrolled_on and closure.closed_on < state.enrolled_on:
         found.append("the case closed before it was opened")
     t = state.trafficking
     age = state.age_on(state.intake.intake_on) if state.intake else None
-    if t is not None and age is not None and age < 18 and t.commercial_sex_act and t.trafficking_type not in ("sex", "both"):
+    if (
+        t is not None
+        and age is not None
+        and age < 18
+        and t.commercial_sex_act
+        and t.trafficking_type not in ("sex", "both")
+    ):
         found.append("a minor in commercial sex is not recorded as a sex-trafficking victim")
     return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Never, TypeVar
 
 import msgspec
 from msgspec.structs import replace
@@ -16,9 +17,18 @@ from msgspec.structs import replace
 from domain.case import events as ev
 from domain.case.errors import VersionGap
 from domain.case.lifecycles import REFERRAL_OPEN
-from domain.case.values import Demographics, Identity, Intake, SafeContact, TraffickingContext, VictimStatus
+from domain.case.values import (
+    Demographics,
+    Identity,
+    Intake,
+    SafeContact,
+    TraffickingContext,
+    VictimStatus,
+)
+from domain.event import DomainEvent
 
-_EMPTY: Mapping = MappingProxyType({})
+_EMPTY: Mapping[str, Never] = MappingProxyType({})
+V = TypeVar("V")
 
 
 class ConsentState(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,7 +116,7 @@ class CaseState(msgspec.Struct, frozen=True, kw_only=True):
         return None
 
 
-def _with(mapping: Mapping, key: str, value: object) -> Mapping:
+def _with(mapping: Mapping[str, V], key: str, value: V) -> Mapping[str, V]:
     return MappingProxyType({**mapping, key: value})
 
 
@@ -115,29 +125,46 @@ def _touch(state: CaseState, day: dt.date) -> dt.date:
     return day if last is None or day > last else last
 
 
-def evolve(state: CaseState, event: ev.DomainEvent) -> CaseState:
+def evolve(state: CaseState, event: DomainEvent) -> CaseState:
     """The state after one more event (the version is advanced by `fold`)."""
     match event:
         case ev.CaseOpened():
             return replace(
-                state, case_id=event.case_id, organisation_id=event.organisation_id, intake=event.intake,
-                victim_status=event.victim_status, identity=event.identity, contact=event.contact,
-                demographics=event.demographics, trafficking=event.trafficking, worker_id=event.worker_id,
-                team_id=event.team_id, transferred_in=event.transferred_in, enrolments=1,
-                enrolled_on=event.intake.intake_on, last_activity_on=event.intake.intake_on)
+                state,
+                case_id=event.case_id,
+                organisation_id=event.organisation_id,
+                intake=event.intake,
+                victim_status=event.victim_status,
+                identity=event.identity,
+                contact=event.contact,
+                demographics=event.demographics,
+                trafficking=event.trafficking,
+                worker_id=event.worker_id,
+                team_id=event.team_id,
+                transferred_in=event.transferred_in,
+                enrolments=1,
+                enrolled_on=event.intake.intake_on,
+                last_activity_on=event.intake.intake_on,
+            )
         case ev.VictimStatusDetermined():
             return replace(state, victim_status=event.victim_status)
         case ev.TraffickingContextUpdated():
             return replace(state, trafficking=event.trafficking)
         case ev.ConsentGranted():
-            return replace(state, consents=_with(state.consents, event.consent_id, ConsentState(granted=event)))
+            return replace(
+                state, consents=_with(state.consents, event.consent_id, ConsentState(granted=event))
+            )
         case ev.ConsentRevoked():
             consent = replace(state.consents[event.consent_id], revoked=event)
             return replace(state, consents=_with(state.consents, event.consent_id, consent))
         case ev.StatisticsConsentRecorded():
             return replace(state, statistics_consent=event.agrees)
         case ev.NeedsAssessed():
-            return replace(state, needs=(*state.needs, event), last_activity_on=_touch(state, event.assessed_on))
+            return replace(
+                state,
+                needs=(*state.needs, event),
+                last_activity_on=_touch(state, event.assessed_on),
+            )
         case ev.GoalSet():
             return replace(state, goals=_with(state.goals, event.goal_id, GoalState(goal=event)))
         case ev.GoalStatusChanged():
@@ -145,43 +172,66 @@ def evolve(state: CaseState, event: ev.DomainEvent) -> CaseState:
             return replace(state, goals=_with(state.goals, event.goal_id, goal))
         case ev.ReferralProposed():
             referral = ReferralState(proposed=event, history=(("proposed", event.proposed_on),))
-            return replace(state, referrals=_with(state.referrals, event.referral_id, referral),
-                           last_activity_on=_touch(state, event.proposed_on))
+            return replace(
+                state,
+                referrals=_with(state.referrals, event.referral_id, referral),
+                last_activity_on=_touch(state, event.proposed_on),
+            )
         case ev.ReferralStatusChanged():
             old = state.referrals[event.referral_id]
-            referral = replace(old, status=event.status, history=(*old.history, (event.status, event.changed_on)))
+            referral = replace(
+                old, status=event.status, history=(*old.history, (event.status, event.changed_on))
+            )
             return replace(state, referrals=_with(state.referrals, event.referral_id, referral))
         case ev.ServiceDelivered():
-            return replace(state, services=(*state.services, event),
-                           last_activity_on=_touch(state, event.delivered_on))
+            return replace(
+                state,
+                services=(*state.services, event),
+                last_activity_on=_touch(state, event.delivered_on),
+            )
         case ev.OutcomeAssessed():
-            return replace(state, outcomes=(*state.outcomes, event),
-                           last_activity_on=_touch(state, event.assessed_on))
+            return replace(
+                state,
+                outcomes=(*state.outcomes, event),
+                last_activity_on=_touch(state, event.assessed_on),
+            )
         case ev.ImmigrationStepRecorded():
-            old = state.milestones.get(event.milestone_id)
+            earlier = state.milestones.get(event.milestone_id)
             milestone = MilestoneState(
-                kind=event.kind, step=event.step, on=event.on,
-                history=(*(old.history if old else ()), (event.step, event.on)),
-                family_relation=event.family_relation or (old.family_relation if old else None),
-                expires_on=event.expires_on or (old.expires_on if old else None))
+                kind=event.kind,
+                step=event.step,
+                on=event.on,
+                history=(*(earlier.history if earlier else ()), (event.step, event.on)),
+                family_relation=event.family_relation
+                or (earlier.family_relation if earlier else None),
+                expires_on=event.expires_on or (earlier.expires_on if earlier else None),
+            )
             return replace(state, milestones=_with(state.milestones, event.milestone_id, milestone))
         case ev.CaseAssigned():
             return replace(state, worker_id=event.worker_id, team_id=event.team_id)
         case ev.TransferRequested():
             return replace(state, pending_transfer=event)
         case ev.TransferDeclined():
-            return replace(state, pending_transfer=None, declined_transfers=(*state.declined_transfers, event))
+            return replace(
+                state, pending_transfer=None, declined_transfers=(*state.declined_transfers, event)
+            )
         case ev.CaseTransferred():
             return replace(state, transfer=event, pending_transfer=None)
         case ev.CaseClosed():
             return replace(state, closure=event)
         case ev.CaseReopened():
-            return replace(state, closure=None, transfer=None, enrolments=state.enrolments + 1,
-                           enrolled_on=event.reopened_on, last_activity_on=_touch(state, event.reopened_on))
+            return replace(
+                state,
+                closure=None,
+                transfer=None,
+                enrolments=state.enrolments + 1,
+                enrolled_on=event.reopened_on,
+                last_activity_on=_touch(state, event.reopened_on),
+            )
     raise TypeError(f"not an event of the case aggregate: {type(event).__name__}")
 
 
-def fold(events: Iterable[tuple[int, ev.DomainEvent]], state: CaseState | None = None) -> CaseState:
+def fold(events: Iterable[tuple[int, DomainEvent]], state: CaseState | None = None) -> CaseState:
     """Fold `(version, event)` pairs, which must continue the state's version without gaps."""
     state = state or CaseState()
     for version, event in events:

@@ -15,8 +15,9 @@ choice is a proposal only: the next round of `suppression.protect_linked` audits
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Final, Literal, NamedTuple
 
 from domain.reporting.audit import Finding
 from domain.reporting.integer_programs import (
@@ -38,7 +39,13 @@ WITHHOLDING = 1000
 COMPLEMENT_NODES = 200
 # A relaxed deviation above this moves its number (LP rounding); HiGHS' tolerance is 1e-7.
 MOVED = 1e-6
-NOT_ROUNDED = object()  # LP rounding settled nothing: search by branch-and-bound
+
+
+class _Rounding(enum.Enum):
+    NOT_ROUNDED = "not rounded"  # LP rounding settled nothing: search by branch-and-bound
+
+
+NOT_ROUNDED: Final = _Rounding.NOT_ROUNDED
 
 
 class _Switch(NamedTuple):
@@ -114,7 +121,7 @@ def _complement_program(
     if block is None:  # the whole system: every past publication of every block, and the link
         shift, n = 0, linked.size
         rows: list[Row] = linked.rows()
-        scope = range(len(publications))
+        scope: Sequence[int] = range(len(publications))
     else:  # one block, its link classes at the truth, variables in local indices
         shift, n = offsets[block], offsets[block + 1] - offsets[block]
         universe = linked.blocks[block].universe
@@ -122,8 +129,8 @@ def _complement_program(
             row for p in linked.blocks[block].publications for row in publication_rows(universe, p)
         ]
         for _, atoms in linked.classes(block):
-            value = sum(truth[shift + a] for a in atoms)
-            rows.append(Row(tuple((a, 1) for a in atoms), value, value))
+            total = sum(truth[shift + a] for a in atoms)
+            rows.append(Row(tuple((a, 1) for a in atoms), total, total))
         scope = [block]
     lower, upper = [0] * n, [scale] * n
     switches: list[_Switch] = []
@@ -228,7 +235,7 @@ def _rounded_choice(
     objective: Terms,
     switches: Sequence[_Switch],
     solver: IntegerSolver,
-) -> frozenset[int] | None | object:
+) -> frozenset[int] | None | Literal[_Rounding.NOT_ROUNDED]:
     """LP rounding, for programs over the whole linked system (thousands of unknowns, where
     branch-and-bound takes seconds): solve the relaxation and switch on every number it moves at
     all (indices into `switches`). None: not even the relaxation has a witness in this branch.

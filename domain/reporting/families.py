@@ -40,7 +40,8 @@ BASE_DIMENSIONS = ("organisation", "quarter", "vintage")
 
 
 class NoVintageSplit(ValueError):
-    """Today's counts contradict the ledger in a way no late record, erasure or correction explains."""
+    """Today's counts contradict the ledger in a way no late record, erasure or correction
+    explains."""
 
 
 def _classification(family: Family, spec: TableSpec, dimension: str) -> Classification:
@@ -50,8 +51,9 @@ def _classification(family: Family, spec: TableSpec, dimension: str) -> Classifi
     return Classification.grouping(dimension, dimension, groups)
 
 
-def family_tables(family: Family, universe: Universe, period: Period, organisations: Sequence[str]
-                  ) -> tuple[Table, ...]:
+def family_tables(
+    family: Family, universe: Universe, period: Period, organisations: Sequence[str]
+) -> tuple[Table, ...]:
     """The family's tables for a period and a set of organisations (one, or all for the roll-up).
     A mandatory table's grand total is the table's mandatory cell: it survives the minimum
     unit, and it is withheld only when nothing else protects the release."""
@@ -65,31 +67,42 @@ def family_tables(family: Family, universe: Universe, period: Period, organisati
             quarters = period.year_to_date
         else:
             quarters = (period.label,)
-        where: dict[str, Any] = {"organisation": list(organisations), "quarter": list(quarters),
-                                 "vintage": list(vintages.current(universe.dimension("vintage").codes))}
+        where: dict[str, Any] = {
+            "organisation": list(organisations),
+            "quarter": list(quarters),
+            "vintage": list(vintages.current(universe.dimension("vintage").codes)),
+        }
         for dimension, codes in spec.where:
             where[dimension] = list(codes)
         by = [_classification(family, spec, d) for d in spec.by]
         mandatory = [tuple(TOTAL for _ in by)] if spec.mandatory else []
         sensitive = [d for d in spec.by if d in SENSITIVE]
-        tables.append(Table.of(spec.name, by, where=where, sensitive=sensitive, mandatory=mandatory))
+        tables.append(
+            Table.of(spec.name, by, where=where, sensitive=sensitive, mandatory=mandatory)
+        )
     return tuple(tables)
 
 
 def cell_truth(universe: Universe, base: BaseCounts, selection: Sequence[frozenset[str]]) -> int:
     """A cell's value today, over every vintage (base counts carry no vintage)."""
     names = [d.name for d in universe.dimensions]
-    checks = [(i, selection[names.index(n)]) for i, n in enumerate(["organisation", "quarter", *names[3:]])]
+    checks = [
+        (i, selection[names.index(n)])
+        for i, n in enumerate(["organisation", "quarter", *names[3:]])
+    ]
     return sum(count for key, count in base.items() if all(key[i] in codes for i, codes in checks))
 
 
 def published_still_true(universe: Universe, base: BaseCounts, publication: Publication) -> bool:
-    return all(value is None or cell_truth(universe, base, publication.selections[ref]) == value
-               for ref, value in publication.cells.items())
+    return all(
+        value is None or cell_truth(universe, base, publication.selections[ref]) == value
+        for ref, value in publication.cells.items()
+    )
 
 
-def split_vintages(linked: Linked, bases: Sequence[BaseCounts], solver: IntegerSolver
-                   ) -> tuple[list[dict[Atom, int]], dict[Atom, int]] | None:
+def split_vintages(
+    linked: Linked, bases: Sequence[BaseCounts], solver: IntegerSolver
+) -> tuple[list[dict[Atom, int]], dict[Atom, int]] | None:
     """Today's counts spread over the vintages so that every published number holds, for every
     block of linked ledgers and their link at once (the same split of the same people): each
     count of today over the lifetimes alive now, and any count over the lifetimes gone (the
@@ -97,21 +110,30 @@ def split_vintages(linked: Linked, bases: Sequence[BaseCounts], solver: IntegerS
 
     `bases`: one per block, then the link's. Returns each block's atom counts and the link's;
     None if there is no such split."""
-    universes = [b.universe for b in linked.blocks] + ([linked.link] if linked.link is not None else [])
+    universes = [b.universe for b in linked.blocks] + (
+        [linked.link] if linked.link is not None else []
+    )
     codes = universes[0].dimension(vintages.DIMENSION).codes
     now = vintages.current(codes)
     newest = vintages.newest(codes)
-    latest = [{(*key[:2], newest, *key[2:]): count for key, count in base.items() if count} for base in bases]
+    latest = [
+        {(*key[:2], newest, *key[2:]): count for key, count in base.items() if count}
+        for base in bases
+    ]
     rows = linked.rows()
     if not any(b.publications for b in linked.blocks):
-        return latest[:len(linked.blocks)], (latest[-1] if linked.link is not None else {})
+        return latest[: len(linked.blocks)], (latest[-1] if linked.link is not None else {})
     if len(codes) == 1:
-        truth = linked.vector(latest[:len(linked.blocks)], latest[-1] if linked.link is not None else None)
+        truth = linked.vector(
+            latest[: len(linked.blocks)], latest[-1] if linked.link is not None else None
+        )
         if not all(row.holds(truth) for row in rows):
             return None
-        return latest[:len(linked.blocks)], (latest[-1] if linked.link is not None else {})
+        return latest[: len(linked.blocks)], (latest[-1] if linked.link is not None else {})
     gone = [code for code in codes if code not in now]
-    bound = max((abs(row.low) for row in rows if row.low is not None and row.low == row.high), default=0)
+    bound = max(
+        (abs(row.low) for row in rows if row.low is not None and row.low == row.high), default=0
+    )
     upper = [0] * linked.size
     sums = []
     for universe, offset, base in zip(universes, linked.offsets, bases, strict=True):
@@ -131,8 +153,14 @@ def split_vintages(linked: Linked, bases: Sequence[BaseCounts], solver: IntegerS
         return None
     split = []
     for universe, offset in zip(universes, linked.offsets, strict=True):
-        split.append({universe.atom(i): int(point[offset + i]) for i in range(universe.size) if point[offset + i]})
-    return split[:len(linked.blocks)], (split[-1] if linked.link is not None else {})
+        split.append(
+            {
+                universe.atom(i): int(point[offset + i])
+                for i in range(universe.size)
+                if point[offset + i]
+            }
+        )
+    return split[: len(linked.blocks)], (split[-1] if linked.link is not None else {})
 
 
 @dataclass
@@ -143,18 +171,30 @@ class FamilyState:
     stored_universes: list[dict[str, list[str]]] = field(default_factory=list)
     release_numbers: list[int] = field(default_factory=list)
 
-    def universe(self, organisations: Sequence[str], shared: Sequence[Mapping[str, Sequence[str]]] = ()) -> Universe:
+    def universe(
+        self, organisations: Sequence[str], shared: Sequence[Mapping[str, Sequence[str]]] = ()
+    ) -> Universe:
         """Every code the ledger knows and today's organisations.
         `shared`: codes of the base dimensions the linked families use (the same for all)."""
         fresh: dict[str, list[str]] = {
-            "organisation": sorted(organisations), "quarter": list(Period(self.fiscal_year, 3).fiscal_quarters),
-            "vintage": [vintages.FIRST], **{d: list(self.family.codes(d)) for d in self.family.dimensions}}
-        return merge_universe((*BASE_DIMENSIONS, *self.family.dimensions), [*self.stored_universes, fresh, *shared])
+            "organisation": sorted(organisations),
+            "quarter": list(Period(self.fiscal_year, 3).fiscal_quarters),
+            "vintage": [vintages.FIRST],
+            **{d: list(self.family.codes(d)) for d in self.family.dimensions},
+        }
+        return merge_universe(
+            (*BASE_DIMENSIONS, *self.family.dimensions), [*self.stored_universes, fresh, *shared]
+        )
 
     def ledger(self, universe: Universe) -> Ledger:
-        """The family's ledger over `universe`, each publication counting the vintages alive when it was made."""
-        return Ledger(universe, tuple(vintages.widened(p, universe) for p in self.publications), vintages.DIMENSION,
-                      "organisation")
+        """The family's ledger over `universe`, each publication counting the vintages alive
+        when it was made."""
+        return Ledger(
+            universe,
+            tuple(vintages.widened(p, universe) for p in self.publications),
+            vintages.DIMENSION,
+            "organisation",
+        )
 
 
 @dataclass(frozen=True)
@@ -171,37 +211,50 @@ def releases_now(family: Family, period: Period) -> bool:
     return period.ends_fiscal_year or any(spec.period != "grant_year" for spec in family.tables)
 
 
-NewEra = Literal["late", "corrected"]  # a new era of vintages: late records; late records and departures
+NewEra = Literal[
+    "late", "corrected"
+]  # a new era of vintages: late records; late records and departures
 
 
-def linked_families(states: Sequence[FamilyState], organisations: Sequence[str], new_era: NewEra | None = None
-                    ) -> Linked:
+def linked_families(
+    states: Sequence[FamilyState], organisations: Sequence[str], new_era: NewEra | None = None
+) -> Linked:
     """The ledgers of the families as blocks of one `Linked` system: the same
     organisation, quarter and vintage codes for all, and a link universe of the `LINK_DIMENSIONS`
     some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell.
     `new_era`: open one more era of vintages (`domain.reporting.vintages.opened`)."""
-    shared: dict[str, list[str]] = {"organisation": sorted(organisations),
-                                    "quarter": list(Period(states[0].fiscal_year, 3).fiscal_quarters),
-                                    "vintage": [vintages.FIRST]}
-    base = merge_universe(BASE_DIMENSIONS, [*(u for st in states for u in st.stored_universes), shared])
+    shared: dict[str, list[str]] = {
+        "organisation": sorted(organisations),
+        "quarter": list(Period(states[0].fiscal_year, 3).fiscal_quarters),
+        "vintage": [vintages.FIRST],
+    }
+    base = merge_universe(
+        BASE_DIMENSIONS, [*(u for st in states for u in st.stored_universes), shared]
+    )
     codes = {d.name: list(d.codes) for d in base.dimensions}
     if new_era is not None:
-        codes["vintage"] = list(vintages.opened(codes["vintage"], departures=new_era == "corrected"))
+        codes["vintage"] = list(
+            vintages.opened(codes["vintage"], departures=new_era == "corrected")
+        )
     universes = [st.universe(organisations, shared=[codes]) for st in states]
-    per_atom: list[list[dict[str, str]]] = []
+    per_atom: list[list[dict[str, str | tuple[str, ...]]]] = []
     used: set[str] = set()
     for state, universe in zip(states, universes, strict=True):
         names = state.family.dimensions
-        fixed = []
+        fixed: list[dict[str, str | tuple[str, ...]]] = []
         for atom in universe.atoms():
-            link = state.family.link_codes(dict(zip(names, atom[3:], strict=True)))
-            used |= set(link)
-            fixed.append({"organisation": atom[0], "quarter": atom[1], "vintage": atom[2], **link})
+            link_codes = state.family.link_codes(dict(zip(names, atom[3:], strict=True)))
+            used |= set(link_codes)
+            fixed.append(
+                {"organisation": atom[0], "quarter": atom[1], "vintage": atom[2], **link_codes}
+            )
         per_atom.append(fixed)
     link_names = [d for d in LINK_DIMENSIONS if d in used]
-    link = merge_universe((*BASE_DIMENSIONS, *link_names),
-                          [{**codes, **{d: list(LINK_DIMENSIONS[d]) for d in link_names}}])
-    cache: dict[tuple[tuple[str, str], ...], Selection] = {}
+    link = merge_universe(
+        (*BASE_DIMENSIONS, *link_names),
+        [{**codes, **{d: list(LINK_DIMENSIONS[d]) for d in link_names}}],
+    )
+    cache: dict[tuple[tuple[str, str | tuple[str, ...]], ...], Selection] = {}
     cells = []
     for fixed in per_atom:
         row = []
@@ -212,11 +265,17 @@ def linked_families(states: Sequence[FamilyState], organisations: Sequence[str],
             row.append(cache[key])
         cells.append(tuple(row))
     unions = tuple((name, groups) for name, groups in LINK_UNIONS if name in link_names)
-    return Linked(tuple(st.ledger(u) for st, u in zip(states, universes, strict=True)), link, tuple(cells), unions)
+    return Linked(
+        tuple(st.ledger(u) for st, u in zip(states, universes, strict=True)),
+        link,
+        tuple(cells),
+        unions,
+    )
 
 
 def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:
-    """Link counts (organisation, quarter, every LINK_DIMENSIONS code) summed to the link's dimensions."""
+    """Link counts (organisation, quarter, every LINK_DIMENSIONS code) summed to the link's
+    dimensions."""
     assert linked.link is not None
     names = [d.name for d in linked.link.dimensions[3:]]
     positions = [list(LINK_DIMENSIONS).index(n) for n in names]
@@ -226,9 +285,15 @@ def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:
     return dict(out)
 
 
-def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCounts], period: Period, scope: str,
-                     release_name: str, solver: IntegerSolver, organisations: Sequence[str]
-                     ) -> list[FamilyRelease]:
+def protect_families(
+    states: Sequence[FamilyState],
+    counts: Mapping[str, BaseCounts],
+    period: Period,
+    scope: str,
+    release_name: str,
+    solver: IntegerSolver,
+    organisations: Sequence[str],
+) -> list[FamilyRelease]:
     """Protect families together: one release per family released now, audited with every
     family in `states` (those released before this fiscal year included) as one `Linked` system."""
     organisations = sorted(organisations)
@@ -238,32 +303,51 @@ def protect_families(states: Sequence[FamilyState], counts: Mapping[str, BaseCou
         return [counts[st.family.name] for st in states] + [link_base(linked, counts[LINK])]
 
     split = split_vintages(linked, bases(linked), solver)
-    for new_era in get_args(NewEra):  # late data contradicts a published number: a new era of vintages
+    for new_era in get_args(
+        NewEra
+    ):  # late data contradicts a published number: a new era of vintages
         if split is not None:
             break
         linked = linked_families(states, organisations, new_era)
         split = split_vintages(linked, bases(linked), solver)
     if split is None:
-        raise NoVintageSplit("today's counts contradict the ledger in a way no late record, erasure or "
-                             "correction explains: the release needs the manual review described in the README")
+        raise NoVintageSplit(
+            "today's counts contradict the ledger in a way no late record, erasure or "
+            "correction explains: the release needs the manual review described in the README"
+        )
     truths, link_truth = split
     releases: list[Release | None] = []
     for state, block in zip(states, linked.blocks, strict=True):
         if not releases_now(state.family, period):
             releases.append(None)
             continue
-        chosen = [scope] if scope != ROLL_UP else list(block.universe.dimension("organisation").codes)
-        releases.append(Release(release_name, VERSION,
-                                family_tables(state.family, block.universe, period, chosen)))
+        chosen = (
+            [scope] if scope != ROLL_UP else list(block.universe.dimension("organisation").codes)
+        )
+        releases.append(
+            Release(
+                release_name, VERSION, family_tables(state.family, block.universe, period, chosen)
+            )
+        )
     policy = Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT))
-    protected = protect_linked(linked, releases, truths, link_truth, solver, policy)  # ReleaseRefused passes up
-    out = []
+    protected = protect_linked(
+        linked, releases, truths, link_truth, solver, policy
+    )  # ReleaseRefused passes up
+    out: list[FamilyRelease] = []
     for i, (state, publication) in enumerate(zip(states, protected.publications, strict=True)):
         if publication is None:
             continue
         first = not out
-        out.append(FamilyRelease(state.family, linked.blocks[i].universe, publication, protected.linked.blocks[i],
-                                 protected.audit.targets if first else 0, protected.audit.solves if first else 0))
+        out.append(
+            FamilyRelease(
+                state.family,
+                linked.blocks[i].universe,
+                publication,
+                protected.linked.blocks[i],
+                protected.audit.targets if first else 0,
+                protected.audit.solves if first else 0,
+            )
+        )
     return out
 
 

@@ -27,20 +27,39 @@ class InputsOutsideCodebook(ValueError):
     """An input value the codebook cannot count (the message names the dimension only)."""
 
 
-GROUP_COLUMNS = ("organisation", "quarter", "new_in_fiscal_year", "entered", "entry_type", "closed",
-                  "closure_reason", "living_situation", "referred_on", "victim_status", "trafficking_type",
-                  "age_group", "age_band", "gender", "citizenship", "statistics_consent", "enrolled_at_end",
-                  "obtained_continued_presence", "obtained_t_visa", "obtained_hhs_letter")
+GROUP_COLUMNS = (
+    "organisation",
+    "quarter",
+    "new_in_fiscal_year",
+    "entered",
+    "entry_type",
+    "closed",
+    "closure_reason",
+    "living_situation",
+    "referred_on",
+    "victim_status",
+    "trafficking_type",
+    "age_group",
+    "age_band",
+    "gender",
+    "citizenship",
+    "statistics_consent",
+    "enrolled_at_end",
+    "obtained_continued_presence",
+    "obtained_t_visa",
+    "obtained_hhs_letter",
+)
 
 BaseCounts = dict[tuple[str, ...], int]  # (organisation, quarter, *family dimensions) -> clients
 
 
-def code_of(value: Any, dimension: str) -> str:
-    """A column value as a codebook category; anything the codebook does not list is 'other'-folded."""
+def code_of(value: object, dimension: str) -> str:
+    """A column value as a codebook category; anything the codebook does not list is
+    'other'-folded."""
     codes = CATEGORIES[dimension]
     if isinstance(value, bool):
         value = "yes" if value else "no"
-    if value in codes:
+    if isinstance(value, str) and value in codes:
         return value
     for fallback in ("other", "not_reported", "unknown", "not_tracked"):
         if fallback in codes:
@@ -63,6 +82,7 @@ def family_key(family: Family, row: Mapping[str, Any]) -> tuple[str, ...] | None
         if dimension in family.consent_gated and not consent:
             codes.append(WITHHELD)
             continue
+        value: object
         if dimension == "newness":
             value = "new" if row["new_in_fiscal_year"] else "continuing"
         elif dimension == "program":
@@ -86,14 +106,21 @@ def link_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     band, group = code_of(row["age_band"], "age_band"), code_of(row["age_group"], "age_group")
     if AGE_GROUP_OF_BAND[band] != group:
         raise InputsOutsideCodebook("age group and age band of the inputs disagree")
-    codes = {"newness": "new" if row["new_in_fiscal_year"] else "continuing",
-             "consent": "yes" if row["statistics_consent"] else "no", "age_band": band, "age_group": group,
-             "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned"),
-             "entered": "yes" if row["entered"] else "no", "closed": "yes" if row["closed"] else "no"}
+    codes = {
+        "newness": "new" if row["new_in_fiscal_year"] else "continuing",
+        "consent": "yes" if row["statistics_consent"] else "no",
+        "age_band": band,
+        "age_group": group,
+        "program": PROGRAM_OF_CITIZENSHIP.get(row["citizenship"], "not_assigned"),
+        "entered": "yes" if row["entered"] else "no",
+        "closed": "yes" if row["closed"] else "no",
+    }
     return (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
 
 
-def count_inputs(rows: Sequence[Mapping[str, Any]], service_rows: Sequence[Mapping[str, Any]]) -> dict[str, BaseCounts]:
+def count_inputs(
+    rows: Sequence[Mapping[str, Any]], service_rows: Sequence[Mapping[str, Any]]
+) -> dict[str, BaseCounts]:
     """The counts of every family and of the link from aggregated input rows (`GROUP_COLUMNS` and
     `clients`) and aggregated service rows (organisation, quarter, code, clients, received)."""
     counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}

@@ -12,6 +12,14 @@ from domain.reporting.tables import Selection, Universe
 from domain.reporting.targets import Target, Unions
 
 
+@dataclass
+class _LinkMemo:
+    """What a `Linked` works out once for its universes and link cells, whatever is published."""
+
+    classes: dict[int, list[tuple[Selection, list[int]]]] = field(default_factory=dict)
+    link_rows: list[Row] | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Linked:
     """The ledgers of several *blocks* (families) over the same people, glued by link counts.
@@ -42,12 +50,13 @@ class Linked:
     link: Universe | None = None
     cells: tuple[tuple[Selection | None, ...], ...] = ()
     unions: Unions = ()  # unions of link codes blocks publish as one category (audited link cells)
-    # link rows, classes
-    _memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    _memo: _LinkMemo = field(default_factory=_LinkMemo, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.link is not None and (len(self.cells) != len(self.blocks) or any(
-                len(c) != b.universe.size for c, b in zip(self.cells, self.blocks))):
+        if self.link is not None and (
+            len(self.cells) != len(self.blocks)
+            or any(len(c) != b.universe.size for c, b in zip(self.cells, self.blocks, strict=True))
+        ):
             raise ValueError("a link cell (or None) for every atom of every block")
 
     @property
@@ -64,40 +73,46 @@ class Linked:
         return self.offsets[-1] + (self.link.size if self.link is not None else 0)
 
     def with_publications(self, publications: Sequence[Publication | None]) -> Linked:
-        blocks = tuple(b if p is None else b.with_publication(p)
-                       for b, p in zip(self.blocks, publications, strict=True))
+        blocks = tuple(
+            b if p is None else b.with_publication(p)
+            for b, p in zip(self.blocks, publications, strict=True)
+        )
         # the same universes: the same link rows
         return Linked(blocks, self.link, self.cells, self.unions, self._memo)
 
     def publication_rows(self) -> list[Row]:
         offsets = self.offsets
-        return [row for i, block in enumerate(self.blocks) for p in block.publications
-                for row in publication_rows(block.universe, p, offsets[i])]
+        return [
+            row
+            for i, block in enumerate(self.blocks)
+            for p in block.publications
+            for row in publication_rows(block.universe, p, offsets[i])
+        ]
 
     def classes(self, block: int) -> list[tuple[Selection, list[int]]]:
         """A block's atoms (local indices) grouped by the link selection they belong to."""
-        key = f"classes/{block}"
-        if key not in self._memo:
+        memo = self._memo.classes
+        if block not in memo:
             classes: dict[Selection, list[int]] = {}
             for atom, selection in enumerate(self.cells[block] if self.link is not None else ()):
                 if selection is not None:
                     classes.setdefault(selection, []).append(atom)
-            self._memo[key] = list(classes.items())
-        return self._memo[key]  # type: ignore[return-value]
+            memo[block] = list(classes.items())
+        return memo[block]
 
     def link_rows(self) -> list[Row]:
         """For every block and link selection: the block's atoms in it = the link atoms in it."""
         if self.link is None:
             return []
-        if "link_rows" not in self._memo:
+        if self._memo.link_rows is None:
             offsets, rows = self.offsets, []
             for i in range(len(self.blocks)):
                 for selection, atoms in self.classes(i):
                     link_terms = terms_of(self.link, [(selection, -1)], offsets[-1])
                     block_terms = [(offsets[i] + a, 1) for a in atoms]
                     rows.append(Row(tuple(sorted(block_terms + list(link_terms))), 0, 0))
-            self._memo["link_rows"] = rows
-        return list(self._memo["link_rows"])  # type: ignore[arg-type]
+            self._memo.link_rows = rows
+        return list(self._memo.link_rows)
 
     def local(self, system: LinearSystem, truth: Sequence[int] | None, block: int) -> LinearSystem:
         """Block `block`'s own facts; with `truth`, each of its link classes held at its true
@@ -110,12 +125,15 @@ class Linked:
         proves that there is none there."""
         offsets = self.offsets
         low, high = offsets[block], offsets[block + 1]
-        rows = [Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high)
-                for row in system.rows
-                if row.terms and low <= row.terms[0][0] and row.terms[-1][0] < high]
-        for _, atoms in self.classes(block) if truth is not None else ():
-            value = sum(truth[low + a] for a in atoms)
-            rows.append(Row(tuple((a, 1) for a in atoms), value, value))
+        rows = [
+            Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high)
+            for row in system.rows
+            if row.terms and low <= row.terms[0][0] and row.terms[-1][0] < high
+        ]
+        if truth is not None:
+            for _, atoms in self.classes(block):
+                value = sum(truth[low + a] for a in atoms)
+                rows.append(Row(tuple((a, 1) for a in atoms), value, value))
         return LinearSystem(system.lower[low:high], system.upper[low:high], tuple(rows))
 
     def block_of(self, terms: Terms) -> int | None:
@@ -131,12 +149,18 @@ class Linked:
     def rows(self) -> list[Row]:
         return self.publication_rows() + self.link_rows()
 
-    def vector(self, counts: Sequence[Mapping[tuple[str, ...], int]],
-               link_counts: Mapping[tuple[str, ...], int] | None = None) -> tuple[int, ...]:
+    def vector(
+        self,
+        counts: Sequence[Mapping[tuple[str, ...], int]],
+        link_counts: Mapping[tuple[str, ...], int] | None = None,
+    ) -> tuple[int, ...]:
         """True counts of every block (and of the link) as one vector over the system's
         variables."""
-        vector = [x for block, c in zip(self.blocks, counts, strict=True)
-                  for x in block.universe.vector(c)]
+        vector = [
+            x
+            for block, c in zip(self.blocks, counts, strict=True)
+            for x in block.universe.vector(c)
+        ]
         if self.link is not None:
             vector.extend(self.link.vector(link_counts or {}))
         return tuple(vector)
@@ -144,12 +168,16 @@ class Linked:
     def targets(self, rows: Sequence[Row]) -> list[Target]:
         offsets = self.offsets
         constrained = {v for row in rows for v, _ in row.terms}
-        targets = [t for i, block in enumerate(self.blocks)
-                   for t in ledger_targets_constrained(block, constrained, offsets[i])]
+        targets = [
+            t
+            for i, block in enumerate(self.blocks)
+            for t in ledger_targets_constrained(block, constrained, offsets[i])
+        ]
         if self.link is not None:
             link = Ledger(self.link)
-            targets.extend(ledger_targets_constrained(link, constrained, offsets[-1], "link",
-                                                      self.unions))
+            targets.extend(
+                ledger_targets_constrained(link, constrained, offsets[-1], "link", self.unions)
+            )
         # Each block's targets are distinct and over its own variables, so only targets over no
         # variable at all (an empty selection) can coincide across blocks: the first one is kept.
         unique, seen = [], set()

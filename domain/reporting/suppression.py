@@ -246,7 +246,9 @@ def protect(
     """Suppress, audit against ledger + release, add complementary suppressions until it
     passes."""
     result = protect_linked(Linked((ledger,)), (release,), (counts,), None, solver, policy)
-    return Protected(result.publications[0], result.linked.blocks[0], result.audit, result.rounds)
+    publication = result.publications[0]
+    assert publication is not None  # the one block was given a release
+    return Protected(publication, result.linked.blocks[0], result.audit, result.rounds)
 
 
 @dataclass(frozen=True)
@@ -314,9 +316,10 @@ def protect_linked(
         if stalled or unclearable or rounds >= policy.max_rounds:
             stuck = unclearable or list(left)
             tables = {f.target.table for f in stuck}
-            if None in tables or tables <= closed:
+            named = {table for table in tables if table is not None}
+            if len(named) < len(tables) or named <= closed:  # no table, or only closed ones
                 raise ReleaseRefused(stuck)
-            closed |= tables  # type: ignore[arg-type]
+            closed |= named
             for i, release in enumerate(releases):
                 for table in release.tables if release is not None else ():
                     if table.name in closed:
