@@ -1,22 +1,10 @@
 """`haven report federal --dp-epsilon E`: the quarter's federal tables with differential privacy.
 
-For funders who accept noisy counts instead of suppressed ones. Every quarterly table of the
-codebook whose cells are single categories (`TableSpec.where` empty; year-to-date and
-grant-year tables are left to the suppression path) becomes a `services.reporting.dp_contributions.DPTable`
-with all its codebook cells, zeros included. The privacy unit is the client: each client has
-at most one row per quarter in ``reporting.federal_inputs`` and so adds 1 to at most one cell
-of each table (`max_contribution=1`), and the L1 sensitivity of the release is the number of
-tables. Non-mandatory breakdowns count only clients who consented to statistics, as in the
-suppression path. `release_noisy` adds the OpenDP discrete Laplace noise, charges the
-per-client budget and caches the release, so a re-run returns the same numbers and spends
-nothing.
-
-A table counting fewer than `MINIMUM_UNIT` clients in the scope releases only its mandatory
-grand total, as in the suppression path (`dp_tables`). A period released in the other mode is
-refused (`job.refuse_other_mode`).
-
-The per-client rows (subject pseudonym and codes) are read through the reporting role and
-live only in this process: the output holds counts, never a subject.
+For funders who accept noisy counts instead of suppressed ones: the codebook's quarterly
+tables become tables of bounded contributions (`dp_tables`), released by
+`services.reporting.dp.release_noisy`. The per-client rows (subject pseudonym and codes) are
+read through the reporting role and live only in this process: the output holds counts,
+never a subject.
 """
 
 from __future__ import annotations
@@ -40,10 +28,17 @@ from services.reporting.job import (
 
 
 def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -> list[DPTable]:
-    """The DP tables of a scope's rows. As in the suppression path, a table counting fewer than
-    `minimum_unit` clients releases only its mandatory grand total (a non-mandatory table
-    nothing): a 12-client agency's numbers reach the funder as its totals, or inside a larger
-    unit, never broken down."""
+    """The DP tables of a scope's rows: every quarterly table of the codebook whose cells are
+    single categories (`TableSpec.where` empty; year-to-date and grant-year tables are left to
+    the suppression path), with all its codebook cells, zeros included.
+
+    The privacy unit is the client: a client has at most one row per quarter in
+    ``reporting.federal_inputs``, so adds 1 to at most one cell of each table
+    (`max_contribution=1`), and the L1 sensitivity of the release is the number of tables.
+    As in the suppression path, non-mandatory breakdowns count only clients who consented to
+    statistics, and a table counting fewer than `minimum_unit` clients releases only its
+    mandatory grand total (a non-mandatory table nothing): a 12-client agency's numbers reach
+    the funder as its totals, or inside a larger unit, never broken down."""
     tables: dict[str, DPTable] = {}
     for family in FAMILIES:
         if family.population not in ("served", "entered", "closed"):
@@ -64,29 +59,52 @@ def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -
                 cells.append((row["subject"], dict(zip(spec.by, codes, strict=True))))
             if len(everyone) < minimum_unit:  # a unit too small to break down
                 if spec.mandatory:
-                    tables[spec.name] = bound_contributions(spec.name, codebook_cells({}), 1,
-                                                            [(subject, {}) for subject in sorted(everyone)])
+                    tables[spec.name] = bound_contributions(
+                        spec.name,
+                        codebook_cells({}),
+                        1,
+                        [(subject, {}) for subject in sorted(everyone)],
+                    )
                 continue
             codebook = codebook_cells({d: CATEGORIES[d] for d in spec.by})
             tables[spec.name] = bound_contributions(spec.name, codebook, 1, cells)
     return list(tables.values())
 
 
-async def run_dp_report(reporting_url: str, period_label: str, org: str | None = None, *,
-                        epsilon: Decimal, per_client_budget: Decimal | None = None,
-                        requester: Requester | None = None,
-                        requester_budget: Decimal | None = None) -> dict[str, Any]:
+async def run_dp_report(
+    reporting_url: str,
+    period_label: str,
+    org: str | None = None,
+    *,
+    epsilon: Decimal,
+    per_client_budget: Decimal | None = None,
+    requester: Requester | None = None,
+    requester_budget: Decimal | None = None,
+) -> dict[str, Any]:
+    """The DP release of `period_label` for `org` (None: the roll-up), as JSON. A re-run
+    returns the same numbers and spends nothing; a period released in the other mode is
+    refused (`job.refuse_other_mode`)."""
     period = parse_period(period_label)
     scope = org or ROLL_UP
     job = FederalReportJob(reporting_url)
     async with reporting_connection(reporting_url) as conn:
-        await job._check_period(conn, period)
+        await job.check_period(conn, period)
         await refuse_other_mode(conn, period, "differential-privacy")
         rows = await conn.fetch(
             f"""SELECT subject, {", ".join(GROUP_COLUMNS)} FROM reporting.federal_inputs
-                 WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""", period.label, org)
+                 WHERE quarter = $1 AND ($2::text IS NULL OR organisation = $2)""",
+            period.label,
+            org,
+        )
         release = await release_noisy(
-            conn, release_key=f"federal/{scope}", period=period.label, codebook_version=VERSION,
-            tables=dp_tables(rows), epsilon_per_release=epsilon, per_client_budget=per_client_budget,
-            requester=requester, requester_budget=requester_budget)
+            conn,
+            release_key=f"federal/{scope}",
+            period=period.label,
+            codebook_version=VERSION,
+            tables=dp_tables(rows),
+            epsilon_per_release=epsilon,
+            per_client_budget=per_client_budget,
+            requester=requester,
+            requester_budget=requester_budget,
+        )
     return release.to_json()

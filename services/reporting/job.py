@@ -1,54 +1,9 @@
 """The federal reporting job: de-identified quarterly aggregates, protected and recorded.
 
-`FederalReportJob.run(period, org)` returns the JSON document of a release:
-``{"period", "codebook_version", "tables": [{"name", "program", "coverage", "cells": [{"dims",
-"count", "status"}]}], "certificate"}`` (`services.reporting.document`). The rules are the
-domain's (`domain.reporting.inputs`, `domain.reporting.families`); this module does the I/O.
-Steps:
-
-1. **Connect as the reporting role.** Everything runs on one connection that logs in as
-   ``haven_reporting`` (`reporting_connection`): `HAVEN_REPORTING_DATABASE_URL`, or by
-   default the application's server and database as that user (`Settings.reporting_url`). Its own
-   session, never the application's with a role set on it, which RESET ROLE would undo. That
-   role reads ``reporting.*`` and the ledger and nothing else (migrations 0004, 0010), so the
-   job cannot read events, keys or case views.
-2. **Refuse what is not final.** A period after the horizon of ``reporting.federal_inputs``,
-   or the horizon quarter itself (still running), or a period before any data, is refused
-   (`PeriodUnavailable`).
-3. **True atoms.** One aggregate query over the period's fiscal year to date (never a row,
-   never the subject) gives, per codebook family (`domain.reporting.federal_codebook`), the
-   counts of organisation x quarter x the family's dimensions.
-4. **Vintages.** Each family's universe has a `vintage` dimension of record lifetimes
-   (`domain.reporting.vintages`). Late data that contradicts numbers already released (a late
-   intake in a released quarter, an erasure, a corrected category, a withdrawn consent) cannot
-   be the same atoms as the original release (the ledger would be inconsistent), so the job
-   looks for a split of today's counts over the known lifetimes that satisfies every published
-   number (`families.split_vintages`); if there is none it opens a new era: first with the records that
-   arrived since (`vN`), and if that is not enough, also with the departures of the versions
-   counted before (`vI-N`: erased or corrected since). A revision is then a release over the
-   lifetimes alive at the revision, audited with its original over those alive at the
-   original, and with the change of every cell between the two
-   (`domain.reporting.publication_targets.difference_targets`). Only counts no late record or
-   departure explains (none should exist) are refused: `RevisionNeedsReview`.
-5. **Protect.** Every family together (they count the same people: see "Links" in
-   `domain.reporting.federal_codebook`), `domain.reporting.suppression.protect_linked` against
-   the whole ledger (every family's every release of the fiscal year: quarters, year-to-date,
-   organisations, roll-ups, revisions), the families glued by link counts (`families.linked_families`,
-   read in the same aggregate query), k = 11, a minimum reporting unit per organisation
-   (`MINIMUM_UNIT` clients: below it a table releases only its mandatory grand total). The
-   families share their vintages (split jointly). A cell that cannot be published safely is
-   suppressed — a funder's mandatory total *withheld*, marked so in the document and listed
-   in the certificate — and the rest is released; only a ledger that gives a count away on
-   its own refuses the release (`ReportRefused`).
-6. **Record.** The release row (the document itself) and one publication per family are
-   inserted in the same transaction, under an advisory lock, so two jobs take turns.
-7. **Re-runs.** A period already released for a scope is returned from the ledger as stored
-   (byte-identical JSON, nothing written) unless late data changed one of its published
-   numbers; then an audited revision is released (`revision` 1, 2, ...).
-
-The differential-privacy mode (`services.reporting.dp`) plugs in at `true_tables`: every
-table's fixed cells with their true counts, in the output's shape, for a method that returns
-what it publishes in the same shape. It is not wired to the CLI or API by this module.
+The rules are the domain's (`domain.reporting`); this module does the I/O around them, and
+does it as the reporting role, which reads ``reporting.*`` and the ledger and nothing else:
+a release cannot read events, keys or case views. `FederalReportJob.run` says what a run
+does, step by step.
 """
 
 from __future__ import annotations
@@ -102,6 +57,7 @@ LEDGER_LOCK = 1214346854  # pg_advisory_xact_lock: one release at a time
 
 # -- errors ---------------------------------------------------------------------------------------
 
+
 class ReportError(Exception):
     """A report that cannot be released; the message names no count, code or identifier."""
 
@@ -130,15 +86,24 @@ class ModeConflict(ReportError):
 async def refuse_other_mode(conn: asyncpg.Connection, period: Period, mode: str) -> None:
     """One mode per period: `ModeConflict` if it was released in the mode other than `mode`
     ("suppression" or "differential-privacy")."""
-    other = ("SELECT EXISTS (SELECT FROM dp.releases WHERE period = $1)" if mode == "suppression" else
-             "SELECT EXISTS (SELECT FROM reporting_ledger.releases WHERE period = $1)")
+    other = (
+        "SELECT EXISTS (SELECT FROM dp.releases WHERE period = $1)"
+        if mode == "suppression"
+        else "SELECT EXISTS (SELECT FROM reporting_ledger.releases WHERE period = $1)"
+    )
     if await conn.fetchval(other, period.label):
-        released, asked = (("differential privacy", "suppression") if mode == "suppression"
-                           else ("suppression", "differential privacy"))
-        raise ModeConflict(f"{period.label} was released under {released}; it is not also released under {asked}")
+        released, asked = (
+            ("differential privacy", "suppression")
+            if mode == "suppression"
+            else ("suppression", "differential privacy")
+        )
+        raise ModeConflict(
+            f"{period.label} was released under {released}; it is not also released under {asked}"
+        )
 
 
 # -- periods --------------------------------------------------------------------------------------
+
 
 def parse_period(label: str) -> Period:
     """The period of a label (`InvalidPeriod`, a `ReportError`, if it is none)."""
@@ -150,15 +115,18 @@ def parse_period(label: str) -> Period:
 
 # -- connection -----------------------------------------------------------------------------------
 
+
 @contextlib.asynccontextmanager
 async def reporting_connection(reporting_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection in a transaction, logged in as role haven_reporting: its own session, not
-    the application's with a role set on it (which RESET ROLE would undo)."""
+    """A connection in a transaction, logged in as role haven_reporting: a login of its own,
+    never the application's connection with a role set on it (which RESET ROLE would undo)."""
     try:
         conn = await asyncpg.connect(reporting_url)
     except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError):
-        raise PeriodUnavailable("the reporting role cannot log in: set HAVEN_REPORTING_DATABASE_URL "
-                                "(README, Federal reporting)") from None
+        raise PeriodUnavailable(
+            "the reporting role cannot log in: set HAVEN_REPORTING_DATABASE_URL "
+            "(README, Federal reporting)"
+        ) from None
     try:
         if await conn.fetchval("SELECT session_user") != REPORTING_ROLE:
             raise PeriodUnavailable("HAVEN_REPORTING_DATABASE_URL must log in as haven_reporting")
@@ -170,6 +138,7 @@ async def reporting_connection(reporting_url: str) -> AsyncIterator[asyncpg.Conn
 
 # -- code version ---------------------------------------------------------------------------------
 
+
 @functools.cache
 def code_version() -> dict[str, str | None]:
     """The installed package's version, and the commit it was installed from when the package
@@ -179,7 +148,11 @@ def code_version() -> dict[str, str | None]:
     except metadata.PackageNotFoundError:
         return {"package": None, "commit": None}
     try:
-        commit = json.loads(distribution.read_text("direct_url.json") or "{}").get("vcs_info", {}).get("commit_id")
+        commit = (
+            json.loads(distribution.read_text("direct_url.json") or "{}")
+            .get("vcs_info", {})
+            .get("commit_id")
+        )
     except (ValueError, AttributeError):
         commit = None
     valid = isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit) is not None
@@ -188,20 +161,27 @@ def code_version() -> dict[str, str | None]:
 
 # -- true counts ----------------------------------------------------------------------------------
 
-async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: str) -> dict[str, BaseCounts]:
+
+async def read_true_counts(
+    conn: asyncpg.Connection, period: Period, horizon: str
+) -> dict[str, BaseCounts]:
     """Per family, the true counts of every final quarter of the period's fiscal year — the
     ledger may hold later quarters than the period — as aggregates only: no row leaves SQL."""
     quarters = [q for q in period.fiscal_quarters if index_of(q) < index_of(horizon)]
     columns = ", ".join(GROUP_COLUMNS)
     rows = await conn.fetch(
         f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
-             WHERE quarter = ANY($1::text[]) GROUP BY {columns}""", quarters)
+             WHERE quarter = ANY($1::text[]) GROUP BY {columns}""",
+        quarters,
+    )
     services = await conn.fetch(
         """SELECT f.organisation, f.quarter, c.code, count(*) AS clients,
                   count(*) FILTER (WHERE f.services[c.position] > 0) AS received
              FROM reporting.federal_inputs f CROSS JOIN reporting.federal_service_categories c
             WHERE f.quarter = ANY($1::text[]) AND f.statistics_consent
-            GROUP BY f.organisation, f.quarter, c.code""", quarters)
+            GROUP BY f.organisation, f.quarter, c.code""",
+        quarters,
+    )
     try:
         return count_inputs(rows, services)
     except InputsOutsideCodebook as error:
@@ -210,31 +190,45 @@ async def read_true_counts(conn: asyncpg.Connection, period: Period, horizon: st
 
 # -- the DP hook ---------------------------------------------------------------------------------
 
-def true_tables(period: Period, scope: str, counts: Mapping[str, BaseCounts]) -> list[dict[str, Any]]:
+
+def true_tables(
+    period: Period, scope: str, counts: Mapping[str, BaseCounts]
+) -> list[dict[str, Any]]:
     """The hook for another disclosure method (differential privacy, `services.reporting.dp`):
     every codebook table of the release with its fixed cells and their TRUE counts, in the
     output's shape (``[{"name", "program", "coverage", "cells": [{"dims", "count"}]}]``).
 
     A method takes this and returns what it publishes in the same shape. These numbers must
-    never be output as they are; `counts` comes from `read_true_counts`.
+    never be output as they are; `counts` comes from `read_true_counts`. The job does not
+    wire any such method to the CLI or the API.
     """
     organisations = organisations_in(counts, scope)
     chosen = [scope] if scope != ROLL_UP else organisations
     out: dict[str, dict[str, Any]] = {}
     for family in FAMILIES:
-        if all(spec.period == "grant_year" for spec in family.tables) and not period.ends_fiscal_year:
+        if (
+            all(spec.period == "grant_year" for spec in family.tables)
+            and not period.ends_fiscal_year
+        ):
             continue
         state = FamilyState(family, period.fiscal_year)
         universe = state.universe(organisations)
         base = counts[family.name]
-        for spec, table in zip([s for s in family.tables if s.period != "grant_year" or period.ends_fiscal_year],
-                               family_tables(family, universe, period, chosen), strict=True):
+        for spec, table in zip(
+            [s for s in family.tables if s.period != "grant_year" or period.ends_fiscal_year],
+            family_tables(family, universe, period, chosen),
+            strict=True,
+        ):
             entry = table_entry(out, spec)
             for key in table.keys():
                 dims = cell_dims(family, table, key)
                 if all(c["dims"] != dims for c in entry["cells"]):
-                    entry["cells"].append({"dims": dims,
-                                           "count": cell_truth(universe, base, table.selection(universe, key))})
+                    entry["cells"].append(
+                        {
+                            "dims": dims,
+                            "count": cell_truth(universe, base, table.selection(universe, key)),
+                        }
+                    )
     return list(out.values())
 
 
@@ -244,19 +238,62 @@ def _digest(parts: Sequence[str]) -> str:
 
 # -- the job --------------------------------------------------------------------------------------
 
+
 class FederalReportJob:
     def __init__(self, reporting_url: str, *, solver: IntegerSolver | None = None) -> None:
         self._reporting_url = reporting_url
         self._solver = solver or HighsSolver()
 
     async def run(self, period_label: str, org: str | None = None) -> dict[str, Any]:
+        """The JSON document of the release of `period_label` for `org` (None: the roll-up):
+        ``{"period", "codebook_version", "tables": [{"name", "program", "coverage", "cells":
+        [{"dims", "count", "status"}]}], "certificate"}`` (`services.reporting.document`).
+
+        1. **As the reporting role** (`reporting_connection`: `HAVEN_REPORTING_DATABASE_URL`, or
+           the application's server and database as ``haven_reporting``).
+        2. **Only what is final.** A period after the horizon of ``reporting.federal_inputs``,
+           the horizon quarter itself (still running), or a period before any data is refused
+           (`PeriodUnavailable`).
+        3. **True atoms.** One aggregate query over the period's fiscal year to date (never a
+           row, never the subject) gives, per codebook family, the counts of organisation x
+           quarter x the family's dimensions, and the link counts that glue the families.
+        4. **Vintages.** Late data that contradicts numbers already released (a late intake in
+           a released quarter, an erasure, a corrected category, a withdrawn consent) cannot be
+           the same atoms as the original release, or the ledger would be inconsistent: today's
+           counts are split over the known record lifetimes so that every published number
+           holds (`families.split_vintages`), or a new era of lifetimes opens — with the records
+           that arrived since, and if that is not enough with the departures of those counted
+           before (`domain.reporting.vintages`). A revision is then audited with its original,
+           and with the change of every cell between the two
+           (`domain.reporting.publication_targets.difference_targets`). Counts no late record
+           or departure explains (none should exist) are refused: `RevisionNeedsReview`.
+        5. **Protect.** Every family together (they count the same people: "Links" in
+           `domain.reporting.federal_codebook`), by `suppression.protect_linked`, against
+           every release of the fiscal year, k = 11, with a minimum reporting unit per
+           organisation (`MINIMUM_UNIT` clients: below it a table releases only its mandatory
+           grand total). A cell that cannot be published safely is
+           suppressed — a funder's mandatory total *withheld*, marked so in the document and
+           listed in the certificate; only a ledger that gives a count away on its own refuses
+           the release (`ReportRefused`).
+        6. **Record.** The release (the document itself) and one publication per family are
+           inserted in one transaction, under an advisory lock, so two jobs take turns.
+        7. **Re-runs.** A period already released for a scope is returned as stored
+           (byte-identical JSON, nothing written) unless late data changed one of its published
+           numbers; then an audited revision is released (`revision` 1, 2, ...).
+        """
         period = parse_period(period_label)
         scope = ROLL_UP if org is None else org
-        if not scope or len(scope) > 256 or not scope.isprintable() or scope == ROLL_UP and org is not None:
+        if (
+            not scope
+            or len(scope) > 256
+            or not scope.isprintable()
+            or scope == ROLL_UP
+            and org is not None
+        ):
             raise InvalidPeriod("not an organisation id")
         async with reporting_connection(self._reporting_url) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LEDGER_LOCK)
-            horizon = await self._check_period(conn, period)
+            horizon = await self.check_period(conn, period)
             await refuse_other_mode(conn, period, "suppression")
             counts = await read_true_counts(conn, period, horizon)
             if scope != ROLL_UP and not any(key[0] == scope for c in counts.values() for key in c):
@@ -264,15 +301,25 @@ class FederalReportJob:
             states = await self._load_ledger(conn, period.fiscal_year)
             previous = await conn.fetchrow(
                 """SELECT release_no, revision, document::text AS document FROM reporting_ledger.releases
-                    WHERE period = $1 AND scope = $2 ORDER BY revision DESC LIMIT 1""", period.label, scope)
-            if previous is not None and self._still_true(states, counts, previous["release_no"], scope):
+                    WHERE period = $1 AND scope = $2 ORDER BY revision DESC LIMIT 1""",
+                period.label,
+                scope,
+            )
+            if previous is not None and self._still_true(
+                states, counts, previous["release_no"], scope
+            ):
                 return json.loads(previous["document"])
             revision = 0 if previous is None else previous["revision"] + 1
             name = f"{period.label}/{scope}" + (f"/r{revision}" if revision else "")
-            releases = await asyncio.to_thread(self._protect_all, states, counts, period, scope, name)
+            releases = await asyncio.to_thread(
+                self._protect_all, states, counts, period, scope, name
+            )
             chain = await conn.fetchval(
-                "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1")
-            ledger_hash = _digest([chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)])
+                "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1"
+            )
+            ledger_hash = _digest(
+                [chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)]
+            )
             try:
                 tables = render(releases)
             except DocumentError as error:
@@ -288,10 +335,13 @@ class FederalReportJob:
                     "k": 11,
                     "minimum_reporting_unit": MINIMUM_UNIT,
                     "ledger_hash": ledger_hash,
-                    "audit": {"result": "passed", "families": len(releases),
-                              "targets": sum(fr.targets for fr in releases),
-                              "solves": sum(fr.solves for fr in releases),
-                              "publications_audited": sum(len(fr.ledger.publications) for fr in releases)},
+                    "audit": {
+                        "result": "passed",
+                        "families": len(releases),
+                        "targets": sum(fr.targets for fr in releases),
+                        "solves": sum(fr.solves for fr in releases),
+                        "publications_audited": sum(len(fr.ledger.publications) for fr in releases),
+                    },
                     "codebook_version": VERSION,
                     "code_version": code_version(),
                     "privacy_budget_spent": 0,
@@ -304,17 +354,35 @@ class FederalReportJob:
                 """INSERT INTO reporting_ledger.releases (period, scope, revision, codebook_version, document,
                                                           ledger_hash)
                    VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING release_no""",
-                period.label, scope, revision, VERSION, text, ledger_hash)
+                period.label,
+                scope,
+                revision,
+                VERSION,
+                text,
+                ledger_hash,
+            )
             await conn.executemany(
                 """INSERT INTO reporting_ledger.publications (release_no, family, fiscal_year, definition)
                    VALUES ($1, $2, $3, $4::jsonb)""",
-                [(release_no, fr.family.name, period.fiscal_year,
-                  json.dumps(publication_to_json(fr.universe, fr.publication))) for fr in releases])
-            stored = await conn.fetchval("SELECT document::text FROM reporting_ledger.releases WHERE release_no = $1",
-                                         release_no)
+                [
+                    (
+                        release_no,
+                        fr.family.name,
+                        period.fiscal_year,
+                        json.dumps(publication_to_json(fr.universe, fr.publication)),
+                    )
+                    for fr in releases
+                ],
+            )
+            stored = await conn.fetchval(
+                "SELECT document::text FROM reporting_ledger.releases WHERE release_no = $1",
+                release_no,
+            )
             return json.loads(stored)  # exactly what a re-run will return
 
-    async def _check_period(self, conn: asyncpg.Connection, period: Period) -> str:
+    async def check_period(self, conn: asyncpg.Connection, period: Period) -> str:
+        """The horizon of the reporting inputs, when `period` is final (`PeriodUnavailable`
+        otherwise)."""
         try:
             horizon = await conn.fetchval("SELECT quarter FROM reporting.federal_inputs_horizon")
         except asyncpg.UndefinedTableError:
@@ -327,11 +395,15 @@ class FederalReportJob:
             raise PeriodUnavailable("this period is still running")
         return horizon
 
-    async def _load_ledger(self, conn: asyncpg.Connection, fiscal_year: int) -> dict[str, FamilyState]:
+    async def _load_ledger(
+        self, conn: asyncpg.Connection, fiscal_year: int
+    ) -> dict[str, FamilyState]:
         states = {f.name: FamilyState(f, fiscal_year) for f in FAMILIES}
         rows = await conn.fetch(
             """SELECT release_no, family, definition::text AS definition FROM reporting_ledger.publications
-                WHERE fiscal_year = $1 ORDER BY release_no""", fiscal_year)
+                WHERE fiscal_year = $1 ORDER BY release_no""",
+            fiscal_year,
+        )
         for row in rows:
             state = states.get(row["family"])
             if state is None:
@@ -342,22 +414,41 @@ class FederalReportJob:
             state.release_numbers.append(row["release_no"])
         return states
 
-    def _still_true(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], release_no: int,
-                    scope: str) -> bool:
+    def _still_true(
+        self,
+        states: Mapping[str, FamilyState],
+        counts: Mapping[str, BaseCounts],
+        release_no: int,
+        scope: str,
+    ) -> bool:
         for name, state in states.items():
             for number, publication in zip(state.release_numbers, state.publications, strict=True):
                 if number != release_no:
                     continue
-                if not published_still_true(state.universe(organisations_in(counts, scope)), counts[name], publication):
+                if not published_still_true(
+                    state.universe(organisations_in(counts, scope)), counts[name], publication
+                ):
                     return False
         return True
 
-    def _protect_all(self, states: Mapping[str, FamilyState], counts: Mapping[str, BaseCounts], period: Period,
-                     scope: str, name: str) -> list[FamilyRelease]:
+    def _protect_all(
+        self,
+        states: Mapping[str, FamilyState],
+        counts: Mapping[str, BaseCounts],
+        period: Period,
+        scope: str,
+        name: str,
+    ) -> list[FamilyRelease]:
         organisations = organisations_in(counts, scope)
-        members = [states[f.name] for f in FAMILIES if releases_now(f, period) or states[f.name].publications]
+        members = [
+            states[f.name]
+            for f in FAMILIES
+            if releases_now(f, period) or states[f.name].publications
+        ]
         try:
-            return protect_families(members, counts, period, scope, name, self._solver, organisations)
+            return protect_families(
+                members, counts, period, scope, name, self._solver, organisations
+            )
         except NoVintageSplit as error:
             raise RevisionNeedsReview(str(error)) from None
         except ReleaseRefused as refused:
@@ -365,5 +456,5 @@ class FederalReportJob:
 
 
 def today_quarter(today: dt.date | None = None) -> str:
-    today = today or dt.datetime.now(dt.timezone.utc).date()
+    today = today or dt.datetime.now(dt.UTC).date()
     return f"{today.year}Q{(today.month - 1) // 3 + 1}"

@@ -1,41 +1,12 @@
 """The disclosure audit's integer solver: HiGHS, through its own Python interface (`highspy`).
 
-`domain.reporting` formulates and judges; it may import only the standard library
-(tests/test_architecture.py), so the numerical engine is this adapter behind the
-`domain.reporting.integer_programs.IntegerSolver` port. It is pure computation (no I/O) and
-lives with the composition root, which hands it to `audit`/`protect`.
-
-**Why highspy rather than scipy's `milp`.** Both are HiGHS; scipy bundles an older one and
-exposes few of its options. On the audit's own programs (six releases of the reporting
-tests, recorded and replayed) the feasibility programs whose relaxation is fractional took
-0.2-0.3 s each under HiGHS 1.16 against 3.5-7 s under scipy 1.17's `milp`.
-
-**LP first.** Each feasibility program (the audit's) is solved as its LP relaxation (integrality off). An infeasible
-relaxation proves the integer program infeasible; an optimal vertex that is integral (table
-constraints with margins are nearly totally unimodular, so it usually is) and satisfies
-every row in exact int64 arithmetic is returned as is. Only otherwise does branch-and-bound
-run. An optimisation with a node limit (complementary suppression) goes to branch-and-bound
-directly and keeps the best point found within the limit. `relax` returns the relaxation's
-optimal vertex as it is (the LP rounding of complementary suppression), solved without
-presolve: on the recorded programs that halved its time (4.4 s -> 2.1 s for 30 of them) and a
-fiscal year's six releases took 141 s instead of 172 s. The constraint matrix
-of a ledger is compiled once (CSR, cached by the system object) and reused for every program
-over it; a program adds at most a few rows.
-
-**Warm starts.** Every relaxation of one system — `relax`, and the LP pass of `solve` — runs
-on one HiGHS model of that system kept loaded (`_WarmRelaxation`): the program's objective
-and rows are set on it and dual simplex starts from the basis the previous program left. The
-audit's feasibility programs over a ledger, and the complement programs of a suppression
-round (built once per round), differ only in one or two rows. On the reporting tests, a
-fiscal year's six releases took 57 s instead of 81 s. The vertex returned can depend on the
-programs solved before it on the same system (several optima); the sequence is fixed by the
-data, so a release is still the same on any machine.
-
-Every variable has finite bounds, so a program is never unbounded: HiGHS's "unbounded or
-infeasible" is infeasible. HiGHS is deterministic (fixed random seed): the same program gets
-the same answer on any machine. Returned points are checked again, in Python integers, by the
-domain; an optimum the solver gets wrong can only cost a needless suppression, never a
-disclosure.
+`domain.reporting` formulates and judges but may import only the standard library, so the
+numerical engine is this adapter behind its `IntegerSolver` port
+(`domain.reporting.integer_programs`), handed to `audit`/`protect` by the composition root.
+highspy rather than scipy's `milp`: both are HiGHS, but scipy bundles an older one and
+exposes few of its options (no presolve switch, no model kept loaded between programs). A
+point HiGHS gets wrong can only cost a needless suppression, never a disclosure: the domain
+checks every point again in Python integers.
 """
 
 from __future__ import annotations
@@ -49,7 +20,10 @@ from domain.reporting.integer_programs import IntegerProgram, LinearSystem, Row,
 
 _Status = highs.HighsModelStatus
 _INFEASIBLE = (_Status.kInfeasible, _Status.kUnboundedOrInfeasible)  # no program here is unbounded
-_STOPPED_WITH_A_POINT = (_Status.kSolutionLimit, _Status.kInterrupt)  # the node limit, for an optimisation
+_STOPPED_WITH_A_POINT = (
+    _Status.kSolutionLimit,
+    _Status.kInterrupt,
+)  # the node limit, for an optimisation
 
 
 class _Compiled:
@@ -91,12 +65,18 @@ class _Compiled:
     def holds(self, point: np.ndarray) -> bool:
         """Every row at `point`, in int64 arithmetic (exact for the counts we hold)."""
         sums = np.zeros(len(self.lower), dtype=np.int64)
-        np.add.at(sums, np.repeat(np.arange(len(self.lower)), np.diff(self.start)), self.coefficient * point[self.index])
-        return all((lo is None or s >= lo) and (hi is None or s <= hi)
-                   for s, lo, hi in zip(sums.tolist(), self.lower, self.upper))
+        np.add.at(
+            sums,
+            np.repeat(np.arange(len(self.lower)), np.diff(self.start)),
+            self.coefficient * point[self.index],
+        )
+        return all(
+            (lo is None or s >= lo) and (hi is None or s <= hi)
+            for s, lo, hi in zip(sums.tolist(), self.lower, self.upper, strict=True)
+        )
 
 
-class _WarmRelaxation:
+class WarmRelaxation:
     """One system's linear relaxation, kept loaded in HiGHS for every program over it.
 
     A program sets its objective, adds its own rows and runs from the basis the previous one
@@ -108,21 +88,35 @@ class _WarmRelaxation:
     HiGHS's `time_limit` bounds the time of every run of a model together, not of one run: a
     model kept loaded for hundreds of programs would pass it on the way and fail every program
     after that (the audit would then block or refuse releases depending on the machine's
-    speed). So each program's run gets the limit anew (`_limit_this_run`)."""
+    speed). So each program's run gets the limit anew (`limit_this_run`).
+
+    The vertex returned can depend on the programs solved before it on the same system (a
+    program may have several optima); that sequence is fixed by the data, so a release is
+    still the same on any machine."""
 
     def __init__(self, solver: highs._Highs, columns: int, rows: int, time_limit: float) -> None:
         self.solver, self.columns, self.rows, self.time_limit = solver, columns, rows, time_limit
 
-    def _limit_this_run(self) -> None:
+    def limit_this_run(self) -> None:
         self.solver.setOptionValue("time_limit", self.solver.getRunTime() + self.time_limit)
 
     def run(self, program: IntegerProgram) -> np.ndarray | None:
         solver, extra = self.solver, _Compiled(program.extra)
-        self._limit_this_run()
-        solver.changeColsCost(self.columns, np.arange(self.columns, dtype=np.int32), _cost(program, self.columns))
+        self.limit_this_run()
+        solver.changeColsCost(
+            self.columns, np.arange(self.columns, dtype=np.int32), _cost(program, self.columns)
+        )
         added = len(extra.lower)
         if added:
-            solver.addRows(added, extra.low, extra.high, len(extra.index), extra.start[:-1], extra.index, extra.value)
+            solver.addRows(
+                added,
+                extra.low,
+                extra.high,
+                len(extra.index),
+                extra.start[:-1],
+                extra.index,
+                extra.value,
+            )
         try:
             return _outcome(solver, program, integral=False)
         finally:
@@ -134,7 +128,7 @@ class _WarmRelaxation:
 def _quiet_highs() -> highs._Highs:
     """A HiGHS instance that prints nothing. highspy's public `Highs` enables callbacks in its
     constructor, which prints HiGHS's banner to standard output before any option can be set
-    (HiGHS issue #2749) — and `haven report federal` may be writing a report there."""
+    (HiGHS #2749) — and `haven report federal` may be writing a report there."""
     solver = highs._Highs()
     solver.setOptionValue("output_flag", False)
     return solver
@@ -143,12 +137,21 @@ def _quiet_highs() -> highs._Highs:
 class HighsSolver:
     """`IntegerSolver` on HiGHS. A program with a `node_limit` accepts the best point found within
     it (deterministic: the same program gets the same answer on any machine). `time_limit`
-    seconds per program is only a safety net: past it, SolverFailed (the audit then blocks)."""
+    seconds per program is only a safety net: past it, SolverFailed (the audit then blocks).
+
+    HiGHS runs with a fixed random seed, so the same program gets the same answer on any
+    machine. Every variable has finite bounds, so no program is unbounded: HiGHS's "unbounded
+    or infeasible" is infeasible. A system's constraint matrix is compiled once (CSR, cached
+    by the system object) for every program over it; a program adds at most a few rows."""
 
     def __init__(self, time_limit: float = 30.0) -> None:
         self.time_limit = time_limit
-        self._cache: weakref.WeakKeyDictionary[LinearSystem, _Compiled] = weakref.WeakKeyDictionary()
-        self._warm: weakref.WeakKeyDictionary[LinearSystem, _WarmRelaxation] = weakref.WeakKeyDictionary()
+        self._cache: weakref.WeakKeyDictionary[LinearSystem, _Compiled] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._warm: weakref.WeakKeyDictionary[LinearSystem, WarmRelaxation] = (
+            weakref.WeakKeyDictionary()
+        )
         self.lp_only = 0  # programs settled by the relaxation alone
         self.branched = 0  # programs that needed branch-and-bound
         self.relaxed = 0  # relaxations solved (`relax`)
@@ -188,28 +191,35 @@ class HighsSolver:
             solver.setOptionValue("mip_max_nodes", int(program.node_limit))
         if integral and program.gap:
             solver.setOptionValue("mip_rel_gap", float(program.gap))
-        if not integral:  # relaxations, whose vertex is used as it is: see the module doc
+        if not integral:  # relaxations, whose vertex is used as it is: see `relax`
             solver.setOptionValue("presolve", "off")
         if solver.passModel(self._model(program, rows, integral)) == highs.HighsStatus.kError:
             raise SolverFailed("HiGHS refused the model")
         return solver
 
     def _branch_and_bound(self, program: IntegerProgram, rows: _Compiled) -> np.ndarray | None:
-        """The solver's integer point (None: infeasible); SolverFailed when it stopped without one."""
+        """The solver's integer point (None: infeasible); SolverFailed when it stopped without
+        one."""
         return _outcome(self._loaded(program, rows, integral=True), program, integral=True)
 
     def _relaxation(self, program: IntegerProgram) -> np.ndarray | None:
-        """The program's relaxation, solved on its system's loaded model (`_WarmRelaxation`)."""
+        """The program's relaxation, solved on its system's loaded model (`WarmRelaxation`)."""
         warm = self._warm.get(program.system)
         if warm is None:
             bare = IntegerProgram(program.system)
             compiled = self._compiled(program.system)
-            warm = self._warm[program.system] = _WarmRelaxation(
-                self._loaded(bare, compiled, integral=False), len(program.system.lower),
-                len(compiled.lower), self.time_limit)
+            warm = self._warm[program.system] = WarmRelaxation(
+                self._loaded(bare, compiled, integral=False),
+                len(program.system.lower),
+                len(compiled.lower),
+                self.time_limit,
+            )
         return warm.run(program)
 
     def relax(self, program: IntegerProgram) -> tuple[float, ...] | None:
+        """The relaxation's optimal vertex as it is (the LP rounding of complementary
+        suppression), solved without presolve: these programs differ from the one before by a
+        row or two, and presolving each of them again costs more than it saves."""
         point = self._relaxation(program)
         if point is None:
             return None
@@ -217,8 +227,12 @@ class HighsSolver:
         return tuple(float(x) for x in point)
 
     def solve(self, program: IntegerProgram) -> tuple[int, ...] | None:
-        # a program with a node limit optimises (complementary suppression): its relaxation is
-        # rarely integral, so branch-and-bound (whose root is that relaxation) runs directly
+        """The LP relaxation first: an infeasible relaxation proves the program infeasible, and
+        an optimal vertex that is integral (tables with margins are nearly totally unimodular,
+        so it usually is) and satisfies every row in exact int64 arithmetic is the answer. Only
+        otherwise does branch-and-bound run. A program with a node limit optimises
+        (complementary suppression): its relaxation is rarely integral, so branch-and-bound
+        (whose root is that relaxation) runs directly and keeps the best point found."""
         rows = self._rows(program)  # compiled once for both passes and the check
         for integral in (False, True) if program.node_limit is None else (True,):
             found = self._branch_and_bound(program, rows) if integral else self._relaxation(program)
@@ -242,14 +256,19 @@ def _cost(program: IntegerProgram, columns: int) -> np.ndarray:
 
 
 def _outcome(solver: highs._Highs, program: IntegerProgram, integral: bool) -> np.ndarray | None:
-    """Run the loaded model: its point (None: infeasible); SolverFailed when it stopped without one."""
+    """Run the loaded model: its point (None: infeasible); SolverFailed when it stopped without
+    one."""
     solver.run()
     status = solver.getModelStatus()
     if status in _INFEASIBLE:
         return None
     solution = solver.getSolution()
-    stopped_with_a_point = (integral and program.node_limit is not None and status in _STOPPED_WITH_A_POINT
-                            and solution.value_valid)
+    stopped_with_a_point = (
+        integral
+        and program.node_limit is not None
+        and status in _STOPPED_WITH_A_POINT
+        and solution.value_valid
+    )
     if status != _Status.kOptimal and not stopped_with_a_point or not solution.value_valid:
         raise SolverFailed(f"HiGHS stopped: {solver.modelStatusToString(status)}")
     return np.asarray(solution.col_value, dtype=float)
@@ -257,5 +276,6 @@ def _outcome(solver: highs._Highs, program: IntegerProgram, integral: bool) -> n
 
 def _holds(program: IntegerProgram, rows: _Compiled, point: np.ndarray) -> bool:
     system = program.system
-    return bool(np.all(point >= np.array(system.lower)) and np.all(point <= np.array(system.upper))) \
-        and rows.holds(point)
+    return bool(
+        np.all(point >= np.array(system.lower)) and np.all(point <= np.array(system.upper))
+    ) and rows.holds(point)

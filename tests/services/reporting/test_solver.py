@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from domain.reporting.integer_programs import IntegerProgram, LinearSystem, Row, SolverFailed
-from services.reporting.solver import HighsSolver, _WarmRelaxation
+from services.reporting.solver import HighsSolver, WarmRelaxation
 
 # x0 + x1 = 3, x0 - x1 = 0 has no integer point (x0 = x1 = 1.5); its relaxation has that one.
 HALVES = LinearSystem((0, 0), (10, 10), (Row(((0, 1), (1, 1)), 3, 3), Row(((0, 1), (1, -1)), 0, 0)))
@@ -69,7 +69,7 @@ def test_a_system_kept_loaded_gives_each_program_the_whole_time_limit(monkeypatc
     program after that fails and the audit refuses releases depending on the machine's speed.
     Control: with the limit set once, when the model is loaded, the programs fail."""
     with monkeypatch.context() as patched:
-        patched.setattr(_WarmRelaxation, "_limit_this_run", lambda self: None)
+        patched.setattr(WarmRelaxation, "limit_this_run", lambda self: None)
         with pytest.raises(SolverFailed, match="Time limit"):
             _relax_until_the_limit_is_spent_twice(HighsSolver(time_limit=0.01))
     _relax_until_the_limit_is_spent_twice(HighsSolver(time_limit=0.01))
