@@ -1,24 +1,9 @@
 """What the text of a command may hold: one rule for every string member, by its name.
 
-Commands come from outside (request bodies, imports, scripts), and what they carry is
-sealed into events, folded into views, and some of it written into plain index columns. So
-every string member of a command (however deeply nested) is held to one of three rules:
-
-* an **identifier** (a member named ``*_id``, or ``recipient_organisation``):
-  `domain.identifiers`;
-* **long text** (``narrative``, ``notes``, ``description``, ``reason``): up to
-  `MAX_LONG_TEXT_LENGTH` characters, printable, line breaks and tabs allowed;
-* any other **text** (a name, a place, a code, a short answer): up to `MAX_TEXT_LENGTH`
-  characters, printable, line breaks and tabs allowed.
-
-"Printable" refuses what no person types and what breaks or forges things downstream: control
-characters (NUL, escape...) other than tab and line feed/carriage return, the line and
-paragraph separators, surrogates, private-use and unassigned code points, and format
-characters other than the zero-width joiner and non-joiner (which some scripts' names need).
-
-`text_faults` walks a value and names each member that breaks its rule by an RFC 6901 pointer
-("/identity/preferred_name"); it never repeats the text. Keys of a mapping are held to the
-text rule, and a fault in a key or a value is reported at the mapping (a key may be content).
+Commands come from outside (request bodies, imports, scripts), and what they carry is sealed
+into events, folded into views, and some of it written into plain index columns. So every
+string member of a command, however deeply nested, is held to the rule of its name
+(`member_rule`), and a fault is reported without repeating the text (`text_faults`).
 """
 
 from __future__ import annotations
@@ -43,7 +28,13 @@ _JOINERS = frozenset("\u200c\u200d")
 
 
 def is_text(value: object, *, max_length: int = MAX_TEXT_LENGTH) -> bool:
-    """Free text of at most `max_length` printable characters (module doc)."""
+    """Free text of at most `max_length` printable characters, line breaks and tabs allowed.
+
+    "Printable" refuses what no person types and what breaks or forges things downstream:
+    control characters (NUL, escape...) other than tab and line feed/carriage return, the line
+    and paragraph separators, surrogates, private-use and unassigned code points, and format
+    characters other than the zero-width joiner and non-joiner (which some scripts' names
+    need)."""
     if not isinstance(value, str) or len(value) > max_length:
         return False
     if value.isascii():
@@ -53,7 +44,15 @@ def is_text(value: object, *, max_length: int = MAX_TEXT_LENGTH) -> bool:
 
 
 def member_rule(name: str) -> str:
-    """Which rule a string member named `name` is held to: "identifier", "long text", "text"."""
+    """Which rule a string member named `name` is held to:
+
+    * "identifier" (a member named ``*_id``, or ``recipient_organisation``):
+      `domain.identifiers`;
+    * "long text" (``narrative``, ``notes``, ``description``, ``reason``): up to
+      `MAX_LONG_TEXT_LENGTH` characters (`is_text`);
+    * "text", any other (a name, a place, a code, a short answer): up to `MAX_TEXT_LENGTH`
+      characters (`is_text`).
+    """
     if name.endswith("_id") or name in IDENTIFIER_MEMBERS:
         return "identifier"
     return "long text" if name in LONG_TEXT_MEMBERS else "text"
@@ -70,7 +69,10 @@ def _fault(value: str, rule: str) -> str | None:
 
 
 def text_faults(value: object, pointer: str = "", rule: str = "text") -> Iterator[tuple[str, str]]:
-    """(pointer, what the member must be) for each string member of `value` that breaks its rule."""
+    """(pointer, what the member must be) for each string member of `value` that breaks its
+    rule, the pointer in RFC 6901 form ("/identity/preferred_name"); never the text itself.
+    Keys of a mapping are held to the text rule, and a fault in a key or a value is reported
+    at the mapping (a key may be content)."""
     if isinstance(value, str):
         fault = _fault(value, rule)
         if fault is not None:

@@ -1,53 +1,10 @@
 """The `federal_inputs` projection: per client, per quarter, the coded facts federal reports count.
 
-Federal reporting (`services/reporting`) aggregates these rows and nothing else. They live in
-the ``reporting`` schema, which a dedicated reporting role may read; that schema holds no name, no
-case or worker id, no free text, no geography and no date — only quarter and fiscal-year
-labels, codebook codes generalised as REFERENCE §3.8 says, counts and booleans.
-
-Tables (each with generations and a stable view, `projections.base`):
-
-* ``reporting.federal_inputs``: one row per client (case) per calendar quarter in which the
-  client was *served* — enrolled at some point of the quarter (an enrolment runs from intake,
-  a transfer-in or a reopening to the closure; reopening counts as re-enrolment) or delivered
-  a service in it. Every column is explained next to the DDL below.
-* ``reporting.federal_service_categories``: the order of the `services` array (the fixed
-  service codebook of this projection version, zeros included in every row).
-* ``reporting.federal_inputs_horizon``: the latest quarter the log has reached (by the time
-  events were recorded). An open enrolment has rows through this quarter and no further: a
-  quarter after the horizon has no rows yet, and the horizon quarter itself is still running.
-* ``views.reporting_subjects``: the private mapping ``(tenant_id, case_id) -> subject``. It is
-  in the ``views`` schema, which the reporting role cannot read.
-
-**The subject.** `subject` is a random UUID (uuid4) drawn once per case — not derived from the
-case id, so nothing in the reporting schema leads back to a case. It exists so that reports
-can count clients *unduplicated* across quarters (VOCA new vs continuing, year-to-date), and
-so that a differential-privacy budget ledger can be kept per client. It is a pseudonym, and
-REFERENCE §3.1 forbids pseudonyms in a release: **the subject must never leave the database** —
-not in a report, a CSV, a certificate, a log line or an error message. Reports output counts
-only. Subjects survive rebuilds (a rebuild reuses the live generation's mapping), so a ledger
-keyed by subject stays valid.
-
-**Erasure.** Each ``reporting.federal_inputs`` row references its mapping row (foreign key,
-``ON DELETE CASCADE``, within one generation). Erasing a case — `projections.rebuild.forget_case`
-deleting from ``views.reporting_subjects`` by (tenant_id, case_id), or the rebuild's purge of
-crypto-shredded cases — deletes the mapping and, with it, every row of that subject: the
-reporting schema is then exactly what a rebuild from the (shredded) log produces, and nothing
-ties any remaining row to the erased case. A batch whose case was shredded meanwhile is
-skipped (and its mapping dropped) in the same transaction: before writing, the batch takes
-the erasure locks of its cases shared and checks again (`events.erasure`), so an erasure
-cannot commit between that check and the write.
-
-**Folding.** Per case, a small accumulator (`CaseFacts`) folds the case's events; recently
-folded ones stay in an LRU cache, and on a miss the accumulator is rebuilt from the store
-(`read_stream`, up to the version before the batch's first event of that case). For every
-case a batch touches, all its quarter rows are recomputed (delete the subject's rows, insert
-fresh), in `apply` itself (`flush` has nothing deferred). When the horizon moves to a later
-quarter, every still-enrolled case is recomputed too, so that it gains a row for the new
-quarter. The result depends only on the log, never on how it was cut into batches: a rebuild
-equals the live projection.
-
-What each row says, and how a case becomes its rows: `domain.reporting.case_facts`.
+Federal reporting (`services/reporting`) aggregates these rows and nothing else, through a
+reporting role that can read the ``reporting`` schema only; that schema holds no name, no case
+or worker id, no free text, no geography and no date. What a row says is
+`domain.reporting.case_facts`; this module keeps the rows in step with the log, and keeps the
+pseudonym that links a client's rows out of every release.
 """
 
 from __future__ import annotations
@@ -77,6 +34,42 @@ CaseKey = tuple[str, uuid.UUID]
 
 
 class FederalInputsProjection:
+    """The rows of ``reporting.federal_inputs``, one per client per quarter served.
+
+    Tables (each with generations and a stable view, `projections.base`):
+
+    * ``reporting.federal_inputs``: the rows (`CaseFacts.rows`); every column is explained
+      next to its DDL.
+    * ``reporting.federal_service_categories``: the order of the `services` array (the fixed
+      service codebook of this projection version, zeros included in every row).
+    * ``reporting.federal_inputs_horizon``: the latest quarter the log has reached (by the time
+      events were recorded). An open enrolment has rows through this quarter and no further:
+      a quarter after the horizon has no rows yet, and the horizon quarter is still running.
+    * ``views.reporting_subjects``: the private mapping ``(tenant_id, case_id) -> subject``,
+      in the ``views`` schema, which the reporting role cannot read.
+
+    **The subject** is a random UUID (uuid4) drawn once per case — not derived from the case
+    id, so nothing in the reporting schema leads back to a case. It lets reports count
+    clients *unduplicated* across quarters (VOCA new vs continuing, year-to-date) and keep a
+    differential-privacy budget per client. It is a pseudonym, and REFERENCE §3.1 forbids
+    pseudonyms in a release: **the subject must never leave the database** — not in a report,
+    a CSV, a certificate, a log line or an error message. Subjects survive rebuilds (a rebuild
+    reuses the live generation's mapping), so a ledger keyed by subject stays valid.
+
+    **Erasure.** Each row references its mapping row (foreign key, ``ON DELETE CASCADE``,
+    within one generation). Erasing a case — `projections.rebuild.forget_case` deleting its
+    mapping, or the rebuild's purge of crypto-shredded cases — deletes every row of that
+    subject: the reporting schema is then what a rebuild from the shredded log produces, and
+    nothing ties a remaining row to the erased case. A batch takes the erasure locks of its
+    cases shared and checks again before writing (`events.erasure`), so an erasure cannot
+    commit between that check and the write; a case shredded meanwhile is skipped.
+
+    **Batches.** For every case a batch touches, all its rows are recomputed (delete, insert)
+    in `apply` itself; when the horizon moves to a later quarter, every still-enrolled case is
+    recomputed too, so that it gains a row for the new quarter. The rows depend only on the
+    log, never on how it was cut into batches: a rebuild equals the live projection.
+    """
+
     name: ClassVar[str] = "federal_inputs"
     version: ClassVar[int] = 1
     # Order matters: tables are created in this order and dropped in this order, and the
@@ -220,7 +213,8 @@ class FederalInputsProjection:
                 for tenant_id, case_id, version, shredded in await conn.fetch(
                     f"""SELECT m.tenant_id, m.case_id, m.version, s.wrapped_key IS NULL
                               FROM {tables[SUBJECTS]} m
-                              JOIN haven.streams s ON s.tenant_id = m.tenant_id AND s.stream_id = m.case_id
+                              JOIN haven.streams s
+                                ON s.tenant_id = m.tenant_id AND s.stream_id = m.case_id
                              WHERE m.is_open"""
                 ):
                     key = (tenant_id, case_id)
@@ -284,7 +278,8 @@ class FederalInputsProjection:
         for source in sources:
             rows = await conn.fetch(
                 f"""SELECT s.tenant_id, s.case_id, s.subject FROM {source} s
-                    JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, case_id) USING (tenant_id, case_id)""",
+                    JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, case_id)
+                         USING (tenant_id, case_id)""",
                 [k[0] for k in missing],
                 [k[1] for k in missing],
             )
@@ -325,7 +320,8 @@ class FederalInputsProjection:
     async def _erased(self, conn: Connection, keys: list[CaseKey]) -> list[CaseKey]:
         rows = await conn.fetch(
             """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-               JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id) USING (tenant_id, stream_id)
+               JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
+                    USING (tenant_id, stream_id)
                WHERE s.wrapped_key IS NULL""",
             [k[0] for k in keys],
             [k[1] for k in keys],

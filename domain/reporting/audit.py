@@ -1,79 +1,11 @@
 """The disclosure audit: what an outsider can infer from everything ever released.
 
-The ledger holds every publication — every table, quarter, year-to-date, organisation level
-and revision. Each published number is an equation over the atoms (non-negative integer
-unknowns); each published percentage is a pair of inequalities (§3.3). For every *target*
-the audit decides, exactly over the integers, what an outsider can infer:
-
-* every cell of the universe's full cross-classification with its margins — each atom, and
-  each sum of atoms fixing some dimensions and totalling the rest ("late records, any type",
-  "minors, non-binary, foreign national, any organisation") — unless it contains an atom no
-  publication constrains (that atom alone can make it large): blocked if its feasible
-  values lie inside 1..k-1 (pinned to a small value included);
-* every suppressed cell of every publication: blocked as an atom is, and also if it is
-  pinned to any single non-zero value (a suppression that can be undone protects nothing);
-* the sum of the suppressed parts of each table line (collapsing the suppressed categories
-  of a row must not give a small count either): blocked as an atom is;
-* the difference of two published cells whose selections differ in one dimension, one inside
-  the other (a revision minus its original, a year-to-date minus a quarter, a roll-up minus
-  an organisation, a category group minus one of its codes): blocked as an atom is;
-* the change of a cell between two releases (`Ledger.changes`: two published cells that
-  differ only in their record vintages, neither inside the other — a revision after an
-  erasure or a correction against its original): blocked if every value it can take lies in
-  1..k-1 or in -(k-1)..-1;
-* the difference of two cells of different vintages that also differ in one more dimension,
-  one code set inside the other (a revised all-clients total minus the original's
-  consenting-only total: the clients without consent plus the late records): blocked as a
-  change is;
-* with `Ledger.units`, each of these for every unit's cells, released or not yet: what the
-  other units publish must not pin what a unit will publish later;
-* every outsider-identifiable group — each row of a table across a sensitive
-  classification, and each declared `Group` — must keep at least two categories of the
-  breakdown possible whenever it can have members (§3.5); otherwise "all clients of agency X
-  were labour-trafficking victims" is derivable.
-
-**How.** A target is *safe* as soon as an integer point satisfying every ledger fact shows
-it: the target at zero, or at k or more (and, for a suppressed cell, two different values);
-for a group, two categories each non-zero at some point. Points are collected in a pool and
-every point is checked against every open target, so one solve usually settles many targets:
-the true counts (when given) are the first point, then one solve minimising and one
-maximising the sum of all open targets, then per open target a feasibility problem ("this
-target = 0", else ">= k", else "some other category >= 1"). Every point is verified here in
-exact integer arithmetic before it counts, so a *safe* verdict never rests on a
-floating-point solver: it rests on a witness that was checked. A *blocked* verdict rests on
-the solver's proof of infeasibility (`IntegerSolver`; `services.reporting.solver` solves the
-LP relaxation first — LP infeasible proves integer infeasible, an integral LP vertex is a
-witness — and runs branch-and-bound only when neither settles it); a solver failure is
-reported as `undecided`, which blocks too. Errors of the solver can therefore only block a
-safe release, never pass an unsafe one.
-
-**Cost.** With n constrained atoms, m facts, T targets (the cross-classification alone has up
-to prod(codes_i + 1) cells, built once per universe and then only filtered, `targets`): at
-most 2 + 3T integer programs of n variables and m + 1 rows (suppressed cells need up to two
-more), each an LP first. The pool makes the typical count far smaller — every target whose
-truth is zero, and most whose truth is large, are settled by the truth or the two sum
-solves — so the solves left are for small non-zero targets, roughly the suppressed cells.
-Integer programming is NP-hard in general; tables with margins are nearly totally unimodular
-and the LP relaxation settles most. Every witness is checked in O(nnz) and checked against
-the targets still open in O(T * nnz).
-
-**What is not guaranteed.** Only the targets above are audited: an arbitrary linear
-combination of atoms that is none of the above (say, two suppressed cells of different
-tables added together, a union of codes of one dimension that no table publishes, or the
-difference of two cells that differ in more than one dimension besides the vintage) is not
-checked. Atoms are
-bounded above by `upper_bound` (twice the largest number published or true, plus 2k); that
-bound can only make the audit stricter. Nothing here knows who the outsider is: the audit
-assumes they know the codebook, the table layouts and every published number, and nothing
-else (no individual's record — a person who knows their own record learns more, as with
-any aggregate).
-
-**What a finding may say.** That a cell is blocked tells whoever reads it that the cell is
-small and non-zero, and a group finding tells that the group is concentrated. A `Finding`
-therefore carries coordinates for the program (protection needs them) but its `repr` and
-`describe()` name only the kind, the reason, the release and the table; never a count,
-never an interval, never which category a group is concentrated in. Treat `coordinates`
-like the counts themselves: never log it, never return it over HTTP.
+Each published number is a fact over the atoms (non-negative integer unknowns); the audit
+decides, exactly over the integers, whether all the facts together pin a count to 1..k-1 or
+leave a group only one category (REFERENCE §3.3, §3.5). A *safe* verdict rests on a witness
+checked here in integer arithmetic, never on a floating-point solver's word, so an error of
+the solver can only block a safe release, never pass an unsafe one. What is audited, and
+what is not, is the docstring of `audit`.
 """
 
 from __future__ import annotations
@@ -108,6 +40,16 @@ class InconsistentLedger(ValueError):
 
 @dataclass(frozen=True)
 class Finding:
+    """A target the audit blocks, and why.
+
+    That a cell is blocked tells whoever reads it that the cell is small and non-zero, and a
+    group finding tells that the group is concentrated. A finding therefore carries
+    coordinates for the program (protection needs them), but its `repr` and `describe()` name
+    only the kind, the reason, the release and the table; never a count, never an interval,
+    never which category a group is concentrated in. Treat `coordinates` like the counts
+    themselves: never log it, never return it over HTTP.
+    """
+
     reason: str  # "derivable_small" | "pinned" | "single_category" | "undecided"
     target: Target = field(repr=False)
 
@@ -139,8 +81,9 @@ class AuditResult:
         return not self.findings
 
 
-def ledger_system(ledger: Ledger | Linked, truth: Sequence[int] | None = None,
-                  k: int = K) -> LinearSystem:
+def ledger_system(
+    ledger: Ledger | Linked, truth: Sequence[int] | None = None, k: int = K
+) -> LinearSystem:
     """Every fact of a ledger (or of linked ledgers and their link rows) as one integer
     system."""
     linked = ledger if isinstance(ledger, Linked) else Linked((ledger,))
@@ -167,8 +110,9 @@ class _Open:
 
     def see(self, point: Sequence[int]) -> None:
         if self.target.categories:
-            self.possible.update(i for i, terms in enumerate(self.target.categories)
-                                 if dot(terms, point) >= 1)
+            self.possible.update(
+                i for i, terms in enumerate(self.target.categories) if dot(terms, point) >= 1
+            )
         else:
             self.values.add(dot(self.target.terms, point))
 
@@ -183,8 +127,14 @@ class _Open:
 
 
 class _Auditor:
-    def __init__(self, system: LinearSystem, solver: IntegerSolver, k: int,
-                 linked: Linked | None = None, truth: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        system: LinearSystem,
+        solver: IntegerSolver,
+        k: int,
+        linked: Linked | None = None,
+        truth: Sequence[int] | None = None,
+    ) -> None:
         self.system, self.solver, self.k = system, solver, k
         self.linked, self.truth = linked, truth
         self.locals: dict[tuple[int, bool], LinearSystem] = {}
@@ -202,12 +152,14 @@ class _Auditor:
         if block is None:
             return True
         low = linked.offsets[block]
-        local_extra = tuple(Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high)
-                            for row in extra)
-        for held in ((True, False) if truth is not None else (False,)):
+        local_extra = tuple(
+            Row(tuple((v - low, c) for v, c in row.terms), row.low, row.high) for row in extra
+        )
+        for held in (True, False) if truth is not None else (False,):
             if (block, held) not in self.locals:
-                self.locals[(block, held)] = linked.local(self.system, truth if held else None,
-                                                          block)
+                self.locals[(block, held)] = linked.local(
+                    self.system, truth if held else None, block
+                )
             self.solves += 1
             try:
                 found = self.solver.solve(IntegerProgram(self.locals[(block, held)], local_extra))
@@ -220,13 +172,14 @@ class _Auditor:
             if held:
                 assert truth is not None
                 point = list(truth)
-                point[low:low + len(found)] = (int(x) for x in found)
+                point[low : low + len(found)] = (int(x) for x in found)
                 if self.system.holds(point, extra):
                     return tuple(point)
         return True
 
-    def find(self, extra: Sequence[Row] = (), objective: Terms = (),
-             maximise: bool = False) -> tuple[int, ...] | None:
+    def find(
+        self, extra: Sequence[Row] = (), objective: Terms = (), maximise: bool = False
+    ) -> tuple[int, ...] | None:
         """A verified point, or None when the solver proves there is none. SolverFailed passes
         up."""
         if not objective:
@@ -245,10 +198,74 @@ class _Auditor:
         return point
 
 
-def audit(ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] | None = None,
-          k: int = K) -> AuditResult:
-    """Audit everything the ledger (or the linked ledgers) published. `truth`: the true counts of
-    every variable (`Linked.vector`), if known (a shortcut)."""
+def audit(
+    ledger: Ledger | Linked, solver: IntegerSolver, truth: Sequence[int] | None = None, k: int = K
+) -> AuditResult:
+    """Audit everything the ledger (or the linked ledgers) published. `truth`: the true counts
+    of every variable (`Linked.vector`), if known (a shortcut).
+
+    The ledger holds every publication — every table, quarter, year-to-date, organisation
+    level and revision. Each published number is an equation over the atoms; each published
+    percentage is a pair of inequalities (§3.3). The *targets*, and when each is blocked:
+
+    * every cell of the universe's full cross-classification with its margins — each atom,
+      and each sum of atoms fixing some dimensions and totalling the rest ("late records, any
+      type", "minors, non-binary, foreign national, any organisation") — unless it contains
+      an atom no publication constrains (that atom alone can make it large): blocked if its
+      feasible values lie inside 1..k-1 (pinned to a small value included);
+    * every suppressed cell of every publication: blocked as an atom is, and also if it is
+      pinned to any single non-zero value (a suppression that can be undone protects
+      nothing);
+    * the sum of the suppressed parts of each table line (collapsing the suppressed
+      categories of a row must not give a small count either): blocked as an atom is;
+    * the difference of two published cells whose selections differ in one dimension, one
+      inside the other (a revision minus its original, a year-to-date minus a quarter, a
+      roll-up minus an organisation, a category group minus one of its codes): blocked as an
+      atom is;
+    * the change of a cell between two releases (`Ledger.changes`: two published cells that
+      differ only in their record vintages, neither inside the other — a revision after an
+      erasure or a correction against its original): blocked if every value it can take lies
+      in 1..k-1 or in -(k-1)..-1;
+    * the difference of two cells of different vintages that also differ in one more
+      dimension, one code set inside the other (a revised all-clients total minus the
+      original's consenting-only total: the clients without consent plus the late records):
+      blocked as a change is;
+    * with `Ledger.units`, each of these for every unit's cells, released or not yet: what
+      the other units publish must not pin what a unit will publish later;
+    * every outsider-identifiable group — each row of a table across a sensitive
+      classification, and each declared `Group` — must keep at least two categories of the
+      breakdown possible whenever it can have members (§3.5); otherwise "all clients of
+      agency X were labour-trafficking victims" is derivable.
+
+    **How.** A target is *safe* as soon as an integer point satisfying every fact shows it:
+    the target at zero, or at k or more (and, for a suppressed cell, two different values);
+    for a group, two categories each non-zero at some point. Points are pooled and each is
+    checked against every open target, so one solve usually settles many: the true counts
+    (when given) first, then one solve minimising and one maximising the sum of all open
+    targets, then per open target a feasibility problem ("this target = 0", else ">= k",
+    else "some other category >= 1"). A *blocked* verdict rests on the solver's proof of
+    infeasibility (`IntegerSolver`); a solver failure is reported as `undecided`, which
+    blocks too.
+
+    **Cost.** With n constrained atoms, m facts and T targets (the cross-classification alone
+    has up to prod(codes_i + 1) cells, `targets`): at most 2 + 3T integer programs of n
+    variables and m + 1 rows (suppressed cells need up to two more). The pool makes the
+    typical count far smaller — every target whose truth is zero, and most whose truth is
+    large, are settled by the truth or the two sum solves — so the solves left are for small
+    non-zero targets, roughly the suppressed cells. Integer programming is NP-hard in
+    general; tables with margins are nearly totally unimodular, and the LP relaxation
+    settles most.
+
+    **Not guaranteed.** Only the targets above are audited: an arbitrary linear combination
+    of atoms that is none of them (two suppressed cells of different tables added together, a
+    union of codes of one dimension that no table publishes, the difference of two cells that
+    differ in more than one dimension besides the vintage) is not checked. Atoms are bounded
+    above by `ledger_system`'s bound (twice the largest number published or true, plus 2k),
+    which can only make the audit stricter. The audit assumes an outsider who knows the
+    codebook, the table layouts and every published number, and nothing else (no
+    individual's record: a person who knows their own record learns more, as with any
+    aggregate).
+    """
     linked = ledger if isinstance(ledger, Linked) else Linked((ledger,))
     system = ledger_system(linked, truth, k)
     auditor = _Auditor(system, solver, k, linked, truth)
@@ -323,8 +340,11 @@ def _settle(state: _Open, auditor: _Auditor, add: Callable[[Sequence[int]], None
         return None if others and attempt([Row(others, 1, None)]) else "single_category"
 
     if target.signed:  # a change: zero, or k or more either way
-        if attempt([Row(target.terms, 0, 0)]) or attempt([Row(target.terms, k, None)]) \
-                or attempt([Row(target.terms, None, -k)]):
+        if (
+            attempt([Row(target.terms, 0, 0)])
+            or attempt([Row(target.terms, k, None)])
+            or attempt([Row(target.terms, None, -k)])
+        ):
             return None
         return "derivable_small"
     if attempt([Row(target.terms, None, 0)]):
@@ -335,7 +355,8 @@ def _settle(state: _Open, auditor: _Auditor, add: Callable[[Sequence[int]], None
     if state.safe(k):
         return None
     (value,) = state.values  # a suppressed cell seen only at one value >= k: is it pinned?
-    if attempt([Row(target.terms, value + 1, None)]) or \
-            attempt([Row(target.terms, None, value - 1)]):
+    if attempt([Row(target.terms, value + 1, None)]) or attempt(
+        [Row(target.terms, None, value - 1)]
+    ):
         return None
     return "pinned"

@@ -1,16 +1,8 @@
 """Complementary suppression: which further numbers of a release to withhold to clear a finding.
 
-A witness clears a finding: a point of the outsider's feasible set where the target is 0 or
-at least k (a suppressed cell: at another value; a group: another category non-zero). The
-unknowns are the atoms plus, per publishable number j, a switch z_j and deviations
-p_j, m_j <= M z_j with cell_j(x) - p_j + m_j = published_j; the program minimises
-sum z_j * w_j * (1 + published_j), so small cells go first and totals are kept; w_j is 1, or
-`WITHHOLDING` for a cell the table marks mandatory (a funder's total), *withheld* only when
-nothing else clears the finding. Within the finding's own block: within 25 % of the optimum,
-or the best found in `COMPLEMENT_NODES` branch-and-bound nodes. Over the whole linked system
-(thousands of unknowns): LP rounding (`rounded_choice`), branch-and-bound only if that
-settles nothing. M is 2k first (a tight relaxation), a large bound if that finds nothing. A
-choice is a proposal only: the next round of `suppression.protect_linked` audits it.
+The cheapest choice, by a small integer program weighted so that small cells go first and a
+funder's mandatory total is withheld only when nothing else will do. A choice is a proposal
+only: the next round of `suppression.protect_linked` audits it over everything.
 """
 
 from __future__ import annotations
@@ -58,7 +50,15 @@ class _Switch(NamedTuple):
 
 
 class ComplementProgram(NamedTuple):
-    """The unknowns and rows of a complement program, before the witness rows of a finding."""
+    """The unknowns and rows of a complement program, before the witness rows of a finding.
+
+    A witness clears a finding: a point of the outsider's feasible set where the target is 0
+    or at least k (a suppressed cell: at another value; a group: another category non-zero).
+    The unknowns are the atoms plus, per publishable number j, a switch z_j and deviations
+    p_j, m_j <= M z_j with cell_j(x) - p_j + m_j = published_j; the objective is
+    sum z_j * w_j * (1 + published_j), so small cells go first and totals are kept; w_j is 1,
+    or `WITHHOLDING` for a cell the table marks mandatory (a funder's total).
+    """
 
     system: LinearSystem
     switches: tuple[_Switch, ...]
@@ -86,7 +86,13 @@ def complement(
     the complement programs of this round by (block or None, bound), built once and shared by
     the round's findings, which differ only in their witness rows (the solver keeps a system
     it has seen: the relaxations of one system start from the last one's basis).
-    `withhold_mandatory`: whether a mandatory cell may be withheld (`suppression.Policy`)."""
+    `withhold_mandatory`: whether a mandatory cell may be withheld (`suppression.Policy`).
+
+    Within one block the program is solved to within 25 % of the optimum, or the best found
+    in `COMPLEMENT_NODES` branch-and-bound nodes; over the whole linked system (thousands of
+    unknowns) by LP rounding (`_rounded_choice`), branch-and-bound only if that settles
+    nothing. The deviations are bounded by 2k first (a tight relaxation), by a large bound if
+    that finds nothing."""
     published = [
         v for p in publications if p is not None for v in p.cells.values() if v is not None
     ]

@@ -1,77 +1,10 @@
 """The federal reporting codebook: every table, dimension and category, fixed in advance.
 
-Versioned (`VERSION`): a release names the version it was built with, and the ledger keeps
-the code sets of every published cell, so a later version that adds a category does not
-change what an old release meant (`domain.reporting.tables`). Categories are never derived
-from the data: every listed category is a cell, zeros included (REFERENCE §3.2).
-
-**Families.** Tables are grouped into *families*: a family is one universe of atoms — counts
-of the finest cross-classification organisation x quarter (of the federal fiscal year) x
-vintage x the family's own dimensions — over which all its tables, for every quarter,
-year-to-date, organisation, roll-up and revision, are sums. Families are kept to one or two
-breakdowns each so that their atoms stay few (a few hundred).
-
-**Links.** Families over the same people share more than the totals they publish: every
-family counts clients served in a quarter (entries, closures, services and the grant year's
-new clients are parts of them), so all families are audited together, as one integer system
-(`domain.reporting.linked.Linked`). The link is the cross-classification of what the families
-have in common — organisation x quarter x vintage x newness x consent x age band x program x
-entered x closed (`LINK_DIMENSIONS`) — one unknown count per link atom, and every family atom
-is a sum over the link atoms it belongs to (`Family.link_codes`): a ``WITHHELD`` atom is a
-non-consenting client of any age, an age group is every band of it (`BANDS_OF_AGE_GROUP`),
-HUD's age group spans both consents, a grant-year atom is a new client, a service atom a
-consenting client, an entry family's atom a client who entered in the quarter, a closure
-family's atom a client who left a program in it. An age group is a union of link codes, so
-the link's cells by age group are audited as well as those by band (`LINK_UNIONS`).
-The links this captures (each a real leak of an audit without it, tests/services/reporting/
-test_linked_attacks.py and test_linked_populations.py): TIMS minors minus VOCA new minors
-(continuing minors; in a fiscal year's first quarter, the new children 0-11); HUD children
-minus TIMS minors (non-consenting minors); the withheld count that one family pins (TIMS
-clients served minus any TIMS breakdown's consenting total) opening a category another
-family folds it into (VOCA's "not reported" / "not tracked"); consenting minors served minus
-consenting minors entering (the minors served who did not enter this quarter); consenting
-clients served minus consenting closures (those who did not leave); the service families'
-population (consenting clients served) against the served families' consenting totals; the
-grant-year families' consenting clients by program against each other; VOCA's new victims of
-one age band against OTIP's entries of that band (the band's consenting clients who were new
-but did not enter, or entered but were continuing).
-
-*Why auditing the blocks glued by the link is exact:* given the link counts, each family's
-remaining dimensions (victim status, trafficking type, gender, leaver/stayer, services
-received, entry type, closure reason, immigration outcome...) are its own — no other family
-breaks them down — so they are conditionally independent: any point of every family that
-agrees on the link counts is the projection of one joint cross-classification (within a link
-atom, an integer table with the families' splits as margins always exists). The system then
-has exactly the outsider's joint feasible set, with the atoms of the families plus the link
-instead of their product; link counts are audited targets too.
-
-**Populations** (rows of ``reporting.federal_inputs``, projection `federal_inputs`):
-
-* ``served``: one row per client per quarter served; year-to-date counts are unduplicated by
-  counting only the row where the client is `new` in the fiscal year (first quarter served).
-* ``entered``: rows with a program entry in the quarter (intake, transfer-in, reopening).
-* ``closed``: rows with a program exit in the quarter.
-* ``grant_year``: one row per client per fiscal year (the `new` row), with the immigration
-  outcomes obtained in that fiscal year; released only for a complete fiscal year.
-* ``service:<code>``: consenting clients served in the quarter, by whether they received at
-  least one service of that category.
-
-**Consent** (REFERENCE §3.10). Mandatory totals count every client: TIMS clients served and
-new clients, HHS/OTIP entries and closures by program, VOCA new vs continuing, HUD APR Q5a.
-Every other breakdown is a non-mandatory statistic and counts only clients who consented to
-statistics: in the atoms, a non-consenting client's category is ``WITHHELD``, which no
-breakdown publishes — except VOCA's demographics of new victims, which must sum to the new
-count, where ``WITHHELD`` folds into "not reported".
-
-**HUD.** The comparable-database aggregate is HUD APR Q5a ("Report Validations"), restricted
-to persons: persons served by adult / child / age not tracked and by leaver / stayer
-(stayer: still enrolled at the end of the quarter).
-
-**Programs.** HHS/OTIP tables split entries and closures by grant program: TVAP serves
-foreign nationals, DVHT US citizens and lawful permanent residents; a client whose
-citizenship is not reported is ``not_assigned``.
-
-Pure data: standard library and `domain.codebook` only.
+Categories are never derived from the data: every listed category is a cell, zeros included
+(REFERENCE §3.2), and a release names the `VERSION` it was built with, so a later version
+that adds a category does not change what an old release meant. Tables are grouped into
+small families (`Family`) over the same people, audited together through the link
+(`LINK_DIMENSIONS`). Pure data: standard library and `domain.codebook` only.
 """
 
 from __future__ import annotations
@@ -88,9 +21,18 @@ from domain.reporting.generalisation import (
 )
 
 VERSION = "federal-2026.1"
-WITHHELD = "withheld"  # atom code of a client without statistics consent (never a published category)
+# Consent (REFERENCE §3.10). Mandatory totals count every client: TIMS clients served and new
+# clients, HHS/OTIP entries and closures by program, VOCA new vs continuing, HUD APR Q5a. Every
+# other breakdown is a non-mandatory statistic and counts only clients who consented to
+# statistics: in the atoms, a non-consenting client's category is WITHHELD, which no breakdown
+# publishes — except VOCA's demographics of new victims, which must sum to the new count,
+# where WITHHELD folds into "not reported" (`TableSpec.not_reported`).
+WITHHELD = "withheld"  # atom code of a client without statistics consent (never published)
 
 SERVICE_CATEGORIES: tuple[str, ...] = tuple(CURRENT.lists["service_category"])
+# HHS/OTIP tables split entries and closures by grant program: TVAP serves foreign nationals,
+# DVHT US citizens and lawful permanent residents; a client whose citizenship is not reported
+# is not_assigned.
 PROGRAMS = ("tvap", "dvht", "not_assigned")
 PROGRAM_OF_CITIZENSHIP = {"foreign_national": "tvap", "citizen_or_lpr": "dvht", "not_reported": "not_assigned"}
 
@@ -115,8 +57,35 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 BANDS_OF_AGE_GROUP: dict[str, tuple[str, ...]] = {
     group: tuple(band for band, of in AGE_GROUP_OF_BAND.items() if of == group) for group in CATEGORIES["age_group"]}
 
-# The link: dimensions that the families share about the same people (see "Links"
-# in the module docstring), in the order of the link universe.
+# The link. Families over the same people share more than the totals they publish: every
+# family counts clients served in a quarter (entries, closures, services and the grant year's
+# new clients are parts of them), so all families are audited together, as one integer system
+# (`domain.reporting.linked.Linked`). The link is the cross-classification of what the
+# families have in common — organisation x quarter x vintage x the dimensions below — one
+# unknown count per link atom, and every family atom is a sum over the link atoms it belongs
+# to (`Family.link_codes`): a WITHHELD atom is a non-consenting client of any age, an age group
+# is every band of it (`BANDS_OF_AGE_GROUP`), HUD's age group spans both consents, a
+# grant-year atom is a new client, a service atom a consenting client, an entry family's atom
+# a client who entered in the quarter, a closure family's atom a client who left a program in
+# it. An age group is a union of link codes, so the link's cells by age group are audited as
+# well as those by band (`LINK_UNIONS`).
+#
+# Each link closes a real leak of an audit without it (tests/services/reporting/
+# test_linked_attacks.py and test_linked_populations.py): TIMS minors minus VOCA new minors
+# (continuing minors; in a fiscal year's first quarter, the new children 0-11); HUD children
+# minus TIMS minors (non-consenting minors); the withheld count that one family pins (TIMS
+# clients served minus any TIMS breakdown's consenting total) opening a category another
+# family folds it into (VOCA's "not reported" / "not tracked"); consenting minors served minus
+# consenting minors entering; consenting clients served minus consenting closures; the service
+# families' population against the served families' consenting totals; the grant-year
+# families' consenting clients by program against each other; VOCA's new victims of one age
+# band against OTIP's entries of that band.
+#
+# Auditing the families glued by the link is exact: given the link counts, each family's
+# remaining dimensions (victim status, trafficking type, gender, leaver/stayer, services
+# received, entry type, closure reason, immigration outcome...) are its own — no other family
+# breaks them down — so any point of every family that agrees on the link counts is the
+# projection of one joint cross-classification (`Linked`, "Exactness").
 LINK_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "newness": CATEGORIES["newness"],
     "consent": ("yes", "no"),
@@ -166,6 +135,27 @@ class TableSpec:
 
 @dataclass(frozen=True)
 class Family:
+    """One universe of atoms — counts of organisation x quarter (of the federal fiscal year) x
+    vintage x the family's own dimensions — over which all its tables, for every quarter,
+    year-to-date, organisation, roll-up and revision, are sums. A family has one or two
+    breakdowns, so that its atoms stay few (a few hundred).
+
+    Populations (rows of ``reporting.federal_inputs``, `domain.reporting.case_facts`):
+
+    * ``served``: one row per client per quarter served; year-to-date counts are unduplicated
+      by counting only the row where the client is `new` in the fiscal year.
+    * ``entered``: rows with a program entry in the quarter (intake, transfer-in, reopening).
+    * ``closed``: rows with a program exit in the quarter.
+    * ``grant_year``: one row per client per fiscal year (the `new` row), with the immigration
+      outcomes obtained in that fiscal year; released only for a complete fiscal year.
+    * ``service:<code>``: consenting clients served in the quarter, by whether they received
+      at least one service of that category.
+
+    HUD's comparable-database aggregate is APR Q5a ("Report Validations"), restricted to
+    persons: persons served by adult / child / age not tracked and by leaver / stayer (stayer:
+    still enrolled at the end of the quarter).
+    """
+
     name: str
     population: str  # served | entered | closed | grant_year | service:<code>
     dimensions: tuple[str, ...]  # the family's own dimensions (besides organisation, quarter, vintage)

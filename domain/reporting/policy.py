@@ -1,23 +1,9 @@
 """The disclosure policy of differentially private releases: deployment policy, not an argument.
 
 Four numbers, set only by the deployment's administrator (`haven report policy set`, recorded
-as a `DisclosurePolicySet` event) and enforced by the database itself
-(`dp.record_release`), so no caller — over HTTP or with a shell — can exceed them:
-
-* `lifetime_epsilon`: what each client may be charged across every DP release (the privacy
-  loss their data may ever cause). Default 4.
-* `max_epsilon_per_release`: what one release may charge each counted client. Default 1.
-* `requester_budget`: what the reporters of one organisation, per role, may spend across
-  every release they ask for. Default 4.
-* `noise_floor`: the smallest noise scale (of the discrete Laplace mechanism) a release may
-  use. Default 1: below it most noisy counts equal the true ones.
-
-Why these defaults (docs/federal-reporting.md): ε = 1 per release is the common ceiling for
-counts about vulnerable people (each release changes any one person's odds by at most a
-factor e); a lifetime of 4 lets a client appear in four such releases — a fiscal year of
-quarterly releases — before they drop out of DP releases; an organisation's reporters get the
-same 4, so one organisation cannot spend the clients' whole budget on its own. Raising any of
-them is a decision the administrator records, not a parameter a request carries.
+as a `DisclosurePolicySet` event) and enforced by the database itself (`dp.record_release`),
+so no caller — over HTTP or with a shell — can exceed them. Raising any of them is a decision
+the administrator records, not a parameter a request carries.
 """
 
 from __future__ import annotations
@@ -30,9 +16,22 @@ from domain.event import DomainEvent
 
 
 class DisclosurePolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """The four numbers. Why the defaults (`DEFAULT_POLICY`; docs/federal-reporting.md):
+    ε = 1 per release is the common ceiling for counts about vulnerable people (each release
+    changes any one person's odds by at most a factor e); a lifetime of 4 lets a client appear
+    in four such releases — a fiscal year of quarterly releases — before they drop out of DP
+    releases; an organisation's reporters get the same 4, so one organisation cannot spend the
+    clients' whole budget on its own."""
+
+    # What each client may be charged across every DP release (the privacy loss their data
+    # may ever cause). Default 4.
     lifetime_epsilon: Decimal
-    max_epsilon_per_release: Decimal
+    max_epsilon_per_release: Decimal  # what one release may charge each counted client (1)
+    # What the reporters of one organisation, per role, may spend across every release they
+    # ask for. Default 4.
     requester_budget: Decimal
+    # The smallest noise scale (of the discrete Laplace mechanism) a release may use. Default
+    # 1: below it most noisy counts equal the true ones.
     noise_floor: Decimal
 
 

@@ -1,40 +1,11 @@
 """Deciding what a release may publish: primary and complementary suppression, proven by audit.
 
-`protect(ledger, release, counts, solver)` takes the true atom counts as plain data and
-returns the publication to release together with its audit, or raises `ReleaseRefused`.
-`protect_linked` does the same for several families over the same people (`linked.Linked`):
-one release per block, audited as one system, complementary suppressions chosen in any block.
-
-1. **Primary suppression.** Every cell whose true count is 1..k-1 is suppressed (zero may be
-   shown). With a `MinimumUnit`, every cell of a unit (say an organisation) whose total is
-   below the minimum is suppressed too, except the cells its table marks mandatory (§3.6).
-   So is every cell, a mandatory one included, whose difference from a number the ledger
-   already published is 1..k-1 either way, where the two differ in one dimension (a revision
-   and its original, a year-to-date and an earlier one): the audit would block it
-   (`publication_targets.difference_targets`) and the other number is out for good, so it is
-   taken out before the first audit rather than found by it. In a revision, so is every cell
-   whose late records and departures are 1..k-1 (its count at the revision against its count
-   over the record vintages of an earlier release, published there or not). A percentage
-   whose numerator or denominator is suppressed is suppressed.
-2. **Audit.** The candidate publication is added to the ledger and audited (`audit.audit`):
-   every atom, suppressed cell, line of suppressed cells and group, against everything ever
-   published.
-3. **Complementary suppression** (`domain.reporting.complements`). For each finding, a small
-   integer program chooses which further cells (or percentages) of *this* release to
-   suppress so that an outsider's feasible set contains a witness that clears the finding.
-   Past publications stay fixed. The choices are added and step 2 repeats.
-4. **Tables withheld whole.** A finding that no choice clears, or rounds that add nothing
-   (or more than `max_rounds` of them): the tables those findings name are withheld whole,
-   in every block, and the rounds go on. Withholding adds no fact; a suppressed cell of such a
-   table (of this release or an earlier one) that the ledger pins at k or more hides a
-   number known already, which is no count of 1..k-1: it is not a finding. Only a finding
-   that names no table, or only tables withheld whole already, refuses the release: the
-   ledger gives a count away without it, which an audited ledger does not.
-
-Guaranteed: a returned publication passed the audit over the whole ledger including itself,
-so everything `audit` guarantees holds. Not guaranteed: minimal information loss (the
-choice is greedy per finding and round, optimal for neither the whole table nor future
-releases — a cell kept now may have to be suppressed forever after).
+`protect` takes the true atom counts as plain data and returns the publication to release
+with its audit, or raises `ReleaseRefused`; `protect_linked` does the same for several
+families over the same people, audited as one system. A returned publication passed the
+audit over the whole ledger including itself. Not guaranteed: minimal information loss (the
+choice is greedy per finding and round — a cell kept in one release may have to be
+suppressed in every later one).
 """
 
 from __future__ import annotations
@@ -104,8 +75,18 @@ def primary(
     policy: Policy = Policy(),
     ledger: Ledger | None = None,
 ) -> set[Ref]:
-    """The cells suppressed before any audit: counts 1..k-1, breakdowns of too-small units, and
-    (with the `ledger` released before) cells whose difference from a published one is 1..k-1."""
+    """The cells suppressed before any audit.
+
+    Every cell whose true count is 1..k-1 (zero may be shown). With a `MinimumUnit`, every
+    cell of a unit (say an organisation) whose total is below the minimum, except the cells
+    its table marks mandatory (§3.6). With the `ledger` released before: every cell, a
+    mandatory one included, whose difference from a number the ledger published is 1..k-1
+    either way, where the two differ in one dimension (a revision and its original, a
+    year-to-date and an earlier one) — the audit would block it
+    (`publication_targets.difference_targets`) and the other number is out for good, so it is
+    taken out before the first audit rather than found by it; and in a revision, every cell
+    whose late records and departures are 1..k-1 (its count at the revision against its count
+    over the record vintages of an earlier release, published there or not)."""
     suppressed: set[Ref] = set()
     published = _published_by_dimension(ledger) if ledger is not None else {}
     changes = ledger.changes_position if ledger is not None else None
@@ -269,7 +250,24 @@ def protect_linked(
 ) -> ProtectedLinked:
     """`protect` for the blocks of linked ledgers released together: one release per block (or
     None), suppressed, audited jointly (`linked.Linked`), complemented in any block, until all
-    pass."""
+    pass.
+
+    1. **Primary suppression** (`primary`). A percentage whose numerator or denominator is
+       suppressed is suppressed.
+    2. **Audit.** The candidate publications are added to the ledgers and audited
+       (`audit.audit`) against everything ever published.
+    3. **Complementary suppression** (`complements.complement`). For each finding, a small
+       integer program chooses which further cells (or percentages) of *this* release to
+       suppress so that an outsider's feasible set contains a witness that clears it. Past
+       publications stay fixed. The choices are added and step 2 repeats.
+    4. **Tables withheld whole.** A finding that no choice clears, or rounds that add nothing
+       (or more than `max_rounds` of them): the tables those findings name are withheld
+       whole, in every block, and the rounds go on. Withholding adds no fact; a suppressed cell
+       of such a table (of this release or an earlier one) that the ledger pins at k or more
+       hides a number known already, which is no count of 1..k-1: it is not a finding. Only a
+       finding that names no table, or only tables withheld whole already, refuses the
+       release: the ledger gives a count away without it, which an audited ledger does not.
+    """
     truth = linked.vector(counts, link_counts)
     offsets = linked.offsets
     suppressed: list[set[Ref]] = [

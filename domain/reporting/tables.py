@@ -1,24 +1,12 @@
 """The model of a release: atomic counts, tables over them, and what a release publishes.
 
 Everything an outsider can learn from federal aggregates is a linear function of the
-*atoms*: the counts of the finest cross-classification (say organisation x quarters served
-x age band x trafficking type x record vintage). A `Universe` lists every dimension and
-every code in advance, from a versioned codebook (REFERENCE §3.2: categories are never
-derived from the data, zeros are atoms too). A `Table` groups atoms by `Classification`s —
-the identity grouping of a dimension, or a coarser one (organisation -> grant -> state,
-quarter -> year-to-date -> fiscal year) — and every cell, marginal totals included, is a sum
-of atoms over a `Selection`. A `Percentage` publishes a rounded ratio of two cells, which is
-an equation over cells too (§3.3). Revisions and unduplicated period counts need no special
-machinery: model *when a record arrived* (a vintage dimension) and *which quarters a client
-was served in* (a pattern dimension) as dimensions, and an original, its revision, a quarter
-and its year-to-date are simply different selections of the same atoms.
-
-Guaranteed here: selections are explicit code sets per dimension (frozen when a release is
-built, so a later codebook version that adds codes does not change what an old release
-meant); counts are validated against the universe (an unknown code, a negative or a
-non-integer count is refused). Not here: deciding what may be published (`suppression`) or
-proving it (`audit`). This module does no I/O and holds no identifiers — only codes and
-counts.
+*atoms*, the counts of the finest cross-classification, every dimension and code listed in
+advance from a versioned codebook (REFERENCE §3.2: categories are never derived from the
+data, zeros are atoms too). Every cell, totals included, is a sum of atoms over an explicit
+`Selection`, frozen when a release is built, so a later codebook version that adds codes does
+not change what an old release meant. An original and its revision, a quarter and its
+year-to-date are simply different selections of the same atoms. Only codes and counts here.
 """
 
 from __future__ import annotations
@@ -147,7 +135,9 @@ class Universe:
 
 @dataclass(frozen=True)
 class Classification:
-    """How a table groups one dimension: each group code stands for a set of atom codes."""
+    """How a table groups one dimension: each group code stands for a set of atom codes (the
+    identity grouping of a dimension, or a coarser one: organisation -> grant -> state,
+    quarter -> year-to-date -> fiscal year)."""
 
     name: str
     dimension: str
@@ -254,7 +244,8 @@ class Table:
 
 @dataclass(frozen=True)
 class Percentage:
-    """A published percentage numerator/denominator, rounded half up to a whole percent."""
+    """A published percentage numerator/denominator, rounded half up to a whole percent: an
+    equation over cells too (§3.3)."""
 
     name: str
     numerator: tuple[str, CellKey]  # (table name, cell key)

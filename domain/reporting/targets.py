@@ -1,27 +1,11 @@
-"""The shape of a universe's cross-classification, for building the audit's targets fast.
+"""The cells of a universe's cross-classification as audit targets, built once and filtered fast.
 
-`publication_targets.ledger_targets` protects every cell of a universe's cross-classification
-with margins (and with named unions of codes, `Unions`) unless the cell contains an atom that
-no fact constrains. A release audits the same universes many times (`suppression.protect_linked`
-re-audits after every round of complementary suppression), and a link universe's
-cross-classification alone has some 10^5 cells over some 3 * 10^6 atom memberships: listing
-every cell's atoms and testing each of them on every audit would dominate a release. So:
-
-* a cell is a choice of one *class* per dimension: the codes of a dimension (a code, a union,
-  the total) that cover the same atom codes are one class, named by its first code. Cells
-  that differ only in codes of one class cover the same atoms (a dimension of one code and its
-  total, a union of one code), and the audit keeps only the first of them in product order —
-  which is the cell of every class's first code. `cells` lists those only, atoms computed from
-  strides, each list prefix computed once;
-* a cell contains an atom exactly when each of its classes covers the atom's code, so the
-  cells that contain one unconstrained atom are enumerated from the atom (`touching`) instead
-  of being found by testing every atom of every cell. Unconstrained atoms are few (usually
-  none: a released ledger's facts cover its universe);
-* a cell is named by its `index` in the product of the classes (mixed radix), so what the
-  audit caches per cell and what `touching` excludes meet without building the cells again.
-
-Every empty cell (a union of no codes) covers the same atoms — none — and only the first in
-product order is kept too. Pure: the standard library only, no I/O.
+The audit protects every cell of a universe's cross-classification with margins (and with
+named unions of codes, `Unions`) unless the cell contains an atom no fact constrains
+(`publication_targets.ledger_targets`). A release audits the same universes many times, and a
+link universe's cross-classification alone has some 10^5 cells over some 3 * 10^6 atom
+memberships, so the cells are built once per universe (`CrossClassification`), and filtered
+per audit from the few unconstrained atoms instead of by testing every cell.
 """
 
 from __future__ import annotations
@@ -89,7 +73,25 @@ def _strides(widths: list[int]) -> tuple[int, ...]:
 
 @dataclass(frozen=True, eq=False)
 class CrossClassification:
-    """Every distinct cell of a universe's cross-classification with margins (and unions)."""
+    """Every distinct cell of a universe's cross-classification with margins (and unions).
+
+    * A cell is a choice of one *class* per dimension: the codes of a dimension (a code, a
+      union, the total) that cover the same atom codes are one class, named by its first
+      code. Cells that differ only in codes of one class cover the same atoms (a dimension of
+      one code and its total, a union of one code), and the audit keeps only the first of
+      them in product order — the cell of every class's first code. `cells` lists those only,
+      atoms computed from strides, each list prefix computed once.
+    * A cell contains an atom exactly when each of its classes covers the atom's code, so the
+      cells that contain one unconstrained atom are enumerated from the atom (`touching`)
+      instead of being found by testing every atom of every cell. Unconstrained atoms are few
+      (usually none: a released ledger's facts cover its universe).
+    * A cell is named by its `index` in the product of the classes (mixed radix), so what the
+      audit caches per cell and what `touching` excludes meet without building the cells
+      again.
+
+    Every empty cell (a union of no codes) covers the same atoms — none — and only the first
+    in product order is kept too.
+    """
 
     names: tuple[str, ...]
     dimensions: tuple[_Classes, ...]

@@ -2,13 +2,8 @@
 
 Such a field (a client identifier, a name, a date of birth, an address: the codebook's
 `IDENTIFYING_FIELDS`) is never answered with anyone's data. It is answered with the codebook
-table that stands for it, and each request for one is logged as a refusal. The log line
-names the field and the table, both codebook constants; it never holds a value.
-
-`answer_fields(document, fields)` narrows a released document to the tables that answer
-`fields`: a codebook table by its own name, an identifying field by its table. The
-certificate records what each identifying field was answered with. The release itself is
-unchanged: the job released and audited the whole codebook, and the ledger holds all of it.
+table that stands for it, and each request for one is logged as a refusal; the log line names
+the field and the table, both codebook constants, never a value.
 """
 
 from __future__ import annotations
@@ -28,7 +23,10 @@ class FieldError(ValueError):
 
 
 def answer_fields(document: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
-    """The document with only the tables that answer `fields`, in the order asked."""
+    """The document with only the tables that answer `fields`, in the order asked: a codebook
+    table by its own name, an identifying field by its table. The certificate records what
+    each identifying field was answered with. The release itself is unchanged: the job
+    released and audited the whole codebook, and the ledger holds all of it."""
     held = {table["name"] for table in document["tables"]}
     wanted: dict[str, None] = {}
     identifying: dict[str, str] = {}

@@ -267,7 +267,7 @@ class FederalReportJob:
            and with the change of every cell between the two
            (`domain.reporting.publication_targets.difference_targets`). Counts no late record
            or departure explains (none should exist) are refused: `RevisionNeedsReview`.
-        5. **Protect.** Every family together (they count the same people: "Links" in
+        5. **Protect.** Every family together (they count the same people: the link in
            `domain.reporting.federal_codebook`), by `suppression.protect_linked`, against
            every release of the fiscal year, k = 11, with a minimum reporting unit per
            organisation (`MINIMUM_UNIT` clients: below it a table releases only its mandatory

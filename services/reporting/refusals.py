@@ -1,17 +1,11 @@
 """A refused federal release tells its requester nothing about the data.
 
-A refusal's reason names a table and a rule ("difference derivable_small in .../
-tims_clients_served_ytd": a year-to-date count changed by 1 to 10), or that some counted
-client has spent their privacy budget: both say something about the people counted. So the
-requester — over HTTP or on the command line — gets one fixed sentence and a reference id,
-whatever the reason (`PUBLIC_REFUSAL`); the reason is recorded under that reference in
-``reporting_ledger.refusals`` (migration 0011), which only the application reads, for the
-privacy officer of the requesting organisation (`GET /v1/reports/refusals`).
-
-Which errors are refusals: a release no suppression can protect (`ReportRefused`), counts that
-contradict the ledger (`RevisionNeedsReview`), and every refusal of the differential-privacy
-mode (`DPError`: a client's or the requester's budget, an epsilon above the per-client
-budget). A period that is malformed or not final is not a refusal: saying so reveals nothing.
+A refusal's reason names a table and a rule, or that some counted client has spent their
+privacy budget: both say something about the people counted. So the requester — over HTTP or
+on the command line — gets one fixed sentence and a reference id, whatever the reason
+(`PUBLIC_REFUSAL`); the reason is recorded under that reference in
+``reporting_ledger.refusals``, which only the application reads, for the privacy officer of
+the requesting organisation (`GET /v1/reports/refusals`).
 """
 
 from __future__ import annotations
@@ -27,6 +21,10 @@ from services.reporting.dp_contributions import DPError
 from services.reporting.job import ReportError, ReportRefused, RevisionNeedsReview
 
 PUBLIC_REFUSAL = "Refused by the disclosure policy."
+# A release no suppression can protect, counts that contradict the ledger, and every refusal
+# of the differential-privacy mode (a client's or the requester's budget, an epsilon above the
+# per-client budget). A period that is malformed or not final is not a refusal: saying so
+# reveals nothing.
 REFUSALS: tuple[type[Exception], ...] = (ReportRefused, RevisionNeedsReview, DPError)
 
 
