@@ -218,7 +218,7 @@ class FederalInputsProjection:
                              WHERE m.is_open"""
                 ):
                     key = (tenant_id, case_id)
-                    if shredded:  # erased, not yet forgotten: forget it now
+                    if shredded:  # erased, not yet forgotten: forget it here
                         gone.append(key)
                     elif key not in touched:
                         touched[key] = await self._facts_before(conn, tables, key, version + 1)
@@ -232,7 +232,7 @@ class FederalInputsProjection:
     async def _write(
         self, conn: Connection, tables: Tables, touched: dict[CaseKey, CaseFacts], horizon: int
     ) -> None:
-        await hold_against_erasure(conn, touched)  # an erasure now waits for this transaction
+        await hold_against_erasure(conn, touched)  # from here an erasure waits for this transaction
         erased = await self._erased(conn, list(touched))  # and one that came first is seen here
         for key in erased:
             del touched[key]

@@ -142,7 +142,7 @@ def update_referral(state: CaseState, c: cmd.UpdateReferral, context: Context) -
     not_future(context, c.changed_on, "the referral update")
     not_before(c.changed_on, referral.last_changed_on, "the referral update", "its previous status")
     if c.status == "sent" and referral.proposed.kind == "external":
-        p = referral.proposed  # the release happens now: the consent must still hold
+        p = referral.proposed  # sending is the release: the consent must still hold
         require_consent(
             state,
             p.consent_id,

@@ -2,7 +2,7 @@
 system, the split of today's counts over record vintages, and their protection.
 
 Each family (`domain.reporting.federal_codebook`) is a block of one `Linked` system over the
-same people; a release protects every family released now against every publication of the
+same people; a release protects every family it covers against every publication of the
 fiscal year (`protect_families`). Pure: the ledger's rows come in as `FamilyState`s and the
 true counts as `BaseCounts` (`domain.reporting.inputs`).
 """
@@ -105,7 +105,7 @@ def split_vintages(
 ) -> tuple[list[dict[Atom, int]], dict[Atom, int]] | None:
     """Today's counts spread over the vintages so that every published number holds, for every
     block of linked ledgers and their link at once (the same split of the same people): each
-    count of today over the lifetimes alive now, and any count over the lifetimes gone (the
+    count of today over the lifetimes alive today, and any count over the lifetimes gone (the
     versions erased or corrected since, which only the published numbers bound).
 
     `bases`: one per block, then the link's. Returns each block's atom counts and the link's;
@@ -114,7 +114,7 @@ def split_vintages(
         [linked.link] if linked.link is not None else []
     )
     codes = universes[0].dimension(vintages.DIMENSION).codes
-    now = vintages.current(codes)
+    alive = vintages.current(codes)
     newest = vintages.newest(codes)
     latest = [
         {(*key[:2], newest, *key[2:]): count for key, count in base.items() if count}
@@ -130,7 +130,7 @@ def split_vintages(
         if not all(row.holds(truth) for row in rows):
             return None
         return latest[: len(linked.blocks)], (latest[-1] if linked.link is not None else {})
-    gone = [code for code in codes if code not in now]
+    gone = [code for code in codes if code not in alive]
     bound = max(
         (abs(row.low) for row in rows if row.low is not None and row.low == row.high), default=0
     )
@@ -143,7 +143,7 @@ def split_vintages(
         for key, count in base.items():
             if not count:
                 continue
-            atoms = [offset + universe.index((*key[:2], v, *key[2:])) for v in now]
+            atoms = [offset + universe.index((*key[:2], v, *key[2:])) for v in alive]
             for a in atoms:
                 upper[a] = count
             sums.append(Row(tuple(sorted((a, 1) for a in atoms)), count, count))
@@ -294,7 +294,7 @@ def protect_families(
     solver: IntegerSolver,
     organisations: Sequence[str],
 ) -> list[FamilyRelease]:
-    """Protect families together: one release per family released now, audited with every
+    """Protect families together: one release per family this release covers, audited with every
     family in `states` (those released before this fiscal year included) as one `Linked` system."""
     organisations = sorted(organisations)
     linked = linked_families(states, organisations)

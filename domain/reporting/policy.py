@@ -40,7 +40,7 @@ DEFAULT_POLICY = DisclosurePolicy(lifetime_epsilon=Decimal("4"), max_epsilon_per
 
 
 class DisclosurePolicySet(DomainEvent, frozen=True, kw_only=True, tag="reporting.disclosure_policy_set"):
-    """The administrator set the disclosure policy (every number, as it now stands)."""
+    """The administrator set the disclosure policy (every number, as set)."""
 
     lifetime_epsilon: Decimal
     max_epsilon_per_release: Decimal

@@ -3,7 +3,7 @@
 `case_lives()` draws an OpenCase and then up to `max_steps` commands of every kind. Each
 command is drawn *knowing the state so far* (the strategy runs `decide` itself while it
 draws), so ids are often reused, referrals often cite a consent that exists and statuses
-often follow a legal edge; but every value also strays now and then (codes outside the
+often follow a legal edge; but every value also strays at times (codes outside the
 codebook, dates before the intake, after a consent's expiry or in the future, empty ids),
 so that both accepted and refused commands are well covered. The drawn value is a plain
 `Life` (clock + command list) that the tests replay; its repr lists one command a line.

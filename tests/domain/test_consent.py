@@ -309,7 +309,7 @@ def test_a_consent_is_not_in_force_on_the_day_it_is_revoked() -> None:
 
 
 def test_a_consent_is_in_force_the_day_before_it_is_revoked() -> None:
-    # Revocation takes effect on its own date: in force on 31 March, no longer on 1 April.
+    # Revocation takes effect on its own date: in force on 31 March, not on 1 April.
     state = [OPENED, consent_granted(), consent_revoked(revoked_on=day(4, 1))]
     assert given(*state).consents["consent-1"].active_on(day(3, 31))
     assert not given(*state).consents["consent-1"].active_on(day(4, 1))

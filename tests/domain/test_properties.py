@@ -1,7 +1,7 @@
 """Property-based tests of the pure case domain (no database).
 
 1. Whatever sequence of commands `decide` accepts folds to a state `invariants.problems`
-   accepts (but for one known issue, below); refusals are `DomainError`s and nothing else; the incremental fold equals the
+   accepts; refusals are `DomainError`s and nothing else; the incremental fold equals the
    fold from scratch; every accepted event survives a JSON round trip.
 2. Referral and immigration-milestone histories only move along their machines' edges.
 3. Consent checks use the injected clock and the consent window, nothing else.

@@ -317,7 +317,7 @@ async def test_when_the_log_reaches_a_new_quarter_every_enrolled_client_gains_it
     assert enrolled > 1
     runner = ProjectionRunner(case_store, listen, factories["federal_inputs"], poll_interval=0.2)
     task = asyncio.create_task(runner.run())
-    try:  # one more intake, recorded in November: the log is now in 2026Q4 (FY2027)
+    try:  # one more intake, recorded in November: the log reaches 2026Q4 (FY2027)
         await seed_demo(demo_use_cases(november, today=dt.date(2026, 11, 2)), cases=1, seed=22)
         head = await case_store.pool.fetchrow(
             "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1")
@@ -459,7 +459,7 @@ class ShredsAfterTheFirstBatch:
             await self._shred_once_a_batch_is_out()
 
     async def read_all(self, *args, **kwargs):
-        # past a horizon held back by another session of a shared server, the rebuild goes on
+        # past a horizon held back by another connection to a shared server, the rebuild goes on
         # with read_all(precise=True): its first batch may come from here
         await self._shred_once_a_batch_is_out()
         batch = await self._store.read_all(*args, **kwargs)

@@ -221,13 +221,15 @@ def test_differencing_a_revision_that_lowers_a_count_against_the_original_does_n
     kind = Dimension("trafficking_type", ("sex", "labor"))
     universe = Universe((vintage, kind))
     by_kind = [Classification.of(kind)]
-    then, now = ["v0", "v0-1"], ["v0", "v1"]
-    original = Release("2026Q1", VERSION, (Table.of("clients", by_kind, where={"vintage": then}),))
-    revision = Release("2026Q1-r1", VERSION, (Table.of("clients", by_kind, where={"vintage": now}),))
+    at_original, at_revision = ["v0", "v0-1"], ["v0", "v1"]
+    original = Release(
+        "2026Q1", VERSION, (Table.of("clients", by_kind, where={"vintage": at_original}),))
+    revision = Release(
+        "2026Q1-r1", VERSION, (Table.of("clients", by_kind, where={"vintage": at_revision}),))
     # two sex-trafficking records corrected to labour trafficking
     counts = {("v0", "sex"): 28, ("v0-1", "sex"): 2, ("v0", "labor"): 20, ("v1", "labor"): 2}
-    sex_then = universe.select({"vintage": then, "trafficking_type": "sex"})
-    sex_now = universe.select({"vintage": now, "trafficking_type": "sex"})
+    sex_then = universe.select({"vintage": at_original, "trafficking_type": "sex"})
+    sex_now = universe.select({"vintage": at_revision, "trafficking_type": "sex"})
 
     first = protect(Ledger(universe, changes="vintage"), original, counts, SOLVER).ledger
     control = naive(first, revision, counts)  # no revised cell is small: primary suppression sees nothing

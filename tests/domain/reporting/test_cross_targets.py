@@ -22,7 +22,7 @@ UNIONS = (("band", (("minor", ("0-11", "12-17")), ("everyone", ("0-11", "12-17",
 
 def direct(universe: Universe, rows: list[Row], offset: int = 0, kind: str | None = None,
            unions: tuple = ()) -> list[Target]:
-    """The cross-classification's targets as the audit first built them: every cell's atoms
+    """The cross-classification's targets built the straightforward way: every cell's atoms
     listed, every atom tested, repeats dropped after."""
     constrained = {v - offset for row in rows for v, _ in row.terms}
     names = [d.name for d in universe.dimensions]

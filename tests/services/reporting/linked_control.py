@@ -1,5 +1,5 @@
-"""The control of the linked-family attacks: every family protected on its own, as the job did
-before families were linked (each family's ledger audited alone), and the outsider who combines them."""
+"""The control of the linked-family attacks: every family protected on its own (each family's
+ledger audited alone, with no link), and the outsider who combines them."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ from tests.services.reporting.conftest import SOLVER
 
 async def per_family_releases(pool: asyncpg.Pool, releases: Iterable[tuple[str, str | None]],
                               horizon: str = "2026Q4") -> tuple[dict[str, FamilyState], dict[str, Ledger]]:
-    """Each (period, org) released as before families were linked: every family protected against its own
-    ledger only (each returned ledger passed its own audit). No revisions (no late data): one vintage."""
+    """Each (period, org) released with no link between families: every family protected
+    against its own ledger only (each returned ledger passed its own audit). No revisions (no
+    late data): one vintage."""
     states: dict[str, FamilyState] = {}
     ledgers: dict[str, Ledger] = {}
     for label, org in releases:

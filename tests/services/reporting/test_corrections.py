@@ -144,12 +144,12 @@ def entrants(count: int, *, dvht: bool, consent: bool, entered: bool = True, kin
 
 def test_a_revised_total_minus_the_originals_consenting_total_does_not_reveal_who_declined(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The attack: a revised all-clients total (every lifetime alive now) minus the original's
-    consenting-only breakdown total (the lifetimes alive then) is the clients without consent
-    to statistics plus the late records — two cells that differ in two dimensions (the record
-    vintage and the consent-gated category), which no single-dimension pair shows. Control: the
-    same releases protected without those pairs publish such a difference, and the outsider's
-    range of it lies in 1..10."""
+    """The attack: a revised all-clients total (every lifetime alive at the revision) minus the
+    original's consenting-only breakdown total (the lifetimes alive at the original) is the
+    clients without consent to statistics plus the late records — two cells that differ in two
+    dimensions (the record vintage and the consent-gated category), which no single-dimension
+    pair shows. Control: the same releases protected without those pairs publish such a
+    difference, and the outsider's range of it lies in 1..10."""
     released = [entrants(17, dvht=True, consent=True), entrants(10, dvht=True, consent=False),
                 entrants(40, dvht=False, consent=True), entrants(30, dvht=False, consent=True, kind="hotline"),
                 entrants(1, dvht=False, consent=False), entrants(35, dvht=False, consent=True, entered=False)]

@@ -297,10 +297,10 @@ async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
 
 async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
         job: FederalReportJob, pool: asyncpg.Pool, database_url: str, reporting_url: str, releases: Releases) -> None:
-    """Attack: from inside the reporting session, RESET ROLE to reach the events, or lower a
+    """Attack: from inside the reporting connection, RESET ROLE to reach the events, or lower a
     client's DP balance. The job logs in as haven_reporting itself, so there is no other role
     to go back to, and the budget ledger is read-only to it. Control: the application's own
-    session with the role merely set on it is undone by RESET ROLE."""
+    connection with the role merely set on it is undone by RESET ROLE."""
     conn = await asyncpg.connect(reporting_url)
     try:
         assert await conn.fetchval("SELECT session_user") == "haven_reporting"
@@ -319,7 +319,7 @@ async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
     finally:
         await conn.close()
     app = await asyncpg.connect(database_url)
-    try:  # control: a role set on the application's session is one RESET ROLE away from everything
+    try:  # control: a role set on the application's connection is one RESET ROLE from everything
         async with app.transaction():
             await app.execute("SET LOCAL ROLE haven_reporting")
             await app.execute("RESET ROLE")

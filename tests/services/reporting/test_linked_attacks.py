@@ -1,11 +1,11 @@
 """Attack of REFERENCE §3: *linked tables over the same people*, across codebook families.
 
 Each test takes a release of the demo data twice. Control: every family protected against its
-own ledger only (how the job worked before families were linked, `linked_control.per_family_releases`):
+own ledger only, with no link (`linked_control.per_family_releases`):
 every family's own audit passes, yet an outsider who combines two families — they count the
 same clients — derives a count 1..10, by hand from the published numbers and by the exact
-joint system (`audit.Linked`). Then the real job: its link-group audit passes over everything
-stored, and the same count is no longer derivable.
+joint system (`linked.Linked`). Then the real job: its link-group audit passes over everything
+stored, and the same count is not derivable.
 """
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ served in that quarter. A table of entries by age and a table of clients served 
 both published in full, give their difference: the consenting minors served who did not
 enter this quarter. Tables of closures by reason and of clients served by age give the
 consenting clients served who did not leave. Control: the populations protected as separate
-systems (how the job worked before they were linked) — each system's own joint audit passes,
+systems, with no link — each system's own joint audit passes,
 the tables are published, and the difference is pinned. Then the job: every family linked
 (`LINK_DIMENSIONS` with `entered` and `closed`): the release passes the audit and the
-difference can no longer be pinned. The same by age band: VOCA's new victims aged 12-17
+difference cannot be pinned. The same by age band: VOCA's new victims aged 12-17
 against OTIP's entries aged 12-17 give the teenagers who did not enter, which a link holding
 only the age group does not see (the control) and the link by band does.
 
@@ -145,7 +145,7 @@ def test_clients_served_minus_closures_does_not_reveal_the_clients_who_did_not_l
 
 
 def _linked_by_age_group(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The link as it was before it held the age band: age group, each band coarsened to its group."""
+    """A link without the age band: age group, each band coarsened to its group."""
     dimensions = {("age_group" if name == "age_band" else name): codes for name, codes in families.LINK_DIMENSIONS.items()}
     dimensions["age_group"] = ("adult", "minor", "not_tracked")
     link_codes = Family.link_codes
