@@ -24,7 +24,7 @@ and each process's `ErasureWatch` drops the case from everything that subscribed
 notification can be missed (the listening connection drops), so the watch drops *everything*
 whenever it (re)connects and whenever its connection is lost; and no cached key is trusted
 without the database's word: every path that decrypts with a key checks the stream's key is
-still there in the statement that reads, or in the same batch (`events.store`). The memory
+still there in the statement that reads, or in the same batch (`events.stream_keys`). The memory
 bound is therefore "as soon as the notification arrives" (milliseconds; `haven bench store`
 measures it), and nothing is ever decrypted after the erasure is visible in the database.
 """
@@ -37,9 +37,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
-Connection = asyncpg.Connection | PoolConnectionProxy  # as `events.store.Connection` (which imports this)
+from events.recorded import Connection
 
 ERASURE_LOCK_CLASS = 1214346857  # pg_advisory_xact_lock(int4, hashtext(tenant || '/' || stream))
 ERASURE_CHANNEL = "haven_erasure"  # payload: "<tenant id> <stream id>" (ids only)

@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 
 from events.log_order import LOG_START, LogPosition
-from events.store import NOTIFY_CHANNEL, PostgresEventStore, RecordedEvent
+from events.notification import NOTIFY_CHANNEL
+from events.store import PostgresEventStore, RecordedEvent
 
 
 class Subscription:

@@ -16,7 +16,7 @@ import asyncpg
 from crypto.chain import GENESIS, next_link
 from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring, WrappedDataKey
-from events.store import EVENT_COLUMNS, header_of
+from events.recorded import EVENT_COLUMNS, header_of
 
 
 class Finding(NamedTuple):

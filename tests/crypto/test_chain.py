@@ -6,7 +6,8 @@ import uuid
 
 from crypto.chain import GENESIS, next_link
 from domain.event import EventMetadata
-from events.store import PostgresEventStore, header_of
+from events.recorded import header_of
+from events.store import PostgresEventStore
 from tests.events.sample_events import NoteAdded
 
 PREVIOUS = bytes(range(32))

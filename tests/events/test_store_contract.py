@@ -266,7 +266,7 @@ async def test_the_log_reader_keeps_interleaved_streams_apart(store, pool, key_f
 async def test_appends_are_announced_after_a_burst_and_again_later(store, listen):
     """NOTIFY is coalesced (one connection, a short gap between notifications), never lost:
     a burst of appends wakes listeners, and so does a single append after it."""
-    from events.store import NOTIFY_CHANNEL
+    from events.notification import NOTIFY_CHANNEL
 
     woken = asyncio.Queue()
     conn = await listen()

@@ -168,7 +168,7 @@ async def _recompute_chain(store, stream):
     """What a careful attacker does: rebuild the (keyless) hash chain and head over the
     tampered rows, so that only the authentication tags can catch the change."""
     from crypto.chain import GENESIS, next_link
-    from events.store import header_of
+    from events.recorded import header_of
 
     rows = await store.pool.fetch(
         "SELECT * FROM haven.events WHERE stream_id = $1 ORDER BY version", stream)

@@ -1,0 +1,54 @@
+"""Waking subscribers after appends: one coalesced NOTIFY on `NOTIFY_CHANNEL`, sent outside
+the appending transactions.
+
+NOTIFY inside an append would hold PostgreSQL's notification-queue lock through every
+commit, serialising all writers. Notifications are only hints (subscribers also poll), so
+appends that commit close together share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+
+NOTIFY_CHANNEL = "haven_events"
+_NOTIFY_SQL = "SELECT pg_notify($1, '')"
+_NOTIFY_GAP = 0.005  # seconds: at most ~200 notifications a second, the first one at once
+
+
+class Announcer:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._wanted = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def announce(self) -> None:
+        """Send a notification soon; the task that sends them starts on first use."""
+        self._wanted.set()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wanted.wait()
+            try:
+                # One connection for a busy spell: no pool round trip (and its reset query)
+                # per notification while appends keep coming.
+                async with self._pool.acquire() as conn:
+                    while self._wanted.is_set():
+                        self._wanted.clear()
+                        await conn.execute(_NOTIFY_SQL, NOTIFY_CHANNEL)
+                        # Appends that commit meanwhile share the next notification: each one
+                        # is a commit of its own (an XID and a WAL flush), on the appenders'
+                        # server.
+                        await asyncio.sleep(_NOTIFY_GAP)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await asyncio.sleep(0.1)  # subscribers fall back to polling meanwhile
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
