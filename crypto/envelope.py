@@ -1,34 +1,99 @@
-"""How an event is sealed: the header that is bound as associated data and chained.
+"""The envelope of a stored event: the header its ciphertext is bound to, and how it is opened.
 
-The header is a msgpack array, so every field is length-delimited and no two different
-headers encode to the same bytes:
+The header is the AEAD associated data, and the hash chain covers it too. It is a msgpack
+array, so every field is length-delimited and no two different headers encode to the same
+bytes:
 
     ["haven.event.v1", tenant, stream_id, version, event_type, schema_version, key_id,
      recorded_at_us]
 
 It binds the ciphertext to its row: moving a ciphertext to another stream, organisation or
 version, or changing its type, schema version, key id or timestamp fails authentication.
+This module is the only one that knows the layout: writers and `haven verify` build headers
+with `event_header`, readers open events with `opener`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
 import msgspec
 
-_encode = msgspec.msgpack.Encoder().encode
-LABEL = "haven.event.v1"
+from crypto.aead import FORMAT_VERSION, NONCE_END, OVERHEAD, AuthenticationFailed
+from crypto.errors import DecryptionError
+from crypto.keyring import DataKey
 
-# `encode_header((LABEL, tenant, stream_id, ...))` is `event_header(tenant, stream_id, ...)`
-# without the extra Python call, for readers that build headers in a hot loop.
-encode_header = _encode
+LABEL = "haven.event.v1"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+ONE_MICROSECOND = dt.timedelta(microseconds=1)
+
+_encode = msgspec.msgpack.Encoder().encode
 
 
 def event_header(
     tenant: str,
-    stream_id: str,
+    stream_id: Any,
     version: int,
     event_type: str,
     schema_version: int,
     key_id: str,
-    recorded_at_us: int,
+    recorded_at: dt.datetime,
 ) -> bytes:
-    return _encode((LABEL, tenant, stream_id, version, event_type, schema_version, key_id, recorded_at_us))
+    """The header of one event; `stream_id` is anything whose `str()` is the stream's id."""
+    us = (recorded_at - EPOCH) // ONE_MICROSECOND
+    return _encode((LABEL, tenant, str(stream_id), version, event_type, schema_version, key_id, us))
+
+
+class EnvelopeRejected(DecryptionError):
+    """An event that does not open; `problem` says why in a few words, without content."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+
+
+OpenEvent = Callable[[int, str, int, str, dt.datetime, bytes], bytes]
+
+
+def opener(data_key: DataKey, tenant: str, stream_id: Any) -> OpenEvent:
+    """A function that opens the events of one stream sealed with `data_key`.
+
+    It takes an event's version, event type, schema version, key id, recorded-at time and
+    sealed bytes, and returns the plaintext or raises `EnvelopeRejected`. Readers open
+    events by the hundred thousand, so it is a closure over everything that stays the same
+    within a stream: the cipher's own decrypt function (`crypto.aead.Aead.decryptor`), the
+    key id every event must name, and the stream id as text. Consecutive events mostly share
+    a timestamp (one append), so its microseconds are worked out only when it changes.
+    """
+    decrypt = data_key.aead.decryptor
+    expected_key = data_key.key_id
+    stream = str(stream_id)
+    last_recorded: dt.datetime | None = None
+    us = 0
+
+    def open_event(
+        version: int,
+        event_type: str,
+        schema_version: int,
+        key_id: str,
+        recorded_at: dt.datetime,
+        sealed: bytes,
+    ) -> bytes:
+        nonlocal last_recorded, us
+        if key_id != expected_key:
+            raise EnvelopeRejected("names another key")
+        if recorded_at != last_recorded:
+            us = (recorded_at - EPOCH) // ONE_MICROSECOND
+            last_recorded = recorded_at
+        # `event_header`, inline: one Python call less per event
+        header = _encode((LABEL, tenant, stream, version, event_type, schema_version, key_id, us))
+        if len(sealed) < OVERHEAD or sealed[0] != FORMAT_VERSION:
+            raise EnvelopeRejected("fails authentication")
+        try:
+            return decrypt(sealed[1:NONCE_END], sealed[NONCE_END:], header)
+        except AuthenticationFailed:
+            raise EnvelopeRejected("fails authentication") from None
+
+    return open_event

@@ -22,7 +22,7 @@ from crypto.keyring import DataKey, Keyring
 from domain.event import DomainEvent, EventMetadata
 from events.errors import AppendOrderError, ConcurrencyConflict, StreamErased
 from events.log_order import LogPosition
-from events.recorded import Connection, StreamHead, to_microseconds
+from events.recorded import Connection, StreamHead
 from events.registry import EventRegistry
 from events.stream_keys import unwrap_stream_key
 
@@ -137,15 +137,12 @@ class Appender:
                 connection, tenant_id, stream_id, stream, expected_version, trust_cache
             )
         now = self._clock()
-        recorded_at_us = to_microseconds(now)
         key_id = data_key.key_id
         types, versions, ciphertexts, links = [], [], [], []
         link = head.chain_hash
         for version, event in enumerate(events, start=expected_version + 1):
             tag, schema_version, plaintext = self._registry.encode(event, metadata)
-            header = event_header(
-                tenant_id, stream, version, tag, schema_version, key_id, recorded_at_us
-            )
+            header = event_header(tenant_id, stream, version, tag, schema_version, key_id, now)
             ciphertext = data_key.aead.seal(plaintext, header)
             link = next_link(link, header, ciphertext)
             types.append(tag)

@@ -28,7 +28,6 @@ from events.recorded import (
     StreamHead,
     StreamKeys,
     open_rows,
-    to_microseconds,
 )
 from events.registry import EventRegistry
 from events.stream_keys import keys_for, unwrap_stream_key
@@ -93,21 +92,17 @@ class LogReader:
             raise StreamErased(stream)
         data_key = unwrap_stream_key(self._keyring, tenant_id, stream, key_id, kek_id, wrapped_key)
         link = GENESIS
-        headers = []
         for expected, row in enumerate(rows, start=1):
             _, _, row_version, _, _, kind, schema, row_key, at, sealed, chain_hash = row
             if row_version != expected:
                 raise TamperDetected(f"stream {stream} has a gap before version {row_version}")
-            header = event_header(
-                tenant_id, stream, row_version, kind, schema, row_key, to_microseconds(at)
-            )
+            header = event_header(tenant_id, stream, row_version, kind, schema, row_key, at)
             link = next_link(link, header, sealed)
             if link != chain_hash:
                 raise TamperDetected(f"stream {stream} breaks its hash chain at version {expected}")
-            headers.append(header)
         if len(rows) != version or link != head_hash:
             raise TamperDetected(f"stream {stream} does not end at its recorded head")
-        events = open_rows(self._registry, rows, {(tenant_id, stream_id): data_key}, headers)
+        events = open_rows(self._registry, rows, {(tenant_id, stream_id): data_key})
         return StreamHead(version, head_hash), events
 
     async def stream_version(self, tenant_id: str, stream_id: uuid.UUID) -> int:

@@ -145,10 +145,3 @@ def test_the_decryptor_protocol_opens_what_open_opens() -> None:
     assert aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"ad") == aead.open(sealed, b"ad")
     with pytest.raises(AuthenticationFailed):
         aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"other ad")
-
-
-def test_encode_header_is_event_header() -> None:
-    from crypto.envelope import LABEL, encode_header, event_header
-
-    fields = ("org", "stream", 3, "t.type", 2, "k1", 1_700_000_000_000_001)
-    assert encode_header((LABEL, *fields)) == event_header(*fields)
