@@ -57,14 +57,13 @@ from services.identity import Principal
 from services.reporting.dp import Requester
 from services.reporting.dp_report import run_dp_report
 from services.reporting.funder_fields import FieldError, answer_fields
-from services.reporting.job import (
-    ROLL_UP,
-    FederalReportJob,
+from services.reporting.access import (
     InvalidPeriod,
     ModeConflict,
     PeriodUnavailable,
     ReportError,
 )
+from services.reporting.job import ROLL_UP, FederalReportJob
 from services.reporting.policy import current_policy
 from services.reporting.refusals import (
     REFUSALS,

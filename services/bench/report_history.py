@@ -31,7 +31,9 @@ from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bench.scratch import scratch_database, scratch_pool, scratch_store
 from services.demo.bulk import seed_demo_bulk
-from services.reporting.job import FederalReportJob, read_true_counts, reporting_connection
+from services.reporting.access import reporting_connection
+from services.reporting.job import FederalReportJob
+from services.reporting.true_counts import read_true_counts
 from services.settings import login_as
 
 TODAY = dt.date(2026, 10, 15)

@@ -17,14 +17,14 @@ import asyncpg
 from domain.reporting.families import MINIMUM_UNIT, ROLL_UP
 from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WITHHELD
 from domain.reporting.inputs import GROUP_COLUMNS, family_key
-from services.reporting.dp import Requester, release_noisy
-from services.reporting.dp_contributions import DPTable, bound_contributions, codebook_cells
-from services.reporting.job import (
-    FederalReportJob,
+from services.reporting.access import (
+    check_period,
     parse_period,
     refuse_other_mode,
     reporting_connection,
 )
+from services.reporting.dp import Requester, release_noisy
+from services.reporting.dp_contributions import DPTable, bound_contributions, codebook_cells
 
 
 def dp_tables(rows: list[asyncpg.Record], *, minimum_unit: int = MINIMUM_UNIT) -> list[DPTable]:
@@ -83,12 +83,11 @@ async def run_dp_report(
 ) -> dict[str, Any]:
     """The DP release of `period_label` for `org` (None: the roll-up), as JSON. A re-run
     returns the same numbers and spends nothing; a period released in the other mode is
-    refused (`job.refuse_other_mode`)."""
+    refused (`access.refuse_other_mode`)."""
     period = parse_period(period_label)
     scope = org or ROLL_UP
-    job = FederalReportJob(reporting_url)
     async with reporting_connection(reporting_url) as conn:
-        await job.check_period(conn, period)
+        await check_period(conn, period)
         await refuse_other_mode(conn, period, "differential-privacy")
         rows = await conn.fetch(
             f"""SELECT subject, {", ".join(GROUP_COLUMNS)} FROM reporting.federal_inputs

@@ -1,139 +1,63 @@
 """The federal reporting job: de-identified quarterly aggregates, protected and recorded.
 
-The rules are the domain's (`domain.reporting`); this module does the I/O around them, and
-does it as the reporting role, which reads ``reporting.*`` and the ledger and nothing else:
-a release cannot read events, keys or case views. `FederalReportJob.run` says what a run
-does, step by step.
+The rules are the domain's (`domain.reporting`); this module does the I/O around them, as
+the reporting role, which reads ``reporting.*`` and the ledger and nothing else
+(`services.reporting.access`): a release cannot read events, keys or case views.
+`FederalReportJob.run` says what a run does, step by step.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
 import asyncpg
 
-from domain.reporting import periods
 from domain.reporting.families import (
     MINIMUM_UNIT,
     ROLL_UP,
     FamilyRelease,
     FamilyState,
     NoVintageSplit,
-    cell_truth,
-    family_tables,
     organisations_in,
     protect_families,
     published_still_true,
     releases_now,
 )
 from domain.reporting.federal_codebook import FAMILIES, VERSION
-from domain.reporting.inputs import GROUP_COLUMNS, BaseCounts, InputsOutsideCodebook, count_inputs
+from domain.reporting.inputs import BaseCounts
 from domain.reporting.integer_programs import IntegerSolver
-from domain.reporting.periods import Period, index_of
+from domain.reporting.periods import Period, quarter_index, quarter_label
 from domain.reporting.stored import publication_from_json, publication_to_json, stored_universe
 from domain.reporting.suppression import ReleaseRefused
+from services.reporting.access import (
+    InvalidPeriod,
+    PeriodUnavailable,
+    ReportError,
+    ReportRefused,
+    RevisionNeedsReview,
+    check_period,
+    parse_period,
+    refuse_other_mode,
+    reporting_connection,
+)
 from services.reporting.document import (
     WITHHELD_NOTE,
     DocumentError,
-    cell_dims,
     render,
-    table_entry,
     withheld_cells,
 )
 from services.reporting.solver import HighsSolver
+from services.reporting.true_counts import read_true_counts
 
-REPORTING_ROLE = "haven_reporting"
 LEDGER_LOCK = 1214346854  # pg_advisory_xact_lock: one release at a time
-
-
-# -- errors ---------------------------------------------------------------------------------------
-
-
-class ReportError(Exception):
-    """A report that cannot be released; the message names no count, code or identifier."""
-
-
-class InvalidPeriod(ReportError):
-    pass
-
-
-class PeriodUnavailable(ReportError):
-    pass
-
-
-class ReportRefused(ReportError):
-    pass
-
-
-class RevisionNeedsReview(ReportError):
-    pass
-
-
-class ModeConflict(ReportError):
-    """The period was released in the other mode (suppression, or differential privacy): the
-    two of one period would combine into counts neither protects. Says nothing about the data."""
-
-
-async def refuse_other_mode(conn: asyncpg.Connection, period: Period, mode: str) -> None:
-    """One mode per period: `ModeConflict` if it was released in the mode other than `mode`
-    ("suppression" or "differential-privacy")."""
-    other = (
-        "SELECT EXISTS (SELECT FROM dp.releases WHERE period = $1)"
-        if mode == "suppression"
-        else "SELECT EXISTS (SELECT FROM reporting_ledger.releases WHERE period = $1)"
-    )
-    if await conn.fetchval(other, period.label):
-        released, asked = (
-            ("differential privacy", "suppression")
-            if mode == "suppression"
-            else ("suppression", "differential privacy")
-        )
-        raise ModeConflict(
-            f"{period.label} was released under {released}; it is not also released under {asked}"
-        )
-
-
-# -- periods --------------------------------------------------------------------------------------
-
-
-def parse_period(label: str) -> Period:
-    """The period of a label (`InvalidPeriod`, a `ReportError`, if it is none)."""
-    try:
-        return Period.parse(label)
-    except periods.InvalidPeriod as error:
-        raise InvalidPeriod(str(error)) from None
-
-
-# -- connection -----------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def reporting_connection(reporting_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection in a transaction, logged in as role haven_reporting: a login of its own,
-    never the application's connection with a role set on it (which RESET ROLE would undo)."""
-    try:
-        conn = await asyncpg.connect(reporting_url)
-    except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError):
-        raise PeriodUnavailable(
-            "the reporting role cannot log in: set HAVEN_REPORTING_DATABASE_URL "
-            "(README, Federal reporting)"
-        ) from None
-    try:
-        if await conn.fetchval("SELECT session_user") != REPORTING_ROLE:
-            raise PeriodUnavailable("HAVEN_REPORTING_DATABASE_URL must log in as haven_reporting")
-        async with conn.transaction():
-            yield conn
-    finally:
-        await conn.close()
 
 
 # -- code version ---------------------------------------------------------------------------------
@@ -157,79 +81,6 @@ def code_version() -> dict[str, str | None]:
         commit = None
     valid = isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit) is not None
     return {"package": distribution.version, "commit": commit if valid else None}
-
-
-# -- true counts ----------------------------------------------------------------------------------
-
-
-async def read_true_counts(
-    conn: asyncpg.Connection, period: Period, horizon: str
-) -> dict[str, BaseCounts]:
-    """Per family, the true counts of every final quarter of the period's fiscal year — the
-    ledger may hold later quarters than the period — as aggregates only: no row leaves SQL."""
-    quarters = [q for q in period.fiscal_quarters if index_of(q) < index_of(horizon)]
-    columns = ", ".join(GROUP_COLUMNS)
-    rows = await conn.fetch(
-        f"""SELECT {columns}, count(*) AS clients FROM reporting.federal_inputs
-             WHERE quarter = ANY($1::text[]) GROUP BY {columns}""",
-        quarters,
-    )
-    services = await conn.fetch(
-        """SELECT f.organisation, f.quarter, c.code, count(*) AS clients,
-                  count(*) FILTER (WHERE f.services[c.position] > 0) AS received
-             FROM reporting.federal_inputs f CROSS JOIN reporting.federal_service_categories c
-            WHERE f.quarter = ANY($1::text[]) AND f.statistics_consent
-            GROUP BY f.organisation, f.quarter, c.code""",
-        quarters,
-    )
-    try:
-        return count_inputs(rows, services)
-    except InputsOutsideCodebook as error:
-        raise ReportError(str(error)) from None
-
-
-# -- the DP hook ---------------------------------------------------------------------------------
-
-
-def true_tables(
-    period: Period, scope: str, counts: Mapping[str, BaseCounts]
-) -> list[dict[str, Any]]:
-    """The hook for another disclosure method (differential privacy, `services.reporting.dp`):
-    every codebook table of the release with its fixed cells and their TRUE counts, in the
-    output's shape (``[{"name", "program", "coverage", "cells": [{"dims", "count"}]}]``).
-
-    A method takes this and returns what it publishes in the same shape. These numbers must
-    never be output as they are; `counts` comes from `read_true_counts`. The job does not
-    wire any such method to the CLI or the API.
-    """
-    organisations = organisations_in(counts, scope)
-    chosen = [scope] if scope != ROLL_UP else organisations
-    out: dict[str, dict[str, Any]] = {}
-    for family in FAMILIES:
-        if (
-            all(spec.period == "grant_year" for spec in family.tables)
-            and not period.ends_fiscal_year
-        ):
-            continue
-        state = FamilyState(family, period.fiscal_year)
-        universe = state.universe(organisations)
-        base = counts[family.name]
-        for spec, table in zip(
-            [s for s in family.tables if s.period != "grant_year" or period.ends_fiscal_year],
-            family_tables(family, universe, period, chosen),
-            strict=True,
-        ):
-            entry = table_entry(out, spec)
-            for key in table.keys():
-                dims = cell_dims(family, table, key)
-                if all(c["dims"] != dims for c in entry["cells"]):
-                    entry["cells"].append(
-                        {
-                            "dims": dims,
-                            "count": cell_truth(universe, base, table.selection(universe, key)),
-                        }
-                    )
-    return list(out.values())
 
 
 def _digest(parts: Sequence[str]) -> str:
@@ -293,14 +144,15 @@ class FederalReportJob:
             raise InvalidPeriod("not an organisation id")
         async with reporting_connection(self._reporting_url) as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LEDGER_LOCK)
-            horizon = await self.check_period(conn, period)
+            horizon = await check_period(conn, period)
             await refuse_other_mode(conn, period, "suppression")
             counts = await read_true_counts(conn, period, horizon)
             if scope != ROLL_UP and not any(key[0] == scope for c in counts.values() for key in c):
                 raise PeriodUnavailable("no data for this organisation in this fiscal year")
             states = await self._load_ledger(conn, period.fiscal_year)
             previous = await conn.fetchrow(
-                """SELECT release_no, revision, document::text AS document FROM reporting_ledger.releases
+                """SELECT release_no, revision, document::text AS document
+                     FROM reporting_ledger.releases
                     WHERE period = $1 AND scope = $2 ORDER BY revision DESC LIMIT 1""",
                 period.label,
                 scope,
@@ -331,7 +183,8 @@ class FederalReportJob:
                 "certificate": {
                     "scope": scope,
                     "revision": revision,
-                    "method": "threshold k=11 with complementary suppression and an exact integer audit",
+                    "method": "threshold k=11 with complementary suppression"
+                    " and an exact integer audit",
                     "k": 11,
                     "minimum_reporting_unit": MINIMUM_UNIT,
                     "ledger_hash": ledger_hash,
@@ -351,8 +204,8 @@ class FederalReportJob:
             }
             text = json.dumps(document, sort_keys=True)
             release_no = await conn.fetchval(
-                """INSERT INTO reporting_ledger.releases (period, scope, revision, codebook_version, document,
-                                                          ledger_hash)
+                """INSERT INTO reporting_ledger.releases
+                          (period, scope, revision, codebook_version, document, ledger_hash)
                    VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING release_no""",
                 period.label,
                 scope,
@@ -362,7 +215,8 @@ class FederalReportJob:
                 ledger_hash,
             )
             await conn.executemany(
-                """INSERT INTO reporting_ledger.publications (release_no, family, fiscal_year, definition)
+                """INSERT INTO reporting_ledger.publications
+                          (release_no, family, fiscal_year, definition)
                    VALUES ($1, $2, $3, $4::jsonb)""",
                 [
                     (
@@ -380,27 +234,13 @@ class FederalReportJob:
             )
             return json.loads(stored)  # exactly what a re-run will return
 
-    async def check_period(self, conn: asyncpg.Connection, period: Period) -> str:
-        """The horizon of the reporting inputs, when `period` is final (`PeriodUnavailable`
-        otherwise)."""
-        try:
-            horizon = await conn.fetchval("SELECT quarter FROM reporting.federal_inputs_horizon")
-        except asyncpg.UndefinedTableError:
-            raise PeriodUnavailable("the reporting inputs have not been built yet") from None
-        if horizon is None:
-            raise PeriodUnavailable("the reporting inputs hold no data yet")
-        if period.index > index_of(horizon):
-            raise PeriodUnavailable("this period is after the reporting inputs' horizon")
-        if period.index == index_of(horizon):
-            raise PeriodUnavailable("this period is still running")
-        return horizon
-
     async def _load_ledger(
         self, conn: asyncpg.Connection, fiscal_year: int
     ) -> dict[str, FamilyState]:
         states = {f.name: FamilyState(f, fiscal_year) for f in FAMILIES}
         rows = await conn.fetch(
-            """SELECT release_no, family, definition::text AS definition FROM reporting_ledger.publications
+            """SELECT release_no, family, definition::text AS definition
+                 FROM reporting_ledger.publications
                 WHERE fiscal_year = $1 ORDER BY release_no""",
             fiscal_year,
         )
@@ -456,5 +296,4 @@ class FederalReportJob:
 
 
 def today_quarter(today: dt.date | None = None) -> str:
-    today = today or dt.datetime.now(dt.UTC).date()
-    return f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    return quarter_label(quarter_index(today or dt.datetime.now(dt.UTC).date()))

@@ -16,9 +16,9 @@ import uuid
 import asyncpg
 import msgspec
 
+from services.reporting.access import ReportError, ReportRefused, RevisionNeedsReview
 from services.reporting.dp import Requester
 from services.reporting.dp_contributions import DPError
-from services.reporting.job import ReportError, ReportRefused, RevisionNeedsReview
 
 PUBLIC_REFUSAL = "Refused by the disclosure policy."
 # A release no suppression can protect, counts that contradict the ledger, and every refusal

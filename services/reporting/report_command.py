@@ -20,11 +20,12 @@ async def run_report_command(settings: Settings, url: str, args: argparse.Namesp
 
         return await run_policy_command(settings, url, args)
     from services.database import connection_pool, prepare_database
+    from services.reporting.access import InvalidPeriod, ReportError
     from services.reporting.document import render_csv
     from services.reporting.dp import Requester
     from services.reporting.dp_report import run_dp_report
     from services.reporting.funder_fields import FieldError, answer_fields
-    from services.reporting.job import ROLL_UP, FederalReportJob, InvalidPeriod, ReportError
+    from services.reporting.job import ROLL_UP, FederalReportJob
     from services.reporting.refusals import REFUSALS, public_text, record_refusal
 
     await prepare_database(url)

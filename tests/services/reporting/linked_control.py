@@ -25,7 +25,7 @@ from domain.reporting.periods import Period
 from domain.reporting.stored import universe_to_json
 from domain.reporting.suppression import MinimumUnit, Policy, protect
 from domain.reporting.tables import Release
-from services.reporting.job import read_true_counts
+from services.reporting.true_counts import read_true_counts
 from tests.services.reporting.conftest import SOLVER
 
 

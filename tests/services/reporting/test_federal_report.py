@@ -20,8 +20,9 @@ import pytest
 
 from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
 from services.demo.generator import demo_plan
+from services.reporting.access import InvalidPeriod, PeriodUnavailable
 from services.reporting.document import render_csv
-from services.reporting.job import FederalReportJob, InvalidPeriod, PeriodUnavailable, code_version
+from services.reporting.job import FederalReportJob, code_version
 from tests.services.reporting.conftest import CASES, SOLVER, TODAY, empty_ledger
 from tests.services.reporting.releases import Releases
 from tests.services.reporting.support import (
@@ -279,7 +280,7 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
 async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
         job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
     from domain.reporting.periods import Period
-    from services.reporting.job import read_true_counts, true_tables
+    from services.reporting.true_counts import read_true_counts, true_tables
 
     [document] = await releases.after(pool, job, *RELEASED)
     async with pool.acquire() as conn:

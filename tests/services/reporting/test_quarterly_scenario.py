@@ -20,7 +20,8 @@ import pytest
 import domain.reporting.families as families
 from domain.reporting.suppression import Policy
 from events.store import PostgresEventStore
-from services.reporting.job import FederalReportJob, ReportRefused
+from services.reporting.access import ReportRefused
+from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import SOLVER, empty_ledger, reset_reporting, seeded_demo
 from tests.services.reporting.support import audit_whole_ledger, counts_of
 from tests.tiers import tiered
