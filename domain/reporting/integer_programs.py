@@ -37,10 +37,12 @@ class LinearSystem:
     rows: tuple[Row, ...]
 
     def holds(self, point: Sequence[int], extra: Sequence[Row] = ()) -> bool:
-        return (len(point) == len(self.lower)
-                and all(lo <= x <= hi for lo, x, hi in zip(self.lower, point, self.upper))
-                and all(row.holds(point) for row in self.rows)
-                and all(row.holds(point) for row in extra))
+        return (
+            len(point) == len(self.lower)
+            and all(lo <= x <= hi for lo, x, hi in zip(self.lower, point, self.upper, strict=True))
+            and all(row.holds(point) for row in self.rows)
+            and all(row.holds(point) for row in extra)
+        )
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,13 @@ from domain.reporting.tables import Selection, Universe
 from domain.reporting.targets import Target, Unions, cross_targets
 
 
-def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: str | None = None,
-                   unions: Unions = ()) -> list[Target]:
+def ledger_targets(
+    ledger: Ledger,
+    rows: Sequence[Row],
+    offset: int = 0,
+    kind: str | None = None,
+    unions: Unions = (),
+) -> list[Target]:
     """Every target of one ledger (see `domain.reporting.audit`). `rows`: every fact (in the
     indices of the whole system when the ledger is a block of a `Linked` one, starting at
     `offset`); `kind` overrides the kind of the cross-classification's cells (link counts);
@@ -27,8 +32,13 @@ def ledger_targets(ledger: Ledger, rows: Sequence[Row], offset: int = 0, kind: s
     return ledger_targets_constrained(ledger, constrained, offset, kind, unions)
 
 
-def ledger_targets_constrained(ledger: Ledger, constrained: Set[int], offset: int = 0,
-                               kind: str | None = None, unions: Unions = ()) -> list[Target]:
+def ledger_targets_constrained(
+    ledger: Ledger,
+    constrained: Set[int],
+    offset: int = 0,
+    kind: str | None = None,
+    unions: Unions = (),
+) -> list[Target]:
     """`ledger_targets` given the variables some fact constrains (`Linked.targets` finds them
     once for every block)."""
     universe = ledger.universe
@@ -40,32 +50,62 @@ def ledger_targets_constrained(ledger: Ledger, constrained: Set[int], offset: in
     for publication in ledger.publications:
         name = publication.release.name
         selections = publication.selections
-        for (table_name, key) in publication.suppressed():
+        for table_name, key in publication.suppressed():
             table = publication.release.table(table_name)
-            targets.append(Target(
-                "suppressed_cell", name, table_name, tuple(table.coordinates(key).items()),
-                terms_of(universe, [(selections[(table_name, key)], 1)], offset), pin=True))
+            targets.append(
+                Target(
+                    "suppressed_cell",
+                    name,
+                    table_name,
+                    tuple(table.coordinates(key).items()),
+                    terms_of(universe, [(selections[(table_name, key)], 1)], offset),
+                    pin=True,
+                )
+            )
         for table in publication.release.tables:
             for total_key, parts in table.lines():
                 hidden = [key for key in parts if publication.cells[(table.name, key)] is None]
                 if len(hidden) >= 2:
                     hidden_cells = [(selections[(table.name, k)], 1) for k in hidden]
-                    targets.append(Target("suppressed_sum", name, table.name,
-                                          tuple(table.coordinates(total_key).items()),
-                                          terms_of(universe, hidden_cells, offset)))
-            for row_key, classification, categories in table.rows():
-                targets.append(Target(
-                    "group", name, table.name, tuple(table.coordinates(row_key).items()),
-                    categories=tuple(terms_of(universe, [(selections[(table.name, k)], 1)], offset)
-                                     for k in categories)))
+                    targets.append(
+                        Target(
+                            "suppressed_sum",
+                            name,
+                            table.name,
+                            tuple(table.coordinates(total_key).items()),
+                            terms_of(universe, hidden_cells, offset),
+                        )
+                    )
+            for row_key, _classification, categories in table.rows():
+                targets.append(
+                    Target(
+                        "group",
+                        name,
+                        table.name,
+                        tuple(table.coordinates(row_key).items()),
+                        categories=tuple(
+                            terms_of(universe, [(selections[(table.name, k)], 1)], offset)
+                            for k in categories
+                        ),
+                    )
+                )
         for group in publication.release.groups:
             base = universe.restrict(universe.select(), dict(group.where))
             dimension = group.breakdown.dimension
-            targets.append(Target(
-                "group", name, None, (("group", group.name), ("breakdown", group.breakdown.name)),
-                categories=tuple(
-                    terms_of(universe, [(universe.restrict(base, {dimension: codes}), 1)], offset)
-                    for _, codes in group.breakdown.groups)))
+            targets.append(
+                Target(
+                    "group",
+                    name,
+                    None,
+                    (("group", group.name), ("breakdown", group.breakdown.name)),
+                    categories=tuple(
+                        terms_of(
+                            universe, [(universe.restrict(base, {dimension: codes}), 1)], offset
+                        )
+                        for _, codes in group.breakdown.groups
+                    ),
+                )
+            )
     targets.extend(difference_targets(ledger, offset))
     # The same cell published twice (a revision) is one target, and so is a published cell (or a
     # difference) that is a cell of the cross-classification: the first one listed is kept. The
@@ -110,35 +150,50 @@ def difference_targets(ledger: Ledger, offset: int = 0) -> list[Target]:
         for selection, named in list(origin.items()):
             if len(selection[u]) == 1:
                 for code in universe.dimensions[u].codes:
-                    unit = (*selection[:u], frozenset([code]), *selection[u + 1:])
+                    unit = (*selection[:u], frozenset([code]), *selection[u + 1 :])
                     origin.setdefault(unit, named)
     groups: dict[tuple[int, Selection], list[Selection]] = {}
     for selection in origin:
         for d in range(len(selection)):
-            groups.setdefault((d, selection[:d] + selection[d + 1:]), []).append(selection)
+            groups.setdefault((d, selection[:d] + selection[d + 1 :]), []).append(selection)
     targets = []
     for (d, _), members in groups.items():
         dimension = (("dimension", universe.dimensions[d].name),)
         for i, outer in enumerate(members):
             for j, inner in enumerate(members):
                 if inner[d] < outer[d]:
-                    difference = outer[:d] + (outer[d] - inner[d],) + outer[d + 1:]
+                    difference = outer[:d] + (outer[d] - inner[d],) + outer[d + 1 :]
                     name, table_name = origin[outer]
-                    targets.append(Target("difference", name, table_name, dimension,
-                                          terms_of(universe, [(difference, 1)], offset)))
+                    targets.append(
+                        Target(
+                            "difference",
+                            name,
+                            table_name,
+                            dimension,
+                            terms_of(universe, [(difference, 1)], offset),
+                        )
+                    )
                 elif d == changes and i < j and not (inner[d] <= outer[d] or outer[d] <= inner[d]):
                     earlier, later = outer, inner  # members are in ledger order
                     name, table_name = origin[later]
-                    targets.append(Target("change", name, table_name, dimension,
-                                          terms_of(universe, [(later, 1), (earlier, -1)], offset),
-                                          signed=True))
+                    targets.append(
+                        Target(
+                            "change",
+                            name,
+                            table_name,
+                            dimension,
+                            terms_of(universe, [(later, 1), (earlier, -1)], offset),
+                            signed=True,
+                        )
+                    )
     if changes is not None:
         targets.extend(revised_differences(universe, origin, changes, offset))
     return targets
 
 
-def revised_differences(universe: Universe, origin: Mapping[Selection, tuple[str, str]],
-                        changes: int, offset: int) -> list[Target]:
+def revised_differences(
+    universe: Universe, origin: Mapping[Selection, tuple[str, str]], changes: int, offset: int
+) -> list[Target]:
     """The differences of two cells of different times whose selections also differ in one more
     dimension, one code set inside the other: a revised total (all clients, every lifetime alive
     at the revision) minus the original's breakdown total (consenting clients, the lifetimes
@@ -153,14 +208,24 @@ def revised_differences(universe: Universe, origin: Mapping[Selection, tuple[str
                 groups.setdefault((d, rest), []).append(selection)
     targets = []
     for (d, _), members in groups.items():
-        dimension = (("dimension", universe.dimensions[d].name),
-                     ("dimension", universe.dimensions[changes].name))
+        dimension = (
+            ("dimension", universe.dimensions[d].name),
+            ("dimension", universe.dimensions[changes].name),
+        )
         for outer in members:
             for inner in members:
                 if inner[d] < outer[d] and inner[changes] != outer[changes]:
                     contained = inner[changes] <= outer[changes]
                     name, table_name = origin[outer]
                     terms = terms_of(universe, [(outer, 1), (inner, -1)], offset)
-                    targets.append(Target("difference" if contained else "change", name, table_name,
-                                          dimension, terms, signed=not contained))
+                    targets.append(
+                        Target(
+                            "difference" if contained else "change",
+                            name,
+                            table_name,
+                            dimension,
+                            terms,
+                            signed=not contained,
+                        )
+                    )
     return targets
