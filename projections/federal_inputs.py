@@ -3,7 +3,7 @@
 Federal reporting (`services/reporting`) aggregates these rows and nothing else, through a
 reporting role that can read the ``reporting`` schema only; that schema holds no name, no case
 or worker id, no free text, no geography and no date. What a row says is
-`domain.reporting.case_facts`; this module keeps the rows in step with the log, and keeps the
+`domain.reporting.reported_case`; this module keeps the rows in step with the log, and keeps the
 pseudonym that links a client's rows out of every release.
 """
 
@@ -17,7 +17,7 @@ from typing import ClassVar
 from cachetools import LRUCache
 
 from domain.case import events as ev
-from domain.reporting.case_facts import COLUMNS, SERVICE_ORDER, CaseFacts, fold_facts
+from domain.reporting.reported_case import COLUMNS, SERVICE_ORDER, ReportedCase, fold_reported_case
 from domain.reporting.periods import index_of, quarter_index, quarter_label
 from events.erasure import hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
@@ -38,7 +38,7 @@ class FederalInputsProjection:
 
     Tables (each with generations and a stable view, `projections.base`):
 
-    * ``reporting.federal_inputs``: the rows (`CaseFacts.rows`); every column is explained
+    * ``reporting.federal_inputs``: the rows (`ReportedCase.rows`); every column is explained
       next to its DDL.
     * ``reporting.federal_service_categories``: the order of the `services` array (the fixed
       service codebook of this projection version, zeros included in every row).
@@ -157,7 +157,7 @@ class FederalInputsProjection:
 
     def __init__(self, store: PostgresEventStore, *, cache_size: int = 20_000) -> None:
         self._store = store
-        self._facts: LRUCache[CaseKey, CaseFacts] = LRUCache(cache_size)
+        self._facts: LRUCache[CaseKey, ReportedCase] = LRUCache(cache_size)
         self._horizon: int | None = None
         self._horizon_loaded = False
 
@@ -196,7 +196,7 @@ class FederalInputsProjection:
             for q in (old_horizon, quarter_index(latest.astimezone(dt.UTC).date()))
             if q is not None
         )
-        touched: dict[CaseKey, CaseFacts] = {}
+        touched: dict[CaseKey, ReportedCase] = {}
         if by_case:
             erased = await self._erased(conn, list(by_case))
             for key in erased:
@@ -204,7 +204,7 @@ class FederalInputsProjection:
             await self.forget(conn, tables, erased)
             for key, events in by_case.items():
                 facts = await self._facts_before(conn, tables, key, events[0].version)
-                fold_facts(((r.version, r.event) for r in events), facts)
+                fold_reported_case(((r.version, r.event) for r in events), facts)
                 touched[key] = facts
         if old_horizon is None or horizon > old_horizon:
             await self._save_horizon(conn, tables, horizon, first=old_horizon is None)
@@ -230,7 +230,7 @@ class FederalInputsProjection:
     # -- helpers -------------------------------------------------------------------------
 
     async def _write(
-        self, conn: Connection, tables: Tables, touched: dict[CaseKey, CaseFacts], horizon: int
+        self, conn: Connection, tables: Tables, touched: dict[CaseKey, ReportedCase], horizon: int
     ) -> None:
         await hold_against_erasure(conn, touched)  # from here an erasure waits for this transaction
         erased = await self._erased(conn, list(touched))  # and one that came first is seen here
@@ -265,7 +265,7 @@ class FederalInputsProjection:
             )
 
     async def _assign_subjects(
-        self, conn: Connection, tables: Tables, touched: dict[CaseKey, CaseFacts]
+        self, conn: Connection, tables: Tables, touched: dict[CaseKey, ReportedCase]
     ) -> None:
         """The case's subject: ours, else the live generation's (a rebuild keeps subjects),
         else a new random one."""
@@ -293,14 +293,14 @@ class FederalInputsProjection:
 
     async def _facts_before(
         self, conn: Connection, tables: Tables, key: CaseKey, version: int
-    ) -> CaseFacts:
+    ) -> ReportedCase:
         """The case's facts folded up to `version - 1`: cached, or read from the store."""
         facts = self._facts.get(key)
         if facts is None or facts.version != version - 1:
-            facts = CaseFacts()
+            facts = ReportedCase()
             if version > 1:
                 recorded = await self._store.read_stream(key[0], key[1], connection=conn)
-                facts = fold_facts((r.version, r.event) for r in recorded if r.version < version)
+                facts = fold_reported_case((r.version, r.event) for r in recorded if r.version < version)
             self._facts[key] = facts
         return facts
 

@@ -140,7 +140,7 @@ class Family:
     year-to-date, organisation, roll-up and revision, are sums. A family has one or two
     breakdowns, so that its atoms stay few (a few hundred).
 
-    Populations (rows of ``reporting.federal_inputs``, `domain.reporting.case_facts`):
+    Populations (rows of ``reporting.federal_inputs``, `domain.reporting.reported_case`):
 
     * ``served``: one row per client per quarter served; year-to-date counts are unduplicated
       by counting only the row where the client is `new` in the fiscal year.

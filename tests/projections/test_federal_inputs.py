@@ -24,7 +24,7 @@ from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
 from domain.case.state import fold
 from domain.codebook import CURRENT
-from domain.reporting.case_facts import CODES, COLUMNS
+from domain.reporting.reported_case import CODES, COLUMNS
 from events.catalog import haven_registry
 from events.store import PostgresEventStore, RecordedEvent
 from projections import checkpoints

@@ -56,7 +56,7 @@ CODES: dict[str, frozenset[str]] = {  # column -> every value it may hold (NULL 
     "disability": frozenset({"yes", "no", "not_reported"}),
 }
 
-# The columns of a row (`CaseFacts.rows`), in order.
+# The columns of a row (`ReportedCase.rows`), in order.
 COLUMNS: tuple[str, ...] = (
     "organisation",
     "quarter",
@@ -94,7 +94,7 @@ class Enrolment:
 
 
 @dataclass
-class CaseFacts:
+class ReportedCase:
     """What the rows of one case are computed from: the case's events, folded.
 
     What a row says (what the reporting job may rely on):
@@ -302,9 +302,9 @@ class CaseFacts:
         return rows
 
 
-def fold_facts(events: Iterable[tuple[int, object]], facts: CaseFacts | None = None) -> CaseFacts:
+def fold_reported_case(events: Iterable[tuple[int, object]], facts: ReportedCase | None = None) -> ReportedCase:
     """`facts` (fresh ones by default) with `events` (version, event) applied in order."""
-    facts = facts or CaseFacts()
+    facts = facts or ReportedCase()
     for version, event in events:
         facts.apply(version, event)
     return facts
