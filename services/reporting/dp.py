@@ -26,7 +26,7 @@ from services.reporting.policy import current_policy
 
 OnExhausted = Literal["refuse", "exclude"]
 
-DP_LEDGER_LOCK = 0x4456_5042_5544_4745  # pg_advisory_xact_lock key of the ledger ("DP BUDGE")
+DP_BUDGET_LOCK = 0x4456_5042_5544_4745  # pg_advisory_xact_lock key of the budgets ("DP BUDGE")
 CLAMPED = "negative noisy counts clamped to 0 (post-processing)"
 
 
@@ -190,8 +190,8 @@ async def release_noisy(
     counts, which small tables make guessable: it stays in ``dp.releases``, never released.
     `DPRelease.cached` tells the operator whether a run was a cache hit.
 
-    **Erasure.** Ledger rows are keyed by the random subject only: erasing a case deletes its
-    subject mapping, after which its ledger rows tie to nothing and the subject is never
+    **Erasure.** Charges are keyed by the random subject only: erasing a case deletes its
+    subject mapping, after which its charges tie to nothing and the subject is never
     counted again (they are not deleted; deleting them would weaken no guarantee).
 
     **Concurrency.** Lookup, budget check, noise, storage and charges run in one transaction
@@ -221,7 +221,7 @@ async def release_noisy(
     sensitivity = sum(t.max_contribution for t in tables)
 
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", DP_LEDGER_LOCK)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", DP_BUDGET_LOCK)
         stored = await conn.fetchval(
             "SELECT output FROM dp.releases WHERE release_key = $1 AND fingerprint = $2",
             release_key,
@@ -293,7 +293,7 @@ async def release_noisy(
             "post_processing": CLAMPED,
         }
         release = DPRelease(release_key, period, codebook_version, released, certificate)
-        # recorded and charged by the owner's function: the reporting role only reads the ledger
+        # recorded and charged by the owner's function: the reporting role only reads the budgets
         who = requester or Requester(None, None, None)  # type: ignore[arg-type]
         try:
             await conn.fetchval(
