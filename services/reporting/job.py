@@ -9,7 +9,6 @@ the reporting role, which reads ``reporting.*`` and the ledger and nothing else
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -34,7 +33,7 @@ from domain.reporting.families import (
 from domain.reporting.federal_codebook import FAMILIES, VERSION
 from domain.reporting.inputs import BaseCounts
 from domain.reporting.integer_programs import IntegerSolver
-from domain.reporting.periods import Period, quarter_index, quarter_label
+from domain.reporting.periods import Period
 from domain.reporting.stored import publication_from_json, publication_to_json, stored_universe
 from domain.reporting.suppression import ReleaseRefused
 from services.reporting.access import (
@@ -293,7 +292,3 @@ class FederalReportJob:
             raise RevisionNeedsReview(str(error)) from None
         except ReleaseRefused as refused:
             raise ReportRefused(str(refused)) from None
-
-
-def today_quarter(today: dt.date | None = None) -> str:
-    return quarter_label(quarter_index(today or dt.datetime.now(dt.UTC).date()))
