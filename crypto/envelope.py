@@ -27,9 +27,15 @@ from crypto.keyring import DataKey
 
 LABEL = "haven.event.v1"
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 _encode = msgspec.msgpack.Encoder().encode
+
+
+def _microseconds(moment: dt.datetime) -> int:
+    """`moment` in microseconds since the epoch: `(moment - EPOCH) // timedelta(microseconds=1)`,
+    worked out with integers, which is cheaper than dividing one timedelta by another."""
+    since = moment - EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
 def event_header(
@@ -42,7 +48,7 @@ def event_header(
     recorded_at: dt.datetime,
 ) -> bytes:
     """The header of one event; `stream_id` is anything whose `str()` is the stream's id."""
-    us = (recorded_at - EPOCH) // ONE_MICROSECOND
+    us = _microseconds(recorded_at)
     return _encode((LABEL, tenant, str(stream_id), version, event_type, schema_version, key_id, us))
 
 
@@ -85,7 +91,7 @@ def opener(data_key: DataKey, tenant: str, stream_id: Any) -> OpenEvent:
         if key_id != expected_key:
             raise EnvelopeRejected("names another key")
         if recorded_at != last_recorded:
-            us = (recorded_at - EPOCH) // ONE_MICROSECOND
+            us = _microseconds(recorded_at)
             last_recorded = recorded_at
         # `event_header`, inline: one Python call less per event
         header = _encode((LABEL, tenant, stream, version, event_type, schema_version, key_id, us))

@@ -52,6 +52,21 @@ def test_the_header_bytes_are_the_stored_format() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [
+        AT,
+        AT.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(2999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.timezone(-dt.timedelta(hours=9))),
+    ],
+)
+def test_the_time_is_framed_as_microseconds_since_the_epoch(moment: dt.datetime) -> None:
+    expected = (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
+    header = event_header(TENANT, STREAM, 3, "test.note_added", 2, "k1", moment)
+    assert msgspec.msgpack.decode(header)[-1] == expected
+
+
 def test_a_stream_id_as_text_frames_the_same_header() -> None:
     assert event_header(TENANT, str(STREAM), *FIELDS) == event_header(TENANT, STREAM, *FIELDS)
 
