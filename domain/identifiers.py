@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 MAX_IDENTIFIER_LENGTH = 256
-_NOT_IN_AN_IDENTIFIER = (r"\x00-\x1f\x7f-\xa0\xad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
-                         r"\u205f-\u206f\u3000\ud800-\uf8ff\ufeff\ufff9-\ufffb")
+_NOT_IN_AN_IDENTIFIER = (
+    r"\x00-\x1f\x7f-\xa0\xad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202f"
+    r"\u205f-\u206f\u3000\ud800-\uf8ff\ufeff\ufff9-\ufffb"
+)
 # The part of the rule a JSON schema can say (length, and the control, format and separator
 # characters by range), for request bodies; `is_identifier` is the whole rule.
 IDENTIFIER_PATTERN = r"^(?! +$)[^%s]{1,%d}$" % (_NOT_IN_AN_IDENTIFIER, MAX_IDENTIFIER_LENGTH)
@@ -23,4 +25,6 @@ def is_identifier(value: object) -> bool:
     """1 to `MAX_IDENTIFIER_LENGTH` printable characters (`str.isprintable`: no control, format,
     separator other than the space, surrogate, private-use or unassigned character), not
     only spaces."""
-    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None and value.isprintable()
+    return (
+        isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None and value.isprintable()
+    )

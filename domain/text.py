@@ -39,8 +39,10 @@ def is_text(value: object, *, max_length: int = MAX_TEXT_LENGTH) -> bool:
         return False
     if value.isascii():
         return _ASCII_REFUSED.search(value) is None
-    return all(ch in _LAYOUT or ch in _JOINERS or unicodedata.category(ch) not in _REFUSED_CATEGORIES
-               for ch in value)
+    return all(
+        ch in _LAYOUT or ch in _JOINERS or unicodedata.category(ch) not in _REFUSED_CATEGORIES
+        for ch in value
+    )
 
 
 def member_rule(name: str) -> str:
@@ -60,12 +62,20 @@ def member_rule(name: str) -> str:
 
 def _fault(value: str, rule: str) -> str | None:
     if rule == "identifier":
-        return None if is_identifier(value) else (
-            f"must be 1 to {MAX_IDENTIFIER_LENGTH} printable characters, without control, format or "
-            "separator characters")
+        return (
+            None
+            if is_identifier(value)
+            else (
+                f"must be 1 to {MAX_IDENTIFIER_LENGTH} printable characters, without control, format or "
+                "separator characters"
+            )
+        )
     limit = MAX_LONG_TEXT_LENGTH if rule == "long text" else MAX_TEXT_LENGTH
-    return None if is_text(value, max_length=limit) else (
-        f"must be at most {limit} printable characters (line breaks and tabs allowed)")
+    return (
+        None
+        if is_text(value, max_length=limit)
+        else (f"must be at most {limit} printable characters (line breaks and tabs allowed)")
+    )
 
 
 def text_faults(value: object, pointer: str = "", rule: str = "text") -> Iterator[tuple[str, str]]:
@@ -84,7 +94,9 @@ def text_faults(value: object, pointer: str = "", rule: str = "text") -> Iterato
         for index, item in enumerate(value):
             yield from text_faults(item, f"{pointer}/{index}", rule)
     elif isinstance(value, Mapping):
-        if not all(is_text(key, max_length=MAX_IDENTIFIER_LENGTH) for key in value if isinstance(key, str)):
+        if not all(
+            is_text(key, max_length=MAX_IDENTIFIER_LENGTH) for key in value if isinstance(key, str)
+        ):
             yield pointer, f"must have keys of at most {MAX_IDENTIFIER_LENGTH} printable characters"
         for item in value.values():
             yield from text_faults(item, pointer, rule)

@@ -49,7 +49,9 @@ class Projection(Protocol):
     # (unqualified physical name, for index names)
     tables: ClassVar[Mapping[str, str]]
 
-    async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None: ...
+    async def apply(
+        self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables
+    ) -> None: ...
 
     async def flush(self, conn: Connection, tables: Tables) -> None:
         """Write whatever `apply` deferred (a projection that writes in `apply` does nothing)."""
@@ -60,7 +62,9 @@ class Projection(Protocol):
 
     def reset(self) -> None: ...
 
-    async def forget(self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]) -> None:
+    async def forget(
+        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]
+    ) -> None:
         """Remove these streams' rows from `tables` and from any cache (a quarantined stream)."""
 
     def drop_cached(self, key: tuple[str, object] | None) -> None:
@@ -79,7 +83,9 @@ def fingerprint(projection: type[Projection] | Projection) -> str:
 
 
 def tables_of(projection: type[Projection] | Projection, generation: int) -> Tables:
-    return Tables(generation, {logical: f"{logical}_g{generation}" for logical in projection.tables})
+    return Tables(
+        generation, {logical: f"{logical}_g{generation}" for logical in projection.tables}
+    )
 
 
 def create_statements(projection: type[Projection] | Projection, tables: Tables) -> list[str]:
@@ -112,7 +118,9 @@ async def execute_all(conn: Connection, statements: Sequence[str]) -> None:
 FLUSH_AT = 5000  # cases a bulk pass folds in memory before it writes them
 
 
-async def bulk_apply(conn: Connection, projection: Projection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
+async def bulk_apply(
+    conn: Connection, projection: Projection, batch: Sequence[RecordedEvent], tables: Tables
+) -> None:
     """One batch of a rebuild's bulk pass: apply it, and write what `apply` deferred once it
     reaches `FLUSH_AT` cases (in a transaction of its own: the new generation is not live)."""
     await projection.apply(conn, live_events(batch), tables)
@@ -123,8 +131,11 @@ async def bulk_apply(conn: Connection, projection: Projection, batch: Sequence[R
 
 def live_events(batch: Sequence[RecordedEvent]) -> Sequence[RecordedEvent]:
     """Events of erased (crypto-shredded) streams arrive without content: nothing to apply."""
-    return batch if all(recorded.event is not None for recorded in batch) else [
-        recorded for recorded in batch if recorded.event is not None]
+    return (
+        batch
+        if all(recorded.event is not None for recorded in batch)
+        else [recorded for recorded in batch if recorded.event is not None]
+    )
 
 
 async def let_others_run() -> None:

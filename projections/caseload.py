@@ -23,13 +23,21 @@ import msgspec
 from events.store import Connection
 from projections.queries import reads_view
 
-OVERDUE_REFERRAL_DAYS = 14   # a referral without an answer for longer is overdue
-NO_CONTACT_DAYS = 30         # no logged contact for longer is a risk flag
-EXPIRY_WARNING_DAYS = 30     # a consent or immigration deadline this close is a next action
+OVERDUE_REFERRAL_DAYS = 14  # a referral without an answer for longer is overdue
+NO_CONTACT_DAYS = 30  # no logged contact for longer is a risk flag
+EXPIRY_WARNING_DAYS = 30  # a consent or immigration deadline this close is a next action
 
-Flag = Literal["no-recent-contact", "referral-overdue", "consent-expiring", "no-safety-plan", "status-undetermined"]
+Flag = Literal[
+    "no-recent-contact",
+    "referral-overdue",
+    "consent-expiring",
+    "no-safety-plan",
+    "status-undetermined",
+]
 FLAGS: tuple[str, ...] = Flag.__args__  # type: ignore[attr-defined]
-SortKey = Literal["days_since_contact", "overdue_referrals", "days_open", "services_this_month", "flags"]
+SortKey = Literal[
+    "days_since_contact", "overdue_referrals", "days_open", "services_this_month", "flags"
+]
 SORT_KEYS: tuple[str, ...] = SortKey.__args__  # type: ignore[attr-defined]
 
 
@@ -106,10 +114,19 @@ _FLAGGED = f"""
 
 
 @reads_view
-async def team_caseload(conn: Connection | asyncpg.Pool, tenant_id: str, team_id: str, today: dt.date, *,
-                        worker_id: str | None = None, flag: str | None = None,
-                        sort: str = "days_since_contact", descending: bool = True, limit: int = 50,
-                        after: tuple[int, uuid.UUID] | None = None) -> TeamCaseload:
+async def team_caseload(
+    conn: Connection | asyncpg.Pool,
+    tenant_id: str,
+    team_id: str,
+    today: dt.date,
+    *,
+    worker_id: str | None = None,
+    flag: str | None = None,
+    sort: str = "days_since_contact",
+    descending: bool = True,
+    limit: int = 50,
+    after: tuple[int, uuid.UUID] | None = None,
+) -> TeamCaseload:
     """A page of the team's open cases (sorted by `sort`, then case id), the number of cases
     that match the filters, and a summary per worker over the whole team."""
     if sort not in SORT_KEYS:
@@ -137,32 +154,64 @@ async def team_caseload(conn: Connection | asyncpg.Pool, tenant_id: str, team_id
                      WHERE $6::int IS NULL OR ({key}, case_id) {beyond} ($6::int, $7::uuid)
                      ORDER BY {key} {direction}, case_id {direction}
                      LIMIT $8) p) AS page"""
-    row: Any = await conn.fetchrow(query, tenant_id, team_id, today, worker_id, flag,
-                                   after[0] if after else None, after[1] if after else None, limit)
+    row: Any = await conn.fetchrow(
+        query,
+        tenant_id,
+        team_id,
+        today,
+        worker_id,
+        flag,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
     page = msgspec.json.decode(row["page"])
-    cases = [msgspec.convert({k: v for k, v in item.items() if k != "sort_value"}, TeamCase) for item in page]
+    cases = [
+        msgspec.convert({k: v for k, v in item.items() if k != "sort_value"}, TeamCase)
+        for item in page
+    ]
     next_cursor = (page[-1]["sort_value"], cases[-1].case_id) if len(page) == limit else None
-    return TeamCaseload(workers=msgspec.json.decode(row["workers"], type=list[WorkerSummary]), cases=cases,
-                        total_cases=row["total"], next_cursor=next_cursor)
+    return TeamCaseload(
+        workers=msgspec.json.decode(row["workers"], type=list[WorkerSummary]),
+        cases=cases,
+        total_cases=row["total"],
+        next_cursor=next_cursor,
+    )
 
 
 @reads_view
-async def my_caseload(conn: Connection | asyncpg.Pool, tenant_id: str, worker_id: str, today: dt.date) -> list[MyCase]:
+async def my_caseload(
+    conn: Connection | asyncpg.Pool, tenant_id: str, worker_id: str, today: dt.date
+) -> list[MyCase]:
     """The worker's open cases, those needing attention first (most flags, then longest
     without contact)."""
-    rows = await conn.fetch(f"""
+    rows = await conn.fetch(
+        f"""
         WITH figures AS ({_FIGURES} AND worker_id = $2),
              flagged AS ({_FLAGGED})
         SELECT f.*, c.oldest_waiting_referral_on, c.immigration_expiries
           FROM flagged f JOIN views.caseload c ON c.tenant_id = $1 AND c.case_id = f.case_id
          ORDER BY cardinality(f.flags) DESC, f.days_since_contact DESC, f.case_id""",
-        tenant_id, worker_id, today)
-    return [MyCase(
-        case_id=row["case_id"], version=row["version"], days_open=row["days_open"],
-        days_since_contact=row["days_since_contact"], referrals_waiting=row["referrals_waiting"],
-        oldest_referral_waiting_days=(today - row["oldest_waiting_referral_on"]).days
-        if row["oldest_waiting_referral_on"] else None,
-        next_consent_expiry=row["next_consent_expiry"],
-        next_immigration_deadline=next((d for d in row["immigration_expiries"] if d >= today), None),
-        services_this_month=row["services_this_month"], flags=list(row["flags"]),
-    ) for row in rows]
+        tenant_id,
+        worker_id,
+        today,
+    )
+    return [
+        MyCase(
+            case_id=row["case_id"],
+            version=row["version"],
+            days_open=row["days_open"],
+            days_since_contact=row["days_since_contact"],
+            referrals_waiting=row["referrals_waiting"],
+            oldest_referral_waiting_days=(today - row["oldest_waiting_referral_on"]).days
+            if row["oldest_waiting_referral_on"]
+            else None,
+            next_consent_expiry=row["next_consent_expiry"],
+            next_immigration_deadline=next(
+                (d for d in row["immigration_expiries"] if d >= today), None
+            ),
+            services_this_month=row["services_this_month"],
+            flags=list(row["flags"]),
+        )
+        for row in rows
+    ]

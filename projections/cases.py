@@ -80,14 +80,23 @@ def view_header(tenant_id: str, case_id: uuid.UUID, version: int, key_id: str) -
     return _header_encoder.encode(("haven.view.case/1", tenant_id, str(case_id), version, key_id))
 
 
-def seal_document(key: DataKey, tenant_id: str, case_id: uuid.UUID, document: CaseDocument) -> bytes:
-    return key.aead.seal(_encoder.encode(document), view_header(tenant_id, case_id, document.state.version, key.key_id))
+def seal_document(
+    key: DataKey, tenant_id: str, case_id: uuid.UUID, document: CaseDocument
+) -> bytes:
+    return key.aead.seal(
+        _encoder.encode(document),
+        view_header(tenant_id, case_id, document.state.version, key.key_id),
+    )
 
 
-def open_document(key: DataKey, tenant_id: str, case_id: uuid.UUID, version: int, sealed: bytes) -> CaseDocument:
+def open_document(
+    key: DataKey, tenant_id: str, case_id: uuid.UUID, version: int, sealed: bytes
+) -> CaseDocument:
     """TamperDetected when the row does not open, or opens as another version than it claims."""
     try:
-        document = _decoder.decode(key.aead.open(sealed, view_header(tenant_id, case_id, version, key.key_id)))
+        document = _decoder.decode(
+            key.aead.open(sealed, view_header(tenant_id, case_id, version, key.key_id))
+        )
     except DecryptionError:
         raise TamperDetected(f"the case view of case {case_id} fails authentication") from None
     if document.state.version != version:
@@ -97,9 +106,15 @@ def open_document(key: DataKey, tenant_id: str, case_id: uuid.UUID, version: int
 
 def caseload_row(tenant_id: str, case_id: uuid.UUID, state: CaseState) -> tuple[Any, ...]:
     """The caseload columns of one case, in `CASELOAD_COLUMNS` order."""
-    waiting = sorted(r.last_changed_on for r in state.referrals.values() if r.status in REFERRAL_AWAITING_ANSWER)
-    consent_expiries = sorted(c.granted.expires_on for c in state.consents.values() if c.revoked is None)
-    immigration_expiries = sorted(m.expires_on for m in state.milestones.values() if m.expires_on is not None)
+    waiting = sorted(
+        r.last_changed_on for r in state.referrals.values() if r.status in REFERRAL_AWAITING_ANSWER
+    )
+    consent_expiries = sorted(
+        c.granted.expires_on for c in state.consents.values() if c.revoked is None
+    )
+    immigration_expiries = sorted(
+        m.expires_on for m in state.milestones.values() if m.expires_on is not None
+    )
     services_month, services_in_month = None, 0
     if state.services:
         # the month of the latest delivery: a delivery on or after its first day is in it
@@ -108,21 +123,53 @@ def caseload_row(tenant_id: str, case_id: uuid.UUID, state: CaseState) -> tuple[
     is_open = state.closure is None and state.transfer is None
     asked = state.pending_transfer
     return (
-        tenant_id, case_id, state.version, state.worker_id, state.team_id, is_open, state.enrolled_on,
-        state.closure.closed_on if state.closure else None, state.last_activity_on, waiting,
-        waiting[0] if waiting else None, consent_expiries, immigration_expiries, services_month,
-        services_in_month, state.contact is not None and bool(state.contact.channels), state.victim_status is not None,
-        asked.transfer_id if asked else None, asked.recipient_organisation if asked else None,
-        asked.requested_on if asked else None, asked.receiving_worker_id if asked else None,
+        tenant_id,
+        case_id,
+        state.version,
+        state.worker_id,
+        state.team_id,
+        is_open,
+        state.enrolled_on,
+        state.closure.closed_on if state.closure else None,
+        state.last_activity_on,
+        waiting,
+        waiting[0] if waiting else None,
+        consent_expiries,
+        immigration_expiries,
+        services_month,
+        services_in_month,
+        state.contact is not None and bool(state.contact.channels),
+        state.victim_status is not None,
+        asked.transfer_id if asked else None,
+        asked.recipient_organisation if asked else None,
+        asked.requested_on if asked else None,
+        asked.receiving_worker_id if asked else None,
         asked.receiving_team_id if asked else None,
     )
 
 
 CASELOAD_COLUMNS = (
-    "tenant_id", "case_id", "version", "worker_id", "team_id", "is_open", "enrolled_on", "closed_on",
-    "last_contact_on", "waiting_referrals_since", "oldest_waiting_referral_on", "consent_expiries",
-    "immigration_expiries", "services_month", "services_in_month", "has_safe_contact_plan",
-    "has_victim_status", "transfer_id", "transfer_recipient", "transfer_requested_on", "transfer_worker_id",
+    "tenant_id",
+    "case_id",
+    "version",
+    "worker_id",
+    "team_id",
+    "is_open",
+    "enrolled_on",
+    "closed_on",
+    "last_contact_on",
+    "waiting_referrals_since",
+    "oldest_waiting_referral_on",
+    "consent_expiries",
+    "immigration_expiries",
+    "services_month",
+    "services_in_month",
+    "has_safe_contact_plan",
+    "has_victim_status",
+    "transfer_id",
+    "transfer_recipient",
+    "transfer_requested_on",
+    "transfer_worker_id",
     "transfer_team_id",
 )
 
@@ -181,7 +228,9 @@ class CasesProjection:
 
     def __init__(self, keyring: Keyring, *, cache_size: int = 20_000) -> None:
         self._keyring = keyring
-        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(cache_size)  # as stored
+        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(
+            cache_size
+        )  # as stored
         self._dirty: dict[tuple[str, uuid.UUID], CaseDocument] = {}  # folded, not yet written
 
     def reset(self) -> None:
@@ -208,16 +257,30 @@ class CasesProjection:
                 by_case.setdefault((recorded.tenant_id, recorded.stream_id), []).append(recorded)
         if not by_case:
             return
-        await self._load_missing(conn, tables, [  # a case that starts in this batch has nothing stored yet
-            ident for ident, events in by_case.items()
-            if events[0].version > 1 and ident not in self._dirty and ident not in self._documents])
+        await self._load_missing(
+            conn,
+            tables,
+            [  # a case that starts in this batch has nothing stored yet
+                ident
+                for ident, events in by_case.items()
+                if events[0].version > 1
+                and ident not in self._dirty
+                and ident not in self._documents
+            ],
+        )
         for ident, events in by_case.items():
             await let_others_run()
             before = self._dirty.get(ident) or self._documents.get(ident) or _EMPTY_DOCUMENT
             state = fold(((r.version, r.event) for r in events), before.state)  # type: ignore[misc]
             timeline = before.timeline + tuple(
-                TimelineEntry(r.version, r.recorded_at, r.event_type, r.metadata.actor_id if r.metadata else None)
-                for r in events)
+                TimelineEntry(
+                    r.version,
+                    r.recorded_at,
+                    r.event_type,
+                    r.metadata.actor_id if r.metadata else None,
+                )
+                for r in events
+            )
             self._dirty[ident] = CaseDocument(state, timeline)
 
     async def flush(self, conn: Connection, tables: Tables) -> None:
@@ -228,60 +291,95 @@ class CasesProjection:
         await hold_against_erasure(conn, self._dirty)  # an erasure now waits for this transaction
         for ident in await _erased(conn, list(self._dirty)):  # shredded while this batch was read
             del self._dirty[ident]
-            await conn.execute(f"DELETE FROM {tables[CASE_VIEW]} WHERE tenant_id = $1 AND case_id = $2", *ident)
-            await conn.execute(f"DELETE FROM {tables[CASELOAD]} WHERE tenant_id = $1 AND case_id = $2", *ident)
+            await conn.execute(
+                f"DELETE FROM {tables[CASE_VIEW]} WHERE tenant_id = $1 AND case_id = $2", *ident
+            )
+            await conn.execute(
+                f"DELETE FROM {tables[CASELOAD]} WHERE tenant_id = $1 AND case_id = $2", *ident
+            )
         views, caseload = [], []
         for (tenant_id, case_id), document in self._dirty.items():
             await let_others_run()
             key = await self._key(conn, tenant_id, case_id)
-            views.append((tenant_id, case_id, document.state.version, key.key_id,
-                          seal_document(key, tenant_id, case_id, document)))
+            views.append(
+                (
+                    tenant_id,
+                    case_id,
+                    document.state.version,
+                    key.key_id,
+                    seal_document(key, tenant_id, case_id, document),
+                )
+            )
             caseload.append(caseload_row(tenant_id, case_id, document.state))
         await conn.executemany(_UPSERT_VIEW.format(table=tables[CASE_VIEW]), views)
         await conn.executemany(_UPSERT_CASELOAD.format(table=tables[CASELOAD]), caseload)
         self._documents.update(self._dirty)
         self._dirty.clear()
 
-    async def forget(self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, uuid.UUID]]) -> None:
+    async def forget(
+        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, uuid.UUID]]
+    ) -> None:
         for key in keys:
             self._documents.pop(key, None)
             self._dirty.pop(key, None)
         for logical in (CASE_VIEW, CASELOAD):
-            await conn.execute(f"""DELETE FROM {tables[logical]} WHERE (tenant_id, case_id) IN
+            await conn.execute(
+                f"""DELETE FROM {tables[logical]} WHERE (tenant_id, case_id) IN
                                    (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-                               [k[0] for k in keys], [k[1] for k in keys])
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+            )
 
-    async def _load_missing(self, conn: Connection, tables: Tables, missing: list[tuple[str, uuid.UUID]]) -> None:
+    async def _load_missing(
+        self, conn: Connection, tables: Tables, missing: list[tuple[str, uuid.UUID]]
+    ) -> None:
         if not missing:
             return
         rows = await conn.fetch(
             f"""SELECT v.tenant_id, v.case_id, v.version, v.sealed FROM {tables[CASE_VIEW]} v
                 JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, case_id) USING (tenant_id, case_id)""",
-            [m[0] for m in missing], [m[1] for m in missing])
+            [m[0] for m in missing],
+            [m[1] for m in missing],
+        )
         for tenant_id, case_id, version, sealed in rows:
             key = await self._key(conn, tenant_id, case_id)
-            self._documents[(tenant_id, case_id)] = open_document(key, tenant_id, case_id, version, sealed)
+            self._documents[(tenant_id, case_id)] = open_document(
+                key, tenant_id, case_id, version, sealed
+            )
 
     async def _key(self, conn: Connection, tenant_id: str, case_id: uuid.UUID) -> DataKey:
-        return self._keyring.cached(tenant_id, str(case_id)) or await case_data_key(conn, self._keyring, tenant_id, case_id)
+        return self._keyring.cached(tenant_id, str(case_id)) or await case_data_key(
+            conn, self._keyring, tenant_id, case_id
+        )
 
 
-async def _erased(conn: Connection, idents: list[tuple[str, uuid.UUID]]) -> list[tuple[str, uuid.UUID]]:
+async def _erased(
+    conn: Connection, idents: list[tuple[str, uuid.UUID]]
+) -> list[tuple[str, uuid.UUID]]:
     rows = await conn.fetch(
         """SELECT s.tenant_id, s.stream_id FROM haven.streams s
              JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id) USING (tenant_id, stream_id)
-            WHERE s.wrapped_key IS NULL""", [i[0] for i in idents], [i[1] for i in idents])
+            WHERE s.wrapped_key IS NULL""",
+        [i[0] for i in idents],
+        [i[1] for i in idents],
+    )
     return [(row[0], row[1]) for row in rows]
 
 
-async def read_case_document(conn: Connection | asyncpg.Pool, keyring: Keyring, tenant_id: str,
-                             case_id: uuid.UUID) -> CaseDocument | None:
+async def read_case_document(
+    conn: Connection | asyncpg.Pool, keyring: Keyring, tenant_id: str, case_id: uuid.UUID
+) -> CaseDocument | None:
     """The projected view of a case (None if it is not projected, or erased)."""
     row = await conn.fetchrow(
-        f"SELECT version, sealed FROM {CASE_VIEW} WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
+        f"SELECT version, sealed FROM {CASE_VIEW} WHERE tenant_id = $1 AND case_id = $2",
+        tenant_id,
+        case_id,
+    )
     if row is None:
         return None
-    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(conn, keyring, tenant_id, case_id)
+    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(
+        conn, keyring, tenant_id, case_id
+    )
     return open_document(key, tenant_id, case_id, row[0], row[1])
 
 
@@ -301,11 +399,14 @@ class CurrentView(NamedTuple):
     head_version: int
 
 
-_HEAD_SQL = "SELECT version, wrapped_key IS NULL FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2"
+_HEAD_SQL = (
+    "SELECT version, wrapped_key IS NULL FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2"
+)
 
 
-async def read_current_state(pool: asyncpg.Pool, keyring: Keyring, tenant_id: str,
-                             case_id: uuid.UUID) -> CurrentView:
+async def read_current_state(
+    pool: asyncpg.Pool, keyring: Keyring, tenant_id: str, case_id: uuid.UUID
+) -> CurrentView:
     """The case's current state from its view, in one statement — when the view is at the
     stream's head version. An empty state when there is no such case (or it is erased); no
     state when the view is behind, not built, or not there: the caller reads the stream (or
@@ -327,5 +428,9 @@ async def read_current_state(pool: asyncpg.Pool, keyring: Keyring, tenant_id: st
     head_version, _, view_version, sealed = row
     if view_version != head_version:
         return CurrentView(None, head_version)
-    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(pool, keyring, tenant_id, case_id)
-    return CurrentView(open_document(key, tenant_id, case_id, view_version, sealed).state, head_version)
+    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(
+        pool, keyring, tenant_id, case_id
+    )
+    return CurrentView(
+        open_document(key, tenant_id, case_id, view_version, sealed).state, head_version
+    )

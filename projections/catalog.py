@@ -13,7 +13,12 @@ from projections.federal_inputs import FederalInputsProjection
 PROJECTION_TYPES: tuple[type[Projection], ...] = (CasesProjection, FederalInputsProjection)
 
 
-def projection_factories(keyring: Keyring, store: PostgresEventStore) -> dict[str, Callable[[], Projection]]:
+def projection_factories(
+    keyring: Keyring, store: PostgresEventStore
+) -> dict[str, Callable[[], Projection]]:
     """name -> a factory of fresh instances (each runner or rebuild has its own caches).
     `federal_inputs` reads a case's stream from the store when its facts are not cached."""
-    return {"cases": lambda: CasesProjection(keyring), "federal_inputs": lambda: FederalInputsProjection(store)}
+    return {
+        "cases": lambda: CasesProjection(keyring),
+        "federal_inputs": lambda: FederalInputsProjection(store),
+    }

@@ -38,7 +38,8 @@ class Checkpoint(NamedTuple):
 async def load(conn: Connection | asyncpg.Pool, name: str) -> Checkpoint | None:
     row = await conn.fetchrow(
         "SELECT generation, fingerprint, transaction_id, position FROM haven.projection_checkpoints WHERE name = $1",
-        name)
+        name,
+    )
     return None if row is None else Checkpoint(row[0], row[1], LogPosition(row[2], row[3]))
 
 
@@ -46,7 +47,9 @@ async def lock(conn: Connection, name: str) -> Checkpoint | None:
     """The checkpoint, locked until the end of the caller's transaction."""
     row = await conn.fetchrow(
         "SELECT generation, fingerprint, transaction_id, position FROM haven.projection_checkpoints "
-        "WHERE name = $1 FOR UPDATE", name)
+        "WHERE name = $1 FOR UPDATE",
+        name,
+    )
     return None if row is None else Checkpoint(row[0], row[1], LogPosition(row[2], row[3]))
 
 
@@ -59,7 +62,11 @@ async def fence(conn: Connection, name: str, expected: Checkpoint) -> None:
 async def advance(conn: Connection, name: str, position: LogPosition) -> None:
     await conn.execute(
         "UPDATE haven.projection_checkpoints SET transaction_id = $2, position = $3, updated_at = now() "
-        "WHERE name = $1", name, position.transaction_id, position.position)
+        "WHERE name = $1",
+        name,
+        position.transaction_id,
+        position.position,
+    )
 
 
 async def install(conn: Connection, name: str, checkpoint: Checkpoint) -> None:
@@ -69,26 +76,34 @@ async def install(conn: Connection, name: str, checkpoint: Checkpoint) -> None:
            VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (name) DO UPDATE SET generation = EXCLUDED.generation, fingerprint = EXCLUDED.fingerprint,
                transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()""",
-        name, checkpoint.generation, checkpoint.fingerprint, *checkpoint.position)
+        name,
+        checkpoint.generation,
+        checkpoint.fingerprint,
+        *checkpoint.position,
+    )
 
 
 async def log_head(pool: asyncpg.Pool) -> LogPosition:
     """The last event committed and visible now (LOG_START for an empty log). Waiting for it
     gives read-your-writes to anyone whose write committed before this call."""
     row = await pool.fetchrow(
-        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1")
+        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+    )
     return LOG_START if row is None else LogPosition(row[0], row[1])
 
 
-async def wait_until_projected(pool: asyncpg.Pool, names: list[str], position: LogPosition, *,
-                               timeout: float = 5.0) -> bool:
+async def wait_until_projected(
+    pool: asyncpg.Pool, names: list[str], position: LogPosition, *, timeout: float = 5.0
+) -> bool:
     """Read-your-writes: wait until every named projection has applied the log up to and
     including `position` (e.g. an append's position). False on timeout."""
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
         rows = await pool.fetch(
-            "SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = ANY($1::text[])", names)
+            "SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = ANY($1::text[])",
+            names,
+        )
         if len(rows) == len(set(names)) and all(LogPosition(r[0], r[1]) >= position for r in rows):
             return True
         if time.monotonic() >= deadline:
@@ -98,7 +113,7 @@ async def wait_until_projected(pool: asyncpg.Pool, names: list[str], position: L
 
 
 class Lag(NamedTuple):
-    events: int   # committed events after the checkpoint (counted up to LAG_COUNT_LIMIT)
+    events: int  # committed events after the checkpoint (counted up to LAG_COUNT_LIMIT)
     seconds: float  # age of the oldest of them; 0 when caught up
 
 
@@ -114,5 +129,6 @@ async def lag(pool: asyncpg.Pool) -> Mapping[str, Lag]:
                  SELECT count(*) AS events, min(recorded_at) AS oldest
                    FROM (SELECT e.recorded_at FROM haven.events e
                           WHERE (e.transaction_id, e.position) > (c.transaction_id, c.position)
-                          LIMIT {LAG_COUNT_LIMIT}) newer) behind""")
+                          LIMIT {LAG_COUNT_LIMIT}) newer) behind"""
+    )
     return {name: Lag(events, max(seconds, 0.0)) for name, events, seconds in rows}

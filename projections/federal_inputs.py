@@ -17,8 +17,8 @@ from typing import ClassVar
 from cachetools import LRUCache
 
 from domain.case import events as ev
-from domain.reporting.reported_case import COLUMNS, SERVICE_ORDER, ReportedCase, fold_reported_case
 from domain.reporting.periods import index_of, quarter_index, quarter_label
+from domain.reporting.reported_case import COLUMNS, SERVICE_ORDER, ReportedCase, fold_reported_case
 from events.erasure import hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections.base import Tables, let_others_run
@@ -300,7 +300,9 @@ class FederalInputsProjection:
             facts = ReportedCase()
             if version > 1:
                 recorded = await self._store.read_stream(key[0], key[1], connection=conn)
-                facts = fold_reported_case((r.version, r.event) for r in recorded if r.version < version)
+                facts = fold_reported_case(
+                    (r.version, r.event) for r in recorded if r.version < version
+                )
             self._facts[key] = facts
         return facts
 

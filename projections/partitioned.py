@@ -55,7 +55,9 @@ from projections.catalog import projection_factories
 from projections.quarantine import POISON
 
 _REPORT_EVERY = 10_000  # events a worker applies between two progress messages
-WORKER_LOCK_CLASS = 1214346856  # pg_advisory_lock(int4, hashtext(name)): shared by a rebuild's workers
+WORKER_LOCK_CLASS = (
+    1214346856  # pg_advisory_lock(int4, hashtext(name)): shared by a rebuild's workers
+)
 
 
 class Partitioning(NamedTuple):
@@ -97,20 +99,47 @@ async def wait_for_orphans(conn: asyncpg.Connection, projection: str) -> None:
 def uuid_ranges(parts: int) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
     """`parts` equal ranges [first, end) covering the UUID space (the last has no end)."""
     starts = [uuid.UUID(int=(index << 128) // parts) for index in range(parts)]
-    return [(start, starts[index + 1] if index + 1 < parts else None) for index, start in enumerate(starts)]
+    return [
+        (start, starts[index + 1] if index + 1 < parts else None)
+        for index, start in enumerate(starts)
+    ]
 
 
-async def build_partitions(partitioning: Partitioning, projection: str, generation: int, below: int,
-                           tenants: Sequence[str], batch_size: int, progress: Callable[[int], None] | None) -> int:
+async def build_partitions(
+    partitioning: Partitioning,
+    projection: str,
+    generation: int,
+    below: int,
+    tenants: Sequence[str],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> int:
     """Run the stream-partitioned bulk pass (module doc) in `partitioning.workers`
     processes; returns the number of events they applied."""
     context = multiprocessing.get_context("spawn")
     messages: Any = context.Queue()
     processes = [
-        context.Process(target=run_partition, name=f"haven-rebuild-{projection}-{index}", daemon=True,
-                        args=(_Job(partitioning.database_url, partitioning.kek_uri, projection, generation,
-                                   tuple(tenants), first, end, below, batch_size), messages))
-        for index, (first, end) in enumerate(uuid_ranges(partitioning.workers))]
+        context.Process(
+            target=run_partition,
+            name=f"haven-rebuild-{projection}-{index}",
+            daemon=True,
+            args=(
+                _Job(
+                    partitioning.database_url,
+                    partitioning.kek_uri,
+                    projection,
+                    generation,
+                    tuple(tenants),
+                    first,
+                    end,
+                    below,
+                    batch_size,
+                ),
+                messages,
+            ),
+        )
+        for index, (first, end) in enumerate(uuid_ranges(partitioning.workers))
+    ]
     for process in processes:
         process.start()
     try:
@@ -125,7 +154,9 @@ async def build_partitions(partitioning: Partitioning, projection: str, generati
                 try:  # a worker that failed said why before it exited
                     kind, value = await asyncio.to_thread(messages.get, True, 1.0)
                 except queues.Empty:
-                    raise PartitionFailed(f"rebuild worker {dead[0].name} died (exit code {dead[0].exitcode})") from None
+                    raise PartitionFailed(
+                        f"rebuild worker {dead[0].name} died (exit code {dead[0].exitcode})"
+                    ) from None
             if kind == "progress":
                 applied += value
                 if progress:
@@ -171,11 +202,15 @@ async def _build(job: _Job, progress: Callable[[int], None]) -> None:
                 parent = multiprocessing.parent_process()
                 async with pool.acquire() as conn:
                     # held until this process ends, whichever way (session lock): see wait_for_orphans
-                    await conn.execute("SELECT pg_advisory_lock_shared($1, hashtext($2))", WORKER_LOCK_CLASS,
-                                       job.projection)
+                    await conn.execute(
+                        "SELECT pg_advisory_lock_shared($1, hashtext($2))",
+                        WORKER_LOCK_CLASS,
+                        job.projection,
+                    )
                     for tenant in job.tenants:
-                        async for batch in store.read_stream_range_batches(tenant, job.first, job.end, job.below,
-                                                                            job.batch_size):
+                        async for batch in store.read_stream_range_batches(
+                            tenant, job.first, job.end, job.below, job.batch_size
+                        ):
                             if parent is not None and not parent.is_alive():
                                 raise SystemExit("the rebuild that started this worker is gone")
                             await bulk_apply(conn, projection, batch, tables)

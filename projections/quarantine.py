@@ -36,7 +36,11 @@ POISON: tuple[type[BaseException], ...] = (
     asyncpg.IntegrityConstraintViolationError,  # class 23
     asyncpg.ProgramLimitExceededError,  # class 54: an index row too large
     msgspec.MsgspecError,
-    ValueError, TypeError, LookupError, AttributeError, ArithmeticError,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    ArithmeticError,
 )
 
 
@@ -53,19 +57,28 @@ class Quarantined(NamedTuple):
 async def streams(conn: Connection | asyncpg.Pool, projection: str) -> set[tuple[str, object]]:
     """The streams `projection` passes over."""
     rows = await conn.fetch(
-        "SELECT tenant_id, stream_id FROM haven.projection_quarantine WHERE projection = $1", projection)
+        "SELECT tenant_id, stream_id FROM haven.projection_quarantine WHERE projection = $1",
+        projection,
+    )
     return {(row[0], row[1]) for row in rows}
 
 
-def admitted(batch: Sequence[RecordedEvent], quarantined: set[tuple[str, object]]) -> Sequence[RecordedEvent]:
+def admitted(
+    batch: Sequence[RecordedEvent], quarantined: set[tuple[str, object]]
+) -> Sequence[RecordedEvent]:
     """The events of `batch` whose streams are not quarantined."""
     if not quarantined:
         return batch
     return [r for r in batch if (r.tenant_id, r.stream_id) not in quarantined]
 
 
-async def apply_carefully(conn: Connection, projection: Projection, batch: Sequence[RecordedEvent], tables: Tables,
-                          quarantined: set[tuple[str, object]]) -> None:
+async def apply_carefully(
+    conn: Connection,
+    projection: Projection,
+    batch: Sequence[RecordedEvent],
+    tables: Tables,
+    quarantined: set[tuple[str, object]],
+) -> None:
     """Apply and flush `batch`, passing over quarantined streams, in a transaction of its own
     (a savepoint inside the caller's); when that fails with `POISON`, one event per savepoint,
     quarantining the stream of each event that still fails (module doc). `quarantined` grows
@@ -96,18 +109,28 @@ async def apply_carefully(conn: Connection, projection: Projection, batch: Seque
             quarantined.add(key)
 
 
-async def record(conn: Connection, projection: str, recorded: RecordedEvent, error: BaseException) -> None:
+async def record(
+    conn: Connection, projection: str, recorded: RecordedEvent, error: BaseException
+) -> None:
     await conn.execute(
         """INSERT INTO haven.projection_quarantine
                (projection, tenant_id, stream_id, transaction_id, position, version, event_type, error_class)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
-        projection, recorded.tenant_id, recorded.stream_id, *recorded.log_position, recorded.version,
-        recorded.event_type, type(error).__name__)
+        projection,
+        recorded.tenant_id,
+        recorded.stream_id,
+        *recorded.log_position,
+        recorded.version,
+        recorded.event_type,
+        type(error).__name__,
+    )
 
 
 async def release(conn: Connection, projection: str) -> int:
     """Empty the projection's quarantine (before a rebuild tries the streams again)."""
-    status = await conn.execute("DELETE FROM haven.projection_quarantine WHERE projection = $1", projection)
+    status = await conn.execute(
+        "DELETE FROM haven.projection_quarantine WHERE projection = $1", projection
+    )
     return int(status.split()[-1])
 
 
@@ -115,11 +138,14 @@ async def listing(pool: asyncpg.Pool) -> list[Quarantined]:
     rows = await pool.fetch(
         """SELECT projection, tenant_id, stream_id::text, version, event_type, error_class,
                   to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-             FROM haven.projection_quarantine ORDER BY quarantined_at, projection, tenant_id, stream_id""")
+             FROM haven.projection_quarantine ORDER BY quarantined_at, projection, tenant_id, stream_id"""
+    )
     return [Quarantined(*row) for row in rows]
 
 
 async def counts(pool: asyncpg.Pool) -> Mapping[str, int]:
     """Quarantined streams per projection (only projections with any)."""
-    rows = await pool.fetch("SELECT projection, count(*) FROM haven.projection_quarantine GROUP BY projection")
+    rows = await pool.fetch(
+        "SELECT projection, count(*) FROM haven.projection_quarantine GROUP BY projection"
+    )
     return {name: int(count) for name, count in rows}

@@ -38,10 +38,17 @@ from projections.base import (
     tables_of,
     view_statements,
 )
-from projections.partitioned import PartitionFailed, Partitioning, build_partitions, wait_for_orphans
+from projections.partitioned import (
+    PartitionFailed,
+    Partitioning,
+    build_partitions,
+    wait_for_orphans,
+)
 
 _log = get_logger("projections")
-REBUILD_LOCK_CLASS = 1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
+REBUILD_LOCK_CLASS = (
+    1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
+)
 
 Progress = Callable[[int], None]  # called with the number of events just applied
 
@@ -52,16 +59,24 @@ async def count_events(pool: asyncpg.Pool) -> int:
     return int(await pool.fetchval("SELECT count(*) FROM haven.events"))
 
 
-async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[[], Projection], *,
-                  progress: Progress | None = None, batch_size: int = 1000,
-                  partitioning: Partitioning | None = None) -> checkpoints.Checkpoint:
+async def rebuild(
+    store: PostgresEventStore,
+    pool: asyncpg.Pool,
+    make: Callable[[], Projection],
+    *,
+    progress: Progress | None = None,
+    batch_size: int = 1000,
+    partitioning: Partitioning | None = None,
+) -> checkpoints.Checkpoint:
     """Rebuild the projection `make()` builds (module doc) and return its new checkpoint.
     With `partitioning` (more than one worker) a stream-local projection's bulk pass runs
     split by stream across worker processes (`projections.partitioned`)."""
     projection = make()
     name = projection.name
     async with pool.acquire() as lock_conn:
-        await lock_conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
+        await lock_conn.execute(
+            "SELECT pg_advisory_lock($1, hashtext($2))", REBUILD_LOCK_CLASS, name
+        )
         try:
             live = await checkpoints.load(pool, name)
             tables = tables_of(projection, (live.generation if live else 0) + 1)
@@ -72,24 +87,55 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
                 await execute_all(conn, create_statements(projection, tables))
             quarantined = await quarantine.streams(pool, name)
             try:
-                position = await _bulk_pass(store, pool, projection, tables, quarantined, batch_size, progress,
-                                            None if quarantined else partitioning)
+                position = await _bulk_pass(
+                    store,
+                    pool,
+                    projection,
+                    tables,
+                    quarantined,
+                    batch_size,
+                    progress,
+                    None if quarantined else partitioning,
+                )
             except (*quarantine.POISON, PartitionFailed) as error:
                 if isinstance(error, PartitionFailed) and not error.poison:
                     raise
                 # an event no batch can carry: build again, carefully (`projections.quarantine`)
-                _log.warning("rebuild goes on one batch at a time", projection=name, exc_type=type(error).__name__)
+                _log.warning(
+                    "rebuild goes on one batch at a time",
+                    projection=name,
+                    exc_type=type(error).__name__,
+                )
                 projection.reset()
                 async with pool.acquire() as conn, conn.transaction():
                     await execute_all(conn, create_statements(projection, tables))
-                position = await _bulk_pass(store, pool, projection, tables, quarantined, batch_size, progress,
-                                            None, careful=True)
+                position = await _bulk_pass(
+                    store,
+                    pool,
+                    projection,
+                    tables,
+                    quarantined,
+                    batch_size,
+                    progress,
+                    None,
+                    careful=True,
+                )
             built = checkpoints.Checkpoint(tables.generation, fingerprint(projection), position)
             async with pool.acquire() as conn:
                 async with conn.transaction():
                     live = await checkpoints.lock(conn, name)
-                    built = built._replace(position=await _finish(store, conn, projection, tables, position,
-                                                                  batch_size, progress, quarantined))
+                    built = built._replace(
+                        position=await _finish(
+                            store,
+                            conn,
+                            projection,
+                            tables,
+                            position,
+                            batch_size,
+                            progress,
+                            quarantined,
+                        )
+                    )
                     await _purge_erased(conn, tables)
                     await execute_all(conn, view_statements(projection, tables))
                     await checkpoints.install(conn, name, built)
@@ -98,23 +144,45 @@ async def rebuild(store: PostgresEventStore, pool: asyncpg.Pool, make: Callable[
             return built
         finally:
             try:
-                await lock_conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK_CLASS, name)
+                await lock_conn.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK_CLASS, name
+                )
             except BaseException:
                 lock_conn.terminate()  # never hand a connection holding the lock back to the pool
                 raise
 
 
-async def _bulk_pass(store: PostgresEventStore, pool: asyncpg.Pool, projection: Projection, tables: Tables,
-                     quarantined: set[tuple[str, object]], batch_size: int, progress: Progress | None,
-                     partitioning: Partitioning | None, *, careful: bool = False) -> LogPosition:
+async def _bulk_pass(
+    store: PostgresEventStore,
+    pool: asyncpg.Pool,
+    projection: Projection,
+    tables: Tables,
+    quarantined: set[tuple[str, object]],
+    batch_size: int,
+    progress: Progress | None,
+    partitioning: Partitioning | None,
+    *,
+    careful: bool = False,
+) -> LogPosition:
     """Step 2 of the module doc: the whole log into `tables`; the position it reached. Careful:
     each batch written in a transaction of its own, and an event that cannot be applied
     quarantines its stream instead of failing the rebuild."""
     position = LOG_START
-    if partitioning is not None and partitioning.workers > 1 and getattr(projection, "stream_local", False):
+    if (
+        partitioning is not None
+        and partitioning.workers > 1
+        and getattr(projection, "stream_local", False)
+    ):
         horizon = await store.log_horizon()
-        await build_partitions(partitioning, projection.name, tables.generation, horizon, await store.tenants(),
-                               batch_size, progress)
+        await build_partitions(
+            partitioning,
+            projection.name,
+            tables.generation,
+            horizon,
+            await store.tenants(),
+            batch_size,
+            progress,
+        )
         position = await store.last_position_below(horizon)  # the workers took it and all before it
     async with pool.acquire() as conn:
         async for batch in _whole_log(store, position, batch_size):
@@ -125,13 +193,16 @@ async def _bulk_pass(store: PostgresEventStore, pool: asyncpg.Pool, projection: 
             position = batch[-1].log_position
             if progress:
                 progress(len(batch))
-        async with conn.transaction():  # what the bulk pass deferred: here, where a failure may be retried
+        async with (
+            conn.transaction()
+        ):  # what the bulk pass deferred: here, where a failure may be retried
             await projection.flush(conn, tables)
     return position
 
 
-async def _whole_log(store: PostgresEventStore, position: LogPosition, batch_size: int
-                     ) -> AsyncIterator[Sequence[RecordedEvent]]:
+async def _whole_log(
+    store: PostgresEventStore, position: LogPosition, batch_size: int
+) -> AsyncIterator[Sequence[RecordedEvent]]:
     """Every committed event after `position`, in log order: fast reads up to the oldest
     running transaction, then, past an unrelated transaction that holds that horizon back,
     precise reads (`events.log_order`) — so a long transaction elsewhere cannot push the
@@ -147,9 +218,16 @@ async def _whole_log(store: PostgresEventStore, position: LogPosition, batch_siz
         yield batch
 
 
-async def _finish(store: PostgresEventStore, conn: Connection, projection: Projection, tables: Tables,
-                  position: LogPosition, batch_size: int, progress: Progress | None,
-                  quarantined: set[tuple[str, object]]) -> LogPosition:
+async def _finish(
+    store: PostgresEventStore,
+    conn: Connection,
+    projection: Projection,
+    tables: Tables,
+    position: LogPosition,
+    batch_size: int,
+    progress: Progress | None,
+    quarantined: set[tuple[str, object]],
+) -> LogPosition:
     """Apply what arrived since the bulk pass, inside the swap transaction. Committed events
     held back behind an unrelated transaction's xid are read with the precise horizon
     (`events.log_order`), so a rebuild ends with everything committed, not merely with
@@ -173,17 +251,25 @@ async def _purge_erased(conn: Connection, tables: Tables) -> None:
         if logical.startswith("views."):
             await conn.execute(
                 f"DELETE FROM {physical} WHERE (tenant_id, case_id) IN "
-                "(SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NULL)")
+                "(SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NULL)"
+            )
 
 
-async def forget_case(conn: Connection, projections: Sequence[type[Projection]], tenant_id: str,
-                      case_id: uuid.UUID) -> None:
+async def forget_case(
+    conn: Connection, projections: Sequence[type[Projection]], tenant_id: str, case_id: uuid.UUID
+) -> None:
     """Erasure: remove a case from every live view (through the stable views), in the
     caller's transaction. A view not built yet has nothing to remove."""
     for projection in projections:
         for logical in projection.tables:
-            if logical.startswith("views.") and await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", logical):
-                await conn.execute(f"DELETE FROM {logical} WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
+            if logical.startswith("views.") and await conn.fetchval(
+                "SELECT to_regclass($1) IS NOT NULL", logical
+            ):
+                await conn.execute(
+                    f"DELETE FROM {logical} WHERE tenant_id = $1 AND case_id = $2",
+                    tenant_id,
+                    case_id,
+                )
 
 
 async def _drop_strays(conn: Connection, projection: Projection, keep: int | None) -> None:
@@ -192,7 +278,9 @@ async def _drop_strays(conn: Connection, projection: Projection, keep: int | Non
         schema, table = logical.split(".", 1)
         rows = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename ~ ('^' || $2 || '_g[0-9]+$')",
-            schema, table)
+            schema,
+            table,
+        )
         for (stray,) in rows:
             if keep is None or stray != f"{table}_g{keep}":
                 await conn.execute(f'DROP TABLE IF EXISTS {schema}."{stray}"')

@@ -47,9 +47,17 @@ Connect = Callable[[], Awaitable[asyncpg.Connection]]
 class ProjectionRunner:
     """Keeps one projection up to date, for as long as `run()` is awaited."""
 
-    def __init__(self, store: PostgresEventStore, connect: Connect, make: Callable[[], Projection], *,
-                 batch_size: int = 500, poll_interval: float = 1.0, standby_interval: float = 1.0,
-                 progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        connect: Connect,
+        make: Callable[[], Projection],
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        standby_interval: float = 1.0,
+        progress: Progress | None = None,
+    ) -> None:
         self._store = store
         self._pool = store.pool
         self._connect = connect
@@ -88,7 +96,9 @@ class ProjectionRunner:
                 _log.info("projection fenced; reloading its checkpoint", projection=self.name)
             except Exception as error:  # noqa: BLE001 (logged by class; retried with backoff)
                 _stop_if_cancelled()
-                _log.warning("projection interrupted", projection=self.name, exc_type=type(error).__name__)
+                _log.warning(
+                    "projection interrupted", projection=self.name, exc_type=type(error).__name__
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_DELAY)
 
@@ -96,7 +106,9 @@ class ProjectionRunner:
     async def _leadership(self) -> AsyncIterator[asyncpg.Connection | None]:
         conn = await self._connect()
         try:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))", LEADER_LOCK_CLASS, self.name):
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", LEADER_LOCK_CLASS, self.name
+            ):
                 yield None
                 return
             self.leading.set()
@@ -116,17 +128,29 @@ class ProjectionRunner:
             _log.info("projection rebuilt", projection=self.name, generation=checkpoint.generation)
         tables = tables_of(projection, checkpoint.generation)
         self._quarantined = await quarantine.streams(self._pool, self.name)
-        subscription = Subscription(self._store, self._connect, checkpoint.position,
-                                    batch_size=self._batch_size, poll_interval=self._poll_interval)
-        async with contextlib.aclosing(subscription.batches()) as batches:  # its listener closes with it
+        subscription = Subscription(
+            self._store,
+            self._connect,
+            checkpoint.position,
+            batch_size=self._batch_size,
+            poll_interval=self._poll_interval,
+        )
+        async with contextlib.aclosing(
+            subscription.batches()
+        ) as batches:  # its listener closes with it
             async for batch in batches:
                 _stop_if_cancelled()
                 if leader.is_closed():
                     return  # leadership is gone with its session; the outer loop tries again
                 checkpoint = await self._apply(projection, checkpoint, tables, batch)
 
-    async def _apply(self, projection: Projection, checkpoint: checkpoints.Checkpoint, tables: Tables,
-                     batch: Sequence[RecordedEvent]) -> checkpoints.Checkpoint:
+    async def _apply(
+        self,
+        projection: Projection,
+        checkpoint: checkpoints.Checkpoint,
+        tables: Tables,
+        batch: Sequence[RecordedEvent],
+    ) -> checkpoints.Checkpoint:
         position = batch[-1].log_position
         quarantined = self._quarantined
         before = len(quarantined)
@@ -139,8 +163,12 @@ class ProjectionRunner:
             projection.reset()  # its cache may hold what did not commit
             raise  # (and `_lead` reloads the quarantine: what was added here did not commit)
         if len(quarantined) > before:
-            _log.error("projection quarantined a stream it cannot apply", projection=self.name,
-                       count=len(quarantined) - before, error_code="projection-quarantine")
+            _log.error(
+                "projection quarantined a stream it cannot apply",
+                projection=self.name,
+                count=len(quarantined) - before,
+                error_code="projection-quarantine",
+            )
         self.applied += len(batch)
         return checkpoint._replace(position=position)
 

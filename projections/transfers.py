@@ -36,22 +36,46 @@ class TransferSource(NamedTuple):
 
 
 @reads_view
-async def incoming_transfers(conn: Connection | asyncpg.Pool, recipient: str, *, team_id: str | None = None,
-                             worker_id: str | None = None, limit: int = 500) -> list[IncomingTransfer]:
+async def incoming_transfers(
+    conn: Connection | asyncpg.Pool,
+    recipient: str,
+    *,
+    team_id: str | None = None,
+    worker_id: str | None = None,
+    limit: int = 500,
+) -> list[IncomingTransfer]:
     """Requests addressed to `recipient`, oldest first: for a team, or naming a worker."""
     rows = await conn.fetch(
         """SELECT transfer_id, tenant_id, transfer_requested_on, transfer_worker_id, transfer_team_id
              FROM views.caseload
             WHERE transfer_recipient = $1 AND transfer_id IS NOT NULL
               AND ($2::text IS NULL OR transfer_team_id = $2) AND ($3::text IS NULL OR transfer_worker_id = $3)
-            ORDER BY transfer_requested_on, transfer_id LIMIT $4""", recipient, team_id, worker_id, limit)
-    return [IncomingTransfer(transfer_id=r[0], from_organisation=r[1], requested_on=r[2], receiving_worker_id=r[3],
-                             receiving_team_id=r[4]) for r in rows]
+            ORDER BY transfer_requested_on, transfer_id LIMIT $4""",
+        recipient,
+        team_id,
+        worker_id,
+        limit,
+    )
+    return [
+        IncomingTransfer(
+            transfer_id=r[0],
+            from_organisation=r[1],
+            requested_on=r[2],
+            receiving_worker_id=r[3],
+            receiving_team_id=r[4],
+        )
+        for r in rows
+    ]
 
 
 @reads_view
-async def transfer_source(conn: Connection | asyncpg.Pool, recipient: str, transfer_id: str) -> TransferSource | None:
+async def transfer_source(
+    conn: Connection | asyncpg.Pool, recipient: str, transfer_id: str
+) -> TransferSource | None:
     row = await conn.fetchrow(
         """SELECT tenant_id, case_id, transfer_worker_id, transfer_team_id FROM views.caseload
-            WHERE transfer_recipient = $1 AND transfer_id = $2""", recipient, transfer_id)
+            WHERE transfer_recipient = $1 AND transfer_id = $2""",
+        recipient,
+        transfer_id,
+    )
     return None if row is None else TransferSource(*row)

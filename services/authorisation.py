@@ -71,8 +71,9 @@ class CaseFacts:
         """The facts of a folded case; ``None`` for a case without events (it does not exist)."""
         if not state.exists or state.organisation_id is None:
             return None
-        return cls(organisation_id=state.organisation_id, worker_id=state.worker_id,
-                   team_id=state.team_id)
+        return cls(
+            organisation_id=state.organisation_id, worker_id=state.worker_id, team_id=state.team_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +143,14 @@ def _assigned(ctx: Context) -> bool:
 
 BY_ROLE = Grant(Basis.ROLE, lambda ctx: True, "role")
 ASSIGNED = Grant(Basis.ASSIGNMENT, _assigned, "assigned")
-TEAM_IF_ENABLED = Grant(Basis.TEAM, lambda ctx: ctx.team_access and _same_team(ctx), "team-if-enabled")
+TEAM_IF_ENABLED = Grant(
+    Basis.TEAM, lambda ctx: ctx.team_access and _same_team(ctx), "team-if-enabled"
+)
 OWN_TEAM = Grant(Basis.TEAM, _same_team, "own-team")
 TEAM_CASELOAD = Grant(Basis.TEAM, lambda ctx: True, "team-caseload")  # always the caller's own team
-BREAK_GLASS = Grant(Basis.BREAK_GLASS, lambda ctx: ctx.has_break_glass and _same_team(ctx), "break-glass")
+BREAK_GLASS = Grant(
+    Basis.BREAK_GLASS, lambda ctx: ctx.has_break_glass and _same_team(ctx), "break-glass"
+)
 ORGANISATION = Grant(Basis.PRIVACY_REVIEW, lambda ctx: ctx.case is not None, "own-organisation")
 
 _PRECEDENCE = (Basis.ASSIGNMENT, Basis.TEAM, Basis.BREAK_GLASS, Basis.PRIVACY_REVIEW, Basis.ROLE)
@@ -166,30 +171,38 @@ def _rule(about_a_case: bool, **grants: tuple[Grant, ...]) -> Rule:
 _WORKER_CONTENT = (ASSIGNED, TEAM_IF_ENABLED)
 
 # THE table. Role names are those of `services.identity.claims.ROLES`.
-RULES: Mapping[Action, Rule] = MappingProxyType({
-    Action.WHOAMI: _rule(False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,),
-                         privacy_officer=(BY_ROLE,), reporter=(BY_ROLE,), admin=(BY_ROLE,)),
-    Action.CASE_OPEN: _rule(False, caseworker=(BY_ROLE,)),
-    Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
-    Action.CASELOAD_TEAM: _rule(False, supervisor=(TEAM_CASELOAD,)),
-    Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
-    Action.REPORT_REFUSALS: _rule(False, privacy_officer=(BY_ROLE,)),
-    Action.ACCESS_REVIEW: _rule(False, privacy_officer=(BY_ROLE,)),
-    Action.CASE_READ: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
-    Action.CASE_HISTORY: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
-    Action.CASE_READ_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
-    Action.CASE_COMMAND: _rule(True, caseworker=_WORKER_CONTENT),
-    Action.CASE_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
-    Action.CASE_TRANSFER: _rule(True, caseworker=(ASSIGNED,)),
-    Action.TRANSFER_LIST: _rule(False, caseworker=(BY_ROLE,), supervisor=(TEAM_CASELOAD,)),
-    # about the incoming transfer: its facts are the recipient organisation, worker and team
-    Action.TRANSFER_ANSWER: _rule(True, caseworker=(ASSIGNED,), supervisor=(OWN_TEAM,)),
-    Action.CASE_CLOSE: _rule(True, caseworker=_WORKER_CONTENT),
-    Action.CASE_ASSIGN: _rule(True, supervisor=(OWN_TEAM,)),
-    Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),
-    Action.CASE_ACCESS_LOG: _rule(True, privacy_officer=(ORGANISATION,)),
-    Action.CASE_ERASE: _rule(True, privacy_officer=(ORGANISATION,)),
-})
+RULES: Mapping[Action, Rule] = MappingProxyType(
+    {
+        Action.WHOAMI: _rule(
+            False,
+            caseworker=(BY_ROLE,),
+            supervisor=(BY_ROLE,),
+            privacy_officer=(BY_ROLE,),
+            reporter=(BY_ROLE,),
+            admin=(BY_ROLE,),
+        ),
+        Action.CASE_OPEN: _rule(False, caseworker=(BY_ROLE,)),
+        Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
+        Action.CASELOAD_TEAM: _rule(False, supervisor=(TEAM_CASELOAD,)),
+        Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
+        Action.REPORT_REFUSALS: _rule(False, privacy_officer=(BY_ROLE,)),
+        Action.ACCESS_REVIEW: _rule(False, privacy_officer=(BY_ROLE,)),
+        Action.CASE_READ: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
+        Action.CASE_HISTORY: _rule(True, caseworker=_WORKER_CONTENT, supervisor=(BREAK_GLASS,)),
+        Action.CASE_READ_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
+        Action.CASE_COMMAND: _rule(True, caseworker=_WORKER_CONTENT),
+        Action.CASE_IMMIGRATION: _rule(True, caseworker=(ASSIGNED,)),
+        Action.CASE_TRANSFER: _rule(True, caseworker=(ASSIGNED,)),
+        Action.TRANSFER_LIST: _rule(False, caseworker=(BY_ROLE,), supervisor=(TEAM_CASELOAD,)),
+        # about the incoming transfer: its facts are the recipient organisation, worker and team
+        Action.TRANSFER_ANSWER: _rule(True, caseworker=(ASSIGNED,), supervisor=(OWN_TEAM,)),
+        Action.CASE_CLOSE: _rule(True, caseworker=_WORKER_CONTENT),
+        Action.CASE_ASSIGN: _rule(True, supervisor=(OWN_TEAM,)),
+        Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),
+        Action.CASE_ACCESS_LOG: _rule(True, privacy_officer=(ORGANISATION,)),
+        Action.CASE_ERASE: _rule(True, privacy_officer=(ORGANISATION,)),
+    }
+)
 
 
 def missing_rules(rules: Mapping[Action, Rule] | None = None) -> set[Action]:
@@ -197,8 +210,14 @@ def missing_rules(rules: Mapping[Action, Rule] | None = None) -> set[Action]:
     return set(Action) - set(RULES if rules is None else rules)
 
 
-def authorise(principal: Principal, action: Action | str, case: CaseFacts | None, *,
-              has_break_glass: bool = False, team_access: bool = False) -> Decision:
+def authorise(
+    principal: Principal,
+    action: Action | str,
+    case: CaseFacts | None,
+    *,
+    has_break_glass: bool = False,
+    team_access: bool = False,
+) -> Decision:
     """Decide one request. `case`: the case's facts, ``None`` when there is no such case.
 
     For actions that are not about a case (`Rule.about_a_case` false) pass ``case=None``.
@@ -222,11 +241,18 @@ def authorise(principal: Principal, action: Action | str, case: CaseFacts | None
     return FORBIDDEN
 
 
-def require(principal: Principal, action: Action | str, case: CaseFacts | None, *,
-            has_break_glass: bool = False, team_access: bool = False) -> Decision:
+def require(
+    principal: Principal,
+    action: Action | str,
+    case: CaseFacts | None,
+    *,
+    has_break_glass: bool = False,
+    team_access: bool = False,
+) -> Decision:
     """`authorise`, raising `NotFound` or `Forbidden` on refusal; returns the allowing decision."""
-    decision = authorise(principal, action, case, has_break_glass=has_break_glass,
-                         team_access=team_access)
+    decision = authorise(
+        principal, action, case, has_break_glass=has_break_glass, team_access=team_access
+    )
     if decision.outcome is Outcome.NOT_FOUND:
         raise NotFound()
     if decision.outcome is Outcome.FORBIDDEN:

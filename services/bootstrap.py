@@ -33,7 +33,9 @@ class Runtime(NamedTuple):
         return self.idempotency or KeyHasher(self.keyring.provider)
 
 
-def watch_erasures(database_url: str, keyring: Keyring, recent: RecentStates | None) -> ErasureWatch:
+def watch_erasures(
+    database_url: str, keyring: Keyring, recent: RecentStates | None
+) -> ErasureWatch:
     """An `ErasureWatch` that drops erased cases from the keyring and the recent states."""
     watch = ErasureWatch(functools.partial(asyncpg.connect, database_url))
     watch.subscribe(lambda tenant, stream: keyring.forget(tenant, str(stream)), keyring.clear)

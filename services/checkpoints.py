@@ -40,7 +40,7 @@ def write_document(document: dict[str, Any], out: Path | None) -> Path | None:
         sys.stdout.write(text)
         return None
     if out.is_dir():
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         out = out / f"checkpoint-{stamp}.json"
     temporary = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -60,7 +60,9 @@ async def check_checkpoint(pool: asyncpg.Pool, settings: Settings, path: Path) -
     """Findings, as lines, of the log against the checkpoint in `path` (empty: it only grew)."""
     try:
         document = json.loads(path.read_text())
-        divergences = await check_against(pool, document, public_bytes(signing_key(settings, create=False)))
+        divergences = await check_against(
+            pool, document, public_bytes(signing_key(settings, create=False))
+        )
     except (OSError, ValueError) as error:
         raise CheckpointError(f"cannot read checkpoint {path} ({type(error).__name__})") from None
     lines = []
@@ -80,5 +82,7 @@ async def checkpoint_periodically(pool: asyncpg.Pool, settings: Settings) -> Non
             await checkpoint_now(pool, settings, settings.checkpoint_dir)
             _log.info("checkpoint written")
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            _log.warning("checkpoint failed", exc_type=type(error).__name__, error_code="checkpoint-failed")
+            _log.warning(
+                "checkpoint failed", exc_type=type(error).__name__, error_code="checkpoint-failed"
+            )
         await asyncio.sleep(settings.checkpoint_interval)

@@ -20,7 +20,9 @@ from events.migrate import upgrade
 from services.settings import Settings
 
 DATABASE_NAME = "haven"
-POOL_CLOSE_GRACE = 10.0  # seconds for the pool to close gracefully at shutdown; then its connections are cut
+POOL_CLOSE_GRACE = (
+    10.0  # seconds for the pool to close gracefully at shutdown; then its connections are cut
+)
 
 
 @contextlib.contextmanager
@@ -79,7 +81,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 @contextlib.asynccontextmanager
-async def connection_pool(url: str, *, min_size: int = 2, max_size: int = 20) -> AsyncIterator[asyncpg.Pool]:
+async def connection_pool(
+    url: str, *, min_size: int = 2, max_size: int = 20
+) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
     try:
         yield pool

@@ -25,12 +25,19 @@ from services.observability.logging import configure_logging, get_logger
 from services.settings import Settings
 
 
-def projection_runners(rt: Runtime, database_url: str, names: Sequence[str] | None = None) -> list[ProjectionRunner]:
+def projection_runners(
+    rt: Runtime, database_url: str, names: Sequence[str] | None = None
+) -> list[ProjectionRunner]:
     connect = functools.partial(asyncpg.connect, database_url)
     factories = projection_factories(rt.keyring, rt.store)
-    runners = [ProjectionRunner(rt.store, connect, make) for name, make in factories.items()
-               if names is None or name in names]
-    if rt.erasures is not None:  # an erasure elsewhere: the projectors forget what they cached of it
+    runners = [
+        ProjectionRunner(rt.store, connect, make)
+        for name, make in factories.items()
+        if names is None or name in names
+    ]
+    if (
+        rt.erasures is not None
+    ):  # an erasure elsewhere: the projectors forget what they cached of it
         for runner in runners:
             rt.erasures.subscribe(runner.drop_cached, runner.drop_all_cached)
     return runners
@@ -42,7 +49,9 @@ _log = get_logger("projections")
 
 
 @contextlib.asynccontextmanager
-async def projectors_in_background(rt: Runtime, database_url: str) -> AsyncIterator[list[ProjectionRunner]]:
+async def projectors_in_background(
+    rt: Runtime, database_url: str
+) -> AsyncIterator[list[ProjectionRunner]]:
     """Run every projection in this process for the duration (haven serve).
 
     At the end they are cancelled and given `STOP_GRACE` seconds. Projectors that have not
@@ -80,12 +89,16 @@ def waiting_at(task: asyncio.Task[object]) -> str:
     while awaited is not None and len(places) < 12:
         frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
         if frame is not None:
-            places.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}")
+            places.append(
+                f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+            )
         awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
     return " < ".join(reversed(places))
 
 
-async def _worker_tasks(rt: Runtime, settings: Settings, runners: Sequence[ProjectionRunner]) -> None:
+async def _worker_tasks(
+    rt: Runtime, settings: Settings, runners: Sequence[ProjectionRunner]
+) -> None:
     """The projections, and signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set."""
     async with asyncio.TaskGroup() as group:
         group.create_task(run_projections(runners))
@@ -103,14 +116,23 @@ async def run_worker(settings: Settings, url: str) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        print(f"haven: worker running projections: {', '.join(r.name for r in runners)}", file=sys.stderr)
+        print(
+            f"haven: worker running projections: {', '.join(r.name for r in runners)}",
+            file=sys.stderr,
+        )
         with contextlib.suppress(asyncio.CancelledError):
             await task
     return 0
 
 
-async def rebuild_projections(settings: Settings, url: str, names: Sequence[str], *, workers: int = 1,
-                              retry_quarantined: bool = False) -> int:
+async def rebuild_projections(
+    settings: Settings,
+    url: str,
+    names: Sequence[str],
+    *,
+    workers: int = 1,
+    retry_quarantined: bool = False,
+) -> int:
     """`haven projections rebuild [NAME...] [--workers N] [--retry-quarantined]`: with a
     progress bar (events, rate, time left). A stream-local projection's bulk pass runs in
     `workers` processes (`projections.partitioned`), which open the database and the key
@@ -124,16 +146,26 @@ async def rebuild_projections(settings: Settings, url: str, names: Sequence[str]
         factories = projection_factories(rt.keyring, rt.store)
         unknown = sorted(set(names) - set(factories))
         if unknown:
-            print(f"haven: no such projection: {', '.join(unknown)} (known: {', '.join(factories)})", file=sys.stderr)
+            print(
+                f"haven: no such projection: {', '.join(unknown)} (known: {', '.join(factories)})",
+                file=sys.stderr,
+            )
             return 2
         total = await count_events(rt.pool)
         for name in names or list(factories):
             if retry_quarantined:
                 async with rt.pool.acquire() as conn:
-                    print(f"haven: {name}: {await quarantine.release(conn, name)} quarantined streams to retry")
+                    print(
+                        f"haven: {name}: {await quarantine.release(conn, name)} quarantined streams to retry"
+                    )
             with tqdm(total=total, desc=name, unit="ev", unit_scale=True, file=sys.stderr) as bar:
-                built = await rebuild(rt.store, rt.pool, factories[name], progress=bar.update,
-                                      partitioning=partitioning)
+                built = await rebuild(
+                    rt.store,
+                    rt.pool,
+                    factories[name],
+                    progress=bar.update,
+                    partitioning=partitioning,
+                )
             print(f"haven: {name} rebuilt as generation {built.generation}")
     return 0
 
@@ -162,9 +194,13 @@ async def projection_status(settings: Settings, url: str) -> int:
                 print(f"{name:12s} not built yet")
                 continue
             lag = lags[name]
-            print(f"{name:12s} generation {checkpoint.generation}  behind: {lag.events} events, {lag.seconds:.1f} s"
-                  f"  quarantined: {quarantined.get(name, 0)} streams")
+            print(
+                f"{name:12s} generation {checkpoint.generation}  behind: {lag.events} events, {lag.seconds:.1f} s"
+                f"  quarantined: {quarantined.get(name, 0)} streams"
+            )
         for entry in await quarantine.listing(rt.pool):
-            print(f"quarantined  {entry.projection} {entry.tenant_id} {entry.stream_id} version {entry.version} "
-                  f"{entry.event_type} {entry.error_class} since {entry.quarantined_at}")
+            print(
+                f"quarantined  {entry.projection} {entry.tenant_id} {entry.stream_id} version {entry.version} "
+                f"{entry.event_type} {entry.error_class} since {entry.quarantined_at}"
+            )
     return 0

@@ -77,21 +77,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not kek_uri.startswith(("file:", "pkcs11:")):
             raise SettingsError("HAVEN_KEK must be 'file:PATH' or an RFC 7512 'pkcs11:' URI")
         database_url = env.get("HAVEN_DATABASE_URL") or None
-        if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        if database_url is not None and not database_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
             raise SettingsError("HAVEN_DATABASE_URL must be a postgresql:// URL")
         reporting_url = env.get("HAVEN_REPORTING_DATABASE_URL") or None
-        if reporting_url is not None and not reporting_url.startswith(("postgresql://", "postgres://")):
+        if reporting_url is not None and not reporting_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
             raise SettingsError("HAVEN_REPORTING_DATABASE_URL must be a postgresql:// URL")
-        oidc = [env.get(f"HAVEN_OIDC_{name}") or None for name in ("ISSUER", "AUDIENCE", "JWKS_URL")]
+        oidc = [
+            env.get(f"HAVEN_OIDC_{name}") or None for name in ("ISSUER", "AUDIENCE", "JWKS_URL")
+        ]
         if any(oidc) and not all(oidc):
-            raise SettingsError("set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none")
+            raise SettingsError(
+                "set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none"
+            )
         return cls(
-            database_url=database_url, data_dir=data_dir, kek_uri=kek_uri,
-            oidc_issuer=oidc[0], oidc_audience=oidc[1], oidc_jwks_url=oidc[2],
+            database_url=database_url,
+            data_dir=data_dir,
+            kek_uri=kek_uri,
+            oidc_issuer=oidc[0],
+            oidc_audience=oidc[1],
+            oidc_jwks_url=oidc[2],
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
             reporting_database_url=reporting_url,
-            checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute() if env.get("HAVEN_CHECKPOINT_KEY") else None,
-            checkpoint_dir=Path(env["HAVEN_CHECKPOINT_DIR"]).absolute() if env.get("HAVEN_CHECKPOINT_DIR") else None,
+            checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute()
+            if env.get("HAVEN_CHECKPOINT_KEY")
+            else None,
+            checkpoint_dir=Path(env["HAVEN_CHECKPOINT_DIR"]).absolute()
+            if env.get("HAVEN_CHECKPOINT_DIR")
+            else None,
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
             token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),
         )

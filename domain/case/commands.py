@@ -6,7 +6,14 @@ import datetime as dt
 
 import msgspec
 
-from domain.case.values import Demographics, Identity, Intake, SafeContact, TraffickingContext, VictimStatus
+from domain.case.values import (
+    Demographics,
+    Identity,
+    Intake,
+    SafeContact,
+    TraffickingContext,
+    VictimStatus,
+)
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):

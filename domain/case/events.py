@@ -48,11 +48,15 @@ def upcast_case_opened_v1(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-class VictimStatusDetermined(DomainEvent, frozen=True, kw_only=True, tag="case.victim_status_determined"):
+class VictimStatusDetermined(
+    DomainEvent, frozen=True, kw_only=True, tag="case.victim_status_determined"
+):
     victim_status: VictimStatus
 
 
-class TraffickingContextUpdated(DomainEvent, frozen=True, kw_only=True, tag="case.trafficking_context_updated"):
+class TraffickingContextUpdated(
+    DomainEvent, frozen=True, kw_only=True, tag="case.trafficking_context_updated"
+):
     trafficking: TraffickingContext
 
 
@@ -80,7 +84,9 @@ class ConsentRevoked(DomainEvent, frozen=True, kw_only=True, tag="case.consent_r
     recorded_by: str
 
 
-class StatisticsConsentRecorded(DomainEvent, frozen=True, kw_only=True, tag="case.statistics_consent_recorded"):
+class StatisticsConsentRecorded(
+    DomainEvent, frozen=True, kw_only=True, tag="case.statistics_consent_recorded"
+):
     agrees: bool
     recorded_on: dt.date
 
@@ -118,7 +124,9 @@ class ReferralProposed(DomainEvent, frozen=True, kw_only=True, tag="case.referra
     notes: str | None = None  # sensitive
 
 
-class ReferralStatusChanged(DomainEvent, frozen=True, kw_only=True, tag="case.referral_status_changed"):
+class ReferralStatusChanged(
+    DomainEvent, frozen=True, kw_only=True, tag="case.referral_status_changed"
+):
     referral_id: str
     status: str
     changed_on: dt.date
@@ -142,7 +150,9 @@ class OutcomeAssessed(DomainEvent, frozen=True, kw_only=True, tag="case.outcome_
     scores: dict[str, int]  # outcome domain -> 1..5
 
 
-class ImmigrationStepRecorded(DomainEvent, frozen=True, kw_only=True, tag="case.immigration_step_recorded"):
+class ImmigrationStepRecorded(
+    DomainEvent, frozen=True, kw_only=True, tag="case.immigration_step_recorded"
+):
     milestone_id: str
     kind: str  # codebook immigration_kind
     step: str
@@ -204,16 +214,48 @@ class CaseReopened(DomainEvent, frozen=True, kw_only=True, tag="case.reopened"):
 
 
 CASE_EVENTS: tuple[type[DomainEvent], ...] = (
-    CaseOpened, VictimStatusDetermined, TraffickingContextUpdated, ConsentGranted, ConsentRevoked,
-    StatisticsConsentRecorded, NeedsAssessed, GoalSet, GoalStatusChanged, ReferralProposed,
-    ReferralStatusChanged, ServiceDelivered, OutcomeAssessed, ImmigrationStepRecorded, CaseAssigned,
-    CaseTransferred, CaseClosed, CaseReopened, TransferRequested, TransferDeclined,
+    CaseOpened,
+    VictimStatusDetermined,
+    TraffickingContextUpdated,
+    ConsentGranted,
+    ConsentRevoked,
+    StatisticsConsentRecorded,
+    NeedsAssessed,
+    GoalSet,
+    GoalStatusChanged,
+    ReferralProposed,
+    ReferralStatusChanged,
+    ServiceDelivered,
+    OutcomeAssessed,
+    ImmigrationStepRecorded,
+    CaseAssigned,
+    CaseTransferred,
+    CaseClosed,
+    CaseReopened,
+    TransferRequested,
+    TransferDeclined,
 )
 CASE_UPCASTERS = {("case.opened", 1): upcast_case_opened_v1}
 
 CaseEvent = (
-    CaseOpened | VictimStatusDetermined | TraffickingContextUpdated | ConsentGranted | ConsentRevoked
-    | StatisticsConsentRecorded | NeedsAssessed | GoalSet | GoalStatusChanged | ReferralProposed
-    | ReferralStatusChanged | ServiceDelivered | OutcomeAssessed | ImmigrationStepRecorded | CaseAssigned
-    | CaseTransferred | CaseClosed | CaseReopened | TransferRequested | TransferDeclined
+    CaseOpened
+    | VictimStatusDetermined
+    | TraffickingContextUpdated
+    | ConsentGranted
+    | ConsentRevoked
+    | StatisticsConsentRecorded
+    | NeedsAssessed
+    | GoalSet
+    | GoalStatusChanged
+    | ReferralProposed
+    | ReferralStatusChanged
+    | ServiceDelivered
+    | OutcomeAssessed
+    | ImmigrationStepRecorded
+    | CaseAssigned
+    | CaseTransferred
+    | CaseClosed
+    | CaseReopened
+    | TransferRequested
+    | TransferDeclined
 )

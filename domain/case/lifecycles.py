@@ -35,57 +35,82 @@ class Machine:
 
     @property
     def states(self) -> frozenset[str]:
-        return self.start | frozenset(self.transitions) | frozenset().union(*self.transitions.values())
+        return (
+            self.start | frozenset(self.transitions) | frozenset().union(*self.transitions.values())
+        )
 
 
 IMMIGRATION_MACHINES: Mapping[str, Machine] = {
     # Continued Presence: requested by law enforcement; granted for a period, extendable.
-    "continued_presence": Machine({"requested"}, {
-        "requested": {"granted", "denied"},
-        "granted": {"extended", "expired"},
-        "extended": {"extended", "expired"},
-        "expired": {"requested"},
-        "denied": {"requested"},
-    }),
+    "continued_presence": Machine(
+        {"requested"},
+        {
+            "requested": {"granted", "denied"},
+            "granted": {"extended", "expired"},
+            "extended": {"extended", "expired"},
+            "expired": {"requested"},
+            "denied": {"requested"},
+        },
+    ),
     # T visa, Form I-914, through to adjustment of status.
-    "t_visa": Machine({"preparing", "filed"}, {
-        "preparing": {"filed", "withdrawn"},
-        "filed": {"evidence_requested", "approved", "denied", "withdrawn"},
-        "evidence_requested": {"evidence_submitted", "withdrawn"},
-        "evidence_submitted": {"approved", "denied", "evidence_requested"},
-        "approved": {"adjustment_filed"},
-        "adjustment_filed": {"permanent_residence_granted", "adjustment_denied"},
-    }),
+    "t_visa": Machine(
+        {"preparing", "filed"},
+        {
+            "preparing": {"filed", "withdrawn"},
+            "filed": {"evidence_requested", "approved", "denied", "withdrawn"},
+            "evidence_requested": {"evidence_submitted", "withdrawn"},
+            "evidence_submitted": {"approved", "denied", "evidence_requested"},
+            "approved": {"adjustment_filed"},
+            "adjustment_filed": {"permanent_residence_granted", "adjustment_denied"},
+        },
+    ),
     # I-914 Supplement A: a derivative family member.
-    "t_visa_derivative": Machine({"filed"}, {
-        "filed": {"approved", "denied", "withdrawn"},
-    }),
+    "t_visa_derivative": Machine(
+        {"filed"},
+        {
+            "filed": {"approved", "denied", "withdrawn"},
+        },
+    ),
     # I-914 Supplement B: the law-enforcement declaration.
-    "law_enforcement_declaration": Machine({"requested"}, {
-        "requested": {"signed", "declined"},
-        "declined": {"requested"},
-    }),
+    "law_enforcement_declaration": Machine(
+        {"requested"},
+        {
+            "requested": {"signed", "declined"},
+            "declined": {"requested"},
+        },
+    ),
     # U visa, Form I-918, with its Supplement B certification first.
-    "u_visa": Machine({"certification_requested", "filed"}, {
-        "certification_requested": {"certified", "certification_declined"},
-        "certified": {"filed"},
-        "filed": {"waitlisted", "approved", "denied"},
-        "waitlisted": {"approved", "denied"},
-    }),
+    "u_visa": Machine(
+        {"certification_requested", "filed"},
+        {
+            "certification_requested": {"certified", "certification_declined"},
+            "certified": {"filed"},
+            "filed": {"waitlisted", "approved", "denied"},
+            "waitlisted": {"approved", "denied"},
+        },
+    ),
     # HHS/OTIP certification letter (adults) and eligibility letter (minors; interim first).
-    "hhs_certification": Machine({"requested"}, {
-        "requested": {"issued", "denied"},
-    }),
-    "hhs_eligibility": Machine({"requested"}, {
-        "requested": {"interim_issued", "issued", "denied"},
-        "interim_issued": {"issued", "denied"},
-    }),
+    "hhs_certification": Machine(
+        {"requested"},
+        {
+            "requested": {"issued", "denied"},
+        },
+    ),
+    "hhs_eligibility": Machine(
+        {"requested"},
+        {
+            "requested": {"interim_issued", "issued", "denied"},
+            "interim_issued": {"issued", "denied"},
+        },
+    ),
 }
 
 # Steps that count, at closure and in grant-year reports, as "obtained".
 OBTAINED_STEPS: Mapping[str, frozenset[str]] = {
     "continued_presence": frozenset({"granted", "extended"}),
-    "t_visa": frozenset({"approved", "adjustment_filed", "permanent_residence_granted", "adjustment_denied"}),
+    "t_visa": frozenset(
+        {"approved", "adjustment_filed", "permanent_residence_granted", "adjustment_denied"}
+    ),
     "hhs_certification": frozenset({"issued"}),
     "hhs_eligibility": frozenset({"interim_issued", "issued"}),
 }

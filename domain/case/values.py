@@ -66,7 +66,13 @@ class FamilyServed(Value, frozen=True, kw_only=True):
     children_18_plus: int = 0
 
     def total(self) -> int:
-        return self.parents + self.siblings + self.spouse + self.children_under_18 + self.children_18_plus
+        return (
+            self.parents
+            + self.siblings
+            + self.spouse
+            + self.children_under_18
+            + self.children_18_plus
+        )
 
 
 class VictimStatus(Value, frozen=True, kw_only=True):

@@ -35,8 +35,11 @@ def fiscal_year(index: int) -> int:
 
 def quarter_end(index: int) -> dt.date:
     year, quarter = index // 4, index % 4 + 1
-    return dt.date(year + 1, 1, 1) - dt.timedelta(days=1) if quarter == 4 else \
-        dt.date(year, quarter * 3 + 1, 1) - dt.timedelta(days=1)
+    return (
+        dt.date(year + 1, 1, 1) - dt.timedelta(days=1)
+        if quarter == 4
+        else dt.date(year, quarter * 3 + 1, 1) - dt.timedelta(days=1)
+    )
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Period:
     @property
     def year_to_date(self) -> tuple[str, ...]:
         quarters = self.fiscal_quarters
-        return quarters[:quarters.index(self.label) + 1]
+        return quarters[: quarters.index(self.label) + 1]
 
     @property
     def ends_fiscal_year(self) -> bool:

@@ -35,11 +35,17 @@ class DisclosurePolicy(msgspec.Struct, frozen=True, kw_only=True):
     noise_floor: Decimal
 
 
-DEFAULT_POLICY = DisclosurePolicy(lifetime_epsilon=Decimal("4"), max_epsilon_per_release=Decimal("1"),
-                                  requester_budget=Decimal("4"), noise_floor=Decimal("1"))
+DEFAULT_POLICY = DisclosurePolicy(
+    lifetime_epsilon=Decimal("4"),
+    max_epsilon_per_release=Decimal("1"),
+    requester_budget=Decimal("4"),
+    noise_floor=Decimal("1"),
+)
 
 
-class DisclosurePolicySet(DomainEvent, frozen=True, kw_only=True, tag="reporting.disclosure_policy_set"):
+class DisclosurePolicySet(
+    DomainEvent, frozen=True, kw_only=True, tag="reporting.disclosure_policy_set"
+):
     """The administrator set the disclosure policy (every number, as set)."""
 
     lifetime_epsilon: Decimal

@@ -302,7 +302,9 @@ class ReportedCase:
         return rows
 
 
-def fold_reported_case(events: Iterable[tuple[int, object]], facts: ReportedCase | None = None) -> ReportedCase:
+def fold_reported_case(
+    events: Iterable[tuple[int, object]], facts: ReportedCase | None = None
+) -> ReportedCase:
     """`facts` (fresh ones by default) with `events` (version, event) applied in order."""
     facts = facts or ReportedCase()
     for version, event in events:

@@ -40,7 +40,10 @@ def merge_universe(names: Sequence[str], parts: Sequence[Mapping[str, Sequence[s
 def _table_to_json(table: Table) -> dict[str, Any]:
     return {
         "name": table.name,
-        "by": [[c.name, c.dimension, [[code, sorted(codes)] for code, codes in c.groups]] for c in table.by],
+        "by": [
+            [c.name, c.dimension, [[code, sorted(codes)] for code, codes in c.groups]]
+            for c in table.by
+        ],
         "where": [[d, sorted(codes)] for d, codes in table.where],
         "sensitive": sorted(table.sensitive),
         "mandatory": sorted(list(key) for key in table.mandatory),
@@ -50,8 +53,12 @@ def _table_to_json(table: Table) -> dict[str, Any]:
 def _table_from_json(data: Mapping[str, Any]) -> Table:
     return Table(
         data["name"],
-        tuple(Classification(name, dimension, tuple((code, frozenset(codes)) for code, codes in groups))
-              for name, dimension, groups in data["by"]),
+        tuple(
+            Classification(
+                name, dimension, tuple((code, frozenset(codes)) for code, codes in groups)
+            )
+            for name, dimension, groups in data["by"]
+        ),
         tuple((d, frozenset(codes)) for d, codes in data["where"]),
         frozenset(data["sensitive"]),
         frozenset(tuple(key) for key in data["mandatory"]),
@@ -63,19 +70,34 @@ def publication_to_json(universe: Universe, publication: Publication) -> dict[st
         raise ValueError("federal releases publish tables only")
     return {
         "universe": universe_to_json(universe),
-        "release": {"name": publication.release.name, "codebook_version": publication.release.codebook_version,
-                    "tables": [_table_to_json(t) for t in publication.release.tables]},
-        "cells": [[table, list(key), value, [sorted(codes) for codes in publication.selections[(table, key)]]]
-                  for (table, key), value in publication.cells.items()],
+        "release": {
+            "name": publication.release.name,
+            "codebook_version": publication.release.codebook_version,
+            "tables": [_table_to_json(t) for t in publication.release.tables],
+        },
+        "cells": [
+            [
+                table,
+                list(key),
+                value,
+                [sorted(codes) for codes in publication.selections[(table, key)]],
+            ]
+            for (table, key), value in publication.cells.items()
+        ],
     }
 
 
 def publication_from_json(data: Mapping[str, Any]) -> Publication:
-    release = Release(data["release"]["name"], data["release"]["codebook_version"],
-                      tuple(_table_from_json(t) for t in data["release"]["tables"]))
+    release = Release(
+        data["release"]["name"],
+        data["release"]["codebook_version"],
+        tuple(_table_from_json(t) for t in data["release"]["tables"]),
+    )
     cells = {(table, tuple(key)): value for table, key, value, _ in data["cells"]}
-    selections = {(table, tuple(key)): tuple(frozenset(codes) for codes in selection)
-                  for table, key, _, selection in data["cells"]}
+    selections = {
+        (table, tuple(key)): tuple(frozenset(codes) for codes in selection)
+        for table, key, _, selection in data["cells"]
+    }
     return Publication(release, cells, {}, selections)
 
 

@@ -40,7 +40,9 @@ class Dimension:
             raise ValueError(f"dimension {self.name!r} needs distinct codes other than {TOTAL!r}")
 
     @classmethod
-    def from_codebook(cls, codebook: Codebook, list_name: str, name: str | None = None) -> Dimension:
+    def from_codebook(
+        cls, codebook: Codebook, list_name: str, name: str | None = None
+    ) -> Dimension:
         """Every code of a codebook list, in the codebook's order (zeros included by design)."""
         return cls(name or list_name, tuple(codebook.lists[list_name]))
 
@@ -108,8 +110,10 @@ class Universe:
 
     def restrict(self, selection: Selection, where: Mapping[str, frozenset[str]]) -> Selection:
         """`selection` intersected with further restrictions on some dimensions."""
-        return tuple(codes & where[d.name] if d.name in where else codes
-                     for d, codes in zip(self.dimensions, selection, strict=True))
+        return tuple(
+            codes & where[d.name] if d.name in where else codes
+            for d, codes in zip(self.dimensions, selection, strict=True)
+        )
 
     def indices(self, selection: Selection) -> tuple[int, ...]:
         """The atoms of a selection, as indices (ascending)."""
@@ -125,7 +129,8 @@ class Universe:
         vector = [0] * self.size
         for atom, count in counts.items():
             if len(atom) != len(self.dimensions) or any(
-                    code not in d.codes for d, code in zip(self.dimensions, atom)):
+                code not in d.codes for d, code in zip(self.dimensions, atom)
+            ):
                 raise InvalidCounts("a count names an atom outside the universe")
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise InvalidCounts("counts must be non-negative integers")
@@ -145,12 +150,19 @@ class Classification:
 
     @classmethod
     def of(cls, dimension: Dimension, name: str | None = None) -> Classification:
-        return cls(name or dimension.name, dimension.name,
-                   tuple((code, frozenset([code])) for code in dimension.codes))
+        return cls(
+            name or dimension.name,
+            dimension.name,
+            tuple((code, frozenset([code])) for code in dimension.codes),
+        )
 
     @classmethod
-    def grouping(cls, name: str, dimension: str, groups: Mapping[str, Iterable[str]]) -> Classification:
-        return cls(name, dimension, tuple((code, frozenset(codes)) for code, codes in groups.items()))
+    def grouping(
+        cls, name: str, dimension: str, groups: Mapping[str, Iterable[str]]
+    ) -> Classification:
+        return cls(
+            name, dimension, tuple((code, frozenset(codes)) for code, codes in groups.items())
+        )
 
     def __post_init__(self) -> None:
         codes = [code for code, _ in self.groups]
@@ -196,15 +208,26 @@ class Table:
     mandatory: frozenset[CellKey] = frozenset()
 
     @classmethod
-    def of(cls, name: str, by: Sequence[Classification], where: Mapping[str, str | Iterable[str]] | None = None,
-           sensitive: Iterable[str] = (), mandatory: Iterable[CellKey] = ()) -> Table:
-        fixed = tuple((d, frozenset([c]) if isinstance(c, str) else frozenset(c)) for d, c in (where or {}).items())
+    def of(
+        cls,
+        name: str,
+        by: Sequence[Classification],
+        where: Mapping[str, str | Iterable[str]] | None = None,
+        sensitive: Iterable[str] = (),
+        mandatory: Iterable[CellKey] = (),
+    ) -> Table:
+        fixed = tuple(
+            (d, frozenset([c]) if isinstance(c, str) else frozenset(c))
+            for d, c in (where or {}).items()
+        )
         return cls(name, tuple(by), fixed, frozenset(sensitive), frozenset(mandatory))
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.by]
         if len(set(names)) != len(names) or not self.sensitive <= set(names):
-            raise ValueError(f"table {self.name!r}: classifications must be distinct and include the sensitive ones")
+            raise ValueError(
+                f"table {self.name!r}: classifications must be distinct and include the sensitive ones"
+            )
 
     def keys(self) -> tuple[CellKey, ...]:
         return tuple(itertools.product(*((*c.codes, TOTAL) for c in self.by)))
@@ -215,7 +238,9 @@ class Table:
     def selection(self, universe: Universe, key: CellKey) -> Selection:
         selection = universe.restrict(universe.select(), dict(self.where))
         for classification, code in zip(self.by, key, strict=True):
-            selection = universe.restrict(selection, {classification.dimension: classification.members[code]})
+            selection = universe.restrict(
+                selection, {classification.dimension: classification.members[code]}
+            )
         return selection
 
     def lines(self) -> list[tuple[CellKey, tuple[CellKey, ...]]]:
@@ -224,7 +249,14 @@ class Table:
         for key in self.keys():
             for i, classification in enumerate(self.by):
                 if key[i] == TOTAL and classification.partition:
-                    lines.append((key, tuple(key[:i] + (code,) + key[i + 1:] for code in classification.codes)))
+                    lines.append(
+                        (
+                            key,
+                            tuple(
+                                key[:i] + (code,) + key[i + 1 :] for code in classification.codes
+                            ),
+                        )
+                    )
         return lines
 
     def rows(self) -> list[tuple[CellKey, Classification, tuple[CellKey, ...]]]:
@@ -237,8 +269,15 @@ class Table:
         for key in self.keys():
             for i, classification in enumerate(self.by):
                 if key[i] == TOTAL and classification.name in self.sensitive:
-                    rows.append((key, classification,
-                                 tuple(key[:i] + (code,) + key[i + 1:] for code in classification.codes)))
+                    rows.append(
+                        (
+                            key,
+                            classification,
+                            tuple(
+                                key[:i] + (code,) + key[i + 1 :] for code in classification.codes
+                            ),
+                        )
+                    )
         return rows
 
 
@@ -261,9 +300,17 @@ class Group:
     breakdown: Classification
 
     @classmethod
-    def of(cls, name: str, where: Mapping[str, str | Iterable[str]], breakdown: Classification) -> Group:
-        return cls(name, tuple((d, frozenset([c]) if isinstance(c, str) else frozenset(c))
-                               for d, c in where.items()), breakdown)
+    def of(
+        cls, name: str, where: Mapping[str, str | Iterable[str]], breakdown: Classification
+    ) -> Group:
+        return cls(
+            name,
+            tuple(
+                (d, frozenset([c]) if isinstance(c, str) else frozenset(c))
+                for d, c in where.items()
+            ),
+            breakdown,
+        )
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ class Target:
     terms: Terms = ()
     categories: tuple[Terms, ...] = ()
     pin: bool = False  # a suppressed cell: also blocked when pinned to one non-zero value
-    signed: bool = False  # a change (may be negative): blocked when every value lies in -(k-1)..k-1 without 0
+    signed: bool = (
+        False  # a change (may be negative): blocked when every value lies in -(k-1)..k-1 without 0
+    )
 
 
 @dataclass(frozen=True)
@@ -43,23 +45,36 @@ class _Classes:
     """One dimension of the cross-classification, its codes grouped by the atom codes they cover."""
 
     codes: tuple[str, ...]  # the first code of each class (its name in a target's coordinates)
-    members: tuple[tuple[int, ...], ...]  # per class: the positions of the atom codes it covers, ascending
-    covering: tuple[tuple[int, ...], ...]  # per atom code position: the classes covering it, ascending
+    members: tuple[
+        tuple[int, ...], ...
+    ]  # per class: the positions of the atom codes it covers, ascending
+    covering: tuple[
+        tuple[int, ...], ...
+    ]  # per atom code position: the classes covering it, ascending
 
 
-def _classes(universe: Universe, name: str, unions: Iterable[tuple[str, tuple[str, ...]]]) -> _Classes:
+def _classes(
+    universe: Universe, name: str, unions: Iterable[tuple[str, tuple[str, ...]]]
+) -> _Classes:
     dimension = universe.dimension(name)
     position = universe.position(name)
     # A union named like a code replaces it in place, as a dict update does; the total comes last.
     named = {**{code: (code,) for code in dimension.codes}, **dict(unions)}
     classes: dict[tuple[int, ...], str] = {}
     for code, covered in [*named.items(), (TOTAL, ())]:
-        allowed = universe.select({} if code == TOTAL else {name: covered})[position]  # refuses unknown codes
+        allowed = universe.select({} if code == TOTAL else {name: covered})[
+            position
+        ]  # refuses unknown codes
         classes.setdefault(tuple(i for i, c in enumerate(dimension.codes) if c in allowed), code)
     members = tuple(classes)
-    return _Classes(tuple(classes.values()), members,
-                    tuple(tuple(c for c, positions in enumerate(members) if p in positions)
-                          for p in range(len(dimension.codes))))
+    return _Classes(
+        tuple(classes.values()),
+        members,
+        tuple(
+            tuple(c for c, positions in enumerate(members) if p in positions)
+            for p in range(len(dimension.codes))
+        ),
+    )
 
 
 def _strides(widths: list[int]) -> tuple[int, ...]:
@@ -103,14 +118,24 @@ class CrossClassification:
         if not self.dimensions:  # the universe of one atom
             yield 0, (), (0,)
             return
-        pairs = [[(name, code) for code in classes.codes] for name, classes in zip(self.names, self.dimensions)]
+        pairs = [
+            [(name, code) for code in classes.codes]
+            for name, classes in zip(self.names, self.dimensions)
+        ]
         # Cells by prefix, one dimension at a time: the atoms of each prefix are listed once.
         prefixes: list[tuple[int, Coordinates, list[int]]] = [(0, (), [0])]
-        for classes, coordinate, stride, place in zip(self.dimensions[:-1], pairs, self.atom_strides,
-                                                      self.cell_strides):
-            prefixes = [(index + c * place, (*coordinates, pair), [a + p * stride for a in atoms for p in members])
-                        for index, coordinates, atoms in prefixes
-                        for c, (pair, members) in enumerate(zip(coordinate, classes.members, strict=True))]
+        for classes, coordinate, stride, place in zip(
+            self.dimensions[:-1], pairs, self.atom_strides, self.cell_strides
+        ):
+            prefixes = [
+                (
+                    index + c * place,
+                    (*coordinates, pair),
+                    [a + p * stride for a in atoms for p in members],
+                )
+                for index, coordinates, atoms in prefixes
+                for c, (pair, members) in enumerate(zip(coordinate, classes.members, strict=True))
+            ]
         last, stride, place = self.dimensions[-1], self.atom_strides[-1], self.cell_strides[-1]
         empty_seen = False
         for index, coordinates, atoms in prefixes:
@@ -128,7 +153,9 @@ class CrossClassification:
         found: set[int] = set()
         for atom in atoms:
             indices = [0]
-            for classes, stride, place in zip(self.dimensions, self.atom_strides, self.cell_strides, strict=True):
+            for classes, stride, place in zip(
+                self.dimensions, self.atom_strides, self.cell_strides, strict=True
+            ):
                 p, atom = divmod(atom, stride)
                 indices = [i + c * place for i in indices for c in classes.covering[p]]
             found.update(indices)
@@ -142,8 +169,12 @@ def cross_classification(universe: Universe, unions: Unions = ()) -> CrossClassi
     names = tuple(d.name for d in universe.dimensions)
     by_dimension = dict(unions)
     dimensions = tuple(_classes(universe, name, by_dimension.get(name, ())) for name in names)
-    return CrossClassification(names, dimensions, _strides([len(d.covering) for d in dimensions]),
-                               _strides([len(d.codes) for d in dimensions]))
+    return CrossClassification(
+        names,
+        dimensions,
+        _strides([len(d.covering) for d in dimensions]),
+        _strides([len(d.codes) for d in dimensions]),
+    )
 
 
 class CrossTargets:
@@ -153,11 +184,19 @@ class CrossTargets:
 
     def __init__(self, universe: Universe, unions: Unions, offset: int, kind: str | None) -> None:
         self.cross = cross_classification(universe, unions)
-        term = [(offset + a, 1) for a in range(universe.size)]  # shared by every cell: terms cost a pointer each
+        term = [
+            (offset + a, 1) for a in range(universe.size)
+        ]  # shared by every cell: terms cost a pointer each
         self.targets: dict[int, Target] = {  # by cell index, in product order
-            index: Target(kind or ("margin" if any(code == TOTAL for _, code in coordinates) else "atom"),
-                          None, None, coordinates, tuple(map(term.__getitem__, atoms)))
-            for index, coordinates, atoms in self.cross.cells()}
+            index: Target(
+                kind or ("margin" if any(code == TOTAL for _, code in coordinates) else "atom"),
+                None,
+                None,
+                coordinates,
+                tuple(map(term.__getitem__, atoms)),
+            )
+            for index, coordinates, atoms in self.cross.cells()
+        }
 
     @functools.cached_property
     def by_terms(self) -> dict[Terms, int]:
@@ -185,14 +224,18 @@ _CACHE_CELLS = 200_000
 _CACHE_LOCK = threading.Lock()
 
 
-def cross_targets(universe: Universe, unions: Unions = (), offset: int = 0, kind: str | None = None) -> CrossTargets:
+def cross_targets(
+    universe: Universe, unions: Unions = (), offset: int = 0, kind: str | None = None
+) -> CrossTargets:
     key = (universe, unions, offset, kind)
     with _CACHE_LOCK:
         found = _CACHE.get(key)
         if found is not None:
             _CACHE.move_to_end(key)
             return found
-    found = CrossTargets(universe, unions, offset, kind)  # unlocked: two threads may build it, the same
+    found = CrossTargets(
+        universe, unions, offset, kind
+    )  # unlocked: two threads may build it, the same
     with _CACHE_LOCK:
         _CACHE[key] = found
         cells = sum(len(c.targets) for c in _CACHE.values())

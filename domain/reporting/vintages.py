@@ -80,6 +80,9 @@ def widened(publication: Publication, universe: Universe) -> Publication:
     resolved = {}
     for ref, selection in publication.selections.items():
         counted = frozenset(alive(codes, era(selection[position])))
-        resolved[ref] = selection if counted == selection[position] else (
-            *selection[:position], counted, *selection[position + 1:])
+        resolved[ref] = (
+            selection
+            if counted == selection[position]
+            else (*selection[:position], counted, *selection[position + 1 :])
+        )
     return Publication(publication.release, publication.cells, publication.percentages, resolved)

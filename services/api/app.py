@@ -61,8 +61,13 @@ class HavenApp(Litestar):
         await observed(super().__call__, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
 
 
-def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
-               route_handlers: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+def create_app(
+    *,
+    runtime: Runtime,
+    verifier: Verifier,
+    settings: Settings,
+    route_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
     """The API. `route_handlers` adds routes (behind authentication) to the built-in ones."""
     api_metrics = ApiMetrics()
 
@@ -76,9 +81,20 @@ def create_app(*, runtime: Runtime, verifier: Verifier, settings: Settings,
         return api_metrics
 
     app = HavenApp(
-        route_handlers=[health, ready, metrics, whoami, *COMMAND_ROUTES, *READ_ROUTES, *PRIVACY_ROUTES, *CASELOAD_ROUTES,
-                        *ACCESS_ROUTES, *REPORT_ROUTES, *TRANSFER_ROUTES,
-                        *route_handlers],
+        route_handlers=[
+            health,
+            ready,
+            metrics,
+            whoami,
+            *COMMAND_ROUTES,
+            *READ_ROUTES,
+            *PRIVACY_ROUTES,
+            *CASELOAD_ROUTES,
+            *ACCESS_ROUTES,
+            *REPORT_ROUTES,
+            *TRANSFER_ROUTES,
+            *route_handlers,
+        ],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -102,11 +118,15 @@ def _openapi_config() -> OpenAPIConfig:
         version=API_VERSION,
         path="/schema",
         render_plugins=[JsonRenderPlugin()],
-        components=Components(security_schemes={
-            "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT",
-                                          description="A token of the local issuer (`haven token`) or the "
-                                                      "configured OpenID Connect provider."),
-        }),
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="A token of the local issuer (`haven token`) or the "
+                    "configured OpenID Connect provider.",
+                ),
+            }
+        ),
     )
-
-

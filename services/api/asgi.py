@@ -47,7 +47,9 @@ def freeze_start_up_heap() -> None:
 def build() -> ServedApp:
     settings = Settings.from_environ()
     if settings.database_url is None:
-        raise SettingsError("the API server needs HAVEN_DATABASE_URL (haven serve sets it for the embedded database)")
+        raise SettingsError(
+            "the API server needs HAVEN_DATABASE_URL (haven serve sets it for the embedded database)"
+        )
     configure_logging()
     return ServedApp(settings, verifier_from_settings(settings))
 
@@ -75,8 +77,12 @@ class ServedApp:
                 return
             try:
                 assert self._settings.database_url is not None  # checked by build()
-                rt = await stack.enter_async_context(runtime(self._settings, self._settings.database_url))
-                await stack.enter_async_context(projectors_in_background(rt, self._settings.database_url))
+                rt = await stack.enter_async_context(
+                    runtime(self._settings, self._settings.database_url)
+                )
+                await stack.enter_async_context(
+                    projectors_in_background(rt, self._settings.database_url)
+                )
                 app = create_app(runtime=rt, verifier=self._verifier, settings=self._settings)
                 await stack.enter_async_context(app.lifespan())
             except Exception as error:  # noqa: BLE001 (reported to the server, by class name only)

@@ -28,7 +28,6 @@ PUBLIC_PATHS = ("^/health$", "^/ready$", "^/metrics$", "^/schema(/|$)")
 BEARER_SCHEME = "Bearer"
 
 
-
 class Verifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 
@@ -38,7 +37,9 @@ class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         super().__init__(app, exclude=list(PUBLIC_PATHS), **options)
         self.verifier = verifier
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         bind_scope(connection.scope)  # routed by now: refusals are logged with the route template
         token = bearer_token(connection.headers.getall("authorization", []))
         if token is None:
@@ -51,7 +52,8 @@ class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             if refused.reason == "keys-unavailable":
                 raise ServiceUnavailableException() from None
             raise NotAuthorizedException(
-                headers={"WWW-Authenticate": f'{BEARER_SCHEME} error="invalid_token"'}) from None
+                headers={"WWW-Authenticate": f'{BEARER_SCHEME} error="invalid_token"'}
+            ) from None
         connection.scope["user"] = principal
         bind_scope(connection.scope)
         return AuthenticationResult(user=principal, auth=None)

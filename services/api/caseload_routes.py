@@ -34,27 +34,43 @@ from litestar.params import QueryParameter
 
 from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections import checkpoints
-from projections.caseload import Flag, MyCase, SortKey, TeamCase, WorkerSummary, my_caseload, team_caseload
+from projections.caseload import (
+    Flag,
+    MyCase,
+    SortKey,
+    TeamCase,
+    WorkerSummary,
+    my_caseload,
+    team_caseload,
+)
 from projections.cases import CasesProjection
 from projections.queries import ViewNotBuilt
-from services.authorisation import Action, require
-from services.api.responses import REFUSALS, problem_spec
 from services.api.identity_routes import BEARER_SECURITY
+from services.api.responses import REFUSALS, problem_spec
+from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.identity import Principal
 
 TAGS = ["caseloads"]
 MAX_PAGE = 200
 FRESH_TIMEOUT_SECONDS = 5.0
-FRESH = Annotated[bool, QueryParameter(description="wait until every write committed before this request is "
-                                                   "in the answer (read-your-writes)")]
+FRESH = Annotated[
+    bool,
+    QueryParameter(
+        description="wait until every write committed before this request is "
+        "in the answer (read-your-writes)"
+    ),
+]
 
 
 async def caught_up(runtime: Runtime) -> None:
     """Wait until the caseload has applied everything committed now (503 after the timeout)."""
     if not await checkpoints.wait_until_projected(
-            runtime.pool, [CasesProjection.name], await checkpoints.log_head(runtime.pool),
-            timeout=FRESH_TIMEOUT_SECONDS):
+        runtime.pool,
+        [CasesProjection.name],
+        await checkpoints.log_head(runtime.pool),
+        timeout=FRESH_TIMEOUT_SECONDS,
+    ):
         raise ServiceUnavailableException(headers={"Retry-After": "1"})
 
 
@@ -69,31 +85,43 @@ class TeamCaseloadPage(msgspec.Struct, frozen=True, kw_only=True):
     next_cursor: str | None = None
 
 
-_FRESH_RESPONSES = {503: problem_spec("`fresh=true` and the projection did not catch up in time "
-                                      "(`service-unavailable`, with `Retry-After`).")}
+_FRESH_RESPONSES = {
+    503: problem_spec(
+        "`fresh=true` and the projection did not catch up in time "
+        "(`service-unavailable`, with `Retry-After`)."
+    )
+}
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def _encode_cursor(cursor: tuple[int, uuid.UUID] | None) -> str | None:
     if cursor is None:
         return None
-    return base64.urlsafe_b64encode(msgspec.json.encode([cursor[0], str(cursor[1])])).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(msgspec.json.encode([cursor[0], str(cursor[1])]))
+        .decode()
+        .rstrip("=")
+    )
 
 
 def _decode_cursor(text: str | None) -> tuple[int, uuid.UUID] | None:
     if text is None:
         return None
     try:
-        value, case_id = msgspec.json.decode(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)),
-                                             type=tuple[int, uuid.UUID])
+        value, case_id = msgspec.json.decode(
+            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), type=tuple[int, uuid.UUID]
+        )
     except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
         value = None
-    if value is None or not -2**31 <= value < 2**31:  # every sort key is a PostgreSQL integer
-        raise ValidationException(extra=[{"key": "cursor", "source": "query",
-                                          "message": "not a cursor this service issued"}]) from None
+    if value is None or not -(2**31) <= value < 2**31:  # every sort key is a PostgreSQL integer
+        raise ValidationException(
+            extra=[
+                {"key": "cursor", "source": "query", "message": "not a cursor this service issued"}
+            ]
+        ) from None
     return value, case_id
 
 
@@ -107,37 +135,64 @@ async def built() -> AsyncIterator[None]:
         raise ServiceUnavailableException(headers={"Retry-After": "5"}) from None
 
 
-@get("/v1/cases", operation_id="myCaseload", tags=TAGS, summary="My open cases, with next actions",
-     security=BEARER_SECURITY,
-     responses={**REFUSALS, **_FRESH_RESPONSES,
-                422: problem_spec("A query parameter is invalid (`validation-error`).")})
-async def my_cases(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
-                   fresh: FRESH = False) -> MyCaseload:
+@get(
+    "/v1/cases",
+    operation_id="myCaseload",
+    tags=TAGS,
+    summary="My open cases, with next actions",
+    security=BEARER_SECURITY,
+    responses={
+        **REFUSALS,
+        **_FRESH_RESPONSES,
+        422: problem_spec("A query parameter is invalid (`validation-error`)."),
+    },
+)
+async def my_cases(
+    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], fresh: FRESH = False
+) -> MyCaseload:
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
     if fresh:
         await caught_up(runtime)
     async with built():
-        cases = await my_caseload(runtime.pool, principal.organisation_id, principal.user_id, _today())
+        cases = await my_caseload(
+            runtime.pool, principal.organisation_id, principal.user_id, _today()
+        )
     return MyCaseload(cases=cases)
 
 
-@get("/v1/caseload", operation_id="teamCaseload", tags=TAGS,
-     summary="My team's caseload: counts, ages and flags, no identifying field",
-     security=BEARER_SECURITY,
-     responses={**REFUSALS, **_FRESH_RESPONSES,
-                422: problem_spec("A query parameter is invalid (`validation-error`).")})
+@get(
+    "/v1/caseload",
+    operation_id="teamCaseload",
+    tags=TAGS,
+    summary="My team's caseload: counts, ages and flags, no identifying field",
+    security=BEARER_SECURITY,
+    responses={
+        **REFUSALS,
+        **_FRESH_RESPONSES,
+        422: problem_spec("A query parameter is invalid (`validation-error`)."),
+    },
+)
 async def team_cases(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
-    worker: Annotated[str | None, QueryParameter(description="only this worker's cases (an identifier)",
-                                                 max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN)] = None,
+    worker: Annotated[
+        str | None,
+        QueryParameter(
+            description="only this worker's cases (an identifier)",
+            max_length=MAX_IDENTIFIER_LENGTH,
+            pattern=IDENTIFIER_PATTERN,
+        ),
+    ] = None,
     flag: Annotated[Flag | None, QueryParameter(description="only cases with this flag")] = None,
-    sort: Annotated[SortKey, QueryParameter(description="the order of the cases (then case id)")] = "days_since_contact",
+    sort: Annotated[
+        SortKey, QueryParameter(description="the order of the cases (then case id)")
+    ] = "days_since_contact",
     order: Annotated[Literal["asc", "desc"], QueryParameter()] = "desc",
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, QueryParameter(description="`next_cursor` of the previous page",
-                                                 max_length=200)] = None,
+    cursor: Annotated[
+        str | None, QueryParameter(description="`next_cursor` of the previous page", max_length=200)
+    ] = None,
     fresh: FRESH = False,
 ) -> TeamCaseloadPage:
     principal = request.user
@@ -146,11 +201,24 @@ async def team_cases(
         await caught_up(runtime)
     after = _decode_cursor(cursor)
     async with built():
-        page = await team_caseload(runtime.pool, principal.organisation_id, principal.team_id, _today(),
-                                   worker_id=worker, flag=flag, sort=sort, descending=order == "desc", limit=limit,
-                                   after=after)
-    return TeamCaseloadPage(workers=page.workers, cases=page.cases, total_cases=page.total_cases,
-                            next_cursor=_encode_cursor(page.next_cursor))
+        page = await team_caseload(
+            runtime.pool,
+            principal.organisation_id,
+            principal.team_id,
+            _today(),
+            worker_id=worker,
+            flag=flag,
+            sort=sort,
+            descending=order == "desc",
+            limit=limit,
+            after=after,
+        )
+    return TeamCaseloadPage(
+        workers=page.workers,
+        cases=page.cases,
+        total_cases=page.total_cases,
+        next_cursor=_encode_cursor(page.next_cursor),
+    )
 
 
 CASELOAD_ROUTES = [my_cases, team_cases]

@@ -15,6 +15,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 
+from services.api.observe import bind_scope
 from services.api.problems import (
     INTERNAL_ERROR,
     PROBLEM_MEDIA_TYPE,
@@ -27,9 +28,7 @@ from services.api.problems import (
     problem_response_body,
     problem_type_for,
 )
-from services.api.observe import bind_scope
 from services.observability.logging import get_logger
-
 
 # Headers a litestar HTTPException may carry that are safe and useful to pass on.
 _PASSED_HEADERS = frozenset({"allow", "www-authenticate", "retry-after"})
@@ -41,8 +40,12 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `.*?`(?= - at |$)", re.DOTALL)
 
 
 def problem_response(problem_: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(content=problem_response_body(problem_), status_code=problem_.status,
-                    media_type=PROBLEM_MEDIA_TYPE, headers=headers or {})
+    return Response(
+        content=problem_response_body(problem_),
+        status_code=problem_.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers or {},
+    )
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -50,20 +53,32 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     if isinstance(exc, HTTPException):
         if exc.status_code >= 500:
             bind_scope(request.scope)
-            get_logger("api").error("request failed", error_code=f"http-{exc.status_code}", exc_type=type(exc).__name__)
+            get_logger("api").error(
+                "request failed", error_code=f"http-{exc.status_code}", exc_type=type(exc).__name__
+            )
         return _http_problem(exc)
     kind = problem_type_for(exc, if_match="if-match" in request.headers)
     bind_scope(request.scope)
     if kind is INTERNAL_ERROR:
-        get_logger("api").error("request failed", error_code=error_code(exc), exc_type=type(exc).__name__,
-                   problem_type=kind.slug)
+        get_logger("api").error(
+            "request failed",
+            error_code=error_code(exc),
+            exc_type=type(exc).__name__,
+            problem_type=kind.slug,
+        )
     else:
-        get_logger("api").info("request refused", error_code=error_code(exc), problem_type=kind.slug)
+        get_logger("api").info(
+            "request refused", error_code=error_code(exc), problem_type=kind.slug
+        )
     return problem_response(problem_for(exc, if_match="if-match" in request.headers))
 
 
 def _http_problem(exc: HTTPException) -> Response[bytes]:
-    headers = {name: value for name, value in (exc.headers or {}).items() if name.lower() in _PASSED_HEADERS}
+    headers = {
+        name: value
+        for name, value in (exc.headers or {}).items()
+        if name.lower() in _PASSED_HEADERS
+    }
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc.extra)
         if errors is None:
@@ -98,5 +113,9 @@ def _validation_errors(extra: Any) -> list[ProblemError] | None:
             pointer = "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in parts)
         else:
             pointer = f"#/{source}/{key}"
-        errors.append(ProblemError(detail=_UNKNOWN_FIELD.sub("unknown field", item["message"]), pointer=pointer))
+        errors.append(
+            ProblemError(
+                detail=_UNKNOWN_FIELD.sub("unknown field", item["message"]), pointer=pointer
+            )
+        )
     return errors

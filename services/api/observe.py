@@ -28,7 +28,6 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-
 class ApiMetrics:
     """The API's Prometheus metrics, in a registry of its own (never the process-global one),
     so that two apps in one process (tests) do not share or collide."""
@@ -36,21 +35,36 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("method", "route", "status")
-        self.requests = Counter("haven_http_requests", "HTTP requests answered.", labels,
-                                registry=self.registry)
-        self.latency = Histogram("haven_http_request_duration_seconds", "Time to answer an HTTP request.",
-                                 labels, buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.requests = Counter(
+            "haven_http_requests", "HTTP requests answered.", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "haven_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            labels,
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         # Set at every scrape from the checkpoints table, wherever the projectors run.
-        self.projection_lag_events = Gauge("haven_projection_lag_events",
-                                           "Committed events a projection has not applied yet.", ("projection",),
-                                           registry=self.registry)
-        self.projection_lag_seconds = Gauge("haven_projection_lag_seconds",
-                                            "Age of the oldest event a projection has not applied yet.",
-                                            ("projection",), registry=self.registry)
-        self.projection_quarantined = Gauge("haven_projection_quarantined_streams",
-                                            "Streams a projection set aside because it cannot apply one of their "
-                                            "events (`haven projections status` lists them).", ("projection",),
-                                            registry=self.registry)
+        self.projection_lag_events = Gauge(
+            "haven_projection_lag_events",
+            "Committed events a projection has not applied yet.",
+            ("projection",),
+            registry=self.registry,
+        )
+        self.projection_lag_seconds = Gauge(
+            "haven_projection_lag_seconds",
+            "Age of the oldest event a projection has not applied yet.",
+            ("projection",),
+            registry=self.registry,
+        )
+        self.projection_quarantined = Gauge(
+            "haven_projection_quarantined_streams",
+            "Streams a projection set aside because it cannot apply one of their "
+            "events (`haven projections status` lists them).",
+            ("projection",),
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -75,11 +89,17 @@ def bind_scope(scope: MutableMapping[str, Any]) -> None:
     if rid is None:
         return
     user = scope.get("user")
-    bind_request(rid, route_template(scope), getattr(user, "user_id", None),
-                 getattr(user, "organisation_id", None))
+    bind_request(
+        rid,
+        route_template(scope),
+        getattr(user, "user_id", None),
+        getattr(user, "organisation_id", None),
+    )
 
 
-async def observed(app: Any, metrics: ApiMetrics, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+async def observed(
+    app: Any, metrics: ApiMetrics, scope: MutableMapping[str, Any], receive: Any, send: Any
+) -> None:
     """Call `app` for one HTTP request, adding the request id header, the log line and metrics."""
     rid = uuid.uuid4().hex
     scope.setdefault("state", {})[_STATE_KEY] = rid
@@ -93,7 +113,9 @@ async def observed(app: Any, metrics: ApiMetrics, scope: MutableMapping[str, Any
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+            headers = [
+                (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+            ]
             headers.append((b"x-request-id", rid.encode("ascii")))
             message["headers"] = headers
         await send(message)
@@ -105,6 +127,11 @@ async def observed(app: Any, metrics: ApiMetrics, scope: MutableMapping[str, Any
         route = route_template(scope)
         metrics.observe(method, route, status, seconds)
         bind_scope(scope)
-        get_logger("api").info("request", method=method, route=route, status=status,
-                               latency_ms=round(seconds * 1000, 3))
+        get_logger("api").info(
+            "request",
+            method=method,
+            route=route,
+            status=status,
+            latency_ms=round(seconds * 1000, 3),
+        )
         clear_request()

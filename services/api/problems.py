@@ -92,40 +92,72 @@ class Problem(msgspec.Struct, frozen=True, omit_defaults=True):
 
 # -- HTTP-level types ---------------------------------------------------------------------
 
-BAD_REQUEST = ProblemType("bad-request", 400, "Malformed request",
-                          detail="The request body or a header could not be parsed.")
+BAD_REQUEST = ProblemType(
+    "bad-request",
+    400,
+    "Malformed request",
+    detail="The request body or a header could not be parsed.",
+)
 UNAUTHORIZED = ProblemType("unauthorized", 401, "Authentication required")
 FORBIDDEN = ProblemType("forbidden", 403, "Not permitted")
 NOT_FOUND = ProblemType("not-found", 404, "Not found")
 METHOD_NOT_ALLOWED = ProblemType("method-not-allowed", 405, "Method not allowed")
 CONCURRENT_CHANGE = ProblemType(
-    "concurrent-change", 409, "Concurrent change",
-    detail="The case changed while this request was handled; read it again and retry.")
+    "concurrent-change",
+    409,
+    "Concurrent change",
+    detail="The case changed while this request was handled; read it again and retry.",
+)
 PRECONDITION_FAILED = ProblemType(
-    "precondition-failed", 412, "Precondition failed",
-    detail="The case is no longer at the version named in If-Match; read it again and retry.")
+    "precondition-failed",
+    412,
+    "Precondition failed",
+    detail="The case is no longer at the version named in If-Match; read it again and retry.",
+)
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", 413, "Request body too large")
-UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415, "Unsupported media type",
-                                     detail="Send application/json.")
+UNSUPPORTED_MEDIA_TYPE = ProblemType(
+    "unsupported-media-type", 415, "Unsupported media type", detail="Send application/json."
+)
 VALIDATION_ERROR = ProblemType("validation-error", 422, "Invalid request body")
 PRECONDITION_REQUIRED = ProblemType(
-    "precondition-required", 428, "If-Match required",
-    detail="Send If-Match with the case's current version (its ETag).")
+    "precondition-required",
+    428,
+    "If-Match required",
+    detail="Send If-Match with the case's current version (its ETag).",
+)
 RATE_LIMITED = ProblemType("rate-limited", 429, "Too many requests")
 INTERNAL_ERROR = ProblemType("internal-error", 500, "Internal error")
 SERVICE_UNAVAILABLE = ProblemType("service-unavailable", 503, "Service unavailable")
 IDEMPOTENCY_KEY_REUSED = ProblemType(
-    "idempotency-key-reused", 422, "Idempotency-Key reused",
-    detail="This Idempotency-Key was used for a different request; use a new key.")
+    "idempotency-key-reused",
+    422,
+    "Idempotency-Key reused",
+    detail="This Idempotency-Key was used for a different request; use a new key.",
+)
 IDEMPOTENCY_KEY_IN_PROGRESS = ProblemType(
-    "idempotency-key-in-progress", 409, "Idempotency-Key in progress",
-    detail="A request with this Idempotency-Key has not finished; retry later.")
+    "idempotency-key-in-progress",
+    409,
+    "Idempotency-Key in progress",
+    detail="A request with this Idempotency-Key has not finished; retry later.",
+)
 
 _HTTP_TYPES = (
-    BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, METHOD_NOT_ALLOWED, CONCURRENT_CHANGE,
-    PRECONDITION_FAILED, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR,
-    PRECONDITION_REQUIRED, RATE_LIMITED, INTERNAL_ERROR, SERVICE_UNAVAILABLE,
-    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS,
+    BAD_REQUEST,
+    UNAUTHORIZED,
+    FORBIDDEN,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    CONCURRENT_CHANGE,
+    PRECONDITION_FAILED,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    PRECONDITION_REQUIRED,
+    RATE_LIMITED,
+    INTERNAL_ERROR,
+    SERVICE_UNAVAILABLE,
+    IDEMPOTENCY_KEY_REUSED,
+    IDEMPOTENCY_KEY_IN_PROGRESS,
 )
 
 # -- domain rules: (code, status, title); the slug is the code --------------------------------
@@ -168,61 +200,73 @@ _DOMAIN_RULES = (
 
 # -- errors that are not domain rules -----------------------------------------------------------
 
-ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType({
-    ConcurrencyConflict: "concurrency-conflict",
-    StreamNotFound: "stream-not-found",
-    StreamErased: "stream-erased",
-    TamperDetected: "tamper-detected",
-    UnknownEventType: "unknown-event-type",
-    AppendOrderError: "append-order",
-    EventStoreError: "event-store-error",
-    DecryptionError: "decryption-failed",
-    KeyProviderError: "key-provider-unavailable",
-    # fail closed: a read whose access could not be recorded returns no content
-    AccessNotRecorded: "access-not-recorded",
-    # authorisation refusals (services.authorisation): another organisation's case is
-    # the same 404 as a missing one
-    NotFound: "not-found",
-    Forbidden: "forbidden",
-    # the write path's refusals of a request (services.commands.refusals)
-    PreconditionRequired: "precondition-required",
-    PreconditionFailed: "precondition-failed",
-    ConcurrentChange: "concurrent-change",
-    IdempotencyKeyReused: "idempotency-key-reused",
-    IdempotencyKeyInProgress: "idempotency-key-in-progress",
-    InvalidRequest: "validation-error",
-    OutsideOwnTeam: "outside-own-team",
-    # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it through)
-    UnicodeDecodeError: "body-not-utf8",
-})
+ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType(
+    {
+        ConcurrencyConflict: "concurrency-conflict",
+        StreamNotFound: "stream-not-found",
+        StreamErased: "stream-erased",
+        TamperDetected: "tamper-detected",
+        UnknownEventType: "unknown-event-type",
+        AppendOrderError: "append-order",
+        EventStoreError: "event-store-error",
+        DecryptionError: "decryption-failed",
+        KeyProviderError: "key-provider-unavailable",
+        # fail closed: a read whose access could not be recorded returns no content
+        AccessNotRecorded: "access-not-recorded",
+        # authorisation refusals (services.authorisation): another organisation's case is
+        # the same 404 as a missing one
+        NotFound: "not-found",
+        Forbidden: "forbidden",
+        # the write path's refusals of a request (services.commands.refusals)
+        PreconditionRequired: "precondition-required",
+        PreconditionFailed: "precondition-failed",
+        ConcurrentChange: "concurrent-change",
+        IdempotencyKeyReused: "idempotency-key-reused",
+        IdempotencyKeyInProgress: "idempotency-key-in-progress",
+        InvalidRequest: "validation-error",
+        OutsideOwnTeam: "outside-own-team",
+        # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it through)
+        UnicodeDecodeError: "body-not-utf8",
+    }
+)
 
-PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType({
-    **{t.slug: t for t in _HTTP_TYPES},
-    **{code: ProblemType(code, status, title, expose_message=True) for code, status, title in _DOMAIN_RULES},
-    # a DomainError without a named rule, or a fold handed a gap: bugs, not refusals
-    DomainError.code: INTERNAL_ERROR,
-    "version-gap": INTERNAL_ERROR,
-    "concurrency-conflict": CONCURRENT_CHANGE,
-    "body-not-utf8": BAD_REQUEST,
-    "stream-not-found": NOT_FOUND,
-    "stream-erased": NOT_FOUND,
-    "tamper-detected": INTERNAL_ERROR,
-    "unknown-event-type": INTERNAL_ERROR,  # data newer than the code: a deployment problem
-    "append-order": INTERNAL_ERROR,
-    "event-store-error": INTERNAL_ERROR,
-    "decryption-failed": INTERNAL_ERROR,
-    "key-provider-unavailable": SERVICE_UNAVAILABLE,
-    "access-not-recorded": SERVICE_UNAVAILABLE,
-    "outside-own-team": ProblemType("forbidden", 403, FORBIDDEN.title, expose_message=True),
-    UNHANDLED: INTERNAL_ERROR,
-})
+PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType(
+    {
+        **{t.slug: t for t in _HTTP_TYPES},
+        **{
+            code: ProblemType(code, status, title, expose_message=True)
+            for code, status, title in _DOMAIN_RULES
+        },
+        # a DomainError without a named rule, or a fold handed a gap: bugs, not refusals
+        DomainError.code: INTERNAL_ERROR,
+        "version-gap": INTERNAL_ERROR,
+        "concurrency-conflict": CONCURRENT_CHANGE,
+        "body-not-utf8": BAD_REQUEST,
+        "stream-not-found": NOT_FOUND,
+        "stream-erased": NOT_FOUND,
+        "tamper-detected": INTERNAL_ERROR,
+        "unknown-event-type": INTERNAL_ERROR,  # data newer than the code: a deployment problem
+        "append-order": INTERNAL_ERROR,
+        "event-store-error": INTERNAL_ERROR,
+        "decryption-failed": INTERNAL_ERROR,
+        "key-provider-unavailable": SERVICE_UNAVAILABLE,
+        "access-not-recorded": SERVICE_UNAVAILABLE,
+        "outside-own-team": ProblemType("forbidden", 403, FORBIDDEN.title, expose_message=True),
+        UNHANDLED: INTERNAL_ERROR,
+    }
+)
 
 # A slug's plain type is the first that names it (a later one may expose its error's message).
 _BY_SLUG: Mapping[str, ProblemType] = MappingProxyType(
-    {t.slug: t for t in reversed(PROBLEM_TYPES.values())})
-_BY_STATUS: Mapping[int, ProblemType] = MappingProxyType({
-    t.status: t for t in _HTTP_TYPES
-    if t not in (CONCURRENT_CHANGE, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS)})
+    {t.slug: t for t in reversed(PROBLEM_TYPES.values())}
+)
+_BY_STATUS: Mapping[int, ProblemType] = MappingProxyType(
+    {
+        t.status: t
+        for t in _HTTP_TYPES
+        if t not in (CONCURRENT_CHANGE, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS)
+    }
+)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -250,13 +294,19 @@ def problem_type_for(exc: BaseException, *, if_match: bool = False) -> ProblemTy
 def problem_for(exc: BaseException, *, if_match: bool = False) -> Problem:
     kind = problem_type_for(exc, if_match=if_match)
     detail = (str(exc) or None) if kind.expose_message else kind.detail
-    errors = ([ProblemError(detail=rule, pointer=pointer) for pointer, rule in exc.faults]
-              if isinstance(exc, InvalidRequest) else None)
-    return Problem(type=kind.uri, title=kind.title, status=kind.status, detail=detail,
-                   errors=errors)
+    errors = (
+        [ProblemError(detail=rule, pointer=pointer) for pointer, rule in exc.faults]
+        if isinstance(exc, InvalidRequest)
+        else None
+    )
+    return Problem(
+        type=kind.uri, title=kind.title, status=kind.status, detail=detail, errors=errors
+    )
 
 
-def problem(slug: str, *, detail: str | None = None, errors: list[ProblemError] | None = None) -> Problem:
+def problem(
+    slug: str, *, detail: str | None = None, errors: list[ProblemError] | None = None
+) -> Problem:
     """A problem of an HTTP-level type, e.g. `problem("precondition-required")`.
 
     `detail` replaces the type's fixed sentence; an internal error never carries one.
@@ -264,8 +314,13 @@ def problem(slug: str, *, detail: str | None = None, errors: list[ProblemError] 
     kind = _BY_SLUG[slug]
     if kind is INTERNAL_ERROR:
         detail = None
-    return Problem(type=kind.uri, title=kind.title, status=kind.status,
-                   detail=detail if detail is not None else kind.detail, errors=errors or None)
+    return Problem(
+        type=kind.uri,
+        title=kind.title,
+        status=kind.status,
+        detail=detail if detail is not None else kind.detail,
+        errors=errors or None,
+    )
 
 
 def problem_for_status(status: int) -> Problem:

@@ -46,23 +46,23 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
-from services.authorisation import Action, Forbidden, require
-from services.api.responses import REFUSALS as REFUSALS_SPEC
-from services.api.responses import problem_spec
 from services.api.errors import problem_response
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem
+from services.api.responses import REFUSALS as REFUSALS_SPEC
+from services.api.responses import problem_spec
+from services.authorisation import Action, Forbidden, require
 from services.bootstrap import Runtime
 from services.identity import Principal
-from services.reporting.dp import Requester
-from services.reporting.dp_report import run_dp_report
-from services.reporting.funder_fields import FieldError, answer_fields
 from services.reporting.access import (
     InvalidPeriod,
     ModeConflict,
     PeriodUnavailable,
     ReportError,
 )
+from services.reporting.dp import Requester
+from services.reporting.dp_report import run_dp_report
+from services.reporting.funder_fields import FieldError, answer_fields
 from services.reporting.job import ROLL_UP, FederalReportJob
 from services.reporting.policy import current_policy
 from services.reporting.refusals import (
@@ -78,31 +78,59 @@ TAGS = ["reports"]
 
 
 def _problem(slug: str, title: str, detail: str) -> Response[bytes]:
-    return problem_response(Problem(type=PROBLEM_BASE_URI + slug, title=title, status=409, detail=detail))
+    return problem_response(
+        Problem(type=PROBLEM_BASE_URI + slug, title=title, status=409, detail=detail)
+    )
 
 
-@get("/v1/reports/federal", operation_id="federalReport", tags=TAGS, security=BEARER_SECURITY,
-     summary="The de-identified federal report of a quarter (k=11, audited, with its disclosure certificate)",
-     responses={**REFUSALS_SPEC,
-                409: problem_spec("The period is not available (`report-unavailable`), cannot be released "
-                                  "safely (`report-refused`), or was released in the other mode "
-                                  "(`report-mode-conflict`)."),
-                422: problem_spec("The period is not a quarter label such as 2026Q3 (`validation-error`).")})
+@get(
+    "/v1/reports/federal",
+    operation_id="federalReport",
+    tags=TAGS,
+    security=BEARER_SECURITY,
+    summary="The de-identified federal report of a quarter (k=11, audited, with its disclosure certificate)",
+    responses={
+        **REFUSALS_SPEC,
+        409: problem_spec(
+            "The period is not available (`report-unavailable`), cannot be released "
+            "safely (`report-refused`), or was released in the other mode "
+            "(`report-mode-conflict`)."
+        ),
+        422: problem_spec("The period is not a quarter label such as 2026Q3 (`validation-error`)."),
+    },
+)
 async def federal_report(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
     settings: NamedDependency[Settings],
-    period: Annotated[str, QueryParameter(description="calendar quarter, e.g. 2026Q3", max_length=6)],
-    org: Annotated[str | None, QueryParameter(description="the caller's own organisation; default: the roll-up "
-                                                          "across organisations", max_length=256)] = None,
-    dp_epsilon: Annotated[float | None, QueryParameter(
-        description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
-                    "client, instead of suppressed ones; at most the disclosure policy's maximum per release "
-                    "(default 1), charged to the budget of the caller's organisation and role", gt=0)] = None,
-    field: Annotated[list[str] | None, QueryParameter(
-        description="only the tables answering these funder fields: a codebook table, or an identifying field "
-                    "(client_id, name, ssn, date_of_birth, address, zip_code, phone, email, country_of_origin) "
-                    "answered with an aggregate", max_items=50)] = None,
+    period: Annotated[
+        str, QueryParameter(description="calendar quarter, e.g. 2026Q3", max_length=6)
+    ],
+    org: Annotated[
+        str | None,
+        QueryParameter(
+            description="the caller's own organisation; default: the roll-up across organisations",
+            max_length=256,
+        ),
+    ] = None,
+    dp_epsilon: Annotated[
+        float | None,
+        QueryParameter(
+            description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
+            "client, instead of suppressed ones; at most the disclosure policy's maximum per release "
+            "(default 1), charged to the budget of the caller's organisation and role",
+            gt=0,
+        ),
+    ] = None,
+    field: Annotated[
+        list[str] | None,
+        QueryParameter(
+            description="only the tables answering these funder fields: a codebook table, or an identifying field "
+            "(client_id, name, ssn, date_of_birth, address, zip_code, phone, email, country_of_origin) "
+            "answered with an aggregate",
+            max_items=50,
+        ),
+    ] = None,
 ) -> Response[Any]:
     principal = request.user
     require(principal, Action.REPORT_FEDERAL, None)
@@ -111,23 +139,44 @@ async def federal_report(
     if dp_epsilon is not None:
         most = (await current_policy(runtime.pool)).max_epsilon_per_release
         if Decimal(str(dp_epsilon)) > most:
-            raise ValidationException(extra=[{"key": "dp_epsilon", "source": "query", "message": (
-                f"at most {most.normalize()} per release under this deployment's disclosure policy")}])
+            raise ValidationException(
+                extra=[
+                    {
+                        "key": "dp_epsilon",
+                        "source": "query",
+                        "message": (
+                            f"at most {most.normalize()} per release under this deployment's disclosure policy"
+                        ),
+                    }
+                ]
+            )
     reporting_url = settings.reporting_url(settings.database_url or "")
     job = FederalReportJob(reporting_url)
-    requester = Requester(principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id)
+    requester = Requester(
+        principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id
+    )
     try:
         if dp_epsilon is not None:
-            document = await run_dp_report(reporting_url, period, org, epsilon=Decimal(str(dp_epsilon)),
-                                           requester=requester)
+            document = await run_dp_report(
+                reporting_url, period, org, epsilon=Decimal(str(dp_epsilon)), requester=requester
+            )
         else:
             document = await job.run(period, org)
-    except REFUSALS as error:  # why goes to the privacy officer; the requester gets a reference only
-        reference = await record_refusal(runtime.pool, error, period=period, scope=org or ROLL_UP,  # type: ignore[arg-type]
-                                         requester=requester)
+    except (
+        REFUSALS
+    ) as error:  # why goes to the privacy officer; the requester gets a reference only
+        reference = await record_refusal(
+            runtime.pool,
+            error,
+            period=period,
+            scope=org or ROLL_UP,  # type: ignore[arg-type]
+            requester=requester,
+        )
         return _problem("report-refused", "Report refused", public_text(reference))
     except InvalidPeriod as error:
-        raise ValidationException(extra=[{"key": "period", "source": "query", "message": str(error)}]) from None
+        raise ValidationException(
+            extra=[{"key": "period", "source": "query", "message": str(error)}]
+        ) from None
     except PeriodUnavailable as error:
         return _problem("report-unavailable", "Report not available", str(error))
     except ModeConflict as error:
@@ -138,16 +187,29 @@ async def federal_report(
         try:
             document = answer_fields(document, field)
         except FieldError as error:  # names the field's position, not what was asked
-            raise ValidationException(extra=[{"key": "field", "source": "query", "message": str(error)}]) from None
+            raise ValidationException(
+                extra=[{"key": "field", "source": "query", "message": str(error)}]
+            ) from None
     return Response(content=document, media_type="application/json")
 
 
-@get("/v1/reports/refusals", operation_id="reportRefusals", tags=TAGS, security=BEARER_SECURITY,
-     summary="Why federal releases asked by your organisation were refused (privacy officer)",
-     responses={**REFUSALS_SPEC, 422: problem_spec("`reference` is not a UUID (`validation-error`).")})
+@get(
+    "/v1/reports/refusals",
+    operation_id="reportRefusals",
+    tags=TAGS,
+    security=BEARER_SECURITY,
+    summary="Why federal releases asked by your organisation were refused (privacy officer)",
+    responses={
+        **REFUSALS_SPEC,
+        422: problem_spec("`reference` is not a UUID (`validation-error`)."),
+    },
+)
 async def report_refusals(
-    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
-    reference: Annotated[uuid.UUID | None, QueryParameter(description="the reference the requester was given")] = None,
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    reference: Annotated[
+        uuid.UUID | None, QueryParameter(description="the reference the requester was given")
+    ] = None,
 ) -> list[Refusal]:
     principal = request.user
     require(principal, Action.REPORT_REFUSALS, None)

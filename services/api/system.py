@@ -34,51 +34,82 @@ from services.observability.logging import get_logger
 READY_TIMEOUT_SECONDS = 2.0
 
 
-
 class Status(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str
     # streams each projection set aside (`projections.quarantine`): ready, but an operator must look
     quarantined: dict[str, int] | None = None
 
 
-@get("/health", operation_id="health", tags=["operations"], summary="Liveness", sync_to_thread=False)
+@get(
+    "/health", operation_id="health", tags=["operations"], summary="Liveness", sync_to_thread=False
+)
 def health() -> Status:
     return Status(status="ok")
 
 
-@get("/ready", operation_id="ready", tags=["operations"], summary="Readiness: database and key provider",
-     responses={503: ResponseSpec(data_container=Problem, media_type=PROBLEM_MEDIA_TYPE, generate_examples=False,
-                                  description="Not ready (`service-unavailable`).")})
+@get(
+    "/ready",
+    operation_id="ready",
+    tags=["operations"],
+    summary="Readiness: database and key provider",
+    responses={
+        503: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+            description="Not ready (`service-unavailable`).",
+        )
+    },
+)
 async def ready(runtime: NamedDependency[Runtime]) -> Response[Any]:
     try:
         await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), READY_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 (any failure means not ready)
-        get_logger("api").warning("not ready", error_code="database-unavailable", exc_type=type(error).__name__)
+        get_logger("api").warning(
+            "not ready", error_code="database-unavailable", exc_type=type(error).__name__
+        )
         return problem_response(problem("service-unavailable"))
     try:
         # A provider's check may block (an HSM session): keep it off the event loop.
-        await asyncio.wait_for(asyncio.to_thread(runtime.keyring.provider.check), READY_TIMEOUT_SECONDS)
+        await asyncio.wait_for(
+            asyncio.to_thread(runtime.keyring.provider.check), READY_TIMEOUT_SECONDS
+        )
     except Exception as error:  # noqa: BLE001
-        get_logger("api").warning("not ready", error_code="key-provider-unavailable", exc_type=type(error).__name__)
+        get_logger("api").warning(
+            "not ready", error_code="key-provider-unavailable", exc_type=type(error).__name__
+        )
         return problem_response(problem("service-unavailable"))
     try:
         quarantined = await asyncio.wait_for(quarantine.counts(runtime.pool), READY_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 (a detail: the service is ready without it)
-        get_logger("api").warning("quarantine unavailable", error_code="database-unavailable",
-                                  exc_type=type(error).__name__)
+        get_logger("api").warning(
+            "quarantine unavailable",
+            error_code="database-unavailable",
+            exc_type=type(error).__name__,
+        )
         quarantined = {}
     return Response(Status(status="ready", quarantined=quarantined or None))
 
 
-@get("/metrics", operation_id="metrics", tags=["operations"], summary="Prometheus metrics",
-     media_type=MediaType.TEXT)
-async def metrics(api_metrics: NamedDependency[ApiMetrics], runtime: NamedDependency[Runtime]) -> Response[bytes]:
+@get(
+    "/metrics",
+    operation_id="metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    media_type=MediaType.TEXT,
+)
+async def metrics(
+    api_metrics: NamedDependency[ApiMetrics], runtime: NamedDependency[Runtime]
+) -> Response[bytes]:
     try:
         lags = await asyncio.wait_for(checkpoints.lag(runtime.pool), READY_TIMEOUT_SECONDS)
         quarantined = await asyncio.wait_for(quarantine.counts(runtime.pool), READY_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 (the request figures are still worth serving)
-        get_logger("api").warning("projection lag unavailable", error_code="database-unavailable",
-                                  exc_type=type(error).__name__)
+        get_logger("api").warning(
+            "projection lag unavailable",
+            error_code="database-unavailable",
+            exc_type=type(error).__name__,
+        )
     else:
         for name, lag in lags.items():
             api_metrics.projection_lag_events.labels(name).set(lag.events)

@@ -34,20 +34,29 @@ async def run_bench_command(settings: Settings, url: str, args: argparse.Namespa
     elif args.suite == "projections":
         from services.bench.projections import print_table, run_projections_bench
 
-        results = await run_projections_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
+        results = await run_projections_bench(
+            url, progress=lambda line: print(f"haven bench: {line}", flush=True)
+        )
     elif args.suite == "erasure":
         from services.bench.erasure import print_table, run_erasure_bench
 
-        results = await run_erasure_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
+        results = await run_erasure_bench(
+            url, progress=lambda line: print(f"haven bench: {line}", flush=True)
+        )
     elif args.suite == "report" and args.history:
         from services.bench.report_history import print_table, run_report_history_bench
 
-        results = await run_report_history_bench(url, organisations=args.organisations,
-                                                 progress=lambda line: print(f"haven bench: {line}", flush=True))
+        results = await run_report_history_bench(
+            url,
+            organisations=args.organisations,
+            progress=lambda line: print(f"haven bench: {line}", flush=True),
+        )
     elif args.suite == "report":
         from services.bench.report_bench import print_table, run_report_bench
 
-        results = await run_report_bench(url, progress=lambda line: print(f"haven bench: {line}", flush=True))
+        results = await run_report_bench(
+            url, progress=lambda line: print(f"haven bench: {line}", flush=True)
+        )
     else:
         from services.bench.store import print_table, run_store_bench
 

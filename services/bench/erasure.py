@@ -42,7 +42,9 @@ from services.bench.workload import TENANT, BenchNoted, bench_metadata, syntheti
 from services.bootstrap import watch_erasures
 
 RAW_CHANNEL = "haven_bench_raw"
-LIMIT_MS = 1000.0  # the bound the README states: an erased key leaves every process's memory within 1 s
+LIMIT_MS = (
+    1000.0  # the bound the README states: an erased key leaves every process's memory within 1 s
+)
 FIGURES = ("erasure_broadcast",)
 
 
@@ -54,7 +56,9 @@ async def _listen(url: str, kek: str, reports: Any, stop: Any) -> None:
     provider = FileKeyProvider(Path(kek))
     keyring = Keyring(provider)
     watch: ErasureWatch = watch_erasures(url, keyring, None)
-    watch.subscribe(lambda _tenant, stream: reports.put(("ours", str(stream), time.time())), lambda: None)
+    watch.subscribe(
+        lambda _tenant, stream: reports.put(("ours", str(stream), time.time())), lambda: None
+    )
     raw = await asyncpg.connect(url)
     await raw.add_listener(RAW_CHANNEL, lambda *args: reports.put(("raw", args[3], time.time())))
     task = asyncio.create_task(watch.run())
@@ -79,19 +83,25 @@ async def _received(reports: Any, side: str, name: str) -> float:
     raise RuntimeError(f"the other process never heard of {side} {name}")
 
 
-async def run_erasure_bench(database_url: str, *, erasures: int = 200,
-                            progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+async def run_erasure_bench(
+    database_url: str, *, erasures: int = 200, progress: Callable[[str], None] | None = None
+) -> dict[str, dict[str, Any]]:
     if erasures < 1:
         raise ValueError("erasures must be positive")
     note = progress or (lambda _line: None)
     context = multiprocessing.get_context("spawn")
-    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=2, max_size=4) as pool:
+    async with (
+        scratch_database(database_url, note) as url,
+        scratch_pool(url, min_size=2, max_size=4) as pool,
+    ):
         with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
             kek = str(Path(folder) / "kek")
             provider = FileKeyProvider(Path(kek))
             store = PostgresEventStore(pool, Keyring(provider), EventRegistry([BenchNoted]))
             reports, stop = context.Queue(), context.Event()
-            other = context.Process(target=_other_process, args=(url, kek, reports, stop), daemon=True)
+            other = context.Process(
+                target=_other_process, args=(url, kek, reports, stop), daemon=True
+            )
             other.start()
             try:
                 note("waiting for the other process to listen")
@@ -127,8 +137,16 @@ def _figure(ours: list[float], raw: list[float]) -> dict[str, Any]:
         return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     value, limit = 1000 * statistics.median(ours), 1000 * statistics.median(raw)
-    return {"value": value, "unit": "ms", "raw": limit, "ratio": value / limit if limit > 0 else float("inf"),
-            "p50_ms": value, "p99_ms": ms(ours, 0.99), "max_ms": 1000 * max(ours), "raw_p99_ms": ms(raw, 0.99)}
+    return {
+        "value": value,
+        "unit": "ms",
+        "raw": limit,
+        "ratio": value / limit if limit > 0 else float("inf"),
+        "p50_ms": value,
+        "p99_ms": ms(ours, 0.99),
+        "max_ms": 1000 * max(ours),
+        "raw_p99_ms": ms(raw, 0.99),
+    }
 
 
 def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:

@@ -81,8 +81,10 @@ ORGANISATION = "org-bench"
 TEAM = "team-bench"
 WORKER = "worker-bench-01"
 READY_ATTEMPTS = 600  # x 0.1 s for the server to answer /ready
-RAW_NOTE = ("raw: command = plain asyncpg single-row INSERTs/s of the same size, as many tasks as clients; "
-            "case_read = GET /health on the same server, same load generator")
+RAW_NOTE = (
+    "raw: command = plain asyncpg single-row INSERTs/s of the same size, as many tasks as clients; "
+    "case_read = GET /health on the same server, same load generator"
+)
 
 
 # -- synthetic data ----------------------------------------------------------------------
@@ -108,8 +110,9 @@ def _service_id() -> str:
     return f"bench-service-{uuid.uuid4().hex}"  # the load generator's format too: same sizes
 
 
-async def _seed(use_cases: CaseUseCases, *, clients: int, cases_per_client: int, history: int,
-                today: dt.date) -> list[list[list[Any]]]:
+async def _seed(
+    use_cases: CaseUseCases, *, clients: int, cases_per_client: int, history: int, today: dt.date
+) -> list[list[list[Any]]]:
     """Open the cases through the use cases; returns [[case_id, version], ...] per client."""
     actor = Actor(WORKER, ORGANISATION)
     intake = _intake(today)
@@ -118,12 +121,20 @@ async def _seed(use_cases: CaseUseCases, *, clients: int, cases_per_client: int,
 
     async def one_case(owner: list[list[Any]]) -> int:
         case_id = str(uuid.uuid4())
-        version = await use_cases.open_case(actor, intake.command(
-            case_id=case_id, organisation_id=ORGANISATION, worker_id=WORKER, team_id=TEAM))
+        version = await use_cases.open_case(
+            actor,
+            intake.command(
+                case_id=case_id, organisation_id=ORGANISATION, worker_id=WORKER, team_id=TEAM
+            ),
+        )
         for _ in range(history - 1):
-            command = msgspec.json.decode(msgspec.json.encode({**service, "service_id": _service_id()}),
-                                          type=RecordServiceBody).command()
-            version = await use_cases.record_service(actor, case_id, command, expected_version=version)
+            command = msgspec.json.decode(
+                msgspec.json.encode({**service, "service_id": _service_id()}),
+                type=RecordServiceBody,
+            ).command()
+            version = await use_cases.record_service(
+                actor, case_id, command, expected_version=version
+            )
         owner.append([case_id, version])
         return version
 
@@ -142,13 +153,31 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(env: Mapping[str, str], port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _server(
+    env: Mapping[str, str], port: int, workers: int, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """granian serving the API factory, as `haven serve` runs it; stopped (SIGTERM) on exit."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers), "services.api.asgi:build"],
-            env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "services.api.asgi:build",
+            ],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             yield process
         finally:
@@ -180,11 +209,18 @@ async def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
 async def _load(spec: Mapping[str, Any]) -> dict[str, Any]:
     """One round of `services.bench.loadgen` in its own process."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.bench.loadgen",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "services.bench.loadgen",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate(json.dumps(spec).encode())
     if process.returncode != 0:
-        raise RuntimeError(f"the load generator failed ({process.returncode}): {err.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"the load generator failed ({process.returncode}): {err.decode(errors='replace')[-2000:]}"
+        )
     return json.loads(out)
 
 
@@ -209,19 +245,35 @@ class _Side:
 
 
 def _figure(ours: _Side, raw: float) -> dict[str, Any]:
-    return {"value": float(ours.rate), "unit": "req/s", "raw": float(raw),
-            "ratio": float(ours.rate / raw) if raw else 0.0,
-            "p50_ms": percentile(ours.latencies, 0.50), "p99_ms": percentile(ours.latencies, 0.99),
-            "requests": ours.requests, "failed": ours.failed}
+    return {
+        "value": float(ours.rate),
+        "unit": "req/s",
+        "raw": float(raw),
+        "ratio": float(ours.rate / raw) if raw else 0.0,
+        "p50_ms": percentile(ours.latencies, 0.50),
+        "p99_ms": percentile(ours.latencies, 0.99),
+        "requests": ours.requests,
+        "failed": ours.failed,
+    }
 
 
 # -- the figures ----------------------------------------------------------------------------
 
 
-async def _case_read(base: dict[str, Any], token: str, cases: list[list[list[Any]]], *, rounds: int,
-                     note: Callable[[str], None]) -> dict[str, Any]:
-    reads = {**base, "kind": "get", "headers": {"Authorization": f"Bearer {token}"},
-             "paths": [[f"/v1/cases/{case_id}" for case_id, _ in owned] for owned in cases]}
+async def _case_read(
+    base: dict[str, Any],
+    token: str,
+    cases: list[list[list[Any]]],
+    *,
+    rounds: int,
+    note: Callable[[str], None],
+) -> dict[str, Any]:
+    reads = {
+        **base,
+        "kind": "get",
+        "headers": {"Authorization": f"Bearer {token}"},
+        "paths": [[f"/v1/cases/{case_id}" for case_id, _ in owned] for owned in cases],
+    }
     trivial = {**base, "kind": "get", "headers": {}, "paths": [["/health"] for _ in cases]}
     ours, raw = _Side(), _Side()
     sides = [(ours, reads), (raw, trivial)]
@@ -234,11 +286,23 @@ async def _case_read(base: dict[str, Any], token: str, cases: list[list[list[Any
     return _figure(ours, raw.rate)
 
 
-async def _command(base: dict[str, Any], token: str, cases: list[list[list[Any]]],
-                   bench: StoreWorkload, *, today: dt.date, rounds: int,
-                   note: Callable[[str], None]) -> dict[str, Any]:
-    spec = {**base, "kind": "command", "headers": {"Authorization": f"Bearer {token}"},
-            "body": service_body(today), "cases": cases}
+async def _command(
+    base: dict[str, Any],
+    token: str,
+    cases: list[list[list[Any]]],
+    bench: StoreWorkload,
+    *,
+    today: dt.date,
+    rounds: int,
+    note: Callable[[str], None],
+) -> dict[str, Any]:
+    spec = {
+        **base,
+        "kind": "command",
+        "headers": {"Authorization": f"Bearer {token}"},
+        "body": service_body(today),
+        "cases": cases,
+    }
     writers = [bench.raw_writer() for _ in cases]
     ours, raw_rows, raw_elapsed = _Side(), 0, 0.0
     for round_ in range(rounds):
@@ -275,30 +339,51 @@ async def run_http_bench(
     figure runs `seconds` per side in all, in `rounds` alternating rounds; `workers` is the
     server's worker processes (`haven serve`'s default, 1).
     """
-    if seconds <= 0 or warmup < 0 or rounds < 1 or clients < 1 or cases_per_client < 1 or history < 1 \
-            or workers < 1:
-        raise ValueError("seconds, rounds, clients, cases_per_client, history and workers must be positive")
+    if (
+        seconds <= 0
+        or warmup < 0
+        or rounds < 1
+        or clients < 1
+        or cases_per_client < 1
+        or history < 1
+        or workers < 1
+    ):
+        raise ValueError(
+            "seconds, rounds, clients, cases_per_client, history and workers must be positive"
+        )
     note = progress or (lambda _line: None)
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     async with scratch_database(database_url, note) as url:
         with tempfile.TemporaryDirectory(prefix="haven-bench-http-") as folder:
             data_dir = Path(folder) / "data"
-            env = {**{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
-                   "HAVEN_DATABASE_URL": url, "HAVEN_DATA_DIR": str(data_dir),
-                   "HAVEN_KEK": f"file:{Path(folder) / 'kek'}"}
+            env = {
+                **{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
+                "HAVEN_DATABASE_URL": url,
+                "HAVEN_DATA_DIR": str(data_dir),
+                "HAVEN_KEK": f"file:{Path(folder) / 'kek'}",
+            }
             settings = Settings.from_environ(env)
             token = LocalIssuer.open(data_dir).mint(WORKER, ORGANISATION, ["caseworker"], TEAM)
             async with runtime(settings, url) as rt:
                 note(f"opening {clients * cases_per_client} cases of {history} events")
-                cases = await _seed(CaseUseCases(rt.store), clients=clients, cases_per_client=cases_per_client,
-                                    history=history, today=today)
-                size = await rt.pool.fetchval("SELECT avg(length(ciphertext))::int FROM haven.events "
-                                              "WHERE event_type = $1", tag_of(ServiceDelivered))
+                cases = await _seed(
+                    CaseUseCases(rt.store),
+                    clients=clients,
+                    cases_per_client=cases_per_client,
+                    history=history,
+                    today=today,
+                )
+                size = await rt.pool.fetchval(
+                    "SELECT avg(length(ciphertext))::int FROM haven.events WHERE event_type = $1",
+                    tag_of(ServiceDelivered),
+                )
                 size = size or 400  # history=1: no service yet; any plausible size
                 async with scratch_pool(url, min_size=clients + 2, max_size=clients + 4) as pool:
                     await pool.execute(RAW_SCHEMA)
                     bench = StoreWorkload(pool, rt.keyring, EventRegistry([BenchNoted]))
-                    bench.blobs = [os.urandom(size) for _ in bench.blobs]  # a recorded service's size
+                    bench.blobs = [
+                        os.urandom(size) for _ in bench.blobs
+                    ]  # a recorded service's size
                     port = _free_port()
                     base_url = f"http://127.0.0.1:{port}"
                     log = Path(folder) / "server.log"
@@ -307,12 +392,17 @@ async def run_http_bench(
                         await _wait_ready(base_url, process, log)
                         base = {"base_url": base_url, "seconds": seconds / rounds, "warmup": warmup}
                         results = {
-                            "case_read": await _case_read(base, token, cases, rounds=rounds, note=note),
-                            "command": await _command(base, token, cases, bench, today=today, rounds=rounds,
-                                                      note=note),
+                            "case_read": await _case_read(
+                                base, token, cases, rounds=rounds, note=note
+                            ),
+                            "command": await _command(
+                                base, token, cases, bench, today=today, rounds=rounds, note=note
+                            ),
                         }
                         if process.poll() is not None:
-                            raise RuntimeError("the server stopped during the bench:\n" + _log_tail(log))
+                            raise RuntimeError(
+                                "the server stopped during the bench:\n" + _log_tail(log)
+                            )
         return {figure: results[figure] for figure in FIGURES}
 
 

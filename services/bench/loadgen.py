@@ -78,8 +78,9 @@ async def _get_client(session: aiohttp.ClientSession, paths: list[str], tally: _
             tally.failed += status != 200
 
 
-async def _command_client(session: aiohttp.ClientSession, cases: list[list[Any]], body: dict[str, Any],
-                          tally: _Tally) -> None:
+async def _command_client(
+    session: aiohttp.ClientSession, cases: list[list[Any]], body: dict[str, Any], tally: _Tally
+) -> None:
     turn, timed = 0, False
     while time.perf_counter() < tally.stop_at or not timed:
         case = cases[turn % len(cases)]
@@ -87,8 +88,9 @@ async def _command_client(session: aiohttp.ClientSession, cases: list[list[Any]]
         payload = {**body, "service_id": f"bench-service-{uuid.uuid4().hex}"}
         counted = tally.counting
         start = time.perf_counter()
-        async with session.post(f"/v1/cases/{case[0]}/services", json=payload,
-                                headers={"If-Match": f'"{case[1]}"'}) as response:
+        async with session.post(
+            f"/v1/cases/{case[0]}/services", json=payload, headers={"If-Match": f'"{case[1]}"'}
+        ) as response:
             await response.read()
             status, etag = response.status, response.headers.get("ETag", "")
         if counted:
@@ -110,8 +112,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     tally = _Tally()
     connector = aiohttp.TCPConnector(limit=len(clients), force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-    async with aiohttp.ClientSession(spec["base_url"], connector=connector, timeout=timeout,
-                                     headers=spec.get("headers") or {}) as session:
+    async with aiohttp.ClientSession(
+        spec["base_url"], connector=connector, timeout=timeout, headers=spec.get("headers") or {}
+    ) as session:
         if spec["kind"] == "get":
             tasks = [_get_client(session, paths, tally) for paths in clients]
         else:
@@ -127,19 +130,25 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
         started, *_ = await asyncio.gather(clock(), *tasks)
         elapsed = time.perf_counter() - started
-    return {"requests": len(tally.latencies), "failed": tally.failed,
-            "statuses": {str(code): n for code, n in sorted(tally.statuses.items())}, "elapsed": elapsed,
-            "latencies_ms": [round(seconds * 1000, 4) for seconds in tally.latencies],
-            "cases": clients if spec["kind"] == "command" else []}
+    return {
+        "requests": len(tally.latencies),
+        "failed": tally.failed,
+        "statuses": {str(code): n for code, n in sorted(tally.statuses.items())},
+        "elapsed": elapsed,
+        "latencies_ms": [round(seconds * 1000, 4) for seconds in tally.latencies],
+        "cases": clients if spec["kind"] == "command" else [],
+    }
 
 
 def main() -> int:
     spec = json.load(sys.stdin)
     try:
         result = asyncio.run(run(spec))
-    except asyncio.TimeoutError:
-        print(f"loadgen: a request got no answer within {REQUEST_TIMEOUT:g} s: the server is stuck",
-              file=sys.stderr)
+    except TimeoutError:
+        print(
+            f"loadgen: a request got no answer within {REQUEST_TIMEOUT:g} s: the server is stuck",
+            file=sys.stderr,
+        )
         return 3
     json.dump(result, sys.stdout)
     return 0

@@ -75,8 +75,8 @@ TARGETS: dict[str, float] = {"rebuild": 0.25}  # minimum ours/raw
 ORGANISATION = "org-harbor"
 SUPERVISOR = "supervisor-harbor"
 TEAM = "team-harbor-bench"
-EVENTS_PER_CASE = 27    # about, in the demo plan (one organisation, no transfers)
-OPEN_PER_CASE = 0.55    # about: open cases per intake
+EVENTS_PER_CASE = 27  # about, in the demo plan (one organisation, no transfers)
+OPEN_PER_CASE = 0.55  # about: open cases per intake
 
 # What `team_caseload` reads of each row; the raw side fetches exactly these, unprocessed.
 _RAW_CASELOAD = """SELECT case_id, worker_id, version, enrolled_on, last_contact_on, waiting_referrals_since,
@@ -87,14 +87,19 @@ _RAW_CASELOAD = """SELECT case_id, worker_id, version, enrolled_on, last_contact
 # -- the seed ------------------------------------------------------------------------------
 
 
-def sized_plan(events: int, open_cases: int, *, seed: int, today: dt.date) -> tuple[DemoPlan, list[str]]:
+def sized_plan(
+    events: int, open_cases: int, *, seed: int, today: dt.date
+) -> tuple[DemoPlan, list[str]]:
     """A one-organisation demo plan with at least `events` events and `open_cases` open
     cases, and the ids of its open cases in plan order."""
     cases = max(1, math.ceil(max(events / EVENTS_PER_CASE, open_cases / OPEN_PER_CASE) * 1.03))
     while True:
         plan = demo_plan(seed=seed, cases=cases, today=today, organisations=(ORGANISATION,))
-        opened = [case_id for (org, case_id), stream in plan.streams.items()
-                  if _is_open(fold(enumerate(stream, start=1)))]
+        opened = [
+            case_id
+            for (org, case_id), stream in plan.streams.items()
+            if _is_open(fold(enumerate(stream, start=1)))
+        ]
         if plan.summary.events >= events and len(opened) >= open_cases:
             return plan, opened
         cases = math.ceil(cases * 1.1)
@@ -116,17 +121,34 @@ def with_team(plan: DemoPlan, case_ids: Sequence[str], *, workers: int) -> list[
             if step.case_id in chosen:
                 last[step.case_id] = step
         extra = tuple(
-            Step("assign", supervisor, case_id,
-                 cmd.AssignCase(worker_id=f"worker-harbor-bench-{chosen[case_id] % workers + 1}", team_id=TEAM,
-                                assigned_on=plan.today),
-                 step.version, step.version + 1)
-            for case_id, step in last.items())
+            Step(
+                "assign",
+                supervisor,
+                case_id,
+                cmd.AssignCase(
+                    worker_id=f"worker-harbor-bench-{chosen[case_id] % workers + 1}",
+                    team_id=TEAM,
+                    assigned_on=plan.today,
+                ),
+                step.version,
+                step.version + 1,
+            )
+            for case_id, step in last.items()
+        )
         scripts.append((*script, *extra))
     return scripts
 
 
-async def _seed(store: PostgresEventStore, events: int, team_cases: int, team_workers: int, *, seed: int,
-                today: dt.date, note: Callable[[str], None]) -> int:
+async def _seed(
+    store: PostgresEventStore,
+    events: int,
+    team_cases: int,
+    team_workers: int,
+    *,
+    seed: int,
+    today: dt.date,
+    note: Callable[[str], None],
+) -> int:
     """Plan, add the team, write through the bulk path; returns the number of events."""
     start = time.perf_counter()
     plan, open_cases = sized_plan(events, team_cases, seed=seed, today=today)
@@ -134,8 +156,10 @@ async def _seed(store: PostgresEventStore, events: int, team_cases: int, team_wo
     scripts = with_team(plan, open_cases[:team_cases], workers=team_workers)
     written = await write_scripts(store, scripts, today)
     seeded = time.perf_counter() - start
-    note(f"seeded {written.events:,} events ({written.streams:,} cases, {written.steps:,} commands) "
-         f"in {seeded:.1f} s ({planned:.1f} s planning; {written.events / seeded:,.0f} ev/s); not a figure")
+    note(
+        f"seeded {written.events:,} events ({written.streams:,} cases, {written.steps:,} commands) "
+        f"in {seeded:.1f} s ({planned:.1f} s planning; {written.events / seeded:,.0f} ev/s); not a figure"
+    )
     return written.events
 
 
@@ -143,12 +167,25 @@ async def _seed(store: PostgresEventStore, events: int, team_cases: int, team_wo
 
 
 def _figure(ours: float, raw: float, unit: str, **extra: Any) -> dict[str, Any]:
-    return {"value": float(ours), "unit": unit, "raw": float(raw), "ratio": float(ours / raw) if raw else 0.0,
-            **extra}
+    return {
+        "value": float(ours),
+        "unit": unit,
+        "raw": float(raw),
+        "ratio": float(ours / raw) if raw else 0.0,
+        **extra,
+    }
 
 
-async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventStore, events: int, *,
-                   partitioning: Partitioning, rounds: int, note: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+async def _rebuild(
+    pool: asyncpg.Pool,
+    keyring: Keyring,
+    store: PostgresEventStore,
+    events: int,
+    *,
+    partitioning: Partitioning,
+    rounds: int,
+    note: Callable[[str], None],
+) -> tuple[dict[str, Any], int]:
     make = projection_factories(keyring, store)["cases"]
 
     async def raw() -> int:  # the store bench's raw catch-up, over the same rows
@@ -181,23 +218,44 @@ async def _rebuild(pool: asyncpg.Pool, keyring: Keyring, store: PostgresEventSto
             totals[side][0] += read
             if read != events:
                 raise RuntimeError(f"rebuild ({side}) handled {read} of {events} events")
-    figure = _figure(totals["ours"][0] / totals["ours"][1], totals["raw"][0] / totals["raw"][1], "ev/s",
-                     events=events, workers=partitioning.workers)
+    figure = _figure(
+        totals["ours"][0] / totals["ours"][1],
+        totals["raw"][0] / totals["raw"][1],
+        "ev/s",
+        events=events,
+        workers=partitioning.workers,
+    )
     return figure, generation
 
 
-async def _team_caseload(pool: asyncpg.Pool, generation: int, team_cases: int, today: dt.date, *,
-                         seconds: float, warmup: float, rounds: int, note: Callable[[str], None]) -> dict[str, Any]:
+async def _team_caseload(
+    pool: asyncpg.Pool,
+    generation: int,
+    team_cases: int,
+    today: dt.date,
+    *,
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    note: Callable[[str], None],
+) -> dict[str, Any]:
     caseload = tables_of(CasesProjection, generation)[CASELOAD]
     await pool.execute(f"CREATE TABLE bench_caseload (LIKE {caseload} INCLUDING ALL)")
-    await pool.execute(f"INSERT INTO bench_caseload SELECT * FROM {caseload} WHERE tenant_id = $1 AND team_id = $2",
-                       ORGANISATION, TEAM)
+    await pool.execute(
+        f"INSERT INTO bench_caseload SELECT * FROM {caseload} WHERE tenant_id = $1 AND team_id = $2",
+        ORGANISATION,
+        TEAM,
+    )
     await pool.execute(f"VACUUM (ANALYZE) bench_caseload, {caseload}")
     page = await team_caseload(pool, ORGANISATION, TEAM, today)
     rows = len(await pool.fetch(_RAW_CASELOAD, ORGANISATION, TEAM))
     if page.total_cases != team_cases or rows != team_cases:
-        raise RuntimeError(f"the team holds {page.total_cases} open cases ({rows} raw rows), not {team_cases}")
-    note(f"team_caseload: {page.total_cases:,} open cases, {len(page.workers)} workers, a page of {len(page.cases)}")
+        raise RuntimeError(
+            f"the team holds {page.total_cases} open cases ({rows} raw rows), not {team_cases}"
+        )
+    note(
+        f"team_caseload: {page.total_cases:,} open cases, {len(page.workers)} workers, a page of {len(page.cases)}"
+    )
 
     async def ours() -> None:
         await team_caseload(pool, ORGANISATION, TEAM, today)
@@ -226,10 +284,17 @@ async def _team_caseload(pool: asyncpg.Pool, generation: int, team_cases: int, t
             await drive(side, query, seconds / rounds, counted=True)
     ours_rate = len(latencies["ours"]) / elapsed["ours"]
     raw_rate = len(latencies["raw"]) / elapsed["raw"]
-    return _figure(ours_rate, raw_rate, "q/s",
-                   p50_ms=percentile(latencies["ours"], 0.50), p99_ms=percentile(latencies["ours"], 0.99),
-                   raw_p50_ms=percentile(latencies["raw"], 0.50), raw_p99_ms=percentile(latencies["raw"], 0.99),
-                   queries=len(latencies["ours"]), rows=team_cases)
+    return _figure(
+        ours_rate,
+        raw_rate,
+        "q/s",
+        p50_ms=percentile(latencies["ours"], 0.50),
+        p99_ms=percentile(latencies["ours"], 0.99),
+        raw_p50_ms=percentile(latencies["raw"], 0.50),
+        raw_p99_ms=percentile(latencies["raw"], 0.99),
+        queries=len(latencies["ours"]),
+        rows=team_cases,
+    )
 
 
 # -- the suite ---------------------------------------------------------------------------
@@ -256,14 +321,24 @@ async def run_projections_bench(
     `haven_bench_<hex>` next to it and drops it at the end. With the defaults the seed holds
     about 240,000 events.
     """
-    if min(events, team_cases, team_workers, rebuild_rounds, rebuild_workers, rounds) < 1 or seconds <= 0:
-        raise ValueError("events, team_cases, team_workers, rebuild_rounds, rebuild_workers, seconds and rounds "
-                         "must be positive")
+    if (
+        min(events, team_cases, team_workers, rebuild_rounds, rebuild_workers, rounds) < 1
+        or seconds <= 0
+    ):
+        raise ValueError(
+            "events, team_cases, team_workers, rebuild_rounds, rebuild_workers, seconds and rounds "
+            "must be positive"
+        )
     note = progress or (lambda _line: None)
-    async with scratch_database(database_url, note) as url, scratch_pool(url, min_size=4, max_size=12) as pool, \
-            scratch_store(pool) as scratched:
+    async with (
+        scratch_database(database_url, note) as url,
+        scratch_pool(url, min_size=4, max_size=12) as pool,
+        scratch_store(pool) as scratched,
+    ):
         store, keyring, kek = scratched
-        written = await _seed(store, events, team_cases, team_workers, seed=seed, today=today, note=note)
+        written = await _seed(
+            store, events, team_cases, team_workers, seed=seed, today=today, note=note
+        )
         # The plan's hundreds of thousands of objects are garbage at this point: collected
         # here, so that no full collection walks them during the timed part.
         gc.collect()
@@ -271,10 +346,25 @@ async def run_projections_bench(
         results: dict[str, dict[str, Any]] = {}
         partitioning = Partitioning(url, f"file:{kek}", rebuild_workers)
         results["rebuild"], generation = await _rebuild(
-            pool, keyring, store, written, partitioning=partitioning, rounds=rebuild_rounds, note=note)
+            pool,
+            keyring,
+            store,
+            written,
+            partitioning=partitioning,
+            rounds=rebuild_rounds,
+            note=note,
+        )
         note("team_caseload")
         results["team_caseload"] = await _team_caseload(
-            pool, generation, team_cases, today, seconds=seconds, warmup=warmup, rounds=rounds, note=note)
+            pool,
+            generation,
+            team_cases,
+            today,
+            seconds=seconds,
+            warmup=warmup,
+            rounds=rounds,
+            note=note,
+        )
         return results
 
 

@@ -12,8 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def format_table(results: Mapping[str, Mapping[str, Any]], targets: Mapping[str, float] | None = None,
-                 *, latency_limit_ms: float | None = None) -> str:
+def format_table(
+    results: Mapping[str, Mapping[str, Any]],
+    targets: Mapping[str, float] | None = None,
+    *,
+    latency_limit_ms: float | None = None,
+) -> str:
     """A fixed-width text table: figure, ours, raw, ratio, target and a pass/MISS marker; then
     p50, p99, the p99 target and its marker when any figure has latencies."""
     targets = targets or {}
@@ -59,7 +63,11 @@ def format_table(results: Mapping[str, Mapping[str, Any]], targets: Mapping[str,
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
 
 
-def print_table(results: Mapping[str, Mapping[str, Any]], targets: Mapping[str, float] | None = None,
-                *, latency_limit_ms: float | None = None) -> None:
+def print_table(
+    results: Mapping[str, Mapping[str, Any]],
+    targets: Mapping[str, float] | None = None,
+    *,
+    latency_limit_ms: float | None = None,
+) -> None:
     """Print `format_table(results, targets, latency_limit_ms=...)` to standard output."""
     print(format_table(results, targets, latency_limit_ms=latency_limit_ms))

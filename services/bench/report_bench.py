@@ -38,26 +38,36 @@ SIZES = (10_000, 100_000)
 
 
 def figure_name(clients: int) -> str:
-    return f"report_{clients // 1000}k" if clients >= 1000 and clients % 1000 == 0 else f"report_{clients}"
+    return (
+        f"report_{clients // 1000}k"
+        if clients >= 1000 and clients % 1000 == 0
+        else f"report_{clients}"
+    )
 
 
 async def _one(database_url: str, clients: int, note: Callable[[str], None]) -> dict[str, Any]:
-    async with scratch_database(database_url, lambda line: note(f"{clients} clients: {line}")) as url, \
-            scratch_pool(url, min_size=2, max_size=8) as pool, \
-            scratch_store(pool) as scratched:
+    async with (
+        scratch_database(database_url, lambda line: note(f"{clients} clients: {line}")) as url,
+        scratch_pool(url, min_size=2, max_size=8) as pool,
+        scratch_store(pool) as scratched,
+    ):
         store, keyring, _ = scratched
         started = time.perf_counter()
         await seed_demo_bulk(store, cases=clients, seed=7, today=TODAY, rich=True)
         seeded = time.perf_counter() - started
         events = await pool.fetchval("SELECT count(*) FROM haven.events")
-        note(f"{clients} clients: seeded {events} events ({events / clients:.1f} per client) "
-             f"in {seeded:.1f} s")
+        note(
+            f"{clients} clients: seeded {events} events ({events / clients:.1f} per client) "
+            f"in {seeded:.1f} s"
+        )
         gc.collect()
         started = time.perf_counter()
         await rebuild(store, pool, projection_factories(keyring, store)["federal_inputs"])
         rows = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
-        note(f"{clients} clients: federal_inputs rebuilt ({rows} rows) in "
-             f"{time.perf_counter() - started:.1f} s")
+        note(
+            f"{clients} clients: federal_inputs rebuilt ({rows} rows) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         await pool.execute("VACUUM (ANALYZE)")
         job = FederalReportJob(login_as(url, "haven_reporting"))
         started = time.perf_counter()
@@ -70,16 +80,27 @@ async def _one(database_url: str, clients: int, note: Callable[[str], None]) -> 
             raise AssertionError("a re-run returned another release")
         counts = [c["count"] for t in document["tables"] for c in t["cells"]]
         note(f"{clients} clients: report in {seconds:.2f} s (re-run {rerun:.3f} s)")
-        return {"value": round(seconds, 3), "unit": "s", "clients": clients, "events": events,
-                "seed_seconds": round(seeded, 1), "input_rows": rows, "cells": len(counts),
-                "suppressed": sum(1 for c in counts if c is None),
-                "audit_targets": document["certificate"]["audit"]["targets"],
-                "audit_solves": document["certificate"]["audit"]["solves"],
-                "rerun_seconds": round(rerun, 4)}
+        return {
+            "value": round(seconds, 3),
+            "unit": "s",
+            "clients": clients,
+            "events": events,
+            "seed_seconds": round(seeded, 1),
+            "input_rows": rows,
+            "cells": len(counts),
+            "suppressed": sum(1 for c in counts if c is None),
+            "audit_targets": document["certificate"]["audit"]["targets"],
+            "audit_solves": document["certificate"]["audit"]["solves"],
+            "rerun_seconds": round(rerun, 4),
+        }
 
 
-async def run_report_bench(database_url: str, *, sizes: Sequence[int] = SIZES,
-                           progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Any]]:
+async def run_report_bench(
+    database_url: str,
+    *,
+    sizes: Sequence[int] = SIZES,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Time a full quarterly report per size (see the module doc)."""
     if not sizes or any(size < 1 for size in sizes):
         raise ValueError("sizes must be positive")
@@ -89,12 +110,17 @@ async def run_report_bench(database_url: str, *, sizes: Sequence[int] = SIZES,
 
 def format_results(results: Mapping[str, Mapping[str, Any]]) -> str:
     lines = [f"{'figure':14s} {'seconds':>9s} {'clients':>9s} {'events':>10s}"]
-    lines += [f"{name:14s} {r['value']:9.2f} {r['clients']:9d} {r['events']:10d}" for name, r in results.items()]
+    lines += [
+        f"{name:14s} {r['value']:9.2f} {r['clients']:9d} {r['events']:10d}"
+        for name, r in results.items()
+    ]
     for name, r in results.items():
-        lines.append(f"{name}: {r['clients']} clients, {r['events']} events (seeded in {r['seed_seconds']} s), "
-                     f"{r['input_rows']} input rows, "
-                     f"{r['cells']} cells ({r['suppressed']} suppressed), audit {r['audit_targets']} targets / "
-                     f"{r['audit_solves']} solves, re-run {r['rerun_seconds']} s")
+        lines.append(
+            f"{name}: {r['clients']} clients, {r['events']} events (seeded in {r['seed_seconds']} s), "
+            f"{r['input_rows']} input rows, "
+            f"{r['cells']} cells ({r['suppressed']} suppressed), audit {r['audit_targets']} targets / "
+            f"{r['audit_solves']} solves, re-run {r['rerun_seconds']} s"
+        )
     return "\n".join(lines)
 
 

@@ -28,7 +28,9 @@ POOL_CLOSE_SECONDS = 10
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(database_url: str, note: Callable[[str], None] = lambda _line: None) -> AsyncIterator[str]:
+async def scratch_database(
+    database_url: str, note: Callable[[str], None] = lambda _line: None
+) -> AsyncIterator[str]:
     name = f"haven_bench_{secrets.token_hex(6)}"
     url = with_database(database_url, name)
     try:
@@ -47,7 +49,7 @@ async def scratch_pool(url: str, *, min_size: int, max_size: int) -> AsyncIterat
     finally:
         try:
             await asyncio.wait_for(pool.close(), timeout=POOL_CLOSE_SECONDS)
-        except (asyncio.TimeoutError, asyncpg.PostgresError, OSError):
+        except (TimeoutError, asyncpg.PostgresError, OSError):
             pool.terminate()
 
 

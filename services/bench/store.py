@@ -66,11 +66,17 @@ TARGETS: dict[str, float] = {"append_concurrent": 0.6, "catch_up": 0.3}  # minim
 
 
 def _figure(ours: float, raw: float) -> dict[str, Any]:
-    return {"value": float(ours), "unit": "ev/s", "raw": float(raw), "ratio": float(ours / raw) if raw else 0.0}
+    return {
+        "value": float(ours),
+        "unit": "ev/s",
+        "raw": float(raw),
+        "ratio": float(ours / raw) if raw else 0.0,
+    }
 
 
-async def _compare(ours: Sequence[Op], raw: Sequence[Op], *, seconds: float, warmup: float,
-                   rounds: int) -> dict[str, Any]:
+async def _compare(
+    ours: Sequence[Op], raw: Sequence[Op], *, seconds: float, warmup: float, rounds: int
+) -> dict[str, Any]:
     """Ours and raw alternately, `rounds` times, `seconds` in all for each side.
 
     The order flips every round (ours-raw, raw-ours, ...) so that drift in the machine's
@@ -92,19 +98,24 @@ def _import_plan(events: int) -> list[list[int]]:
     sizes = [STREAM_EVENTS] * (events // STREAM_EVENTS)
     if events % STREAM_EVENTS:
         sizes.append(events % STREAM_EVENTS)
-    return [sizes[i:i + STREAMS_PER_TRANSACTION] for i in range(0, len(sizes), STREAMS_PER_TRANSACTION)]
+    return [
+        sizes[i : i + STREAMS_PER_TRANSACTION]
+        for i in range(0, len(sizes), STREAMS_PER_TRANSACTION)
+    ]
 
 
 # -- the figures ------------------------------------------------------------------------
 
 
-async def _catch_up(bench: StoreWorkload, events: int, *, rounds: int, loaders: int,
-                    note: Callable[[str], None]) -> dict[str, Any]:
+async def _catch_up(
+    bench: StoreWorkload, events: int, *, rounds: int, loaders: int, note: Callable[[str], None]
+) -> dict[str, Any]:
     await bench.pool.execute("TRUNCATE haven.events, haven.streams, bench_raw")
     plan = _import_plan(events)
     note(f"catch_up: loading {events:,} events into haven.events")
-    loaded = await in_parallel([lambda sizes=sizes: bench.our_import(sizes) for sizes in plan],
-                               loaders)
+    loaded = await in_parallel(
+        [lambda sizes=sizes: bench.our_import(sizes) for sizes in plan], loaders
+    )
     note(f"catch_up: loading {events:,} rows into bench_raw")
     await in_parallel([lambda sizes=sizes: bench.raw_import(sizes) for sizes in plan], loaders)
     await bench.pool.execute("VACUUM (ANALYZE) haven.events, haven.streams, bench_raw")
@@ -130,9 +141,17 @@ async def _catch_up(bench: StoreWorkload, events: int, *, rounds: int, loaders: 
     return _figure(totals["ours"][0] / totals["ours"][1], totals["raw"][0] / totals["raw"][1])
 
 
-async def _run(bench: StoreWorkload, *, events_for_catch_up: int, seconds: float, warmup: float,
-               rounds: int, writers: int, catch_up_rounds: int,
-               note: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+async def _run(
+    bench: StoreWorkload,
+    *,
+    events_for_catch_up: int,
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    writers: int,
+    catch_up_rounds: int,
+    note: Callable[[str], None],
+) -> dict[str, dict[str, Any]]:
     timing = {"seconds": seconds, "warmup": warmup, "rounds": rounds}
     results: dict[str, dict[str, Any]] = {}
 
@@ -141,21 +160,29 @@ async def _run(bench: StoreWorkload, *, events_for_catch_up: int, seconds: float
 
     note(f"append_concurrent ({writers} writers)")
     results["append_concurrent"] = await _compare(
-        [bench.our_writer() for _ in range(writers)], [bench.raw_writer() for _ in range(writers)], **timing)
+        [bench.our_writer() for _ in range(writers)],
+        [bench.raw_writer() for _ in range(writers)],
+        **timing,
+    )
 
     note("bulk_import")
     results["bulk_import"] = await _compare([bench.our_import], [bench.raw_import], **timing)
 
     note("read_stream")
     our_stream, raw_stream = uuid.uuid4(), uuid.uuid4()
-    await bench.store.append(TENANT, our_stream, 0, bench.our_events(STREAM_EVENTS), bench_metadata())
+    await bench.store.append(
+        TENANT, our_stream, 0, bench.our_events(STREAM_EVENTS), bench_metadata()
+    )
     await bench.pool.executemany(
-        RAW_INSERT, bench.raw_rows(raw_stream, os.urandom(8).hex(), 1, STREAM_EVENTS, utc_now()))
+        RAW_INSERT, bench.raw_rows(raw_stream, os.urandom(8).hex(), 1, STREAM_EVENTS, utc_now())
+    )
     results["read_stream"] = await _compare(
-        [bench.our_reader(our_stream)], [bench.raw_reader(raw_stream)], **timing)
+        [bench.our_reader(our_stream)], [bench.raw_reader(raw_stream)], **timing
+    )
 
     results["catch_up"] = await _catch_up(
-        bench, events_for_catch_up, rounds=catch_up_rounds, loaders=4, note=note)
+        bench, events_for_catch_up, rounds=catch_up_rounds, loaders=4, note=note
+    )
     return {name: results[name] for name in FIGURES}
 
 
@@ -180,10 +207,14 @@ async def run_store_bench(
     given, is called with a short line as each step starts.
     """
     if events_for_catch_up < 1 or seconds <= 0 or rounds < 1 or writers < 1 or catch_up_rounds < 1:
-        raise ValueError("events_for_catch_up, seconds, rounds, writers and catch_up_rounds must be positive")
+        raise ValueError(
+            "events_for_catch_up, seconds, rounds, writers and catch_up_rounds must be positive"
+        )
     note = progress or (lambda _line: None)
-    async with scratch_database(database_url, note) as url, \
-            scratch_pool(url, min_size=writers + 4, max_size=max(writers + 4, 20)) as pool:
+    async with (
+        scratch_database(database_url, note) as url,
+        scratch_pool(url, min_size=writers + 4, max_size=max(writers + 4, 20)) as pool,
+    ):
         await pool.execute(RAW_SCHEMA)
         with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
             provider = FileKeyProvider(Path(folder) / "kek")
@@ -191,9 +222,16 @@ async def run_store_bench(
                 keyring = Keyring(provider)
                 bench = StoreWorkload(pool, keyring, EventRegistry([BenchNoted]))
                 note(f"events of {bench.mean_ciphertext:.0f} bytes of ciphertext on average")
-                return await _run(bench, events_for_catch_up=events_for_catch_up, seconds=seconds,
-                                  warmup=warmup, rounds=rounds, writers=writers,
-                                  catch_up_rounds=catch_up_rounds, note=note)
+                return await _run(
+                    bench,
+                    events_for_catch_up=events_for_catch_up,
+                    seconds=seconds,
+                    warmup=warmup,
+                    rounds=rounds,
+                    writers=writers,
+                    catch_up_rounds=catch_up_rounds,
+                    note=note,
+                )
             finally:
                 provider.close()
 

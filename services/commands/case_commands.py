@@ -65,18 +65,20 @@ class CaseCommandRequest(NamedTuple):
 
 
 async def run_case_command(runtime: Runtime, request: CaseCommandRequest) -> Answer:
-    known = case_reader.known_at(runtime, request.principal.organisation_id, request.case_id,
-                     request.expected_version)
+    known = case_reader.known_at(
+        runtime, request.principal.organisation_id, request.case_id, request.expected_version
+    )
     if known is not None:
         with contextlib.suppress(*_NOT_CARRIED):
             return await _decided_on(runtime, request, known)
-    state = await case_reader.current_state(runtime, request.principal.organisation_id, request.case_id)
+    state = await case_reader.current_state(
+        runtime, request.principal.organisation_id, request.case_id
+    )
     return await _decided_on(runtime, request, state)
 
 
 async def _decided_on(runtime: Runtime, request: CaseCommandRequest, state: CaseState) -> Answer:
-    require(request.principal, request.action, CaseFacts.of(state),
-            team_access=request.team_access)
+    require(request.principal, request.action, CaseFacts.of(state), team_access=request.team_access)
     if request.check is not None:
         request.check()
     expected = request.expected_version
@@ -95,18 +97,37 @@ async def _decided_on(runtime: Runtime, request: CaseCommandRequest, state: Case
             raise PreconditionFailed()
         return await use_cases.execute(request.actor, case_id, request.command, expected)
 
-    return await run_once(runtime, request.actor, request.idempotency, 200, execute,
-                          request.answer, case_id,
-                          known={(request.principal.organisation_id, case_id): state})
+    return await run_once(
+        runtime,
+        request.actor,
+        request.idempotency,
+        200,
+        execute,
+        request.answer,
+        case_id,
+        known={(request.principal.organisation_id, case_id): state},
+    )
 
 
-async def open_case(runtime: Runtime, principal: Principal, actor: Actor, command: cmd.OpenCase,
-                    idempotent: Idempotency, answer: AnswerBody,
-                    faults: Sequence[tuple[str, str]] = ()) -> Answer:
+async def open_case(
+    runtime: Runtime,
+    principal: Principal,
+    actor: Actor,
+    command: cmd.OpenCase,
+    idempotent: Idempotency,
+    answer: AnswerBody,
+    faults: Sequence[tuple[str, str]] = (),
+) -> Answer:
     """Intake: a new case in the caller's organisation, answered 201."""
     require(principal, Action.CASE_OPEN, None)
     if faults:
         raise InvalidRequest(faults)
-    return await run_once(runtime, actor, idempotent, 201,
-                          lambda use_cases: use_cases.open_case(actor, command), answer,
-                          command.case_id)
+    return await run_once(
+        runtime,
+        actor,
+        idempotent,
+        201,
+        lambda use_cases: use_cases.open_case(actor, command),
+        answer,
+        command.case_id,
+    )

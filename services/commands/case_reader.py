@@ -20,8 +20,9 @@ from services.commands.ports import CaseStore
 from services.observability.logging import get_logger
 
 
-async def read_history(store: CaseStore | Any, organisation_id: str,
-                       case_id: uuid.UUID) -> tuple[CaseState, Sequence[Any]]:
+async def read_history(
+    store: CaseStore | Any, organisation_id: str, case_id: uuid.UUID
+) -> tuple[CaseState, Sequence[Any]]:
     """The case folded from its stream, with the stored events; empty when it is missing,
     another organisation's, or erased (an erased case answers exactly like a missing one)."""
     try:
@@ -60,8 +61,11 @@ async def current_state(runtime: Runtime, organisation_id: str, case_id: uuid.UU
             if runtime.recent is not None:  # (an empty state, no such case, is not kept)
                 runtime.recent.remember({key: view.state})
             return view.state
-        known = (runtime.recent.at_version(key, view.head_version)
-                 if runtime.recent is not None else None)
+        known = (
+            runtime.recent.at_version(key, view.head_version)
+            if runtime.recent is not None
+            else None
+        )
         if known is not None:
             return known
     state = await load_for(runtime, organisation_id, case_id)
@@ -70,8 +74,9 @@ async def current_state(runtime: Runtime, organisation_id: str, case_id: uuid.UU
     return state
 
 
-def known_at(runtime: Runtime, organisation_id: str, case_id: uuid.UUID,
-             version: int | None) -> CaseState | None:
+def known_at(
+    runtime: Runtime, organisation_id: str, case_id: uuid.UUID, version: int | None
+) -> CaseState | None:
     """The case's state at `version` if this process knows it (no I/O)."""
     if version is None or runtime.recent is None:
         return None

@@ -13,24 +13,38 @@ from services.commands.ports import Actor
 from services.commands.use_cases import CaseUseCases
 
 
-async def accept_transfer(runtime: Runtime, actor: Actor, sending_organisation: str,
-                          case_id: str, transfer_id: str, accepted_on: dt.date) -> int:
+async def accept_transfer(
+    runtime: Runtime,
+    actor: Actor,
+    sending_organisation: str,
+    case_id: str,
+    transfer_id: str,
+    accepted_on: dt.date,
+) -> int:
     """The case opens here as `transfer_id`; returns its version."""
     use_cases = CaseUseCases(runtime.store)
-    version = await use_cases.accept_transfer(actor, sending_organisation, case_id, transfer_id,
-                                              accepted_on)
+    version = await use_cases.accept_transfer(
+        actor, sending_organisation, case_id, transfer_id, accepted_on
+    )
     if runtime.recent is not None:
         runtime.recent.remember(use_cases.appended)
     return version
 
 
-async def decline_transfer(runtime: Runtime, actor: Actor, sending_organisation: str,
-                           case_id: str, transfer_id: str, declined_on: dt.date,
-                           reason: str | None) -> int:
+async def decline_transfer(
+    runtime: Runtime,
+    actor: Actor,
+    sending_organisation: str,
+    case_id: str,
+    transfer_id: str,
+    declined_on: dt.date,
+    reason: str | None,
+) -> int:
     """The case stays with its organisation; returns the sending case's version."""
     use_cases = CaseUseCases(runtime.store)
-    version = await use_cases.decline_transfer(actor, sending_organisation, case_id, transfer_id,
-                                               declined_on, reason)
+    version = await use_cases.decline_transfer(
+        actor, sending_organisation, case_id, transfer_id, declined_on, reason
+    )
     if runtime.recent is not None:
         runtime.recent.remember(use_cases.appended)
     return version

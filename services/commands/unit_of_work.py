@@ -53,8 +53,9 @@ class UnitOfWorkStore:
     appends join it. A use case that opens a transaction of its own (the transfer: two
     streams) gets this one: its appends and the idempotency record commit together."""
 
-    def __init__(self, store: PostgresEventStore, conn: Connection, *,
-                 in_transaction: bool = True) -> None:
+    def __init__(
+        self, store: PostgresEventStore, conn: Connection, *, in_transaction: bool = True
+    ) -> None:
         self._store = store
         self._conn = conn
         self._in_transaction = in_transaction
@@ -115,8 +116,9 @@ async def run_once(
     try:
         if key is None:  # nothing to commit beside the events: an append is one statement
             async with pool.acquire() as conn:
-                use_cases = CaseUseCases(UnitOfWorkStore(runtime.store, conn, in_transaction=False),
-                                         known=known)
+                use_cases = CaseUseCases(
+                    UnitOfWorkStore(runtime.store, conn, in_transaction=False), known=known
+                )
                 version = await execute(use_cases)
             runtime.store.announce()
             payload = ENCODE(answer(version))
@@ -128,8 +130,9 @@ async def run_once(
                 claimed = await idempotency.claim(conn, tenant, user, key, hashed)
                 if not isinstance(claimed, idempotency.Claimed):
                     raise _AnsweredEarlier(_replayed(claimed))  # rolls the append back
-                await idempotency.complete(conn, tenant, user, key, hashed, status, payload,
-                                           uuid.UUID(case_id))
+                await idempotency.complete(
+                    conn, tenant, user, key, hashed, status, payload, uuid.UUID(case_id)
+                )
     except _AnsweredEarlier as earlier:
         return earlier.answer
     except ConcurrencyConflict:

@@ -11,5 +11,14 @@ from services.identity.errors import REASONS, InvalidToken
 from services.identity.local_issuer import LocalIssuer
 from services.identity.verifier import TokenVerifier, verifier_from_settings
 
-__all__ = ["DEFAULT_TEAM", "REASONS", "ROLES", "InvalidToken", "LocalIssuer", "Principal", "SigningKeyError",
-           "TokenVerifier", "verifier_from_settings"]
+__all__ = [
+    "DEFAULT_TEAM",
+    "REASONS",
+    "ROLES",
+    "InvalidToken",
+    "LocalIssuer",
+    "Principal",
+    "SigningKeyError",
+    "TokenVerifier",
+    "verifier_from_settings",
+]

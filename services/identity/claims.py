@@ -28,7 +28,9 @@ import msgspec
 from domain.identifiers import is_identifier
 from services.identity.errors import InvalidToken
 
-ROLES: frozenset[str] = frozenset({"caseworker", "supervisor", "privacy_officer", "reporter", "admin"})
+ROLES: frozenset[str] = frozenset(
+    {"caseworker", "supervisor", "privacy_officer", "reporter", "admin"}
+)
 DEFAULT_TEAM = "default"  # the team of a token without a ``team`` claim, in every organisation
 
 
@@ -42,7 +44,6 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
-
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
@@ -69,6 +70,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         expires_at = dt.datetime.fromtimestamp(exp, dt.UTC)
     except (OverflowError, OSError, ValueError):
         raise InvalidToken("invalid-claims") from None
-    return Principal(user_id=user, organisation_id=org, roles=roles,
-                     team_id=DEFAULT_TEAM if team is None else team, token_id=jti,
-                     expires_at=expires_at)
+    return Principal(
+        user_id=user,
+        organisation_id=org,
+        roles=roles,
+        team_id=DEFAULT_TEAM if team is None else team,
+        token_id=jti,
+        expires_at=expires_at,
+    )

@@ -38,25 +38,43 @@ def parse_ttl(text: str) -> dt.timedelta:
     return ttl
 
 
-def add_token_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def add_token_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     token: argparse.ArgumentParser = subparsers.add_parser(
-        "token", help="mint a bearer token from the local issuer (refused when HAVEN_OIDC_* is set)")
+        "token", help="mint a bearer token from the local issuer (refused when HAVEN_OIDC_* is set)"
+    )
     token.add_argument("--user", required=True, help="user id (the token's subject)")
     token.add_argument("--org", required=True, help="organisation id")
-    token.add_argument("--role", required=True, action="append", dest="roles", choices=sorted(ROLES),
-                       help="a role; repeat for several")
-    token.add_argument("--team", help=f"team id (without it, the organisation's default team, {DEFAULT_TEAM!r})")
-    token.add_argument("--ttl", type=parse_ttl, default=DEFAULT_TTL, help="lifetime, e.g. 30m, 8h, 1d (default 8h)")
+    token.add_argument(
+        "--role",
+        required=True,
+        action="append",
+        dest="roles",
+        choices=sorted(ROLES),
+        help="a role; repeat for several",
+    )
+    token.add_argument(
+        "--team", help=f"team id (without it, the organisation's default team, {DEFAULT_TEAM!r})"
+    )
+    token.add_argument(
+        "--ttl", type=parse_ttl, default=DEFAULT_TTL, help="lifetime, e.g. 30m, 8h, 1d (default 8h)"
+    )
     return token
 
 
 def run_token_command(settings: Settings, args: argparse.Namespace) -> int:
     if settings.oidc_issuer:
-        print("haven: an external identity provider is configured (HAVEN_OIDC_ISSUER); "
-              "get tokens from it, not from haven token", file=sys.stderr)
+        print(
+            "haven: an external identity provider is configured (HAVEN_OIDC_ISSUER); "
+            "get tokens from it, not from haven token",
+            file=sys.stderr,
+        )
         return 2
     try:
-        token = LocalIssuer.open(settings.data_dir).mint(args.user, args.org, args.roles, args.team, args.ttl)
+        token = LocalIssuer.open(settings.data_dir).mint(
+            args.user, args.org, args.roles, args.team, args.ttl
+        )
     except ValueError as error:
         print(f"haven: {error}", file=sys.stderr)
         return 2

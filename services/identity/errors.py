@@ -9,20 +9,22 @@ without leaking a bearer credential or who it was issued to.
 
 from __future__ import annotations
 
-REASONS = frozenset({
-    "malformed",              # not a compact JWS, bad base64/JSON, unsupported header (crit, b64)
-    "algorithm-not-allowed",  # alg outside the allow-list, or not the algorithm of the key's type
-    "unknown-kid",            # no kid, or no key with that kid (after a rate-limited refresh)
-    "bad-signature",          # signature does not verify under the named key
-    "expired",                # exp (plus leeway) has passed
-    "not-yet-valid",          # nbf or iat (minus leeway) still in the future
-    "lifetime-too-long",      # exp - iat beyond the accepted lifetime (HAVEN_TOKEN_MAX_LIFETIME)
-    "wrong-issuer",
-    "wrong-audience",
-    "missing-claims",         # a required claim is absent, or no role Haven knows
-    "invalid-claims",         # a claim has the wrong type or shape
-    "keys-unavailable",       # the JWKS has never been fetched successfully
-})
+REASONS = frozenset(
+    {
+        "malformed",  # not a compact JWS, bad base64/JSON, unsupported header (crit, b64)
+        "algorithm-not-allowed",  # alg outside the allow-list, or not the algorithm of the key's type
+        "unknown-kid",  # no kid, or no key with that kid (after a rate-limited refresh)
+        "bad-signature",  # signature does not verify under the named key
+        "expired",  # exp (plus leeway) has passed
+        "not-yet-valid",  # nbf or iat (minus leeway) still in the future
+        "lifetime-too-long",  # exp - iat beyond the accepted lifetime (HAVEN_TOKEN_MAX_LIFETIME)
+        "wrong-issuer",
+        "wrong-audience",
+        "missing-claims",  # a required claim is absent, or no role Haven knows
+        "invalid-claims",  # a claim has the wrong type or shape
+        "keys-unavailable",  # the JWKS has never been fetched successfully
+    }
+)
 
 
 class InvalidToken(Exception):

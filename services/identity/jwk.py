@@ -33,17 +33,30 @@ PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519Public
 
 # algorithm -> (kty, curve or None): the only key shape each algorithm may be verified with.
 KEY_SHAPE: dict[str, tuple[str, str | None]] = {
-    "RS256": ("RSA", None), "RS384": ("RSA", None), "RS512": ("RSA", None), "PS256": ("RSA", None),
-    "ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "EdDSA": ("OKP", "Ed25519"),
+    "RS256": ("RSA", None),
+    "RS384": ("RSA", None),
+    "RS512": ("RSA", None),
+    "PS256": ("RSA", None),
+    "ES256": ("EC", "P-256"),
+    "ES384": ("EC", "P-384"),
+    "EdDSA": ("OKP", "Ed25519"),
 }
 # The algorithm PyJWT is told to build each key shape with (the key object is the same for
 # every RSA algorithm, so RS256 stands for all of them).
-_BUILD_AS = {("RSA", None): "RS256", ("EC", "P-256"): "ES256", ("EC", "P-384"): "ES384",
-             ("OKP", "Ed25519"): "EdDSA"}
+_BUILD_AS = {
+    ("RSA", None): "RS256",
+    ("EC", "P-256"): "ES256",
+    ("EC", "P-384"): "ES384",
+    ("OKP", "Ed25519"): "EdDSA",
+}
 MIN_RSA_BITS = 2048
 # RFC 7638 §3.2: the required members, per key type, that a thumbprint hashes.
-_THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
-                       "OKP": ("crv", "kty", "x"), "oct": ("k", "kty")}
+_THUMBPRINT_MEMBERS = {
+    "RSA": ("e", "kty", "n"),
+    "EC": ("crv", "kty", "x", "y"),
+    "OKP": ("crv", "kty", "x"),
+    "oct": ("k", "kty"),
+}
 
 
 class JwksError(Exception):
@@ -71,8 +84,12 @@ def b64url(data: bytes) -> str:
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 JWK thumbprint (SHA-256, base64url): a key id derived from the key itself."""
     members = _THUMBPRINT_MEMBERS[jwk["kty"]]
-    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"),
-                           sort_keys=True, ensure_ascii=False)
+    canonical = json.dumps(
+        {name: jwk[name] for name in members},
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 

@@ -60,12 +60,21 @@ def check_jwks_url(url: str) -> None:
         return
     if parts.scheme == "http" and parts.hostname in _LOOPBACK:
         return
-    raise ValueError("HAVEN_OIDC_JWKS_URL must be an https:// URL (http:// only to 127.0.0.1 or localhost)")
+    raise ValueError(
+        "HAVEN_OIDC_JWKS_URL must be an https:// URL (http:// only to 127.0.0.1 or localhost)"
+    )
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
-                         headers: Message, newurl: str) -> None:
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> None:
         return None  # the 3xx then surfaces as an HTTPError
 
 
@@ -88,8 +97,13 @@ async def fetch_url(url: str) -> bytes:
 
 class JwksCache:
     def __init__(
-        self, url: str, *, fetch: Fetch | None = None, min_refresh_interval: float = 30.0,
-        max_age: float = 3600.0, monotonic: Callable[[], float] = time.monotonic,
+        self,
+        url: str,
+        *,
+        fetch: Fetch | None = None,
+        min_refresh_interval: float = 30.0,
+        max_age: float = 3600.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         check_jwks_url(url)
         self._url = url
@@ -98,12 +112,14 @@ class JwksCache:
         self._max_age = max_age
         self._monotonic = monotonic
         self._keys: dict[str, VerificationKey] = {}
-        self._fetched_at: float | None = None    # last successful fetch
+        self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last attempt, successful or not
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str) -> VerificationKey | None:
-        fresh = self._fetched_at is not None and self._monotonic() - self._fetched_at < self._max_age
+        fresh = (
+            self._fetched_at is not None and self._monotonic() - self._fetched_at < self._max_age
+        )
         if not (fresh and kid in self._keys):
             await self._refresh()
         if self._fetched_at is None:
@@ -119,7 +135,10 @@ class JwksCache:
             try:
                 keys = parse_jwks(await self._fetch(self._url))
             except Exception as error:  # any failure of the provider: keep what we have
-                log.warning("could not refresh the identity provider's key set",
-                            error_code="jwks-refresh-failed", exc_type=type(error).__name__)
+                log.warning(
+                    "could not refresh the identity provider's key set",
+                    error_code="jwks-refresh-failed",
+                    exc_type=type(error).__name__,
+                )
                 return
             self._keys, self._fetched_at = keys, now

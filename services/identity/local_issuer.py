@@ -38,23 +38,36 @@ MAX_TTL = dt.timedelta(hours=24)
 
 
 class LocalIssuer:
-    def __init__(self, private_key: ed25519.Ed25519PrivateKey, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, private_key: ed25519.Ed25519PrivateKey, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._private_key = private_key
         self._clock = clock
         self._public_jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url(public_bytes(private_key))}
         self.kid = thumbprint(self._public_jwk)
 
     @classmethod
-    def open(cls, data_dir: Path, *, create: bool = True, clock: Callable[[], float] = time.time) -> LocalIssuer:
+    def open(
+        cls, data_dir: Path, *, create: bool = True, clock: Callable[[], float] = time.time
+    ) -> LocalIssuer:
         """The issuer whose key is in `data_dir`, creating the key on first use."""
-        return cls(open_signing_key(data_dir / KEY_FILE_NAME, "token signing key", create=create), clock=clock)
+        return cls(
+            open_signing_key(data_dir / KEY_FILE_NAME, "token signing key", create=create),
+            clock=clock,
+        )
 
     def jwks(self) -> dict[str, Any]:
         """The public key as a JWK set (never the private key)."""
         return {"keys": [{**self._public_jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
 
-    def mint(self, user: str, org: str, roles: Iterable[str], team: str | None = None,
-             ttl: dt.timedelta = DEFAULT_TTL) -> str:
+    def mint(
+        self,
+        user: str,
+        org: str,
+        roles: Iterable[str],
+        team: str | None = None,
+        ttl: dt.timedelta = DEFAULT_TTL,
+    ) -> str:
         """A signed token; ValueError for an unknown role, a bad id or a lifetime over 24 h.
         Without `team` the token has no ``team`` claim: its holder is on the organisation's
         default team (`claims.DEFAULT_TEAM`), as with an external provider's team-less token."""
@@ -69,9 +82,18 @@ class LocalIssuer:
             raise ValueError("the lifetime must be more than zero and at most 24 hours")
         now = int(self._clock())
         claims: dict[str, Any] = {
-            "iss": LOCAL_ISSUER, "aud": LOCAL_AUDIENCE, "sub": user, "org": org, "roles": roles,
-            "iat": now, "nbf": now, "exp": now + int(ttl.total_seconds()), "jti": str(uuid.uuid4()),
+            "iss": LOCAL_ISSUER,
+            "aud": LOCAL_AUDIENCE,
+            "sub": user,
+            "org": org,
+            "roles": roles,
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(ttl.total_seconds()),
+            "jti": str(uuid.uuid4()),
         }
         if team is not None:
             claims["team"] = team
-        return jwt.encode(claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"})
+        return jwt.encode(
+            claims, self._private_key, algorithm="EdDSA", headers={"kid": self.kid, "typ": "JWT"}
+        )

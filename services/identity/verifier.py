@@ -62,11 +62,18 @@ VERIFIED_CACHE_SIZE = 10_000
 VERIFIED_TTL_SECONDS = 300.0
 
 _PYJWT_OPTIONS: Any = {
-    "verify_signature": True, "verify_aud": True, "require": list(REQUIRED_CLAIMS), "strict_aud": False,
+    "verify_signature": True,
+    "verify_aud": True,
+    "require": list(REQUIRED_CLAIMS),
+    "strict_aud": False,
     # Ours instead: times against the injectable clock; the issuer by exact equality (PyJWT
     # 2.10.0 matched substrings, CVE-2024-53861); sub/jti types in `principal_from_claims`.
-    "verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_iss": False,
-    "verify_sub": False, "verify_jti": False,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_iss": False,
+    "verify_sub": False,
+    "verify_jti": False,
 }
 # Most specific first: InvalidSignatureError is a DecodeError, the others InvalidTokenErrors.
 _REASON_FOR_ERROR: tuple[tuple[type[Exception], str], ...] = (
@@ -80,9 +87,17 @@ _REASON_FOR_ERROR: tuple[tuple[type[Exception], str], ...] = (
 
 
 class TokenVerifier:
-    def __init__(self, *, issuer: str, audience: str, keys: KeySource, algorithms: Collection[str],
-                 leeway: float = DEFAULT_LEEWAY_SECONDS, max_lifetime: float = DEFAULT_MAX_LIFETIME_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        keys: KeySource,
+        algorithms: Collection[str],
+        leeway: float = DEFAULT_LEEWAY_SECONDS,
+        max_lifetime: float = DEFAULT_MAX_LIFETIME_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not algorithms or not set(algorithms) <= OIDC_ALGORITHMS:
             raise ValueError("algorithms must be a non-empty subset of the asymmetric allow-list")
         self.issuer = issuer
@@ -96,20 +111,34 @@ class TokenVerifier:
         # sends the same token with every request, and PyJWT's decoding costs more than the
         # rest of a case read. Times are still checked on every use, so a cached token expires
         # on time, and the key is looked up each time, so a withdrawn key stops them at once.
-        self._verified: TTLCache[str, tuple[dict[str, Any], str, Any]] = TTLCache(VERIFIED_CACHE_SIZE,
-                                                                                  VERIFIED_TTL_SECONDS)
+        self._verified: TTLCache[str, tuple[dict[str, Any], str, Any]] = TTLCache(
+            VERIFIED_CACHE_SIZE, VERIFIED_TTL_SECONDS
+        )
 
     @classmethod
     def for_local_issuer(cls, issuer: LocalIssuer, **options: Any) -> TokenVerifier:
-        return cls(issuer=LOCAL_ISSUER, audience=LOCAL_AUDIENCE, keys=StaticKeys(issuer.jwks()),
-                   algorithms=LOCAL_ALGORITHMS, **options)
+        return cls(
+            issuer=LOCAL_ISSUER,
+            audience=LOCAL_AUDIENCE,
+            keys=StaticKeys(issuer.jwks()),
+            algorithms=LOCAL_ALGORITHMS,
+            **options,
+        )
 
     @classmethod
-    def for_oidc(cls, *, issuer: str, audience: str, jwks: JwksCache, **options: Any) -> TokenVerifier:
-        return cls(issuer=issuer, audience=audience, keys=jwks, algorithms=OIDC_ALGORITHMS, **options)
+    def for_oidc(
+        cls, *, issuer: str, audience: str, jwks: JwksCache, **options: Any
+    ) -> TokenVerifier:
+        return cls(
+            issuer=issuer, audience=audience, keys=jwks, algorithms=OIDC_ALGORITHMS, **options
+        )
 
     async def verify(self, token: str) -> Principal:
-        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH or not token.isascii():
+        if (
+            not isinstance(token, str)
+            or not 0 < len(token) <= MAX_TOKEN_LENGTH
+            or not token.isascii()
+        ):
             raise InvalidToken("malformed")
         cached = self._verified.get(token)
         # A cached verification counts only while its key is still the provider's key for
@@ -139,8 +168,13 @@ class TokenVerifier:
         if not key.fits(alg):
             raise InvalidToken("algorithm-not-allowed")
         try:
-            claims = jwt.decode(token, key.public_key, algorithms=[alg], audience=self.audience,
-                                options=_PYJWT_OPTIONS)
+            claims = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[alg],
+                audience=self.audience,
+                options=_PYJWT_OPTIONS,
+            )
         except jwt_errors.PyJWTError as error:
             reason = next(reason for kind, reason in _REASON_FOR_ERROR if isinstance(error, kind))
             raise InvalidToken(reason) from None
@@ -167,13 +201,18 @@ def _seconds(value: object) -> float:
     return float(value)
 
 
-def verifier_from_settings(settings: Settings, *, fetch: Fetch | None = None,
-                           clock: Callable[[], float] = time.time) -> TokenVerifier:
+def verifier_from_settings(
+    settings: Settings, *, fetch: Fetch | None = None, clock: Callable[[], float] = time.time
+) -> TokenVerifier:
     """The external provider when `HAVEN_OIDC_*` is set, else the local issuer (creating its key)."""
     if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
-        return TokenVerifier.for_oidc(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
-                                      jwks=JwksCache(settings.oidc_jwks_url, fetch=fetch), clock=clock,
-                                      max_lifetime=settings.token_max_lifetime)
-    return TokenVerifier.for_local_issuer(LocalIssuer.open(settings.data_dir), clock=clock,
-                                          max_lifetime=settings.token_max_lifetime)
-
+        return TokenVerifier.for_oidc(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks=JwksCache(settings.oidc_jwks_url, fetch=fetch),
+            clock=clock,
+            max_lifetime=settings.token_max_lifetime,
+        )
+    return TokenVerifier.for_local_issuer(
+        LocalIssuer.open(settings.data_dir), clock=clock, max_lifetime=settings.token_max_lifetime
+    )

@@ -52,20 +52,45 @@ from crypto.loggers import get_logger as get_logger  # re-exported: the one way 
 REDACTED = "[redacted]"
 MAX_VALUE_CHARS = 200
 
-LOGGABLE_KEYS = frozenset({
-    # the line itself
-    "event", "level", "ts", "logger", "component",
-    # a request (bound by `bind_request`)
-    "request_id", "route", "method", "status", "latency_ms", "actor_id", "organisation_id", "role",
-    "problem_type", "error_code", "exc_type",
-    # operations: migrations, projections, subscriptions, benchmarks
-    "migration", "count", "position", "lag_events", "lag_seconds", "projection", "version",
-    "duration_ms", "figure", "generation", "waiting_at",
-    # reporting: a funder's identifying field refused, and the codebook table that answered it
-    "funder_field", "answered_with",
-    # a differential-privacy release charged to its requester (a public parameter, not a count)
-    "epsilon",
-})
+LOGGABLE_KEYS = frozenset(
+    {
+        # the line itself
+        "event",
+        "level",
+        "ts",
+        "logger",
+        "component",
+        # a request (bound by `bind_request`)
+        "request_id",
+        "route",
+        "method",
+        "status",
+        "latency_ms",
+        "actor_id",
+        "organisation_id",
+        "role",
+        "problem_type",
+        "error_code",
+        "exc_type",
+        # operations: migrations, projections, subscriptions, benchmarks
+        "migration",
+        "count",
+        "position",
+        "lag_events",
+        "lag_seconds",
+        "projection",
+        "version",
+        "duration_ms",
+        "figure",
+        "generation",
+        "waiting_at",
+        # reporting: a funder's identifying field refused, and the codebook table that answered it
+        "funder_field",
+        "answered_with",
+        # a differential-privacy release charged to its requester (a public parameter, not a count)
+        "epsilon",
+    }
+)
 
 # stdlib loggers whose message text is kept (exact names; children are not included).
 MESSAGE_LOGGERS = frozenset({"_granian"})
@@ -79,8 +104,13 @@ ADOPTED_LOGGERS = ("_granian", "granian.access", "litestar")
 _REQUEST_KEYS = ("request_id", "route", "actor_id", "organisation_id")
 _LEADING_KEYS = ("ts", "level", "logger", "component", "event")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-           "error": logging.ERROR, "critical": logging.CRITICAL}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
 # `extra=` fields a stdlib record may contribute; the line's own keys are set by the pipeline.
 _STDLIB_EXTRA_KEYS = LOGGABLE_KEYS - {"event", "level", "ts", "logger", "exc_type"}
 
@@ -148,8 +178,11 @@ class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (stdlib's name)
         # The default prints the traceback, the message and its arguments to stderr.
         try:
-            line = {"event": "log record could not be formatted", "level": "error",
-                    "logger": record.name[:MAX_VALUE_CHARS]}
+            line = {
+                "event": "log record could not be formatted",
+                "level": "error",
+                "logger": record.name[:MAX_VALUE_CHARS],
+            }
             self.stream.write(json.dumps(line) + self.terminator)
             self.flush()
         except Exception:  # noqa: BLE001 (a logging failure must not take the caller down)
@@ -167,8 +200,9 @@ class StandardError:
         sys.stderr.flush()
 
 
-def configure_logging(level: str = "info", *, stream: TextIO | StandardError | None = None,
-                      cache_loggers: bool = True) -> None:
+def configure_logging(
+    level: str = "info", *, stream: TextIO | StandardError | None = None, cache_loggers: bool = True
+) -> None:
     """Configure structlog and the stdlib root; `stream` defaults to `sys.stdout` at call time.
 
     Called once at start-up. Calling it again replaces the configuration (used by tests): it
@@ -201,18 +235,24 @@ def configure_logging(level: str = "info", *, stream: TextIO | StandardError | N
 
 def _route_stdlib(level_number: int, out: TextIO, timestamper: Processor) -> None:
     handler = _RedactingHandler(out)
-    handler.setFormatter(ProcessorFormatter(
-        foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
-            ExtraAdder(allow=sorted(_STDLIB_EXTRA_KEYS)),
-            _stdlib_message,
-            structlog.stdlib.add_log_level,
-            structlog.stdlib.add_logger_name,
-            timestamper,
-        ],
-        processors=[ProcessorFormatter.remove_processors_meta, redact, structlog.processors.JSONRenderer()],
-        use_get_message=False,  # never interpolate a record's %-arguments
-    ))
+    handler.setFormatter(
+        ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                ExtraAdder(allow=sorted(_STDLIB_EXTRA_KEYS)),
+                _stdlib_message,
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.add_logger_name,
+                timestamper,
+            ],
+            processors=[
+                ProcessorFormatter.remove_processors_meta,
+                redact,
+                structlog.processors.JSONRenderer(),
+            ],
+            use_get_message=False,  # never interpolate a record's %-arguments
+        )
+    )
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -225,8 +265,9 @@ def _route_stdlib(level_number: int, out: TextIO, timestamper: Processor) -> Non
         adopted.propagate = True
 
 
-def bind_request(request_id: str, route: str, actor_id: str | None = None,
-                 organisation_id: str | None = None) -> None:
+def bind_request(
+    request_id: str, route: str, actor_id: str | None = None, organisation_id: str | None = None
+) -> None:
     """Bind a request's identifiers to every line logged in this context (task or thread).
 
     `route` is the route template ("/cases/{case_id}"), never the raw path or query string.

@@ -25,17 +25,23 @@ class DocumentError(Exception):
 
 
 def _coverage(spec: TableSpec) -> str:
-    return {"quarter": "quarter", "ytd": "fiscal_year_to_date", "grant_year": "fiscal_year"}[spec.period]
+    return {"quarter": "quarter", "ytd": "fiscal_year_to_date", "grant_year": "fiscal_year"}[
+        spec.period
+    ]
 
 
 def _dims(table: Table, key: Sequence[str]) -> dict[str, str]:
-    return {c.name: ("total" if code == TOTAL else code) for c, code in zip(table.by, key, strict=True)}
+    return {
+        c.name: ("total" if code == TOTAL else code) for c, code in zip(table.by, key, strict=True)
+    }
 
 
 def table_entry(tables: dict[str, dict[str, Any]], spec: TableSpec) -> dict[str, Any]:
     """The output table of `spec` in `tables`, added (without cells) on first use."""
-    return tables.setdefault(spec.name, {"name": spec.name, "program": spec.program,
-                                         "coverage": _coverage(spec), "cells": []})
+    return tables.setdefault(
+        spec.name,
+        {"name": spec.name, "program": spec.program, "coverage": _coverage(spec), "cells": []},
+    )
 
 
 def cell_dims(family: Family, table: Table, key: Sequence[str]) -> dict[str, str]:
@@ -46,8 +52,10 @@ def cell_dims(family: Family, table: Table, key: Sequence[str]) -> dict[str, str
 
 
 PUBLISHED, SUPPRESSED, WITHHELD_CELL = "published", "suppressed", "withheld"
-WITHHELD_NOTE = ("withheld under the disclosure policy: with the numbers released before, it would let a count "
-                 "of 1 to 10 be derived; its clients are counted in the totals that are published")
+WITHHELD_NOTE = (
+    "withheld under the disclosure policy: with the numbers released before, it would let a count "
+    "of 1 to 10 be derived; its clients are counted in the totals that are published"
+)
 
 
 def render(releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
@@ -75,8 +83,11 @@ def render(releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
                     before = values[ident][1]
                     if before is not None and value is not None and before != value:
                         raise DocumentError("a table shared by two families disagrees with itself")
-                    values[ident] = (dims, None if before is None or value is None else value,
-                                     mandatory or values[ident][2])
+                    values[ident] = (
+                        dims,
+                        None if before is None or value is None else value,
+                        mandatory or values[ident][2],
+                    )
     rendered = []
     for out in tables.values():
         out["cells"] = [_cell(*values[ident]) for ident in out["cells"]]
@@ -91,8 +102,12 @@ def _cell(dims: dict[str, str], count: int | None, mandatory: bool) -> dict[str,
 
 def withheld_cells(tables: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The certificate's list of withheld mandatory cells (table and dims)."""
-    return [{"table": table["name"], "dims": cell["dims"]}
-            for table in tables for cell in table["cells"] if cell.get("status") == WITHHELD_CELL]
+    return [
+        {"table": table["name"], "dims": cell["dims"]}
+        for table in tables
+        for cell in table["cells"]
+        if cell.get("status") == WITHHELD_CELL
+    ]
 
 
 def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
@@ -103,15 +118,34 @@ def render_csv(document: Mapping[str, Any]) -> dict[str, str]:
         columns = list(table["cells"][0]["dims"]) if table["cells"] else []
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([*columns, "count", "status", "period", "coverage", "codebook_version", "ledger_hash"])
+        writer.writerow(
+            [*columns, "count", "status", "period", "coverage", "codebook_version", "ledger_hash"]
+        )
         for cell in table["cells"]:
             count = "" if cell["count"] is None else str(cell["count"])
             status = cell.get("status", PUBLISHED if cell["count"] is not None else SUPPRESSED)
-            writer.writerow([*(cell["dims"][c] for c in columns), count, status, document["period"],
-                             table.get("coverage", "quarter"), document["codebook_version"],
-                             document["certificate"].get("ledger_hash", "")])  # a DP release has no ledger hash
+            writer.writerow(
+                [
+                    *(cell["dims"][c] for c in columns),
+                    count,
+                    status,
+                    document["period"],
+                    table.get("coverage", "quarter"),
+                    document["codebook_version"],
+                    document["certificate"].get("ledger_hash", ""),
+                ]
+            )  # a DP release has no ledger hash
         files[f"{table['name']}.csv"] = buffer.getvalue()
-    files["certificate.json"] = json.dumps({"period": document["period"],
-                                            "codebook_version": document["codebook_version"],
-                                            "certificate": document["certificate"]}, indent=2, sort_keys=True) + "\n"
+    files["certificate.json"] = (
+        json.dumps(
+            {
+                "period": document["period"],
+                "codebook_version": document["codebook_version"],
+                "certificate": document["certificate"],
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     return files

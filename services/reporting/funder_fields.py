@@ -33,14 +33,25 @@ def answer_fields(document: Mapping[str, Any], fields: Sequence[str]) -> dict[st
     for position, field in enumerate(fields, 1):
         table = IDENTIFYING_FIELDS.get(field, field if field in TABLES else None)
         if table is None:
-            raise FieldError(f"field {position} of {len(fields)} is neither a codebook table nor an identifying field")
+            raise FieldError(
+                f"field {position} of {len(fields)} is neither a codebook table nor an identifying field"
+            )
         if table not in held:
-            raise FieldError(f"field {position} of {len(fields)} is answered by a table this release does not hold")
+            raise FieldError(
+                f"field {position} of {len(fields)} is answered by a table this release does not hold"
+            )
         if field in IDENTIFYING_FIELDS:
             identifying[field] = table
         wanted[table] = None
     log = get_logger("reporting")  # per call: the configuration in force at the call
     for field, table in identifying.items():
-        log.warning("identifying field refused; answered with an aggregate", funder_field=field, answered_with=table)
-    return {**document, "tables": [t for name in wanted for t in document["tables"] if t["name"] == name],
-            "certificate": {**document["certificate"], "identifying_fields": identifying}}
+        log.warning(
+            "identifying field refused; answered with an aggregate",
+            funder_field=field,
+            answered_with=table,
+        )
+    return {
+        **document,
+        "tables": [t for name in wanted for t in document["tables"] if t["name"] == name],
+        "certificate": {**document["certificate"], "identifying_fields": identifying},
+    }

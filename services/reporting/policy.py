@@ -31,29 +31,49 @@ class PolicyNotAllowed(PolicyError):
 
 async def current_policy(conn: Connection | asyncpg.Pool) -> DisclosurePolicy:
     row = await conn.fetchrow(
-        "SELECT lifetime_epsilon, max_epsilon_per_release, requester_budget, noise_floor FROM dp.policy")
-    return DisclosurePolicy(lifetime_epsilon=row[0], max_epsilon_per_release=row[1], requester_budget=row[2],
-                            noise_floor=row[3])
+        "SELECT lifetime_epsilon, max_epsilon_per_release, requester_budget, noise_floor FROM dp.policy"
+    )
+    return DisclosurePolicy(
+        lifetime_epsilon=row[0],
+        max_epsilon_per_release=row[1],
+        requester_budget=row[2],
+        noise_floor=row[3],
+    )
 
 
 async def set_policy(store: PostgresEventStore, policy: DisclosurePolicy, set_by: str) -> None:
     faults = policy_faults(policy)
     if faults:
         raise PolicyError("; ".join(faults))
-    event = DisclosurePolicySet(lifetime_epsilon=policy.lifetime_epsilon,
-                                max_epsilon_per_release=policy.max_epsilon_per_release,
-                                requester_budget=policy.requester_budget, noise_floor=policy.noise_floor,
-                                set_by=set_by)
+    event = DisclosurePolicySet(
+        lifetime_epsilon=policy.lifetime_epsilon,
+        max_epsilon_per_release=policy.max_epsilon_per_release,
+        requester_budget=policy.requester_budget,
+        noise_floor=policy.noise_floor,
+        set_by=set_by,
+    )
     version = await store.stream_version(POLICY_TENANT, POLICY_STREAM)
     try:
         async with store.transaction() as conn:
-            await store.append(POLICY_TENANT, POLICY_STREAM, version, [event], EventMetadata(actor_id=set_by),
-                               connection=conn)
+            await store.append(
+                POLICY_TENANT,
+                POLICY_STREAM,
+                version,
+                [event],
+                EventMetadata(actor_id=set_by),
+                connection=conn,
+            )
             await conn.execute(
                 """UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2, requester_budget = $3,
                           noise_floor = $4, set_by = $5, set_at = now()""",
-                policy.lifetime_epsilon, policy.max_epsilon_per_release, policy.requester_budget,
-                policy.noise_floor, set_by)
+                policy.lifetime_epsilon,
+                policy.max_epsilon_per_release,
+                policy.requester_budget,
+                policy.noise_floor,
+                set_by,
+            )
     except asyncpg.InsufficientPrivilegeError:
-        raise PolicyNotAllowed("only the database owner may set the disclosure policy: run this with "
-                               "HAVEN_DATABASE_URL naming the owner role") from None
+        raise PolicyNotAllowed(
+            "only the database owner may set the disclosure policy: run this with "
+            "HAVEN_DATABASE_URL naming the owner role"
+        ) from None

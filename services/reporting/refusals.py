@@ -50,8 +50,14 @@ class Refusal(msgspec.Struct, frozen=True, kw_only=True):
     refused_at: dt.datetime
 
 
-async def record_refusal(conn: asyncpg.Pool | asyncpg.Connection, error: ReportError | DPError, *, period: str,
-                         scope: str, requester: Requester) -> uuid.UUID:
+async def record_refusal(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    error: ReportError | DPError,
+    *,
+    period: str,
+    scope: str,
+    requester: Requester,
+) -> uuid.UUID:
     """Record why (for the privacy officer); the reference to give the requester."""
     reference = uuid.uuid4()
     mode = "differential-privacy" if isinstance(error, DPError) else "suppression"
@@ -59,17 +65,33 @@ async def record_refusal(conn: asyncpg.Pool | asyncpg.Connection, error: ReportE
         """INSERT INTO reporting_ledger.refusals
                (reference, period, scope, mode, requester_organisation, requester_role, actor_id, reason)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        reference, period, scope, mode, requester.organisation, requester.role, requester.actor_id,
-        f"{type(error).__name__}: {error}")
+        reference,
+        period,
+        scope,
+        mode,
+        requester.organisation,
+        requester.role,
+        requester.actor_id,
+        f"{type(error).__name__}: {error}",
+    )
     return reference
 
 
-async def refusals_of(conn: asyncpg.Pool | asyncpg.Connection, organisation: str, *,
-                      reference: uuid.UUID | None = None, limit: int = 100) -> list[Refusal]:
+async def refusals_of(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    organisation: str,
+    *,
+    reference: uuid.UUID | None = None,
+    limit: int = 100,
+) -> list[Refusal]:
     """The organisation's refusals, newest first (or the one `reference` names)."""
     rows = await conn.fetch(
         """SELECT reference, period, scope, mode, requester_role, actor_id, reason, refused_at
              FROM reporting_ledger.refusals
             WHERE requester_organisation = $1 AND ($2::uuid IS NULL OR reference = $2)
-            ORDER BY refused_at DESC, reference LIMIT $3""", organisation, reference, limit)
+            ORDER BY refused_at DESC, reference LIMIT $3""",
+        organisation,
+        reference,
+        limit,
+    )
     return [Refusal(**dict(row)) for row in rows]

@@ -36,9 +36,16 @@ async def run_report_command(settings: Settings, url: str, args: argparse.Namesp
     saved = os.dup(1)
     os.dup2(2, 1)
     try:
-        if args.dp_epsilon is not None:  # the operator is the deployment's administrator: recorded, not capped
-            document = await run_dp_report(settings.reporting_url(url), args.period, args.org,
-                                           epsilon=args.dp_epsilon, requester=requester)
+        if (
+            args.dp_epsilon is not None
+        ):  # the operator is the deployment's administrator: recorded, not capped
+            document = await run_dp_report(
+                settings.reporting_url(url),
+                args.period,
+                args.org,
+                epsilon=args.dp_epsilon,
+                requester=requester,
+            )
         else:
             document = await job.run(args.period, args.org)
         if args.field:  # each identifying field asked for is logged as refused (standard error)
@@ -48,8 +55,13 @@ async def run_report_command(settings: Settings, url: str, args: argparse.Namesp
         return 2
     except REFUSALS as error:  # why goes to the refusal record; the operator gets a reference only
         async with connection_pool(url, min_size=1, max_size=1) as pool:
-            reference = await record_refusal(pool, error, period=args.period, scope=args.org or ROLL_UP,  # type: ignore[arg-type]
-                                             requester=requester)
+            reference = await record_refusal(
+                pool,
+                error,
+                period=args.period,
+                scope=args.org or ROLL_UP,  # type: ignore[arg-type]
+                requester=requester,
+            )
         print(f"haven report: {public_text(reference)}", file=sys.stderr)
         return 3
     except ReportError as error:  # messages name no count, code or identifier

@@ -45,8 +45,13 @@ def verifier(issuer: LocalIssuer) -> TokenVerifier:
 
 @pytest.fixture
 def settings(data_dir: Path, database_url: str, key_file: Path) -> Settings:
-    return Settings.from_environ({"HAVEN_DATA_DIR": str(data_dir), "HAVEN_DATABASE_URL": database_url,
-                                  "HAVEN_KEK": f"file:{key_file}"})
+    return Settings.from_environ(
+        {
+            "HAVEN_DATA_DIR": str(data_dir),
+            "HAVEN_DATABASE_URL": database_url,
+            "HAVEN_KEK": f"file:{key_file}",
+        }
+    )
 
 
 @pytest.fixture
@@ -85,7 +90,9 @@ async def api_client(app: Litestar, *, lifespan: bool = True) -> AsyncIterator[h
     async with contextlib.AsyncExitStack() as stack:
         if lifespan:
             await stack.enter_async_context(app.lifespan())
-        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://testserver"))
+        yield await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        )
 
 
 @pytest.fixture
@@ -136,5 +143,6 @@ async def access_records_refused(pool: asyncpg.Pool, case_id: str) -> AsyncItera
     try:
         yield
     finally:
-        await pool.execute(f"DROP TRIGGER {trigger} ON haven.access_records; DROP FUNCTION {function}();")
-
+        await pool.execute(
+            f"DROP TRIGGER {trigger} ON haven.access_records; DROP FUNCTION {function}();"
+        )

@@ -53,25 +53,37 @@ async def test_ready_when_database_and_key_provider_answer(client: httpx.AsyncCl
     assert response.json() == {"status": "ready"}  # nothing quarantined: no detail
 
 
-async def test_a_quarantined_stream_shows_in_ready_and_metrics(client: httpx.AsyncClient, runtime: Runtime) -> None:
+async def test_a_quarantined_stream_shows_in_ready_and_metrics(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
     """Still ready (the service works), but the detail and the gauge tell an operator to look."""
     stream = uuid.uuid4()
     await runtime.pool.execute(
         """INSERT INTO haven.projection_quarantine (projection, tenant_id, stream_id, transaction_id, position,
                version, event_type, error_class) VALUES ('cases', 'org-x', $1, '1', 1, 1, 'CaseOpened', 'DataError')""",
-        stream)
+        stream,
+    )
     try:
         response = await client.get("/ready")
         assert response.status_code == 200
         assert response.json() == {"status": "ready", "quarantined": {"cases": 1}}
-        await runtime.pool.execute("INSERT INTO haven.projection_checkpoints VALUES ('cases', 1, 'x', '1', 1) "
-                                   "ON CONFLICT DO NOTHING")
-        assert 'haven_projection_quarantined_streams{projection="cases"} 1.0' in (await client.get("/metrics")).text
+        await runtime.pool.execute(
+            "INSERT INTO haven.projection_checkpoints VALUES ('cases', 1, 'x', '1', 1) "
+            "ON CONFLICT DO NOTHING"
+        )
+        assert (
+            'haven_projection_quarantined_streams{projection="cases"} 1.0'
+            in (await client.get("/metrics")).text
+        )
     finally:
-        await runtime.pool.execute("DELETE FROM haven.projection_quarantine WHERE stream_id = $1", stream)
+        await runtime.pool.execute(
+            "DELETE FROM haven.projection_quarantine WHERE stream_id = $1", stream
+        )
 
 
-async def test_not_ready_when_the_key_file_is_gone(make_app: AppFactory, runtime: Runtime, tmp_path: Path) -> None:
+async def test_not_ready_when_the_key_file_is_gone(
+    make_app: AppFactory, runtime: Runtime, tmp_path: Path
+) -> None:
     key_path = tmp_path / "own-kek"
     provider = FileKeyProvider(key_path)
     lost = Runtime(runtime.pool, Keyring(provider), runtime.store)
@@ -95,21 +107,29 @@ async def test_openapi_document_names_haven_and_whoami(client: httpx.AsyncClient
 # -- authentication ---------------------------------------------------------------------------
 
 
-async def test_whoami_answers_the_principal_of_a_valid_token(client: httpx.AsyncClient, token: str) -> None:
+async def test_whoami_answers_the_principal_of_a_valid_token(
+    client: httpx.AsyncClient, token: str
+) -> None:
     response = await client.get("/v1/whoami", headers=bearer(token))
     assert response.status_code == 200
-    assert response.json() == {"user_id": "user-1", "organisation_id": "org-a", "roles": ["caseworker"],
-                               "team": "team-north"}
+    assert response.json() == {
+        "user_id": "user-1",
+        "organisation_id": "org-a",
+        "roles": ["caseworker"],
+        "team": "team-north",
+    }
 
 
 def expired_token(data_dir: Path) -> str:
     two_days_ago = time.time() - 2 * 86400
-    return LocalIssuer.open(data_dir, clock=lambda: two_days_ago).mint("user-1", "org-a", ["caseworker"],
-                                                                         ttl=dt.timedelta(hours=1))
+    return LocalIssuer.open(data_dir, clock=lambda: two_days_ago).mint(
+        "user-1", "org-a", ["caseworker"], ttl=dt.timedelta(hours=1)
+    )
 
 
 async def test_whoami_refuses_every_bad_credential_with_401(
-        client: httpx.AsyncClient, issuer: LocalIssuer, data_dir: Path, tmp_path: Path) -> None:
+    client: httpx.AsyncClient, issuer: LocalIssuer, data_dir: Path, tmp_path: Path
+) -> None:
     foreign = LocalIssuer.open(tmp_path / "another-issuer").mint("user-1", "org-a", ["caseworker"])
     attempts: dict[str, dict[str, str]] = {
         "no header": {},
@@ -127,10 +147,13 @@ async def test_whoami_refuses_every_bad_credential_with_401(
 
 
 async def test_a_refusal_is_logged_with_its_reason_code_and_never_the_token(
-        client: httpx.AsyncClient, data_dir: Path, log_stream: io.StringIO) -> None:
+    client: httpx.AsyncClient, data_dir: Path, log_stream: io.StringIO
+) -> None:
     stale = expired_token(data_dir)
     await client.get("/v1/whoami", headers=bearer(stale))
-    [refusal] = [line for line in log_lines(log_stream) if line["event"] == "authentication refused"]
+    [refusal] = [
+        line for line in log_lines(log_stream) if line["event"] == "authentication refused"
+    ]
     assert refusal["error_code"] == "token-expired" and refusal["route"] == "/v1/whoami"
     assert stale not in log_stream.getvalue()
 
@@ -143,7 +166,9 @@ async def test_keys_unavailable_is_503_not_401(make_app: AppFactory) -> None:
             raise InvalidToken("keys-unavailable")
 
     async with api_client(make_app(verifier=Unreachable())) as client:
-        assert_problem(await client.get("/v1/whoami", headers=bearer("a.b.c")), 503, "service-unavailable")
+        assert_problem(
+            await client.get("/v1/whoami", headers=bearer("a.b.c")), 503, "service-unavailable"
+        )
 
 
 # -- the error mapper -------------------------------------------------------------------------
@@ -175,15 +200,23 @@ async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
 
 async def test_body_over_64_kib_is_413_problem(make_app: AppFactory, token: str) -> None:
     async with api_client(make_app(route_handlers=[echo])) as client:
-        small = await client.post("/test/echo", json={"text": "x", "count": 1}, headers=bearer(token))
+        small = await client.post(
+            "/test/echo", json={"text": "x", "count": 1}, headers=bearer(token)
+        )
         assert small.status_code == 201  # control: the route accepts a small body
         big = {"text": "x" * (70 * 1024), "count": 1}
-        assert_problem(await client.post("/test/echo", json=big, headers=bearer(token)), 413, "payload-too-large")
+        assert_problem(
+            await client.post("/test/echo", json=big, headers=bearer(token)),
+            413,
+            "payload-too-large",
+        )
 
 
 async def test_invalid_body_is_422_with_pointers(make_app: AppFactory, token: str) -> None:
     async with api_client(make_app(route_handlers=[echo])) as client:
-        response = await client.post("/test/echo", json={"text": "x", "count": "many"}, headers=bearer(token))
+        response = await client.post(
+            "/test/echo", json={"text": "x", "count": "many"}, headers=bearer(token)
+        )
         body = assert_problem(response, 422, "validation-error")
         assert [error["pointer"] for error in body["errors"]] == ["/count"]
         assert "/test/echo" not in response.text  # litestar's own detail names the path
@@ -191,13 +224,17 @@ async def test_invalid_body_is_422_with_pointers(make_app: AppFactory, token: st
 
 async def test_unparseable_body_is_400_problem(make_app: AppFactory, token: str) -> None:
     async with api_client(make_app(route_handlers=[echo])) as client:
-        response = await client.post("/test/echo", content=b"{not json", headers={
-            **bearer(token), "Content-Type": "application/json"})
+        response = await client.post(
+            "/test/echo",
+            content=b"{not json",
+            headers={**bearer(token), "Content-Type": "application/json"},
+        )
         assert_problem(response, 400, "bad-request")
 
 
 async def test_unexpected_exception_is_500_without_detail(
-        make_app: AppFactory, token: str, log_stream: io.StringIO) -> None:
+    make_app: AppFactory, token: str, log_stream: io.StringIO
+) -> None:
     async with api_client(make_app(route_handlers=[boom])) as client:
         response = await client.post("/test/boom", headers=bearer(token))
     body = assert_problem(response, 500, "internal-error")
@@ -213,25 +250,35 @@ async def test_unexpected_exception_is_500_without_detail(
 # -- request ids, log line, metrics -----------------------------------------------------------
 
 
-async def test_every_response_carries_a_fresh_request_id(client: httpx.AsyncClient, token: str) -> None:
-    responses = [await client.get("/health"), await client.get("/health"),
-                 await client.get("/v1/whoami", headers=bearer(token)),
-                 await client.get("/v1/whoami"), await client.get("/nowhere"),
-                 await client.get("/health", headers={"X-Request-ID": "client-chosen"})]
+async def test_every_response_carries_a_fresh_request_id(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    responses = [
+        await client.get("/health"),
+        await client.get("/health"),
+        await client.get("/v1/whoami", headers=bearer(token)),
+        await client.get("/v1/whoami"),
+        await client.get("/nowhere"),
+        await client.get("/health", headers={"X-Request-ID": "client-chosen"}),
+    ]
     ids = [response.headers["x-request-id"] for response in responses]
     assert all(len(value) == 32 and int(value, 16) >= 0 for value in ids)
     assert len(set(ids)) == len(ids)
 
 
 async def test_one_log_line_per_request_with_template_and_no_raw_path(
-        client: httpx.AsyncClient, token: str, log_stream: io.StringIO) -> None:
+    client: httpx.AsyncClient, token: str, log_stream: io.StringIO
+) -> None:
     response = await client.get("/v1/whoami", headers=bearer(token))
     secret_path = f"/v1/cases/{uuid.uuid4()}"
     await client.get(secret_path, headers=bearer(token))
     await client.get(f"/nowhere/{uuid.uuid4()}", headers=bearer(token))
     requests = [line for line in log_lines(log_stream) if line["event"] == "request"]
     assert [(line["method"], line["route"], line["status"]) for line in requests] == [
-        ("GET", "/v1/whoami", 200), ("GET", "/v1/cases/{case_id}", 404), ("GET", "unmatched", 404)]
+        ("GET", "/v1/whoami", 200),
+        ("GET", "/v1/cases/{case_id}", 404),
+        ("GET", "unmatched", 404),
+    ]
     first = requests[0]
     assert first["request_id"] == response.headers["x-request-id"]
     assert first["actor_id"] == "user-1" and first["organisation_id"] == "org-a"
@@ -240,7 +287,9 @@ async def test_one_log_line_per_request_with_template_and_no_raw_path(
     assert token not in log_stream.getvalue()
 
 
-async def test_metrics_label_route_templates_never_raw_ids(client: httpx.AsyncClient, token: str) -> None:
+async def test_metrics_label_route_templates_never_raw_ids(
+    client: httpx.AsyncClient, token: str
+) -> None:
     case_id = str(uuid.uuid4())
     assert (await client.get("/v1/whoami", headers=bearer(token))).status_code == 200
     assert (await client.get(f"/v1/cases/{case_id}", headers=bearer(token))).status_code == 404
@@ -273,7 +322,9 @@ async def test_a_route_template_with_an_id_is_the_label(make_app: AppFactory, to
 
     thing_id = uuid.uuid4().hex
     async with api_client(make_app(route_handlers=[thing])) as client:
-        assert (await client.get(f"/v1/things/{thing_id}", headers=bearer(token))).status_code == 200
+        assert (
+            await client.get(f"/v1/things/{thing_id}", headers=bearer(token))
+        ).status_code == 200
         text = (await client.get("/metrics")).text
     assert 'route="/v1/things/{thing_id}"' in text
     assert thing_id not in text

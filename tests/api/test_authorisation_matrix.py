@@ -38,6 +38,7 @@ import pytest
 from domain.case.state import CaseState
 from services import authorisation as authz
 from services.api.cases.schemas import examples as schemas
+from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.authorisation import (
     Action,
     AuthorisationError,
@@ -48,7 +49,6 @@ from services.authorisation import (
     authorise,
     require,
 )
-from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
 from services.identity.claims import DEFAULT_TEAM, ROLES, Principal
@@ -60,103 +60,92 @@ N404, F403 = "404", "403"
 
 CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     # action                  role               context        own     team    org     other   none
-    ("case.read",             "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
-    ("case.read",             "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
-    ("case.read",             "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
-    ("case.read",             "supervisor",      "plain",       F403,   F403,   F403,   N404,   N404),
-    ("case.read",             "supervisor",      "team_access", F403,   F403,   F403,   N404,   N404),
-    ("case.read",             "supervisor",      "break_glass", GLASS,  GLASS,  F403,   N404,   N404),
-    ("case.read",             "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.read",             "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.read",             "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.history",          "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
-    ("case.history",          "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
-    ("case.history",          "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
-    ("case.history",          "supervisor",      "plain",       F403,   F403,   F403,   N404,   N404),
-    ("case.history",          "supervisor",      "team_access", F403,   F403,   F403,   N404,   N404),
-    ("case.history",          "supervisor",      "break_glass", GLASS,  GLASS,  F403,   N404,   N404),
-    ("case.history",          "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.history",          "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.history",          "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.read_immigration", "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
-    ("case.read_immigration", "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.read_immigration", "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.read_immigration", "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.read_immigration", "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.command",          "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
-    ("case.command",          "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
-    ("case.command",          "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
-    ("case.command",          "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.command",          "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.command",          "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.command",          "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.immigration",      "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
-    ("case.immigration",      "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.immigration",      "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.immigration",      "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.immigration",      "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.transfer",         "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
-    ("case.transfer",         "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.transfer",         "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.transfer",         "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.transfer",         "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.close",            "caseworker",      "plain",       ASSIGN, F403,   F403,   N404,   N404),
-    ("case.close",            "caseworker",      "team_access", ASSIGN, TEAM,   F403,   N404,   N404),
-    ("case.close",            "caseworker",      "break_glass", ASSIGN, F403,   F403,   N404,   N404),
-    ("case.close",            "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.close",            "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.close",            "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.close",            "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.assign",           "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.assign",           "supervisor",      "*",           TEAM,   TEAM,   F403,   N404,   N404),
-    ("case.assign",           "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.assign",           "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.assign",           "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.break_glass",      "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.break_glass",      "supervisor",      "*",           TEAM,   TEAM,   F403,   N404,   N404),
-    ("case.break_glass",      "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.break_glass",      "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.break_glass",      "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.access_log",       "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.access_log",       "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.access_log",       "privacy_officer", "*",           PRIVACY, PRIVACY, PRIVACY, N404, N404),
-    ("case.access_log",       "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.access_log",       "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
-    ("case.erase",            "caseworker",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.erase",            "supervisor",      "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.erase",            "privacy_officer", "*",           PRIVACY, PRIVACY, PRIVACY, N404, N404),
-    ("case.erase",            "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("case.erase",            "admin",           "*",           F403,   F403,   F403,   F403,   F403),
-
+    ("case.read", "caseworker", "plain", ASSIGN, F403, F403, N404, N404),
+    ("case.read", "caseworker", "team_access", ASSIGN, TEAM, F403, N404, N404),
+    ("case.read", "caseworker", "break_glass", ASSIGN, F403, F403, N404, N404),
+    ("case.read", "supervisor", "plain", F403, F403, F403, N404, N404),
+    ("case.read", "supervisor", "team_access", F403, F403, F403, N404, N404),
+    ("case.read", "supervisor", "break_glass", GLASS, GLASS, F403, N404, N404),
+    ("case.read", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.read", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.read", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.history", "caseworker", "plain", ASSIGN, F403, F403, N404, N404),
+    ("case.history", "caseworker", "team_access", ASSIGN, TEAM, F403, N404, N404),
+    ("case.history", "caseworker", "break_glass", ASSIGN, F403, F403, N404, N404),
+    ("case.history", "supervisor", "plain", F403, F403, F403, N404, N404),
+    ("case.history", "supervisor", "team_access", F403, F403, F403, N404, N404),
+    ("case.history", "supervisor", "break_glass", GLASS, GLASS, F403, N404, N404),
+    ("case.history", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.history", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.history", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.read_immigration", "caseworker", "*", ASSIGN, F403, F403, N404, N404),
+    ("case.read_immigration", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.read_immigration", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.read_immigration", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.read_immigration", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.command", "caseworker", "plain", ASSIGN, F403, F403, N404, N404),
+    ("case.command", "caseworker", "team_access", ASSIGN, TEAM, F403, N404, N404),
+    ("case.command", "caseworker", "break_glass", ASSIGN, F403, F403, N404, N404),
+    ("case.command", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.command", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.command", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.command", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.immigration", "caseworker", "*", ASSIGN, F403, F403, N404, N404),
+    ("case.immigration", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.immigration", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.immigration", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.immigration", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.transfer", "caseworker", "*", ASSIGN, F403, F403, N404, N404),
+    ("case.transfer", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.transfer", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.transfer", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.transfer", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.close", "caseworker", "plain", ASSIGN, F403, F403, N404, N404),
+    ("case.close", "caseworker", "team_access", ASSIGN, TEAM, F403, N404, N404),
+    ("case.close", "caseworker", "break_glass", ASSIGN, F403, F403, N404, N404),
+    ("case.close", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.close", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.close", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.close", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.assign", "caseworker", "*", F403, F403, F403, F403, F403),
+    ("case.assign", "supervisor", "*", TEAM, TEAM, F403, N404, N404),
+    ("case.assign", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.assign", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.assign", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.break_glass", "caseworker", "*", F403, F403, F403, F403, F403),
+    ("case.break_glass", "supervisor", "*", TEAM, TEAM, F403, N404, N404),
+    ("case.break_glass", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("case.break_glass", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.break_glass", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.access_log", "caseworker", "*", F403, F403, F403, F403, F403),
+    ("case.access_log", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.access_log", "privacy_officer", "*", PRIVACY, PRIVACY, PRIVACY, N404, N404),
+    ("case.access_log", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.access_log", "admin", "*", F403, F403, F403, F403, F403),
+    ("case.erase", "caseworker", "*", F403, F403, F403, F403, F403),
+    ("case.erase", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("case.erase", "privacy_officer", "*", PRIVACY, PRIVACY, PRIVACY, N404, N404),
+    ("case.erase", "reporter", "*", F403, F403, F403, F403, F403),
+    ("case.erase", "admin", "*", F403, F403, F403, F403, F403),
     # the "case" is an incoming transfer: its recipient organisation, the worker and team it names
-    ("transfer.answer",       "caseworker",      "*",           ASSIGN, F403,   F403,   N404,   N404),
-    ("transfer.answer",       "supervisor",      "*",           TEAM,   TEAM,   F403,   N404,   N404),
-    ("transfer.answer",       "privacy_officer", "*",           F403,   F403,   F403,   F403,   F403),
-    ("transfer.answer",       "reporter",        "*",           F403,   F403,   F403,   F403,   F403),
-    ("transfer.answer",       "admin",           "*",           F403,   F403,   F403,   F403,   F403),
+    ("transfer.answer", "caseworker", "*", ASSIGN, F403, F403, N404, N404),
+    ("transfer.answer", "supervisor", "*", TEAM, TEAM, F403, N404, N404),
+    ("transfer.answer", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("transfer.answer", "reporter", "*", F403, F403, F403, F403, F403),
+    ("transfer.answer", "admin", "*", F403, F403, F403, F403, F403),
 )
 
 # Actions that are not about one case, for a caller with a team.
 #   action             caseworker  supervisor  privacy_officer  reporter  admin
 GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str], ...] = (
-    ("whoami",         ROLE,       ROLE,       ROLE,            ROLE,     ROLE),
-    ("case.open",      ROLE,       F403,       F403,            F403,     F403),
-    ("case.list_mine", ROLE,       F403,       F403,            F403,     F403),
-    ("transfer.list",  ROLE,       TEAM,       F403,            F403,     F403),
-    ("report.refusals", F403,      F403,       ROLE,            F403,     F403),
-    ("caseload.team",  F403,       TEAM,       F403,            F403,     F403),
-    ("report.federal", F403,       F403,       F403,            ROLE,     F403),
-    ("access.review",  F403,       F403,       ROLE,            F403,     F403),
+    ("whoami", ROLE, ROLE, ROLE, ROLE, ROLE),
+    ("case.open", ROLE, F403, F403, F403, F403),
+    ("case.list_mine", ROLE, F403, F403, F403, F403),
+    ("transfer.list", ROLE, TEAM, F403, F403, F403),
+    ("report.refusals", F403, F403, ROLE, F403, F403),
+    ("caseload.team", F403, TEAM, F403, F403, F403),
+    ("report.federal", F403, F403, F403, ROLE, F403),
+    ("access.review", F403, F403, ROLE, F403, F403),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")
 
@@ -176,8 +165,14 @@ CONTEXTS = {
 
 
 def principal(*roles: str, team: str = "t-1", user: str = "u-1", org: str = ORG) -> Principal:
-    return Principal(user_id=user, organisation_id=org, roles=frozenset(roles), team_id=team,
-                     token_id=None, expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    return Principal(
+        user_id=user,
+        organisation_id=org,
+        roles=frozenset(roles),
+        team_id=team,
+        token_id=None,
+        expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
 
 
 def answer(decision: Decision) -> str:
@@ -193,7 +188,7 @@ def cells() -> list[tuple[str, str, str, str, str]]:
     """Every cell of both tables: (action, role, context, case, expected)."""
     out = []
     for action, role, context, *expected in CASE_TABLE:
-        for ctx in (CONTEXTS if context == "*" else (context,)):
+        for ctx in CONTEXTS if context == "*" else (context,):
             for case_name, want in zip(CASES, expected, strict=True):
                 out.append((action, role, ctx, case_name, want))
     for action, *expected in GLOBAL_TABLE:
@@ -210,16 +205,21 @@ def actual(action: str, role: str, ctx: str, case_name: str) -> str:
 
 def mismatches() -> list[str]:
     """Every cell where the code disagrees with the table (empty when they agree)."""
-    return [f"{action} {role} {ctx} {case}: expected {want}, got {got}"
-            for action, role, ctx, case, want in cells()
-            if (got := actual(action, role, ctx, case)) != want]
+    return [
+        f"{action} {role} {ctx} {case}: expected {want}, got {got}"
+        for action, role, ctx, case, want in cells()
+        if (got := actual(action, role, ctx, case)) != want
+    ]
 
 
 CELLS = cells()
 
 
-@pytest.mark.parametrize(("action", "role", "ctx", "case_name", "expected"), CELLS,
-                         ids=["-".join(cell[:4]) for cell in CELLS])
+@pytest.mark.parametrize(
+    ("action", "role", "ctx", "case_name", "expected"),
+    CELLS,
+    ids=["-".join(cell[:4]) for cell in CELLS],
+)
 def test_matrix_cell(action: str, role: str, ctx: str, case_name: str, expected: str) -> None:
     assert actual(action, role, ctx, case_name) == expected
 
@@ -238,12 +238,18 @@ def test_every_action_has_a_rule() -> None:
         assert set(rule.grants) <= ROLES, "a rule names a role that tokens never carry"
 
 
-def test_control_an_action_without_a_rule_is_noticed_and_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    weakened = {action: rule for action, rule in authz.RULES.items() if action is not Action.CASE_ERASE}
+def test_control_an_action_without_a_rule_is_noticed_and_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    weakened = {
+        action: rule for action, rule in authz.RULES.items() if action is not Action.CASE_ERASE
+    }
     assert authz.missing_rules(weakened) == {Action.CASE_ERASE}
     monkeypatch.setattr(authz, "RULES", weakened)
     assert authz.missing_rules() == {Action.CASE_ERASE}
-    assert authorise(principal("privacy_officer"), Action.CASE_ERASE, CASES["own"]) == authz.FORBIDDEN
+    assert (
+        authorise(principal("privacy_officer"), Action.CASE_ERASE, CASES["own"]) == authz.FORBIDDEN
+    )
 
 
 def test_control_the_matrix_catches_a_weakened_rule(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -258,7 +264,9 @@ def test_control_the_matrix_catches_a_weakened_rule(monkeypatch: pytest.MonkeyPa
     assert "case.read admin plain other_org: expected 403, got 404" in found
 
 
-def test_control_the_matrix_catches_a_rule_that_ignores_the_organisation(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_control_the_matrix_catches_a_rule_that_ignores_the_organisation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     def leaky(principal: Principal, action: str, case: CaseFacts | None, **kw: bool) -> Decision:
         if case is not None and case.worker_id == principal.user_id:
             return authz.allow(authz.Basis.ASSIGNMENT)  # forgets to compare organisations
@@ -283,17 +291,34 @@ def outcome_of_require(who: Principal, action: Action, case: CaseFacts | None, *
 
 
 @pytest.mark.parametrize("action", CASE_ACTIONS, ids=str)
-@pytest.mark.parametrize("roles", [*([role] for role in sorted(ROLES)), ["caseworker", "supervisor"],
-                                   ["supervisor", "privacy_officer"], sorted(ROLES)], ids="+".join)
+@pytest.mark.parametrize(
+    "roles",
+    [
+        *([role] for role in sorted(ROLES)),
+        ["caseworker", "supervisor"],
+        ["supervisor", "privacy_officer"],
+        sorted(ROLES),
+    ],
+    ids="+".join,
+)
 @pytest.mark.parametrize("ctx", CONTEXTS)
-def test_other_organisation_answers_exactly_like_a_missing_case(action: Action, roles: list[str], ctx: str) -> None:
+def test_other_organisation_answers_exactly_like_a_missing_case(
+    action: Action, roles: list[str], ctx: str
+) -> None:
     who = principal(*roles)
     kw = CONTEXTS[ctx]
-    for foreign in (CASES["other_org"], CaseFacts(organisation_id=OTHER_ORG, worker_id=None, team_id=None),
-                    CaseFacts(organisation_id=OTHER_ORG, worker_id="u-9", team_id="t-9")):
+    for foreign in (
+        CASES["other_org"],
+        CaseFacts(organisation_id=OTHER_ORG, worker_id=None, team_id=None),
+        CaseFacts(organisation_id=OTHER_ORG, worker_id="u-9", team_id="t-9"),
+    ):
         assert authorise(who, action, foreign, **kw) == authorise(who, action, None, **kw)
-        assert repr(authorise(who, action, foreign, **kw)) == repr(authorise(who, action, None, **kw))
-        assert outcome_of_require(who, action, foreign, **kw) == outcome_of_require(who, action, None, **kw)
+        assert repr(authorise(who, action, foreign, **kw)) == repr(
+            authorise(who, action, None, **kw)
+        )
+        assert outcome_of_require(who, action, foreign, **kw) == outcome_of_require(
+            who, action, None, **kw
+        )
 
 
 def test_refusals_carry_nothing_about_the_case() -> None:
@@ -317,19 +342,39 @@ def test_callers_of_the_default_team_are_one_team() -> None:
     """A token without a team claim puts its holder on `DEFAULT_TEAM` (`principal_from_claims`);
     its cases are on that team, and the team rules hold for it as for any other team."""
     on_default = CaseFacts(organisation_id=ORG, worker_id="u-2", team_id=DEFAULT_TEAM)
-    worker, supervisor = principal("caseworker", team=DEFAULT_TEAM), principal("supervisor", team=DEFAULT_TEAM)
+    worker, supervisor = (
+        principal("caseworker", team=DEFAULT_TEAM),
+        principal("supervisor", team=DEFAULT_TEAM),
+    )
     assert answer(authorise(worker, Action.CASE_READ, on_default, team_access=True)) == TEAM
     assert answer(authorise(worker, Action.CASE_READ, on_default)) == F403  # team access off
     assert answer(authorise(supervisor, Action.CASE_ASSIGN, on_default)) == TEAM
-    assert answer(authorise(supervisor, Action.CASE_READ, on_default, has_break_glass=True)) == GLASS
+    assert (
+        answer(authorise(supervisor, Action.CASE_READ, on_default, has_break_glass=True)) == GLASS
+    )
     assert answer(authorise(supervisor, Action.CASELOAD_TEAM, None)) == TEAM
     # control: the default team is a team like any other, not a wildcard
     for elsewhere in (principal("caseworker", team="t-2"), principal("supervisor", team="t-2")):
-        assert answer(authorise(elsewhere, Action.CASE_READ, on_default, team_access=True,
-                                has_break_glass=True)) == F403
+        assert (
+            answer(
+                authorise(
+                    elsewhere, Action.CASE_READ, on_default, team_access=True, has_break_glass=True
+                )
+            )
+            == F403
+        )
         assert answer(authorise(elsewhere, Action.CASE_ASSIGN, on_default)) == F403
-    assert answer(authorise(principal("caseworker", team=DEFAULT_TEAM), Action.CASE_READ, CASES["team"],
-                            team_access=True)) == F403
+    assert (
+        answer(
+            authorise(
+                principal("caseworker", team=DEFAULT_TEAM),
+                Action.CASE_READ,
+                CASES["team"],
+                team_access=True,
+            )
+        )
+        == F403
+    )
 
 
 def test_a_case_without_a_team_is_on_no_caller_s_team() -> None:
@@ -337,11 +382,29 @@ def test_a_case_without_a_team_is_on_no_caller_s_team() -> None:
     be folded without, no caller's team matches it, the default team's included."""
     teamless = CaseFacts(organisation_id=ORG, worker_id="u-2", team_id=None)
     for team in ("t-1", DEFAULT_TEAM):
-        assert answer(authorise(principal("caseworker", team=team), Action.CASE_READ, teamless,
-                                team_access=True)) == F403
-        assert answer(authorise(principal("supervisor", team=team), Action.CASE_ASSIGN, teamless)) == F403
-        assert answer(authorise(principal("supervisor", team=team), Action.CASE_READ, teamless,
-                                has_break_glass=True)) == F403
+        assert (
+            answer(
+                authorise(
+                    principal("caseworker", team=team), Action.CASE_READ, teamless, team_access=True
+                )
+            )
+            == F403
+        )
+        assert (
+            answer(authorise(principal("supervisor", team=team), Action.CASE_ASSIGN, teamless))
+            == F403
+        )
+        assert (
+            answer(
+                authorise(
+                    principal("supervisor", team=team),
+                    Action.CASE_READ,
+                    teamless,
+                    has_break_glass=True,
+                )
+            )
+            == F403
+        )
 
 
 def test_an_unassigned_case_is_nobody_s_assignment() -> None:
@@ -424,9 +487,18 @@ HTTP_ENDPOINTS: dict[tuple[str, str], dict[str, Any] | None] = {
 }
 # The organisation setting HAVEN_TEAM_ACCESS as each context of the table sees it; "other_listed"
 # names only another organisation, which must change nothing for the caller's.
-TEAM_ACCESS_SETTINGS = {"plain": frozenset(), "team_access": frozenset({ORG}), "other_listed": frozenset({OTHER_ORG})}
+TEAM_ACCESS_SETTINGS = {
+    "plain": frozenset(),
+    "team_access": frozenset({ORG}),
+    "other_listed": frozenset({OTHER_ORG}),
+}
 TABLE_CONTEXT = {"plain": "plain", "team_access": "team_access", "other_listed": "plain"}
-HTTP_STATUS = {ASSIGN: 428, TEAM: 428, N404: 404, F403: 403}  # commands; reads answer 200 when allowed
+HTTP_STATUS = {
+    ASSIGN: 428,
+    TEAM: 428,
+    N404: 404,
+    F403: 403,
+}  # commands; reads answer 200 when allowed
 
 
 def expected_cell(action: str, role: str, ctx: str, case_name: str) -> str:
@@ -442,13 +514,18 @@ def test_every_case_endpoint_is_listed() -> None:
     from services.settings import Settings
 
     app = create_app(runtime=None, verifier=None, settings=Settings.from_environ({}))  # type: ignore[arg-type]
-    served = {(method.upper(), path) for path, item in app.openapi_schema.to_schema()["paths"].items()
-              for method in item if "{case_id}" in path}
+    served = {
+        (method.upper(), path)
+        for path, item in app.openapi_schema.to_schema()["paths"].items()
+        for method in item
+        if "{case_id}" in path
+    }
     assert served == set(ENDPOINT_ACTIONS)
     assert set(HTTP_ENDPOINTS) <= set(ENDPOINT_ACTIONS)
     assert {action for action in ENDPOINT_ACTIONS.values()} == {a.value for a in CASE_ACTIONS} - {
         "case.read_immigration",  # a part of the read, not an endpoint
-        "transfer.answer"}  # about an incoming transfer, not a case id (tests/api/test_transfer_requests.py)
+        "transfer.answer",
+    }  # about an incoming transfer, not a case id (tests/api/test_transfer_requests.py)
 
 
 @pytest.fixture
@@ -459,9 +536,12 @@ async def matrix_cases(make_app: Any, issuer: LocalIssuer) -> dict[str, str]:
         for name, facts in CASES.items():
             if facts is None:
                 continue
-            token = issuer.mint(facts.worker_id, facts.organisation_id, ["caseworker"], team=facts.team_id)
-            response = await client.post("/v1/cases", json=OPEN_CASE_EXAMPLE,
-                                         headers={"Authorization": f"Bearer {token}"})
+            token = issuer.mint(
+                facts.worker_id, facts.organisation_id, ["caseworker"], team=facts.team_id
+            )
+            response = await client.post(
+                "/v1/cases", json=OPEN_CASE_EXAMPLE, headers={"Authorization": f"Bearer {token}"}
+            )
             assert response.status_code == 201, response.text
             opened[name] = response.json()["case_id"]
     return opened
@@ -470,11 +550,20 @@ async def matrix_cases(make_app: Any, issuer: LocalIssuer) -> dict[str, str]:
 @pytest.mark.parametrize("setting", TEAM_ACCESS_SETTINGS)
 @pytest.mark.parametrize(("method", "path"), HTTP_ENDPOINTS, ids=lambda v: v)
 async def test_the_endpoint_answers_as_the_table_says(
-        make_app: Any, settings: Settings, issuer: LocalIssuer, runtime: Runtime, matrix_cases: dict[str, str],
-        method: str, path: str, setting: str) -> None:
+    make_app: Any,
+    settings: Settings,
+    issuer: LocalIssuer,
+    runtime: Runtime,
+    matrix_cases: dict[str, str],
+    method: str,
+    path: str,
+    setting: str,
+) -> None:
     action = ENDPOINT_ACTIONS[(method, path)]
     body = HTTP_ENDPOINTS[(method, path)]
-    app = make_app(settings=msgspec.structs.replace(settings, team_access=TEAM_ACCESS_SETTINGS[setting]))
+    app = make_app(
+        settings=msgspec.structs.replace(settings, team_access=TEAM_ACCESS_SETTINGS[setting])
+    )
     wrong = []
     async with api_client(app, lifespan=False) as client:
         for role in sorted(ROLES):
@@ -482,20 +571,33 @@ async def test_the_endpoint_answers_as_the_table_says(
             for case_name, case_id in matrix_cases.items():
                 want = expected_cell(action, role, TABLE_CONTEXT[setting], case_name)
                 url = path.format(case_id=case_id, goal_id="goal-0001")
-                response = await client.request(method, url, json=body, headers={"Authorization": f"Bearer {token}"})
-                status = (200 if method == "GET" and want in (ASSIGN, TEAM) else HTTP_STATUS[want])
+                response = await client.request(
+                    method, url, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                status = 200 if method == "GET" and want in (ASSIGN, TEAM) else HTTP_STATUS[want]
                 if response.status_code != status:
-                    wrong.append(f"{role} {case_name}: expected {status} ({want}), got {response.status_code}")
+                    wrong.append(
+                        f"{role} {case_name}: expected {status} ({want}), got {response.status_code}"
+                    )
     assert wrong == []
-    for case_name, case_id in matrix_cases.items():  # refused or stopped at If-Match: nothing appended
+    for (
+        case_name,
+        case_id,
+    ) in matrix_cases.items():  # refused or stopped at If-Match: nothing appended
         facts = CASES[case_name]
         if facts is not None:
-            assert await runtime.store.stream_version(facts.organisation_id, uuid.UUID(case_id)) == 1
+            assert (
+                await runtime.store.stream_version(facts.organisation_id, uuid.UUID(case_id)) == 1
+            )
 
 
 async def test_control_the_http_matrix_sees_a_route_that_ignores_team_access(
-        make_app: Any, settings: Settings, issuer: LocalIssuer, matrix_cases: dict[str, str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: Any,
+    settings: Settings,
+    issuer: LocalIssuer,
+    matrix_cases: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The HTTP matrix can fail: with the setting ignored, the team's case is refused."""
     from services.api.cases import http
 
@@ -503,7 +605,12 @@ async def test_control_the_http_matrix_sees_a_route_that_ignores_team_access(
     app = make_app(settings=msgspec.structs.replace(settings, team_access=frozenset({ORG})))
     token = issuer.mint("u-1", ORG, ["caseworker"], team="t-1")
     async with api_client(app, lifespan=False) as client:
-        response = await client.post(f"/v1/cases/{matrix_cases['team']}/needs", json=schemas.ASSESS_NEEDS_EXAMPLE,
-                                     headers={"Authorization": f"Bearer {token}"})
+        response = await client.post(
+            f"/v1/cases/{matrix_cases['team']}/needs",
+            json=schemas.ASSESS_NEEDS_EXAMPLE,
+            headers={"Authorization": f"Bearer {token}"},
+        )
     assert response.status_code == 403
-    assert expected_cell("case.command", "caseworker", "team_access", "team") == TEAM  # the table says 428
+    assert (
+        expected_cell("case.command", "caseworker", "team_access", "team") == TEAM
+    )  # the table says 428

@@ -18,7 +18,6 @@ import pytest
 from domain.case import commands as cmd
 from events.access_log import access_log, case_data_key, grant_break_glass
 from events.store import utc_now
-from services.commands import unit_of_work
 from services.api.cases.schemas.examples import (
     CLOSE_CASE_EXAMPLE,
     GRANT_CONSENT_EXAMPLE,
@@ -30,6 +29,7 @@ from services.api.cases.schemas.examples import (
 )
 from services.api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
+from services.commands import unit_of_work
 from services.commands.use_cases import Actor, CaseUseCases
 from services.identity import LocalIssuer
 from tests.api.conftest import access_records_refused
@@ -40,7 +40,9 @@ ORG, OTHER_ORG, TEAM = "org-harbor", "org-lantern", "team-north"
 
 class People:
     def __init__(self, issuer: LocalIssuer) -> None:
-        def mint(user: str, roles: list[str], org: str = ORG, team: str | None = TEAM) -> dict[str, str]:
+        def mint(
+            user: str, roles: list[str], org: str = ORG, team: str | None = TEAM
+        ) -> dict[str, str]:
             return {"Authorization": f"Bearer {issuer.mint(user, org, roles, team=team)}"}
 
         self.worker = mint("worker-1", ["caseworker"])
@@ -84,14 +86,19 @@ async def open_case(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
 
 def service(service_id: str = "service-1", delivered_on: dt.date | None = None) -> dict[str, Any]:
     day = delivered_on or dt.date(2026, 1, 12)
-    return {"service_id": service_id, "category": "case_management", "delivered_on": day.isoformat()}
+    return {
+        "service_id": service_id,
+        "category": "case_management",
+        "delivered_on": day.isoformat(),
+    }
 
 
 # -- intake and reading -----------------------------------------------------------------------
 
 
-async def test_open_case_answers_201_with_etag_and_location(cases: httpx.AsyncClient, people: People,
-                                                            runtime: Runtime) -> None:
+async def test_open_case_answers_201_with_etag_and_location(
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
     response = await cases.post("/v1/cases", json=intake_body(), headers=people.worker)
     assert response.status_code == 201
     body = response.json()
@@ -102,7 +109,8 @@ async def test_open_case_answers_201_with_etag_and_location(cases: httpx.AsyncCl
 
 
 async def test_the_assigned_worker_reads_the_case_and_the_access_is_recorded(
-        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
     case_id = await open_case(cases, people.worker)
     response = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     assert response.status_code == 200
@@ -115,56 +123,95 @@ async def test_the_assigned_worker_reads_the_case_and_the_access_is_recorded(
     assert view["immigration"] == []  # the assigned worker sees immigration milestones
     records = await access_log(runtime.pool, ORG, uuid.UUID(case_id))
     assert [(r.actor_id, r.role, r.part, r.basis, r.grant_id) for r in records] == [
-        ("worker-1", "caseworker", "full", "assignment", None)]
+        ("worker-1", "caseworker", "full", "assignment", None)
+    ]
     assert records[0].request_id == response.headers["x-request-id"]
 
 
 async def test_another_organisations_case_is_the_same_404_as_a_missing_one(
-        cases: httpx.AsyncClient, people: People) -> None:
+    cases: httpx.AsyncClient, people: People
+) -> None:
     case_id = await open_case(cases, people.worker)
     theirs = await cases.get(f"/v1/cases/{case_id}", headers=people.stranger)
     missing = await cases.get(f"/v1/cases/{uuid.uuid4()}", headers=people.stranger)
     assert_problem(theirs, 404, "not-found")
     assert theirs.content == missing.content
-    command = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
-                               headers=with_headers(people.stranger, if_match='"1"'))
+    command = await cases.post(
+        f"/v1/cases/{case_id}/services",
+        json=service(),
+        headers=with_headers(people.stranger, if_match='"1"'),
+    )
     assert command.content == missing.content
 
 
-async def test_refusals_by_assignment_and_role(cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+async def test_refusals_by_assignment_and_role(
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
     case_id = await open_case(cases, people.worker)
-    assert_problem(await cases.get(f"/v1/cases/{case_id}", headers=people.colleague), 403, "forbidden")
+    assert_problem(
+        await cases.get(f"/v1/cases/{case_id}", headers=people.colleague), 403, "forbidden"
+    )
     for headers in (people.admin, people.reporter):
         assert_problem(await cases.get(f"/v1/cases/{case_id}", headers=headers), 403, "forbidden")
         # a role with no rule learns nothing about which ids exist
-        assert_problem(await cases.get(f"/v1/cases/{uuid.uuid4()}", headers=headers), 403, "forbidden")
-        assert_problem(await cases.post("/v1/cases", json=intake_body(), headers=headers), 403, "forbidden")
-    assert_problem(await cases.post(f"/v1/cases/{case_id}/services", json=service(),
-                                    headers=with_headers(people.colleague, if_match='"1"')), 403, "forbidden")
-    assert_problem(await cases.post(f"/v1/cases/{case_id}/services", json=service(),
-                                    headers=with_headers(people.supervisor, if_match='"1"')), 403, "forbidden")
+        assert_problem(
+            await cases.get(f"/v1/cases/{uuid.uuid4()}", headers=headers), 403, "forbidden"
+        )
+        assert_problem(
+            await cases.post("/v1/cases", json=intake_body(), headers=headers), 403, "forbidden"
+        )
+    assert_problem(
+        await cases.post(
+            f"/v1/cases/{case_id}/services",
+            json=service(),
+            headers=with_headers(people.colleague, if_match='"1"'),
+        ),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        await cases.post(
+            f"/v1/cases/{case_id}/services",
+            json=service(),
+            headers=with_headers(people.supervisor, if_match='"1"'),
+        ),
+        403,
+        "forbidden",
+    )
     assert await access_log(runtime.pool, ORG, uuid.UUID(case_id)) == []
 
 
 async def test_a_supervisor_reads_only_with_break_the_glass_and_never_immigration(
-        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
     case_id = await open_case(cases, people.worker)
-    assert_problem(await cases.get(f"/v1/cases/{case_id}", headers=people.supervisor), 403, "forbidden")
+    assert_problem(
+        await cases.get(f"/v1/cases/{case_id}", headers=people.supervisor), 403, "forbidden"
+    )
     key = await case_data_key(runtime.pool, runtime.keyring, ORG, uuid.UUID(case_id))
     async with runtime.store.transaction() as conn:
-        grant = await grant_break_glass(conn, tenant_id=ORG, case_id=uuid.UUID(case_id), actor_id="supervisor-1",
-                                        reason="synthetic safety emergency", minutes=30, data_key=key,
-                                        now=utc_now() - dt.timedelta(seconds=1))
+        grant = await grant_break_glass(
+            conn,
+            tenant_id=ORG,
+            case_id=uuid.UUID(case_id),
+            actor_id="supervisor-1",
+            reason="synthetic safety emergency",
+            minutes=30,
+            data_key=key,
+            now=utc_now() - dt.timedelta(seconds=1),
+        )
     response = await cases.get(f"/v1/cases/{case_id}", headers=people.supervisor)
     assert response.status_code == 200
     assert "immigration" not in response.json()
     records = await access_log(runtime.pool, ORG, uuid.UUID(case_id))
     assert [(r.actor_id, r.role, r.part, r.basis, r.grant_id) for r in records] == [
-        ("supervisor-1", "supervisor", "summary", "break-glass", grant.grant_id)]
+        ("supervisor-1", "supervisor", "summary", "break-glass", grant.grant_id)
+    ]
 
 
 async def test_a_read_whose_access_cannot_be_recorded_returns_nothing(
-        cases: httpx.AsyncClient, people: People, runtime: Runtime, log_stream: io.StringIO) -> None:
+    cases: httpx.AsyncClient, people: People, runtime: Runtime, log_stream: io.StringIO
+) -> None:
     """Fail closed. A real failure of the INSERT: a trigger (for this case only, so that other
     tests are untouched) refuses rows into haven.access_records, as a full disk, a revoked
     privilege or a broken constraint would."""
@@ -183,25 +230,45 @@ async def test_a_read_whose_access_cannot_be_recorded_returns_nothing(
 # -- commands: preconditions, idempotency, validation, domain refusals ----------------------------
 
 
-async def test_a_command_needs_the_current_version_in_if_match(cases: httpx.AsyncClient, people: People) -> None:
+async def test_a_command_needs_the_current_version_in_if_match(
+    cases: httpx.AsyncClient, people: People
+) -> None:
     case_id = await open_case(cases, people.worker)
     url = f"/v1/cases/{case_id}/services"
-    assert_problem(await cases.post(url, json=service(), headers=people.worker), 428, "precondition-required")
-    accepted = await cases.post(url, json=service(), headers=with_headers(people.worker, if_match='"1"'))
+    assert_problem(
+        await cases.post(url, json=service(), headers=people.worker), 428, "precondition-required"
+    )
+    accepted = await cases.post(
+        url, json=service(), headers=with_headers(people.worker, if_match='"1"')
+    )
     assert accepted.status_code == 200
     assert accepted.json() == {"case_id": case_id, "version": 2}
     assert accepted.headers["etag"] == '"2"'
     assert accepted.headers["content-type"].startswith("application/json")
-    assert_problem(await cases.post(url, json=service("service-2"), headers=with_headers(people.worker, if_match='"1"')),
-                   412, "precondition-failed")
-    assert_problem(await cases.post(url, json=service("service-2"), headers=with_headers(people.worker, if_match="*")),
-                   412, "precondition-failed")
-    assert (await cases.post(url, json=service("service-2"),
-                             headers=with_headers(people.worker, if_match='"2"'))).headers["etag"] == '"3"'
+    assert_problem(
+        await cases.post(
+            url, json=service("service-2"), headers=with_headers(people.worker, if_match='"1"')
+        ),
+        412,
+        "precondition-failed",
+    )
+    assert_problem(
+        await cases.post(
+            url, json=service("service-2"), headers=with_headers(people.worker, if_match="*")
+        ),
+        412,
+        "precondition-failed",
+    )
+    assert (
+        await cases.post(
+            url, json=service("service-2"), headers=with_headers(people.worker, if_match='"2"')
+        )
+    ).headers["etag"] == '"3"'
 
 
 async def test_a_retried_command_is_answered_once_and_appended_once(
-        cases: httpx.AsyncClient, people: People, runtime: Runtime) -> None:
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
     case_id = await open_case(cases, people.worker)
     url = f"/v1/cases/{case_id}/services"
     headers = with_headers(people.worker, if_match='"1"', idempotency_key="retry-0001")
@@ -210,10 +277,20 @@ async def test_a_retried_command_is_answered_once_and_appended_once(
     assert first.status_code == second.status_code == 200
     assert first.content == second.content and second.headers["etag"] == '"2"'
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2
-    assert_problem(await cases.post(url, json=service("service-other"), headers=headers), 422,
-                   "idempotency-key-reused")
-    assert_problem(await cases.post(url, json=service(), headers=with_headers(
-        people.worker, if_match='"2"', idempotency_key="x" * 101)), 422, "validation-error")
+    assert_problem(
+        await cases.post(url, json=service("service-other"), headers=headers),
+        422,
+        "idempotency-key-reused",
+    )
+    assert_problem(
+        await cases.post(
+            url,
+            json=service(),
+            headers=with_headers(people.worker, if_match='"2"', idempotency_key="x" * 101),
+        ),
+        422,
+        "validation-error",
+    )
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2
 
 
@@ -227,43 +304,80 @@ async def test_a_retried_intake_opens_one_case(cases: httpx.AsyncClient, people:
 
 
 @pytest.mark.parametrize("where", ["top", "intake", "family_served", "contact_channel"])
-async def test_unknown_members_are_refused_at_every_level(cases: httpx.AsyncClient, people: People,
-                                                         where: str) -> None:
+async def test_unknown_members_are_refused_at_every_level(
+    cases: httpx.AsyncClient, people: People, where: str
+) -> None:
     body = intake_body()
-    target = {"top": body, "intake": body["intake"], "family_served": body["intake"]["family_served"],
-              "contact_channel": body["contact"]["channels"][0]}[where]
+    target = {
+        "top": body,
+        "intake": body["intake"],
+        "family_served": body["intake"]["family_served"],
+        "contact_channel": body["contact"]["channels"][0],
+    }[where]
     target["preferd_name"] = "typo"
-    problem = assert_problem(await cases.post("/v1/cases", json=body, headers=people.worker), 422,
-                             "validation-error")
+    problem = assert_problem(
+        await cases.post("/v1/cases", json=body, headers=people.worker), 422, "validation-error"
+    )
     assert problem["errors"]
 
 
-async def test_unknown_members_of_a_command_are_refused(cases: httpx.AsyncClient, people: People) -> None:
+async def test_unknown_members_of_a_command_are_refused(
+    cases: httpx.AsyncClient, people: People
+) -> None:
     case_id = await open_case(cases, people.worker)
-    assert_problem(await cases.post(f"/v1/cases/{case_id}/services", json={**service(), "extra": 1},
-                                    headers=with_headers(people.worker, if_match='"1"')), 422, "validation-error")
+    assert_problem(
+        await cases.post(
+            f"/v1/cases/{case_id}/services",
+            json={**service(), "extra": 1},
+            headers=with_headers(people.worker, if_match='"1"'),
+        ),
+        422,
+        "validation-error",
+    )
 
 
-async def test_a_domain_refusal_answers_its_own_problem(cases: httpx.AsyncClient, people: People,
-                                                       runtime: Runtime) -> None:
+async def test_a_domain_refusal_answers_its_own_problem(
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
+) -> None:
     case_id = await open_case(cases, people.worker)
     future = dt.date.today() + dt.timedelta(days=30)
-    body = assert_problem(await cases.post(f"/v1/cases/{case_id}/services", json=service(delivered_on=future),
-                                           headers=with_headers(people.worker, if_match='"1"')), 422, "date-in-future")
+    body = assert_problem(
+        await cases.post(
+            f"/v1/cases/{case_id}/services",
+            json=service(delivered_on=future),
+            headers=with_headers(people.worker, if_match='"1"'),
+        ),
+        422,
+        "date-in-future",
+    )
     assert body["detail"] == "the service date is in the future"
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 1
 
 
-async def test_a_closed_case_refuses_further_commands(cases: httpx.AsyncClient, people: People) -> None:
+async def test_a_closed_case_refuses_further_commands(
+    cases: httpx.AsyncClient, people: People
+) -> None:
     case_id = await open_case(cases, people.worker)
-    closed = await cases.post(f"/v1/cases/{case_id}/closure", json=CLOSE_CASE_EXAMPLE,
-                              headers=with_headers(people.worker, if_match='"1"'))
+    closed = await cases.post(
+        f"/v1/cases/{case_id}/closure",
+        json=CLOSE_CASE_EXAMPLE,
+        headers=with_headers(people.worker, if_match='"1"'),
+    )
     assert closed.status_code == 200 and closed.headers["etag"] == '"2"'
-    assert_problem(await cases.post(f"/v1/cases/{case_id}/services", json=service(),
-                                    headers=with_headers(people.worker, if_match='"2"')), 409, "case-closed")
+    assert_problem(
+        await cases.post(
+            f"/v1/cases/{case_id}/services",
+            json=service(),
+            headers=with_headers(people.worker, if_match='"2"'),
+        ),
+        409,
+        "case-closed",
+    )
 
 
-async def test_the_documented_examples_are_accepted_in_order(cases: httpx.AsyncClient, people: People) -> None:
+async def test_the_documented_examples_are_accepted_in_order(
+    cases: httpx.AsyncClient, people: People
+) -> None:
     created = await cases.post("/v1/cases", json=OPEN_CASE_EXAMPLE, headers=people.worker)
     assert created.status_code == 201
     case_id = created.json()["case_id"]
@@ -277,8 +391,11 @@ async def test_the_documented_examples_are_accepted_in_order(cases: httpx.AsyncC
     ]
     version = 1
     for path, body in steps:
-        response = await cases.post(f"/v1/cases/{case_id}/{path}", json=body,
-                                    headers=with_headers(people.worker, if_match=f'"{version}"'))
+        response = await cases.post(
+            f"/v1/cases/{case_id}/{path}",
+            json=body,
+            headers=with_headers(people.worker, if_match=f'"{version}"'),
+        )
         assert response.status_code == 200, (path, response.text)
         version = response.json()["version"]
     view = (await cases.get(f"/v1/cases/{case_id}", headers=people.worker)).json()
@@ -292,15 +409,24 @@ async def test_the_openapi_document_names_operations_and_examples(cases: httpx.A
     document = (await cases.get("/schema/openapi.json")).json()
     paths = document["paths"]
     operations = {op["operationId"] for path in paths.values() for op in path.values()}
-    assert {"openCase", "getCase", "recordService", "grantConsent", "revokeConsent", "proposeReferral",
-            "updateReferral", "closeCase"} <= operations
+    assert {
+        "openCase",
+        "getCase",
+        "recordService",
+        "grantConsent",
+        "revokeConsent",
+        "proposeReferral",
+        "updateReferral",
+        "closeCase",
+    } <= operations
     open_op = paths["/v1/cases"]["post"]
     assert open_op["security"] == [{"BearerToken": []}]
     assert "Client Example" in str(open_op["requestBody"])
 
 
 async def test_no_error_body_or_log_line_carries_case_content(
-        cases: httpx.AsyncClient, people: People, log_stream: io.StringIO) -> None:
+    cases: httpx.AsyncClient, people: People, log_stream: io.StringIO
+) -> None:
     case_id = await open_case(cases, people.worker)
     url = f"/v1/cases/{case_id}"
     bad_intake = intake_body()
@@ -309,11 +435,19 @@ async def test_no_error_body_or_log_line_carries_case_content(
     errors = [
         await cases.get(url, headers=people.colleague),
         await cases.get(url, headers=people.stranger),
-        await cases.post(f"{url}/services", json={**service(), "notes": CANARY}, headers=people.worker),
-        await cases.post(f"{url}/services", json={**service(), "notes": CANARY, "x": CANARY},
-                         headers=with_headers(people.worker, if_match='"1"')),
-        await cases.post(f"{url}/services", json={**service(), "category": "not-a-code", "notes": CANARY},
-                         headers=with_headers(people.worker, if_match='"1"')),
+        await cases.post(
+            f"{url}/services", json={**service(), "notes": CANARY}, headers=people.worker
+        ),
+        await cases.post(
+            f"{url}/services",
+            json={**service(), "notes": CANARY, "x": CANARY},
+            headers=with_headers(people.worker, if_match='"1"'),
+        ),
+        await cases.post(
+            f"{url}/services",
+            json={**service(), "category": "not-a-code", "notes": CANARY},
+            headers=with_headers(people.worker, if_match='"1"'),
+        ),
         await cases.post("/v1/cases", json=bad_intake, headers=people.worker),
         await cases.post("/v1/cases", content=f'{{"identity": "{CANARY}"', headers=people.worker),
     ]
@@ -325,7 +459,8 @@ async def test_no_error_body_or_log_line_carries_case_content(
 
 
 async def test_a_lost_race_is_409_and_never_a_double_append(
-        cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    cases: httpx.AsyncClient, people: People, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another writer appends between our If-Match check and our append (simulated: the
     unit of work's append first lets a concurrent use case commit through the pool). The
     process forgets the state its intake left, so the command reads the case first: the window
@@ -338,17 +473,32 @@ async def test_a_lost_race_is_409_and_never_a_double_append(
 
     async def append_after_a_rival(self: Any, *args: Any, **kwargs: Any) -> Any:
         rival = CaseUseCases(runtime.store)
-        await rival.record_service(Actor("worker-1", ORG), case_id, cmd.RecordService(
-            service_id="service-rival", category="case_management", delivered_on=dt.date(2026, 1, 12)))
+        await rival.record_service(
+            Actor("worker-1", ORG),
+            case_id,
+            cmd.RecordService(
+                service_id="service-rival",
+                category="case_management",
+                delivered_on=dt.date(2026, 1, 12),
+            ),
+        )
         return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(unit_of_work.UnitOfWorkStore, "append", append_after_a_rival)
-    response = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
-                                headers=with_headers(people.worker, if_match='"1"', idempotency_key="race-1"))
+    response = await cases.post(
+        f"/v1/cases/{case_id}/services",
+        json=service(),
+        headers=with_headers(people.worker, if_match='"1"', idempotency_key="race-1"),
+    )
     assert_problem(response, 409, "concurrent-change")
     monkeypatch.undo()
-    assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2  # the rival's event only
+    assert (
+        await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2
+    )  # the rival's event only
     # the key was rolled back with the append: a retry runs afresh (and is now stale)
-    retry = await cases.post(f"/v1/cases/{case_id}/services", json=service(),
-                             headers=with_headers(people.worker, if_match='"1"', idempotency_key="race-1"))
+    retry = await cases.post(
+        f"/v1/cases/{case_id}/services",
+        json=service(),
+        headers=with_headers(people.worker, if_match='"1"', idempotency_key="race-1"),
+    )
     assert_problem(retry, 412, "precondition-failed")

@@ -21,14 +21,16 @@ import pytest
 from crypto.keyring import Keyring
 from events.catalog import haven_registry
 from events.store import PostgresEventStore, utc_now
-from services.commands import unit_of_work
 from services.bootstrap import Runtime
+from services.commands import unit_of_work
 from services.commands.use_cases import CaseUseCases
 from tests.api.conftest import AppFactory, api_client
 from tests.api.test_case_routes import People, open_case, people, service  # noqa: F401 (fixture)
 
 IN_FLIGHT = 8
-HANG_GUARD_SECONDS = 60  # not a speed limit: a deadlock never ends, a sound run ends in well under this
+HANG_GUARD_SECONDS = (
+    60  # not a speed limit: a deadlock never ends, a sound run ends in well under this
+)
 CONTROL_WAIT_SECONDS = 5
 
 
@@ -40,26 +42,35 @@ async def small_runtime(database_url: str, keyring: Keyring) -> AsyncIterator[Ru
         await store.close()
 
 
-async def commands_at_once(client: httpx.AsyncClient, headers: dict[str, str]) -> list[httpx.Response]:
+async def commands_at_once(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> list[httpx.Response]:
     case_ids = [await open_case(client, headers) for _ in range(IN_FLIGHT)]
 
     async def command(case_id: str) -> httpx.Response:
-        return await client.post(f"/v1/cases/{case_id}/services", json=service(f"svc-{uuid.uuid4().hex[:8]}"),
-                                 headers={**headers, "If-Match": '"1"'})
+        return await client.post(
+            f"/v1/cases/{case_id}/services",
+            json=service(f"svc-{uuid.uuid4().hex[:8]}"),
+            headers={**headers, "If-Match": '"1"'},
+        )
 
     return await asyncio.gather(*(command(case_id) for case_id in case_ids))
 
 
 async def test_more_commands_in_flight_than_pool_connections_all_complete(
-        make_app: AppFactory, small_runtime: Runtime, people: People) -> None:
+    make_app: AppFactory, small_runtime: Runtime, people: People
+) -> None:
     async with api_client(make_app(runtime=small_runtime), lifespan=False) as client:
-        answers = await asyncio.wait_for(commands_at_once(client, people.worker), HANG_GUARD_SECONDS)
+        answers = await asyncio.wait_for(
+            commands_at_once(client, people.worker), HANG_GUARD_SECONDS
+        )
     assert [answer.status_code for answer in answers] == [200] * IN_FLIGHT
     assert {answer.json()["version"] for answer in answers} == {2}
 
 
 async def test_control_reading_through_the_pool_inside_the_unit_of_work_deadlocks(
-        make_app: AppFactory, small_runtime: Runtime, people: People, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, small_runtime: Runtime, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def read_through_the_pool(self: Any, tenant_id: str, stream_id: uuid.UUID) -> Any:
         return await self._store.read_stream(tenant_id, stream_id)
 
@@ -73,8 +84,11 @@ async def test_control_reading_through_the_pool_inside_the_unit_of_work_deadlock
         case_ids = [await open_case(client, people.worker) for _ in range(IN_FLIGHT)]
 
         async def command(case_id: str) -> httpx.Response:
-            return await client.post(f"/v1/cases/{case_id}/services", json=service("svc-control"),
-                                     headers={**people.worker, "If-Match": '"1"'})
+            return await client.post(
+                f"/v1/cases/{case_id}/services",
+                json=service("svc-control"),
+                headers={**people.worker, "If-Match": '"1"'},
+            )
 
         pending = [asyncio.create_task(command(case_id)) for case_id in case_ids]
         _, stuck = await asyncio.wait(pending, timeout=CONTROL_WAIT_SECONDS)

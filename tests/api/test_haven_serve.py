@@ -30,10 +30,17 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "--demo", "--port", str(port)],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPOSITORY)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "--demo", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPOSITORY,
+        )
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5.0) as client:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", timeout=5.0
+            ) as client:
                 for _ in range(READY_ATTEMPTS * 3):  # embedded start and demo seeding come first
                     assert process.poll() is None, log.read_text(errors="replace")[-2000:]
                     with contextlib.suppress(httpx.TransportError):
@@ -41,14 +48,28 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
                             break
                     await asyncio.sleep(0.1)
                 else:
-                    pytest.fail("haven serve never became ready: " + log.read_text(errors="replace")[-2000:])
+                    pytest.fail(
+                        "haven serve never became ready: " + log.read_text(errors="replace")[-2000:]
+                    )
                 printed = log.read_text(errors="replace")
-                tokens = {line.split()[0]: line.split()[1] for line in printed.splitlines()
-                          if line.startswith("  ") and line.split()[0] in
-                          ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")}
-                assert set(tokens) == {"caseworker", "supervisor", "privacy_officer", "reporter", "admin"}
+                tokens = {
+                    line.split()[0]: line.split()[1]
+                    for line in printed.splitlines()
+                    if line.startswith("  ")
+                    and line.split()[0]
+                    in ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")
+                }
+                assert set(tokens) == {
+                    "caseworker",
+                    "supervisor",
+                    "privacy_officer",
+                    "reporter",
+                    "admin",
+                }
                 for role, token in tokens.items():
-                    me = await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+                    me = await client.get(
+                        "/v1/whoami", headers={"Authorization": f"Bearer {token}"}
+                    )
                     assert me.status_code == 200 and me.json()["roles"] == [role]
                     assert me.json()["organisation_id"] == "org-harbor"
                 assert "seeded" in printed and "synthetic cases" in printed
@@ -74,18 +95,39 @@ def test_control_loopback_is_quiet(host: str) -> None:
     assert exposure_warning(host) is None
 
 
-def test_a_key_file_readable_by_others_is_one_line_and_exit_2(database_url: str, tmp_path: Path) -> None:
+def test_a_key_file_readable_by_others_is_one_line_and_exit_2(
+    database_url: str, tmp_path: Path
+) -> None:
     """Not a traceback: the operator is told what to fix. Control: chmod 600 and it runs."""
     key = tmp_path / "kek"
     FileKeyProvider(key).close()
     key.chmod(0o644)
-    env = haven_env(HAVEN_DATABASE_URL=database_url, HAVEN_DATA_DIR=str(tmp_path), HAVEN_KEK=f"file:{key}")
-    done = subprocess.run([sys.executable, "-m", "services.cli", "projections", "status"], cwd=REPOSITORY, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    env = haven_env(
+        HAVEN_DATABASE_URL=database_url, HAVEN_DATA_DIR=str(tmp_path), HAVEN_KEK=f"file:{key}"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "projections", "status"],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == f"haven: key file {key} must not be readable by group or others (chmod 600)"
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == f"haven: key file {key} must not be readable by group or others (chmod 600)"
+    )
     assert "Traceback" not in done.stderr
     key.chmod(0o600)
-    again = subprocess.run([sys.executable, "-m", "services.cli", "projections", "status"], cwd=REPOSITORY, env=env,
-                           capture_output=True, text=True, timeout=300, check=False)
+    again = subprocess.run(
+        [sys.executable, "-m", "services.cli", "projections", "status"],
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert again.returncode == 0, again.stderr

@@ -14,8 +14,12 @@ def document() -> dict:
 
 def test_every_command_and_the_case_read_declare_their_etag() -> None:
     paths = document()["paths"]
-    commands = [(path, method, operation) for path, item in paths.items() for method, operation in item.items()
-                if any(p.get("name") == "If-Match" for p in operation.get("parameters", []))]
+    commands = [
+        (path, method, operation)
+        for path, item in paths.items()
+        for method, operation in item.items()
+        if any(p.get("name") == "If-Match" for p in operation.get("parameters", []))
+    ]
     assert len(commands) >= 17
     for path, method, operation in commands:
         assert "ETag" in operation["responses"]["200"].get("headers", {}), (method, path)
@@ -27,4 +31,6 @@ def test_routes_that_send_no_etag_declare_none() -> None:
     """Control: the declaration is per operation, not blanket."""
     paths = document()["paths"]
     assert "ETag" not in paths["/v1/caseload"]["get"]["responses"]["200"].get("headers", {})
-    assert "ETag" not in paths["/v1/cases/{case_id}/history"]["get"]["responses"]["200"].get("headers", {})
+    assert "ETag" not in paths["/v1/cases/{case_id}/history"]["get"]["responses"]["200"].get(
+        "headers", {}
+    )

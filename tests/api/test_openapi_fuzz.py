@@ -56,10 +56,21 @@ from tests.tiers import scaled
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 
 MAX_EXAMPLES = scaled(default=4, full=12)  # per operation and generation mode
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
-FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                         suppress_health_check=list(HealthCheck), print_blob=False)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+FUZZ_SETTINGS = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
+)
 
 
 @contextlib.contextmanager
@@ -71,9 +82,13 @@ def served(database_url: str, tmp_path: Path, key_file: Path) -> Iterator[tuple[
     projections) must be able to open them."""
     data_dir = tmp_path / "data"
     issuer = LocalIssuer.open(data_dir)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
-           "HAVEN_DATABASE_URL": database_url, "HAVEN_DATA_DIR": str(data_dir),
-           "HAVEN_KEK": f"file:{key_file}", "HAVEN_LOG_LEVEL": "warning"}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
+        "HAVEN_DATABASE_URL": database_url,
+        "HAVEN_DATA_DIR": str(data_dir),
+        "HAVEN_KEK": f"file:{key_file}",
+        "HAVEN_LOG_LEVEL": "warning",
+    }
     port = free_port()
     log = tmp_path / "granian.log"
     base_url = f"http://127.0.0.1:{port}"
@@ -122,7 +137,9 @@ def _fuzz(operation: Any, strategy: Any, call: Any) -> None:
         raise AssertionError(f"{operation.label}: {error}") from error
 
 
-def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_path: Path, key_file: Path) -> None:
+def test_every_operation_survives_a_schema_driven_fuzz(
+    database_url: str, tmp_path: Path, key_file: Path
+) -> None:
     with served(database_url, tmp_path, key_file) as (base_url, issuer):
         token = issuer.mint("fuzz-worker", "org-fuzz", ["caseworker"], team="team-fuzz")
         auth = {"Authorization": f"Bearer {token}"}
@@ -134,7 +151,9 @@ def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_pa
         assert [p for p in problems if p[3] != [PROBLEM_MEDIA_TYPE]] == []
 
         # A case of the caller's, so that commands on it reach If-Match, idempotency and the domain.
-        opened = httpx.post(f"{base_url}/v1/cases", json=OPEN_CASE_EXAMPLE, headers=auth, timeout=10.0)
+        opened = httpx.post(
+            f"{base_url}/v1/cases", json=OPEN_CASE_EXAMPLE, headers=auth, timeout=10.0
+        )
         assert opened.status_code == 201, opened.text
         case_id = opened.json()["case_id"]
 
@@ -148,29 +167,41 @@ def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_pa
         generated: dict[str, set[str]] = {}  # request headers schemathesis generated, per operation
 
         def call(case: schemathesis.Case, *, current_version: bool = False) -> None:
-            generated.setdefault(case.operation.label, set()).update(name.lower() for name in case.headers or {})
+            generated.setdefault(case.operation.label, set()).update(
+                name.lower() for name in case.headers or {}
+            )
             headers = dict(auth)
             if current_version:  # the case's current ETag: the command can get past If-Match
-                headers["If-Match"] = httpx.get(f"{base_url}/v1/cases/{case_id}", headers=auth,
-                                                timeout=10.0).headers["etag"]
+                headers["If-Match"] = httpx.get(
+                    f"{base_url}/v1/cases/{case_id}", headers=auth, timeout=10.0
+                ).headers["etag"]
             response = case.call(base_url=base_url, session=session, headers=headers, timeout=10)
             seen.setdefault(case.operation.label, set()).add(response.status_code)
             case.validate_response(response, checks=CHECKS, headers=headers)
             if response.status_code >= 400:
                 content_type = _header(response, "content-type")
-                assert content_type.startswith(PROBLEM_MEDIA_TYPE), (case.operation.label, response.status_code,
-                                                                     content_type)
+                assert content_type.startswith(PROBLEM_MEDIA_TYPE), (
+                    case.operation.label,
+                    response.status_code,
+                    content_type,
+                )
 
         operations = [result.ok() for result in schema.get_all_operations()]
         assert len(operations) == len(_operations(document))
         for operation in operations:
             spec = document["paths"][operation.path][operation.method.lower()]
             has_input = bool(spec.get("parameters") or spec.get("requestBody"))
-            modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_input else (GenerationMode.POSITIVE,)
+            modes = (
+                (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+                if has_input
+                else (GenerationMode.POSITIVE,)
+            )
             for mode in modes:  # negative: nothing to break in an operation without inputs
                 _fuzz(operation, operation.as_strategy(generation_mode=mode), call)
                 if "{case_id}" in operation.path and mode is GenerationMode.POSITIVE:
-                    own_case = operation.as_strategy(generation_mode=mode, path_parameters={"case_id": case_id})
+                    own_case = operation.as_strategy(
+                        generation_mode=mode, path_parameters={"case_id": case_id}
+                    )
                     _fuzz(operation, own_case, call)
                     if operation.method.upper() == "POST":
                         _fuzz(operation, own_case, lambda case: call(case, current_version=True))
@@ -179,8 +210,12 @@ def test_every_operation_survives_a_schema_driven_fuzz(database_url: str, tmp_pa
         assert 200 in seen["POST /v1/cases/{case_id}/services"], seen
         # The documented If-Match and Idempotency-Key were generated for every command (and the
         # key for intake), and a generated, well-formed but stale If-Match was answered 412.
-        commands = [label for method, path in _operations(document)
-                    if (label := f"{method.upper()} {path}") and _declares(document, method, path, "If-Match")]
+        commands = [
+            label
+            for method, path in _operations(document)
+            if (label := f"{method.upper()} {path}")
+            and _declares(document, method, path, "If-Match")
+        ]
         assert len(commands) == 17, commands
         for label in commands:
             assert {"if-match", "idempotency-key"} <= generated[label], (label, generated[label])
@@ -194,5 +229,9 @@ def _declares(document: dict[str, Any], method: str, path: str, header: str) -> 
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(method, path) for path, item in document["paths"].items() for method in item
-            if method in {"get", "post", "put", "patch", "delete"}]
+    return [
+        (method, path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]

@@ -27,8 +27,12 @@ from tests.conftest import empty_log_and_read_models
 ORG = "org-rebuild-serving"  # this module's own demo organisation
 
 
-async def read_totals_while(client: httpx.AsyncClient, headers: dict[str, str],
-                            work: Callable[[], Awaitable[None]], readers: int = 4) -> list[int]:
+async def read_totals_while(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    work: Callable[[], Awaitable[None]],
+    readers: int = 4,
+) -> list[int]:
     """Every total_cases the readers saw while `work` ran (and while it had not yet finished)."""
     seen: list[int] = []
     done = asyncio.Event()
@@ -52,10 +56,14 @@ async def read_totals_while(client: httpx.AsyncClient, headers: dict[str, str],
 async def naive_rebuild_in_place(runtime: Runtime) -> None:
     """Truncate the live generation and refill it batch by batch, committing each batch."""
     projection = projection_factories(runtime.keyring, runtime.store)["cases"]()
-    generation = await runtime.pool.fetchval("SELECT generation FROM haven.projection_checkpoints WHERE name = 'cases'")
+    generation = await runtime.pool.fetchval(
+        "SELECT generation FROM haven.projection_checkpoints WHERE name = 'cases'"
+    )
     tables = tables_of(projection, generation)
     async with runtime.pool.acquire() as conn:
-        await conn.execute(f"DELETE FROM {tables['views.caseload']}; DELETE FROM {tables['views.case_view']}")
+        await conn.execute(
+            f"DELETE FROM {tables['views.caseload']}; DELETE FROM {tables['views.case_view']}"
+        )
     async for batch in runtime.store.read_all_batches(LOG_START, 25):
         async with runtime.pool.acquire() as conn, conn.transaction():
             await projection.apply(conn, live_events(batch), tables)
@@ -64,14 +72,19 @@ async def naive_rebuild_in_place(runtime: Runtime) -> None:
 
 
 async def test_readers_never_see_a_half_built_view_during_a_rebuild(
-        make_app: AppFactory, runtime: Runtime, issuer: LocalIssuer) -> None:
-    await empty_log_and_read_models(runtime.pool)  # the whole log is rebuilt: no other file's events
+    make_app: AppFactory, runtime: Runtime, issuer: LocalIssuer
+) -> None:
+    await empty_log_and_read_models(
+        runtime.pool
+    )  # the whole log is rebuilt: no other file's events
     await seed_demo(demo_use_cases(runtime.store), cases=30, seed=9, organisations=(ORG,))
     make = projection_factories(runtime.keyring, runtime.store)["cases"]
     await rebuild(runtime.store, runtime.pool, make)
     team = await runtime.pool.fetchval(
         "SELECT team_id FROM views.caseload WHERE tenant_id = $1 AND is_open GROUP BY team_id "
-        "ORDER BY count(*) DESC LIMIT 1", ORG)
+        "ORDER BY count(*) DESC LIMIT 1",
+        ORG,
+    )
     supervisor = next(user for role, user, _ in demo_accounts(ORG) if role == "supervisor")
     headers = {"Authorization": f"Bearer {issuer.mint(supervisor, ORG, ['supervisor'], team)}"}
     async with api_client(make_app(), lifespan=False) as client:

@@ -34,9 +34,25 @@ def granian(port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Po
     granian_bin = Path(sys.executable).with_name("granian")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(granian_bin), "--interface", "asgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--no-ws", "services.api.asgi:build"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
+            [
+                str(granian_bin),
+                "--interface",
+                "asgi",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--no-ws",
+                "services.api.asgi:build",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         try:
             yield process
         finally:
@@ -48,7 +64,9 @@ def granian(port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Po
                 process.wait()
 
 
-async def until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path) -> None:
+async def until_ready(
+    client: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path
+) -> None:
     """Wait (bounded by attempts, never by a timing assertion) until the server answers /ready."""
     for _ in range(READY_ATTEMPTS):
         assert process.poll() is None, log.read_text(errors="replace")[-2000:]
@@ -61,10 +79,15 @@ async def until_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes
 
 async def test_granian_serves_health_ready_and_whoami(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    token = LocalIssuer.open(data_dir).mint("user-7", "org-b", ["supervisor"])  # the server reads this key
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
-           "HAVEN_DATABASE_URL": database_url, "HAVEN_DATA_DIR": str(data_dir),
-           "HAVEN_KEK": f"file:{tmp_path / 'kek'}"}
+    token = LocalIssuer.open(data_dir).mint(
+        "user-7", "org-b", ["supervisor"]
+    )  # the server reads this key
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")},
+        "HAVEN_DATABASE_URL": database_url,
+        "HAVEN_DATA_DIR": str(data_dir),
+        "HAVEN_KEK": f"file:{tmp_path / 'kek'}",
+    }
     port = free_port()
     log = tmp_path / "granian.log"
     with granian(port, env, log) as process:
@@ -75,8 +98,12 @@ async def test_granian_serves_health_ready_and_whoami(database_url: str, tmp_pat
             assert len(health.headers["x-request-id"]) == 32
             me = await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200
-            assert me.json() == {"user_id": "user-7", "organisation_id": "org-b", "roles": ["supervisor"],
-                                 "team": "default"}
+            assert me.json() == {
+                "user_id": "user-7",
+                "organisation_id": "org-b",
+                "roles": ["supervisor"],
+                "team": "default",
+            }
             refused = await client.get("/v1/whoami")
             assert refused.status_code == 401
             assert refused.headers["content-type"].startswith("application/problem+json")
@@ -91,14 +118,20 @@ def walked_by_the_collector(thing: object) -> bool:
 
 
 async def test_a_started_server_keeps_its_start_up_heap_out_of_full_collections(
-        server_url: str, tmp_path: Path) -> None:
+    server_url: str, tmp_path: Path
+) -> None:
     """A full collection of a serving worker walks only what was allocated since start-up: the
     app, its routes and the runtime are frozen once started (`asgi.freeze_start_up_heap`), so
     a full collection under load does not hold every request for tens of milliseconds.
     Control: once the server has shut down, the same app is walked again."""
     async with scratch_database(server_url) as url:
-        settings = Settings.from_environ({"HAVEN_DATABASE_URL": url, "HAVEN_DATA_DIR": str(tmp_path / "data"),
-                                          "HAVEN_KEK": f"file:{tmp_path / 'kek'}"})
+        settings = Settings.from_environ(
+            {
+                "HAVEN_DATABASE_URL": url,
+                "HAVEN_DATA_DIR": str(tmp_path / "data"),
+                "HAVEN_KEK": f"file:{tmp_path / 'kek'}",
+            }
+        )
         served = ServedApp(settings, verifier_from_settings(settings))
         inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
         outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()

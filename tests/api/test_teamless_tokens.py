@@ -67,7 +67,9 @@ def at(headers: dict[str, str], version: int) -> dict[str, str]:
 async def projected(runtime: Runtime, listen: Any) -> AsyncIterator[None]:
     """The cases projection kept up to date while the test runs, so `fresh=true` reads see
     every write made before them (the caseload routes read the projection)."""
-    runner = ProjectionRunner(runtime.store, listen, projection_factories(runtime.keyring, runtime.store)["cases"])
+    runner = ProjectionRunner(
+        runtime.store, listen, projection_factories(runtime.keyring, runtime.store)["cases"]
+    )
     task = asyncio.create_task(runner.run())
     try:
         yield
@@ -81,22 +83,37 @@ def test_a_team_less_token_carries_no_team_claim(tokens: Tokens) -> None:
     """The premise of this module: these tokens are team-less, not tokens of team "default"."""
     claims = jwt.decode(tokens.raw("worker-1", "caseworker"), options={"verify_signature": False})
     assert "team" not in claims
-    assert jwt.decode(tokens.raw("worker-1", "caseworker", "team-b"),  # control
-                      options={"verify_signature": False})["team"] == "team-b"
+    assert (
+        jwt.decode(
+            tokens.raw("worker-1", "caseworker", "team-b"),  # control
+            options={"verify_signature": False},
+        )["team"]
+        == "team-b"
+    )
 
 
-async def test_whoami_reports_the_default_team(cases: httpx.AsyncClient, tokens: Tokens, org: str) -> None:
+async def test_whoami_reports_the_default_team(
+    cases: httpx.AsyncClient, tokens: Tokens, org: str
+) -> None:
     for role in ("caseworker", "supervisor", "reporter"):
         response = await cases.get("/v1/whoami", headers=tokens("user-1", role))
         assert response.status_code == 200
-        assert response.json() == {"user_id": "user-1", "organisation_id": org, "roles": [role], "team": "default"}
+        assert response.json() == {
+            "user_id": "user-1",
+            "organisation_id": org,
+            "roles": [role],
+            "team": "default",
+        }
     assert DEFAULT_TEAM == "default"
-    named = await cases.get("/v1/whoami", headers=tokens("user-1", "caseworker", "team-b"))  # control
+    named = await cases.get(
+        "/v1/whoami", headers=tokens("user-1", "caseworker", "team-b")
+    )  # control
     assert named.json()["team"] == "team-b"
 
 
 async def test_a_team_less_case_worker_opens_reads_and_lists_a_case(
-        cases: httpx.AsyncClient, tokens: Tokens, runtime: Runtime, org: str, projected: None) -> None:
+    cases: httpx.AsyncClient, tokens: Tokens, runtime: Runtime, org: str, projected: None
+) -> None:
     worker = tokens("worker-1", "caseworker")
     opened = await cases.post("/v1/cases", json=intake_body(), headers=worker)
     assert opened.status_code == 201, opened.text
@@ -105,18 +122,23 @@ async def test_a_team_less_case_worker_opens_reads_and_lists_a_case(
     assert read.status_code == 200
     assert (read.json()["worker_id"], read.json()["team_id"]) == ("worker-1", "default")
     assert "immigration" in read.json()  # the assigned worker's full view
-    assert [(r.actor_id, r.part, r.basis) for r in await access_log(runtime.pool, org, uuid.UUID(case_id))] == [
-        ("worker-1", "full", "assignment")]
+    assert [
+        (r.actor_id, r.part, r.basis)
+        for r in await access_log(runtime.pool, org, uuid.UUID(case_id))
+    ] == [("worker-1", "full", "assignment")]
     mine = await cases.get("/v1/cases", headers=worker, params={"fresh": "true"})
     assert mine.status_code == 200
     assert [case["case_id"] for case in mine.json()["cases"]] == [case_id]
     # control: another team-less case worker's caseload does not list it
-    theirs = await cases.get("/v1/cases", headers=tokens("worker-2", "caseworker"), params={"fresh": "true"})
+    theirs = await cases.get(
+        "/v1/cases", headers=tokens("worker-2", "caseworker"), params={"fresh": "true"}
+    )
     assert theirs.status_code == 200 and theirs.json()["cases"] == []
 
 
 async def test_a_team_less_supervisor_supervises_the_default_team(
-        cases: httpx.AsyncClient, tokens: Tokens, runtime: Runtime, org: str, projected: None) -> None:
+    cases: httpx.AsyncClient, tokens: Tokens, runtime: Runtime, org: str, projected: None
+) -> None:
     case_id = await open_case(cases, tokens("worker-1", "caseworker"))
     supervisor = tokens("supervisor-1", "supervisor")
     other_team = tokens("supervisor-2", "supervisor", "team-b")
@@ -127,8 +149,11 @@ async def test_a_team_less_supervisor_supervises_the_default_team(
     assert [case["case_id"] for case in body["cases"]] == [case_id] and body["total_cases"] == 1
     assert [worker["worker_id"] for worker in body["workers"]] == ["worker-1"]
     # a token whose team is "default" is on the same team
-    named_default = await cases.get("/v1/caseload", headers=tokens("supervisor-3", "supervisor", "default"),
-                                    params={"fresh": "true"})
+    named_default = await cases.get(
+        "/v1/caseload",
+        headers=tokens("supervisor-3", "supervisor", "default"),
+        params={"fresh": "true"},
+    )
     assert named_default.json() == body
     # control: the team rule still bites for a supervisor of another team
     elsewhere = await cases.get("/v1/caseload", headers=other_team, params={"fresh": "true"})
@@ -137,9 +162,16 @@ async def test_a_team_less_supervisor_supervises_the_default_team(
 
     url = f"/v1/cases/{case_id}/assignment"
     body_to_worker_2 = {**ASSIGN_CASE_EXAMPLE, "worker_id": "worker-2"}
-    assert_problem(await cases.post(url, json=body_to_worker_2, headers=at(other_team, 1)), 403, "forbidden")
-    assert_problem(await cases.post(url, json={**body_to_worker_2, "team_id": "team-b"}, headers=at(supervisor, 1)),
-                   403, "forbidden")  # within their own team only
+    assert_problem(
+        await cases.post(url, json=body_to_worker_2, headers=at(other_team, 1)), 403, "forbidden"
+    )
+    assert_problem(
+        await cases.post(
+            url, json={**body_to_worker_2, "team_id": "team-b"}, headers=at(supervisor, 1)
+        ),
+        403,
+        "forbidden",
+    )  # within their own team only
     assert await runtime.store.stream_version(org, uuid.UUID(case_id)) == 1
     moved = await cases.post(url, json=body_to_worker_2, headers=at(supervisor, 1))
     assert moved.status_code == 200, moved.text
@@ -149,35 +181,56 @@ async def test_a_team_less_supervisor_supervises_the_default_team(
     read = await cases.get(f"/v1/cases/{case_id}", headers=new_worker)
     assert read.status_code == 200
     assert (read.json()["worker_id"], read.json()["team_id"]) == ("worker-2", "default")
-    assert_problem(await cases.get(f"/v1/cases/{case_id}", headers=tokens("worker-1", "caseworker")), 403,
-                   "forbidden")  # no longer assigned, and no team access
+    assert_problem(
+        await cases.get(f"/v1/cases/{case_id}", headers=tokens("worker-1", "caseworker")),
+        403,
+        "forbidden",
+    )  # no longer assigned, and no team access
     listed = await cases.get("/v1/cases", headers=new_worker, params={"fresh": "true"})
     assert [case["case_id"] for case in listed.json()["cases"]] == [case_id]
 
 
 @pytest.mark.parametrize("enabled", [True, False], ids=["team-access", "no-team-access"])
 async def test_team_access_makes_team_less_case_workers_one_team(
-        make_app: AppFactory, settings: Settings, tokens: Tokens, runtime: Runtime, org: str,
-        enabled: bool) -> None:
+    make_app: AppFactory,
+    settings: Settings,
+    tokens: Tokens,
+    runtime: Runtime,
+    org: str,
+    enabled: bool,
+) -> None:
     listed = frozenset({org}) if enabled else frozenset({"org-example-other"})
     app = make_app(settings=msgspec.structs.replace(settings, team_access=listed))
     async with api_client(app, lifespan=False) as client:
         case_id = await open_case(client, tokens("worker-1", "caseworker"))
         colleague = tokens("worker-2", "caseworker")
         read = await client.get(f"/v1/cases/{case_id}", headers=colleague)
-        command = await client.post(f"/v1/cases/{case_id}/goals", json=SET_GOAL_EXAMPLE, headers=at(colleague, 1))
+        command = await client.post(
+            f"/v1/cases/{case_id}/goals", json=SET_GOAL_EXAMPLE, headers=at(colleague, 1)
+        )
         # a case worker whose token names team "default" is on the same team
-        named_default = await client.get(f"/v1/cases/{case_id}", headers=tokens("worker-3", "caseworker", "default"))
+        named_default = await client.get(
+            f"/v1/cases/{case_id}", headers=tokens("worker-3", "caseworker", "default")
+        )
         # never across teams, whatever the setting
-        assert_problem(await client.get(f"/v1/cases/{case_id}", headers=tokens("worker-4", "caseworker", "team-b")),
-                       403, "forbidden")
+        assert_problem(
+            await client.get(
+                f"/v1/cases/{case_id}", headers=tokens("worker-4", "caseworker", "team-b")
+            ),
+            403,
+            "forbidden",
+        )
     if enabled:
         assert read.status_code == 200, read.text
-        assert "immigration" not in read.json()  # team access does not extend to immigration details
+        assert (
+            "immigration" not in read.json()
+        )  # team access does not extend to immigration details
         assert command.status_code == 200, command.text
         assert named_default.status_code == 200
-        assert [(r.actor_id, r.part, r.basis) for r in await access_log(runtime.pool, org, uuid.UUID(case_id))] == [
-            ("worker-3", "summary", "team"), ("worker-2", "summary", "team")]
+        assert [
+            (r.actor_id, r.part, r.basis)
+            for r in await access_log(runtime.pool, org, uuid.UUID(case_id))
+        ] == [("worker-3", "summary", "team"), ("worker-2", "summary", "team")]
         assert await runtime.store.stream_version(org, uuid.UUID(case_id)) == 2
     else:
         for response in (read, command, named_default):

@@ -63,8 +63,11 @@ def given(*events: ev.DomainEvent) -> CaseState:
     return fold(enumerate(events, 1))
 
 
-def when(events: list[ev.DomainEvent] | tuple[ev.DomainEvent, ...], command: cmd.Command,
-         now: dt.datetime = FIXED_NOW) -> list[ev.DomainEvent]:
+def when(
+    events: list[ev.DomainEvent] | tuple[ev.DomainEvent, ...],
+    command: cmd.Command,
+    now: dt.datetime = FIXED_NOW,
+) -> list[ev.DomainEvent]:
     """Given these events, what `decide` answers to the command."""
     return decide(given(*events), command, context(now))
 
@@ -76,64 +79,140 @@ def then(state: CaseState, events: list[ev.DomainEvent]) -> CaseState:
 
 # -- intake values --------------------------------------------------------------------
 
+
 def an_adult(**overrides: Any) -> Identity:
-    return Identity(**{"preferred_name": "Client Alpha", "legal_name": "Client Alpha Example",
-                       "aliases": ("Alpha",), "date_of_birth": ADULT_DOB, **overrides})
+    return Identity(
+        **{
+            "preferred_name": "Client Alpha",
+            "legal_name": "Client Alpha Example",
+            "aliases": ("Alpha",),
+            "date_of_birth": ADULT_DOB,
+            **overrides,
+        }
+    )
 
 
 def a_minor(**overrides: Any) -> Identity:
-    return Identity(**{"preferred_name": "Client Beta", "legal_name": None, "aliases": (),
-                       "date_of_birth": MINOR_DOB, **overrides})
+    return Identity(
+        **{
+            "preferred_name": "Client Beta",
+            "legal_name": None,
+            "aliases": (),
+            "date_of_birth": MINOR_DOB,
+            **overrides,
+        }
+    )
 
 
 def an_intake(**overrides: Any) -> Intake:
-    return Intake(**{"intake_on": INTAKE_ON, "intake_type": "referral", "referral_on": day(1, 3),
-                     "referral_source": "hotline", "matched_within_48h": True, "eligibility_status": "eligible",
-                     "age_at_intake": None,
-                     "family_served": FamilyServed(children_under_18=1), **overrides})
+    return Intake(
+        **{
+            "intake_on": INTAKE_ON,
+            "intake_type": "referral",
+            "referral_on": day(1, 3),
+            "referral_source": "hotline",
+            "matched_within_48h": True,
+            "eligibility_status": "eligible",
+            "age_at_intake": None,
+            "family_served": FamilyServed(children_under_18=1),
+            **overrides,
+        }
+    )
 
 
 def a_safe_contact(**overrides: Any) -> SafeContact:
-    channel = ContactChannel(channel="phone_call", detail="555-0100", safe_times="weekday mornings",
-                             may_leave_message=False)
-    return SafeContact(**{"channels": (channel,), "code_word": "placeholder-word",
-                          "notes": "synthetic note", **overrides})
+    channel = ContactChannel(
+        channel="phone_call",
+        detail="555-0100",
+        safe_times="weekday mornings",
+        may_leave_message=False,
+    )
+    return SafeContact(
+        **{
+            "channels": (channel,),
+            "code_word": "placeholder-word",
+            "notes": "synthetic note",
+            **overrides,
+        }
+    )
 
 
 def demographics(**overrides: Any) -> Demographics:
-    return Demographics(**{"gender_identity": "woman", "lgbtq": "unknown", "race_ethnicity": ("not_reported",),
-                           "disabilities": (), "citizenship": "foreign_national", "preferred_language": "es",
-                           "interpreter_needed": True, **overrides})
+    return Demographics(
+        **{
+            "gender_identity": "woman",
+            "lgbtq": "unknown",
+            "race_ethnicity": ("not_reported",),
+            "disabilities": (),
+            "citizenship": "foreign_national",
+            "preferred_language": "es",
+            "interpreter_needed": True,
+            **overrides,
+        }
+    )
 
 
 def a_victim_status(**overrides: Any) -> VictimStatus:
-    return VictimStatus(**{"status": "strong_indicators", "determined_on": INTAKE_ON,
-                           "determined_by": WORKER, **overrides})
+    return VictimStatus(
+        **{
+            "status": "strong_indicators",
+            "determined_on": INTAKE_ON,
+            "determined_by": WORKER,
+            **overrides,
+        }
+    )
 
 
 def labor_trafficking(**overrides: Any) -> TraffickingContext:
-    return TraffickingContext(**{"trafficking_type": "labor", "commercial_sex_act": False,
-                                 "recruitment": ("job_offer",), "control_methods": ("debt_bondage", "threats"),
-                                 "labor_industries": ("agriculture",), "sex_exploitation": (),
-                                 "vulnerabilities": ("recent_migration",),
-                                 "recruitment_location": "Placeholder Town A",
-                                 "exploitation_location": "Placeholder Town B",
-                                 "narrative": "synthetic narrative", **overrides})
+    return TraffickingContext(
+        **{
+            "trafficking_type": "labor",
+            "commercial_sex_act": False,
+            "recruitment": ("job_offer",),
+            "control_methods": ("debt_bondage", "threats"),
+            "labor_industries": ("agriculture",),
+            "sex_exploitation": (),
+            "vulnerabilities": ("recent_migration",),
+            "recruitment_location": "Placeholder Town A",
+            "exploitation_location": "Placeholder Town B",
+            "narrative": "synthetic narrative",
+            **overrides,
+        }
+    )
 
 
 def sex_trafficking(**overrides: Any) -> TraffickingContext:
-    return TraffickingContext(**{"trafficking_type": "sex", "commercial_sex_act": True,
-                                 "recruitment": ("internet",), "control_methods": ("psychological_abuse",),
-                                 "labor_industries": (), "sex_exploitation": ("commercial_sex",),
-                                 "vulnerabilities": ("runaway",), **overrides})
+    return TraffickingContext(
+        **{
+            "trafficking_type": "sex",
+            "commercial_sex_act": True,
+            "recruitment": ("internet",),
+            "control_methods": ("psychological_abuse",),
+            "labor_industries": (),
+            "sex_exploitation": ("commercial_sex",),
+            "vulnerabilities": ("runaway",),
+            **overrides,
+        }
+    )
 
 
 # -- intake: command and event ------------------------------------------------------------
 
+
 def _case_fields(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {"case_id": CASE_ID, "organisation_id": ORG, "intake": an_intake(), "victim_status": a_victim_status(),
-            "identity": an_adult(), "contact": a_safe_contact(), "demographics": demographics(),
-            "trafficking": labor_trafficking(), "worker_id": WORKER, "team_id": TEAM, **overrides}
+    return {
+        "case_id": CASE_ID,
+        "organisation_id": ORG,
+        "intake": an_intake(),
+        "victim_status": a_victim_status(),
+        "identity": an_adult(),
+        "contact": a_safe_contact(),
+        "demographics": demographics(),
+        "trafficking": labor_trafficking(),
+        "worker_id": WORKER,
+        "team_id": TEAM,
+        **overrides,
+    }
 
 
 def open_case_command(**overrides: Any) -> cmd.OpenCase:
@@ -151,11 +230,21 @@ def opened_minor(**overrides: Any) -> ev.CaseOpened:
 
 # -- consent --------------------------------------------------------------------------
 
+
 def _consent_fields(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {"consent_id": "consent-1", "recipient_organisation": PARTNER, "purpose": "service_referral",
-            "data_categories": ("contact", "identity", "needs"), "starts_on": day(2, 1),
-            "expires_on": day(12, 31), "signed_on": day(2, 1), "signed_by": "client",
-            "revocation_explained": True, "written": True, **overrides}
+    return {
+        "consent_id": "consent-1",
+        "recipient_organisation": PARTNER,
+        "purpose": "service_referral",
+        "data_categories": ("contact", "identity", "needs"),
+        "starts_on": day(2, 1),
+        "expires_on": day(12, 31),
+        "signed_on": day(2, 1),
+        "signed_by": "client",
+        "revocation_explained": True,
+        "written": True,
+        **overrides,
+    }
 
 
 def grant_consent_command(**overrides: Any) -> cmd.GrantConsent:
@@ -167,27 +256,58 @@ def consent_granted(**overrides: Any) -> ev.ConsentGranted:
 
 
 def transfer_consent(**overrides: Any) -> ev.ConsentGranted:
-    return consent_granted(**{"consent_id": "consent-transfer", "purpose": "case_transfer",
-                              "data_categories": ("contact", "identity", "needs"), **overrides})
+    return consent_granted(
+        **{
+            "consent_id": "consent-transfer",
+            "purpose": "case_transfer",
+            "data_categories": ("contact", "identity", "needs"),
+            **overrides,
+        }
+    )
 
 
-def consent_revoked(consent_id: str = "consent-1", revoked_on: dt.date = day(4, 1), method: str = "written",
-                    recorded_by: str = ACTOR) -> ev.ConsentRevoked:
-    return ev.ConsentRevoked(consent_id=consent_id, revoked_on=revoked_on, method=method, recorded_by=recorded_by)
+def consent_revoked(
+    consent_id: str = "consent-1",
+    revoked_on: dt.date = day(4, 1),
+    method: str = "written",
+    recorded_by: str = ACTOR,
+) -> ev.ConsentRevoked:
+    return ev.ConsentRevoked(
+        consent_id=consent_id, revoked_on=revoked_on, method=method, recorded_by=recorded_by
+    )
 
 
 # -- referrals ------------------------------------------------------------------------
 
+
 def _external_referral_fields(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {"referral_id": "ref-1", "kind": "external", "category": "housing_shelter", "recipient": PARTNER,
-            "purpose": "service_referral", "proposed_on": day(3, 1), "consent_id": "consent-1",
-            "released_categories": ("contact", "identity"), "notes": "synthetic note", **overrides}
+    return {
+        "referral_id": "ref-1",
+        "kind": "external",
+        "category": "housing_shelter",
+        "recipient": PARTNER,
+        "purpose": "service_referral",
+        "proposed_on": day(3, 1),
+        "consent_id": "consent-1",
+        "released_categories": ("contact", "identity"),
+        "notes": "synthetic note",
+        **overrides,
+    }
 
 
 def _internal_referral_fields(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {"referral_id": "ref-1", "kind": "internal", "category": "mental_health", "recipient": "team-test-b",
-            "purpose": "care_coordination", "proposed_on": day(3, 1), "consent_id": None,
-            "released_categories": (), "notes": None, **overrides}
+    return {
+        "referral_id": "ref-1",
+        "kind": "internal",
+        "category": "mental_health",
+        "recipient": "team-test-b",
+        "purpose": "care_coordination",
+        "proposed_on": day(3, 1),
+        "consent_id": None,
+        "released_categories": (),
+        "notes": None,
+        **overrides,
+    }
 
 
 def propose_external_referral(**overrides: Any) -> cmd.ProposeReferral:
@@ -210,9 +330,12 @@ A_REASON = {"declined": "no_capacity", "revoked": "client_request"}
 assert set(A_REASON) == set(REFERRAL_REASON_LIST)
 
 
-def referral_changed(referral_id: str, status: str, changed_on: dt.date,
-                     reason: str | None = None) -> ev.ReferralStatusChanged:
-    return ev.ReferralStatusChanged(referral_id=referral_id, status=status, changed_on=changed_on, reason=reason)
+def referral_changed(
+    referral_id: str, status: str, changed_on: dt.date, reason: str | None = None
+) -> ev.ReferralStatusChanged:
+    return ev.ReferralStatusChanged(
+        referral_id=referral_id, status=status, changed_on=changed_on, reason=reason
+    )
 
 
 def referral_path(target: str) -> list[str]:
@@ -228,20 +351,33 @@ def referral_path(target: str) -> list[str]:
     return paths[target]
 
 
-def referral_history(referral_id: str, target: str, start: dt.date = day(3, 1)) -> list[ev.ReferralStatusChanged]:
+def referral_history(
+    referral_id: str, target: str, start: dt.date = day(3, 1)
+) -> list[ev.ReferralStatusChanged]:
     """Status changes taking a proposed referral to `target`, one day apart after `start`."""
-    return [referral_changed(referral_id, status, start + dt.timedelta(days=i), A_REASON.get(status))
-            for i, status in enumerate(referral_path(target)[1:], 1)]
+    return [
+        referral_changed(referral_id, status, start + dt.timedelta(days=i), A_REASON.get(status))
+        for i, status in enumerate(referral_path(target)[1:], 1)
+    ]
 
 
 # -- immigration ------------------------------------------------------------------------
 
-def step_recorded(milestone_id: str, kind: str, step: str, on: dt.date, **overrides: Any) -> ev.ImmigrationStepRecorded:
-    return ev.ImmigrationStepRecorded(milestone_id=milestone_id, kind=kind, step=step, on=on, **overrides)
+
+def step_recorded(
+    milestone_id: str, kind: str, step: str, on: dt.date, **overrides: Any
+) -> ev.ImmigrationStepRecorded:
+    return ev.ImmigrationStepRecorded(
+        milestone_id=milestone_id, kind=kind, step=step, on=on, **overrides
+    )
 
 
-def record_step(milestone_id: str, kind: str, step: str, on: dt.date, **overrides: Any) -> cmd.RecordImmigrationStep:
-    return cmd.RecordImmigrationStep(milestone_id=milestone_id, kind=kind, step=step, on=on, **overrides)
+def record_step(
+    milestone_id: str, kind: str, step: str, on: dt.date, **overrides: Any
+) -> cmd.RecordImmigrationStep:
+    return cmd.RecordImmigrationStep(
+        milestone_id=milestone_id, kind=kind, step=step, on=on, **overrides
+    )
 
 
 def milestone_path(kind: str, target: str) -> list[str]:
@@ -260,42 +396,71 @@ def milestone_path(kind: str, target: str) -> list[str]:
 
 # -- closure -----------------------------------------------------------------------------
 
+
 def case_closed(**overrides: Any) -> ev.CaseClosed:
-    return ev.CaseClosed(**{"closed_on": day(6, 1), "reason": "goals_met", "living_situation": "rental",
-                            **overrides})
+    return ev.CaseClosed(
+        **{"closed_on": day(6, 1), "reason": "goals_met", "living_situation": "rental", **overrides}
+    )
 
 
 def close_case_command(**overrides: Any) -> cmd.CloseCase:
-    return cmd.CloseCase(**{"closed_on": day(6, 1), "reason": "goals_met", "living_situation": "rental",
-                            **overrides})
+    return cmd.CloseCase(
+        **{"closed_on": day(6, 1), "reason": "goals_met", "living_situation": "rental", **overrides}
+    )
 
 
 def transfer_command(**overrides: Any) -> cmd.TransferCase:
-    return cmd.TransferCase(**{"recipient_organisation": PARTNER, "consent_id": "consent-transfer",
-                               "transferred_on": day(5, 1), "receiving_case_id": "case-test-0002",
-                               "receiving_worker_id": "partner-worker-1", "receiving_team_id": "partner-team-1",
-                               "living_situation": "shelter", **overrides})
+    return cmd.TransferCase(
+        **{
+            "recipient_organisation": PARTNER,
+            "consent_id": "consent-transfer",
+            "transferred_on": day(5, 1),
+            "receiving_case_id": "case-test-0002",
+            "receiving_worker_id": "partner-worker-1",
+            "receiving_team_id": "partner-team-1",
+            "living_situation": "shelter",
+            **overrides,
+        }
+    )
 
 
 def request_transfer_command(**overrides: Any) -> cmd.RequestTransfer:
-    return cmd.RequestTransfer(**{"transfer_id": "case-test-0002", "recipient_organisation": PARTNER,
-                                  "consent_id": "consent-transfer", "requested_on": day(5, 1),
-                                  "receiving_worker_id": "partner-worker-1", "receiving_team_id": "partner-team-1",
-                                  "living_situation": "shelter", **overrides})
+    return cmd.RequestTransfer(
+        **{
+            "transfer_id": "case-test-0002",
+            "recipient_organisation": PARTNER,
+            "consent_id": "consent-transfer",
+            "requested_on": day(5, 1),
+            "receiving_worker_id": "partner-worker-1",
+            "receiving_team_id": "partner-team-1",
+            "living_situation": "shelter",
+            **overrides,
+        }
+    )
 
 
 # -- one valid instance of every command (for "any command on ..." tests) ----------------
 
+
 def one_of_each_command() -> dict[type[cmd.Command], cmd.Command]:
     commands: list[cmd.Command] = [
         open_case_command(),
-        cmd.DetermineVictimStatus(victim_status=a_victim_status(status="confirmed", determined_on=day(2, 1))),
-        cmd.UpdateTraffickingContext(trafficking=labor_trafficking(labor_industries=("construction",))),
+        cmd.DetermineVictimStatus(
+            victim_status=a_victim_status(status="confirmed", determined_on=day(2, 1))
+        ),
+        cmd.UpdateTraffickingContext(
+            trafficking=labor_trafficking(labor_industries=("construction",))
+        ),
         grant_consent_command(consent_id="consent-new"),
         cmd.RevokeConsent(consent_id="consent-1", revoked_on=day(7, 1), method="oral"),
         cmd.RecordStatisticsConsent(agrees=True, recorded_on=day(2, 1)),
         cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(7, 1), needs=("medical",)),
-        cmd.SetGoal(goal_id="goal-new", category="employment", description="synthetic goal", set_on=day(7, 1)),
+        cmd.SetGoal(
+            goal_id="goal-new",
+            category="employment",
+            description="synthetic goal",
+            set_on=day(7, 1),
+        ),
         cmd.ChangeGoalStatus(goal_id="goal-1", status="in_progress", changed_on=day(7, 1)),
         propose_internal_referral(referral_id="ref-new", proposed_on=day(7, 1)),
         cmd.UpdateReferral(referral_id="ref-1", status="sent", changed_on=day(7, 1)),

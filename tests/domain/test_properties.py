@@ -41,8 +41,11 @@ from tests.tiers import scaled
 
 pytestmark = pytest.mark.fuzz
 
-LIFE_SETTINGS = settings(max_examples=scaled(default=60, full=300), deadline=None,
-                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+LIFE_SETTINGS = settings(
+    max_examples=scaled(default=60, full=300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 EXTENDED = CURRENT.extended("2026.2", {"service_category": {"peer_support": "Peer support"}})
 
 
@@ -57,10 +60,12 @@ def lifecycle_problems(state: CaseState) -> list[str]:
         for before, after in zip(statuses, statuses[1:]):
             if after not in REFERRAL_TRANSITIONS[before]:
                 found.append(f"referral {referral_id}: illegal {before} -> {after}")
-        if "completed" in statuses and "accepted" not in statuses[:statuses.index("completed")]:
+        if "completed" in statuses and "accepted" not in statuses[: statuses.index("completed")]:
             found.append(f"referral {referral_id} completed before being accepted")
         if referral.status != statuses[-1]:
-            found.append(f"referral {referral_id} status {referral.status} is not its last history entry")
+            found.append(
+                f"referral {referral_id} status {referral.status} is not its last history entry"
+            )
     for milestone_id, milestone in state.milestones.items():
         machine = IMMIGRATION_MACHINES[milestone.kind]
         steps = [step for step, _ in milestone.history]
@@ -68,13 +73,21 @@ def lifecycle_problems(state: CaseState) -> list[str]:
             found.append(f"milestone {milestone_id} ({milestone.kind}) starts at {steps[:1]}")
         for before, after in zip(steps, steps[1:]):
             if after not in machine.transitions.get(before, frozenset()):
-                found.append(f"milestone {milestone_id} ({milestone.kind}): illegal {before} -> {after}")
+                found.append(
+                    f"milestone {milestone_id} ({milestone.kind}): illegal {before} -> {after}"
+                )
         if milestone.step != steps[-1]:
-            found.append(f"milestone {milestone_id} step {milestone.step} is not its last history entry")
+            found.append(
+                f"milestone {milestone_id} step {milestone.step} is not its last history entry"
+            )
         days = [day for _, day in milestone.history]
         if days != sorted(days):
             found.append(f"milestone {milestone_id} history goes back in time")
-    if state.intake is not None and state.enrolled_on is not None and state.enrolled_on < state.intake.intake_on:
+    if (
+        state.intake is not None
+        and state.enrolled_on is not None
+        and state.enrolled_on < state.intake.intake_on
+    ):
         found.append("the current enrolment starts before the intake")
     return found
 
@@ -99,7 +112,9 @@ def replay(life: Life) -> tuple[CaseState, list[DomainEvent]]:
         assert problems(state) == [], f"step {n}: after {command!r}"
         assert lifecycle_problems(state) == [], f"step {n}: after {command!r}"
         if isinstance(command, cmd.ReopenCase):
-            assert state.enrolled_on >= before.closure.closed_on, f"step {n}: reopened before it closed"
+            assert state.enrolled_on >= before.closure.closed_on, (
+                f"step {n}: reopened before it closed"
+            )
     return state, history
 
 
@@ -112,6 +127,7 @@ def check_life(life: Life) -> None:
 
 
 # -- 1 + 2: any accepted sequence folds to a valid state --------------------------------
+
 
 @LIFE_SETTINGS
 @given(life=case_lives())
@@ -132,20 +148,46 @@ def test_closures_reopenings_and_transfers_keep_the_case_valid(life: Life) -> No
 
 
 @pytest.mark.parametrize("days_before_proposal", [0, 10])
-def test_a_revocation_recorded_after_a_referral_leaves_a_valid_state(days_before_proposal: int) -> None:
+def test_a_revocation_recorded_after_a_referral_leaves_a_valid_state(
+    days_before_proposal: int,
+) -> None:
     """A revocation recorded after a release but dated on or before it (the client revoked
     orally first) ends the referral and leaves a valid state."""
     context = Context(now=NOW, actor_id=ACTOR)
-    state = run(opened(context), cmd.GrantConsent(
-        consent_id="consent-1", recipient_organisation="org-b", purpose="service_referral",
-        data_categories=("needs",), starts_on=dt.date(2025, 2, 1), expires_on=dt.date(2025, 12, 1),
-        signed_on=dt.date(2025, 2, 1), revocation_explained=True, written=True), context)
-    state = run(state, cmd.ProposeReferral(
-        referral_id="referral-1", kind="external", category="medical", recipient="org-b",
-        purpose="service_referral", proposed_on=dt.date(2025, 3, 1), consent_id="consent-1",
-        released_categories=("needs",)), context)
-    revoke = cmd.RevokeConsent(consent_id="consent-1", method="oral",
-                               revoked_on=dt.date(2025, 3, 1) - dt.timedelta(days=days_before_proposal))
+    state = run(
+        opened(context),
+        cmd.GrantConsent(
+            consent_id="consent-1",
+            recipient_organisation="org-b",
+            purpose="service_referral",
+            data_categories=("needs",),
+            starts_on=dt.date(2025, 2, 1),
+            expires_on=dt.date(2025, 12, 1),
+            signed_on=dt.date(2025, 2, 1),
+            revocation_explained=True,
+            written=True,
+        ),
+        context,
+    )
+    state = run(
+        state,
+        cmd.ProposeReferral(
+            referral_id="referral-1",
+            kind="external",
+            category="medical",
+            recipient="org-b",
+            purpose="service_referral",
+            proposed_on=dt.date(2025, 3, 1),
+            consent_id="consent-1",
+            released_categories=("needs",),
+        ),
+        context,
+    )
+    revoke = cmd.RevokeConsent(
+        consent_id="consent-1",
+        method="oral",
+        revoked_on=dt.date(2025, 3, 1) - dt.timedelta(days=days_before_proposal),
+    )
     state = run(state, revoke, context)
     assert state.referrals["referral-1"].status == "revoked"
     assert problems(state) == []
@@ -155,13 +197,21 @@ def test_a_revocation_recorded_after_a_referral_leaves_a_valid_state(days_before
 
 INTAKE_ON = dt.date(2025, 1, 6)
 TODAY = INTAKE_ON + dt.timedelta(days=1000)
-NOW = dt.datetime.combine(TODAY, dt.time(12, 0), tzinfo=dt.timezone.utc)
+NOW = dt.datetime.combine(TODAY, dt.time(12, 0), tzinfo=dt.UTC)
 OPEN = cmd.OpenCase(
-    case_id="case-1", organisation_id=ORG,
+    case_id="case-1",
+    organisation_id=ORG,
     intake=Intake(intake_on=INTAKE_ON, intake_type="walk_in", age_at_intake=30),
-    victim_status=VictimStatus(status="confirmed", determined_on=INTAKE_ON, determined_by="worker-1"),
-    identity=Identity(preferred_name="Ana"), contact=SafeContact(), demographics=Demographics(),
-    trafficking=TraffickingContext(trafficking_type="labor"), worker_id="worker-1", team_id="team-1")
+    victim_status=VictimStatus(
+        status="confirmed", determined_on=INTAKE_ON, determined_by="worker-1"
+    ),
+    identity=Identity(preferred_name="Ana"),
+    contact=SafeContact(),
+    demographics=Demographics(),
+    trafficking=TraffickingContext(trafficking_type="labor"),
+    worker_id="worker-1",
+    team_id="team-1",
+)
 
 
 def run(state: CaseState, command: cmd.Command, context: Context) -> CaseState:
@@ -181,10 +231,21 @@ def consent_scenarios(draw):
     revoked_on = None
     if draw(st.booleans()):
         revoked_on = signed_on + dt.timedelta(days=draw(st.integers(0, 400)))
-    categories = tuple(draw(st.lists(st.sampled_from(sorted(CURRENT.codes("data_category"))),
-                                     min_size=1, max_size=4, unique=True)))
-    released = tuple(draw(st.lists(st.sampled_from(categories), min_size=1, max_size=len(categories),
-                                   unique=True)))
+    categories = tuple(
+        draw(
+            st.lists(
+                st.sampled_from(sorted(CURRENT.codes("data_category"))),
+                min_size=1,
+                max_size=4,
+                unique=True,
+            )
+        )
+    )
+    released = tuple(
+        draw(
+            st.lists(st.sampled_from(categories), min_size=1, max_size=len(categories), unique=True)
+        )
+    )
     anchors = [d for d in (starts_on, expires_on, revoked_on) if d is not None]
     near = draw(st.sampled_from(anchors)) + dt.timedelta(days=draw(st.integers(-2, 2)))
     anywhere = INTAKE_ON + dt.timedelta(days=draw(st.integers(0, 1000)))
@@ -193,21 +254,44 @@ def consent_scenarios(draw):
 
 
 @settings(max_examples=scaled(default=60, full=300), deadline=None)
-@given(scenario=consent_scenarios(), purpose=st.sampled_from(sorted(CURRENT.codes("consent_purpose"))),
-       skew_minutes=st.integers(0, 60 * 24 * 40))
-def test_external_referral_is_accepted_iff_the_consent_is_in_force(scenario, purpose, skew_minutes) -> None:
+@given(
+    scenario=consent_scenarios(),
+    purpose=st.sampled_from(sorted(CURRENT.codes("consent_purpose"))),
+    skew_minutes=st.integers(0, 60 * 24 * 40),
+)
+def test_external_referral_is_accepted_iff_the_consent_is_in_force(
+    scenario, purpose, skew_minutes
+) -> None:
     signed_on, starts_on, expires_on, revoked_on, categories, released, on = scenario
     context = Context(now=NOW, actor_id=ACTOR)
-    state = run(opened(context), cmd.GrantConsent(
-        consent_id="consent-1", recipient_organisation="org-b", purpose=purpose, data_categories=categories,
-        starts_on=starts_on, expires_on=expires_on, signed_on=signed_on, revocation_explained=True,
-        written=True), context)
+    state = run(
+        opened(context),
+        cmd.GrantConsent(
+            consent_id="consent-1",
+            recipient_organisation="org-b",
+            purpose=purpose,
+            data_categories=categories,
+            starts_on=starts_on,
+            expires_on=expires_on,
+            signed_on=signed_on,
+            revocation_explained=True,
+            written=True,
+        ),
+        context,
+    )
     if revoked_on is not None:
         revoke = cmd.RevokeConsent(consent_id="consent-1", revoked_on=revoked_on, method="oral")
         state = run(state, revoke, context)
     propose = cmd.ProposeReferral(
-        referral_id="referral-1", kind="external", category="housing_shelter", recipient="org-b",
-        purpose=purpose, proposed_on=on, consent_id="consent-1", released_categories=released)
+        referral_id="referral-1",
+        kind="external",
+        category="housing_shelter",
+        recipient="org-b",
+        purpose=purpose,
+        proposed_on=on,
+        consent_id="consent-1",
+        released_categories=released,
+    )
 
     revoked = revoked_on is not None and revoked_on <= on
     in_force = starts_on <= on <= expires_on and not revoked
@@ -227,7 +311,7 @@ def test_external_referral_is_accepted_iff_the_consent_is_in_force(scenario, pur
 
     # The same command, decided at a moment when `on` is still in the future everywhere in
     # US jurisdictions, is refused for that reason, whatever the consent says.
-    earlier = dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.timezone.utc) - DATE_SKEW
+    earlier = dt.datetime.combine(on, dt.time(0, 0), tzinfo=dt.UTC) - DATE_SKEW
     future_context = Context(now=earlier - dt.timedelta(minutes=skew_minutes), actor_id=ACTOR)
     if skew_minutes == 0:  # the boundary: `on` is today in Guam, so not in the future
         assert future_context.latest_allowed_day == on
@@ -242,6 +326,7 @@ def test_external_referral_is_accepted_iff_the_consent_is_in_force(scenario, pur
 
 
 # -- 1 + 2, aimed: rules that random lives reach only rarely -----------------------------
+
 
 def all_problems(state: CaseState) -> list[str]:
     return problems(state) + lifecycle_problems(state)
@@ -264,37 +349,76 @@ def referral_paths(draw):
 
 
 @settings(max_examples=scaled(default=40, full=200), deadline=None)
-@given(paths=st.lists(referral_paths(), min_size=1, max_size=4), revoked_after=st.integers(0, 450),
-       unrelated=st.booleans())
-def test_revoking_a_consent_ends_every_open_referral_relying_on_it(paths, revoked_after, unrelated) -> None:
+@given(
+    paths=st.lists(referral_paths(), min_size=1, max_size=4),
+    revoked_after=st.integers(0, 450),
+    unrelated=st.booleans(),
+)
+def test_revoking_a_consent_ends_every_open_referral_relying_on_it(
+    paths, revoked_after, unrelated
+) -> None:
     context = Context(now=NOW, actor_id=ACTOR)
     signed_on = INTAKE_ON + dt.timedelta(days=30)
     state = opened(context)
     for consent_id in ("consent-1", "consent-2"):
-        state = run(state, cmd.GrantConsent(
-            consent_id=consent_id, recipient_organisation="org-b", purpose="service_referral",
-            data_categories=("needs",), starts_on=signed_on, expires_on=signed_on + dt.timedelta(days=366),
-            signed_on=signed_on, revocation_explained=True, written=True), context)
+        state = run(
+            state,
+            cmd.GrantConsent(
+                consent_id=consent_id,
+                recipient_organisation="org-b",
+                purpose="service_referral",
+                data_categories=("needs",),
+                starts_on=signed_on,
+                expires_on=signed_on + dt.timedelta(days=366),
+                signed_on=signed_on,
+                revocation_explained=True,
+                written=True,
+            ),
+            context,
+        )
     reasons = {"declined": "no_capacity", "revoked": "client_request"}
     for n, (proposed_after, path) in enumerate(paths):
         consent_id = "consent-2" if unrelated and n == 0 else "consent-1"
-        state = run(state, cmd.ProposeReferral(
-            referral_id=f"referral-{n}", kind="external", category="medical", recipient="org-b",
-            purpose="service_referral", proposed_on=signed_on + dt.timedelta(days=proposed_after),
-            consent_id=consent_id, released_categories=("needs",)), context)
+        state = run(
+            state,
+            cmd.ProposeReferral(
+                referral_id=f"referral-{n}",
+                kind="external",
+                category="medical",
+                recipient="org-b",
+                purpose="service_referral",
+                proposed_on=signed_on + dt.timedelta(days=proposed_after),
+                consent_id=consent_id,
+                released_categories=("needs",),
+            ),
+            context,
+        )
         for status, after in path:
             try:
-                state = run(state, cmd.UpdateReferral(
-                    referral_id=f"referral-{n}", status=status, reason=reasons.get(status),
-                    changed_on=signed_on + dt.timedelta(days=proposed_after + after)), context)
-            except (err.ConsentExpired, err.ConsentRevokedError):  # "sent" after the consent expired
+                state = run(
+                    state,
+                    cmd.UpdateReferral(
+                        referral_id=f"referral-{n}",
+                        status=status,
+                        reason=reasons.get(status),
+                        changed_on=signed_on + dt.timedelta(days=proposed_after + after),
+                    ),
+                    context,
+                )
+            except (
+                err.ConsentExpired,
+                err.ConsentRevokedError,
+            ):  # "sent" after the consent expired
                 break
     assert all_problems(state) == []
     before = state
     try:
         revoked_on = signed_on + dt.timedelta(days=revoked_after)
-        events = decide(state, cmd.RevokeConsent(consent_id="consent-1", revoked_on=revoked_on, method="written"),
-                        context)
+        events = decide(
+            state,
+            cmd.RevokeConsent(consent_id="consent-1", revoked_on=revoked_on, method="written"),
+            context,
+        )
     except err.DateOutOfOrder:
         return  # a future rule may refuse a revocation dated before a release made under it
     state = fold(((state.version + i + 1, e) for i, e in enumerate(events)), state)
@@ -318,7 +442,9 @@ def enrolment_histories(draw):
         closed = last + draw(st.integers(0, 40))
         last = closed + draw(st.integers(0, 40))
         days.append((closed, last))
-    final = draw(st.one_of(st.integers(last - 3, last + 3), st.integers(-5, 361)))  # the consent's window
+    final = draw(
+        st.one_of(st.integers(last - 3, last + 3), st.integers(-5, 361))
+    )  # the consent's window
     return days, final
 
 
@@ -326,21 +452,42 @@ def enrolment_histories(draw):
 @given(history=enrolment_histories(), transfer=st.booleans())
 def test_a_case_never_closes_before_its_current_enrolment(history, transfer) -> None:
     context = Context(now=NOW, actor_id=ACTOR)
-    state = run(opened(context), cmd.GrantConsent(
-        consent_id="consent-1", recipient_organisation="org-b", purpose="case_transfer",
-        data_categories=("identity", "needs"), starts_on=INTAKE_ON - dt.timedelta(days=5),
-        expires_on=INTAKE_ON + dt.timedelta(days=361), signed_on=INTAKE_ON - dt.timedelta(days=5),
-        revocation_explained=True, written=True), context)
+    state = run(
+        opened(context),
+        cmd.GrantConsent(
+            consent_id="consent-1",
+            recipient_organisation="org-b",
+            purpose="case_transfer",
+            data_categories=("identity", "needs"),
+            starts_on=INTAKE_ON - dt.timedelta(days=5),
+            expires_on=INTAKE_ON + dt.timedelta(days=361),
+            signed_on=INTAKE_ON - dt.timedelta(days=5),
+            revocation_explained=True,
+            written=True,
+        ),
+        context,
+    )
     on = lambda days: INTAKE_ON + dt.timedelta(days=days)  # noqa: E731
     for closed, reopened in history[0]:
-        state = run(state, cmd.CloseCase(closed_on=on(closed), reason="lost_contact", living_situation="unknown"),
-                    context)
+        state = run(
+            state,
+            cmd.CloseCase(closed_on=on(closed), reason="lost_contact", living_situation="unknown"),
+            context,
+        )
         state = run(state, cmd.ReopenCase(reopened_on=on(reopened)), context)
     day = on(history[1])
-    command = (cmd.TransferCase(recipient_organisation="org-b", consent_id="consent-1", transferred_on=day,
-                                receiving_case_id="case-2", receiving_worker_id="worker-9",
-                                receiving_team_id="team-9")
-               if transfer else cmd.CloseCase(closed_on=day, reason="goals_met", living_situation="rental"))
+    command = (
+        cmd.TransferCase(
+            recipient_organisation="org-b",
+            consent_id="consent-1",
+            transferred_on=day,
+            receiving_case_id="case-2",
+            receiving_worker_id="worker-9",
+            receiving_team_id="team-9",
+        )
+        if transfer
+        else cmd.CloseCase(closed_on=day, reason="goals_met", living_situation="rental")
+    )
     if day < state.enrolled_on:
         with pytest.raises(err.DateOutOfOrder):
             decide(state, command, context)
@@ -352,16 +499,26 @@ def test_a_case_never_closes_before_its_current_enrolment(history, transfer) -> 
 
 # -- 4: codebook extensibility ----------------------------------------------------------
 
+
 def with_category(kind: str, category: str, on: dt.date) -> cmd.Command:
     return {
-        "service": lambda: cmd.RecordService(service_id=f"service-{category}", category=category, delivered_on=on),
-        "needs": lambda: cmd.AssessNeeds(assessment_id=f"needs-{category}", assessed_on=on,
-                                         needs=("medical", category)),
-        "goal": lambda: cmd.SetGoal(goal_id=f"goal-{category}", category=category, description="Peer group",
-                                    set_on=on),
-        "referral": lambda: cmd.ProposeReferral(referral_id=f"referral-{category}", kind="internal",
-                                                category=category, recipient="team-2",
-                                                purpose="care_coordination", proposed_on=on),
+        "service": lambda: cmd.RecordService(
+            service_id=f"service-{category}", category=category, delivered_on=on
+        ),
+        "needs": lambda: cmd.AssessNeeds(
+            assessment_id=f"needs-{category}", assessed_on=on, needs=("medical", category)
+        ),
+        "goal": lambda: cmd.SetGoal(
+            goal_id=f"goal-{category}", category=category, description="Peer group", set_on=on
+        ),
+        "referral": lambda: cmd.ProposeReferral(
+            referral_id=f"referral-{category}",
+            kind="internal",
+            category=category,
+            recipient="team-2",
+            purpose="care_coordination",
+            proposed_on=on,
+        ),
     }[kind]()
 
 
@@ -369,7 +526,9 @@ def with_category(kind: str, category: str, on: dt.date) -> cmd.Command:
 @given(kind=st.sampled_from(["service", "needs", "goal", "referral"]), days=st.integers(0, 1000))
 def test_a_code_added_by_a_later_codebook(kind: str, days: int) -> None:
     assert "peer_support" in EXTENDED.codes("service_category")
-    assert "peer_support" not in CURRENT.codes("service_category")  # extending copies, never mutates
+    assert "peer_support" not in CURRENT.codes(
+        "service_category"
+    )  # extending copies, never mutates
     assert CURRENT.codes("service_category") < EXTENDED.codes("service_category")
     on = INTAKE_ON + dt.timedelta(days=days)
     current = Context(now=NOW, actor_id=ACTOR)

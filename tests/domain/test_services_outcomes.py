@@ -25,27 +25,58 @@ OPENED = opened_event()
 
 
 def a_service(**overrides) -> cmd.RecordService:
-    return cmd.RecordService(**{"service_id": "svc-1", "category": "case_management", "delivered_on": day(3, 1),
-                                "units": 2, "minutes": 90, "provider": "internal", "notes": "synthetic note",
-                                **overrides})
+    return cmd.RecordService(
+        **{
+            "service_id": "svc-1",
+            "category": "case_management",
+            "delivered_on": day(3, 1),
+            "units": 2,
+            "minutes": 90,
+            "provider": "internal",
+            "notes": "synthetic note",
+            **overrides,
+        }
+    )
 
 
 def service_delivered(**overrides) -> ev.ServiceDelivered:
-    return ev.ServiceDelivered(**{"service_id": "svc-1", "category": "case_management", "delivered_on": day(3, 1),
-                                  "units": 2, "minutes": 90, "provider": "internal", "referral_id": None,
-                                  "notes": "synthetic note", **overrides})
+    return ev.ServiceDelivered(
+        **{
+            "service_id": "svc-1",
+            "category": "case_management",
+            "delivered_on": day(3, 1),
+            "units": 2,
+            "minutes": 90,
+            "provider": "internal",
+            "referral_id": None,
+            "notes": "synthetic note",
+            **overrides,
+        }
+    )
 
 
 # -- RecordService ----------------------------------------------------------------------------
 
+
 def test_record_service_records_exactly_the_service() -> None:
-    assert when([OPENED], a_service()) == [ev.ServiceDelivered(
-        service_id="svc-1", category="case_management", delivered_on=day(3, 1), units=2, minutes=90,
-        provider="internal", referral_id=None, notes="synthetic note")]
+    assert when([OPENED], a_service()) == [
+        ev.ServiceDelivered(
+            service_id="svc-1",
+            category="case_management",
+            delivered_on=day(3, 1),
+            units=2,
+            minutes=90,
+            provider="internal",
+            referral_id=None,
+            notes="synthetic note",
+        )
+    ]
 
 
 def test_a_service_is_recorded_on_a_case_with_no_consent_at_all() -> None:
-    assert when([OPENED], a_service(category="housing_shelter")) == [service_delivered(category="housing_shelter")]
+    assert when([OPENED], a_service(category="housing_shelter")) == [
+        service_delivered(category="housing_shelter")
+    ]
 
 
 def test_a_service_is_recorded_on_a_case_whose_only_consent_was_revoked() -> None:
@@ -107,7 +138,9 @@ def test_a_service_before_intake_is_refused() -> None:
 
 
 def test_a_service_on_the_intake_date_is_accepted() -> None:
-    assert when([OPENED], a_service(delivered_on=day(1, 5))) == [service_delivered(delivered_on=day(1, 5))]
+    assert when([OPENED], a_service(delivered_on=day(1, 5))) == [
+        service_delivered(delivered_on=day(1, 5))
+    ]
 
 
 def test_a_service_in_the_future_is_refused() -> None:
@@ -129,19 +162,35 @@ def test_a_service_under_a_referral_that_was_not_accepted_is_refused(status: str
 
 @pytest.mark.parametrize("status", ["accepted", "in_progress", "completed"])
 def test_a_service_under_an_accepted_referral_is_accepted(status: str) -> None:
-    story = [OPENED, consent_granted(), external_referral_proposed(), *referral_history("ref-1", status)]
+    story = [
+        OPENED,
+        consent_granted(),
+        external_referral_proposed(),
+        *referral_history("ref-1", status),
+    ]
     command = a_service(referral_id="ref-1", provider=PARTNER, delivered_on=day(3, 20))
-    assert when(story, command) == [service_delivered(referral_id="ref-1", provider=PARTNER, delivered_on=day(3, 20))]
+    assert when(story, command) == [
+        service_delivered(referral_id="ref-1", provider=PARTNER, delivered_on=day(3, 20))
+    ]
 
 
 # -- AssessOutcome --------------------------------------------------------------------------------
 
+
 def test_assess_outcome_records_the_scores_sorted_by_domain() -> None:
-    command = cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1),
-                                scores={"safety": 4, "housing_stability": 2, "mental_health": 3})
+    command = cmd.AssessOutcome(
+        assessment_id="out-1",
+        assessed_on=day(4, 1),
+        scores={"safety": 4, "housing_stability": 2, "mental_health": 3},
+    )
     events = when([OPENED], command)
-    assert events == [ev.OutcomeAssessed(assessment_id="out-1", assessed_on=day(4, 1),
-                                         scores={"housing_stability": 2, "mental_health": 3, "safety": 4})]
+    assert events == [
+        ev.OutcomeAssessed(
+            assessment_id="out-1",
+            assessed_on=day(4, 1),
+            scores={"housing_stability": 2, "mental_health": 3, "safety": 4},
+        )
+    ]
     assert list(events[0].scores) == ["housing_stability", "mental_health", "safety"]
 
 
@@ -152,90 +201,161 @@ def test_assess_outcome_without_scores_is_refused() -> None:
 
 def test_assess_outcome_in_an_unknown_domain_is_refused() -> None:
     with pytest.raises(err.InvalidCode):
-        when([OPENED], cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1),
-                                         scores={"safety": 3, "happiness": 5}))
+        when(
+            [OPENED],
+            cmd.AssessOutcome(
+                assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": 3, "happiness": 5}
+            ),
+        )
 
 
 @pytest.mark.parametrize("score", [0, 6, -1])
 def test_assess_outcome_with_a_score_outside_1_to_5_is_refused(score: int) -> None:
     with pytest.raises(err.InvalidValue):
-        when([OPENED], cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": score}))
+        when(
+            [OPENED],
+            cmd.AssessOutcome(
+                assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": score}
+            ),
+        )
 
 
 @pytest.mark.parametrize("score", [1, 5])
 def test_assess_outcome_at_the_ends_of_the_scale_is_accepted(score: int) -> None:
-    events = when([OPENED], cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1),
-                                              scores={"safety": score}))
-    assert events == [ev.OutcomeAssessed(assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": score})]
+    events = when(
+        [OPENED],
+        cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": score}),
+    )
+    assert events == [
+        ev.OutcomeAssessed(assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": score})
+    ]
 
 
 def test_assess_outcome_with_an_id_already_used_is_refused() -> None:
     earlier = ev.OutcomeAssessed(assessment_id="out-1", assessed_on=day(3, 1), scores={"safety": 2})
     with pytest.raises(err.DuplicateRecord):
-        when([OPENED, earlier], cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1),
-                                                  scores={"safety": 3}))
+        when(
+            [OPENED, earlier],
+            cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(4, 1), scores={"safety": 3}),
+        )
 
 
 def test_assess_outcome_before_intake_is_refused() -> None:
     with pytest.raises(err.DateOutOfOrder):
-        when([OPENED], cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(1, 1), scores={"safety": 3}))
+        when(
+            [OPENED],
+            cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(1, 1), scores={"safety": 3}),
+        )
 
 
 def test_assess_outcome_in_the_future_is_refused() -> None:
     with pytest.raises(err.DateInFuture):
-        when([OPENED], cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(9, 17), scores={"safety": 3}))
+        when(
+            [OPENED],
+            cmd.AssessOutcome(assessment_id="out-1", assessed_on=day(9, 17), scores={"safety": 3}),
+        )
 
 
 # -- AssessNeeds ---------------------------------------------------------------------------------
 
+
 def test_assess_needs_records_the_needs_deduplicated_and_sorted() -> None:
-    command = cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(1, 6),
-                              needs=("medical", "housing_shelter", "medical"), notes="synthetic note")
-    assert when([OPENED], command) == [ev.NeedsAssessed(
-        assessment_id="needs-1", assessed_on=day(1, 6), needs=("housing_shelter", "medical"), notes="synthetic note")]
+    command = cmd.AssessNeeds(
+        assessment_id="needs-1",
+        assessed_on=day(1, 6),
+        needs=("medical", "housing_shelter", "medical"),
+        notes="synthetic note",
+    )
+    assert when([OPENED], command) == [
+        ev.NeedsAssessed(
+            assessment_id="needs-1",
+            assessed_on=day(1, 6),
+            needs=("housing_shelter", "medical"),
+            notes="synthetic note",
+        )
+    ]
 
 
 def test_assess_needs_of_an_unknown_category_is_refused() -> None:
     with pytest.raises(err.InvalidCode):
-        when([OPENED], cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(1, 6), needs=("yacht",)))
+        when(
+            [OPENED],
+            cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(1, 6), needs=("yacht",)),
+        )
 
 
 def test_assess_needs_with_an_id_already_used_is_refused() -> None:
     earlier = ev.NeedsAssessed(assessment_id="needs-1", assessed_on=day(1, 6), needs=("medical",))
     with pytest.raises(err.DuplicateRecord):
-        when([OPENED, earlier], cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(2, 6), needs=("dental",)))
+        when(
+            [OPENED, earlier],
+            cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(2, 6), needs=("dental",)),
+        )
 
 
 def test_assess_needs_before_intake_is_refused() -> None:
     with pytest.raises(err.DateOutOfOrder):
-        when([OPENED], cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(1, 4), needs=("medical",)))
+        when(
+            [OPENED],
+            cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(1, 4), needs=("medical",)),
+        )
 
 
 def test_assess_needs_in_the_future_is_refused() -> None:
     with pytest.raises(err.DateInFuture):
-        when([OPENED], cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(9, 17), needs=("medical",)))
+        when(
+            [OPENED],
+            cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(9, 17), needs=("medical",)),
+        )
 
 
 # -- SetGoal -----------------------------------------------------------------------------------
 
+
 def a_goal(**overrides) -> cmd.SetGoal:
-    return cmd.SetGoal(**{"goal_id": "goal-1", "category": "employment", "description": "synthetic goal",
-                          "set_on": day(2, 1), "target_on": day(8, 1), **overrides})
+    return cmd.SetGoal(
+        **{
+            "goal_id": "goal-1",
+            "category": "employment",
+            "description": "synthetic goal",
+            "set_on": day(2, 1),
+            "target_on": day(8, 1),
+            **overrides,
+        }
+    )
 
 
-GOAL = ev.GoalSet(goal_id="goal-1", category="employment", description="synthetic goal", set_on=day(2, 1),
-                  target_on=day(8, 1))
+GOAL = ev.GoalSet(
+    goal_id="goal-1",
+    category="employment",
+    description="synthetic goal",
+    set_on=day(2, 1),
+    target_on=day(8, 1),
+)
 
 
 def test_set_goal_records_it() -> None:
-    assert when([OPENED], a_goal()) == [ev.GoalSet(goal_id="goal-1", category="employment",
-                                                   description="synthetic goal", set_on=day(2, 1),
-                                                   target_on=day(8, 1))]
+    assert when([OPENED], a_goal()) == [
+        ev.GoalSet(
+            goal_id="goal-1",
+            category="employment",
+            description="synthetic goal",
+            set_on=day(2, 1),
+            target_on=day(8, 1),
+        )
+    ]
 
 
 def test_set_goal_without_a_target_date_is_accepted() -> None:
-    assert when([OPENED], a_goal(target_on=None)) == [ev.GoalSet(
-        goal_id="goal-1", category="employment", description="synthetic goal", set_on=day(2, 1), target_on=None)]
+    assert when([OPENED], a_goal(target_on=None)) == [
+        ev.GoalSet(
+            goal_id="goal-1",
+            category="employment",
+            description="synthetic goal",
+            set_on=day(2, 1),
+            target_on=None,
+        )
+    ]
 
 
 def test_set_goal_with_a_target_date_before_it_was_set_is_refused() -> None:
@@ -276,47 +396,73 @@ def test_set_goal_in_the_future_is_refused() -> None:
 
 # -- ChangeGoalStatus ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", ["in_progress", "achieved", "discontinued"])
 def test_change_goal_status_records_it(status: str) -> None:
     command = cmd.ChangeGoalStatus(goal_id="goal-1", status=status, changed_on=day(3, 1))
-    assert when([OPENED, GOAL], command) == [ev.GoalStatusChanged(goal_id="goal-1", status=status,
-                                                                  changed_on=day(3, 1))]
+    assert when([OPENED, GOAL], command) == [
+        ev.GoalStatusChanged(goal_id="goal-1", status=status, changed_on=day(3, 1))
+    ]
 
 
 def test_a_goal_in_progress_may_go_back_to_open() -> None:
-    story = [OPENED, GOAL, ev.GoalStatusChanged(goal_id="goal-1", status="in_progress", changed_on=day(3, 1))]
-    assert when(story, cmd.ChangeGoalStatus(goal_id="goal-1", status="open", changed_on=day(3, 2))) == [
-        ev.GoalStatusChanged(goal_id="goal-1", status="open", changed_on=day(3, 2))]
+    story = [
+        OPENED,
+        GOAL,
+        ev.GoalStatusChanged(goal_id="goal-1", status="in_progress", changed_on=day(3, 1)),
+    ]
+    assert when(
+        story, cmd.ChangeGoalStatus(goal_id="goal-1", status="open", changed_on=day(3, 2))
+    ) == [ev.GoalStatusChanged(goal_id="goal-1", status="open", changed_on=day(3, 2))]
 
 
 @pytest.mark.parametrize("finished", ["achieved", "discontinued"])
 @pytest.mark.parametrize("status", ["open", "in_progress", "achieved", "discontinued"])
 def test_a_finished_goal_cannot_change(finished: str, status: str) -> None:
-    story = [OPENED, GOAL, ev.GoalStatusChanged(goal_id="goal-1", status=finished, changed_on=day(3, 1))]
+    story = [
+        OPENED,
+        GOAL,
+        ev.GoalStatusChanged(goal_id="goal-1", status=finished, changed_on=day(3, 1)),
+    ]
     with pytest.raises(err.InvalidValue):
         when(story, cmd.ChangeGoalStatus(goal_id="goal-1", status=status, changed_on=day(3, 2)))
 
 
 def test_changing_a_goal_to_the_status_it_has_is_refused() -> None:
     with pytest.raises(err.InvalidValue):
-        when([OPENED, GOAL], cmd.ChangeGoalStatus(goal_id="goal-1", status="open", changed_on=day(3, 1)))
+        when(
+            [OPENED, GOAL],
+            cmd.ChangeGoalStatus(goal_id="goal-1", status="open", changed_on=day(3, 1)),
+        )
 
 
 def test_changing_an_unknown_goal_is_refused() -> None:
     with pytest.raises(err.GoalNotFound):
-        when([OPENED, GOAL], cmd.ChangeGoalStatus(goal_id="goal-2", status="achieved", changed_on=day(3, 1)))
+        when(
+            [OPENED, GOAL],
+            cmd.ChangeGoalStatus(goal_id="goal-2", status="achieved", changed_on=day(3, 1)),
+        )
 
 
 def test_changing_a_goal_to_an_unknown_status_is_refused() -> None:
     with pytest.raises(err.InvalidCode):
-        when([OPENED, GOAL], cmd.ChangeGoalStatus(goal_id="goal-1", status="abandoned", changed_on=day(3, 1)))
+        when(
+            [OPENED, GOAL],
+            cmd.ChangeGoalStatus(goal_id="goal-1", status="abandoned", changed_on=day(3, 1)),
+        )
 
 
 def test_changing_a_goal_before_it_was_set_is_refused() -> None:
     with pytest.raises(err.DateOutOfOrder):
-        when([OPENED, GOAL], cmd.ChangeGoalStatus(goal_id="goal-1", status="achieved", changed_on=day(1, 31)))
+        when(
+            [OPENED, GOAL],
+            cmd.ChangeGoalStatus(goal_id="goal-1", status="achieved", changed_on=day(1, 31)),
+        )
 
 
 def test_changing_a_goal_in_the_future_is_refused() -> None:
     with pytest.raises(err.DateInFuture):
-        when([OPENED, GOAL], cmd.ChangeGoalStatus(goal_id="goal-1", status="achieved", changed_on=day(9, 17)))
+        when(
+            [OPENED, GOAL],
+            cmd.ChangeGoalStatus(goal_id="goal-1", status="achieved", changed_on=day(9, 17)),
+        )

@@ -23,10 +23,15 @@ from tests.domain.builders import (
 )
 
 OPENED, CONSENT = opened_event(), transfer_consent()
-REQUESTED = ev.TransferRequested(transfer_id="case-test-0002", recipient_organisation=PARTNER,
-                                 consent_id="consent-transfer", requested_on=day(5, 1),
-                                 receiving_worker_id="partner-worker-1", receiving_team_id="partner-team-1",
-                                 living_situation="shelter")
+REQUESTED = ev.TransferRequested(
+    transfer_id="case-test-0002",
+    recipient_organisation=PARTNER,
+    consent_id="consent-transfer",
+    requested_on=day(5, 1),
+    receiving_worker_id="partner-worker-1",
+    receiving_team_id="partner-team-1",
+    living_situation="shelter",
+)
 
 
 def test_a_request_releases_nothing_and_leaves_the_case_open() -> None:
@@ -47,19 +52,36 @@ def test_a_second_request_waits_for_the_answer_to_the_first() -> None:
 
 
 def test_a_declined_request_leaves_the_case_here_and_may_be_asked_again() -> None:
-    declined = when([OPENED, CONSENT, REQUESTED],
-                    cmd.DeclineTransfer(transfer_id="case-test-0002", declined_on=day(5, 2), reason="no capacity"))
-    assert declined == [ev.TransferDeclined(transfer_id="case-test-0002", declined_on=day(5, 2), reason="no capacity")]
+    declined = when(
+        [OPENED, CONSENT, REQUESTED],
+        cmd.DeclineTransfer(
+            transfer_id="case-test-0002", declined_on=day(5, 2), reason="no capacity"
+        ),
+    )
+    assert declined == [
+        ev.TransferDeclined(
+            transfer_id="case-test-0002", declined_on=day(5, 2), reason="no capacity"
+        )
+    ]
     state = then(given(OPENED, CONSENT, REQUESTED), declined)
     assert state.pending_transfer is None and not state.is_closed
-    assert when([OPENED, CONSENT, REQUESTED, *declined], request_transfer_command(transfer_id="case-test-0003"))
+    assert when(
+        [OPENED, CONSENT, REQUESTED, *declined],
+        request_transfer_command(transfer_id="case-test-0003"),
+    )
 
 
 def test_only_the_pending_request_can_be_declined() -> None:
     with pytest.raises(err.TransferNotFound):
-        when([OPENED, CONSENT, REQUESTED], cmd.DeclineTransfer(transfer_id="case-other", declined_on=day(5, 2)))
+        when(
+            [OPENED, CONSENT, REQUESTED],
+            cmd.DeclineTransfer(transfer_id="case-other", declined_on=day(5, 2)),
+        )
     with pytest.raises(err.TransferNotFound):  # nothing asked
-        when([OPENED, CONSENT], cmd.DeclineTransfer(transfer_id="case-test-0002", declined_on=day(5, 2)))
+        when(
+            [OPENED, CONSENT],
+            cmd.DeclineTransfer(transfer_id="case-test-0002", declined_on=day(5, 2)),
+        )
 
 
 def test_the_accepted_request_is_carried_out_and_cleared() -> None:

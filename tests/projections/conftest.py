@@ -23,7 +23,9 @@ async def empty_log(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 @pytest.fixture
-async def case_store(empty_log: asyncpg.Pool, keyring: Keyring) -> AsyncIterator[PostgresEventStore]:
+async def case_store(
+    empty_log: asyncpg.Pool, keyring: Keyring
+) -> AsyncIterator[PostgresEventStore]:
     store = PostgresEventStore(empty_log, keyring, haven_registry())
     yield store
     await store.close()

@@ -32,7 +32,13 @@ from domain.case.state import fold
 from events.access_log import case_data_key
 from events.log_order import LOG_START, LogPosition
 from events.store import PostgresEventStore
-from projections.cases import CASELOAD_COLUMNS, CaseDocument, TimelineEntry, caseload_row, open_document
+from projections.cases import (
+    CASELOAD_COLUMNS,
+    CaseDocument,
+    TimelineEntry,
+    caseload_row,
+    open_document,
+)
 from services.demo.generator import demo_plan
 from services.demo.seeding import demo_use_cases
 
@@ -45,15 +51,18 @@ CaseKey = tuple[str, uuid.UUID]
 
 # -- the log -------------------------------------------------------------------------------
 
+
 async def log_head(pool: asyncpg.Pool) -> LogPosition:
     row = await pool.fetchrow(
-        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1")
+        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+    )
     return LOG_START if row is None else LogPosition(row[0], row[1])
 
 
 async def checkpoint_position(pool: asyncpg.Pool, name: str = "cases") -> LogPosition | None:
     row = await pool.fetchrow(
-        "SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = $1", name)
+        "SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = $1", name
+    )
     return None if row is None else LogPosition(row[0], row[1])
 
 
@@ -62,8 +71,15 @@ class Writers:
     `stop()`: `concurrency` cases at a time, each case's commands in order, `gap` seconds
     after each command (a steady trickle rather than bursts)."""
 
-    def __init__(self, store: PostgresEventStore, *, first_seed: int, cases: int = 4, concurrency: int = 2,
-                 gap: float = 0.0) -> None:
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        *,
+        first_seed: int,
+        cases: int = 4,
+        concurrency: int = 2,
+        gap: float = 0.0,
+    ) -> None:
         self._use_cases = demo_use_cases(store)
         self._seed = first_seed
         self._cases = cases
@@ -91,7 +107,11 @@ class Writers:
                             version = await self._use_cases.open_case(step.actor, step.command)
                         else:
                             version = await getattr(self._use_cases, step.use_case)(
-                                step.actor, step.case_id, step.command, expected_version=step.expected_version)
+                                step.actor,
+                                step.case_id,
+                                step.command,
+                                expected_version=step.expected_version,
+                            )
                         assert version == step.version, f"demo drift on case {step.case_id}"
                         self.commands += 1
                         await asyncio.sleep(self._gap)
@@ -113,10 +133,15 @@ class Writers:
 
 # -- a real `haven worker` -----------------------------------------------------------------
 
+
 def worker_environment(database_url: str, key_file: Path, data_dir: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("HAVEN_")}
-    env.update(HAVEN_DATABASE_URL=database_url, HAVEN_KEK=f"file:{key_file}", HAVEN_DATA_DIR=str(data_dir),
-               PYTHONUNBUFFERED="1")
+    env.update(
+        HAVEN_DATABASE_URL=database_url,
+        HAVEN_KEK=f"file:{key_file}",
+        HAVEN_DATA_DIR=str(data_dir),
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -132,8 +157,14 @@ class HavenWorker:
         assert HAVEN.exists(), f"the haven console script is not installed at {HAVEN}"
         with log.open("wb") as out:
             process = await asyncio.create_subprocess_exec(
-                str(HAVEN), "worker", cwd=REPOSITORY, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
-                stdout=out, stderr=asyncio.subprocess.STDOUT)
+                str(HAVEN),
+                "worker",
+                cwd=REPOSITORY,
+                env=dict(env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
         return cls(process, log)
 
     @property
@@ -152,7 +183,9 @@ class HavenWorker:
             if self.running():
                 return
             if self.process.returncode is not None:
-                raise AssertionError(f"haven worker exited with {self.process.returncode}:\n{self.output()}")
+                raise AssertionError(
+                    f"haven worker exited with {self.process.returncode}:\n{self.output()}"
+                )
             await asyncio.sleep(0.01)
         raise AssertionError(f"haven worker never said it was running:\n{self.output()}")
 
@@ -163,11 +196,14 @@ class HavenWorker:
                 os.kill(self.process.pid, signal.SIGKILL)
         code = await self.process.wait()
         output = self.output()
-        assert code == -signal.SIGKILL, f"haven worker was not alive to be killed (exit {code}):\n{output}"
+        assert code == -signal.SIGKILL, (
+            f"haven worker was not alive to be killed (exit {code}):\n{output}"
+        )
         return output
 
 
 # -- what the views hold, and what they must hold ------------------------------------------
+
 
 class CaseViews(NamedTuple):
     caseload: tuple | None  # the caseload row, in CASELOAD_COLUMNS order
@@ -176,32 +212,46 @@ class CaseViews(NamedTuple):
 
 async def views_from_the_log(store: PostgresEventStore) -> dict[CaseKey, CaseViews]:
     """What a rebuild from scratch must produce: every live stream read and folded afresh."""
-    streams = await store.pool.fetch("SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NOT NULL")
+    streams = await store.pool.fetch(
+        "SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NOT NULL"
+    )
     expected = {}
     for tenant_id, stream_id in streams:
         events = await store.read_stream(tenant_id, stream_id)
         state = fold((r.version, r.event) for r in events)
-        timeline = tuple(TimelineEntry(r.version, r.recorded_at, r.event_type,
-                                       r.metadata.actor_id if r.metadata else None) for r in events)
-        expected[(tenant_id, stream_id)] = CaseViews(caseload_row(tenant_id, stream_id, state),
-                                                     CaseDocument(state, timeline))
+        timeline = tuple(
+            TimelineEntry(
+                r.version, r.recorded_at, r.event_type, r.metadata.actor_id if r.metadata else None
+            )
+            for r in events
+        )
+        expected[(tenant_id, stream_id)] = CaseViews(
+            caseload_row(tenant_id, stream_id, state), CaseDocument(state, timeline)
+        )
     return expected
 
 
 async def projected_views(pool: asyncpg.Pool, keyring: Keyring) -> dict[CaseKey, CaseViews]:
     """What the stable views `views.caseload` and `views.case_view` hold, documents opened."""
-    caseload = {(r[0], r[1]): tuple(r) for r in await pool.fetch(
-        f"SELECT {', '.join(CASELOAD_COLUMNS)} FROM views.caseload")}
+    caseload = {
+        (r[0], r[1]): tuple(r)
+        for r in await pool.fetch(f"SELECT {', '.join(CASELOAD_COLUMNS)} FROM views.caseload")
+    }
     documents = {}
     for tenant_id, case_id, version, sealed in await pool.fetch(
-            "SELECT tenant_id, case_id, version, sealed FROM views.case_view"):
+        "SELECT tenant_id, case_id, version, sealed FROM views.case_view"
+    ):
         key = await case_data_key(pool, keyring, tenant_id, case_id)
         documents[(tenant_id, case_id)] = open_document(key, tenant_id, case_id, version, sealed)
-    return {ident: CaseViews(caseload.get(ident), documents.get(ident)) for ident in caseload.keys() | documents.keys()}
+    return {
+        ident: CaseViews(caseload.get(ident), documents.get(ident))
+        for ident in caseload.keys() | documents.keys()
+    }
 
 
-def differences(expected: Mapping[CaseKey, CaseViews], actual: Mapping[CaseKey, CaseViews], *,
-                limit: int = 20) -> list[str]:
+def differences(
+    expected: Mapping[CaseKey, CaseViews], actual: Mapping[CaseKey, CaseViews], *, limit: int = 20
+) -> list[str]:
     """Every way `actual` is not `expected` (up to `limit`), duplicates and gaps named."""
     found: list[str] = []
     for ident in sorted(expected.keys() | actual.keys(), key=str):
@@ -223,8 +273,10 @@ def differences(expected: Mapping[CaseKey, CaseViews], actual: Mapping[CaseKey, 
         if versions != sorted(versions):
             found.append(f"{ident}: timeline out of order: {versions}")
         if got.document.state != want.document.state:
-            found.append(f"{ident}: state at version {got.document.state.version}, "
-                         f"the log folds to version {want.document.state.version} (or differs)")
+            found.append(
+                f"{ident}: state at version {got.document.state.version}, "
+                f"the log folds to version {want.document.state.version} (or differs)"
+            )
         elif got.document != want.document:
             found.append(f"{ident}: timeline differs from the log's")
         if got.caseload != want.caseload:

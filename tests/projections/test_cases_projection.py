@@ -11,10 +11,10 @@ import uuid
 
 import asyncpg
 
+import projections.cases
 from domain.case.state import fold
 from events.errors import TamperDetected
 from events.store import PostgresEventStore
-import projections.cases
 from projections import checkpoints
 from projections.base import tables_of
 from projections.cases import CASELOAD_COLUMNS, caseload_row, read_case_document
@@ -25,7 +25,9 @@ from services.demo.seeding import demo_use_cases, seed_demo
 
 async def expected_views(store: PostgresEventStore) -> dict[tuple[str, uuid.UUID], tuple]:
     """What the caseload must hold: computed from each stream, read and folded afresh."""
-    streams = await store.pool.fetch("SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NOT NULL")
+    streams = await store.pool.fetch(
+        "SELECT tenant_id, stream_id FROM haven.streams WHERE wrapped_key IS NOT NULL"
+    )
     expected = {}
     for tenant_id, stream_id in streams:
         events = await store.read_stream(tenant_id, stream_id)
@@ -42,7 +44,7 @@ async def projected_caseload(pool: asyncpg.Pool) -> dict[tuple[str, uuid.UUID], 
 async def assert_views_match_the_log(store: PostgresEventStore) -> None:
     expected = await expected_views(store)
     assert await projected_caseload(store.pool) == expected
-    for (tenant_id, case_id) in expected:
+    for tenant_id, case_id in expected:
         document = await read_case_document(store.pool, store._keyring, tenant_id, case_id)
         events = await store.read_stream(tenant_id, case_id)
         assert document is not None
@@ -58,12 +60,19 @@ async def test_a_rebuild_projects_every_case_of_the_log(case_store, factories) -
     assert await checkpoints.load(case_store.pool, "cases") == built
 
 
-async def test_a_second_rebuild_swaps_in_a_new_generation_and_drops_the_old(case_store, factories) -> None:
+async def test_a_second_rebuild_swaps_in_a_new_generation_and_drops_the_old(
+    case_store, factories
+) -> None:
     await seed_demo(demo_use_cases(case_store), cases=4)
     await rebuild(case_store, case_store.pool, factories["cases"])
     second = await rebuild(case_store, case_store.pool, factories["cases"])
     assert second.generation == 2
-    tables = {r[0] for r in await case_store.pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'views'")}
+    tables = {
+        r[0]
+        for r in await case_store.pool.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'views'"
+        )
+    }
     assert tables == {"case_view_g2", "caseload_g2"}
     await assert_views_match_the_log(case_store)
 
@@ -75,8 +84,11 @@ async def test_the_runner_follows_the_log_live(case_store, factories, listen) ->
     try:
         await seed_demo(demo_use_cases(case_store), cases=6, seed=2)
         head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1")
-        assert await checkpoints.wait_until_projected(case_store.pool, ["cases"], tuple(head), timeout=60)
+            "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        )
+        assert await checkpoints.wait_until_projected(
+            case_store.pool, ["cases"], tuple(head), timeout=60
+        )
         await assert_views_match_the_log(case_store)
     finally:
         task.cancel()
@@ -89,12 +101,20 @@ async def test_a_view_row_moved_to_another_case_does_not_open(case_store, factor
     await seed_demo(demo_use_cases(case_store), cases=4, seed=3)
     await rebuild(case_store, case_store.pool, factories["cases"])
     rows = await case_store.pool.fetch(
-        "SELECT tenant_id, case_id, version, sealed FROM views.case_view ORDER BY tenant_id, case_id")
+        "SELECT tenant_id, case_id, version, sealed FROM views.case_view ORDER BY tenant_id, case_id"
+    )
     victim, source = next((a, b) for a in rows for b in rows if a[0] == b[0] and a[1] != b[1])
-    assert await read_case_document(case_store.pool, case_store._keyring, victim[0], victim[1]) is not None
+    assert (
+        await read_case_document(case_store.pool, case_store._keyring, victim[0], victim[1])
+        is not None
+    )
     await case_store.pool.execute(
         "UPDATE views.case_view SET sealed = $3, version = $4 WHERE tenant_id = $1 AND case_id = $2",
-        victim[0], victim[1], source[3], source[2])
+        victim[0],
+        victim[1],
+        source[3],
+        source[2],
+    )
     try:
         await read_case_document(case_store.pool, case_store._keyring, victim[0], victim[1])
     except TamperDetected:
@@ -128,7 +148,8 @@ async def _apply_the_log_counting_turns_of_another_task(case_store, factories) -
 
 
 async def test_folding_a_batch_lets_other_tasks_of_the_loop_run_between_its_cases(
-        case_store, factories, monkeypatch) -> None:  # noqa: ANN001
+    case_store, factories, monkeypatch
+) -> None:  # noqa: ANN001
     await seed_demo(demo_use_cases(case_store), cases=20)
     cases, turns = await _apply_the_log_counting_turns_of_another_task(case_store, factories)
     assert turns >= cases >= 20  # the demo may open a few more (transfers)

@@ -73,8 +73,9 @@ CATCH_UP_TIMEOUT = 300.0  # generous: a bound on a hang, never on speed
 
 async def _catch_up(pool, *, what: str, output: str = "") -> None:
     head = await log_head(pool)
-    assert await checkpoints.wait_until_projected(pool, ["cases"], head, timeout=CATCH_UP_TIMEOUT), (
-        f"the cases projection never reached the log head {head} ({what})\n{output[-4000:]}")
+    assert await checkpoints.wait_until_projected(
+        pool, ["cases"], head, timeout=CATCH_UP_TIMEOUT
+    ), f"the cases projection never reached the log head {head} ({what})\n{output[-4000:]}"
 
 
 def _about_cases(line: str) -> bool:
@@ -87,7 +88,9 @@ def _about_cases(line: str) -> bool:
 
 
 def _rebuilding(output: str) -> bool:
-    return any(_about_cases(line) and "projection rebuild starting" in line for line in output.splitlines())
+    return any(
+        _about_cases(line) and "projection rebuild starting" in line for line in output.splitlines()
+    )
 
 
 def _phase(output: str, at_kill, head_at_start) -> str:
@@ -95,7 +98,9 @@ def _phase(output: str, at_kill, head_at_start) -> str:
     if "haven: worker running projections" not in output:
         return "start-up"
     lines = [line for line in output.splitlines() if _about_cases(line)]
-    if sum("projection rebuild starting" in line for line in lines) > sum("projection rebuilt" in line for line in lines):
+    if sum("projection rebuild starting" in line for line in lines) > sum(
+        "projection rebuilt" in line for line in lines
+    ):
         return "rebuild"
     if at_kill is None or at_kill < head_at_start:
         return "catch-up"
@@ -103,8 +108,14 @@ def _phase(output: str, at_kill, head_at_start) -> str:
 
 
 async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
-        case_store: PostgresEventStore, keyring: Keyring, factories, listen, database_url: str, key_file: Path,
-        tmp_path: Path) -> None:
+    case_store: PostgresEventStore,
+    keyring: Keyring,
+    factories,
+    listen,
+    database_url: str,
+    key_file: Path,
+    tmp_path: Path,
+) -> None:
     pool = case_store.pool
     rng = random.Random(RNG_SEED)
     env = worker_environment(database_url, key_file, tmp_path / "data")
@@ -117,11 +128,14 @@ async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
     try:
         for kill in range(1, KILLS + 1):
             planned = FIRST_MODES[kill - 1] if kill <= len(FIRST_MODES) else None
-            forced = ((planned == "in-rebuild" or (planned is None and kill > 1 and rng.random() < 0.12))
-                      and await checkpoint_position(pool) is not None)
+            forced = (
+                planned == "in-rebuild" or (planned is None and kill > 1 and rng.random() < 0.12)
+            ) and await checkpoint_position(pool) is not None
             if forced:
                 # as a deploy of a new projection version would: the next start rebuilds
-                await pool.execute("UPDATE haven.projection_checkpoints SET fingerprint = 'stale' WHERE name = 'cases'")
+                await pool.execute(
+                    "UPDATE haven.projection_checkpoints SET fingerprint = 'stale' WHERE name = 'cases'"
+                )
                 forced_rebuilds += 1
             head_at_start = await log_head(pool)
             before_start = await checkpoint_position(pool)
@@ -154,8 +168,13 @@ async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
             if kill % CHECK_EVERY == 0:
                 checks += 1
                 await writers.stop()
-                await _check_after_restart(case_store, keyring, env, tmp_path / f"check-{checks}.log",
-                                           what=f"after kill {kill}")
+                await _check_after_restart(
+                    case_store,
+                    keyring,
+                    env,
+                    tmp_path / f"check-{checks}.log",
+                    what=f"after kill {kill}",
+                )
                 if kill < KILLS:
                     writers.start()
     finally:
@@ -174,8 +193,10 @@ async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
     assert rebuilt == before
     events = await pool.fetchval("SELECT count(*) FROM haven.events")
     cases = len(before)
-    print(f"\n{KILLS} kills: modes {dict(modes)}, landed in {dict(phases)}; {forced_rebuilds} forced rebuilds; "
-          f"{progressed} killed after committing; {checks} checks; {writers.rounds} writer rounds, {events} events, {cases} cases")
+    print(
+        f"\n{KILLS} kills: modes {dict(modes)}, landed in {dict(phases)}; {forced_rebuilds} forced rebuilds; "
+        f"{progressed} killed after committing; {checks} checks; {writers.rounds} writer rounds, {events} events, {cases} cases"
+    )
     assert sum(phases.values()) == KILLS
     # the kills did land in every phase (by what each worker had printed and projected)
     # start-up, rebuild and live are reached by construction (the modes above); catch-up is
@@ -184,11 +205,14 @@ async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
 
 
 async def _catch_up_to(pool, position, worker: HavenWorker) -> None:
-    assert await checkpoints.wait_until_projected(pool, ["cases"], position, timeout=CATCH_UP_TIMEOUT), (
-        f"the worker never reached {position}\n{worker.output()[-4000:]}")
+    assert await checkpoints.wait_until_projected(
+        pool, ["cases"], position, timeout=CATCH_UP_TIMEOUT
+    ), f"the worker never reached {position}\n{worker.output()[-4000:]}"
 
 
-async def _check_after_restart(store: PostgresEventStore, keyring: Keyring, env, log: Path, *, what: str) -> None:
+async def _check_after_restart(
+    store: PostgresEventStore, keyring: Keyring, env, log: Path, *, what: str
+) -> None:
     """Writers stopped: a worker restarts after the kills, catches up, and the views must be
     exactly the fold of every stream — each version once, in order."""
     worker = await HavenWorker.start(env, log)
@@ -201,6 +225,7 @@ async def _check_after_restart(store: PostgresEventStore, keyring: Keyring, env,
 
 
 # -- controls: the same comparison catches a skip and a double apply --------------------------
+
 
 class Crash(BaseException):
     """The process dies here (not an error the runner's retry loop would catch)."""
@@ -238,7 +263,8 @@ async def _run_until_caught_up(store: PostgresEventStore, listen, make) -> None:
 
 @pytest.mark.parametrize("applier", [SoundThenCrash, CheckpointInItsOwnTransaction])
 async def test_control_a_crash_after_a_checkpoint_committed_apart_from_its_writes_is_caught(
-        applier, case_store: PostgresEventStore, keyring: Keyring, factories, listen) -> None:
+    applier, case_store: PostgresEventStore, keyring: Keyring, factories, listen
+) -> None:
     """The comparison of the crash test passes for the real applier dying after a batch, and
     fails — the batch's cases are missing — for one whose checkpoint commits on its own."""
     await seed_demo(demo_use_cases(case_store), cases=3, seed=11)
@@ -251,7 +277,12 @@ async def test_control_a_crash_after_a_checkpoint_committed_apart_from_its_write
     assert batch
     runner = applier(case_store, listen, factories["cases"])
     with pytest.raises(Crash):
-        await runner._apply(factories["cases"](), checkpoint, tables_of(CasesProjection, checkpoint.generation), batch)
+        await runner._apply(
+            factories["cases"](),
+            checkpoint,
+            tables_of(CasesProjection, checkpoint.generation),
+            batch,
+        )
 
     await _run_until_caught_up(case_store, listen, factories["cases"])  # the restart
     found = await view_differences(case_store, keyring)
@@ -261,16 +292,25 @@ async def test_control_a_crash_after_a_checkpoint_committed_apart_from_its_write
         assert found and all("missing from the views" in problem for problem in found), found
 
 
-async def test_control_a_version_applied_twice_or_never_is_named(case_store: PostgresEventStore, keyring: Keyring,
-                                                                  factories) -> None:
+async def test_control_a_version_applied_twice_or_never_is_named(
+    case_store: PostgresEventStore, keyring: Keyring, factories
+) -> None:
     await seed_demo(demo_use_cases(case_store), cases=2, seed=13)
     await rebuild(case_store, case_store.pool, factories["cases"])
     expected = await views_from_the_log(case_store)
     actual = await projected_views(case_store.pool, keyring)
     assert differences(expected, actual) == []
-    ident, views = next((i, v) for i, v in sorted(actual.items(), key=str) if len(v.document.timeline) >= 3)
+    ident, views = next(
+        (i, v) for i, v in sorted(actual.items(), key=str) if len(v.document.timeline) >= 3
+    )
     document = views.document
     twice = CaseDocument(document.state, document.timeline + document.timeline[-1:])
-    assert any("applied more than once" in p for p in differences(expected, {**actual, ident: views._replace(document=twice)}))
+    assert any(
+        "applied more than once" in p
+        for p in differences(expected, {**actual, ident: views._replace(document=twice)})
+    )
     gap = CaseDocument(document.state, document.timeline[:1] + document.timeline[2:])
-    assert any("never applied" in p for p in differences(expected, {**actual, ident: views._replace(document=gap)}))
+    assert any(
+        "never applied" in p
+        for p in differences(expected, {**actual, ident: views._replace(document=gap)})
+    )

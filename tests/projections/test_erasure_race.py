@@ -64,23 +64,35 @@ async def _erase(store: PostgresEventStore, case: uuid.UUID) -> None:
 
 async def _someone_waits_or(pool: asyncpg.Pool, task: asyncio.Task) -> bool:
     """`task` is done, or a session of this database waits for an advisory lock."""
-    return task.done() or bool(await pool.fetchval(
-        """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""))
+    return task.done() or bool(
+        await pool.fetchval(
+            """SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+        )
+    )
 
 
 async def _rows_left(pool: asyncpg.Pool, name: str, generation: int, case: uuid.UUID) -> int:
     tables = tables_of(CasesProjection if name == "cases" else FederalInputsProjection, generation)
-    return sum([await pool.fetchval(f"SELECT count(*) FROM {tables[t]} WHERE case_id = $1", case)
-                for t in WRITTEN[name]])
+    return sum(
+        [
+            await pool.fetchval(f"SELECT count(*) FROM {tables[t]} WHERE case_id = $1", case)
+            for t in WRITTEN[name]
+        ]
+    )
 
 
 async def _new_case(store: PostgresEventStore) -> tuple[uuid.UUID, list]:
     """A case opened (below the API) and not projected yet: its id and its batch."""
     case = uuid.uuid4()
     before = await checkpoints.log_head(store.pool)
-    await store.append(ORG, case, 0, [opened_event(case_id=str(case), organisation_id=ORG)],
-                       EventMetadata(actor_id="synthetic-worker"))
+    await store.append(
+        ORG,
+        case,
+        0,
+        [opened_event(case_id=str(case), organisation_id=ORG)],
+        EventMetadata(actor_id="synthetic-worker"),
+    )
     return case, await store.read_all(before, 100, precise=True)
 
 
@@ -140,17 +152,30 @@ async def _erasure_open_before_the_projector(store, make, name, generation) -> i
 
 @pytest.mark.parametrize("name", ["cases", "federal_inputs"])
 async def test_an_erasure_racing_a_projector_never_leaves_the_case_in_its_views(
-        case_store: PostgresEventStore, factories, name: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    case_store: PostgresEventStore, factories, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
     built = await rebuild(case_store, case_store.pool, factories[name])
     for _ in range(ROUNDS):
-        assert await _projector_stopped_after_its_check(case_store, factories[name], name, built.generation,
-                                                        monkeypatch) == 0
-        assert await _erasure_open_before_the_projector(case_store, factories[name], name, built.generation) == 0
+        assert (
+            await _projector_stopped_after_its_check(
+                case_store, factories[name], name, built.generation, monkeypatch
+            )
+            == 0
+        )
+        assert (
+            await _erasure_open_before_the_projector(
+                case_store, factories[name], name, built.generation
+            )
+            == 0
+        )
 
 
-@pytest.mark.parametrize(("name", "module"), [("cases", cases_module), ("federal_inputs", federal_module)])
+@pytest.mark.parametrize(
+    ("name", "module"), [("cases", cases_module), ("federal_inputs", federal_module)]
+)
 async def test_control_without_the_projectors_lock_the_erased_case_comes_back(
-        case_store: PostgresEventStore, factories, name: str, module, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    case_store: PostgresEventStore, factories, name: str, module, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: ANN001
     built = await rebuild(case_store, case_store.pool, factories[name])
 
     async def no_lock(conn, cases) -> None:  # noqa: ANN001
@@ -158,5 +183,9 @@ async def test_control_without_the_projectors_lock_the_erased_case_comes_back(
 
     for _ in range(3):
         monkeypatch.setattr(module, "hold_against_erasure", no_lock)
-        assert await _projector_stopped_after_its_check(case_store, factories[name], name, built.generation,
-                                                        monkeypatch) > 0
+        assert (
+            await _projector_stopped_after_its_check(
+                case_store, factories[name], name, built.generation, monkeypatch
+            )
+            > 0
+        )

@@ -39,7 +39,13 @@ from projections.rebuild import rebuild
 from projections.runner import LEADER_LOCK_CLASS, ProjectionRunner, run_projections
 from services.demo.seeding import demo_use_cases, seed_demo
 from tests.conftest import eventually
-from tests.projections.fault_support import HavenWorker, Writers, log_head, view_differences, worker_environment
+from tests.projections.fault_support import (
+    HavenWorker,
+    Writers,
+    log_head,
+    view_differences,
+    worker_environment,
+)
 
 pytestmark = pytest.mark.fault
 
@@ -52,19 +58,23 @@ class CountingProjection:
 
     name: ClassVar[str] = "applied_events"
     version: ClassVar[int] = 1
-    tables: ClassVar[dict[str, str]] = {APPLIED: """CREATE TABLE {table} (
+    tables: ClassVar[dict[str, str]] = {
+        APPLIED: """CREATE TABLE {table} (
         tenant_id text    NOT NULL,
         case_id   uuid    NOT NULL,
         version   integer NOT NULL,
-        applier   text    NOT NULL)"""}
+        applier   text    NOT NULL)"""
+    }
 
     def __init__(self, applier: str) -> None:
         self.applier = applier
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
-        await conn.executemany(f"INSERT INTO {tables[APPLIED]} (tenant_id, case_id, version, applier) "
-                               "VALUES ($1, $2, $3, $4)",
-                               [(r.tenant_id, r.stream_id, r.version, self.applier) for r in batch])
+        await conn.executemany(
+            f"INSERT INTO {tables[APPLIED]} (tenant_id, case_id, version, applier) "
+            "VALUES ($1, $2, $3, $4)",
+            [(r.tenant_id, r.stream_id, r.version, self.applier) for r in batch],
+        )
 
     async def flush(self, conn: Connection, tables: Tables) -> None:
         pass  # writes in apply
@@ -94,7 +104,10 @@ async def not_applied_exactly_once(pool: asyncpg.Pool) -> list[tuple]:
 
 
 async def appliers(pool: asyncpg.Pool) -> dict[str, int]:
-    return {r[0]: r[1] for r in await pool.fetch(f"SELECT applier, count(*) FROM {APPLIED} GROUP BY applier")}
+    return {
+        r[0]: r[1]
+        for r in await pool.fetch(f"SELECT applier, count(*) FROM {APPLIED} GROUP BY applier")
+    }
 
 
 async def leader_of(pool: asyncpg.Pool, projection: str) -> str | None:
@@ -104,7 +117,9 @@ async def leader_of(pool: asyncpg.Pool, projection: str) -> str | None:
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND l.classid::bigint = $1 AND l.objid::bigint = (hashtext($2)::bigint & 4294967295)""",
-        LEADER_LOCK_CLASS, projection)
+        LEADER_LOCK_CLASS,
+        projection,
+    )
 
 
 def named(url: str, application_name: str) -> str:
@@ -114,20 +129,29 @@ def named(url: str, application_name: str) -> str:
 async def caught_up(pool: asyncpg.Pool, names: list[str]) -> None:
     head = await log_head(pool)
     assert await checkpoints.wait_until_projected(pool, names, head, timeout=CATCH_UP_TIMEOUT), (
-        f"{names} never reached the log head {head}")
+        f"{names} never reached the log head {head}"
+    )
 
 
 # -- two real `haven worker` processes ------------------------------------------------------
 
+
 async def test_two_haven_workers_apply_every_event_once_across_kills_of_the_leader(
-        case_store: PostgresEventStore, keyring: Keyring, database_url: str, key_file: Path, tmp_path: Path) -> None:
+    case_store: PostgresEventStore,
+    keyring: Keyring,
+    database_url: str,
+    key_file: Path,
+    tmp_path: Path,
+) -> None:
     pool = case_store.pool
     await seed_demo(demo_use_cases(case_store), cases=4, seed=501)
     writers = Writers(case_store, first_seed=502, cases=4, concurrency=2, gap=0.03)
     workers: dict[str, HavenWorker] = {}
 
     async def start(label: str) -> None:
-        env = worker_environment(named(database_url, f"haven-worker-{label}"), key_file, tmp_path / "data")
+        env = worker_environment(
+            named(database_url, f"haven-worker-{label}"), key_file, tmp_path / "data"
+        )
         workers[label] = await HavenWorker.start(env, tmp_path / f"worker-{label}.log")
 
     leaders: list[str] = []
@@ -142,7 +166,10 @@ async def test_two_haven_workers_apply_every_event_once_across_kills_of_the_lead
             await caught_up(pool, ["cases"])  # the leader projects the events arriving
 
             async def one_leader() -> bool:
-                return await leader_of(pool, "cases") in {f"haven-worker-{label}" for label in workers}
+                return await leader_of(pool, "cases") in {
+                    f"haven-worker-{label}" for label in workers
+                }
+
             await eventually(one_leader, attempts=2000)
             leader = (await leader_of(pool, "cases")).removeprefix("haven-worker-")
             (standby,) = set(workers) - {leader}
@@ -151,6 +178,7 @@ async def test_two_haven_workers_apply_every_event_once_across_kills_of_the_lead
 
             async def standby_leads() -> bool:
                 return await leader_of(pool, "cases") == f"haven-worker-{standby}"
+
             await eventually(standby_leads, attempts=2000)
             await caught_up(pool, ["cases"])  # ... and goes on projecting what arrives
             await start(next(labels))
@@ -163,18 +191,28 @@ async def test_two_haven_workers_apply_every_event_once_across_kills_of_the_lead
     finally:
         for worker in workers.values():
             await worker.kill()
-    assert len(leaders) == 3 and len(set(leaders)) == 3, leaders  # three different leaders were killed
+    assert len(leaders) == 3 and len(set(leaders)) == 3, (
+        leaders
+    )  # three different leaders were killed
     print(f"\nleaders killed: {leaders}; {writers.commands} commands written meanwhile")
 
 
 # -- in-process workers with the counting projection ----------------------------------------
 
+
 class InProcessWorker:
     """Runners for `applied_events` and `cases` on a pool and connections of their own,
     recognisable in pg_stat_activity by their application_name."""
 
-    def __init__(self, label: str, database_url: str, keyring: Keyring,
-                 runner: type[ProjectionRunner] = ProjectionRunner, *, cases: bool = True) -> None:
+    def __init__(
+        self,
+        label: str,
+        database_url: str,
+        keyring: Keyring,
+        runner: type[ProjectionRunner] = ProjectionRunner,
+        *,
+        cases: bool = True,
+    ) -> None:
         self.label = label
         self.application_name = f"haven-test-{label}"
         self._url = named(database_url, self.application_name)
@@ -187,18 +225,25 @@ class InProcessWorker:
     async def start(self) -> InProcessWorker:
         self.pool = await asyncpg.create_pool(self._url, min_size=1, max_size=10)
         self.store = PostgresEventStore(self.pool, self._keyring, haven_registry())
-        self.reachable = asyncio.Event()  # cleared: new connections of this worker hang (a network cut)
+        self.reachable = (
+            asyncio.Event()
+        )  # cleared: new connections of this worker hang (a network cut)
         self.reachable.set()
         url = self._url
 
         async def connect() -> asyncpg.Connection:
             await self.reachable.wait()
             return await asyncpg.connect(url)
+
         label, keyring = self.label, self._keyring
         options = dict(poll_interval=0.2, standby_interval=0.2, batch_size=50)
-        self.runners = [self._runner(self.store, connect, lambda: CountingProjection(label), **options)]
+        self.runners = [
+            self._runner(self.store, connect, lambda: CountingProjection(label), **options)
+        ]
         if self._cases:
-            self.runners.append(self._runner(self.store, connect, lambda: CasesProjection(keyring), **options))
+            self.runners.append(
+                self._runner(self.store, connect, lambda: CasesProjection(keyring), **options)
+            )
         self._task = asyncio.create_task(run_projections(self.runners), name=self.label)
         return self
 
@@ -211,13 +256,18 @@ class InProcessWorker:
             """SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE a.application_name = $1 AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                   AND l.classid::bigint = $2 AND l.objid::bigint = (hashtext($3)::bigint & 4294967295)""",
-            self.application_name, LEADER_LOCK_CLASS, projection)
+            self.application_name,
+            LEADER_LOCK_CLASS,
+            projection,
+        )
         assert terminated == 1
 
     async def crash(self, admin: asyncpg.Pool) -> None:
         """Every connection of the worker dies, and so do its tasks (as with a kill -9)."""
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-                            self.application_name)
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            self.application_name,
+        )
         await self.stop()
 
     async def stop(self) -> None:
@@ -241,7 +291,8 @@ async def stopping(workers: list[InProcessWorker]) -> AsyncIterator[list[InProce
 
 
 async def test_two_runners_count_every_event_once_across_a_cut_and_a_crash_of_the_leader(
-        case_store: PostgresEventStore, keyring: Keyring, database_url: str) -> None:
+    case_store: PostgresEventStore, keyring: Keyring, database_url: str
+) -> None:
     pool = case_store.pool
     await seed_demo(demo_use_cases(case_store), cases=3, seed=601)
     writers = Writers(case_store, first_seed=602, cases=4, concurrency=2, gap=0.02)
@@ -249,11 +300,14 @@ async def test_two_runners_count_every_event_once_across_a_cut_and_a_crash_of_th
 
     async def applied_some(label: str) -> bool:  # its counting runner applied live batches
         return sum(w.runners[0].applied for w in workers if w.label == label) > 0
+
     writers.start()
     async with stopping([]) as workers:
         try:
-            workers += [await InProcessWorker("a", database_url, keyring).start(),
-                        await InProcessWorker("b", database_url, keyring).start()]
+            workers += [
+                await InProcessWorker("a", database_url, keyring).start(),
+                await InProcessWorker("b", database_url, keyring).start(),
+            ]
             await caught_up(pool, names)
 
             # 1. the leader's lock connection is cut; it still runs, its batches must be fenced
@@ -264,6 +318,7 @@ async def test_two_runners_count_every_event_once_across_a_cut_and_a_crash_of_th
 
             async def other_leads() -> bool:
                 return await leader_of(pool, "applied_events") == f"haven-test-{other}"
+
             await eventually(other_leads, attempts=2000)
             await eventually(lambda: applied_some(other), attempts=2000)
             cut.reachable.set()  # the cut heals: the old leader finds the lock taken and stands by
@@ -274,7 +329,11 @@ async def test_two_runners_count_every_event_once_across_a_cut_and_a_crash_of_th
             workers.append(await InProcessWorker("c", database_url, keyring).start())
 
             async def first_or_third_leads() -> bool:
-                return await leader_of(pool, "applied_events") in {f"haven-test-{first}", "haven-test-c"}
+                return await leader_of(pool, "applied_events") in {
+                    f"haven-test-{first}",
+                    "haven-test-c",
+                }
+
             await eventually(first_or_third_leads, attempts=2000)
             third = (await leader_of(pool, "applied_events")).removeprefix("haven-test-")
             await eventually(lambda: applied_some(third), attempts=2000)
@@ -324,7 +383,8 @@ class EveryoneLeadsUnfenced(EveryoneLeads):
 
 
 async def test_runners_that_all_believe_they_lead_are_held_to_exactly_once_by_the_fence(
-        case_store: PostgresEventStore, keyring: Keyring, database_url: str) -> None:
+    case_store: PostgresEventStore, keyring: Keyring, database_url: str
+) -> None:
     pool = case_store.pool
     await seed_demo(demo_use_cases(case_store), cases=3, seed=701)
     await rebuild(case_store, pool, lambda: CountingProjection("rebuild"))
@@ -334,10 +394,13 @@ async def test_runners_that_all_believe_they_lead_are_held_to_exactly_once_by_th
     async with stopping([]) as workers:
         try:
             for label in "abc":
-                workers.append(await InProcessWorker(label, database_url, keyring, EveryoneLeads).start())
+                workers.append(
+                    await InProcessWorker(label, database_url, keyring, EveryoneLeads).start()
+                )
 
             async def every_one_applied() -> bool:
                 return all(sum(r.applied for r in w.runners) > 0 for w in workers)
+
             await eventually(every_one_applied, attempts=2000)
         finally:
             await writers.stop()
@@ -348,7 +411,8 @@ async def test_runners_that_all_believe_they_lead_are_held_to_exactly_once_by_th
 
 
 async def test_control_without_the_fence_two_runners_that_lead_apply_events_twice(
-        case_store: PostgresEventStore, keyring: Keyring, database_url: str) -> None:
+    case_store: PostgresEventStore, keyring: Keyring, database_url: str
+) -> None:
     pool = case_store.pool
     await seed_demo(demo_use_cases(case_store), cases=2, seed=801)
     await rebuild(case_store, pool, lambda: CountingProjection("rebuild"))
@@ -356,16 +420,21 @@ async def test_control_without_the_fence_two_runners_that_lead_apply_events_twic
     await seed_demo(demo_use_cases(case_store), cases=2, seed=802)  # the backlog both will read
     backlog = await pool.fetchval(
         "SELECT count(*) FROM haven.events e WHERE (e.transaction_id, e.position) > "
-        "(SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = 'applied_events')")
+        "(SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = 'applied_events')"
+    )
     assert backlog > 0
     EveryoneLeadsUnfenced.barrier = asyncio.Barrier(2)
     async with stopping([]) as workers:
         for label in "ab":
-            workers.append(await InProcessWorker(label, database_url, keyring, EveryoneLeadsUnfenced,
-                                                 cases=False).start())
+            workers.append(
+                await InProcessWorker(
+                    label, database_url, keyring, EveryoneLeadsUnfenced, cases=False
+                ).start()
+            )
 
         async def both_applied_the_backlog() -> bool:
             return all(w.runners[0].applied >= backlog for w in workers)
+
         await eventually(both_applied_the_backlog, attempts=2000)
     wrong = await not_applied_exactly_once(pool)
     assert len(wrong) == backlog and {row[3] for row in wrong} == {2}, wrong[:5]

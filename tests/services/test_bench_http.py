@@ -21,10 +21,19 @@ FIGURE_KEYS = {"value", "unit", "raw", "ratio", "p50_ms", "p99_ms", "requests", 
 
 
 async def test_a_short_run_answers_every_request_and_drops_its_database(
-        database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     notes: list[str] = []
-    results = await run_http_bench(database_url, seconds=1.0, warmup=0.2, rounds=2, clients=3,
-                                   cases_per_client=2, history=2, progress=notes.append)
+    results = await run_http_bench(
+        database_url,
+        seconds=1.0,
+        warmup=0.2,
+        rounds=2,
+        clients=3,
+        cases_per_client=2,
+        history=2,
+        progress=notes.append,
+    )
 
     assert tuple(results) == FIGURES == ("command", "case_read")
     for name, figure in results.items():
@@ -45,8 +54,22 @@ async def test_a_short_run_answers_every_request_and_drops_its_database(
 
 def test_the_table_marks_ratio_and_latency_targets_separately() -> None:
     results = {
-        "command": {"value": 300.0, "unit": "req/s", "raw": 3000.0, "ratio": 0.1, "p50_ms": 20.0, "p99_ms": 49.9},
-        "case_read": {"value": 900.0, "unit": "req/s", "raw": 3000.0, "ratio": 0.3, "p50_ms": 30.0, "p99_ms": 50.0},
+        "command": {
+            "value": 300.0,
+            "unit": "req/s",
+            "raw": 3000.0,
+            "ratio": 0.1,
+            "p50_ms": 20.0,
+            "p99_ms": 49.9,
+        },
+        "case_read": {
+            "value": 900.0,
+            "unit": "req/s",
+            "raw": 3000.0,
+            "ratio": 0.3,
+            "p50_ms": 30.0,
+            "p99_ms": 50.0,
+        },
     }
     lines = format_table(results, TARGETS, latency_limit_ms=P99_LIMIT_MS).splitlines()
     command, case_read = lines[2].split(), lines[3].split()
@@ -55,7 +78,9 @@ def test_the_table_marks_ratio_and_latency_targets_separately() -> None:
 
 
 def test_a_table_without_latencies_keeps_the_store_columns() -> None:
-    table = format_table({"append_single": {"value": 1.0, "unit": "ev/s", "raw": 2.0, "ratio": 0.5}}, {})
+    table = format_table(
+        {"append_single": {"value": 1.0, "unit": "ev/s", "raw": 2.0, "ratio": 0.5}}, {}
+    )
     header = table.splitlines()[0].split()
     assert header == ["figure", "ours", "(ev/s)", "raw", "(ev/s)", "ratio", "target"]
 

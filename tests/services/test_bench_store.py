@@ -13,8 +13,16 @@ pytestmark = pytest.mark.bench
 
 async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_url: str) -> None:
     notes: list[str] = []
-    results = await run_store_bench(database_url, events_for_catch_up=2_000, seconds=0.4, warmup=0.05,
-                                    rounds=1, writers=2, catch_up_rounds=1, progress=notes.append)
+    results = await run_store_bench(
+        database_url,
+        events_for_catch_up=2_000,
+        seconds=0.4,
+        warmup=0.05,
+        rounds=1,
+        writers=2,
+        catch_up_rounds=1,
+        progress=notes.append,
+    )
     assert tuple(results) == FIGURES
     for figure in results.values():
         assert figure["unit"] == "ev/s"

@@ -35,7 +35,7 @@ from events.store import PostgresEventStore
 from services.commands.use_cases import Actor, CaseUseCases
 
 TODAY = dt.date(2026, 3, 2)
-NOW = dt.datetime(2026, 3, 2, 15, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 2, 15, 30, tzinfo=dt.UTC)
 INTAKE_ON = dt.date(2025, 11, 3)
 HARBOR, LANTERN = "org-harbor", "org-lantern"
 WORKER = Actor("worker-harbor-1", HARBOR, "req-1")
@@ -53,27 +53,64 @@ def new_id() -> str:
 
 def opening(case_id: str, organisation: str = HARBOR, worker: str = WORKER.user_id) -> cmd.OpenCase:
     return cmd.OpenCase(
-        case_id=case_id, organisation_id=organisation,
-        intake=Intake(intake_on=INTAKE_ON, intake_type="hotline", referral_on=day(-1), referral_source="hotline",
-                      matched_within_48h=True, eligibility_status="eligible", family_served=FamilyServed(siblings=1)),
-        victim_status=VictimStatus(status="strong_indicators", determined_on=INTAKE_ON, determined_by=worker),
-        identity=Identity(preferred_name="Client Heron 0001", aliases=("Heron-1",), date_of_birth=dt.date(1999, 6, 1)),
-        contact=SafeContact(channels=(ContactChannel(channel="text_message", detail="555-0142"),),
-                            code_word="heron lantern"),
-        demographics=Demographics(gender_identity="woman", lgbtq="no", race_ethnicity=("asian",),
-                                  citizenship="foreign_national", preferred_language="tl", interpreter_needed=True),
-        trafficking=TraffickingContext(trafficking_type="labor", recruitment=("job_offer",),
-                                       control_methods=("debt_bondage", "withholds_documents"),
-                                       labor_industries=("domestic_work",), vulnerabilities=("recent_migration",),
-                                       narrative="Synthetic narrative, no real person."),
-        worker_id=worker, team_id="team-harbor-intake")
+        case_id=case_id,
+        organisation_id=organisation,
+        intake=Intake(
+            intake_on=INTAKE_ON,
+            intake_type="hotline",
+            referral_on=day(-1),
+            referral_source="hotline",
+            matched_within_48h=True,
+            eligibility_status="eligible",
+            family_served=FamilyServed(siblings=1),
+        ),
+        victim_status=VictimStatus(
+            status="strong_indicators", determined_on=INTAKE_ON, determined_by=worker
+        ),
+        identity=Identity(
+            preferred_name="Client Heron 0001",
+            aliases=("Heron-1",),
+            date_of_birth=dt.date(1999, 6, 1),
+        ),
+        contact=SafeContact(
+            channels=(ContactChannel(channel="text_message", detail="555-0142"),),
+            code_word="heron lantern",
+        ),
+        demographics=Demographics(
+            gender_identity="woman",
+            lgbtq="no",
+            race_ethnicity=("asian",),
+            citizenship="foreign_national",
+            preferred_language="tl",
+            interpreter_needed=True,
+        ),
+        trafficking=TraffickingContext(
+            trafficking_type="labor",
+            recruitment=("job_offer",),
+            control_methods=("debt_bondage", "withholds_documents"),
+            labor_industries=("domestic_work",),
+            vulnerabilities=("recent_migration",),
+            narrative="Synthetic narrative, no real person.",
+        ),
+        worker_id=worker,
+        team_id="team-harbor-intake",
+    )
 
 
-def consent(consent_id: str, recipient: str, purpose: str, categories: tuple[str, ...],
-            on: dt.date = day(5)) -> cmd.GrantConsent:
-    return cmd.GrantConsent(consent_id=consent_id, recipient_organisation=recipient, purpose=purpose,
-                            data_categories=categories, starts_on=on, expires_on=on + dt.timedelta(days=180),
-                            signed_on=on, revocation_explained=True, written=True)
+def consent(
+    consent_id: str, recipient: str, purpose: str, categories: tuple[str, ...], on: dt.date = day(5)
+) -> cmd.GrantConsent:
+    return cmd.GrantConsent(
+        consent_id=consent_id,
+        recipient_organisation=recipient,
+        purpose=purpose,
+        data_categories=categories,
+        starts_on=on,
+        expires_on=on + dt.timedelta(days=180),
+        signed_on=on,
+        revocation_explained=True,
+        written=True,
+    )
 
 
 def service(service_id: str, on: dt.date = day(3)) -> cmd.RecordService:
@@ -106,6 +143,7 @@ async def opened(use_cases: CaseUseCases, organisation: str = HARBOR) -> str:
 
 
 # -- reading back -------------------------------------------------------------------------
+
 
 async def test_an_opened_case_reads_back_with_every_intake_field(use_cases):
     case_id = new_id()
@@ -140,55 +178,197 @@ async def test_a_case_cannot_be_opened_in_another_organisation(use_cases, case_s
 
 # -- every use case ------------------------------------------------------------------------
 
+
 async def test_every_use_case_appends_and_returns_the_new_version(use_cases):
     case_id = new_id()
     uc = use_cases
     assert await uc.open_case(WORKER, opening(case_id)) == 1
-    assert await uc.determine_victim_status(WORKER, case_id, cmd.DetermineVictimStatus(
-        victim_status=VictimStatus(status="confirmed", determined_on=day(20), determined_by="hhs-otip"))) == 2
-    trafficking = msgspec.structs.replace(opening(case_id).trafficking, control_methods=("debt_bondage", "threats"))
-    assert await uc.update_trafficking_context(
-        WORKER, case_id, cmd.UpdateTraffickingContext(trafficking=trafficking)) == 3
-    assert await uc.record_consent(
-        WORKER, case_id, consent("consent-1", PARTNER, "care_coordination", ("contact", "health"))) == 4
-    assert await uc.record_consent(
-        WORKER, case_id, cmd.RecordStatisticsConsent(agrees=True, recorded_on=day(0))) == 5
-    assert await uc.assess_needs(WORKER, case_id, cmd.AssessNeeds(
-        assessment_id="needs-1", assessed_on=day(1), needs=("medical", "legal_immigration"))) == 6
-    assert await uc.plan_goal(WORKER, case_id, cmd.SetGoal(
-        goal_id="goal-1", category="medical", description="Synthetic goal.", set_on=day(2))) == 7
-    assert await uc.plan_goal(WORKER, case_id, cmd.ChangeGoalStatus(
-        goal_id="goal-1", status="in_progress", changed_on=day(9))) == 8
-    assert await uc.refer(WORKER, case_id, cmd.ProposeReferral(
-        referral_id="referral-1", kind="external", category="medical", recipient=PARTNER,
-        purpose="care_coordination", proposed_on=day(6), consent_id="consent-1",
-        released_categories=("contact",))) == 9
-    assert await uc.update_referral(WORKER, case_id, cmd.UpdateReferral(
-        referral_id="referral-1", status="sent", changed_on=day(7))) == 10
-    assert await uc.update_referral(WORKER, case_id, cmd.UpdateReferral(
-        referral_id="referral-1", status="accepted", changed_on=day(10))) == 11
-    assert await uc.record_service(WORKER, case_id, cmd.RecordService(
-        service_id="service-1", category="medical", delivered_on=day(12), provider=PARTNER,
-        referral_id="referral-1")) == 12
-    assert await uc.assess_outcome(WORKER, case_id, cmd.AssessOutcome(
-        assessment_id="outcome-1", assessed_on=day(14), scores={"safety": 2, "physical_health": 3})) == 13
-    assert await uc.record_immigration_step(WORKER, case_id, cmd.RecordImmigrationStep(
-        milestone_id="milestone-1", kind="continued_presence", step="requested", on=day(15))) == 14
-    assert await uc.assign(SUPERVISOR, case_id, cmd.AssignCase(
-        worker_id="worker-harbor-2", team_id="team-harbor-legal-advocacy", assigned_on=day(16))) == 15
+    assert (
+        await uc.determine_victim_status(
+            WORKER,
+            case_id,
+            cmd.DetermineVictimStatus(
+                victim_status=VictimStatus(
+                    status="confirmed", determined_on=day(20), determined_by="hhs-otip"
+                )
+            ),
+        )
+        == 2
+    )
+    trafficking = msgspec.structs.replace(
+        opening(case_id).trafficking, control_methods=("debt_bondage", "threats")
+    )
+    assert (
+        await uc.update_trafficking_context(
+            WORKER, case_id, cmd.UpdateTraffickingContext(trafficking=trafficking)
+        )
+        == 3
+    )
+    assert (
+        await uc.record_consent(
+            WORKER,
+            case_id,
+            consent("consent-1", PARTNER, "care_coordination", ("contact", "health")),
+        )
+        == 4
+    )
+    assert (
+        await uc.record_consent(
+            WORKER, case_id, cmd.RecordStatisticsConsent(agrees=True, recorded_on=day(0))
+        )
+        == 5
+    )
+    assert (
+        await uc.assess_needs(
+            WORKER,
+            case_id,
+            cmd.AssessNeeds(
+                assessment_id="needs-1", assessed_on=day(1), needs=("medical", "legal_immigration")
+            ),
+        )
+        == 6
+    )
+    assert (
+        await uc.plan_goal(
+            WORKER,
+            case_id,
+            cmd.SetGoal(
+                goal_id="goal-1", category="medical", description="Synthetic goal.", set_on=day(2)
+            ),
+        )
+        == 7
+    )
+    assert (
+        await uc.plan_goal(
+            WORKER,
+            case_id,
+            cmd.ChangeGoalStatus(goal_id="goal-1", status="in_progress", changed_on=day(9)),
+        )
+        == 8
+    )
+    assert (
+        await uc.refer(
+            WORKER,
+            case_id,
+            cmd.ProposeReferral(
+                referral_id="referral-1",
+                kind="external",
+                category="medical",
+                recipient=PARTNER,
+                purpose="care_coordination",
+                proposed_on=day(6),
+                consent_id="consent-1",
+                released_categories=("contact",),
+            ),
+        )
+        == 9
+    )
+    assert (
+        await uc.update_referral(
+            WORKER,
+            case_id,
+            cmd.UpdateReferral(referral_id="referral-1", status="sent", changed_on=day(7)),
+        )
+        == 10
+    )
+    assert (
+        await uc.update_referral(
+            WORKER,
+            case_id,
+            cmd.UpdateReferral(referral_id="referral-1", status="accepted", changed_on=day(10)),
+        )
+        == 11
+    )
+    assert (
+        await uc.record_service(
+            WORKER,
+            case_id,
+            cmd.RecordService(
+                service_id="service-1",
+                category="medical",
+                delivered_on=day(12),
+                provider=PARTNER,
+                referral_id="referral-1",
+            ),
+        )
+        == 12
+    )
+    assert (
+        await uc.assess_outcome(
+            WORKER,
+            case_id,
+            cmd.AssessOutcome(
+                assessment_id="outcome-1",
+                assessed_on=day(14),
+                scores={"safety": 2, "physical_health": 3},
+            ),
+        )
+        == 13
+    )
+    assert (
+        await uc.record_immigration_step(
+            WORKER,
+            case_id,
+            cmd.RecordImmigrationStep(
+                milestone_id="milestone-1", kind="continued_presence", step="requested", on=day(15)
+            ),
+        )
+        == 14
+    )
+    assert (
+        await uc.assign(
+            SUPERVISOR,
+            case_id,
+            cmd.AssignCase(
+                worker_id="worker-harbor-2",
+                team_id="team-harbor-legal-advocacy",
+                assigned_on=day(16),
+            ),
+        )
+        == 15
+    )
     # Revoking the consent also revokes the open referral that relied on it: two events.
-    assert await uc.record_consent(WORKER, case_id, cmd.RevokeConsent(
-        consent_id="consent-1", revoked_on=day(20), method="oral")) == 17
-    assert await uc.close_case(WORKER, case_id, cmd.CloseCase(
-        closed_on=day(30), reason="goals_met", living_situation="rental")) == 18
+    assert (
+        await uc.record_consent(
+            WORKER,
+            case_id,
+            cmd.RevokeConsent(consent_id="consent-1", revoked_on=day(20), method="oral"),
+        )
+        == 17
+    )
+    assert (
+        await uc.close_case(
+            WORKER,
+            case_id,
+            cmd.CloseCase(closed_on=day(30), reason="goals_met", living_situation="rental"),
+        )
+        == 18
+    )
     assert await uc.reopen_case(WORKER, case_id, cmd.ReopenCase(reopened_on=day(40))) == 19
-    assert await uc.record_consent(
-        WORKER, case_id, consent("consent-2", LANTERN, "case_transfer", ("needs", "services"), on=day(41))) == 20
+    assert (
+        await uc.record_consent(
+            WORKER,
+            case_id,
+            consent("consent-2", LANTERN, "case_transfer", ("needs", "services"), on=day(41)),
+        )
+        == 20
+    )
     receiving_id = new_id()
-    assert await uc.transfer(WORKER, case_id, cmd.TransferCase(
-        recipient_organisation=LANTERN, consent_id="consent-2", transferred_on=day(42),
-        receiving_case_id=receiving_id, receiving_worker_id="worker-lantern-1",
-        receiving_team_id="team-lantern-intake")) == 22
+    assert (
+        await uc.transfer(
+            WORKER,
+            case_id,
+            cmd.TransferCase(
+                recipient_organisation=LANTERN,
+                consent_id="consent-2",
+                transferred_on=day(42),
+                receiving_case_id=receiving_id,
+                receiving_worker_id="worker-lantern-1",
+                receiving_team_id="team-lantern-intake",
+            ),
+        )
+        == 22
+    )
 
     state = await uc.load(HARBOR, case_id)
     assert state.version == 22
@@ -201,44 +381,66 @@ async def test_every_use_case_appends_and_returns_the_new_version(use_cases):
     assert state.outcomes[0].scores == {"physical_health": 3, "safety": 2}
     assert state.milestones["milestone-1"].step == "requested"
     assert state.worker_id == "worker-harbor-2" and state.enrolments == 2
-    assert state.closure.reason == "transferred" and state.transfer.receiving_case_id == receiving_id
+    assert (
+        state.closure.reason == "transferred" and state.transfer.receiving_case_id == receiving_id
+    )
     assert (await uc.load(LANTERN, receiving_id)).version == 1
 
 
 async def test_the_actor_is_recorded_in_the_metadata_of_each_event(use_cases, case_store):
     case_id = await opened(use_cases)
-    await use_cases.assign(SUPERVISOR, case_id, cmd.AssignCase(
-        worker_id="worker-harbor-2", team_id="team-harbor-intake", assigned_on=day(1)))
+    await use_cases.assign(
+        SUPERVISOR,
+        case_id,
+        cmd.AssignCase(
+            worker_id="worker-harbor-2", team_id="team-harbor-intake", assigned_on=day(1)
+        ),
+    )
     second = Actor("worker-harbor-2", HARBOR, "req-9")
     await use_cases.record_service(second, case_id, service("service-1"))
 
     recorded = await case_store.read_stream(HARBOR, uuid.UUID(case_id))
-    assert [r.metadata.actor_id for r in recorded] == ["worker-harbor-1", "supervisor-harbor", "worker-harbor-2"]
+    assert [r.metadata.actor_id for r in recorded] == [
+        "worker-harbor-1",
+        "supervisor-harbor",
+        "worker-harbor-2",
+    ]
     assert recorded[2].metadata.correlation_id == "req-9"
     assert all(r.metadata.command_id for r in recorded)
 
 
 # -- concurrency ---------------------------------------------------------------------------
 
+
 async def test_a_stale_expected_version_is_a_conflict_and_appends_nothing(use_cases, case_store):
     case_id = await opened(use_cases)
-    assert await use_cases.record_service(WORKER, case_id, service("service-1"), expected_version=1) == 2
+    assert (
+        await use_cases.record_service(WORKER, case_id, service("service-1"), expected_version=1)
+        == 2
+    )
 
     with pytest.raises(ConcurrencyConflict):
         await use_cases.record_service(WORKER, case_id, service("service-2"), expected_version=1)
     with pytest.raises(ConcurrencyConflict):
-        await use_cases.close_case(WORKER, case_id, cmd.CloseCase(
-            closed_on=day(5), reason="goals_met", living_situation="rental"), expected_version=1)
+        await use_cases.close_case(
+            WORKER,
+            case_id,
+            cmd.CloseCase(closed_on=day(5), reason="goals_met", living_situation="rental"),
+            expected_version=1,
+        )
     assert await case_store.stream_version(HARBOR, uuid.UUID(case_id)) == 2
     assert [s.service_id for s in (await use_cases.load(HARBOR, case_id)).services] == ["service-1"]
 
 
-async def test_two_concurrent_commands_with_the_same_expected_version_exactly_one_wins(use_cases, case_store):
+async def test_two_concurrent_commands_with_the_same_expected_version_exactly_one_wins(
+    use_cases, case_store
+):
     case_id = await opened(use_cases)
     outcomes = await asyncio.gather(
         use_cases.record_service(WORKER, case_id, service("service-a"), expected_version=1),
         use_cases.record_service(WORKER, case_id, service("service-b"), expected_version=1),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
     assert sorted(map(type, outcomes), key=str) == sorted([int, ConcurrencyConflict], key=str)
     state = await use_cases.load(HARBOR, case_id)
     assert state.version == 2 and len(state.services) == 1
@@ -258,14 +460,20 @@ class RacingStore:
         return await self._store.append(*args, **kwargs)
 
 
-async def test_two_commands_decided_on_the_same_state_exactly_one_is_appended(use_cases, case_store):
+async def test_two_commands_decided_on_the_same_state_exactly_one_is_appended(
+    use_cases, case_store
+):
     case_id = await opened(use_cases)
     racing = CaseUseCases(RacingStore(case_store, 2), clock=lambda: NOW)  # type: ignore[arg-type]
     outcomes = await asyncio.gather(
         racing.record_service(WORKER, case_id, service("service-a")),
-        racing.assess_needs(WORKER, case_id, cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(2),
-                                                             needs=("medical",))),
-        return_exceptions=True)
+        racing.assess_needs(
+            WORKER,
+            case_id,
+            cmd.AssessNeeds(assessment_id="needs-1", assessed_on=day(2), needs=("medical",)),
+        ),
+        return_exceptions=True,
+    )
     assert sorted(map(type, outcomes), key=str) == sorted([int, ConcurrencyConflict], key=str)
     assert 2 in outcomes
     assert await case_store.stream_version(HARBOR, uuid.UUID(case_id)) == 2
@@ -273,21 +481,38 @@ async def test_two_commands_decided_on_the_same_state_exactly_one_is_appended(us
 
 # -- transfer ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("released", [
-    ("demographics", "trafficking", "needs"),
-    ("identity", "contact", "demographics", "trafficking", "needs"),
-], ids=["identity-withheld", "identity-released"])
+
+@pytest.mark.parametrize(
+    "released",
+    [
+        ("demographics", "trafficking", "needs"),
+        ("identity", "contact", "demographics", "trafficking", "needs"),
+    ],
+    ids=["identity-withheld", "identity-released"],
+)
 async def test_a_transfer_closes_here_and_opens_there_with_only_the_released_categories(
-        use_cases, case_store, released):
+    use_cases, case_store, released
+):
     case_id = await opened(use_cases)
-    await use_cases.record_consent(WORKER, case_id, consent("consent-t", LANTERN, "case_transfer", released))
+    await use_cases.record_consent(
+        WORKER, case_id, consent("consent-t", LANTERN, "case_transfer", released)
+    )
     source = await use_cases.load(HARBOR, case_id)
     receiving_id = new_id()
 
-    version = await use_cases.transfer(WORKER, case_id, cmd.TransferCase(
-        recipient_organisation=LANTERN, consent_id="consent-t", transferred_on=day(10),
-        receiving_case_id=receiving_id, receiving_worker_id="worker-lantern-1",
-        receiving_team_id="team-lantern-intake", living_situation="shelter"))
+    version = await use_cases.transfer(
+        WORKER,
+        case_id,
+        cmd.TransferCase(
+            recipient_organisation=LANTERN,
+            consent_id="consent-t",
+            transferred_on=day(10),
+            receiving_case_id=receiving_id,
+            receiving_worker_id="worker-lantern-1",
+            receiving_team_id="team-lantern-intake",
+            living_situation="shelter",
+        ),
+    )
 
     assert version == 4
     closed = await use_cases.load(HARBOR, case_id)
@@ -301,7 +526,10 @@ async def test_a_transfer_closes_here_and_opens_there_with_only_the_released_cat
     assert received.organisation_id == LANTERN and received.worker_id == "worker-lantern-1"
     assert received.intake.intake_type == "transfer" and received.intake.intake_on == day(10)
     assert received.demographics == source.demographics
-    assert received.trafficking == source.trafficking and received.victim_status == source.victim_status
+    assert (
+        received.trafficking == source.trafficking
+        and received.victim_status == source.victim_status
+    )
     if "identity" in released:
         assert received.identity == source.identity and received.contact == source.contact
     else:
@@ -318,12 +546,23 @@ async def test_a_transfer_closes_here_and_opens_there_with_only_the_released_cat
 async def test_a_transfer_is_atomic_when_the_receiving_side_fails(use_cases, case_store):
     case_id = await opened(use_cases)
     taken = await opened(use_cases, LANTERN)  # the receiving case id is already in use there
-    await use_cases.record_consent(WORKER, case_id, consent("consent-t", LANTERN, "case_transfer", ("needs",)))
+    await use_cases.record_consent(
+        WORKER, case_id, consent("consent-t", LANTERN, "case_transfer", ("needs",))
+    )
 
     with pytest.raises(ConcurrencyConflict):
-        await use_cases.transfer(WORKER, case_id, cmd.TransferCase(
-            recipient_organisation=LANTERN, consent_id="consent-t", transferred_on=day(10),
-            receiving_case_id=taken, receiving_worker_id="worker-lantern-1", receiving_team_id="team-lantern-intake"))
+        await use_cases.transfer(
+            WORKER,
+            case_id,
+            cmd.TransferCase(
+                recipient_organisation=LANTERN,
+                consent_id="consent-t",
+                transferred_on=day(10),
+                receiving_case_id=taken,
+                receiving_worker_id="worker-lantern-1",
+                receiving_team_id="team-lantern-intake",
+            ),
+        )
 
     source = await use_cases.load(HARBOR, case_id)
     assert source.version == 2 and not source.is_closed and source.transfer is None
@@ -334,10 +573,18 @@ async def test_a_transfer_without_a_case_transfer_consent_appends_nothing(use_ca
     case_id = await opened(use_cases)
     receiving_id = new_id()
     with pytest.raises(err.ConsentNotFound):
-        await use_cases.transfer(WORKER, case_id, cmd.TransferCase(
-            recipient_organisation=LANTERN, consent_id="consent-none", transferred_on=day(10),
-            receiving_case_id=receiving_id, receiving_worker_id="worker-lantern-1",
-            receiving_team_id="team-lantern-intake"))
+        await use_cases.transfer(
+            WORKER,
+            case_id,
+            cmd.TransferCase(
+                recipient_organisation=LANTERN,
+                consent_id="consent-none",
+                transferred_on=day(10),
+                receiving_case_id=receiving_id,
+                receiving_worker_id="worker-lantern-1",
+                receiving_team_id="team-lantern-intake",
+            ),
+        )
     assert await case_store.stream_version(HARBOR, uuid.UUID(case_id)) == 1
     assert await case_store.stream_version(LANTERN, uuid.UUID(receiving_id)) == 0
 
@@ -345,25 +592,56 @@ async def test_a_transfer_without_a_case_transfer_consent_appends_nothing(use_ca
 # -- refusals -------------------------------------------------------------------------------
 
 REFUSALS = [
-    pytest.param("close_case", cmd.CloseCase(closed_on=day(20), reason="goals_met", living_situation="rental"),
-                 err.OpenReferralsOnClosure, id="closure-with-an-open-referral"),
-    pytest.param("refer", cmd.ProposeReferral(
-        referral_id="referral-2", kind="external", category="medical", recipient=PARTNER, purpose="care_coordination",
-        proposed_on=day(6), released_categories=("contact",)), err.ConsentRequired, id="external-without-consent"),
-    pytest.param("record_service", service("service-x", on=TODAY + dt.timedelta(days=3)), err.DateInFuture,
-                 id="service-in-the-future"),
-    pytest.param("update_referral", cmd.UpdateReferral(referral_id="referral-1", status="completed",
-                                                       changed_on=day(8)),
-                 err.IllegalReferralTransition, id="completed-before-accepted"),
+    pytest.param(
+        "close_case",
+        cmd.CloseCase(closed_on=day(20), reason="goals_met", living_situation="rental"),
+        err.OpenReferralsOnClosure,
+        id="closure-with-an-open-referral",
+    ),
+    pytest.param(
+        "refer",
+        cmd.ProposeReferral(
+            referral_id="referral-2",
+            kind="external",
+            category="medical",
+            recipient=PARTNER,
+            purpose="care_coordination",
+            proposed_on=day(6),
+            released_categories=("contact",),
+        ),
+        err.ConsentRequired,
+        id="external-without-consent",
+    ),
+    pytest.param(
+        "record_service",
+        service("service-x", on=TODAY + dt.timedelta(days=3)),
+        err.DateInFuture,
+        id="service-in-the-future",
+    ),
+    pytest.param(
+        "update_referral",
+        cmd.UpdateReferral(referral_id="referral-1", status="completed", changed_on=day(8)),
+        err.IllegalReferralTransition,
+        id="completed-before-accepted",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("use_case", "command", "error"), REFUSALS)
 async def test_a_refused_command_appends_nothing(use_cases, case_store, use_case, command, error):
     case_id = await opened(use_cases)
-    await use_cases.refer(WORKER, case_id, cmd.ProposeReferral(
-        referral_id="referral-1", kind="internal", category="housing_shelter", recipient="team-harbor-adult-services",
-        purpose="service_referral", proposed_on=day(4)))
+    await use_cases.refer(
+        WORKER,
+        case_id,
+        cmd.ProposeReferral(
+            referral_id="referral-1",
+            kind="internal",
+            category="housing_shelter",
+            recipient="team-harbor-adult-services",
+            purpose="service_referral",
+            proposed_on=day(4),
+        ),
+    )
     before = await case_store.read_stream(HARBOR, uuid.UUID(case_id))
 
     with pytest.raises(error):
@@ -381,6 +659,7 @@ async def test_commands_on_a_missing_case_are_refused(use_cases, case_store):
 
 
 # -- stored v1 events ---------------------------------------------------------------------
+
 
 class DemographicsV1(msgspec.Struct, frozen=True, kw_only=True):
     """Demographics as schema version 1 of `case.opened` stored them: LGBTQ2S+ as a nullable boolean."""
@@ -409,25 +688,41 @@ class CaseOpenedV1(DomainEvent, frozen=True, kw_only=True, tag="case.opened"):
 
 
 @pytest.mark.parametrize(("stored", "read"), [(True, "yes"), (False, "no"), (None, "unknown")])
-async def test_a_v1_case_opened_reads_back_through_the_upcaster(use_cases, case_store, clean_pool, keyring,
-                                                                stored, read):
+async def test_a_v1_case_opened_reads_back_through_the_upcaster(
+    use_cases, case_store, clean_pool, keyring, stored, read
+):
     assert CaseOpenedV1.schema_version == 1 and ev.CaseOpened.schema_version == 2
     old_store = PostgresEventStore(clean_pool, keyring, EventRegistry([CaseOpenedV1]))
     case_id = new_id()
     current = opening(case_id)
     old_event = CaseOpenedV1(
-        case_id=case_id, organisation_id=HARBOR, intake=current.intake, victim_status=current.victim_status,
-        identity=current.identity, contact=current.contact,
+        case_id=case_id,
+        organisation_id=HARBOR,
+        intake=current.intake,
+        victim_status=current.victim_status,
+        identity=current.identity,
+        contact=current.contact,
         demographics=DemographicsV1(gender_identity="man", lgbtq=stored, race_ethnicity=("white",)),
-        trafficking=current.trafficking, worker_id=WORKER.user_id, team_id=current.team_id)
-    await old_store.append(HARBOR, uuid.UUID(case_id), 0, [old_event], EventMetadata(actor_id=WORKER.user_id))
+        trafficking=current.trafficking,
+        worker_id=WORKER.user_id,
+        team_id=current.team_id,
+    )
+    await old_store.append(
+        HARBOR, uuid.UUID(case_id), 0, [old_event], EventMetadata(actor_id=WORKER.user_id)
+    )
     await close_store(old_store)
-    assert await clean_pool.fetchval(
-        "SELECT schema_version FROM haven.events WHERE stream_id = $1", uuid.UUID(case_id)) == 1
+    assert (
+        await clean_pool.fetchval(
+            "SELECT schema_version FROM haven.events WHERE stream_id = $1", uuid.UUID(case_id)
+        )
+        == 1
+    )
 
     [recorded] = await case_store.read_stream(HARBOR, uuid.UUID(case_id))
     assert isinstance(recorded.event, ev.CaseOpened)
-    assert recorded.event.demographics == Demographics(gender_identity="man", lgbtq=read, race_ethnicity=("white",))
+    assert recorded.event.demographics == Demographics(
+        gender_identity="man", lgbtq=read, race_ethnicity=("white",)
+    )
     state = await use_cases.load(HARBOR, case_id)
     assert state.demographics.lgbtq == read and state.identity == current.identity
     # The old case takes new commands like any other.

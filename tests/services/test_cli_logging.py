@@ -17,8 +17,12 @@ CANARY = "synthetic-canary-client-name-5c1e"
 
 
 def test_a_one_shot_command_logs_redacted_json_to_standard_error(
-        database_url: str, key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    database_url: str,
+    key_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # Control: structlog unconfigured (as these commands were) prints a line as it is, on standard output.
     with preserved_logging():
         structlog.reset_defaults()
@@ -33,6 +37,12 @@ def test_a_one_shot_command_logs_redacted_json_to_standard_error(
         structlog.get_logger(component="cli").info("command finished", client_name=CANARY)
     out, err = capsys.readouterr()
     assert CANARY not in out + err
-    assert out.startswith("haven: ") and "command finished" not in out  # standard output: the command's own
+    assert (
+        out.startswith("haven: ") and "command finished" not in out
+    )  # standard output: the command's own
     line = json.loads(err.strip().splitlines()[-1])
-    assert (line["event"], line["component"], line["client_name"]) == ("command finished", "cli", "[redacted]")
+    assert (line["event"], line["component"], line["client_name"]) == (
+        "command finished",
+        "cli",
+        "[redacted]",
+    )

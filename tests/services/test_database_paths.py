@@ -34,7 +34,11 @@ def haven_env(**values: str) -> dict[str, str]:
 def run_db_upgrade(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "db", "upgrade"],
-        cwd=REPOSITORY, env=env, capture_output=True, text=True, check=False,
+        cwd=REPOSITORY,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -44,7 +48,9 @@ def postgres_processes_for(pgdata: Path) -> list[int]:
     found = []
     for process in psutil.process_iter(["pid", "cmdline", "status"]):
         cmdline = process.info["cmdline"] or []
-        if process.info["status"] != psutil.STATUS_ZOMBIE and any(needle in part for part in cmdline):
+        if process.info["status"] != psutil.STATUS_ZOMBIE and any(
+            needle in part for part in cmdline
+        ):
             found.append(process.info["pid"])
     return found
 
@@ -71,7 +77,8 @@ def test_embedded_path_creates_migrates_and_stops_its_server(tmp_path: Path) -> 
 
 
 async def test_external_path_uses_the_given_database_and_creates_no_cluster(
-    server_url: str, tmp_path: Path,
+    server_url: str,
+    tmp_path: Path,
 ) -> None:
     name = f"haven_mig_{uuid.uuid4().hex[:12]}"
     url = with_database(server_url, name)
@@ -79,7 +86,8 @@ async def test_external_path_uses_the_given_database_and_creates_no_cluster(
     data_dir = tmp_path / "data"
     try:
         result = await asyncio.to_thread(
-            run_db_upgrade, haven_env(HAVEN_DATABASE_URL=url, HAVEN_DATA_DIR=str(data_dir)))
+            run_db_upgrade, haven_env(HAVEN_DATABASE_URL=url, HAVEN_DATA_DIR=str(data_dir))
+        )
         assert result.returncode == 0, result.stderr
         assert f"applied {FIRST_MIGRATION}" in result.stdout
 

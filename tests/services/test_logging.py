@@ -64,13 +64,44 @@ def only_line(stream: io.StringIO) -> dict[str, Any]:
 
 def test_allowed_scalar_values_pass_with_level_and_utc_timestamp() -> None:
     out = configured()
-    structlog.get_logger().info("case opened", request_id="req-1", status=201, latency_ms=1.5, count=3,
-                                version=7, figure=None, actor_id="user-1", route="/cases/{case_id}")
+    structlog.get_logger().info(
+        "case opened",
+        request_id="req-1",
+        status=201,
+        latency_ms=1.5,
+        count=3,
+        version=7,
+        figure=None,
+        actor_id="user-1",
+        route="/cases/{case_id}",
+    )
     line = only_line(out)
-    assert {k: line[k] for k in ("event", "request_id", "status", "latency_ms", "count", "version", "figure",
-                                 "actor_id", "route", "level")} == {
-        "event": "case opened", "request_id": "req-1", "status": 201, "latency_ms": 1.5, "count": 3,
-        "version": 7, "figure": None, "actor_id": "user-1", "route": "/cases/{case_id}", "level": "info"}
+    assert {
+        k: line[k]
+        for k in (
+            "event",
+            "request_id",
+            "status",
+            "latency_ms",
+            "count",
+            "version",
+            "figure",
+            "actor_id",
+            "route",
+            "level",
+        )
+    } == {
+        "event": "case opened",
+        "request_id": "req-1",
+        "status": 201,
+        "latency_ms": 1.5,
+        "count": 3,
+        "version": 7,
+        "figure": None,
+        "actor_id": "user-1",
+        "route": "/cases/{case_id}",
+        "level": "info",
+    }
     stamp = dt.datetime.fromisoformat(line["ts"].replace("Z", "+00:00"))
     assert line["ts"].endswith("Z") and stamp.utcoffset() == dt.timedelta(0)
 
@@ -87,7 +118,11 @@ def test_a_logger_obtained_before_configuration_goes_through_the_redactor() -> N
     out = configured()
     log.warning("projection interrupted", projection="cases", name=CANARY)
     line = only_line(out)
-    assert (line["component"], line["projection"], line["name"]) == ("projections", "cases", REDACTED)
+    assert (line["component"], line["projection"], line["name"]) == (
+        "projections",
+        "cases",
+        REDACTED,
+    )
     assert CANARY not in out.getvalue()
     assert get_logger is crypto_get_logger  # one helper, re-exported for the services layer
 
@@ -95,7 +130,7 @@ def test_a_logger_obtained_before_configuration_goes_through_the_redactor() -> N
 def test_every_line_is_one_json_object() -> None:
     out = configured()
     log = structlog.get_logger()
-    log.info("a\nb", route="x\"y")
+    log.info("a\nb", route='x"y')
     logging.getLogger("_granian").info("Listening at: http://127.0.0.1:8000")
     assert [line["event"] for line in lines(out)] == ["a\nb", "Listening at: http://127.0.0.1:8000"]
 
@@ -103,8 +138,22 @@ def test_every_line_is_one_json_object() -> None:
 # -- attacks on structlog lines -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", ["name", "client", "notes", "path", "query", "sql", "body", "exception",
-                                 "stack_info", "date_of_birth", "Event"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "name",
+        "client",
+        "notes",
+        "path",
+        "query",
+        "sql",
+        "body",
+        "exception",
+        "stack_info",
+        "date_of_birth",
+        "Event",
+    ],
+)
 def test_a_value_under_a_key_outside_the_allow_list_never_appears(key: str) -> None:
     out = configured()
     structlog.get_logger().info("case opened", **{key: CANARY})
@@ -119,10 +168,21 @@ class Sneaky:
     __repr__ = __str__
 
 
-@pytest.mark.parametrize("value", [
-    {"name": CANARY}, [CANARY], (CANARY,), {CANARY}, CANARY.encode(), bytearray(CANARY.encode()),
-    Sneaky(), ValueError(CANARY), {"nested": [{"deeper": CANARY}]},
-], ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"name": CANARY},
+        [CANARY],
+        (CANARY,),
+        {CANARY},
+        CANARY.encode(),
+        bytearray(CANARY.encode()),
+        Sneaky(),
+        ValueError(CANARY),
+        {"nested": [{"deeper": CANARY}]},
+    ],
+    ids=lambda v: type(v).__name__,
+)
 def test_a_non_scalar_value_under_an_allowed_key_never_appears(value: object) -> None:
     out = configured()
     structlog.get_logger().info("case opened", route=value, event_id_list=value)
@@ -180,15 +240,26 @@ def test_an_exception_logs_its_type_only() -> None:
 
 
 @settings(max_examples=scaled(default=20, full=60), deadline=None)
-@given(st.dictionaries(
-    st.text(min_size=1, max_size=20).filter(lambda k: k not in LOGGABLE_KEYS and k != "exc_info"),
-    st.recursive(st.just(CANARY) | st.integers() | st.binary(),
-                 lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-                 max_leaves=5),
-    max_size=5,
-))
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=20).filter(
+            lambda k: k not in LOGGABLE_KEYS and k != "exc_info"
+        ),
+        st.recursive(
+            st.just(CANARY) | st.integers() | st.binary(),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+            ),
+            max_leaves=5,
+        ),
+        max_size=5,
+    )
+)
 def test_property_no_value_outside_the_allow_list_is_ever_rendered(fields: dict[str, Any]) -> None:
-    rendered = structlog.processors.JSONRenderer()(None, "info", redact(None, "info", {"event": "x", **fields}))
+    rendered = structlog.processors.JSONRenderer()(
+        None, "info", redact(None, "info", {"event": "x", **fields})
+    )
     assert CANARY not in rendered
 
 
@@ -223,8 +294,12 @@ def test_granian_lifecycle_messages_are_kept_but_not_its_children_or_exceptions(
     except ValueError:
         logging.getLogger("_granian").exception(f"ASGI lifespan startup failed {CANARY}")
     assert CANARY not in out.getvalue()
-    assert [line["event"] for line in lines(out)] == ["Listening at: http://127.0.0.1:8000", REDACTED,
-                                                      REDACTED, REDACTED]
+    assert [line["event"] for line in lines(out)] == [
+        "Listening at: http://127.0.0.1:8000",
+        REDACTED,
+        REDACTED,
+        REDACTED,
+    ]
 
 
 def test_libraries_that_bring_their_own_handlers_are_routed_through_the_redactor() -> None:
@@ -242,7 +317,9 @@ def test_libraries_that_bring_their_own_handlers_are_routed_through_the_redactor
     assert [line["logger"] for line in lines(out)] == [*ADOPTED_LOGGERS, "asyncpg"]
 
 
-def test_a_record_that_cannot_be_formatted_does_not_print_its_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_record_that_cannot_be_formatted_does_not_print_its_arguments(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     class Explodes:
         def __str__(self) -> str:
             raise RuntimeError(CANARY)
@@ -269,8 +346,16 @@ def test_request_context_appears_on_every_line_and_is_cleared() -> None:
     first, second, third, fourth = lines(out)
     for line in (first, second):
         assert (line["request_id"], line["route"], line["actor_id"], line["organisation_id"]) == (
-            "req-1", "/cases/{case_id}", "user-1", "org-1")
-    assert third["request_id"] == "req-2" and "actor_id" not in third and "organisation_id" not in third
+            "req-1",
+            "/cases/{case_id}",
+            "user-1",
+            "org-1",
+        )
+    assert (
+        third["request_id"] == "req-2"
+        and "actor_id" not in third
+        and "organisation_id" not in third
+    )
     assert not {"request_id", "route", "actor_id", "organisation_id"} & fourth.keys()
 
 
@@ -312,7 +397,9 @@ def test_capture_logs_with_the_redactor_sees_what_the_stream_would() -> None:
     configured()
     with structlog.testing.capture_logs(processors=[redact]) as captured:
         structlog.get_logger().info("case opened", name=CANARY, status=201)
-    assert captured == [{"event": "case opened", "name": REDACTED, "status": 201, "log_level": "info"}]
+    assert captured == [
+        {"event": "case opened", "name": REDACTED, "status": 201, "log_level": "info"}
+    ]
 
 
 # -- controls: without the redactor, the same inputs leak -------------------------------------
@@ -320,8 +407,10 @@ def test_capture_logs_with_the_redactor_sees_what_the_stream_would() -> None:
 
 def test_control_a_plain_json_renderer_leaks_the_canary() -> None:
     stream = io.StringIO()
-    structlog.configure(processors=[structlog.processors.JSONRenderer()],
-                        logger_factory=structlog.WriteLoggerFactory(file=stream))
+    structlog.configure(
+        processors=[structlog.processors.JSONRenderer()],
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+    )
     structlog.get_logger().info("case opened", name=CANARY, route={"x": CANARY})
     assert stream.getvalue().count(CANARY) == 2
 
@@ -346,5 +435,7 @@ def test_control_a_plain_stdlib_handler_leaks_the_canary() -> None:
 
 
 def test_control_the_property_strategy_does_produce_the_canary() -> None:
-    rendered = structlog.processors.JSONRenderer()(None, "info", {"event": "x", "notes": [{"a": CANARY}]})
+    rendered = structlog.processors.JSONRenderer()(
+        None, "info", {"event": "x", "notes": [{"a": CANARY}]}
+    )
     assert CANARY in rendered

@@ -50,23 +50,60 @@ CANARY = "CANARY-7f3e-name"
 
 # The documented decision for every domain rule: change it here and in the table together.
 DOMAIN_STATUS = {
-    404: {"case-not-found", "consent-not-found", "referral-not-found", "goal-not-found", "milestone-not-found",
-          "transfer-not-found"},
-    422: {"invalid-code", "invalid-value", "date-in-future", "date-out-of-order",
-          "minor-sex-trafficking-misclassified", "consent-not-valid", "reason-required",
-          "certification-age-mismatch"},
-    409: {"case-already-open", "case-closed", "case-not-closed", "consent-already-exists", "consent-expired",
-          "consent-revoked", "consent-does-not-cover", "consent-required", "referral-already-exists",
-          "referral-not-open", "illegal-referral-transition", "duplicate-record",
-          "illegal-immigration-transition", "already-assigned", "open-referrals-on-closure", "transfer-pending"},
+    404: {
+        "case-not-found",
+        "consent-not-found",
+        "referral-not-found",
+        "goal-not-found",
+        "milestone-not-found",
+        "transfer-not-found",
+    },
+    422: {
+        "invalid-code",
+        "invalid-value",
+        "date-in-future",
+        "date-out-of-order",
+        "minor-sex-trafficking-misclassified",
+        "consent-not-valid",
+        "reason-required",
+        "certification-age-mismatch",
+    },
+    409: {
+        "case-already-open",
+        "case-closed",
+        "case-not-closed",
+        "consent-already-exists",
+        "consent-expired",
+        "consent-revoked",
+        "consent-does-not-cover",
+        "consent-required",
+        "referral-already-exists",
+        "referral-not-open",
+        "illegal-referral-transition",
+        "duplicate-record",
+        "illegal-immigration-transition",
+        "already-assigned",
+        "open-referrals-on-closure",
+        "transfer-pending",
+    },
     500: {"domain-error", "version-gap"},  # bugs, not refusals
 }
 
 HTTP_STATUS = {
-    "bad-request": 400, "unauthorized": 401, "forbidden": 403, "not-found": 404, "method-not-allowed": 405,
-    "concurrent-change": 409, "precondition-failed": 412, "payload-too-large": 413,
-    "unsupported-media-type": 415, "validation-error": 422, "precondition-required": 428,
-    "rate-limited": 429, "internal-error": 500, "service-unavailable": 503,
+    "bad-request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not-found": 404,
+    "method-not-allowed": 405,
+    "concurrent-change": 409,
+    "precondition-failed": 412,
+    "payload-too-large": 413,
+    "unsupported-media-type": 415,
+    "validation-error": 422,
+    "precondition-required": 428,
+    "rate-limited": 429,
+    "internal-error": 500,
+    "service-unavailable": 503,
 }
 
 
@@ -83,8 +120,11 @@ def domain_error_classes() -> list[type[DomainError]]:
 
 
 def exception_classes(module: ModuleType) -> list[type[BaseException]]:
-    return [cls for _, cls in inspect.getmembers(module, inspect.isclass)
-            if issubclass(cls, BaseException) and cls.__module__ == module.__name__]
+    return [
+        cls
+        for _, cls in inspect.getmembers(module, inspect.isclass)
+        if issubclass(cls, BaseException) and cls.__module__ == module.__name__
+    ]
 
 
 def unmapped(classes: list[type[DomainError]]) -> list[type[DomainError]]:
@@ -121,15 +161,22 @@ def test_every_domain_error_has_its_documented_status() -> None:
     assert {code: PROBLEM_TYPES[code].status for code in decided} == decided
 
 
-@pytest.mark.parametrize("cls", exception_classes(events.errors) + exception_classes(crypto.errors),
-                         ids=lambda c: c.__name__)
-def test_every_store_and_crypto_error_has_a_code_and_a_problem_type(cls: type[BaseException]) -> None:
+@pytest.mark.parametrize(
+    "cls",
+    exception_classes(events.errors) + exception_classes(crypto.errors),
+    ids=lambda c: c.__name__,
+)
+def test_every_store_and_crypto_error_has_a_code_and_a_problem_type(
+    cls: type[BaseException],
+) -> None:
     assert cls in ERROR_CODES, f"{cls.__name__} has no error code"
     assert ERROR_CODES[cls] in PROBLEM_TYPES
 
 
 def test_the_module_walk_finds_the_store_errors() -> None:
-    assert {ConcurrencyConflict, TamperDetected, AppendOrderError} <= set(exception_classes(events.errors))
+    assert {ConcurrencyConflict, TamperDetected, AppendOrderError} <= set(
+        exception_classes(events.errors)
+    )
     assert {DecryptionError, KeyProviderError} <= set(exception_classes(crypto.errors))
 
 
@@ -140,7 +187,10 @@ def test_control_an_error_added_without_a_problem_type_is_caught() -> None:
     assert unmapped([de.CaseClosed, RuleNobodyMapped]) == [RuleNobodyMapped]
     # and should one reach the edge anyway, it answers a detail-free 500, not its message
     assert body(RuleNobodyMapped(CANARY)) == {
-        "type": PROBLEM_BASE_URI + "internal-error", "title": "Internal error", "status": 500}
+        "type": PROBLEM_BASE_URI + "internal-error",
+        "title": "Internal error",
+        "status": 500,
+    }
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -179,8 +229,11 @@ def test_only_domain_types_expose_an_error_message() -> None:
 
 def test_a_domain_refusal_carries_its_own_message_only() -> None:
     assert body(de.CaseClosed("the case is closed")) == {
-        "type": "https://haven.example/problems/case-closed", "title": "Case closed", "status": 409,
-        "detail": "the case is closed"}
+        "type": "https://haven.example/problems/case-closed",
+        "title": "Case closed",
+        "status": 409,
+        "detail": "the case is closed",
+    }
     assert body(de.InvalidCode("no milestone rules for 'x'"))["status"] == 422
     assert body(de.CaseNotFound("no such case"))["status"] == 404
 
@@ -189,30 +242,45 @@ def test_a_domain_error_without_a_message_has_no_detail() -> None:
     assert "detail" not in body(de.ConsentExpired())
 
 
-@pytest.mark.parametrize("exc", [
-    TamperDetected(f"stream {CANARY} fails its hash chain"),
-    DecryptionError(),
-    UnknownEventType(f"tag {CANARY}"),
-    AppendOrderError(CANARY),
-    RuntimeError(CANARY),
-    KeyError(CANARY),
-    de.VersionGap(f"version 3 cannot follow 1 ({CANARY})"),
-    DomainError(CANARY),
-], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "exc",
+    [
+        TamperDetected(f"stream {CANARY} fails its hash chain"),
+        DecryptionError(),
+        UnknownEventType(f"tag {CANARY}"),
+        AppendOrderError(CANARY),
+        RuntimeError(CANARY),
+        KeyError(CANARY),
+        de.VersionGap(f"version 3 cannot follow 1 ({CANARY})"),
+        DomainError(CANARY),
+    ],
+    ids=lambda e: type(e).__name__,
+)
 def test_internal_errors_are_generic(exc: BaseException) -> None:
-    assert body(exc) == {"type": PROBLEM_BASE_URI + "internal-error", "title": "Internal error", "status": 500}
+    assert body(exc) == {
+        "type": PROBLEM_BASE_URI + "internal-error",
+        "title": "Internal error",
+        "status": 500,
+    }
 
 
-@pytest.mark.parametrize(("exc", "status", "slug"), [
-    (StreamNotFound(CANARY), 404, "not-found"),
-    (StreamErased(CANARY), 404, "not-found"),
-    (KeyProviderError(CANARY), 503, "service-unavailable"),
-    (ConcurrencyConflict(CANARY, 3), 409, "concurrent-change"),
-], ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v))
+@pytest.mark.parametrize(
+    ("exc", "status", "slug"),
+    [
+        (StreamNotFound(CANARY), 404, "not-found"),
+        (StreamErased(CANARY), 404, "not-found"),
+        (KeyProviderError(CANARY), 503, "service-unavailable"),
+        (ConcurrencyConflict(CANARY, 3), 409, "concurrent-change"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
 def test_store_errors_never_echo_their_message(exc: BaseException, status: int, slug: str) -> None:
     answer = problem_response_body(problem_for(exc))
     assert CANARY.encode() not in answer
-    assert (json.loads(answer)["status"], json.loads(answer)["type"]) == (status, PROBLEM_BASE_URI + slug)
+    assert (json.loads(answer)["status"], json.loads(answer)["type"]) == (
+        status,
+        PROBLEM_BASE_URI + slug,
+    )
 
 
 def test_a_stale_if_match_answers_412_and_a_race_without_one_409() -> None:
@@ -233,27 +301,54 @@ def test_error_codes_follow_inheritance_and_default_to_unhandled() -> None:
 
 def test_problem_builds_http_level_answers() -> None:
     assert problem("precondition-required") == Problem(
-        type=PROBLEM_BASE_URI + "precondition-required", title="If-Match required", status=428,
-        detail="Send If-Match with the case's current version (its ETag).")
-    assert problem("forbidden", detail="role cannot close cases").detail == "role cannot close cases"
+        type=PROBLEM_BASE_URI + "precondition-required",
+        title="If-Match required",
+        status=428,
+        detail="Send If-Match with the case's current version (its ETag).",
+    )
+    assert (
+        problem("forbidden", detail="role cannot close cases").detail == "role cannot close cases"
+    )
     assert problem("internal-error", detail=CANARY).detail is None
     with pytest.raises(KeyError):
         problem("no-such-slug")
 
 
 def test_validation_errors_are_listed_with_json_pointers() -> None:
-    answer = json.loads(problem_response_body(problem(
-        "validation-error", errors=[ProblemError(detail="Expected `int`, got `str`", pointer="/family/spouse")])))
-    assert answer == {"type": PROBLEM_BASE_URI + "validation-error", "title": "Invalid request body",
-                      "status": 422, "errors": [{"detail": "Expected `int`, got `str`", "pointer": "/family/spouse"}]}
+    answer = json.loads(
+        problem_response_body(
+            problem(
+                "validation-error",
+                errors=[ProblemError(detail="Expected `int`, got `str`", pointer="/family/spouse")],
+            )
+        )
+    )
+    assert answer == {
+        "type": PROBLEM_BASE_URI + "validation-error",
+        "title": "Invalid request body",
+        "status": 422,
+        "errors": [{"detail": "Expected `int`, got `str`", "pointer": "/family/spouse"}],
+    }
 
 
-@pytest.mark.parametrize(("status", "slug"), [
-    (400, "bad-request"), (401, "unauthorized"), (403, "forbidden"), (404, "not-found"),
-    (405, "method-not-allowed"), (412, "precondition-failed"), (413, "payload-too-large"),
-    (415, "unsupported-media-type"), (422, "validation-error"), (428, "precondition-required"),
-    (429, "rate-limited"), (500, "internal-error"), (503, "service-unavailable"),
-])
+@pytest.mark.parametrize(
+    ("status", "slug"),
+    [
+        (400, "bad-request"),
+        (401, "unauthorized"),
+        (403, "forbidden"),
+        (404, "not-found"),
+        (405, "method-not-allowed"),
+        (412, "precondition-failed"),
+        (413, "payload-too-large"),
+        (415, "unsupported-media-type"),
+        (422, "validation-error"),
+        (428, "precondition-required"),
+        (429, "rate-limited"),
+        (500, "internal-error"),
+        (503, "service-unavailable"),
+    ],
+)
 def test_bare_statuses_map_to_their_types(status: int, slug: str) -> None:
     answer = problem_for_status(status)
     assert (answer.status, answer.type) == (status, PROBLEM_BASE_URI + slug)
@@ -261,10 +356,18 @@ def test_bare_statuses_map_to_their_types(status: int, slug: str) -> None:
 
 def test_a_status_without_a_type_answers_about_blank() -> None:
     answer = problem_for_status(406)
-    assert (answer.type, answer.title, answer.status, answer.detail) == ("about:blank", "Not Acceptable", 406, None)
+    assert (answer.type, answer.title, answer.status, answer.detail) == (
+        "about:blank",
+        "Not Acceptable",
+        406,
+        None,
+    )
 
 
 def test_the_body_omits_empty_members_and_the_media_type_is_rfc_9457() -> None:
     assert PROBLEM_MEDIA_TYPE == "application/problem+json"
     raw = problem_response_body(problem_for(RuntimeError()))
-    assert raw == b'{"type":"https://haven.example/problems/internal-error","title":"Internal error","status":500}'
+    assert (
+        raw
+        == b'{"type":"https://haven.example/problems/internal-error","title":"Internal error","status":500}'
+    )

@@ -24,7 +24,9 @@ async def _cooperates() -> None:
     await asyncio.sleep(3600)
 
 
-async def test_a_projector_that_ignores_cancellation_is_abandoned_after_the_grace_with_its_place_logged() -> None:
+async def test_a_projector_that_ignores_cancellation_is_abandoned_after_the_grace_with_its_place_logged() -> (
+    None
+):
     stuck = asyncio.create_task(_ignores_cancellation(), name="projection:stuck")
     await asyncio.sleep(0)
     try:
@@ -33,7 +35,10 @@ async def test_a_projector_that_ignores_cancellation_is_abandoned_after_the_grac
         assert stopped is False and not stuck.done()
         [line] = logs
         assert line["event"] == "task did not stop in time; abandoned"
-        assert "test_projector_shutdown.py:" in line["waiting_at"] and "_ignores_cancellation" in line["waiting_at"]
+        assert (
+            "test_projector_shutdown.py:" in line["waiting_at"]
+            and "_ignores_cancellation" in line["waiting_at"]
+        )
     finally:
         stuck.get_coro().close()  # the test's own clean-up: end the coroutine that ignores cancel()
 

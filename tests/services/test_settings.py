@@ -23,15 +23,24 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.kek_uri == f"file:{Path.cwd() / '.haven' / 'kek'}"
     assert settings.database_url is None
     assert settings.embedded_database
-    assert (settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url) == (None, None, None)
+    assert (settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url) == (
+        None,
+        None,
+        None,
+    )
     assert settings.team_access == frozenset()
     assert not settings.team_access_for("org-a")
 
 
 def test_empty_values_mean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    empty = {"HAVEN_DATA_DIR": "", "HAVEN_KEK": "", "HAVEN_DATABASE_URL": "", "HAVEN_TEAM_ACCESS": "",
-             **{name: "" for name in OIDC}}
+    empty = {
+        "HAVEN_DATA_DIR": "",
+        "HAVEN_KEK": "",
+        "HAVEN_DATABASE_URL": "",
+        "HAVEN_TEAM_ACCESS": "",
+        **{name: "" for name in OIDC},
+    }
     assert Settings.from_environ(empty) == Settings.from_environ({})
     assert Settings.from_environ(empty).embedded_database
 
@@ -42,17 +51,23 @@ def test_data_dir_is_read(tmp_path: Path) -> None:
     assert settings.kek_uri == f"file:{tmp_path / 'data' / 'kek'}"
 
 
-def test_relative_data_dir_is_made_absolute(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_relative_data_dir_is_made_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert Settings.from_environ({"HAVEN_DATA_DIR": "state"}).data_dir == Path.cwd() / "state"
 
 
-@pytest.mark.parametrize("uri", ["file:/srv/haven/kek", "pkcs11:token=haven;object=kek?module-path=/lib/x.so"])
+@pytest.mark.parametrize(
+    "uri", ["file:/srv/haven/kek", "pkcs11:token=haven;object=kek?module-path=/lib/x.so"]
+)
 def test_kek_is_read(uri: str) -> None:
     assert Settings.from_environ({"HAVEN_KEK": uri}).kek_uri == uri
 
 
-@pytest.mark.parametrize("url", ["postgresql://haven@db.example.test/haven", "postgres://u:p@localhost:5432/h"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://haven@db.example.test/haven", "postgres://u:p@localhost:5432/h"]
+)
 def test_database_url_is_read(url: str) -> None:
     settings = Settings.from_environ({"HAVEN_DATABASE_URL": url})
     assert settings.database_url == url
@@ -66,13 +81,16 @@ def test_oidc_settings_are_read() -> None:
     assert settings.oidc_jwks_url == OIDC["HAVEN_OIDC_JWKS_URL"]
 
 
-@pytest.mark.parametrize(("value", "organisations"), [
-    ("org-a", {"org-a"}),
-    ("org-a,org-b", {"org-a", "org-b"}),
-    (" org-a , org-b ,org-c", {"org-a", "org-b", "org-c"}),
-    ("org-a,org-a", {"org-a"}),
-    ("   ", set()),
-])
+@pytest.mark.parametrize(
+    ("value", "organisations"),
+    [
+        ("org-a", {"org-a"}),
+        ("org-a,org-b", {"org-a", "org-b"}),
+        (" org-a , org-b ,org-c", {"org-a", "org-b", "org-c"}),
+        ("org-a,org-a", {"org-a"}),
+        ("   ", set()),
+    ],
+)
 def test_team_access_is_read(value: str, organisations: set[str]) -> None:
     settings = Settings.from_environ({"HAVEN_TEAM_ACCESS": value})
     assert settings.team_access == frozenset(organisations)
@@ -87,7 +105,9 @@ def test_bad_team_access_is_refused(value: str) -> None:
         Settings.from_environ({"HAVEN_TEAM_ACCESS": value})
 
 
-def test_reads_os_environ_when_no_mapping_is_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_reads_os_environ_when_no_mapping_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HAVEN_DATABASE_URL", "postgresql://localhost/haven")
     monkeypatch.setenv("HAVEN_TEAM_ACCESS", "org-a,org-b")
@@ -103,7 +123,9 @@ def test_bad_kek_scheme_is_refused(uri: str) -> None:
         Settings.from_environ({"HAVEN_KEK": uri})
 
 
-@pytest.mark.parametrize("url", ["mysql://localhost/haven", "localhost:5432", "haven", "http://db/haven"])
+@pytest.mark.parametrize(
+    "url", ["mysql://localhost/haven", "localhost:5432", "haven", "http://db/haven"]
+)
 def test_bad_database_url_is_refused(url: str) -> None:
     with pytest.raises(SettingsError, match="HAVEN_DATABASE_URL"):
         Settings.from_environ({"HAVEN_DATABASE_URL": url})

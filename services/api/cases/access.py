@@ -31,23 +31,40 @@ def may_break_glass(principal: Principal) -> bool:
     return "supervisor" in principal.roles
 
 
-async def break_glass_grant(runtime: Runtime, principal: Principal, facts: CaseFacts | None,
-                            case_id: uuid.UUID) -> BreakGlassGrant | None:
+async def break_glass_grant(
+    runtime: Runtime, principal: Principal, facts: CaseFacts | None, case_id: uuid.UUID
+) -> BreakGlassGrant | None:
     """The supervisor's active grant on the case."""
     if not may_break_glass(principal) or facts is None:
         return None
-    return await active_grant(runtime.pool, principal.organisation_id, case_id,
-                              principal.user_id, utc_now())
+    return await active_grant(
+        runtime.pool, principal.organisation_id, case_id, principal.user_id, utc_now()
+    )
 
 
-async def record(conn: Connection | Any, request_id: str | None, principal: Principal,
-                 case_id: uuid.UUID, action: Action, basis: Basis | None, part: str,
-                 grant: BreakGlassGrant | None = None, at_version: int | None = None) -> bool:
+async def record(
+    conn: Connection | Any,
+    request_id: str | None,
+    principal: Principal,
+    case_id: uuid.UUID,
+    action: Action,
+    basis: Basis | None,
+    part: str,
+    grant: BreakGlassGrant | None = None,
+    at_version: int | None = None,
+) -> bool:
     return await record_access(
-        conn, tenant_id=principal.organisation_id, case_id=case_id, actor_id=principal.user_id,
-        role=acting_role(principal, action, basis), part=part, basis=str(basis),
+        conn,
+        tenant_id=principal.organisation_id,
+        case_id=case_id,
+        actor_id=principal.user_id,
+        role=acting_role(principal, action, basis),
+        part=part,
+        basis=str(basis),
         grant_id=grant.grant_id if basis is Basis.BREAK_GLASS and grant else None,
-        request_id=request_id, at_version=at_version)
+        request_id=request_id,
+        at_version=at_version,
+    )
 
 
 def request_id(request: Any) -> str | None:

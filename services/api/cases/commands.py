@@ -53,13 +53,18 @@ class Prepared(NamedTuple):
 Prepare = Callable[[Any, Request[Principal, Any, Any], uuid.UUID, str | None], Prepared]
 
 
-def _plain(data: Any, request: Request[Principal, Any, Any], case_id: uuid.UUID,
-           named: str | None) -> Prepared:
+def _plain(
+    data: Any, request: Request[Principal, Any, Any], case_id: uuid.UUID, named: str | None
+) -> Prepared:
     return Prepared(data.command() if named is None else data.command(named))
 
 
-def _assignment(data: rq.AssignCaseBody, request: Request[Principal, Any, Any],
-                case_id: uuid.UUID, named: str | None) -> Prepared:
+def _assignment(
+    data: rq.AssignCaseBody,
+    request: Request[Principal, Any, Any],
+    case_id: uuid.UUID,
+    named: str | None,
+) -> Prepared:
     team = request.user.team_id  # CASE_ASSIGN needs the case on the caller's own team
 
     def own_team_only() -> None:
@@ -69,11 +74,19 @@ def _assignment(data: rq.AssignCaseBody, request: Request[Principal, Any, Any],
     return Prepared(data.command(team), check=own_team_only)
 
 
-def _transfer(data: rq.TransferCaseBody, request: Request[Principal, Any, Any],
-              case_id: uuid.UUID, named: str | None) -> Prepared:
+def _transfer(
+    data: rq.TransferCaseBody,
+    request: Request[Principal, Any, Any],
+    case_id: uuid.UUID,
+    named: str | None,
+) -> Prepared:
     transfer_id = str(uuid.uuid4())  # the receiving case's id, once accepted
-    return Prepared(data.command(transfer_id), answer=lambda version: TransferAsked(
-        case_id=str(case_id), version=version, transfer_id=transfer_id))
+    return Prepared(
+        data.command(transfer_id),
+        answer=lambda version: TransferAsked(
+            case_id=str(case_id), version=version, transfer_id=transfer_id
+        ),
+    )
 
 
 class CommandRoute(NamedTuple):
@@ -90,66 +103,157 @@ class CommandRoute(NamedTuple):
 
 _TRANSFER_RESPONSES = {
     **COMMAND_RESPONSES,
-    200: accepted_spec("The request was recorded; the receiving organisation accepts or declines "
-                       "it (`/v1/transfers`). `ETag` names this case's new version.", TransferAsked),
-    422: problem_spec("Invalid body (`validation-error`, also for a receiving id that is not "
-                      "printable text), a domain rule refused a value, or the Idempotency-Key "
-                      "was used for another request (`idempotency-key-reused`)."),
+    200: accepted_spec(
+        "The request was recorded; the receiving organisation accepts or declines "
+        "it (`/v1/transfers`). `ETag` names this case's new version.",
+        TransferAsked,
+    ),
+    422: problem_spec(
+        "Invalid body (`validation-error`, also for a receiving id that is not "
+        "printable text), a domain rule refused a value, or the Idempotency-Key "
+        "was used for another request (`idempotency-key-reused`)."
+    ),
 }
 _ASSIGN_RESPONSES = {
     **COMMAND_RESPONSES,
-    403: problem_spec("Not the supervisor of the case's team, or `team_id` names another team "
-                      "(`forbidden`)."),
+    403: problem_spec(
+        "Not the supervisor of the case's team, or `team_id` names another team (`forbidden`)."
+    ),
 }
 
 COMMANDS = (
-    CommandRoute("services", "recordService", "Record a service", rq.RecordServiceBody,
-                 ("A case-management session", ex.RECORD_SERVICE_EXAMPLE)),
-    CommandRoute("consents", "grantConsent", "Record a written release of information",
-                 rq.GrantConsentBody, ("A release to a legal-aid partner", ex.GRANT_CONSENT_EXAMPLE)),
-    CommandRoute("consents/{consent_id:str}/revocation", "revokeConsent",
-                 "Record the revocation of a consent", rq.RevokeConsentBody,
-                 ("A written revocation", ex.REVOKE_CONSENT_EXAMPLE), named="consent_id"),
-    CommandRoute("referrals", "proposeReferral", "Propose a referral", rq.ProposeReferralBody,
-                 ("An external referral under consent", ex.PROPOSE_REFERRAL_EXAMPLE)),
-    CommandRoute("referrals/{referral_id:str}/status", "updateReferral",
-                 "Change a referral's status", rq.UpdateReferralBody,
-                 ("The referral was sent", ex.UPDATE_REFERRAL_EXAMPLE), named="referral_id"),
-    CommandRoute("closure", "closeCase", "Close a case", rq.CloseCaseBody,
-                 ("Goals met, client in rental housing", ex.CLOSE_CASE_EXAMPLE), Action.CASE_CLOSE),
-    CommandRoute("outcomes", "assessOutcome", "Record an outcome assessment",
-                 rq.AssessOutcomeBody, ("Safety and housing scored", ex.ASSESS_OUTCOME_EXAMPLE)),
-    CommandRoute("immigration", "recordImmigrationStep",
-                 "Record a step of an immigration milestone (assigned worker only)",
-                 rq.ImmigrationStepBody,
-                 ("Continued Presence requested", ex.IMMIGRATION_STEP_EXAMPLE),
-                 Action.CASE_IMMIGRATION),
-    CommandRoute("assignment", "assignCase", "Reassign a case within the supervisor's team",
-                 rq.AssignCaseBody, ("To another worker of the team", ex.ASSIGN_CASE_EXAMPLE),
-                 Action.CASE_ASSIGN, prepare=_assignment, responses=_ASSIGN_RESPONSES),
-    CommandRoute("reopening", "reopenCase", "Reopen a closed case", rq.ReopenCaseBody,
-                 ("The client came back", ex.REOPEN_CASE_EXAMPLE), Action.CASE_CLOSE),
-    CommandRoute("victim-status", "determineVictimStatus",
-                 "Record a (new) determination of victim status", rq.VictimStatusBody,
-                 ("Confirmed after a second interview", ex.VICTIM_STATUS_EXAMPLE)),
-    CommandRoute("trafficking-context", "updateTraffickingContext",
-                 "Replace the case's trafficking context", rq.TraffickingContextBody,
-                 ("A revised labour-trafficking context", ex.TRAFFICKING_CONTEXT_EXAMPLE)),
-    CommandRoute("needs", "assessNeeds", "Record a needs assessment", rq.AssessNeedsBody,
-                 ("Shelter and immigration advice", ex.ASSESS_NEEDS_EXAMPLE)),
-    CommandRoute("goals", "setGoal", "Add a goal to the service plan", rq.SetGoalBody,
-                 ("A housing goal", ex.SET_GOAL_EXAMPLE)),
-    CommandRoute("goals/{goal_id:str}/status", "changeGoalStatus", "Change a goal's status",
-                 rq.ChangeGoalStatusBody,
-                 ("Work on the goal started", ex.CHANGE_GOAL_STATUS_EXAMPLE), named="goal_id"),
-    CommandRoute("statistics-consent", "recordStatisticsConsent",
-                 "Record whether the client agrees to be counted in de-identified statistics",
-                 rq.StatisticsConsentBody, ("The client agrees", ex.STATISTICS_CONSENT_EXAMPLE)),
-    CommandRoute("transfer", "transferCase",
-                 "Ask another organisation to take the case over, under the client's consent "
-                 "(assigned worker only)", rq.TransferCaseBody,
-                 ("To a partner organisation in another city", ex.TRANSFER_CASE_EXAMPLE),
-                 Action.CASE_TRANSFER, prepare=_transfer, responses=_TRANSFER_RESPONSES),
+    CommandRoute(
+        "services",
+        "recordService",
+        "Record a service",
+        rq.RecordServiceBody,
+        ("A case-management session", ex.RECORD_SERVICE_EXAMPLE),
+    ),
+    CommandRoute(
+        "consents",
+        "grantConsent",
+        "Record a written release of information",
+        rq.GrantConsentBody,
+        ("A release to a legal-aid partner", ex.GRANT_CONSENT_EXAMPLE),
+    ),
+    CommandRoute(
+        "consents/{consent_id:str}/revocation",
+        "revokeConsent",
+        "Record the revocation of a consent",
+        rq.RevokeConsentBody,
+        ("A written revocation", ex.REVOKE_CONSENT_EXAMPLE),
+        named="consent_id",
+    ),
+    CommandRoute(
+        "referrals",
+        "proposeReferral",
+        "Propose a referral",
+        rq.ProposeReferralBody,
+        ("An external referral under consent", ex.PROPOSE_REFERRAL_EXAMPLE),
+    ),
+    CommandRoute(
+        "referrals/{referral_id:str}/status",
+        "updateReferral",
+        "Change a referral's status",
+        rq.UpdateReferralBody,
+        ("The referral was sent", ex.UPDATE_REFERRAL_EXAMPLE),
+        named="referral_id",
+    ),
+    CommandRoute(
+        "closure",
+        "closeCase",
+        "Close a case",
+        rq.CloseCaseBody,
+        ("Goals met, client in rental housing", ex.CLOSE_CASE_EXAMPLE),
+        Action.CASE_CLOSE,
+    ),
+    CommandRoute(
+        "outcomes",
+        "assessOutcome",
+        "Record an outcome assessment",
+        rq.AssessOutcomeBody,
+        ("Safety and housing scored", ex.ASSESS_OUTCOME_EXAMPLE),
+    ),
+    CommandRoute(
+        "immigration",
+        "recordImmigrationStep",
+        "Record a step of an immigration milestone (assigned worker only)",
+        rq.ImmigrationStepBody,
+        ("Continued Presence requested", ex.IMMIGRATION_STEP_EXAMPLE),
+        Action.CASE_IMMIGRATION,
+    ),
+    CommandRoute(
+        "assignment",
+        "assignCase",
+        "Reassign a case within the supervisor's team",
+        rq.AssignCaseBody,
+        ("To another worker of the team", ex.ASSIGN_CASE_EXAMPLE),
+        Action.CASE_ASSIGN,
+        prepare=_assignment,
+        responses=_ASSIGN_RESPONSES,
+    ),
+    CommandRoute(
+        "reopening",
+        "reopenCase",
+        "Reopen a closed case",
+        rq.ReopenCaseBody,
+        ("The client came back", ex.REOPEN_CASE_EXAMPLE),
+        Action.CASE_CLOSE,
+    ),
+    CommandRoute(
+        "victim-status",
+        "determineVictimStatus",
+        "Record a (new) determination of victim status",
+        rq.VictimStatusBody,
+        ("Confirmed after a second interview", ex.VICTIM_STATUS_EXAMPLE),
+    ),
+    CommandRoute(
+        "trafficking-context",
+        "updateTraffickingContext",
+        "Replace the case's trafficking context",
+        rq.TraffickingContextBody,
+        ("A revised labour-trafficking context", ex.TRAFFICKING_CONTEXT_EXAMPLE),
+    ),
+    CommandRoute(
+        "needs",
+        "assessNeeds",
+        "Record a needs assessment",
+        rq.AssessNeedsBody,
+        ("Shelter and immigration advice", ex.ASSESS_NEEDS_EXAMPLE),
+    ),
+    CommandRoute(
+        "goals",
+        "setGoal",
+        "Add a goal to the service plan",
+        rq.SetGoalBody,
+        ("A housing goal", ex.SET_GOAL_EXAMPLE),
+    ),
+    CommandRoute(
+        "goals/{goal_id:str}/status",
+        "changeGoalStatus",
+        "Change a goal's status",
+        rq.ChangeGoalStatusBody,
+        ("Work on the goal started", ex.CHANGE_GOAL_STATUS_EXAMPLE),
+        named="goal_id",
+    ),
+    CommandRoute(
+        "statistics-consent",
+        "recordStatisticsConsent",
+        "Record whether the client agrees to be counted in de-identified statistics",
+        rq.StatisticsConsentBody,
+        ("The client agrees", ex.STATISTICS_CONSENT_EXAMPLE),
+    ),
+    CommandRoute(
+        "transfer",
+        "transferCase",
+        "Ask another organisation to take the case over, under the client's consent "
+        "(assigned worker only)",
+        rq.TransferCaseBody,
+        ("To a partner organisation in another city", ex.TRANSFER_CASE_EXAMPLE),
+        Action.CASE_TRANSFER,
+        prepare=_transfer,
+        responses=_TRANSFER_RESPONSES,
+    ),
 )
 
 
@@ -157,53 +261,104 @@ def command_route(route: CommandRoute) -> HTTPRouteHandler:
     """The litestar handler of one table row: its signature names the row's body type and
     path id, so validation and the OpenAPI document come from litestar as for any route."""
 
-    async def handle(request: Request[Principal, Any, Any], runtime: Runtime,
-                     case_id: uuid.UUID, data: Any, **named: str) -> Response[bytes]:
+    async def handle(
+        request: Request[Principal, Any, Any],
+        runtime: Runtime,
+        case_id: uuid.UUID,
+        data: Any,
+        **named: str,
+    ) -> Response[bytes]:
         prepared = route.prepare(data, request, case_id, named.get(route.named or ""))
-        return await http.case_command(request, runtime, case_id, route.action, data,
-                                       prepared.command, answer=prepared.answer,
-                                       check=prepared.check)
+        return await http.case_command(
+            request,
+            runtime,
+            case_id,
+            route.action,
+            data,
+            prepared.command,
+            answer=prepared.answer,
+            check=prepared.check,
+        )
 
-    body = Annotated[route.body, Body(media_type=RequestEncodingType.JSON,
-                                      examples=ex.example(*route.example))]
-    parameters = {"request": Request[Principal, Any, Any], "runtime": NamedDependency[Runtime],
-                  "case_id": FromPath[uuid.UUID],
-                  **({route.named: FromPath[str]} if route.named else {}), "data": body}
+    body = Annotated[
+        route.body, Body(media_type=RequestEncodingType.JSON, examples=ex.example(*route.example))
+    ]
+    parameters = {
+        "request": Request[Principal, Any, Any],
+        "runtime": NamedDependency[Runtime],
+        "case_id": FromPath[uuid.UUID],
+        **({route.named: FromPath[str]} if route.named else {}),
+        "data": body,
+    }
     handle.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
-         for name, annotation in parameters.items()], return_annotation=Response[bytes])
+        [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+            for name, annotation in parameters.items()
+        ],
+        return_annotation=Response[bytes],
+    )
     handle.__annotations__ = {**parameters, "return": Response[bytes]}
     handle.__name__ = handle.__qualname__ = route.operation_id
-    return post(f"/v1/cases/{{case_id:uuid}}/{route.path}", operation_id=route.operation_id,
-                summary=route.summary, tags=TAGS, security=BEARER_SECURITY, status_code=200,
-                operation_class=CommandOperation,
-                responses=route.responses or COMMAND_RESPONSES)(handle)
+    return post(
+        f"/v1/cases/{{case_id:uuid}}/{route.path}",
+        operation_id=route.operation_id,
+        summary=route.summary,
+        tags=TAGS,
+        security=BEARER_SECURITY,
+        status_code=200,
+        operation_class=CommandOperation,
+        responses=route.responses or COMMAND_RESPONSES,
+    )(handle)
 
 
-@post("/v1/cases", operation_id="openCase", tags=TAGS, summary="Open a case (intake)",
-      status_code=201, security=BEARER_SECURITY, operation_class=IdempotentOperation,
-      responses={201: accepted_spec("The case was opened: `Location` names it, `ETag` its "
-                                    "version."),
-                 **REFUSALS,
-                 409: problem_spec("The Idempotency-Key is still in use "
-                                   "(`idempotency-key-in-progress`)."),
-                 422: problem_spec("Invalid body (`validation-error`), a domain rule refused a "
-                                   "value, or the Idempotency-Key was used for another request "
-                                   "(`idempotency-key-reused`).")})
+@post(
+    "/v1/cases",
+    operation_id="openCase",
+    tags=TAGS,
+    summary="Open a case (intake)",
+    status_code=201,
+    security=BEARER_SECURITY,
+    operation_class=IdempotentOperation,
+    responses={
+        201: accepted_spec("The case was opened: `Location` names it, `ETag` its version."),
+        **REFUSALS,
+        409: problem_spec("The Idempotency-Key is still in use (`idempotency-key-in-progress`)."),
+        422: problem_spec(
+            "Invalid body (`validation-error`), a domain rule refused a "
+            "value, or the Idempotency-Key was used for another request "
+            "(`idempotency-key-reused`)."
+        ),
+    },
+)
 async def open_case(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
-    data: Annotated[rq.OpenCaseBody, Body(media_type=RequestEncodingType.JSON, examples=ex.example(
-        "A labour-trafficking intake", ex.OPEN_CASE_EXAMPLE))],
+    data: Annotated[
+        rq.OpenCaseBody,
+        Body(
+            media_type=RequestEncodingType.JSON,
+            examples=ex.example("A labour-trafficking intake", ex.OPEN_CASE_EXAMPLE),
+        ),
+    ],
 ) -> Response[bytes]:
     principal = request.user
     case_id = str(uuid.uuid4())
-    command = data.command(case_id=case_id, organisation_id=principal.organisation_id,
-                           worker_id=principal.user_id, team_id=principal.team_id)
+    command = data.command(
+        case_id=case_id,
+        organisation_id=principal.organisation_id,
+        worker_id=principal.user_id,
+        team_id=principal.team_id,
+    )
     idempotent, faults = http.request_faults(request, data)
     answer = await case_commands.open_case(
-        runtime, principal, http.actor_of(principal, request), command, idempotent,
-        lambda version: CommandAccepted(case_id=case_id, version=version), faults)
+        runtime,
+        principal,
+        http.actor_of(principal, request),
+        command,
+        idempotent,
+        lambda version: CommandAccepted(case_id=case_id, version=version),
+        faults,
+    )
     opened = msgspec.json.decode(answer.body, type=CommandAccepted).case_id  # a replay's own
     return http.answer_response(answer, location=f"/v1/cases/{opened}")
 

@@ -72,16 +72,21 @@ def body_faults(body: msgspec.Struct) -> list[tuple[str, str]]:
     return list(text_faults(body))
 
 
-def request_faults(request: Request[Any, Any, Any], body: msgspec.Struct
-                   ) -> tuple[Idempotency, list[tuple[str, str]]]:
+def request_faults(
+    request: Request[Any, Any, Any], body: msgspec.Struct
+) -> tuple[Idempotency, list[tuple[str, str]]]:
     """The request's idempotency, and what it breaks: its body's text rules, or else a
     malformed Idempotency-Key."""
     hashed = idempotency.request_hash(request.method, request.url.path, ENCODE(body))
     faults = body_faults(body)
     values = request.headers.getall(IDEMPOTENCY_HEADER, [])
     key = values[0] if values else None
-    if key is not None and (len(values) != 1 or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY
-                            or not key.isprintable() or key.isspace()):
+    if key is not None and (
+        len(values) != 1
+        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY
+        or not key.isprintable()
+        or key.isspace()
+    ):
         faults = faults or [("#/header/Idempotency-Key", _KEY_RULE)]
         key = None
     return Idempotency(key, hashed), faults
@@ -93,19 +98,39 @@ def answer_response(answer: Answer, location: str | None = None) -> Response[byt
     headers = {"ETag": etag(version.version)}
     if location is not None:
         headers["Location"] = location
-    return Response(content=answer.body, status_code=answer.status, media_type=JSON,
-                    headers=headers)
+    return Response(
+        content=answer.body, status_code=answer.status, media_type=JSON, headers=headers
+    )
 
 
-async def case_command(request: Request[Principal, Any, Any], runtime: Runtime,
-                       case_id: uuid.UUID, action: Action, body: msgspec.Struct,
-                       command: cmd.Command, *, answer: AnswerBody | None = None,
-                       check: Any = None) -> Response[bytes]:
+async def case_command(
+    request: Request[Principal, Any, Any],
+    runtime: Runtime,
+    case_id: uuid.UUID,
+    action: Action,
+    body: msgspec.Struct,
+    command: cmd.Command,
+    *,
+    answer: AnswerBody | None = None,
+    check: Any = None,
+) -> Response[bytes]:
     """One command on an existing case, through the write path, answered as HTTP."""
     idempotent, faults = request_faults(request, body)
-    answered = await run_case_command(runtime, CaseCommandRequest(
-        principal=request.user, actor=actor_of(request.user, request), case_id=case_id,
-        action=action, command=command, expected_version=expected_version(request),
-        idempotency=idempotent, faults=faults, team_access=team_access(request), check=check,
-        answer=answer or (lambda version: CommandAccepted(case_id=str(case_id), version=version))))
+    answered = await run_case_command(
+        runtime,
+        CaseCommandRequest(
+            principal=request.user,
+            actor=actor_of(request.user, request),
+            case_id=case_id,
+            action=action,
+            command=command,
+            expected_version=expected_version(request),
+            idempotency=idempotent,
+            faults=faults,
+            team_access=team_access(request),
+            check=check,
+            answer=answer
+            or (lambda version: CommandAccepted(case_id=str(case_id), version=version)),
+        ),
+    )
     return answer_response(answered)

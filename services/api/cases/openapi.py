@@ -25,33 +25,48 @@ TAGS = ["cases"]
 
 
 def accepted_spec(description: str, container: type = CommandAccepted) -> ResponseSpec:
-    return ResponseSpec(data_container=container, media_type=JSON, generate_examples=False,
-                        description=description)
+    return ResponseSpec(
+        data_container=container, media_type=JSON, generate_examples=False, description=description
+    )
 
 
 COMMAND_RESPONSES = {
     200: accepted_spec("The command was recorded; `ETag` names the case's new version."),
     **REFUSALS,
-    409: problem_spec("The case's state refuses the command (`case-closed`...), the case changed meanwhile "
-                      "(`concurrent-change`), or the Idempotency-Key is still in use."),
-    412: problem_spec("If-Match names an older version, or is not a strong entity tag (`precondition-failed`)."),
-    422: problem_spec("Invalid body (`validation-error`), a domain rule refused a value, or the "
-                      "Idempotency-Key was used for another request (`idempotency-key-reused`)."),
+    409: problem_spec(
+        "The case's state refuses the command (`case-closed`...), the case changed meanwhile "
+        "(`concurrent-change`), or the Idempotency-Key is still in use."
+    ),
+    412: problem_spec(
+        "If-Match names an older version, or is not a strong entity tag (`precondition-failed`)."
+    ),
+    422: problem_spec(
+        "Invalid body (`validation-error`), a domain rule refused a value, or the "
+        "Idempotency-Key was used for another request (`idempotency-key-reused`)."
+    ),
     428: problem_spec("If-Match is missing (`precondition-required`)."),
 }
 
 IF_MATCH_PARAMETER = Parameter(
-    name="If-Match", param_in="header", required=True,
-    schema=Schema(type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'),
+    name="If-Match",
+    param_in="header",
+    required=True,
+    schema=Schema(
+        type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
+    ),
     description="The case's current version as its strong entity tag (the `ETag` of the last answer), e.g. "
-                '`"3"`. Missing: 428; another version, `*` or a weak tag: 412.',
-    example='"1"')
+    '`"3"`. Missing: 428; another version, `*` or a weak tag: 412.',
+    example='"1"',
+)
 IDEMPOTENCY_KEY_PARAMETER = Parameter(
-    name="Idempotency-Key", param_in="header", required=False,
+    name="Idempotency-Key",
+    param_in="header",
+    required=False,
     schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
     description=f"Optional, 1 to {MAX_IDEMPOTENCY_KEY} printable characters, unique per request: a retry with "
-                "the same key and body gets the first answer; the same key with another request is 422.",
-    example="retry-0001")
+    "the same key and body gets the first answer; the same key with another request is 422.",
+    example="retry-0001",
+)
 
 
 def _with(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
@@ -59,11 +74,18 @@ def _with(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
     return [*(p for p in parameters or () if getattr(p, "name", None) not in names), *added]
 
 
-ETAG_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True, example='"2"',
-                            description="The case's version after this answer, a strong entity tag: send it "
-                                        "back as `If-Match` with the next command.")
-LOCATION_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True,
-                                description="The new case: `/v1/cases/{case_id}`.")
+ETAG_HEADER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.STRING),
+    required=True,
+    example='"2"',
+    description="The case's version after this answer, a strong entity tag: send it "
+    "back as `If-Match` with the next command.",
+)
+LOCATION_HEADER = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.STRING),
+    required=True,
+    description="The new case: `/v1/cases/{case_id}`.",
+)
 
 
 def _with_headers(responses: dict[str, Any] | None, status: str, **headers: OpenAPIHeader) -> None:

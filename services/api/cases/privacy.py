@@ -53,22 +53,38 @@ from services.commands.refusals import InvalidRequest
 from services.identity import Principal
 
 
-@post("/v1/cases/{case_id:uuid}/break-glass", operation_id="breakGlass", tags=TAGS,
-      summary="Request time-limited emergency access to a case of the supervisor's team",
-      security=BEARER_SECURITY, status_code=201,
-      responses={**REFUSALS, 422: problem_spec("Invalid body: a blank or over-long reason, "
-                                                "minutes outside 1..240 (`validation-error`).")})
+@post(
+    "/v1/cases/{case_id:uuid}/break-glass",
+    operation_id="breakGlass",
+    tags=TAGS,
+    summary="Request time-limited emergency access to a case of the supervisor's team",
+    security=BEARER_SECURITY,
+    status_code=201,
+    responses={
+        **REFUSALS,
+        422: problem_spec(
+            "Invalid body: a blank or over-long reason, "
+            "minutes outside 1..240 (`validation-error`)."
+        ),
+    },
+)
 async def break_glass(
-    request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
     case_id: FromPath[uuid.UUID],
-    data: Annotated[BreakGlassBody, Body(media_type=RequestEncodingType.JSON,
-                                         examples=example("A safety emergency",
-                                                          BREAK_GLASS_EXAMPLE))],
+    data: Annotated[
+        BreakGlassBody,
+        Body(
+            media_type=RequestEncodingType.JSON,
+            examples=example("A safety emergency", BREAK_GLASS_EXAMPLE),
+        ),
+    ],
 ) -> Response[BreakGlassGranted]:
     principal = request.user
     state = await load_for(runtime, principal.organisation_id, case_id)
-    require(principal, Action.CASE_BREAK_GLASS, CaseFacts.of(state),
-            team_access=team_access(request))
+    require(
+        principal, Action.CASE_BREAK_GLASS, CaseFacts.of(state), team_access=team_access(request)
+    )
     if not data.reason.strip():
         raise InvalidRequest([("/reason", "the reason must not be blank")])
     faults = body_faults(data)
@@ -77,63 +93,123 @@ async def break_glass(
     # StreamNotFound/StreamErased (erased meanwhile) -> 404
     async with runtime.store.transaction() as conn:
         key = await case_data_key(conn, runtime.keyring, principal.organisation_id, case_id)
-        grant = await grant_break_glass(conn, tenant_id=principal.organisation_id,
-                                        case_id=case_id, actor_id=principal.user_id,
-                                        reason=data.reason, minutes=data.minutes, data_key=key,
-                                        now=utc_now())
-    return Response(BreakGlassGranted(grant_id=grant.grant_id, expires_at=grant.expires_at),
-                    status_code=201)
+        grant = await grant_break_glass(
+            conn,
+            tenant_id=principal.organisation_id,
+            case_id=case_id,
+            actor_id=principal.user_id,
+            reason=data.reason,
+            minutes=data.minutes,
+            data_key=key,
+            now=utc_now(),
+        )
+    return Response(
+        BreakGlassGranted(grant_id=grant.grant_id, expires_at=grant.expires_at), status_code=201
+    )
 
 
-@get("/v1/cases/{case_id:uuid}/access-log", operation_id="getCaseAccessLog", tags=TAGS,
-     summary="Who read the case, and the break-the-glass grants with their reasons "
-             "(privacy officer)",
-     security=BEARER_SECURITY,
-     responses={**REFUSALS, 503: problem_spec("The review could not be recorded, so nothing is "
-                                              "returned.")})
-async def case_access_log(request: Request[Principal, Any, Any],
-                          runtime: NamedDependency[Runtime],
-                          case_id: FromPath[uuid.UUID]) -> Response[AccessLogView]:
+@get(
+    "/v1/cases/{case_id:uuid}/access-log",
+    operation_id="getCaseAccessLog",
+    tags=TAGS,
+    summary="Who read the case, and the break-the-glass grants with their reasons "
+    "(privacy officer)",
+    security=BEARER_SECURITY,
+    responses={
+        **REFUSALS,
+        503: problem_spec("The review could not be recorded, so nothing is returned."),
+    },
+)
+async def case_access_log(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    case_id: FromPath[uuid.UUID],
+) -> Response[AccessLogView]:
     principal = request.user
     state = await load_for(runtime, principal.organisation_id, case_id)
-    decision = require(principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state),
-                       team_access=team_access(request))
+    decision = require(
+        principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state), team_access=team_access(request)
+    )
     tenant = principal.organisation_id
     async with fail_closed(runtime.store.transaction(), case_id) as conn:
         # Recorded first, in the same transaction: the review itself is the newest record.
-        await access.record(conn, access.request_id(request), principal, case_id,
-                            Action.CASE_ACCESS_LOG, decision.basis, "access-log")
+        await access.record(
+            conn,
+            access.request_id(request),
+            principal,
+            case_id,
+            Action.CASE_ACCESS_LOG,
+            decision.basis,
+            "access-log",
+        )
         records = await access_log(conn, tenant, case_id)
         key = await case_data_key(conn, runtime.keyring, tenant, case_id)
         reasons = await grant_reasons(conn, tenant, case_id, key)
-    return Response(AccessLogView(
-        case_id=str(case_id),
-        records=[AccessRecordView(accessed_at=r.accessed_at, actor_id=r.actor_id, role=r.role,
-                                  part=r.part, basis=r.basis, grant_id=r.grant_id,
-                                  request_id=r.request_id) for r in records],
-        grants=[GrantView(grant_id=g.grant.grant_id, actor_id=g.grant.actor_id,
-                          granted_at=g.grant.granted_at, expires_at=g.grant.expires_at,
-                          reason=g.reason) for g in reasons]))
+    return Response(
+        AccessLogView(
+            case_id=str(case_id),
+            records=[
+                AccessRecordView(
+                    accessed_at=r.accessed_at,
+                    actor_id=r.actor_id,
+                    role=r.role,
+                    part=r.part,
+                    basis=r.basis,
+                    grant_id=r.grant_id,
+                    request_id=r.request_id,
+                )
+                for r in records
+            ],
+            grants=[
+                GrantView(
+                    grant_id=g.grant.grant_id,
+                    actor_id=g.grant.actor_id,
+                    granted_at=g.grant.granted_at,
+                    expires_at=g.grant.expires_at,
+                    reason=g.reason,
+                )
+                for g in reasons
+            ],
+        )
+    )
 
 
-@delete("/v1/cases/{case_id:uuid}", operation_id="eraseCase", tags=TAGS,
-        summary="Erase a case by crypto-shredding its data key (privacy officer)",
-        security=BEARER_SECURITY, status_code=204,
-        responses={**REFUSALS, 503: problem_spec("The erasure could not be recorded, so nothing "
-                                                 "was erased.")})
-async def erase_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
-                     case_id: FromPath[uuid.UUID]) -> None:
+@delete(
+    "/v1/cases/{case_id:uuid}",
+    operation_id="eraseCase",
+    tags=TAGS,
+    summary="Erase a case by crypto-shredding its data key (privacy officer)",
+    security=BEARER_SECURITY,
+    status_code=204,
+    responses={
+        **REFUSALS,
+        503: problem_spec("The erasure could not be recorded, so nothing was erased."),
+    },
+)
+async def erase_case(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    case_id: FromPath[uuid.UUID],
+) -> None:
     principal = request.user
     state = await load_for(runtime, principal.organisation_id, case_id)
-    decision = require(principal, Action.CASE_ERASE, CaseFacts.of(state),
-                       team_access=team_access(request))
+    decision = require(
+        principal, Action.CASE_ERASE, CaseFacts.of(state), team_access=team_access(request)
+    )
     tenant = principal.organisation_id
     async with fail_closed(runtime.store.transaction(), case_id) as conn:  # erase and record
         await runtime.store.shred(tenant, case_id, connection=conn)
         await forget_case(conn, PROJECTION_TYPES, tenant, case_id)
         await idempotency.forget_case(conn, tenant, case_id)
-        await access.record(conn, access.request_id(request), principal, case_id,
-                            Action.CASE_ERASE, decision.basis, "erasure")
+        await access.record(
+            conn,
+            access.request_id(request),
+            principal,
+            case_id,
+            Action.CASE_ERASE,
+            decision.basis,
+            "erasure",
+        )
     if runtime.recent is not None:  # committed: no plaintext of the case stays in memory here
         runtime.recent.forget((tenant, str(case_id)))
 

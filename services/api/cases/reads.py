@@ -29,14 +29,26 @@ from services.bootstrap import Runtime
 from services.commands import case_reader
 from services.identity import Principal
 
-_READ_RESPONSES = {**REFUSALS,
-                   503: problem_spec("The access could not be recorded, so nothing is returned.")}
+_READ_RESPONSES = {
+    **REFUSALS,
+    503: problem_spec("The access could not be recorded, so nothing is returned."),
+}
 
 
-@get("/v1/cases/{case_id:uuid}", operation_id="getCase", tags=TAGS, summary="Read a case",
-     security=BEARER_SECURITY, operation_class=VersionedReadOperation, responses=_READ_RESPONSES)
-async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
-                   case_id: FromPath[uuid.UUID]) -> Response[CaseView]:
+@get(
+    "/v1/cases/{case_id:uuid}",
+    operation_id="getCase",
+    tags=TAGS,
+    summary="Read a case",
+    security=BEARER_SECURITY,
+    operation_class=VersionedReadOperation,
+    responses=_READ_RESPONSES,
+)
+async def get_case(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    case_id: FromPath[uuid.UUID],
+) -> Response[CaseView]:
     principal = request.user
     known = case_reader.latest_known(runtime, principal.organisation_id, case_id)
     if known is not None and not access.may_break_glass(principal):  # grants: the full path
@@ -46,18 +58,27 @@ async def get_case(request: Request[Principal, Any, Any], runtime: NamedDependen
     state = await case_reader.current_state(runtime, principal.organisation_id, case_id)
     facts = CaseFacts.of(state)
     grant = await access.break_glass_grant(runtime, principal, facts, case_id)
-    decision: Decision = require(principal, Action.CASE_READ, facts,
-                                 has_break_glass=grant is not None,
-                                 team_access=team_access(request))
-    answer = await _recorded_read(request, runtime, principal, case_id, state, facts, decision,
-                                  grant)
+    decision: Decision = require(
+        principal,
+        Action.CASE_READ,
+        facts,
+        has_break_glass=grant is not None,
+        team_access=team_access(request),
+    )
+    answer = await _recorded_read(
+        request, runtime, principal, case_id, state, facts, decision, grant
+    )
     assert answer is not None  # (recorded unconditionally: without `at_version`, record or raise)
     return answer
 
 
-async def _read_known(request: Request[Principal, Any, Any], runtime: Runtime,
-                      principal: Principal, case_id: uuid.UUID,
-                      known: CaseState) -> Response[CaseView] | None:
+async def _read_known(
+    request: Request[Principal, Any, Any],
+    runtime: Runtime,
+    principal: Principal,
+    case_id: uuid.UUID,
+    known: CaseState,
+) -> Response[CaseView] | None:
     """`get_case` decided on the state this process last saw of the case, in one statement:
     the access record, written only while the stream is still at that state's version (and
     not shredded), so a written record proves the decision was taken on the case as stored.
@@ -67,46 +88,91 @@ async def _read_known(request: Request[Principal, Any, Any], runtime: Runtime,
     decision = authorise(principal, Action.CASE_READ, facts, team_access=team_access(request))
     if not decision.allowed:
         return None
-    return await _recorded_read(request, runtime, principal, case_id, known, facts, decision,
-                                at_version=known.version)
+    return await _recorded_read(
+        request, runtime, principal, case_id, known, facts, decision, at_version=known.version
+    )
 
 
-async def _recorded_read(request: Request[Principal, Any, Any], runtime: Runtime,
-                         principal: Principal, case_id: uuid.UUID, state: CaseState,
-                         facts: CaseFacts, decision: Decision, grant: Any = None, *,
-                         at_version: int | None = None) -> Response[CaseView] | None:
+async def _recorded_read(
+    request: Request[Principal, Any, Any],
+    runtime: Runtime,
+    principal: Principal,
+    case_id: uuid.UUID,
+    state: CaseState,
+    facts: CaseFacts,
+    decision: Decision,
+    grant: Any = None,
+    *,
+    at_version: int | None = None,
+) -> Response[CaseView] | None:
     """The case view a read `decision` allows, once its access record has committed: one
     INSERT in autocommit, so when it returns the record is durable (fail closed). With
     `at_version`, None when the stream is no longer at that version (nothing was recorded)."""
     include_immigration = authorise(principal, Action.CASE_READ_IMMIGRATION, facts).allowed
-    if not await access.record(runtime.pool, access.request_id(request), principal, case_id,
-                               Action.CASE_READ, decision.basis,
-                               "full" if include_immigration else "summary", grant,
-                               at_version=at_version):
+    if not await access.record(
+        runtime.pool,
+        access.request_id(request),
+        principal,
+        case_id,
+        Action.CASE_READ,
+        decision.basis,
+        "full" if include_immigration else "summary",
+        grant,
+        at_version=at_version,
+    ):
         return None
-    return Response(case_view(state, include_immigration=include_immigration),
-                    headers={"ETag": etag(state.version)})
+    return Response(
+        case_view(state, include_immigration=include_immigration),
+        headers={"ETag": etag(state.version)},
+    )
 
 
-@get("/v1/cases/{case_id:uuid}/history", operation_id="getCaseHistory", tags=TAGS,
-     summary="The case's timeline: event types and times, no content", security=BEARER_SECURITY,
-     responses=_READ_RESPONSES)
-async def case_history(request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime],
-                       case_id: FromPath[uuid.UUID]) -> Response[list[HistoryEntry]]:
+@get(
+    "/v1/cases/{case_id:uuid}/history",
+    operation_id="getCaseHistory",
+    tags=TAGS,
+    summary="The case's timeline: event types and times, no content",
+    security=BEARER_SECURITY,
+    responses=_READ_RESPONSES,
+)
+async def case_history(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    case_id: FromPath[uuid.UUID],
+) -> Response[list[HistoryEntry]]:
     principal = request.user
-    state, recorded = await case_reader.read_history(runtime.store, principal.organisation_id,
-                                                     case_id)
+    state, recorded = await case_reader.read_history(
+        runtime.store, principal.organisation_id, case_id
+    )
     facts = CaseFacts.of(state)
     grant = await access.break_glass_grant(runtime, principal, facts, case_id)
-    decision = require(principal, Action.CASE_HISTORY, facts, has_break_glass=grant is not None,
-                       team_access=team_access(request))
+    decision = require(
+        principal,
+        Action.CASE_HISTORY,
+        facts,
+        has_break_glass=grant is not None,
+        team_access=team_access(request),
+    )
     async with fail_closed(runtime.store.transaction(), case_id) as conn:
-        await access.record(conn, access.request_id(request), principal, case_id,
-                            Action.CASE_HISTORY, decision.basis, "history", grant)
-    timeline = [HistoryEntry(version=r.version, recorded_at=r.recorded_at,
-                             event_type=r.event_type,
-                             actor_id=r.metadata.actor_id if r.metadata is not None else None)
-                for r in recorded]
+        await access.record(
+            conn,
+            access.request_id(request),
+            principal,
+            case_id,
+            Action.CASE_HISTORY,
+            decision.basis,
+            "history",
+            grant,
+        )
+    timeline = [
+        HistoryEntry(
+            version=r.version,
+            recorded_at=r.recorded_at,
+            event_type=r.event_type,
+            actor_id=r.metadata.actor_id if r.metadata is not None else None,
+        )
+        for r in recorded
+    ]
     return Response(timeline, headers={"ETag": etag(state.version)})
 
 

@@ -17,7 +17,9 @@ SOLVER = HighsSolver(time_limit=20.0)
 def naive(ledger: Ledger, release: Release, counts: Mapping[Atom, int]) -> Ledger:
     """The control: primary suppression only (every 1..10 withheld), no complements, no audit."""
     truth = ledger.universe.vector(counts)
-    return ledger.with_publication(publish(ledger.universe, truth, release, primary(ledger.universe, truth, release)))
+    return ledger.with_publication(
+        publish(ledger.universe, truth, release, primary(ledger.universe, truth, release))
+    )
 
 
 def raw(ledger: Ledger, release: Release, counts: Mapping[Atom, int]) -> Ledger:
@@ -26,11 +28,15 @@ def raw(ledger: Ledger, release: Release, counts: Mapping[Atom, int]) -> Ledger:
     return ledger.with_publication(publish(ledger.universe, truth, release, set()))
 
 
-def attacker_interval(ledger: Ledger, selection: Selection, minus: Selection | None = None) -> tuple[int, int]:
+def attacker_interval(
+    ledger: Ledger, selection: Selection, minus: Selection | None = None
+) -> tuple[int, int]:
     """What an outsider solving the published equations learns about a selection (less another,
     say a cell's change between two releases): [min, max]."""
     system = ledger_system(ledger)
-    terms = terms_of(ledger.universe, [(selection, 1), *([(minus, -1)] if minus is not None else [])])
+    terms = terms_of(
+        ledger.universe, [(selection, 1), *([(minus, -1)] if minus is not None else [])]
+    )
     low = SOLVER.solve(IntegerProgram(system, (), terms, maximise=False))
     high = SOLVER.solve(IntegerProgram(system, (), terms, maximise=True))
     assert low is not None and high is not None
@@ -61,4 +67,5 @@ def value(terms: Terms, point: Sequence[int]) -> int:
 
 def universe_of(**dimensions: Sequence[str]) -> Universe:
     from domain.reporting.tables import Dimension
+
     return Universe(tuple(Dimension(name, tuple(codes)) for name, codes in dimensions.items()))

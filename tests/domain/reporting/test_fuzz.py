@@ -23,21 +23,41 @@ QUARTERS = ("Q1", "Q2", "Q3")
 small_or_large = st.one_of(st.integers(0, 12), st.integers(0, 40))
 
 
-@settings(max_examples=scaled(default=4, full=12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=scaled(default=4, full=12),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.lists(small_or_large, min_size=12, max_size=12))
-def test_protected_quarters_and_year_to_date_pass_the_audit_over_the_whole_ledger(numbers: list[int]) -> None:
-    universe = universe_of(quarter=QUARTERS, organisation=("a", "b"), trafficking_type=("sex", "labor"))
+def test_protected_quarters_and_year_to_date_pass_the_audit_over_the_whole_ledger(
+    numbers: list[int],
+) -> None:
+    universe = universe_of(
+        quarter=QUARTERS, organisation=("a", "b"), trafficking_type=("sex", "labor")
+    )
     counts = dict(zip(universe.atoms(), numbers, strict=True))
     org = Classification.of(universe.dimension("organisation"))
     kind = Classification.of(universe.dimension("trafficking_type"))
     ledger = Ledger(universe)
     for i, quarter in enumerate(QUARTERS):
-        tables = [Table.of("clients", [org, kind], where={"quarter": quarter}, sensitive=["trafficking_type"])]
+        tables = [
+            Table.of(
+                "clients", [org, kind], where={"quarter": quarter}, sensitive=["trafficking_type"]
+            )
+        ]
         if i:
-            tables.append(Table.of("clients_ytd", [org, kind], where={"quarter": QUARTERS[:i + 1]},
-                                   sensitive=["trafficking_type"]))
+            tables.append(
+                Table.of(
+                    "clients_ytd",
+                    [org, kind],
+                    where={"quarter": QUARTERS[: i + 1]},
+                    sensitive=["trafficking_type"],
+                )
+            )
         try:
-            ledger = protect(ledger, Release(quarter, "2026.1", tuple(tables)), counts, SOLVER).ledger
+            ledger = protect(
+                ledger, Release(quarter, "2026.1", tuple(tables)), counts, SOLVER
+            ).ledger
         except ReleaseRefused:
             return  # refusing is allowed; releasing something unsafe is not
         published = [v for v in ledger.publications[-1].cells.values() if v is not None]
@@ -53,53 +73,83 @@ def brute_force_findings(ledger: Ledger, grand_total: int) -> set[tuple[object, 
     findings = set()
     for target in ledger_targets(ledger, system.rows):
         if target.categories:
-            possible = {i for i, terms in enumerate(target.categories) for p in points if value(terms, p) >= 1}
+            possible = {
+                i
+                for i, terms in enumerate(target.categories)
+                for p in points
+                if value(terms, p) >= 1
+            }
             if len(possible) == 1:
                 findings.add((target.kind, target.categories, "single_category"))
             continue
         values = {value(target.terms, p) for p in points}
         if 0 in values or (max(values) >= K and (not target.pin or len(values) >= 2)):
             continue
-        findings.add((target.kind, target.terms, "derivable_small" if max(values) < K else "pinned"))
+        findings.add(
+            (target.kind, target.terms, "derivable_small" if max(values) < K else "pinned")
+        )
     return findings
 
 
 def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
-    return [tuple(b - a - 1 for a, b in zip((-1, *cut), (*cut, total + parts - 1), strict=True))
-            for cut in itertools.combinations(range(total + parts - 1), parts - 1)]
+    return [
+        tuple(b - a - 1 for a, b in zip((-1, *cut), (*cut, total + parts - 1), strict=True))
+        for cut in itertools.combinations(range(total + parts - 1), parts - 1)
+    ]
 
 
 @settings(max_examples=scaled(default=15, full=40), deadline=None)
-@given(counts=st.lists(st.integers(0, 7), min_size=4, max_size=4),
-       hidden=st.lists(st.booleans(), min_size=8, max_size=8),
-       with_percentage=st.booleans())
-def test_the_audit_agrees_with_brute_force_enumeration(counts: list[int], hidden: list[bool],
-                                                       with_percentage: bool) -> None:
+@given(
+    counts=st.lists(st.integers(0, 7), min_size=4, max_size=4),
+    hidden=st.lists(st.booleans(), min_size=8, max_size=8),
+    with_percentage=st.booleans(),
+)
+def test_the_audit_agrees_with_brute_force_enumeration(
+    counts: list[int], hidden: list[bool], with_percentage: bool
+) -> None:
     universe = universe_of(organisation=("a", "b"), trafficking_type=("sex", "labor"))
-    table = Table.of("t", [Classification.of(universe.dimension("organisation")),
-                           Classification.of(universe.dimension("trafficking_type"))],
-                     sensitive=["trafficking_type"])
+    table = Table.of(
+        "t",
+        [
+            Classification.of(universe.dimension("organisation")),
+            Classification.of(universe.dimension("trafficking_type")),
+        ],
+        sensitive=["trafficking_type"],
+    )
     share = Percentage("share", ("t", ("a", "sex")), ("t", ("a", TOTAL)))
     release = Release("r", "2026.1", (table,), percentages=(share,) if with_percentage else ())
     truth = tuple(counts)
     values = tabulate(universe, truth, table)
     keys = [key for key in table.keys() if key != (TOTAL, TOTAL)]  # the grand total stays published
-    cells = {("t", key): None if key in keys and hidden[keys.index(key)] else v for key, v in values.items()}
+    cells = {
+        ("t", key): None if key in keys and hidden[keys.index(key)] else v
+        for key, v in values.items()
+    }
     percentages = {}
     if with_percentage:
         a_total = values[("a", TOTAL)]
-        percentages["share"] = None if a_total == 0 else (200 * values[("a", "sex")] + a_total) // (2 * a_total)
-    ledger = Ledger(universe).with_publication(Publication.of(universe, release, cells, percentages))
+        percentages["share"] = (
+            None if a_total == 0 else (200 * values[("a", "sex")] + a_total) // (2 * a_total)
+        )
+    ledger = Ledger(universe).with_publication(
+        Publication.of(universe, release, cells, percentages)
+    )
 
     expected = brute_force_findings(ledger, sum(truth))
     for hint in (truth, None):  # with the truth as the first witness and without it
         result = audit(ledger, SOLVER, hint)
-        got = {(f.kind, f.target.categories if f.target.categories else f.target.terms, f.reason)
-               for f in result.findings}
+        got = {
+            (f.kind, f.target.categories if f.target.categories else f.target.terms, f.reason)
+            for f in result.findings
+        }
         assert got == expected
 
 
-@settings(max_examples=scaled(default=4, full=10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=scaled(default=4, full=10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.lists(small_or_large, min_size=8, max_size=8))
 def test_linked_families_protected_together_pass_the_joint_audit(numbers: list[int]) -> None:
     """Two families over the same clients (the federal codebook's TIMS age group, consenting only
@@ -117,16 +167,42 @@ def test_linked_families_protected_together_pass_the_joint_audit(numbers: list[i
     for (o, c, g), n in truth.items():
         tims_counts[(o, g if c == "yes" else "withheld")] += n
         hud_counts[(o, g)] += n
-    cells = (tuple(link.select({"organisation": o, "consent": "no"} if g == "withheld" else
-                               {"organisation": o, "consent": "yes", "age_group": g}) for o, g in tims.atoms()),
-             tuple(link.select({"organisation": o, "age_group": g}) for o, g in hud.atoms()))
+    cells = (
+        tuple(
+            link.select(
+                {"organisation": o, "consent": "no"}
+                if g == "withheld"
+                else {"organisation": o, "consent": "yes", "age_group": g}
+            )
+            for o, g in tims.atoms()
+        ),
+        tuple(link.select({"organisation": o, "age_group": g}) for o, g in hud.atoms()),
+    )
     org = Classification.of(tims.dimension("organisation"))
-    consenting = Classification.grouping("age_group", "age_group", {"minor": ["minor"], "adult": ["adult"]})
+    consenting = Classification.grouping(
+        "age_group", "age_group", {"minor": ["minor"], "adult": ["adult"]}
+    )
     served = Classification.grouping("served", "age_group", {"all": ["minor", "adult", "withheld"]})
-    releases = (Release("Q1", "2026.1", (Table.of("tims_age_group", [org, consenting]),
-                                         Table.of("tims_served", [org, served]))),
-                Release("Q1", "2026.1", (Table.of("hud", [Classification.of(hud.dimension("organisation")),
-                                                         Classification.of(hud.dimension("age_group"))]),)))
+    releases = (
+        Release(
+            "Q1",
+            "2026.1",
+            (Table.of("tims_age_group", [org, consenting]), Table.of("tims_served", [org, served])),
+        ),
+        Release(
+            "Q1",
+            "2026.1",
+            (
+                Table.of(
+                    "hud",
+                    [
+                        Classification.of(hud.dimension("organisation")),
+                        Classification.of(hud.dimension("age_group")),
+                    ],
+                ),
+            ),
+        ),
+    )
     linked = Linked((Ledger(tims), Ledger(hud)), link, cells)
     try:
         protected = protect_linked(linked, releases, (tims_counts, hud_counts), truth, SOLVER)

@@ -16,7 +16,9 @@ def test_a_named_union_of_codes_is_classified_like_a_code() -> None:
     rows = [Row(tuple((atom, 1) for atom in range(universe.size)), 30, 30)]
     minors_of_a = ((0, 1), (1, 1))  # organisation a, bands 0-11 and 12-17
     plain = ledger_targets(Ledger(universe), rows)
-    assert minors_of_a not in {t.terms for t in plain}  # control: no cell of the codes alone is this union
+    assert minors_of_a not in {
+        t.terms for t in plain
+    }  # control: no cell of the codes alone is this union
     cells = {t.coordinates: t.terms for t in ledger_targets(Ledger(universe), rows, unions=MINOR)}
     assert cells[(("organisation", "a"), ("band", "minor"))] == minors_of_a
     assert cells[(("organisation", "*"), ("band", "minor"))] == ((0, 1), (1, 1), (3, 1), (4, 1))

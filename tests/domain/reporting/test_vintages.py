@@ -20,7 +20,14 @@ def test_an_era_opens_with_its_late_records_and_only_on_demand_with_departures()
     assert vintages.opened(("v0",), departures=False) == ("v0", "v1")
     assert vintages.opened(("v0",), departures=True) == ("v0", "v1", "v0-1")
     # a lifetime that ended already cannot end again
-    assert vintages.opened(("v0", "v1", "v0-1"), departures=True) == ("v0", "v1", "v0-1", "v2", "v0-2", "v1-2")
+    assert vintages.opened(("v0", "v1", "v0-1"), departures=True) == (
+        "v0",
+        "v1",
+        "v0-1",
+        "v2",
+        "v0-2",
+        "v1-2",
+    )
 
 
 @pytest.mark.parametrize("code", ["v", "w0", "v1-1", "v2-1", "v0-", "v0-1-2"])
@@ -37,9 +44,23 @@ def test_an_old_publication_is_widened_to_the_versions_it_counted_that_have_gone
     later = Universe((Dimension("vintage", ("v0", "v1", "v0-1")), Dimension("kind", ("a", "b"))))
     widened = vintages.widened(publication, later)
     assert {s[0] for s in widened.selections.values()} == {frozenset({"v0", "v0-1"})}
-    assert vintages.widened(widened, later).selections == widened.selections  # already as wide as it gets
+    assert (
+        vintages.widened(widened, later).selections == widened.selections
+    )  # already as wide as it gets
     # control: a publication made in era 1 did not count the versions gone by then
-    made_in_era_one = Publication.of(later, Release("r1", "1", (Table.of(
-        "t", [Classification.of(then.dimension("kind"))], where={"vintage": ["v0", "v1"]}),)),
-        {("t", key): 1 for key in table.keys()})
+    made_in_era_one = Publication.of(
+        later,
+        Release(
+            "r1",
+            "1",
+            (
+                Table.of(
+                    "t",
+                    [Classification.of(then.dimension("kind"))],
+                    where={"vintage": ["v0", "v1"]},
+                ),
+            ),
+        ),
+        {("t", key): 1 for key in table.keys()},
+    )
     assert vintages.widened(made_in_era_one, later).selections == made_in_era_one.selections

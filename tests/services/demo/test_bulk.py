@@ -37,7 +37,9 @@ async def read_log(store: PostgresEventStore) -> dict[tuple[str, str], list[Any]
     """Every stream: (version, event, metadata), in version order."""
     found: dict[tuple[str, str], list[Any]] = defaultdict(list)
     after = LOG_START
-    while batch := await store.read_all(after, limit=1000, precise=True):  # not held back by other connections
+    while batch := await store.read_all(
+        after, limit=1000, precise=True
+    ):  # not held back by other connections
         for r in batch:
             found[(r.tenant_id, str(r.stream_id))].append((r.version, r.event, r.metadata))
         after = batch[-1].log_position
@@ -56,12 +58,15 @@ def events_of(log: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], li
 
 
 @pytest.mark.parametrize(("rich", "cases"), [(False, CASES), (True, 10)], ids=["default", "rich"])
-async def test_the_bulk_path_writes_the_streams_the_use_cases_write(case_store, clean_pool, keyring, rich,
-                                                                    cases) -> None:
+async def test_the_bulk_path_writes_the_streams_the_use_cases_write(
+    case_store, clean_pool, keyring, rich, cases
+) -> None:
     plan = demo_plan(seed=SEED, cases=cases, today=TODAY, rich=rich)
     assert plan.summary.transferred > 0  # the step that writes two streams is covered
 
-    await seed_demo(demo_use_cases(case_store, TODAY), cases=cases, seed=SEED, today=TODAY, rich=rich)
+    await seed_demo(
+        demo_use_cases(case_store, TODAY), cases=cases, seed=SEED, today=TODAY, rich=rich
+    )
     through_use_cases = await read_log(case_store)
 
     await clean_pool.execute("TRUNCATE haven.events, haven.streams")
@@ -78,27 +83,42 @@ async def test_the_bulk_path_writes_the_streams_the_use_cases_write(case_store, 
     assert result.streams == len(plan.streams)
     for key, rows in bulk.items():  # one metadata per stream: the opening step's
         first = through_use_cases[key][0][2]
-        assert {(m.actor_id, m.correlation_id) for _, _, m in rows} == {(first.actor_id, first.correlation_id)}, key
+        assert {(m.actor_id, m.correlation_id) for _, _, m in rows} == {
+            (first.actor_id, first.correlation_id)
+        }, key
     report = await verify_store(clean_pool, keyring)
     assert report.ok and report.events == plan.summary.events
 
 
 @pytest.mark.parametrize("rich", [False, True], ids=["default", "rich"])
 async def test_seed_demo_bulk_returns_the_plans_summary(case_store, rich) -> None:
-    summary = await seed_demo_bulk(case_store, cases=8, seed=SEED, today=TODAY, organisations=("org-harbor",),
-                                   rich=rich)
-    assert summary == demo_plan(seed=SEED, cases=8, today=TODAY, organisations=("org-harbor",), rich=rich).summary
+    summary = await seed_demo_bulk(
+        case_store, cases=8, seed=SEED, today=TODAY, organisations=("org-harbor",), rich=rich
+    )
+    assert (
+        summary
+        == demo_plan(
+            seed=SEED, cases=8, today=TODAY, organisations=("org-harbor",), rich=rich
+        ).summary
+    )
     assert await case_store.pool.fetchval("SELECT count(*) FROM haven.events") == summary.events
 
 
-async def test_steps_added_to_a_script_are_decided_and_a_step_off_the_plan_is_refused(case_store) -> None:
+async def test_steps_added_to_a_script_are_decided_and_a_step_off_the_plan_is_refused(
+    case_store,
+) -> None:
     plan = demo_plan(seed=SEED, cases=3, today=TODAY, organisations=("org-harbor",))
     script = plan.scripts[0]
     last = script[-1]
     supervisor = Actor("supervisor-harbor", "org-harbor", "bench")
-    reassign = Step("assign", supervisor, last.case_id,
-                    cmd.AssignCase(worker_id="worker-elsewhere", team_id="team-elsewhere", assigned_on=TODAY),
-                    last.version, last.version + 1)
+    reassign = Step(
+        "assign",
+        supervisor,
+        last.case_id,
+        cmd.AssignCase(worker_id="worker-elsewhere", team_id="team-elsewhere", assigned_on=TODAY),
+        last.version,
+        last.version + 1,
+    )
     result = await write_scripts(case_store, [(*script, reassign)], TODAY)
     assert result.states[("org-harbor", last.case_id)].team_id == "team-elsewhere"
     recorded = await case_store.read_stream("org-harbor", uuid.UUID(last.case_id))
@@ -112,5 +132,6 @@ async def test_steps_added_to_a_script_are_decided_and_a_step_off_the_plan_is_re
         await write_plan(case_store, plan._replace(streams=tampered))
     case_ids = {step.case_id for script in plan.scripts[1:] for step in script}
     written = await case_store.pool.fetchval(
-        "SELECT count(*) FROM haven.streams WHERE stream_id = ANY($1::uuid[])", list(case_ids))
+        "SELECT count(*) FROM haven.streams WHERE stream_id = ANY($1::uuid[])", list(case_ids)
+    )
     assert written == 0  # refused before anything of theirs was appended

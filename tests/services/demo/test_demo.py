@@ -42,15 +42,21 @@ class Seeded(NamedTuple):
     streams: Mapping[tuple[str, str], tuple[DomainEvent, ...]]  # read back from PostgreSQL
 
 
-async def read_every_stream(store: PostgresEventStore) -> dict[tuple[str, str], tuple[DomainEvent, ...]]:
+async def read_every_stream(
+    store: PostgresEventStore,
+) -> dict[tuple[str, str], tuple[DomainEvent, ...]]:
     found: dict[tuple[str, str], list[tuple[int, DomainEvent]]] = defaultdict(list)
     after = LOG_START
     while batch := await store.read_all(after, limit=1000):
         for recorded in batch:
-            found[(recorded.tenant_id, str(recorded.stream_id))].append((recorded.version, recorded.event))
+            found[(recorded.tenant_id, str(recorded.stream_id))].append(
+                (recorded.version, recorded.event)
+            )
         after = batch[-1].log_position
-    return {key: tuple(event for _, event in sorted(events, key=lambda pair: pair[0]))
-            for key, events in found.items()}
+    return {
+        key: tuple(event for _, event in sorted(events, key=lambda pair: pair[0]))
+        for key, events in found.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +87,7 @@ def age_band(age: int) -> str:
 
 # -- the pure plan --------------------------------------------------------------------------
 
+
 def test_the_same_seed_plans_the_same_commands_and_events():
     first, second = demo_plan(SEED, CASES, TODAY), demo_plan(SEED, CASES, TODAY)
     assert first.scripts == second.scripts
@@ -93,7 +100,9 @@ def test_the_plan_is_anchored_on_today_and_spans_two_years_of_quarters():
     plan = demo_plan(SEED, CASES, TODAY)
     days = [value for events in plan.streams.values() for e in events for value in dates_in(e)]
     assert max(days) <= TODAY
-    intakes = [e.intake.intake_on for e in events_of(plan.streams, ev.CaseOpened) if not e.transferred_in]
+    intakes = [
+        e.intake.intake_on for e in events_of(plan.streams, ev.CaseOpened) if not e.transferred_in
+    ]
     assert min(intakes) >= TODAY - dt.timedelta(days=731)
     assert len({(d.year, (d.month - 1) // 3) for d in intakes}) >= 7
     later = demo_plan(SEED, CASES, TODAY + dt.timedelta(days=365))
@@ -113,6 +122,7 @@ def test_small_and_empty_plans():
 
 
 # -- the seeded database ----------------------------------------------------------------------
+
 
 def test_the_database_holds_exactly_the_planned_events(seeded):
     plan = demo_plan(SEED, CASES, TODAY)
@@ -135,7 +145,9 @@ def test_the_summary_counts_cases_organisations_and_paths(seeded, states):
 
 def test_every_referral_status_appears(seeded, states):
     assert list(seeded.summary.referral_statuses) == list(REFERRAL_STATUSES)
-    assert all(n > 0 for n in seeded.summary.referral_statuses.values()), seeded.summary.referral_statuses
+    assert all(n > 0 for n in seeded.summary.referral_statuses.values()), (
+        seeded.summary.referral_statuses
+    )
     referrals = [r for s in states.values() for r in s.referrals.values()]
     assert {r.proposed.kind for r in referrals} == {"internal", "external"}
     declines = events_of(seeded.streams, ev.ReferralStatusChanged)
@@ -150,7 +162,9 @@ def test_every_stream_folds_to_a_valid_state(states):
 
 def test_trafficking_types_ages_and_demographics_vary(states):
     opened = [s for s in states.values() if not s.transferred_in]
-    assert {s.trafficking.trafficking_type for s in opened} == set(CURRENT.codes("trafficking_type"))
+    assert {s.trafficking.trafficking_type for s in opened} == set(
+        CURRENT.codes("trafficking_type")
+    )
     ages = [s.age_on(s.intake.intake_on) for s in opened]
     assert {age_band(a) for a in ages} == set(AGE_BANDS)
     assert any(a < 18 for a in ages) and any(a >= 18 for a in ages)
@@ -170,8 +184,13 @@ def test_consents_services_outcomes_and_immigration_vary(seeded, states):
     assert any(c.revoked is None and c.granted.expires_on < TODAY for c in consents)
     assert any(c.granted.signed_by == "guardian" for c in consents)
     assert {s.statistics_consent for s in states.values()} >= {True, False}
-    assert {s.category for st in states.values() for s in st.services} == CURRENT.codes("service_category")
-    assert any(len(s.outcomes) >= 3 and s.outcomes[0].scores != s.outcomes[-1].scores for s in states.values())
+    assert {s.category for st in states.values() for s in st.services} == CURRENT.codes(
+        "service_category"
+    )
+    assert any(
+        len(s.outcomes) >= 3 and s.outcomes[0].scores != s.outcomes[-1].scores
+        for s in states.values()
+    )
     milestones = [m for s in states.values() for m in s.milestones.values()]
     assert {m.kind for m in milestones} == set(IMMIGRATION_MACHINES)
     assert any(len(m.history) >= 3 for m in milestones)
@@ -181,7 +200,9 @@ def test_consents_services_outcomes_and_immigration_vary(seeded, states):
 
 def test_closures_reopenings_and_transfers(seeded, states):
     closures = events_of(seeded.streams, ev.CaseClosed)
-    assert len({c.reason for c in closures}) >= 5 and len({c.living_situation for c in closures}) >= 4
+    assert (
+        len({c.reason for c in closures}) >= 5 and len({c.living_situation for c in closures}) >= 4
+    )
     reopened = [s for s in states.values() if s.enrolments > 1]
     assert reopened and all(s.enrolled_on > s.intake.intake_on for s in reopened)
     for (org, _), state in states.items():
@@ -190,13 +211,22 @@ def test_closures_reopenings_and_transfers(seeded, states):
         transfer = state.transfer
         assert state.closure.reason == "transferred" and transfer.recipient_organisation != org
         received = states[(transfer.recipient_organisation, transfer.receiving_case_id)]
-        assert received.transferred_in and received.organisation_id == transfer.recipient_organisation
+        assert (
+            received.transferred_in and received.organisation_id == transfer.recipient_organisation
+        )
         assert (received.identity is not None) == ("identity" in transfer.released_categories)
-        assert (received.demographics is not None) == ("demographics" in transfer.released_categories)
+        assert (received.demographics is not None) == (
+            "demographics" in transfer.released_categories
+        )
         consent = state.consents[transfer.consent_id].granted
-        assert (consent.purpose, consent.recipient_organisation) == ("case_transfer", transfer.recipient_organisation)
+        assert (consent.purpose, consent.recipient_organisation) == (
+            "case_transfer",
+            transfer.recipient_organisation,
+        )
     received = [s for s in states.values() if s.transferred_in]
-    assert any(s.identity is None for s in received) and any(s.identity is not None for s in received)
+    assert any(s.identity is None for s in received) and any(
+        s.identity is not None for s in received
+    )
 
 
 # -- nothing real --------------------------------------------------------------------------
@@ -252,7 +282,9 @@ def test_no_text_looks_like_a_real_phone_number(seeded):
 
 def test_the_checker_flags_a_real_looking_number():
     event = ev.CaseReopened(reopened_on=TODAY, reason="call 212-555-7788")
-    assert any(PHONE_LIKE.search(text) and not FICTIONAL_PHONE.match(text) for _, text in strings_in(event))
+    assert any(
+        PHONE_LIKE.search(text) and not FICTIONAL_PHONE.match(text) for _, text in strings_in(event)
+    )
 
 
 def test_names_are_obviously_fictitious(states):
@@ -261,5 +293,11 @@ def test_names_are_obviously_fictitious(states):
     for identity in names:
         assert re.fullmatch(r"Client [A-Z][a-z]+ \d{4}", identity.preferred_name)
         assert identity.legal_name is None or identity.legal_name.startswith("DEMO ")
-    emails = [c.detail for s in states.values() if s.contact for c in s.contact.channels if c.channel == "email"]
+    emails = [
+        c.detail
+        for s in states.values()
+        if s.contact
+        for c in s.contact.channels
+        if c.channel == "email"
+    ]
     assert emails and all(e.endswith("@example.org") for e in emails)

@@ -24,10 +24,22 @@ def unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def claims(issuer: str = "haven-local", audience: Any = "haven", **overrides: Any) -> dict[str, Any]:
+def claims(
+    issuer: str = "haven-local", audience: Any = "haven", **overrides: Any
+) -> dict[str, Any]:
     """Valid claims at NOW for one hour; an override of None removes that claim."""
-    base = {"iss": issuer, "aud": audience, "sub": "worker-1", "org": "org-a", "roles": ["caseworker"],
-            "team": "team-1", "iat": NOW, "nbf": NOW, "exp": NOW + 3600, "jti": "token-1"}
+    base = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": "worker-1",
+        "org": "org-a",
+        "roles": ["caseworker"],
+        "team": "team-1",
+        "iat": NOW,
+        "nbf": NOW,
+        "exp": NOW + 3600,
+        "jti": "token-1",
+    }
     base.update(overrides)
     return {name: value for name, value in base.items() if value is not None}
 
@@ -40,7 +52,9 @@ def signed(key: Any, payload: dict[str, Any], *, alg: str, kid: str | None, **he
 
 
 def compact(header: dict[str, Any], payload: dict[str, Any], signature: bytes) -> str:
-    segments = [b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, payload)]
+    segments = [
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, payload)
+    ]
     return ".".join([*segments, b64url(signature)])
 
 

@@ -32,7 +32,9 @@ def test_the_local_kid_is_the_thumbprint_of_the_public_key():
 def public_jwk(private, **extra):
     public = private.public_key()
     algorithm = {rsa.RSAPublicKey: RSAAlgorithm, ec.EllipticCurvePublicKey: ECAlgorithm}
-    to_jwk = next((a.to_jwk for kind, a in algorithm.items() if isinstance(public, kind)), OKPAlgorithm.to_jwk)
+    to_jwk = next(
+        (a.to_jwk for kind, a in algorithm.items() if isinstance(public, kind)), OKPAlgorithm.to_jwk
+    )
     return {**to_jwk(public, as_dict=True), "kid": "k", **extra}
 
 
@@ -56,26 +58,45 @@ def test_a_key_fits_only_the_algorithms_of_its_type_curve_and_alg(rsa_key):
     assert p384.fits("ES384") and not p384.fits("ES256")
 
 
-@pytest.mark.parametrize("make", [
-    lambda k: {"kty": "oct", "k": "c2VjcmV0", "kid": "k"},                         # symmetric
-    lambda k: public_jwk(k, use="enc"),                                             # encryption key
-    lambda k: public_jwk(k, key_ops=["encrypt"]),
-    lambda k: {name: v for name, v in public_jwk(k).items() if name != "kid"},      # no kid
-    lambda k: public_jwk(k, alg="HS256"),                                           # alg of another type
-    lambda k: public_jwk(k, alg="RSA-OAEP"),
-    lambda k: RSAAlgorithm.to_jwk(k, as_dict=True) | {"kid": "k"},                  # private key published
-    lambda k: public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=1024)),  # too short
-    lambda k: public_jwk(ec.generate_private_key(ec.SECP521R1())),                  # curve not allowed
-    lambda k: {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "k"},                 # nonsense numbers
-    lambda k: "not a key",
-], ids=["oct", "use-enc", "key-ops", "no-kid", "alg-hs256", "alg-rsa-oaep", "private", "rsa-1024", "p-521",
-        "nonsense", "string"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda k: {"kty": "oct", "k": "c2VjcmV0", "kid": "k"},  # symmetric
+        lambda k: public_jwk(k, use="enc"),  # encryption key
+        lambda k: public_jwk(k, key_ops=["encrypt"]),
+        lambda k: {name: v for name, v in public_jwk(k).items() if name != "kid"},  # no kid
+        lambda k: public_jwk(k, alg="HS256"),  # alg of another type
+        lambda k: public_jwk(k, alg="RSA-OAEP"),
+        lambda k: RSAAlgorithm.to_jwk(k, as_dict=True) | {"kid": "k"},  # private key published
+        lambda k: public_jwk(
+            rsa.generate_private_key(public_exponent=65537, key_size=1024)
+        ),  # too short
+        lambda k: public_jwk(ec.generate_private_key(ec.SECP521R1())),  # curve not allowed
+        lambda k: {"kty": "RSA", "n": "AQAB", "e": "AQAB", "kid": "k"},  # nonsense numbers
+        lambda k: "not a key",
+    ],
+    ids=[
+        "oct",
+        "use-enc",
+        "key-ops",
+        "no-kid",
+        "alg-hs256",
+        "alg-rsa-oaep",
+        "private",
+        "rsa-1024",
+        "p-521",
+        "nonsense",
+        "string",
+    ],
+)
 def test_keys_that_must_not_verify_are_skipped(rsa_key, make):
     assert parse_jwk(make(rsa_key)) is None
 
 
 def test_a_key_set_must_be_an_object_with_keys(rsa_key):
-    assert list(parse_jwks({"keys": [public_jwk(rsa_key), {"kty": "oct", "k": "eA", "kid": "s"}]})) == ["k"]
+    assert list(
+        parse_jwks({"keys": [public_jwk(rsa_key), {"kty": "oct", "k": "eA", "kid": "s"}]})
+    ) == ["k"]
     for document in (b"[]", b"{", b'{"keys": {}}', "null"):
         with pytest.raises(JwksError):
             parse_jwks(document)

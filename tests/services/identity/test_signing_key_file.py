@@ -61,6 +61,10 @@ def test_the_published_key_set_holds_no_private_material(tmp_path):
 async def test_settings_without_oidc_give_the_local_verifier(tmp_path):
     settings = Settings.from_environ({"HAVEN_DATA_DIR": str(tmp_path)})
     verifier = verifier_from_settings(settings)
-    assert (verifier.issuer, verifier.audience, verifier.algorithms) == ("haven-local", "haven", {"EdDSA"})
+    assert (verifier.issuer, verifier.audience, verifier.algorithms) == (
+        "haven-local",
+        "haven",
+        {"EdDSA"},
+    )
     token = LocalIssuer.open(tmp_path).mint("u", "org-a", ["admin"])
     assert (await verifier.verify(token)).roles == {"admin"}

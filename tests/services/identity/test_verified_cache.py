@@ -35,7 +35,9 @@ async def test_a_repeated_token_is_verified_once(issuer, monkeypatch) -> None:
     first = await verifier.verify(token)
     assert await verifier.verify(token) == first
     assert len(decoded) == 1
-    await verifier.verify(issuer.mint("worker-2", "org-a", ["caseworker"], "team-1"))  # control: another token
+    await verifier.verify(
+        issuer.mint("worker-2", "org-a", ["caseworker"], "team-1")
+    )  # control: another token
     assert len(decoded) == 2
 
 
@@ -53,5 +55,7 @@ async def test_a_tampered_copy_of_a_cached_token_is_refused(issuer) -> None:
     token = issuer.mint("worker-1", "org-a", ["caseworker"], "team-1")
     await verifier.verify(token)
     header, payload, signature = token.split(".")
-    forged = ".".join([header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
+    forged = ".".join(
+        [header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")]
+    )
     assert await refused(verifier, forged) in {"bad-signature", "malformed"}

@@ -45,8 +45,9 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
 
 
 @contextlib.asynccontextmanager
-async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES, seed: int = 5
-                      ) -> AsyncIterator[PostgresEventStore]:
+async def seeded_demo(
+    pool: asyncpg.Pool, key_file, cases: int = CASES, seed: int = 5
+) -> AsyncIterator[PostgresEventStore]:
     """An empty log seeded with the demo data, and its reporting inputs projected."""
     await empty_log_and_read_models(pool)
     keyring = Keyring(FileKeyProvider(key_file))
@@ -54,13 +55,17 @@ async def seeded_demo(pool: asyncpg.Pool, key_file, cases: int = CASES, seed: in
     await seed_demo_bulk(store, cases=cases, seed=seed, today=TODAY)
     factories = projection_factories(keyring, store)
     await rebuild(store, pool, factories["federal_inputs"])
-    await rebuild(store, pool, factories["cases"])  # the case views the reporting role must not read
+    await rebuild(
+        store, pool, factories["cases"]
+    )  # the case views the reporting role must not read
     yield store
     await store.close()
 
 
 @pytest.fixture
-async def job(demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url: str) -> FederalReportJob:
+async def job(
+    demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url: str
+) -> FederalReportJob:
     await reset_reporting(pool)
     await empty_ledger(pool)
     return FederalReportJob(reporting_url, solver=SOLVER)
@@ -83,7 +88,14 @@ async def disclosure_policy(pool: asyncpg.Pool, **numbers: object) -> AsyncItera
     finally:
         await pool.execute(
             "UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2, requester_budget = $3, "
-            "noise_floor = $4, set_by = 'default'", *msgspec.structs.astuple(DEFAULT_POLICY))
+            "noise_floor = $4, set_by = 'default'",
+            *msgspec.structs.astuple(DEFAULT_POLICY),
+        )
 
 
-PERMISSIVE = {"lifetime_epsilon": 1000, "max_epsilon_per_release": 1000, "requester_budget": 1000, "noise_floor": 0}
+PERMISSIVE = {
+    "lifetime_epsilon": 1000,
+    "max_epsilon_per_release": 1000,
+    "requester_budget": 1000,
+    "noise_floor": 0,
+}

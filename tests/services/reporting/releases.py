@@ -26,6 +26,8 @@ class Releasing(Protocol):
     """What makes a release: the job itself, or the API in front of it."""
 
     async def run(self, period: str, organisation: str | None = None) -> dict[str, Any]: ...
+
+
 SCRATCH = "test_saved_ledgers"
 LEDGER_TABLES = ("releases", "publications")
 
@@ -52,22 +54,26 @@ class Releases:
             await empty_ledger(pool)
         for n in range(done, len(runs)):
             documents = [*documents, await job.run(*runs[n])]
-            self._kept[(data, runs[:n + 1])] = (await _save(pool, len(self._kept)), documents)
+            self._kept[(data, runs[: n + 1])] = (await _save(pool, len(self._kept)), documents)
         return copy.deepcopy(documents)  # a test may change what it was given
 
 
 async def empty_ledger(db: asyncpg.Pool | asyncpg.Connection) -> None:
     # append-only tables refuse DELETE; TRUNCATE (the test's superuser) starts a fresh ledger, of
     # both modes (a period released in one refuses the other)
-    await db.execute("TRUNCATE reporting_ledger.publications, reporting_ledger.releases, "
-                     "dp.requester_spends, dp.spends, dp.balances, dp.releases")
+    await db.execute(
+        "TRUNCATE reporting_ledger.publications, reporting_ledger.releases, "
+        "dp.requester_spends, dp.spends, dp.balances, dp.releases"
+    )
 
 
 async def _save(pool: asyncpg.Pool, number: int) -> str:
     name = f"ledger_{number}"
     await pool.execute(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH}")
     for table in LEDGER_TABLES:
-        await pool.execute(f"CREATE TABLE {SCRATCH}.{name}_{table} AS TABLE reporting_ledger.{table}")
+        await pool.execute(
+            f"CREATE TABLE {SCRATCH}.{name}_{table} AS TABLE reporting_ledger.{table}"
+        )
     return name
 
 
@@ -75,5 +81,7 @@ async def _restore(pool: asyncpg.Pool, name: str) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await empty_ledger(conn)
         for table in LEDGER_TABLES:
-            await conn.execute(f"INSERT INTO reporting_ledger.{table} OVERRIDING SYSTEM VALUE "
-                               f"SELECT * FROM {SCRATCH}.{name}_{table}")
+            await conn.execute(
+                f"INSERT INTO reporting_ledger.{table} OVERRIDING SYSTEM VALUE "
+                f"SELECT * FROM {SCRATCH}.{name}_{table}"
+            )

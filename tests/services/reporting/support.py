@@ -12,7 +12,13 @@ import asyncpg
 
 from domain.reporting.audit import audit
 from domain.reporting.families import BASE_DIMENSIONS, FamilyState, linked_families
-from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, SERVICE_CATEGORIES, VERSION, output_tables
+from domain.reporting.federal_codebook import (
+    CATEGORIES,
+    FAMILIES,
+    SERVICE_CATEGORIES,
+    VERSION,
+    output_tables,
+)
 from domain.reporting.ledger import Ledger
 from domain.reporting.linked import Linked
 from domain.reporting.stored import merge_universe, publication_from_json, stored_universe
@@ -45,14 +51,20 @@ async def stored_linked(pool: asyncpg.Pool) -> dict[int, Linked]:
     states: dict[int, dict[str, FamilyState]] = defaultdict(dict)
     for row in rows:
         family = next(f for f in FAMILIES if f.name == row["family"])
-        state = states[row["fiscal_year"]].setdefault(family.name, FamilyState(family, row["fiscal_year"]))
+        state = states[row["fiscal_year"]].setdefault(
+            family.name, FamilyState(family, row["fiscal_year"])
+        )
         data = json.loads(row["d"])
         state.publications.append(publication_from_json(data))
         state.stored_universes.append(stored_universe(data))
     linked = {}
     for year, by_family in states.items():
-        organisations = sorted({o for st in by_family.values() for u in st.stored_universes for o in u["organisation"]})
-        linked[year] = linked_families([by_family[f.name] for f in FAMILIES if f.name in by_family], organisations)
+        organisations = sorted(
+            {o for st in by_family.values() for u in st.stored_universes for o in u["organisation"]}
+        )
+        linked[year] = linked_families(
+            [by_family[f.name] for f in FAMILIES if f.name in by_family], organisations
+        )
     return linked
 
 
@@ -66,10 +78,14 @@ async def audit_whole_ledger(pool: asyncpg.Pool) -> list[str]:
 
 
 async def ledger_snapshot(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
-    releases = await pool.fetch("SELECT release_no, period, scope, revision, document::text, ledger_hash "
-                                "FROM reporting_ledger.releases ORDER BY release_no")
-    publications = await pool.fetch("SELECT release_no, family, fiscal_year, definition::text "
-                                    "FROM reporting_ledger.publications ORDER BY release_no, family")
+    releases = await pool.fetch(
+        "SELECT release_no, period, scope, revision, document::text, ledger_hash "
+        "FROM reporting_ledger.releases ORDER BY release_no"
+    )
+    publications = await pool.fetch(
+        "SELECT release_no, family, fiscal_year, definition::text "
+        "FROM reporting_ledger.publications ORDER BY release_no, family"
+    )
     return [tuple(r) for r in releases] + [tuple(p) for p in publications]
 
 
@@ -81,21 +97,69 @@ def counts_of(document: Mapping[str, Any]) -> Iterable[int | None]:
 
 # -- the output scan ------------------------------------------------------------------------------
 
-UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+UUID = re.compile(
+    r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
 HEX = re.compile(r"\b[0-9a-fA-F]{16,}\b")
 BASE64ISH = re.compile(r"(?=[A-Za-z0-9+/=]*\d)(?=[A-Za-z0-9+/=]*[A-Za-z])[A-Za-z0-9+/=]{20,}")
-DATE = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}\b(?!\d)"
-                  r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d", re.IGNORECASE)
+DATE = re.compile(
+    r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}\b(?!\d)"
+    r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d",
+    re.IGNORECASE,
+)
 QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 # strings a release may contain: codes, table and dimension names, fixed words of the certificate
-ALLOWED = ({*output_tables(), *SERVICE_CATEGORIES, *CATEGORIES, "service_type", "total", VERSION,
-            "ovc_tims", "hhs_otip", "voca", "hud", "quarter", "fiscal_year_to_date", "fiscal_year", "all",
-            "passed", "period", "codebook_version", "tables", "name", "program", "coverage", "cells", "dims", "count",
-            "certificate", "scope", "revision", "method", "k", "minimum_reporting_unit", "ledger_hash", "audit",
-            "result", "families", "targets", "solves", "publications_audited", "code_version", "package", "commit",
-            "privacy_budget_spent", "threshold k=11 with complementary suppression and an exact integer audit",
-            "status", "published", "suppressed", "withheld", "table", "withheld_note", WITHHELD_NOTE}
-           | {code for codes in CATEGORIES.values() for code in codes})
+ALLOWED = {
+    *output_tables(),
+    *SERVICE_CATEGORIES,
+    *CATEGORIES,
+    "service_type",
+    "total",
+    VERSION,
+    "ovc_tims",
+    "hhs_otip",
+    "voca",
+    "hud",
+    "quarter",
+    "fiscal_year_to_date",
+    "fiscal_year",
+    "all",
+    "passed",
+    "period",
+    "codebook_version",
+    "tables",
+    "name",
+    "program",
+    "coverage",
+    "cells",
+    "dims",
+    "count",
+    "certificate",
+    "scope",
+    "revision",
+    "method",
+    "k",
+    "minimum_reporting_unit",
+    "ledger_hash",
+    "audit",
+    "result",
+    "families",
+    "targets",
+    "solves",
+    "publications_audited",
+    "code_version",
+    "package",
+    "commit",
+    "privacy_budget_spent",
+    "threshold k=11 with complementary suppression and an exact integer audit",
+    "status",
+    "published",
+    "suppressed",
+    "withheld",
+    "table",
+    "withheld_note",
+    WITHHELD_NOTE,
+} | {code for codes in CATEGORIES.values() for code in codes}
 CERTIFIED_HASH_KEYS = {("certificate", "ledger_hash"), ("certificate", "code_version", "commit")}
 
 
@@ -111,8 +175,12 @@ def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str
         yield path, value
 
 
-def scan_document(document: Mapping[str, Any], identifiers: Iterable[str], scope: str = "all",
-                  package_version: str | None = None) -> list[str]:
+def scan_document(
+    document: Mapping[str, Any],
+    identifiers: Iterable[str],
+    scope: str = "all",
+    package_version: str | None = None,
+) -> list[str]:
     """Every string of a JSON release that is not a code, a fixed word or a certified hash."""
     problems = []
     known = {i.lower() for i in identifiers if i}
@@ -141,7 +209,12 @@ def scan_text(text: str, identifiers: Iterable[str], allow: Iterable[str] = ()) 
         text = text.replace(allowed, "")
     lowered = text.lower()
     problems = [f"identifier {i[:4]}..." for i in identifiers if i and i.lower() in lowered]
-    for name, pattern in (("uuid", UUID), ("hash", HEX), ("opaque token", BASE64ISH), ("date", DATE)):
+    for name, pattern in (
+        ("uuid", UUID),
+        ("hash", HEX),
+        ("opaque token", BASE64ISH),
+        ("date", DATE),
+    ):
         if pattern.search(text):
             problems.append(name)
     return problems

@@ -39,46 +39,82 @@ PERIOD = Period.parse(QUARTER)
 
 
 def clients(count: int, *, consent: bool = True, sex: bool, woman: bool) -> dict[str, Any]:
-    return {"organisation": ORG, "quarter": QUARTER, "new_in_fiscal_year": True, "entered": False,
-            "entry_type": None, "closed": False, "closure_reason": None, "living_situation": None,
-            "referred_on": None, "victim_status": "confirmed" if sex else "strong_indicators",
-            "trafficking_type": "sex" if sex else "labor", "age_group": "adult", "age_band": "25-34",
-            "gender": "woman" if woman else "man", "citizenship": "foreign_national", "statistics_consent": consent,
-            "enrolled_at_end": True, "obtained_continued_presence": False, "obtained_t_visa": False,
-            "obtained_hhs_letter": False, "clients": count}
+    return {
+        "organisation": ORG,
+        "quarter": QUARTER,
+        "new_in_fiscal_year": True,
+        "entered": False,
+        "entry_type": None,
+        "closed": False,
+        "closure_reason": None,
+        "living_situation": None,
+        "referred_on": None,
+        "victim_status": "confirmed" if sex else "strong_indicators",
+        "trafficking_type": "sex" if sex else "labor",
+        "age_group": "adult",
+        "age_band": "25-34",
+        "gender": "woman" if woman else "man",
+        "citizenship": "foreign_national",
+        "statistics_consent": consent,
+        "enrolled_at_end": True,
+        "obtained_continued_presence": False,
+        "obtained_t_visa": False,
+        "obtained_hhs_letter": False,
+        "clients": count,
+    }
 
 
-RELEASED = [clients(20, sex=True, woman=True), clients(20, sex=False, woman=False),
-            clients(15, sex=False, woman=True), clients(15, consent=False, sex=True, woman=True)]
-CORRECTED = [clients(19 + 1, sex=True, woman=True),  # one withdrew consent, one was reclassified here
-             clients(19, sex=False, woman=False),  # one erased
-             clients(14, sex=False, woman=True),  # one reclassified (labour -> sex)
-             clients(16, consent=False, sex=True, woman=True),  # one withdrew consent
-             clients(12, sex=True, woman=False)]  # late intakes
+RELEASED = [
+    clients(20, sex=True, woman=True),
+    clients(20, sex=False, woman=False),
+    clients(15, sex=False, woman=True),
+    clients(15, consent=False, sex=True, woman=True),
+]
+CORRECTED = [
+    clients(19 + 1, sex=True, woman=True),  # one withdrew consent, one was reclassified here
+    clients(19, sex=False, woman=False),  # one erased
+    clients(14, sex=False, woman=True),  # one reclassified (labour -> sex)
+    clients(16, consent=False, sex=True, woman=True),  # one withdrew consent
+    clients(12, sex=True, woman=False),
+]  # late intakes
 
 
 def counts(rows: list[dict[str, Any]]) -> dict[str, BaseCounts]:
     consenting = sum(row["clients"] for row in rows if row["statistics_consent"])
-    services = [{"organisation": ORG, "quarter": QUARTER, "code": code, "clients": consenting, "received": 0}
-                for code in SERVICE_CATEGORIES]
+    services = [
+        {
+            "organisation": ORG,
+            "quarter": QUARTER,
+            "code": code,
+            "clients": consenting,
+            "received": 0,
+        }
+        for code in SERVICE_CATEGORIES
+    ]
     return count_inputs(rows, services)
 
 
 def release(states: dict[str, FamilyState], rows: list[dict[str, Any]], name: str) -> None:
-    for released in protect_families(list(states.values()), counts(rows), PERIOD, ORG, name, SOLVER, [ORG]):
+    for released in protect_families(
+        list(states.values()), counts(rows), PERIOD, ORG, name, SOLVER, [ORG]
+    ):
         state = states[released.family.name]
         state.publications.append(released.publication)
         state.stored_universes.append({d.name: list(d.codes) for d in released.universe.dimensions})
 
 
 def released_and_revised() -> dict[str, FamilyState]:
-    states = {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
+    states = {
+        f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"
+    }
     release(states, RELEASED, f"{QUARTER}/{ORG}")
     release(states, CORRECTED, f"{QUARTER}/{ORG}/r1")
     return states
 
 
-def changes(states: dict[str, FamilyState]) -> dict[tuple[str, str, tuple[str, ...]], tuple[int, int]]:
+def changes(
+    states: dict[str, FamilyState],
+) -> dict[tuple[str, str, tuple[str, ...]], tuple[int, int]]:
     """(family, table, cell) -> (original, revised) for every cell both releases published."""
     out = {}
     for name, state in states.items():
@@ -92,16 +128,24 @@ def changes(states: dict[str, FamilyState]) -> dict[tuple[str, str, tuple[str, .
 
 
 def small_changes(states: dict[str, FamilyState]) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [cell for cell, (before, after) in changes(states).items() if 1 <= abs(after - before) <= 10]
+    return [
+        cell for cell, (before, after) in changes(states).items() if 1 <= abs(after - before) <= 10
+    ]
 
 
 def test_a_revision_that_lowers_released_counts_does_not_reveal_the_corrected_records(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Control: the revision protected without auditing the changes between releases.
     with monkeypatch.context() as patched:
         ledger = FamilyState.ledger
-        patched.setattr(FamilyState, "ledger", lambda self, universe: Ledger(
-            ledger(self, universe).universe, ledger(self, universe).publications))
+        patched.setattr(
+            FamilyState,
+            "ledger",
+            lambda self, universe: Ledger(
+                ledger(self, universe).universe, ledger(self, universe).publications
+            ),
+        )
         control = released_and_revised()
     assert small_changes(control)  # published as they are: counts that went down (or up) by one
     findings = audit(joint(control), SOLVER).findings
@@ -109,7 +153,9 @@ def test_a_revision_that_lowers_released_counts_does_not_reveal_the_corrected_re
 
     states = released_and_revised()
     assert not small_changes(states)
-    assert any(before != after for before, after in changes(states).values())  # the late intakes' +11 is out
+    assert any(
+        before != after for before, after in changes(states).values()
+    )  # the late intakes' +11 is out
     today = counts(CORRECTED)
     for name, state in states.items():  # what the revision publishes is true today
         assert published_still_true(state.universe([ORG]), today[name], state.publications[-1])
@@ -118,7 +164,9 @@ def test_a_revision_that_lowers_released_counts_does_not_reveal_the_corrected_re
     assert audit(outsider, SOLVER).ok
 
 
-def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_release_true() -> None:
+def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_release_true() -> (
+    None
+):
     states = released_and_revised()
     # one of the late intakes (first counted by the revision) and one original client erased
     again = [*CORRECTED[:-1], clients(11, sex=True, woman=False)]
@@ -126,33 +174,58 @@ def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_
     release(states, again, f"{QUARTER}/{ORG}/r2")
 
     outsider = joint(states)
-    assert outsider.blocks[0].universe.dimension("vintage").codes == ("v0", "v1", "v0-1", "v2", "v0-2", "v1-2")
+    assert outsider.blocks[0].universe.dimension("vintage").codes == (
+        "v0",
+        "v1",
+        "v0-1",
+        "v2",
+        "v0-2",
+        "v1-2",
+    )
     assert audit(outsider, SOLVER).ok
     today = counts(again)
     for name, state in states.items():
         assert published_still_true(state.universe([ORG]), today[name], state.publications[-1])
     # each release counts the versions alive when it was made (selections: organisation, quarter, vintage, ...)
-    counted = [{selection[2] for selection in p.selections.values()} for p in outsider.blocks[0].publications]
-    assert counted == [{frozenset({"v0", "v0-1", "v0-2"})}, {frozenset({"v0", "v1", "v0-2", "v1-2"})},
-                       {frozenset({"v0", "v1", "v2"})}]
+    counted = [
+        {selection[2] for selection in p.selections.values()}
+        for p in outsider.blocks[0].publications
+    ]
+    assert counted == [
+        {frozenset({"v0", "v0-1", "v0-2"})},
+        {frozenset({"v0", "v1", "v0-2", "v1-2"})},
+        {frozenset({"v0", "v1", "v2"})},
+    ]
 
 
-def entrants(count: int, *, dvht: bool, consent: bool, entered: bool = True, kind: str = "referral") -> dict[str, Any]:
-    return {**clients(count, consent=consent, sex=True, woman=True), "entered": entered,
-            "entry_type": kind if entered else None, "citizenship": "citizen_or_lpr" if dvht else "foreign_national"}
+def entrants(
+    count: int, *, dvht: bool, consent: bool, entered: bool = True, kind: str = "referral"
+) -> dict[str, Any]:
+    return {
+        **clients(count, consent=consent, sex=True, woman=True),
+        "entered": entered,
+        "entry_type": kind if entered else None,
+        "citizenship": "citizen_or_lpr" if dvht else "foreign_national",
+    }
 
 
 def test_a_revised_total_minus_the_originals_consenting_total_does_not_reveal_who_declined(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The attack: a revised all-clients total (every lifetime alive at the revision) minus the
     original's consenting-only breakdown total (the lifetimes alive at the original) is the
     clients without consent to statistics plus the late records — two cells that differ in two
     dimensions (the record vintage and the consent-gated category), which no single-dimension
     pair shows. Control: the same releases protected without those pairs publish such a
     difference, and the outsider's range of it lies in 1..10."""
-    released = [entrants(17, dvht=True, consent=True), entrants(10, dvht=True, consent=False),
-                entrants(40, dvht=False, consent=True), entrants(30, dvht=False, consent=True, kind="hotline"),
-                entrants(1, dvht=False, consent=False), entrants(35, dvht=False, consent=True, entered=False)]
+    released = [
+        entrants(17, dvht=True, consent=True),
+        entrants(10, dvht=True, consent=False),
+        entrants(40, dvht=False, consent=True),
+        entrants(30, dvht=False, consent=True, kind="hotline"),
+        entrants(1, dvht=False, consent=False),
+        entrants(35, dvht=False, consent=True, entered=False),
+    ]
     late = [*released, entrants(1, dvht=False, consent=True)]
 
     def both(states: dict[str, FamilyState]) -> dict[str, FamilyState]:
@@ -161,9 +234,15 @@ def test_a_revised_total_minus_the_originals_consenting_total_does_not_reveal_wh
         return states
 
     def fresh() -> dict[str, FamilyState]:
-        return {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
+        return {
+            f.name: FamilyState(f, PERIOD.fiscal_year)
+            for f in FAMILIES
+            if f.population != "grant_year"
+        }
 
-    with monkeypatch.context() as patched:  # without the pairs, and without the revision's primary rule
+    with (
+        monkeypatch.context() as patched
+    ):  # without the pairs, and without the revision's primary rule
         patched.setattr(publication_targets, "revised_differences", lambda *args: [])
         patched.setattr(suppression, "changed_little", lambda *args: False)
         control = joint(both(fresh()))
@@ -171,8 +250,13 @@ def test_a_revised_total_minus_the_originals_consenting_total_does_not_reveal_wh
     assert findings and {f.kind for f in findings} <= {"difference", "change"}
     system = ledger_system(control)
     for finding in findings:  # each is a count the outsider pins to 1..10 (or -10..-1)
-        low, high = (sum(c * point[v] for v, c in finding.target.terms) for point in (
-            SOLVER.solve(IntegerProgram(system, (), finding.target.terms, maximise=m)) for m in (False, True)))
+        low, high = (
+            sum(c * point[v] for v, c in finding.target.terms)
+            for point in (
+                SOLVER.solve(IntegerProgram(system, (), finding.target.terms, maximise=m))
+                for m in (False, True)
+            )
+        )
         assert 1 <= low <= high <= 10 or -10 <= low <= high <= -1
 
     assert audit(joint(both(fresh())), SOLVER).ok

@@ -14,7 +14,12 @@ import asyncpg
 import pytest
 
 from crypto.keyring import Keyring
-from domain.reporting.policy import DEFAULT_POLICY, DisclosurePolicy, DisclosurePolicySet, policy_faults
+from domain.reporting.policy import (
+    DEFAULT_POLICY,
+    DisclosurePolicy,
+    DisclosurePolicySet,
+    policy_faults,
+)
 from events.catalog import haven_registry
 from events.store import PostgresEventStore
 from services.cli import main
@@ -31,12 +36,15 @@ from tests.events.test_roles import application_login
 from tests.logging_support import preserved_logging
 from tests.services.reporting.conftest import disclosure_policy
 
-RELEASE = ("SELECT dp.record_release('attack', $1, '2026Q1', 'v', $2, '{}', ARRAY[$3::uuid], 'org-x', 'reporter', "
-           "'someone', $4)")
+RELEASE = (
+    "SELECT dp.record_release('attack', $1, '2026Q1', 'v', $2, '{}', ARRAY[$3::uuid], 'org-x', 'reporter', "
+    "'someone', $4)"
+)
 
 
 async def test_attack_a_reporting_session_cannot_record_a_release_beyond_the_policy(
-        pool: asyncpg.Pool, database_url: str) -> None:
+    pool: asyncpg.Pool, database_url: str
+) -> None:
     """Whoever holds the reporting login calls the recording function with their own numbers:
     an epsilon above the maximum, a noise scale below the floor, a client past their lifetime.
     The database refuses each. Control: within the policy it records."""
@@ -60,10 +68,18 @@ async def test_attack_a_reporting_session_cannot_record_a_release_beyond_the_pol
 
 
 async def test_only_the_owner_sets_the_policy_and_every_change_is_recorded(
-        pool: asyncpg.Pool, keyring: Keyring, database_url: str) -> None:
-    raised = DisclosurePolicy(lifetime_epsilon=Decimal("6"), max_epsilon_per_release=Decimal("1.5"),
-                              requester_budget=Decimal("6"), noise_floor=Decimal("1"))
-    async with application_login(database_url) as url, asyncpg.create_pool(url, min_size=1, max_size=2) as app_pool:
+    pool: asyncpg.Pool, keyring: Keyring, database_url: str
+) -> None:
+    raised = DisclosurePolicy(
+        lifetime_epsilon=Decimal("6"),
+        max_epsilon_per_release=Decimal("1.5"),
+        requester_budget=Decimal("6"),
+        noise_floor=Decimal("1"),
+    )
+    async with (
+        application_login(database_url) as url,
+        asyncpg.create_pool(url, min_size=1, max_size=2) as app_pool,
+    ):
         app_store = PostgresEventStore(app_pool, keyring, haven_registry())
         with pytest.raises(PolicyNotAllowed):
             await set_policy(app_store, raised, "someone-with-the-app-login")
@@ -76,36 +92,87 @@ async def test_only_the_owner_sets_the_policy_and_every_change_is_recorded(
         assert await current_policy(pool) == raised
         assert await pool.fetchval("SELECT count(*) FROM dp.policy_history") == before + 1
         recorded = await owner.read_stream(POLICY_TENANT, POLICY_STREAM)
-        assert isinstance(recorded[-1].event, DisclosurePolicySet) and recorded[-1].event.set_by == "administrator-1"
-        with pytest.raises(PolicyError, match="max_epsilon_per_release must not exceed lifetime_epsilon"):
-            await set_policy(owner, DisclosurePolicy(lifetime_epsilon=Decimal("1"), max_epsilon_per_release=Decimal("2"),
-                                                     requester_budget=Decimal("4"), noise_floor=Decimal("1")), "x")
+        assert (
+            isinstance(recorded[-1].event, DisclosurePolicySet)
+            and recorded[-1].event.set_by == "administrator-1"
+        )
+        with pytest.raises(
+            PolicyError, match="max_epsilon_per_release must not exceed lifetime_epsilon"
+        ):
+            await set_policy(
+                owner,
+                DisclosurePolicy(
+                    lifetime_epsilon=Decimal("1"),
+                    max_epsilon_per_release=Decimal("2"),
+                    requester_budget=Decimal("4"),
+                    noise_floor=Decimal("1"),
+                ),
+                "x",
+            )
     await owner.close()
 
 
 def test_the_policys_rules() -> None:
     assert policy_faults(DEFAULT_POLICY) == []
-    assert policy_faults(DisclosurePolicy(lifetime_epsilon=Decimal("0"), max_epsilon_per_release=Decimal("1"),
-                                          requester_budget=Decimal("NaN"), noise_floor=Decimal("-1"))) == [
-        "lifetime_epsilon must be a number above 0", "requester_budget must be a number above 0",
-        "noise_floor must be a number of at least 0"]
+    assert policy_faults(
+        DisclosurePolicy(
+            lifetime_epsilon=Decimal("0"),
+            max_epsilon_per_release=Decimal("1"),
+            requester_budget=Decimal("NaN"),
+            noise_floor=Decimal("-1"),
+        )
+    ) == [
+        "lifetime_epsilon must be a number above 0",
+        "requester_budget must be a number above 0",
+        "noise_floor must be a number of at least 0",
+    ]
     assert json.dumps(str(DEFAULT_POLICY.max_epsilon_per_release)) == '"1"'
 
 
 async def test_the_administrator_shows_and_sets_it_from_the_command_line(
-        pool: asyncpg.Pool, database_url: str, key_file, tmp_path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
-        capsys: pytest.CaptureFixture[str]) -> None:
-    for name, value in (("HAVEN_DATABASE_URL", database_url), ("HAVEN_KEK", f"file:{key_file}"),
-                        ("HAVEN_DATA_DIR", str(tmp_path))):
+    pool: asyncpg.Pool,
+    database_url: str,
+    key_file,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in (
+        ("HAVEN_DATABASE_URL", database_url),
+        ("HAVEN_KEK", f"file:{key_file}"),
+        ("HAVEN_DATA_DIR", str(tmp_path)),
+    ):
         monkeypatch.setenv(name, value)
     async with disclosure_policy(pool):
         with preserved_logging():
             assert await asyncio.to_thread(main, ["report", "policy", "show"]) == 0
             shown = capsys.readouterr().out
             assert "max_epsilon_per_release  1" in shown and "lifetime_epsilon         4" in shown
-            assert await asyncio.to_thread(main, ["report", "policy", "set", "--lifetime", "8", "--per-release", "2",
-                                                  "--requester-budget", "8", "--by", "administrator-1"]) == 0
+            assert (
+                await asyncio.to_thread(
+                    main,
+                    [
+                        "report",
+                        "policy",
+                        "set",
+                        "--lifetime",
+                        "8",
+                        "--per-release",
+                        "2",
+                        "--requester-budget",
+                        "8",
+                        "--by",
+                        "administrator-1",
+                    ],
+                )
+                == 0
+            )
             assert "max_epsilon_per_release  2" in capsys.readouterr().out
-            assert await asyncio.to_thread(main, ["report", "policy", "set", "--per-release", "9",
-                                                  "--by", "administrator-1"]) == 2  # over the lifetime
+            assert (
+                await asyncio.to_thread(
+                    main,
+                    ["report", "policy", "set", "--per-release", "9", "--by", "administrator-1"],
+                )
+                == 2
+            )  # over the lifetime
         assert (await current_policy(pool)).max_epsilon_per_release == 2

@@ -46,14 +46,27 @@ N_DRAWS = 20_000
 ALPHA = 1e-9
 MIN_EXPECTED = 20
 
-CODEBOOK = codebook_cells({"age_group": ["adult", "minor", "not_tracked"],
-                           "trafficking_type": ["labor", "sex", "both"]})
+CODEBOOK = codebook_cells(
+    {"age_group": ["adult", "minor", "not_tracked"], "trafficking_type": ["labor", "sex", "both"]}
+)
 SERVICE_CODEBOOK = codebook_cells({"service": ["legal", "housing", "medical"]})
-CERTIFICATE_FIELDS = {"release_key", "mechanism", "library", "privacy_unit", "epsilon_per_client", "per_client_budget",
-                      "on_exhausted", "l1_sensitivity", "max_contribution", "scale", "post_processing"}
+CERTIFICATE_FIELDS = {
+    "release_key",
+    "mechanism",
+    "library",
+    "privacy_unit",
+    "epsilon_per_client",
+    "per_client_budget",
+    "on_exhausted",
+    "l1_sensitivity",
+    "max_contribution",
+    "scale",
+    "post_processing",
+}
 
 
 # -- the noise distribution test ----------------------------------------------------------------
+
 
 def bins(scale: float) -> tuple[int, list[float]]:
     """Central bins -K..K (each with >= MIN_EXPECTED expected draws) and the two tails."""
@@ -71,7 +84,9 @@ def chi_square_p_value(draws: list[int], scale: float) -> float:
     observed = [0] * len(expected_p)
     for x in draws:
         observed[0 if x < -k else len(expected_p) - 1 if x > k else x + k + 1] += 1
-    statistic = sum((o - len(draws) * p) ** 2 / (len(draws) * p) for o, p in zip(observed, expected_p))
+    statistic = sum(
+        (o - len(draws) * p) ** 2 / (len(draws) * p) for o, p in zip(observed, expected_p)
+    )
     return float(stats.chi2.sf(statistic, len(expected_p) - 1))
 
 
@@ -83,7 +98,9 @@ def noise(mechanism: Mechanism) -> list[int]:
 
 
 @pytest.mark.parametrize(("epsilon", "sensitivity"), [(Decimal("1"), 2), (Decimal("0.5"), 3)])
-def test_noise_follows_the_discrete_laplace_at_sensitivity_over_epsilon(epsilon: Decimal, sensitivity: int) -> None:
+def test_noise_follows_the_discrete_laplace_at_sensitivity_over_epsilon(
+    epsilon: Decimal, sensitivity: int
+) -> None:
     mechanism = Mechanism.for_budget(epsilon, sensitivity)
     expected = sensitivity / float(epsilon)
     assert expected <= mechanism.scale <= expected * (1 + 1e-12)
@@ -100,7 +117,10 @@ def test_wrong_noise_scale_is_rejected_by_the_same_test(factor: float) -> None:
 
 def test_a_scale_that_ignores_the_contribution_bound_is_rejected() -> None:
     """The bug the test exists for: scale 1/epsilon although each client touches 2 cells."""
-    assert chi_square_p_value(noise(Mechanism(1.0)), Mechanism.for_budget(Decimal("1"), 2).scale) < ALPHA
+    assert (
+        chi_square_p_value(noise(Mechanism(1.0)), Mechanism.for_budget(Decimal("1"), 2).scale)
+        < ALPHA
+    )
 
 
 @pytest.mark.parametrize("scale", [2.0, 6.0])
@@ -128,6 +148,7 @@ def test_noise_is_integer_and_counts_must_be() -> None:
 
 # -- bounded contributions ----------------------------------------------------------------------
 
+
 def subjects(n: int) -> list[uuid.UUID]:
     return [uuid.uuid4() for _ in range(n)]
 
@@ -136,7 +157,9 @@ def cell(age: str, kind: str) -> dict[str, str]:
     return {"age_group": age, "trafficking_type": kind}
 
 
-def service_rows(people: list[uuid.UUID], per_person: int) -> list[tuple[uuid.UUID, dict[str, str]]]:
+def service_rows(
+    people: list[uuid.UUID], per_person: int
+) -> list[tuple[uuid.UUID, dict[str, str]]]:
     kinds = ["legal", "housing", "medical"]
     return [(p, {"service": kinds[i % 3]}) for p in people for i in range(per_person)]
 
@@ -148,8 +171,12 @@ def test_rows_beyond_the_bound_are_dropped_before_counting() -> None:
     assert all(len(rows) == 2 for rows in table.contributions.values())
     again = bound_contributions("services", SERVICE_CODEBOOK, 2, reversed(service_rows(people, 5)))
     assert again.cells() == table.cells()  # deterministic: the input order does not matter
-    swapped = bound_contributions("t", CODEBOOK, 1, [(people[0], {"trafficking_type": "sex", "age_group": "minor"})])
-    assert swapped.cells()[dims(cell("minor", "sex"))] == 1  # a row's dimension order does not matter
+    swapped = bound_contributions(
+        "t", CODEBOOK, 1, [(people[0], {"trafficking_type": "sex", "age_group": "minor"})]
+    )
+    assert (
+        swapped.cells()[dims(cell("minor", "sex"))] == 1
+    )  # a row's dimension order does not matter
     with pytest.raises(InvalidContribution):
         DPTable("services", SERVICE_CODEBOOK, 2, {people[0]: SERVICE_CODEBOOK * 1})  # 3 > 2
 
@@ -159,14 +186,18 @@ def worst_case_privacy_loss(before: dict, after: dict, scale: float) -> float:
     return sum(abs(before[c] - after[c]) for c in before) / scale
 
 
-def test_the_bound_keeps_one_client_within_the_sensitivity_and_unbounded_counting_does_not() -> None:
+def test_the_bound_keeps_one_client_within_the_sensitivity_and_unbounded_counting_does_not() -> (
+    None
+):
     epsilon, bound = Decimal("1"), 2
     scale = Mechanism.for_budget(epsilon, bound).scale
     others = service_rows(subjects(10), 2)
     heavy = service_rows(subjects(1), 9)  # one client with nine service instances
     bounded = worst_case_privacy_loss(
         bound_contributions("s", SERVICE_CODEBOOK, bound, others).cells(),
-        bound_contributions("s", SERVICE_CODEBOOK, bound, others + heavy).cells(), scale)
+        bound_contributions("s", SERVICE_CODEBOOK, bound, others + heavy).cells(),
+        scale,
+    )
     assert bounded <= float(epsilon)
     # Control: counting every row lets that one client move the table by 9, a loss of 4.5 epsilon.
     unbounded = bound_contributions("s", SERVICE_CODEBOOK, 100, others + heavy).cells()
@@ -182,32 +213,51 @@ def test_a_cell_outside_the_codebook_is_refused_and_not_named() -> None:
 
 # -- the ledger and the cache (PostgreSQL) ------------------------------------------------------
 
+
 @pytest.fixture
 async def conn(pool: asyncpg.Pool):
     """An empty ledger under a policy loose enough that each test's own budget governs."""
     async with pool.acquire() as connection, disclosure_policy(pool, **PERMISSIVE):
-        await connection.execute("TRUNCATE dp.spends, dp.balances, dp.requester_spends, dp.releases")
+        await connection.execute(
+            "TRUNCATE dp.spends, dp.balances, dp.requester_spends, dp.releases"
+        )
         yield connection
 
 
 async def ledger(conn: asyncpg.Connection) -> tuple[list, list, int]:
-    spends = await conn.fetch("SELECT subject, release_id, epsilon FROM dp.spends ORDER BY subject, release_id")
+    spends = await conn.fetch(
+        "SELECT subject, release_id, epsilon FROM dp.spends ORDER BY subject, release_id"
+    )
     balances = await conn.fetch("SELECT subject, spent FROM dp.balances ORDER BY subject")
-    return [tuple(r) for r in spends], [tuple(r) for r in balances], await conn.fetchval("SELECT count(*) FROM dp.releases")
+    return (
+        [tuple(r) for r in spends],
+        [tuple(r) for r in balances],
+        await conn.fetchval("SELECT count(*) FROM dp.releases"),
+    )
 
 
 def population(people: list[uuid.UUID]) -> list[DPTable]:
     kinds, ages = ["labor", "sex", "both"], ["adult", "minor", "not_tracked"]
-    served = bound_contributions("served", CODEBOOK, 1,
-                                 [(p, cell(ages[i % 3], kinds[i % 2])) for i, p in enumerate(people)])
+    served = bound_contributions(
+        "served", CODEBOOK, 1, [(p, cell(ages[i % 3], kinds[i % 2])) for i, p in enumerate(people)]
+    )
     services = bound_contributions("services", SERVICE_CODEBOOK, 2, service_rows(people, 3))
     return [served, services]
 
 
-async def release(conn, tables, *, period="2026Q1", epsilon="1", budget="3", on_exhausted="refuse",
-                  key="tims"):
-    return await release_noisy(conn, release_key=key, period=period, codebook_version="2026.1", tables=tables,
-                               epsilon_per_release=epsilon, per_client_budget=budget, on_exhausted=on_exhausted)
+async def release(
+    conn, tables, *, period="2026Q1", epsilon="1", budget="3", on_exhausted="refuse", key="tims"
+):
+    return await release_noisy(
+        conn,
+        release_key=key,
+        period=period,
+        codebook_version="2026.1",
+        tables=tables,
+        epsilon_per_release=epsilon,
+        per_client_budget=budget,
+        on_exhausted=on_exhausted,
+    )
 
 
 async def test_a_release_charges_every_counted_client_once(conn) -> None:
@@ -215,12 +265,18 @@ async def test_a_release_charges_every_counted_client_once(conn) -> None:
     result = await release(conn, population(people), epsilon="0.5")
     spends, balances, releases = await ledger(conn)
     assert releases == 1 and len(spends) == 30
-    assert sorted(s for s, _ in balances) == sorted(people) and {b for _, b in balances} == {Decimal("0.5")}
+    assert sorted(s for s, _ in balances) == sorted(people) and {b for _, b in balances} == {
+        Decimal("0.5")
+    }
     document = result.to_json()
     assert set(document) == {"period", "codebook_version", "tables", "certificate"}
     assert [t["name"] for t in document["tables"]] == ["served", "services"]
-    assert [c["dims"] for c in document["tables"][0]["cells"]] == [dict(c) for c in CODEBOOK]  # codebook order
-    assert all(type(c["count"]) is int and c["count"] >= 0 for t in document["tables"] for c in t["cells"])
+    assert [c["dims"] for c in document["tables"][0]["cells"]] == [
+        dict(c) for c in CODEBOOK
+    ]  # codebook order
+    assert all(
+        type(c["count"]) is int and c["count"] >= 0 for t in document["tables"] for c in t["cells"]
+    )
     certificate = document["certificate"]
     assert set(certificate) == CERTIFICATE_FIELDS
     assert certificate["l1_sensitivity"] == 3 and certificate["epsilon_per_client"] == "0.5"
@@ -241,9 +297,15 @@ async def test_rerunning_a_release_returns_identical_numbers_and_spends_nothing(
 
 def population_copy(tables: list[DPTable]) -> list[DPTable]:
     """The same data built again from rows (a re-run of the job), in another row order."""
-    return [bound_contributions(t.name, t.codebook, t.max_contribution,
-                                reversed([(s, c) for s, rows in t.contributions.items() for c in rows]))
-            for t in tables]
+    return [
+        bound_contributions(
+            t.name,
+            t.codebook,
+            t.max_contribution,
+            reversed([(s, c) for s, rows in t.contributions.items() for c in rows]),
+        )
+        for t in tables
+    ]
 
 
 async def test_averaging_attack_repeated_requests_get_no_fresh_noise(conn) -> None:
@@ -251,7 +313,9 @@ async def test_averaging_attack_repeated_requests_get_no_fresh_noise(conn) -> No
     tables = population(people)
     truth = [count for t in tables for count in t.cells().values()]
     answers = [await release(conn, tables, epsilon="1", budget="1") for _ in range(25)]
-    assert len({json.dumps(a.to_json()) for a in answers}) == 1  # the mean of 25 answers is the first answer
+    assert (
+        len({json.dumps(a.to_json()) for a in answers}) == 1
+    )  # the mean of 25 answers is the first answer
     spends, _, releases = await ledger(conn)
     assert releases == 1 and len(spends) == 40
 
@@ -261,7 +325,7 @@ async def test_averaging_attack_repeated_requests_get_no_fresh_noise(conn) -> No
     # recovers the exact counts, small cells included.
     naive, requests = Mechanism.for_budget(Decimal("1"), 3), 4000
     answers = naive(truth * requests)
-    means = [sum(answers[i::len(truth)]) / requests for i in range(len(truth))]
+    means = [sum(answers[i :: len(truth)]) / requests for i in range(len(truth))]
     assert [round(m) for m in means] == truth
 
 
@@ -285,7 +349,9 @@ async def test_budget_exhaustion_refuses_and_changes_nothing(conn) -> None:
     await release(conn, population(people[:6]), period="2026Q2", budget="2")
     before = await ledger(conn)
     with pytest.raises(BudgetExhausted) as refused:
-        await release(conn, population(people), period="2026Q3", budget="2")  # people[:6] would reach 3
+        await release(
+            conn, population(people), period="2026Q3", budget="2"
+        )  # people[:6] would reach 3
     assert await ledger(conn) == before
     assert not any(str(p) in str(refused.value) or p.hex in str(refused.value) for p in people)
     assert not re.search(r"\d", str(refused.value).replace("2026", ""))  # no count in the message
@@ -297,19 +363,35 @@ async def test_budget_exhaustion_refuses_and_changes_nothing(conn) -> None:
 async def test_exclusion_policy_drops_exhausted_clients_from_the_counts(conn) -> None:
     # epsilon 1000: scale 0.003, so P(any noise != 0) < 1e-100 and the output is the truth.
     people = subjects(9)
-    await release(conn, population(people[:4]), period="2026Q1", epsilon="1000", budget="1000",
-                  on_exhausted="exclude")
-    result = await release(conn, population(people), period="2026Q2", epsilon="1000", budget="1000",
-                           on_exhausted="exclude")
+    await release(
+        conn,
+        population(people[:4]),
+        period="2026Q1",
+        epsilon="1000",
+        budget="1000",
+        on_exhausted="exclude",
+    )
+    result = await release(
+        conn,
+        population(people),
+        period="2026Q2",
+        epsilon="1000",
+        budget="1000",
+        on_exhausted="exclude",
+    )
     served = result.to_json()["tables"][0]["cells"]
     assert sum(c["count"] for c in served) == 5  # the four exhausted clients are not counted
     assert sorted(population(people[4:])[0].cells().values()) == sorted(c["count"] for c in served)
     _, balances, _ = await ledger(conn)
     assert dict(balances) == {p: Decimal("1000") for p in people}  # never above the budget
-    assert set(result.to_json()["certificate"]) == CERTIFICATE_FIELDS  # no count of excluded clients
+    assert (
+        set(result.to_json()["certificate"]) == CERTIFICATE_FIELDS
+    )  # no count of excluded clients
 
 
-async def test_concurrent_runs_of_one_release_draw_once_and_charge_once(pool: asyncpg.Pool, conn) -> None:
+async def test_concurrent_runs_of_one_release_draw_once_and_charge_once(
+    pool: asyncpg.Pool, conn
+) -> None:
     tables = population(subjects(15))
 
     async def run():
@@ -330,21 +412,30 @@ async def test_no_subject_leaves_in_the_output(conn) -> None:
     for text in texts:
         for p in people:
             assert str(p) not in text and p.hex not in text.lower() and p.hex.upper() not in text
-        assert not re.search(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", text, re.I)
+        assert not re.search(
+            r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", text, re.I
+        )
         assert not re.search(r"[0-9a-f]{32,}", text, re.I)  # no hash or digest either
     # Control: the scan does find a subject where there is one.
     planted = json.dumps({**result.to_json(), "x": str(people[0])})
     assert str(people[0]) in planted and re.search(r"[0-9a-f]{8}-[0-9a-f]{4}", planted)
 
 
-async def test_the_reporting_role_can_release_but_not_refund_a_budget(database_url: str, conn) -> None:
+async def test_the_reporting_role_can_release_but_not_refund_a_budget(
+    database_url: str, conn
+) -> None:
     reporter = await asyncpg.connect(login_as(database_url, "haven_reporting"))
     try:
         people = subjects(5)
         first = await release(reporter, population(people))
         assert (await release(reporter, population(people))).to_json() == first.to_json()
-        for statement in ("DELETE FROM dp.spends", "DELETE FROM dp.balances", "UPDATE dp.releases SET output = '{}'",
-                          "UPDATE dp.balances SET spent = 0", "INSERT INTO dp.spends VALUES (gen_random_uuid(), 1, 1)"):
+        for statement in (
+            "DELETE FROM dp.spends",
+            "DELETE FROM dp.balances",
+            "UPDATE dp.releases SET output = '{}'",
+            "UPDATE dp.balances SET spent = 0",
+            "INSERT INTO dp.spends VALUES (gen_random_uuid(), 1, 1)",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await reporter.execute(statement)
     finally:

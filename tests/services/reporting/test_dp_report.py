@@ -34,15 +34,21 @@ async def test_a_dp_release_has_the_stable_shape_and_every_codebook_cell(dp_ledg
     assert set(document) == {"period", "codebook_version", "tables", "certificate"}
     assert document["period"] == PERIOD and document["codebook_version"] == VERSION
     gender = next(t for t in document["tables"] if t["name"] == "tims_gender")
-    assert {c["dims"]["gender"] for c in gender["cells"]} == set(CATEGORIES["gender"])  # zeros included
+    assert {c["dims"]["gender"] for c in gender["cells"]} == set(
+        CATEGORIES["gender"]
+    )  # zeros included
     for table in document["tables"]:
         for cell in table["cells"]:
             assert isinstance(cell["count"], int) and cell["count"] >= 0  # noisy, never suppressed
-    assert document["certificate"]["l1_sensitivity"] == len(document["tables"])  # one row per client per table
+    assert document["certificate"]["l1_sensitivity"] == len(
+        document["tables"]
+    )  # one row per client per table
     assert render_csv(document)["tims_gender.csv"].count("\n") == len(gender["cells"]) + 1
 
 
-async def test_a_rerun_returns_the_same_numbers_and_spends_nothing(dp_ledger: str, pool: asyncpg.Pool) -> None:
+async def test_a_rerun_returns_the_same_numbers_and_spends_nothing(
+    dp_ledger: str, pool: asyncpg.Pool
+) -> None:
     first = await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1"))
     spent = await pool.fetchval("SELECT sum(spent) FROM dp.balances")
     assert spent > 0
@@ -54,9 +60,13 @@ async def test_a_client_out_of_budget_stops_the_release(dp_ledger: str, pool: as
     """Control: the first release fits the budget; a second one (another organisation scope
     over the same clients) would exceed it and is refused."""
     await run_dp_report(dp_ledger, PERIOD, epsilon=Decimal("1"), per_client_budget=Decimal("1.5"))
-    org = await pool.fetchval("SELECT organisation FROM reporting.federal_inputs WHERE quarter = $1 LIMIT 1", PERIOD)
+    org = await pool.fetchval(
+        "SELECT organisation FROM reporting.federal_inputs WHERE quarter = $1 LIMIT 1", PERIOD
+    )
     with pytest.raises(BudgetExhausted):
-        await run_dp_report(dp_ledger, PERIOD, org, epsilon=Decimal("1"), per_client_budget=Decimal("1.5"))
+        await run_dp_report(
+            dp_ledger, PERIOD, org, epsilon=Decimal("1"), per_client_budget=Decimal("1.5")
+        )
 
 
 async def test_no_identifier_leaves_in_a_dp_release(dp_ledger: str, pool: asyncpg.Pool) -> None:
@@ -68,13 +78,18 @@ async def test_no_identifier_leaves_in_a_dp_release(dp_ledger: str, pool: asyncp
     assert not [i for i in known if i and i.lower() in text]
 
 
-async def test_a_small_agency_gets_only_its_mandatory_totals_under_dp_too(dp_ledger: str, pool: asyncpg.Pool) -> None:
+async def test_a_small_agency_gets_only_its_mandatory_totals_under_dp_too(
+    dp_ledger: str, pool: asyncpg.Pool
+) -> None:
     """Attack: a 12-client agency asked for a DP release and got every breakdown, where the
     suppression path gives it its mandatory totals only. Its clients are carved out of the real
     inputs here: every table is a mandatory table of one total cell. Control: the same tables
     over every client of the quarter break down by their categories."""
-    rows = await pool.fetch(f"SELECT subject, {', '.join(GROUP_COLUMNS)} FROM reporting.federal_inputs "
-                            "WHERE quarter = $1 ORDER BY subject", PERIOD)
+    rows = await pool.fetch(
+        f"SELECT subject, {', '.join(GROUP_COLUMNS)} FROM reporting.federal_inputs "
+        "WHERE quarter = $1 ORDER BY subject",
+        PERIOD,
+    )
     twelve = sorted({r["subject"] for r in rows})[:12]
     small = dp_tables([r for r in rows if r["subject"] in twelve])
     mandatory = {spec.name for family in FAMILIES for spec in family.tables if spec.mandatory}

@@ -44,7 +44,14 @@ WITH_AN_ORGANISATION = (*RELEASED, (PERIOD, "org-harbor"))
 WITH_AN_EARLIER_QUARTER = (*WITH_AN_ORGANISATION, ("2026Q1", None))
 FISCAL_YEAR = tiered(
     default=WITH_AN_EARLIER_QUARTER,
-    full=(("2025Q4", None), ("2026Q1", None), ("2026Q2", None), *WITH_AN_ORGANISATION, ("2026Q2", "org-lantern")))
+    full=(
+        ("2025Q4", None),
+        ("2026Q1", None),
+        ("2026Q2", None),
+        *WITH_AN_ORGANISATION,
+        ("2026Q2", "org-lantern"),
+    ),
+)
 HASH_SEEDS = tiered(default=("3",), full=("1", "3"))
 
 
@@ -59,7 +66,8 @@ async def identifiers(pool: asyncpg.Pool) -> set[str]:
 
 
 async def test_the_release_has_the_stable_shape_and_every_codebook_table(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     [document] = await releases.after(pool, job, *RELEASED)
     assert set(document) == {"period", "codebook_version", "tables", "certificate"}
     assert document["period"] == PERIOD and document["codebook_version"] == VERSION
@@ -71,9 +79,13 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(
         for cell in table["cells"]:
             assert set(cell) == {"dims", "count", "status"}
             assert cell["count"] is None or (isinstance(cell["count"], int) and cell["count"] >= 0)
-            assert cell["status"] == ("published" if cell["count"] is not None else
-                                      "withheld" if set(cell["dims"].values()) <= {"total"}
-                                      and table["name"] in MANDATORY_TABLES else "suppressed")
+            assert cell["status"] == (
+                "published"
+                if cell["count"] is not None
+                else "withheld"
+                if set(cell["dims"].values()) <= {"total"} and table["name"] in MANDATORY_TABLES
+                else "suppressed"
+            )
     certificate = document["certificate"]
     assert certificate["audit"]["result"] == "passed"
     assert certificate["codebook_version"] == VERSION and certificate["privacy_budget_spent"] == 0
@@ -82,14 +94,20 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(
     assert certificate["audit"]["families"] == len(FAMILIES)
     # zeros included: a category with no client is a cell too (the roll-up has no 'not_assigned' program)
     entries = next(t for t in document["tables"] if t["name"] == "otip_program_entry")
-    assert {c["dims"]["program"] for c in entries["cells"]} == {"tvap", "dvht", "not_assigned", "total"}
+    assert {c["dims"]["program"] for c in entries["cells"]} == {
+        "tvap",
+        "dvht",
+        "not_assigned",
+        "total",
+    }
     # some numbers are published, some suppressed (the demo has small cells)
     values = list(counts_of(document))
     assert any(v is None for v in values) and sum(1 for v in values if v) > 50
 
 
 async def test_the_csv_has_one_file_per_table_with_the_same_numbers(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     [document] = await releases.after(pool, job, *RELEASED)
     files = render_csv(document)
     assert set(files) == {f"{name}.csv" for name in output_tables()} | {"certificate.json"}
@@ -105,7 +123,8 @@ async def test_the_csv_has_one_file_per_table_with_the_same_numbers(
 
 
 async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     documents = await releases.after(pool, job, *FISCAL_YEAR)
     for document in documents:
         assert not [v for v in counts_of(document) if v is not None and 1 <= v <= 10]
@@ -117,18 +136,24 @@ async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(
 
 
 async def test_the_minimum_reporting_unit_leaves_only_the_mandatory_total(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     # org-meadow's closures in one quarter are below the minimum unit: only the grand total (or nothing)
     [document] = await releases.after(pool, job, (PERIOD, "org-meadow"))
     for table in document["tables"]:
-        if table["name"] in {"otip_closure_reason", "otip_closure_living_situation", "otip_closure_referred_on"}:
+        if table["name"] in {
+            "otip_closure_reason",
+            "otip_closure_living_situation",
+            "otip_closure_referred_on",
+        }:
             total = next(c for c in table["cells"] if set(c["dims"].values()) == {"total"})
             if total["count"] is not None and total["count"] < 30:
                 assert all(c["count"] is None for c in table["cells"] if c is not total)
 
 
 async def test_no_identifier_hash_free_text_or_date_in_any_output(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     known = await identifiers(pool)
     assert len(known) > CASES  # case ids, subjects, key ids and worker ids
     package = code_version()["package"]
@@ -136,13 +161,17 @@ async def test_no_identifier_hash_free_text_or_date_in_any_output(
     for (_, org), document in zip(runs, await releases.after(pool, job, *runs), strict=True):
         scope = org or "all"
         assert scan_document(document, known, scope, package) == []
-        certified = [document["certificate"]["ledger_hash"], document["certificate"]["code_version"]["commit"] or ""]
+        certified = [
+            document["certificate"]["ledger_hash"],
+            document["certificate"]["code_version"]["commit"] or "",
+        ]
         for name, text in render_csv(document).items():
             assert scan_text(text, known, allow=certified) == [], name
 
 
 async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     known = await identifiers(pool)
     [document] = await releases.after(pool, job, *RELEASED)
     subject = str(await pool.fetchval("SELECT subject FROM views.reporting_subjects LIMIT 1"))
@@ -151,7 +180,9 @@ async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(
         "subject": lambda d: d["tables"][0]["cells"][0]["dims"].__setitem__("subject", subject),
         "worker": lambda d: d["tables"][1]["cells"][0]["dims"].__setitem__("gender", worker),
         "hash": lambda d: d["certificate"].__setitem__("note", "9f86d081884c7d659a2feaa0c55ad015"),
-        "free text": lambda d: d["tables"][2]["cells"][0]["dims"].__setitem__("note", "met at the bus station"),
+        "free text": lambda d: d["tables"][2]["cells"][0]["dims"].__setitem__(
+            "note", "met at the bus station"
+        ),
         "date": lambda d: d.__setitem__("period", "2026-08-14"),
         "hashed id": lambda d: d["certificate"].__setitem__("ledger_hash", "not a hash"),
     }
@@ -165,7 +196,8 @@ async def test_control_the_scan_catches_a_planted_identifier_hash_text_or_date(
 
 
 async def test_re_running_a_released_period_changes_nothing(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases, reporting_url: str) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases, reporting_url: str
+) -> None:
     first, organisation = await releases.after(pool, job, *WITH_AN_ORGANISATION)
     before = await ledger_snapshot(pool)
     again = await job.run(PERIOD)
@@ -190,23 +222,36 @@ asyncio.run(main())
 
 
 async def test_the_same_data_gives_the_same_release_whatever_the_hash_order(
-        job: FederalReportJob, pool: asyncpg.Pool, reporting_url: str, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, reporting_url: str, releases: Releases
+) -> None:
     """What a release publishes depends on the data and the ledger alone: not on the process's
     string-hash order (sets and frozensets of codes), nor on the solver's time limit (the
     complement search is bounded in nodes, not seconds; this process's solver has a shorter
     time limit than the fresh process's default). Each fresh process releases from an empty
     ledger with another `PYTHONHASHSEED`."""
-    documents = [json.dumps(document, sort_keys=True) for document in await releases.after(pool, job, *RELEASED)]
+    documents = [
+        json.dumps(document, sort_keys=True)
+        for document in await releases.after(pool, job, *RELEASED)
+    ]
     for seed in HASH_SEEDS:
         await empty_ledger(pool)
-        fresh = subprocess.run([sys.executable, "-c", RELEASE_IN_A_FRESH_PROCESS, reporting_url, PERIOD],
-                               env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True,
-                               timeout=600, check=True)
+        fresh = subprocess.run(
+            [sys.executable, "-c", RELEASE_IN_A_FRESH_PROCESS, reporting_url, PERIOD],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
         documents.append(fresh.stdout.strip())
-    assert len(documents) == 1 + len(HASH_SEEDS) and all(document == documents[0] for document in documents)
+    assert len(documents) == 1 + len(HASH_SEEDS) and all(
+        document == documents[0] for document in documents
+    )
 
 
-async def test_unavailable_and_invalid_periods_are_refused(job: FederalReportJob, pool: asyncpg.Pool) -> None:
+async def test_unavailable_and_invalid_periods_are_refused(
+    job: FederalReportJob, pool: asyncpg.Pool
+) -> None:
     with pytest.raises(PeriodUnavailable, match="still running"):
         await job.run("2026Q4")  # the horizon quarter
     with pytest.raises(PeriodUnavailable, match="horizon"):
@@ -221,13 +266,26 @@ async def test_unavailable_and_invalid_periods_are_refused(job: FederalReportJob
 
 # -- the reporting role -----------------------------------------------------------------------------
 
+
 async def test_the_reporting_role_reads_the_reporting_schema_and_nothing_else(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     await releases.after(pool, job, *RELEASED)
-    forbidden = ["haven.events", "haven.streams", "haven.projection_checkpoints", "views.case_view",
-                 "views.caseload", "views.reporting_subjects"]
-    allowed = ["reporting.federal_inputs", "reporting.federal_service_categories",
-               "reporting.federal_inputs_horizon", "reporting_ledger.releases", "reporting_ledger.publications"]
+    forbidden = [
+        "haven.events",
+        "haven.streams",
+        "haven.projection_checkpoints",
+        "views.case_view",
+        "views.caseload",
+        "views.reporting_subjects",
+    ]
+    allowed = [
+        "reporting.federal_inputs",
+        "reporting.federal_service_categories",
+        "reporting.federal_inputs_horizon",
+        "reporting_ledger.releases",
+        "reporting_ledger.publications",
+    ]
     async with pool.acquire() as conn:
         # control: the application role reads all of it
         for table in forbidden + allowed:
@@ -244,17 +302,22 @@ async def test_the_reporting_role_reads_the_reporting_schema_and_nothing_else(
                     await conn.fetchval(f"SELECT count(*) FROM {table}")
         async with conn.transaction():
             await conn.execute("SET LOCAL ROLE haven_reporting")
-            with pytest.raises(asyncpg.InsufficientPrivilegeError):  # the ledger is append-only for it too
+            with pytest.raises(
+                asyncpg.InsufficientPrivilegeError
+            ):  # the ledger is append-only for it too
                 await conn.execute("DELETE FROM reporting_ledger.releases")
         async with conn.transaction():
             await conn.execute("SET LOCAL ROLE haven_reporting")
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                await conn.execute("INSERT INTO reporting.federal_inputs_horizon (quarter) VALUES ('2030Q1')")
+                await conn.execute(
+                    "INSERT INTO reporting.federal_inputs_horizon (quarter) VALUES ('2030Q1')"
+                )
         assert await conn.fetchval("SELECT current_user") != "haven_reporting"
 
 
-async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job: FederalReportJob,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_job_itself_runs_as_the_reporting_role(
+    pool: asyncpg.Pool, job: FederalReportJob, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import services.reporting.job as module
 
     class CountsRead(Exception):
@@ -266,7 +329,9 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
     async def spy(conn, period, horizon):  # noqa: ANN001
         seen.append(await conn.fetchval("SELECT current_user"))
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            async with conn.transaction():  # a savepoint: the failure does not end the job's transaction
+            async with (
+                conn.transaction()
+            ):  # a savepoint: the failure does not end the job's transaction
                 await conn.fetchval("SELECT count(*) FROM haven.events")
         assert await original(conn, period, horizon)  # and the counts themselves are readable
         raise CountsRead
@@ -278,7 +343,8 @@ async def test_the_job_itself_runs_as_the_reporting_role(pool: asyncpg.Pool, job
 
 
 async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
-        job: FederalReportJob, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
     from domain.reporting.periods import Period
     from services.reporting.true_counts import read_true_counts, true_tables
 
@@ -291,13 +357,20 @@ async def test_the_hook_for_another_method_gives_every_cell_with_its_true_count(
         assert [c["dims"] for c in true_table["cells"]] == [c["dims"] for c in table["cells"]]
         for true_cell, cell in zip(true_table["cells"], table["cells"], strict=True):
             assert cell["count"] is None or cell["count"] == true_cell["count"]
-    assert any(c["count"] is None and 1 <= t_c["count"] <= 10
-               for t, tt in zip(document["tables"], truth, strict=True)
-               for c, t_c in zip(t["cells"], tt["cells"], strict=True))
+    assert any(
+        c["count"] is None and 1 <= t_c["count"] <= 10
+        for t, tt in zip(document["tables"], truth, strict=True)
+        for c, t_c in zip(t["cells"], tt["cells"], strict=True)
+    )
 
 
 async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
-        job: FederalReportJob, pool: asyncpg.Pool, database_url: str, reporting_url: str, releases: Releases) -> None:
+    job: FederalReportJob,
+    pool: asyncpg.Pool,
+    database_url: str,
+    reporting_url: str,
+    releases: Releases,
+) -> None:
     """Attack: from inside the reporting connection, RESET ROLE to reach the events, or lower a
     client's DP balance. The job logs in as haven_reporting itself, so there is no other role
     to go back to, and the budget ledger is read-only to it. Control: the application's own
@@ -307,16 +380,28 @@ async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
         assert await conn.fetchval("SELECT session_user") == "haven_reporting"
         assert await conn.fetchval("SELECT count(*) FROM reporting.federal_inputs") > 0
         await conn.execute("RESET ROLE")
-        for table in ("haven.events", "haven.streams", "views.case_view", "views.reporting_subjects"):
+        for table in (
+            "haven.events",
+            "haven.streams",
+            "views.case_view",
+            "views.reporting_subjects",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.fetchval(f"SELECT count(*) FROM {table}")
-        for statement in ("UPDATE dp.balances SET spent = 0", "DELETE FROM dp.spends",
-                          "INSERT INTO dp.balances VALUES (gen_random_uuid(), 0)"):
+        for statement in (
+            "UPDATE dp.balances SET spent = 0",
+            "DELETE FROM dp.spends",
+            "INSERT INTO dp.balances VALUES (gen_random_uuid(), 0)",
+        ):
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute(statement)
-        with pytest.raises(asyncpg.CheckViolationError):  # the owner's function charges, never refunds
-            await conn.fetchval("SELECT dp.record_release('x', '\\x00', '2026Q1', 'v', -1, '{}', '{}', "
-                                "NULL, NULL, NULL, 20)")
+        with pytest.raises(
+            asyncpg.CheckViolationError
+        ):  # the owner's function charges, never refunds
+            await conn.fetchval(
+                "SELECT dp.record_release('x', '\\x00', '2026Q1', 'v', -1, '{}', '{}', "
+                "NULL, NULL, NULL, 20)"
+            )
     finally:
         await conn.close()
     app = await asyncpg.connect(database_url)

@@ -14,11 +14,20 @@ CANARY = "Jane-Doe-1987-04-02"  # what a careless template might put where a fie
 
 def document() -> dict:
     """A released document's shape (synthetic counts)."""
+
     def table(name: str, count: int) -> dict:
         return {"name": name, "cells": [{"dims": {}, "count": count}]}
-    return {"period": "2026Q3", "codebook_version": "federal-2026.1",
-            "tables": [table("tims_clients_served", 576), table("tims_gender", 431), table("voca_new_by_age", 140)],
-            "certificate": {"audit": {"result": "passed"}}}
+
+    return {
+        "period": "2026Q3",
+        "codebook_version": "federal-2026.1",
+        "tables": [
+            table("tims_clients_served", 576),
+            table("tims_gender", 431),
+            table("voca_new_by_age", 140),
+        ],
+        "certificate": {"audit": {"result": "passed"}},
+    }
 
 
 def test_a_date_of_birth_is_answered_with_age_bands_and_the_refusal_is_logged() -> None:
@@ -26,10 +35,14 @@ def test_a_date_of_birth_is_answered_with_age_bands_and_the_refusal_is_logged() 
         answered = answer_fields(document(), ["date_of_birth", "client_id"])
     assert [t["name"] for t in answered["tables"]] == ["voca_new_by_age", "tims_clients_served"]
     assert answered["tables"][0] == document()["tables"][2]  # the aggregate, as released
-    assert answered["certificate"]["identifying_fields"] == {"date_of_birth": "voca_new_by_age",
-                                                             "client_id": "tims_clients_served"}
+    assert answered["certificate"]["identifying_fields"] == {
+        "date_of_birth": "voca_new_by_age",
+        "client_id": "tims_clients_served",
+    }
     assert [(line["funder_field"], line["answered_with"], line["log_level"]) for line in logs] == [
-        ("date_of_birth", "voca_new_by_age", "warning"), ("client_id", "tims_clients_served", "warning")]
+        ("date_of_birth", "voca_new_by_age", "warning"),
+        ("client_id", "tims_clients_served", "warning"),
+    ]
 
 
 def test_control_a_codebook_table_asked_by_name_is_no_refusal() -> None:
@@ -40,10 +53,15 @@ def test_control_a_codebook_table_asked_by_name_is_no_refusal() -> None:
 
 
 def test_every_identifying_field_is_answered_by_a_codebook_table() -> None:
-    released = {"period": "2026Q3", "codebook_version": "v", "certificate": {},
-                "tables": [{"name": name, "cells": []} for name in set(IDENTIFYING_FIELDS.values())]}
-    assert set(answer_fields(released, list(IDENTIFYING_FIELDS))["certificate"]["identifying_fields"]) == \
-        set(IDENTIFYING_FIELDS)
+    released = {
+        "period": "2026Q3",
+        "codebook_version": "v",
+        "certificate": {},
+        "tables": [{"name": name, "cells": []} for name in set(IDENTIFYING_FIELDS.values())],
+    }
+    assert set(
+        answer_fields(released, list(IDENTIFYING_FIELDS))["certificate"]["identifying_fields"]
+    ) == set(IDENTIFYING_FIELDS)
 
 
 def test_an_unknown_field_is_refused_without_repeating_what_was_asked() -> None:
@@ -54,4 +72,6 @@ def test_an_unknown_field_is_refused_without_repeating_what_was_asked() -> None:
 
 def test_a_field_whose_table_this_release_does_not_hold_is_refused() -> None:
     with pytest.raises(FieldError, match="does not hold"):
-        answer_fields(document(), ["country_of_origin"])  # otip_program_entry is not in this document
+        answer_fields(
+            document(), ["country_of_origin"]
+        )  # otip_program_entry is not in this document

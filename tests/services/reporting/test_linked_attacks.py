@@ -16,7 +16,12 @@ import pytest
 from domain.reporting.audit import audit
 from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import SOLVER
-from tests.services.reporting.linked_control import block_interval, joint, link_interval, per_family_releases
+from tests.services.reporting.linked_control import (
+    block_interval,
+    joint,
+    link_interval,
+    per_family_releases,
+)
 from tests.services.reporting.support import audit_whole_ledger, stored_linked
 
 pytestmark = pytest.mark.slow
@@ -31,18 +36,29 @@ def small(interval: tuple[int, int]) -> bool:
 
 
 async def test_tims_minors_minus_voca_new_minors_across_families_does_not_reveal_new_children(
-        job: FederalReportJob, pool: asyncpg.Pool) -> None:
-    period, org = "2025Q4", "org-meadow"  # the first quarter of the fiscal year: every client is new
+    job: FederalReportJob, pool: asyncpg.Pool
+) -> None:
+    period, org = (
+        "2025Q4",
+        "org-meadow",
+    )  # the first quarter of the fiscal year: every client is new
     where = {"organisation": org, "quarter": period, "newness": "new"}
 
     states, own = await per_family_releases(pool, [(period, org)])
     tims, voca = cells(states, "served_age_group"), cells(states, "served_age_band")
-    for family in ("served_age_group", "served_age_band"):  # each family's own audit lets it through
+    for family in (
+        "served_age_group",
+        "served_age_band",
+    ):  # each family's own audit lets it through
         assert audit(own[family], SOLVER).ok
     assert voca[("voca_new_continuing", ("continuing",))] == 0
-    assert voca[("voca_new_by_age", ("0-11",))] is None and voca[("voca_new_by_age", ("50+",))] is None
+    assert (
+        voca[("voca_new_by_age", ("0-11",))] is None and voca[("voca_new_by_age", ("50+",))] is None
+    )
     # by hand: consenting minors (TIMS) - consenting new 12-17 (VOCA) = new children 0-11
-    assert tims[("tims_age_group", ("minor",))] - voca[("voca_new_by_age", ("12-17",))] == 18 - 16 == 2
+    assert (
+        tims[("tims_age_group", ("minor",))] - voca[("voca_new_by_age", ("12-17",))] == 18 - 16 == 2
+    )
     adults = sum(voca[("voca_new_by_age", (band,))] for band in ("18-24", "25-34", "35-49"))
     assert tims[("tims_age_group", ("adult",))] - adults == 85 - 75 == 10  # new clients aged 50+
     control = joint(states)
@@ -58,31 +74,58 @@ async def test_tims_minors_minus_voca_new_minors_across_families_does_not_reveal
 
 
 async def test_the_withheld_count_pinned_by_one_family_does_not_open_another_familys_folded_category(
-        job: FederalReportJob, pool: asyncpg.Pool) -> None:
+    job: FederalReportJob, pool: asyncpg.Pool
+) -> None:
     """VOCA's "not tracked" holds the clients without consent too; its complementary suppression
     relied on their number being unknown, but TIMS clients served minus the consenting total of
     any TIMS breakdown (another family) gives it."""
     period = "2025Q4"
     states, own = await per_family_releases(pool, [(period, None)])
-    for family in ("served_age_group", "served_age_band"):  # each family's own audit lets it through
+    for family in (
+        "served_age_group",
+        "served_age_band",
+    ):  # each family's own audit lets it through
         assert audit(own[family], SOLVER).ok
     age_group, age_band = cells(states, "served_age_group"), cells(states, "served_age_band")
-    served, consenting = age_group[("tims_clients_served", ())], age_group[("tims_age_group", ("*",))]
+    served, consenting = (
+        age_group[("tims_clients_served", ())],
+        age_group[("tims_age_group", ("*",))],
+    )
     assert (served, consenting) == (576, 431)
     assert age_band[("voca_new_continuing", ("continuing",))] == 0
     assert age_group[("tims_age_group", ("not_tracked",))] is None  # suppressed: 1..10
-    not_tracked = age_band[("voca_new_by_age", ("not_tracked",))]  # consenting not tracked + every withheld
+    not_tracked = age_band[
+        ("voca_new_by_age", ("not_tracked",))
+    ]  # consenting not tracked + every withheld
     assert not_tracked - (served - consenting) == 146 - 145 == 1
     control = joint(states)
     organisations = list(control.link.dimension("organisation").codes)
-    assert link_interval(control, {"organisation": organisations, "quarter": period, "consent": "no"}) == (145, 145)
-    assert link_interval(control, {"organisation": organisations, "quarter": period, "consent": "yes",
-                                   "age_band": "not_tracked"}) == (1, 1)
+    assert link_interval(
+        control, {"organisation": organisations, "quarter": period, "consent": "no"}
+    ) == (145, 145)
+    assert link_interval(
+        control,
+        {
+            "organisation": organisations,
+            "quarter": period,
+            "consent": "yes",
+            "age_band": "not_tracked",
+        },
+    ) == (1, 1)
     assert not audit(control, SOLVER).ok
 
     await job.run(period)
     assert await audit_whole_ledger(pool) == []
     linked = (await stored_linked(pool))[2026]
     organisations = list(linked.link.dimension("organisation").codes)
-    assert not small(link_interval(linked, {"organisation": organisations, "quarter": period, "consent": "yes",
-                                            "age_band": "not_tracked"}))
+    assert not small(
+        link_interval(
+            linked,
+            {
+                "organisation": organisations,
+                "quarter": period,
+                "consent": "yes",
+                "age_band": "not_tracked",
+            },
+        )
+    )

@@ -29,8 +29,10 @@ from tests.tiers import tiered
 pytestmark = pytest.mark.slow
 
 CASES = 300
-QUARTERS = tiered(default=("2024Q4", "2025Q1"),
-                  full=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"))
+QUARTERS = tiered(
+    default=("2024Q4", "2025Q1"),
+    full=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"),
+)
 SCOPES = (None, "org-harbor", "org-lantern", "org-meadow")
 
 
@@ -41,33 +43,53 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
 
 
 async def test_every_quarterly_report_is_produced_with_its_withheld_cells_listed(
-        demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url: str) -> None:
+    demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url: str
+) -> None:
     await reset_reporting(pool)
     await empty_ledger(pool)
     job = FederalReportJob(reporting_url, solver=SOLVER)
-    documents = [await job.run(quarter, scope) for quarter in QUARTERS for scope in SCOPES]  # none refused
+    documents = [
+        await job.run(quarter, scope) for quarter in QUARTERS for scope in SCOPES
+    ]  # none refused
 
     assert len(documents) == len(QUARTERS) * len(SCOPES)
     withheld = 0
     for document in documents:
         assert not [v for v in counts_of(document) if v is not None and 1 <= v <= 10]
-        listed = {(w["table"], tuple(sorted(w["dims"].items()))) for w in document["certificate"]["withheld"]}
-        marked = {(t["name"], tuple(sorted(c["dims"].items()))) for t in document["tables"] for c in t["cells"]
-                  if c["status"] == "withheld"}
-        assert listed == marked and all(c["count"] is None for t in document["tables"] for c in t["cells"]
-                                        if c["status"] == "withheld")
+        listed = {
+            (w["table"], tuple(sorted(w["dims"].items())))
+            for w in document["certificate"]["withheld"]
+        }
+        marked = {
+            (t["name"], tuple(sorted(c["dims"].items())))
+            for t in document["tables"]
+            for c in t["cells"]
+            if c["status"] == "withheld"
+        }
+        assert listed == marked and all(
+            c["count"] is None
+            for t in document["tables"]
+            for c in t["cells"]
+            if c["status"] == "withheld"
+        )
         withheld += len(listed)
     assert withheld  # mandatory totals the policy could not publish: withheld, the rest published
-    assert all(any(c["status"] == "published" for t in d["tables"] for c in t["cells"])
-               for d in documents if d["certificate"]["scope"] == "all")  # a young agency may publish nothing
+    assert all(
+        any(c["status"] == "published" for t in d["tables"] for c in t["cells"])
+        for d in documents
+        if d["certificate"]["scope"] == "all"
+    )  # a young agency may publish nothing
     # everything released, audited from scratch without the true counts: no count of 1..10
     # derivable ("pinned": a withheld cell whose value of k or more is known from the rest)
     assert [f for f in await audit_whole_ledger(pool) if " pinned " not in f] == []
 
 
 async def test_control_without_withholding_a_mandatory_total_a_release_is_refused(
-        demo_store: PostgresEventStore, pool: asyncpg.Pool, reporting_url: str,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_store: PostgresEventStore,
+    pool: asyncpg.Pool,
+    reporting_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The same sequence under a policy that publishes every mandatory total whatever it costs:
     some release is refused as a whole."""
     monkeypatch.setattr(families, "Policy", functools.partial(Policy, withhold_mandatory=False))

@@ -22,7 +22,12 @@ from services.demo.bulk import seed_demo_bulk
 from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import TODAY, seeded_demo
 from tests.services.reporting.releases import Releases
-from tests.services.reporting.support import audit_whole_ledger, counts_of, ledger_snapshot, stored_ledgers
+from tests.services.reporting.support import (
+    audit_whole_ledger,
+    counts_of,
+    ledger_snapshot,
+    stored_ledgers,
+)
 from tests.tiers import tiered
 
 pytestmark = pytest.mark.slow
@@ -42,39 +47,62 @@ async def demo_store(pool: asyncpg.Pool, key_file) -> AsyncIterator[PostgresEven
 
 
 def cells(document: dict) -> dict[tuple[str, str], int | None]:
-    return {(t["name"], json.dumps(c["dims"], sort_keys=True)): c["count"]
-            for t in document["tables"] for c in t["cells"]}
+    return {
+        (t["name"], json.dumps(c["dims"], sort_keys=True)): c["count"]
+        for t in document["tables"]
+        for c in t["cells"]
+    }
 
 
 async def test_late_data_gives_an_audited_revision_that_enters_the_ledger(
-        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool, releases: Releases
+) -> None:
     original, other = await releases.after(pool, job, (PERIOD, REVISED), (PERIOD, ALSO_RELEASED))
     assert original["certificate"]["revision"] == 0
 
     # late data: more intakes, some dated in the released quarters, recorded after the release
     await seed_demo_bulk(demo_store, cases=120, seed=99, today=TODAY)
-    await rebuild(demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"])
+    await rebuild(
+        demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"]
+    )
 
     revision = await job.run(PERIOD, REVISED)
-    assert revision["certificate"]["revision"] == 1 and revision["certificate"]["audit"]["result"] == "passed"
+    assert (
+        revision["certificate"]["revision"] == 1
+        and revision["certificate"]["audit"]["result"] == "passed"
+    )
     assert revision["certificate"]["ledger_hash"] != original["certificate"]["ledger_hash"]
     before, after = cells(original), cells(revision)
     assert before.keys() == after.keys()
-    changed = [k for k in before if before[k] is not None and after[k] is not None and before[k] != after[k]]
+    changed = [
+        k
+        for k in before
+        if before[k] is not None and after[k] is not None and before[k] != after[k]
+    ]
     assert changed  # the late records show in the revised numbers
     assert not [v for v in counts_of(revision) if v is not None and 1 <= v <= 10]
     # differencing the revision against the original never yields a count 1..10 of late records
     assert not [k for k in changed if 1 <= abs(after[k] - before[k]) <= 10]
 
-    releases = await pool.fetch("SELECT period, scope, revision FROM reporting_ledger.releases ORDER BY release_no")
-    assert [tuple(r) for r in releases] == [(PERIOD, SCOPE, 0), (PERIOD, ALSO_RELEASED, 0), (PERIOD, SCOPE, 1)]
+    releases = await pool.fetch(
+        "SELECT period, scope, revision FROM reporting_ledger.releases ORDER BY release_no"
+    )
+    assert [tuple(r) for r in releases] == [
+        (PERIOD, SCOPE, 0),
+        (PERIOD, ALSO_RELEASED, 0),
+        (PERIOD, SCOPE, 1),
+    ]
     ledgers = await stored_ledgers(pool)
-    assert all(ledger.universe.dimension("vintage").codes == ("v0", "v1") for ledger in ledgers.values())
+    assert all(
+        ledger.universe.dimension("vintage").codes == ("v0", "v1") for ledger in ledgers.values()
+    )
     assert await audit_whole_ledger(pool) == []
 
     # the original stays as released; re-running returns the revision and changes nothing
-    stored = await pool.fetchval("SELECT document::text FROM reporting_ledger.releases WHERE revision = 0 "
-                                 "AND scope = $1", SCOPE)
+    stored = await pool.fetchval(
+        "SELECT document::text FROM reporting_ledger.releases WHERE revision = 0 AND scope = $1",
+        SCOPE,
+    )
     assert json.loads(stored) == original
     snapshot = await ledger_snapshot(pool)
     assert await job.run(PERIOD, REVISED) == revision
@@ -85,16 +113,22 @@ async def test_late_data_gives_an_audited_revision_that_enters_the_ledger(
     assert await audit_whole_ledger(pool) == []
 
 
-async def cases_of_the_fiscal_year(store: PostgresEventStore, pool: asyncpg.Pool, count: int, scope: str | None
-                                   ) -> list[tuple[str, uuid.UUID, int]]:
+async def cases_of_the_fiscal_year(
+    store: PostgresEventStore, pool: asyncpg.Pool, count: int, scope: str | None
+) -> list[tuple[str, uuid.UUID, int]]:
     """`count` cases (tenant, stream, version) with an intake in the released fiscal year, of the
     organisation `scope` (None: any)."""
     found = []
-    for row in await pool.fetch("SELECT tenant_id, stream_id, version FROM haven.streams "
-                                "WHERE wrapped_key IS NOT NULL AND tenant_id = coalesce($1, tenant_id) "
-                                "ORDER BY stream_id", scope):
+    for row in await pool.fetch(
+        "SELECT tenant_id, stream_id, version FROM haven.streams "
+        "WHERE wrapped_key IS NOT NULL AND tenant_id = coalesce($1, tenant_id) "
+        "ORDER BY stream_id",
+        scope,
+    ):
         opened = (await store.read_stream(row["tenant_id"], row["stream_id"]))[0].event
-        if isinstance(opened, CaseOpened) and dt.date(2025, 10, 1) <= opened.intake.intake_on < dt.date(2026, 7, 1):
+        if isinstance(opened, CaseOpened) and dt.date(
+            2025, 10, 1
+        ) <= opened.intake.intake_on < dt.date(2026, 7, 1):
             found.append((row["tenant_id"], row["stream_id"], row["version"]))
             if len(found) == count:
                 return found
@@ -102,7 +136,8 @@ async def cases_of_the_fiscal_year(store: PostgresEventStore, pool: asyncpg.Pool
 
 
 async def test_erasures_and_withdrawn_consents_give_an_audited_revision_that_lowers_released_counts(
-        job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool, releases: Releases) -> None:
+    job: FederalReportJob, demo_store: PostgresEventStore, pool: asyncpg.Pool, releases: Releases
+) -> None:
     [original] = await releases.after(pool, job, (PERIOD, REVISED))
     inputs = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
 
@@ -111,24 +146,45 @@ async def test_erasures_and_withdrawn_consents_give_an_audited_revision_that_low
     for tenant, stream, _ in cases[:3]:
         await demo_store.shred(tenant, stream)
     for tenant, stream, version in cases[3:]:
-        await demo_store.append(tenant, stream, version, [StatisticsConsentRecorded(agrees=False, recorded_on=TODAY)],
-                                EventMetadata(actor_id="synthetic-worker"))
-    await rebuild(demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"])
+        await demo_store.append(
+            tenant,
+            stream,
+            version,
+            [StatisticsConsentRecorded(agrees=False, recorded_on=TODAY)],
+            EventMetadata(actor_id="synthetic-worker"),
+        )
+    await rebuild(
+        demo_store, pool, projection_factories(demo_store._keyring, demo_store)["federal_inputs"]
+    )
     assert await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs") < inputs
 
-    revision = await job.run(PERIOD, REVISED)  # released as a revision, not refused for a manual review
-    assert revision["certificate"]["revision"] == 1 and revision["certificate"]["audit"]["result"] == "passed"
+    revision = await job.run(
+        PERIOD, REVISED
+    )  # released as a revision, not refused for a manual review
+    assert (
+        revision["certificate"]["revision"] == 1
+        and revision["certificate"]["audit"]["result"] == "passed"
+    )
     before, after = cells(original), cells(revision)
     assert before.keys() == after.keys()
     assert not [v for v in counts_of(revision) if v is not None and 1 <= v <= 10]
     # differencing the revision against the original never yields a change of 1..10 either way
-    changed = [k for k in before if before[k] is not None and after[k] is not None and before[k] != after[k]]
+    changed = [
+        k
+        for k in before
+        if before[k] is not None and after[k] is not None and before[k] != after[k]
+    ]
     assert not [k for k in changed if 1 <= abs(after[k] - before[k]) <= 10]
 
     # the ledger: versions counted by the original and gone since have their own lifetime (v0-1)
     ledgers = await stored_ledgers(pool)
-    assert all(ledger.universe.dimension("vintage").codes == ("v0", "v1", "v0-1") for ledger in ledgers.values())
+    assert all(
+        ledger.universe.dimension("vintage").codes == ("v0", "v1", "v0-1")
+        for ledger in ledgers.values()
+    )
     assert await audit_whole_ledger(pool) == []
     snapshot = await ledger_snapshot(pool)
-    assert await job.run(PERIOD, REVISED) == revision  # re-running returns the revision and changes nothing
+    assert (
+        await job.run(PERIOD, REVISED) == revision
+    )  # re-running returns the revision and changes nothing
     assert await ledger_snapshot(pool) == snapshot

@@ -23,7 +23,14 @@ from domain.reporting.federal_codebook import FAMILIES
 from domain.reporting.ledger import Ledger
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint
-from tests.services.reporting.test_corrections import ORG, PERIOD, QUARTER, counts, release, small_changes
+from tests.services.reporting.test_corrections import (
+    ORG,
+    PERIOD,
+    QUARTER,
+    counts,
+    release,
+    small_changes,
+)
 from tests.tiers import scaled
 
 pytestmark = pytest.mark.slow
@@ -35,17 +42,31 @@ def rows(groups: dict[Group, int]) -> list[dict[str, Any]]:
     out = []
     for (sex, woman, consent, entered, closed), count in sorted(groups.items()):
         if count:
-            out.append({"organisation": ORG, "quarter": QUARTER, "new_in_fiscal_year": True, "entered": entered,
-                        "entry_type": "referral" if entered else None, "closed": closed,
-                        "closure_reason": "goals_met" if closed else None,
-                        "living_situation": "rental" if closed else None,
-                        "referred_on": "no" if closed else None,
-                        "victim_status": "confirmed" if sex else "strong_indicators",
-                        "trafficking_type": "sex" if sex else "labor", "age_group": "adult", "age_band": "25-34",
-                        "gender": "woman" if woman else "man", "citizenship": "foreign_national",
-                        "statistics_consent": consent, "enrolled_at_end": not closed,
-                        "obtained_continued_presence": False, "obtained_t_visa": False,
-                        "obtained_hhs_letter": False, "clients": count})
+            out.append(
+                {
+                    "organisation": ORG,
+                    "quarter": QUARTER,
+                    "new_in_fiscal_year": True,
+                    "entered": entered,
+                    "entry_type": "referral" if entered else None,
+                    "closed": closed,
+                    "closure_reason": "goals_met" if closed else None,
+                    "living_situation": "rental" if closed else None,
+                    "referred_on": "no" if closed else None,
+                    "victim_status": "confirmed" if sex else "strong_indicators",
+                    "trafficking_type": "sex" if sex else "labor",
+                    "age_group": "adult",
+                    "age_band": "25-34",
+                    "gender": "woman" if woman else "man",
+                    "citizenship": "foreign_national",
+                    "statistics_consent": consent,
+                    "enrolled_at_end": not closed,
+                    "obtained_continued_presence": False,
+                    "obtained_t_visa": False,
+                    "obtained_hhs_letter": False,
+                    "clients": count,
+                }
+            )
     return out
 
 
@@ -69,19 +90,32 @@ def histories(draw: st.DrawFn) -> tuple[dict[Group, int], dict[Group, int]]:
     return released, changed
 
 
-def released_and_revised(before: dict[Group, int], after: dict[Group, int]) -> dict[str, FamilyState]:
-    states = {f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"}
+def released_and_revised(
+    before: dict[Group, int], after: dict[Group, int]
+) -> dict[str, FamilyState]:
+    states = {
+        f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"
+    }
     release(states, rows(before), f"{QUARTER}/{ORG}")
-    if not all(published_still_true(state.universe([ORG]), counts(rows(after))[name], state.publications[-1])
-               for name, state in states.items()):
+    if not all(
+        published_still_true(
+            state.universe([ORG]), counts(rows(after))[name], state.publications[-1]
+        )
+        for name, state in states.items()
+    ):
         release(states, rows(after), f"{QUARTER}/{ORG}/r1")
     return states
 
 
-@settings(max_examples=scaled(default=3, full=25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=scaled(default=3, full=25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(histories())
 def test_late_records_erasures_and_withdrawals_never_give_a_revision_away(
-        history: tuple[dict[Group, int], dict[Group, int]]) -> None:
+    history: tuple[dict[Group, int], dict[Group, int]],
+) -> None:
     before, after = history
     states = released_and_revised(before, after)
     assert not small_changes(states)
@@ -95,16 +129,25 @@ def test_late_records_erasures_and_withdrawals_never_give_a_revision_away(
 
 
 def test_control_without_the_change_targets_a_revision_gives_a_withdrawal_away(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The property's control: one client withdraws consent to statistics after a release; the
     revision, without auditing the changes between releases, publishes breakdowns that moved by one."""
-    before = {(True, True, True, False, False): 20, (False, False, True, False, False): 20,
-              (False, True, False, False, False): 15}
+    before = {
+        (True, True, True, False, False): 20,
+        (False, False, True, False, False): 20,
+        (False, True, False, False, False): 15,
+    }
     after = {**before, (True, True, True, False, False): 19, (True, True, False, False, False): 1}
     with monkeypatch.context() as patched:
         ledger = FamilyState.ledger
-        patched.setattr(FamilyState, "ledger", lambda self, universe: Ledger(
-            ledger(self, universe).universe, ledger(self, universe).publications))
+        patched.setattr(
+            FamilyState,
+            "ledger",
+            lambda self, universe: Ledger(
+                ledger(self, universe).universe, ledger(self, universe).publications
+            ),
+        )
         states = released_and_revised(before, after)
     assert small_changes(states)
     findings = audit(joint(states), SOLVER).findings  # the outsider differences the two releases

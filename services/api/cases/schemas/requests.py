@@ -29,7 +29,9 @@ from events.access_log import MAX_GRANT_MINUTES, MAX_REASON_CHARS, MIN_GRANT_MIN
 
 T = TypeVar("T")
 # An id named in a body (a worker, a team, an organisation): the domain's rule, `domain.identifiers`
-Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN)]
+Identifier = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN)
+]
 
 
 def to_domain(value: Any, domain_type: type[T]) -> T:
@@ -88,14 +90,21 @@ class OpenCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     worker_id: Identifier | None = None
     team_id: Identifier | None = None
 
-    def command(self, *, case_id: str, organisation_id: str, worker_id: str, team_id: str) -> cmd.OpenCase:
+    def command(
+        self, *, case_id: str, organisation_id: str, worker_id: str, team_id: str
+    ) -> cmd.OpenCase:
         return cmd.OpenCase(
-            case_id=case_id, organisation_id=organisation_id,
-            intake=to_domain(self.intake, Intake), victim_status=to_domain(self.victim_status, VictimStatus),
-            identity=to_domain(self.identity, Identity), contact=to_domain(self.contact, SafeContact),
+            case_id=case_id,
+            organisation_id=organisation_id,
+            intake=to_domain(self.intake, Intake),
+            victim_status=to_domain(self.victim_status, VictimStatus),
+            identity=to_domain(self.identity, Identity),
+            contact=to_domain(self.contact, SafeContact),
             demographics=to_domain(self.demographics, Demographics),
             trafficking=to_domain(self.trafficking, TraffickingContext),
-            worker_id=self.worker_id or worker_id, team_id=self.team_id or team_id)
+            worker_id=self.worker_id or worker_id,
+            team_id=self.team_id or team_id,
+        )
 
 
 class RecordServiceBody(cmd.RecordService, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -115,10 +124,14 @@ class RevokeConsentBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True,
     method: str  # written / oral
 
     def command(self, consent_id: str) -> cmd.RevokeConsent:
-        return cmd.RevokeConsent(consent_id=consent_id, revoked_on=self.revoked_on, method=self.method)
+        return cmd.RevokeConsent(
+            consent_id=consent_id, revoked_on=self.revoked_on, method=self.method
+        )
 
 
-class ProposeReferralBody(cmd.ProposeReferral, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class ProposeReferralBody(
+    cmd.ProposeReferral, forbid_unknown_fields=True, frozen=True, kw_only=True
+):
     def command(self) -> cmd.ProposeReferral:
         return to_domain(self, cmd.ProposeReferral)
 
@@ -131,8 +144,12 @@ class UpdateReferralBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True
     reason: str | None = None
 
     def command(self, referral_id: str) -> cmd.UpdateReferral:
-        return cmd.UpdateReferral(referral_id=referral_id, status=self.status, changed_on=self.changed_on,
-                                  reason=self.reason)
+        return cmd.UpdateReferral(
+            referral_id=referral_id,
+            status=self.status,
+            changed_on=self.changed_on,
+            reason=self.reason,
+        )
 
 
 class CloseCaseBody(cmd.CloseCase, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -145,7 +162,9 @@ class AssessOutcomeBody(cmd.AssessOutcome, forbid_unknown_fields=True, frozen=Tr
         return to_domain(self, cmd.AssessOutcome)
 
 
-class ImmigrationStepBody(cmd.RecordImmigrationStep, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class ImmigrationStepBody(
+    cmd.RecordImmigrationStep, forbid_unknown_fields=True, frozen=True, kw_only=True
+):
     def command(self) -> cmd.RecordImmigrationStep:
         return to_domain(self, cmd.RecordImmigrationStep)
 
@@ -160,7 +179,9 @@ class AssignCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw
     team_id: Identifier | None = None
 
     def command(self, team_id: str) -> cmd.AssignCase:
-        return cmd.AssignCase(worker_id=self.worker_id, team_id=team_id, assigned_on=self.assigned_on)
+        return cmd.AssignCase(
+            worker_id=self.worker_id, team_id=team_id, assigned_on=self.assigned_on
+        )
 
 
 class ReopenCaseBody(cmd.ReopenCase, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -202,7 +223,9 @@ class ChangeGoalStatusBody(msgspec.Struct, forbid_unknown_fields=True, frozen=Tr
         return cmd.ChangeGoalStatus(goal_id=goal_id, status=self.status, changed_on=self.changed_on)
 
 
-class StatisticsConsentBody(cmd.RecordStatisticsConsent, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class StatisticsConsentBody(
+    cmd.RecordStatisticsConsent, forbid_unknown_fields=True, frozen=True, kw_only=True
+):
     """Whether the client agrees that their de-identified data count in federal statistics;
     recorded again whenever they change their mind (also on a closed case)."""
 
@@ -225,9 +248,14 @@ class TransferCaseBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, 
 
     def command(self, transfer_id: str) -> cmd.RequestTransfer:
         return cmd.RequestTransfer(
-            transfer_id=transfer_id, recipient_organisation=self.recipient_organisation, consent_id=self.consent_id,
-            requested_on=self.requested_on, receiving_worker_id=self.receiving_worker_id,
-            receiving_team_id=self.receiving_team_id, living_situation=self.living_situation)
+            transfer_id=transfer_id,
+            recipient_organisation=self.recipient_organisation,
+            consent_id=self.consent_id,
+            requested_on=self.requested_on,
+            receiving_worker_id=self.receiving_worker_id,
+            receiving_team_id=self.receiving_team_id,
+            living_situation=self.living_situation,
+        )
 
 
 class AcceptTransferBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):

@@ -209,31 +209,55 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     statistics_consent: bool | None  # None: not asked yet
     closure: ClosureView | None = None
     immigration: list[MilestoneView] | None = None
-    pending_transfer: PendingTransferView | None = None  # asked of another organisation, not answered
+    pending_transfer: PendingTransferView | None = (
+        None  # asked of another organisation, not answered
+    )
     declined_transfers: list[DeclinedTransferView] | None = None
 
 
 def _fields(view_type: type[T], source: Any, **extra: Any) -> T:
     names = [name for name in view_type.__struct_fields__ if name not in extra]  # type: ignore[attr-defined]
-    return view_type(**{name: getattr(source, name) for name in names if hasattr(source, name)}, **extra)
+    return view_type(
+        **{name: getattr(source, name) for name in names if hasattr(source, name)}, **extra
+    )
 
 
 def case_view(state: CaseState, *, include_immigration: bool) -> CaseView:
     consents = []
     for consent_id, consent in sorted(state.consents.items()):
         revoked: ev.ConsentRevoked | None = consent.revoked
-        consents.append(_fields(ConsentView, consent.granted, consent_id=consent_id,
-                                revoked_on=revoked.revoked_on if revoked else None,
-                                revocation_method=revoked.method if revoked else None))
-    referrals = [_fields(ReferralView, r.proposed, status=r.status, history=r.history)
-                 for _, r in sorted(state.referrals.items())]
+        consents.append(
+            _fields(
+                ConsentView,
+                consent.granted,
+                consent_id=consent_id,
+                revoked_on=revoked.revoked_on if revoked else None,
+                revocation_method=revoked.method if revoked else None,
+            )
+        )
+    referrals = [
+        _fields(ReferralView, r.proposed, status=r.status, history=r.history)
+        for _, r in sorted(state.referrals.items())
+    ]
     immigration = None
     if include_immigration:
-        immigration = [_fields(MilestoneView, m, milestone_id=mid) for mid, m in sorted(state.milestones.items())]
+        immigration = [
+            _fields(MilestoneView, m, milestone_id=mid)
+            for mid, m in sorted(state.milestones.items())
+        ]
     return CaseView(
-        case_id=state.case_id or "", version=state.version, worker_id=state.worker_id, team_id=state.team_id,
-        intake=state.intake, victim_status=state.victim_status, identity=state.identity, contact=state.contact,
-        demographics=state.demographics, trafficking=state.trafficking, consents=consents, referrals=referrals,
+        case_id=state.case_id or "",
+        version=state.version,
+        worker_id=state.worker_id,
+        team_id=state.team_id,
+        intake=state.intake,
+        victim_status=state.victim_status,
+        identity=state.identity,
+        contact=state.contact,
+        demographics=state.demographics,
+        trafficking=state.trafficking,
+        consents=consents,
+        referrals=referrals,
         services=[_fields(ServiceView, s) for s in state.services],
         outcomes=[_fields(OutcomeView, o) for o in state.outcomes],
         needs=[_fields(NeedsView, n) for n in state.needs],
@@ -241,5 +265,9 @@ def case_view(state: CaseState, *, include_immigration: bool) -> CaseView:
         statistics_consent=state.statistics_consent,
         closure=_fields(ClosureView, state.closure) if state.closure is not None else None,
         immigration=immigration,
-        pending_transfer=_fields(PendingTransferView, state.pending_transfer) if state.pending_transfer else None,
-        declined_transfers=[_fields(DeclinedTransferView, d) for d in state.declined_transfers] or None)
+        pending_transfer=_fields(PendingTransferView, state.pending_transfer)
+        if state.pending_transfer
+        else None,
+        declined_transfers=[_fields(DeclinedTransferView, d) for d in state.declined_transfers]
+        or None,
+    )
