@@ -56,7 +56,9 @@ class Aead:
         if len(sealed) < OVERHEAD or sealed[0] != FORMAT_VERSION:
             raise DecryptionError()
         try:
-            return self._cipher.decrypt(sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :], associated_data)
+            return self._cipher.decrypt(
+                sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :], associated_data
+            )
         except InvalidTag:
             raise DecryptionError() from None
 

@@ -44,7 +44,9 @@ class Keyring:
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._provider = provider
-        self._cache: TTLCache[tuple[str, str], DataKey] = TTLCache(cache_size, cache_seconds, timer=timer)
+        self._cache: TTLCache[tuple[str, str], DataKey] = TTLCache(
+            cache_size, cache_seconds, timer=timer
+        )
 
     @property
     def provider(self) -> KeyProvider:

@@ -1,47 +1,13 @@
 """KEK provider backed by a PKCS#11 token (an HSM, or SoftHSM2 in tests).
 
-Configured by an RFC 7512 URI (``HAVEN_KEK``)::
-
-    pkcs11:token=<token label>;object=<key label prefix>?module-path=<module .so>&pin-source=file:<pin file>
-
-* path attributes (``;``-separated): ``token`` and ``object`` are required; the rest
-  (``manufacturer``, ``serial``, ``model``, ``type``, ``id``, ...) are accepted and ignored.
-* query attributes (``&``-separated): ``module-path`` is required; the user PIN comes from
-  exactly one of ``pin-source`` (preferred: ``file:/path``, ``file:///path`` or ``/path``, a file
-  of mode 0600 whose content, minus a trailing newline, is the PIN) or ``pin-value`` (the PIN in
-  the URI itself, which then ends up in environment dumps and process listings).
-* values are percent-decoded.
-
-Each organisation (tenant) has its own AES-256 key object in the token, labelled
-``<object>:<tenant>``, generated inside the token on first use as a sensitive,
-non-extractable token object that may only encrypt and decrypt: the KEK never leaves the HSM.
-
-A data key is wrapped by AES-256-GCM inside the token with a 96-bit IV from ``os.urandom``
-(not the token's RNG) and associated data ``providers.wrap_associated_data(tenant, kek_id,
-context)``. Byte layout of a wrapped data key (always 61 bytes)::
-
-    offset  length  field
-    0       1       format version, 0x01
-    1       12      IV
-    13      32      encrypted data key
-    45      16      GCM tag (128 bits)
-
-``kek_id`` is ``pkcs11:<object>:<tenant>:<CKA_ID in hex>``: it names one key object exactly.
-
-Two creators racing (two processes using an organisation for the first time together) can
-both generate a key object with the same label. Nothing is deleted: after generating, the
-provider searches again and uses the object with the smallest CKA_ID (random, 16 bytes), so all
-processes converge on one key; anything wrapped meanwhile under the other object still unwraps,
-because unwrap looks the key up by the exact CKA_ID named in ``kek_id``. Within one provider a
-``threading.Lock`` serialises everything (python-pkcs11 sessions are not thread-safe).
-
-PKCS#11 login state belongs to the whole process, not to a session: a second ``C_Login`` fails
-with "already logged in", and ``C_Logout`` (which python-pkcs11 calls when closing a logged-in
-session) logs out every session. So one logged-in session per token is opened per process and
-kept for the life of the process (`_ensure_login`); providers work in their own sessions that
-share that login and close without logging anyone out. The module is loaded once per process
-(python-pkcs11 keeps it), and a PKCS#11 module must not be used across fork: build the
-provider in the process that uses it.
+Configured by an RFC 7512 URI (``HAVEN_KEK``): ``pkcs11:token=<label>;object=<key label
+prefix>?module-path=<module .so>&pin-source=file:<pin file>`` (path attributes other than
+``token`` and ``object`` are ignored; the PIN comes from exactly one of ``pin-source``, a
+file of mode 0600, or ``pin-value``; values are percent-decoded). Each organisation has its
+own non-extractable AES-256 key object in the token, ``<object>:<tenant>``, generated inside
+the token on first use; data keys are wrapped by AES-256-GCM inside the token. The wrapped
+layout, how two processes creating the same key converge, and why one login is kept per
+process are in docs/security.md#keys-and-hsms.
 """
 
 from __future__ import annotations
@@ -82,8 +48,13 @@ _KEY_ID_BYTES = 16
 # Errors after which the session (and perhaps the login) is gone; anything else, such as a
 # bad tag (SoftHSM2 reports CKR_GENERAL_ERROR), leaves the session usable.
 _SESSION_LOST = (
-    SessionHandleInvalid, SessionClosed, DeviceRemoved, DeviceError,
-    TokenNotPresent, TokenNotRecognised, UserNotLoggedIn,
+    SessionHandleInvalid,
+    SessionClosed,
+    DeviceRemoved,
+    DeviceError,
+    TokenNotPresent,
+    TokenNotRecognised,
+    UserNotLoggedIn,
 )
 
 # (module path, token label) -> the session holding this process's login (None: someone else
@@ -116,7 +87,8 @@ class Pkcs11KeyProvider:
         return cls(parse_pkcs11_uri(uri))
 
     def __repr__(self) -> str:
-        return f"Pkcs11KeyProvider(token={self._config.token_label!r}, object={self._config.object_label!r})"
+        config = self._config
+        return f"Pkcs11KeyProvider(token={config.token_label!r}, object={config.object_label!r})"
 
     # -- KeyProvider ---------------------------------------------------------------------
 
@@ -128,23 +100,33 @@ class Pkcs11KeyProvider:
                 try:
                     kek_id, key = self._current_key(tenant)
                     iv = os.urandom(IV_BYTES)
-                    params = GCMParams(iv, wrap_associated_data(tenant, kek_id, context), TAG_BYTES * 8)
-                    sealed = key.encrypt(data_key, mechanism=Mechanism.AES_GCM, mechanism_param=params)
+                    params = GCMParams(
+                        iv, wrap_associated_data(tenant, kek_id, context), TAG_BYTES * 8
+                    )
+                    sealed = key.encrypt(
+                        data_key, mechanism=Mechanism.AES_GCM, mechanism_param=params
+                    )
                     break
                 except PKCS11Error as error:
                     self._reset(forget_login=isinstance(error, _SESSION_LOST))
                     if attempt == 2:
-                        raise KeyProviderError(f"PKCS#11 wrap failed: {type(error).__name__}") from None
+                        raise KeyProviderError(
+                            f"PKCS#11 wrap failed: {type(error).__name__}"
+                        ) from None
         if len(sealed) != DATA_KEY_BYTES + TAG_BYTES:
             raise KeyProviderError("PKCS#11 token returned a GCM ciphertext of unexpected length")
         return kek_id, bytes([FORMAT_VERSION]) + iv + sealed
 
     def unwrap(self, tenant: str, kek_id: str, wrapped: bytes, context: bytes) -> bytes:
         prefix = self._kek_id_prefix(tenant)
-        if not kek_id.startswith(prefix) or len(wrapped) != WRAPPED_BYTES or wrapped[0] != FORMAT_VERSION:
+        if (
+            not kek_id.startswith(prefix)
+            or len(wrapped) != WRAPPED_BYTES
+            or wrapped[0] != FORMAT_VERSION
+        ):
             raise DecryptionError()
         try:
-            key_id = bytes.fromhex(kek_id[len(prefix):])
+            key_id = bytes.fromhex(kek_id[len(prefix) :])
         except ValueError:
             raise DecryptionError() from None
         iv, sealed = wrapped[1 : 1 + IV_BYTES], wrapped[1 + IV_BYTES :]
@@ -175,7 +157,8 @@ class Pkcs11KeyProvider:
                     self._reset(forget_login=True)
                     if attempt == 2:
                         raise KeyProviderError(
-                            f"PKCS#11 token {self._config.token_label!r} is unreachable: {type(error).__name__}"
+                            f"PKCS#11 token {self._config.token_label!r} is unreachable: "
+                            f"{type(error).__name__}"
                         ) from None
 
     def close(self) -> None:
@@ -197,8 +180,8 @@ class Pkcs11KeyProvider:
                 token = pkcs11.lib(config.module_path).get_token(token_label=config.token_label)
             except (PKCS11Error, OSError) as error:
                 raise KeyProviderError(
-                    f"cannot find PKCS#11 token {config.token_label!r} in module {config.module_path}: "
-                    f"{type(error).__name__}"
+                    f"cannot find PKCS#11 token {config.token_label!r} in module "
+                    f"{config.module_path}: {type(error).__name__}"
                 ) from None
             _ensure_login(config, token)
             # Not logged in itself (shares the process login), so closing it logs nobody out.
@@ -259,7 +242,8 @@ class Pkcs11KeyProvider:
 
     def _generate(self, tenant: str) -> None:
         self._open().generate_key(
-            KeyType.AES, 256,
+            KeyType.AES,
+            256,
             id=os.urandom(_KEY_ID_BYTES),
             label=self._label(tenant),
             store=True,
@@ -285,10 +269,16 @@ def _verified_id(key: SecretKey) -> bytes:
     Guards against a key object with the right label that was provisioned by hand as
     extractable, or with the wrong size.
     """
-    attrs = key.get_attributes([
-        Attribute.ID, Attribute.VALUE_LEN, Attribute.SENSITIVE, Attribute.EXTRACTABLE,
-        Attribute.ENCRYPT, Attribute.DECRYPT,
-    ])
+    attrs = key.get_attributes(
+        [
+            Attribute.ID,
+            Attribute.VALUE_LEN,
+            Attribute.SENSITIVE,
+            Attribute.EXTRACTABLE,
+            Attribute.ENCRYPT,
+            Attribute.DECRYPT,
+        ]
+    )
     key_id = bytes(attrs[Attribute.ID])
     if (
         not key_id
@@ -329,17 +319,23 @@ def parse_pkcs11_uri(uri: str) -> Pkcs11Config:
     """Parse ``pkcs11:path?query``; errors name the attribute, never its value."""
     if not uri.startswith("pkcs11:"):
         raise KeyProviderError("a PKCS#11 key provider needs a 'pkcs11:' URI")
-    path, _, query = uri[len("pkcs11:"):].partition("?")
+    path, _, query = uri[len("pkcs11:") :].partition("?")
     path_attrs = _attributes(path, ";", "path", _PATH_ATTRIBUTES)
     query_attrs = _attributes(query, "&", "query", _QUERY_ATTRIBUTES)
     for name in _PATH_ATTRIBUTES:
         if not path_attrs.get(name):
-            raise KeyProviderError(f"pkcs11: URI lacks the path attribute '{name}' (e.g. pkcs11:token=...;object=...)")
+            raise KeyProviderError(
+                f"pkcs11: URI lacks the path attribute '{name}' (e.g. pkcs11:token=...;object=...)"
+            )
     module_path = query_attrs.get("module-path")
     if not module_path:
-        raise KeyProviderError("pkcs11: URI lacks the query attribute 'module-path' (the PKCS#11 module .so)")
+        raise KeyProviderError(
+            "pkcs11: URI lacks the query attribute 'module-path' (the PKCS#11 module .so)"
+        )
     if "pin-source" in query_attrs and "pin-value" in query_attrs:
-        raise KeyProviderError("pkcs11: URI has both 'pin-source' and 'pin-value'; give one (pin-source preferred)")
+        raise KeyProviderError(
+            "pkcs11: URI has both 'pin-source' and 'pin-value'; give one (pin-source preferred)"
+        )
     if "pin-source" in query_attrs:
         pin = _read_pin(query_attrs["pin-source"])
     elif "pin-value" in query_attrs:
@@ -358,7 +354,9 @@ def _attributes(text: str, separator: str, where: str, known: tuple[str, ...]) -
             continue
         name, equals, value = part.partition("=")
         if not equals or not name:
-            raise KeyProviderError(f"malformed {where} attribute in pkcs11: URI (expected name=value)")
+            raise KeyProviderError(
+                f"malformed {where} attribute in pkcs11: URI (expected name=value)"
+            )
         if name not in known:
             continue  # manufacturer, serial, model, type, id, module-name, ...
         if name in found:
@@ -369,15 +367,19 @@ def _attributes(text: str, separator: str, where: str, known: tuple[str, ...]) -
 
 def _read_pin(source: str) -> str:
     if source.startswith("file://"):
-        source = source[len("file://"):]
+        source = source[len("file://") :]
     elif source.startswith("file:"):
-        source = source[len("file:"):]
+        source = source[len("file:") :]
     if not source.startswith("/"):
-        raise KeyProviderError("pin-source must be an absolute file path, e.g. file:/run/secrets/hsm-pin")
+        raise KeyProviderError(
+            "pin-source must be an absolute file path, e.g. file:/run/secrets/hsm-pin"
+        )
     path = Path(source)
     try:
         if path.stat().st_mode & 0o077:
-            raise KeyProviderError(f"PIN file {path} must not be readable by group or others (chmod 600)")
+            raise KeyProviderError(
+                f"PIN file {path} must not be readable by group or others (chmod 600)"
+            )
         return path.read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as error:
         raise KeyProviderError(f"cannot read PIN file {path}: {type(error).__name__}") from None

@@ -70,7 +70,9 @@ class FileKeyProvider:
             if master is None:
                 raise KeyProviderError("key file has no key of that name")
             derived = HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=b"haven.kek.v1",
+                algorithm=hashes.SHA256(),
+                length=32,
+                salt=b"haven.kek.v1",
                 info=b"organisation:" + tenant.encode(),
             ).derive(master)
             cached = self._keks[(name, tenant)] = Aead(derived)
@@ -100,26 +102,39 @@ class FileKeyProvider:
 
 
 def _create_key_file(path: Path) -> None:
-    create_secret_file(path, json.dumps({
-        "format": _FILE_FORMAT,
-        "active": "k1",
-        "keys": {"k1": base64.b64encode(random_key()).decode()},
-    }).encode())
+    create_secret_file(
+        path,
+        json.dumps(
+            {
+                "format": _FILE_FORMAT,
+                "active": "k1",
+                "keys": {"k1": base64.b64encode(random_key()).decode()},
+            }
+        ).encode(),
+    )
 
 
 def _read_key_file(path: Path) -> tuple[str, dict[str, bytes]]:
     try:
         if path.stat().st_mode & 0o077:
-            raise KeyProviderError(f"key file {path} must not be readable by group or others (chmod 600)")
+            raise KeyProviderError(
+                f"key file {path} must not be readable by group or others (chmod 600)"
+            )
         document = json.loads(path.read_bytes())
         if not isinstance(document, dict) or document.get("format") != _FILE_FORMAT:
             raise KeyProviderError(f"{path} is not a Haven key file")
-        masters = {name: base64.b64decode(value, validate=True) for name, value in document["keys"].items()}
+        masters = {
+            name: base64.b64decode(value, validate=True) for name, value in document["keys"].items()
+        }
         active = document["active"]
     except KeyProviderError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise KeyProviderError(f"cannot read key file {path}: {type(error).__name__}") from None
-    if not isinstance(active, str) or active not in masters or any(len(key) != 32 for key in masters.values()):
+    if (
+        not isinstance(active, str)
+        or active not in masters
+        or any(len(key) != 32 for key in masters.values())
+    ):
         raise KeyProviderError(f"key file {path} is malformed")
     return active, masters

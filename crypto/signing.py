@@ -24,11 +24,19 @@ class SigningKeyError(Exception):
 def open_signing_key(path: Path, what: str, *, create: bool = True) -> ed25519.Ed25519PrivateKey:
     """The Ed25519 key in `path` (`what` names it in errors: "token signing key")."""
     if create and not path.exists():
-        create_secret_file(path, ed25519.Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        create_secret_file(
+            path,
+            ed25519.Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
     try:
         if path.stat().st_mode & 0o077:
-            raise SigningKeyError(f"{what} {path} must not be readable by group or others (chmod 600)")
+            raise SigningKeyError(
+                f"{what} {path} must not be readable by group or others (chmod 600)"
+            )
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except SigningKeyError:
         raise

@@ -49,8 +49,9 @@ class AccessNotRecorded(EventStoreError):
 
 
 @asynccontextmanager
-async def fail_closed(transaction: AbstractAsyncContextManager[Connection],
-                      case_id: uuid.UUID) -> AsyncIterator[Connection]:
+async def fail_closed(
+    transaction: AbstractAsyncContextManager[Connection], case_id: uuid.UUID
+) -> AsyncIterator[Connection]:
     """`transaction`, whose failure (the commit included) is `AccessNotRecorded`: whatever it
     records must have committed before anything is returned."""
     try:
@@ -90,19 +91,23 @@ class GrantReason(msgspec.Struct, frozen=True):
     reason: str
 
 
-def grant_header(tenant_id: str, case_id: uuid.UUID, grant_id: uuid.UUID, actor_id: str, key_id: str) -> bytes:
+def grant_header(
+    tenant_id: str, case_id: uuid.UUID, grant_id: uuid.UUID, actor_id: str, key_id: str
+) -> bytes:
     """Associated data of a sealed reason: a msgpack array, like `crypto.envelope.event_header`."""
     return _encode((GRANT_LABEL, tenant_id, str(case_id), str(grant_id), actor_id, key_id))
 
 
 _RECORD_SQL = """
-INSERT INTO haven.access_records (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
+INSERT INTO haven.access_records
+    (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
 
 # The same record, only while the case's stream is at the version the read was decided on
 # (and not shredded): no row back, nothing recorded.
 _RECORD_AT_VERSION_SQL = """
-INSERT INTO haven.access_records (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
+INSERT INTO haven.access_records
+    (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8
  WHERE EXISTS (SELECT 1 FROM haven.streams s WHERE s.tenant_id = $1 AND s.stream_id = $2
                   AND s.version = $9 AND s.wrapped_key IS NOT NULL)
@@ -117,8 +122,8 @@ _GRANT_COLUMNS = "tenant_id, grant_id, case_id, actor_id, granted_at, expires_at
 
 # Only for a case that exists, is not shredded, and whose current key is the one given.
 _GRANT_SQL = """
-INSERT INTO haven.break_glass_grants (tenant_id, grant_id, case_id, actor_id, granted_at, expires_at,
-                                      reason_sealed, key_id)
+INSERT INTO haven.break_glass_grants
+    (tenant_id, grant_id, case_id, actor_id, granted_at, expires_at, reason_sealed, key_id)
 SELECT $1, $2, $3, $4, $5, $6, $7, $8
  WHERE EXISTS (SELECT 1 FROM haven.streams s WHERE s.tenant_id = $1 AND s.stream_id = $3
                   AND s.key_id = $8 AND s.wrapped_key IS NOT NULL)
@@ -199,23 +204,46 @@ async def grant_break_glass(
         raise ValueError("a break-the-glass reason is required")
     if len(reason) > MAX_REASON_CHARS:
         raise ValueError(f"the reason must be at most {MAX_REASON_CHARS} characters")
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or not MIN_GRANT_MINUTES <= minutes <= MAX_GRANT_MINUTES:
-        raise ValueError(f"minutes must be an integer from {MIN_GRANT_MINUTES} to {MAX_GRANT_MINUTES}")
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not MIN_GRANT_MINUTES <= minutes <= MAX_GRANT_MINUTES
+    ):
+        raise ValueError(
+            f"minutes must be an integer from {MIN_GRANT_MINUTES} to {MAX_GRANT_MINUTES}"
+        )
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     grant_id = uuid.uuid4()
     granted_at = now
     expires_at = granted_at + dt.timedelta(minutes=minutes)
-    sealed = data_key.aead.seal(reason.encode(), grant_header(tenant_id, case_id, grant_id, actor_id, data_key.key_id))
-    inserted = await conn.fetchval(_GRANT_SQL, tenant_id, grant_id, case_id, actor_id, granted_at, expires_at,
-                                   sealed, data_key.key_id)
+    sealed = data_key.aead.seal(
+        reason.encode(), grant_header(tenant_id, case_id, grant_id, actor_id, data_key.key_id)
+    )
+    inserted = await conn.fetchval(
+        _GRANT_SQL,
+        tenant_id,
+        grant_id,
+        case_id,
+        actor_id,
+        granted_at,
+        expires_at,
+        sealed,
+        data_key.key_id,
+    )
     if inserted is None:
         raise StreamNotFound(f"case {case_id} does not exist, is erased, or uses another key")
-    return BreakGlassGrant(tenant_id, grant_id, case_id, actor_id, granted_at, expires_at, data_key.key_id)
+    return BreakGlassGrant(
+        tenant_id, grant_id, case_id, actor_id, granted_at, expires_at, data_key.key_id
+    )
 
 
 async def active_grant(
-    conn: asyncpg.Pool | Connection, tenant_id: str, case_id: uuid.UUID, actor_id: str, now: dt.datetime
+    conn: asyncpg.Pool | Connection,
+    tenant_id: str,
+    case_id: uuid.UUID,
+    actor_id: str,
+    now: dt.datetime,
 ) -> BreakGlassGrant | None:
     """The actor's grant on the case valid at `now` (granted_at <= now < expires_at), if any."""
     row = await conn.fetchrow(_ACTIVE_SQL, tenant_id, case_id, actor_id, now)
@@ -233,31 +261,43 @@ async def grant_reasons(
     opened = []
     for row in await conn.fetch(_REASONS_SQL, tenant_id, case_id):
         grant = BreakGlassGrant(*row[:7])
-        header = grant_header(grant.tenant_id, grant.case_id, grant.grant_id, grant.actor_id, grant.key_id)
+        header = grant_header(
+            grant.tenant_id, grant.case_id, grant.grant_id, grant.actor_id, grant.key_id
+        )
         try:
             reason = data_key.aead.open(row["reason_sealed"], header).decode()
         except (DecryptionError, UnicodeDecodeError):
-            raise TamperDetected(f"break-the-glass grant {grant.grant_id} fails authentication") from None
+            raise TamperDetected(
+                f"break-the-glass grant {grant.grant_id} fails authentication"
+            ) from None
         opened.append(GrantReason(grant, reason))
     return opened
 
 
-async def case_data_key(conn: asyncpg.Pool | Connection, keyring: Keyring, tenant_id: str, case_id: uuid.UUID) -> DataKey:
+async def case_data_key(
+    conn: asyncpg.Pool | Connection, keyring: Keyring, tenant_id: str, case_id: uuid.UUID
+) -> DataKey:
     """The case stream's current data key (to seal or open grant reasons).
 
     StreamNotFound / StreamErased when there is no such case or it was crypto-shredded;
     TamperDetected when the wrapped key does not unwrap.
     """
     row: Any = await conn.fetchrow(
-        "SELECT key_id, kek_id, wrapped_key FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2",
-        tenant_id, case_id)
+        "SELECT key_id, kek_id, wrapped_key FROM haven.streams"
+        " WHERE tenant_id = $1 AND stream_id = $2",
+        tenant_id,
+        case_id,
+    )
     if row is None:
         raise StreamNotFound(str(case_id))
     if row["wrapped_key"] is None:
         raise StreamErased(str(case_id))
     try:
-        return keyring.unwrap(tenant_id, str(case_id),
-                              WrappedDataKey(row["key_id"], row["kek_id"], bytes(row["wrapped_key"])))
+        return keyring.unwrap(
+            tenant_id,
+            str(case_id),
+            WrappedDataKey(row["key_id"], row["kek_id"], bytes(row["wrapped_key"])),
+        )
     except DecryptionError:
         raise TamperDetected(f"the data key of case {case_id} does not unwrap") from None
 
@@ -278,9 +318,16 @@ SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, 
  LIMIT $6"""
 
 
-async def access_review(conn: Connection | asyncpg.Pool, tenant_id: str, *, actor_id: str | None = None,
-                        case_id: uuid.UUID | None = None, basis: str | None = None, before: int | None = None,
-                        limit: int = 100) -> list[AccessRecord]:
+async def access_review(
+    conn: Connection | asyncpg.Pool,
+    tenant_id: str,
+    *,
+    actor_id: str | None = None,
+    case_id: uuid.UUID | None = None,
+    basis: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[AccessRecord]:
     """A page of the organisation's access records, newest first; `before` is the last
     `record_id` of the previous page."""
     if not 1 <= limit <= MAX_PAGE:

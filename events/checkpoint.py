@@ -57,29 +57,47 @@ def merkle_root(leaves: Iterable[Leaf]) -> str:
     if not level:
         return hashlib.sha256(b"").hexdigest()
     while len(level) > 1:
-        level = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() if i + 1 < len(level) else level[i]
-                 for i in range(0, len(level), 2)]
+        level = [
+            hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest()
+            if i + 1 < len(level)
+            else level[i]
+            for i in range(0, len(level), 2)
+        ]
     return level[0].hex()
 
 
 def _signed_part(document: dict[str, Any]) -> bytes:
-    body = {name: document[name] for name in ("format", "taken_at", "log_position", "events", "streams",
-                                              "merkle_root", "public_key")}
+    body = {
+        name: document[name]
+        for name in (
+            "format",
+            "taken_at",
+            "log_position",
+            "events",
+            "streams",
+            "merkle_root",
+            "public_key",
+        )
+    }
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 async def take_checkpoint(pool: asyncpg.Pool, key: ed25519.Ed25519PrivateKey) -> dict[str, Any]:
     """The signed checkpoint of the log as committed now (one snapshot)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        heads = await conn.fetch("SELECT tenant_id, stream_id, version, head_hash FROM haven.streams")
+        heads = await conn.fetch(
+            "SELECT tenant_id, stream_id, version, head_hash FROM haven.streams"
+        )
         events = await conn.fetchval("SELECT count(*) FROM haven.events")
         last = await conn.fetchrow(
-            "SELECT transaction_id::text, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1")
+            "SELECT transaction_id::text, position FROM haven.events"
+            " ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        )
         taken_at = await conn.fetchval("SELECT now()")
     leaves = sorted(Leaf(r[0], str(r[1]), r[2], bytes(r[3]).hex()) for r in heads)
     document: dict[str, Any] = {
         "format": FORMAT,
-        "taken_at": taken_at.astimezone(dt.timezone.utc).isoformat(),
+        "taken_at": taken_at.astimezone(dt.UTC).isoformat(),
         "log_position": [last[0], last[1]] if last else None,
         "events": int(events),
         "streams": len(leaves),
@@ -98,7 +116,9 @@ def _opened(document: dict[str, Any], public_key: bytes) -> list[Leaf]:
             raise CheckpointError("not a Haven checkpoint")
         if bytes.fromhex(document["public_key"]) != public_key:
             raise CheckpointError("the checkpoint is signed by another key than the configured one")
-        if not signature_holds(public_key, bytes.fromhex(document["signature"]), _signed_part(document)):
+        if not signature_holds(
+            public_key, bytes.fromhex(document["signature"]), _signed_part(document)
+        ):
             raise CheckpointError("the checkpoint's signature does not verify (edited, or forged)")
         leaves = [Leaf(str(h[0]), str(h[1]), int(h[2]), str(h[3])) for h in document["heads"]]
     except (KeyError, TypeError, ValueError, IndexError) as error:
@@ -115,7 +135,9 @@ class Divergence(NamedTuple):
     problem: str
 
 
-async def check_against(pool: asyncpg.Pool, document: dict[str, Any], public_key: bytes) -> list[Divergence]:
+async def check_against(
+    pool: asyncpg.Pool, document: dict[str, Any], public_key: bytes
+) -> list[Divergence]:
     """How the log now departs from the checkpoint (module doc); empty when it only grew."""
     leaves = _opened(document, public_key)
     found: list[Divergence] = []
@@ -125,25 +147,43 @@ async def check_against(pool: asyncpg.Pool, document: dict[str, Any], public_key
         rows = await conn.fetch(
             """SELECT w.tenant_id, w.stream_id, w.version, s.stream_id IS NOT NULL, e.chain_hash
                  FROM unnest($1::text[], $2::uuid[], $3::int[]) AS w(tenant_id, stream_id, version)
-                 LEFT JOIN haven.streams s ON s.tenant_id = w.tenant_id AND s.stream_id = w.stream_id
+                 LEFT JOIN haven.streams s
+                        ON s.tenant_id = w.tenant_id AND s.stream_id = w.stream_id
                  LEFT JOIN haven.events e
-                        ON e.tenant_id = w.tenant_id AND e.stream_id = w.stream_id AND e.version = w.version""",
-            [leaf.tenant_id for leaf in leaves], [uuid.UUID(leaf.stream_id) for leaf in leaves],
-            [leaf.version for leaf in leaves])
+                        ON e.tenant_id = w.tenant_id AND e.stream_id = w.stream_id
+                       AND e.version = w.version""",
+            [leaf.tenant_id for leaf in leaves],
+            [uuid.UUID(leaf.stream_id) for leaf in leaves],
+            [leaf.version for leaf in leaves],
+        )
     expected = {(leaf.tenant_id, leaf.stream_id): leaf for leaf in leaves}
     for tenant_id, stream_id, version, has_head, chain_hash in rows:
         leaf = expected[(tenant_id, str(stream_id))]
         if not has_head:
-            found.append(Divergence(tenant_id, str(stream_id), None, "stream deleted since the checkpoint"))
+            found.append(
+                Divergence(tenant_id, str(stream_id), None, "stream deleted since the checkpoint")
+            )
         elif chain_hash is None:
-            found.append(Divergence(tenant_id, str(stream_id), version,
-                                    "stream truncated below its checkpointed head"))
+            found.append(
+                Divergence(
+                    tenant_id,
+                    str(stream_id),
+                    version,
+                    "stream truncated below its checkpointed head",
+                )
+            )
         elif bytes(chain_hash).hex() != leaf.head_hash:
-            found.append(Divergence(tenant_id, str(stream_id), version,
-                                    "event at the checkpointed head rewritten"))
+            found.append(
+                Divergence(
+                    tenant_id, str(stream_id), version, "event at the checkpointed head rewritten"
+                )
+            )
     if events < document["events"]:
-        found.append(Divergence(None, None, None, f"the log holds fewer events ({events}) than the checkpoint"))
+        found.append(
+            Divergence(
+                None, None, None, f"the log holds fewer events ({events}) than the checkpoint"
+            )
+        )
     if streams < document["streams"]:
         found.append(Divergence(None, None, None, f"fewer streams ({streams}) than the checkpoint"))
     return found
-

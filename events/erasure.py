@@ -46,13 +46,19 @@ ERASURE_CHANNEL = "haven_erasure"  # payload: "<tenant id> <stream id>" (ids onl
 
 async def hold_for_erasure(conn: Connection, tenant_id: str, stream_id: uuid.UUID) -> None:
     """Take the case's erasure lock exclusively, until the caller's transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3::uuid::text))",
-                       ERASURE_LOCK_CLASS, tenant_id, stream_id)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3::uuid::text))",
+        ERASURE_LOCK_CLASS,
+        tenant_id,
+        stream_id,
+    )
 
 
 async def announce_erasure(conn: Connection, tenant_id: str, stream_id: uuid.UUID) -> None:
     """Tell every process, when the caller's transaction commits (NOTIFY is transactional)."""
-    await conn.execute("SELECT pg_notify($1, $2 || ' ' || $3::uuid::text)", ERASURE_CHANNEL, tenant_id, stream_id)
+    await conn.execute(
+        "SELECT pg_notify($1, $2 || ' ' || $3::uuid::text)", ERASURE_CHANNEL, tenant_id, stream_id
+    )
 
 
 async def hold_against_erasure(conn: Connection, cases: Iterable[tuple[str, uuid.UUID]]) -> None:
@@ -62,7 +68,10 @@ async def hold_against_erasure(conn: Connection, cases: Iterable[tuple[str, uuid
         await conn.execute(
             """SELECT pg_advisory_xact_lock_shared($1, hashtext(t || '/' || s::text))
                  FROM unnest($2::text[], $3::uuid[]) AS wanted(t, s)""",
-            ERASURE_LOCK_CLASS, [k[0] for k in keys], [k[1] for k in keys])
+            ERASURE_LOCK_CLASS,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+        )
 
 
 Forget = Callable[[str, uuid.UUID], None]
@@ -72,8 +81,13 @@ class ErasureWatch:
     """Follows erasures committed by any process and has this process's caches drop them
     (module doc). `run()` until cancelled; `subscribe` before or while it runs."""
 
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], *,
-                 reconnect_delay: float = 0.5, max_reconnect_delay: float = 10.0) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        *,
+        reconnect_delay: float = 0.5,
+        max_reconnect_delay: float = 10.0,
+    ) -> None:
         self._connect = connect  # a connection of its own, not the pool's
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
@@ -82,7 +96,8 @@ class ErasureWatch:
         self.received = 0
 
     def subscribe(self, forget: Forget, forget_all: Callable[[], None]) -> None:
-        """`forget(tenant, stream)` on each erasure; `forget_all()` when some may have been missed."""
+        """`forget(tenant, stream)` on each erasure; `forget_all()` when some may have been
+        missed."""
         self._subscribers.append((forget, forget_all))
 
     async def run(self) -> None:
@@ -93,7 +108,7 @@ class ErasureWatch:
             try:
                 async with asyncio.timeout(5):
                     conn = await self._connect()
-                conn.add_termination_listener(lambda *_: lost.set())
+                conn.add_termination_listener(lambda *_, lost=lost: lost.set())
                 await conn.add_listener(ERASURE_CHANNEL, self._on_notify)
                 self._forget_all()  # whatever was erased while nobody listened
                 self.listening.set()

@@ -107,22 +107,33 @@ class KeyHasher:
         self._provider = provider
         self._secrets: dict[str, bytes] = {}
 
-    async def stored(self, conn: asyncpg.Pool | Connection, tenant_id: str, actor_id: str, key: str) -> str:
+    async def stored(
+        self, conn: asyncpg.Pool | Connection, tenant_id: str, actor_id: str, key: str
+    ) -> str:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValueError(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters")
         secret = self._secrets.get(tenant_id) or await self._secret(conn, tenant_id)
         return hmac.new(secret, _encode((actor_id, key)), hashlib.sha256).hexdigest()
 
     async def _secret(self, conn: asyncpg.Pool | Connection, tenant_id: str) -> bytes:
-        select = "SELECT kek_id, wrapped FROM haven.tenant_secrets WHERE tenant_id = $1 AND purpose = 'idempotency'"
+        select = (
+            "SELECT kek_id, wrapped FROM haven.tenant_secrets"
+            " WHERE tenant_id = $1 AND purpose = 'idempotency'"
+        )
         row = await conn.fetchrow(select, tenant_id)
         if row is None:  # the organisation's first key: make its secret (the first writer's wins)
             kek_id, wrapped = self._provider.wrap(tenant_id, os.urandom(32), _SECRET_CONTEXT)
             await conn.execute(
                 "INSERT INTO haven.tenant_secrets (tenant_id, purpose, kek_id, wrapped) "
-                "VALUES ($1, 'idempotency', $2, $3) ON CONFLICT DO NOTHING", tenant_id, kek_id, wrapped)
+                "VALUES ($1, 'idempotency', $2, $3) ON CONFLICT DO NOTHING",
+                tenant_id,
+                kek_id,
+                wrapped,
+            )
             row = await conn.fetchrow(select, tenant_id)
-        secret = self._provider.unwrap(tenant_id, row["kek_id"], bytes(row["wrapped"]), _SECRET_CONTEXT)
+        secret = self._provider.unwrap(
+            tenant_id, row["kek_id"], bytes(row["wrapped"]), _SECRET_CONTEXT
+        )
         self._secrets[tenant_id] = secret
         return secret
 
@@ -156,7 +167,11 @@ def _outcome(row: asyncpg.Record, hashed: bytes) -> Outcome:
 
 
 async def lookup(
-    conn_or_pool: asyncpg.Pool | Connection, tenant_id: str, actor_id: str, key: str, request_hash: bytes
+    conn_or_pool: asyncpg.Pool | Connection,
+    tenant_id: str,
+    actor_id: str,
+    key: str,
+    request_hash: bytes,
 ) -> Outcome | None:
     """What an earlier use of the key decided, or None when the key is unused (do the work)."""
     _check(key, request_hash)
@@ -164,7 +179,9 @@ async def lookup(
     return None if row is None else _outcome(row, request_hash)
 
 
-async def claim(conn: Connection, tenant_id: str, actor_id: str, key: str, request_hash: bytes) -> Claimed | Outcome:
+async def claim(
+    conn: Connection, tenant_id: str, actor_id: str, key: str, request_hash: bytes
+) -> Claimed | Outcome:
     """Claim the key in the caller's transaction (after its append); see the module docstring."""
     _check(key, request_hash)
     for _ in range(3):
@@ -178,7 +195,13 @@ async def claim(conn: Connection, tenant_id: str, actor_id: str, key: str, reque
 
 
 async def complete(
-    conn: Connection, tenant_id: str, actor_id: str, key: str, request_hash: bytes, status: int, body: bytes,
+    conn: Connection,
+    tenant_id: str,
+    actor_id: str,
+    key: str,
+    request_hash: bytes,
+    status: int,
+    body: bytes,
     case_id: uuid.UUID | None = None,
 ) -> None:
     """Store the result of a claimed key, in the transaction that claimed it, and the case it is
@@ -189,19 +212,29 @@ async def complete(
     _check(key, request_hash)
     if not 100 <= status <= 599:
         raise ValueError("status must be an HTTP status code")
-    done = await conn.execute(_COMPLETE_SQL, tenant_id, actor_id, key, request_hash, status, bytes(body), case_id)
+    done = await conn.execute(
+        _COMPLETE_SQL, tenant_id, actor_id, key, request_hash, status, bytes(body), case_id
+    )
     if done != "UPDATE 1":
         raise IdempotencyError(f"idempotency key {key!r} was not claimed by this request")
 
 
 async def forget_case(conn: Connection, tenant_id: str, case_id: uuid.UUID) -> None:
     """Erasure: the stored answers about the case go with it (in the erasure's transaction)."""
-    await conn.execute("DELETE FROM haven.idempotency_keys WHERE tenant_id = $1 AND case_id = $2", tenant_id, case_id)
+    await conn.execute(
+        "DELETE FROM haven.idempotency_keys WHERE tenant_id = $1 AND case_id = $2",
+        tenant_id,
+        case_id,
+    )
 
 
-async def purge_expired(pool: asyncpg.Pool | Connection, older_than: dt.timedelta = DEFAULT_RETENTION) -> int:
+async def purge_expired(
+    pool: asyncpg.Pool | Connection, older_than: dt.timedelta = DEFAULT_RETENTION
+) -> int:
     """Delete keys created more than `older_than` ago; returns how many."""
     if older_than <= dt.timedelta(0):
         raise ValueError("older_than must be positive")
-    done = await pool.execute("DELETE FROM haven.idempotency_keys WHERE created_at < now() - $1::interval", older_than)
+    done = await pool.execute(
+        "DELETE FROM haven.idempotency_keys WHERE created_at < now() - $1::interval", older_than
+    )
     return int(done.split()[-1])

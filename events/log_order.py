@@ -70,7 +70,8 @@ SELECT LEAST(
     snap.xmax,
     (SELECT min(snap.xmax - mod(mod(snap.xmax, 4294967296) - xid32 + 4294967296, 4294967296))
        FROM appenders
-      WHERE mod(mod(snap.xmax, 4294967296) - xid32 + 4294967296, 4294967296) BETWEEN 1 AND 2147483647)
+      WHERE mod(mod(snap.xmax, 4294967296) - xid32 + 4294967296, 4294967296)
+            BETWEEN 1 AND 2147483647)
 )::bigint AS horizon
 FROM snap
 """

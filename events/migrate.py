@@ -39,7 +39,9 @@ def available_migrations() -> list[Migration]:
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)
         if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+            found.append(
+                Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8"))
+            )
     found.sort()
     if [m.version for m in found] != list(range(1, len(found) + 1)):
         raise MigrationError("migration numbers must run 0001, 0002, ... without gaps")
@@ -60,7 +62,9 @@ async def upgrade(conn: asyncpg.Connection, migrations: list[Migration] | None =
                 name       text NOT NULL,
                 checksum   text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now())""")
-        recorded = {row["version"]: row for row in await conn.fetch("SELECT * FROM haven.schema_migrations")}
+        recorded = {
+            row["version"]: row for row in await conn.fetch("SELECT * FROM haven.schema_migrations")
+        }
         applied = []
         for migration in migrations:
             done = recorded.get(migration.version)
@@ -71,8 +75,12 @@ async def upgrade(conn: asyncpg.Connection, migrations: list[Migration] | None =
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(
-                    "INSERT INTO haven.schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-                    migration.version, migration.name, migration.checksum)
+                    "INSERT INTO haven.schema_migrations (version, name, checksum)"
+                    " VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
             applied.append(migration.name)
         return applied
     finally:
@@ -84,7 +92,10 @@ async def _up_to_date(conn: asyncpg.Connection, migrations: list[Migration]) -> 
     not create anything in `haven`) starts on a database the owner has upgraded."""
     if not await conn.fetchval("SELECT to_regclass('haven.schema_migrations') IS NOT NULL"):
         return False
-    recorded = {r["version"]: r["checksum"] for r in await conn.fetch("SELECT version, checksum FROM haven.schema_migrations")}
+    recorded = {
+        r["version"]: r["checksum"]
+        for r in await conn.fetch("SELECT version, checksum FROM haven.schema_migrations")
+    }
     return all(recorded.get(m.version) == m.checksum for m in migrations)
 
 
@@ -92,4 +103,7 @@ async def applied_versions(conn: asyncpg.Connection) -> list[int]:
     exists = await conn.fetchval("SELECT to_regclass('haven.schema_migrations') IS NOT NULL")
     if not exists:
         return []
-    return [r[0] for r in await conn.fetch("SELECT version FROM haven.schema_migrations ORDER BY version")]
+    return [
+        r[0]
+        for r in await conn.fetch("SELECT version FROM haven.schema_migrations ORDER BY version")
+    ]

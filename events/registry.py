@@ -47,7 +47,8 @@ class EventRegistry:
             self._types[tag] = event_type
         # Current-version events decode in one pass, metadata and payload together.
         self._decoders = {
-            tag: msgspec.msgpack.Decoder(tuple[EventMetadata, cls]) for tag, cls in self._types.items()
+            tag: msgspec.msgpack.Decoder(tuple[EventMetadata, cls])
+            for tag, cls in self._types.items()
         }
         self._upcasters = dict(upcasters or {})
         for tag, version in self._upcasters:
@@ -66,7 +67,9 @@ class EventRegistry:
             raise UnknownEventType(f"event type {tag!r} is not registered")
         return tag, event_type.schema_version, _envelope_encoder.encode((metadata, event))
 
-    def decoder(self, tag: str, schema_version: int) -> Callable[[bytes], tuple[EventMetadata, DomainEvent]]:
+    def decoder(
+        self, tag: str, schema_version: int
+    ) -> Callable[[bytes], tuple[EventMetadata, DomainEvent]]:
         """A function decoding plaintexts of one tag and schema version to (metadata, event).
 
         Readers look it up once per batch; for the current schema version it is msgspec's
@@ -82,7 +85,9 @@ class EventRegistry:
 
         return upcasting
 
-    def decode(self, tag: str, schema_version: int, plaintext: bytes) -> tuple[DomainEvent, EventMetadata]:
+    def decode(
+        self, tag: str, schema_version: int, plaintext: bytes
+    ) -> tuple[DomainEvent, EventMetadata]:
         event_type = self._types.get(tag)
         if event_type is None:
             raise UnknownEventType(f"no event type is registered under the tag {tag!r}")

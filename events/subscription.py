@@ -89,7 +89,9 @@ class Subscription:
                     else:
                         held_since = held_since or time.monotonic()
                         if time.monotonic() - held_since >= self._stall_seconds:
-                            batch += await self._store.read_all(after, self._batch_size - len(batch), precise=True)
+                            batch += await self._store.read_all(
+                                after, self._batch_size - len(batch), precise=True
+                            )
                 if batch:
                     self.position = batch[-1].log_position
                     yield batch
@@ -127,7 +129,7 @@ class Subscription:
             except BaseException:
                 conn.terminate()
                 raise
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             self._next_connect_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self._max_reconnect_delay)
             return

@@ -56,11 +56,15 @@ async def verify_store(
         heads = {
             (row["tenant_id"], row["stream_id"]): row
             for row in await conn.fetch(
-                "SELECT tenant_id, stream_id, version, head_hash, key_id, kek_id, wrapped_key FROM haven.streams")
+                "SELECT tenant_id, stream_id, version, head_hash, key_id, kek_id, wrapped_key"
+                " FROM haven.streams"
+            )
         }
         checks: dict[tuple[str, uuid.UUID], _StreamCheck] = {}
-        cursor = conn.cursor(f"SELECT {EVENT_COLUMNS} FROM haven.events ORDER BY tenant_id, stream_id, version",
-                             prefetch=2000)
+        cursor = conn.cursor(
+            f"SELECT {EVENT_COLUMNS} FROM haven.events ORDER BY tenant_id, stream_id, version",
+            prefetch=2000,
+        )
         async for row in cursor:
             events += 1
             if progress and events % 10_000 == 0:
@@ -70,7 +74,9 @@ async def verify_store(
             if check is None:
                 head = heads.get(ident)
                 if head is None:
-                    findings.append(Finding(*ident, row["version"], "event of a stream that has no head"))
+                    findings.append(
+                        Finding(*ident, row["version"], "event of a stream that has no head")
+                    )
                     checks[ident] = check = _StreamCheck(None, None)
                 else:
                     check = checks[ident] = _StreamCheck(head, _data_key(keyring, head, findings))
@@ -83,7 +89,9 @@ async def verify_store(
             if check is None:
                 findings.append(Finding(*ident, None, "stream head without events"))
             elif check.last_version != head["version"] or check.link != head["head_hash"]:
-                findings.append(Finding(*ident, head["version"], "stream does not end at its recorded head"))
+                findings.append(
+                    Finding(*ident, head["version"], "stream does not end at its recorded head")
+                )
     return VerifyReport(len(heads), events, erased, findings)
 
 
@@ -91,10 +99,15 @@ def _data_key(keyring: Keyring, head: Any, findings: list[Finding]) -> DataKey |
     if head["wrapped_key"] is None:
         return None
     try:
-        return keyring.unwrap(head["tenant_id"], str(head["stream_id"]),
-                              WrappedDataKey(head["key_id"], head["kek_id"], head["wrapped_key"]))
+        return keyring.unwrap(
+            head["tenant_id"],
+            str(head["stream_id"]),
+            WrappedDataKey(head["key_id"], head["kek_id"], head["wrapped_key"]),
+        )
     except DecryptionError:
-        findings.append(Finding(head["tenant_id"], head["stream_id"], None, "data key does not unwrap"))
+        findings.append(
+            Finding(head["tenant_id"], head["stream_id"], None, "data key does not unwrap")
+        )
         return None
 
 
@@ -102,7 +115,9 @@ def _check_event(check: _StreamCheck, row: Any, findings: list[Finding]) -> None
     ident = (row["tenant_id"], row["stream_id"])
     version = row["version"]
     if version != check.last_version + 1:
-        findings.append(Finding(*ident, version, f"gap: version {version} follows {check.last_version}"))
+        findings.append(
+            Finding(*ident, version, f"gap: version {version} follows {check.last_version}")
+        )
     check.last_version = version
     header = header_of(row)
     check.link = next_link(check.link, header, row["ciphertext"])

@@ -57,7 +57,9 @@ def find_softhsm() -> tuple[str, str] | None:
     return (module, util) if module and util else None
 
 
-def create_token(directory: Path, module_path: str, util: str, *, label: str = TOKEN_LABEL) -> SoftHsmToken:
+def create_token(
+    directory: Path, module_path: str, util: str, *, label: str = TOKEN_LABEL
+) -> SoftHsmToken:
     """Initialise a fresh token under `directory` (does not touch this process's environment)."""
     token_dir = directory / "tokens"
     token_dir.mkdir(parents=True, mode=0o700)
@@ -69,7 +71,8 @@ def create_token(directory: Path, module_path: str, util: str, *, label: str = T
     subprocess.run(
         [util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", so_pin],
         env={**os.environ, "SOFTHSM2_CONF": str(conf_path)},
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     pin_file = directory / "pin"
     fd = os.open(pin_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -45,7 +45,9 @@ def test_round_trip_of_empty_plaintext(aead: Aead) -> None:
     assert aead.open(aead.seal(b"", AD), AD) == b""
 
 
-def test_control_untampered_message_opens_with_a_second_instance_of_the_same_key(sealed: bytes) -> None:
+def test_control_untampered_message_opens_with_a_second_instance_of_the_same_key(
+    sealed: bytes,
+) -> None:
     assert Aead(KEY).open(sealed, AD) == PLAINTEXT
 
 
@@ -86,7 +88,9 @@ def test_attack_unknown_format_version_byte_is_rejected(aead: Aead, sealed: byte
         assert_opaque_failure(aead, bytes([version]) + sealed[1:])
 
 
-def test_every_failure_raises_the_same_error_with_the_same_message(aead: Aead, sealed: bytes) -> None:
+def test_every_failure_raises_the_same_error_with_the_same_message(
+    aead: Aead, sealed: bytes
+) -> None:
     failures = [
         (flip(sealed, 1 + NONCE_BYTES), AD),
         (flip(sealed, len(sealed) - 1), AD),
@@ -142,6 +146,8 @@ def test_the_decryptor_protocol_opens_what_open_opens() -> None:
     aead = Aead(random_key())
     sealed = aead.seal(b"synthetic payload", b"ad")
     assert sealed[0] == FORMAT_VERSION and len(sealed) >= OVERHEAD
-    assert aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"ad") == aead.open(sealed, b"ad")
+    assert aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"ad") == aead.open(
+        sealed, b"ad"
+    )
     with pytest.raises(AuthenticationFailed):
         aead.decryptor(sealed[1:NONCE_END], sealed[NONCE_END:], b"other ad")

@@ -29,7 +29,9 @@ def test_next_link_changes_with_the_header() -> None:
 
 
 def test_next_link_changes_with_the_ciphertext() -> None:
-    assert next_link(PREVIOUS, HEADER, CIPHERTEXT) != next_link(PREVIOUS, HEADER, CIPHERTEXT[:-1] + b"X")
+    assert next_link(PREVIOUS, HEADER, CIPHERTEXT) != next_link(
+        PREVIOUS, HEADER, CIPHERTEXT[:-1] + b"X"
+    )
 
 
 def test_attack_moving_bytes_between_header_and_ciphertext_changes_the_link() -> None:
@@ -39,20 +41,28 @@ def test_attack_moving_bytes_between_header_and_ciphertext_changes_the_link() ->
     original = next_link(PREVIOUS, HEADER, CIPHERTEXT)
     assert next_link(PREVIOUS, HEADER[:-3], HEADER[-3:] + CIPHERTEXT) != original
     assert next_link(PREVIOUS, HEADER + CIPHERTEXT[:3], CIPHERTEXT[3:]) != original
-    assert next_link(PREVIOUS, b"", HEADER + CIPHERTEXT) != next_link(PREVIOUS, HEADER + CIPHERTEXT, b"")
+    assert next_link(PREVIOUS, b"", HEADER + CIPHERTEXT) != next_link(
+        PREVIOUS, HEADER + CIPHERTEXT, b""
+    )
 
 
-async def test_stored_links_and_head_recompute_from_the_stored_columns(store: PostgresEventStore) -> None:
+async def test_stored_links_and_head_recompute_from_the_stored_columns(
+    store: PostgresEventStore,
+) -> None:
     tenant, stream = "org-chain", uuid.uuid4()
     metadata = EventMetadata(actor_id="synthetic-actor")
-    await store.append(tenant, stream, 0, [NoteAdded(text="first"), NoteAdded(text="second")], metadata)
+    await store.append(
+        tenant, stream, 0, [NoteAdded(text="first"), NoteAdded(text="second")], metadata
+    )
     await store.append(tenant, stream, 2, [NoteAdded(text="third")], metadata)
 
     rows = await store.pool.fetch(
         """SELECT version, event_type, schema_version, key_id, recorded_at, ciphertext, chain_hash,
                   tenant_id, stream_id
              FROM haven.events WHERE tenant_id = $1 AND stream_id = $2 ORDER BY version""",
-        tenant, stream)
+        tenant,
+        stream,
+    )
     assert [row["version"] for row in rows] == [1, 2, 3]
 
     link = GENESIS
@@ -60,7 +70,10 @@ async def test_stored_links_and_head_recompute_from_the_stored_columns(store: Po
         link = next_link(link, header_of(row), row["ciphertext"])
         assert row["chain_hash"] == link
     head = await store.pool.fetchval(
-        "SELECT head_hash FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2", tenant, stream)
+        "SELECT head_hash FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2",
+        tenant,
+        stream,
+    )
     assert head == link
 
     # control: a tampered ciphertext would not match what the store wrote

@@ -89,17 +89,30 @@ MALFORMED = {
     "null": "null",
     "wrong format": json.dumps({"format": "other", "active": "k1", "keys": {"k1": SECRET}}),
     "short key": json.dumps({"format": "haven-kek-file", "active": "k1", "keys": {"k1": SECRET}}),
-    "bad base64": json.dumps({"format": "haven-kek-file", "active": "k1", "keys": {"k1": SECRET + "!"}}),
-    "missing active": json.dumps({"format": "haven-kek-file", "active": "k9",
-                                  "keys": {"k1": base64.b64encode(b"\x5a" * 32).decode()}}),
-    "keys not a mapping": json.dumps({"format": "haven-kek-file", "active": "k1", "keys": [SECRET]}),
-    "active not a string": json.dumps({"format": "haven-kek-file", "active": [SECRET], "keys": {"k1": SECRET}}),
+    "bad base64": json.dumps(
+        {"format": "haven-kek-file", "active": "k1", "keys": {"k1": SECRET + "!"}}
+    ),
+    "missing active": json.dumps(
+        {
+            "format": "haven-kek-file",
+            "active": "k9",
+            "keys": {"k1": base64.b64encode(b"\x5a" * 32).decode()},
+        }
+    ),
+    "keys not a mapping": json.dumps(
+        {"format": "haven-kek-file", "active": "k1", "keys": [SECRET]}
+    ),
+    "active not a string": json.dumps(
+        {"format": "haven-kek-file", "active": [SECRET], "keys": {"k1": SECRET}}
+    ),
     "empty": "",
 }
 
 
 @pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_key_file_is_refused_without_key_material_in_the_message(key_path: Path, body: str) -> None:
+def test_malformed_key_file_is_refused_without_key_material_in_the_message(
+    key_path: Path, body: str
+) -> None:
     key_path.parent.mkdir()
     key_path.write_text(body)
     key_path.chmod(0o600)
@@ -111,7 +124,9 @@ def test_malformed_key_file_is_refused_without_key_material_in_the_message(key_p
     assert "ZZZZ" not in shown  # the raw bytes b"\x5a..." as text
 
 
-def test_attack_data_key_wrapped_for_one_organisation_does_not_unwrap_for_another(key_path: Path) -> None:
+def test_attack_data_key_wrapped_for_one_organisation_does_not_unwrap_for_another(
+    key_path: Path,
+) -> None:
     provider = FileKeyProvider(key_path)
     kek_id, wrapped = provider.wrap("org-a", DATA_KEY, CONTEXT)
     assert provider.unwrap("org-a", kek_id, wrapped, CONTEXT) == DATA_KEY  # control

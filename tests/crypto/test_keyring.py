@@ -59,7 +59,9 @@ def test_create_does_not_cache_the_key(provider: CountingProvider) -> None:
     assert keyring.cached(TENANT, STREAMS[0]) is None
 
 
-def test_attack_wrapped_key_of_one_stream_does_not_unwrap_for_another(provider: CountingProvider) -> None:
+def test_attack_wrapped_key_of_one_stream_does_not_unwrap_for_another(
+    provider: CountingProvider,
+) -> None:
     _, wrapped = Keyring(provider).create(TENANT, STREAMS[0])
     Keyring(provider).unwrap(TENANT, STREAMS[0], wrapped)  # control
     with pytest.raises(DecryptionError):
@@ -68,7 +70,9 @@ def test_attack_wrapped_key_of_one_stream_does_not_unwrap_for_another(provider: 
         Keyring(provider).unwrap("org-b", STREAMS[0], wrapped)
 
 
-def test_attack_wrapped_key_with_a_swapped_key_id_does_not_unwrap(provider: CountingProvider) -> None:
+def test_attack_wrapped_key_with_a_swapped_key_id_does_not_unwrap(
+    provider: CountingProvider,
+) -> None:
     _, wrapped = Keyring(provider).create(TENANT, STREAMS[0])
     with pytest.raises(DecryptionError):
         Keyring(provider).unwrap(TENANT, STREAMS[0], wrapped._replace(key_id="0" * 16))

@@ -47,16 +47,25 @@ def plain_session(provider: Pkcs11KeyProvider, token: SoftHsmToken) -> Session:
 
 
 def kek_objects(session: Session, tenant: str) -> list[pkcs11.SecretKey]:
-    return list(session.get_objects({  # type: ignore[arg-type]
-        Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: f"{OBJECT_LABEL}:{tenant}",
-    }))
+    return list(
+        session.get_objects(
+            {  # type: ignore[arg-type]
+                Attribute.CLASS: ObjectClass.SECRET_KEY,
+                Attribute.LABEL: f"{OBJECT_LABEL}:{tenant}",
+            }
+        )
+    )
 
 
 def run_in_new_process(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """A new interpreter loads and logs in to the module afresh, like a restarted server."""
     return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=PROJECT_ROOT, env=dict(os.environ),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code, *args],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -74,24 +83,33 @@ def test_wrap_unwrap_round_trip(provider: Pkcs11KeyProvider) -> None:
 
 def test_wrapping_twice_uses_fresh_ivs(provider: Pkcs11KeyProvider) -> None:
     tenant, data_key = fresh_tenant(), os.urandom(32)
-    first, second = provider.wrap(tenant, data_key, CONTEXT), provider.wrap(tenant, data_key, CONTEXT)
+    first, second = (
+        provider.wrap(tenant, data_key, CONTEXT),
+        provider.wrap(tenant, data_key, CONTEXT),
+    )
     assert first[0] == second[0]  # same KEK
     assert first[1][1:13] != second[1][1:13] and first[1] != second[1]
 
 
-def test_second_provider_from_same_uri_unwraps(softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider) -> None:
+def test_second_provider_from_same_uri_unwraps(
+    softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider
+) -> None:
     tenant, data_key = fresh_tenant(), os.urandom(32)
     kek_id, wrapped = provider.wrap(tenant, data_key, CONTEXT)
     provider.close()
     second = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
     try:
         assert second.unwrap(tenant, kek_id, wrapped, CONTEXT) == data_key
-        assert second.wrap(tenant, os.urandom(32), CONTEXT)[0] == kek_id  # same KEK object, none new
+        assert (
+            second.wrap(tenant, os.urandom(32), CONTEXT)[0] == kek_id
+        )  # same KEK object, none new
     finally:
         second.close()
 
 
-def test_restarted_process_unwraps(softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider) -> None:
+def test_restarted_process_unwraps(
+    softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider
+) -> None:
     tenant, data_key = fresh_tenant(), os.urandom(32)
     kek_id, wrapped = provider.wrap(tenant, data_key, CONTEXT)
     result = run_in_new_process(
@@ -100,7 +118,11 @@ def test_restarted_process_unwraps(softhsm_token: SoftHsmToken, provider: Pkcs11
         "uri, tenant, kek_id, wrapped, context = sys.argv[1:]\n"
         "p = Pkcs11KeyProvider.from_uri(uri)\n"
         "print(p.unwrap(tenant, kek_id, bytes.fromhex(wrapped), bytes.fromhex(context)).hex())\n",
-        softhsm_token.uri(), tenant, kek_id, wrapped.hex(), CONTEXT.hex(),
+        softhsm_token.uri(),
+        tenant,
+        kek_id,
+        wrapped.hex(),
+        CONTEXT.hex(),
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == data_key.hex()
@@ -121,7 +143,9 @@ def test_closing_one_provider_does_not_log_out_another(softhsm_token: SoftHsmTok
         second.close()
 
 
-def test_concurrent_use_from_threads(softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider) -> None:
+def test_concurrent_use_from_threads(
+    softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider
+) -> None:
     tenants = [fresh_tenant() for _ in range(3)]
     failures: list[BaseException] = []
 
@@ -142,7 +166,9 @@ def test_concurrent_use_from_threads(softhsm_token: SoftHsmToken, provider: Pkcs
     assert failures == []
     session = plain_session(provider, softhsm_token)
     try:
-        assert all(len(kek_objects(session, tenant)) == 1 for tenant in tenants)  # no duplicate KEKs
+        assert all(
+            len(kek_objects(session, tenant)) == 1 for tenant in tenants
+        )  # no duplicate KEKs
     finally:
         session.close()
 
@@ -150,7 +176,9 @@ def test_concurrent_use_from_threads(softhsm_token: SoftHsmToken, provider: Pkcs
 # -- one KEK per organisation, inside the token ---------------------------------------------------
 
 
-def test_each_organisation_gets_its_own_kek_object(softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider) -> None:
+def test_each_organisation_gets_its_own_kek_object(
+    softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider
+) -> None:
     org_a, org_b = fresh_tenant(), fresh_tenant()
     kek_a, _ = provider.wrap(org_a, os.urandom(32), CONTEXT)
     kek_b, _ = provider.wrap(org_b, os.urandom(32), CONTEXT)
@@ -159,12 +187,16 @@ def test_each_organisation_gets_its_own_kek_object(softhsm_token: SoftHsmToken, 
     try:
         [object_a], [object_b] = kek_objects(session, org_a), kek_objects(session, org_b)
         assert object_a[Attribute.ID] != object_b[Attribute.ID]
-        assert kek_a.endswith(object_a[Attribute.ID].hex()) and kek_b.endswith(object_b[Attribute.ID].hex())
+        assert kek_a.endswith(object_a[Attribute.ID].hex()) and kek_b.endswith(
+            object_b[Attribute.ID].hex()
+        )
     finally:
         session.close()
 
 
-def test_kek_object_is_sensitive_and_not_extractable(softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider) -> None:
+def test_kek_object_is_sensitive_and_not_extractable(
+    softhsm_token: SoftHsmToken, provider: Pkcs11KeyProvider
+) -> None:
     tenant = fresh_tenant()
     provider.wrap(tenant, os.urandom(32), CONTEXT)
     session = plain_session(provider, softhsm_token)
@@ -194,7 +226,9 @@ def test_other_organisation_cannot_unwrap_a_wrapped_key(provider: Pkcs11KeyProvi
 
 
 @pytest.mark.parametrize("offset", [0, 1, 12, 13, 44, 45, WRAPPED_BYTES - 1])
-def test_wrapped_key_with_flipped_byte_is_rejected(provider: Pkcs11KeyProvider, offset: int) -> None:
+def test_wrapped_key_with_flipped_byte_is_rejected(
+    provider: Pkcs11KeyProvider, offset: int
+) -> None:
     tenant, data_key = fresh_tenant(), os.urandom(32)
     kek_id, wrapped = provider.wrap(tenant, data_key, CONTEXT)
     tampered = bytearray(wrapped)
@@ -205,7 +239,9 @@ def test_wrapped_key_with_flipped_byte_is_rejected(provider: Pkcs11KeyProvider, 
 
 
 @pytest.mark.parametrize("length", [0, 1, 13, 29, WRAPPED_BYTES - 1, WRAPPED_BYTES + 1])
-def test_truncated_or_extended_wrapped_key_is_rejected(provider: Pkcs11KeyProvider, length: int) -> None:
+def test_truncated_or_extended_wrapped_key_is_rejected(
+    provider: Pkcs11KeyProvider, length: int
+) -> None:
     tenant, data_key = fresh_tenant(), os.urandom(32)
     kek_id, wrapped = provider.wrap(tenant, data_key, CONTEXT)
     with pytest.raises(DecryptionError):
@@ -225,7 +261,13 @@ def test_forged_kek_id_is_rejected(provider: Pkcs11KeyProvider) -> None:
     tenant, data_key = fresh_tenant(), os.urandom(32)
     kek_id, wrapped = provider.wrap(tenant, data_key, CONTEXT)
     prefix = f"pkcs11:{OBJECT_LABEL}:{tenant}:"
-    for forged in ("file:k1", prefix, prefix + "zz", prefix + "00" * 16, f"pkcs11:other:{tenant}:" + kek_id[len(prefix):]):
+    for forged in (
+        "file:k1",
+        prefix,
+        prefix + "zz",
+        prefix + "00" * 16,
+        f"pkcs11:other:{tenant}:" + kek_id[len(prefix) :],
+    ):
         with pytest.raises(DecryptionError):
             provider.unwrap(tenant, forged, wrapped, CONTEXT)
     assert provider.unwrap(tenant, kek_id, wrapped, CONTEXT) == data_key  # control
@@ -235,7 +277,11 @@ def test_decryption_errors_do_not_say_why(provider: Pkcs11KeyProvider) -> None:
     tenant = fresh_tenant()
     kek_id, wrapped = provider.wrap(tenant, os.urandom(32), CONTEXT)
     messages = set()
-    for args in ((tenant, "file:k1", wrapped), (tenant, kek_id, wrapped[:-1]), (tenant, kek_id, wrapped[:-1] + b"\x00")):
+    for args in (
+        (tenant, "file:k1", wrapped),
+        (tenant, kek_id, wrapped[:-1]),
+        (tenant, kek_id, wrapped[:-1] + b"\x00"),
+    ):
         with pytest.raises(DecryptionError) as caught:
             provider.unwrap(*args, CONTEXT)
         error = caught.value  # no chained PKCS#11 error in logs or tracebacks either
@@ -244,25 +290,38 @@ def test_decryption_errors_do_not_say_why(provider: Pkcs11KeyProvider) -> None:
     assert len(messages) == 1
 
 
-def test_duplicate_kek_objects_from_racing_creators_resolve_to_one(softhsm_token: SoftHsmToken) -> None:
+def test_duplicate_kek_objects_from_racing_creators_resolve_to_one(
+    softhsm_token: SoftHsmToken,
+) -> None:
     """Two processes creating an organisation's KEK at once leave two objects with one label."""
     tenant = fresh_tenant()
     first = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
     session = plain_session(first, softhsm_token)
     template = {
-        Attribute.TOKEN: True, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
-        Attribute.EXTRACTABLE: False, Attribute.ENCRYPT: True, Attribute.DECRYPT: True,
+        Attribute.TOKEN: True,
+        Attribute.PRIVATE: True,
+        Attribute.SENSITIVE: True,
+        Attribute.EXTRACTABLE: False,
+        Attribute.ENCRYPT: True,
+        Attribute.DECRYPT: True,
     }
     try:
         label = f"{OBJECT_LABEL}:{tenant}"
-        session.generate_key(KeyType.AES, 256, id=b"\xff" * 16, label=label, store=True, template=template)
+        session.generate_key(
+            KeyType.AES, 256, id=b"\xff" * 16, label=label, store=True, template=template
+        )
         kek_first, wrapped_first = first.wrap(tenant, b"1" * 32, CONTEXT)  # only one object yet
         # The racing creator's object appears later, with a smaller id.
-        session.generate_key(KeyType.AES, 256, id=b"\x01" * 16, label=label, store=True, template=template)
+        session.generate_key(
+            KeyType.AES, 256, id=b"\x01" * 16, label=label, store=True, template=template
+        )
         second = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
         third = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
         kek_second, wrapped_second = second.wrap(tenant, b"2" * 32, CONTEXT)
-        assert kek_second.endswith("01" * 16) and third.wrap(tenant, b"3" * 32, CONTEXT)[0] == kek_second
+        assert (
+            kek_second.endswith("01" * 16)
+            and third.wrap(tenant, b"3" * 32, CONTEXT)[0] == kek_second
+        )
         # Nothing wrapped under either object is lost.
         assert second.unwrap(tenant, kek_first, wrapped_first, CONTEXT) == b"1" * 32
         assert first.unwrap(tenant, kek_second, wrapped_second, CONTEXT) == b"2" * 32
@@ -279,8 +338,16 @@ def test_extractable_key_object_with_the_kek_label_is_refused(softhsm_token: Sof
     session = plain_session(provider, softhsm_token)
     try:
         session.generate_key(
-            KeyType.AES, 256, id=b"\x02" * 16, label=f"{OBJECT_LABEL}:{tenant}", store=True,
-            template={Attribute.TOKEN: True, Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+            KeyType.AES,
+            256,
+            id=b"\x02" * 16,
+            label=f"{OBJECT_LABEL}:{tenant}",
+            store=True,
+            template={
+                Attribute.TOKEN: True,
+                Attribute.SENSITIVE: False,
+                Attribute.EXTRACTABLE: True,
+            },
         )
         with pytest.raises(KeyProviderError, match="non-extractable"):
             provider.wrap(tenant, os.urandom(32), CONTEXT)
@@ -306,17 +373,23 @@ def test_check_rejects_an_unknown_token_label(softhsm_token: SoftHsmToken) -> No
     with pytest.raises(KeyProviderError):
         provider.wrap(fresh_tenant(), os.urandom(32), CONTEXT)
     with pytest.raises(DecryptionError):
-        provider.unwrap("org-x", f"pkcs11:{OBJECT_LABEL}:org-x:" + "00" * 16, b"\x01" * WRAPPED_BYTES, CONTEXT)
+        provider.unwrap(
+            "org-x", f"pkcs11:{OBJECT_LABEL}:org-x:" + "00" * 16, b"\x01" * WRAPPED_BYTES, CONTEXT
+        )
 
 
 def test_check_rejects_a_missing_module(softhsm_token: SoftHsmToken) -> None:
-    provider = Pkcs11KeyProvider.from_uri(softhsm_token.uri(module_path="/nonexistent/libpkcs11.so"))
+    provider = Pkcs11KeyProvider.from_uri(
+        softhsm_token.uri(module_path="/nonexistent/libpkcs11.so")
+    )
     with pytest.raises(KeyProviderError) as caught:
         provider.check()
     assert softhsm_token.pin not in str(caught.value)
 
 
-def test_wrong_pin_is_rejected_without_showing_it(softhsm_token: SoftHsmToken, tmp_path: Path) -> None:
+def test_wrong_pin_is_rejected_without_showing_it(
+    softhsm_token: SoftHsmToken, tmp_path: Path
+) -> None:
     # Login state is per process, so a wrong PIN is only detectable in a process not yet logged in.
     pin_file = tmp_path / "pin"
     pin_file.write_text(PIN_MARKER + "\n")
@@ -346,7 +419,9 @@ def test_provider_from_uri_builds_a_pkcs11_provider(softhsm_token: SoftHsmToken)
         provider.close()
 
 
-def test_uri_values_are_percent_decoded_and_unknown_attributes_ignored(softhsm_token: SoftHsmToken) -> None:
+def test_uri_values_are_percent_decoded_and_unknown_attributes_ignored(
+    softhsm_token: SoftHsmToken,
+) -> None:
     uri = (
         "pkcs11:manufacturer=SoftHSM%20project;token=haven%2Dtest;serial=0;object=haven%2Dkek;type=secret-key"
         f"?module-name=softhsm2&module-path={softhsm_token.module_path}&pin-source=file:{softhsm_token.pin_file}"
@@ -355,13 +430,17 @@ def test_uri_values_are_percent_decoded_and_unknown_attributes_ignored(softhsm_t
     try:
         provider.check()
         tenant = fresh_tenant()
-        assert provider.wrap(tenant, os.urandom(32), CONTEXT)[0].startswith(f"pkcs11:haven-kek:{tenant}:")
+        assert provider.wrap(tenant, os.urandom(32), CONTEXT)[0].startswith(
+            f"pkcs11:haven-kek:{tenant}:"
+        )
     finally:
         provider.close()
 
 
 def test_pin_value_in_uri_is_accepted(softhsm_token: SoftHsmToken) -> None:
-    provider = Pkcs11KeyProvider.from_uri(softhsm_token.uri(pin_source=False) + f"&pin-value={softhsm_token.pin}")
+    provider = Pkcs11KeyProvider.from_uri(
+        softhsm_token.uri(pin_source=False) + f"&pin-value={softhsm_token.pin}"
+    )
     try:
         provider.check()
     finally:
@@ -371,24 +450,28 @@ def test_pin_value_in_uri_is_accepted(softhsm_token: SoftHsmToken) -> None:
 _M = "module-path=/usr/lib/libexample.so"
 
 
-@pytest.mark.parametrize("uri", [
-    f"file:/tmp/kek?pin-value={PIN_MARKER}",                                          # not pkcs11:
-    f"pkcs11:object=k?{_M}&pin-value={PIN_MARKER}",                                   # no token
-    f"pkcs11:token=t?{_M}&pin-value={PIN_MARKER}",                                    # no object
-    f"pkcs11:token=;object=k?{_M}&pin-value={PIN_MARKER}",                            # empty token
-    f"pkcs11:token=t;object=k?pin-value={PIN_MARKER}",                                # no module-path
-    f"pkcs11:token=t;object=k;module-path=/usr/lib/libexample.so?pin-value={PIN_MARKER}",  # in the path
-    f"pkcs11:token=t;object=k?{_M}",                                                  # no PIN
-    f"pkcs11:token=t;object=k?{_M}&pin-value=",                                       # empty PIN
-    f"pkcs11:token=t;object=k?{_M}&{PIN_MARKER}",                                     # not name=value
-    f"pkcs11:token=t;object=k?{_M}&={PIN_MARKER}",                                    # empty name
-    f"pkcs11:token=t;token=u;object=k?{_M}&pin-value={PIN_MARKER}",                   # repeated
-    f"pkcs11:token=t;object=k?{_M}&pin-value={PIN_MARKER}&pin-value={PIN_MARKER}",
-    f"pkcs11:token=t;object=k?{_M}&pin-value={PIN_MARKER}&pin-source=file:/x",        # both PINs
-    f"pkcs11:token=t;object=k?{_M}&pin-source=relative/{PIN_MARKER}",
-    f"pkcs11:token=t;object=k?{_M}&pin-source=https://example.org/{PIN_MARKER}",
-    f"pkcs11:token=t;object=k?{_M}&pin-source=file:/nonexistent/pin&x={PIN_MARKER}",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"file:/tmp/kek?pin-value={PIN_MARKER}",  # not pkcs11:
+        f"pkcs11:object=k?{_M}&pin-value={PIN_MARKER}",  # no token
+        f"pkcs11:token=t?{_M}&pin-value={PIN_MARKER}",  # no object
+        f"pkcs11:token=;object=k?{_M}&pin-value={PIN_MARKER}",  # empty token
+        f"pkcs11:token=t;object=k?pin-value={PIN_MARKER}",  # no module-path
+        # module-path in the path
+        f"pkcs11:token=t;object=k;module-path=/usr/lib/libexample.so?pin-value={PIN_MARKER}",
+        f"pkcs11:token=t;object=k?{_M}",  # no PIN
+        f"pkcs11:token=t;object=k?{_M}&pin-value=",  # empty PIN
+        f"pkcs11:token=t;object=k?{_M}&{PIN_MARKER}",  # not name=value
+        f"pkcs11:token=t;object=k?{_M}&={PIN_MARKER}",  # empty name
+        f"pkcs11:token=t;token=u;object=k?{_M}&pin-value={PIN_MARKER}",  # repeated
+        f"pkcs11:token=t;object=k?{_M}&pin-value={PIN_MARKER}&pin-value={PIN_MARKER}",
+        f"pkcs11:token=t;object=k?{_M}&pin-value={PIN_MARKER}&pin-source=file:/x",  # both PINs
+        f"pkcs11:token=t;object=k?{_M}&pin-source=relative/{PIN_MARKER}",
+        f"pkcs11:token=t;object=k?{_M}&pin-source=https://example.org/{PIN_MARKER}",
+        f"pkcs11:token=t;object=k?{_M}&pin-source=file:/nonexistent/pin&x={PIN_MARKER}",
+    ],
+)
 def test_malformed_uri_is_rejected_without_showing_the_pin(uri: str) -> None:
     with pytest.raises(KeyProviderError) as caught:
         Pkcs11KeyProvider.from_uri(uri)
@@ -404,7 +487,9 @@ def test_group_readable_pin_file_is_refused(tmp_path: Path) -> None:
         Pkcs11KeyProvider.from_uri(f"pkcs11:token=t;object=k?{_M}&pin-source=file:{pin_file}")
     assert PIN_MARKER not in str(caught.value)
     pin_file.chmod(0o600)
-    assert Pkcs11KeyProvider.from_uri(f"pkcs11:token=t;object=k?{_M}&pin-source=file://{pin_file}")  # control
+    assert Pkcs11KeyProvider.from_uri(
+        f"pkcs11:token=t;object=k?{_M}&pin-source=file://{pin_file}"
+    )  # control
 
 
 def test_repr_does_not_show_the_pin() -> None:

@@ -38,7 +38,9 @@ def upcast_visit_counted_v1(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def sample_registry() -> EventRegistry:
-    return EventRegistry([NoteAdded, VisitCounted], {("test.visit_counted", 1): upcast_visit_counted_v1})
+    return EventRegistry(
+        [NoteAdded, VisitCounted], {("test.visit_counted", 1): upcast_visit_counted_v1}
+    )
 
 
 def v1_registry() -> EventRegistry:

@@ -50,9 +50,15 @@ async def _cases(store: PostgresEventStore, count: int, events: int = 3) -> list
     for _ in range(count):
         case = uuid.uuid4()
         opened = opened_event(case_id=str(case), organisation_id=ORG)
-        later = [ev.CaseAssigned(worker_id=f"worker-{i}", team_id="team-a", assigned_on=opened.intake.intake_on)
-                 for i in range(events - 1)]
-        await store.append(ORG, case, 0, [opened, *later], EventMetadata(actor_id="synthetic-worker"))
+        later = [
+            ev.CaseAssigned(
+                worker_id=f"worker-{i}", team_id="team-a", assigned_on=opened.intake.intake_on
+            )
+            for i in range(events - 1)
+        ]
+        await store.append(
+            ORG, case, 0, [opened, *later], EventMetadata(actor_id="synthetic-worker")
+        )
         cases.append(case)
     return cases
 
@@ -60,12 +66,19 @@ async def _cases(store: PostgresEventStore, count: int, events: int = 3) -> list
 async def _truncate(pool: asyncpg.Pool, case: uuid.UUID) -> None:
     """The superuser's rewrite: drop the newest event and point the head at the one before."""
     async with pool.acquire() as conn, conn.transaction():
-        version = await conn.fetchval("SELECT version FROM haven.streams WHERE stream_id = $1", case)
-        await conn.execute("DELETE FROM haven.events WHERE stream_id = $1 AND version = $2", case, version)
+        version = await conn.fetchval(
+            "SELECT version FROM haven.streams WHERE stream_id = $1", case
+        )
+        await conn.execute(
+            "DELETE FROM haven.events WHERE stream_id = $1 AND version = $2", case, version
+        )
         await conn.execute(
             """UPDATE haven.streams SET version = $2, head_hash =
                    (SELECT chain_hash FROM haven.events WHERE stream_id = $1 AND version = $2)
-                WHERE stream_id = $1""", case, version - 1)
+                WHERE stream_id = $1""",
+            case,
+            version - 1,
+        )
 
 
 async def _delete_stream(pool: asyncpg.Pool, case: uuid.UUID) -> None:
@@ -75,7 +88,8 @@ async def _delete_stream(pool: asyncpg.Pool, case: uuid.UUID) -> None:
 
 
 async def test_truncation_deletion_and_rollback_escape_verify_but_not_a_checkpoint(
-        store: PostgresEventStore, keyring: Keyring, key: ed25519.Ed25519PrivateKey) -> None:
+    store: PostgresEventStore, keyring: Keyring, key: ed25519.Ed25519PrivateKey
+) -> None:
     pool = store.pool
     truncated, deleted, rewritten, untouched = await _cases(store, 4)
     checkpoint = await take_checkpoint(pool, key)
@@ -83,51 +97,79 @@ async def test_truncation_deletion_and_rollback_escape_verify_but_not_a_checkpoi
     await _truncate(pool, truncated)
     await _delete_stream(pool, deleted)
     await _truncate(pool, rewritten)  # rolled back, then another event written in its place
-    await store.append(ORG, rewritten, 2, [ev.CaseAssigned(worker_id="worker-x", team_id="team-b",
-                                                            assigned_on=opened_event().intake.intake_on)],
-                       EventMetadata(actor_id="synthetic-worker"))
+    await store.append(
+        ORG,
+        rewritten,
+        2,
+        [
+            ev.CaseAssigned(
+                worker_id="worker-x", team_id="team-b", assigned_on=opened_event().intake.intake_on
+            )
+        ],
+        EventMetadata(actor_id="synthetic-worker"),
+    )
     assert (await verify_store(pool, keyring)).ok  # control: the chains alone cannot tell
     found = await check_against(pool, checkpoint, public_bytes(key))
     assert {(d.stream_id, d.problem) for d in found if d.stream_id} == {
         (str(truncated), "stream truncated below its checkpointed head"),
         (str(deleted), "stream deleted since the checkpoint"),
-        (str(rewritten), "event at the checkpointed head rewritten")}
-    assert any("fewer events" in d.problem for d in found) and any("fewer streams" in d.problem for d in found)
+        (str(rewritten), "event at the checkpointed head rewritten"),
+    }
+    assert any("fewer events" in d.problem for d in found) and any(
+        "fewer streams" in d.problem for d in found
+    )
     assert str(untouched) not in {d.stream_id for d in found}
 
 
 async def test_growth_and_erasure_after_a_checkpoint_are_not_findings(
-        store: PostgresEventStore, key: ed25519.Ed25519PrivateKey) -> None:
+    store: PostgresEventStore, key: ed25519.Ed25519PrivateKey
+) -> None:
     pool = store.pool
     grown, erased = await _cases(store, 2)
     checkpoint = await take_checkpoint(pool, key)
-    await store.append(ORG, grown, 3, [ev.CaseAssigned(worker_id="worker-9", team_id="team-a",
-                                                        assigned_on=opened_event().intake.intake_on)],
-                       EventMetadata(actor_id="synthetic-worker"))
+    await store.append(
+        ORG,
+        grown,
+        3,
+        [
+            ev.CaseAssigned(
+                worker_id="worker-9", team_id="team-a", assigned_on=opened_event().intake.intake_on
+            )
+        ],
+        EventMetadata(actor_id="synthetic-worker"),
+    )
     await _cases(store, 1)
     await store.shred(ORG, erased)
     assert await check_against(pool, checkpoint, public_bytes(key)) == []
 
 
 async def test_an_edited_or_re_signed_checkpoint_is_refused(
-        store: PostgresEventStore, key: ed25519.Ed25519PrivateKey) -> None:
+    store: PostgresEventStore, key: ed25519.Ed25519PrivateKey
+) -> None:
     pool = store.pool
     hidden, _ = await _cases(store, 2)
     checkpoint = await take_checkpoint(pool, key)
     await _delete_stream(pool, hidden)
     # the attacker removes the deleted stream from the file ...
-    edited = {**checkpoint, "heads": [h for h in checkpoint["heads"] if h[1] != str(hidden)], "streams": 1}
+    edited = {
+        **checkpoint,
+        "heads": [h for h in checkpoint["heads"] if h[1] != str(hidden)],
+        "streams": 1,
+    }
     with pytest.raises(CheckpointError, match="signature|root"):
         await check_against(pool, edited, public_bytes(key))
     # ... or takes a fresh checkpoint of the rewritten log with a key of their own
     forged = await take_checkpoint(pool, ed25519.Ed25519PrivateKey.generate())
     with pytest.raises(CheckpointError, match="another key"):
         await check_against(pool, forged, public_bytes(key))
-    assert await check_against(pool, checkpoint, public_bytes(key))  # control: the real one finds it
+    assert await check_against(
+        pool, checkpoint, public_bytes(key)
+    )  # control: the real one finds it
 
 
 async def test_the_commands_and_the_worker_write_and_check_checkpoints(
-        store: PostgresEventStore, database_url: str, key_file: Path, tmp_path: Path) -> None:
+    store: PostgresEventStore, database_url: str, key_file: Path, tmp_path: Path
+) -> None:
     (case,) = await _cases(store, 1)
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -140,11 +182,16 @@ async def test_the_commands_and_the_worker_write_and_check_checkpoints(
     await _truncate(store.pool, case)
     caught = haven(database_url, key_file, tmp_path, "verify", "--checkpoint", str(path))
     assert caught.returncode == 1
-    assert f"CHECKPOINT  {ORG}/{case} version 3: stream truncated below its checkpointed head" in caught.stdout
+    assert (
+        f"CHECKPOINT  {ORG}/{case} version 3: stream truncated below its checkpointed head"
+        in caught.stdout
+    )
     # the worker writes them on its own when told where
     periodic = tmp_path / "periodic"
     env = worker_environment(database_url, key_file, tmp_path) | {
-        "HAVEN_CHECKPOINT_DIR": str(periodic), "HAVEN_CHECKPOINT_INTERVAL": "1"}
+        "HAVEN_CHECKPOINT_DIR": str(periodic),
+        "HAVEN_CHECKPOINT_INTERVAL": "1",
+    }
     worker = await HavenWorker.start(env, tmp_path / "worker.log")
     try:
         await worker.wait_running()

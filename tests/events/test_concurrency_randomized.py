@@ -32,7 +32,13 @@ STREAMS = 8
 ORG = "org-a"
 META = EventMetadata(actor_id="worker-1")
 # A connection killed under a running query surfaces as any of these, depending on timing.
-DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, ConnectionError, OSError)
+DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    ConnectionError,
+    OSError,
+)
 
 
 class Ledger:
@@ -43,7 +49,9 @@ class Ledger:
 
 async def _writer(store, pool, streams, rng: random.Random, label: str, ledger: Ledger) -> None:
     stream = rng.choice(streams)
-    kind = rng.choice(["commit", "commit", "batch", "hold", "rollback", "kill_in_tx", "kill_racing", "unrelated"])
+    kind = rng.choice(
+        ["commit", "commit", "batch", "hold", "rollback", "kill_in_tx", "kill_racing", "unrelated"]
+    )
     texts = [f"{label}-{i}" for i in range(3 if kind == "batch" else 1)]
     events = [NoteAdded(text=t) for t in texts]
     await asyncio.sleep(rng.random() * 0.002)
@@ -54,7 +62,9 @@ async def _writer(store, pool, streams, rng: random.Random, label: str, ledger: 
             ledger.acknowledged.update(texts)
         elif kind == "kill_racing":
             async with _killable(pool) as conn:
-                append = asyncio.create_task(store.append(ORG, stream, expected, events, META, connection=conn))
+                append = asyncio.create_task(
+                    store.append(ORG, stream, expected, events, META, connection=conn)
+                )
                 await asyncio.sleep(rng.random() * 0.003)
                 await pool.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
                 try:
@@ -105,19 +115,26 @@ async def _killable(pool):
         await pool.release(conn)
 
 
-async def test_subscriber_sees_every_committed_event_once_in_order_across_random_schedules(store, pool, listen):
+async def test_subscriber_sees_every_committed_event_once_in_order_across_random_schedules(
+    store, pool, listen
+):
     streams = [uuid.uuid4() for _ in range(STREAMS)]
     ledger = Ledger()
-    subscription = Subscription(store, listen, batch_size=50, poll_interval=0.02, stall_seconds=0.05)
+    subscription = Subscription(
+        store, listen, batch_size=50, poll_interval=0.02, stall_seconds=0.05
+    )
     async with consuming(subscription) as delivered:
         for seed in range(SCHEDULES):
             rng = random.Random(seed)
             writers = [
-                _writer(store, pool, streams, rng, f"s{seed}w{w}", ledger) for w in range(rng.randint(2, 6))
+                _writer(store, pool, streams, rng, f"s{seed}w{w}", ledger)
+                for w in range(rng.randint(2, 6))
             ]
             await asyncio.gather(*writers)
 
-        stored = await pool.fetch("SELECT stream_id, version, position, transaction_id FROM haven.events")
+        stored = await pool.fetch(
+            "SELECT stream_id, version, position, transaction_id FROM haven.events"
+        )
         await eventually(lambda: _at_least(delivered, len(stored)), attempts=600)
         await asyncio.sleep(0.2)  # anything extra (a duplicate) would arrive now
 

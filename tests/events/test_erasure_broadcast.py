@@ -32,13 +32,20 @@ ORG = "org-broadcast"
 
 async def _opened(store: PostgresEventStore) -> uuid.UUID:
     case = uuid.uuid4()
-    await store.append(ORG, case, 0, [opened_event(case_id=str(case), organisation_id=ORG)],
-                       EventMetadata(actor_id="synthetic-worker"))
+    await store.append(
+        ORG,
+        case,
+        0,
+        [opened_event(case_id=str(case), organisation_id=ORG)],
+        EventMetadata(actor_id="synthetic-worker"),
+    )
     return case
 
 
 @contextlib.asynccontextmanager
-async def _process_b(pool: asyncpg.Pool, keyring: Keyring, database_url: str, *, watching: bool = True):
+async def _process_b(
+    pool: asyncpg.Pool, keyring: Keyring, database_url: str, *, watching: bool = True
+):
     other_keyring = Keyring(keyring.provider)
     store = PostgresEventStore(pool, other_keyring, haven_registry())
     recent = RecentStates()
@@ -57,7 +64,8 @@ async def _process_b(pool: asyncpg.Pool, keyring: Keyring, database_url: str, *,
 
 
 async def test_another_process_drops_the_key_and_the_state_when_the_erasure_commits(
-        pool: asyncpg.Pool, keyring: Keyring, database_url: str) -> None:
+    pool: asyncpg.Pool, keyring: Keyring, database_url: str
+) -> None:
     a = PostgresEventStore(pool, keyring, haven_registry())
     case = await _opened(a)
     async with _process_b(pool, keyring, database_url) as (b, b_keyring, recent, watch):
@@ -77,25 +85,36 @@ async def _forgotten(keyring: Keyring, recent: RecentStates, case: uuid.UUID) ->
 
 
 async def test_without_the_notification_a_cached_key_still_decrypts_nothing_after_the_erasure(
-        pool: asyncpg.Pool, keyring: Keyring, database_url: str) -> None:
+    pool: asyncpg.Pool, keyring: Keyring, database_url: str
+) -> None:
     """B's watch is not running (its notification is lost), so B's keyring still holds the key;
     B's log reader must still find the stream erased and open nothing."""
     await empty_log_and_read_models(pool)  # B reads the whole log: no other file's events
     a = PostgresEventStore(pool, keyring, haven_registry())
     case = await _opened(a)
-    async with _process_b(pool, keyring, database_url, watching=False) as (b, b_keyring, _recent, _watch):
-        before = [r for r in await b.read_all(LOG_START, 100_000, precise=True) if r.stream_id == case]
+    async with _process_b(pool, keyring, database_url, watching=False) as (
+        b,
+        b_keyring,
+        _recent,
+        _watch,
+    ):
+        before = [
+            r for r in await b.read_all(LOG_START, 100_000, precise=True) if r.stream_id == case
+        ]
         assert before and before[0].event is not None  # control: B decrypts it while it exists
         await a.shred(ORG, case)
         assert b_keyring.cached(ORG, str(case)) is not None  # the notification never came
-        after = [r for r in await b.read_all(LOG_START, 100_000, precise=True) if r.stream_id == case]
+        after = [
+            r for r in await b.read_all(LOG_START, 100_000, precise=True) if r.stream_id == case
+        ]
         assert after and all(r.event is None for r in after)
         assert b_keyring.cached(ORG, str(case)) is None  # and the check dropped the key
     await a.close()
 
 
-async def test_a_lost_listening_connection_drops_everything(pool: asyncpg.Pool, keyring: Keyring,
-                                                            database_url: str) -> None:
+async def test_a_lost_listening_connection_drops_everything(
+    pool: asyncpg.Pool, keyring: Keyring, database_url: str
+) -> None:
     """Notifications sent while B was not listening are lost: losing (and regaining) the
     connection empties B's caches. Control: with the connection up, an unrelated case stays."""
     a = PostgresEventStore(pool, keyring, haven_registry())
@@ -106,8 +125,10 @@ async def test_a_lost_listening_connection_drops_everything(pool: asyncpg.Pool, 
         assert b_keyring.cached(ORG, str(case)) is not None
         admin = await asyncpg.connect(database_url)
         try:  # cut B's listening connection from the server side
-            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE query LIKE 'LISTEN%' AND datname = current_database()")
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+            )
         finally:
             await admin.close()
         await eventually(lambda: _empty(b_keyring, case))

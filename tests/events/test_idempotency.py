@@ -31,7 +31,8 @@ ORG = "org-a"
 
 
 def stored(key: str) -> str:
-    """A stored key as `KeyHasher.stored` makes it (a 64-hex keyed hash); the secret is not the point here."""
+    """A stored key as `KeyHasher.stored` makes it (a 64-hex keyed hash); the secret is not
+    the point here."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -57,8 +58,17 @@ async def claim_and_complete(db, actor="worker-1", key=K1, hashed=HASH, body=BOD
 
 def test_request_hash_depends_on_method_route_and_body() -> None:
     assert HASH == request_hash("post", "/v1/cases", b'{"title": "x"}')
-    assert len({HASH, OTHER_HASH, request_hash("PUT", "/v1/cases", b'{"title": "x"}'),
-                request_hash("POST", "/v1/case", b'{"title": "x"}')}) == 4
+    assert (
+        len(
+            {
+                HASH,
+                OTHER_HASH,
+                request_hash("PUT", "/v1/cases", b'{"title": "x"}'),
+                request_hash("POST", "/v1/case", b'{"title": "x"}'),
+            }
+        )
+        == 4
+    )
 
 
 async def test_claim_complete_then_replay_returns_the_first_result(db) -> None:
@@ -105,7 +115,9 @@ async def test_complete_needs_a_claim(db) -> None:
             await complete(conn, ORG, "worker-1", stored("never-claimed"), HASH, 201, BODY)
 
 
-@pytest.mark.parametrize(("key", "hashed"), [("", HASH), ("k1", HASH), (K1.upper(), HASH), (K1, b"short")])
+@pytest.mark.parametrize(
+    ("key", "hashed"), [("", HASH), ("k1", HASH), (K1.upper(), HASH), (K1, b"short")]
+)
 async def test_malformed_keys_and_hashes_are_refused(db, key, hashed) -> None:
     with pytest.raises(ValueError):
         await lookup(db, ORG, "worker-1", key, hashed)
@@ -150,7 +162,9 @@ async def test_concurrent_claims_after_a_rollback_let_the_waiter_through(db, dat
 
 
 async def test_gathered_identical_requests_claim_exactly_once(db) -> None:
-    results = await asyncio.gather(*(claim_and_complete(db, body=f"result {i}".encode()) for i in range(8)))
+    results = await asyncio.gather(
+        *(claim_and_complete(db, body=f"result {i}".encode()) for i in range(8))
+    )
     assert sum(isinstance(r, Claimed) for r in results) == 1
     replays = [r for r in results if not isinstance(r, Claimed)]
     assert len(replays) == 7 and len(set(replays)) == 1 and isinstance(replays[0], Replay)
@@ -166,7 +180,9 @@ async def test_unit_of_work_appends_first_then_claims(db, store) -> None:
         if earlier is not None:
             return earlier
         async with store.transaction() as conn:
-            result = await store.append(ORG, case_id, 0, [NoteAdded(text="opened")], meta, connection=conn)
+            result = await store.append(
+                ORG, case_id, 0, [NoteAdded(text="opened")], meta, connection=conn
+            )
             outcome = await claim(conn, ORG, "worker-1", K1, HASH)
             assert outcome == Claimed()
             body = f'{{"version": {result.version}}}'.encode()
@@ -182,7 +198,10 @@ async def test_purge_removes_only_old_keys(db) -> None:
     old, fresh = stored("old"), stored("fresh")
     await claim_and_complete(db, key=old)
     await claim_and_complete(db, key=fresh)
-    await db.execute("UPDATE haven.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1", old)
+    await db.execute(
+        "UPDATE haven.idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1",
+        old,
+    )
     assert await purge_expired(db) == 1
     assert await lookup(db, ORG, "worker-1", old, HASH) is None
     assert await lookup(db, ORG, "worker-1", fresh, HASH) == Replay(201, BODY)
@@ -200,26 +219,42 @@ async def test_an_erasure_forgets_the_answers_about_the_case(db) -> None:
     async with db.acquire() as conn:
         await forget_case(conn, ORG, case_id)
     assert await lookup(db, ORG, "worker-1", K1, HASH) is None  # a retry now runs afresh
-    assert await lookup(db, ORG, "worker-1", stored("k2"), HASH) == Replay(200, BODY)  # control: another case
+    assert await lookup(db, ORG, "worker-1", stored("k2"), HASH) == Replay(
+        200, BODY
+    )  # control: another case
 
 
-async def test_attack_a_copy_of_the_database_does_not_hold_the_clients_key_text(db, keyring) -> None:
+async def test_attack_a_copy_of_the_database_does_not_hold_the_clients_key_text(
+    db, keyring
+) -> None:
     """An attacker with a dump tries the key a client used ("intake-<name>", say). The row holds an
     HMAC under the organisation's secret, which is stored wrapped by its KEK: neither the text nor
     its plain hash is there. Control: the same key and caller give the same stored key, and another
     organisation's secret gives another."""
     hasher = KeyHasher(keyring.provider)
-    await db.execute("DELETE FROM haven.tenant_secrets WHERE tenant_id = ANY($1::text[])", [ORG, "org-b"])
+    await db.execute(
+        "DELETE FROM haven.tenant_secrets WHERE tenant_id = ANY($1::text[])", [ORG, "org-b"]
+    )
     key = "intake-Client-Example"
     mine = await hasher.stored(db, ORG, "worker-1", key)
     await claim_and_complete(db, key=mine)
     dumped = [tuple(r) for r in await db.fetch("SELECT * FROM haven.idempotency_keys")]
     assert key not in repr(dumped) and stored(key) not in repr(dumped)
-    assert mine == await KeyHasher(keyring.provider).stored(db, ORG, "worker-1", key)  # stable across processes
+    assert mine == await KeyHasher(keyring.provider).stored(
+        db, ORG, "worker-1", key
+    )  # stable across processes
     assert mine != await hasher.stored(db, ORG, "worker-2", key)
     assert mine != await hasher.stored(db, "org-b", "worker-1", key)
-    secret_rows = await db.fetch("SELECT wrapped FROM haven.tenant_secrets WHERE tenant_id = $1", ORG)
-    assert len(secret_rows) == 1 and len(bytes(secret_rows[0]["wrapped"])) > 32  # wrapped, not the bare secret
+    secret_rows = await db.fetch(
+        "SELECT wrapped FROM haven.tenant_secrets WHERE tenant_id = $1", ORG
+    )
+    assert (
+        len(secret_rows) == 1 and len(bytes(secret_rows[0]["wrapped"])) > 32
+    )  # wrapped, not the bare secret
     with pytest.raises(asyncpg.CheckViolationError):  # the table refuses anything but a keyed hash
-        await db.execute("INSERT INTO haven.idempotency_keys (tenant_id, actor_id, key, request_hash) "
-                         "VALUES ($1, 'worker-1', 'plain-key', $2)", ORG, HASH)
+        await db.execute(
+            "INSERT INTO haven.idempotency_keys (tenant_id, actor_id, key, request_hash) "
+            "VALUES ($1, 'worker-1', 'plain-key', $2)",
+            ORG,
+            HASH,
+        )

@@ -44,17 +44,22 @@ async def conn(server_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 async def recorded(conn: asyncpg.Connection) -> list[tuple[int, str, str]]:
-    rows = await conn.fetch("SELECT version, name, checksum FROM haven.schema_migrations ORDER BY version")
+    rows = await conn.fetch(
+        "SELECT version, name, checksum FROM haven.schema_migrations ORDER BY version"
+    )
     return [tuple(row) for row in rows]
 
 
 async def advisory_locks_held(conn: asyncpg.Connection) -> int:
     return await conn.fetchval(
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
 
 
 async def tables_exist(conn: asyncpg.Connection) -> bool:
-    return all([await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table) for table in TABLES])
+    return all(
+        [await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table) for table in TABLES]
+    )
 
 
 def test_available_migrations_are_numbered_from_0001_without_gaps() -> None:
@@ -67,7 +72,9 @@ def test_available_migrations_are_numbered_from_0001_without_gaps() -> None:
     assert migrations[0].name == "0001_event_store.sql"
 
 
-async def test_migrations_apply_in_order_and_are_recorded_with_checksums(conn: asyncpg.Connection) -> None:
+async def test_migrations_apply_in_order_and_are_recorded_with_checksums(
+    conn: asyncpg.Connection,
+) -> None:
     migrations = available_migrations()
     assert not await tables_exist(conn)  # control: a fresh database has none of it
     applied = await upgrade(conn)
@@ -78,8 +85,14 @@ async def test_migrations_apply_in_order_and_are_recorded_with_checksums(conn: a
 
 async def test_later_migration_runs_after_the_one_it_depends_on(conn: asyncpg.Connection) -> None:
     migrations = [
-        Migration(1, "0001_first.sql", "CREATE SCHEMA IF NOT EXISTS haven; CREATE TABLE haven.first (id int PRIMARY KEY)"),
-        Migration(2, "0002_second.sql", "CREATE TABLE haven.second (id int REFERENCES haven.first (id))"),
+        Migration(
+            1,
+            "0001_first.sql",
+            "CREATE SCHEMA IF NOT EXISTS haven; CREATE TABLE haven.first (id int PRIMARY KEY)",
+        ),
+        Migration(
+            2, "0002_second.sql", "CREATE TABLE haven.second (id int REFERENCES haven.first (id))"
+        ),
     ]
     assert await upgrade(conn, migrations) == ["0001_first.sql", "0002_second.sql"]
     assert [version for version, _, _ in await recorded(conn)] == [1, 2]
@@ -100,7 +113,9 @@ async def test_concurrent_upgrades_apply_each_migration_exactly_once(server_url:
         try:
             results = await asyncio.gather(upgrade(one), upgrade(two))
             assert sorted(results) == [[], names]
-            count = await one.fetchval("SELECT count(*) FROM haven.schema_migrations WHERE version = 1")
+            count = await one.fetchval(
+                "SELECT count(*) FROM haven.schema_migrations WHERE version = 1"
+            )
             assert count == 1
             assert await one.fetchval("SELECT count(*) FROM haven.schema_migrations") == len(names)
             assert await tables_exist(one)
@@ -119,9 +134,13 @@ async def test_upgrade_waits_for_the_migration_lock(server_url: str) -> None:
             task = asyncio.create_task(upgrade(migrator))
 
             async def migrator_is_blocked() -> bool:
-                return bool(await holder.fetchval(
-                    "SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted",
-                    waiting_pid))
+                return bool(
+                    await holder.fetchval(
+                        "SELECT 1 FROM pg_locks"
+                        " WHERE pid = $1 AND locktype = 'advisory' AND NOT granted",
+                        waiting_pid,
+                    )
+                )
 
             await eventually(migrator_is_blocked)
             assert not task.done()
@@ -137,7 +156,10 @@ async def test_changed_migration_is_refused(conn: asyncpg.Connection) -> None:
     migrations = available_migrations()
     await upgrade(conn, migrations)
     assert await upgrade(conn, migrations) == []  # control: unchanged files pass
-    changed = [migrations[0]._replace(sql=migrations[0].sql + "\n-- edited after release\n"), *migrations[1:]]
+    changed = [
+        migrations[0]._replace(sql=migrations[0].sql + "\n-- edited after release\n"),
+        *migrations[1:],
+    ]
     with pytest.raises(MigrationError, match=migrations[0].name):
         await upgrade(conn, changed)
     assert await advisory_locks_held(conn) == 0  # the refusal released the migration lock
@@ -145,8 +167,12 @@ async def test_changed_migration_is_refused(conn: asyncpg.Connection) -> None:
 
 async def test_failing_migration_is_rolled_back_and_not_recorded(conn: asyncpg.Connection) -> None:
     migrations = [
-        Migration(1, "0001_ok.sql", "CREATE SCHEMA IF NOT EXISTS haven; CREATE TABLE haven.ok (id int)"),
-        Migration(2, "0002_broken.sql", "CREATE TABLE haven.half (id int); SELECT no_such_function()"),
+        Migration(
+            1, "0001_ok.sql", "CREATE SCHEMA IF NOT EXISTS haven; CREATE TABLE haven.ok (id int)"
+        ),
+        Migration(
+            2, "0002_broken.sql", "CREATE TABLE haven.half (id int); SELECT no_such_function()"
+        ),
     ]
     with pytest.raises(asyncpg.PostgresError):
         await upgrade(conn, migrations)

@@ -67,7 +67,8 @@ async def application_login(database_url: str) -> AsyncIterator[str]:
 
 @pytest.mark.parametrize("attack", REFUSED)
 async def test_the_application_role_cannot_rewrite_history_or_the_read_audit(
-        database_url: str, keyring: Keyring, attack: str) -> None:
+    database_url: str, keyring: Keyring, attack: str
+) -> None:
     statement = REFUSED[attack]
     async with application_login(database_url) as url:
         app = await asyncpg.connect(url)
@@ -88,38 +89,69 @@ async def test_the_application_role_cannot_rewrite_history_or_the_read_audit(
         await owner.close()
 
 
-async def test_the_application_role_appends_and_records_reads(database_url: str, keyring: Keyring) -> None:
-    async with application_login(database_url) as url, asyncpg.create_pool(url, min_size=1, max_size=2) as pool:
+async def test_the_application_role_appends_and_records_reads(
+    database_url: str, keyring: Keyring
+) -> None:
+    async with (
+        application_login(database_url) as url,
+        asyncpg.create_pool(url, min_size=1, max_size=2) as pool,
+    ):
         store = PostgresEventStore(pool, keyring, haven_registry())
         case = uuid.uuid4()
-        await store.append(ORG, case, 0, [opened_event(case_id=str(case), organisation_id=ORG)],
-                           EventMetadata(actor_id="synthetic-worker"))
+        await store.append(
+            ORG,
+            case,
+            0,
+            [opened_event(case_id=str(case), organisation_id=ORG)],
+            EventMetadata(actor_id="synthetic-worker"),
+        )
         assert len(await store.read_stream(ORG, case)) == 1
         await pool.execute(
             """INSERT INTO haven.access_records (tenant_id, case_id, actor_id, role, part, basis)
-               VALUES ($1, $2, 'synthetic-worker', 'caseworker', 'full', 'assignment')""", ORG, case)
+               VALUES ($1, $2, 'synthetic-worker', 'caseworker', 'full', 'assignment')""",
+            ORG,
+            case,
+        )
         await store.shred(ORG, case)  # an erasure moves the key, which the role may
         await store.close()
 
 
-def _haven(url: str, tmp_path: Path, key_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=REPOSITORY,
-                          env=worker_environment(url, key_file, tmp_path), capture_output=True, text=True,
-                          check=False, timeout=600)
+def _haven(
+    url: str, tmp_path: Path, key_file: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        cwd=REPOSITORY,
+        env=worker_environment(url, key_file, tmp_path),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
 
 
-async def test_the_application_runs_as_haven_app_alone(database_url: str, key_file: Path, tmp_path: Path) -> None:
+async def test_the_application_runs_as_haven_app_alone(
+    database_url: str, key_file: Path, tmp_path: Path
+) -> None:
     """The owner migrates a fresh database; everything after runs as the application's login."""
     async with scratch_database(database_url) as owner_url, application_login(owner_url) as url:
-        for args in (("demo", "--cases", "12"), ("projections", "rebuild", "--workers", "2"), ("verify",)):
+        for args in (
+            ("demo", "--cases", "12"),
+            ("projections", "rebuild", "--workers", "2"),
+            ("verify",),
+        ):
             done = _haven(url, tmp_path, key_file, *args)
             assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
         pool = await asyncpg.connect(url)
         try:
             assert await pool.fetchval("SELECT count(*) FROM views.caseload") > 0
             assert await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs") >= 0
-            owners = {r[0] for r in await pool.fetch(
-                "SELECT tableowner FROM pg_tables WHERE schemaname = 'haven'")}
+            owners = {
+                r[0]
+                for r in await pool.fetch(
+                    "SELECT tableowner FROM pg_tables WHERE schemaname = 'haven'"
+                )
+            }
             assert urlsplit(url).username not in owners  # the log is never the application's own
         finally:
             await pool.close()

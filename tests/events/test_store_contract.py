@@ -77,7 +77,9 @@ class EventStoreContract:
         stream = uuid.uuid4()
         await store.append(ORG, stream, 0, notes("a"), META)
         outcomes = await asyncio.gather(
-            *(store.append(ORG, stream, 1, notes(f"w{i}"), META) for i in range(8)), return_exceptions=True)
+            *(store.append(ORG, stream, 1, notes(f"w{i}"), META) for i in range(8)),
+            return_exceptions=True,
+        )
         winners = [o for o in outcomes if not isinstance(o, BaseException)]
         assert len(winners) == 1
         assert all(isinstance(o, ConcurrencyConflict) for o in outcomes if o not in winners)
@@ -86,7 +88,9 @@ class EventStoreContract:
     async def test_two_creators_of_the_same_stream_exactly_one_wins(self, store):
         stream = uuid.uuid4()
         outcomes = await asyncio.gather(
-            *(store.append(ORG, stream, 0, notes(f"w{i}"), META) for i in range(8)), return_exceptions=True)
+            *(store.append(ORG, stream, 0, notes(f"w{i}"), META) for i in range(8)),
+            return_exceptions=True,
+        )
         assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
         assert [r.version for r in await store.read_stream(ORG, stream)] == [1]
 
@@ -168,7 +172,9 @@ class EventStoreContract:
         stream = uuid.uuid4()
         await store.append(ORG, stream, 0, notes("a"), META)
         async with pool.acquire() as conn, conn.transaction():
-            await store.append(ORG, uuid.uuid4(), 0, notes("new stream: allowed"), META, connection=conn)
+            await store.append(
+                ORG, uuid.uuid4(), 0, notes("new stream: allowed"), META, connection=conn
+            )
             with pytest.raises(AppendOrderError):
                 await store.append(ORG, stream, 1, notes("b"), META, connection=conn)
 
@@ -182,7 +188,11 @@ class EventStoreContract:
         with pytest.raises(StreamErased):
             await store.append(ORG, stream, 2, notes("c"), META)
         log = await store.read_all()
-        assert [(r.stream_id, r.event) for r in log] == [(stream, None), (stream, None), (other, NoteAdded(text="kept"))]
+        assert [(r.stream_id, r.event) for r in log] == [
+            (stream, None),
+            (stream, None),
+            (other, NoteAdded(text="kept")),
+        ]
 
     async def test_shredding_survives_a_restart_of_the_process(self, store, pool, key_file):
         from crypto.keyring import Keyring
@@ -245,7 +255,9 @@ async def test_the_log_reader_keeps_interleaved_streams_apart(store, pool, key_f
     shared_id, erased = uuid.uuid4(), uuid.uuid4()
     async with store.transaction() as conn:
         await store.append(ORG, shared_id, 0, notes("a1"), META, connection=conn)
-        await store.append("org-b", shared_id, 0, [VisitCounted(visits=1, unit="x")], META, connection=conn)
+        await store.append(
+            "org-b", shared_id, 0, [VisitCounted(visits=1, unit="x")], META, connection=conn
+        )
         await store.append(ORG, erased, 0, notes("gone"), META, connection=conn)
     async with store.transaction() as conn:
         await store.append(ORG, shared_id, 1, notes("a2", "a3"), META, connection=conn)
@@ -260,7 +272,9 @@ async def test_the_log_reader_keeps_interleaved_streams_apart(store, pool, key_f
         (ORG, shared_id, 3, NoteAdded(text="a3")),
     ]
     assert [r.metadata is None for r in log] == [False, False, True, False, False]
-    assert log == [event for batch in [b async for b in cold.read_all_batches(batch_size=2)] for event in batch]
+    assert log == [
+        event for batch in [b async for b in cold.read_all_batches(batch_size=2)] for event in batch
+    ]
 
 
 async def test_appends_are_announced_after_a_burst_and_again_later(store, listen):
@@ -272,7 +286,9 @@ async def test_appends_are_announced_after_a_burst_and_again_later(store, listen
     conn = await listen()
     try:
         await conn.add_listener(NOTIFY_CHANNEL, lambda *_: woken.put_nowait(1))
-        await asyncio.gather(*(store.append(ORG, uuid.uuid4(), 0, notes("burst"), META) for _ in range(20)))
+        await asyncio.gather(
+            *(store.append(ORG, uuid.uuid4(), 0, notes("burst"), META) for _ in range(20))
+        )
         await asyncio.wait_for(woken.get(), timeout=5)
         await asyncio.sleep(0.1)
         while not woken.empty():

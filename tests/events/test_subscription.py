@@ -41,7 +41,9 @@ async def test_resumes_after_a_position_without_redelivering(store, listen):
         assert texts(received) == ["e2", "e3"]
 
 
-async def test_killed_listening_connection_falls_back_to_polling_and_reconnects(store, pool, listen):
+async def test_killed_listening_connection_falls_back_to_polling_and_reconnects(
+    store, pool, listen
+):
     subscription = Subscription(store, listen, poll_interval=0.1, reconnect_delay=0.05)
     async with consuming(subscription) as received:
         await eventually(lambda: _ready(subscription.listening))
@@ -64,5 +66,7 @@ async def test_an_append_in_a_unit_of_work_wakes_subscribers_after_commit(store,
     async with consuming(subscription) as received:
         await eventually(lambda: _ready(subscription.listening))
         async with store.transaction() as conn:
-            await store.append(ORG, uuid.uuid4(), 0, [NoteAdded(text="in a unit of work")], META, connection=conn)
+            await store.append(
+                ORG, uuid.uuid4(), 0, [NoteAdded(text="in a unit of work")], META, connection=conn
+            )
         await eventually(lambda: _ready(texts(received) == ["in a unit of work"]))
