@@ -55,6 +55,7 @@ from services.commands.refusals import (
     OutsideOwnTeam,
     PreconditionFailed,
     PreconditionRequired,
+    StaleVersion,
 )
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -220,12 +221,14 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType(
         # the write path's refusals of a request (services.commands.refusals)
         PreconditionRequired: "precondition-required",
         PreconditionFailed: "precondition-failed",
+    StaleVersion: "precondition-failed",
         ConcurrentChange: "concurrent-change",
         IdempotencyKeyReused: "idempotency-key-reused",
         IdempotencyKeyInProgress: "idempotency-key-in-progress",
         InvalidRequest: "validation-error",
         OutsideOwnTeam: "outside-own-team",
-        # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it through)
+        # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it
+        # through)
         UnicodeDecodeError: "body-not-utf8",
     }
 )

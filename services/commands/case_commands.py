@@ -91,10 +91,8 @@ async def _decided_on(runtime: Runtime, request: CaseCommandRequest, state: Case
     case_id = str(request.case_id)
 
     async def execute(use_cases: CaseUseCases) -> int:
-        # Checked after the idempotency lookup: the retry of a command that committed names
-        # the version it started from and must get the first answer, not a 412.
-        if state.version != expected:
-            raise PreconditionFailed()
+        # The use case checks the version after the idempotency lookup: the retry of a command
+        # that committed names the version it started from and must get the first answer.
         return await use_cases.execute(request.actor, case_id, request.command, expected)
 
     return await run_once(

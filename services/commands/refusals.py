@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from events.errors import ConcurrencyConflict
+
 
 class CommandRefused(Exception):
     """A command the write path refuses for the request itself, not for the case's rules."""
@@ -19,6 +21,12 @@ class PreconditionRequired(CommandRefused):
 
 class PreconditionFailed(CommandRefused):
     """The command names a version the case is not at."""
+
+
+class StaleVersion(ConcurrencyConflict):
+    """The caller named a version the case is not at: it decided on a state it never saw.
+    (Raised by the use cases before anything is appended; a lost race at the append is the
+    store's own `ConcurrencyConflict`.)"""
 
 
 class ConcurrentChange(CommandRefused):

@@ -26,6 +26,8 @@ from services.commands.refusals import (
     ConcurrentChange,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
+    PreconditionFailed,
+    StaleVersion,
 )
 from services.commands.use_cases import CaseUseCases
 
@@ -135,6 +137,8 @@ async def run_once(
                 )
     except _AnsweredEarlier as earlier:
         return earlier.answer
+    except StaleVersion:  # decided on a version the case is not at: nothing was appended
+        raise PreconditionFailed() from None
     except ConcurrencyConflict:
         if key is not None:  # an identical request may have committed meanwhile: its answer
             earlier = await idempotency.lookup(pool, tenant, user, key, hashed)

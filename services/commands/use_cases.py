@@ -2,7 +2,8 @@
 
 Each function receives who acts, records it in the events' metadata, and returns the case's
 new version; who may act is decided before (`case_commands`). `expected_version` makes a
-stale caller fail with `ConcurrencyConflict` instead of deciding on a state it never saw.
+stale caller fail with `StaleVersion` (a `ConcurrencyConflict`) instead of deciding on a
+state it never saw.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from domain.case.errors import TransferNotFound
 from domain.case.events import CaseTransferred, TransferRequested
 from domain.case.state import CaseState, fold
 from domain.event import DomainEvent, EventMetadata
-from events.errors import ConcurrencyConflict
 from events.store import utc_now
 from services.commands.case_reader import read_case
 from services.commands.ports import Actor, CaseStore
+from services.commands.refusals import StaleVersion
 
 __all__ = ["Actor", "CaseUseCases"]
 
@@ -65,7 +66,7 @@ class CaseUseCases:
         """Load the case, check the caller saw this version, and let the domain decide."""
         state = await self.load(actor.organisation_id, case_id)
         if expected_version is not None and expected_version != state.version:
-            raise ConcurrencyConflict(case_id, expected_version)
+            raise StaleVersion(case_id, expected_version)
         return state, decide(state, command, self.context(actor))
 
     async def execute(
@@ -294,7 +295,7 @@ class CaseUseCases:
         a request the recipient answers (`request_transfer`, `accept_transfer`)."""
         state = await self.load(actor.organisation_id, case_id)
         if expected_version is not None and expected_version != state.version:
-            raise ConcurrencyConflict(case_id, expected_version)
+            raise StaleVersion(case_id, expected_version)
         receiver = Actor(
             f"transfer-from:{actor.organisation_id}",
             command.recipient_organisation,
