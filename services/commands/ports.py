@@ -21,7 +21,8 @@ class Actor(NamedTuple):
 
 
 class Appended(Protocol):
-    version: int
+    @property
+    def version(self) -> int: ...
 
 
 class CaseStore(Protocol):

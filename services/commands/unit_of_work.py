@@ -135,8 +135,8 @@ async def run_once(
                 await idempotency.complete(
                     conn, tenant, user, key, hashed, status, payload, uuid.UUID(case_id)
                 )
-    except _AnsweredEarlier as earlier:
-        return earlier.answer
+    except _AnsweredEarlier as answered:
+        return answered.answer
     except StaleVersion:  # decided on a version the case is not at: nothing was appended
         raise PreconditionFailed() from None
     except ConcurrencyConflict:
