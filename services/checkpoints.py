@@ -74,7 +74,8 @@ async def check_checkpoint(pool: asyncpg.Pool, settings: Settings, path: Path) -
 
 
 async def checkpoint_periodically(pool: asyncpg.Pool, settings: Settings) -> None:
-    """`haven worker`: a checkpoint into `settings.checkpoint_dir` every interval, until cancelled."""
+    """`haven worker`: a checkpoint into `settings.checkpoint_dir` every interval, until
+    cancelled."""
     assert settings.checkpoint_dir is not None
     settings.checkpoint_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     while True:

@@ -88,7 +88,8 @@ async def connection_pool(
     try:
         yield pool
     finally:
-        try:  # a connection still busy (an abandoned projector's) is closed by force after the grace
+        # a connection still busy (an abandoned projector's) is closed by force after the grace
+        try:
             async with asyncio.timeout(POOL_CLOSE_GRACE):
                 await pool.close()
         except TimeoutError:

@@ -155,9 +155,8 @@ async def rebuild_projections(
         for name in names or list(factories):
             if retry_quarantined:
                 async with rt.pool.acquire() as conn:
-                    print(
-                        f"haven: {name}: {await quarantine.release(conn, name)} quarantined streams to retry"
-                    )
+                    released = await quarantine.release(conn, name)
+                    print(f"haven: {name}: {released} quarantined streams to retry")
             with tqdm(total=total, desc=name, unit="ev", unit_scale=True, file=sys.stderr) as bar:
                 built = await rebuild(
                     rt.store,
@@ -195,12 +194,14 @@ async def projection_status(settings: Settings, url: str) -> int:
                 continue
             lag = lags[name]
             print(
-                f"{name:12s} generation {checkpoint.generation}  behind: {lag.events} events, {lag.seconds:.1f} s"
-                f"  quarantined: {quarantined.get(name, 0)} streams"
+                f"{name:12s} generation {checkpoint.generation}  "
+                f"behind: {lag.events} events, {lag.seconds:.1f} s  "
+                f"quarantined: {quarantined.get(name, 0)} streams"
             )
         for entry in await quarantine.listing(rt.pool):
             print(
-                f"quarantined  {entry.projection} {entry.tenant_id} {entry.stream_id} version {entry.version} "
-                f"{entry.event_type} {entry.error_class} since {entry.quarantined_at}"
+                f"quarantined  {entry.projection} {entry.tenant_id} {entry.stream_id} "
+                f"version {entry.version} {entry.event_type} {entry.error_class} "
+                f"since {entry.quarantined_at}"
             )
     return 0

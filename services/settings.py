@@ -45,7 +45,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     team_access: frozenset[str] = frozenset()  # organisation ids
-    # federal reporting's own login (role haven_reporting); None: the job SETs ROLE on the app's connection
+    # federal reporting's own login (role haven_reporting); None: the job SETs ROLE on the app's
+    # connection
     reporting_database_url: str | None = None
     checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not

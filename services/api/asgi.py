@@ -48,7 +48,8 @@ def build() -> ServedApp:
     settings = Settings.from_environ()
     if settings.database_url is None:
         raise SettingsError(
-            "the API server needs HAVEN_DATABASE_URL (haven serve sets it for the embedded database)"
+            "the API server needs HAVEN_DATABASE_URL "
+            "(haven serve sets it for the embedded database)"
         )
     configure_logging()
     return ServedApp(settings, verifier_from_settings(settings))

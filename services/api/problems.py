@@ -221,7 +221,7 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType(
         # the write path's refusals of a request (services.commands.refusals)
         PreconditionRequired: "precondition-required",
         PreconditionFailed: "precondition-failed",
-    StaleVersion: "precondition-failed",
+        StaleVersion: "precondition-failed",
         ConcurrentChange: "concurrent-change",
         IdempotencyKeyReused: "idempotency-key-reused",
         IdempotencyKeyInProgress: "idempotency-key-in-progress",

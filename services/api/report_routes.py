@@ -88,7 +88,8 @@ def _problem(slug: str, title: str, detail: str) -> Response[bytes]:
     operation_id="federalReport",
     tags=TAGS,
     security=BEARER_SECURITY,
-    summary="The de-identified federal report of a quarter (k=11, audited, with its disclosure certificate)",
+    summary="The de-identified federal report of a quarter "
+    "(k=11, audited, with its disclosure certificate)",
     responses={
         **REFUSALS_SPEC,
         409: problem_spec(
@@ -116,18 +117,19 @@ async def federal_report(
     dp_epsilon: Annotated[
         float | None,
         QueryParameter(
-            description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) spending this epsilon per "
-            "client, instead of suppressed ones; at most the disclosure policy's maximum per release "
-            "(default 1), charged to the budget of the caller's organisation and role",
+            description="differential-privacy mode: noisy counts (OpenDP discrete Laplace) "
+            "spending this epsilon per client, instead of suppressed ones; at most the disclosure "
+            "policy's maximum per release (default 1), charged to the budget of the caller's "
+            "organisation and role",
             gt=0,
         ),
     ] = None,
     field: Annotated[
         list[str] | None,
         QueryParameter(
-            description="only the tables answering these funder fields: a codebook table, or an identifying field "
-            "(client_id, name, ssn, date_of_birth, address, zip_code, phone, email, country_of_origin) "
-            "answered with an aggregate",
+            description="only the tables answering these funder fields: a codebook table, or an "
+            "identifying field (client_id, name, ssn, date_of_birth, address, zip_code, phone, "
+            "email, country_of_origin) answered with an aggregate",
             max_items=50,
         ),
     ] = None,
@@ -145,7 +147,8 @@ async def federal_report(
                         "key": "dp_epsilon",
                         "source": "query",
                         "message": (
-                            f"at most {most.normalize()} per release under this deployment's disclosure policy"
+                            f"at most {most.normalize()} per release "
+                            "under this deployment's disclosure policy"
                         ),
                     }
                 ]

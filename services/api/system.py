@@ -9,8 +9,8 @@
   (`"quarantined": {"cases": 1}`): the service works, an operator must look.
 * `/metrics`: Prometheus text from the app's own registry: requests and latencies by route
   template, and each projection's lag (events and seconds behind the log, read from the
-  checkpoints at scrape time, wherever the projectors run) and quarantined streams. It carries no ids, but it is
-  operational data: expose it to the scraper's network only.
+  checkpoints at scrape time, wherever the projectors run) and quarantined streams. It carries
+  no ids, but it is operational data: expose it to the scraper's network only.
 """
 
 from __future__ import annotations

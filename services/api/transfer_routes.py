@@ -74,7 +74,8 @@ _ANSWER_RESPONSES = {
 async def _source(
     request: Request[Principal, Any, Any], runtime: Runtime, transfer_id: str
 ) -> transfers.TransferSource:
-    """The waiting request, once the caller may answer it (404 otherwise, 403 for the wrong team)."""
+    """The waiting request, once the caller may answer it (404 otherwise, 403 for the wrong
+    team)."""
     principal = request.user
     await caught_up(runtime)
     async with built():

@@ -79,8 +79,9 @@ EVENTS_PER_CASE = 27  # about, in the demo plan (one organisation, no transfers)
 OPEN_PER_CASE = 0.55  # about: open cases per intake
 
 # What `team_caseload` reads of each row; the raw side fetches exactly these, unprocessed.
-_RAW_CASELOAD = """SELECT case_id, worker_id, version, enrolled_on, last_contact_on, waiting_referrals_since,
-       services_month, services_in_month, consent_expiries, has_safe_contact_plan, has_victim_status
+_RAW_CASELOAD = """SELECT case_id, worker_id, version, enrolled_on, last_contact_on,
+       waiting_referrals_since, services_month, services_in_month, consent_expiries,
+       has_safe_contact_plan, has_victim_status
   FROM bench_caseload WHERE tenant_id = $1 AND team_id = $2"""
 
 
@@ -158,7 +159,8 @@ async def _seed(
     seeded = time.perf_counter() - start
     note(
         f"seeded {written.events:,} events ({written.streams:,} cases, {written.steps:,} commands) "
-        f"in {seeded:.1f} s ({planned:.1f} s planning; {written.events / seeded:,.0f} ev/s); not a figure"
+        f"in {seeded:.1f} s ({planned:.1f} s planning; {written.events / seeded:,.0f} ev/s); "
+        "not a figure"
     )
     return written.events
 
@@ -242,7 +244,8 @@ async def _team_caseload(
     caseload = tables_of(CasesProjection, generation)[CASELOAD]
     await pool.execute(f"CREATE TABLE bench_caseload (LIKE {caseload} INCLUDING ALL)")
     await pool.execute(
-        f"INSERT INTO bench_caseload SELECT * FROM {caseload} WHERE tenant_id = $1 AND team_id = $2",
+        f"INSERT INTO bench_caseload SELECT * FROM {caseload} "
+        "WHERE tenant_id = $1 AND team_id = $2",
         ORGANISATION,
         TEAM,
     )
@@ -254,7 +257,8 @@ async def _team_caseload(
             f"the team holds {page.total_cases} open cases ({rows} raw rows), not {team_cases}"
         )
     note(
-        f"team_caseload: {page.total_cases:,} open cases, {len(page.workers)} workers, a page of {len(page.cases)}"
+        f"team_caseload: {page.total_cases:,} open cases, {len(page.workers)} workers, "
+        f"a page of {len(page.cases)}"
     )
 
     async def ours() -> None:

@@ -56,7 +56,7 @@ def format_table(
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(
             cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths))
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     rule = "  ".join("-" * width for width in widths).rstrip()

@@ -116,10 +116,11 @@ def format_results(results: Mapping[str, Mapping[str, Any]]) -> str:
     ]
     for name, r in results.items():
         lines.append(
-            f"{name}: {r['clients']} clients, {r['events']} events (seeded in {r['seed_seconds']} s), "
-            f"{r['input_rows']} input rows, "
-            f"{r['cells']} cells ({r['suppressed']} suppressed), audit {r['audit_targets']} targets / "
-            f"{r['audit_solves']} solves, re-run {r['rerun_seconds']} s"
+            f"{name}: {r['clients']} clients, {r['events']} events "
+            f"(seeded in {r['seed_seconds']} s), {r['input_rows']} input rows, "
+            f"{r['cells']} cells ({r['suppressed']} suppressed), "
+            f"audit {r['audit_targets']} targets / {r['audit_solves']} solves, "
+            f"re-run {r['rerun_seconds']} s"
         )
     return "\n".join(lines)
 

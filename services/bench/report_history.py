@@ -147,8 +147,8 @@ async def run_report_history_bench(
 def format_results(results: dict[str, dict[str, Any]]) -> str:
     figure = results["report_history"]
     lines = [
-        f"{'n':>3s}  {'period':6s}  {'scope':8s}  {'rev':>3s}  {'seconds':>8s}  {'raw query s':>11s}  "
-        f"{'withheld':>8s}"
+        f"{'n':>3s}  {'period':6s}  {'scope':8s}  {'rev':>3s}  {'seconds':>8s}  "
+        f"{'raw query s':>11s}  {'withheld':>8s}"
     ]
     lines += [
         f"{r['n']:3d}  {r['period']:6s}  {r['scope']:8s}  {r['revision']:3d}  {r['seconds']:8.2f}  "

@@ -12,7 +12,8 @@ from __future__ import annotations
 REASONS = frozenset(
     {
         "malformed",  # not a compact JWS, bad base64/JSON, unsupported header (crit, b64)
-        "algorithm-not-allowed",  # alg outside the allow-list, or not the algorithm of the key's type
+        # alg outside the allow-list, or not the algorithm of the key's type
+        "algorithm-not-allowed",
         "unknown-kid",  # no kid, or no key with that kid (after a rate-limited refresh)
         "bad-signature",  # signature does not verify under the named key
         "expired",  # exp (plus leeway) has passed

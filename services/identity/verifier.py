@@ -204,7 +204,8 @@ def _seconds(value: object) -> float:
 def verifier_from_settings(
     settings: Settings, *, fetch: Fetch | None = None, clock: Callable[[], float] = time.time
 ) -> TokenVerifier:
-    """The external provider when `HAVEN_OIDC_*` is set, else the local issuer (creating its key)."""
+    """The external provider when `HAVEN_OIDC_*` is set, else the local issuer (creating its
+    key)."""
     if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
         return TokenVerifier.for_oidc(
             issuer=settings.oidc_issuer,

@@ -31,7 +31,8 @@ class PolicyNotAllowed(PolicyError):
 
 async def current_policy(conn: Connection | asyncpg.Pool) -> DisclosurePolicy:
     row = await conn.fetchrow(
-        "SELECT lifetime_epsilon, max_epsilon_per_release, requester_budget, noise_floor FROM dp.policy"
+        "SELECT lifetime_epsilon, max_epsilon_per_release, requester_budget, noise_floor "
+        "FROM dp.policy"
     )
     return DisclosurePolicy(
         lifetime_epsilon=row[0],
@@ -64,8 +65,8 @@ async def set_policy(store: PostgresEventStore, policy: DisclosurePolicy, set_by
                 connection=conn,
             )
             await conn.execute(
-                """UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2, requester_budget = $3,
-                          noise_floor = $4, set_by = $5, set_at = now()""",
+                """UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2,
+                          requester_budget = $3, noise_floor = $4, set_by = $5, set_at = now()""",
                 policy.lifetime_epsilon,
                 policy.max_epsilon_per_release,
                 policy.requester_budget,

@@ -63,7 +63,8 @@ async def record_refusal(
     mode = "differential-privacy" if isinstance(error, DPError) else "suppression"
     await conn.execute(
         """INSERT INTO reporting_ledger.refusals
-               (reference, period, scope, mode, requester_organisation, requester_role, actor_id, reason)
+               (reference, period, scope, mode, requester_organisation, requester_role,
+                actor_id, reason)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
         reference,
         period,

@@ -54,8 +54,9 @@ IF_MATCH_PARAMETER = Parameter(
     schema=Schema(
         type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
     ),
-    description="The case's current version as its strong entity tag (the `ETag` of the last answer), e.g. "
-    '`"3"`. Missing: 428; another version, `*` or a weak tag: 412.',
+    description="The case's current version as its strong entity tag "
+    '(the `ETag` of the last answer), e.g. `"3"`. Missing: 428; another version, `*` or a weak '
+    "tag: 412.",
     example='"1"',
 )
 IDEMPOTENCY_KEY_PARAMETER = Parameter(
@@ -63,8 +64,9 @@ IDEMPOTENCY_KEY_PARAMETER = Parameter(
     param_in="header",
     required=False,
     schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
-    description=f"Optional, 1 to {MAX_IDEMPOTENCY_KEY} printable characters, unique per request: a retry with "
-    "the same key and body gets the first answer; the same key with another request is 422.",
+    description=f"Optional, 1 to {MAX_IDEMPOTENCY_KEY} printable characters, unique per request: "
+    "a retry with the same key and body gets the first answer; the same key with another "
+    "request is 422.",
     example="retry-0001",
 )
 
