@@ -106,6 +106,31 @@ def token(issuer: LocalIssuer) -> str:
     return issuer.mint("user-1", "org-a", ["caseworker"], team="team-north")
 
 
+# The organisations and team of the case routes' tests, and who acts in them.
+ORG, OTHER_ORG, TEAM = "org-harbor", "org-lantern", "team-north"
+
+
+class People:
+    def __init__(self, issuer: LocalIssuer) -> None:
+        def mint(
+            user: str, roles: list[str], org: str = ORG, team: str | None = TEAM
+        ) -> dict[str, str]:
+            return {"Authorization": f"Bearer {issuer.mint(user, org, roles, team=team)}"}
+
+        self.worker = mint("worker-1", ["caseworker"])
+        self.colleague = mint("worker-2", ["caseworker"])
+        self.stranger = mint("worker-9", ["caseworker"], org=OTHER_ORG)
+        self.supervisor = mint("supervisor-1", ["supervisor"])
+        self.admin = mint("admin-1", ["admin"])
+        self.reporter = mint("reporter-1", ["reporter"])
+
+
+@pytest.fixture
+def people(issuer: LocalIssuer) -> People:
+    """Callers of the case routes; a module may define its own `people` in its place."""
+    return People(issuer)
+
+
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
     """The real logging pipeline into a buffer; the previous configuration restored after."""
@@ -135,10 +160,13 @@ async def access_records_refused(pool: asyncpg.Pool, case_id: str) -> AsyncItera
     await pool.execute(f"""
         CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF NEW.case_id = '{case_id}'::uuid THEN RAISE EXCEPTION 'access records refused (test)'; END IF;
+            IF NEW.case_id = '{case_id}'::uuid THEN
+                RAISE EXCEPTION 'access records refused (test)';
+            END IF;
             RETURN NEW;
         END $$;
-        CREATE TRIGGER {trigger} BEFORE INSERT ON haven.access_records FOR EACH ROW EXECUTE FUNCTION {function}();
+        CREATE TRIGGER {trigger} BEFORE INSERT ON haven.access_records
+            FOR EACH ROW EXECUTE FUNCTION {function}();
     """)
     try:
         yield

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from services.bootstrap import Runtime
-from tests.api.test_case_routes import OTHER_ORG, People, open_case, people  # noqa: F401 (fixture)
+from tests.api.conftest import OTHER_ORG, People
+from tests.api.test_case_routes import open_case
 
 
 @pytest.fixture

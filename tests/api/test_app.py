@@ -59,8 +59,9 @@ async def test_a_quarantined_stream_shows_in_ready_and_metrics(
     """Still ready (the service works), but the detail and the gauge tell an operator to look."""
     stream = uuid.uuid4()
     await runtime.pool.execute(
-        """INSERT INTO haven.projection_quarantine (projection, tenant_id, stream_id, transaction_id, position,
-               version, event_type, error_class) VALUES ('cases', 'org-x', $1, '1', 1, 1, 'CaseOpened', 'DataError')""",
+        """INSERT INTO haven.projection_quarantine (projection, tenant_id, stream_id,
+               transaction_id, position, version, event_type, error_class)
+           VALUES ('cases', 'org-x', $1, '1', 1, 1, 'CaseOpened', 'DataError')""",
         stream,
     )
     try:

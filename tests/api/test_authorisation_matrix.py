@@ -577,7 +577,8 @@ async def test_the_endpoint_answers_as_the_table_says(
                 status = 200 if method == "GET" and want in (ASSIGN, TEAM) else HTTP_STATUS[want]
                 if response.status_code != status:
                     wrong.append(
-                        f"{role} {case_name}: expected {status} ({want}), got {response.status_code}"
+                        f"{role} {case_name}: expected {status} ({want}), "
+                        f"got {response.status_code}"
                     )
     assert wrong == []
     for (

@@ -204,9 +204,8 @@ async def test_no_canary_leaves_the_sealed_store(
     c = make_canaries()
     who = people(issuer)
     worker = who["worker"]
-    receiver = {
-        "Authorization": f"Bearer {issuer.mint('canary-receiver', RECEIVING, ['caseworker'], team='team-east')}"
-    }
+    receiver_token = issuer.mint("canary-receiver", RECEIVING, ["caseworker"], team="team-east")
+    receiver = {"Authorization": f"Bearer {receiver_token}"}
     errors: list[httpx.Response] = []
     authorised: list[str] = []  # bodies of the authorised reads
 
@@ -472,7 +471,7 @@ async def test_no_canary_leaves_the_sealed_store(
         bad_intake["identity"]["date_of_birth"] = c["identity.legal_name"]
         await refused(await client.post("/v1/cases", json=bad_intake, headers=worker), 422)
 
-        # -- closure, the closed case's refusal, reopening with a reason ------------------------------
+        # -- closure, the closed case's refusal, reopening with a reason ---------------------------
         closed = await ok(
             await client.post(
                 f"{url}/closure",
@@ -496,7 +495,7 @@ async def test_no_canary_leaves_the_sealed_store(
             )
         )
         version = reopened.json()["version"]
-        # -- a transfer: the receiving organisation's case holds the released identity and contact ----
+        # -- a transfer: the receiving organisation's case holds the released identity and contact
         transfer_consent = {
             **consent,
             "consent_id": "consent-c2",
@@ -546,8 +545,9 @@ async def test_no_canary_leaves_the_sealed_store(
         metrics = await ok(await client.get("/metrics"))
         assert "haven_http_requests" in metrics.text  # the metrics really were collected
 
-    # -- controls: the markers were stored and are given to those allowed ---------------------------
-    # no view shows them (the first two), or a later command replaced them in the view: see the events
+    # -- controls: the markers were stored and are given to those allowed --------------------------
+    # no view shows them (the first two), or a later command replaced them in the view:
+    # see the events
     not_rendered = {
         "immigration.receipt_number",
         "reopening.reason",
@@ -579,14 +579,14 @@ async def test_no_canary_leaves_the_sealed_store(
     assert not leaks(history.text, c)
     assert c["immigration.receipt_number"] not in summary.text
 
-    # -- (b) logs, (c) metrics --------------------------------------------------------------------------
+    # -- (b) logs, (c) metrics ---------------------------------------------------------------------
     logs = log_stream.getvalue()
     assert logs.count("\n") >= len(errors)  # every request was logged
     assert not leaks(logs, c), leaks(logs, c)
     assert DATE_OF_BIRTH.isoformat() not in logs
     assert not leaks(metrics.text, c)
 
-    # -- (d) pg_dump of the whole database, with a planted control ------------------------------------
+    # -- (d) pg_dump of the whole database, with a planted control ---------------------------------
     control = f"CANARY-control-{uuid.uuid4().hex[:8]}"
     control_bytes = f"CANARY-control-bytes-{uuid.uuid4().hex[:8]}"
     scratch = f"public.canary_control_{uuid.uuid4().hex[:12]}"

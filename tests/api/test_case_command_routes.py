@@ -32,12 +32,9 @@ from services.api.cases.schemas.examples import (
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
 from services.settings import Settings
-from tests.api.conftest import AppFactory, api_client
+from tests.api.conftest import ORG, OTHER_ORG, TEAM, AppFactory, api_client
 from tests.api.test_case_routes import (
     CANARY,
-    ORG,
-    OTHER_ORG,
-    TEAM,
     assert_problem,
     open_case,
     with_headers,
@@ -207,7 +204,7 @@ async def test_another_organisations_case_is_404_and_unknown_members_are_422(
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == version
 
 
-# -- what each command records ----------------------------------------------------------------------
+# -- what each command records ---------------------------------------------------------------------
 
 
 async def test_the_documented_examples_are_accepted_in_order(

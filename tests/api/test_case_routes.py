@@ -31,31 +31,9 @@ from services.api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
 from services.commands import unit_of_work
 from services.commands.use_cases import Actor, CaseUseCases
-from services.identity import LocalIssuer
-from tests.api.conftest import access_records_refused
+from tests.api.conftest import ORG, TEAM, People, access_records_refused
 
 CANARY = "CANARY-7f3a-survivor-name"
-ORG, OTHER_ORG, TEAM = "org-harbor", "org-lantern", "team-north"
-
-
-class People:
-    def __init__(self, issuer: LocalIssuer) -> None:
-        def mint(
-            user: str, roles: list[str], org: str = ORG, team: str | None = TEAM
-        ) -> dict[str, str]:
-            return {"Authorization": f"Bearer {issuer.mint(user, org, roles, team=team)}"}
-
-        self.worker = mint("worker-1", ["caseworker"])
-        self.colleague = mint("worker-2", ["caseworker"])
-        self.stranger = mint("worker-9", ["caseworker"], org=OTHER_ORG)
-        self.supervisor = mint("supervisor-1", ["supervisor"])
-        self.admin = mint("admin-1", ["admin"])
-        self.reporter = mint("reporter-1", ["reporter"])
-
-
-@pytest.fixture
-def people(issuer: LocalIssuer) -> People:
-    return People(issuer)
 
 
 def intake_body() -> dict[str, Any]:

@@ -25,12 +25,9 @@ from services.api.cases.schemas.examples import (
 )
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
-from tests.api.conftest import access_records_refused
+from tests.api.conftest import ORG, OTHER_ORG, TEAM, access_records_refused
 from tests.api.test_case_routes import (
     CANARY,
-    ORG,
-    OTHER_ORG,
-    TEAM,
     assert_problem,
     open_case,
     with_headers,
@@ -326,7 +323,7 @@ async def test_break_the_glass_refusals(
     )
 
 
-# -- history ----------------------------------------------------------------------------------------
+# -- history ---------------------------------------------------------------------------------------
 
 
 async def test_the_history_lists_types_and_times_only_and_is_recorded(
@@ -395,7 +392,7 @@ async def test_a_history_whose_access_cannot_be_recorded_returns_nothing(
     assert (await cases.get(f"/v1/cases/{case_id}", headers=people.worker)).status_code == 200
 
 
-# -- access log -------------------------------------------------------------------------------------
+# -- access log ------------------------------------------------------------------------------------
 
 
 async def test_the_privacy_officer_reviews_accesses_and_break_the_glass_reasons(
@@ -442,7 +439,7 @@ async def test_the_privacy_officer_reviews_accesses_and_break_the_glass_reasons(
     assert len(await access_log(runtime.pool, ORG, uuid.UUID(case_id))) == 3
 
 
-# -- erasure ------------------------------------------------------------------------------------------
+# -- erasure ---------------------------------------------------------------------------------------
 
 
 async def test_erasure_crypto_shreds_the_case_and_the_chains_still_verify(

@@ -16,7 +16,8 @@ from projections.rebuild import rebuild
 from services.bootstrap import Runtime
 from services.commands import case_reader
 from services.commands.use_cases import Actor, CaseUseCases
-from tests.api.test_case_routes import ORG, People, open_case, people, service  # noqa: F401 (fixture)
+from tests.api.conftest import ORG, People
+from tests.api.test_case_routes import open_case, service
 from tests.conftest import empty_log_and_read_models
 
 
@@ -150,7 +151,8 @@ async def test_a_tampered_view_row_falls_back_to_the_stream(
         runtime.store, runtime.pool, projection_factories(runtime.keyring, runtime.store)["cases"]
     )
     await runtime.pool.execute(
-        "UPDATE views.case_view SET sealed = (SELECT sealed FROM views.case_view WHERE case_id = $2) "
+        "UPDATE views.case_view "
+        "SET sealed = (SELECT sealed FROM views.case_view WHERE case_id = $2) "
         "WHERE case_id = $1",
         uuid.UUID(first),
         uuid.UUID(second),
@@ -391,7 +393,8 @@ async def test_a_tampered_event_mid_stream_is_found_by_the_paths_that_walk_the_c
     )
     before = await cases.get(f"/v1/cases/{case_id}", headers=people.worker)
     await runtime.pool.execute(
-        "UPDATE haven.events SET ciphertext = overlay(ciphertext placing '\\xff'::bytea from 20 for 1) "
+        "UPDATE haven.events "
+        "SET ciphertext = overlay(ciphertext placing '\\xff'::bytea from 20 for 1) "
         "WHERE stream_id = $1 AND version = 2",
         uuid.UUID(case_id),
     )

@@ -24,8 +24,8 @@ from events.store import PostgresEventStore, utc_now
 from services.bootstrap import Runtime
 from services.commands import unit_of_work
 from services.commands.use_cases import CaseUseCases
-from tests.api.conftest import AppFactory, api_client
-from tests.api.test_case_routes import People, open_case, people, service  # noqa: F401 (fixture)
+from tests.api.conftest import AppFactory, People, api_client
+from tests.api.test_case_routes import open_case, service
 
 IN_FLIGHT = 8
 HANG_GUARD_SECONDS = (

@@ -2,8 +2,9 @@
 (granian serving `services.api.asgi:build`, each with its in-process projectors) and a
 `haven worker` share one database. Server B reads the case, so its keyring, its recent
 states and its projectors hold it; an idempotent command on it goes through A and its retry
-through B, so the idempotency table holds its answer; server A erases the case. Then B is asked again — at once, and after a delay longer
-than the stated bound — to read it, to show its history, and to replay the idempotent command.
+through B, so the idempotency table holds its answer; server A erases the case. Then B is
+asked again — at once, and after a delay longer than the stated bound — to read it, to show
+its history, and to replay the idempotent command.
 
 A unique canary sits in every free-text field of each case; afterwards none appears in any
 answer, any view, any process's log, or a `pg_dump` of the database. Controls: before the

@@ -28,8 +28,9 @@ from services.api.cases.schemas.examples import (
 )
 from services.api.cases.schemas.requests import Identifier
 from services.bootstrap import Runtime
+from tests.api.conftest import ORG
 from tests.api.test_case_command_routes import People, at, prepared
-from tests.api.test_case_routes import ORG, assert_problem, intake_body
+from tests.api.test_case_routes import assert_problem, intake_body
 from tests.domain.builders import context, open_case_command
 
 POISON = {

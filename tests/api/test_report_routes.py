@@ -239,7 +239,8 @@ async def test_a_reporters_organisation_has_a_budget_and_only_the_administrator_
             other.text
         )  # its own budget; and ε = 2 under the raised cap
     spent = await runtime.pool.fetch(
-        "SELECT organisation, sum(epsilon) FROM dp.requester_spends GROUP BY organisation ORDER BY 1"
+        "SELECT organisation, sum(epsilon) FROM dp.requester_spends "
+        "GROUP BY organisation ORDER BY 1"
     )
     assert [tuple(r) for r in spent] == [(ORG, 2), ("org-meadow", 2)]
 

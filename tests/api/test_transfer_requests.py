@@ -21,8 +21,9 @@ from services.api.cases.schemas.examples import (
 )
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
+from tests.api.conftest import ORG
 from tests.api.test_case_command_routes import RECEIVING, People, at, prepared, receiving_streams
-from tests.api.test_case_routes import CANARY, ORG, assert_problem
+from tests.api.test_case_routes import CANARY, assert_problem
 from tests.conftest import empty_log_and_read_models
 
 WORKER, TEAM = (
