@@ -75,7 +75,9 @@ def test_every_immigration_kind_in_the_codebook_has_a_machine_and_vice_versa() -
 
 def test_the_walks_use_every_transition_of_every_machine() -> None:
     for kind, machine in IMMIGRATION_MACHINES.items():
-        used = {(a, b) for k, walk in WALKS if k == kind for a, b in zip(walk, walk[1:])}
+        used = {
+            (a, b) for k, walk in WALKS if k == kind for a, b in zip(walk, walk[1:], strict=False)
+        }
         table = {(a, b) for a, nexts in machine.transitions.items() for b in nexts}
         starts = {walk[0] for k, walk in WALKS if k == kind}
         assert used == table, kind
@@ -290,7 +292,7 @@ def test_with_no_known_age_either_letter_may_be_requested() -> None:
         ]
 
 
-# -- Continued Presence expiry ------------------------------------------------------------------------
+# -- Continued Presence expiry ---------------------------------------------------------------------
 
 CP_REQUESTED = step_recorded("cp-1", "continued_presence", "requested", day(2, 1))
 CP_GRANTED = step_recorded(

@@ -57,7 +57,7 @@ def lifecycle_problems(state: CaseState) -> list[str]:
         statuses = [status for status, _ in referral.history]
         if not statuses or statuses[0] != "proposed":
             found.append(f"referral {referral_id} starts at {statuses[:1]}")
-        for before, after in zip(statuses, statuses[1:]):
+        for before, after in zip(statuses, statuses[1:], strict=False):
             if after not in REFERRAL_TRANSITIONS[before]:
                 found.append(f"referral {referral_id}: illegal {before} -> {after}")
         if "completed" in statuses and "accepted" not in statuses[: statuses.index("completed")]:
@@ -71,7 +71,7 @@ def lifecycle_problems(state: CaseState) -> list[str]:
         steps = [step for step, _ in milestone.history]
         if not steps or steps[0] not in machine.start:
             found.append(f"milestone {milestone_id} ({milestone.kind}) starts at {steps[:1]}")
-        for before, after in zip(steps, steps[1:]):
+        for before, after in zip(steps, steps[1:], strict=False):
             if after not in machine.transitions.get(before, frozenset()):
                 found.append(
                     f"milestone {milestone_id} ({milestone.kind}): illegal {before} -> {after}"

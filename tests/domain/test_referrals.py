@@ -1,4 +1,5 @@
-"""Referrals: ProposeReferral (internal / external, consent) and UpdateReferral (the closed loop)."""
+"""Referrals: ProposeReferral (internal / external, consent) and UpdateReferral
+(the closed loop)."""
 
 from __future__ import annotations
 
@@ -68,10 +69,10 @@ def test_an_internal_referral_that_names_a_consent_is_refused() -> None:
         when([OPENED, CONSENT], propose_internal_referral(consent_id="consent-1"))
 
 
-# -- external referrals: consent --------------------------------------------------------------------
+# -- external referrals: consent -------------------------------------------------------------------
 
 
-def test_an_external_referral_under_a_covering_consent_records_exactly_the_released_categories() -> (
+def test_an_external_referral_under_covering_consent_records_exactly_the_released_categories() -> (
     None
 ):
     command = propose_external_referral(released_categories=("identity", "contact", "identity"))

@@ -159,7 +159,7 @@ def test_differencing_the_year_to_date_against_the_first_quarter_does_not_reveal
     assert ok(third) and not derivable_small(third, victim)
 
 
-def test_a_mandatory_total_that_would_give_a_small_count_away_is_withheld_and_the_rest_published() -> (
+def test_a_mandatory_total_that_would_reveal_a_small_count_is_withheld_and_the_rest_published() -> (
     None
 ):
     """The year-to-date total is mandatory, and minus the first quarter's published total it is
@@ -285,7 +285,7 @@ def test_differencing_a_revision_against_the_original_does_not_reveal_the_late_r
     assert protected.audit.ok and not derivable_small(protected.ledger, late)
 
 
-def test_a_revised_cell_that_differs_little_from_its_original_is_suppressed_before_the_first_audit() -> (
+def test_a_revised_cell_that_differs_little_from_its_original_is_suppressed_before_any_audit() -> (
     None
 ):
     universe, original, revision, counts = late_records()
@@ -301,11 +301,11 @@ def test_a_revised_cell_that_differs_little_from_its_original_is_suppressed_befo
     }
 
 
-def test_differencing_a_revision_that_lowers_a_count_against_the_original_does_not_reveal_the_corrections() -> (
+def test_differencing_a_revision_that_lowers_a_count_against_the_original_does_not_reveal_the_corrections() -> (  # noqa: E501
     None
 ):
-    # record lifetimes (domain.reporting.vintages): v0 counted by both releases, v0-1 by the original
-    # only (corrected since), v1 by the revision only (the corrected versions)
+    # record lifetimes (domain.reporting.vintages): v0 counted by both releases, v0-1 by the
+    # original only (corrected since), v1 by the revision only (the corrected versions)
     vintage = Dimension("vintage", ("v0", "v1", "v0-1"))
     kind = Dimension("trafficking_type", ("sex", "labor"))
     universe = Universe((vintage, kind))
@@ -391,9 +391,7 @@ def test_linked_tables_over_the_same_clients_do_not_pin_a_combination() -> None:
 # -- organisation ⊂ grant ⊂ state hierarchies ---------------------------------------------------
 
 
-def test_organisation_grant_and_state_releases_protected_together_do_not_recover_an_organisation() -> (
-    None
-):
+def test_organisation_grant_and_state_releases_protected_together_recover_no_organisation() -> None:
     universe = Universe((ORGS,))
     grants = Classification.grouping(
         "grant", "organisation", {"G1": ["org-a", "org-b"], "G2": ["org-c", "org-d"]}
@@ -426,7 +424,7 @@ def test_organisation_grant_and_state_releases_protected_together_do_not_recover
 # -- group attribute disclosure ----------------------------------------------------------------
 
 
-def test_group_attribute_disclosure_all_clients_of_an_organisation_in_one_category_is_not_derivable() -> (
+def test_group_attribute_disclosure_all_clients_of_an_organisation_in_one_category_is_not_derivable() -> (  # noqa: E501
     None
 ):
     universe, release = by_org_and_type()
@@ -565,9 +563,7 @@ def test_a_unit_below_the_minimum_reports_only_its_mandatory_total() -> None:
     assert all(cells[("clients_by_type", ("org-b", t))] is None for t in TYPE.codes)
 
 
-def test_a_release_that_the_ledger_already_gives_away_is_refused_without_counts_in_the_message() -> (
-    None
-):
+def test_a_release_the_ledger_already_gives_away_is_refused_without_counts_in_the_message() -> None:
     universe = universe_of(trafficking_type=("sex", "labor"))
     table = Table.of(
         "clients",

@@ -50,7 +50,7 @@ def direct(
             universe.select(
                 {
                     name: members[name][code]
-                    for name, code in zip(names, coordinates)
+                    for name, code in zip(names, coordinates, strict=True)
                     if code != TOTAL
                 }
             )
@@ -60,7 +60,7 @@ def direct(
                 kind or ("margin" if TOTAL in coordinates else "atom"),
                 None,
                 None,
-                tuple(zip(names, coordinates)),
+                tuple(zip(names, coordinates, strict=True)),
                 tuple((offset + a, 1) for a in atoms),
             )
             unique.setdefault((target.terms, target.categories, target.pin), target)
@@ -90,7 +90,7 @@ def test_the_cells_are_the_direct_constructions_whatever_atoms_the_facts_leave_u
             ), (offset, kind, unconstrained)
 
 
-def test_a_published_cell_that_is_a_cell_of_the_cross_classification_is_listed_once_where_it_first_was() -> (
+def test_a_published_cell_that_is_a_cell_of_the_cross_classification_is_listed_once_where_it_first_was() -> (  # noqa: E501
     None
 ):
     universe = universe_of(
@@ -120,7 +120,8 @@ def test_a_published_cell_that_is_a_cell_of_the_cross_classification_is_listed_o
     listed = {(t.terms, t.categories, t.pin) for t in cells}
     targets = ledger_targets(ledger, rows, unions=UNIONS)
     assert targets == [*cells, *(t for t in others if (t.terms, t.categories, t.pin) not in listed)]
-    # what that drops: the suppressed sum (a, minor) and most differences (Q2 = year-to-date less Q1)
+    # what that drops: the suppressed sum (a, minor) and most differences
+    # (Q2 = year-to-date less Q1)
     dropped = [t for t in others if (t.terms, t.categories, t.pin) in listed]
     assert {"suppressed_sum", "difference"} == {t.kind for t in dropped}
     assert {"suppressed_cell", "difference"} <= {

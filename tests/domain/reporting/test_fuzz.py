@@ -66,7 +66,8 @@ def test_protected_quarters_and_year_to_date_pass_the_audit_over_the_whole_ledge
 
 
 def brute_force_findings(ledger: Ledger, grand_total: int) -> set[tuple[object, ...]]:
-    """Every point enumerated (atoms sum to the published grand total); the rules applied directly."""
+    """Every point enumerated (atoms sum to the published grand total); the rules
+    applied directly."""
     system = ledger_system(ledger)
     n = ledger.universe.size
     points = [p for p in _compositions(grand_total, n) if system.holds(p)]
