@@ -1,7 +1,7 @@
 """The codebook's families released together: their tables, their ledgers as one linked
 system, the split of today's counts over record vintages, and their protection.
 
-Each family (`domain.reporting.federal_codebook`) is a block of one `Linked` system over the
+Each family (`domain.reporting.federal_families`) is a block of one `Linked` system over the
 same people; a release protects every family it covers against every publication of the
 fiscal year (`protect_families`). Pure: the ledger's rows come in as `FamilyState`s and the
 true counts as `BaseCounts` (`domain.reporting.inputs`).

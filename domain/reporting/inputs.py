@@ -13,13 +13,13 @@ from typing import Any
 
 from domain.reporting.federal_codebook import (
     CATEGORIES,
-    FAMILIES,
     LINK_DIMENSIONS,
     PROGRAM_OF_CITIZENSHIP,
     SERVICE_CATEGORIES,
     WITHHELD,
     Family,
 )
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.generalisation import AGE_GROUP_OF_BAND
 
 

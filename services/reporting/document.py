@@ -13,7 +13,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from domain.reporting.federal_codebook import MERGED_DIMS, Family, TableSpec
+from domain.reporting.federal_codebook import Family, TableSpec
+from domain.reporting.federal_families import MERGED_DIMS
 from domain.reporting.tables import TOTAL, Table
 
 if TYPE_CHECKING:

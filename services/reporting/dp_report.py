@@ -15,7 +15,8 @@ from typing import Any
 import asyncpg
 
 from domain.reporting.families import MINIMUM_UNIT, ROLL_UP
-from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION, WITHHELD
+from domain.reporting.federal_codebook import CATEGORIES, VERSION, WITHHELD
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.inputs import GROUP_COLUMNS, family_key
 from services.reporting.access import (
     check_period,

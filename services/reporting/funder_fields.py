@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, output_tables
+from domain.reporting.federal_codebook import IDENTIFYING_FIELDS
+from domain.reporting.federal_families import output_tables
 from services.observability.logging import get_logger
 
 TABLES = frozenset(output_tables())

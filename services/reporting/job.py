@@ -30,7 +30,8 @@ from domain.reporting.families import (
     published_still_true,
     releases_now,
 )
-from domain.reporting.federal_codebook import FAMILIES, VERSION
+from domain.reporting.federal_codebook import VERSION
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.inputs import BaseCounts
 from domain.reporting.integer_programs import IntegerSolver
 from domain.reporting.periods import Period

@@ -18,7 +18,7 @@ from domain.reporting.families import (
     family_tables,
     organisations_in,
 )
-from domain.reporting.federal_codebook import FAMILIES
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.inputs import GROUP_COLUMNS, BaseCounts, InputsOutsideCodebook, count_inputs
 from domain.reporting.periods import Period, index_of
 from services.reporting.access import ReportError

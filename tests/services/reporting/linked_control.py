@@ -17,7 +17,8 @@ from domain.reporting.families import (
     organisations_in,
     releases_now,
 )
-from domain.reporting.federal_codebook import FAMILIES, VERSION
+from domain.reporting.federal_codebook import VERSION
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.integer_programs import IntegerProgram
 from domain.reporting.ledger import Ledger, terms_of
 from domain.reporting.linked import Linked

@@ -12,13 +12,8 @@ import asyncpg
 
 from domain.reporting.audit import audit
 from domain.reporting.families import BASE_DIMENSIONS, FamilyState, linked_families
-from domain.reporting.federal_codebook import (
-    CATEGORIES,
-    FAMILIES,
-    SERVICE_CATEGORIES,
-    VERSION,
-    output_tables,
-)
+from domain.reporting.federal_codebook import CATEGORIES, SERVICE_CATEGORIES, VERSION
+from domain.reporting.federal_families import FAMILIES, output_tables
 from domain.reporting.ledger import Ledger
 from domain.reporting.linked import Linked
 from domain.reporting.stored import merge_universe, publication_from_json, stored_universe

@@ -24,7 +24,8 @@ import domain.reporting.publication_targets as publication_targets
 import domain.reporting.suppression as suppression
 from domain.reporting.audit import audit, ledger_system
 from domain.reporting.families import FamilyState, protect_families, published_still_true
-from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES
+from domain.reporting.federal_codebook import SERVICE_CATEGORIES
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.inputs import BaseCounts, count_inputs
 from domain.reporting.integer_programs import IntegerProgram
 from domain.reporting.ledger import Ledger

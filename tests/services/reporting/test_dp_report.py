@@ -10,7 +10,8 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from domain.reporting.federal_codebook import CATEGORIES, FAMILIES, VERSION
+from domain.reporting.federal_codebook import CATEGORIES, VERSION
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.inputs import GROUP_COLUMNS
 from services.reporting.document import render_csv
 from services.reporting.dp import BudgetExhausted

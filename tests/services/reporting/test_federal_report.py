@@ -18,7 +18,8 @@ import sys
 import asyncpg
 import pytest
 
-from domain.reporting.federal_codebook import FAMILIES, VERSION, output_tables
+from domain.reporting.federal_codebook import VERSION
+from domain.reporting.federal_families import FAMILIES, output_tables
 from services.demo.generator import demo_plan
 from services.reporting.access import InvalidPeriod, PeriodUnavailable
 from services.reporting.document import render_csv

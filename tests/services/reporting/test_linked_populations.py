@@ -29,7 +29,8 @@ import pytest
 from domain.reporting import families, inputs
 from domain.reporting.audit import audit
 from domain.reporting.families import FamilyState, protect_families
-from domain.reporting.federal_codebook import FAMILIES, SERVICE_CATEGORIES, Family
+from domain.reporting.federal_codebook import SERVICE_CATEGORIES, Family
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.generalisation import AGE_GROUP_OF_BAND
 from domain.reporting.inputs import count_inputs
 from domain.reporting.periods import Period

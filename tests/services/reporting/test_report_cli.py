@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from domain.reporting.federal_codebook import output_tables
+from domain.reporting.federal_families import output_tables
 from services.cli import main
 from tests.logging_support import preserved_logging
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from domain.reporting.audit import audit
 from domain.reporting.families import FamilyState, published_still_true
-from domain.reporting.federal_codebook import FAMILIES
+from domain.reporting.federal_families import FAMILIES
 from domain.reporting.ledger import Ledger
 from tests.services.reporting.conftest import SOLVER
 from tests.services.reporting.linked_control import joint
