@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from crypto.providers import FileKeyProvider
-from services.cli import exposure_warning
+from services.serve_command import exposure_warning
 from tests.api.test_served import READY_ATTEMPTS, free_port
 from tests.services.test_database_paths import haven_env
 

@@ -1,0 +1,125 @@
+"""`haven serve` and `haven demo`: the API under granian, and synthetic cases to try it with."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import sys
+
+from services.settings import Settings
+
+
+async def _seed(rt, cases: int, seed: int) -> None:
+    import datetime as dt
+
+    from services.demo.seeding import demo_use_cases, seed_demo
+
+    if await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM haven.streams)"):
+        print(
+            "haven: the database already holds cases; demo data is seeded only into an empty one."
+        )
+        return
+    today = dt.date.today()
+    summary = await seed_demo(demo_use_cases(rt.store, today), cases=cases, seed=seed, today=today)
+    print(
+        f"haven: seeded {summary.cases} synthetic cases ({summary.events} events) across "
+        f"{len(summary.organisations)} organisations: {', '.join(summary.organisations)}."
+    )
+
+
+async def run_demo_command(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    """`haven demo`: seed synthetic cases into an empty database."""
+    from services.bootstrap import runtime
+
+    if args.cases < 1:
+        print("haven: --cases must be at least 1", file=sys.stderr)
+        return 2
+    async with runtime(settings, url) as rt:
+        await _seed(rt, args.cases, args.seed)
+    return 0
+
+
+async def _prepare_to_serve(settings: Settings, url: str, demo: bool) -> None:
+    from services.bootstrap import runtime
+
+    async with runtime(settings, url) as rt:
+        where = (
+            "embedded PostgreSQL"
+            if settings.embedded_database
+            else "PostgreSQL at HAVEN_DATABASE_URL"
+        )
+        print(f"haven: database ready ({where}), schema migrated, key provider open.")
+        if demo:
+            await _seed(rt, 60, 7)
+
+
+def _print_demo_tokens(settings: Settings, base_url: str) -> None:
+    from services.demo.organisations import demo_accounts
+    from services.identity.local_issuer import LocalIssuer
+
+    if settings.oidc_issuer is not None:
+        print("haven: an external identity provider is configured; get tokens from it.")
+        return
+    issuer = LocalIssuer.open(settings.data_dir)
+    print("haven: demo tokens (synthetic people of org-harbor; valid 8 hours):")
+    for role, user, team in demo_accounts():
+        token = issuer.mint(user, "org-harbor", [role], team)
+        print(f"  {role:16s} {token}")
+    print("haven: for example:")
+    print(
+        f'  TOKEN=<a token above>; curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/whoami'
+    )
+    print(f"  curl -s {base_url}/ready")
+
+
+def exposure_warning(host: str) -> str | None:
+    """A loud warning when `haven serve` listens beyond this machine: it speaks plain HTTP, so
+    bearer tokens and case content would cross the network in the clear without TLS in front."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return (
+        f"haven: WARNING: serving plain HTTP on {host}, reachable from other machines. "
+        "Tokens and case content cross the network unencrypted unless a TLS-terminating proxy "
+        "is in front (README, Production set-up). Bind to 127.0.0.1 behind the proxy."
+    )
+
+
+def run_serve_command(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    """Migrate (and seed), then run the API under granian until interrupted.
+
+    The database is started once, here; granian's workers find it through
+    HAVEN_DATABASE_URL (and the key provider through HAVEN_KEK), see services/api/asgi.py.
+    """
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    warning = exposure_warning(args.host)
+    if warning is not None:
+        print(warning, file=sys.stderr)
+    asyncio.run(_prepare_to_serve(settings, url, args.demo))
+    base_url = f"http://{args.host}:{args.port}"
+    if args.demo:
+        _print_demo_tokens(settings, base_url)
+    os.environ.update(
+        HAVEN_DATABASE_URL=url, HAVEN_DATA_DIR=str(settings.data_dir), HAVEN_KEK=settings.kek_uri
+    )
+    print(
+        f"haven: serving on {base_url} ({args.workers} worker(s)); Ctrl-C to stop. "
+        f"OpenAPI: {base_url}/schema/openapi.json"
+    )
+    Granian(
+        "services.api.asgi:build",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        factory=True,
+    ).serve()
+    print("haven: stopped.")
+    return 0
