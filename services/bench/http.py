@@ -1,34 +1,10 @@
 """`haven bench http`: the API under a real server, against the raw limits of the same run.
 
-`run_http_bench(url)` creates a throw-away database `haven_bench_<hex>` on the server of `url`
-(as `haven bench store` does), migrates it, opens `clients` x `cases_per_client` synthetic
-cases assigned to one bench case worker through the use cases (`services.commands.use_cases`), each with
-`history` events (the intake, then services), and starts the real server: granian serving
-`services.api.asgi:build`, as `haven serve` does, on a free loopback port, with its own data
-directory (key file and token-signing key) in a temporary folder. A token for the worker is
-minted with the local issuer. Load comes from `services.bench.loadgen`, run as a separate
-process for each round, with `clients` (32) concurrent clients on keep-alive connections.
-
-Figures, each in requests per second with the latency percentiles of every request timed:
-
-* ``command``: `POST /v1/cases/{id}/services` (auth, validation, load and decide, sealing,
-  append with the hash chain, the actor in the sealed metadata), each client on its own cases
-  with the `If-Match` version of its last answer. Raw: plain asyncpg single-row autocommit
-  INSERTs of a row as large as a recorded service (its mean ciphertext length) into a table
-  like `haven.events`, by as many concurrent tasks (the store bench's raw writer).
-* ``case_read``: `GET /v1/cases/{id}` by the assigned worker (auth, load, chain and tags
-  verified, the access record committed before answering). Raw: the same server answering
-  `GET /health` (no auth, no database), measured by the same load generator.
-
-Reads run first, on cases of exactly `history` events; commands then make each case grow by
-about (command rate x time) / (clients x cases_per_client) events. Ours and raw alternate
-over `rounds` rounds (order flipped each round), `seconds` per side in all; each load
-generator process warms up for `warmup` seconds (uncounted) before its round, the raw insert
-tasks before their first round only. Percentiles are nearest-rank over every request timed.
-
-The results are ``{figure: {"value": rps, "unit": "req/s", "raw": raw per second, "ratio":
-value/raw, "p50_ms", "p99_ms", "requests": timed requests, "failed": timed requests that did
-not answer 200}}``; `print_table` shows them with the targets (`TARGETS`, `P99_LIMIT_MS`).
+`run_http_bench` opens synthetic cases through the use cases in a throw-away database, starts
+granian serving the API as `haven serve` does (on a free loopback port, with a data directory of
+its own), and measures ``command`` and ``case_read`` with the load generator in rounds
+(`services.bench.http_rounds`). What each figure and its raw limit measure, and the targets, are
+in docs/benchmarks.md.
 
 Everything written is synthetic: one organisation `org-bench`, one worker, intakes copied from
 the API's documentation example with dates moved relative to today.
@@ -40,7 +16,6 @@ import asyncio
 import contextlib
 import copy
 import datetime as dt
-import json
 import os
 import socket
 import subprocess
@@ -64,9 +39,10 @@ from services.api.cases.schemas.requests import (
     OpenCaseBody,
     RecordServiceBody,
 )
+from services.bench.http_rounds import case_read_figure, command_figure
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool
-from services.bench.timing import drive, in_parallel, percentile
+from services.bench.timing import in_parallel
 from services.bench.workload import RAW_SCHEMA, BenchNoted, StoreWorkload
 from services.bootstrap import runtime
 from services.commands.use_cases import Actor, CaseUseCases
@@ -143,7 +119,7 @@ async def _seed(
     return cases
 
 
-# -- the server and the load generator ---------------------------------------------------
+# -- the server ---------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -206,120 +182,6 @@ async def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path
     raise RuntimeError("the server never became ready:\n" + _log_tail(log))
 
 
-async def _load(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """One round of `services.bench.loadgen` in its own process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.bench.loadgen",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate(json.dumps(spec).encode())
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"the load generator failed ({process.returncode}): {err.decode(errors='replace')[-2000:]}"
-        )
-    return json.loads(out)
-
-
-class _Side:
-    """Totals of one side of a figure over its rounds."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.failed = 0
-        self.elapsed = 0.0
-        self.latencies: list[float] = []
-
-    def add(self, result: Mapping[str, Any]) -> None:
-        self.requests += int(result["requests"])
-        self.failed += int(result["failed"])
-        self.elapsed += float(result["elapsed"])
-        self.latencies.extend(result["latencies_ms"])
-
-    @property
-    def rate(self) -> float:
-        return self.requests / self.elapsed if self.elapsed else 0.0
-
-
-def _figure(ours: _Side, raw: float) -> dict[str, Any]:
-    return {
-        "value": float(ours.rate),
-        "unit": "req/s",
-        "raw": float(raw),
-        "ratio": float(ours.rate / raw) if raw else 0.0,
-        "p50_ms": percentile(ours.latencies, 0.50),
-        "p99_ms": percentile(ours.latencies, 0.99),
-        "requests": ours.requests,
-        "failed": ours.failed,
-    }
-
-
-# -- the figures ----------------------------------------------------------------------------
-
-
-async def _case_read(
-    base: dict[str, Any],
-    token: str,
-    cases: list[list[list[Any]]],
-    *,
-    rounds: int,
-    note: Callable[[str], None],
-) -> dict[str, Any]:
-    reads = {
-        **base,
-        "kind": "get",
-        "headers": {"Authorization": f"Bearer {token}"},
-        "paths": [[f"/v1/cases/{case_id}" for case_id, _ in owned] for owned in cases],
-    }
-    trivial = {**base, "kind": "get", "headers": {}, "paths": [["/health"] for _ in cases]}
-    ours, raw = _Side(), _Side()
-    sides = [(ours, reads), (raw, trivial)]
-    for round_ in range(rounds):
-        note(f"case_read: round {round_ + 1} of {rounds}")
-        for side, spec in sides if round_ % 2 == 0 else sides[::-1]:
-            side.add(await _load(spec))
-    if raw.failed:
-        raise RuntimeError(f"GET /health failed {raw.failed} times")
-    return _figure(ours, raw.rate)
-
-
-async def _command(
-    base: dict[str, Any],
-    token: str,
-    cases: list[list[list[Any]]],
-    bench: StoreWorkload,
-    *,
-    today: dt.date,
-    rounds: int,
-    note: Callable[[str], None],
-) -> dict[str, Any]:
-    spec = {
-        **base,
-        "kind": "command",
-        "headers": {"Authorization": f"Bearer {token}"},
-        "body": service_body(today),
-        "cases": cases,
-    }
-    writers = [bench.raw_writer() for _ in cases]
-    ours, raw_rows, raw_elapsed = _Side(), 0, 0.0
-    for round_ in range(rounds):
-        note(f"command: round {round_ + 1} of {rounds}")
-        for side in ("ours", "raw") if round_ % 2 == 0 else ("raw", "ours"):
-            if side == "ours":
-                result = await _load(spec)
-                spec["cases"] = result["cases"]  # each client's versions, carried to the next round
-                ours.add(result)
-            else:
-                warmup = base["warmup"] if round_ == 0 else 0.0
-                rows, elapsed = await drive(writers, base["seconds"], warmup)
-                raw_rows += rows
-                raw_elapsed += elapsed
-    return _figure(ours, raw_rows / raw_elapsed)
-
-
 async def run_http_bench(
     database_url: str,
     *,
@@ -332,12 +194,18 @@ async def run_http_bench(
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Measure the API under granian against the raw limits; returns the figures (module doc).
+    """Measure the API under granian against the raw limits; returns the figures.
 
     `database_url` names any database on the server (the `haven` one is fine): the bench
-    creates `haven_bench_<hex>` next to it and drops it at the end, whatever happens. Each
-    figure runs `seconds` per side in all, in `rounds` alternating rounds; `workers` is the
-    server's worker processes (`haven serve`'s default, 1).
+    creates `haven_bench_<hex>` next to it and drops it at the end, whatever happens. It opens
+    `clients` x `cases_per_client` cases of `history` events, all assigned to one worker. Each
+    figure runs `seconds` per side in all, in `rounds` alternating rounds, each load generator
+    warming up for `warmup` seconds first; `workers` is the server's worker processes
+    (`haven serve`'s default, 1).
+
+    The results are ``{figure: {"value": rps, "unit": "req/s", "raw": raw per second, "ratio":
+    value/raw, "p50_ms", "p99_ms", "requests": timed requests, "failed": timed requests that did
+    not answer 200}}``, the percentiles nearest-rank over every request timed.
     """
     if (
         seconds <= 0
@@ -392,11 +260,17 @@ async def run_http_bench(
                         await _wait_ready(base_url, process, log)
                         base = {"base_url": base_url, "seconds": seconds / rounds, "warmup": warmup}
                         results = {
-                            "case_read": await _case_read(
+                            "case_read": await case_read_figure(
                                 base, token, cases, rounds=rounds, note=note
                             ),
-                            "command": await _command(
-                                base, token, cases, bench, today=today, rounds=rounds, note=note
+                            "command": await command_figure(
+                                base,
+                                token,
+                                cases,
+                                bench,
+                                body=service_body(today),
+                                rounds=rounds,
+                                note=note,
                             ),
                         }
                         if process.poll() is not None:
