@@ -21,7 +21,7 @@ import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,14 +32,10 @@ from domain.case.state import fold
 from events.access_log import case_data_key
 from events.log_order import LOG_START, LogPosition
 from events.store import PostgresEventStore
-from projections.cases import (
-    CASELOAD_COLUMNS,
-    CaseDocument,
-    TimelineEntry,
-    caseload_row,
-    open_document,
-)
+from projections.case_documents import CaseDocument, TimelineEntry, open_document
+from projections.cases import CASELOAD_COLUMNS, caseload_row
 from services.demo.generator import demo_plan
+from services.demo.plan import Step
 from services.demo.seeding import demo_use_cases
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -54,7 +50,8 @@ CaseKey = tuple[str, uuid.UUID]
 
 async def log_head(pool: asyncpg.Pool) -> LogPosition:
     row = await pool.fetchrow(
-        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        "SELECT transaction_id, position FROM haven.events "
+        "ORDER BY transaction_id DESC, position DESC LIMIT 1"
     )
     return LOG_START if row is None else LogPosition(row[0], row[1])
 
@@ -100,7 +97,7 @@ class Writers:
             plan = demo_plan(seed=self._seed, cases=self._cases)
             scripts = iter(plan.scripts)
 
-            async def write() -> None:
+            async def write(scripts: Iterator[tuple[Step, ...]]) -> None:
                 for script in scripts:  # shared: each script is taken by exactly one writer
                     for step in script:
                         if step.use_case == "open_case":
@@ -118,7 +115,7 @@ class Writers:
 
             async with asyncio.TaskGroup() as group:
                 for _ in range(self._concurrency):
-                    group.create_task(write())
+                    group.create_task(write(scripts))
             self._seed += 1
             self.rounds += 1
 

@@ -194,7 +194,8 @@ async def test_the_caseload_table_holds_no_identifying_column(case_store, projec
     columns = {
         r[0]
         for r in await case_store.pool.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'views' AND table_name = 'caseload'"
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'views' AND table_name = 'caseload'"
         )
     }
     operational = {
@@ -226,7 +227,8 @@ async def test_the_caseload_table_holds_no_identifying_column(case_store, projec
     view_columns = {
         r[0]
         for r in await case_store.pool.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'views' AND table_name = 'case_view'"
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'views' AND table_name = 'case_view'"
         )
     }
     assert view_columns == {"tenant_id", "case_id", "version", "key_id", "sealed"}

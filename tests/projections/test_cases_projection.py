@@ -17,7 +17,8 @@ from events.errors import TamperDetected
 from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.base import tables_of
-from projections.cases import CASELOAD_COLUMNS, caseload_row, read_case_document
+from projections.case_view import read_case_document
+from projections.cases import CASELOAD_COLUMNS, caseload_row
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from services.demo.seeding import demo_use_cases, seed_demo
@@ -84,7 +85,8 @@ async def test_the_runner_follows_the_log_live(case_store, factories, listen) ->
     try:
         await seed_demo(demo_use_cases(case_store), cases=6, seed=2)
         head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+            "SELECT transaction_id, position FROM haven.events "
+            "ORDER BY transaction_id DESC, position DESC LIMIT 1"
         )
         assert await checkpoints.wait_until_projected(
             case_store.pool, ["cases"], tuple(head), timeout=60
@@ -101,7 +103,8 @@ async def test_a_view_row_moved_to_another_case_does_not_open(case_store, factor
     await seed_demo(demo_use_cases(case_store), cases=4, seed=3)
     await rebuild(case_store, case_store.pool, factories["cases"])
     rows = await case_store.pool.fetch(
-        "SELECT tenant_id, case_id, version, sealed FROM views.case_view ORDER BY tenant_id, case_id"
+        "SELECT tenant_id, case_id, version, sealed FROM views.case_view "
+        "ORDER BY tenant_id, case_id"
     )
     victim, source = next((a, b) for a in rows for b in rows if a[0] == b[0] and a[1] != b[1])
     assert (
@@ -109,7 +112,8 @@ async def test_a_view_row_moved_to_another_case_does_not_open(case_store, factor
         is not None
     )
     await case_store.pool.execute(
-        "UPDATE views.case_view SET sealed = $3, version = $4 WHERE tenant_id = $1 AND case_id = $2",
+        "UPDATE views.case_view SET sealed = $3, version = $4 "
+        "WHERE tenant_id = $1 AND case_id = $2",
         victim[0],
         victim[1],
         source[3],

@@ -45,7 +45,8 @@ from crypto.keyring import Keyring
 from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.base import tables_of
-from projections.cases import CaseDocument, CasesProjection
+from projections.case_documents import CaseDocument
+from projections.cases import CasesProjection
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from services.demo.seeding import demo_use_cases, seed_demo
@@ -134,7 +135,8 @@ async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
             if forced:
                 # as a deploy of a new projection version would: the next start rebuilds
                 await pool.execute(
-                    "UPDATE haven.projection_checkpoints SET fingerprint = 'stale' WHERE name = 'cases'"
+                    "UPDATE haven.projection_checkpoints SET fingerprint = 'stale' "
+                    "WHERE name = 'cases'"
                 )
                 forced_rebuilds += 1
             head_at_start = await log_head(pool)
@@ -194,8 +196,9 @@ async def test_views_equal_a_rebuild_after_random_kills_of_the_worker(
     events = await pool.fetchval("SELECT count(*) FROM haven.events")
     cases = len(before)
     print(
-        f"\n{KILLS} kills: modes {dict(modes)}, landed in {dict(phases)}; {forced_rebuilds} forced rebuilds; "
-        f"{progressed} killed after committing; {checks} checks; {writers.rounds} writer rounds, {events} events, {cases} cases"
+        f"\n{KILLS} kills: modes {dict(modes)}, landed in {dict(phases)}; "
+        f"{forced_rebuilds} forced rebuilds; {progressed} killed after committing; "
+        f"{checks} checks; {writers.rounds} writer rounds, {events} events, {cases} cases"
     )
     assert sum(phases.values()) == KILLS
     # the kills did land in every phase (by what each worker had printed and projected)

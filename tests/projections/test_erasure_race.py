@@ -97,7 +97,8 @@ async def _new_case(store: PostgresEventStore) -> tuple[uuid.UUID, list]:
 
 
 async def _projector_stopped_after_its_check(store, make, name, generation, monkeypatch) -> int:  # noqa: ANN001
-    """The projector checks, stops; the erasure runs until done or waiting; the projector goes on."""
+    """The projector checks, stops; the erasure runs until done or waiting; the projector
+    goes on."""
     pool = store.pool
     case, batch = await _new_case(store)
     projection = make()

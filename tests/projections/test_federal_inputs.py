@@ -198,7 +198,8 @@ async def expected_all(
 async def projected_all(
     pool: asyncpg.Pool,
 ) -> dict[tuple[str, uuid.UUID], dict[str, dict[str, Any]]]:
-    """Rows by case, through the private mapping (the test may read it; the reporting role cannot)."""
+    """Rows by case, through the private mapping (the test may read it; the reporting
+    role cannot)."""
     mapping = {
         r["subject"]: (r["tenant_id"], r["case_id"])
         for r in await pool.fetch(
@@ -411,7 +412,8 @@ async def test_the_live_runner_equals_a_rebuild_subjects_included(
                 await asyncio.sleep(0.05)
         await seed_demo(demo_use_cases(case_store), cases=14, seed=4)
         head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+            "SELECT transaction_id, position FROM haven.events "
+            "ORDER BY transaction_id DESC, position DESC LIMIT 1"
         )
         assert await checkpoints.wait_until_projected(
             case_store.pool, ["federal_inputs"], tuple(head), timeout=60
@@ -462,7 +464,8 @@ async def test_when_the_log_reaches_a_new_quarter_every_enrolled_client_gains_it
     try:  # one more intake, recorded in November: the log reaches 2026Q4 (FY2027)
         await seed_demo(demo_use_cases(november, today=dt.date(2026, 11, 2)), cases=1, seed=22)
         head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+            "SELECT transaction_id, position FROM haven.events "
+            "ORDER BY transaction_id DESC, position DESC LIMIT 1"
         )
         assert await checkpoints.wait_until_projected(
             case_store.pool, ["federal_inputs"], tuple(head), timeout=60
@@ -598,7 +601,8 @@ async def test_forgetting_an_erased_case_removes_its_mapping_and_every_row_of_it
 ) -> None:
     tenant, case_id, subject = await demo.pool.fetchrow(
         """SELECT m.tenant_id, m.case_id, m.subject FROM views.reporting_subjects m
-            JOIN reporting.federal_inputs r USING (subject) GROUP BY 1, 2, 3 ORDER BY count(*) DESC LIMIT 1"""
+            JOIN reporting.federal_inputs r USING (subject)
+            GROUP BY 1, 2, 3 ORDER BY count(*) DESC LIMIT 1"""
     )
     async with demo.pool.acquire() as conn, conn.transaction():
         await demo.shred(tenant, case_id, connection=conn)
@@ -674,7 +678,8 @@ async def test_the_rebuild_purges_a_case_erased_while_it_ran(case_store, factori
     )
     assert (
         await case_store.pool.fetchval(
-            "SELECT count(*) FROM reporting.federal_inputs r LEFT JOIN views.reporting_subjects m USING (subject) "
+            "SELECT count(*) FROM reporting.federal_inputs r "
+            "LEFT JOIN views.reporting_subjects m USING (subject) "
             "WHERE m.subject IS NULL"
         )
         == 0

@@ -196,7 +196,8 @@ async def test_a_rebuild_waits_until_the_workers_of_a_dead_rebuild_have_stopped(
             rebuild(case_store, case_store.pool, factories["cases"], partitioning=partitioning)
         )
         while not await case_store.pool.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::bigint::oid"
+            "SELECT count(*) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND classid = $1::bigint::oid"
             " AND NOT granted",
             WORKER_LOCK_CLASS,
         ):

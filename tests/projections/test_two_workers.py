@@ -94,8 +94,8 @@ async def not_applied_exactly_once(pool: asyncpg.Pool) -> list[tuple]:
         WITH applied AS (SELECT tenant_id, case_id, version, count(*) AS n FROM {APPLIED}
                           GROUP BY tenant_id, case_id, version),
              logged AS (SELECT tenant_id, stream_id AS case_id, version FROM haven.events)
-        SELECT coalesce(l.tenant_id, a.tenant_id), coalesce(l.case_id, a.case_id), coalesce(l.version, a.version),
-               coalesce(a.n, 0)
+        SELECT coalesce(l.tenant_id, a.tenant_id), coalesce(l.case_id, a.case_id),
+               coalesce(l.version, a.version), coalesce(a.n, 0)
           FROM logged l FULL JOIN applied a
             ON a.tenant_id = l.tenant_id AND a.case_id = l.case_id AND a.version = l.version
          WHERE l.version IS NULL OR coalesce(a.n, 0) <> 1
@@ -116,7 +116,8 @@ async def leader_of(pool: asyncpg.Pool, projection: str) -> str | None:
         """SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND l.classid::bigint = $1 AND l.objid::bigint = (hashtext($2)::bigint & 4294967295)""",
+              AND l.classid::bigint = $1
+              AND l.objid::bigint = (hashtext($2)::bigint & 4294967295)""",
         LEADER_LOCK_CLASS,
         projection,
     )
@@ -176,7 +177,7 @@ async def test_two_haven_workers_apply_every_event_once_across_kills_of_the_lead
             leaders.append(leader)
             await workers.pop(leader).kill()
 
-            async def standby_leads() -> bool:
+            async def standby_leads(standby: str = standby) -> bool:
                 return await leader_of(pool, "cases") == f"haven-worker-{standby}"
 
             await eventually(standby_leads, attempts=2000)
@@ -253,9 +254,12 @@ class InProcessWorker:
         pool and its tasks go on (a batch it is applying must be fenced)."""
         self.reachable.clear()
         terminated = await admin.fetchval(
-            """SELECT count(pg_terminate_backend(l.pid)) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE a.application_name = $1 AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-                  AND l.classid::bigint = $2 AND l.objid::bigint = (hashtext($3)::bigint & 4294967295)""",
+            """SELECT count(pg_terminate_backend(l.pid))
+                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE a.application_name = $1
+                  AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                  AND l.classid::bigint = $2
+                  AND l.objid::bigint = (hashtext($3)::bigint & 4294967295)""",
             self.application_name,
             LEADER_LOCK_CLASS,
             projection,
@@ -420,7 +424,8 @@ async def test_control_without_the_fence_two_runners_that_lead_apply_events_twic
     await seed_demo(demo_use_cases(case_store), cases=2, seed=802)  # the backlog both will read
     backlog = await pool.fetchval(
         "SELECT count(*) FROM haven.events e WHERE (e.transaction_id, e.position) > "
-        "(SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = 'applied_events')"
+        "(SELECT transaction_id, position FROM haven.projection_checkpoints "
+        "WHERE name = 'applied_events')"
     )
     assert backlog > 0
     EveryoneLeadsUnfenced.barrier = asyncio.Barrier(2)
