@@ -60,9 +60,9 @@ WITHHELD_NOTE = (
 
 
 def render(releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
-    """The output tables: every table in codebook order, cells in table order, merged across families.
-    A cell's `status`: published; suppressed (a breakdown cell, k = 11); or withheld (a funder's
-    mandatory total that the disclosure policy could not publish)."""
+    """The output tables: every table in codebook order, cells in table order, merged across
+    families. A cell's `status`: published; suppressed (a breakdown cell, k = 11); or withheld
+    (a funder's mandatory total that the disclosure policy could not publish)."""
     tables: dict[str, dict[str, Any]] = {}
     values: dict[tuple[str, str], tuple[dict[str, str], int | None, bool]] = {}
     for fr in releases:
@@ -80,7 +80,7 @@ def render(releases: Sequence[FamilyRelease]) -> list[dict[str, Any]]:
                 if ident not in values:
                     values[ident] = (dims, value, mandatory)
                     out["cells"].append(ident)
-                else:  # the same cell published by another family: suppressed if either suppressed it
+                else:  # the same cell published by another family: suppressed if either did
                     before = values[ident][1]
                     if before is not None and value is not None and before != value:
                         raise DocumentError("a table shared by two families disagrees with itself")

@@ -35,11 +35,13 @@ def answer_fields(document: Mapping[str, Any], fields: Sequence[str]) -> dict[st
         table = IDENTIFYING_FIELDS.get(field, field if field in TABLES else None)
         if table is None:
             raise FieldError(
-                f"field {position} of {len(fields)} is neither a codebook table nor an identifying field"
+                f"field {position} of {len(fields)} "
+                "is neither a codebook table nor an identifying field"
             )
         if table not in held:
             raise FieldError(
-                f"field {position} of {len(fields)} is answered by a table this release does not hold"
+                f"field {position} of {len(fields)} "
+                "is answered by a table this release does not hold"
             )
         if field in IDENTIFYING_FIELDS:
             identifying[field] = table
