@@ -3,105 +3,47 @@
 One fold of each case's events feeds two tables, so they can never disagree:
 
 * ``views.case_view``: per case, the current `CaseState` and a timeline (version, time, event
-  type, actor), msgpack-encoded and sealed with the case's own data key (AES-256-GCM, the
-  associated data binds tenant, case, version and key id: a row moved to another case or
-  rolled back to an older version fails to open). The table holds no plaintext about a
-  person; erasing the case's key erases its view.
+  type, actor), sealed with the case's own data key (`projections.case_documents`; read with
+  `projections.case_view`). The table holds no plaintext about a person; erasing the case's
+  key erases its view.
 * ``views.caseload``: per case, operational facts only — assignment, whether it is open, and
   dates and counts from which "next actions" and risk flags are computed at query time
   (`projections.caseload`): referrals waiting for an answer, consent and immigration
   expiries, the latest month with services, the last contact; and a transfer asked of
   another organisation and not yet answered (its id, the recipient, the day, the receiving
-  worker and team), which is how the recipient finds it (`projections.caseload.incoming_transfers`). No name, narrative, location,
-  demographic or immigration detail: the columns are on an allow-list, tested.
+  worker and team), which is how the recipient finds it
+  (`projections.caseload.incoming_transfers`). No name, narrative, location, demographic or
+  immigration detail: the columns are on an allow-list, tested.
 
 `apply` folds a batch into per-case documents held in memory; `flush` seals and writes each
 touched case once, after taking the cases' erasure locks shared and dropping those erased
-meanwhile (`events.erasure`: an erasure cannot commit between that check and the write). The runner calls both in one transaction per batch; a rebuild flushes every
-few thousand cases, so a case touched by many batches is sealed once per flush, not once per
-batch. Written documents stay in an LRU cache; on a miss the sealed row is opened. `reset()`
-forgets everything whenever a transaction did not commit.
+meanwhile (`events.erasure`: an erasure cannot commit between that check and the write). The
+runner calls both in one transaction per batch; a rebuild flushes every few thousand cases,
+so a case touched by many batches is sealed once per flush, not once per batch. Written
+documents stay in an LRU cache; on a miss the sealed row is opened. `reset()` forgets
+everything whenever a transaction did not commit.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Sequence
-from types import MappingProxyType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
-import asyncpg
-import msgspec
 from cachetools import LRUCache
 
-from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring
 from domain.case import events as ev
 from domain.case.lifecycles import REFERRAL_AWAITING_ANSWER
 from domain.case.state import CaseState, fold
 from events.access_log import case_data_key
 from events.erasure import hold_against_erasure
-from events.errors import TamperDetected
 from events.store import Connection, RecordedEvent
 from projections.base import Tables, let_others_run
+from projections.case_documents import CaseDocument, TimelineEntry, open_document, seal_document
 
 CASE_VIEW = "views.case_view"
 CASELOAD = "views.caseload"
-
-
-class TimelineEntry(msgspec.Struct, frozen=True, array_like=True, gc=False):
-    version: int
-    recorded_at: dt.datetime
-    event_type: str
-    actor_id: str | None
-
-
-class CaseDocument(msgspec.Struct, frozen=True, gc=False):
-    """What the case view holds for one case, sealed."""
-
-    state: CaseState
-    timeline: tuple[TimelineEntry, ...] = ()
-
-
-def _encode_hook(value: object) -> object:
-    if isinstance(value, MappingProxyType):
-        return dict(value)
-    raise NotImplementedError(type(value).__name__)
-
-
-_encoder = msgspec.msgpack.Encoder(enc_hook=_encode_hook)
-_decoder = msgspec.msgpack.Decoder(CaseDocument)
-_header_encoder = msgspec.msgpack.Encoder()
-
-
-def view_header(tenant_id: str, case_id: uuid.UUID, version: int, key_id: str) -> bytes:
-    """The associated data of a sealed case-view document."""
-    return _header_encoder.encode(("haven.view.case/1", tenant_id, str(case_id), version, key_id))
-
-
-def seal_document(
-    key: DataKey, tenant_id: str, case_id: uuid.UUID, document: CaseDocument
-) -> bytes:
-    return key.aead.seal(
-        _encoder.encode(document),
-        view_header(tenant_id, case_id, document.state.version, key.key_id),
-    )
-
-
-def open_document(
-    key: DataKey, tenant_id: str, case_id: uuid.UUID, version: int, sealed: bytes
-) -> CaseDocument:
-    """TamperDetected when the row does not open, or opens as another version than it claims."""
-    try:
-        document = _decoder.decode(
-            key.aead.open(sealed, view_header(tenant_id, case_id, version, key.key_id))
-        )
-    except DecryptionError:
-        raise TamperDetected(f"the case view of case {case_id} fails authentication") from None
-    if document.state.version != version:
-        raise TamperDetected(f"the case view of case {case_id} is not at the version it claims")
-    return document
 
 
 def caseload_row(tenant_id: str, case_id: uuid.UUID, state: CaseState) -> tuple[Any, ...]:
@@ -176,12 +118,15 @@ CASELOAD_COLUMNS = (
 
 _CASE_EVENT_TYPES = frozenset(ev.CASE_EVENTS)
 _EMPTY_DOCUMENT = CaseDocument(CaseState())
-_UPSERT_VIEW = """INSERT INTO {table} (tenant_id, case_id, version, key_id, sealed) VALUES ($1, $2, $3, $4, $5)
+_UPSERT_VIEW = """INSERT INTO {table} (tenant_id, case_id, version, key_id, sealed)
+    VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (tenant_id, case_id) DO UPDATE
     SET version = EXCLUDED.version, key_id = EXCLUDED.key_id, sealed = EXCLUDED.sealed"""
+_CASELOAD_PLACEHOLDERS = ", ".join(f"${i}" for i in range(1, len(CASELOAD_COLUMNS) + 1))
+_CASELOAD_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in CASELOAD_COLUMNS[2:])
 _UPSERT_CASELOAD = f"""INSERT INTO {{table}} ({", ".join(CASELOAD_COLUMNS)})
-    VALUES ({", ".join(f"${i}" for i in range(1, len(CASELOAD_COLUMNS) + 1))})
-    ON CONFLICT (tenant_id, case_id) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in CASELOAD_COLUMNS[2:])}"""
+    VALUES ({_CASELOAD_PLACEHOLDERS})
+    ON CONFLICT (tenant_id, case_id) DO UPDATE SET {_CASELOAD_UPDATES}"""
 
 
 class CasesProjection:
@@ -195,7 +140,7 @@ class CasesProjection:
             version    integer NOT NULL,
             key_id     text    NOT NULL,
             sealed     bytea   NOT NULL,  -- projections.cases.CaseDocument, sealed with the case's data key
-            PRIMARY KEY (tenant_id, case_id))""",
+            PRIMARY KEY (tenant_id, case_id))""",  # noqa: E501 (DDL: its text is fingerprinted)
         CASELOAD: """CREATE TABLE {table} (
             tenant_id                  text    NOT NULL,
             case_id                    uuid    NOT NULL,
@@ -223,14 +168,13 @@ class CasesProjection:
             CREATE INDEX {plain}_by_worker ON {table} (tenant_id, worker_id, is_open, last_contact_on, case_id);
             CREATE INDEX {plain}_by_team ON {table} (tenant_id, team_id, is_open, last_contact_on, case_id);
             CREATE UNIQUE INDEX {plain}_by_transfer ON {table} (transfer_recipient, transfer_id)
-                WHERE transfer_id IS NOT NULL""",
+                WHERE transfer_id IS NOT NULL""",  # noqa: E501 (DDL: its text is fingerprinted)
     }
 
     def __init__(self, keyring: Keyring, *, cache_size: int = 20_000) -> None:
         self._keyring = keyring
-        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(
-            cache_size
-        )  # as stored
+        # as stored
+        self._documents: LRUCache[tuple[str, uuid.UUID], CaseDocument] = LRUCache(cache_size)
         self._dirty: dict[tuple[str, uuid.UUID], CaseDocument] = {}  # folded, not yet written
 
     def reset(self) -> None:
@@ -337,7 +281,8 @@ class CasesProjection:
             return
         rows = await conn.fetch(
             f"""SELECT v.tenant_id, v.case_id, v.version, v.sealed FROM {tables[CASE_VIEW]} v
-                JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, case_id) USING (tenant_id, case_id)""",
+                JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, case_id)
+                     USING (tenant_id, case_id)""",
             [m[0] for m in missing],
             [m[1] for m in missing],
         )
@@ -358,79 +303,10 @@ async def _erased(
 ) -> list[tuple[str, uuid.UUID]]:
     rows = await conn.fetch(
         """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-             JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id) USING (tenant_id, stream_id)
+             JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
+                  USING (tenant_id, stream_id)
             WHERE s.wrapped_key IS NULL""",
         [i[0] for i in idents],
         [i[1] for i in idents],
     )
     return [(row[0], row[1]) for row in rows]
-
-
-async def read_case_document(
-    conn: Connection | asyncpg.Pool, keyring: Keyring, tenant_id: str, case_id: uuid.UUID
-) -> CaseDocument | None:
-    """The projected view of a case (None if it is not projected, or erased)."""
-    row = await conn.fetchrow(
-        f"SELECT version, sealed FROM {CASE_VIEW} WHERE tenant_id = $1 AND case_id = $2",
-        tenant_id,
-        case_id,
-    )
-    if row is None:
-        return None
-    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(
-        conn, keyring, tenant_id, case_id
-    )
-    return open_document(key, tenant_id, case_id, row[0], row[1])
-
-
-# The document only when it is current: a view behind the head is not used, and its document
-# (a whole case, long for a long case) need not be read, detoasted or sent.
-_CURRENT_SQL = f"""
-SELECT s.version, s.wrapped_key IS NULL, v.version, CASE WHEN v.version = s.version THEN v.sealed END
-  FROM haven.streams s LEFT JOIN {CASE_VIEW} v ON v.tenant_id = s.tenant_id AND v.case_id = s.stream_id
- WHERE s.tenant_id = $1 AND s.stream_id = $2"""
-
-
-class CurrentView(NamedTuple):
-    """What `read_current_state` found: the state (None when the view is behind, not built or
-    not there) and the stream head's version (0 when there is no such case)."""
-
-    state: CaseState | None
-    head_version: int
-
-
-_HEAD_SQL = (
-    "SELECT version, wrapped_key IS NULL FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2"
-)
-
-
-async def read_current_state(
-    pool: asyncpg.Pool, keyring: Keyring, tenant_id: str, case_id: uuid.UUID
-) -> CurrentView:
-    """The case's current state from its view, in one statement — when the view is at the
-    stream's head version. An empty state when there is no such case (or it is erased); no
-    state when the view is behind, not built, or not there: the caller reads the stream (or
-    uses a state it knows at `head_version`).
-
-    The view's document is authenticated with the case's data key and bound to its version,
-    which must equal the stream head's; the stream's hash chain itself is checked by every
-    command (which reads the stream) and by `haven verify`, not by this read.
-    """
-    try:
-        row = await pool.fetchrow(_CURRENT_SQL, tenant_id, case_id)
-    except asyncpg.UndefinedTableError:
-        row = await pool.fetchrow(_HEAD_SQL, tenant_id, case_id)
-        if row is None or row[1]:
-            return CurrentView(CaseState(), 0)
-        return CurrentView(None, row[0])
-    if row is None or row[1]:
-        return CurrentView(CaseState(), 0)
-    head_version, _, view_version, sealed = row
-    if view_version != head_version:
-        return CurrentView(None, head_version)
-    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(
-        pool, keyring, tenant_id, case_id
-    )
-    return CurrentView(
-        open_document(key, tenant_id, case_id, view_version, sealed).state, head_version
-    )

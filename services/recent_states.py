@@ -11,7 +11,7 @@ either what a read returned (the view at the head's version, or the stream), or 
 plus the events an append at exactly that version committed. Streams are append-only and
 versions strictly increase, so when the stream's head is still at the entry's version the
 entry is the current state. `current_state` uses an entry only after reading the head's
-version in the same statement as the view (`projections.cases.read_current_state`) and only
+version in the same statement as the view (`projections.case_view.read_current_state`) and only
 when they match; an erased stream answers as empty before the cache is asked. A read of a
 case (`GET /v1/cases/{id}`, not a supervisor's) is decided on the latest entry and answered
 from it only if its access record, written in one statement guarded by the stream's version

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.case.state import CaseState, fold
 from events.errors import StreamErased, StreamNotFound, TamperDetected
-from projections.cases import read_current_state
+from projections.case_view import read_current_state
 from services.bootstrap import Runtime
 from services.commands.ports import CaseStore
 from services.observability.logging import get_logger
