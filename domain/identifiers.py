@@ -17,7 +17,7 @@ _NOT_IN_AN_IDENTIFIER = (
 )
 # The part of the rule a JSON schema can say (length, and the control, format and separator
 # characters by range), for request bodies; `is_identifier` is the whole rule.
-IDENTIFIER_PATTERN = r"^(?! +$)[^%s]{1,%d}$" % (_NOT_IN_AN_IDENTIFIER, MAX_IDENTIFIER_LENGTH)
+IDENTIFIER_PATTERN = rf"^(?! +$)[^{_NOT_IN_AN_IDENTIFIER}]{{1,{MAX_IDENTIFIER_LENGTH}}}$"
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 

@@ -66,8 +66,8 @@ def _fault(value: str, rule: str) -> str | None:
             None
             if is_identifier(value)
             else (
-                f"must be 1 to {MAX_IDENTIFIER_LENGTH} printable characters, without control, format or "
-                "separator characters"
+                f"must be 1 to {MAX_IDENTIFIER_LENGTH} printable characters, "
+                "without control, format or separator characters"
             )
         )
     limit = MAX_LONG_TEXT_LENGTH if rule == "long text" else MAX_TEXT_LENGTH

@@ -211,9 +211,8 @@ def releases_now(family: Family, period: Period) -> bool:
     return period.ends_fiscal_year or any(spec.period != "grant_year" for spec in family.tables)
 
 
-NewEra = Literal[
-    "late", "corrected"
-]  # a new era of vintages: late records; late records and departures
+# a new era of vintages: late records; late records and departures
+NewEra = Literal["late", "corrected"]
 
 
 def linked_families(
@@ -330,9 +329,8 @@ def protect_families(
             )
         )
     policy = Policy(minimum_unit=MinimumUnit("organisation", MINIMUM_UNIT))
-    protected = protect_linked(
-        linked, releases, truths, link_truth, solver, policy
-    )  # ReleaseRefused passes up
+    # ReleaseRefused passes up
+    protected = protect_linked(linked, releases, truths, link_truth, solver, policy)
     out: list[FamilyRelease] = []
     for i, (state, publication) in enumerate(zip(states, protected.publications, strict=True)):
         if publication is None:

@@ -129,7 +129,7 @@ class Universe:
         vector = [0] * self.size
         for atom, count in counts.items():
             if len(atom) != len(self.dimensions) or any(
-                code not in d.codes for d, code in zip(self.dimensions, atom)
+                code not in d.codes for d, code in zip(self.dimensions, atom, strict=True)
             ):
                 raise InvalidCounts("a count names an atom outside the universe")
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -226,7 +226,8 @@ class Table:
         names = [c.name for c in self.by]
         if len(set(names)) != len(names) or not self.sensitive <= set(names):
             raise ValueError(
-                f"table {self.name!r}: classifications must be distinct and include the sensitive ones"
+                f"table {self.name!r}: "
+                "classifications must be distinct and include the sensitive ones"
             )
 
     def keys(self) -> tuple[CellKey, ...]:
@@ -244,7 +245,8 @@ class Table:
         return selection
 
     def lines(self) -> list[tuple[CellKey, tuple[CellKey, ...]]]:
-        """Every (total, parts) whose parts sum to the total: one per key and partitioning position."""
+        """Every (total, parts) whose parts sum to the total: one per key and partitioning
+        position."""
         lines = []
         for key in self.keys():
             for i, classification in enumerate(self.by):
@@ -293,7 +295,8 @@ class Percentage:
 
 @dataclass(frozen=True)
 class Group:
-    """A declared outsider-identifiable group (minors, a nationality group) and a sensitive breakdown."""
+    """A declared outsider-identifiable group (minors, a nationality group) and a sensitive
+    breakdown."""
 
     name: str
     where: tuple[tuple[str, frozenset[str]], ...]

@@ -28,16 +28,17 @@ Unions = tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
 class Target:
     """Something the audit protects (`audit`). `categories` is empty unless it is a group."""
 
-    kind: str  # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "change" | "group" | "link"
+    # "atom" | "margin" | "suppressed_cell" | "suppressed_sum" | "difference" | "change" |
+    # "group" | "link"
+    kind: str
     release: str | None
     table: str | None
     coordinates: Coordinates
     terms: Terms = ()
     categories: tuple[Terms, ...] = ()
     pin: bool = False  # a suppressed cell: also blocked when pinned to one non-zero value
-    signed: bool = (
-        False  # a change (may be negative): blocked when every value lies in -(k-1)..k-1 without 0
-    )
+    # a change (may be negative): blocked when every value lies in -(k-1)..k-1 without 0
+    signed: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,10 @@ class _Classes:
     """One dimension of the cross-classification, its codes grouped by the atom codes they cover."""
 
     codes: tuple[str, ...]  # the first code of each class (its name in a target's coordinates)
-    members: tuple[
-        tuple[int, ...], ...
-    ]  # per class: the positions of the atom codes it covers, ascending
-    covering: tuple[
-        tuple[int, ...], ...
-    ]  # per atom code position: the classes covering it, ascending
+    # per class: the positions of the atom codes it covers, ascending
+    members: tuple[tuple[int, ...], ...]
+    # per atom code position: the classes covering it, ascending
+    covering: tuple[tuple[int, ...], ...]
 
 
 def _classes(
@@ -62,9 +61,8 @@ def _classes(
     named = {**{code: (code,) for code in dimension.codes}, **dict(unions)}
     classes: dict[tuple[int, ...], str] = {}
     for code, covered in [*named.items(), (TOTAL, ())]:
-        allowed = universe.select({} if code == TOTAL else {name: covered})[
-            position
-        ]  # refuses unknown codes
+        # `select` refuses unknown codes
+        allowed = universe.select({} if code == TOTAL else {name: covered})[position]
         classes.setdefault(tuple(i for i, c in enumerate(dimension.codes) if c in allowed), code)
     members = tuple(classes)
     return _Classes(
@@ -120,12 +118,12 @@ class CrossClassification:
             return
         pairs = [
             [(name, code) for code in classes.codes]
-            for name, classes in zip(self.names, self.dimensions)
+            for name, classes in zip(self.names, self.dimensions, strict=True)
         ]
         # Cells by prefix, one dimension at a time: the atoms of each prefix are listed once.
         prefixes: list[tuple[int, Coordinates, list[int]]] = [(0, (), [0])]
-        for classes, coordinate, stride, place in zip(
-            self.dimensions[:-1], pairs, self.atom_strides, self.cell_strides
+        for classes, coordinate, stride, place in zip(  # every dimension but the last (below)
+            self.dimensions[:-1], pairs, self.atom_strides, self.cell_strides, strict=False
         ):
             prefixes = [
                 (
@@ -184,9 +182,8 @@ class CrossTargets:
 
     def __init__(self, universe: Universe, unions: Unions, offset: int, kind: str | None) -> None:
         self.cross = cross_classification(universe, unions)
-        term = [
-            (offset + a, 1) for a in range(universe.size)
-        ]  # shared by every cell: terms cost a pointer each
+        # shared by every cell: terms cost a pointer each
+        term = [(offset + a, 1) for a in range(universe.size)]
         self.targets: dict[int, Target] = {  # by cell index, in product order
             index: Target(
                 kind or ("margin" if any(code == TOTAL for _, code in coordinates) else "atom"),
@@ -233,9 +230,8 @@ def cross_targets(
         if found is not None:
             _CACHE.move_to_end(key)
             return found
-    found = CrossTargets(
-        universe, unions, offset, kind
-    )  # unlocked: two threads may build it, the same
+    # unlocked: two threads may build it, the same
+    found = CrossTargets(universe, unions, offset, kind)
     with _CACHE_LOCK:
         _CACHE[key] = found
         cells = sum(len(c.targets) for c in _CACHE.values())
