@@ -1,24 +1,9 @@
 """Configuration, read once from the environment into a typed, immutable object.
 
-Nothing else in Haven reads environment variables: the settings object is passed down.
-
-`HAVEN_TEAM_ACCESS`: a comma-separated list of organisation ids whose case workers may work
-on the cases of their own team (read them, send content commands, close them), not only on
-the cases assigned to them. Unset or empty: no organisation has team access. Immigration
-details and transfers stay with the assigned worker whatever this says
-(`services/api/authorisation.py`).
-
-`HAVEN_REPORTING_DATABASE_URL`: how the federal reporting job connects, as the login of role
-`haven_reporting` (which may read the reporting schemas only). Unset: the application's
-server and database as the user `haven_reporting`, without a password (`reporting_url`).
-
-`HAVEN_TOKEN_MAX_LIFETIME` (default 86400): the longest lifetime (`exp - iat`, seconds) of a
-token Haven accepts, from its own issuer or an external one.
-
-`HAVEN_CHECKPOINT_KEY` (default `$HAVEN_DATA_DIR/checkpoint-signing-key.pem`): the Ed25519 key
-that signs log checkpoints (`haven checkpoint`, `haven verify --checkpoint`); keep it where
-whoever can rewrite the database cannot read it. `HAVEN_CHECKPOINT_DIR`: when set, `haven
-worker` writes a checkpoint there every `HAVEN_CHECKPOINT_INTERVAL` seconds (default 3600).
+Nothing else in Haven reads environment variables: the settings object is passed down. The
+variables, their meaning and their defaults are in the README (Configuration);
+`HAVEN_TOKEN_MAX_LIFETIME`, the longest token lifetime accepted (default 86400 s), is in
+docs/security.md (Tokens).
 """
 
 from __future__ import annotations
@@ -45,8 +30,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
     team_access: frozenset[str] = frozenset()  # organisation ids
-    # federal reporting's own login (role haven_reporting); None: the job SETs ROLE on the app's
-    # connection
+    # federal reporting's own login (role haven_reporting); None: the application's server and
+    # database as the user haven_reporting, without a password (`reporting_url`)
     reporting_database_url: str | None = None
     checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not

@@ -1,36 +1,14 @@
 """Bearer-token verification: `TokenVerifier.verify(token) -> Principal` or `InvalidToken`.
 
-One verifier per process, built by `verifier_from_settings`:
+One verifier per process, built by `verifier_from_settings`: without ``HAVEN_OIDC_*`` the local
+issuer (`local_issuer`, EdDSA only, its public key read from ``$HAVEN_DATA_DIR`` at start-up),
+else the external OpenID Connect provider, its keys from its JWKS URL (`jwks.JwksCache`),
+asymmetric algorithms only. The claims and checks are described in docs/security.md (Tokens).
 
-* no ``HAVEN_OIDC_*``: the local issuer (`local_issuer`), issuer ``haven-local``, audience
-  ``haven``, EdDSA only, its public key read from ``$HAVEN_DATA_DIR`` at start-up;
-* ``HAVEN_OIDC_*`` set: the external OpenID Connect provider, its keys from its JWKS URL
-  (`jwks.JwksCache`), asymmetric algorithms only.
-
-Claims (both issuers): ``sub`` user id, ``org`` organisation, ``roles`` array of role names,
-optional ``team`` (absent: the organisation's default team, ``default``; `claims.DEFAULT_TEAM`);
-``iss``, ``aud``, ``exp``, ``iat`` required, ``nbf`` honoured when present. An external
-provider must be configured to put ``org`` and ``roles`` (and ``team``) into its access tokens
-under those names (a protocol mapper in Keycloak, a custom claim elsewhere).
-
-Checks, in order, each failure one reason code (see `errors.REASONS`):
-
-1. a compact JWS of at most 8 KiB whose header parses, without ``crit``;
-2. ``alg`` in this verifier's allow-list, checked *before* any key is looked up, so ``none``
-   and HS* are refused without a JWKS fetch; the list never holds a symmetric algorithm,
-   because with a public verification key an HMAC "secret" is public too;
-3. a ``kid`` naming a key we hold (an OIDC verifier refreshes its keys, rate-limited);
-4. the algorithm fits that key's type and curve (`jwk.VerificationKey.fits`);
-5. the signature, the audience and the presence of required claims (PyJWT, told exactly
-   that one algorithm); the issuer by exact equality;
-6. times against our own clock (injectable for tests) with a small leeway for clock skew:
-   not expired, ``iat`` and ``nbf`` not in the future, and a lifetime (``exp - iat``) of at
-   most ``HAVEN_TOKEN_MAX_LIFETIME`` (default 24 hours) — a token minted for a century is
-   refused however it was signed;
-7. the claims make a `Principal` (`claims.principal_from_claims`).
-
-Header parameters that point at keys (``jku``, ``x5u``, ``jwk``, ``x5c``) are ignored: keys
-come only from configuration, never from the token.
+Each failed check gives one reason code (`errors.REASONS`). The algorithm is checked before
+any key is looked up, so ``none`` and HS* cost no JWKS fetch, and the allow-list never holds a
+symmetric algorithm: with a public verification key, an HMAC "secret" is public too. Keys come
+only from configuration, never from the token's header (``jku``, ``x5u``, ``jwk``, ``x5c``).
 """
 
 from __future__ import annotations

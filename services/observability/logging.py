@@ -1,31 +1,11 @@
 """JSON logs for operators, with an allow-list between Haven's data and the log stream.
 
 `configure_logging` is called once, at start-up, by whatever runs (the CLI, the API's app
-factory, a worker). It configures both pipelines that can write a log line:
-
-* structlog (Haven's own code): contextvars merge -> level -> UTC ISO timestamp (`ts`) ->
-  `redact` -> JSON.
-* the stdlib `logging` root (asyncpg, granian, litestar): every record is rebuilt from its
-  logger name, level, allow-listed `extra=` fields and the request context, then goes through
-  the same `redact` -> JSON tail.
-
-Redaction is an allow-list, because a deny-list fails open: a new field named `client` or
-`notes` would be logged until someone noticed. Only keys in `LOGGABLE_KEYS` keep their value,
-and only when it is a scalar; any other key stays in the line with the value "[redacted]" so
-that an operator can see something was dropped (and a developer can see what to fix). Strings
-are cut at `MAX_VALUE_CHARS`. Exceptions are reduced to `exc_type`, the class name: messages
-and tracebacks are never logged, since an exception message can quote the data that caused it.
-
-The stdlib policy is stricter, because third-party messages are free text we do not control
-(asyncpg can quote SQL and parameters, granian's access log quotes paths and client
-addresses): a record's message text is dropped (`event` becomes "[redacted]") unless its logger
-is named exactly in `MESSAGE_LOGGERS` (granian's server-lifecycle logger, whose lines are
-"Starting granian", "Listening at: ...", "Spawning worker-1 ...") and the record carries no
-exception. `%`-arguments are never interpolated for any stdlib record.
-
-Loggers come from `get_logger(component)` (defined in `crypto.loggers`, the lowest layer that
-may log, and re-exported here); the static rules in tests/test_architecture.py keep it the
-only way, so every line goes through the pipeline above.
+factory, a worker). It sends both pipelines that can write a log line, structlog (Haven's own
+code) and the stdlib `logging` root (asyncpg, granian, litestar), through the same `redact`
+and JSON tail. What the redactor keeps and drops, and why, is in docs/security.md (Logs,
+metrics and errors). Loggers come from `get_logger(component)` (`crypto.loggers`, re-exported
+here); tests/test_architecture.py keeps it the only way.
 
 What the allow-list cannot see: `event` itself is allowed, so it must be a constant written in
 code ("case opened"), never an f-string or `%`-formatted with data; keys in `LOGGABLE_KEYS`
