@@ -117,7 +117,8 @@ async def empty_log_and_read_models(pool: asyncpg.Pool) -> None:
     """No events, no checkpoints, no view or reporting tables: what a test that seeds its own
     data and builds its read models starts from, whatever ran before it in this worker."""
     await pool.execute("""
-        TRUNCATE haven.events, haven.streams, haven.projection_checkpoints, haven.projection_quarantine;
+        TRUNCATE haven.events, haven.streams, haven.projection_checkpoints,
+                 haven.projection_quarantine;
         DROP SCHEMA views CASCADE; CREATE SCHEMA views;
         DROP SCHEMA reporting CASCADE; CREATE SCHEMA reporting;
         SELECT reporting_ledger.grant_reporting_access()""")

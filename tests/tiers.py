@@ -35,6 +35,7 @@ def tiered(*, default: T, full: T) -> T:
 
 
 def scaled(*, default: int, full: int) -> int:
-    """The count of this tier: `full` under HAVEN_TESTS=full, else `default` (never above `full`)."""
+    """The count of this tier: `full` under HAVEN_TESTS=full, else `default`
+    (never above `full`)."""
     assert 0 < default <= full, "the default tier runs a reduced count, never a larger one"
     return full if FULL else default

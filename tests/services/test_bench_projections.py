@@ -98,7 +98,9 @@ def test_the_team_is_made_of_open_cases_reassigned_at_the_end_of_their_scripts()
     scripts = with_team(plan, opened[:TEAM_CASES], workers=WORKERS)
     assert len(scripts) == len(plan.scripts)
     added = [
-        step for script, original in zip(scripts, plan.scripts) for step in script[len(original) :]
+        step
+        for script, original in zip(scripts, plan.scripts, strict=True)
+        for step in script[len(original) :]
     ]
     assert sorted(step.case_id for step in added) == sorted(opened[:TEAM_CASES])
     assert {step.command.team_id for step in added} == {TEAM}

@@ -666,7 +666,8 @@ async def test_commands_on_a_missing_case_are_refused(use_cases, case_store):
 
 
 class DemographicsV1(msgspec.Struct, frozen=True, kw_only=True):
-    """Demographics as schema version 1 of `case.opened` stored them: LGBTQ2S+ as a nullable boolean."""
+    """Demographics as schema version 1 of `case.opened` stored them: LGBTQ2S+ as a
+    nullable boolean."""
 
     gender_identity: str = "not_reported"
     lgbtq: bool | None = None

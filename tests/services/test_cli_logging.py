@@ -23,7 +23,8 @@ def test_a_one_shot_command_logs_redacted_json_to_standard_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # Control: structlog unconfigured (as these commands were) prints a line as it is, on standard output.
+    # Control: structlog unconfigured (as these commands were) prints a line as it is,
+    # on standard output.
     with preserved_logging():
         structlog.reset_defaults()
         structlog.get_logger().info("command finished", client_name=CANARY)

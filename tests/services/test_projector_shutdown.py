@@ -12,7 +12,8 @@ from services.projection_service import stop_within
 
 
 async def _ignores_cancellation() -> None:
-    """A projector stuck in code that swallows its cancellation (the failure being guarded against)."""
+    """A projector stuck in code that swallows its cancellation (the failure
+    being guarded against)."""
     while True:
         try:
             await asyncio.sleep(3600)
@@ -24,7 +25,7 @@ async def _cooperates() -> None:
     await asyncio.sleep(3600)
 
 
-async def test_a_projector_that_ignores_cancellation_is_abandoned_after_the_grace_with_its_place_logged() -> (
+async def test_a_projector_that_ignores_cancellation_is_abandoned_after_the_grace_with_its_place_logged() -> (  # noqa: E501
     None
 ):
     stuck = asyncio.create_task(_ignores_cancellation(), name="projection:stuck")

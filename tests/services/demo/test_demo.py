@@ -274,7 +274,7 @@ def test_no_text_looks_like_a_real_phone_number(seeded):
     for events in seeded.streams.values():
         for event in events:
             for key, text in strings_in(event):
-                for match in PHONE_LIKE.finditer(text):
+                for _match in PHONE_LIKE.finditer(text):
                     assert FICTIONAL_PHONE.match(text), (key, text)
                     numbers += 1
     assert numbers > 0  # control: the check does see the demo's 555-01xx numbers

@@ -87,8 +87,8 @@ async def disclosure_policy(pool: asyncpg.Pool, **numbers: object) -> AsyncItera
         yield
     finally:
         await pool.execute(
-            "UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2, requester_budget = $3, "
-            "noise_floor = $4, set_by = 'default'",
+            "UPDATE dp.policy SET lifetime_epsilon = $1, max_epsilon_per_release = $2, "
+            "requester_budget = $3, noise_floor = $4, set_by = 'default'",
             *msgspec.structs.astuple(DEFAULT_POLICY),
         )
 

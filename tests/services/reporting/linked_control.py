@@ -70,7 +70,8 @@ async def per_family_releases(
 
 
 def joint(states: Mapping[str, FamilyState]) -> Linked:
-    """What an outsider holds: every family's published numbers and that they count the same people."""
+    """What an outsider holds: every family's published numbers and that they
+    count the same people."""
     members = [states[f.name] for f in FAMILIES if f.name in states]
     organisations = sorted(
         {o for st in members for u in st.stored_universes for o in u["organisation"]}

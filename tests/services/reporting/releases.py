@@ -32,10 +32,12 @@ SCRATCH = "test_saved_ledgers"
 LEDGER_TABLES = ("releases", "publications")
 
 FINGERPRINT = """
-    SELECT md5(coalesce((SELECT quarter FROM reporting.federal_inputs_horizon), '') || ':' || coalesce(
-        (SELECT string_agg(rows, '|' ORDER BY rows) FROM (
-            SELECT string_agg((to_jsonb(f) - 'subject')::text, ',' ORDER BY (to_jsonb(f) - 'subject')::text) AS rows
-            FROM reporting.federal_inputs f GROUP BY subject) AS per_client), ''))"""
+    SELECT md5(
+        coalesce((SELECT quarter FROM reporting.federal_inputs_horizon), '') || ':' || coalesce(
+            (SELECT string_agg(rows, '|' ORDER BY rows) FROM (
+                SELECT string_agg((to_jsonb(f) - 'subject')::text, ','
+                                  ORDER BY (to_jsonb(f) - 'subject')::text) AS rows
+                FROM reporting.federal_inputs f GROUP BY subject) AS per_client), ''))"""
 
 
 class Releases:

@@ -23,8 +23,8 @@ from tests.services.reporting.conftest import SOLVER
 
 async def stored_ledgers(pool: asyncpg.Pool) -> dict[tuple[str, int], Ledger]:
     """Every family's ledger as stored: (family, fiscal year) -> Ledger over the merged universe."""
-    rows = await pool.fetch("""SELECT family, fiscal_year, definition::text AS d FROM reporting_ledger.publications
-                                ORDER BY release_no""")
+    rows = await pool.fetch("""SELECT family, fiscal_year, definition::text AS d
+                                FROM reporting_ledger.publications ORDER BY release_no""")
     parts: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         parts[(row["family"], row["fiscal_year"])].append(json.loads(row["d"]))
@@ -41,8 +41,8 @@ async def stored_ledgers(pool: asyncpg.Pool) -> dict[tuple[str, int], Ledger]:
 async def stored_linked(pool: asyncpg.Pool) -> dict[int, Linked]:
     """Every family's stored ledgers as one `Linked` system: fiscal year -> Linked.
     The outsider's view: every published number and the definitions (the same clients)."""
-    rows = await pool.fetch("""SELECT family, fiscal_year, definition::text AS d FROM reporting_ledger.publications
-                                ORDER BY release_no""")
+    rows = await pool.fetch("""SELECT family, fiscal_year, definition::text AS d
+                                FROM reporting_ledger.publications ORDER BY release_no""")
     states: dict[int, dict[str, FamilyState]] = defaultdict(dict)
     for row in rows:
         family = next(f for f in FAMILIES if f.name == row["family"])
@@ -64,7 +64,8 @@ async def stored_linked(pool: asyncpg.Pool) -> dict[int, Linked]:
 
 
 async def audit_whole_ledger(pool: asyncpg.Pool) -> list[str]:
-    """Audit the whole ledger of every fiscal year from scratch, jointly, without the true counts: the findings."""
+    """Audit the whole ledger of every fiscal year from scratch, jointly, without the true
+    counts: the findings."""
     findings = []
     for year, linked in (await stored_linked(pool)).items():
         result = audit(linked, SOLVER)

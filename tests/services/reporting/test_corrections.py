@@ -2,12 +2,12 @@
 lowers a released count (§3.7: corrections go out as audited revisions that enter the ledger).
 
 After a quarter is released, one consenting client withdraws consent to statistics, one is
-erased, one's trafficking type is corrected, and 12 late intakes arrive. The revision must be released (not refused),
-true today, and audited with the original: the change of a cell between the two releases is a
-count of records erased, corrected or added late, and a change of 1..10 either way is as
-revealing as a cell of 1..10. Control: the same revision audited without the changes
-(`Ledger.changes` unset): it passes its own audit, publishes cells that went down by one, and
-the outsider who holds both releases finds the change.
+erased, one's trafficking type is corrected, and 12 late intakes arrive. The revision must be
+released (not refused), true today, and audited with the original: the change of a cell between
+the two releases is a count of records erased, corrected or added late, and a change of 1..10
+either way is as revealing as a cell of 1..10. Control: the same revision audited without the
+changes (`Ledger.changes` unset): it passes its own audit, publishes cells that went down by
+one, and the outsider who holds both releases finds the change.
 
 Synthetic aggregated inputs (no database), one organisation in the first quarter of a fiscal
 year: 20 consenting women (sex trafficking), 20 consenting men (labour), 15 consenting women
@@ -187,7 +187,8 @@ def test_a_second_correction_after_a_revision_opens_another_era_and_keeps_every_
     today = counts(again)
     for name, state in states.items():
         assert published_still_true(state.universe([ORG]), today[name], state.publications[-1])
-    # each release counts the versions alive when it was made (selections: organisation, quarter, vintage, ...)
+    # each release counts the versions alive when it was made (selections:
+    # organisation, quarter, vintage, ...)
     counted = [
         {selection[2] for selection in p.selections.values()}
         for p in outsider.blocks[0].publications

@@ -37,8 +37,8 @@ from tests.logging_support import preserved_logging
 from tests.services.reporting.conftest import disclosure_policy
 
 RELEASE = (
-    "SELECT dp.record_release('attack', $1, '2026Q1', 'v', $2, '{}', ARRAY[$3::uuid], 'org-x', 'reporter', "
-    "'someone', $4)"
+    "SELECT dp.record_release('attack', $1, '2026Q1', 'v', $2, '{}', ARRAY[$3::uuid], "
+    "'org-x', 'reporter', 'someone', $4)"
 )
 
 

@@ -85,7 +85,8 @@ def chi_square_p_value(draws: list[int], scale: float) -> float:
     for x in draws:
         observed[0 if x < -k else len(expected_p) - 1 if x > k else x + k + 1] += 1
     statistic = sum(
-        (o - len(draws) * p) ** 2 / (len(draws) * p) for o, p in zip(observed, expected_p)
+        (o - len(draws) * p) ** 2 / (len(draws) * p)
+        for o, p in zip(observed, expected_p, strict=True)
     )
     return float(stats.chi2.sf(statistic, len(expected_p) - 1))
 
@@ -126,12 +127,13 @@ def test_a_scale_that_ignores_the_contribution_bound_is_rejected() -> None:
 @pytest.mark.parametrize("scale", [2.0, 6.0])
 @pytest.mark.parametrize("factor", [1.3, 1 / 1.3])
 def test_the_noise_test_has_power_against_30_percent_off(scale: float, factor: float) -> None:
-    """Exact power: P(no rejection | true scale = factor x scale) from the non-central chi-square."""
+    """Exact power: P(no rejection | true scale = factor x scale) from the
+    non-central chi-square."""
     _, p0 = bins(scale)
     k, _ = bins(scale)
     central = [discrete_laplace_pmf(i, scale * factor) for i in range(-k, k + 1)]
     p1 = [(1.0 - sum(central)) / 2, *central, (1.0 - sum(central)) / 2]
-    noncentrality = N_DRAWS * sum((b - a) ** 2 / a for a, b in zip(p0, p1))
+    noncentrality = N_DRAWS * sum((b - a) ** 2 / a for a, b in zip(p0, p1, strict=True))
     critical = stats.chi2.isf(ALPHA, len(p0) - 1)
     miss = stats.ncx2.cdf(critical, len(p0) - 1, noncentrality)
     assert noncentrality > 1000 and miss < 1e-12

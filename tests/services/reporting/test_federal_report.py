@@ -1,4 +1,5 @@
-"""The federal reporting job end to end: demo data -> federal_inputs -> protected, recorded releases.
+"""The federal reporting job end to end: demo data -> federal_inputs ->
+protected, recorded releases.
 
 All data is the demo generator's (synthetic). The ledger is emptied before each test; the
 demo log and the projection are built once per module (conftest). A sequence of releases is
@@ -93,7 +94,8 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(
     assert certificate["code_version"] == code_version() and certificate["code_version"]["package"]
     assert len(certificate["ledger_hash"]) == 64
     assert certificate["audit"]["families"] == len(FAMILIES)
-    # zeros included: a category with no client is a cell too (the roll-up has no 'not_assigned' program)
+    # zeros included: a category with no client is a cell too
+    # (the roll-up has no 'not_assigned' program)
     entries = next(t for t in document["tables"] if t["name"] == "otip_program_entry")
     assert {c["dims"]["program"] for c in entries["cells"]} == {
         "tvap",
@@ -139,7 +141,8 @@ async def test_no_count_1_to_10_and_the_audit_of_the_whole_ledger_passes(
 async def test_the_minimum_reporting_unit_leaves_only_the_mandatory_total(
     job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
 ) -> None:
-    # org-meadow's closures in one quarter are below the minimum unit: only the grand total (or nothing)
+    # org-meadow's closures in one quarter are below the minimum unit: only the grand total
+    # (or nothing)
     [document] = await releases.after(pool, job, (PERIOD, "org-meadow"))
     for table in document["tables"]:
         if table["name"] in {
@@ -265,7 +268,7 @@ async def test_unavailable_and_invalid_periods_are_refused(
     assert await pool.fetchval("SELECT count(*) FROM reporting_ledger.releases") == 0
 
 
-# -- the reporting role -----------------------------------------------------------------------------
+# -- the reporting role ----------------------------------------------------------------------------
 
 
 async def test_the_reporting_role_reads_the_reporting_schema_and_nothing_else(
@@ -322,7 +325,8 @@ async def test_the_job_itself_runs_as_the_reporting_role(
     import services.reporting.job as module
 
     class CountsRead(Exception):
-        """Raised once the counts are read: what follows (protection) is not what this test is about."""
+        """Raised once the counts are read: what follows (protection) is not what
+        this test is about."""
 
     seen = []
     original = module.read_true_counts
@@ -413,7 +417,8 @@ async def test_the_job_logs_in_as_the_reporting_role_and_cannot_escape_it(
             assert await app.fetchval("SELECT count(*) FROM haven.events") >= 0
     finally:
         await app.close()
-    # a whole release through that login (an organisation's: the smallest), then the same from the ledger
+    # a whole release through that login (an organisation's: the smallest), then the same
+    # from the ledger
     document = await FederalReportJob(reporting_url, solver=SOLVER).run(PERIOD, "org-meadow")
     assert document == await job.run(PERIOD, "org-meadow")
     with pytest.raises(PeriodUnavailable):  # a URL of another role is refused

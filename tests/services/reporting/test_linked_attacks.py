@@ -73,7 +73,7 @@ async def test_tims_minors_minus_voca_new_minors_across_families_does_not_reveal
     assert not small(block_interval(linked, "served_age_band", {**where, "age_band": "50+"}))
 
 
-async def test_the_withheld_count_pinned_by_one_family_does_not_open_another_familys_folded_category(
+async def test_the_withheld_count_pinned_by_one_family_never_opens_another_familys_folded_category(
     job: FederalReportJob, pool: asyncpg.Pool
 ) -> None:
     """VOCA's "not tracked" holds the clients without consent too; its complementary suppression

@@ -1,4 +1,5 @@
-"""`haven bench report` (and `--history`) with tiny sizes: the figures' shape (no wall-clock assertion)."""
+"""`haven bench report` (and `--history`) with tiny sizes: the figures' shape
+(no wall-clock assertion)."""
 
 from __future__ import annotations
 

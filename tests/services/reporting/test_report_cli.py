@@ -99,7 +99,8 @@ def test_a_refusal_on_the_command_line_is_one_sentence_and_a_reference(
     asyncio.run(_sql("TRUNCATE dp.releases, dp.spends, dp.balances, dp.requester_spends"))
     asyncio.run(
         _sql(
-            "UPDATE dp.policy SET lifetime_epsilon = 10, max_epsilon_per_release = 6, requester_budget = 100"
+            "UPDATE dp.policy SET lifetime_epsilon = 10, max_epsilon_per_release = 6, "
+            "requester_budget = 100"
         )
     )
     try:
@@ -119,7 +120,8 @@ def test_a_refusal_on_the_command_line_is_one_sentence_and_a_reference(
     finally:
         asyncio.run(
             _sql(
-                "UPDATE dp.policy SET lifetime_epsilon = 4, max_epsilon_per_release = 1, requester_budget = 4"
+                "UPDATE dp.policy SET lifetime_epsilon = 4, max_epsilon_per_release = 1, "
+                "requester_budget = 4"
             )
         )
     assert code == 3

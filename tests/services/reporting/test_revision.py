@@ -141,7 +141,8 @@ async def test_erasures_and_withdrawn_consents_give_an_audited_revision_that_low
     [original] = await releases.after(pool, job, (PERIOD, REVISED))
     inputs = await pool.fetchval("SELECT count(*) FROM reporting.federal_inputs")
 
-    # after the release: three clients erased (crypto-shredded), three withdraw consent to statistics
+    # after the release: three clients erased (crypto-shredded), three withdraw
+    # consent to statistics
     cases = await cases_of_the_fiscal_year(demo_store, pool, 6, REVISED)
     for tenant, stream, _ in cases[:3]:
         await demo_store.shred(tenant, stream)

@@ -132,7 +132,8 @@ def test_control_without_the_change_targets_a_revision_gives_a_withdrawal_away(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The property's control: one client withdraws consent to statistics after a release; the
-    revision, without auditing the changes between releases, publishes breakdowns that moved by one."""
+    revision, without auditing the changes between releases, publishes breakdowns
+    that moved by one."""
     before = {
         (True, True, True, False, False): 20,
         (False, False, True, False, False): 20,

@@ -41,7 +41,8 @@ def test_an_infeasible_program_is_none() -> None:
 def test_relaxations_of_one_system_keep_no_row_or_objective_of_the_one_before() -> None:
     """The solver keeps a system's relaxation loaded and adds each program's rows to it: a row of
     an earlier program must not constrain a later one (x0 <= 1 kept would make x0 >= 3
-    infeasible: the control), nor its objective linger. Each answer is the one a fresh solver gives."""
+    infeasible: the control), nor its objective linger. Each answer is the one
+    a fresh solver gives."""
     at_most_one = IntegerProgram(
         TABLE, (Row(((0, 1),), None, 1),), objective=((0, 1),), maximise=True
     )
