@@ -2,24 +2,11 @@
 
 Every answer that is not a success is a `Problem`, sent as `application/problem+json`, whose
 `type` is `https://haven.example/problems/<slug>`. Slugs are stable: clients branch on them,
-so a slug is never renamed or reused.
-
-How a status is chosen:
-
-* 404: the thing named does not exist *for this caller*. Organisation isolation answers a
-  case of another organisation with 404, never 403 (a 403 would confirm that it exists).
-  An erased (crypto-shredded) case is also 404: after erasure it is as though it never was.
-* 422: the request is well-formed but a value in it breaks a rule on its own or against the
-  request's other values (invalid code, date in the future, consent not written...).
-* 409: the values are fine but the case's current state refuses them (case closed, referral
-  not open, illegal transition, consent expired or revoked, id already used...), or the case
-  changed under the request (`concurrent-change`).
-* 500: our fault. No detail, ever: the message of a `TamperDetected`, `DecryptionError` or an
-  unexpected exception may name streams, keys or data.
+so a slug is never renamed or reused. How a status is chosen is in docs/api.md (Errors).
 
 `detail` is either the domain error's own message (domain messages name the rule and the codes
 involved, never a survivor's data, see `domain/case/errors.py`), a fixed sentence from this
-table, or absent. Nothing else reaches a client.
+table, or absent; a 500 never has one. Nothing else reaches a client.
 
 `PROBLEM_TYPES` is keyed by *error code*: a `DomainError`'s `code`, the code `ERROR_CODES` gives
 a store or crypto error, or an HTTP-level slug. Several codes may share one type. `error_code`
@@ -48,6 +35,7 @@ from events.errors import (
 )
 from services.authorisation import Forbidden, NotFound
 from services.commands.refusals import (
+    CommandRefused,
     ConcurrentChange,
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
@@ -226,7 +214,7 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType(
         IdempotencyKeyReused: "idempotency-key-reused",
         IdempotencyKeyInProgress: "idempotency-key-in-progress",
         InvalidRequest: "validation-error",
-        OutsideOwnTeam: "outside-own-team",
+        OutsideOwnTeam: "forbidden",
         # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it
         # through)
         UnicodeDecodeError: "body-not-utf8",
@@ -254,15 +242,11 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = MappingProxyType(
         "decryption-failed": INTERNAL_ERROR,
         "key-provider-unavailable": SERVICE_UNAVAILABLE,
         "access-not-recorded": SERVICE_UNAVAILABLE,
-        "outside-own-team": ProblemType("forbidden", 403, FORBIDDEN.title, expose_message=True),
         UNHANDLED: INTERNAL_ERROR,
     }
 )
 
-# A slug's plain type is the first that names it (a later one may expose its error's message).
-_BY_SLUG: Mapping[str, ProblemType] = MappingProxyType(
-    {t.slug: t for t in reversed(PROBLEM_TYPES.values())}
-)
+_BY_SLUG: Mapping[str, ProblemType] = MappingProxyType({t.slug: t for t in PROBLEM_TYPES.values()})
 _BY_STATUS: Mapping[int, ProblemType] = MappingProxyType(
     {
         t.status: t
@@ -297,6 +281,8 @@ def problem_type_for(exc: BaseException, *, if_match: bool = False) -> ProblemTy
 def problem_for(exc: BaseException, *, if_match: bool = False) -> Problem:
     kind = problem_type_for(exc, if_match=if_match)
     detail = (str(exc) or None) if kind.expose_message else kind.detail
+    if isinstance(exc, CommandRefused) and exc.detail is not None:
+        detail = exc.detail  # a fixed sentence of the write path's, never the request's data
     errors = (
         [ProblemError(detail=rule, pointer=pointer) for pointer, rule in exc.faults]
         if isinstance(exc, InvalidRequest)

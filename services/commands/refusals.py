@@ -12,7 +12,10 @@ from events.errors import ConcurrencyConflict
 
 
 class CommandRefused(Exception):
-    """A command the write path refuses for the request itself, not for the case's rules."""
+    """A command the write path refuses for the request itself, not for the case's rules.
+    `detail`, when set, is a fixed sentence the caller is told (never the request's data)."""
+
+    detail: str | None = None
 
 
 class PreconditionRequired(CommandRefused):
@@ -52,5 +55,4 @@ class InvalidRequest(CommandRefused):
 class OutsideOwnTeam(CommandRefused):
     """A supervisor named another team than their own for an assignment."""
 
-    def __init__(self) -> None:
-        super().__init__("a supervisor assigns within their own team")
+    detail = "a supervisor assigns within their own team"
