@@ -96,9 +96,10 @@ _FIGURES = f"""
            cardinality(waiting_referrals_since) AS referrals_waiting,
            (SELECT count(*) FROM unnest(waiting_referrals_since) d
              WHERE d < $3::date - {OVERDUE_REFERRAL_DAYS})::int AS overdue_referrals,
-           CASE WHEN services_month = date_trunc('month', $3::date)::date THEN services_in_month ELSE 0 END
-               AS services_this_month,
-           (SELECT min(d) FROM unnest(consent_expiries) d WHERE d >= $3::date) AS next_consent_expiry,
+           CASE WHEN services_month = date_trunc('month', $3::date)::date
+                THEN services_in_month ELSE 0 END AS services_this_month,
+           (SELECT min(d) FROM unnest(consent_expiries) d WHERE d >= $3::date)
+               AS next_consent_expiry,
            has_safe_contact_plan, has_victim_status
       FROM views.caseload
      WHERE tenant_id = $1 AND is_open"""
@@ -107,7 +108,8 @@ _FLAGGED = f"""
     SELECT f.*, array_remove(ARRAY[
                CASE WHEN days_since_contact > {NO_CONTACT_DAYS} THEN 'no-recent-contact' END,
                CASE WHEN overdue_referrals > 0 THEN 'referral-overdue' END,
-               CASE WHEN next_consent_expiry <= $3::date + {EXPIRY_WARNING_DAYS} THEN 'consent-expiring' END,
+               CASE WHEN next_consent_expiry <= $3::date + {EXPIRY_WARNING_DAYS}
+                    THEN 'consent-expiring' END,
                CASE WHEN NOT has_safe_contact_plan THEN 'no-safety-plan' END,
                CASE WHEN NOT has_victim_status THEN 'status-undetermined' END], NULL) AS flags
       FROM figures f"""
@@ -142,7 +144,8 @@ async def team_caseload(
                                                 AND ($5::text IS NULL OR $5 = ANY(flags)))
         SELECT (SELECT count(*) FROM chosen) AS total,
                (SELECT COALESCE(json_agg(w ORDER BY w.worker_id), '[]') FROM (
-                    SELECT worker_id, count(*) AS open_cases, sum(overdue_referrals) AS overdue_referrals,
+                    SELECT worker_id, count(*) AS open_cases,
+                           sum(overdue_referrals) AS overdue_referrals,
                            sum(services_this_month) AS services_this_month,
                            max(days_since_contact) AS most_days_since_contact,
                            count(*) FILTER (WHERE cardinality(flags) > 0) AS flagged_cases

@@ -37,7 +37,8 @@ class Checkpoint(NamedTuple):
 
 async def load(conn: Connection | asyncpg.Pool, name: str) -> Checkpoint | None:
     row = await conn.fetchrow(
-        "SELECT generation, fingerprint, transaction_id, position FROM haven.projection_checkpoints WHERE name = $1",
+        "SELECT generation, fingerprint, transaction_id, position "
+        "FROM haven.projection_checkpoints WHERE name = $1",
         name,
     )
     return None if row is None else Checkpoint(row[0], row[1], LogPosition(row[2], row[3]))
@@ -46,8 +47,8 @@ async def load(conn: Connection | asyncpg.Pool, name: str) -> Checkpoint | None:
 async def lock(conn: Connection, name: str) -> Checkpoint | None:
     """The checkpoint, locked until the end of the caller's transaction."""
     row = await conn.fetchrow(
-        "SELECT generation, fingerprint, transaction_id, position FROM haven.projection_checkpoints "
-        "WHERE name = $1 FOR UPDATE",
+        "SELECT generation, fingerprint, transaction_id, position "
+        "FROM haven.projection_checkpoints WHERE name = $1 FOR UPDATE",
         name,
     )
     return None if row is None else Checkpoint(row[0], row[1], LogPosition(row[2], row[3]))
@@ -61,8 +62,8 @@ async def fence(conn: Connection, name: str, expected: Checkpoint) -> None:
 
 async def advance(conn: Connection, name: str, position: LogPosition) -> None:
     await conn.execute(
-        "UPDATE haven.projection_checkpoints SET transaction_id = $2, position = $3, updated_at = now() "
-        "WHERE name = $1",
+        "UPDATE haven.projection_checkpoints "
+        "SET transaction_id = $2, position = $3, updated_at = now() WHERE name = $1",
         name,
         position.transaction_id,
         position.position,
@@ -72,10 +73,13 @@ async def advance(conn: Connection, name: str, position: LogPosition) -> None:
 async def install(conn: Connection, name: str, checkpoint: Checkpoint) -> None:
     """Point the projection at a (new) generation, at the position it was built to."""
     await conn.execute(
-        """INSERT INTO haven.projection_checkpoints (name, generation, fingerprint, transaction_id, position)
+        """INSERT INTO haven.projection_checkpoints
+                  (name, generation, fingerprint, transaction_id, position)
            VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (name) DO UPDATE SET generation = EXCLUDED.generation, fingerprint = EXCLUDED.fingerprint,
-               transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position, updated_at = now()""",
+           ON CONFLICT (name) DO UPDATE
+              SET generation = EXCLUDED.generation, fingerprint = EXCLUDED.fingerprint,
+                  transaction_id = EXCLUDED.transaction_id, position = EXCLUDED.position,
+                  updated_at = now()""",
         name,
         checkpoint.generation,
         checkpoint.fingerprint,
@@ -87,7 +91,8 @@ async def log_head(pool: asyncpg.Pool) -> LogPosition:
     """The last event committed and visible now (LOG_START for an empty log). Waiting for it
     gives read-your-writes to anyone whose write committed before this call."""
     row = await pool.fetchrow(
-        "SELECT transaction_id, position FROM haven.events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        "SELECT transaction_id, position FROM haven.events "
+        "ORDER BY transaction_id DESC, position DESC LIMIT 1"
     )
     return LOG_START if row is None else LogPosition(row[0], row[1])
 
@@ -101,7 +106,8 @@ async def wait_until_projected(
     delay = 0.005
     while True:
         rows = await pool.fetch(
-            "SELECT transaction_id, position FROM haven.projection_checkpoints WHERE name = ANY($1::text[])",
+            "SELECT transaction_id, position FROM haven.projection_checkpoints "
+            "WHERE name = ANY($1::text[])",
             names,
         )
         if len(rows) == len(set(names)) and all(LogPosition(r[0], r[1]) >= position for r in rows):
@@ -123,7 +129,8 @@ LAG_COUNT_LIMIT = 1_000_000  # counting beyond this tells an operator nothing mo
 async def lag(pool: asyncpg.Pool) -> Mapping[str, Lag]:
     """How far behind the log each projection is, by events and by seconds."""
     rows = await pool.fetch(
-        f"""SELECT c.name, behind.events, COALESCE(EXTRACT(EPOCH FROM now() - behind.oldest), 0)::float8
+        f"""SELECT c.name, behind.events,
+                   COALESCE(EXTRACT(EPOCH FROM now() - behind.oldest), 0)::float8
               FROM haven.projection_checkpoints c
              CROSS JOIN LATERAL (
                  SELECT count(*) AS events, min(recorded_at) AS oldest

@@ -55,9 +55,8 @@ from projections.catalog import projection_factories
 from projections.quarantine import POISON
 
 _REPORT_EVERY = 10_000  # events a worker applies between two progress messages
-WORKER_LOCK_CLASS = (
-    1214346856  # pg_advisory_lock(int4, hashtext(name)): shared by a rebuild's workers
-)
+# pg_advisory_lock(int4, hashtext(name)): shared by a rebuild's workers
+WORKER_LOCK_CLASS = 1214346856
 
 
 class Partitioning(NamedTuple):
@@ -201,7 +200,8 @@ async def _build(job: _Job, progress: Callable[[int], None]) -> None:
                 unreported = 0
                 parent = multiprocessing.parent_process()
                 async with pool.acquire() as conn:
-                    # held until this process ends, whichever way (session lock): see wait_for_orphans
+                    # held until this process ends, whichever way (session lock): see
+                    # wait_for_orphans
                     await conn.execute(
                         "SELECT pg_advisory_lock_shared($1, hashtext($2))",
                         WORKER_LOCK_CLASS,

@@ -114,7 +114,8 @@ async def record(
 ) -> None:
     await conn.execute(
         """INSERT INTO haven.projection_quarantine
-               (projection, tenant_id, stream_id, transaction_id, position, version, event_type, error_class)
+               (projection, tenant_id, stream_id, transaction_id, position, version, event_type,
+                error_class)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING""",
         projection,
         recorded.tenant_id,
@@ -138,7 +139,8 @@ async def listing(pool: asyncpg.Pool) -> list[Quarantined]:
     rows = await pool.fetch(
         """SELECT projection, tenant_id, stream_id::text, version, event_type, error_class,
                   to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-             FROM haven.projection_quarantine ORDER BY quarantined_at, projection, tenant_id, stream_id"""
+             FROM haven.projection_quarantine
+            ORDER BY quarantined_at, projection, tenant_id, stream_id"""
     )
     return [Quarantined(*row) for row in rows]
 

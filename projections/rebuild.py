@@ -46,9 +46,8 @@ from projections.partitioned import (
 )
 
 _log = get_logger("projections")
-REBUILD_LOCK_CLASS = (
-    1214346855  # pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
-)
+# pg_advisory_lock(int4, hashtext(name)): one rebuild per projection
+REBUILD_LOCK_CLASS = 1214346855
 
 Progress = Callable[[int], None]  # called with the number of events just applied
 
@@ -277,7 +276,8 @@ async def _drop_strays(conn: Connection, projection: Projection, keep: int | Non
     for logical in projection.tables:
         schema, table = logical.split(".", 1)
         rows = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename ~ ('^' || $2 || '_g[0-9]+$')",
+            "SELECT tablename FROM pg_tables "
+            "WHERE schemaname = $1 AND tablename ~ ('^' || $2 || '_g[0-9]+$')",
             schema,
             table,
         )

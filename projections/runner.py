@@ -178,8 +178,9 @@ def _stop_if_cancelled() -> None:
     way out: a clean-up that fails (the rollback of a transaction whose connection was just
     killed) replaces the CancelledError with its own error, which the retry loop would catch;
     `asyncio.wait_for` (Python 3.11) returns normally when the cancel coincides with what it
-    waits for (the subscription woken by a NOTIFY or a dead listener). Task.cancelling() still counts the
-    request, so the loop stops instead of running on (and `haven worker` ignoring SIGTERM)."""
+    waits for (the subscription woken by a NOTIFY or a dead listener). Task.cancelling() still
+    counts the request, so the loop stops instead of running on (and `haven worker` ignoring
+    SIGTERM)."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

@@ -46,10 +46,12 @@ async def incoming_transfers(
 ) -> list[IncomingTransfer]:
     """Requests addressed to `recipient`, oldest first: for a team, or naming a worker."""
     rows = await conn.fetch(
-        """SELECT transfer_id, tenant_id, transfer_requested_on, transfer_worker_id, transfer_team_id
+        """SELECT transfer_id, tenant_id, transfer_requested_on, transfer_worker_id,
+                  transfer_team_id
              FROM views.caseload
             WHERE transfer_recipient = $1 AND transfer_id IS NOT NULL
-              AND ($2::text IS NULL OR transfer_team_id = $2) AND ($3::text IS NULL OR transfer_worker_id = $3)
+              AND ($2::text IS NULL OR transfer_team_id = $2)
+              AND ($3::text IS NULL OR transfer_worker_id = $3)
             ORDER BY transfer_requested_on, transfer_id LIMIT $4""",
         recipient,
         team_id,
