@@ -1,31 +1,21 @@
 """Case states this process has just seen, so a command need not re-read a stream the
 projector has not caught up with yet.
 
-Under load the `cases` view trails the commands by a batch: the next command (or read) on a
-case often finds the view a version behind and would decrypt and fold the whole stream
-(`services.commands.case_reader.current_state`). This process usually knows that state already:
-it read the case at version v and appended events w+1..v', or it just folded the stream.
+Under load the `cases` view trails the commands by a batch, and the next command or read on a
+case would otherwise decrypt and fold the whole stream (`services.commands.case_reader`).
 
-**Why a cached state can be trusted.** An entry is *the fold of the stream at its version*:
-either what a read returned (the view at the head's version, or the stream), or such a state
-plus the events an append at exactly that version committed. Streams are append-only and
-versions strictly increase, so when the stream's head is still at the entry's version the
-entry is the current state. `current_state` uses an entry only after reading the head's
-version in the same statement as the view (`projections.case_view.read_current_state`) and only
-when they match; an erased stream answers as empty before the cache is asked. A read of a
-case (`GET /v1/cases/{id}`, not a supervisor's) is decided on the latest entry and answered
-from it only if its access record, written in one statement guarded by the stream's version
-and key, was written (`events.access_log.record_access(at_version=...)`); else it is decided
-again on the stored case. A command naming the
-entry's version in `If-Match` is decided on it without a read
-(`services.commands.case_commands`): only a success is answered from it, and the
-append's version, chain-head and key checks make a success proof that the entry was current;
-any other outcome is decided again on the stored case.
+An entry is the fold of its stream at the entry's version: what a read returned, or such a
+state plus the events an append at exactly that version committed. Streams are append-only,
+so the entry is the current state while the stream's head is at its version, and it is used
+only under a statement that checks so: the head read with the view
+(`projections.case_view.read_current_state`), a read's access record guarded by the version
+and key (`events.access_log.record_access(at_version=...)`), or a command's append
+(`services.commands.case_commands`). Any other outcome is decided again on the stored case;
+docs/security.md tells why a stale entry never authorises anything.
 
-Memory only, bounded (LRU), per process; nothing is written anywhere. An erasure through this
-process drops the case's entry, and one through another process drops it when its
-notification arrives (`events.erasure.ErasureWatch`); until then the entry is never used (the
-statement that reads the head answers "erased" first, and an append to an erased stream fails).
+Memory only, bounded (LRU), per process. An erasure drops the case's entry here, or when its
+notification arrives from another process (`events.erasure.ErasureWatch`); meanwhile the
+statement that reads the head answers "erased" first.
 """
 
 from __future__ import annotations

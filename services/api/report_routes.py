@@ -1,38 +1,13 @@
-"""Federal reports: `GET /v1/reports/federal?period=2026Q3[&org=O]` (report.federal: reporters).
+"""Federal reports over HTTP: `GET /v1/reports/federal` (reporters) and why releases were
+refused, `GET /v1/reports/refusals` (privacy officers).
 
-The route runs the reporting job (`services.reporting.job`) — the same path as
-`haven report federal`: one connection as role `haven_reporting`, which can read only the
-de-identified reporting schema and the disclosure ledger. The answer is the release's JSON
-document (`count: null` for a suppressed cell) with its disclosure certificate; a period
-already released is answered from the ledger, identical, and nothing is written.
-
-* No `org`: the roll-up across organisations. `org` may name only the caller's own
-  organisation (another one is 403, like any action the caller may not take).
-* 422 `validation-error`: the period is not a quarter label (2026Q3).
-* 409 `report-unavailable`: the period is after the inputs' horizon or still running, or
-  the organisation has no data in that fiscal year.
-* 409 `report-refused`: today's counts contradict the ledger in a way no late record,
-  erasure or correction explains (a manual review), or the ledger gives a small count away
-  on its own, or (DP mode) a budget would be exceeded. A cell that cannot be published
-  safely is withheld, never the whole release. The answer is the same
-  sentence whatever the reason, with a reference (`services.reporting.refusals`): the reason
-  says something about the data, so only the privacy officer of the requesting organisation
-  reads it, with `GET /v1/reports/refusals[?reference=...]`.
-* 409 `report-mode-conflict`: the period was released in the other mode (suppression or
-  differential privacy); one period is released in one mode only, since the two would
-  combine into counts neither protects.
-* `dp_epsilon`: the differential-privacy mode of `services.reporting.dp_report` instead of
-  suppression (noisy counts, the client as privacy unit, a per-client budget, cached releases).
-  The deployment's disclosure policy bounds it (`domain.reporting.policy`, in ``dp.policy``,
-  set only by the administrator with `haven report policy set`): above its maximum per
-  release it is 422 `validation-error`; each fresh release is charged to the caller's
-  organisation and role and recorded with the caller in ``dp.requester_spends``, and past
-  the policy's requester budget it is 409 `report-refused`. A cached release (the same one
-  again) charges nothing.
-* `field` (repeatable): only the tables that answer a funder template's fields
-  (`services.reporting.funder_fields`): a codebook table by name, or an identifying field
-  (`date_of_birth`, `client_id`...) answered with its aggregate and logged as refused; 422
-  `validation-error` for any other name (the body gives its position, not the text).
+The report runs the reporting job (`services.reporting.job`; `services.reporting.dp_report`
+with `dp_epsilon`), the same path as `haven report federal`: one connection as role
+`haven_reporting`, which can read only the de-identified reporting schema and the disclosure
+ledger. A refused release answers one sentence with a reference, whatever the reason; the
+reason goes only to `services.reporting.refusals`, for the privacy officer of the requesting
+organisation. The parameters, answers and refusals are described in docs/api.md (Routes) and
+docs/federal-reporting.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,12 @@
 """The receiving side of a transfer: see what is asked of you, accept it or decline it.
 
 A case worker asks another organisation to take a case over (`POST /v1/cases/{id}/transfer`,
-`services.api.cases.commands`); nothing leaves the case until that organisation answers.
-
-* `GET /v1/transfers` (transfer.list): the requests addressed to the caller's organisation
-  and waiting — for a supervisor, those naming their team; for a case worker, those naming
-  them. Each is `{transfer_id, from_organisation, requested_on, receiving_worker_id,
-  receiving_team_id}`: no case content, not even the sending case's id.
-* `POST /v1/transfers/{transfer_id}/acceptance` `{accepted_on}` (transfer.answer: the
-  receiving worker named, or a supervisor of the team named): the consent is checked again;
-  the sending case closes as transferred and the case opens here with what the consent
-  released, in one transaction -> 201 `{case_id, version}` (`case_id` is the transfer's id),
-  `Location` and `ETag: "1"`.
-* `POST /v1/transfers/{transfer_id}/decline` `{declined_on, reason?}` (transfer.answer): the
-  case stays with the sender, whose worker reads the reason in the case -> 200
-  `{transfer_id, status: "declined"}`.
-
-A transfer that is not waiting for the caller's organisation — never asked, asked of another,
-already answered — is 404 `not-found` to every role that may answer one, like a case of another
-organisation. Requests are found through the caseload view, after waiting for it to catch up
-with everything committed (503 with `Retry-After` if it cannot within 5 s); the answer itself
-is decided on the sending case as stored.
+`services.api.cases.commands`); nothing leaves the case until that organisation answers here:
+`GET /v1/transfers` lists the waiting requests (ids and a date, no case content), and
+`POST /v1/transfers/{transfer_id}/acceptance` or `.../decline` answers one (docs/api.md). A
+transfer that is not waiting for the caller's organisation is 404, like a case of another
+organisation. Requests are found through the caseload view once it has caught up; the answer
+itself is decided on the sending case as stored.
 """
 
 from __future__ import annotations
