@@ -2,39 +2,10 @@
 
     python -m services.bench.loadgen < spec.json > result.json
 
-It runs in a separate process (and so on its own event loop and interpreter) from both the
-server under test and the bench that drives it, so the client's own Python work competes with
-the server only for the CPU, as a remote client's would not at all (see the README).
-
-The spec (JSON on standard input)::
-
-    {"base_url": "http://127.0.0.1:PORT", "seconds": 3.0, "warmup": 1.0,
-     "headers": {"Authorization": "Bearer ..."},
-     "kind": "get",      "paths": [[path, ...], ...]                      # one list per client
-     "kind": "command",  "cases": [[[case_id, version], ...], ...],       # one list per client
-                         "body": {...}, "today": "YYYY-MM-DD"}
-
-Each client (one list in `paths` or `cases`) is one asyncio task with its own keep-alive
-connection (an `aiohttp` connector limited to as many connections as clients). A `get` client
-requests its paths round robin and expects 200. A `command` client records a service on its
-own cases round robin: `POST /v1/cases/{id}/services` with `If-Match` set to the version it
-last saw of that case (from seeding, then from each answer's `ETag`) and a fresh `service_id`;
-it expects 200. A client that gets anything else counts a failure and, for a command, fetches
-the case to learn its version again (not timed).
-
-For `warmup` seconds the clients run uncounted; then for `seconds` every request *started*
-is timed (from just before sending to the end of reading the body) and counted; in-flight
-requests finish after the deadline and `elapsed` runs until the last one has. Every client
-times at least one request, however slow the machine (so a very short run still measures
-something). The result
-(JSON on standard output)::
-
-    {"requests": N, "failed": F, "statuses": {"200": N, ...}, "elapsed": seconds,
-     "latencies_ms": [...], "cases": [[[case_id, version], ...], ...]}
-
-`cases` gives each command client's versions at the end, for the next round. A request
-without an answer for `REQUEST_TIMEOUT` seconds ends the run: exit status 3, and a line on
-standard error.
+It runs apart from both the server under test and the bench that drives it (its own event
+loop and interpreter), so the client's own Python work competes with the server only for the
+CPU, as a remote client's would not at all. The spec and the result are described at `run`;
+a request without an answer for `REQUEST_TIMEOUT` seconds ends the run with exit status 3.
 """
 
 from __future__ import annotations
@@ -108,6 +79,27 @@ async def _command_client(
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the clients of `spec` (JSON on standard input); the result, for standard output.
+
+    The spec::
+
+        {"base_url": "http://127.0.0.1:PORT", "seconds": 3.0, "warmup": 1.0,
+         "headers": {"Authorization": "Bearer ..."},
+         "kind": "get",      "paths": [[path, ...], ...]                  # one list per client
+         "kind": "command",  "cases": [[[case_id, version], ...], ...],   # one list per client
+                             "body": {...}}
+
+    Each client is one task on its own keep-alive connection, going round its paths or cases.
+    A command records a service with `If-Match` set to the version last seen of the case and a
+    fresh `service_id`; after any answer but 200 the client fetches the case again (not timed)
+    to learn its version. After `warmup` seconds uncounted, every request started within
+    `seconds` is timed and counted, and every client times at least one. The result::
+
+        {"requests": N, "failed": F, "statuses": {"200": N, ...}, "elapsed": seconds,
+         "latencies_ms": [...], "cases": [[[case_id, version], ...], ...]}
+
+    `cases` holds each command client's versions at the end, for the next round.
+    """
     clients = spec["paths"] if spec["kind"] == "get" else spec["cases"]
     tally = _Tally()
     connector = aiohttp.TCPConnector(limit=len(clients), force_close=False)

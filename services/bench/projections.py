@@ -1,41 +1,16 @@
 """`haven bench projections`: rebuilding a projection and the supervisor's caseload query.
 
-`run_projections_bench(url)` creates a throw-away database `haven_bench_<hex>` on the server
-of `url`, migrates it, seeds it from the demo generator through its bulk path
-(`services.demo.bulk`: every command decided by the domain, one append per stream, many
-streams per transaction), and measures, each against a raw limit in the same run:
+`run_projections_bench` seeds a throw-away database from the demo generator through its bulk
+path (`services.demo.bulk`), sized to hold at least `events` events and `team_cases` open
+cases on one team, and measures two figures, each against a raw limit of the same run:
+``rebuild`` (the ``cases`` projection, as `haven projections rebuild` rebuilds it) and
+``team_caseload`` (`projections.caseload.team_caseload` for that team). What each figure and
+its raw limit measure is in docs/benchmarks.md.
 
-* ``rebuild``: events per second of `projections.rebuild.rebuild` of the ``cases``
-  projection over the whole log (reading with decryption and the hash-chained store's own
-  reader, folding, sealing the case view, writing the caseload, swapping the generation),
-  with a cold keyring cache, as `haven projections rebuild` in a fresh process: its bulk
-  pass split by stream across `rebuild_workers` processes (one per CPU by default, as the
-  command does; `projections.partitioned`), which open their own keys. Raw: the
-  store bench's raw catch-up (`services.bench.store`), a plain asyncpg keyset-paginated
-  SELECT of the same columns of the same rows of ``haven.events`` in (transaction_id,
-  position) order, 1,000 rows a page. Ours and raw alternate over `rebuild_rounds` rounds
-  (ours-raw, raw-ours, ...), after one uncounted raw read that warms the buffer cache.
-  Target: ours >= 0.25 of raw.
-* ``team_caseload``: queries per second of `projections.caseload.team_caseload` — the
-  supervisor's first page (default filters, sort and page size) of one team holding
-  `team_cases` (5,000) open cases, with the per-worker summary over the whole team — from
-  one client, one query at a time, with its p50 and p99 latency in ms. Raw: a plain SELECT
-  of the same team's 5,000 rows (the columns the query reads) from ``bench_caseload``, a
-  copy of those rows in a table of the caseload's own definition, indexes included. Both
-  alternate over `rounds` rounds, `seconds` per side in all, after `warmup` seconds each.
-
-The team: after the demo plan, the organisation's supervisor reassigns `team_cases` open
-cases to one extra team (``team-harbor-bench``, `team_workers` workers), as `AssignCase`
-steps added to those cases' scripts, decided by the domain like every other step. The demo
-has one organisation here (``org-harbor``): with three, one organisation holds about a
-quarter of the open cases, and 5,000 of them would take some 600,000 events.
-
-The seed is sized to hold at least `events` events (200,000) and `team_cases` open cases.
-Seeding is timed and reported through `progress`, but it is not a figure.
-
-Results: ``{"rebuild": {"value", "unit": "ev/s", "raw", "ratio", "events", "workers"},
-"team_caseload": {"value", "unit": "q/s", "raw", "ratio", "p50_ms", "p99_ms", "raw_p50_ms",
-"raw_p99_ms", "queries", "rows"}}``. The database is dropped at the end, whatever happens.
+The team: after the demo plan, the organisation's supervisor reassigns `team_cases` open cases
+to ``team-harbor-bench`` as `AssignCase` steps, decided by the domain like every other step.
+The demo has one organisation here (``org-harbor``): with three, one organisation holds about
+a quarter of the open cases, and 5,000 of them would take some 600,000 events.
 """
 
 from __future__ import annotations
@@ -319,11 +294,17 @@ async def run_projections_bench(
     today: dt.date = DEMO_TODAY,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Seed, then measure `rebuild` and `team_caseload` (see the module doc).
+    """Seed, then measure `rebuild` and `team_caseload`; returns the figures.
 
     `database_url` names any database on the server: the bench creates its own database
-    `haven_bench_<hex>` next to it and drops it at the end. With the defaults the seed holds
-    about 240,000 events.
+    `haven_bench_<hex>` next to it and drops it at the end, whatever happens. The rebuild runs
+    `rebuild_rounds` rounds with `rebuild_workers` processes; the caseload query `rounds`
+    rounds, `seconds` per side in all, after `warmup` seconds each. Seeding is timed and
+    reported through `progress`, but it is not a figure.
+
+    The results are ``{"rebuild": {"value", "unit": "ev/s", "raw", "ratio", "events",
+    "workers"}, "team_caseload": {"value", "unit": "q/s", "raw", "ratio", "p50_ms", "p99_ms",
+    "raw_p50_ms", "raw_p99_ms", "queries", "rows"}}``.
     """
     if (
         min(events, team_cases, team_workers, rebuild_rounds, rebuild_workers, rounds) < 1

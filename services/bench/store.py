@@ -1,30 +1,10 @@
 """`haven bench store`: event-store throughput against the raw PostgreSQL limit.
 
-`run_store_bench(url)` creates a throw-away database `haven_bench_<hex>` on the server of
-`url`, migrates it, and measures five figures, each in events per second, twice: through
-`PostgresEventStore` ("ours") and with plain asyncpg on a table `bench_raw` that has the
-columns, constraints and indexes of `haven.events` and is filled with random bytes of the
-same length as our ciphertexts, with the same commit pattern ("raw"). Ours and raw run in
-the same process against the same database, interleaved over `rounds` rounds in alternating
-order, after a short warm-up. The database is dropped at the end, whatever happens.
-
-Figures:
-
-* ``append_single``: one writer appending one event per commit, version after version of
-  its own stream. Raw: one single-row autocommit INSERT per event.
-* ``append_concurrent``: `writers` (16) concurrent writers, each on its own stream, one event
-  per commit. Raw: as many tasks doing single-row autocommit INSERTs.
-* ``bulk_import``: transactions of 20 new streams of 50 events each (one `append` of 50
-  events per stream, all in the caller's transaction). Raw: one `executemany` of the same
-  1000 rows per transaction.
-* ``read_stream``: `read_stream` of one 50-event stream (hash chain checked, every event
-  opened), repeatedly. Raw: SELECT of the same columns of 50 rows ORDER BY version.
-* ``catch_up``: `read_all` from the start of a log of `events_for_catch_up` events in
-  batches of 1000, with a cold keyring cache (as a projector starting up). Raw: the
-  keyset-paginated SELECT over `bench_raw` in (transaction_id, position) order.
-
-The results are ``{figure: {"value": ours, "unit": "ev/s", "raw": raw, "ratio": ours/raw}}``;
-`print_table` shows them with the targets in `TARGETS`.
+`run_store_bench` measures five figures in a throw-away database, each in events per second,
+twice: through `PostgresEventStore` ("ours") and with plain asyncpg on a table `bench_raw` with
+the columns, constraints and indexes of `haven.events`, filled with random bytes as long as our
+ciphertexts, with the same commit pattern ("raw"). What each figure measures is in
+docs/benchmarks.md; `print_table` shows them with the targets in `TARGETS`.
 
 Everything written is synthetic: one organisation ``bench-org-01`` and one event type,
 `BenchNoted`, registered only in the bench's own registry.
@@ -197,7 +177,8 @@ async def run_store_bench(
     catch_up_rounds: int = 2,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Measure the event store against raw asyncpg; returns the figures (see the module doc).
+    """Measure the event store against raw asyncpg; returns ``{figure: {"value": ours, "unit":
+    "ev/s", "raw": raw, "ratio": ours/raw}}``.
 
     `database_url` names any database on the server to use (the `haven` one is fine): the
     bench creates its own database `haven_bench_<hex>` next to it, with the same user, and

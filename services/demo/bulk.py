@@ -1,34 +1,19 @@
 """The demo generator's fast path: decide in memory, one append per stream, large transactions.
 
-`seed_demo` plays a plan through `CaseUseCases`, one command at a time: read the stream,
-fold it, decide, append, commit. That is the service's own path, and too slow for the
-hundreds of thousands of events a benchmark seeds. `write_scripts` / `write_plan` write
-the same events without the round trips only a live service needs:
+`seed_demo` plays a plan through `CaseUseCases`, one command at a time: read the stream, fold
+it, decide, append, commit. That is the service's own path, and too slow for the hundreds of
+thousands of events a benchmark seeds. `write_scripts` / `write_plan` decide every step again
+with the domain against the case's state kept in memory, with the `Context` and metadata the
+use cases build (`CaseUseCases.context` and `metadata`, so the two paths cannot drift apart;
+any step that ends elsewhere than the plan says raises `DemoDrift`), then write each stream
+with ONE `append` of all its events, many streams to a transaction, several transactions side
+by side. One append per stream is the store's rule, not a shortcut: an append to an existing
+stream must be its transaction's first write (`events.log_order`).
 
-* Each step is decided again with the domain (`domain.case.decide.decide`), against the
-  case's state kept in memory, with the `Context` and the metadata the use cases build for
-  the same actor (`CaseUseCases.context` and `metadata`, used as they are, so the two
-  paths cannot drift apart). A transfer also opens the receiving case with `receiving_case`,
-  its metadata naming the sending organisation, as `CaseUseCases.transfer` does. Every
-  step must end at the version the plan says, and `write_plan` also checks that each step
-  decides exactly the events the plan holds for it; anything else raises `DemoDrift`.
-* Then every stream is written with ONE `append` of all its events (expected version 0),
-  `scripts_per_transaction` scripts to a transaction (`store.transaction()`,
-  `append(..., connection=conn)`), `loaders` transactions side by side: the store bench's
-  bulk import. One append per stream is not a shortcut but the store's rule: an append to
-  an existing stream must be its transaction's first write (`haven.enter_append`, see
-  `events.log_order`), so several appends to one stream cannot share a transaction.
-
-What differs from `seed_demo`, by construction:
-
-* Metadata: an append has one `EventMetadata`, so all of a stream's events carry its first
-  step's (actor, a fresh command id, the demo's correlation id; for a received case, the
-  "transfer-from:<organisation>" actor of its opening). Through the use cases, each step
-  carries its own actor and command id: a supervisor's step names the supervisor.
-* Log order: a stream's events are contiguous in the log, and a transaction holds whole
-  cases, instead of one step per transaction with the cases of 16 workers interleaved.
-
-The streams, their events, versions and folded states are the same (tested).
+The streams, their events, versions and folded states are those of `seed_demo` (tested). What
+differs, by construction: all of a stream's events carry its first step's metadata (actor,
+command id), where the use cases give each step its own; and a stream's events are contiguous
+in the log, a transaction holding whole cases.
 """
 
 from __future__ import annotations
