@@ -1,10 +1,8 @@
 """Reading a case: its view, and its timeline (event types and times, never content).
 
-A case of another organisation is "no such case" (404, like a random id). A read is decided
-on the case as `services.commands.case_reader` gives it; a case worker's read of a case this
-process last saw is decided on that state, its access record guarded by the stream's version
-(`_read_known`). `part` is "full" when the view includes immigration milestones (the assigned
-worker) and "summary" when it does not (team access, break-the-glass).
+Authorisation and the access record (fail closed) are the read use case's
+(`services.commands.case_reads`), shared with the console; this module turns its answer into
+the response. A case of another organisation is "no such case" (404, like a random id).
 """
 
 from __future__ import annotations
@@ -16,17 +14,14 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from domain.case.state import CaseState
-from events.access_log import fail_closed
 from services.api.cases import access
 from services.api.cases.http import etag, team_access
 from services.api.cases.openapi import TAGS, VersionedReadOperation
 from services.api.cases.schemas.views import CaseView, HistoryEntry, case_view
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
-from services.authorisation import Action, CaseFacts, Decision, authorise, require
 from services.bootstrap import Runtime
-from services.commands import case_reader
+from services.commands import case_reads
 from services.identity import Principal
 
 _READ_RESPONSES = {
@@ -49,82 +44,15 @@ async def get_case(
     runtime: NamedDependency[Runtime],
     case_id: FromPath[uuid.UUID],
 ) -> Response[CaseView]:
-    principal = request.user
-    known = case_reader.latest_known(runtime, principal.organisation_id, case_id)
-    if known is not None and not access.may_break_glass(principal):  # grants: the full path
-        answer = await _read_known(request, runtime, principal, case_id, known)
-        if answer is not None:
-            return answer
-    state = await case_reader.current_state(runtime, principal.organisation_id, case_id)
-    facts = CaseFacts.of(state)
-    grant = await access.break_glass_grant(runtime, principal, facts, case_id)
-    decision: Decision = require(
-        principal,
-        Action.CASE_READ,
-        facts,
-        has_break_glass=grant is not None,
-        team_access=team_access(request),
-    )
-    answer = await _recorded_read(
-        request, runtime, principal, case_id, state, facts, decision, grant
-    )
-    assert answer is not None  # (recorded unconditionally: without `at_version`, record or raise)
-    return answer
-
-
-async def _read_known(
-    request: Request[Principal, Any, Any],
-    runtime: Runtime,
-    principal: Principal,
-    case_id: uuid.UUID,
-    known: CaseState,
-) -> Response[CaseView] | None:
-    """`get_case` decided on the state this process last saw of the case, in one statement:
-    the access record, written only while the stream is still at that state's version (and
-    not shredded), so a written record proves the decision was taken on the case as stored.
-    None when the decision refuses or the case has moved on: nothing was recorded, and the
-    read is decided again on the stored case, which gives the answer."""
-    facts = CaseFacts.of(known)
-    decision = authorise(principal, Action.CASE_READ, facts, team_access=team_access(request))
-    if not decision.allowed:
-        return None
-    return await _recorded_read(
-        request, runtime, principal, case_id, known, facts, decision, at_version=known.version
-    )
-
-
-async def _recorded_read(
-    request: Request[Principal, Any, Any],
-    runtime: Runtime,
-    principal: Principal,
-    case_id: uuid.UUID,
-    state: CaseState,
-    facts: CaseFacts,
-    decision: Decision,
-    grant: Any = None,
-    *,
-    at_version: int | None = None,
-) -> Response[CaseView] | None:
-    """The case view a read `decision` allows, once its access record has committed: one
-    INSERT in autocommit, so when it returns the record is durable (fail closed). With
-    `at_version`, None when the stream is no longer at that version (nothing was recorded)."""
-    include_immigration = authorise(principal, Action.CASE_READ_IMMIGRATION, facts).allowed
-    if not await access.record(
-        runtime.pool,
-        access.request_id(request),
-        principal,
-        case_id,
-        Action.CASE_READ,
-        decision.basis,
-        "full" if include_immigration else "summary",
-        grant,
-        at_version=at_version,
-    ):
-        return None
+    read = await case_reads.read_case(runtime, _reader(request), case_id)
     return Response(
-        case_view(state, include_immigration=include_immigration),
-        headers={"ETag": etag(state.version)},
+        case_view(read.state, include_immigration=read.include_immigration),
+        headers={"ETag": etag(read.state.version)},
     )
+
+
+def _reader(request: Request[Principal, Any, Any]) -> case_reads.Reader:
+    return case_reads.Reader(request.user, access.request_id(request), team_access(request))
 
 
 @get(
@@ -140,30 +68,7 @@ async def case_history(
     runtime: NamedDependency[Runtime],
     case_id: FromPath[uuid.UUID],
 ) -> Response[list[HistoryEntry]]:
-    principal = request.user
-    state, recorded = await case_reader.read_history(
-        runtime.store, principal.organisation_id, case_id
-    )
-    facts = CaseFacts.of(state)
-    grant = await access.break_glass_grant(runtime, principal, facts, case_id)
-    decision = require(
-        principal,
-        Action.CASE_HISTORY,
-        facts,
-        has_break_glass=grant is not None,
-        team_access=team_access(request),
-    )
-    async with fail_closed(runtime.store.transaction(), case_id) as conn:
-        await access.record(
-            conn,
-            access.request_id(request),
-            principal,
-            case_id,
-            Action.CASE_HISTORY,
-            decision.basis,
-            "history",
-            grant,
-        )
+    state, recorded = await case_reads.read_history(runtime, _reader(request), case_id)
     timeline = [
         HistoryEntry(
             version=r.version,
