@@ -3,7 +3,8 @@
 Nothing else in Haven reads environment variables: the settings object is passed down. The
 variables, their meaning and their defaults are in the README (Configuration);
 `HAVEN_TOKEN_MAX_LIFETIME`, the longest token lifetime accepted (default 86400 s), is in
-docs/security.md (Tokens).
+docs/security.md (Tokens); `HAVEN_CONSOLE_IDLE_MINUTES`, the console's idle timeout (default
+15), in docs/console.md.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
     checkpoint_interval: float = 3600.0
     token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
+    console_idle_minutes: float = 15.0  # a console session unused this long is signed out
 
     def reporting_url(self, database_url: str) -> str:
         """How the federal reporting job logs in: `HAVEN_REPORTING_DATABASE_URL`, else the
@@ -96,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             else None,
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
             token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),
+            console_idle_minutes=_minutes(env, "HAVEN_CONSOLE_IDLE_MINUTES", 15),
         )
 
 
@@ -114,6 +117,16 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 1 <= seconds <= 7 * 24 * 3600:
         raise SettingsError(f"{name} must be seconds between 1 and 604800")
     return seconds
+
+
+def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        minutes = float(env.get(name) or default)
+    except ValueError:
+        minutes = float("nan")
+    if not 1 <= minutes <= 24 * 60:
+        raise SettingsError(f"{name} must be minutes between 1 and 1440")
+    return minutes
 
 
 def _organisations(value: str) -> frozenset[str]:

@@ -4,9 +4,10 @@
 
 `domain/` may use only the standard library, msgspec and itself. Lower layers never import
 higher ones. No two modules import each other, directly or around a circle. litestar stays in
-`services/api/`; asyncpg stays out of `domain/`, `crypto/`, `services/api/` and the use cases
-(`services/commands`). Loggers come from one helper, `crypto.loggers.get_logger`. The rules are
-checked statically (ast), so lazy imports inside functions count.
+the HTTP edges (`services/api/`, `services/console/`); asyncpg stays out of `domain/`,
+`crypto/`, those edges and the use cases (`services/commands`). Loggers come from one helper,
+`crypto.loggers.get_logger`. The rules are checked statically (ast), so lazy imports inside
+functions count.
 """
 
 from __future__ import annotations
@@ -284,8 +285,9 @@ def test_no_import_cycles() -> None:
 
 # -- litestar and asyncpg ------------------------------------------------------------------
 
-LITESTAR_ONLY_IN = ("services/api",)
-ASYNCPG_NEVER_IN = ("domain", "crypto", "services/api", "services/commands")
+# The HTTP edges: the API, and the web console mounted in the same app.
+LITESTAR_ONLY_IN = ("services/api", "services/console")
+ASYNCPG_NEVER_IN = ("domain", "crypto", "services/api", "services/console", "services/commands")
 
 
 def within(path: str, places: Iterable[str]) -> bool:
@@ -314,6 +316,9 @@ def relative(path: Path) -> str:
         ("from litestar import get\n", "services/cases.py", {"litestar"}),
         ("def f():\n    import litestar.status_codes\n", "projections/runner.py", {"litestar"}),
         ("from litestar import get\n", "services/api/app.py", set()),
+        ("from litestar import get\n", "services/console/pages.py", set()),
+        ("from litestar import get\n", "services/consoles.py", {"litestar"}),
+        ("import asyncpg\n", "services/console/pages.py", {"asyncpg"}),
         ("import json\n", "services/cases.py", set()),
         ("import asyncpg\n", "services/api/case_routes.py", {"asyncpg"}),
         ("from asyncpg import Pool\n", "services/commands/open_case.py", {"asyncpg"}),
@@ -336,7 +341,7 @@ def test_control_third_party_checker(source: str, path: str, expected: set[str])
 )
 def test_litestar_only_in_the_api(path: Path) -> None:
     wrong = third_party_violations(path.read_text(encoding="utf-8"), relative(path))
-    assert "litestar" not in wrong, f"{relative(path)} imports litestar, outside services/api/"
+    assert "litestar" not in wrong, f"{relative(path)} imports litestar, outside the HTTP edges"
 
 
 @pytest.mark.parametrize(
@@ -344,7 +349,7 @@ def test_litestar_only_in_the_api(path: Path) -> None:
     [path for path in project_sources().values() if within(relative(path), ASYNCPG_NEVER_IN)],
     ids=relative,
 )
-def test_asyncpg_never_in_domain_crypto_api_or_use_cases(path: Path) -> None:
+def test_asyncpg_never_in_domain_crypto_the_http_edges_or_use_cases(path: Path) -> None:
     wrong = third_party_violations(path.read_text(encoding="utf-8"), relative(path))
     assert "asyncpg" not in wrong, f"{relative(path)} imports asyncpg, the database driver"
 

@@ -7,7 +7,8 @@ nothing that touches the outside world itself.
 Layers of one request, outermost first:
 
 1. `HavenApp.__call__` (`observe.observed`): request id, `X-Request-ID`, log context, one log
-   line, metrics, for every HTTP response, including those of unknown paths;
+   line, metrics, for every HTTP response, including those of unknown paths; under
+   `/console` also the console's security headers (`services.console.web`);
 2. litestar's router, then per route `BearerAuthenticationMiddleware` (`auth`);
 3. the handler; any exception goes to `errors.handle_exception`, the one error mapper.
 
@@ -19,6 +20,7 @@ handlers that need one setting per request (the organisation's team access,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from litestar import Litestar
@@ -28,6 +30,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.stores.base import Store
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from services.api.access_routes import ACCESS_ROUTES
@@ -43,6 +46,9 @@ from services.api.report_routes import REPORT_ROUTES
 from services.api.system import health, metrics, ready
 from services.api.transfer_routes import TRANSFER_ROUTES
 from services.bootstrap import Runtime
+from services.console.app import console_router, template_config
+from services.console.sessions import Clock
+from services.console.web import is_console, with_security_headers
 from services.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -58,6 +64,8 @@ class HavenApp(Litestar):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if is_console(scope["path"]):
+            send = with_security_headers(send)  # type: ignore[arg-type,assignment]
         await observed(super().__call__, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
 
 
@@ -67,8 +75,12 @@ def create_app(
     verifier: Verifier,
     settings: Settings,
     route_handlers: Sequence[ControllerRouterHandler] = (),
+    console_store: Store | None = None,
+    console_clock: Clock = time.time,
 ) -> Litestar:
-    """The API. `route_handlers` adds routes (behind authentication) to the built-in ones."""
+    """The API and the web console (`/console/`). `route_handlers` adds routes (behind
+    authentication) to the built-in ones; `console_store` and `console_clock` hold the
+    console's sessions (default: a file store in the data directory, the wall clock)."""
     api_metrics = ApiMetrics()
 
     def provide_runtime() -> Runtime:
@@ -93,8 +105,12 @@ def create_app(
             *ACCESS_ROUTES,
             *REPORT_ROUTES,
             *TRANSFER_ROUTES,
+            console_router(
+                verifier=verifier, settings=settings, store=console_store, clock=console_clock
+            ),
             *route_handlers,
         ],
+        template_config=template_config(),
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "settings": Provide(provide_settings, sync_to_thread=False),

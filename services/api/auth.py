@@ -1,7 +1,8 @@
 """Authentication: `Authorization: Bearer <token>` -> `request.user`, a verified `Principal`.
 
 Every route requires a token except the operational ones in `PUBLIC_PATHS` (health,
-readiness, metrics and the OpenAPI document). A refusal is 401 `unauthorized` with
+readiness, metrics and the OpenAPI document) and the web console's (`CONSOLE_PATHS`), which
+signs its users in with a session of its own. A refusal is 401 `unauthorized` with
 `WWW-Authenticate: Bearer` (RFC 6750: `error="invalid_token"` when a token was sent); the
 reason code is logged as `error_code` ("token-expired"...) and never sent, so a client
 probing tokens learns nothing about why one failed. `keys-unavailable` (the identity
@@ -25,6 +26,8 @@ from services.observability.logging import get_logger
 
 # Anchored regular expressions (litestar matches `exclude` patterns with re.search).
 PUBLIC_PATHS = ("^/health$", "^/ready$", "^/metrics$", "^/schema(/|$)")
+# The web console authenticates its own requests (a signed-in session, `services.console`).
+CONSOLE_PATHS = ("^/console(/|$)",)
 BEARER_SCHEME = "Bearer"
 
 
@@ -34,7 +37,7 @@ class Verifier(Protocol):
 
 class BearerAuthenticationMiddleware(AbstractAuthenticationMiddleware):
     def __init__(self, app: ASGIApp, verifier: Verifier, **options: Any) -> None:
-        super().__init__(app, exclude=list(PUBLIC_PATHS), **options)
+        super().__init__(app, exclude=[*PUBLIC_PATHS, *CONSOLE_PATHS], **options)
         self.verifier = verifier
 
     async def authenticate_request(

@@ -30,6 +30,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     )
     assert settings.team_access == frozenset()
     assert not settings.team_access_for("org-a")
+    assert settings.console_idle_minutes == 15
 
 
 def test_empty_values_mean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -97,6 +98,19 @@ def test_team_access_is_read(value: str, organisations: set[str]) -> None:
     assert all(settings.team_access_for(org) for org in organisations)
     assert not settings.team_access_for("org-z")
     assert not settings.team_access_for("org")  # whole ids only, never a prefix or a substring
+
+
+@pytest.mark.parametrize(("value", "minutes"), [("1", 1), ("30", 30), ("2.5", 2.5), ("1440", 1440)])
+def test_console_idle_minutes_are_read(value: str, minutes: float) -> None:
+    assert Settings.from_environ({"HAVEN_CONSOLE_IDLE_MINUTES": value}).console_idle_minutes == (
+        minutes
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "1441", "-3", "nan", "inf", "fifteen"])
+def test_bad_console_idle_minutes_are_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="HAVEN_CONSOLE_IDLE_MINUTES"):
+        Settings.from_environ({"HAVEN_CONSOLE_IDLE_MINUTES": value})
 
 
 @pytest.mark.parametrize("value", ["org-a,", ",org-a", "org-a,,org-b", "org-a,\torg\nb", "x" * 257])

@@ -1,0 +1,61 @@
+"""The console mounted in the API's app: its router (pages, static files, error pages), its
+templates, and the state its handlers share (`Console`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Router
+from litestar.di import Provide
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.template.config import TemplateConfig
+
+from services.api.auth import Verifier
+from services.console.pages import PAGES
+from services.console.sessions import Clock, Sessions, file_store
+from services.console.web import PREFIX, Console, console_error
+from services.settings import Settings
+
+HERE = Path(__file__).parent
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    environment = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def console_router(
+    *,
+    verifier: Verifier,
+    settings: Settings,
+    store: Store | None = None,
+    clock: Clock = time.time,
+) -> Router:
+    console = Console(
+        sessions=Sessions(
+            store or file_store(settings.data_dir), settings.console_idle_minutes * 60, clock
+        ),
+        verifier=verifier,
+        settings=settings,
+    )
+
+    def provide_console() -> Console:
+        return console
+
+    return Router(
+        path=PREFIX,
+        route_handlers=[
+            *PAGES,
+            create_static_files_router(path="/static", directories=[HERE / "static"]),
+        ],
+        dependencies={"console": Provide(provide_console, sync_to_thread=False)},
+        exception_handlers={Exception: console_error},
+        include_in_schema=False,
+    )

@@ -1,0 +1,126 @@
+"""The console's plumbing: its state, the security headers of every response, signing in
+checks, and error pages that name no case content and carry no stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, NamedTuple
+
+from litestar import Request, Response
+from litestar.response import Redirect, Template
+
+from services.api.auth import Verifier
+from services.api.problems import INTERNAL_ERROR, problem_type_for
+from services.authorisation import Forbidden, NotFound
+from services.console.sessions import CSRF_FIELD, Session, Sessions, csrf_valid
+from services.observability.logging import get_logger
+from services.settings import Settings
+
+PREFIX = "/console"
+SECURITY_HEADERS = (
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+        b"form-action 'self'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_REPLACED = frozenset(name for name, _ in SECURITY_HEADERS)
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def is_console(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def with_security_headers(send: Send) -> Send:
+    """`send`, with the console's headers on the response's start, whatever answered."""
+
+    async def sending(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED]
+            message["headers"] = [*headers, *SECURITY_HEADERS]
+        await send(message)
+
+    return sending
+
+
+class Console(NamedTuple):
+    sessions: Sessions
+    verifier: Verifier
+    settings: Settings
+
+    @property
+    def signs_in(self) -> bool:
+        """Sign-in is offered only where the local issuer is the configured issuer."""
+        return self.settings.oidc_issuer is None
+
+
+class SignInRequired(Exception):
+    """No live session: the browser is sent to the sign-in page."""
+
+
+class CsrfRefused(Exception):
+    """A form without its session's CSRF token."""
+
+
+class SignedIn(NamedTuple):
+    session_id: str
+    session: Session
+
+
+async def signed_in(request: Request[Any, Any, Any], console: Console) -> SignedIn:
+    """The request's signed-in session, marked as used now; else `SignInRequired`."""
+    found = await console.sessions.current(request)
+    if found is None or not found[1].signed_in:
+        raise SignInRequired()
+    session_id, session = found
+    return SignedIn(session_id, await console.sessions.touch(session_id, session))
+
+
+async def posted(
+    request: Request[Any, Any, Any], console: Console
+) -> tuple[SignedIn, dict[str, str]]:
+    """A signed-in form post, its CSRF token checked, and its fields."""
+    form = await request.form()
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    found = await console.sessions.current(request)
+    if found is None or not csrf_valid(found[1], fields.get(CSRF_FIELD)):
+        raise CsrfRefused()
+    if not found[1].signed_in:
+        raise SignInRequired()
+    session_id, session = found
+    return SignedIn(session_id, await console.sessions.touch(session_id, session)), fields
+
+
+def page(name: str, session: Session | None, status: int = 200, **context: Any) -> Template:
+    return Template(
+        template_name=name,
+        context={"session": session, "csrf_field": CSRF_FIELD, **context},
+        status_code=status,
+        media_type="text/html",
+    )
+
+
+def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The console's one exception handler: a plain page, never the error's text."""
+    if isinstance(exc, SignInRequired):
+        return Redirect(f"{PREFIX}/sign-in", status_code=303)
+    if isinstance(exc, CsrfRefused):
+        get_logger("console").info("form refused", error_code="csrf-token-invalid")
+        return page("error.html", None, 403, title="This form has expired", retry=True)
+    if isinstance(exc, NotFound | Forbidden):
+        return page("error.html", None, 404, title="No case here that you may read")
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status < 500:  # litestar's own (405, 413...)
+        return page("error.html", None, status, title="This request cannot be answered")
+    kind = problem_type_for(exc)
+    if kind is INTERNAL_ERROR or kind.status >= 500:
+        get_logger("console").error(
+            "request failed", error_code=kind.slug, exc_type=type(exc).__name__
+        )
+    return page("error.html", None, kind.status, title=kind.title)
