@@ -72,6 +72,7 @@ def _print_demo_tokens(settings: Settings, base_url: str) -> None:
         f'  TOKEN=<a token above>; curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/whoami'
     )
     print(f"  curl -s {base_url}/ready")
+    print(f"haven: web console: {base_url}/console/ (sign in as one of these demo people)")
 
 
 def exposure_warning(host: str) -> str | None:

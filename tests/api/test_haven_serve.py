@@ -73,6 +73,10 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
                     assert me.status_code == 200 and me.json()["roles"] == [role]
                     assert me.json()["organisation_id"] == "org-harbor"
                 assert "seeded" in printed and "synthetic cases" in printed
+                console = f"haven: web console: http://127.0.0.1:{port}/console/"
+                assert console in printed
+                sign_in = await client.get("/console/", follow_redirects=True)
+                assert sign_in.status_code == 200 and "worker-harbor-intake-1" in sign_in.text
         finally:
             process.send_signal(signal.SIGINT)
             try:

@@ -273,3 +273,28 @@ async def test_sign_in_is_offered_only_where_the_local_issuer_is_configured(
         assert page.status_code == 200
         assert 'name="account"' not in page.text and "external identity provider" in page.text
         assert (await client.post("/console/sign-in", data={"account": "0"})).status_code == 403
+
+
+async def test_a_domain_rule_refusing_a_form_is_shown_above_it(browser, runtime):
+    async with browser() as user:
+        await user.sign_in()
+        case_id = await user.open_case(NAME)
+        page = (await user.client.get(f"/console/cases/{case_id}")).text
+        action = f"/console/cases/{case_id}/referrals"
+        answer = await user.client.post(
+            action,
+            data={
+                **hidden_fields(page, action),
+                "kind": "external",
+                "category": "legal_immigration",
+                "recipient": "org-example-legal-aid",
+                "purpose": "service_referral",
+                "proposed_on": "2026-01-12",
+            },
+        )
+        assert answer.status_code == 422
+        assert 'role="alert">Not recorded: an external referral' in answer.text
+        events = await runtime.pool.fetchval(
+            "SELECT count(*) FROM haven.events WHERE stream_id = $1", uuid.UUID(case_id)
+        )
+        assert events == 1
