@@ -111,6 +111,8 @@ def _message_of(message: str) -> str:
     text = _AT.sub("", _UNKNOWN_FIELD.sub("unknown field", message))
     if "RFC3339" in text:
         return "Enter a date as YYYY-MM-DD."
+    if text.startswith("Expected `int`"):
+        return "Enter a whole number."
     return text[:1].upper() + text[1:] + "."
 
 

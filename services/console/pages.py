@@ -109,6 +109,7 @@ async def sign_in(request: Request[Any, Any, Any], console: NamedDependency[Cons
     issuer = LocalIssuer.open(console.settings.data_dir)
     principal = await console.verifier.verify(issuer.mint(user, org, [role], team, ttl=SIGN_IN_TTL))
     await console.sessions.end(found[0])
+    await console.sessions.forget_expired()
     session_id, _ = await console.sessions.start(principal)
     response = Redirect(f"{PREFIX}/", status_code=303)
     set_cookie(request, response, session_id)
@@ -124,7 +125,9 @@ async def sign_out(request: Request[Any, Any, Any], console: NamedDependency[Con
     return response
 
 
-def _reader(request: Request[Any, Any, Any], principal: Principal, console: Console) -> Any:
+def _reader(
+    request: Request[Any, Any, Any], principal: Principal, console: Console
+) -> case_reads.Reader:
     return case_reads.Reader(
         principal,
         observe.request_id(request.scope),
@@ -212,7 +215,7 @@ async def _command(
                 case_id=case_id,
                 action=Action.CASE_COMMAND,
                 command=body.command(),
-                expected_version=int(version) if version.isdigit() else 0,
+                expected_version=int(version) if version.isdigit() and len(version) < 19 else 0,
                 idempotency=forms.form_idempotency(form, request.url.path, body),
                 team_access=console.settings.team_access_for(principal.organisation_id),
                 answer=lambda v: CommandAccepted(case_id=str(case_id), version=v),

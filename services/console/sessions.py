@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -66,6 +67,7 @@ def file_store(data_dir: Path) -> Store:
     """The sessions' store: a directory of the data directory, readable by its owner only."""
     path = data_dir / "console-sessions"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
     return FileStore(path)
 
 
@@ -127,10 +129,19 @@ class Sessions:
     async def end(self, session_id: str) -> None:
         await self._store.delete(_key(session_id))
 
+    async def forget_expired(self) -> None:
+        """Remove the sessions the store holds past their expiry (nobody came back for them)."""
+        delete_expired = getattr(self._store, "delete_expired", None)
+        if delete_expired is not None:
+            await delete_expired()
+
     async def _save(self, session_id: str, session: Session) -> None:
-        # The store's own expiry is a backstop; the idle check above uses the clock.
+        # The store's own expiry (by the wall clock) only clears what nobody comes back for;
+        # the checks in `current` decide, by the session's clock.
         await self._store.set(
-            _key(session_id), msgspec.json.encode(session), expires_in=MAX_SESSION_SECONDS
+            _key(session_id),
+            msgspec.json.encode(session),
+            expires_in=math.ceil(self.idle_seconds) + 60,
         )
 
 

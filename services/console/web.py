@@ -113,8 +113,9 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     if isinstance(exc, CsrfRefused):
         get_logger("console").info("form refused", error_code="csrf-token-invalid")
         return page("error.html", None, 403, title="This form has expired", retry=True)
-    if isinstance(exc, NotFound | Forbidden):
-        return page("error.html", None, 404, title="No case here that you may read")
+    if isinstance(exc, NotFound | Forbidden):  # as for a random id: nothing to learn
+        get_logger("console").info("request refused", error_code=type(exc).__name__)
+        return page("error.html", None, 404, title="Nothing here that you may see")
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status < 500:  # litestar's own (405, 413...)
         return page("error.html", None, status, title="This request cannot be answered")

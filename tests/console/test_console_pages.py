@@ -298,3 +298,19 @@ async def test_a_domain_rule_refusing_a_form_is_shown_above_it(browser, runtime)
             "SELECT count(*) FROM haven.events WHERE stream_id = $1", uuid.UUID(case_id)
         )
         assert events == 1
+
+
+async def test_the_session_store_names_no_cookie_and_holds_no_case_content(browser, data_dir):
+    async with browser() as user:
+        await user.sign_in()
+        cookie = user.client.cookies["haven_console"]
+        case_id = await user.open_case(NAME)
+        await user.client.get(f"/console/cases/{case_id}")
+        store = data_dir / "console-sessions"
+        assert store.stat().st_mode & 0o777 == 0o700
+        files = [path for path in store.rglob("*") if path.is_file()]
+        assert files
+        for path in files:
+            assert cookie not in path.name
+            content = path.read_bytes()
+            assert cookie.encode() not in content and NAME.encode() not in content
