@@ -64,6 +64,12 @@ def choices(list_name: str) -> list[tuple[str, str]]:
     return sorted(CURRENT.lists[list_name].items(), key=lambda item: item[1])
 
 
+def label(list_name: str, code: str) -> str:
+    """A code's label in the current codebook; the code itself when this version has none
+    (a code of an earlier version, which stored events may still hold)."""
+    return CURRENT.lists.get(list_name, {}).get(code, code)
+
+
 def pointer(field: str) -> str:
     return "/" + field.replace(".", "/")
 

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from services.api.auth import Verifier
 from services.api.problems import INTERNAL_ERROR, problem_type_for
 from services.authorisation import Forbidden, NotFound
+from services.console.forms import label
 from services.console.sessions import CSRF_FIELD, Session, Sessions, csrf_valid
 from services.observability.logging import get_logger
 from services.settings import Settings
@@ -100,7 +101,7 @@ async def posted(
 def page(name: str, session: Session | None, status: int = 200, **context: Any) -> Template:
     return Template(
         template_name=name,
-        context={"session": session, "csrf_field": CSRF_FIELD, **context},
+        context={"session": session, "csrf_field": CSRF_FIELD, "label": label, **context},
         status_code=status,
         media_type="text/html",
     )

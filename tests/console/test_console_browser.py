@@ -127,6 +127,7 @@ def test_a_case_worker_opens_a_case_logs_a_service_and_finds_it_in_the_caseload(
         log_service(driver)
         timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
         assert "case.opened" in timeline and "case.service_delivered" in timeline
+        screenshot(driver, "case")
         for _ in range(CASELOAD_ATTEMPTS):
             click_and_load(driver, driver.find_element(By.LINK_TEXT, "My caseload"))
             links = driver.find_elements(By.CSS_SELECTOR, f"a[href='/console/cases/{case_id}']")
