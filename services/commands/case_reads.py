@@ -95,7 +95,7 @@ async def _recorded_read(
 ) -> CaseRead | None:
     """The read a `decision` allows, once its access record has committed: one INSERT in
     autocommit, so when it returns the record is durable (fail closed). With `at_version`,
-    None when the stream is no longer at that version (nothing was recorded)."""
+    None when the stream has moved past that version (nothing was recorded)."""
     include_immigration = authorise(reader.principal, Action.CASE_READ_IMMIGRATION, facts).allowed
     read = CaseRead(state, include_immigration)
     recorded = await case_access.record(

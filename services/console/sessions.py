@@ -104,7 +104,7 @@ class Sessions:
         return session_id, session
 
     async def touch(self, session_id: str, session: Session) -> Session:
-        """The session, marked as used now (the idle timeout starts again)."""
+        """The session, marked as used at this moment (the idle timeout starts again)."""
         touched = msgspec.structs.replace(session, seen=self._clock())
         await self._save(session_id, touched)
         return touched

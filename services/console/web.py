@@ -75,7 +75,7 @@ class SignedIn(NamedTuple):
 
 
 async def signed_in(request: Request[Any, Any, Any], console: Console) -> SignedIn:
-    """The request's signed-in session, marked as used now; else `SignInRequired`."""
+    """The request's signed-in session, marked as used at this moment; else `SignInRequired`."""
     found = await console.sessions.current(request)
     if found is None or not found[1].signed_in:
         raise SignInRequired()
