@@ -1,10 +1,7 @@
 """Configuration, read once from the environment into a typed, immutable object.
 
 Nothing else in Haven reads environment variables: the settings object is passed down. The
-variables, their meaning and their defaults are in the README (Configuration);
-`HAVEN_TOKEN_MAX_LIFETIME`, the longest token lifetime accepted (default 86400 s), is in
-docs/security.md (Tokens); `HAVEN_CONSOLE_IDLE_MINUTES`, the console's idle timeout (default
-15), in docs/console.md.
+variables, their meaning and their defaults are in the README (Configuration).
 """
 
 from __future__ import annotations
