@@ -17,6 +17,7 @@ from litestar.template.config import TemplateConfig
 from services.api.auth import Verifier
 from services.console.pages import PAGES
 from services.console.sessions import Clock, Sessions, file_store
+from services.console.supervisor import SUPERVISOR_PAGES
 from services.console.web import PREFIX, Console, console_error
 from services.settings import Settings
 
@@ -53,6 +54,7 @@ def console_router(
         path=PREFIX,
         route_handlers=[
             *PAGES,
+            *SUPERVISOR_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies={"console": Provide(provide_console, sync_to_thread=False)},

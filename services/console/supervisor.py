@@ -1,0 +1,108 @@
+"""The supervisor's team page: the team's open cases as counts, ages, flags and worker ids
+only, the workload per worker, referrals waiting by age, and the cases without a logged
+service or contact in N days (`?days=N`).
+
+It is authorised exactly as `GET /v1/caseload` (`Action.CASELOAD_TEAM`) and reads the same
+query (`projections.caseload.team_caseload`), whose answer holds no identifying field: the
+page cannot show survivor data because it is never given any. Every chart is followed by a
+table of the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Template
+
+from projections.caseload import OVERDUE_REFERRAL_DAYS, TeamCase, WorkerSummary, team_caseload
+from projections.queries import ViewNotBuilt
+from services.authorisation import Action, require
+from services.bootstrap import Runtime
+from services.console.charts import bar_chart
+from services.console.web import Console, page, signed_in
+
+DEFAULT_DAYS = 30
+PAGE_SIZE = 200
+MAX_CASES = 10_000  # the page reads at most this many of a team's open cases
+
+
+async def team_cases(
+    runtime: Runtime, organisation_id: str, team_id: str, today: dt.date
+) -> tuple[list[WorkerSummary], list[TeamCase]]:
+    """Every open case of the team (paged through the query, longest without contact
+    first), and the summary per worker."""
+    cases: list[TeamCase] = []
+    after = None
+    while True:
+        found = await team_caseload(
+            runtime.pool, organisation_id, team_id, today, limit=PAGE_SIZE, after=after
+        )
+        cases.extend(found.cases)
+        after = found.next_cursor
+        if after is None or len(cases) >= MAX_CASES:
+            return found.workers, cases
+
+
+def figures(
+    workers: list[WorkerSummary], cases: list[TeamCase], days: int
+) -> dict[str, list[tuple[str, int]]]:
+    """The numbers of the page's charts, each as (label, value) pairs."""
+    waiting = sum(case.referrals_waiting for case in cases)
+    overdue = sum(case.overdue_referrals for case in cases)
+    return {
+        "workload": [(w.worker_id or "unassigned", w.open_cases) for w in workers],
+        "referrals": [
+            (f"Waiting up to {OVERDUE_REFERRAL_DAYS} days", waiting - overdue),
+            (f"Overdue (over {OVERDUE_REFERRAL_DAYS} days)", overdue),
+        ],
+        "quiet": [
+            (w.worker_id or "unassigned", sum(
+                1 for c in cases if c.worker_id == w.worker_id and c.days_since_contact >= days
+            ))
+            for w in workers
+        ],
+    }  # fmt: skip
+
+
+@get("/team", name="console-team")
+async def team_page(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    console: NamedDependency[Console],
+    days: Annotated[int, QueryParameter(ge=1, le=3650)] = DEFAULT_DAYS,
+) -> Template:
+    signed = await signed_in(request, console)
+    principal = signed.session.principal()
+    require(principal, Action.CASELOAD_TEAM, None)
+    try:
+        workers, cases = await team_cases(
+            runtime, principal.organisation_id, principal.team_id, dt.datetime.now(dt.UTC).date()
+        )
+    except ViewNotBuilt:
+        return page("team.html", signed.session, built=False, days=days)
+    numbers = figures(workers, cases, days)
+    titles = {
+        "workload": "Open cases per worker",
+        "referrals": "Referrals waiting for an answer, by age",
+        "quiet": f"Cases without a service or contact in {days} days, per worker",
+    }
+    return page(
+        "team.html",
+        signed.session,
+        built=True,
+        days=days,
+        workers=workers,
+        total=len(cases),
+        quiet=[case for case in cases if case.days_since_contact >= days],
+        charts=[
+            (name, titles[name], bar_chart(f"chart-{name}", titles[name], bars), bars)
+            for name, bars in numbers.items()
+        ],
+    )
+
+
+SUPERVISOR_PAGES = [team_page]
