@@ -74,6 +74,7 @@ class AccessRecord(msgspec.Struct, frozen=True):
     basis: str
     grant_id: uuid.UUID | None
     request_id: str | None
+    reason: str | None = None  # an erasure's ground (a code), on its record only
 
 
 class BreakGlassGrant(msgspec.Struct, frozen=True):
@@ -102,6 +103,12 @@ _RECORD_SQL = """
 INSERT INTO haven.access_records
     (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
+
+# An erasure's record, with its ground.
+_RECORD_REASON_SQL = """
+INSERT INTO haven.access_records
+    (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
 
 # The same record, only while the case's stream is at the version the read was decided on
 # (and not shredded): no row back, nothing recorded.
@@ -151,6 +158,7 @@ async def record_access(
     grant_id: uuid.UUID | None = None,
     request_id: str | None = None,
     at_version: int | None = None,
+    reason: str | None = None,
 ) -> bool:
     """Append one access record in the caller's transaction; raises `AccessNotRecorded`.
 
@@ -161,10 +169,14 @@ async def record_access(
 
     `at_version`: record only if the case's stream is at that version and not shredded, in
     the same statement (a read decided on a state known in memory); returns whether it
-    recorded. Without it, always records (True).
+    recorded. Without it, always records (True). `reason`: an erasure's ground, a code
+    (part 'erasure' only; the table checks both).
     """
     args = (tenant_id, case_id, actor_id, role, part, basis, grant_id, request_id)
     try:
+        if reason is not None:
+            await conn.execute(_RECORD_REASON_SQL, *args, reason)
+            return True
         if at_version is None:
             await conn.execute(_RECORD_SQL, *args)
             return True
@@ -307,7 +319,8 @@ async def case_data_key(
 MAX_PAGE = 500
 
 _REVIEW_SQL = """
-SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id, request_id
+SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id,
+       request_id, reason
   FROM haven.access_records
  WHERE tenant_id = $1
    AND ($2::text IS NULL OR actor_id = $2)

@@ -51,6 +51,7 @@ async def record(
     part: str,
     grant: BreakGlassGrant | None = None,
     at_version: int | None = None,
+    reason: str | None = None,
 ) -> bool:
     return await record_access(
         conn,
@@ -63,4 +64,5 @@ async def record(
         grant_id=grant.grant_id if basis is Basis.BREAK_GLASS and grant else None,
         request_id=request_id,
         at_version=at_version,
+        reason=reason,
     )

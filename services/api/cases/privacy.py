@@ -10,6 +10,9 @@
   records the erasure in one transaction -> 204. The case leaves every read model and its
   stored idempotent answers go in the same transaction; from then on it answers every route
   exactly like a missing one (404).
+
+The access log review and the erasure are use cases (`services.commands.case_privacy`),
+shared with the console; these routes turn their answers into responses.
 """
 
 from __future__ import annotations
@@ -22,17 +25,8 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
-from events import idempotency
-from events.access_log import (
-    access_log,
-    case_data_key,
-    fail_closed,
-    grant_break_glass,
-    grant_reasons,
-)
+from events.access_log import case_data_key, grant_break_glass
 from events.store import utc_now
-from projections.catalog import PROJECTION_TYPES
-from projections.rebuild import forget_case
 from services.api.cases import access
 from services.api.cases.http import body_faults, team_access
 from services.api.cases.openapi import TAGS
@@ -48,6 +42,7 @@ from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, CaseFacts, require
 from services.bootstrap import Runtime
+from services.commands import case_privacy, case_reads
 from services.commands.case_reader import load_for
 from services.commands.refusals import InvalidRequest
 from services.identity import Principal
@@ -125,26 +120,7 @@ async def case_access_log(
     runtime: NamedDependency[Runtime],
     case_id: FromPath[uuid.UUID],
 ) -> Response[AccessLogView]:
-    principal = request.user
-    state = await load_for(runtime, principal.organisation_id, case_id)
-    decision = require(
-        principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state), team_access=team_access(request)
-    )
-    tenant = principal.organisation_id
-    async with fail_closed(runtime.store.transaction(), case_id) as conn:
-        # Recorded first, in the same transaction: the review itself is the newest record.
-        await access.record(
-            conn,
-            access.request_id(request),
-            principal,
-            case_id,
-            Action.CASE_ACCESS_LOG,
-            decision.basis,
-            "access-log",
-        )
-        records = await access_log(conn, tenant, case_id)
-        key = await case_data_key(conn, runtime.keyring, tenant, case_id)
-        reasons = await grant_reasons(conn, tenant, case_id, key)
+    review = await case_privacy.review_access(runtime, _reader(request), case_id)
     return Response(
         AccessLogView(
             case_id=str(case_id),
@@ -158,7 +134,7 @@ async def case_access_log(
                     grant_id=r.grant_id,
                     request_id=r.request_id,
                 )
-                for r in records
+                for r in review.records
             ],
             grants=[
                 GrantView(
@@ -168,7 +144,7 @@ async def case_access_log(
                     expires_at=g.grant.expires_at,
                     reason=g.reason,
                 )
-                for g in reasons
+                for g in review.grants
             ],
         )
     )
@@ -191,27 +167,11 @@ async def erase_case(
     runtime: NamedDependency[Runtime],
     case_id: FromPath[uuid.UUID],
 ) -> None:
-    principal = request.user
-    state = await load_for(runtime, principal.organisation_id, case_id)
-    decision = require(
-        principal, Action.CASE_ERASE, CaseFacts.of(state), team_access=team_access(request)
-    )
-    tenant = principal.organisation_id
-    async with fail_closed(runtime.store.transaction(), case_id) as conn:  # erase and record
-        await runtime.store.shred(tenant, case_id, connection=conn)
-        await forget_case(conn, PROJECTION_TYPES, tenant, case_id)
-        await idempotency.forget_case(conn, tenant, case_id)
-        await access.record(
-            conn,
-            access.request_id(request),
-            principal,
-            case_id,
-            Action.CASE_ERASE,
-            decision.basis,
-            "erasure",
-        )
-    if runtime.recent is not None:  # committed: no plaintext of the case stays in memory here
-        runtime.recent.forget((tenant, str(case_id)))
+    await case_privacy.erase(runtime, _reader(request), case_id)
+
+
+def _reader(request: Request[Principal, Any, Any]) -> case_reads.Reader:
+    return case_reads.Reader(request.user, access.request_id(request), team_access(request))
 
 
 PRIVACY_ROUTES = [break_glass, case_access_log, erase_case]

@@ -1,0 +1,109 @@
+"""The privacy officer's use cases on one case, for every edge that offers them (the API, the
+console): the review of its access log with the break-the-glass grants' reasons, and its
+erasure.
+
+* `review_access`: authorised as `Action.CASE_ACCESS_LOG`; the review is recorded first, in
+  the same transaction that then reads the access records (newest first) and opens the grants'
+  reasons, so nothing is returned unless that transaction commits (fail closed).
+* `erase`: authorised as `Action.CASE_ERASE`; crypto-shreds the case's data key, removes the
+  case from every read model and its stored idempotent answers, and records the erasure, in
+  one transaction. From then on the case answers every route exactly like a missing one.
+  An erasure may name its ground: a code of `ERASURE_GROUNDS`, kept on the erasure's access
+  record. Never free text: that record outlives the case's key, so it must say nothing about
+  the survivor.
+
+A case of another organisation is "no such case" (`NotFound`, like a random id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NamedTuple
+
+from events import idempotency
+from events.access_log import (
+    AccessRecord,
+    GrantReason,
+    access_log,
+    case_data_key,
+    fail_closed,
+    grant_reasons,
+)
+from projections.catalog import PROJECTION_TYPES
+from projections.rebuild import forget_case
+from services.authorisation import Action, CaseFacts, require
+from services.bootstrap import Runtime
+from services.commands import case_access
+from services.commands.case_reader import load_for
+from services.commands.case_reads import Reader
+
+# The grounds an erasure may name (codes; the labels are for the forms that offer them).
+ERASURE_GROUNDS: dict[str, str] = {
+    "survivor-request": "The survivor asked for their data to be erased",
+    "retention-ended": "The retention period has ended",
+    "consent-withdrawn": "Consent was withdrawn and no other basis applies",
+    "entered-in-error": "The case was entered in error",
+    "legal-obligation": "A legal obligation requires the erasure",
+}
+
+
+class AccessReview(NamedTuple):
+    """A case's access records (newest first, the review's own record first of all) and its
+    break-the-glass grants with their reasons opened."""
+
+    records: list[AccessRecord]
+    grants: list[GrantReason]
+
+
+async def review_access(runtime: Runtime, reader: Reader, case_id: uuid.UUID) -> AccessReview:
+    principal = reader.principal
+    state = await load_for(runtime, principal.organisation_id, case_id)
+    decision = require(
+        principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state), team_access=reader.team_access
+    )
+    tenant = principal.organisation_id
+    async with fail_closed(runtime.store.transaction(), case_id) as conn:
+        # Recorded first, in the same transaction: the review itself is the newest record.
+        await case_access.record(
+            conn,
+            reader.request_id,
+            principal,
+            case_id,
+            Action.CASE_ACCESS_LOG,
+            decision.basis,
+            "access-log",
+        )
+        records = await access_log(conn, tenant, case_id)
+        key = await case_data_key(conn, runtime.keyring, tenant, case_id)
+        reasons = await grant_reasons(conn, tenant, case_id, key)
+    return AccessReview(records, reasons)
+
+
+async def erase(
+    runtime: Runtime, reader: Reader, case_id: uuid.UUID, ground: str | None = None
+) -> None:
+    """Erase the case (see the module's docstring); ValueError for a ground not listed."""
+    if ground is not None and ground not in ERASURE_GROUNDS:
+        raise ValueError("not an erasure ground")
+    principal = reader.principal
+    state = await load_for(runtime, principal.organisation_id, case_id)
+    decision = require(
+        principal, Action.CASE_ERASE, CaseFacts.of(state), team_access=reader.team_access
+    )
+    tenant = principal.organisation_id
+    async with fail_closed(runtime.store.transaction(), case_id) as conn:  # erase and record
+        await runtime.store.shred(tenant, case_id, connection=conn)
+        await forget_case(conn, PROJECTION_TYPES, tenant, case_id)
+        await idempotency.forget_case(conn, tenant, case_id)
+        await case_access.record(
+            conn,
+            reader.request_id,
+            principal,
+            case_id,
+            Action.CASE_ERASE,
+            decision.basis,
+            "erasure",
+            reason=ground,
+        )
+    if runtime.recent is not None:  # committed: no plaintext of the case stays in memory here
+        runtime.recent.forget((tenant, str(case_id)))
