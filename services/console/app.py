@@ -16,6 +16,7 @@ from litestar.template.config import TemplateConfig
 
 from services.api.auth import Verifier
 from services.console.pages import PAGES
+from services.console.privacy import PRIVACY_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.supervisor import SUPERVISOR_PAGES
 from services.console.web import PREFIX, Console, console_error
@@ -55,6 +56,7 @@ def console_router(
         route_handlers=[
             *PAGES,
             *SUPERVISOR_PAGES,
+            *PRIVACY_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies={"console": Provide(provide_console, sync_to_thread=False)},

@@ -45,12 +45,15 @@ _CONFLICTS = (ConcurrencyConflict, ConcurrentChange, PreconditionFailed)
 
 
 def sign_in_accounts() -> list[tuple[str, str, str, str | None]]:
-    """(organisation, role, user, team) of the demo people one may sign in as."""
+    """(organisation, role, user, team) of the demo people one may sign in as: the case
+    workers and supervisors, then the privacy officers (listed last, so the others keep
+    their places)."""
     return [
         (org, role, user, team)
+        for roles in (("caseworker", "supervisor"), ("privacy_officer",))
         for org in DEFAULT_ORGANISATIONS[:2]
         for role, user, team in demo_accounts(org)
-        if role in ("caseworker", "supervisor")
+        if role in roles
     ]
 
 
