@@ -15,6 +15,7 @@ from litestar.stores.base import Store
 from litestar.template.config import TemplateConfig
 
 from services.api.auth import Verifier
+from services.console.case_form_pages import CASE_FORM_PAGES
 from services.console.pages import PAGES
 from services.console.privacy import PRIVACY_PAGES
 from services.console.sessions import Clock, Sessions, file_store
@@ -55,6 +56,7 @@ def console_router(
         path=PREFIX,
         route_handlers=[
             *PAGES,
+            *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,
             *PRIVACY_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),

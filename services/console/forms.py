@@ -102,9 +102,14 @@ def parsed(
     try:
         body = msgspec.convert({**members, **extra}, body_type)
     except msgspec.ValidationError as error:
-        return None, {_pointer_of(str(error)): _message_of(str(error))}
+        return None, dict([conversion_fault(error)])
     faults = {where: f"This {rule}." for where, rule in text_faults(body)}
     return (None, faults) if faults else (body, {})
+
+
+def conversion_fault(error: msgspec.ValidationError) -> tuple[str, str]:
+    """(pointer, message) of what a converted body breaks."""
+    return _pointer_of(str(error)), _message_of(str(error))
 
 
 def _pointer_of(message: str) -> str:

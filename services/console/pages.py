@@ -34,7 +34,9 @@ from services.commands import case_commands, case_reads
 from services.commands.case_commands import CaseCommandRequest
 from services.commands.ports import Actor
 from services.commands.refusals import ConcurrentChange, PreconditionFailed
-from services.console import forms
+from services.console import case_forms, forms
+from services.console.changes import conflict_page
+from services.console.event_names import event_name
 from services.console.sessions import CSRF_FIELD, clear_cookie, csrf_valid, set_cookie
 from services.console.web import PREFIX, Console, CsrfRefused, SignedIn, page, posted, signed_in
 from services.demo.organisations import DEFAULT_ORGANISATIONS, demo_accounts
@@ -155,12 +157,13 @@ async def _case_page(
     reader = _reader(request, signed.session.principal(), console)
     read = await case_reads.read_case(runtime, reader, case_id)
     _, recorded = await case_reads.read_history(runtime, reader, case_id)
-    timeline = [(r.version, r.recorded_at, r.event_type) for r in recorded]
+    timeline = [(r.version, r.recorded_at, event_name(r.event_type)) for r in recorded]
+    case = case_view(read.state, include_immigration=read.include_immigration)
     return page(
         "case.html",
         signed.session,
         status,
-        case=case_view(read.state, include_immigration=read.include_immigration),
+        case=case,
         timeline=timeline,
         failed=failed,
         errors=errors or {},
@@ -174,6 +177,7 @@ async def _case_page(
         },
         service_categories=forms.choices("service_category"),
         purposes=forms.choices("consent_purpose"),
+        **case_forms.page_context(case),
     )
 
 
@@ -225,7 +229,7 @@ async def _command(
             ),
         )
     except _CONFLICTS:
-        return page("conflict.html", signed.session, 409, case_id=case_id)
+        return await conflict_page(request, runtime, console, signed, case_id, version)
     except DomainError as refused:  # its message names the rule, never the case's data
         return await _case_page(
             request, runtime, console, signed, case_id,

@@ -126,7 +126,7 @@ def test_a_case_worker_opens_a_case_logs_a_service_and_finds_it_in_the_caseload(
         case_id = open_case(driver, "Synthetic Browser Client")
         log_service(driver)
         timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
-        assert "case.opened" in timeline and "case.service_delivered" in timeline
+        assert "Case opened" in timeline and "Service delivered" in timeline
         screenshot(driver, "case")
         for _ in range(CASELOAD_ATTEMPTS):
             click_and_load(driver, driver.find_element(By.LINK_TEXT, "My caseload"))
@@ -150,9 +150,10 @@ def test_a_second_browser_editing_the_same_case_gets_the_conflict_page(console_u
         log_service(first)  # the case moves on under the second browser's page
         log_service(second)
         assert second.find_element(By.TAG_NAME, "h1").text == "Someone changed this case"
+        assert "Service delivered" in second.find_element(By.CSS_SELECTOR, "ol.changes").text
         screenshot(second, "conflict")
         click_and_load(second, second.find_element(By.LINK_TEXT, "Reload the case"))
-        assert "case.service_delivered" in second.find_element(By.CSS_SELECTOR, "ol.timeline").text
+        assert "Service delivered" in second.find_element(By.CSS_SELECTOR, "ol.timeline").text
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused(console_url: str) -> None:

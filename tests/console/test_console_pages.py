@@ -131,7 +131,7 @@ async def test_intake_through_the_form_opens_a_case_and_its_page_records_the_acc
         case_id = await user.open_case(NAME)
         page = await user.client.get(f"/console/cases/{case_id}")
         assert page.status_code == 200
-        assert NAME in page.text and "case.opened" in page.text
+        assert NAME in page.text and "</span> Case opened</li>" in page.text
         assert await access_parts(runtime, case_id) == [
             ("worker-harbor-intake-1", "full"),
             ("worker-harbor-intake-1", "history"),
@@ -159,7 +159,7 @@ async def test_logging_a_service_goes_through_the_write_path(browser):
         logged = await user.log_service(case_id)
         assert logged.status_code == 303, logged.text
         page = await user.client.get(f"/console/cases/{case_id}")
-        assert "case.service_delivered" in page.text
+        assert "</span> Service delivered</li>" in page.text
 
 
 async def test_proposing_a_referral_goes_through_the_write_path(browser):
@@ -181,7 +181,7 @@ async def test_proposing_a_referral_goes_through_the_write_path(browser):
         )
         assert answer.status_code == 303, answer.text
         page = (await user.client.get(f"/console/cases/{case_id}")).text
-        assert "case.referral_proposed" in page
+        assert "</span> Referral proposed</li>" in page
 
 
 async def test_a_form_of_a_case_changed_since_gets_the_conflict_page(browser, runtime):
@@ -210,7 +210,7 @@ async def test_a_second_submission_of_the_same_form_records_once(browser):
         assert (await user.log_service(case_id, page=page)).status_code == 303
         assert (await user.log_service(case_id, page=page)).status_code == 303
         timeline = (await user.client.get(f"/console/cases/{case_id}")).text
-        assert timeline.count("case.service_delivered") == 1
+        assert timeline.count("</span> Service delivered</li>") == 1
 
 
 async def test_invalid_intake_fields_are_named_next_to_the_field(browser, runtime):

@@ -1,0 +1,95 @@
+"""The submissions of the case page's command forms (`services.console.case_forms`): one
+handler for every row of the table, going through the write path as the API's routes do.
+
+A form that breaks its body's rules, a fault the write path names (`InvalidRequest`) and a
+domain rule's refusal come back on the case page, next to the field or above the form; a
+case changed since the form's version is the conflict page; an action authorisation refuses
+on a case the reader may see is a message, never the case's content.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from domain.case.errors import DomainError
+from domain.text import text_faults
+from events.errors import ConcurrencyConflict
+from services.api import observe
+from services.api.cases.schemas.views import CommandAccepted
+from services.authorisation import Forbidden, NotFound
+from services.bootstrap import Runtime
+from services.commands import case_commands
+from services.commands.case_commands import CaseCommandRequest
+from services.commands.ports import Actor
+from services.commands.refusals import ConcurrentChange, InvalidRequest, PreconditionFailed
+from services.console import case_forms, forms
+from services.console.changes import conflict_page, form_version
+from services.console.pages import _case_page
+from services.console.web import PREFIX, Console, posted
+
+_CONFLICTS = (ConcurrencyConflict, ConcurrentChange, PreconditionFailed)
+NOT_PERMITTED = "this account may not do this on this case (the case's assigned worker may)"
+
+
+@post("/cases/{case_id:uuid}/forms/{name:str}", status_code=303)
+async def case_form(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    console: NamedDependency[Console],
+    case_id: FromPath[uuid.UUID],
+    name: FromPath[str],
+) -> Any:
+    declared = case_forms.FORMS_BY_NAME.get(name)
+    if declared is None:
+        raise NotFound()
+    signed, form = await posted(request, console)
+
+    async def again(errors: dict[str, str] | None = None, message: str | None = None) -> Any:
+        return await _case_page(
+            request, runtime, console, signed, case_id,
+            status=422, errors=errors, values=form, failed=name, message=message,
+        )  # fmt: skip
+
+    body, errors = case_forms.parsed(declared, form)
+    if body is None:
+        return await again(errors)
+    principal = signed.session.principal()
+    named = form.get(declared.named, "") if declared.named else None
+    version = form.get("version", "")
+    try:
+        await case_commands.run_case_command(
+            runtime,
+            CaseCommandRequest(
+                principal=principal,
+                actor=Actor(
+                    principal.user_id, principal.organisation_id, observe.request_id(request.scope)
+                ),
+                case_id=case_id,
+                action=declared.action,
+                command=declared.command_of(body, named),
+                expected_version=form_version(version),
+                # the path's id is part of what the form asks, as in the API's path
+                idempotency=forms.form_idempotency(form, f"{request.url.path}/{named or ''}", body),
+                faults=list(text_faults(body)),
+                team_access=console.settings.team_access_for(principal.organisation_id),
+                answer=lambda v: CommandAccepted(case_id=str(case_id), version=v),
+            ),
+        )
+    except _CONFLICTS:
+        return await conflict_page(request, runtime, console, signed, case_id, version)
+    except InvalidRequest as refused:
+        return await again(errors=case_forms.field_errors(declared, refused.faults))
+    except Forbidden:  # the page below reads the case first: no one learns it exists
+        return await again(message=NOT_PERMITTED)
+    except DomainError as refused:  # its message names the rule, never the case's data
+        return await again(message=str(refused))
+    return Redirect(f"{PREFIX}/cases/{case_id}", status_code=303)
+
+
+CASE_FORM_PAGES = [case_form]
