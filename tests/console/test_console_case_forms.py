@@ -307,3 +307,36 @@ async def test_an_unknown_form_is_not_found(browser):
         assert answer.status_code == 422
         missing = await user.client.post(f"/console/cases/{case_id}/forms/no-such-form", data={})
         assert missing.status_code == 404
+
+
+async def test_an_action_authorisation_refuses_is_a_message_on_a_case_one_may_read(
+    runtime, verifier, settings, issuer
+):
+    import msgspec
+
+    from services.api.app import create_app
+    from services.demo.organisations import demo_accounts
+    from tests.api.conftest import api_client
+
+    team_settings = msgspec.structs.replace(settings, team_access=frozenset({"org-harbor"}))
+    app = create_app(runtime=runtime, verifier=verifier, settings=team_settings)
+    async with api_client(app, lifespan=False) as client:
+        user = ConsoleUser(client)
+        case_id = await signed_in_case(user)
+        _, supervisor, team = demo_accounts("org-harbor")[1]
+        token = issuer.mint(supervisor, "org-harbor", ["supervisor"], team=team)
+        moved = await client.post(
+            f"/v1/cases/{case_id}/assignment",
+            json={"worker_id": "worker-example-2", "assigned_on": "2026-01-06"},
+            headers={"Authorization": f"Bearer {token}", "If-Match": '"1"'},
+        )
+        assert moved.status_code == 200, moved.text
+        page = await case_page(user, case_id)  # a member of the case's team reads it
+        answer = await submit(
+            user, case_id, "immigration", page,
+            milestone_id=re.search(r'<option value="([^"]+)">A new milestone', page).group(1),
+            kind="continued_presence", step="requested", on="2026-01-14",
+        )  # fmt: skip
+        assert refused(answer, "this account may not do this on this case")
+        assert NAME in answer.text  # the case page of a reader who may see it
+        assert await events_of(runtime, case_id) == 2
