@@ -97,6 +97,7 @@ async def team_page(
         days=days,
         workers=workers,
         total=len(cases),
+        partial=len(cases) >= MAX_CASES,
         quiet=[case for case in cases if case.days_since_contact >= days],
         charts=[
             (name, titles[name], bar_chart(f"chart-{name}", titles[name], bars), bars)

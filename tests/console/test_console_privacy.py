@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from services.commands import case_privacy
 from services.console import privacy
 from services.demo.organisations import demo_accounts
 from tests.console.support import csrf_token, hidden_fields
@@ -174,3 +177,8 @@ async def test_an_erasure_needs_its_confirmation_then_the_case_is_gone_everywher
         page = await worker.client.get(f"/console/cases/{case_id}")
         assert page.status_code == 404 and NAME not in page.text
     assert (await access_parts(runtime, case_id))[-1] == (PRIVACY, "erasure", "survivor-request")
+
+
+async def test_the_erasure_use_case_refuses_a_ground_it_does_not_list():
+    with pytest.raises(ValueError):  # before it reads or writes anything
+        await case_privacy.erase(None, None, uuid.uuid4(), "because I said so")
