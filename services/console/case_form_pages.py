@@ -3,8 +3,8 @@ handler for every row of the table, going through the write path as the API's ro
 
 A form that breaks its body's rules, a fault the write path names (`InvalidRequest`) and a
 domain rule's refusal come back on the case page, next to the field or above the form; a
-case changed since the form's version is the conflict page; an action authorisation refuses
-on a case the reader may see is a message, never the case's content.
+case changed since the form's version is the conflict page; authorisation's refusal of the
+action, on a case the reader may see, is a message in the form too.
 """
 
 from __future__ import annotations
@@ -50,10 +50,11 @@ async def case_form(
         raise NotFound()
     signed, form = await posted(request, console)
 
-    async def again(errors: dict[str, str] | None = None, message: str | None = None) -> Any:
+    async def again(errors: dict[str, str]) -> Any:
+        """The case page again, this form filled in as sent and its faults shown in it."""
         return await _case_page(
             request, runtime, console, signed, case_id,
-            status=422, errors=errors, values=form, failed=name, message=message,
+            status=422, errors=errors, values=form, failed=name,
         )  # fmt: skip
 
     body, errors = case_forms.parsed(declared, form)
@@ -84,11 +85,11 @@ async def case_form(
     except _CONFLICTS:
         return await conflict_page(request, runtime, console, signed, case_id, version)
     except InvalidRequest as refused:
-        return await again(errors=case_forms.field_errors(declared, refused.faults))
+        return await again(case_forms.field_errors(declared, refused.faults))
     except Forbidden:  # the page below reads the case first: no one learns it exists
-        return await again(message=NOT_PERMITTED)
+        return await again({"": f"Not recorded: {NOT_PERMITTED}"})
     except DomainError as refused:  # its message names the rule, never the case's data
-        return await again(message=str(refused))
+        return await again({"": f"Not recorded: {refused}"})
     return Redirect(f"{PREFIX}/cases/{case_id}", status_code=303)
 
 

@@ -22,15 +22,25 @@ async def submit(user: ConsoleUser, case_id: str, name: str, page: str | None = 
     """Fill in the case page's form `name` (`page`: the page as rendered earlier)."""
     page = page if page is not None else await case_page(user, case_id)
     action = f"/console/cases/{case_id}/forms/{name}"
-    return await user.client.post(action, data={**hidden_fields(page, action), **fields})
+    hidden = hidden_fields(page, f"{action}#form-{name}")  # the answer opens at the form
+    return await user.client.post(action, data={**hidden, **fields})
 
 
 def refused(answer, text: str) -> bool:
-    return answer.status_code == 422 and f'role="alert">Not recorded: {text}' in answer.text
+    """A 422 with the refusal's message in the refused form's section, once."""
+    if answer.status_code != 422 or answer.text.count('role="alert">Not recorded: ') != 1:
+        return False
+    return f'role="alert">Not recorded: {text}' in answer.text.split('class="case-form"', 1)[1]
 
 
 def field_error(answer, field_id: str) -> bool:
-    return answer.status_code == 422 and f'id="{field_id}-error" role="alert">' in answer.text
+    """A 422 naming the fault next to the field, and saying so above the form."""
+    summary = 'role="alert">Not recorded: correct the fields marked below.'
+    return (
+        answer.status_code == 422
+        and f'id="{field_id}-error" role="alert">' in answer.text
+        and summary in answer.text
+    )
 
 
 def timeline(page: str) -> list[str]:
@@ -69,7 +79,7 @@ async def test_every_form_on_the_case_page_carries_the_token_version_and_labels(
         found = FORM.findall(page)
         actions = {action for action, _ in found}
         for form in CASE_FORMS:
-            assert f"/console/cases/{case_id}/forms/{form.name}" in actions, form.name
+            assert f"/console/cases/{case_id}/forms/{form.name}#form-{form.name}" in actions
         for action, body in found:
             assert 'name="csrf_token" value="' in body, action
             if action.startswith(f"/console/cases/{case_id}"):
