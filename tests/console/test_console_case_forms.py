@@ -54,6 +54,13 @@ async def events_of(runtime, case_id: str) -> int:
     )
 
 
+async def history_records(runtime, case_id: str) -> int:
+    return await runtime.pool.fetchval(
+        "SELECT count(*) FROM haven.access_records WHERE case_id = $1 AND part = 'history'",
+        uuid.UUID(case_id),
+    )
+
+
 CONSENT = {
     "recipient_organisation": "org-example-partner",
     "purpose": "case_transfer",
@@ -294,10 +301,12 @@ async def test_the_conflict_page_lists_what_changed_since_the_form(browser, runt
             set_on="2026-01-12",
         )  # fmt: skip
         assert goal.status_code == 303
+        history_reads = await history_records(runtime, case_id)
         answer = await submit(
             second, case_id, "statistics-consent", stale, agrees="no", recorded_on="2026-01-14"
         )
         assert answer.status_code == 409
+        assert await history_records(runtime, case_id) == history_reads + 1  # the read recorded
         assert "Someone changed this case" in answer.text
         listed = answer.text[answer.text.index('<ol class="timeline changes">') :]
         assert re.findall(r"</span> ([^<]+)</li>", listed) == ["Service delivered", "Goal set"]
