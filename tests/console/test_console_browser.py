@@ -83,6 +83,9 @@ def click_and_load(driver: WebDriver, element: WebElement) -> None:
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
     WebDriverWait(driver, 10).until(staleness_of(page))
+    WebDriverWait(driver, 10).until(  # the new document whole, not a part still arriving
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
 
 
 def screenshot(driver: WebDriver, name: str) -> None:
