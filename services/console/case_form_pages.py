@@ -18,22 +18,15 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from domain.case.errors import DomainError
-from domain.text import text_faults
-from events.errors import ConcurrencyConflict
-from services.api import observe
-from services.api.cases.schemas.views import CommandAccepted
 from services.authorisation import Forbidden, NotFound
 from services.bootstrap import Runtime
-from services.commands import case_commands
-from services.commands.case_commands import CaseCommandRequest
-from services.commands.ports import Actor
-from services.commands.refusals import ConcurrentChange, InvalidRequest, PreconditionFailed
-from services.console import case_forms, forms
-from services.console.changes import conflict_page, form_version
-from services.console.pages import _case_page
+from services.commands.refusals import InvalidRequest
+from services.console import case_forms
+from services.console.changes import conflict_page
+from services.console.pages import case_page_again
+from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, posted
 
-_CONFLICTS = (ConcurrencyConflict, ConcurrentChange, PreconditionFailed)
 NOT_PERMITTED = "this account may not do this on this case (the case's assigned worker may)"
 
 
@@ -52,7 +45,7 @@ async def case_form(
 
     async def again(errors: dict[str, str]) -> Any:
         """The case page again, this form filled in as sent and its faults shown in it."""
-        return await _case_page(
+        return await case_page_again(
             request, runtime, console, signed, case_id,
             status=422, errors=errors, values=form, failed=name,
         )  # fmt: skip
@@ -60,30 +53,18 @@ async def case_form(
     body, errors = case_forms.parsed(declared, form)
     if body is None:
         return await again(errors)
-    principal = signed.session.principal()
     named = form.get(declared.named, "") if declared.named else None
-    version = form.get("version", "")
     try:
-        await case_commands.run_case_command(
-            runtime,
-            CaseCommandRequest(
-                principal=principal,
-                actor=Actor(
-                    principal.user_id, principal.organisation_id, observe.request_id(request.scope)
-                ),
-                case_id=case_id,
-                action=declared.action,
-                command=declared.command_of(body, named),
-                expected_version=form_version(version),
-                # the path's id is part of what the form asks, as in the API's path
-                idempotency=forms.form_idempotency(form, f"{request.url.path}/{named or ''}", body),
-                faults=list(text_faults(body)),
-                team_access=console.settings.team_access_for(principal.organisation_id),
-                answer=lambda v: CommandAccepted(case_id=str(case_id), version=v),
-            ),
+        await submit(
+            request, runtime, console, signed, case_id, declared.action,
+            declared.command_of(body, named), body, form,
+            # the path's id is part of what the form asks, as in the API's path
+            f"{request.url.path}/{named or ''}",
+        )  # fmt: skip
+    except CONFLICTS:
+        return await conflict_page(
+            request, runtime, console, signed, case_id, form.get("version", "")
         )
-    except _CONFLICTS:
-        return await conflict_page(request, runtime, console, signed, case_id, version)
     except InvalidRequest as refused:
         return await again(case_forms.field_errors(declared, refused.faults))
     except Forbidden:  # the page below reads the case first: no one learns it exists

@@ -22,7 +22,6 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from domain.case.errors import DomainError
-from events.errors import ConcurrencyConflict
 from projections.caseload import my_caseload
 from projections.queries import ViewNotBuilt
 from services.api import observe
@@ -31,19 +30,17 @@ from services.api.cases.schemas.views import CommandAccepted, case_view
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.commands import case_commands, case_reads
-from services.commands.case_commands import CaseCommandRequest
 from services.commands.ports import Actor
-from services.commands.refusals import ConcurrentChange, PreconditionFailed
 from services.console import case_forms, forms
 from services.console.changes import conflict_page
 from services.console.event_names import event_name
 from services.console.sessions import CSRF_FIELD, clear_cookie, csrf_valid, set_cookie
+from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, CsrfRefused, SignedIn, page, posted, signed_in
 from services.demo.organisations import DEFAULT_ORGANISATIONS, demo_accounts
 from services.identity import LocalIssuer, Principal
 
 SIGN_IN_TTL = dt.timedelta(minutes=1)  # the token lives only to be verified into a session
-_CONFLICTS = (ConcurrencyConflict, ConcurrentChange, PreconditionFailed)
 
 
 def sign_in_accounts() -> list[tuple[str, str, str, str | None]]:
@@ -140,7 +137,7 @@ def _reader(
     )
 
 
-async def _case_page(
+async def case_page_again(
     request: Request[Any, Any, Any],
     runtime: Runtime,
     console: Console,
@@ -189,7 +186,7 @@ async def case_page(
     case_id: FromPath[uuid.UUID],
 ) -> Template:
     signed = await signed_in(request, console)
-    return await _case_page(request, runtime, console, signed, case_id)
+    return await case_page_again(request, runtime, console, signed, case_id)
 
 
 async def _command(
@@ -203,35 +200,23 @@ async def _command(
     id_member: str,
 ) -> Any:
     signed, form = await posted(request, console)
-    principal = signed.session.principal()
     body, errors = forms.parsed(body_type, form, fields, **{id_member: form.get(id_member, "")})
     if body is None:
-        return await _case_page(
+        return await case_page_again(
             request, runtime, console, signed, case_id,
             status=422, errors=errors, values=form, failed=form_name,
         )  # fmt: skip
-    version = form.get("version", "")
     try:
-        await case_commands.run_case_command(
-            runtime,
-            CaseCommandRequest(
-                principal=principal,
-                actor=Actor(
-                    principal.user_id, principal.organisation_id, observe.request_id(request.scope)
-                ),
-                case_id=case_id,
-                action=Action.CASE_COMMAND,
-                command=body.command(),
-                expected_version=int(version) if version.isdigit() and len(version) < 19 else 0,
-                idempotency=forms.form_idempotency(form, request.url.path, body),
-                team_access=console.settings.team_access_for(principal.organisation_id),
-                answer=lambda v: CommandAccepted(case_id=str(case_id), version=v),
-            ),
+        await submit(
+            request, runtime, console, signed, case_id, Action.CASE_COMMAND, body.command(),
+            body, form, request.url.path,
+        )  # fmt: skip
+    except CONFLICTS:
+        return await conflict_page(
+            request, runtime, console, signed, case_id, form.get("version", "")
         )
-    except _CONFLICTS:
-        return await conflict_page(request, runtime, console, signed, case_id, version)
     except DomainError as refused:  # its message names the rule, never the case's data
-        return await _case_page(
+        return await case_page_again(
             request, runtime, console, signed, case_id,
             status=422, values=form, failed=form_name, message=str(refused),
         )  # fmt: skip
