@@ -15,8 +15,11 @@ from litestar.stores.base import Store
 from litestar.template.config import TemplateConfig
 
 from services.api.auth import Verifier
+from services.console import i18n
 from services.console.case_form_pages import CASE_FORM_PAGES
+from services.console.language import LANGUAGE_PAGES
 from services.console.pages import PAGES
+from services.console.preferences import Preferences, preferences_store
 from services.console.privacy import PRIVACY_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.supervisor import SUPERVISOR_PAGES
@@ -31,6 +34,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
+    i18n.install(environment)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -39,12 +43,14 @@ def console_router(
     verifier: Verifier,
     settings: Settings,
     store: Store | None = None,
+    preferences: Store | None = None,
     clock: Clock = time.time,
 ) -> Router:
     console = Console(
         sessions=Sessions(
             store or file_store(settings.data_dir), settings.console_idle_minutes * 60, clock
         ),
+        preferences=Preferences(preferences or preferences_store(settings.data_dir)),
         verifier=verifier,
         settings=settings,
     )
@@ -59,6 +65,7 @@ def console_router(
             *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,
             *PRIVACY_PAGES,
+            *LANGUAGE_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies={"console": Provide(provide_console, sync_to_thread=False)},

@@ -31,7 +31,7 @@ from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.commands import case_commands, case_reads
 from services.commands.ports import Actor
-from services.console import case_forms, forms
+from services.console import case_forms, forms, i18n
 from services.console.changes import conflict_page
 from services.console.event_names import event_name
 from services.console.sessions import CSRF_FIELD, clear_cookie, csrf_valid, set_cookie
@@ -83,7 +83,13 @@ async def caseload(
 async def sign_in_form(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Any:
     if not console.signs_in:
         return page("sign_in.html", None, accounts=[], offered=False)
-    session_id, session = await console.sessions.start(None)
+    found = await console.sessions.current(request)
+    language = (
+        found[1].language
+        if found is not None
+        else i18n.from_accept_language(request.headers.get("accept-language"))
+    )
+    session_id, session = await console.sessions.start(None, language)
     response = page("sign_in.html", session, accounts=sign_in_accounts(), offered=True)
     set_cookie(request, response, session_id)
     return response
@@ -112,7 +118,8 @@ async def sign_in(request: Request[Any, Any, Any], console: NamedDependency[Cons
     principal = await console.verifier.verify(issuer.mint(user, org, [role], team, ttl=SIGN_IN_TTL))
     await console.sessions.end(found[0])
     await console.sessions.forget_expired()
-    session_id, _ = await console.sessions.start(principal)
+    language = await console.preferences.language(principal) or found[1].language
+    session_id, _ = await console.sessions.start(principal, language)
     response = Redirect(f"{PREFIX}/", status_code=303)
     set_cookie(request, response, session_id)
     return response

@@ -46,6 +46,7 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     organisation_id: str = ""
     roles: tuple[str, ...] = ()
     team_id: str = ""
+    language: str = "en"  # services.console.i18n.LANGUAGES
 
     @property
     def signed_in(self) -> bool:
@@ -105,17 +106,15 @@ class Sessions:
 
     async def touch(self, session_id: str, session: Session) -> Session:
         """The session, marked as used at this moment (the idle timeout starts again)."""
-        touched = msgspec.structs.replace(session, seen=self._clock())
-        await self._save(session_id, touched)
-        return touched
+        return await self.change(session_id, session)
 
-    async def start(self, principal: Principal | None) -> tuple[str, Session]:
-        """A new session (a new id and CSRF token): anonymous for the sign-in form, or
-        signed in as `principal`."""
+    async def start(self, principal: Principal | None, language: str = "en") -> tuple[str, Session]:
+        """A new session (a new id and CSRF token) in `language`: anonymous for the sign-in
+        form, or signed in as `principal`."""
         now = self._clock()
-        fields = {}
+        fields: dict[str, object] = {"language": language}
         if principal is not None:
-            fields = {
+            fields |= {
                 "user_id": principal.user_id,
                 "organisation_id": principal.organisation_id,
                 "roles": tuple(sorted(principal.roles)),
@@ -125,6 +124,11 @@ class Sessions:
         session_id = secrets.token_urlsafe(32)
         await self._save(session_id, session)
         return session_id, session
+
+    async def change(self, session_id: str, session: Session, **fields: object) -> Session:
+        changed = msgspec.structs.replace(session, seen=self._clock(), **fields)
+        await self._save(session_id, changed)
+        return changed
 
     async def end(self, session_id: str) -> None:
         await self._store.delete(_key(session_id))

@@ -13,6 +13,8 @@ from services.api.auth import Verifier
 from services.api.problems import INTERNAL_ERROR, problem_type_for
 from services.authorisation import Forbidden, NotFound
 from services.console.forms import label
+from services.console.i18n import DEFAULT, LANGUAGES
+from services.console.preferences import Preferences
 from services.console.sessions import CSRF_FIELD, Session, Sessions, csrf_valid
 from services.observability.logging import get_logger
 from services.settings import Settings
@@ -52,6 +54,7 @@ def with_security_headers(send: Send) -> Send:
 
 class Console(NamedTuple):
     sessions: Sessions
+    preferences: Preferences
     verifier: Verifier
     settings: Settings
 
@@ -101,7 +104,14 @@ async def posted(
 def page(name: str, session: Session | None, status: int = 200, **context: Any) -> Template:
     return Template(
         template_name=name,
-        context={"session": session, "csrf_field": CSRF_FIELD, "label": label, **context},
+        context={
+            "session": session,
+            "language": session.language if session is not None else DEFAULT,
+            "languages": LANGUAGES,
+            "csrf_field": CSRF_FIELD,
+            "label": label,
+            **context,
+        },
         status_code=status,
         media_type="text/html",
     )
