@@ -45,11 +45,11 @@ SIGN_IN_TTL = dt.timedelta(minutes=1)  # the token lives only to be verified int
 
 def sign_in_accounts() -> list[tuple[str, str, str, str | None]]:
     """(organisation, role, user, team) of the demo people one may sign in as: the case
-    workers and supervisors, then the privacy officers (listed last, so the others keep
-    their places)."""
+    workers and supervisors, then the privacy officers, then the reporters (listed after
+    the others, so those keep their places)."""
     return [
         (org, role, user, team)
-        for roles in (("caseworker", "supervisor"), ("privacy_officer",))
+        for roles in (("caseworker", "supervisor"), ("privacy_officer",), ("reporter",))
         for org in DEFAULT_ORGANISATIONS[:2]
         for role, user, team in demo_accounts(org)
         if role in roles

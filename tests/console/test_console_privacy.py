@@ -11,9 +11,8 @@ import pytest
 from services.commands import case_privacy
 from services.console import privacy
 from services.demo.organisations import demo_accounts
-from tests.console.support import csrf_token, hidden_fields
+from tests.console.support import HARBOR_PRIVACY, csrf_token, hidden_fields
 
-HARBOR_PRIVACY = "4"  # the sign-in page lists the privacy officers after the others
 ORG = "org-harbor"
 PEOPLE = {role: (user, team) for role, user, team in demo_accounts(ORG)}
 WORKER, PRIVACY = PEOPLE["caseworker"][0], PEOPLE["privacy_officer"][0]
