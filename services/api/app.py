@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -48,7 +49,7 @@ from services.api.transfer_routes import TRANSFER_ROUTES
 from services.bootstrap import Runtime
 from services.console.app import console_router, template_config
 from services.console.sessions import Clock
-from services.console.web import is_console, with_security_headers
+from services.console.web import console_error, is_console, with_security_headers
 from services.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -118,7 +119,7 @@ def create_app(
         },
         state=State({"settings": settings}),
         middleware=[DefineMiddleware(BearerAuthenticationMiddleware, verifier=verifier)],
-        exception_handlers={Exception: handle_exception},
+        exception_handlers={Exception: _answer_error},
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=_openapi_config(),
         logging_config=None,  # logging is ours: services.observability.logging
@@ -126,6 +127,13 @@ def create_app(
     )
     app.api_metrics = api_metrics
     return app
+
+
+def _answer_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A console address (one no route matched, too) answers a page; the API a problem."""
+    if is_console(request.url.path):
+        return console_error(request, exc)
+    return handle_exception(request, exc)
 
 
 def _openapi_config() -> OpenAPIConfig:

@@ -11,6 +11,7 @@ is a checkbox (`check`) or, when it must be answered, a yes/no select (`yes_no`)
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ from services.api.cases.schemas import requests as rq
 from services.api.cases.schemas.views import CaseView
 from services.authorisation import Action
 from services.console import forms
+from services.console.i18n import N_, translate
 
 Choices = list[tuple[str, str]]
 _MISSING = re.compile(r"^Object missing required field `[a-z_]+`$")
@@ -43,6 +45,10 @@ REFERRAL_STATUSES = _literal(*(s for s in REFERRAL_TRANSITIONS if s != "proposed
 IMMIGRATION_STEPS = _literal(
     *sorted(set().union(*(machine.states for machine in IMMIGRATION_MACHINES.values())))
 )
+YES_NO = [("yes", N_("Yes")), ("no", N_("No"))]
+CONSENT_METHODS = _literal("written", "oral")
+# The choices the console words from codes itself (the catalogue holds their translations).
+LITERAL_CHOICES = (*REFERRAL_STATUSES, *IMMIGRATION_STEPS, *CONSENT_METHODS, *YES_NO)
 OUTCOME_SCORES = [(str(n), f"{n}") for n in range(1, 6)]
 
 
@@ -74,195 +80,215 @@ class CaseForm(NamedTuple):
 
 
 def _today(name: str, label: str) -> Field:
-    return Field(name, label, "date", required=True, default="today", hint="YYYY-MM-DD")
+    return Field(name, label, "date", required=True, default="today", hint=N_("YYYY-MM-DD"))
 
 
 CASE_FORMS = (
     CaseForm(
-        "consent", "Record a release of information", "Record the consent", rq.GrantConsentBody,
+        "consent", N_("Record a release of information"), N_("Record the consent"),
+        rq.GrantConsentBody,
         (
-            Field("recipient_organisation", "Recipient organisation (its id)", required=True),
-            Field("purpose", "Purpose", "select", "consent_purpose", required=True),
-            Field("data_categories", "Data categories released", "checks", "data_category"),
-            _today("signed_on", "Signed on"),
-            _today("starts_on", "Starts on"),
-            Field("expires_on", "Expires on", "date", required=True, hint="YYYY-MM-DD"),
-            Field("signed_by", "Signed by", default="client"),
-            Field("written", "The consent is written", "check"),
-            Field("revocation_explained", "The right to revoke it was explained", "check"),
+            Field("recipient_organisation", N_("Recipient organisation (its id)"), required=True),
+            Field("purpose", N_("Purpose"), "select", "consent_purpose", required=True),
+            Field("data_categories", N_("Data categories released"), "checks", "data_category"),
+            _today("signed_on", N_("Signed on")),
+            _today("starts_on", N_("Starts on")),
+            Field("expires_on", N_("Expires on"), "date", required=True, hint=N_("YYYY-MM-DD")),
+            Field("signed_by", N_("Signed by"), default="client"),
+            Field("written", N_("The consent is written"), "check"),
+            Field("revocation_explained", N_("The right to revoke it was explained"), "check"),
         ),
         fresh=("consent_id", "consent"),
     ),
     CaseForm(
-        "consent-revocation", "Revoke a consent", "Revoke the consent", rq.RevokeConsentBody,
+        "consent-revocation", N_("Revoke a consent"), N_("Revoke the consent"),
+        rq.RevokeConsentBody,
         (
-            Field("consent_id", "Consent", "select", "consents", required=True),
-            _today("revoked_on", "Revoked on"),
-            Field("method", "How", "select", _literal("written", "oral"), required=True),
+            Field("consent_id", N_("Consent"), "select", "consents", required=True),
+            _today("revoked_on", N_("Revoked on")),
+            Field("method", N_("How"), "select", CONSENT_METHODS, required=True),
         ),
         named="consent_id",
     ),
     CaseForm(
-        "referral-status", "Update a referral", "Update the referral", rq.UpdateReferralBody,
+        "referral-status", N_("Update a referral"), N_("Update the referral"),
+        rq.UpdateReferralBody,
         (
-            Field("referral_id", "Referral", "select", "open_referrals", required=True),
-            Field("status", "New status", "select", REFERRAL_STATUSES, required=True),
-            _today("changed_on", "Changed on"),
+            Field("referral_id", N_("Referral"), "select", "open_referrals", required=True),
+            Field("status", N_("New status"), "select", REFERRAL_STATUSES, required=True),
+            _today("changed_on", N_("Changed on")),
             Field(
-                "reason", "Reason (declined or revoked only)", "select",
+                "reason", N_("Reason (declined or revoked only)"), "select",
                 forms.choices("decline_reason") + forms.choices("revoke_reason"),
             ),
         ),
         named="referral_id",
     ),
     CaseForm(
-        "outcome", "Record an outcome assessment", "Record the assessment",
+        "outcome", N_("Record an outcome assessment"), N_("Record the assessment"),
         rq.AssessOutcomeBody,
         (
-            _today("assessed_on", "Assessed on"),
+            _today("assessed_on", N_("Assessed on")),
             *(
-                Field(f"scores.{code}", f"{text} (1 crisis to 5 thriving)", "select",
-                      OUTCOME_SCORES)
+                Field(f"scores.{code}", text, "select", OUTCOME_SCORES,
+                      hint=N_("1 crisis to 5 thriving"))
                 for code, text in forms.choices("outcome_domain")
             ),
         ),
         fresh=("assessment_id", "outcome"),
     ),
     CaseForm(
-        "immigration", "Record an immigration step (assigned worker only)", "Record the step",
+        "immigration", N_("Record an immigration step (assigned worker only)"),
+        N_("Record the step"),
         rq.ImmigrationStepBody,
         (
-            Field("milestone_id", "Milestone", "select", "milestones", required=True),
-            Field("kind", "Kind", "select", "immigration_kind", required=True),
-            Field("step", "Step", "select", IMMIGRATION_STEPS, required=True),
-            _today("on", "On"),
-            Field("family_relation", "Family relation (derivatives only)", "select",
+            Field("milestone_id", N_("Milestone"), "select", "milestones", required=True),
+            Field("kind", N_("Kind"), "select", "immigration_kind", required=True),
+            Field("step", N_("Step"), "select", IMMIGRATION_STEPS, required=True),
+            _today("on", N_("On")),
+            Field("family_relation", N_("Family relation (derivatives only)"), "select",
                   "family_relation"),
-            Field("receipt_number", "Receipt number"),
-            Field("expires_on", "Expires on (a grant of Continued Presence)", "date"),
+            Field("receipt_number", N_("Receipt number")),
+            Field("expires_on", N_("Expires on (a grant of Continued Presence)"), "date"),
         ),
         action=Action.CASE_IMMIGRATION,
     ),
     CaseForm(
-        "needs", "Record a needs assessment", "Record the needs", rq.AssessNeedsBody,
+        "needs", N_("Record a needs assessment"), N_("Record the needs"), rq.AssessNeedsBody,
         (
-            _today("assessed_on", "Assessed on"),
-            Field("needs", "Needs", "checks", "service_category"),
-            Field("notes", "Notes"),
+            _today("assessed_on", N_("Assessed on")),
+            Field("needs", N_("Needs"), "checks", "service_category"),
+            Field("notes", N_("Notes")),
         ),
         fresh=("assessment_id", "needs"),
     ),
     CaseForm(
-        "goal", "Add a goal", "Add the goal", rq.SetGoalBody,
+        "goal", N_("Add a goal"), N_("Add the goal"), rq.SetGoalBody,
         (
-            Field("category", "Service category", "select", "service_category", required=True),
-            Field("description", "Description", required=True),
-            _today("set_on", "Set on"),
-            Field("target_on", "Target date", "date", hint="YYYY-MM-DD, if any"),
+            Field("category", N_("Service category"), "select", "service_category", required=True),
+            Field("description", N_("Description"), required=True),
+            _today("set_on", N_("Set on")),
+            Field("target_on", N_("Target date"), "date", hint=N_("YYYY-MM-DD, if any")),
         ),
         fresh=("goal_id", "goal"),
     ),
     CaseForm(
-        "goal-status", "Change a goal's status", "Change the status", rq.ChangeGoalStatusBody,
+        "goal-status", N_("Change a goal's status"), N_("Change the status"),
+        rq.ChangeGoalStatusBody,
         (
-            Field("goal_id", "Goal", "select", "open_goals", required=True),
-            Field("status", "New status", "select", "goal_status", required=True),
-            _today("changed_on", "Changed on"),
+            Field("goal_id", N_("Goal"), "select", "open_goals", required=True),
+            Field("status", N_("New status"), "select", "goal_status", required=True),
+            _today("changed_on", N_("Changed on")),
         ),
         named="goal_id",
     ),
     CaseForm(
-        "victim-status", "Determine victim status", "Record the determination",
+        "victim-status", N_("Determine victim status"), N_("Record the determination"),
         rq.VictimStatusBody,
         (
-            Field("status", "Status", "select", "victim_status", required=True),
-            _today("determined_on", "Determined on"),
-            Field("determined_by", "Determined by", required=True),
+            Field("status", N_("Status"), "select", "victim_status", required=True),
+            _today("determined_on", N_("Determined on")),
+            Field("determined_by", N_("Determined by"), required=True),
         ),
     ),
     CaseForm(
-        "statistics-consent", "Statistics consent", "Record the answer",
+        "statistics-consent", N_("Statistics consent"), N_("Record the answer"),
         rq.StatisticsConsentBody,
         (
-            Field("agrees", "The client agrees to be counted in de-identified statistics",
+            Field("agrees", N_("The client agrees to be counted in de-identified statistics"),
                   "yes_no", required=True),
-            _today("recorded_on", "Recorded on"),
+            _today("recorded_on", N_("Recorded on")),
         ),
     ),
     CaseForm(
-        "transfer", "Ask another organisation to take the case over (assigned worker only)",
-        "Ask for the transfer", rq.TransferCaseBody,
+        "transfer", N_("Ask another organisation to take the case over (assigned worker only)"),
+        N_("Ask for the transfer"), rq.TransferCaseBody,
         (
-            Field("recipient_organisation", "Receiving organisation (its id)", required=True),
-            Field("consent_id", "Consent (purpose: case transfer)", "select", "consents",
+            Field("recipient_organisation", N_("Receiving organisation (its id)"), required=True),
+            Field("consent_id", N_("Consent (purpose: case transfer)"), "select", "consents",
                   required=True),
-            _today("requested_on", "Requested on"),
-            Field("receiving_worker_id", "Receiving worker", required=True),
-            Field("receiving_team_id", "Receiving team", required=True),
-            Field("living_situation", "Living situation", "select", "living_situation",
+            _today("requested_on", N_("Requested on")),
+            Field("receiving_worker_id", N_("Receiving worker"), required=True),
+            Field("receiving_team_id", N_("Receiving team"), required=True),
+            Field("living_situation", N_("Living situation"), "select", "living_situation",
                   default="unknown"),
         ),
         action=Action.CASE_TRANSFER,
         command=lambda body, _: body.command(str(uuid.uuid4())),  # the receiving case's id
     ),
     CaseForm(
-        "closure", "Close the case", "Close the case", rq.CloseCaseBody,
+        "closure", N_("Close the case"), N_("Close the case"), rq.CloseCaseBody,
         (
-            _today("closed_on", "Closed on"),
-            Field("reason", "Reason", "select", "closure_reason", required=True),
-            Field("living_situation", "Living situation", "select", "living_situation",
+            _today("closed_on", N_("Closed on")),
+            Field("reason", N_("Reason"), "select", "closure_reason", required=True),
+            Field("living_situation", N_("Living situation"), "select", "living_situation",
                   required=True),
-            Field("obtained_continued_presence", "Obtained Continued Presence", "check"),
-            Field("obtained_t_visa", "Obtained a T visa", "check"),
-            Field("obtained_hhs_letter", "Obtained an HHS letter", "check"),
-            Field("referred_for_case_management", "Referred for case management", "check"),
+            Field("obtained_continued_presence", N_("Obtained Continued Presence"), "check"),
+            Field("obtained_t_visa", N_("Obtained a T visa"), "check"),
+            Field("obtained_hhs_letter", N_("Obtained an HHS letter"), "check"),
+            Field("referred_for_case_management", N_("Referred for case management"), "check"),
         ),
         action=Action.CASE_CLOSE,
     ),
     CaseForm(
-        "reopening", "Reopen the case", "Reopen the case", rq.ReopenCaseBody,
-        (_today("reopened_on", "Reopened on"), Field("reason", "Reason")),
+        "reopening", N_("Reopen the case"), N_("Reopen the case"), rq.ReopenCaseBody,
+        (_today("reopened_on", N_("Reopened on")), Field("reason", N_("Reason"))),
         action=Action.CASE_CLOSE,
     ),
 )  # fmt: skip
 FORMS_BY_NAME = {form.name: form for form in CASE_FORMS}
 
 
-def case_choices(case: CaseView, fresh_milestone: str) -> dict[str, Choices]:
-    """The choices a form takes from the case: what this reader sees of it."""
-    purpose = forms.label
+def case_choices(case: CaseView, fresh_milestone: str, language: str) -> dict[str, Choices]:
+    """The choices a form takes from the case (what this reader sees of it), in `language`."""
+
+    def label(list_name: str, code: str) -> str:
+        return translate(language, forms.label(list_name, code))
+
+    def words(code: str) -> str:
+        return translate(language, _words(code))
+
     milestones = [
-        (m.milestone_id, f"{purpose('immigration_kind', m.kind)}: {_words(m.step)} ({m.on})")
+        (m.milestone_id, f"{label('immigration_kind', m.kind)}: {words(m.step)} ({m.on})")
         for m in case.immigration or ()
     ]
     return {
         "consents": [
-            (c.consent_id, f"{c.recipient_organisation}, "
-             f"{purpose('consent_purpose', c.purpose)}, until {c.expires_on}")
+            (c.consent_id, translate(
+                language, N_("%(recipient)s, %(purpose)s, until %(expires)s"),
+                recipient=c.recipient_organisation,
+                purpose=label("consent_purpose", c.purpose), expires=c.expires_on,
+            ))
             for c in case.consents
             if c.revoked_on is None
         ],
         "open_referrals": [
-            (r.referral_id, f"{purpose('service_category', r.category)} to {r.recipient} "
-             f"({_words(r.status)})")
+            (r.referral_id, translate(
+                language, N_("%(category)s to %(recipient)s (%(status)s)"),
+                category=label("service_category", r.category), recipient=r.recipient,
+                status=words(r.status),
+            ))
             for r in case.referrals
             if REFERRAL_TRANSITIONS.get(r.status)
         ],
         "open_goals": [
-            (g.goal_id, f"{g.description} ({purpose('goal_status', g.status)})")
+            (g.goal_id, f"{g.description} ({label('goal_status', g.status)})")
             for g in case.goals
             if g.status not in ("achieved", "discontinued")
         ],
-        "milestones": [*milestones, (fresh_milestone, "A new milestone")],
+        "milestones": [*milestones, (fresh_milestone, translate(language, N_("A new milestone")))],
     }  # fmt: skip
 
 
-def options(field: Field, from_case: Mapping[str, Choices]) -> Choices:
+def options(field: Field, from_case: Mapping[str, Choices], language: str) -> Choices:
+    """A select's or a checkbox group's (code, text) pairs, in `language`."""
     if isinstance(field.options, list):
-        return field.options
-    if field.options in CASE_CHOICES:
+        found = field.options
+    elif field.options in CASE_CHOICES:
         return list(from_case[field.options])
-    return forms.choices(field.options) if field.options else []
+    else:
+        found = forms.choices(field.options) if field.options else []
+    return [(code, translate(language, text)) for code, text in found]
 
 
 def defaults(form: CaseForm, today: str) -> dict[str, str]:
@@ -302,7 +328,7 @@ def parsed(form: CaseForm, posted: Mapping[str, str]) -> tuple[Any, dict[str, st
         value = _value(field, posted)
         if value is None:
             if field.required:
-                missing[forms.pointer(field.name)] = "Fill this in."
+                missing[forms.pointer(field.name)] = N_("Fill this in.")
             continue
         if field.name == form.named:
             continue
@@ -321,7 +347,7 @@ def parsed(form: CaseForm, posted: Mapping[str, str]) -> tuple[Any, dict[str, st
         where, message = forms.conversion_fault(error)
         missing_member = _MISSING.search(str(error))
         if missing_member is not None:  # a member filled by several fields, all left empty
-            return None, {"": "Fill in at least one of the fields below."}
+            return None, {"": N_("Fill in at least one of the fields below.")}
         return None, {_owner(form, where): message}
 
 
@@ -346,10 +372,12 @@ def field_errors(form: CaseForm, faults: Iterable[tuple[str, str]]) -> dict[str,
 def page_context(case: CaseView) -> dict[str, Any]:
     """What the case page needs to render the table's forms."""
     today = forms.today()
-    from_case = case_choices(case, forms.new_id("milestone"))
+    fresh_milestone = forms.new_id("milestone")
+    from_case = functools.cache(lambda language: case_choices(case, fresh_milestone, language))
     return {
         "command_forms": CASE_FORMS,
         "form_defaults": {form.name: defaults(form, today) for form in CASE_FORMS},
-        "form_options": lambda field: options(field, from_case),
+        "form_options": lambda field, language: options(field, from_case(language), language),
+        "yes_no": YES_NO,
         "form_key": forms.new_key(),
     }

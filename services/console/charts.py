@@ -30,8 +30,11 @@ def bar_width(value: int, largest: int, plot_width: int = PLOT_WIDTH) -> int:
     return max(1, round(plot_width * value / largest))
 
 
-def bar_chart(chart_id: str, title: str, bars: Sequence[tuple[str, int]]) -> Markup:
-    """A horizontal bar chart of (label, value) pairs, in the order given."""
+def bar_chart(
+    chart_id: str, title: str, bars: Sequence[tuple[str, int]], empty: str = "No data"
+) -> Markup:
+    """A horizontal bar chart of (label, value) pairs, in the order given; `empty` is what
+    a chart without bars says."""
     if not _ID.match(chart_id):
         raise ValueError("a chart id is lowercase letters, digits and hyphens")
     if any(value < 0 for _, value in bars):
@@ -59,6 +62,9 @@ def bar_chart(chart_id: str, title: str, bars: Sequence[tuple[str, int]]) -> Mar
             f' fill="#1b1b1b">{value}</text></g>'
         )
     if not bars:
-        parts.append(f'<text x="8" y="{GAP + BAR_HEIGHT // 2 + 5}" fill="#4a4a4a">No data</text>')
+        parts.append(
+            f'<text x="8" y="{GAP + BAR_HEIGHT // 2 + 5}" fill="#4a4a4a">'
+            f"{html.escape(empty)}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

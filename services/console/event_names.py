@@ -3,27 +3,29 @@ case page's timeline and the conflict page's list of what changed."""
 
 from __future__ import annotations
 
+from services.console.i18n import N_
+
 EVENT_NAMES = {
-    "case.opened": "Case opened",
-    "case.victim_status_determined": "Victim status determined",
-    "case.trafficking_context_updated": "Trafficking context updated",
-    "case.consent_granted": "Consent recorded",
-    "case.consent_revoked": "Consent revoked",
-    "case.statistics_consent_recorded": "Statistics consent recorded",
-    "case.needs_assessed": "Needs assessed",
-    "case.goal_set": "Goal set",
-    "case.goal_status_changed": "Goal status changed",
-    "case.referral_proposed": "Referral proposed",
-    "case.referral_status_changed": "Referral status changed",
-    "case.service_delivered": "Service delivered",
-    "case.outcome_assessed": "Outcome assessed",
-    "case.immigration_step_recorded": "Immigration step recorded",
-    "case.assigned": "Case assigned",
-    "case.transfer_requested": "Transfer requested",
-    "case.transfer_declined": "Transfer declined",
-    "case.transferred": "Case transferred",
-    "case.closed": "Case closed",
-    "case.reopened": "Case reopened",
+    "case.opened": N_("Case opened"),
+    "case.victim_status_determined": N_("Victim status determined"),
+    "case.trafficking_context_updated": N_("Trafficking context updated"),
+    "case.consent_granted": N_("Consent recorded"),
+    "case.consent_revoked": N_("Consent revoked"),
+    "case.statistics_consent_recorded": N_("Statistics consent recorded"),
+    "case.needs_assessed": N_("Needs assessed"),
+    "case.goal_set": N_("Goal set"),
+    "case.goal_status_changed": N_("Goal status changed"),
+    "case.referral_proposed": N_("Referral proposed"),
+    "case.referral_status_changed": N_("Referral status changed"),
+    "case.service_delivered": N_("Service delivered"),
+    "case.outcome_assessed": N_("Outcome assessed"),
+    "case.immigration_step_recorded": N_("Immigration step recorded"),
+    "case.assigned": N_("Case assigned"),
+    "case.transfer_requested": N_("Transfer requested"),
+    "case.transfer_declined": N_("Transfer declined"),
+    "case.transferred": N_("Case transferred"),
+    "case.closed": N_("Case closed"),
+    "case.reopened": N_("Case reopened"),
 }
 
 

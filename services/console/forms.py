@@ -20,6 +20,7 @@ from domain.codebook import CURRENT
 from domain.text import text_faults
 from events import idempotency
 from services.commands.unit_of_work import Idempotency
+from services.console.i18n import N_
 
 B = TypeVar("B", bound=msgspec.Struct)
 ENCODE = msgspec.json.Encoder().encode
@@ -70,6 +71,11 @@ def label(list_name: str, code: str) -> str:
     return CURRENT.lists.get(list_name, {}).get(code, code)
 
 
+def codebook_labels() -> set[str]:
+    """Every label of the current codebook (the catalogue holds their translations)."""
+    return {text for entries in CURRENT.lists.values() for text in entries.values()}
+
+
 def pointer(field: str) -> str:
     return "/" + field.replace(".", "/")
 
@@ -98,7 +104,7 @@ def parsed(
     """The form as the body type, or the messages by pointer of what it breaks."""
     members, missing = nested(form, fields)
     if missing:
-        return None, {pointer(field): "Fill this in." for field in missing}
+        return None, {pointer(field): N_("Fill this in.") for field in missing}
     try:
         body = msgspec.convert({**members, **extra}, body_type)
     except msgspec.ValidationError as error:
@@ -121,9 +127,9 @@ def _pointer_of(message: str) -> str:
 def _message_of(message: str) -> str:
     text = _AT.sub("", _UNKNOWN_FIELD.sub("unknown field", message))
     if "RFC3339" in text:
-        return "Enter a date as YYYY-MM-DD."
+        return N_("Enter a date as YYYY-MM-DD.")
     if text.startswith("Expected `int`"):
-        return "Enter a whole number."
+        return N_("Enter a whole number.")
     return text[:1].upper() + text[1:] + "."
 
 

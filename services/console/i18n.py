@@ -2,8 +2,10 @@
 
 The English text is the message id; `locale/es/LC_MESSAGES/messages.po` holds its Spanish.
 The catalogue is compiled in memory when first used (no compiled `.mo` file to keep in step).
-Templates call `_()` (Jinja's i18n extension, new style: `_("%(n)s cases", n=count)`);
-Python marks the text it hands to a template with `N_()` and the template translates it.
+Templates call `_()` on their own literal text (Jinja's i18n extension, new style:
+`_("%(n)s cases", n=count)`; its result is markup, so it never takes a variable). Python marks
+the text it hands to a template with `N_()`, and the template translates it with the `tr`
+filter, which escapes like any value.
 Each person's language is their own: chosen in the console, kept for their next sign-in
 (`services.console.preferences`); before sign-in the browser's `Accept-Language` decides.
 
@@ -94,8 +96,15 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations(_language(context)).ngettext(singular, plural, n)
 
 
+@pass_context
+def _translated(context: Context, message: str) -> str:
+    return translations(_language(context)).gettext(message)
+
+
 def install(environment: Environment) -> None:
-    """`_`, `gettext` and `ngettext` in the templates, in the page's `language`."""
+    """`_`, `gettext` and `ngettext` in the templates, and the `tr` filter, in the page's
+    `language`."""
+    environment.filters["tr"] = _translated
     environment.add_extension("jinja2.ext.i18n")
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True
@@ -106,3 +115,18 @@ def translate(language: str, message: str, **variables: Any) -> str:
     """`message` in `language`, for text built outside a template."""
     text = translations(chosen(language)).gettext(message)
     return text % variables if variables else text
+
+
+def extract_codebook(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """A Babel extraction method (`locale/babel.cfg`): the codebook's labels, the grounds of
+    an erasure and the words the console makes of lifecycle codes, which the pages show
+    translated."""
+    from services.commands.case_privacy import ERASURE_GROUNDS
+    from services.console.case_forms import LITERAL_CHOICES  # the console's own words
+    from services.console.forms import codebook_labels
+
+    words = {text for _, text in LITERAL_CHOICES}
+    for text in sorted({*codebook_labels(), *words, *ERASURE_GROUNDS.values()}):
+        yield 1, None, text, ["codebook"]

@@ -27,6 +27,7 @@ from services.api import observe
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.commands import case_privacy, case_reads
+from services.console.i18n import N_
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
 
 PAGE_SIZE = 50
@@ -54,17 +55,17 @@ def _filters(query: Any) -> tuple[dict[str, Any], dict[str, str]]:
         if is_identifier(raw["actor"]):
             chosen["actor"] = raw["actor"]
         else:
-            errors["actor"] = "Enter a person's identifier."
+            errors["actor"] = N_("Enter a person's identifier.")
     if raw["case_id"]:
         try:
             chosen["case_id"] = uuid.UUID(raw["case_id"])
         except ValueError:
-            errors["case_id"] = "Enter a case id (a UUID)."
+            errors["case_id"] = N_("Enter a case id (a UUID).")
     if raw["basis"]:
         if raw["basis"] in BASES:
             chosen["basis"] = raw["basis"]
         else:
-            errors["basis"] = "Choose a basis from the list."
+            errors["basis"] = N_("Choose a basis from the list.")
     before = query.get("before") or ""
     if before.isdigit() and 0 < int(before) < 2**63:
         chosen["before"] = int(before)
@@ -155,9 +156,9 @@ async def erase_case(
     errors = {}
     ground = form.get("ground", "")
     if ground not in case_privacy.ERASURE_GROUNDS:
-        errors["ground"] = "Choose the ground of the erasure."
+        errors["ground"] = N_("Choose the ground of the erasure.")
     if form.get("confirm_case_id", "").strip().lower() != str(case_id):
-        errors["confirm_case_id"] = "Type the case id exactly, to confirm the erasure."
+        errors["confirm_case_id"] = N_("Type the case id exactly, to confirm the erasure.")
     if errors:
         values = {"ground": ground if ground in case_privacy.ERASURE_GROUNDS else ""}
         return _erase_page(signed, case_id, 422, errors=errors, values=values)

@@ -23,6 +23,7 @@ from projections.queries import ViewNotBuilt
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.console.charts import bar_chart
+from services.console.i18n import DEFAULT, N_, translate
 from services.console.web import Console, page, signed_in
 
 DEFAULT_DAYS = 30
@@ -48,19 +49,23 @@ async def team_cases(
 
 
 def figures(
-    workers: list[WorkerSummary], cases: list[TeamCase], days: int
+    workers: list[WorkerSummary], cases: list[TeamCase], days: int, language: str = DEFAULT
 ) -> dict[str, list[tuple[str, int]]]:
-    """The numbers of the page's charts, each as (label, value) pairs."""
+    """The numbers of the page's charts, each as (label, value) pairs, labelled in
+    `language`."""
     waiting = sum(case.referrals_waiting for case in cases)
     overdue = sum(case.overdue_referrals for case in cases)
+    unassigned = translate(language, N_("unassigned"))
     return {
-        "workload": [(w.worker_id or "unassigned", w.open_cases) for w in workers],
+        "workload": [(w.worker_id or unassigned, w.open_cases) for w in workers],
         "referrals": [
-            (f"Waiting up to {OVERDUE_REFERRAL_DAYS} days", waiting - overdue),
-            (f"Overdue (over {OVERDUE_REFERRAL_DAYS} days)", overdue),
+            (translate(language, N_("Waiting up to %(days)s days"), days=OVERDUE_REFERRAL_DAYS),
+             waiting - overdue),
+            (translate(language, N_("Overdue (over %(days)s days)"), days=OVERDUE_REFERRAL_DAYS),
+             overdue),
         ],
         "quiet": [
-            (w.worker_id or "unassigned", sum(
+            (w.worker_id or unassigned, sum(
                 1 for c in cases if c.worker_id == w.worker_id and c.days_since_contact >= days
             ))
             for w in workers
@@ -84,11 +89,16 @@ async def team_page(
         )
     except ViewNotBuilt:
         return page("team.html", signed.session, built=False, days=days)
-    numbers = figures(workers, cases, days)
+    language = signed.session.language
+    numbers = figures(workers, cases, days, language)
     titles = {
-        "workload": "Open cases per worker",
-        "referrals": "Referrals waiting for an answer, by age",
-        "quiet": f"Cases without a service or contact in {days} days, per worker",
+        "workload": translate(language, N_("Open cases per worker")),
+        "referrals": translate(language, N_("Referrals waiting for an answer, by age")),
+        "quiet": translate(
+            language,
+            N_("Cases without a service or contact in %(days)s days, per worker"),
+            days=days,
+        ),
     }
     return page(
         "team.html",
@@ -100,7 +110,12 @@ async def team_page(
         partial=len(cases) >= MAX_CASES,
         quiet=[case for case in cases if case.days_since_contact >= days],
         charts=[
-            (name, titles[name], bar_chart(f"chart-{name}", titles[name], bars), bars)
+            (
+                name,
+                titles[name],
+                bar_chart(f"chart-{name}", titles[name], bars, translate(language, N_("No data"))),
+                bars,
+            )
             for name, bars in numbers.items()
         ],
     )

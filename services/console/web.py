@@ -7,13 +7,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, NamedTuple
 
 from litestar import Request, Response
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
 from services.api.auth import Verifier
 from services.api.problems import INTERNAL_ERROR, problem_type_for
 from services.authorisation import Forbidden, NotFound
 from services.console.forms import label
-from services.console.i18n import DEFAULT, LANGUAGES
+from services.console.i18n import LANGUAGES, N_, from_accept_language
 from services.console.preferences import Preferences
 from services.console.sessions import CSRF_FIELD, Session, Sessions, csrf_valid
 from services.observability.logging import get_logger
@@ -83,6 +84,7 @@ async def signed_in(request: Request[Any, Any, Any], console: Console) -> Signed
     if found is None or not found[1].signed_in:
         raise SignInRequired()
     session_id, session = found
+    request.state.language = session.language
     return SignedIn(session_id, await console.sessions.touch(session_id, session))
 
 
@@ -98,15 +100,24 @@ async def posted(
     if not found[1].signed_in:
         raise SignInRequired()
     session_id, session = found
+    request.state.language = session.language
     return SignedIn(session_id, await console.sessions.touch(session_id, session)), fields
 
 
-def page(name: str, session: Session | None, status: int = 200, **context: Any) -> Template:
+def page(
+    name: str,
+    session: Session | None,
+    status: int = 200,
+    *,
+    language: str | None = None,
+    **context: Any,
+) -> Template:
+    """A page in the session's language (`language` for a page without a session)."""
     return Template(
         template_name=name,
         context={
             "session": session,
-            "language": session.language if session is not None else DEFAULT,
+            "language": session.language if session is not None else language,
             "languages": LANGUAGES,
             "csrf_field": CSRF_FIELD,
             "label": label,
@@ -121,18 +132,27 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     """The console's one exception handler: a plain page, never the error's text."""
     if isinstance(exc, SignInRequired):
         return Redirect(f"{PREFIX}/sign-in", status_code=303)
+    language = getattr(request.state, "language", None) or from_accept_language(
+        request.headers.get("accept-language")
+    )
     if isinstance(exc, CsrfRefused):
         get_logger("console").info("form refused", error_code="csrf-token-invalid")
-        return page("error.html", None, 403, title="This form has expired", retry=True)
-    if isinstance(exc, NotFound | Forbidden):  # as for a random id: nothing to learn
+        return error_page(403, N_("This form has expired"), language, retry=True)
+    if isinstance(exc, NotFound | Forbidden | NotFoundException):  # nothing to learn
         get_logger("console").info("request refused", error_code=type(exc).__name__)
-        return page("error.html", None, 404, title="Nothing here that you may see")
+        return error_page(404, N_("Nothing here that you may see"), language)
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status < 500:  # litestar's own (405, 413...)
-        return page("error.html", None, status, title="This request cannot be answered")
+        return error_page(status, N_("This request cannot be answered"), language)
     kind = problem_type_for(exc)
     if kind is INTERNAL_ERROR or kind.status >= 500:
         get_logger("console").error(
             "request failed", error_code=kind.slug, exc_type=type(exc).__name__
         )
-    return page("error.html", None, kind.status, title=kind.title)
+    if kind.status >= 500:
+        return error_page(kind.status, N_("The console cannot answer just now"), language)
+    return error_page(kind.status, N_("This request cannot be answered"), language)
+
+
+def error_page(status: int, title: str, language: str, retry: bool = False) -> Template:
+    return page("error.html", None, status, language=language, title=title, retry=retry)
