@@ -1,8 +1,9 @@
 """Federal reports over HTTP: `GET /v1/reports/federal` (reporters) and why releases were
 refused, `GET /v1/reports/refusals` (privacy officers).
 
-The report runs the reporting job (`services.reporting.job`; `services.reporting.dp_report`
-with `dp_epsilon`), the same path as `haven report federal`: one connection as role
+The report is the use case `services.reporting.release.federal_release` (also the console's):
+the reporting job (`services.reporting.job`; `services.reporting.dp_report` with
+`dp_epsilon`), the same path as `haven report federal`: one connection as role
 `haven_reporting`, which can read only the de-identified reporting schema and the disclosure
 ledger. A refused release answers one sentence with a reference, whatever the reason; the
 reason goes only to `services.reporting.refusals`, for the privacy officer of the requesting
@@ -26,27 +27,12 @@ from services.api.identity_routes import BEARER_SECURITY
 from services.api.problems import PROBLEM_BASE_URI, Problem
 from services.api.responses import REFUSALS as REFUSALS_SPEC
 from services.api.responses import problem_spec
-from services.authorisation import Action, Forbidden, require
+from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.identity import Principal
-from services.reporting.access import (
-    InvalidPeriod,
-    ModeConflict,
-    PeriodUnavailable,
-    ReportError,
-)
-from services.reporting.dp import Requester
-from services.reporting.dp_report import run_dp_report
 from services.reporting.funder_fields import FieldError, answer_fields
-from services.reporting.job import ROLL_UP, FederalReportJob
-from services.reporting.policy import current_policy
-from services.reporting.refusals import (
-    REFUSALS,
-    Refusal,
-    public_text,
-    record_refusal,
-    refusals_of,
-)
+from services.reporting.refusals import Refusal, refusals_of
+from services.reporting.release import ReleaseInvalid, ReleaseUnanswered, federal_release
 from services.settings import Settings
 
 TAGS = ["reports"]
@@ -109,58 +95,18 @@ async def federal_report(
         ),
     ] = None,
 ) -> Response[Any]:
-    principal = request.user
-    require(principal, Action.REPORT_FEDERAL, None)
-    if org is not None and org != principal.organisation_id:
-        raise Forbidden()
-    if dp_epsilon is not None:
-        most = (await current_policy(runtime.pool)).max_epsilon_per_release
-        if Decimal(str(dp_epsilon)) > most:
-            raise ValidationException(
-                extra=[
-                    {
-                        "key": "dp_epsilon",
-                        "source": "query",
-                        "message": (
-                            f"at most {most.normalize()} per release "
-                            "under this deployment's disclosure policy"
-                        ),
-                    }
-                ]
-            )
     reporting_url = settings.reporting_url(settings.database_url or "")
-    job = FederalReportJob(reporting_url)
-    requester = Requester(
-        principal.organisation_id, ",".join(sorted(principal.roles)), principal.user_id
-    )
+    epsilon = None if dp_epsilon is None else Decimal(str(dp_epsilon))
     try:
-        if dp_epsilon is not None:
-            document = await run_dp_report(
-                reporting_url, period, org, epsilon=Decimal(str(dp_epsilon)), requester=requester
-            )
-        else:
-            document = await job.run(period, org)
-    except (
-        REFUSALS
-    ) as error:  # why goes to the privacy officer; the requester gets a reference only
-        reference = await record_refusal(
-            runtime.pool,
-            error,
-            period=period,
-            scope=org or ROLL_UP,  # type: ignore[arg-type]
-            requester=requester,
+        document = await federal_release(
+            runtime.pool, reporting_url, request.user, period, org, epsilon
         )
-        return _problem("report-refused", "Report refused", public_text(reference))
-    except InvalidPeriod as error:
+    except ReleaseInvalid as error:
         raise ValidationException(
-            extra=[{"key": "period", "source": "query", "message": str(error)}]
+            extra=[{"key": error.key, "source": "query", "message": error.message}]
         ) from None
-    except PeriodUnavailable as error:
-        return _problem("report-unavailable", "Report not available", str(error))
-    except ModeConflict as error:
-        return _problem("report-mode-conflict", "Released in the other mode", str(error))
-    except ReportError as error:
-        return _problem("report-refused", "Report refused", str(error).split(":", 1)[0])
+    except ReleaseUnanswered as error:
+        return _problem(error.slug, error.title, error.detail)
     if field:
         try:
             document = answer_fields(document, field)
