@@ -42,10 +42,12 @@ SORT_KEYS: tuple[str, ...] = SortKey.__args__  # type: ignore[attr-defined]
 
 
 class TeamCase(msgspec.Struct, frozen=True, kw_only=True):
-    """One case as a supervisor sees it: counts, ages and flags."""
+    """One case as a supervisor sees it: counts, ages and flags, and its version (what a
+    reassignment names as If-Match)."""
 
     case_id: uuid.UUID
     worker_id: str | None
+    version: int
     days_open: int
     days_since_contact: int
     referrals_waiting: int
@@ -151,7 +153,8 @@ async def team_caseload(
                            count(*) FILTER (WHERE cardinality(flags) > 0) AS flagged_cases
                       FROM flagged GROUP BY worker_id) w) AS workers,
                (SELECT COALESCE(json_agg(p), '[]') FROM (
-                    SELECT case_id, worker_id, days_open, days_since_contact, referrals_waiting,
+                    SELECT case_id, worker_id, version, days_open, days_since_contact,
+                           referrals_waiting,
                            overdue_referrals, services_this_month, flags, {key} AS sort_value
                       FROM chosen
                      WHERE $6::int IS NULL OR ({key}, case_id) {beyond} ($6::int, $7::uuid)

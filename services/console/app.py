@@ -21,6 +21,7 @@ from services.console.language import LANGUAGE_PAGES
 from services.console.pages import PAGES
 from services.console.preferences import Preferences, preferences_store
 from services.console.privacy import PRIVACY_PAGES
+from services.console.reassign import REASSIGN_PAGES
 from services.console.reports import REPORT_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.supervisor import SUPERVISOR_PAGES
@@ -65,6 +66,7 @@ def console_router(
             *PAGES,
             *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,
+            *REASSIGN_PAGES,
             *PRIVACY_PAGES,
             *REPORT_PAGES,
             *LANGUAGE_PAGES,

@@ -23,11 +23,14 @@ from services.bootstrap import Runtime
 from services.commands.refusals import InvalidRequest
 from services.console import case_forms
 from services.console.changes import conflict_page
+from services.console.i18n import N_
 from services.console.pages import case_page_again
 from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, posted
 
-NOT_PERMITTED = "this account may not do this on this case (the case's assigned worker may)"
+NOT_PERMITTED = N_(
+    "Not recorded: this account may not do this on this case (the case's assigned worker may)."
+)
 
 
 @post("/cases/{case_id:uuid}/forms/{name:str}", status_code=303)
@@ -57,7 +60,7 @@ async def case_form(
     try:
         await submit(
             request, runtime, console, signed, case_id, declared.action,
-            declared.command_of(body, named), body, form,
+            declared.command_of(body, named, signed.session.principal()), body, form,
             # the path's id is part of what the form asks, as in the API's path
             f"{request.url.path}/{named or ''}",
         )  # fmt: skip
@@ -68,7 +71,7 @@ async def case_form(
     except InvalidRequest as refused:
         return await again(case_forms.field_errors(declared, refused.faults))
     except Forbidden:  # the page below reads the case first: no one learns it exists
-        return await again({"": f"Not recorded: {NOT_PERMITTED}"})
+        return await again({"": NOT_PERMITTED})
     except DomainError as refused:  # its message names the rule, never the case's data
         return await again({"": f"Not recorded: {refused}"})
     return Redirect(f"{PREFIX}/cases/{case_id}", status_code=303)

@@ -26,6 +26,7 @@ from services.api.cases.schemas.views import CaseView
 from services.authorisation import Action
 from services.console import forms
 from services.console.i18n import N_, translate
+from services.identity import Principal
 
 Choices = list[tuple[str, str]]
 _MISSING = re.compile(r"^Object missing required field `[a-z_]+`$")
@@ -55,7 +56,7 @@ OUTCOME_SCORES = [(str(n), f"{n}") for n in range(1, 6)]
 class Field(NamedTuple):
     name: str
     label: str
-    kind: str = "text"  # text, date, number, select, checks, check, yes_no
+    kind: str = "text"  # text, textarea, date, number, select, checks, check, yes_no
     options: str | Choices | None = None  # a codebook list, a case's choices, or literal ones
     required: bool = False
     default: str | None = None  # "today", or a literal
@@ -71,16 +72,44 @@ class CaseForm(NamedTuple):
     action: Action = Action.CASE_COMMAND
     named: str | None = None  # the field naming the path's id (a consent, a referral, a goal)
     fresh: tuple[str, str] | None = None  # (member, prefix) of a new id the form carries
-    command: Callable[[Any, str | None], cmd.Command] | None = None  # else body.command(...)
+    # else body.command() or body.command(named)
+    command: Callable[[Any, str | None, Principal], cmd.Command] | None = None
+    current: Callable[[CaseView], dict[str, str]] | None = None  # its values from the case
 
-    def command_of(self, body: Any, named: str | None) -> cmd.Command:
+    def command_of(self, body: Any, named: str | None, principal: Principal) -> cmd.Command:
         if self.command is not None:
-            return self.command(body, named)
+            return self.command(body, named, principal)
         return body.command() if self.named is None else body.command(named)
 
 
 def _today(name: str, label: str) -> Field:
     return Field(name, label, "date", required=True, default="today", hint=N_("YYYY-MM-DD"))
+
+
+def _trafficking_now(case: CaseView) -> dict[str, str]:
+    """The trafficking context form filled with the case's context (the form replaces it
+    whole, so what it does not change must be there)."""
+    context = case.trafficking
+    if context is None:
+        return {}
+    values = {"trafficking_type": context.trafficking_type}
+    if context.commercial_sex_act:
+        values["commercial_sex_act"] = "yes"
+    for name in TRAFFICKING_LISTS:
+        values.update({f"{name}.{code}": "yes" for code in getattr(context, name)})
+    for name in ("recruitment_location", "exploitation_location", "narrative"):
+        if getattr(context, name):
+            values[name] = getattr(context, name)
+    return values
+
+
+TRAFFICKING_LISTS = {
+    "recruitment": (N_("How the client was recruited"), "recruitment_method"),
+    "control_methods": (N_("Means of control"), "control_method"),
+    "labor_industries": (N_("Labour industries"), "labor_industry"),
+    "sex_exploitation": (N_("Forms of sexual exploitation"), "sex_exploitation"),
+    "vulnerabilities": (N_("Vulnerabilities"), "vulnerability"),
+}
 
 
 CASE_FORMS = (
@@ -154,6 +183,21 @@ CASE_FORMS = (
         action=Action.CASE_IMMIGRATION,
     ),
     CaseForm(
+        "trafficking-context", N_("Revise the trafficking context"),
+        N_("Record the context"), rq.TraffickingContextBody,
+        (
+            Field("trafficking_type", N_("Trafficking type"), "select", "trafficking_type",
+                  required=True),
+            Field("commercial_sex_act", N_("A commercial sex act took place"), "check"),
+            *(Field(name, label, "checks", codes)
+              for name, (label, codes) in TRAFFICKING_LISTS.items()),
+            Field("recruitment_location", N_("Where the client was recruited")),
+            Field("exploitation_location", N_("Where the client was exploited")),
+            Field("narrative", N_("Narrative"), "textarea"),
+        ),
+        current=_trafficking_now,
+    ),
+    CaseForm(
         "needs", N_("Record a needs assessment"), N_("Record the needs"), rq.AssessNeedsBody,
         (
             _today("assessed_on", N_("Assessed on")),
@@ -214,7 +258,7 @@ CASE_FORMS = (
                   default="unknown"),
         ),
         action=Action.CASE_TRANSFER,
-        command=lambda body, _: body.command(str(uuid.uuid4())),  # the receiving case's id
+        command=lambda body, *_: body.command(str(uuid.uuid4())),  # the receiving case's id
     ),
     CaseForm(
         "closure", N_("Close the case"), N_("Close the case"), rq.CloseCaseBody,
@@ -237,6 +281,17 @@ CASE_FORMS = (
     ),
 )  # fmt: skip
 FORMS_BY_NAME = {form.name: form for form in CASE_FORMS}
+# A supervisor's reassignment, on the team page (a supervisor does not read the case itself).
+ASSIGNMENT = CaseForm(
+    "assignment", N_("Reassign a case within my team"), N_("Reassign the case"),
+    rq.AssignCaseBody,
+    (
+        Field("worker_id", N_("Worker to take the case (their id)"), required=True),
+        _today("assigned_on", N_("Assigned on")),
+    ),
+    action=Action.CASE_ASSIGN,
+    command=lambda body, _, principal: body.command(principal.team_id),
+)  # fmt: skip
 
 
 def case_choices(case: CaseView, fresh_milestone: str, language: str) -> dict[str, Choices]:
@@ -376,7 +431,10 @@ def page_context(case: CaseView) -> dict[str, Any]:
     from_case = functools.cache(lambda language: case_choices(case, fresh_milestone, language))
     return {
         "command_forms": CASE_FORMS,
-        "form_defaults": {form.name: defaults(form, today) for form in CASE_FORMS},
+        "form_defaults": {
+            form.name: defaults(form, today) | (form.current(case) if form.current else {})
+            for form in CASE_FORMS
+        },
         "form_options": lambda field, language: options(field, from_case(language), language),
         "yes_no": YES_NO,
         "form_key": forms.new_key(),

@@ -1,6 +1,7 @@
 """The supervisor's team page: the team's open cases as counts, ages, flags and worker ids
 only, the workload per worker, referrals waiting by age, and the cases without a logged
-service or contact in N days (`?days=N`).
+service or contact in N days (`?days=N`; 0 lists every open case), each with a link to
+reassign it (`services.console.reassign`).
 
 It is authorised exactly as `GET /v1/caseload` (`Action.CASELOAD_TEAM`) and reads the same
 query (`projections.caseload.team_caseload`), whose answer holds no identifying field: the
@@ -11,6 +12,7 @@ table of the same numbers.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
 from litestar import Request, get
@@ -78,7 +80,8 @@ async def team_page(
     request: Request[Any, Any, Any],
     runtime: NamedDependency[Runtime],
     console: NamedDependency[Console],
-    days: Annotated[int, QueryParameter(ge=1, le=3650)] = DEFAULT_DAYS,
+    days: Annotated[int, QueryParameter(ge=0, le=3650)] = DEFAULT_DAYS,
+    reassigned: uuid.UUID | None = None,
 ) -> Template:
     signed = await signed_in(request, console)
     principal = signed.session.principal()
@@ -105,6 +108,7 @@ async def team_page(
         signed.session,
         built=True,
         days=days,
+        reassigned=reassigned,
         workers=workers,
         total=len(cases),
         partial=len(cases) >= MAX_CASES,

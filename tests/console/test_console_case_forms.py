@@ -91,7 +91,7 @@ async def test_every_form_on_the_case_page_carries_the_token_version_and_labels(
             assert 'name="csrf_token" value="' in body, action
             if action.startswith(f"/console/cases/{case_id}"):
                 assert 'name="version" value="1"' in body, action
-        for control in re.findall(r'<(?:input|select) id="([^"]+)"', page):
+        for control in re.findall(r'<(?:input|select|textarea) id="([^"]+)"', page):
             assert f'for="{control}"' in page, control  # a label for every field
         prefixes = tuple(f' id="f-{form.name}-' for form in CASE_FORMS)
         ids = [i for i in re.findall(r' id="[^"]+"', page) if i.startswith(prefixes)]

@@ -35,6 +35,7 @@ SUPERVISOR_ALLOW_LIST = frozenset(
     {
         "case_id",
         "worker_id",
+        "version",
         "days_open",
         "days_since_contact",
         "referrals_waiting",
