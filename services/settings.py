@@ -14,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import msgspec
 
 MAX_ORGANISATION_ID = 256  # as for the `org` claim of a token (`services.identity.claims`)
+MAX_CLIENT_ID = 1024
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class SettingsError(Exception):
@@ -27,6 +29,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
+    # the console's sign-in at the external provider (authorisation code flow with PKCE)
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None  # a confidential client's; never in repr or logs
+    console_url: str | None = None  # the console's origin, for the sign-in's redirect URI
     team_access: frozenset[str] = frozenset()  # organisation ids
     # federal reporting's own login (role haven_reporting); None: the application's server and
     # database as the user haven_reporting, without a password (`reporting_url`)
@@ -36,6 +42,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_interval: float = 3600.0
     token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
     console_idle_minutes: float = 15.0  # a console session unused this long is signed out
+
+    def __repr__(self) -> str:
+        """Every setting but the client secret, which shows only whether it is set."""
+        shown = msgspec.structs.asdict(self)
+        if self.oidc_client_secret is not None:
+            shown["oidc_client_secret"] = "<secret>"
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    @property
+    def console_oidc(self) -> bool:
+        """Whether the console signs people in at the external identity provider."""
+        return self.oidc_issuer is not None and self.oidc_client_id is not None
 
     def reporting_url(self, database_url: str) -> str:
         """How the federal reporting job logs in: `HAVEN_REPORTING_DATABASE_URL`, else the
@@ -78,6 +96,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 "set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none"
             )
+        client_id, client_secret, console_url = _console_client(env, oidc_issuer=oidc[0])
         return cls(
             database_url=database_url,
             data_dir=data_dir,
@@ -85,6 +104,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             oidc_issuer=oidc[0],
             oidc_audience=oidc[1],
             oidc_jwks_url=oidc[2],
+            oidc_client_id=client_id,
+            oidc_client_secret=client_secret,
+            console_url=console_url,
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
             reporting_database_url=reporting_url,
             checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute()
@@ -104,6 +126,49 @@ def login_as(database_url: str, user: str) -> str:
     (for servers that trust local logins, as the embedded one does)."""
     parts = urlsplit(database_url)
     return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+
+def _console_client(
+    env: Mapping[str, str], *, oidc_issuer: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The console's OIDC client id, its secret (a confidential client's) and the console's
+    origin, checked: all need the external provider, and a client id needs the origin."""
+    client_id = env.get("HAVEN_OIDC_CLIENT_ID") or None
+    secret = env.get("HAVEN_OIDC_CLIENT_SECRET") or None
+    console_url = env.get("HAVEN_CONSOLE_URL") or None
+    if client_id is None:
+        if secret is not None or console_url is not None:
+            raise SettingsError(
+                "HAVEN_OIDC_CLIENT_SECRET and HAVEN_CONSOLE_URL need HAVEN_OIDC_CLIENT_ID"
+            )
+        return None, None, None
+    if oidc_issuer is None:
+        raise SettingsError("HAVEN_OIDC_CLIENT_ID needs HAVEN_OIDC_ISSUER (an external provider)")
+    if not (len(client_id) <= MAX_CLIENT_ID and client_id.isprintable() and " " not in client_id):
+        raise SettingsError("HAVEN_OIDC_CLIENT_ID must be printable text without spaces")
+    if secret is not None and not (len(secret) <= MAX_CLIENT_ID and secret.isprintable()):
+        raise SettingsError("HAVEN_OIDC_CLIENT_SECRET must be printable text")
+    if console_url is None:
+        raise SettingsError("HAVEN_OIDC_CLIENT_ID needs HAVEN_CONSOLE_URL (the console's origin)")
+    return client_id, secret, _origin(console_url)
+
+
+def _origin(url: str) -> str:
+    """`https://host[:port]` (http only to the loopback interface), without a trailing slash."""
+    try:
+        parts = urlsplit(url.rstrip("/"))
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        parts = urlsplit("")
+    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment:
+        raise SettingsError(
+            "HAVEN_CONSOLE_URL must be an origin such as https://haven.example.org "
+            "(http:// only to 127.0.0.1 or localhost), without a path"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError("HAVEN_CONSOLE_URL must not carry a user name or password")
+    return urlunsplit(parts)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

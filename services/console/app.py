@@ -24,6 +24,7 @@ from services.console.privacy import PRIVACY_PAGES
 from services.console.reassign import REASSIGN_PAGES
 from services.console.reports import REPORT_PAGES
 from services.console.sessions import Clock, Sessions, file_store
+from services.console.sign_in import SIGN_IN_PAGES
 from services.console.supervisor import SUPERVISOR_PAGES
 from services.console.web import PREFIX, Console, console_error
 from services.settings import Settings
@@ -63,6 +64,7 @@ def console_router(
     return Router(
         path=PREFIX,
         route_handlers=[
+            *SIGN_IN_PAGES,
             *PAGES,
             *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,

@@ -1,5 +1,5 @@
-"""The console's pages: sign-in and sign-out, my caseload, a case (summary, timeline, and
-the forms to log a service and propose a referral), and intake.
+"""The console's pages: my caseload, a case (summary, timeline, and the forms to log a
+service and propose a referral), and intake (signing in and out: `services.console.sign_in`).
 
 Every command goes through the write path's use cases (`services.commands`), and every read
 of a case through the read use case (`services.commands.case_reads`), which authorises it
@@ -31,29 +31,12 @@ from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.commands import case_commands, case_reads
 from services.commands.ports import Actor
-from services.console import case_forms, forms, i18n
+from services.console import case_forms, forms
 from services.console.changes import conflict_page
 from services.console.event_names import event_name
-from services.console.sessions import CSRF_FIELD, clear_cookie, csrf_valid, set_cookie
 from services.console.submit import CONFLICTS, submit
-from services.console.web import PREFIX, Console, CsrfRefused, SignedIn, page, posted, signed_in
-from services.demo.organisations import DEFAULT_ORGANISATIONS, demo_accounts
-from services.identity import LocalIssuer, Principal
-
-SIGN_IN_TTL = dt.timedelta(minutes=1)  # the token lives only to be verified into a session
-
-
-def sign_in_accounts() -> list[tuple[str, str, str, str | None]]:
-    """(organisation, role, user, team) of the demo people one may sign in as: the case
-    workers and supervisors, then the privacy officers, then the reporters (listed after
-    the others, so those keep their places)."""
-    return [
-        (org, role, user, team)
-        for roles in (("caseworker", "supervisor"), ("privacy_officer",), ("reporter",))
-        for org in DEFAULT_ORGANISATIONS[:2]
-        for role, user, team in demo_accounts(org)
-        if role in roles
-    ]
+from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
+from services.identity import Principal
 
 
 @get("/", name="console-home")
@@ -77,61 +60,6 @@ async def caseload(
         except ViewNotBuilt:
             cases = None
     return page("caseload.html", signed.session, cases=cases)
-
-
-@get("/sign-in")
-async def sign_in_form(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Any:
-    if not console.signs_in:
-        return page("sign_in.html", None, accounts=[], offered=False)
-    found = await console.sessions.current(request)
-    language = (
-        found[1].language
-        if found is not None
-        else i18n.from_accept_language(request.headers.get("accept-language"))
-    )
-    session_id, session = await console.sessions.start(None, language)
-    response = page("sign_in.html", session, accounts=sign_in_accounts(), offered=True)
-    set_cookie(request, response, session_id)
-    return response
-
-
-@post("/sign-in", status_code=303)
-async def sign_in(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Any:
-    form = await request.form()
-    found = await console.sessions.current(request)
-    if found is None or not csrf_valid(found[1], form.get(CSRF_FIELD)) or not console.signs_in:
-        raise CsrfRefused()
-    accounts = sign_in_accounts()
-    chosen = form.get("account", "")
-    if not (isinstance(chosen, str) and chosen.isdigit() and int(chosen) < len(accounts)):
-        session = found[1]
-        return page(
-            "sign_in.html",
-            session,
-            422,
-            accounts=accounts,
-            offered=True,
-            error="Choose whom to sign in as.",
-        )
-    org, role, user, team = accounts[int(chosen)]
-    issuer = LocalIssuer.open(console.settings.data_dir)
-    principal = await console.verifier.verify(issuer.mint(user, org, [role], team, ttl=SIGN_IN_TTL))
-    await console.sessions.end(found[0])
-    await console.sessions.forget_expired()
-    language = await console.preferences.language(principal) or found[1].language
-    session_id, _ = await console.sessions.start(principal, language)
-    response = Redirect(f"{PREFIX}/", status_code=303)
-    set_cookie(request, response, session_id)
-    return response
-
-
-@post("/sign-out", status_code=303)
-async def sign_out(request: Request[Any, Any, Any], console: NamedDependency[Console]) -> Any:
-    signed, _ = await posted(request, console)
-    await console.sessions.end(signed.session_id)
-    response = Redirect(f"{PREFIX}/sign-in", status_code=303)
-    clear_cookie(request, response)
-    return response
 
 
 def _reader(
@@ -327,9 +255,6 @@ async def open_case(
 
 PAGES = [
     caseload,
-    sign_in_form,
-    sign_in,
-    sign_out,
     case_page,
     log_service,
     propose_referral,

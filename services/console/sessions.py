@@ -8,6 +8,12 @@ used: unused for the idle timeout (`HAVEN_CONSOLE_IDLE_MINUTES`) or older than
 deletes it. The cookie is `HttpOnly`, `SameSite=Strict`, scoped to `/console`, and `Secure`
 when the request came over TLS.
 
+A sign-in at the external identity provider (`services.console.sign_in`) holds its flow's
+secrets (state, nonce, PKCE code verifier) in an anonymous session of its own, which its
+callback ends whatever the outcome, so each is used once. That session's cookie is
+`SameSite=Lax`: the provider sends the browser back with a cross-site navigation, which
+carries no `Strict` cookie.
+
 The store is litestar's file store under the data directory, shared by every worker process
 of one server. Nothing in a session is case content.
 """
@@ -22,6 +28,7 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 from litestar import Request, Response
@@ -47,6 +54,10 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     roles: tuple[str, ...] = ()
     team_id: str = ""
     language: str = "en"  # services.console.i18n.LANGUAGES
+    # a sign-in at the external identity provider under way (`services.console.oidc.Flow`)
+    oidc_state: str = ""
+    oidc_nonce: str = ""
+    oidc_code_verifier: str = ""
 
     @property
     def signed_in(self) -> bool:
@@ -108,11 +119,14 @@ class Sessions:
         """The session, marked as used at this moment (the idle timeout starts again)."""
         return await self.change(session_id, session)
 
-    async def start(self, principal: Principal | None, language: str = "en") -> tuple[str, Session]:
+    async def start(
+        self, principal: Principal | None, language: str = "en", **flow: str
+    ) -> tuple[str, Session]:
         """A new session (a new id and CSRF token) in `language`: anonymous for the sign-in
-        form, or signed in as `principal`."""
+        form (`flow`: the `oidc_*` fields of a sign-in at the identity provider), or signed
+        in as `principal`."""
         now = self._clock()
-        fields: dict[str, object] = {"language": language}
+        fields: dict[str, object] = {"language": language, **flow}
         if principal is not None:
             fields |= {
                 "user_id": principal.user_id,
@@ -158,14 +172,19 @@ def csrf_valid(session: Session | None, submitted: object) -> bool:
     )
 
 
-def set_cookie(request: Request, response: Response, session_id: str) -> None:
+def set_cookie(
+    request: Request,
+    response: Response,
+    session_id: str,
+    samesite: Literal["strict", "lax"] = "strict",
+) -> None:
     response.set_cookie(
         Cookie(
             key=COOKIE,
             value=session_id,
             path=COOKIE_PATH,
             httponly=True,
-            samesite="strict",
+            samesite=samesite,
             secure=request.url.scheme == "https",
         )
     )
