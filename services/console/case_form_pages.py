@@ -21,7 +21,7 @@ from domain.case.errors import DomainError
 from services.authorisation import Forbidden, NotFound
 from services.bootstrap import Runtime
 from services.commands.refusals import InvalidRequest
-from services.console import case_forms
+from services.console import case_form_input, case_forms
 from services.console.changes import conflict_page
 from services.console.i18n import N_
 from services.console.pages import case_page_again
@@ -53,7 +53,7 @@ async def case_form(
             status=422, errors=errors, values=form, failed=name,
         )  # fmt: skip
 
-    body, errors = case_forms.parsed(declared, form)
+    body, errors = case_form_input.parsed(declared, form)
     if body is None:
         return await again(errors)
     named = form.get(declared.named, "") if declared.named else None
@@ -69,7 +69,7 @@ async def case_form(
             request, runtime, console, signed, case_id, form.get("version", "")
         )
     except InvalidRequest as refused:
-        return await again(case_forms.field_errors(declared, refused.faults))
+        return await again(case_form_input.field_errors(declared, refused.faults))
     except Forbidden:  # the page below reads the case first: no one learns it exists
         return await again({"": NOT_PERMITTED})
     except DomainError as refused:  # its message names the rule, never the case's data

@@ -12,9 +12,8 @@ is a checkbox (`check`) or, when it must be answered, a yes/no select (`yes_no`)
 from __future__ import annotations
 
 import functools
-import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import msgspec
@@ -29,7 +28,6 @@ from services.console.i18n import N_, translate
 from services.identity import Principal
 
 Choices = list[tuple[str, str]]
-_MISSING = re.compile(r"^Object missing required field `[a-z_]+`$")
 # Choices read from the case itself (what this reader sees of it), by name.
 CASE_CHOICES = frozenset({"consents", "open_referrals", "open_goals", "milestones"})
 
@@ -356,72 +354,6 @@ def defaults(form: CaseForm, today: str) -> dict[str, str]:
     if form.fresh is not None:
         values[form.fresh[0]] = forms.new_id(form.fresh[1])
     return values
-
-
-def _value(field: Field, form: Mapping[str, str]) -> Any:
-    """The member a field fills from the posted form; None when left empty."""
-    if field.kind == "check":
-        return field.name in form
-    if field.kind == "checks":
-        codes = [code for code, _ in forms.choices(str(field.options))]
-        return [code for code in codes if f"{field.name}.{code}" in form] or None
-    raw = form.get(field.name, "").strip()
-    if not raw:
-        return None
-    if field.kind == "yes_no":
-        return {"yes": True, "no": False}.get(raw, raw)
-    if field.kind == "number" or field.options is OUTCOME_SCORES:
-        return int(raw) if raw.isdigit() and len(raw) < 10 else raw
-    return raw
-
-
-def parsed(form: CaseForm, posted: Mapping[str, str]) -> tuple[Any, dict[str, str]]:
-    """The form's body, or the messages by field pointer of what it breaks."""
-    members: dict[str, Any] = {}
-    missing = {}
-    for field in form.fields:
-        value = _value(field, posted)
-        if value is None:
-            if field.required:
-                missing[forms.pointer(field.name)] = N_("Fill this in.")
-            continue
-        if field.name == form.named:
-            continue
-        place = members
-        *parents, name = field.name.split(".")
-        for parent in parents:
-            place = place.setdefault(parent, {})
-        place[name] = value
-    if missing:
-        return None, missing
-    if form.fresh is not None:
-        members[form.fresh[0]] = posted.get(form.fresh[0], "")
-    try:
-        return msgspec.convert(members, form.body), {}
-    except msgspec.ValidationError as error:
-        where, message = forms.conversion_fault(error)
-        missing_member = _MISSING.search(str(error))
-        if missing_member is not None:  # a member filled by several fields, all left empty
-            return None, {"": N_("Fill in at least one of the fields below.")}
-        return None, {_owner(form, where): message}
-
-
-def _owner(form: CaseForm, where: str) -> str:
-    """The pointer of the field a fault belongs to (a member below a field is the field's);
-    "" for none, shown above the form."""
-    for field in form.fields:
-        mine = forms.pointer(field.name)
-        if where == mine or where.startswith(mine + "/"):
-            return mine
-    return ""
-
-
-def field_errors(form: CaseForm, faults: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Messages by field pointer of the write path's (pointer, rule) faults."""
-    errors: dict[str, str] = {}
-    for where, rule in faults:
-        errors.setdefault(_owner(form, where), f"This {rule}.")
-    return errors
 
 
 def page_context(case: CaseView) -> dict[str, Any]:

@@ -96,15 +96,10 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
     return translations(_language(context)).ngettext(singular, plural, n)
 
 
-@pass_context
-def _translated(context: Context, message: str) -> str:
-    return translations(_language(context)).gettext(message)
-
-
 def install(environment: Environment) -> None:
     """`_`, `gettext` and `ngettext` in the templates, and the `tr` filter, in the page's
     `language`."""
-    environment.filters["tr"] = _translated
+    environment.filters["tr"] = _gettext
     environment.add_extension("jinja2.ext.i18n")
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, _ngettext, newstyle=True
@@ -115,18 +110,3 @@ def translate(language: str, message: str, **variables: Any) -> str:
     """`message` in `language`, for text built outside a template."""
     text = translations(chosen(language)).gettext(message)
     return text % variables if variables else text
-
-
-def extract_codebook(
-    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
-) -> Iterator[tuple[int, None, str, list[str]]]:
-    """A Babel extraction method (`locale/babel.cfg`): the codebook's labels, the grounds of
-    an erasure and the words the console makes of lifecycle codes, which the pages show
-    translated."""
-    from services.commands.case_privacy import ERASURE_GROUNDS
-    from services.console.case_forms import LITERAL_CHOICES  # the console's own words
-    from services.console.forms import codebook_labels
-
-    words = {text for _, text in LITERAL_CHOICES}
-    for text in sorted({*codebook_labels(), *words, *ERASURE_GROUNDS.values()}):
-        yield 1, None, text, ["codebook"]

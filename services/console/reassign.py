@@ -22,7 +22,7 @@ from domain.case.errors import DomainError
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.commands.refusals import InvalidRequest
-from services.console import case_forms, forms
+from services.console import case_form_input, case_forms, forms
 from services.console.i18n import N_
 from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
@@ -76,7 +76,7 @@ async def reassign(
     signed, form = await posted(request, console)
     version = form.get("version", "")
     declared = case_forms.ASSIGNMENT
-    body, errors = case_forms.parsed(declared, form)
+    body, errors = case_form_input.parsed(declared, form)
     if body is None:
         return _form_page(signed, case_id, version, 422, form, errors)
     try:
@@ -88,7 +88,7 @@ async def reassign(
     except CONFLICTS:
         return _form_page(signed, case_id, version, 409, form, {"": CHANGED})
     except InvalidRequest as refused:
-        faults = case_forms.field_errors(declared, refused.faults)
+        faults = case_form_input.field_errors(declared, refused.faults)
         return _form_page(signed, case_id, version, 422, form, faults)
     except DomainError as refused:  # its message names the rule, never the case's data
         return _form_page(signed, case_id, version, 422, form, {"": f"Not recorded: {refused}"})

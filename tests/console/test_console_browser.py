@@ -34,6 +34,7 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "console"
+SIGN_IN_BUTTON = "form[action='/console/sign-in'] button[type=submit]"
 CASELOAD_ATTEMPTS = 60  # x 0.5 s for the projector to list a new case: bounded, not asserted
 
 
@@ -97,7 +98,7 @@ def sign_in(driver: WebDriver, console: str) -> None:
     driver.get(console)  # no session yet: sent to the sign-in page
     assert driver.find_element(By.TAG_NAME, "h1").text == "Sign in"
     driver.find_element(By.ID, "account-0").click()  # the demo case worker of org-harbor
-    click_and_load(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    click_and_load(driver, driver.find_element(By.CSS_SELECTOR, SIGN_IN_BUTTON))
     assert driver.find_element(By.TAG_NAME, "h1").text == "My caseload"
 
 

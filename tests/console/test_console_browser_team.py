@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 
 from tests.console.test_console_browser import (
     CASELOAD_ATTEMPTS,
+    SIGN_IN_BUTTON,
     chromium,
     click_and_load,
     console_url,
@@ -35,7 +36,7 @@ def test_a_supervisors_team_page_shows_the_figures_and_no_survivor_data(
     with chromium() as driver:
         driver.get(console_url)
         driver.find_element(By.ID, HARBOR_SUPERVISOR).click()
-        click_and_load(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+        click_and_load(driver, driver.find_element(By.CSS_SELECTOR, SIGN_IN_BUTTON))
         for _ in range(CASELOAD_ATTEMPTS):  # the projector lists the new case in a moment
             click_and_load(driver, driver.find_element(By.LINK_TEXT, "My team"))
             if driver.find_elements(By.ID, "chart-workload") and "1 open case" in (
