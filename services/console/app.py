@@ -17,6 +17,7 @@ from litestar.template.config import TemplateConfig
 from services.api.auth import Verifier
 from services.console import i18n
 from services.console.case_form_pages import CASE_FORM_PAGES
+from services.console.caseload_page import CASELOAD_PAGES
 from services.console.language import LANGUAGE_PAGES
 from services.console.pages import PAGES
 from services.console.preferences import Preferences, preferences_store
@@ -65,6 +66,7 @@ def console_router(
         path=PREFIX,
         route_handlers=[
             *SIGN_IN_PAGES,
+            *CASELOAD_PAGES,
             *PAGES,
             *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,

@@ -1,5 +1,6 @@
-"""The console's pages: my caseload, a case (summary, timeline, and the forms to log a
-service and propose a referral), and intake (signing in and out: `services.console.sign_in`).
+"""The console's pages: a case (summary, timeline, and the forms to log a service and
+propose a referral) and intake (the caseload: `services.console.caseload_page`; signing in
+and out: `services.console.sign_in`).
 
 Every command goes through the write path's use cases (`services.commands`), and every read
 of a case through the read use case (`services.commands.case_reads`), which authorises it
@@ -11,7 +12,6 @@ page, never an overwrite.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -22,8 +22,6 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from domain.case.errors import DomainError
-from projections.caseload import my_caseload
-from projections.queries import ViewNotBuilt
 from services.api import observe
 from services.api.cases.schemas import requests as rq
 from services.api.cases.schemas.views import CommandAccepted, case_view
@@ -37,29 +35,6 @@ from services.console.event_names import event_name
 from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
 from services.identity import Principal
-
-
-@get("/", name="console-home")
-async def caseload(
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-    console: NamedDependency[Console],
-) -> Template:
-    signed = await signed_in(request, console)
-    principal = signed.session.principal()
-    cases = None
-    if "caseworker" in principal.roles:
-        require(principal, Action.CASE_LIST_MINE, None)
-        try:
-            cases = await my_caseload(
-                runtime.pool,
-                principal.organisation_id,
-                principal.user_id,
-                dt.datetime.now(dt.UTC).date(),
-            )
-        except ViewNotBuilt:
-            cases = None
-    return page("caseload.html", signed.session, cases=cases)
 
 
 def _reader(
@@ -254,7 +229,6 @@ async def open_case(
 
 
 PAGES = [
-    caseload,
     case_page,
     log_service,
     propose_referral,
