@@ -4,6 +4,7 @@ It serves discovery, its JWKS, the authorisation endpoint (which signs in `user`
 a person who already has a session at their provider would be) and the token endpoint, which
 verifies PKCE (S256), the redirect URI, the client (`client_secret_basic` for a confidential
 client) and spends each code once. Tokens are RS256, signed with a key made for each server.
+`interactive` puts the provider's own page (a form the person submits) before that redirect.
 `id_token_changes` and `discovery_changes` let a test make the provider misbehave.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import threading
@@ -34,7 +36,10 @@ def b64url(data: bytes) -> str:
 
 
 class OidcProvider:
-    def __init__(self, *, redirect_uri: str, client_secret: str | None = None) -> None:
+    def __init__(
+        self, *, redirect_uri: str, client_secret: str | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host  # the issuer's host name (the server listens on 127.0.0.1)
         self.redirect_uri = redirect_uri
         self.client_secret = client_secret
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -47,7 +52,8 @@ class OidcProvider:
         self.id_token_changes: dict[str, Any] = {}
         self.discovery_changes: dict[str, Any] = {}
         self.discovery_hits = 0
-        self.deny: str | None = None  # an error code the authorisation endpoint answers with
+        self.deny: str | None = None
+        self.interactive = False  # True: the authorisation endpoint shows a page to submit  # an error code the authorisation endpoint answers with
         self.codes: dict[str, dict[str, Any]] = {}
         self.token_requests: list[dict[str, Any]] = []  # (fields, authorization) of each
         self._lock = threading.Lock()
@@ -63,6 +69,8 @@ class OidcProvider:
                 elif parts.path == "/jwks":
                     public = RSAAlgorithm.to_jwk(provider.key.public_key(), as_dict=True)
                     self._json(200, {"keys": [{**public, "kid": KID, "use": "sig"}]})
+                elif parts.path == "/authorize" and provider.interactive:
+                    self._page(provider.sign_in_page(query))
                 elif parts.path == "/authorize":
                     self._redirect(provider.authorize(query))
                 else:
@@ -73,6 +81,9 @@ class OidcProvider:
                 form = {
                     k: v[0] for k, v in parse_qs(self.rfile.read(length).decode("ascii")).items()
                 }
+                if urlsplit(self.path).path == "/authorize":
+                    self._redirect(provider.authorize(form))
+                    return
                 if urlsplit(self.path).path != "/token":
                     self._json(404, {"error": "not_found"})
                     return
@@ -83,6 +94,14 @@ class OidcProvider:
                 body = json.dumps(document).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _page(self, text: str) -> None:
+                body = text.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -103,7 +122,7 @@ class OidcProvider:
 
     @property
     def issuer(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return f"http://{self.host}:{self._http.server_address[1]}"
 
     @property
     def jwks_url(self) -> str:
@@ -124,6 +143,17 @@ class OidcProvider:
             ],
             **self.discovery_changes,
         }
+
+    def sign_in_page(self, query: dict[str, str]) -> str:
+        """The provider's own page: a form the person submits (to the provider itself)."""
+        fields = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in query.items()
+        )
+        return (
+            '<!doctype html><html lang="en"><title>Provider</title><form method="post" '
+            f'action="/authorize">{fields}<button type="submit">Continue</button></form></html>'
+        )
 
     def authorize(self, query: dict[str, str]) -> str:
         """Where the browser goes next: the redirect URI with a code (or an error)."""
