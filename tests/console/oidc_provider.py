@@ -52,8 +52,8 @@ class OidcProvider:
         self.id_token_changes: dict[str, Any] = {}
         self.discovery_changes: dict[str, Any] = {}
         self.discovery_hits = 0
-        self.deny: str | None = None
-        self.interactive = False  # True: the authorisation endpoint shows a page to submit  # an error code the authorisation endpoint answers with
+        self.deny: str | None = None  # an error code the authorisation endpoint answers with
+        self.interactive = False  # True: the authorisation endpoint shows a page to submit
         self.codes: dict[str, dict[str, Any]] = {}
         self.token_requests: list[dict[str, Any]] = []  # (fields, authorization) of each
         self._lock = threading.Lock()
