@@ -1,6 +1,7 @@
 """The console's accessibility in headless chromium (the server, browser and helpers of
 `test_console_browser`): axe-core (selenium-axe-python's copy, injected through the driver)
-finds no serious or critical WCAG 2.2 A/AA violation on any page of any role, and a case
+finds no serious or critical WCAG 2.2 A/AA violation on any page of any role (a screenshot
+of each under `test-output/console/`), and a case
 worker opens a case through the intake form with the keyboard alone, the focus visible at
 every stop. A control page with known violations shows that the check can fail.
 
@@ -78,6 +79,7 @@ def walk(driver: WebDriver, console: str, language: str) -> list[str]:
 
     def check(name: str) -> None:
         assert_accessible(driver, name)
+        screenshot(driver, f"{language}-{name.replace(' ', '-')}")
         seen.append(name)
 
     driver.get(f"{console}sign-in")

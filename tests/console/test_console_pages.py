@@ -123,6 +123,18 @@ async def test_every_console_response_carries_the_security_headers(browser):
         assert responses[-2].status_code == 200  # the style sheet
 
 
+async def test_an_unknown_console_address_answers_the_consoles_page_the_api_a_problem(browser):
+    async with browser() as user:
+        await user.sign_in()
+        page = await user.client.get("/console/no-such-page")
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Nothing here that you may see" in page.text and "Sign out" not in page.text
+        api = await user.client.get("/v1/no-such-route")  # control: the API's own answer
+        assert api.status_code == 404
+        assert api.headers["content-type"].startswith("application/problem+json")
+
+
 async def test_intake_through_the_form_opens_a_case_and_its_page_records_the_access(
     browser, runtime
 ):
