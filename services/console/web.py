@@ -61,7 +61,7 @@ class Console(NamedTuple):
 
     @property
     def signs_in(self) -> bool:
-        """Sign-in is offered only where the local issuer is the configured issuer."""
+        """Whether the local issuer's sign-in page is offered (no external provider)."""
         return self.settings.oidc_issuer is None
 
 

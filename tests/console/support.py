@@ -10,7 +10,7 @@ import httpx
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
-# The demo people the sign-in page lists, in its order (services.console.pages).
+# The demo people the sign-in page lists, in its order (services.console.sign_in).
 HARBOR_WORKER, HARBOR_SUPERVISOR, LANTERN_WORKER = "0", "1", "2"
 HARBOR_PRIVACY, HARBOR_REPORTER = "4", "6"  # privacy officers, then reporters, after the others
 SECURITY_HEADERS = {
