@@ -78,8 +78,8 @@ def walk(driver: WebDriver, console: str, language: str) -> list[str]:
     seen = []
 
     def check(name: str) -> None:
-        assert_accessible(driver, name)
         screenshot(driver, f"{language}-{name.replace(' ', '-')}")
+        assert_accessible(driver, name)
         seen.append(name)
 
     driver.get(f"{console}sign-in")

@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -83,10 +83,23 @@ def click_and_load(driver: WebDriver, element: WebElement) -> None:
     """Click what loads a new page, and wait (bounded) until the new page is there."""
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 10).until(staleness_of(page))
+    WebDriverWait(driver, 10).until(lambda _: replaced(page))
     WebDriverWait(driver, 10).until(  # the new document whole, not a part still arriving
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
+
+
+def replaced(element: WebElement) -> bool:
+    """Whether the element's document is gone (chromedriver says so in two ways)."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in (error.msg or ""):
+            return True
+        raise
+    return False
 
 
 def screenshot(driver: WebDriver, name: str) -> None:
