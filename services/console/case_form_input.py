@@ -5,11 +5,12 @@ names, each placed at the field it belongs to."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import msgspec
 
+from domain.text import text_faults
 from services.console import forms
 from services.console.case_forms import OUTCOME_SCORES, CaseForm, Field
 from services.console.i18n import N_
@@ -29,13 +30,20 @@ def _value(field: Field, form: Mapping[str, str]) -> Any:
         return None
     if field.kind == "yes_no":
         return {"yes": True, "no": False}.get(raw, raw)
+    if field.kind == "lines":
+        return [line.strip() for line in raw.splitlines() if line.strip()]
     if field.kind == "number" or field.options is OUTCOME_SCORES:
         return int(raw) if raw.isdigit() and len(raw) < 10 else raw
     return raw
 
 
-def parsed(form: CaseForm, posted: Mapping[str, str]) -> tuple[Any, dict[str, str]]:
-    """The form's body, or the messages by field pointer of what it breaks."""
+def parsed(
+    form: CaseForm,
+    posted: Mapping[str, str],
+    shape: Callable[[dict[str, Any]], dict[str, Any]] = lambda members: members,
+) -> tuple[Any, dict[str, str]]:
+    """The form's body (its members as `shape` leaves them), or the messages by field
+    pointer of what it breaks, the body's text rules included."""
     members: dict[str, Any] = {}
     missing = {}
     for field in form.fields:
@@ -56,13 +64,15 @@ def parsed(form: CaseForm, posted: Mapping[str, str]) -> tuple[Any, dict[str, st
     if form.fresh is not None:
         members[form.fresh[0]] = posted.get(form.fresh[0], "")
     try:
-        return msgspec.convert(members, form.body), {}
+        body = msgspec.convert(shape(members), form.body)
     except msgspec.ValidationError as error:
         where, message = forms.conversion_fault(error)
         missing_member = _MISSING.search(str(error))
         if missing_member is not None:  # a member filled by several fields, all left empty
             return None, {"": N_("Fill in at least one of the fields below.")}
         return None, {_owner(form, where): message}
+    faults = field_errors(form, text_faults(body))
+    return (None, faults) if faults else (body, {})
 
 
 def _owner(form: CaseForm, where: str) -> str:

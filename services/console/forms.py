@@ -28,28 +28,11 @@ _AT = re.compile(r" - at `\$((?:\.[A-Za-z_][A-Za-z0-9_]*|\[\d+\])*)`$")
 _UNKNOWN_FIELD = re.compile(r"unknown field `.*?`")
 MAX_KEY = 100
 
-INTAKE_FIELDS = (
-    "intake.intake_on",
-    "intake.intake_type",
-    "victim_status.status",
-    "victim_status.determined_on",
-    "victim_status.determined_by",
-    "identity.preferred_name",
-    "identity.date_of_birth",
-    "trafficking.trafficking_type",
-)
 SERVICE_FIELDS = ("category", "delivered_on", "units", "minutes", "notes")
 REFERRAL_FIELDS = ("kind", "category", "recipient", "purpose", "proposed_on", "notes")
 INTEGERS = frozenset({"units", "minutes"})
 REQUIRED = frozenset(
     {
-        "intake.intake_on",
-        "intake.intake_type",
-        "victim_status.status",
-        "victim_status.determined_on",
-        "victim_status.determined_by",
-        "identity.preferred_name",
-        "trafficking.trafficking_type",
         "category",
         "delivered_on",
         "kind",

@@ -29,7 +29,7 @@ from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.commands import case_commands, case_reads
 from services.commands.ports import Actor
-from services.console import case_forms, forms
+from services.console import case_forms, forms, intake_fields
 from services.console.changes import conflict_page
 from services.console.event_names import event_name
 from services.console.submit import CONFLICTS, submit
@@ -168,8 +168,7 @@ def _intake_page(
 ) -> Template:
     principal = signed.session.principal()
     defaults = {
-        "intake.intake_on": forms.today(),
-        "victim_status.determined_on": forms.today(),
+        **case_forms.defaults(intake_fields.INTAKE, forms.today()),
         "victim_status.determined_by": principal.user_id,
         "idempotency_key": forms.new_key(),
     }
@@ -177,12 +176,12 @@ def _intake_page(
         "intake.html",
         signed.session,
         status,
-        values={**defaults, **(values or {})},
+        values=defaults if values is None else values,
         errors=errors or {},
         message=message,
-        intake_types=forms.choices("intake_type"),
-        statuses=forms.choices("victim_status"),
-        trafficking_types=forms.choices("trafficking_type"),
+        sections=intake_fields.SECTIONS,
+        form_options=lambda field, language: case_forms.options(field, {}, language),
+        yes_no=case_forms.YES_NO,
     )
 
 
@@ -204,7 +203,7 @@ async def open_case(
     signed, form = await posted(request, console)
     principal = signed.session.principal()
     require(principal, Action.CASE_OPEN, None)
-    body, errors = forms.parsed(rq.OpenCaseBody, form, forms.INTAKE_FIELDS)
+    body, errors = intake_fields.parsed(form)
     if body is None:
         return _intake_page(signed, 422, errors, form)
     case_id = str(uuid.uuid4())
