@@ -9,13 +9,16 @@ Each test saves a screenshot of its last page under `test-output/console/` (igno
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
+from litestar.stores.file import FileStore
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -27,6 +30,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from services.bench.scratch import scratch_database
+from services.console.sessions import COOKIE, Session
 from tests.api.test_served import free_port, granian, until_ready
 
 pytestmark = pytest.mark.slow
@@ -36,6 +40,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "console"
 SIGN_IN_BUTTON = "form[action='/console/sign-in'] button[type=submit]"
 CASELOAD_ATTEMPTS = 60  # x 0.5 s for the projector to list a new case: bounded, not asserted
+DATA_DIRS: dict[str, Path] = {}  # console address -> the served app's data directory
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +62,7 @@ async def console_url(
             origin = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=origin, timeout=5.0) as client:
                 await until_ready(client, process, log)
+            DATA_DIRS[f"{origin}/console/"] = base / "data"
             yield f"{origin}/console/"
 
 
@@ -132,6 +138,14 @@ def log_service(driver: WebDriver) -> None:
     click_and_load(driver, form.find_element(By.XPATH, ".//button[text()='Log the service']"))
 
 
+def propose_referral(driver: WebDriver) -> None:
+    form = driver.find_element(By.CSS_SELECTOR, "form[action$='/referrals']")
+    Select(form.find_element(By.ID, "f-category")).select_by_value("housing_shelter")
+    form.find_element(By.ID, "f-recipient").send_keys("program-synthetic-shelter")
+    Select(form.find_element(By.ID, "f-purpose")).select_by_value("service_referral")
+    click_and_load(driver, form.find_element(By.XPATH, ".//button[text()='Propose the referral']"))
+
+
 def test_a_case_worker_opens_a_case_logs_a_service_and_finds_it_in_the_caseload(
     console_url: str,
 ) -> None:
@@ -142,8 +156,10 @@ def test_a_case_worker_opens_a_case_logs_a_service_and_finds_it_in_the_caseload(
         assert skip.text == "Skip to main content"  # the first stop, shown when focused
         case_id = open_case(driver, "Synthetic Browser Client")
         log_service(driver)
+        propose_referral(driver)
         timeline = driver.find_element(By.CSS_SELECTOR, "ol.timeline").text
         assert "Case opened" in timeline and "Service delivered" in timeline
+        assert "Referral proposed" in timeline
         screenshot(driver, "case")
         for _ in range(CASELOAD_ATTEMPTS):
             click_and_load(driver, driver.find_element(By.LINK_TEXT, "My caseload"))
@@ -187,3 +203,21 @@ def test_a_form_posted_without_its_csrf_token_is_refused(console_url: str) -> No
         assert driver.find_element(By.TAG_NAME, "h1").text == "This form has expired"
         assert "Synthetic Forged" not in driver.page_source
         screenshot(driver, "csrf-refused")
+
+
+async def test_an_idle_session_expires_in_the_browser(console_url: str) -> None:
+    """The server's session is moved past the idle timeout (its stored last use set back, as
+    the clock would), and the next page is the sign-in page."""
+    with chromium() as driver:
+        sign_in(driver, console_url)
+        session_id = driver.get_cookie(COOKIE)["value"]
+        store = FileStore(DATA_DIRS[console_url] / "console-sessions")
+        key = hashlib.sha256(session_id.encode()).hexdigest()
+        session = msgspec.json.decode(await store.get(key), type=Session)
+        click_and_load(driver, driver.find_element(By.LINK_TEXT, "My caseload"))
+        assert driver.find_element(By.TAG_NAME, "h1").text == "My caseload"  # control: in use
+        idle = msgspec.structs.replace(session, seen=session.seen - 16 * 60)  # default 15 min
+        await store.set(key, msgspec.json.encode(idle))
+        click_and_load(driver, driver.find_element(By.LINK_TEXT, "My caseload"))
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Sign in"
+        assert await store.get(key) is None  # the idle session is gone from the server
