@@ -33,14 +33,20 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from email.message import Message
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 import jwt
 from jwt import exceptions as jwt_errors
 
-from services.identity.jwks import FETCH_TIMEOUT_SECONDS, Fetch, JwksCache, fetch_url
+from services.identity.jwks import (
+    FETCH_TIMEOUT_SECONDS,
+    LOOPBACK,
+    NO_REDIRECTS,
+    Fetch,
+    JwksCache,
+    fetch_url,
+)
 from services.identity.verifier import DEFAULT_LEEWAY_SECONDS, OIDC_ALGORITHMS
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -49,7 +55,6 @@ RETRY_INTERVAL = 30.0  # after a failed discovery, the provider is not asked aga
 MAX_RESPONSE_BYTES = 1 << 20
 MAX_ID_TOKEN_LIFETIME = 24 * 3600.0
 SCOPE = "openid"
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _AT_HASH = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
 _ID_TOKEN_OPTIONS: Any = {
     "verify_signature": True,
@@ -110,29 +115,13 @@ def secure_url(url: object) -> bool:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return True
-    return parts.scheme == "http" and parts.hostname in _LOOPBACK
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> None:
-        return None  # the 3xx then surfaces as an HTTPError
-
-
-_OPENER = urllib.request.build_opener(_RefuseRedirects)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK
 
 
 def _post_blocking(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
     try:
-        with _OPENER.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+        with NO_REDIRECTS.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             status, answer = response.status, response.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as error:
         status, answer = error.code, b""

@@ -35,7 +35,7 @@ log = get_logger("identity")
 Fetch = Callable[[str], Awaitable[bytes]]
 FETCH_TIMEOUT_SECONDS = 5.0
 MAX_JWKS_BYTES = 1 << 20
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class KeySource(Protocol):
@@ -58,7 +58,7 @@ def check_jwks_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+    if parts.scheme == "http" and parts.hostname in LOOPBACK:
         return
     raise ValueError(
         "HAVEN_OIDC_JWKS_URL must be an https:// URL (http:// only to 127.0.0.1 or localhost)"
@@ -78,12 +78,12 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx then surfaces as an HTTPError
 
 
-_OPENER = urllib.request.build_opener(_RefuseRedirects)
+NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)  # a redirect is an error
 
 
 def _fetch_blocking(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
-    with _OPENER.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
+    with NO_REDIRECTS.open(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
         body: bytes = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise ValueError("key set is larger than 1 MiB")
