@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import ipaddress
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from services.settings import Settings
 
@@ -75,9 +77,11 @@ def _print_demo_tokens(settings: Settings, base_url: str) -> None:
     print(f"haven: web console: {base_url}/console/ (sign in as one of these demo people)")
 
 
-def exposure_warning(host: str) -> str | None:
-    """A loud warning when `haven serve` listens beyond this machine: it speaks plain HTTP, so
-    bearer tokens and case content would cross the network in the clear without TLS in front."""
+def exposure_warning(host: str, tls: bool = False) -> str | None:
+    """A loud warning when `haven serve` listens beyond this machine in plain HTTP: bearer
+    tokens and case content would cross the network in the clear without TLS in front."""
+    if tls:
+        return None
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -87,8 +91,19 @@ def exposure_warning(host: str) -> str | None:
     return (
         f"haven: WARNING: serving plain HTTP on {host}, reachable from other machines. "
         "Tokens and case content cross the network unencrypted unless a TLS-terminating proxy "
-        "is in front (README, Production set-up). Bind to 127.0.0.1 behind the proxy."
+        "is in front (README, Production set-up) or HAVEN_TLS_CERT and HAVEN_TLS_KEY are set. "
+        "Bind to 127.0.0.1 behind the proxy."
     )
+
+
+def fresh_metrics_dir(data_dir: Path) -> Path:
+    """An empty directory for this server's metrics (prometheus-client's multiprocess mode):
+    every worker writes its figures there and /metrics adds them up, whichever worker answers.
+    Emptied at every start, so that the figures are this server's since it started."""
+    path = data_dir / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, mode=0o700)
+    return path
 
 
 def run_serve_command(settings: Settings, url: str, args: argparse.Namespace) -> int:
@@ -100,15 +115,23 @@ def run_serve_command(settings: Settings, url: str, args: argparse.Namespace) ->
     from granian import Granian
     from granian.constants import Interfaces
 
-    warning = exposure_warning(args.host)
+    if args.workers < 1:
+        print("haven: --workers must be at least 1", file=sys.stderr)
+        return 2
+    warning = exposure_warning(args.host, settings.tls)
     if warning is not None:
         print(warning, file=sys.stderr)
     asyncio.run(_prepare_to_serve(settings, url, args.demo))
-    base_url = f"http://{args.host}:{args.port}"
+    base_url = f"{'https' if settings.tls else 'http'}://{args.host}:{args.port}"
     if args.demo:
         _print_demo_tokens(settings, base_url)
+    # The workers read these (services/api/asgi.py); prometheus-client reads its variable when
+    # a worker imports it, after this.
     os.environ.update(
-        HAVEN_DATABASE_URL=url, HAVEN_DATA_DIR=str(settings.data_dir), HAVEN_KEK=settings.kek_uri
+        HAVEN_DATABASE_URL=url,
+        HAVEN_DATA_DIR=str(settings.data_dir),
+        HAVEN_KEK=settings.kek_uri,
+        PROMETHEUS_MULTIPROC_DIR=str(fresh_metrics_dir(settings.data_dir)),
     )
     print(
         f"haven: serving on {base_url} ({args.workers} worker(s)); Ctrl-C to stop. "
@@ -121,6 +144,8 @@ def run_serve_command(settings: Settings, url: str, args: argparse.Namespace) ->
         interface=Interfaces.ASGI,
         workers=args.workers,
         factory=True,
+        ssl_cert=settings.tls_cert,
+        ssl_key=settings.tls_key,
     ).serve()
     print("haven: stopped.")
     return 0

@@ -7,6 +7,7 @@ variables, their meaning and their defaults are in the README (Configuration).
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -42,6 +43,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_interval: float = 3600.0
     token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
     console_idle_minutes: float = 15.0  # a console session unused this long is signed out
+    # `haven serve` speaks TLS itself with this certificate (chain) and key; None: plain HTTP
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # prometheus-client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR, set by `haven serve`
+    # for its workers): /metrics then adds up every worker's figures; None: this process's own
+    metrics_dir: Path | None = None
 
     def __repr__(self) -> str:
         """Every setting but the client secret, which shows only whether it is set."""
@@ -63,6 +70,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def checkpoint_key_path(self) -> Path:
         return self.checkpoint_key or self.data_dir / "checkpoint-signing-key.pem"
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @property
     def embedded_database(self) -> bool:
@@ -97,6 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none"
             )
         client_id, client_secret, console_url = _console_client(env, oidc_issuer=oidc[0])
+        tls_cert, tls_key = _tls_files(env)
         return cls(
             database_url=database_url,
             data_dir=data_dir,
@@ -118,6 +130,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
             token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),
             console_idle_minutes=_minutes(env, "HAVEN_CONSOLE_IDLE_MINUTES", 15),
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]).absolute()
+            if env.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
         )
 
 
@@ -126,6 +143,34 @@ def login_as(database_url: str, user: str) -> str:
     (for servers that trust local logins, as the embedded one does)."""
     parts = urlsplit(database_url)
     return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """The server's certificate (PEM, the chain after it) and private key (PEM, unencrypted):
+    both or neither, readable, and the key the certificate's."""
+    cert = env.get("HAVEN_TLS_CERT") or None
+    key = env.get("HAVEN_TLS_KEY") or None
+    if cert is None and key is None:
+        return None, None
+    if cert is None or key is None:
+        raise SettingsError("set both HAVEN_TLS_CERT and HAVEN_TLS_KEY, or neither")
+    paths = Path(cert).absolute(), Path(key).absolute()
+    for name, path in zip(("HAVEN_TLS_CERT", "HAVEN_TLS_KEY"), paths, strict=True):
+        if not path.is_file():
+            raise SettingsError(f"{name}: {path} is not a file")
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*paths, password=_no_password)  # never a prompt on the terminal
+    except (ssl.SSLError, OSError, ValueError):
+        raise SettingsError(
+            "HAVEN_TLS_CERT and HAVEN_TLS_KEY must be a PEM certificate and its unencrypted "
+            "PEM private key, readable by this user"
+        ) from None
+    return paths
+
+
+def _no_password() -> bytes:
+    raise ValueError("an encrypted key")
 
 
 def _console_client(

@@ -82,7 +82,7 @@ def create_app(
     """The API and the web console (`/console/`). `route_handlers` adds routes (behind
     authentication) to the built-in ones; `console_store` and `console_clock` hold the
     console's sessions (default: a file store in the data directory, the wall clock)."""
-    api_metrics = ApiMetrics()
+    api_metrics = ApiMetrics(settings.metrics_dir)
 
     def provide_runtime() -> Runtime:
         return runtime
@@ -120,6 +120,7 @@ def create_app(
         state=State({"settings": settings}),
         middleware=[DefineMiddleware(BearerAuthenticationMiddleware, verifier=verifier)],
         exception_handlers={Exception: _answer_error},
+        on_shutdown=[api_metrics.close],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=_openapi_config(),
         logging_config=None,  # logging is ours: services.observability.logging

@@ -12,12 +12,14 @@ route's middleware. Everything it records is bounded and id-free:
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 from services.observability.logging import bind_request, clear_request, get_logger
 
@@ -30,9 +32,16 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 
 class ApiMetrics:
     """The API's Prometheus metrics, in a registry of its own (never the process-global one),
-    so that two apps in one process (tests) do not share or collide."""
+    so that two apps in one process (tests) do not share or collide.
 
-    def __init__(self) -> None:
+    `multiprocess_dir` (`Settings.metrics_dir`): the server's worker processes each write their
+    figures to files there (prometheus-client's multiprocess mode, which PROMETHEUS_MULTIPROC_DIR
+    switches on when a process imports it), and `scrape` adds every worker's up: /metrics
+    reports the whole server, whichever worker answers. The gauges are set at each scrape from
+    the database, so the most recently set value is the server's (`mostrecent`)."""
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("method", "route", "status")
         self.requests = Counter(
@@ -51,12 +60,14 @@ class ApiMetrics:
             "Committed events a projection has not applied yet.",
             ("projection",),
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.projection_lag_seconds = Gauge(
             "haven_projection_lag_seconds",
             "Age of the oldest event a projection has not applied yet.",
             ("projection",),
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.projection_quarantined = Gauge(
             "haven_projection_quarantined_streams",
@@ -64,7 +75,22 @@ class ApiMetrics:
             "events (`haven projections status` lists them).",
             ("projection",),
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
+
+    def scrape(self) -> CollectorRegistry:
+        """The registry /metrics renders: this process's, or every worker's added up."""
+        if self.multiprocess_dir is None:
+            return self.registry
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=str(self.multiprocess_dir))
+        return merged
+
+    def close(self) -> None:
+        """At a worker's shutdown: drop its `live*` gauges, should one be defined; counters
+        and the other gauges stay, they are the server's figures."""
+        if self.multiprocess_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), str(self.multiprocess_dir))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

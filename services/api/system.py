@@ -7,8 +7,9 @@
   logged as `error_code` only. When a projection has quarantined streams
   (`projections.quarantine`), the answer is still 200 and names how many per projection
   (`"quarantined": {"cases": 1}`): the service works, an operator must look.
-* `/metrics`: Prometheus text from the app's own registry: requests and latencies by route
-  template, and each projection's lag (events and seconds behind the log, read from the
+* `/metrics`: Prometheus text from the app's own registry, or from every worker's under
+  `haven serve` (`ApiMetrics.scrape`): requests and latencies by route template, and each
+  projection's lag (events and seconds behind the log, read from the
   checkpoints at scrape time, wherever the projectors run) and quarantined streams. It carries
   no ids, but it is operational data: expose it to the scraper's network only.
 """
@@ -115,4 +116,4 @@ async def metrics(
             api_metrics.projection_lag_events.labels(name).set(lag.events)
             api_metrics.projection_lag_seconds.labels(name).set(lag.seconds)
             api_metrics.projection_quarantined.labels(name).set(quarantined.get(name, 0))
-    return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(api_metrics.scrape()), media_type=CONTENT_TYPE_LATEST)
