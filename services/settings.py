@@ -6,6 +6,7 @@ variables, their meaning and their defaults are in the README (Configuration).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_interval: float = 3600.0
     token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
     console_idle_minutes: float = 15.0  # a console session unused this long is signed out
+    # proxies whose X-Forwarded-Proto names the scheme a request came with (services.api.forwarded)
+    trusted_proxies: tuple[str, ...] = ()
     # `haven serve` speaks TLS itself with this certificate (chain) and key; None: plain HTTP
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -130,6 +133,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
             token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),
             console_idle_minutes=_minutes(env, "HAVEN_CONSOLE_IDLE_MINUTES", 15),
+            trusted_proxies=_networks(env.get("HAVEN_TRUSTED_PROXIES") or ""),
             tls_cert=tls_cert,
             tls_key=tls_key,
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]).absolute()
@@ -234,6 +238,17 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
     if not 1 <= minutes <= 24 * 60:
         raise SettingsError(f"{name} must be minutes between 1 and 1440")
     return minutes
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    """`10.0.0.0/8, 192.0.2.7` -> the networks, each checked (a single address is its /32)."""
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    try:
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+    except ValueError:
+        raise SettingsError(
+            "HAVEN_TRUSTED_PROXIES must be a comma-separated list of addresses or networks"
+        ) from None
 
 
 def _organisations(value: str) -> frozenset[str]:

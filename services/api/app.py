@@ -41,6 +41,7 @@ from services.api.cases.commands import COMMAND_ROUTES
 from services.api.cases.privacy import PRIVACY_ROUTES
 from services.api.cases.reads import READ_ROUTES
 from services.api.errors import handle_exception
+from services.api.forwarded import apply_forwarded_scheme
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
 from services.api.report_routes import REPORT_ROUTES
@@ -60,11 +61,13 @@ class HavenApp(Litestar):
     """Litestar, with every HTTP request observed before routing (see `observe`)."""
 
     api_metrics: ApiMetrics
+    trusted_proxies: tuple[str, ...] = ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        apply_forwarded_scheme(scope, self.trusted_proxies)  # type: ignore[arg-type]
         if is_console(scope["path"]):
             send = with_security_headers(send)  # type: ignore[arg-type,assignment]
         await observed(super().__call__, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
@@ -127,6 +130,7 @@ def create_app(
         debug=False,
     )
     app.api_metrics = api_metrics
+    app.trusted_proxies = settings.trusted_proxies
     return app
 
 
