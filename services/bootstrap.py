@@ -14,7 +14,9 @@ from crypto.keyring import Keyring
 from crypto.provider_uri import provider_from_uri
 from events.catalog import haven_registry
 from events.erasure import ErasureWatch
+from events.erasure_list import ErasureList
 from events.idempotency import KeyHasher
+from events.key_check import key_mismatches
 from events.store import PostgresEventStore
 from services.database import connection_pool, prepare_database
 from services.recent_states import RecentStates
@@ -28,6 +30,9 @@ class Runtime(NamedTuple):
     recent: RecentStates | None = None  # case states this process just saw (None: none kept)
     erasures: ErasureWatch | None = None  # erasures by any process, for this one's caches
     idempotency: KeyHasher | None = None  # stored Idempotency-Keys (None: a hasher per request)
+    erasure_list: ErasureList | None = None  # erasures outside the database (None: not kept)
+    # organisations whose data keys the key provider cannot unwrap (`events.key_check`)
+    key_mismatches: tuple[str, ...] = ()
 
     def key_hasher(self) -> KeyHasher:
         return self.idempotency or KeyHasher(self.keyring.provider)
@@ -47,18 +52,31 @@ def watch_erasures(
 @contextlib.asynccontextmanager
 async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
     """Migrate the database, then open the pool and the key provider for the duration, and
-    watch for erasures made by other processes (`events.erasure`)."""
+    watch for erasures made by other processes (`events.erasure`). The runtime knows the
+    erasure list (`events.erasure_list`) and whether the key material unwraps this database's
+    data keys (`events.key_check`)."""
     await prepare_database(database_url)
     provider = provider_from_uri(settings.kek_uri)
     try:
         async with connection_pool(database_url) as pool:
             keyring = Keyring(provider)
+            async with pool.acquire() as conn:
+                mismatches = await key_mismatches(conn, keyring)
             store = PostgresEventStore(pool, keyring, haven_registry())
             recent = RecentStates()
             erasures = watch_erasures(database_url, keyring, recent)
             watching = asyncio.create_task(erasures.run(), name="erasure-watch")
             try:
-                yield Runtime(pool, keyring, store, recent, erasures, KeyHasher(provider))
+                yield Runtime(
+                    pool,
+                    keyring,
+                    store,
+                    recent,
+                    erasures,
+                    KeyHasher(provider),
+                    ErasureList(settings.erasure_log_path),
+                    mismatches,
+                )
             finally:
                 watching.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

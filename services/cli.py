@@ -100,6 +100,26 @@ async def _verify(settings: Settings, url: str, args: argparse.Namespace) -> int
     return 0 if report.ok and not diverged else 1
 
 
+async def _restore_check(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    from services.bootstrap import runtime
+    from services.restore_check import check_erasures
+
+    async with runtime(settings, url) as rt:
+        result = await check_erasures(rt)
+        mismatches = rt.key_mismatches
+    for line in result.lines():
+        print(line)
+    print(f"haven restore-check: {result.summary()}")
+    if mismatches:
+        print(
+            f"haven restore-check: the key material does not match this database "
+            f"({len(mismatches)} organisations' data keys do not unwrap): restore the key file "
+            "or HSM backup taken with it",
+            file=sys.stderr,
+        )
+    return 0
+
+
 async def _checkpoint(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from crypto.signing import SigningKeyError
     from services.bootstrap import runtime
@@ -147,6 +167,7 @@ _COMMANDS = {
     "demo": run_demo_command,
     "db": _db,
     "verify": _verify,
+    "restore-check": _restore_check,
     "bench": run_bench_command,
     "worker": _worker,
     "projections": _projections,

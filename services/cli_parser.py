@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also check the log against this signed checkpoint: streams deleted, truncated, "
         "rewritten or rolled back since it was taken",
     )
+    commands.add_parser(
+        "restore-check",
+        help="after a restore: erase again every case on the erasure list the database still "
+        "holds (ids and dates only; also run at every server start-up)",
+    )
     checkpoint = commands.add_parser(
         "checkpoint",
         help="sign the log's head (every stream's head, counts) with the key outside the database",

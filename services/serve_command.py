@@ -44,9 +44,15 @@ async def run_demo_command(settings: Settings, url: str, args: argparse.Namespac
 
 
 async def _prepare_to_serve(settings: Settings, url: str, demo: bool) -> None:
+    from events.key_check import refuse_mismatched
     from services.bootstrap import runtime
+    from services.restore_check import check_erasures
 
     async with runtime(settings, url) as rt:
+        checked = await check_erasures(rt)  # a restored database: corrected before it serves
+        for line in checked.lines():
+            print(f"haven: {line}")
+        refuse_mismatched(rt.key_mismatches)
         where = (
             "embedded PostgreSQL"
             if settings.embedded_database

@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
     checkpoint_interval: float = 3600.0
+    erasure_log: Path | None = None  # None: erasures.log in data_dir (`events.erasure_list`)
     token_max_lifetime: float = 24 * 3600.0  # seconds between a token's iat and exp, at most
     console_idle_minutes: float = 15.0  # a console session unused this long is signed out
     # proxies whose X-Forwarded-Proto names the scheme a request came with (services.api.forwarded)
@@ -77,6 +78,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def tls(self) -> bool:
         return self.tls_cert is not None
+
+    @property
+    def erasure_log_path(self) -> Path:
+        return self.erasure_log or self.data_dir / "erasures.log"
 
     @property
     def embedded_database(self) -> bool:
@@ -129,6 +134,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             else None,
             checkpoint_dir=Path(env["HAVEN_CHECKPOINT_DIR"]).absolute()
             if env.get("HAVEN_CHECKPOINT_DIR")
+            else None,
+            erasure_log=Path(env["HAVEN_ERASURE_LOG"]).absolute()
+            if env.get("HAVEN_ERASURE_LOG")
             else None,
             checkpoint_interval=_seconds(env, "HAVEN_CHECKPOINT_INTERVAL", 3600),
             token_max_lifetime=_seconds(env, "HAVEN_TOKEN_MAX_LIFETIME", 24 * 3600),

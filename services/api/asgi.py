@@ -3,7 +3,10 @@
 `build()` is the composition root of a server worker: it reads `Settings` from the
 environment, configures logging and the token verifier, and returns an ASGI app whose
 *lifespan* owns the runtime: on the server's `lifespan.startup` it migrates the database and
-opens the pool and the key provider (`bootstrap.runtime`), starts the projectors in the
+opens the pool and the key provider (`bootstrap.runtime`), erases again every case on the
+erasure list the database still holds (`services.restore_check`: a restored database), refuses
+to start when the key material does not unwrap the database's data keys
+(`events.key_check`, `KeyMaterialMismatch`), starts the projectors in the
 background (`services.projection_service`: with several workers, one leads each projection
 and the others stand by), builds the litestar app around
 them (`app.create_app`) and enters that app's own lifespan; on `lifespan.shutdown` it closes
@@ -24,12 +27,14 @@ from typing import Any
 
 from litestar import Litestar
 
+from events.key_check import KeyMaterialMismatch, refuse_mismatched
 from services.api.app import create_app
 from services.api.auth import Verifier
 from services.bootstrap import runtime
 from services.identity import verifier_from_settings
 from services.observability.logging import configure_logging, get_logger
 from services.projection_service import projectors_in_background
+from services.restore_check import check_erasures
 from services.settings import Settings, SettingsError
 
 
@@ -81,13 +86,20 @@ class ServedApp:
                 rt = await stack.enter_async_context(
                     runtime(self._settings, self._settings.database_url)
                 )
+                checked = await check_erasures(rt)  # a restored database: corrected first
+                if checked.erased_again:
+                    get_logger("api").warning(
+                        "restore check erased listed cases again", count=len(checked.erased_again)
+                    )
+                refuse_mismatched(rt.key_mismatches)
                 await stack.enter_async_context(
                     projectors_in_background(rt, self._settings.database_url)
                 )
                 app = create_app(runtime=rt, verifier=self._verifier, settings=self._settings)
                 await stack.enter_async_context(app.lifespan())
             except Exception as error:  # noqa: BLE001 (reported to the server, by class name only)
-                get_logger("api").error("start-up failed", exc_type=type(error).__name__)
+                named = {"error_code": error.code} if isinstance(error, KeyMaterialMismatch) else {}
+                get_logger("api").error("start-up failed", exc_type=type(error).__name__, **named)
                 await send({"type": "lifespan.startup.failed", "message": type(error).__name__})
                 return
             self._app = app

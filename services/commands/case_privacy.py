@@ -7,16 +7,19 @@ erasure.
   reasons, so nothing is returned unless that transaction commits (fail closed).
 * `erase`: authorised as `Action.CASE_ERASE`; crypto-shreds the case's data key, removes the
   case from every read model and its stored idempotent answers, and records the erasure, in
-  one transaction. From then on the case answers every route exactly like a missing one.
-  An erasure may name its ground: a code of `ERASURE_GROUNDS`, kept on the erasure's access
-  record. Never free text: that record outlives the case's key, so it must say nothing about
-  the survivor.
+  one transaction, and appends it to the erasure list outside the database (ids and a date,
+  `events.erasure_list`) before that transaction commits, so restoring an older backup cannot
+  bring the case back (`haven restore-check`). From then on the case answers every route
+  exactly like a missing one. An erasure may name its ground: a code of `ERASURE_GROUNDS`,
+  kept on the erasure's access record. Never free text: that record outlives the case's key,
+  so it must say nothing about the survivor.
 
 A case of another organisation is "no such case" (`NotFound`, like a random id).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import NamedTuple
 
@@ -29,6 +32,8 @@ from events.access_log import (
     fail_closed,
     grant_reasons,
 )
+from events.erasure_list import listed_now
+from events.recorded import Connection
 from projections.catalog import PROJECTION_TYPES
 from projections.rebuild import forget_case
 from services.authorisation import Action, CaseFacts, require
@@ -92,9 +97,7 @@ async def erase(
     )
     tenant = principal.organisation_id
     async with fail_closed(runtime.store.transaction(), case_id) as conn:  # erase and record
-        await runtime.store.shred(tenant, case_id, connection=conn)
-        await forget_case(conn, PROJECTION_TYPES, tenant, case_id)
-        await idempotency.forget_case(conn, tenant, case_id)
+        await shred_everywhere(runtime, conn, tenant, case_id)
         await case_access.record(
             conn,
             reader.request_id,
@@ -105,5 +108,28 @@ async def erase(
             "erasure",
             reason=ground,
         )
-    if runtime.recent is not None:  # committed: no plaintext of the case stays in memory here
+        await list_erasure(runtime, tenant, case_id)  # listed before the erasure commits
+    forget_in_memory(runtime, tenant, case_id)
+
+
+async def shred_everywhere(
+    runtime: Runtime, conn: Connection, tenant: str, case_id: uuid.UUID
+) -> None:
+    """The erasure itself, in the caller's transaction: crypto-shred the case's data key and
+    remove the case from every read model and its stored idempotent answers. `erase` and the
+    restore check (`services.restore_check`) both erase through it."""
+    await runtime.store.shred(tenant, case_id, connection=conn)
+    await forget_case(conn, PROJECTION_TYPES, tenant, case_id)
+    await idempotency.forget_case(conn, tenant, case_id)
+
+
+async def list_erasure(runtime: Runtime, tenant: str, case_id: uuid.UUID) -> None:
+    """Append the erasure to the list outside the database (`events.erasure_list`), fsynced."""
+    if runtime.erasure_list is not None:
+        await asyncio.to_thread(runtime.erasure_list.append, [listed_now(tenant, case_id)])
+
+
+def forget_in_memory(runtime: Runtime, tenant: str, case_id: uuid.UUID) -> None:
+    """Once committed: no plaintext of the case stays in this process's memory."""
+    if runtime.recent is not None:
         runtime.recent.forget((tenant, str(case_id)))
