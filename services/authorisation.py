@@ -42,6 +42,7 @@ class Action(StrEnum):
     CASE_BREAK_GLASS = "case.break_glass"
     CASE_ACCESS_LOG = "case.access_log"
     CASE_ERASE = "case.erase"
+    CASE_EXPORT = "case.export"
 
 
 class Basis(StrEnum):
@@ -201,6 +202,7 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),
         Action.CASE_ACCESS_LOG: _rule(True, privacy_officer=(ORGANISATION,)),
         Action.CASE_ERASE: _rule(True, privacy_officer=(ORGANISATION,)),
+        Action.CASE_EXPORT: _rule(True, privacy_officer=(ORGANISATION,)),
     }
 )
 

@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--by", required=True, metavar="WHO", help="who sets it (recorded with the change)"
     )
 
+    from services.export_command import add_export_command
+
+    add_export_command(commands)
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument("suite", choices=["store", "http", "projections", "report", "erasure"])
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")

@@ -38,6 +38,7 @@ from services.api.access_routes import ACCESS_ROUTES
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
 from services.api.caseload_routes import CASELOAD_ROUTES
 from services.api.cases.commands import COMMAND_ROUTES
+from services.api.cases.export import EXPORT_ROUTES
 from services.api.cases.privacy import PRIVACY_ROUTES
 from services.api.cases.reads import READ_ROUTES
 from services.api.errors import handle_exception
@@ -105,6 +106,7 @@ def create_app(
             *COMMAND_ROUTES,
             *READ_ROUTES,
             *PRIVACY_ROUTES,
+            *EXPORT_ROUTES,
             *CASELOAD_ROUTES,
             *ACCESS_ROUTES,
             *REPORT_ROUTES,

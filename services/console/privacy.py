@@ -6,8 +6,11 @@ They run the API's use cases under the API's authorisation: the organisation's l
 `events.access_log.access_review` under `Action.ACCESS_REVIEW`, as `GET /v1/access-log`; a
 case's log is `services.commands.case_privacy.review_access` (the review recorded first, as
 `GET /v1/cases/{id}/access-log`); the erasure is `case_privacy.erase`, as
-`DELETE /v1/cases/{id}`. An erasure needs its ground (a code, never free text) and the case
-id typed again, posted with the session's CSRF token; without them nothing is erased.
+`DELETE /v1/cases/{id}`; a case's export (the survivor's own record, as a printable
+document) is `services.commands.case_export.export_case`, as `GET /v1/cases/{id}/export`,
+recorded before it is answered. An erasure needs its ground (a code, never free text) and
+the case id typed again, posted with the session's CSRF token; without them nothing is
+erased.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -24,9 +27,11 @@ from litestar.response import Redirect, Template
 from domain.identifiers import is_identifier
 from events.access_log import BASES, access_review
 from services.api import observe
+from services.api.cases.export_document import render_html
+from services.api.cases.schemas.export import export_view
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
-from services.commands import case_privacy, case_reads
+from services.commands import case_export, case_privacy, case_reads
 from services.console.i18n import N_
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
 
@@ -123,6 +128,24 @@ async def case_access_page(
     )  # fmt: skip
 
 
+@get("/privacy/cases/{case_id:uuid}/export", name="console-case-export")
+async def case_export_document(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    console: NamedDependency[Console],
+    case_id: FromPath[uuid.UUID],
+) -> Response[bytes]:
+    """The case's export as the printable document, downloaded (recorded first)."""
+    signed = await signed_in(request, console)
+    reader = _reader(request, signed, console)
+    export = await case_export.export_case(runtime, reader, case_id)
+    return Response(
+        content=render_html(export_view(export)).encode(),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id}-export.html"'},
+    )
+
+
 def _erase_page(
     signed: SignedIn, case_id: uuid.UUID, status: int = 200, **context: Any
 ) -> Template:
@@ -166,4 +189,4 @@ async def erase_case(
     return Redirect(f"{PREFIX}/privacy/access-log?case_id={case_id}", status_code=303)
 
 
-PRIVACY_PAGES = [access_log_page, case_access_page, erase_form, erase_case]
+PRIVACY_PAGES = [access_log_page, case_access_page, case_export_document, erase_form, erase_case]
