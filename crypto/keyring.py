@@ -30,7 +30,7 @@ class DataKey(NamedTuple):
     aead: Aead
 
 
-def _wrap_context(stream_id: str, key_id: str) -> bytes:
+def stream_wrap_context(stream_id: str, key_id: str) -> bytes:
     return b"stream:" + stream_id.encode() + b"\x00key:" + key_id.encode()
 
 
@@ -56,7 +56,9 @@ class Keyring:
         """A fresh data key for a new stream, and its wrapped form to store. Not cached yet."""
         key_id = os.urandom(8).hex()
         material = random_key()
-        kek_id, wrapped = self._provider.wrap(tenant, material, _wrap_context(stream_id, key_id))
+        kek_id, wrapped = self._provider.wrap(
+            tenant, material, stream_wrap_context(stream_id, key_id)
+        )
         return DataKey(key_id, Aead(material)), WrappedDataKey(key_id, kek_id, wrapped)
 
     def remember(self, tenant: str, stream_id: str, data_key: DataKey) -> None:
@@ -72,11 +74,20 @@ class Keyring:
         if cached is not None and cached.key_id == wrapped.key_id:
             return cached
         material = self._provider.unwrap(
-            tenant, wrapped.kek_id, wrapped.wrapped, _wrap_context(stream_id, wrapped.key_id)
+            tenant, wrapped.kek_id, wrapped.wrapped, stream_wrap_context(stream_id, wrapped.key_id)
         )
         data_key = DataKey(wrapped.key_id, Aead(material))
         self._cache[(tenant, stream_id)] = data_key
         return data_key
+
+    def rewrap(self, tenant: str, stream_id: str, wrapped: WrappedDataKey) -> WrappedDataKey:
+        """The same data key wrapped under the provider's active KEK, with the same context
+        (raises `DecryptionError` when it does not unwrap). Cached copies stay valid: the key
+        material does not change."""
+        context = stream_wrap_context(stream_id, wrapped.key_id)
+        material = self._provider.unwrap(tenant, wrapped.kek_id, wrapped.wrapped, context)
+        kek_id, rewrapped = self._provider.wrap(tenant, material, context)
+        return WrappedDataKey(wrapped.key_id, kek_id, rewrapped)
 
     def forget(self, tenant: str, stream_id: str) -> None:
         self._cache.pop((tenant, stream_id), None)

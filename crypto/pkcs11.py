@@ -4,20 +4,25 @@ Configured by an RFC 7512 URI (``HAVEN_KEK``): ``pkcs11:token=<label>;object=<ke
 prefix>?module-path=<module .so>&pin-source=file:<pin file>`` (path attributes other than
 ``token`` and ``object`` are ignored; the PIN comes from exactly one of ``pin-source``, a
 file of mode 0600, or ``pin-value``; values are percent-decoded). Each organisation has its
-own non-extractable AES-256 key object in the token, ``<object>:<tenant>``, generated inside
-the token on first use; data keys are wrapped by AES-256-GCM inside the token. The wrapped
-layout, how two processes creating the same key converge, and why one login is kept per
-process are in docs/security.md#keys-and-hsms.
+own non-extractable AES-256 key objects in the token, labelled ``<object>:<tenant>``, the first
+generated inside the token on first use; data keys are wrapped by AES-256-GCM inside the token.
+Versions: `rotate` generates a key object whose CKA_ID carries its version number and creation
+time; the highest version wraps, the others still unwrap until `retire` destroys them and
+leaves a data object (``<object>:<tenant>:retired``) recording the version's dates. A process
+looks the active version up again every `current_seconds`, and an unwrap finds any version by
+its CKA_ID. The wrapped layout, how two processes creating the same key converge, and why one
+login is kept per process are in docs/security.md#keys-and-hsms.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+import time
+from collections.abc import Iterator
 from typing import Any, cast
-from urllib.parse import unquote
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
@@ -36,14 +41,24 @@ from pkcs11.mechanisms import GCMParams
 from pkcs11.types import SecretKey, Session, Token
 
 from crypto.errors import DecryptionError, KeyProviderError
-from crypto.providers import wrap_associated_data
+from crypto.pkcs11_uri import Pkcs11Config, parse_pkcs11_uri
+from crypto.pkcs11_versions import (
+    KEY_ID_BYTES,
+    newest,
+    now_text,
+    verified_id,
+    version_of,
+    versioned_id,
+)
+from crypto.providers import KekVersion, wrap_associated_data
+
+__all__ = ["WRAPPED_BYTES", "Pkcs11Config", "Pkcs11KeyProvider", "parse_pkcs11_uri"]
 
 FORMAT_VERSION = 1
 DATA_KEY_BYTES = 32
 IV_BYTES = 12
 TAG_BYTES = 16
 WRAPPED_BYTES = 1 + IV_BYTES + DATA_KEY_BYTES + TAG_BYTES
-_KEY_ID_BYTES = 16
 
 # Errors after which the session (and perhaps the login) is gone; anything else, such as a
 # bad tag (SoftHSM2 reports CKR_GENERAL_ERROR), leaves the session usable.
@@ -63,22 +78,18 @@ _logins: dict[tuple[str, str], Session | None] = {}
 _logins_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Pkcs11Config:
-    module_path: str
-    token_label: str
-    object_label: str
-    pin: str = field(repr=False)
-
-
 class Pkcs11KeyProvider:
     """One non-extractable AES-256 KEK object per organisation inside a PKCS#11 token."""
 
-    def __init__(self, config: Pkcs11Config) -> None:
+    shared_across_organisations = False
+
+    def __init__(self, config: Pkcs11Config, *, current_seconds: float = 10.0) -> None:
         self._config = config
+        self._current_seconds = current_seconds
         self._lock = threading.Lock()
         self._session: Session | None = None
-        self._current: dict[str, tuple[str, SecretKey]] = {}  # tenant -> (kek_id, key)
+        # tenant -> (kek_id, key, when it was looked up on the monotonic clock)
+        self._current: dict[str, tuple[str, SecretKey, float]] = {}
         self._by_id: dict[tuple[str, bytes], SecretKey] = {}  # (tenant, CKA_ID) -> key
 
     @classmethod
@@ -165,6 +176,86 @@ class Pkcs11KeyProvider:
         with self._lock:
             self._reset(forget_login=False)
 
+    # -- KekAdministration ------------------------------------------------------------------
+
+    def active_kek_id(self, tenant: str) -> str:
+        with self._administering("lookup"):
+            self._current.pop(tenant, None)
+            return self._current_key(tenant)[0]
+
+    def versions(self, tenant: str) -> list[KekVersion]:
+        with self._administering("listing"):
+            keys = self._find(tenant)
+            active = bytes(newest(keys)[Attribute.ID]) if keys else None
+            found = []
+            for key in sorted(keys, key=lambda k: version_of(bytes(k[Attribute.ID]))[0]):
+                key_id = bytes(key[Attribute.ID])
+                state = "active" if key_id == active else "retiring"
+                found.append(
+                    KekVersion(
+                        self._kek_id_prefix(tenant) + key_id.hex(), version_of(key_id)[1], state
+                    )
+                )
+            for record in self._tombstones(tenant):
+                found.append(KekVersion(record["kek_id"], record.get("created"), "retired"))
+            return found
+
+    def rotate(self, tenant: str) -> str:
+        if not tenant:
+            raise ValueError("tenant must not be empty")
+        with self._administering("rotation"):
+            keys = self._find(tenant)
+            highest = max((version_of(bytes(k[Attribute.ID]))[0] for k in keys), default=0)
+            key_id = versioned_id(highest + 1)
+            self._generate(tenant, key_id)
+            self._current.pop(tenant, None)
+            return self._kek_id_prefix(tenant) + key_id.hex()
+
+    def retire(self, tenant: str, kek_id: str) -> None:
+        prefix = self._kek_id_prefix(tenant)
+        try:
+            key_id = bytes.fromhex(kek_id.removeprefix(prefix))
+        except ValueError:
+            raise KeyProviderError(f"{kek_id} is not a KEK of organisation {tenant}") from None
+        if not kek_id.startswith(prefix) or not key_id:
+            raise KeyProviderError(f"{kek_id} is not a KEK of organisation {tenant}")
+        with self._administering("retirement"):
+            keys = self._find(tenant)
+            if keys and bytes(newest(keys)[Attribute.ID]) == key_id:
+                raise KeyProviderError(f"{kek_id} is the active KEK; rotate first")
+            matching = [key for key in keys if bytes(key[Attribute.ID]) == key_id]
+            if not matching:
+                if any(record["kek_id"] == kek_id for record in self._tombstones(tenant)):
+                    return
+                raise KeyProviderError(f"the token has no KEK {kek_id}")
+            record = {"kek_id": kek_id, "retired": now_text()}
+            created = version_of(key_id)[1]
+            if created is not None:
+                record["created"] = created
+            self._open().create_object(
+                {
+                    Attribute.CLASS: ObjectClass.DATA,
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.LABEL: self._label(tenant) + ":retired",
+                    Attribute.VALUE: json.dumps(record).encode(),
+                }
+            )
+            for key in matching:
+                key.destroy()
+            self._by_id.pop((tenant, key_id), None)
+            self._current.pop(tenant, None)
+
+    @contextlib.contextmanager
+    def _administering(self, what: str) -> Iterator[None]:
+        """Hold the lock; a token error becomes a `KeyProviderError` naming its class only."""
+        with self._lock:
+            try:
+                yield
+            except PKCS11Error as error:
+                self._reset(forget_login=isinstance(error, _SESSION_LOST))
+                raise KeyProviderError(f"PKCS#11 {what} failed: {type(error).__name__}") from None
+
     # -- internals (called with self._lock held) --------------------------------------------
 
     def _label(self, tenant: str) -> str:
@@ -212,21 +303,35 @@ class Pkcs11KeyProvider:
         # Only secret keys match the template, so the objects are SecretKeys.
         return cast(list[SecretKey], list(self._open().get_objects(template)))
 
+    def _tombstones(self, tenant: str) -> list[dict[str, str]]:
+        objects = self._open().get_objects(
+            {Attribute.CLASS: ObjectClass.DATA, Attribute.LABEL: self._label(tenant) + ":retired"}
+        )
+        records = []
+        for found in objects:
+            try:
+                record = json.loads(bytes(found[Attribute.VALUE]))
+                records.append({str(k): str(v) for k, v in record.items()})
+            except (ValueError, AttributeError):
+                continue  # not one of ours
+        return records
+
     def _current_key(self, tenant: str) -> tuple[str, SecretKey]:
         cached = self._current.get(tenant)
-        if cached is not None:
-            return cached
+        if cached is not None and time.monotonic() - cached[2] < self._current_seconds:
+            return cached[0], cached[1]
         if not tenant:
             raise ValueError("tenant must not be empty")
         keys = self._find(tenant)
         if not keys:
-            self._generate(tenant)
+            self._generate(tenant, os.urandom(KEY_ID_BYTES))
             keys = self._find(tenant)  # fresh search: a racing creator's object shows up here too
-        key = min(keys, key=lambda candidate: bytes(candidate[Attribute.ID]))
-        key_id = _verified_id(key)
-        cached = self._current[tenant] = (self._kek_id_prefix(tenant) + key_id.hex(), key)
+        key = newest(keys)
+        key_id = verified_id(key)
+        kek_id = self._kek_id_prefix(tenant) + key_id.hex()
+        self._current[tenant] = (kek_id, key, time.monotonic())
         self._by_id[(tenant, key_id)] = key
-        return cached
+        return kek_id, key
 
     def _key_by_id(self, tenant: str, key_id: bytes) -> SecretKey:
         key = self._by_id.get((tenant, key_id))
@@ -236,15 +341,15 @@ class Pkcs11KeyProvider:
             keys = self._find(tenant, key_id)
             if len(keys) != 1:
                 raise KeyProviderError("no single key object with that id")
-            _verified_id(keys[0])
+            verified_id(keys[0])
             key = self._by_id[(tenant, key_id)] = keys[0]
         return key
 
-    def _generate(self, tenant: str) -> None:
+    def _generate(self, tenant: str, key_id: bytes) -> None:
         self._open().generate_key(
             KeyType.AES,
             256,
-            id=os.urandom(_KEY_ID_BYTES),
+            id=key_id,
             label=self._label(tenant),
             store=True,
             template={
@@ -263,37 +368,6 @@ class Pkcs11KeyProvider:
         )
 
 
-def _verified_id(key: SecretKey) -> bytes:
-    """Return the key's CKA_ID after refusing objects that are not a sealed AES-256 KEK.
-
-    Guards against a key object with the right label that was provisioned by hand as
-    extractable, or with the wrong size.
-    """
-    attrs = key.get_attributes(
-        [
-            Attribute.ID,
-            Attribute.VALUE_LEN,
-            Attribute.SENSITIVE,
-            Attribute.EXTRACTABLE,
-            Attribute.ENCRYPT,
-            Attribute.DECRYPT,
-        ]
-    )
-    key_id = bytes(attrs[Attribute.ID])
-    if (
-        not key_id
-        or attrs[Attribute.VALUE_LEN] != 32
-        or not attrs[Attribute.SENSITIVE]
-        or attrs[Attribute.EXTRACTABLE]
-        or not (attrs[Attribute.ENCRYPT] and attrs[Attribute.DECRYPT])
-    ):
-        raise KeyProviderError(
-            f"key object {key.label!r} must be AES-256 with a CKA_ID, sensitive, non-extractable, "
-            "and allowed to encrypt and decrypt"
-        )
-    return key_id
-
-
 def _ensure_login(config: Pkcs11Config, token: Token) -> None:
     key = (config.module_path, config.token_label)
     with _logins_lock:
@@ -307,79 +381,3 @@ def _ensure_login(config: Pkcs11Config, token: Token) -> None:
             raise KeyProviderError(
                 f"cannot log in to PKCS#11 token {config.token_label!r}: {type(error).__name__}"
             ) from None
-
-
-# -- RFC 7512 URI -----------------------------------------------------------------------------
-
-_PATH_ATTRIBUTES = ("token", "object")
-_QUERY_ATTRIBUTES = ("module-path", "pin-source", "pin-value")
-
-
-def parse_pkcs11_uri(uri: str) -> Pkcs11Config:
-    """Parse ``pkcs11:path?query``; errors name the attribute, never its value."""
-    if not uri.startswith("pkcs11:"):
-        raise KeyProviderError("a PKCS#11 key provider needs a 'pkcs11:' URI")
-    path, _, query = uri[len("pkcs11:") :].partition("?")
-    path_attrs = _attributes(path, ";", "path", _PATH_ATTRIBUTES)
-    query_attrs = _attributes(query, "&", "query", _QUERY_ATTRIBUTES)
-    for name in _PATH_ATTRIBUTES:
-        if not path_attrs.get(name):
-            raise KeyProviderError(
-                f"pkcs11: URI lacks the path attribute '{name}' (e.g. pkcs11:token=...;object=...)"
-            )
-    module_path = query_attrs.get("module-path")
-    if not module_path:
-        raise KeyProviderError(
-            "pkcs11: URI lacks the query attribute 'module-path' (the PKCS#11 module .so)"
-        )
-    if "pin-source" in query_attrs and "pin-value" in query_attrs:
-        raise KeyProviderError(
-            "pkcs11: URI has both 'pin-source' and 'pin-value'; give one (pin-source preferred)"
-        )
-    if "pin-source" in query_attrs:
-        pin = _read_pin(query_attrs["pin-source"])
-    elif "pin-value" in query_attrs:
-        pin = query_attrs["pin-value"]
-    else:
-        raise KeyProviderError("pkcs11: URI lacks 'pin-source=file:/path/to/pin' (or 'pin-value')")
-    if not pin:
-        raise KeyProviderError("the PKCS#11 PIN is empty")
-    return Pkcs11Config(module_path, path_attrs["token"], path_attrs["object"], pin)
-
-
-def _attributes(text: str, separator: str, where: str, known: tuple[str, ...]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for part in text.split(separator):
-        if not part:
-            continue
-        name, equals, value = part.partition("=")
-        if not equals or not name:
-            raise KeyProviderError(
-                f"malformed {where} attribute in pkcs11: URI (expected name=value)"
-            )
-        if name not in known:
-            continue  # manufacturer, serial, model, type, id, module-name, ...
-        if name in found:
-            raise KeyProviderError(f"pkcs11: URI repeats the {where} attribute '{name}'")
-        found[name] = unquote(value)
-    return found
-
-
-def _read_pin(source: str) -> str:
-    if source.startswith("file://"):
-        source = source[len("file://") :]
-    elif source.startswith("file:"):
-        source = source[len("file:") :]
-    if not source.startswith("/"):
-        raise KeyProviderError(
-            "pin-source must be an absolute file path, e.g. file:/run/secrets/hsm-pin"
-        )
-    path = Path(source)
-    try:
-        if path.stat().st_mode & 0o077:
-            raise KeyProviderError(
-                f"PIN file {path} must not be readable by group or others (chmod 600)"
-            )
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as error:
-        raise KeyProviderError(f"cannot read PIN file {path}: {type(error).__name__}") from None

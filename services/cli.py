@@ -13,6 +13,7 @@ import asyncpg
 from services.bench.command import BENCH_EXTRA_MISSING, bench_client_missing, run_bench_command
 from services.cli_parser import build_parser
 from services.export_command import run_export_command
+from services.keys_command import run_keys_command
 from services.reporting.report_command import run_report_command
 from services.serve_command import run_demo_command, run_serve_command
 from services.settings import Settings, SettingsError
@@ -174,6 +175,7 @@ _COMMANDS = {
     "projections": _projections,
     "checkpoint": _checkpoint,
     "export": run_export_command,
+    "keys": run_keys_command,
 }
 
 if __name__ == "__main__":

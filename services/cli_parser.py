@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=30.0, help="seconds (default 30); exit 1 when exceeded"
     )
 
+    add_keys_command(commands)
+
     report = commands.add_parser(
         "report", help="de-identified federal reports (k=11, audited, recorded)"
     )
@@ -165,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(commands)
 
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
-    bench.add_argument("suite", choices=["store", "http", "projections", "report", "erasure"])
+    bench.add_argument(
+        "suite", choices=["store", "http", "projections", "report", "erasure", "keys"]
+    )
     bench.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
     bench.add_argument(
         "--workers", type=int, default=1, help="http: the server's worker processes (default 1)"
@@ -178,4 +182,42 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--organisations", type=int, default=20, help="report --history: organisations (default 20)"
     )
+    bench.add_argument(
+        "--keys", type=int, default=100_000, help="keys: data keys to re-wrap (default 100,000)"
+    )
     return parser
+
+
+def add_keys_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`haven keys status | rotate | retire` (docs/operations.md#key-rotation)."""
+    keys = commands.add_parser("keys", help="the organisations' key-encryption keys (KEKs)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    status = keys_commands.add_parser(
+        "status", help="per organisation: KEK versions, their state, the keys each wraps"
+    )
+    status.add_argument("--org", metavar="O", help="one organisation (default: all)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    rotate = keys_commands.add_parser(
+        "rotate",
+        help="make a new KEK version active and re-wrap every data key under it (online; "
+        "resumes after an interruption)",
+    )
+    rotate.add_argument("--org", metavar="O", help="one organisation (default: all)")
+    rotate.add_argument(
+        "--batch", type=int, default=500, help="stream keys per transaction (default 500)"
+    )
+    rotate.add_argument(
+        "--walkers",
+        type=int,
+        default=2,
+        help="slices of the streams re-wrapped side by side, a connection each (default 2)",
+    )
+    retire = keys_commands.add_parser(
+        "retire",
+        help="remove a KEK version that no data key or secret references "
+        "(default: every retiring version with none left)",
+    )
+    retire.add_argument("--org", metavar="O", help="one organisation (default: all)")
+    retire.add_argument(
+        "version", nargs="?", metavar="VERSION", help="a kek id, as `haven keys status` names it"
+    )

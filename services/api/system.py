@@ -2,9 +2,11 @@
 
 * `/health`: the process answers; touches nothing else, so an orchestrator does not restart a
   healthy process because the database blinked.
-* `/ready`: the database answers `SELECT 1` and the key provider passes its check; otherwise
-  503 `service-unavailable`, so a load balancer stops sending traffic. Why it failed is
-  logged as `error_code` only. When a projection has quarantined streams
+* `/ready`: the database answers `SELECT 1` and the key provider passes its check and unwraps
+  a stored data key and the organisations' secrets (`events.kek_probe`); otherwise 503
+  `service-unavailable`, so a load balancer stops sending traffic. A key provider's failure
+  is named in the problem's detail (`kek-unavailable`, `kek-mismatch`: never a key or an id);
+  any other cause is logged as `error_code` only. When a projection has quarantined streams
   (`projections.quarantine`), the answer is still 200 and names how many per projection
   (`"quarantined": {"cases": 1}`): the service works, an operator must look.
 * `/metrics`: Prometheus text from the app's own registry, or from every worker's under
@@ -25,6 +27,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from events.kek_probe import kek_problem, stored_samples
 from projections import checkpoints, quarantine
 from services.api.errors import problem_response
 from services.api.observe import ApiMetrics
@@ -33,6 +36,11 @@ from services.bootstrap import Runtime
 from services.observability.logging import get_logger
 
 READY_TIMEOUT_SECONDS = 2.0
+_KEK_REASONS = {
+    "kek-unavailable": "kek-unavailable: the key provider (HAVEN_KEK) cannot be used",
+    "kek-mismatch": "kek-mismatch: a stored data key does not unwrap under the configured "
+    "key provider (HAVEN_KEK names other keys than the ones this database was written with)",
+}
 
 
 class Status(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -71,15 +79,20 @@ async def ready(runtime: NamedDependency[Runtime]) -> Response[Any]:
         )
         return problem_response(problem("service-unavailable"))
     try:
-        # A provider's check may block (an HSM session): keep it off the event loop.
-        await asyncio.wait_for(
-            asyncio.to_thread(runtime.keyring.provider.check), READY_TIMEOUT_SECONDS
+        samples = await asyncio.wait_for(stored_samples(runtime.pool), READY_TIMEOUT_SECONDS)
+        # A provider's check and unwrap may block (an HSM session): keep them off the event loop.
+        reason = await asyncio.wait_for(
+            asyncio.to_thread(kek_problem, runtime.keyring.provider, samples),
+            READY_TIMEOUT_SECONDS,
         )
     except Exception as error:  # noqa: BLE001
         get_logger("api").warning(
             "not ready", error_code="key-provider-unavailable", exc_type=type(error).__name__
         )
         return problem_response(problem("service-unavailable"))
+    if reason is not None:
+        get_logger("api").warning("not ready", error_code=reason)
+        return problem_response(problem("service-unavailable", detail=_KEK_REASONS[reason]))
     try:
         quarantined = await asyncio.wait_for(quarantine.counts(runtime.pool), READY_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 (a detail: the service is ready without it)

@@ -43,6 +43,12 @@ async def run_bench_command(settings: Settings, url: str, args: argparse.Namespa
         results = await run_erasure_bench(
             url, progress=lambda line: print(f"haven bench: {line}", flush=True)
         )
+    elif args.suite == "keys":
+        from services.bench.keys import print_table, run_keys_bench
+
+        results = await run_keys_bench(
+            url, keys=args.keys, progress=lambda line: print(f"haven bench: {line}", flush=True)
+        )
     elif args.suite == "report" and args.history:
         from services.bench.report_history import print_table, run_report_history_bench
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +35,12 @@ def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
     return body
 
 
+async def only_this_runtimes_keys(runtime: Runtime) -> None:
+    """`/ready` unwraps a stored data key: drop what earlier test files in this worker wrapped
+    under their own key files or tokens."""
+    await runtime.pool.execute("TRUNCATE haven.events, haven.streams, haven.tenant_secrets")
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -47,7 +54,10 @@ async def test_health_answers_ok_without_a_token(client: httpx.AsyncClient) -> N
     assert response.json() == {"status": "ok"}
 
 
-async def test_ready_when_database_and_key_provider_answer(client: httpx.AsyncClient) -> None:
+async def test_ready_when_database_and_key_provider_answer(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await only_this_runtimes_keys(runtime)
     response = await client.get("/ready")
     assert response.status_code == 200
     assert response.json() == {"status": "ready"}  # nothing quarantined: no detail
@@ -57,6 +67,7 @@ async def test_a_quarantined_stream_shows_in_ready_and_metrics(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:
     """Still ready (the service works), but the detail and the gauge tell an operator to look."""
+    await only_this_runtimes_keys(runtime)
     stream = uuid.uuid4()
     await runtime.pool.execute(
         """INSERT INTO haven.projection_quarantine (projection, tenant_id, stream_id,
@@ -83,9 +94,11 @@ async def test_a_quarantined_stream_shows_in_ready_and_metrics(
 
 
 async def test_not_ready_when_the_key_file_is_gone(
-    make_app: AppFactory, runtime: Runtime, tmp_path: Path
+    make_app: AppFactory, runtime: Runtime, tmp_path: Path, key_file: Path
 ) -> None:
     key_path = tmp_path / "own-kek"
+    await only_this_runtimes_keys(runtime)
+    shutil.copy(key_file, key_path)  # the keys this database's data keys are wrapped under
     provider = FileKeyProvider(key_path)
     lost = Runtime(runtime.pool, Keyring(provider), runtime.store)
     async with api_client(make_app(runtime=lost)) as client:
