@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from domain.case.events import CASE_EVENTS, CASE_UPCASTERS
 from domain.reporting.policy import POLICY_EVENTS
+from domain.retention import RETENTION_EVENTS
 from events.registry import EventRegistry
 
 
 def haven_registry() -> EventRegistry:
-    return EventRegistry((*CASE_EVENTS, *POLICY_EVENTS), CASE_UPCASTERS)
+    return EventRegistry((*CASE_EVENTS, *POLICY_EVENTS, *RETENTION_EVENTS), CASE_UPCASTERS)

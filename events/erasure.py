@@ -54,6 +54,21 @@ async def hold_for_erasure(conn: Connection, tenant_id: str, stream_id: uuid.UUI
     )
 
 
+async def hold_head_at(
+    conn: Connection, tenant_id: str, stream_id: uuid.UUID, version: int
+) -> bool:
+    """Lock the stream's head until the caller's transaction ends (an append to it then waits,
+    and finds the stream erased if this transaction erases it); whether the stream is still at
+    `version` with its key."""
+    found = await conn.fetchval(
+        """SELECT version FROM haven.streams
+            WHERE tenant_id = $1 AND stream_id = $2 AND wrapped_key IS NOT NULL FOR UPDATE""",
+        tenant_id,
+        stream_id,
+    )
+    return found is not None and int(found) == version
+
+
 async def announce_erasure(conn: Connection, tenant_id: str, stream_id: uuid.UUID) -> None:
     """Tell every process, when the caller's transaction commits (NOTIFY is transactional)."""
     await conn.execute(

@@ -42,6 +42,8 @@ class Action(StrEnum):
     CASE_BREAK_GLASS = "case.break_glass"
     CASE_ACCESS_LOG = "case.access_log"
     CASE_ERASE = "case.erase"
+    RETENTION_POLICY_READ = "retention.policy_read"
+    RETENTION_POLICY_SET = "retention.policy_set"
     CASE_EXPORT = "case.export"
 
 
@@ -202,6 +204,8 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),
         Action.CASE_ACCESS_LOG: _rule(True, privacy_officer=(ORGANISATION,)),
         Action.CASE_ERASE: _rule(True, privacy_officer=(ORGANISATION,)),
+        Action.RETENTION_POLICY_READ: _rule(False, privacy_officer=(BY_ROLE,), admin=(BY_ROLE,)),
+        Action.RETENTION_POLICY_SET: _rule(False, admin=(BY_ROLE,)),
         Action.CASE_EXPORT: _rule(True, privacy_officer=(ORGANISATION,)),
     }
 )

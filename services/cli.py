@@ -15,6 +15,7 @@ from services.cli_parser import build_parser
 from services.export_command import run_export_command
 from services.keys_command import run_keys_command
 from services.reporting.report_command import run_report_command
+from services.retention.command import run_retention_command
 from services.serve_command import run_demo_command, run_serve_command
 from services.settings import Settings, SettingsError
 
@@ -175,6 +176,7 @@ _COMMANDS = {
     "projections": _projections,
     "checkpoint": _checkpoint,
     "export": run_export_command,
+    "retention": run_retention_command,
     "keys": run_keys_command,
 }
 

@@ -166,6 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_export_command(commands)
 
+    from services.retention.command import add_retention_command
+
+    add_retention_command(commands)
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument(
         "suite", choices=["store", "http", "projections", "report", "erasure", "keys"]

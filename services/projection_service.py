@@ -22,6 +22,7 @@ from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
 from services.checkpoints import checkpoint_periodically
 from services.observability.logging import configure_logging, get_logger
+from services.retention.run import retention_daily
 from services.settings import Settings
 
 
@@ -99,16 +100,20 @@ def waiting_at(task: asyncio.Task[object]) -> str:
 async def _worker_tasks(
     rt: Runtime, settings: Settings, runners: Sequence[ProjectionRunner]
 ) -> None:
-    """The projections, and signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set."""
+    """The projections, signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set, and the daily
+    retention run when `HAVEN_RETENTION_DAILY` is on."""
     async with asyncio.TaskGroup() as group:
         group.create_task(run_projections(runners))
         if settings.checkpoint_dir is not None:
             group.create_task(checkpoint_periodically(rt.pool, settings), name="checkpoints")
+        if settings.retention_daily:
+            group.create_task(retention_daily(rt), name="retention")
 
 
 async def run_worker(settings: Settings, url: str) -> int:
-    """`haven worker`: projections (and signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set)
-    until SIGINT or SIGTERM; logs as JSON through the redacting pipeline, as the API does."""
+    """`haven worker`: projections (and signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set,
+    the daily retention run when `HAVEN_RETENTION_DAILY` is on) until SIGINT or SIGTERM; logs
+    as JSON through the redacting pipeline, as the API does."""
     configure_logging()
     async with runtime(settings, url) as rt:
         runners = projection_runners(rt, url)

@@ -53,6 +53,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # prometheus-client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR, set by `haven serve`
     # for its workers): /metrics then adds up every worker's figures; None: this process's own
     metrics_dir: Path | None = None
+    retention_daily: bool = False  # `haven worker` applies the retention policies once a day
 
     def __repr__(self) -> str:
         """Every setting but the client secret, which shows only whether it is set."""
@@ -147,6 +148,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]).absolute()
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
+            retention_daily=_switch(env, "HAVEN_RETENTION_DAILY"),
         )
 
 
@@ -246,6 +248,13 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
     if not 1 <= minutes <= 24 * 60:
         raise SettingsError(f"{name} must be minutes between 1 and 1440")
     return minutes
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "0").strip().lower()
+    if value not in ("0", "1", "true", "false"):
+        raise SettingsError(f"{name} must be 1 (on) or 0 (off)")
+    return value in ("1", "true")
 
 
 def _networks(value: str) -> tuple[str, ...]:

@@ -46,6 +46,7 @@ from services.api.forwarded import apply_forwarded_scheme
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
 from services.api.report_routes import REPORT_ROUTES
+from services.api.retention_routes import RETENTION_ROUTES
 from services.api.system import health, metrics, ready
 from services.api.transfer_routes import TRANSFER_ROUTES
 from services.bootstrap import Runtime
@@ -110,6 +111,7 @@ def create_app(
             *CASELOAD_ROUTES,
             *ACCESS_ROUTES,
             *REPORT_ROUTES,
+            *RETENTION_ROUTES,
             *TRANSFER_ROUTES,
             console_router(
                 verifier=verifier, settings=settings, store=console_store, clock=console_clock

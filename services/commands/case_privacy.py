@@ -14,6 +14,11 @@ erasure.
   kept on the erasure's access record. Never free text: that record outlives the case's key,
   so it must say nothing about the survivor.
 
+A conditional erasure (`only_if`, the retention policy's) decides its condition on the case
+as loaded; inside the erasure's transaction the stream's head is locked and must still be at
+the version decided on, so a case changed meanwhile (reopened, say) is not erased
+(`CaseChanged`, nothing done).
+
 A case of another organisation is "no such case" (`NotFound`, like a random id).
 """
 
@@ -21,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
+from domain.case.state import CaseState
 from events import idempotency
 from events.access_log import (
     AccessRecord,
@@ -32,6 +39,7 @@ from events.access_log import (
     fail_closed,
     grant_reasons,
 )
+from events.erasure import hold_head_at
 from events.erasure_list import listed_now
 from events.recorded import Connection
 from projections.catalog import PROJECTION_TYPES
@@ -49,7 +57,13 @@ ERASURE_GROUNDS: dict[str, str] = {
     "consent-withdrawn": "Consent was withdrawn and no other basis applies",
     "entered-in-error": "The case was entered in error",
     "legal-obligation": "A legal obligation requires the erasure",
+    "retention-policy": "The organisation's retention policy erases the closed case",
 }
+
+
+class CaseChanged(Exception):
+    """A conditional erasure refused: the case does not meet the condition, or changed after
+    it was decided on. Nothing was erased."""
 
 
 class AccessReview(NamedTuple):
@@ -85,9 +99,15 @@ async def review_access(runtime: Runtime, reader: Reader, case_id: uuid.UUID) ->
 
 
 async def erase(
-    runtime: Runtime, reader: Reader, case_id: uuid.UUID, ground: str | None = None
+    runtime: Runtime,
+    reader: Reader,
+    case_id: uuid.UUID,
+    ground: str | None = None,
+    *,
+    only_if: Callable[[CaseState], bool] | None = None,
 ) -> None:
-    """Erase the case (see the module's docstring); ValueError for a ground not listed."""
+    """Erase the case (see the module's docstring); ValueError for a ground not listed,
+    `CaseChanged` when `only_if` refuses the case or it changed before it was held."""
     if ground is not None and ground not in ERASURE_GROUNDS:
         raise ValueError("not an erasure ground")
     principal = reader.principal
@@ -95,8 +115,12 @@ async def erase(
     decision = require(
         principal, Action.CASE_ERASE, CaseFacts.of(state), team_access=reader.team_access
     )
+    if only_if is not None and not only_if(state):
+        raise CaseChanged()
     tenant = principal.organisation_id
     async with fail_closed(runtime.store.transaction(), case_id) as conn:  # erase and record
+        if only_if is not None and not await hold_head_at(conn, tenant, case_id, state.version):
+            raise CaseChanged()
         await shred_everywhere(runtime, conn, tenant, case_id)
         await case_access.record(
             conn,

@@ -151,6 +151,8 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("caseload.team", F403, TEAM, F403, F403, F403),
     ("report.federal", F403, F403, F403, ROLE, F403),
     ("access.review", F403, F403, ROLE, F403, F403),
+    ("retention.policy_read", F403, F403, ROLE, F403, ROLE),
+    ("retention.policy_set", F403, F403, F403, F403, ROLE),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")
 

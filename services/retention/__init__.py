@@ -1,0 +1,1 @@
+"""Retention: each organisation's policy for erasing closed cases, and the run that applies it."""
