@@ -34,6 +34,7 @@ async def run_keys_bench(
     *,
     keys: int = 100_000,
     batch: int = 500,
+    walkers: int = 2,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     if keys < 1:
@@ -41,7 +42,7 @@ async def run_keys_bench(
     note = progress or (lambda _line: None)
     async with (
         scratch_database(database_url, note) as url,
-        scratch_pool(url, min_size=2, max_size=4) as pool,
+        scratch_pool(url, min_size=2, max_size=max(4, walkers + 1)) as pool,
     ):
         with tempfile.TemporaryDirectory(prefix="haven-bench-") as folder:
             provider = FileKeyProvider(Path(folder) / "kek")
@@ -68,7 +69,9 @@ async def run_keys_bench(
             active = provider.rotate(TENANT)
             note(f"ours: rotating to {active} and re-wrapping every key, batches of {batch}")
             started = time.perf_counter()
-            result = await rewrap_organisation(pool, keyring, provider, TENANT, batch=batch)
+            result = await rewrap_organisation(
+                pool, keyring, provider, TENANT, batch=batch, walkers=walkers
+            )
             ours = keys / (time.perf_counter() - started)
             provider.close()
     if result.data_keys != keys:
