@@ -96,12 +96,13 @@ def key_material(kek_path: Path) -> list[str]:
 
 
 def haven_keys(
-    url: str, kek_path: Path, tmp_path: Path, *args: str
+    url: str, kek: Path | str, tmp_path: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
+    """`haven keys ARGS` in a process of its own; `kek` a key file's path or a `pkcs11:` URI."""
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "keys", *args],
         cwd=REPOSITORY,
-        env=keys_env(url, kek_path, tmp_path),
+        env=keys_env(url, kek, tmp_path),
         capture_output=True,
         text=True,
         check=False,
@@ -109,7 +110,6 @@ def haven_keys(
     )
 
 
-def keys_env(url: str, kek_path: Path, tmp_path: Path) -> dict[str, str]:
-    return haven_env(
-        HAVEN_DATABASE_URL=url, HAVEN_KEK=f"file:{kek_path}", HAVEN_DATA_DIR=str(tmp_path)
-    )
+def keys_env(url: str, kek: Path | str, tmp_path: Path) -> dict[str, str]:
+    uri = kek if isinstance(kek, str) else f"file:{kek}"
+    return haven_env(HAVEN_DATABASE_URL=url, HAVEN_KEK=uri, HAVEN_DATA_DIR=str(tmp_path))

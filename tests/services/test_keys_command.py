@@ -199,29 +199,43 @@ async def test_attack_an_erasure_racing_the_rotation_stays_erased(
     await store.close()
 
 
-async def test_rotate_and_retire_in_softhsm(
-    db: tuple[str, asyncpg.Pool], softhsm_token: SoftHsmToken
+async def test_rotate_status_and_retire_in_softhsm(
+    db: tuple[str, asyncpg.Pool], softhsm_token: SoftHsmToken, tmp_path: Path
 ) -> None:
-    _, pool = db
+    url, pool = db
     org = f"org-hsm-{uuid.uuid4().hex[:8]}"
     provider = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
     store = open_store(pool, provider)
     streams = await seed_cases(store, org, scaled(default=8, full=200))
     await KeyHasher(provider).stored(pool, org, "w-1", "idem-1")
     old = provider.active_kek_id(org)
-    new = provider.rotate(org)
+    await store.close()
+    provider.close()
+    uri = softhsm_token.uri()
 
-    result = await rewrap_organisation(pool, Keyring(provider), provider, org, batch=3)
+    refused = haven_keys(url, uri, tmp_path, "retire", "--org", org, old)
+    assert refused.returncode == 1 and f"still wraps {len(streams) + 1}" in refused.stderr
+    rotated = haven_keys(url, uri, tmp_path, "rotate", "--org", org, "--batch", "3")
+    assert rotated.returncode == 0, rotated.stderr
+    status = json.loads(haven_keys(url, uri, tmp_path, "status", "--json").stdout)
+    (listed,) = status["organisations"]
+    (new,) = [v["kek_id"] for v in listed["versions"] if v["state"] == "active"]
+    assert new != old and await kek_ids(pool, org) == {new: len(streams)}
+    assert [(v["kek_id"], v["provider"], v["data_keys"]) for v in listed["versions"]] == [
+        (old, "pkcs11", 0),
+        (new, "pkcs11", len(streams)),
+    ]
+    retired = haven_keys(url, uri, tmp_path, "retire", "--org", org)
+    assert retired.returncode == 0 and f"retired {old}" in retired.stdout, retired.stderr
 
-    assert (result.data_keys, result.secrets, result.failed) == (len(streams), 1, 0)
-    assert await kek_ids(pool, org) == {new: len(streams)}
-    provider.retire(org, old)
-    fresh = Pkcs11KeyProvider.from_uri(softhsm_token.uri())
+    fresh = Pkcs11KeyProvider.from_uri(uri)
+    assert [(v.kek_id, v.state) for v in fresh.versions(org)] == [
+        (new, "active"),
+        (old, "retired"),
+    ]
     reader = open_store(pool, fresh)
     for stream in streams:
         assert len(await reader.read_stream(org, stream)) == 1
     assert await KeyHasher(fresh).stored(pool, org, "w-1", "idem-1")
-    for each in (store, reader):
-        await each.close()
+    await reader.close()
     fresh.close()
-    provider.close()
