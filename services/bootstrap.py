@@ -19,6 +19,7 @@ from events.idempotency import KeyHasher
 from events.key_check import key_mismatches
 from events.store import PostgresEventStore
 from services.database import connection_pool, prepare_database
+from services.read_replica import Replica, replica_at
 from services.recent_states import RecentStates
 from services.settings import Settings
 
@@ -33,6 +34,7 @@ class Runtime(NamedTuple):
     erasure_list: ErasureList | None = None  # erasures outside the database (None: not kept)
     # organisations whose data keys the key provider cannot unwrap (`events.key_check`)
     key_mismatches: tuple[str, ...] = ()
+    replica: Replica | None = None  # where the read models are read (`services.read_replica`)
 
     def key_hasher(self) -> KeyHasher:
         return self.idempotency or KeyHasher(self.keyring.provider)
@@ -54,11 +56,15 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
     """Migrate the database, then open the pool and the key provider for the duration, and
     watch for erasures made by other processes (`events.erasure`). The runtime knows the
     erasure list (`events.erasure_list`) and whether the key material unwraps this database's
-    data keys (`events.key_check`)."""
+    data keys (`events.key_check`). With `HAVEN_READ_DATABASE_URL` set, it opens a second pool
+    on that replica for reading the read models (`services.read_replica`)."""
     await prepare_database(database_url)
     provider = provider_from_uri(settings.kek_uri)
     try:
-        async with connection_pool(database_url) as pool:
+        async with (
+            connection_pool(database_url) as pool,
+            replica_at(settings.read_database_url) as replica,
+        ):
             keyring = Keyring(provider)
             async with pool.acquire() as conn:
                 mismatches = await key_mismatches(conn, keyring)
@@ -76,6 +82,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
                     KeyHasher(provider),
                     ErasureList(settings.erasure_log_path),
                     mismatches,
+                    replica,
                 )
             finally:
                 watching.cancel()

@@ -39,6 +39,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # federal reporting's own login (role haven_reporting); None: the application's server and
     # database as the user haven_reporting, without a password (`reporting_url`)
     reporting_database_url: str | None = None
+    # a streaming replica the read models are read from (`services.read_replica`); None: the
+    # primary serves every read
+    read_database_url: str | None = None
     checkpoint_key: Path | None = None  # None: checkpoint-signing-key.pem in data_dir
     checkpoint_dir: Path | None = None  # where `haven worker` writes checkpoints; None: it does not
     checkpoint_interval: float = 3600.0
@@ -109,6 +112,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ("postgresql://", "postgres://")
         ):
             raise SettingsError("HAVEN_REPORTING_DATABASE_URL must be a postgresql:// URL")
+        read_url = env.get("HAVEN_READ_DATABASE_URL") or None
+        if read_url is not None and not read_url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError("HAVEN_READ_DATABASE_URL must be a postgresql:// URL")
         oidc = [
             env.get(f"HAVEN_OIDC_{name}") or None for name in ("ISSUER", "AUDIENCE", "JWKS_URL")
         ]
@@ -130,6 +136,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             console_url=console_url,
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
             reporting_database_url=reporting_url,
+            read_database_url=read_url,
             checkpoint_key=Path(env["HAVEN_CHECKPOINT_KEY"]).absolute()
             if env.get("HAVEN_CHECKPOINT_KEY")
             else None,

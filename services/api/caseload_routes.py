@@ -14,6 +14,10 @@ Both answer from the read model, so they lag the log by the projector's delay (s
 waits (up to `FRESH_TIMEOUT_SECONDS`) until the projection has applied everything committed
 before the request arrived — a command's events included — and is 503 `service-unavailable`
 with `Retry-After` if it cannot.
+
+With a read replica (`HAVEN_READ_DATABASE_URL`, `services.read_replica`) both are read from
+it. A `fresh=true` read then also waits (bounded) until the replica has replayed the primary's
+WAL past that point, or is answered by the primary; `Haven-Read-From` says which.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, get
+from litestar import Request, Response, get
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.exceptions import ServiceUnavailableException, ValidationException
 from litestar.params import QueryParameter
@@ -50,6 +55,7 @@ from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.identity import Principal
+from services.read_replica import READ_FROM_HEADER, ViewSource, view_source
 
 TAGS = ["caseloads"]
 MAX_PAGE = 200
@@ -74,6 +80,14 @@ async def caught_up(runtime: Runtime) -> None:
         raise ServiceUnavailableException(headers={"Retry-After": "1"})
 
 
+async def views_for(runtime: Runtime, *, fresh: bool) -> ViewSource:
+    """Where to read the caseload: with `fresh`, once the projection has caught up, and on a
+    server that has replayed it (the replica, or else the primary)."""
+    if fresh:
+        await caught_up(runtime)
+    return await view_source(runtime.pool, runtime.replica, fresh=fresh)
+
+
 class MyCaseload(msgspec.Struct, frozen=True):
     cases: list[MyCase]
 
@@ -91,6 +105,14 @@ _FRESH_RESPONSES = {
         "(`service-unavailable`, with `Retry-After`)."
     )
 }
+_READ_FROM = [
+    ResponseHeader(
+        name=READ_FROM_HEADER,
+        description="`replica` or `primary`: the server that answered (a read replica, or "
+        "the primary when there is none or it has not replayed the caller's writes in time)",
+        documentation_only=True,
+    )
+]
 
 
 def _today() -> dt.date:
@@ -146,19 +168,19 @@ async def built() -> AsyncIterator[None]:
         **_FRESH_RESPONSES,
         422: problem_spec("A query parameter is invalid (`validation-error`)."),
     },
+    response_headers=_READ_FROM,
 )
 async def my_cases(
     request: Request[Principal, Any, Any], runtime: NamedDependency[Runtime], fresh: FRESH = False
-) -> MyCaseload:
+) -> Response[MyCaseload]:
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
-    if fresh:
-        await caught_up(runtime)
+    source = await views_for(runtime, fresh=fresh)
     async with built():
         cases = await my_caseload(
-            runtime.pool, principal.organisation_id, principal.user_id, _today()
+            source.pool, principal.organisation_id, principal.user_id, _today()
         )
-    return MyCaseload(cases=cases)
+    return Response(MyCaseload(cases=cases), headers={READ_FROM_HEADER: source.server})
 
 
 @get(
@@ -172,6 +194,7 @@ async def my_cases(
         **_FRESH_RESPONSES,
         422: problem_spec("A query parameter is invalid (`validation-error`)."),
     },
+    response_headers=_READ_FROM,
 )
 async def team_cases(
     request: Request[Principal, Any, Any],
@@ -194,15 +217,14 @@ async def team_cases(
         str | None, QueryParameter(description="`next_cursor` of the previous page", max_length=200)
     ] = None,
     fresh: FRESH = False,
-) -> TeamCaseloadPage:
+) -> Response[TeamCaseloadPage]:
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
-    if fresh:
-        await caught_up(runtime)
     after = _decode_cursor(cursor)
+    source = await views_for(runtime, fresh=fresh)
     async with built():
         page = await team_caseload(
-            runtime.pool,
+            source.pool,
             principal.organisation_id,
             principal.team_id,
             _today(),
@@ -213,11 +235,14 @@ async def team_cases(
             limit=limit,
             after=after,
         )
-    return TeamCaseloadPage(
-        workers=page.workers,
-        cases=page.cases,
-        total_cases=page.total_cases,
-        next_cursor=_encode_cursor(page.next_cursor),
+    return Response(
+        TeamCaseloadPage(
+            workers=page.workers,
+            cases=page.cases,
+            total_cases=page.total_cases,
+            next_cursor=_encode_cursor(page.next_cursor),
+        ),
+        headers={READ_FROM_HEADER: source.server},
     )
 
 

@@ -2,7 +2,8 @@
 (`projections.caseload.my_caseload`, `Action.CASE_LIST_MINE`), sortable by any column and
 paged (`?sort=days_open&order=asc&page=2`). A worker's caseload is read whole (it is tens of
 cases), then sorted and cut into pages here; the default order puts the cases needing
-attention first (most flags, then longest without contact).
+attention first (most flags, then longest without contact). It is read from the read replica
+when there is one (`services.read_replica`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.console.i18n import N_
 from services.console.web import Console, page, signed_in
+from services.read_replica import view_source
 
 PAGE_SIZE = 25
 Sort = Literal[
@@ -68,9 +70,10 @@ async def caseload(
     if "caseworker" in principal.roles:
         require(principal, Action.CASE_LIST_MINE, None)
         today = dt.datetime.now(dt.UTC).date()
+        source = await view_source(runtime.pool, runtime.replica, fresh=False)
         try:
             cases = await my_caseload(
-                runtime.pool, principal.organisation_id, principal.user_id, today
+                source.pool, principal.organisation_id, principal.user_id, today
             )
         except ViewNotBuilt:
             cases = None

@@ -6,7 +6,9 @@ reassign it (`services.console.reassign`).
 It is authorised exactly as `GET /v1/caseload` (`Action.CASELOAD_TEAM`) and reads the same
 query (`projections.caseload.team_caseload`), whose answer holds no identifying field: the
 page cannot show survivor data because it is never given any. Every chart is followed by a
-table of the same numbers.
+table of the same numbers. It is read from the read replica when there is one; shown right
+after a reassignment (`?reassigned=`), only once the replica has replayed the primary's WAL
+that far, else from the primary (`services.read_replica`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from services.bootstrap import Runtime
 from services.console.charts import bar_chart
 from services.console.i18n import DEFAULT, N_, translate
 from services.console.web import Console, page, signed_in
+from services.read_replica import view_source
 
 DEFAULT_DAYS = 30
 PAGE_SIZE = 200
@@ -34,15 +37,17 @@ MAX_CASES = 10_000  # the page reads at most this many of a team's open cases
 
 
 async def team_cases(
-    runtime: Runtime, organisation_id: str, team_id: str, today: dt.date
+    runtime: Runtime, organisation_id: str, team_id: str, today: dt.date, *, fresh: bool = False
 ) -> tuple[list[WorkerSummary], list[TeamCase]]:
     """Every open case of the team (paged through the query, longest without contact
-    first), and the summary per worker."""
+    first), and the summary per worker; with `fresh`, from a server that has every write
+    committed so far."""
+    source = await view_source(runtime.pool, runtime.replica, fresh=fresh)
     cases: list[TeamCase] = []
     after = None
     while True:
         found = await team_caseload(
-            runtime.pool, organisation_id, team_id, today, limit=PAGE_SIZE, after=after
+            source.pool, organisation_id, team_id, today, limit=PAGE_SIZE, after=after
         )
         cases.extend(found.cases)
         after = found.next_cursor
@@ -88,7 +93,11 @@ async def team_page(
     require(principal, Action.CASELOAD_TEAM, None)
     try:
         workers, cases = await team_cases(
-            runtime, principal.organisation_id, principal.team_id, dt.datetime.now(dt.UTC).date()
+            runtime,
+            principal.organisation_id,
+            principal.team_id,
+            dt.datetime.now(dt.UTC).date(),
+            fresh=reassigned is not None,
         )
     except ViewNotBuilt:
         return page("team.html", signed.session, built=False, days=days)
