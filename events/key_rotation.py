@@ -36,12 +36,13 @@ SELECT stream_id, key_id, kek_id, wrapped_key FROM haven.streams
 _FIRST_BATCH = _STREAMS_TO_REWRAP.format(after=">=")
 _NEXT_BATCH = _STREAMS_TO_REWRAP.format(after=">")
 
+# The compare-and-set: a row changes only while it holds the very wrapped key that was read
+# (its random nonce makes it unique) under a KEK other than the one it is re-wrapped under.
 _SWAP_STREAM_KEYS = """
-UPDATE haven.streams s SET kek_id = u.new_kek, wrapped_key = u.new_wrapped
-  FROM unnest($2::uuid[], $3::text[], $4::bytea[], $5::text[], $6::bytea[])
-       AS u(stream_id, old_kek, old_wrapped, new_kek, new_wrapped)
+UPDATE haven.streams s SET kek_id = $2, wrapped_key = u.new_wrapped
+  FROM unnest($3::uuid[], $4::bytea[], $5::bytea[]) AS u(stream_id, old_wrapped, new_wrapped)
  WHERE s.tenant_id = $1 AND s.stream_id = u.stream_id
-   AND s.kek_id = u.old_kek AND s.wrapped_key = u.old_wrapped"""
+   AND s.wrapped_key = u.old_wrapped AND s.kek_id <> $2"""
 
 _SECRETS_TO_REWRAP = """
 SELECT purpose, kek_id, wrapped FROM haven.tenant_secrets WHERE tenant_id = $1 AND kek_id <> $2"""
@@ -161,24 +162,25 @@ async def _rewrap_streams(
     while rows := await pool.fetch(query, tenant, after, active, batch, last):
         query = _NEXT_BATCH
         after = rows[-1]["stream_id"]
-        swaps: list[list[Any]] = [[], [], [], [], []]
+        swaps: dict[str, tuple[list[Any], list[bytes], list[bytes]]] = {}
         for stream_id, key_id, kek_id, wrapped in rows:
             try:
                 new = keyring.rewrap(
-                    tenant, str(stream_id), WrappedDataKey(key_id, kek_id, bytes(wrapped))
+                    tenant, str(stream_id), WrappedDataKey(key_id, kek_id, wrapped)
                 )
             except DecryptionError:
                 totals[3] += 1
                 continue
-            for column, value in zip(
-                swaps, (stream_id, kek_id, wrapped, new.kek_id, new.wrapped), strict=True
-            ):
-                column.append(value)
-        status = await pool.execute(_SWAP_STREAM_KEYS, tenant, *swaps) if swaps[0] else "UPDATE 0"
-        done = int(status.split()[-1])
-        totals[0] += done
-        totals[2] += len(swaps[0]) - done
-        changed += done
+            ids_, olds, news = swaps.setdefault(new.kek_id, ([], [], []))
+            ids_.append(stream_id)
+            olds.append(wrapped)
+            news.append(new.wrapped)
+        for new_kek, (ids_, olds, news) in swaps.items():  # one KEK, unless it rotated meanwhile
+            status = await pool.execute(_SWAP_STREAM_KEYS, tenant, new_kek, ids_, olds, news)
+            done = int(status.split()[-1])
+            totals[0] += done
+            totals[2] += len(ids_) - done
+            changed += done
         progress(len(rows))
     return changed
 
