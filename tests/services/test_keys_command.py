@@ -41,6 +41,7 @@ async def db(server_url: str) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
         yield created
 
 
+@pytest.mark.slow  # runs `haven keys` as processes
 async def test_status_counts_keys_per_version_and_prints_no_key_material(
     db: tuple[str, asyncpg.Pool], tmp_path: Path
 ) -> None:
@@ -74,6 +75,7 @@ async def test_status_counts_keys_per_version_and_prints_no_key_material(
         assert secret not in shown.stdout + shown.stderr + as_json.stdout + as_json.stderr
 
 
+@pytest.mark.slow  # runs `haven keys` as processes
 async def test_rotate_rewraps_every_key_and_retire_refuses_until_none_is_left(
     db: tuple[str, asyncpg.Pool], tmp_path: Path
 ) -> None:
@@ -199,6 +201,7 @@ async def test_attack_an_erasure_racing_the_rotation_stays_erased(
     await store.close()
 
 
+@pytest.mark.slow  # runs `haven keys` as processes
 async def test_rotate_status_and_retire_in_softhsm(
     db: tuple[str, asyncpg.Pool], softhsm_token: SoftHsmToken, tmp_path: Path
 ) -> None:
