@@ -10,7 +10,9 @@ has applied everything committed (on the primary), the primary's `pg_current_wal
 taken, and the read waits, up to `Replica.wait` seconds, until the replica has replayed past
 it (`pg_last_wal_replay_lsn()`). If it does not — replay paused or too far behind, the
 replica unreachable or not a standby — the read goes to the primary instead: slower, never
-stale, never an error. `READ_FROM_HEADER` tells the client which server answered.
+stale, never an error. A read the replica fails for want of a connection, a database or a
+conflict with its replay is read again from the primary (`read_views`). `READ_FROM_HEADER`
+tells the client which server answered.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Literal, NamedTuple
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal, NamedTuple, TypeVar
 
 import asyncpg
 
@@ -31,6 +33,17 @@ PROBE_GRACE = 1.0  # seconds past the wait for the replica to answer the last pr
 Server = Literal["primary", "replica"]
 # why a read went where it went
 Reason = Literal["no-replica", "replica", "caught-up", "behind", "paused", "not-a-standby", "down"]
+
+# a replica down, restarting or without the database yet, or a query cancelled by replay
+REPLICA_FAILURES = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.SerializationError,
+)
+T = TypeVar("T")
 
 _REPLAY = """SELECT pg_is_in_recovery(),
                     pg_last_wal_replay_lsn() >= $1::text::pg_lsn,
@@ -102,3 +115,21 @@ async def replica_at(url: str | None) -> AsyncIterator[Replica | None]:
         return
     async with connection_pool(url, min_size=0) as pool:
         yield Replica(pool)
+
+
+async def read_views(
+    primary: asyncpg.Pool,
+    replica: Replica | None,
+    read: Callable[[asyncpg.Pool], Awaitable[T]],
+    *,
+    fresh: bool,
+) -> tuple[T, Server]:
+    """`read` the read models where `view_source` says, and which server answered; on the
+    primary again if the replica fails it (`REPLICA_FAILURES`)."""
+    source = await view_source(primary, replica, fresh=fresh)
+    if source.server == "primary":
+        return await read(primary), "primary"
+    try:
+        return await read(source.pool), "replica"
+    except REPLICA_FAILURES:
+        return await read(primary), "primary"

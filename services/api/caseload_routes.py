@@ -55,7 +55,7 @@ from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.identity import Principal
-from services.read_replica import READ_FROM_HEADER, ViewSource, view_source
+from services.read_replica import READ_FROM_HEADER, read_views
 
 TAGS = ["caseloads"]
 MAX_PAGE = 200
@@ -78,14 +78,6 @@ async def caught_up(runtime: Runtime) -> None:
         timeout=FRESH_TIMEOUT_SECONDS,
     ):
         raise ServiceUnavailableException(headers={"Retry-After": "1"})
-
-
-async def views_for(runtime: Runtime, *, fresh: bool) -> ViewSource:
-    """Where to read the caseload: with `fresh`, once the projection has caught up, and on a
-    server that has replayed it (the replica, or else the primary)."""
-    if fresh:
-        await caught_up(runtime)
-    return await view_source(runtime.pool, runtime.replica, fresh=fresh)
 
 
 class MyCaseload(msgspec.Struct, frozen=True):
@@ -175,12 +167,16 @@ async def my_cases(
 ) -> Response[MyCaseload]:
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
-    source = await views_for(runtime, fresh=fresh)
+    if fresh:
+        await caught_up(runtime)
     async with built():
-        cases = await my_caseload(
-            source.pool, principal.organisation_id, principal.user_id, _today()
+        cases, server = await read_views(
+            runtime.pool,
+            runtime.replica,
+            lambda pool: my_caseload(pool, principal.organisation_id, principal.user_id, _today()),
+            fresh=fresh,
         )
-    return Response(MyCaseload(cases=cases), headers={READ_FROM_HEADER: source.server})
+    return Response(MyCaseload(cases=cases), headers={READ_FROM_HEADER: server})
 
 
 @get(
@@ -221,19 +217,25 @@ async def team_cases(
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
     after = _decode_cursor(cursor)
-    source = await views_for(runtime, fresh=fresh)
+    if fresh:
+        await caught_up(runtime)
     async with built():
-        page = await team_caseload(
-            source.pool,
-            principal.organisation_id,
-            principal.team_id,
-            _today(),
-            worker_id=worker,
-            flag=flag,
-            sort=sort,
-            descending=order == "desc",
-            limit=limit,
-            after=after,
+        page, server = await read_views(
+            runtime.pool,
+            runtime.replica,
+            lambda pool: team_caseload(
+                pool,
+                principal.organisation_id,
+                principal.team_id,
+                _today(),
+                worker_id=worker,
+                flag=flag,
+                sort=sort,
+                descending=order == "desc",
+                limit=limit,
+                after=after,
+            ),
+            fresh=fresh,
         )
     return Response(
         TeamCaseloadPage(
@@ -242,7 +244,7 @@ async def team_cases(
             total_cases=page.total_cases,
             next_cursor=_encode_cursor(page.next_cursor),
         ),
-        headers={READ_FROM_HEADER: source.server},
+        headers={READ_FROM_HEADER: server},
     )
 
 

@@ -24,7 +24,7 @@ from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.console.i18n import N_
 from services.console.web import Console, page, signed_in
-from services.read_replica import view_source
+from services.read_replica import read_views
 
 PAGE_SIZE = 25
 Sort = Literal[
@@ -70,10 +70,12 @@ async def caseload(
     if "caseworker" in principal.roles:
         require(principal, Action.CASE_LIST_MINE, None)
         today = dt.datetime.now(dt.UTC).date()
-        source = await view_source(runtime.pool, runtime.replica, fresh=False)
         try:
-            cases = await my_caseload(
-                source.pool, principal.organisation_id, principal.user_id, today
+            cases, _ = await read_views(
+                runtime.pool,
+                runtime.replica,
+                lambda pool: my_caseload(pool, principal.organisation_id, principal.user_id, today),
+                fresh=False,
             )
         except ViewNotBuilt:
             cases = None

@@ -29,7 +29,7 @@ from services.bootstrap import Runtime
 from services.console.charts import bar_chart
 from services.console.i18n import DEFAULT, N_, translate
 from services.console.web import Console, page, signed_in
-from services.read_replica import view_source
+from services.read_replica import read_views
 
 DEFAULT_DAYS = 30
 PAGE_SIZE = 200
@@ -42,17 +42,21 @@ async def team_cases(
     """Every open case of the team (paged through the query, longest without contact
     first), and the summary per worker; with `fresh`, from a server that has every write
     committed so far."""
-    source = await view_source(runtime.pool, runtime.replica, fresh=fresh)
-    cases: list[TeamCase] = []
-    after = None
-    while True:
-        found = await team_caseload(
-            source.pool, organisation_id, team_id, today, limit=PAGE_SIZE, after=after
-        )
-        cases.extend(found.cases)
-        after = found.next_cursor
-        if after is None or len(cases) >= MAX_CASES:
-            return found.workers, cases
+
+    async def every_page(pool: Any) -> tuple[list[WorkerSummary], list[TeamCase]]:
+        cases: list[TeamCase] = []
+        after = None
+        while True:
+            found = await team_caseload(
+                pool, organisation_id, team_id, today, limit=PAGE_SIZE, after=after
+            )
+            cases.extend(found.cases)
+            after = found.next_cursor
+            if after is None or len(cases) >= MAX_CASES:
+                return found.workers, cases
+
+    team, _ = await read_views(runtime.pool, runtime.replica, every_page, fresh=fresh)
+    return team
 
 
 def figures(

@@ -6,7 +6,8 @@ port) and a hot standby of it made with `pg_basebackup -R` on another port. A ca
 the primary is in the worker's `fresh=true` caseload read from the replica. With replay
 paused on the replica, a `fresh=true` read is answered by the primary and holds the write,
 while the control — a plain read, from the paused replica — does not, so the test can fail.
-Once replay resumes, the replica answers again. Every wait is a bounded poll."""
+Once replay resumes, the replica answers again; a replica that is down leaves reads to the
+primary. Every wait is a bounded poll."""
 
 from __future__ import annotations
 
@@ -25,7 +26,14 @@ import pytest
 from projections import checkpoints
 from services.identity import LocalIssuer
 from services.projection_service import projectors_in_background
-from services.read_replica import READ_FROM_HEADER, Replica, replayed_past, view_source
+from services.read_replica import (
+    READ_FROM_HEADER,
+    Replica,
+    read_views,
+    replayed_past,
+    replica_at,
+    view_source,
+)
 from tests.api.test_canary import people
 from tests.api.test_served import free_port
 from tests.services.test_backup_restore import open_case, serving, settings_for
@@ -88,6 +96,10 @@ async def test_caseloads_read_from_the_replica_keep_read_your_writes(tmp_path: P
             )
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def _one(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval("SELECT 1"))
 
 
 async def _mine(
@@ -156,5 +168,9 @@ async def _read_your_writes(primary_url: str, replica_url: str, tmp_path: Path) 
                 # a server not in recovery (here the primary itself) is never taken as caught up
                 source = await view_source(rt.pool, Replica(rt.pool), fresh=True)
                 assert (source.server, source.reason) == ("primary", "not-a-standby")
+                # a replica nobody answers at: the primary answers, plain or fresh
+                async with replica_at(f"postgresql://postgres@127.0.0.1:{free_port()}/x") as down:
+                    for fresh in (False, True):
+                        assert await read_views(rt.pool, down, _one, fresh=fresh) == (1, "primary")
             finally:
                 await replica.close()
