@@ -64,7 +64,7 @@ class ViewSource(NamedTuple):
 
 
 async def primary_position(primary: asyncpg.Pool) -> str:
-    """The primary's WAL position now: everything committed so far lies before it."""
+    """The primary's current WAL position: every commit seen so far lies before it."""
     return str(await primary.fetchval("SELECT pg_current_wal_lsn()::text"))
 
 
