@@ -188,6 +188,14 @@ async def _retire(pool: asyncpg.Pool, admin: KekAdministration, args: argparse.N
     kept = 0
     for scope, kek_id in candidates:
         count = await references(pool, None if shared else scope, kek_id)
+        if kek_id == admin.active_kek_id(scope):
+            kept += 1
+            print(
+                f"haven keys retire: refused: {kek_id} is the active KEK and wraps {count} data "
+                "keys or secrets; `haven keys rotate` makes another version active first",
+                file=sys.stderr,
+            )
+            continue
         if count:
             kept += 1
             print(

@@ -90,7 +90,7 @@ async def test_rotate_rewraps_every_key_and_retire_refuses_until_none_is_left(
 
     refused = haven_keys(url, kek_path, tmp_path, "retire", "file:k1")
     assert refused.returncode == 1  # the attack: removing a KEK that still wraps data keys
-    assert f"still wraps {len(streams) + 1} data keys or secrets" in refused.stderr
+    assert f"wraps {len(streams) + 1} data keys or secrets" in refused.stderr
     assert "k1" in json.loads(kek_path.read_bytes())["keys"]
 
     rotated = haven_keys(url, kek_path, tmp_path, "rotate", "--batch", "5")
@@ -217,7 +217,7 @@ async def test_rotate_status_and_retire_in_softhsm(
     uri = softhsm_token.uri()
 
     refused = haven_keys(url, uri, tmp_path, "retire", "--org", org, old)
-    assert refused.returncode == 1 and f"still wraps {len(streams) + 1}" in refused.stderr
+    assert refused.returncode == 1 and f"wraps {len(streams) + 1} data keys" in refused.stderr
     rotated = haven_keys(url, uri, tmp_path, "rotate", "--org", org, "--batch", "3")
     assert rotated.returncode == 0, rotated.stderr
     status = json.loads(haven_keys(url, uri, tmp_path, "status", "--json").stdout)

@@ -111,6 +111,11 @@ async def test_a_rotation_killed_at_a_random_row_resumes_and_loses_nothing(
         left = len(streams) - done
         if not left:
             return  # the whole rotation committed before the kill: nothing to resume
+        # the attack: retiring the old KEK half-way would make `left` cases unreadable
+        refused = haven_keys(url, kek_path, tmp_path, "retire", "file:k1")
+        assert refused.returncode == 1
+        assert f"file:k1 still wraps {left} data keys or secrets" in refused.stderr
+        assert "k1" in json.loads(kek_path.read_bytes())["keys"]
         erased = await pool.fetchval(  # a case still under the old KEK
             "SELECT stream_id FROM haven.streams WHERE tenant_id = $1 AND kek_id = 'file:k1'"
             " LIMIT 1",
@@ -134,4 +139,7 @@ async def test_a_rotation_killed_at_a_random_row_resumes_and_loses_nothing(
         with pytest.raises(StreamErased):
             await reader.read_stream(org, erased)
         await reader.close()
+        retired = haven_keys(url, kek_path, tmp_path, "retire", "file:k1")  # the control
+        assert retired.returncode == 0, retired.stderr
+        assert list(json.loads(kek_path.read_bytes())["keys"]) == ["k2"]
         await assert_all_read(pool, kek_path, org, streams, erased={erased})
