@@ -119,18 +119,19 @@ async def _rotate(
     if args.org is None and not orgs and not admin.shared_across_organisations:
         print("haven keys rotate: no organisation has keys yet; name one with --org")
         return 0
-    # A version is created only when the last rotation finished: a run after a kill resumes.
+    # Versions are created only when the last rotation finished: a run after a kill (anywhere
+    # among the organisations) resumes it, and rotates no organisation a second time.
     scopes = [""] if admin.shared_across_organisations else orgs
-    for scope in scopes:
-        members = orgs if admin.shared_across_organisations else [scope]
-        active = admin.active_kek_id(scope)
-        pending = [await to_rewrap(pool, org, active) for org in members]
-        if sum(pending):
-            print(
-                f"haven keys rotate: resuming: {sum(pending)} keys are not under {active} yet",
-                file=sys.stderr,
-            )
-        else:
+    pending = 0
+    for org in orgs:
+        pending += await to_rewrap(pool, org, admin.active_kek_id(org))
+    if pending:
+        print(
+            f"haven keys rotate: resuming: {pending} keys are not under the active KEK yet",
+            file=sys.stderr,
+        )
+    else:
+        for scope in scopes:
             print(f"haven keys rotate: created {admin.rotate(scope)}, active", file=sys.stderr)
     keyring = Keyring(provider)
     total = 0
