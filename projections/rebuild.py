@@ -1,7 +1,8 @@
 """Building a projection from position zero into a new generation, then swapping it in.
 
 1. Under the projection's *rebuild lock* (a session advisory lock, so two rebuilds of one
-   projection take turns), once no worker process of an earlier, dead rebuild is still
+   projection take turns; held on a connection of its own when the pool goes through a
+   transaction pooler, `session`), once no worker process of an earlier, dead rebuild is still
    writing (`projections.partitioned`), create the tables of generation N+1 (N = the live
    generation).
 2. Apply the whole log to them in batches, writing (`flush`) every `FLUSH_AT` cases. Readers
@@ -18,8 +19,9 @@ A rebuild that dies leaves only unreferenced tables of N+1, dropped by the next 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import asyncpg
 
@@ -50,6 +52,7 @@ _log = get_logger("projections")
 REBUILD_LOCK_CLASS = 1214346855
 
 Progress = Callable[[int], None]  # called with the number of events just applied
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
 async def count_events(pool: asyncpg.Pool) -> int:
@@ -66,21 +69,23 @@ async def rebuild(
     progress: Progress | None = None,
     batch_size: int = 1000,
     partitioning: Partitioning | None = None,
+    session: Connect | None = None,
 ) -> checkpoints.Checkpoint:
     """Rebuild the projection `make()` builds (module doc) and return its new checkpoint.
     With `partitioning` (more than one worker) a stream-local projection's bulk pass runs
-    split by stream across worker processes (`projections.partitioned`)."""
+    split by stream across worker processes (`projections.partitioned`). `session` opens the
+    connection that holds the session locks (the rebuild lock, the wait for orphans); None: one
+    of the pool's, which must then be a pool straight to PostgreSQL."""
     projection = make()
     name = projection.name
-    async with pool.acquire() as lock_conn:
+    async with _lock_connection(pool, session) as lock_conn:
         await lock_conn.execute(
             "SELECT pg_advisory_lock($1, hashtext($2))", REBUILD_LOCK_CLASS, name
         )
         try:
             live = await checkpoints.load(pool, name)
             tables = tables_of(projection, (live.generation if live else 0) + 1)
-            async with pool.acquire() as conn:
-                await wait_for_orphans(conn, name)
+            await wait_for_orphans(lock_conn, name)
             async with pool.acquire() as conn, conn.transaction():
                 await _drop_strays(conn, projection, keep=live.generation if live else None)
                 await execute_all(conn, create_statements(projection, tables))
@@ -149,6 +154,22 @@ async def rebuild(
             except BaseException:
                 lock_conn.terminate()  # never hand a connection holding the lock back to the pool
                 raise
+
+
+@contextlib.asynccontextmanager
+async def _lock_connection(
+    pool: asyncpg.Pool, session: Connect | None
+) -> AsyncIterator[asyncpg.Connection]:
+    if session is None:
+        async with pool.acquire() as conn:
+            yield conn
+        return
+    conn = await session()
+    try:
+        yield conn
+    finally:
+        if not conn.is_closed():
+            conn.terminate()  # its session locks go with it
 
 
 async def _bulk_pass(

@@ -124,7 +124,9 @@ class ProjectionRunner:
         projection = self._projection = self._make()
         if checkpoint is None or checkpoint.fingerprint != fingerprint(projection):
             _log.info("projection rebuild starting", projection=self.name)
-            checkpoint = await rebuild(self._store, self._pool, self._make, progress=self._progress)
+            checkpoint = await rebuild(
+                self._store, self._pool, self._make, progress=self._progress, session=self._connect
+            )
             _log.info("projection rebuilt", projection=self.name, generation=checkpoint.generation)
         tables = tables_of(projection, checkpoint.generation)
         self._quarantined = await quarantine.streams(self._pool, self.name)

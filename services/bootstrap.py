@@ -35,6 +35,8 @@ class Runtime(NamedTuple):
     # organisations whose data keys the key provider cannot unwrap (`events.key_check`)
     key_mismatches: tuple[str, ...] = ()
     replica: Replica | None = None  # where the read models are read (`services.read_replica`)
+    # where connections that keep session state go (LISTEN, session locks): None, the pool's URL
+    session_url: str | None = None
 
     def key_hasher(self) -> KeyHasher:
         return self.idempotency or KeyHasher(self.keyring.provider)
@@ -57,12 +59,15 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
     watch for erasures made by other processes (`events.erasure`). The runtime knows the
     erasure list (`events.erasure_list`) and whether the key material unwraps this database's
     data keys (`events.key_check`). With `HAVEN_READ_DATABASE_URL` set, it opens a second pool
-    on that replica for reading the read models (`services.read_replica`)."""
-    await prepare_database(database_url)
+    on that replica for reading the read models (`services.read_replica`). Migrations and the
+    erasure watch's LISTEN go to `Settings.session_url`: `HAVEN_DIRECT_DATABASE_URL` when the
+    pool goes through a pooler in transaction mode (docs/operations.md, PgBouncer)."""
+    session_url = settings.session_url(database_url)
+    await prepare_database(session_url)
     provider = provider_from_uri(settings.kek_uri)
     try:
         async with (
-            connection_pool(database_url) as pool,
+            connection_pool(database_url, transaction_pooled=settings.transaction_pooled) as pool,
             replica_at(settings.read_database_url) as replica,
         ):
             keyring = Keyring(provider)
@@ -70,7 +75,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
                 mismatches = await key_mismatches(conn, keyring)
             store = PostgresEventStore(pool, keyring, haven_registry())
             recent = RecentStates()
-            erasures = watch_erasures(database_url, keyring, recent)
+            erasures = watch_erasures(session_url, keyring, recent)
             watching = asyncio.create_task(erasures.run(), name="erasure-watch")
             try:
                 yield Runtime(
@@ -83,6 +88,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
                     ErasureList(settings.erasure_log_path),
                     mismatches,
                     replica,
+                    session_url=session_url,
                 )
             finally:
                 watching.cancel()

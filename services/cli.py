@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _db(settings: Settings, url: str, args: argparse.Namespace) -> int:
     from services.database import prepare_database
 
-    applied = await prepare_database(url)
+    applied = await prepare_database(settings.session_url(url))  # a session lock: not via a pooler
     print("haven: applied " + ", ".join(applied) if applied else "haven: schema is up to date")
     return 0
 

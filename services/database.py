@@ -77,14 +77,24 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     unlock) — one more round trip per request otherwise. Haven leaves no session state on pool
     connections: settings and locks are transaction-scoped (`SET LOCAL`, `set_config(..., true)`,
     `pg_advisory_xact_lock`), LISTEN runs on connections of its own, and the one session lock
-    taken on a pool connection (a rebuild's) is released explicitly or its connection closed."""
+    taken on a pool connection (a rebuild's, when there is no direct URL: `Settings.session_url`)
+    is released explicitly or its connection closed."""
 
 
 @contextlib.asynccontextmanager
 async def connection_pool(
-    url: str, *, min_size: int = 2, max_size: int = 20
+    url: str, *, min_size: int = 2, max_size: int = 20, transaction_pooled: bool = False
 ) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, reset=_keep_session)
+    """`transaction_pooled`: `url` is a pooler in transaction mode (PgBouncer), which hands each
+    transaction to whichever server connection is free, so no statement stays prepared between
+    transactions (asyncpg then parses each query again as it executes it)."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        reset=_keep_session,
+        **({"statement_cache_size": 0} if transaction_pooled else {}),
+    )
     try:
         yield pool
     finally:

@@ -29,7 +29,7 @@ from services.settings import Settings
 def projection_runners(
     rt: Runtime, database_url: str, names: Sequence[str] | None = None
 ) -> list[ProjectionRunner]:
-    connect = functools.partial(asyncpg.connect, database_url)
+    connect = functools.partial(asyncpg.connect, rt.session_url or database_url)
     factories = projection_factories(rt.keyring, rt.store)
     runners = [
         ProjectionRunner(rt.store, connect, make)
@@ -146,7 +146,8 @@ async def rebuild_projections(
     if workers < 1:
         print("haven: --workers must be at least 1", file=sys.stderr)
         return 2
-    partitioning = Partitioning(url, settings.kek_uri, workers)
+    session_url = settings.session_url(url)  # the workers' pools hold a session lock
+    partitioning = Partitioning(session_url, settings.kek_uri, workers)
     async with runtime(settings, url) as rt:
         factories = projection_factories(rt.keyring, rt.store)
         unknown = sorted(set(names) - set(factories))
@@ -169,6 +170,7 @@ async def rebuild_projections(
                     factories[name],
                     progress=bar.update,
                     partitioning=partitioning,
+                    session=functools.partial(asyncpg.connect, session_url),
                 )
             print(f"haven: {name} rebuilt as generation {built.generation}")
     return 0

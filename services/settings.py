@@ -26,6 +26,9 @@ class SettingsError(Exception):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None  # None: run the embedded PostgreSQL under data_dir
+    # a session straight to PostgreSQL when database_url goes through a transaction pooler
+    # (PgBouncer): LISTEN, session advisory locks, migrations; None: database_url serves all
+    direct_database_url: str | None = None
     data_dir: Path
     kek_uri: str
     oidc_issuer: str | None = None
@@ -73,7 +76,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def reporting_url(self, database_url: str) -> str:
         """How the federal reporting job logs in: `HAVEN_REPORTING_DATABASE_URL`, else the
         application's database as the user haven_reporting (`services.reporting.job`)."""
-        return self.reporting_database_url or login_as(database_url, "haven_reporting")
+        return self.reporting_database_url or login_as(
+            self.session_url(database_url), "haven_reporting"
+        )
+
+    def session_url(self, database_url: str) -> str:
+        """Where Haven opens the connections that keep session state (LISTEN, session advisory
+        locks, migrations): `HAVEN_DIRECT_DATABASE_URL`, else `database_url` itself."""
+        return self.direct_database_url or database_url
+
+    @property
+    def transaction_pooled(self) -> bool:
+        """Whether `HAVEN_DATABASE_URL` goes through a pooler in transaction mode (a direct URL
+        is set): its pool then keeps no statement prepared from one transaction to the next."""
+        return self.direct_database_url is not None
 
     @property
     def checkpoint_key_path(self) -> Path:
@@ -107,6 +123,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ("postgresql://", "postgres://")
         ):
             raise SettingsError("HAVEN_DATABASE_URL must be a postgresql:// URL")
+        direct_url = env.get("HAVEN_DIRECT_DATABASE_URL") or None
+        if direct_url is not None and (
+            database_url is None or not direct_url.startswith(("postgresql://", "postgres://"))
+        ):
+            raise SettingsError(
+                "HAVEN_DIRECT_DATABASE_URL must be a postgresql:// URL, set with HAVEN_DATABASE_URL"
+            )
         reporting_url = env.get("HAVEN_REPORTING_DATABASE_URL") or None
         if reporting_url is not None and not reporting_url.startswith(
             ("postgresql://", "postgres://")
@@ -126,6 +149,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         tls_cert, tls_key = _tls_files(env)
         return cls(
             database_url=database_url,
+            direct_database_url=direct_url,
             data_dir=data_dir,
             kek_uri=kek_uri,
             oidc_issuer=oidc[0],

@@ -168,3 +168,34 @@ def test_settings_are_frozen() -> None:
         settings.team_access = frozenset({"org-a"})  # type: ignore[misc]
     assert settings.database_url is None
     assert hash(settings) == hash(Settings.from_environ({"HAVEN_DATA_DIR": "/srv/haven"}))
+
+
+def test_a_direct_url_takes_what_needs_a_session_and_marks_the_pool_as_pooled() -> None:
+    pooled = "postgresql://haven@pgbouncer:6432/haven"
+    direct = "postgresql://haven@db:5432/haven"
+    settings = Settings.from_environ(
+        {"HAVEN_DATABASE_URL": pooled, "HAVEN_DIRECT_DATABASE_URL": direct}
+    )
+    assert settings.transaction_pooled
+    assert settings.session_url(pooled) == direct
+    assert settings.reporting_url(pooled) == "postgresql://haven_reporting@db:5432/haven"
+    alone = Settings.from_environ({"HAVEN_DATABASE_URL": direct})
+    assert not alone.transaction_pooled
+    assert alone.session_url(direct) == direct
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"HAVEN_DIRECT_DATABASE_URL": "postgresql://db/haven"},  # without HAVEN_DATABASE_URL
+        {
+            "HAVEN_DATABASE_URL": "postgresql://pgbouncer/haven",
+            "HAVEN_DIRECT_DATABASE_URL": "mysql://db/haven",
+        },
+    ],
+)
+def test_a_direct_url_needs_a_database_url_and_a_postgresql_scheme(
+    environ: dict[str, str],
+) -> None:
+    with pytest.raises(SettingsError, match="HAVEN_DIRECT_DATABASE_URL"):
+        Settings.from_environ(environ)
