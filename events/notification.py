@@ -44,7 +44,8 @@ class Announcer:
                         # is a commit of its own (an XID and a WAL flush), on the appenders'
                         # server.
                         await asyncio.sleep(_NOTIFY_GAP)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            # AttributeError: asyncpg's answer on a connection its pool terminated meanwhile
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, AttributeError):
                 await asyncio.sleep(0.1)  # subscribers fall back to polling meanwhile
 
     async def close(self) -> None:

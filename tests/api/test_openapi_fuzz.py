@@ -26,6 +26,7 @@ and mode), with no deadline and no timing assertion.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -49,6 +50,7 @@ from schemathesis.specs.openapi.checks import (
 
 from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.api.problems import PROBLEM_MEDIA_TYPE
+from services.bench.scratch import scratch_database
 from services.identity import LocalIssuer
 from tests.api.test_served import READY_ATTEMPTS, free_port, granian
 from tests.tiers import scaled
@@ -77,9 +79,8 @@ FUZZ_SETTINGS = settings(
 def served(database_url: str, tmp_path: Path, key_file: Path) -> Iterator[tuple[str, LocalIssuer]]:
     """The real server, ready, and the local issuer whose key it trusts.
 
-    The server seals with the session's key file (`key_file`), like the in-process tests: the
-    cases it writes stay in the session's database, and tests that read the whole log (the
-    projections) must be able to open them."""
+    The server seals with the session's key file (`key_file`), like the in-process tests, in
+    a database of its own (its start-up checks that its keys open the database's)."""
     data_dir = tmp_path / "data"
     issuer = LocalIssuer.open(data_dir)
     env = {
@@ -137,9 +138,14 @@ def _fuzz(operation: Any, strategy: Any, call: Any) -> None:
         raise AssertionError(f"{operation.label}: {error}") from error
 
 
-def test_every_operation_survives_a_schema_driven_fuzz(
-    database_url: str, tmp_path: Path, key_file: Path
+async def test_every_operation_survives_a_schema_driven_fuzz(
+    server_url: str, tmp_path: Path, key_file: Path
 ) -> None:
+    async with scratch_database(server_url) as database_url:  # start-up checks its keys
+        await asyncio.to_thread(fuzz_every_operation, database_url, tmp_path, key_file)
+
+
+def fuzz_every_operation(database_url: str, tmp_path: Path, key_file: Path) -> None:
     with served(database_url, tmp_path, key_file) as (base_url, issuer):
         token = issuer.mint("fuzz-worker", "org-fuzz", ["caseworker"], team="team-fuzz")
         auth = {"Authorization": f"Bearer {token}"}

@@ -77,7 +77,14 @@ async def until_ready(
     pytest.fail("the server never became ready: " + log.read_text(errors="replace")[-2000:])
 
 
-async def test_granian_serves_health_ready_and_whoami(database_url: str, tmp_path: Path) -> None:
+async def test_granian_serves_health_ready_and_whoami(server_url: str, tmp_path: Path) -> None:
+    """The server on a database of its own: at start-up it checks that its key material opens
+    the database's keys, which another test's keys in a shared database would fail."""
+    async with scratch_database(server_url) as database_url:
+        await serve_health_ready_and_whoami(database_url, tmp_path)
+
+
+async def serve_health_ready_and_whoami(database_url: str, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     token = LocalIssuer.open(data_dir).mint(
         "user-7", "org-b", ["supervisor"]
