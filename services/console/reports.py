@@ -13,6 +13,7 @@ document the page shows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -199,9 +200,24 @@ async def reports(
     )
 
 
-def _download(content: bytes, media_type: str, name: str) -> Response[bytes]:
+async def _download(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    console: Console,
+    suffix: str,
+    extension: str,
+    media_type: str,
+    content: Callable[[dict[str, Any], Any], bytes],
+) -> Response[Any]:
+    """The asked release as an attachment (`content` of the document and what was asked),
+    or the page that says why there is none."""
+    answer = await asked_release(request, runtime, console)
+    if isinstance(answer, Template):
+        return answer
+    _, asked, document = answer
+    name = views.file_name(document["period"], asked.org, asked.dp, suffix, extension)
     return Response(
-        content=content,
+        content=content(document, asked),
         media_type=media_type,
         headers={"content-disposition": views.attachment(name)},
     )
@@ -213,13 +229,10 @@ async def report_csv(
     runtime: NamedDependency[Runtime],
     console: NamedDependency[Console],
 ) -> Response[Any]:
-    answer = await asked_release(request, runtime, console)
-    if isinstance(answer, Template):
-        return answer
-    _, asked, document = answer
-    name = views.file_name(document["period"], asked.org, asked.dp, "", "csv")
-    text = views.csv_text(document, asked.dp)
-    return _download(text.encode(), "text/csv; charset=utf-8", name)
+    return await _download(
+        request, runtime, console, "", "csv", "text/csv; charset=utf-8",
+        lambda document, asked: views.csv_text(document, asked.dp).encode(),
+    )  # fmt: skip
 
 
 @get("/reports/download.json", name="console-report-json")
@@ -228,12 +241,10 @@ async def report_json(
     runtime: NamedDependency[Runtime],
     console: NamedDependency[Console],
 ) -> Response[Any]:
-    answer = await asked_release(request, runtime, console)
-    if isinstance(answer, Template):
-        return answer
-    _, asked, document = answer
-    name = views.file_name(document["period"], asked.org, asked.dp, "", "json")
-    return _download(encode_json(document), "application/json", name)
+    return await _download(
+        request, runtime, console, "", "json", "application/json",
+        lambda document, _: encode_json(document),
+    )  # fmt: skip
 
 
 @get("/reports/certificate.json", name="console-report-certificate")
@@ -242,13 +253,10 @@ async def report_certificate(
     runtime: NamedDependency[Runtime],
     console: NamedDependency[Console],
 ) -> Response[Any]:
-    answer = await asked_release(request, runtime, console)
-    if isinstance(answer, Template):
-        return answer
-    _, asked, document = answer
-    name = views.file_name(document["period"], asked.org, asked.dp, "certificate", "json")
-    text = render_csv(document)["certificate.json"]
-    return _download(text.encode(), "application/json", name)
+    return await _download(
+        request, runtime, console, "certificate", "json", "application/json",
+        lambda document, _: render_csv(document)["certificate.json"].encode(),
+    )  # fmt: skip
 
 
 REPORT_PAGES = [reports, report_csv, report_json, report_certificate]

@@ -136,16 +136,7 @@ async def case_access_log(
                 )
                 for r in review.records
             ],
-            grants=[
-                GrantView(
-                    grant_id=g.grant.grant_id,
-                    actor_id=g.grant.actor_id,
-                    granted_at=g.grant.granted_at,
-                    expires_at=g.grant.expires_at,
-                    reason=g.reason,
-                )
-                for g in review.grants
-            ],
+            grants=[GrantView.of(g) for g in review.grants],
         )
     )
 

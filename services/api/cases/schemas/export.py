@@ -87,16 +87,7 @@ def export_view(export: CaseExport) -> CaseExportView:
             )
             for r in export.records
         ],
-        grants=[
-            GrantView(
-                grant_id=g.grant.grant_id,
-                actor_id=g.grant.actor_id,
-                granted_at=g.grant.granted_at,
-                expires_at=g.grant.expires_at,
-                reason=g.reason,
-            )
-            for g in export.grants
-        ],
+        grants=[GrantView.of(g) for g in export.grants],
     )
 
 

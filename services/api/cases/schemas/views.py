@@ -22,6 +22,7 @@ from domain.case.values import (
     TraffickingContext,
     VictimStatus,
 )
+from events.access_log import GrantReason
 
 T = TypeVar("T")
 
@@ -80,6 +81,18 @@ class GrantView(msgspec.Struct, frozen=True, kw_only=True):
     granted_at: dt.datetime
     expires_at: dt.datetime
     reason: str
+
+    @classmethod
+    def of(cls, opened: GrantReason) -> GrantView:
+        """The view of a grant with its reason opened."""
+        grant = opened.grant
+        return cls(
+            grant_id=grant.grant_id,
+            actor_id=grant.actor_id,
+            granted_at=grant.granted_at,
+            expires_at=grant.expires_at,
+            reason=opened.reason,
+        )
 
 
 class AccessLogView(msgspec.Struct, frozen=True, kw_only=True):
