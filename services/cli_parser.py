@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="seed synthetic, entirely fictitious cases")
     demo.add_argument("--cases", type=int, default=200, help="number of intakes (default 200)")
     demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same cases")
+    demo.add_argument(
+        "--bulk",
+        action="store_true",
+        help="write the same cases through the bulk path (large databases for sizing)",
+    )
 
     db = commands.add_parser("db", help="database administration")
     db_commands = db.add_subparsers(dest="db_command", required=True)

@@ -13,9 +13,10 @@ from pathlib import Path
 from services.settings import Settings
 
 
-async def _seed(rt, cases: int, seed: int) -> None:
+async def _seed(rt, cases: int, seed: int, bulk: bool = False) -> None:
     import datetime as dt
 
+    from services.demo.bulk import seed_demo_bulk
     from services.demo.seeding import demo_use_cases, seed_demo
 
     if await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM haven.streams)"):
@@ -24,7 +25,12 @@ async def _seed(rt, cases: int, seed: int) -> None:
         )
         return
     today = dt.date.today()
-    summary = await seed_demo(demo_use_cases(rt.store, today), cases=cases, seed=seed, today=today)
+    if bulk:  # the same plan's streams and events, many cases a transaction
+        summary = await seed_demo_bulk(rt.store, cases=cases, seed=seed, today=today)
+    else:
+        summary = await seed_demo(
+            demo_use_cases(rt.store, today), cases=cases, seed=seed, today=today
+        )
     print(
         f"haven: seeded {summary.cases} synthetic cases ({summary.events} events) across "
         f"{len(summary.organisations)} organisations: {', '.join(summary.organisations)}."
@@ -39,7 +45,7 @@ async def run_demo_command(settings: Settings, url: str, args: argparse.Namespac
         print("haven: --cases must be at least 1", file=sys.stderr)
         return 2
     async with runtime(settings, url) as rt:
-        await _seed(rt, args.cases, args.seed)
+        await _seed(rt, args.cases, args.seed, args.bulk)
     return 0
 
 
