@@ -10,12 +10,12 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
-from services.api import observe
 from services.authorisation import Forbidden, NotFound
 from services.bootstrap import Runtime
 from services.commands import case_reads
 from services.console.event_names import event_name
 from services.console.web import Console, SignedIn, page
+from services.console.web import reader as console_reader
 
 MAX_VERSION_DIGITS = 18
 
@@ -34,12 +34,7 @@ async def conflict_page(
     version: str,
 ) -> Template:
     """409: nothing was recorded; what happened since `version`, when the reader may see it."""
-    principal = signed.session.principal()
-    reader = case_reads.Reader(
-        principal,
-        observe.request_id(request.scope),
-        console.settings.team_access_for(principal.organisation_id),
-    )
+    reader = console_reader(request, signed, console)
     since = form_version(version)
     try:
         _, recorded = await case_reads.read_history(runtime, reader, case_id)

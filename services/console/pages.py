@@ -34,17 +34,7 @@ from services.console.changes import conflict_page
 from services.console.event_names import event_name
 from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
-from services.identity import Principal
-
-
-def _reader(
-    request: Request[Any, Any, Any], principal: Principal, console: Console
-) -> case_reads.Reader:
-    return case_reads.Reader(
-        principal,
-        observe.request_id(request.scope),
-        console.settings.team_access_for(principal.organisation_id),
-    )
+from services.console.web import reader as console_reader
 
 
 async def case_page_again(
@@ -61,7 +51,7 @@ async def case_page_again(
     message: str | None = None,
 ) -> Template:
     """The case page, read through the read use case (authorised, access recorded)."""
-    reader = _reader(request, signed.session.principal(), console)
+    reader = console_reader(request, signed, console)
     read = await case_reads.read_case(runtime, reader, case_id)
     _, recorded = await case_reads.read_history(runtime, reader, case_id)
     timeline = [(r.version, r.recorded_at, event_name(r.event_type)) for r in recorded]

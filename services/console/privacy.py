@@ -26,28 +26,17 @@ from litestar.response import Redirect, Template
 
 from domain.identifiers import is_identifier
 from events.access_log import BASES, access_review
-from services.api import observe
 from services.api.cases.export_document import render_html
 from services.api.cases.schemas.export import export_view
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
-from services.commands import case_export, case_privacy, case_reads
+from services.commands import case_export, case_privacy
 from services.console.i18n import N_
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
+from services.console.web import reader as console_reader
 
 PAGE_SIZE = 50
 GROUNDS = sorted(case_privacy.ERASURE_GROUNDS.items(), key=lambda item: item[1])
-
-
-def _reader(
-    request: Request[Any, Any, Any], signed: SignedIn, console: Console
-) -> case_reads.Reader:
-    principal = signed.session.principal()
-    return case_reads.Reader(
-        principal,
-        observe.request_id(request.scope),
-        console.settings.team_access_for(principal.organisation_id),
-    )
 
 
 def _filters(query: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -121,7 +110,9 @@ async def case_access_page(
     case_id: FromPath[uuid.UUID],
 ) -> Template:
     signed = await signed_in(request, console)
-    review = await case_privacy.review_access(runtime, _reader(request, signed, console), case_id)
+    review = await case_privacy.review_access(
+        runtime, console_reader(request, signed, console), case_id
+    )
     return page(
         "case_access.html", signed.session, case_id=case_id, records=review.records,
         grants=review.grants,
@@ -137,7 +128,7 @@ async def case_export_document(
 ) -> Response[bytes]:
     """The case's export as the printable document, downloaded (recorded first)."""
     signed = await signed_in(request, console)
-    reader = _reader(request, signed, console)
+    reader = console_reader(request, signed, console)
     export = await case_export.export_case(runtime, reader, case_id)
     return Response(
         content=render_html(export_view(export)).encode(),
@@ -185,7 +176,7 @@ async def erase_case(
     if errors:
         values = {"ground": ground if ground in case_privacy.ERASURE_GROUNDS else ""}
         return _erase_page(signed, case_id, 422, errors=errors, values=values)
-    await case_privacy.erase(runtime, _reader(request, signed, console), case_id, ground)
+    await case_privacy.erase(runtime, console_reader(request, signed, console), case_id, ground)
     return Redirect(f"{PREFIX}/privacy/access-log?case_id={case_id}", status_code=303)
 
 

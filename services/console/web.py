@@ -10,9 +10,11 @@ from litestar import Request, Response
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
+from services.api import observe
 from services.api.auth import Verifier
 from services.api.problems import INTERNAL_ERROR, problem_type_for
 from services.authorisation import Forbidden, NotFound
+from services.commands import case_reads
 from services.console.forms import label
 from services.console.i18n import LANGUAGES, N_, from_accept_language
 from services.console.preferences import Preferences
@@ -102,6 +104,18 @@ async def posted(
     session_id, session = found
     request.state.language = session.language
     return SignedIn(session_id, await console.sessions.touch(session_id, session)), fields
+
+
+def reader(
+    request: Request[Any, Any, Any], signed: SignedIn, console: Console
+) -> case_reads.Reader:
+    """The signed-in person as the read use case's reader of this request."""
+    principal = signed.session.principal()
+    return case_reads.Reader(
+        principal,
+        observe.request_id(request.scope),
+        console.settings.team_access_for(principal.organisation_id),
+    )
 
 
 def page(
