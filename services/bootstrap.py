@@ -67,8 +67,12 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
     provider = provider_from_uri(settings.kek_uri)
     try:
         async with (
-            connection_pool(database_url, transaction_pooled=settings.transaction_pooled) as pool,
-            replica_at(settings.read_database_url) as replica,
+            connection_pool(
+                database_url,
+                transaction_pooled=settings.transaction_pooled,
+                limits=settings.database_limits,
+            ) as pool,
+            replica_at(settings.read_database_url, settings.database_limits) as replica,
         ):
             keyring = Keyring(provider)
             async with pool.acquire() as conn:

@@ -12,12 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolAcquireContext
 
 from events.migrate import upgrade
-from services.settings import Settings
+from services.database_outage import DatabaseUnavailable, leaves_server_unusable
+from services.settings import DatabaseLimits, Settings
 
 DATABASE_NAME = "haven"
 POOL_CLOSE_GRACE = (
@@ -81,20 +84,86 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     is released explicitly or its connection closed."""
 
 
+class _Acquisition(PoolAcquireContext):
+    """A pool connection for an `async with` block. Failing to get one (no connection free
+    within the acquire timeout, or none could be opened) raises `DatabaseUnavailable`; a
+    connection whose server turned out read-only (a demoted primary) is closed rather than
+    handed out again, so that the pool's next connection finds the new primary."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        try:
+            return await super().__aenter__()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise DatabaseUnavailable(type(error).__name__) from error
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is not None and leaves_server_unusable(exc) and self.connection is not None:
+            self.connection.terminate()
+        await super().__aexit__(exc_type, exc, tb)
+
+
+class HavenPool(asyncpg.Pool):
+    """asyncpg's pool with a default acquire timeout (`DatabaseLimits.acquire_timeout`)."""
+
+    __slots__ = ("_acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        self._acquire_timeout = acquire_timeout
+        super().__init__(*args, **kwargs)
+
+    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext:
+        return _Acquisition(self, self._acquire_timeout if timeout is None else timeout)
+
+
+def connect_arguments(limits: DatabaseLimits, *, transaction_pooled: bool) -> dict[str, Any]:
+    """asyncpg's arguments for a connection under `limits`. Through a pooler in transaction
+    mode the server-side limits are not startup parameters (PgBouncer refuses those it does not
+    know): set them on the role there (docs/operations.md, Outages)."""
+    arguments: dict[str, Any] = {
+        "timeout": limits.connect_timeout,
+        "command_timeout": limits.command_timeout,
+    }
+    if transaction_pooled:
+        arguments["statement_cache_size"] = 0
+    else:
+        arguments["server_settings"] = limits.server_settings()
+    return arguments
+
+
 @contextlib.asynccontextmanager
 async def connection_pool(
-    url: str, *, min_size: int = 2, max_size: int = 20, transaction_pooled: bool = False
+    url: str,
+    *,
+    min_size: int = 2,
+    max_size: int | None = None,
+    transaction_pooled: bool = False,
+    limits: DatabaseLimits | None = None,
 ) -> AsyncIterator[asyncpg.Pool]:
-    """`transaction_pooled`: `url` is a pooler in transaction mode (PgBouncer), which hands each
-    transaction to whichever server connection is free, so no statement stays prepared between
-    transactions (asyncpg then parses each query again as it executes it)."""
-    pool = await asyncpg.create_pool(
+    """A pool on `url` within `limits` (default: `DatabaseLimits()`); `max_size` defaults to
+    the limits' pool size. `transaction_pooled`: `url` is a pooler in transaction mode
+    (PgBouncer), which hands each transaction to whichever server connection is free, so no
+    statement stays prepared between transactions (asyncpg then parses each query again as it
+    executes it)."""
+    limits = limits or DatabaseLimits()
+    pool = HavenPool(
         url,
         min_size=min_size,
-        max_size=max_size,
+        max_size=max_size or limits.pool_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        connect=None,
+        setup=None,
+        init=None,
         reset=_keep_session,
-        **({"statement_cache_size": 0} if transaction_pooled else {}),
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        acquire_timeout=limits.acquire_timeout,
+        **connect_arguments(limits, transaction_pooled=transaction_pooled),
     )
+    await pool
     try:
         yield pool
     finally:

@@ -26,6 +26,7 @@ from typing import Literal, NamedTuple, TypeVar
 import asyncpg
 
 from services.database import connection_pool
+from services.settings import DatabaseLimits
 
 READ_FROM_HEADER = "Haven-Read-From"
 REPLICA_WAIT_SECONDS = 1.0  # how long a read-your-writes read waits for the replica at most
@@ -107,13 +108,15 @@ async def view_source(primary: asyncpg.Pool, replica: Replica | None, *, fresh: 
 
 
 @contextlib.asynccontextmanager
-async def replica_at(url: str | None) -> AsyncIterator[Replica | None]:
+async def replica_at(
+    url: str | None, limits: DatabaseLimits | None = None
+) -> AsyncIterator[Replica | None]:
     """The replica at `url` for the duration (None for no URL). Its pool connects lazily, so
     a replica that is down or still catching up does not hold up start-up."""
     if url is None:
         yield None
         return
-    async with connection_pool(url, min_size=0) as pool:
+    async with connection_pool(url, min_size=0, limits=limits) as pool:
         yield Replica(pool)
 
 

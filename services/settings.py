@@ -24,6 +24,33 @@ class SettingsError(Exception):
     pass
 
 
+class DatabaseLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """How long Haven waits on PostgreSQL, and how many connections a process keeps. A wait
+    that runs out answers 503 `database-unavailable` (docs/operations.md, Outages)."""
+
+    pool_size: int = 20  # connections each process's pool keeps at most
+    connect_timeout: float = 5.0  # seconds to open a connection (each host of a multi-host URL)
+    acquire_timeout: float = 5.0  # seconds to wait for a free connection of the pool
+    # server-side limits set on each connection (None: the server's own setting): a statement
+    # running longer is cancelled; a session idle inside a transaction this long is ended
+    statement_timeout: float | None = 30.0
+    idle_in_transaction_timeout: float | None = 60.0
+
+    def server_settings(self) -> dict[str, str]:
+        """The limits PostgreSQL applies itself, as startup parameters (milliseconds)."""
+        limits = {
+            "statement_timeout": self.statement_timeout,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction_timeout,
+        }
+        return {name: str(round(value * 1000)) for name, value in limits.items() if value}
+
+    @property
+    def command_timeout(self) -> float | None:
+        """The client's own limit on a statement: the server's and a margin, so that a server
+        that stopped answering (a network that dropped it) is noticed too."""
+        return None if self.statement_timeout is None else self.statement_timeout + 5.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None  # None: run the embedded PostgreSQL under data_dir
     # a session straight to PostgreSQL when database_url goes through a transaction pooler
@@ -60,6 +87,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # for its workers): /metrics then adds up every worker's figures; None: this process's own
     metrics_dir: Path | None = None
     retention_daily: bool = False  # `haven worker` applies the retention policies once a day
+    # how long Haven waits on its database before answering 503 (`services.database`)
+    database_limits: DatabaseLimits = msgspec.field(default_factory=DatabaseLimits)
+    # requests one worker works on at once; beyond them, after `admission_wait`, 503 at once
+    # (`services.api.admission`); None: as many as the pool has connections
+    max_in_flight: int | None = None
+    admission_wait: float = 0.1  # seconds a request may wait for a place
 
     def __repr__(self) -> str:
         """Every setting but the client secret, which shows only whether it is set."""
@@ -180,6 +213,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
             retention_daily=_switch(env, "HAVEN_RETENTION_DAILY"),
+            database_limits=_database_limits(env),
+            max_in_flight=_count(env, "HAVEN_MAX_IN_FLIGHT", None),
+            admission_wait=_bounded(env, "HAVEN_ADMISSION_WAIT", 0.1, 0.0, 10.0),
         )
 
 
@@ -269,6 +305,45 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     if not 1 <= seconds <= 7 * 24 * 3600:
         raise SettingsError(f"{name} must be seconds between 1 and 604800")
     return seconds
+
+
+def _database_limits(env: Mapping[str, str]) -> DatabaseLimits:
+    def optional(name: str, default: float) -> float | None:
+        value = _bounded(env, name, default, 0.0, 24 * 3600.0)
+        return value or None  # 0: no limit of Haven's
+
+    return DatabaseLimits(
+        pool_size=_count(env, "HAVEN_DB_POOL_SIZE", 20) or 20,
+        connect_timeout=_bounded(env, "HAVEN_DB_CONNECT_TIMEOUT", 5.0, 0.1, 600.0),
+        acquire_timeout=_bounded(env, "HAVEN_DB_ACQUIRE_TIMEOUT", 5.0, 0.1, 600.0),
+        statement_timeout=optional("HAVEN_DB_STATEMENT_TIMEOUT", 30.0),
+        idle_in_transaction_timeout=optional("HAVEN_DB_IDLE_IN_TRANSACTION_TIMEOUT", 60.0),
+    )
+
+
+def _bounded(
+    env: Mapping[str, str], name: str, default: float, lowest: float, highest: float
+) -> float:
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        value = float("nan")
+    if not lowest <= value <= highest:
+        raise SettingsError(f"{name} must be seconds between {lowest:g} and {highest:g}")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10_000:
+        raise SettingsError(f"{name} must be a whole number between 1 and 10000")
+    return value
 
 
 def _minutes(env: Mapping[str, str], name: str, default: float) -> float:

@@ -8,7 +8,8 @@ Layers of one request, outermost first:
 
 1. `HavenApp.__call__` (`observe.observed`): request id, `X-Request-ID`, log context, one log
    line, metrics, for every HTTP response, including those of unknown paths; under
-   `/console` also the console's security headers (`services.console.web`);
+   `/console` also the console's security headers (`services.console.web`); then
+   `admission`: a request beyond the worker's places is answered 503 `overloaded` here;
 2. litestar's router, then per route `BearerAuthenticationMiddleware` (`auth`);
 3. the handler; any exception goes to `errors.handle_exception`, the one error mapper.
 
@@ -20,6 +21,7 @@ handlers that need one setting per request (the organisation's team access,
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +37,7 @@ from litestar.stores.base import Store
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from services.api.access_routes import ACCESS_ROUTES
+from services.api.admission import Admission
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
 from services.api.caseload_routes import CASELOAD_ROUTES
 from services.api.cases.commands import COMMAND_ROUTES
@@ -60,9 +63,11 @@ API_VERSION = "0.1.0"
 
 
 class HavenApp(Litestar):
-    """Litestar, with every HTTP request observed before routing (see `observe`)."""
+    """Litestar, with every HTTP request observed before routing (see `observe`) and admitted
+    only while the worker has a place for it (`admission`)."""
 
     api_metrics: ApiMetrics
+    admission: Admission
     trusted_proxies: tuple[str, ...] = ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
@@ -72,7 +77,8 @@ class HavenApp(Litestar):
         apply_forwarded_scheme(scope, self.trusted_proxies)  # type: ignore[arg-type]
         if is_console(scope["path"]):
             send = with_security_headers(send)  # type: ignore[arg-type,assignment]
-        await observed(super().__call__, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
+        routed = functools.partial(self.admission, super().__call__)
+        await observed(routed, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
 
 
 def create_app(
@@ -134,6 +140,9 @@ def create_app(
         debug=False,
     )
     app.api_metrics = api_metrics
+    app.admission = Admission(
+        settings.max_in_flight or settings.database_limits.pool_size, settings.admission_wait
+    )
     app.trusted_proxies = settings.trusted_proxies
     return app
 

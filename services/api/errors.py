@@ -19,6 +19,7 @@ from services.api.observe import bind_scope
 from services.api.problems import (
     INTERNAL_ERROR,
     PROBLEM_MEDIA_TYPE,
+    RETRY_AFTER_SECONDS,
     Problem,
     ProblemError,
     error_code,
@@ -30,6 +31,7 @@ from services.api.problems import (
 )
 from services.observability.logging import get_logger
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Headers a litestar HTTPException may carry that are safe and useful to pass on.
 _PASSED_HEADERS = frozenset({"allow", "www-authenticate", "retry-after"})
 
@@ -40,11 +42,15 @@ _UNKNOWN_FIELD = re.compile(r"unknown field `.*?`(?= - at |$)", re.DOTALL)
 
 
 def problem_response(problem_: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """The problem as the response; a 503 always says when to retry (`Retry-After`)."""
+    headers = dict(headers or {})
+    if problem_.status == 503 and not any(name.lower() == "retry-after" for name in headers):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return Response(
         content=problem_response_body(problem_),
         status_code=problem_.status,
         media_type=PROBLEM_MEDIA_TYPE,
-        headers=headers or {},
+        headers=headers,
     )
 
 
@@ -66,11 +72,24 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             exc_type=type(exc).__name__,
             problem_type=kind.slug,
         )
+    elif kind.status >= 500:  # the database or the key provider is away: not Haven's bug
+        get_logger("api").warning(
+            "request not served",
+            error_code=error_code(exc),
+            exc_type=type(exc).__name__,
+            problem_type=kind.slug,
+        )
     else:
         get_logger("api").info(
             "request refused", error_code=error_code(exc), problem_type=kind.slug
         )
-    return problem_response(problem_for(exc, if_match="if-match" in request.headers))
+    return problem_response(
+        problem_for(
+            exc,
+            if_match="if-match" in request.headers,
+            command=request.method not in _SAFE_METHODS,
+        )
+    )
 
 
 def _http_problem(exc: HTTPException) -> Response[bytes]:

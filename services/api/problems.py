@@ -45,6 +45,7 @@ from services.commands.refusals import (
     PreconditionRequired,
     StaleVersion,
 )
+from services.database_outage import is_database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "https://haven.example/problems/"
@@ -117,6 +118,26 @@ PRECONDITION_REQUIRED = ProblemType(
 RATE_LIMITED = ProblemType("rate-limited", 429, "Too many requests")
 INTERNAL_ERROR = ProblemType("internal-error", 500, "Internal error")
 SERVICE_UNAVAILABLE = ProblemType("service-unavailable", 503, "Service unavailable")
+DATABASE_UNAVAILABLE = ProblemType(
+    "database-unavailable",
+    503,
+    "Database unavailable",
+    detail="The database cannot be reached just now; retry after the time in Retry-After.",
+)
+OVERLOADED = ProblemType(
+    "overloaded",
+    503,
+    "Server busy",
+    detail="The server has as many requests in progress as it can take; nothing of this "
+    "request was done. Retry after the time in Retry-After.",
+)
+# a command whose database went away while it ran: it may or may not have been applied
+OUTCOME_UNKNOWN_DETAIL = (
+    "The database went away while this request was handled, so whether it took effect is "
+    "unknown. Retry it with the same Idempotency-Key: it is then done once, or its first "
+    "answer is returned."
+)
+RETRY_AFTER_SECONDS = 1  # every 503 says when to retry (RFC 9110 §10.2.3)
 IDEMPOTENCY_KEY_REUSED = ProblemType(
     "idempotency-key-reused",
     422,
@@ -145,6 +166,8 @@ _HTTP_TYPES = (
     RATE_LIMITED,
     INTERNAL_ERROR,
     SERVICE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE,
+    OVERLOADED,
     IDEMPOTENCY_KEY_REUSED,
     IDEMPOTENCY_KEY_IN_PROGRESS,
 )
@@ -251,7 +274,14 @@ _BY_STATUS: Mapping[int, ProblemType] = MappingProxyType(
     {
         t.status: t
         for t in _HTTP_TYPES
-        if t not in (CONCURRENT_CHANGE, IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_PROGRESS)
+        if t
+        not in (
+            CONCURRENT_CHANGE,
+            IDEMPOTENCY_KEY_REUSED,
+            IDEMPOTENCY_KEY_IN_PROGRESS,
+            DATABASE_UNAVAILABLE,
+            OVERLOADED,
+        )
     }
 )
 _ENCODER = msgspec.json.Encoder()
@@ -261,6 +291,8 @@ def error_code(exc: BaseException) -> str:
     """The stable code of an error: what the API logs and looks up in `PROBLEM_TYPES`."""
     if isinstance(exc, DomainError):
         return exc.code
+    if is_database_unavailable(exc):
+        return DATABASE_UNAVAILABLE.slug
     for cls in type(exc).__mro__:
         if cls in ERROR_CODES:
             return ERROR_CODES[cls]
@@ -278,9 +310,13 @@ def problem_type_for(exc: BaseException, *, if_match: bool = False) -> ProblemTy
     return PROBLEM_TYPES.get(error_code(exc), INTERNAL_ERROR)
 
 
-def problem_for(exc: BaseException, *, if_match: bool = False) -> Problem:
+def problem_for(exc: BaseException, *, if_match: bool = False, command: bool = False) -> Problem:
+    """`command`: the request may change something (not GET, HEAD or OPTIONS); if the
+    database went away meanwhile, the answer says its outcome is unknown."""
     kind = problem_type_for(exc, if_match=if_match)
     detail = (str(exc) or None) if kind.expose_message else kind.detail
+    if kind is DATABASE_UNAVAILABLE and command:
+        detail = OUTCOME_UNKNOWN_DETAIL
     if isinstance(exc, CommandRefused) and exc.detail is not None:
         detail = exc.detail  # a fixed sentence of the write path's, never the request's data
     errors = (

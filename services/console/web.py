@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 
 from services.api import observe
 from services.api.auth import Verifier
-from services.api.problems import INTERNAL_ERROR, problem_type_for
+from services.api.problems import INTERNAL_ERROR, RETRY_AFTER_SECONDS, problem_type_for
 from services.authorisation import Forbidden, NotFound
 from services.commands import case_reads
 from services.console.forms import label
@@ -163,6 +163,17 @@ def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
         get_logger("console").error(
             "request failed", error_code=kind.slug, exc_type=type(exc).__name__
         )
+    if kind.status == 503:  # the database away, or the key provider: worth trying again
+        unavailable = page(
+            "error.html",
+            None,
+            503,
+            language=language,
+            title=N_("The console cannot answer just now"),
+            unavailable=True,
+        )
+        unavailable.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return unavailable
     if kind.status >= 500:
         return error_page(kind.status, N_("The console cannot answer just now"), language)
     return error_page(kind.status, N_("This request cannot be answered"), language)

@@ -75,7 +75,7 @@ async def pgbouncer(direct_url: str, *, pool_size: int = 10) -> AsyncIterator[st
     )
     if owner:
         for path in (base, *base.iterdir()):
-            os.chown(path, owner["user"], owner["group"])
+            shutil.chown(path, owner["user"], owner["group"])
     log = base / "pgbouncer.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -30,7 +30,7 @@ from services.bootstrap import runtime
 from services.database import connection_pool
 from services.identity import LocalIssuer, TokenVerifier
 from services.projection_service import projectors_in_background
-from services.settings import Settings
+from services.settings import DatabaseLimits, Settings
 from tests.api.conftest import api_client
 from tests.api.test_canary import at, intake_body, make_canaries, people
 from tests.conftest import eventually
@@ -143,7 +143,9 @@ async def _hand_over(pool: asyncpg.Pool) -> None:
 
 async def test_control_a_statement_cache_breaks_through_pgbouncer(database_url: str) -> None:
     async with pgbouncer(database_url, pool_size=2) as pooled:
-        async with connection_pool(pooled, min_size=2, max_size=2) as cached:
+        # no server-side limits as startup parameters: PgBouncer refuses those it does not know
+        unlimited = DatabaseLimits(statement_timeout=None, idle_in_transaction_timeout=None)
+        async with connection_pool(pooled, min_size=2, max_size=2, limits=unlimited) as cached:
             with pytest.raises(asyncpg.InvalidSQLStatementNameError):
                 await _hand_over(cached)
         async with connection_pool(
