@@ -13,7 +13,8 @@ import socket
 
 import asyncpg
 
-# asyncpg's own words when a connection or the pool has gone (an `InterfaceError` otherwise
+# asyncpg's own words when a connection or the pool has gone, e.g. "cannot call
+# Transaction.__aexit__(): the underlying connection is closed" (an `InterfaceError` otherwise
 # means a programming error, which stays a 500)
 _GONE = ("connection is closed", "pool is closing", "connection was closed")
 
@@ -41,7 +42,7 @@ def is_database_unavailable(error: BaseException) -> bool:
         | socket.gaierror,
     ):
         return True
-    return isinstance(error, asyncpg.InterfaceError) and str(error).startswith(_GONE)
+    return isinstance(error, asyncpg.InterfaceError) and any(gone in str(error) for gone in _GONE)
 
 
 def leaves_server_unusable(error: BaseException) -> bool:

@@ -48,7 +48,9 @@ class DatabaseLimits(msgspec.Struct, frozen=True, kw_only=True):
     def command_timeout(self) -> float | None:
         """The client's own limit on a statement: the server's and a margin, so that a server
         that stopped answering (a network that dropped it) is noticed too."""
-        return None if self.statement_timeout is None else self.statement_timeout + 5.0
+        if self.statement_timeout is None:
+            return None
+        return self.statement_timeout + min(5.0, self.statement_timeout)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
