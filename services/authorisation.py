@@ -183,6 +183,7 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
             privacy_officer=(BY_ROLE,),
             reporter=(BY_ROLE,),
             admin=(BY_ROLE,),
+            outreach=(BY_ROLE,),
         ),
         Action.CASE_OPEN: _rule(False, caseworker=(BY_ROLE,)),
         Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),

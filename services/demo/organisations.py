@@ -51,4 +51,5 @@ def demo_accounts(
         ("privacy_officer", f"privacy-{slug}", None),
         ("reporter", f"reporter-{slug}", None),
         ("admin", f"admin-{slug}", None),
+        ("outreach", f"outreach-{slug}", None),
     ]

@@ -29,7 +29,7 @@ from domain.identifiers import is_identifier
 from services.identity.errors import InvalidToken
 
 ROLES: frozenset[str] = frozenset(
-    {"caseworker", "supervisor", "privacy_officer", "reporter", "admin"}
+    {"caseworker", "supervisor", "privacy_officer", "reporter", "admin", "outreach"}
 )
 DEFAULT_TEAM = "default"  # the team of a token without a ``team`` claim, in every organisation
 

@@ -49,7 +49,7 @@ async def test_the_privacy_officer_pages_through_the_organisations_accesses(
     assert [r["case_id"] for r in one["records"]] == [case_ids[0]] * 2
 
 
-@pytest.mark.parametrize("role", ["caseworker", "supervisor", "reporter", "admin"])
+@pytest.mark.parametrize("role", ["caseworker", "supervisor", "reporter", "admin", "outreach"])
 async def test_only_the_privacy_officer_reviews_accesses(
     cases: httpx.AsyncClient, issuer, role: str
 ) -> None:

@@ -109,7 +109,7 @@ async def test_a_supervisor_pages_through_the_team_seeing_only_allow_listed_fiel
     assert [case["days_open"] for case in seen] == sorted(case["days_open"] for case in seen)
 
 
-@pytest.mark.parametrize("role", ["caseworker", "privacy_officer", "reporter", "admin"])
+@pytest.mark.parametrize("role", ["caseworker", "privacy_officer", "reporter", "admin", "outreach"])
 async def test_only_supervisors_get_the_team_caseload(
     client: httpx.AsyncClient, issuer: LocalIssuer, role: str
 ) -> None:
@@ -118,7 +118,7 @@ async def test_only_supervisors_get_the_team_caseload(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-@pytest.mark.parametrize("role", ["supervisor", "privacy_officer", "reporter", "admin"])
+@pytest.mark.parametrize("role", ["supervisor", "privacy_officer", "reporter", "admin", "outreach"])
 async def test_only_case_workers_get_a_caseload_of_their_own(
     client: httpx.AsyncClient, issuer: LocalIssuer, role: str
 ) -> None:

@@ -57,7 +57,14 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
                     for line in printed.splitlines()
                     if line.startswith("  ")
                     and line.split()[0]
-                    in ("caseworker", "supervisor", "privacy_officer", "reporter", "admin")
+                    in (
+                        "caseworker",
+                        "supervisor",
+                        "privacy_officer",
+                        "reporter",
+                        "admin",
+                        "outreach",
+                    )
                 }
                 assert set(tokens) == {
                     "caseworker",
@@ -65,6 +72,7 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
                     "privacy_officer",
                     "reporter",
                     "admin",
+                    "outreach",
                 }
                 for role, token in tokens.items():
                     me = await client.get(
