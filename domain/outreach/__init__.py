@@ -1,0 +1,1 @@
+"""Outreach, training and technical assistance: an organisation's activity records (pure)."""
