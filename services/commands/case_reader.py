@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from domain.case.events import CASE_EVENTS
 from domain.case.state import CaseState, fold
 from events.errors import StreamErased, StreamNotFound, TamperDetected
 from projections.case_view import read_current_state
@@ -24,11 +25,14 @@ async def read_history(
     store: CaseStore | Any, organisation_id: str, case_id: uuid.UUID
 ) -> tuple[CaseState, Sequence[Any]]:
     """The case folded from its stream, with the stored events; empty when it is missing,
-    another organisation's, or erased (an erased case answers exactly like a missing one)."""
+    another organisation's, erased (an erased case answers exactly like a missing one), or
+    not a case's stream at all."""
     try:
         recorded = await store.read_stream(organisation_id, case_id)
     except (StreamNotFound, StreamErased):
         return CaseState(), ()
+    if not all(isinstance(r.event, CASE_EVENTS) for r in recorded if r.event is not None):
+        return CaseState(), ()  # another kind of stream of the organisation (an activity's)
     return fold((r.version, r.event) for r in recorded if r.event is not None), recorded
 
 

@@ -1,0 +1,1 @@
+"""Outreach, training and technical-assistance activities: their commands and reads."""
