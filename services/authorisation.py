@@ -45,6 +45,9 @@ class Action(StrEnum):
     RETENTION_POLICY_READ = "retention.policy_read"
     RETENTION_POLICY_SET = "retention.policy_set"
     CASE_EXPORT = "case.export"
+    ACTIVITY_RECORD = "activity.record"
+    ACTIVITY_LIST = "activity.list"
+    ACTIVITY_SUMMARY = "activity.summary"
 
 
 class Basis(StrEnum):
@@ -208,6 +211,15 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.RETENTION_POLICY_READ: _rule(False, privacy_officer=(BY_ROLE,), admin=(BY_ROLE,)),
         Action.RETENTION_POLICY_SET: _rule(False, admin=(BY_ROLE,)),
         Action.CASE_EXPORT: _rule(True, privacy_officer=(ORGANISATION,)),
+        # outreach, training and technical assistance: the organisation's own activities
+        # (recorded, corrected, withdrawn, listed); the summary is a supervisor's view
+        Action.ACTIVITY_RECORD: _rule(
+            False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,), outreach=(BY_ROLE,)
+        ),
+        Action.ACTIVITY_LIST: _rule(
+            False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,), outreach=(BY_ROLE,)
+        ),
+        Action.ACTIVITY_SUMMARY: _rule(False, supervisor=(BY_ROLE,)),
     }
 )
 

@@ -166,6 +166,9 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("access.review", F403, F403, ROLE, F403, F403, F403),
     ("retention.policy_read", F403, F403, ROLE, F403, ROLE, F403),
     ("retention.policy_set", F403, F403, F403, F403, ROLE, F403),
+    ("activity.record", ROLE, ROLE, F403, F403, F403, ROLE),
+    ("activity.list", ROLE, ROLE, F403, F403, F403, ROLE),
+    ("activity.summary", F403, ROLE, F403, F403, F403, F403),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin", "outreach")
 
