@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.case.events import CASE_EVENTS, CASE_UPCASTERS
+from domain.directory.events import DIRECTORY_EVENTS
 from domain.outreach.events import ACTIVITY_EVENTS
 from domain.reporting.policy import POLICY_EVENTS
 from domain.retention import RETENTION_EVENTS
@@ -11,5 +12,6 @@ from events.registry import EventRegistry
 
 def haven_registry() -> EventRegistry:
     return EventRegistry(
-        (*CASE_EVENTS, *POLICY_EVENTS, *RETENTION_EVENTS, *ACTIVITY_EVENTS), CASE_UPCASTERS
+        (*CASE_EVENTS, *POLICY_EVENTS, *RETENTION_EVENTS, *ACTIVITY_EVENTS, *DIRECTORY_EVENTS),
+        CASE_UPCASTERS,
     )

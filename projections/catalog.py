@@ -9,12 +9,14 @@ from events.store import PostgresEventStore
 from projections.activities import ActivitiesProjection
 from projections.base import Projection
 from projections.cases import CasesProjection
+from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
 
 PROJECTION_TYPES: tuple[type[Projection], ...] = (
     CasesProjection,
     FederalInputsProjection,
     ActivitiesProjection,
+    DirectoryProjection,
 )
 
 
@@ -27,4 +29,5 @@ def projection_factories(
         "cases": lambda: CasesProjection(keyring),
         "federal_inputs": lambda: FederalInputsProjection(store),
         "activities": ActivitiesProjection,
+        "directory": DirectoryProjection,
     }

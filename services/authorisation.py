@@ -48,6 +48,10 @@ class Action(StrEnum):
     ACTIVITY_RECORD = "activity.record"
     ACTIVITY_LIST = "activity.list"
     ACTIVITY_SUMMARY = "activity.summary"
+    DIRECTORY_SEARCH = "directory.search"
+    DIRECTORY_PUBLISH = "directory.publish"
+    DIRECTORY_IMPORT = "directory.import"
+    DIRECTORY_EXPORT = "directory.export"
 
 
 class Basis(StrEnum):
@@ -220,6 +224,18 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
             False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,), outreach=(BY_ROLE,)
         ),
         Action.ACTIVITY_SUMMARY: _rule(False, supervisor=(BY_ROLE,)),
+        # the service directory: organisational, public facts; who refers searches it, the
+        # administrator keeps the organisation's listings (docs/directory.md)
+        Action.DIRECTORY_SEARCH: _rule(
+            False,
+            caseworker=(BY_ROLE,),
+            supervisor=(BY_ROLE,),
+            admin=(BY_ROLE,),
+            outreach=(BY_ROLE,),
+        ),
+        Action.DIRECTORY_PUBLISH: _rule(False, admin=(BY_ROLE,)),
+        Action.DIRECTORY_IMPORT: _rule(False, admin=(BY_ROLE,)),
+        Action.DIRECTORY_EXPORT: _rule(False, admin=(BY_ROLE,)),
     }
 )
 

@@ -44,6 +44,8 @@ from services.api.cases.commands import COMMAND_ROUTES
 from services.api.cases.export import EXPORT_ROUTES
 from services.api.cases.privacy import PRIVACY_ROUTES
 from services.api.cases.reads import READ_ROUTES
+from services.api.directory_command_routes import DIRECTORY_COMMAND_ROUTES
+from services.api.directory_routes import DIRECTORY_READ_ROUTES
 from services.api.errors import handle_exception
 from services.api.forwarded import apply_forwarded_scheme
 from services.api.identity_routes import whoami
@@ -119,6 +121,8 @@ def create_app(
             *REPORT_ROUTES,
             *RETENTION_ROUTES,
             *TRANSFER_ROUTES,
+            *DIRECTORY_READ_ROUTES,
+            *DIRECTORY_COMMAND_ROUTES,
             console_router(
                 verifier=verifier, settings=settings, store=console_store, clock=console_clock
             ),

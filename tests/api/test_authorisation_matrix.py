@@ -169,6 +169,10 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("activity.record", ROLE, ROLE, F403, F403, F403, ROLE),
     ("activity.list", ROLE, ROLE, F403, F403, F403, ROLE),
     ("activity.summary", F403, ROLE, F403, F403, F403, F403),
+    ("directory.search", ROLE, ROLE, F403, F403, ROLE, ROLE),
+    ("directory.publish", F403, F403, F403, F403, ROLE, F403),
+    ("directory.import", F403, F403, F403, F403, ROLE, F403),
+    ("directory.export", F403, F403, F403, F403, ROLE, F403),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin", "outreach")
 
