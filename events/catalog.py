@@ -7,11 +7,19 @@ from domain.directory.events import DIRECTORY_EVENTS
 from domain.outreach.events import ACTIVITY_EVENTS
 from domain.reporting.policy import POLICY_EVENTS
 from domain.retention import RETENTION_EVENTS
+from domain.screening.screening import SCREENING_EVENTS
 from events.registry import EventRegistry
 
 
 def haven_registry() -> EventRegistry:
     return EventRegistry(
-        (*CASE_EVENTS, *POLICY_EVENTS, *RETENTION_EVENTS, *ACTIVITY_EVENTS, *DIRECTORY_EVENTS),
+        (
+            *CASE_EVENTS,
+            *POLICY_EVENTS,
+            *RETENTION_EVENTS,
+            *SCREENING_EVENTS,
+            *ACTIVITY_EVENTS,
+            *DIRECTORY_EVENTS,
+        ),
         CASE_UPCASTERS,
     )

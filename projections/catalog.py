@@ -11,10 +11,12 @@ from projections.base import Projection
 from projections.cases import CasesProjection
 from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
+from projections.screenings import ScreeningsProjection
 
 PROJECTION_TYPES: tuple[type[Projection], ...] = (
     CasesProjection,
     FederalInputsProjection,
+    ScreeningsProjection,
     ActivitiesProjection,
     DirectoryProjection,
 )
@@ -28,6 +30,7 @@ def projection_factories(
     return {
         "cases": lambda: CasesProjection(keyring),
         "federal_inputs": lambda: FederalInputsProjection(store),
+        "screenings": ScreeningsProjection,
         "activities": ActivitiesProjection,
         "directory": DirectoryProjection,
     }

@@ -45,6 +45,10 @@ class Action(StrEnum):
     RETENTION_POLICY_READ = "retention.policy_read"
     RETENTION_POLICY_SET = "retention.policy_set"
     CASE_EXPORT = "case.export"
+    SCREENING_RECORD = "screening.record"
+    SCREENING_READ = "screening.read"
+    SCREENING_SUMMARY = "screening.summary"
+    INSTRUMENT_LIST = "instrument.list"
     ACTIVITY_RECORD = "activity.record"
     ACTIVITY_LIST = "activity.list"
     ACTIVITY_SUMMARY = "activity.summary"
@@ -215,6 +219,14 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.RETENTION_POLICY_READ: _rule(False, privacy_officer=(BY_ROLE,), admin=(BY_ROLE,)),
         Action.RETENTION_POLICY_SET: _rule(False, admin=(BY_ROLE,)),
         Action.CASE_EXPORT: _rule(True, privacy_officer=(ORGANISATION,)),
+        # a screening of a case also needs CASE_COMMAND (to record) or CASE_READ (to read) on
+        # it; a standalone one is read by who recorded it (`services.screening`)
+        Action.SCREENING_RECORD: _rule(False, caseworker=(BY_ROLE,), outreach=(BY_ROLE,)),
+        Action.SCREENING_READ: _rule(False, caseworker=(BY_ROLE,), outreach=(BY_ROLE,)),
+        Action.SCREENING_SUMMARY: _rule(False, supervisor=(BY_ROLE,)),
+        Action.INSTRUMENT_LIST: _rule(
+            False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,), outreach=(BY_ROLE,)
+        ),
         # outreach, training and technical assistance: the organisation's own activities
         # (recorded, corrected, withdrawn, listed); the summary is a supervisor's view
         Action.ACTIVITY_RECORD: _rule(

@@ -95,6 +95,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # (`services.api.admission`); None: as many as the pool has connections
     max_in_flight: int | None = None
     admission_wait: float = 0.1  # seconds a request may wait for a place
+    # screening instruments an organisation adds (`services.screening.instruments`); None: the
+    # instruments shipped in the package only
+    instrument_dir: Path | None = None
 
     def __repr__(self) -> str:
         """Every setting but the client secret, which shows only whether it is set."""
@@ -218,6 +221,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             database_limits=_database_limits(env),
             max_in_flight=_count(env, "HAVEN_MAX_IN_FLIGHT", None),
             admission_wait=_bounded(env, "HAVEN_ADMISSION_WAIT", 0.1, 0.0, 10.0),
+            instrument_dir=Path(env["HAVEN_INSTRUMENT_DIR"]).absolute()
+            if env.get("HAVEN_INSTRUMENT_DIR")
+            else None,
         )
 
 

@@ -52,12 +52,14 @@ from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
 from services.api.report_routes import REPORT_ROUTES
 from services.api.retention_routes import RETENTION_ROUTES
+from services.api.screening_routes import SCREENING_ROUTES
 from services.api.system import health, metrics, ready
 from services.api.transfer_routes import TRANSFER_ROUTES
 from services.bootstrap import Runtime
 from services.console.app import console_router, template_config
 from services.console.sessions import Clock
 from services.console.web import console_error, is_console, with_security_headers
+from services.screening.instruments import instrument_catalog
 from services.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -95,6 +97,7 @@ def create_app(
     """The API and the web console (`/console/`). `route_handlers` adds routes (behind
     authentication) to the built-in ones; `console_store` and `console_clock` hold the
     console's sessions (default: a file store in the data directory, the wall clock)."""
+    instrument_catalog(settings.instrument_dir)  # a malformed instrument stops the start-up
     api_metrics = ApiMetrics(settings.metrics_dir)
 
     def provide_runtime() -> Runtime:
@@ -120,6 +123,7 @@ def create_app(
             *ACCESS_ROUTES,
             *REPORT_ROUTES,
             *RETENTION_ROUTES,
+            *SCREENING_ROUTES,
             *TRANSFER_ROUTES,
             *DIRECTORY_READ_ROUTES,
             *DIRECTORY_COMMAND_ROUTES,

@@ -1,0 +1,1 @@
+"""Screening and identification: instruments (data, not code), their scoring, screenings."""

@@ -1,0 +1,1 @@
+"""Screenings: the instruments offered, recording a screening and reading one."""
