@@ -167,7 +167,7 @@ class ServiceRecord(Hsds, frozen=True, kw_only=True):
     service: Service
 
 
-class HsdsDocument(Hsds, frozen=True, kw_only=True):
+class HsdsDocument(Hsds, frozen=True, kw_only=True, omit_defaults=False):
     """A directory in HSDS's flat form: services name their organisation by `organization_id`."""
 
     organizations: tuple[Organization, ...] = ()

@@ -195,14 +195,14 @@ async def get_directory_service(
 async def export_directory(
     request: Request[Principal, Any, Any],
     runtime: NamedDependency[Runtime],
-    scope: Literal["own", "all"] = "own",
+    listings: Annotated[Literal["own", "all"], QueryParameter(name="scope")] = "own",
     fresh: bool = False,
 ) -> HsdsDocument:
     principal = request.user
     require(principal, Action.DIRECTORY_EXPORT, None)
     if fresh:
         await fresh_directory(runtime)
-    listed_by = principal.organisation_id if scope == "own" else None
+    listed_by = principal.organisation_id if listings == "own" else None
     async with built():
         listed = await listed_services(runtime.pool, listed_by, limit=MAX_RECORDS)
     return export_document(item.record for item in listed)
