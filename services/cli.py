@@ -12,6 +12,7 @@ import asyncpg
 
 from services.bench.command import BENCH_EXTRA_MISSING, bench_client_missing, run_bench_command
 from services.cli_parser import build_parser
+from services.directory.command import run_directory_command
 from services.export_command import run_export_command
 from services.keys_command import run_keys_command
 from services.reporting.report_command import run_report_command
@@ -177,6 +178,7 @@ _COMMANDS = {
     "checkpoint": _checkpoint,
     "export": run_export_command,
     "retention": run_retention_command,
+    "directory": run_directory_command,
     "keys": run_keys_command,
 }
 

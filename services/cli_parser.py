@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_retention_command(commands)
 
+    from services.directory.command import add_directory_command
+
+    add_directory_command(commands)
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument(
         "suite", choices=["store", "http", "projections", "report", "erasure", "keys"]
