@@ -5,6 +5,7 @@ context, releases of information and the consent to statistics.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from domain.case import commands as cmd
 from domain.case import errors as err
@@ -15,6 +16,7 @@ from domain.case.values import TraffickingContext, VictimStatus
 from domain.event import DomainEvent
 
 MAX_CONSENT_DAYS = 366  # VAWA: "reasonably time-limited"
+MAX_SCREENINGS_BEHIND_STATUS = 20
 
 
 def _check_trafficking(context: Context, trafficking: TraffickingContext, age: int | None) -> None:
@@ -48,6 +50,21 @@ def _check_victim_status(context: Context, status: VictimStatus) -> None:
     not_future(context, status.determined_on, "the victim-status determination")
     if not status.determined_by:
         raise err.InvalidValue("a victim-status determination names who made it")
+    if len(status.screening_ids) > MAX_SCREENINGS_BEHIND_STATUS:
+        raise err.InvalidValue(
+            f"a victim-status determination names at most {MAX_SCREENINGS_BEHIND_STATUS} screenings"
+        )
+    if not all(_is_uuid(screening_id) for screening_id in status.screening_ids):
+        raise err.InvalidValue("screening_ids must be the ids (UUIDs) of screenings")
+    if len(set(status.screening_ids)) != len(status.screening_ids):
+        raise err.InvalidValue("screening_ids names a screening twice")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def open_case(c: cmd.OpenCase, context: Context) -> list[DomainEvent]:

@@ -79,6 +79,8 @@ class VictimStatus(Value, frozen=True, kw_only=True):
     status: str  # confirmed / strong_indicators
     determined_on: dt.date
     determined_by: str  # staff user id, or the name of a certifying agency role
+    # the organisation's screenings behind the determination (`domain.screening`), by id
+    screening_ids: tuple[str, ...] = ()
 
 
 class TraffickingContext(Value, frozen=True, kw_only=True):

@@ -250,3 +250,32 @@ async def test_supervisors_see_counts_by_result_setting_and_month_only(
         headers=callers.supervisor,
     )
     assert backwards.status_code == 422
+
+
+async def test_a_victim_status_names_the_screenings_behind_it(
+    client: httpx.AsyncClient, callers: Callers
+) -> None:
+    case_id = await open_case(client, callers.worker)
+    screening = await record(client, callers.worker, case_id=case_id)
+    status = {
+        "status": "strong_indicators",
+        "determined_on": "2026-03-02",
+        "determined_by": "worker-1",
+        "screening_ids": [screening],
+    }
+    response = await client.post(
+        f"/v1/cases/{case_id}/victim-status",
+        json=status,
+        headers={**callers.worker, "If-Match": '"1"'},
+    )
+    assert response.status_code == 200, response.text
+    view = (await client.get(f"/v1/cases/{case_id}", headers=callers.worker)).json()
+    assert view["victim_status"]["screening_ids"] == [screening]
+    for wrong in (["not-a-uuid"], [screening, screening]):
+        refused = await client.post(
+            f"/v1/cases/{case_id}/victim-status",
+            json={**status, "screening_ids": wrong},
+            headers={**callers.worker, "If-Match": '"2"'},
+        )
+        assert refused.status_code == 422, refused.text
+        assert "not-a-uuid" not in refused.text
