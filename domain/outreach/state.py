@@ -26,10 +26,9 @@ from domain.outreach.events import (
 )
 
 
-class ActivityRefused(DomainError):
-    """Members of the activity break their rules: `(pointer, rule)` each."""
-
-    code = "invalid-value"
+class ActivityRefused(ValueError):
+    """Members of the activity break their rules: `(pointer, rule)` each (the write path
+    answers them as the request's own faults, `InvalidRequest`)."""
 
     def __init__(self, faults: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{pointer} {rule}" for pointer, rule in faults))
@@ -77,7 +76,7 @@ def fold_activity(events: Iterable[tuple[int, DomainEvent | None]]) -> ActivityS
     is not an activity's (an event of another kind, or a first event that is no recording)."""
     state = ActivityState()
     for version, event in events:
-        if type(event) not in _OWN_EVENTS or version != state.version + 1:
+        if event is None or type(event) not in _OWN_EVENTS or version != state.version + 1:
             return ActivityState()
         if version == 1 and not isinstance(event, ActivityRecorded):
             return ActivityState()

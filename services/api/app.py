@@ -37,6 +37,7 @@ from litestar.stores.base import Store
 from litestar.types import ControllerRouterHandler, Receive, Scope, Send
 
 from services.api.access_routes import ACCESS_ROUTES
+from services.api.activity_routes import ACTIVITY_ROUTES
 from services.api.admission import Admission
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
 from services.api.caseload_routes import CASELOAD_ROUTES
@@ -123,6 +124,7 @@ def create_app(
             *ACCESS_ROUTES,
             *REPORT_ROUTES,
             *RETENTION_ROUTES,
+            *ACTIVITY_ROUTES,
             *SCREENING_ROUTES,
             *TRANSFER_ROUTES,
             *DIRECTORY_READ_ROUTES,

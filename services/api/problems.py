@@ -208,6 +208,7 @@ _DOMAIN_RULES = (
     ("already-assigned", 409, "Already assigned"),
     ("open-referrals-on-closure", 409, "Case has open referrals"),
     ("transfer-pending", 409, "A transfer is waiting for an answer"),
+    ("activity-withdrawn", 409, "Activity withdrawn"),
 )
 
 # -- errors that are not domain rules -----------------------------------------------------------

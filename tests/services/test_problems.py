@@ -85,6 +85,7 @@ DOMAIN_STATUS = {
         "already-assigned",
         "open-referrals-on-closure",
         "transfer-pending",
+        "activity-withdrawn",
     },
     500: {"domain-error", "version-gap"},  # bugs, not refusals
 }
