@@ -259,3 +259,34 @@ async def test_hostile_bodies_and_parameters_are_client_errors(
         assert "SECRET" not in refused.text
     for path in ("/v1/directory/services/not-a-uuid", f"/v1/directory/services/{uuid.uuid4()}"):
         assert (await client.get(path, headers=admin)).status_code in (400, 404)
+
+
+async def test_case_routes_and_listing_routes_never_cross(
+    client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime
+) -> None:
+    """Attack: name a listing's id on the case routes, and a case's id on the listing routes
+    (both streams of the same organisation). Each answers 404 and changes nothing."""
+    from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE, RECORD_SERVICE_EXAMPLE
+
+    admin = bearer(issuer, "admin")
+    service_id = await publish(client, admin, legal_aid())
+    worker, officer = bearer(issuer, "caseworker"), bearer(issuer, "privacy_officer")
+    opened = await client.post("/v1/cases", json=OPEN_CASE_EXAMPLE, headers=worker)
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+    for method, path, headers in (
+        ("GET", f"/v1/cases/{service_id}", worker),
+        ("GET", f"/v1/cases/{service_id}/history", worker),
+        ("POST", f"/v1/cases/{service_id}/services", {**worker, "If-Match": '"1"'}),
+        ("DELETE", f"/v1/cases/{service_id}", officer),
+        ("GET", f"/v1/cases/{service_id}/export", officer),
+        ("PUT", f"/v1/directory/services/{case_id}", {**admin, "If-Match": '"1"'}),
+        ("DELETE", f"/v1/directory/services/{case_id}", {**admin, "If-Match": '"1"'}),
+    ):
+        body = {"PUT": legal_aid(), "POST": RECORD_SERVICE_EXAMPLE}.get(method)
+        answered = await client.request(method, path, json=body, headers=headers)
+        assert answered.status_code == 404, (method, path, answered.text)
+    assert await runtime.store.stream_version(ORG, uuid.UUID(service_id)) == 1
+    assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 1
+    read = await client.get(f"/v1/cases/{case_id}", headers=worker)
+    assert read.status_code == 200  # control: the case reads as a case
