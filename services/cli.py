@@ -15,6 +15,7 @@ from services.cli_parser import build_parser
 from services.directory.command import run_directory_command
 from services.export_command import run_export_command
 from services.keys_command import run_keys_command
+from services.outreach.command import run_activities_command
 from services.reporting.report_command import run_report_command
 from services.retention.command import run_retention_command
 from services.serve_command import run_demo_command, run_serve_command
@@ -178,6 +179,7 @@ _COMMANDS = {
     "checkpoint": _checkpoint,
     "export": run_export_command,
     "retention": run_retention_command,
+    "activities": run_activities_command,
     "directory": run_directory_command,
     "keys": run_keys_command,
 }

@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_retention_command(commands)
 
+    from services.outreach.command import add_activities_command
+
+    add_activities_command(commands)
+
     from services.directory.command import add_directory_command
 
     add_directory_command(commands)

@@ -2,7 +2,7 @@
 
 Each service is a stream of its own in the tenant of the organisation that lists it:
 `DirectoryServiceListed` carries the whole record each time (publication and every update),
-`DirectoryServiceWithdrawn` takes it out of the directory (a later listing puts it back).
+`DirectoryServiceWithdrawn` takes it out of the directory (listing it again puts it back).
 `listed_by` is the organisation that lists it; `source_id` the service's HSDS id in the
 document it was imported from (None: published in Haven).
 """

@@ -103,7 +103,7 @@ def after_cursor(cursor: str | None) -> tuple[str, uuid.UUID] | None:
 
 
 async def fresh_directory(runtime: Runtime) -> None:
-    """Wait until the directory has applied everything committed now (503 after the timeout)."""
+    """Wait until the directory has applied everything committed so far (503 after the timeout)."""
     if not await checkpoints.wait_until_projected(
         runtime.pool,
         [DirectoryProjection.name],

@@ -114,7 +114,7 @@ async def update(
     expected_version: int | None,
     record: ServiceRecord,
 ) -> int:
-    """Replace the record (a withdrawn service is listed again); its new version."""
+    """Replace the record (a withdrawn service is listed again); the version it reaches."""
     listing = await _current(store, actor, service_id, expected_version, listed_only=False)
     faults = record_faults(record)
     if record.service.id not in (None, str(service_id)):
@@ -132,7 +132,7 @@ async def update(
 async def withdraw(
     store: PostgresEventStore, actor: Actor, service_id: uuid.UUID, expected_version: int | None
 ) -> int:
-    """Take the service out of the directory; its new version."""
+    """Take the service out of the directory; the version it reaches."""
     listing = await _current(store, actor, service_id, expected_version, listed_only=True)
     withdrawn = DirectoryServiceWithdrawn(listed_by=actor.organisation_id)
     return await _append(store, actor, service_id, listing.version, [withdrawn])
