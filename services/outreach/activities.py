@@ -154,7 +154,7 @@ async def record_activity(
     answer: Callable[[str, int], msgspec.Struct],
     faults: Sequence[tuple[str, str]] = (),
 ) -> Answer:
-    """A new activity of the actor's organisation, answered 201."""
+    """Record an activity of the actor's organisation, answered 201."""
     faults = [*faults, *activity_faults(activity, today())]
     if faults:
         raise _refused_as_request(faults)
