@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.identity.cli import run_token_command
 
         return run_token_command(settings, args)
+    if args.command == "instruments":  # needs no database
+        from services.screening.command import run_instruments_command
+
+        return run_instruments_command(settings, args)
     from crypto.errors import KeyProviderError
     from crypto.signing import SigningKeyError
     from services.database import database_server

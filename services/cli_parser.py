@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_retention_command(commands)
 
+    from services.screening.command import add_instruments_command
+
+    add_instruments_command(commands)
+
     from services.outreach.command import add_activities_command
 
     add_activities_command(commands)

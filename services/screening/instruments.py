@@ -38,6 +38,10 @@ class InstrumentCatalog:
                 )
             self._by_key[instrument.key] = instrument
 
+    def all(self) -> list[Instrument]:
+        """Every instrument of the deployment, by id and version."""
+        return [instrument for _, instrument in sorted(self._by_key.items())]
+
     def available(self, organisation_id: str) -> list[Instrument]:
         """The instruments the organisation may screen with, by id and version."""
         return [

@@ -279,3 +279,35 @@ async def test_a_victim_status_names_the_screenings_behind_it(
         )
         assert refused.status_code == 422, refused.text
         assert "not-a-uuid" not in refused.text
+
+
+async def test_an_organisation_screens_with_its_own_version_scored_by_its_rule(
+    make_app: Any, settings: Any, callers: Callers, issuer: LocalIssuer, tmp_path: Any
+) -> None:
+    import json
+
+    import msgspec
+
+    from tests.services.test_screening_instruments import own_version
+
+    strict = own_version(scoring={"indicators_present_items": 2, "strong_items": 1,
+                                  "strong_domains": 3})  # fmt: skip
+    (tmp_path / "harbor-2.json").write_text(json.dumps(strict))
+    app = make_app(settings=msgspec.structs.replace(settings, instrument_dir=tmp_path))
+    lantern = {"Authorization": f"Bearer {issuer.mint('w-7', OTHER_ORG, ['caseworker'])}"}
+    own = body(
+        instrument_id="harbor-screen",
+        instrument_version=2,
+        indicators=[{"item": "vul_1", "answer": "yes"}],
+    )
+    async with api_client(app, lifespan=False) as client:
+        listed = (await client.get("/v1/instruments", headers=callers.worker)).json()
+        assert ("harbor-screen", 2) in {(i["id"], i["version"]) for i in listed["instruments"]}
+        elsewhere = (await client.get("/v1/instruments", headers=lantern)).json()
+        assert "harbor-screen" not in {i["id"] for i in elsewhere["instruments"]}
+        refused = await client.post("/v1/screenings", json=own, headers=lantern)
+        assert refused.status_code == 422 and "/instrument_id" in refused.text
+        screening = await record(client, callers.worker, **{k: own[k] for k in own})
+        shown = (await client.get(f"/v1/screenings/{screening}", headers=callers.worker)).json()
+    assert (shown["instrument_id"], shown["instrument_version"]) == ("harbor-screen", 2)
+    assert shown["result"] == "no_indicators"  # one yes: below this version's threshold of two
