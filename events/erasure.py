@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import asyncpg
 
+from events.notification import LISTEN_FAILURES
 from events.recorded import Connection
 
 ERASURE_LOCK_CLASS = 1214346857  # pg_advisory_xact_lock(int4, hashtext(tenant || '/' || stream))
@@ -129,7 +130,7 @@ class ErasureWatch:
                 self.listening.set()
                 delay = self._reconnect_delay
                 await lost.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            except LISTEN_FAILURES:
                 pass
             finally:
                 self.listening.clear()

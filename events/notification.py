@@ -14,6 +14,18 @@ import contextlib
 import asyncpg
 
 NOTIFY_CHANNEL = "haven_events"
+# What opening a listening connection fails with while the database is away: refused,
+# unreachable or timed out, the server starting or shutting down, the connection broken
+# mid-way, or no host of a multi-host URL read-write (a switchover, or a failover whose old
+# primary still answers: asyncpg's `TargetServerAttributeNotMatched`, an `InternalClientError`,
+# neither an `OSError` nor a `PostgresError`). Whoever listens tries again, with backoff.
+LISTEN_FAILURES = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 _NOTIFY_SQL = "SELECT pg_notify($1, '')"
 _NOTIFY_GAP = 0.005  # seconds: at most ~200 notifications a second, the first one at once
 

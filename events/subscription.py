@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 
 from events.log_order import LOG_START, LogPosition
-from events.notification import NOTIFY_CHANNEL
+from events.notification import LISTEN_FAILURES, NOTIFY_CHANNEL
 from events.store import PostgresEventStore, RecordedEvent
 
 
@@ -129,7 +129,7 @@ class Subscription:
             except BaseException:
                 conn.terminate()
                 raise
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except LISTEN_FAILURES:
             self._next_connect_at = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self._max_reconnect_delay)
             return
