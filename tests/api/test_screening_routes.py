@@ -290,8 +290,8 @@ async def test_an_organisation_screens_with_its_own_version_scored_by_its_rule(
 
     from tests.services.test_screening_instruments import own_version
 
-    strict = own_version(scoring={"indicators_present_items": 2, "strong_items": 1,
-                                  "strong_domains": 3})  # fmt: skip
+    rule = {"indicators_present_items": 2, "strong_items": 1, "strong_domains": 3}
+    strict = own_version(scoring=rule)
     (tmp_path / "harbor-2.json").write_text(json.dumps(strict))
     app = make_app(settings=msgspec.structs.replace(settings, instrument_dir=tmp_path))
     lantern = {"Authorization": f"Bearer {issuer.mint('w-7', OTHER_ORG, ['caseworker'])}"}

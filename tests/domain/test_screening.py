@@ -125,8 +125,10 @@ def test_only_yes_answers_count(answers: dict[str, str], minor: str) -> None:
 
 # -- recording -------------------------------------------------------------------------------
 
-IDENTIFYING = {"name", "preferred_name", "legal_name", "date_of_birth", "birth", "phone",
-               "email", "address", "contact", "location", "nationality", "narrative", "notes"}  # fmt: skip
+IDENTIFYING = set(
+    "name preferred_name legal_name date_of_birth birth phone email address contact location "
+    "nationality narrative notes".split()
+)
 ALLOWED_FIELDS = {
     "screening_id",
     "organisation_id",
