@@ -41,6 +41,20 @@ from services.commands.unit_of_work import Answer, Idempotency
 from services.outreach.reads import read_activity
 
 ENCODE = msgspec.json.Encoder().encode
+
+
+class ActivityVersionRequired(PreconditionRequired):
+    detail = "Send If-Match with the activity's current version (its ETag)."
+
+
+class ActivityVersionFailed(PreconditionFailed):
+    detail = "The activity is no longer at the version named in If-Match; read it again and retry."
+
+
+class ActivityChanged(ConcurrentChange):
+    detail = "The activity changed while this request was handled; read it again and retry."
+
+
 Decide = Callable[[ActivityState], list[DomainEvent]]
 AnswerBody = Callable[[int], msgspec.Struct]
 
@@ -126,13 +140,13 @@ async def run_activity_command(runtime: Runtime, command: ActivityCommand) -> An
     except _AnsweredEarlier as answered:
         return answered.answer
     except StaleVersion:
-        raise PreconditionFailed() from None
+        raise ActivityVersionFailed() from None
     except ConcurrencyConflict:
         if key is not None:
             earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
             if earlier is not None:
                 return _replayed(earlier)
-        raise ConcurrentChange() from None
+        raise ActivityChanged() from None
     return Answer(command.status, payload)
 
 
@@ -140,9 +154,9 @@ def _named_version(expected_version: int | None) -> int:
     """The version If-Match names: 428 when it names none, 412 when it names none an
     activity has."""
     if expected_version is None:
-        raise PreconditionRequired()
+        raise ActivityVersionRequired()
     if expected_version < 1:
-        raise PreconditionFailed()
+        raise ActivityVersionFailed()
     return expected_version
 
 

@@ -399,3 +399,40 @@ async def test_bad_queries_are_422_naming_the_parameter(
     ):
         answer = await cases.get(f"/v1/activities/summary?{query}", headers=supervisor)
         assert pointer in pointers(answer)
+
+
+SERVED = {
+    ("POST", "/v1/activities"): "activity.record",
+    ("GET", "/v1/activities"): "activity.list",
+    ("GET", "/v1/activities/summary"): "activity.summary",
+    ("GET", "/v1/activities/{activity_id}"): "activity.list",
+    ("PUT", "/v1/activities/{activity_id}"): "activity.record",
+    ("POST", "/v1/activities/{activity_id}/withdrawal"): "activity.record",
+}
+
+
+def test_every_activity_endpoint_is_listed_with_its_action() -> None:
+    from services.api.app import create_app
+    from services.authorisation import Action
+    from services.settings import Settings
+
+    app = create_app(runtime=None, verifier=None, settings=Settings.from_environ({}))  # type: ignore[arg-type]
+    paths = app.openapi_schema.to_schema()["paths"]
+    served = {
+        (method.upper(), path)
+        for path, item in paths.items()
+        for method in item
+        if path.startswith("/v1/activities")
+    }
+    assert served == set(SERVED)
+    assert set(SERVED.values()) == {a.value for a in Action if a.value.startswith("activity.")}
+    for (method, path), _ in SERVED.items():
+        operation = paths[path][method.lower()]
+        if "{activity_id}" in path and method != "GET":
+            names = {p["name"] for p in operation["parameters"]}
+            assert {"If-Match", "Idempotency-Key"} <= names, (method, path)
+            assert "ETag" in operation["responses"]["200"]["headers"]
+    assert set(paths["/v1/activities"]["post"]["responses"]["201"]["headers"]) == {
+        "ETag",
+        "Location",
+    }
