@@ -57,7 +57,7 @@ class Location(Hsds, frozen=True, kw_only=True):
     transportation: str | None = None
     latitude: float | None = None
     longitude: float | None = None
-    addresses: Annotated[tuple[Address, ...], msgspec.Meta(max_length=Few)] = ()
+    addresses: Annotated[list[Address], msgspec.Meta(max_length=Few)] = []
     # Haven's member: the location's whereabouts are confidential (a shelter): no address,
     # coordinates or directions are accepted for it, and it is listed by name only.
     confidential: bool = False
@@ -130,7 +130,7 @@ class Organization(Hsds, frozen=True, kw_only=True):
     description: str | None = None
     email: str | None = None
     website: str | None = None
-    phones: Annotated[tuple[Phone, ...], msgspec.Meta(max_length=Few)] = ()
+    phones: Annotated[list[Phone], msgspec.Meta(max_length=Few)] = []
 
 
 class Service(Hsds, frozen=True, kw_only=True):
@@ -149,15 +149,13 @@ class Service(Hsds, frozen=True, kw_only=True):
     minimum_age: int | None = None
     maximum_age: int | None = None
     alert: str | None = None
-    phones: Annotated[tuple[Phone, ...], msgspec.Meta(max_length=Few)] = ()
-    schedules: Annotated[tuple[Schedule, ...], msgspec.Meta(max_length=Many)] = ()
-    service_areas: Annotated[tuple[ServiceArea, ...], msgspec.Meta(max_length=Many * 4)] = ()
-    languages: Annotated[tuple[Language, ...], msgspec.Meta(max_length=Many)] = ()
-    cost_options: Annotated[tuple[CostOption, ...], msgspec.Meta(max_length=Few)] = ()
-    attributes: Annotated[tuple[Attribute, ...], msgspec.Meta(max_length=Many)] = ()
-    service_at_locations: Annotated[
-        tuple[ServiceAtLocation, ...], msgspec.Meta(max_length=Few)
-    ] = ()
+    phones: Annotated[list[Phone], msgspec.Meta(max_length=Few)] = []
+    schedules: Annotated[list[Schedule], msgspec.Meta(max_length=Many)] = []
+    service_areas: Annotated[list[ServiceArea], msgspec.Meta(max_length=Many * 4)] = []
+    languages: Annotated[list[Language], msgspec.Meta(max_length=Many)] = []
+    cost_options: Annotated[list[CostOption], msgspec.Meta(max_length=Few)] = []
+    attributes: Annotated[list[Attribute], msgspec.Meta(max_length=Many)] = []
+    service_at_locations: Annotated[list[ServiceAtLocation], msgspec.Meta(max_length=Few)] = []
 
 
 class ServiceRecord(Hsds, frozen=True, kw_only=True):

@@ -87,7 +87,7 @@ def location_faults(location: Location, at: str) -> list[Fault]:
     if location.confidential:
         rule = "a confidential location takes no address, coordinates or directions"
         for member in ("addresses", "latitude", "longitude", "transportation"):
-            if getattr(location, member) not in (None, ()):
+            if getattr(location, member) not in (None, [], ()):
                 faults.append((f"{at}/{member}", rule))
         return faults
     if location.latitude is not None and not -90 <= location.latitude <= 90:
@@ -103,17 +103,17 @@ def public_record(record: ServiceRecord) -> ServiceRecord:
     service = record.service
     if not any(p.location.confidential for p in service.service_at_locations):
         return record
-    placed = tuple(
+    placed = [
         msgspec.structs.replace(
             p,
             location=msgspec.structs.replace(
-                p.location, addresses=(), latitude=None, longitude=None, transportation=None
+                p.location, addresses=[], latitude=None, longitude=None, transportation=None
             ),
         )
         if p.location.confidential
         else p
         for p in service.service_at_locations
-    )
+    ]
     return msgspec.structs.replace(
         record, service=msgspec.structs.replace(service, service_at_locations=placed)
     )

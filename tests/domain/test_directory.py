@@ -69,7 +69,7 @@ def records(draw: Any, *, confidential: bool | None = None) -> ServiceRecord:
     location = Location(
         name=draw(words),
         confidential=hidden,
-        addresses=() if hidden else (canary_address(),),
+        addresses=[] if hidden else [canary_address()],
     )
     attributes = [term(c) for c in draw(st.sets(st.sampled_from(CATEGORIES), min_size=1))]
     attributes += [term(g, taxonomy.GENDER) for g in draw(st.sets(st.sampled_from(GENDERS)))]
@@ -78,7 +78,7 @@ def records(draw: Any, *, confidential: bool | None = None) -> ServiceRecord:
             id=draw(st.sampled_from(["org-a", "org-b"])),
             name=draw(words),
             email="intake@example.org",
-            phones=(Phone(number="+1 217 555 0100"),),
+            phones=[Phone(number="+1 217 555 0100")],
         ),
         service=Service(
             name=draw(words),
@@ -86,17 +86,17 @@ def records(draw: Any, *, confidential: bool | None = None) -> ServiceRecord:
             minimum_age=low,
             maximum_age=high,
             fees_description=draw(st.none() | words),
-            service_areas=tuple(
+            service_areas=list(
                 ServiceArea(extent=a) for a in draw(st.lists(areas(), min_size=1, max_size=4))
             ),
-            languages=tuple(
+            languages=list(
                 Language(code=c) for c in draw(st.lists(st.sampled_from(LANGUAGES), max_size=3))
             ),
-            schedules=(
+            schedules=[
                 Schedule(freq="WEEKLY", byday="MO,FR", opens_at="09:00", closes_at="17:30"),
-            ),
-            attributes=tuple(attributes),
-            service_at_locations=(ServiceAtLocation(location=location),),
+            ],
+            attributes=attributes,
+            service_at_locations=[ServiceAtLocation(location=location)],
         ),
     )
 
@@ -135,12 +135,12 @@ def test_a_confidential_location_never_yields_an_address(record: ServiceRecord) 
     built past the rules). Control: the same address at a public location is listed."""
     location = record.service.service_at_locations[0].location
     smuggled = msgspec.structs.replace(
-        location, addresses=(canary_address(),), latitude=39.8, transportation=f"to {CANARY}"
+        location, addresses=[canary_address()], latitude=39.8, transportation=f"to {CANARY}"
     )
     attacked = msgspec.structs.replace(
         record,
         service=msgspec.structs.replace(
-            record.service, service_at_locations=(ServiceAtLocation(location=smuggled),)
+            record.service, service_at_locations=[ServiceAtLocation(location=smuggled)]
         ),
     )
     pointers = {p for p, _ in record_faults(attacked)}
@@ -155,7 +155,7 @@ def test_a_confidential_location_never_yields_an_address(record: ServiceRecord) 
     control = msgspec.structs.replace(
         attacked,
         service=msgspec.structs.replace(
-            record.service, service_at_locations=(ServiceAtLocation(location=public),)
+            record.service, service_at_locations=[ServiceAtLocation(location=public)]
         ),
     )
     assert record_faults(control) == []

@@ -45,11 +45,11 @@ def synthetic(rng: random.Random, n: int) -> ServiceRecord:
         organization=Organization(name=f"Example Organisation {n % 3}"),
         service=Service(
             name=f"Example service {rng.randint(0, 5)}",
-            service_areas=tuple(ServiceArea(extent=a) for a in areas),
-            languages=tuple(Language(code=c) for c in rng.sample(["en", "es-MX", "fil"], 2)),
+            service_areas=list(ServiceArea(extent=a) for a in areas),
+            languages=list(Language(code=c) for c in rng.sample(["en", "es-MX", "fil"], 2)),
             minimum_age=low,
             maximum_age=rng.choice([None, 24]) if low != 18 else None,
-            attributes=tuple(
+            attributes=list(
                 Attribute(taxonomy_term=TaxonomyTerm(code=c, taxonomy=taxonomy.CATEGORY))
                 for c in rng.sample(CATEGORIES, 2)
             ),
