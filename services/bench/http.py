@@ -3,8 +3,9 @@
 `run_http_bench` opens synthetic cases through the use cases in a throw-away database, starts
 granian serving the API as `haven serve` does (on a free loopback port, with a data directory of
 its own), and measures ``command`` and ``case_read`` with the load generator in rounds
-(`services.bench.http_rounds`). What each figure and its raw limit measure, and the targets, are
-in docs/benchmarks.md.
+(`services.bench.http_rounds`), then ``overload``: commands offered open loop at half and twice
+the server's measured capacity (`services.bench.overload`). What each figure and its raw limit
+measure, and the targets, are in docs/benchmarks.md.
 
 Everything written is synthetic: one organisation `org-bench`, one worker, intakes copied from
 the API's documentation example with dates moved relative to today.
@@ -40,6 +41,7 @@ from services.api.cases.schemas.requests import (
     RecordServiceBody,
 )
 from services.bench.http_rounds import case_read_figure, command_figure
+from services.bench.overload import format_overload, overload_figure
 from services.bench.report import format_table
 from services.bench.scratch import scratch_database, scratch_pool
 from services.bench.timing import in_parallel
@@ -49,7 +51,7 @@ from services.commands.use_cases import Actor, CaseUseCases
 from services.identity.local_issuer import LocalIssuer
 from services.settings import Settings
 
-FIGURES = ("command", "case_read")
+FIGURES = ("command", "case_read")  # against a raw limit; then "overload", against its targets
 TARGETS: dict[str, float] = {"command": 0.25, "case_read": 0.25}  # minimum ours/raw
 P99_LIMIT_MS = 50.0
 
@@ -192,6 +194,8 @@ async def run_http_bench(
     cases_per_client: int = 4,
     history: int = 10,
     workers: int = 1,
+    overload_seconds: float = 10.0,
+    overload_cases: int = 256,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Measure the API under granian against the raw limits; returns the figures.
@@ -201,11 +205,14 @@ async def run_http_bench(
     `clients` x `cases_per_client` cases of `history` events, all assigned to one worker. Each
     figure runs `seconds` per side in all, in `rounds` alternating rounds, each load generator
     warming up for `warmup` seconds first; `workers` is the server's worker processes
-    (`haven serve`'s default, 1).
+    (`haven serve`'s default, 1). The overload runs `overload_seconds` at each load, after
+    `warmup`, on those cases and `overload_cases` more (an open loop keeps many commands in
+    flight, each on a case of its own).
 
     The results are ``{figure: {"value": rps, "unit": "req/s", "raw": raw per second, "ratio":
     value/raw, "p50_ms", "p99_ms", "requests": timed requests, "failed": timed requests that did
-    not answer 200}}``, the percentiles nearest-rank over every request timed.
+    not answer 200}}``, the percentiles nearest-rank over every request timed; and
+    ``{"overload": ...}`` as `services.bench.overload.overload_figure` returns it.
     """
     if (
         seconds <= 0
@@ -215,9 +222,12 @@ async def run_http_bench(
         or cases_per_client < 1
         or history < 1
         or workers < 1
+        or overload_seconds <= 0
+        or overload_cases < 0
     ):
         raise ValueError(
-            "seconds, rounds, clients, cases_per_client, history and workers must be positive"
+            "seconds, rounds, clients, cases_per_client, history, workers and overload_seconds "
+            "must be positive, overload_cases not negative"
         )
     note = progress or (lambda _line: None)
     today = dt.datetime.now(dt.UTC).date()
@@ -238,6 +248,14 @@ async def run_http_bench(
                     CaseUseCases(rt.store),
                     clients=clients,
                     cases_per_client=cases_per_client,
+                    history=history,
+                    today=today,
+                )
+                note(f"opening {overload_cases} more cases for the overload")
+                spare = await _seed(
+                    CaseUseCases(rt.store),
+                    clients=1,
+                    cases_per_client=overload_cases,
                     history=history,
                     today=today,
                 )
@@ -273,14 +291,29 @@ async def run_http_bench(
                                 note=note,
                             ),
                         }
+                        open_cases = [case for owned in cases for case in owned]
+                        results["overload"] = await overload_figure(
+                            {**base, "seconds": overload_seconds},
+                            token,
+                            open_cases + spare[0],
+                            body=service_body(today),
+                            clients=clients,
+                            pool=rt.pool,
+                            event_type=tag_of(ServiceDelivered),
+                            note=note,
+                        )
                         if process.poll() is not None:
                             raise RuntimeError(
                                 "the server stopped during the bench:\n" + _log_tail(log)
                             )
-        return {figure: results[figure] for figure in FIGURES}
+        return {figure: results[figure] for figure in (*FIGURES, "overload")}
 
 
 def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:
     """Print the results of `run_http_bench` with the targets and pass/MISS markers."""
-    print(format_table(results, TARGETS, latency_limit_ms=P99_LIMIT_MS))
+    figures = {name: results[name] for name in FIGURES}
+    print(format_table(figures, TARGETS, latency_limit_ms=P99_LIMIT_MS))
     print(RAW_NOTE)
+    if "overload" in results:
+        print()
+        print(format_overload(results["overload"]))

@@ -107,7 +107,8 @@ async def command_figure(
 ) -> dict[str, Any]:
     """``command``: `POST /v1/cases/{id}/services`, each client on its own cases with the
     `If-Match` version of its last answer, against plain single-row INSERTs by as many tasks
-    (`bench`'s raw writers, warmed up before their first round only)."""
+    (`bench`'s raw writers, warmed up before their first round only). `cases` is left holding
+    each case's version at the end, for whatever runs next."""
     spec = {
         **base,
         "kind": "command",
@@ -129,4 +130,5 @@ async def command_figure(
                 rows, elapsed = await drive(writers, base["seconds"], warmup)
                 raw_rows += rows
                 raw_elapsed += elapsed
+    cases[:] = spec["cases"]
     return figure_of(ours, raw_rows / raw_elapsed)

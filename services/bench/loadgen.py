@@ -4,8 +4,10 @@
 
 It runs apart from both the server under test and the bench that drives it (its own event
 loop and interpreter), so the client's own Python work competes with the server only for the
-CPU, as a remote client's would not at all. The spec and the result are described at `run`;
-a request without an answer for `REQUEST_TIMEOUT` seconds ends the run with exit status 3.
+CPU, as a remote client's would not at all. The spec and the result are described at `run`
+(closed loop: each client sends its next request when the last is answered) and at
+`services.bench.openloop.open_loop` (kind ``open``: requests started on a fixed schedule); a
+request without an answer for `REQUEST_TIMEOUT` seconds ends the run with exit status 3.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
+
+from services.bench.openloop import open_loop
 
 REQUEST_TIMEOUT = 30.0  # seconds without an answer: the server is stuck, the run fails
 
@@ -50,17 +54,24 @@ async def _get_client(session: aiohttp.ClientSession, paths: list[str], tally: _
 
 
 async def _command_client(
-    session: aiohttp.ClientSession, cases: list[list[Any]], body: dict[str, Any], tally: _Tally
+    session: aiohttp.ClientSession,
+    cases: list[list[Any]],
+    body: dict[str, Any],
+    tally: _Tally,
+    keyed: bool,
 ) -> None:
     turn, timed = 0, False
     while time.perf_counter() < tally.stop_at or not timed:
         case = cases[turn % len(cases)]
         turn += 1
         payload = {**body, "service_id": f"bench-service-{uuid.uuid4().hex}"}
+        headers = {"If-Match": f'"{case[1]}"'}
+        if keyed:
+            headers["Idempotency-Key"] = uuid.uuid4().hex
         counted = tally.counting
         start = time.perf_counter()
         async with session.post(
-            f"/v1/cases/{case[0]}/services", json=payload, headers={"If-Match": f'"{case[1]}"'}
+            f"/v1/cases/{case[0]}/services", json=payload, headers=headers
         ) as response:
             await response.read()
             status, etag = response.status, response.headers.get("ETag", "")
@@ -87,19 +98,39 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
          "headers": {"Authorization": "Bearer ..."},
          "kind": "get",      "paths": [[path, ...], ...]                  # one list per client
          "kind": "command",  "cases": [[[case_id, version], ...], ...],   # one list per client
-                             "body": {...}}
+                             "body": {...}, "idempotency": false}
 
     Each client is one task on its own keep-alive connection, going round its paths or cases.
     A command records a service with `If-Match` set to the version last seen of the case and a
-    fresh `service_id`; after any answer but 200 the client fetches the case again (not timed)
-    to learn its version. After `warmup` seconds uncounted, every request started within
-    `seconds` is timed and counted, and every client times at least one. The result::
+    fresh `service_id` (and, given ``"idempotency": true``, a fresh `Idempotency-Key`); after
+    any answer but 200 the client fetches the case again (not timed) to learn its version.
+    After `warmup` seconds uncounted, every request started within `seconds` is timed and
+    counted, and every client times at least one. The result::
 
         {"requests": N, "failed": F, "statuses": {"200": N, ...}, "elapsed": seconds,
          "latencies_ms": [...], "cases": [[[case_id, version], ...], ...]}
 
     `cases` holds each command client's versions at the end, for the next round.
+
+    Kind ``open`` (`services.bench.openloop`) runs on up to ``"connections"`` connections.
     """
+    if spec["kind"] == "open":
+        connector = aiohttp.TCPConnector(limit=int(spec.get("connections", 512)))
+        opened = [0]
+
+        async def on_connection(*_: Any) -> None:
+            opened[0] += 1
+
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_create_end.append(on_connection)
+        async with aiohttp.ClientSession(
+            spec["base_url"],
+            connector=connector,
+            trace_configs=[trace],
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
+            headers=spec.get("headers") or {},
+        ) as session:
+            return {**await open_loop(session, spec), "connections_opened": opened[0]}
     clients = spec["paths"] if spec["kind"] == "get" else spec["cases"]
     tally = _Tally()
     connector = aiohttp.TCPConnector(limit=len(clients), force_close=False)
@@ -110,7 +141,10 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         if spec["kind"] == "get":
             tasks = [_get_client(session, paths, tally) for paths in clients]
         else:
-            tasks = [_command_client(session, cases, spec["body"], tally) for cases in clients]
+            keyed = bool(spec.get("idempotency", False))
+            tasks = [
+                _command_client(session, cases, spec["body"], tally, keyed) for cases in clients
+            ]
         tally.stop_at = time.perf_counter() + spec["warmup"] + spec["seconds"]
 
         async def clock() -> float:
