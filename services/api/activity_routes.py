@@ -4,7 +4,7 @@
   `ETag` and `Location`; an optional `Idempotency-Key` makes a retry return the first answer.
 * `GET /v1/activities/{id}` (activity.list): the whole record, from its stream, with `ETag`.
 * `PUT /v1/activities/{id}` (activity.record): the whole corrected record, with `If-Match`
-  naming the version it corrects (428 missing, 412 stale).
+  naming the version it corrects (428 missing, 412 stale); `PATCH` the members to change.
 * `POST /v1/activities/{id}/withdrawal` (activity.record): `{reason}`, with `If-Match`: an
   activity recorded in error leaves the list and the summary; its stream stays.
 * `GET /v1/activities` (activity.list): the organisation's activities, latest first, paged,
@@ -23,7 +23,7 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -41,9 +41,11 @@ from services.api.activity_query_routes import QUERY_ROUTES
 from services.api.activity_schemas import (
     ACTIVITY_EXAMPLE,
     CORRECTION_EXAMPLE,
+    PATCH_EXAMPLE,
     WITHDRAWAL_EXAMPLE,
     ActivityAccepted,
     ActivityBody,
+    ActivityPatch,
     ActivityView,
     WithdrawalBody,
 )
@@ -54,7 +56,12 @@ from services.authorisation import Action, NotFound, require
 from services.bootstrap import Runtime
 from services.commands.unit_of_work import Answer, Idempotency
 from services.identity import Principal
-from services.outreach.activities import correct_activity, record_activity, withdraw_activity
+from services.outreach.activities import (
+    correct_activity,
+    patch_activity,
+    record_activity,
+    withdraw_activity,
+)
 from services.outreach.reads import read_activity
 
 _DECODE_ACCEPTED = msgspec.json.Decoder(ActivityAccepted)
@@ -144,6 +151,38 @@ async def correct(
     return _answered(answer)
 
 
+@patch(
+    "/v1/activities/{activity_id:uuid}",
+    operation_id="patchActivity",
+    tags=TAGS,
+    summary="Correct some members of an activity (the others keep their values)",
+    status_code=200,
+    security=BEARER_SECURITY,
+    operation_class=ActivityCommandOperation,
+    responses=COMMAND_RESPONSES,
+)
+async def correct_some(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    activity_id: FromPath[uuid.UUID],
+    data: Annotated[ActivityPatch, body("Longer, and in three languages", PATCH_EXAMPLE)],
+) -> Response[bytes]:
+    principal = request.user
+    require(principal, Action.ACTIVITY_RECORD, None)
+    idempotent, faults = _idempotency(request, data)
+    answer = await patch_activity(
+        runtime,
+        http.actor_of(principal, request),
+        activity_id,
+        data.applied_to,
+        http.expected_version(request),
+        idempotent,
+        _accepted(activity_id),
+        faults,
+    )
+    return _answered(answer)
+
+
 @post(
     "/v1/activities/{activity_id:uuid}/withdrawal",
     operation_id="withdrawActivity",
@@ -214,4 +253,4 @@ async def read(
     return Response(view, headers={"ETag": http.etag(state.version)})
 
 
-ACTIVITY_ROUTES = [record, correct, withdraw, read, *QUERY_ROUTES]
+ACTIVITY_ROUTES = [record, correct, correct_some, withdraw, read, *QUERY_ROUTES]

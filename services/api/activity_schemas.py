@@ -42,6 +42,30 @@ class ActivityBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
         return msgspec.convert(msgspec.to_builtins(self), Activity)
 
 
+class ActivityPatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Members of the record to change; a member left out (or null) keeps its value. Each
+    member is replaced whole (the audience, the languages, the area)."""
+
+    held_on: dt.date | None = None
+    kind: str | None = None
+    audience: Annotated[tuple[AudienceGroupIn, ...], msgspec.Meta(max_length=_SOME)] | None = None
+    hours: float | None = None
+    languages: Annotated[tuple[str, ...], msgspec.Meta(max_length=_SOME)] | None = None
+    delivery: str | None = None
+    area: AreaServedIn | None = None
+    topic: str | None = None
+
+    def applied_to(self, activity: Activity) -> Activity:
+        """The whole record with this patch's members replacing its own."""
+        changes = {
+            name: getattr(self, name)
+            for name in self.__struct_fields__
+            if getattr(self, name) is not None
+        }
+        merged = {**msgspec.to_builtins(activity), **msgspec.to_builtins(changes)}
+        return msgspec.convert(merged, Activity)
+
+
 class WithdrawalBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Why the activity is withdrawn: `entered_in_error`, `duplicate`, `did_not_take_place`."""
 
@@ -91,4 +115,5 @@ CORRECTION_EXAMPLE: dict[str, Any] = {
         {"sector": "health_care", "participants": 9},
     ],
 }
+PATCH_EXAMPLE: dict[str, Any] = {"hours": 4, "languages": ["en", "es", "vi"]}
 WITHDRAWAL_EXAMPLE: dict[str, Any] = {"reason": "duplicate"}

@@ -215,6 +215,31 @@ async def correct_activity(
     )
 
 
+async def patch_activity(
+    runtime: Runtime,
+    actor: Actor,
+    activity_id: uuid.UUID,
+    patched: Callable[[Activity], Activity],
+    expected_version: int | None,
+    idempotent: Idempotency,
+    answer: AnswerBody,
+    faults: Sequence[tuple[str, str]] = (),
+) -> Answer:
+    """A correction of some members: `patched(record)` is the whole corrected record, held to
+    the record's rules once the activity is read (so 404 and 412 come before its 422)."""
+    expected = _named_version(expected_version)
+    if faults:
+        raise _refused_as_request(faults)
+
+    def decide(state: ActivityState) -> list[DomainEvent]:
+        assert state.activity is not None  # `run_activity_command` answered 404 otherwise
+        return correct(state, patched(state.activity), today())
+
+    return await run_activity_command(
+        runtime, ActivityCommand(actor, activity_id, decide, expected, idempotent, answer)
+    )
+
+
 async def withdraw_activity(
     runtime: Runtime,
     actor: Actor,
