@@ -74,7 +74,6 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise DocumentRefused(decode_faults(error, "")) from None
     organizations: dict[str, Organization] = {}
-    organization_at: dict[str, str] = {}
     refused: list[Refused] = []
     broken: dict[str, tuple[Fault, ...]] = {}
     for index, item in enumerate(raw.organizations):
@@ -96,7 +95,6 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
             continue
         assert organization.id is not None
         organizations[organization.id] = organization
-        organization_at[organization.id] = at
     accepted: list[Accepted] = []
     seen: set[str] = set()
     for index, item in enumerate(raw.services):
@@ -111,16 +109,16 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
             faults.append((f"{at}/id", "must be given: a re-import finds the service by it"))
         elif service.id in seen:
             faults.append((f"{at}/id", "is the id of an earlier service of the document"))
-        organization = organizations.get(service.organization_id or "")
+        provider = organizations.get(service.organization_id or "")
         if service.organization_id is not None and service.organization_id in broken:
             faults.append((f"{at}/organization_id", "names an organisation that is refused"))
-        elif organization is None:
+        elif provider is None:
             faults.append((f"{at}/organization_id", "must name an organisation of the document"))
-        if faults or organization is None or service.id is None:
+        if faults or provider is None or service.id is None:
             refused.append(Refused(pointer=at, faults=tuple(faults)))
             continue
         seen.add(service.id)
-        record = ServiceRecord(organization=organization, service=service)
+        record = ServiceRecord(organization=provider, service=service)
         accepted.append(Accepted(pointer=at, source_id=service.id, record=record))
     return accepted, refused
 
