@@ -35,6 +35,10 @@ async def _seed(rt, cases: int, seed: int, bulk: bool = False) -> None:
         f"haven: seeded {summary.cases} synthetic cases ({summary.events} events) across "
         f"{len(summary.organisations)} organisations: {', '.join(summary.organisations)}."
     )
+    from services.demo.directory import seed_directory
+
+    listed = await seed_directory(rt.store, summary.organisations, seed=seed)
+    print(f"haven: listed {listed} synthetic services in the service directory.")
 
 
 async def run_demo_command(settings: Settings, url: str, args: argparse.Namespace) -> int:
