@@ -193,8 +193,7 @@ async def formation() -> AsyncIterator[Formation]:
         await _until_reported(made, first, ("single",))
         await _quick_checkpoints(first)
         _start(made, second, env, autoctl, "postgres")
-        await _until_reported(made, second, ("secondary",))
-        await _until_reported(made, first, ("primary",))
+        await _until_formed(made)
         yield made
     finally:
         for each in (*made.nodes, made.monitor):
@@ -276,6 +275,22 @@ async def _until_reported(made: Formation, node: Node, states: tuple[str, ...]) 
             return
         await asyncio.sleep(0.1)
     pytest.fail(f"{node.name} never reached {states}: {await _quietly(made.states)}\n{_tail(node)}")
+
+
+async def _until_formed(made: Formation) -> None:
+    """Until one node is the primary and the other its standby, whichever is which (a busy
+    machine may have made the monitor fail over already)."""
+    for _ in range(READY_POLLS):
+        for node in made.nodes:
+            assert node.process and node.process.poll() is None, _tail(node)
+        states = (await _quietly(made.states) or {}).values()
+        if all(reported == assigned for reported, assigned in states) and sorted(
+            reported for reported, _ in states
+        ) == ["primary", "secondary"]:
+            return
+        await asyncio.sleep(0.1)
+    tails = "\n".join(_tail(node) for node in made.nodes)
+    pytest.fail(f"the formation never formed: {await _quietly(made.states)}\n{tails}")
 
 
 def _processes(node: Node) -> list[psutil.Process]:
