@@ -2,7 +2,8 @@
 publishes, updates and withdraws its listings, and imports HSDS documents.
 
 * `POST /v1/directory/services` (directory.publish): `{organization, service}` (HSDS) -> 201
-  `{service_id, version}`, `Location` and `ETag`;
+  `{service_id, version}`, `Location` and `ETag`; sent again with the same `Idempotency-Key`,
+  the same answer and nothing listed twice (`services.directory.listing.publish`);
 * `PUT /v1/directory/services/{service_id}` (directory.publish): the whole record again, with
   `If-Match` -> 200; a withdrawn listing is listed again;
 * `DELETE /v1/directory/services/{service_id}` (directory.publish): with `If-Match` -> 200;
@@ -17,17 +18,21 @@ JSON pointer, never with the value.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from domain.directory.document import DocumentRefused
 from domain.directory.hsds import ServiceRecord
 from services.api.cases.http import actor_of, etag, expected_version
+from services.api.cases.openapi import IDEMPOTENCY_KEY_PARAMETER, MAX_IDEMPOTENCY_KEY
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
@@ -49,6 +54,35 @@ _RESPONSES = {
 }
 
 
+_KEY_RULE = f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
+
+
+@dataclass
+class PublishOperation(Operation):
+    """Publishing's operation: the optional Idempotency-Key, and the answer's ETag and
+    Location."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*(self.parameters or ()), IDEMPOTENCY_KEY_PARAMETER]
+        answer = (self.responses or {}).get("201")
+        if isinstance(answer, OpenAPIResponse):
+            header = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
+            answer.headers = {**(answer.headers or {}), "ETag": header, "Location": header}
+
+
+def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    values = request.headers.getall("idempotency-key", [])
+    key = values[0] if values else None
+    if key is not None and (
+        len(values) != 1
+        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY
+        or not key.isprintable()
+        or key.isspace()
+    ):
+        raise InvalidRequest([("#/header/Idempotency-Key", _KEY_RULE)])
+    return key
+
+
 class ListingAccepted(msgspec.Struct, frozen=True):
     service_id: str
     version: int
@@ -68,6 +102,8 @@ def _answer(service_id: uuid.UUID, version: int, status: int = 200) -> Response[
     summary="Publish a service of the organisation (administrator)",
     security=BEARER_SECURITY,
     responses=_RESPONSES,
+    operation_class=PublishOperation,
+    status_code=201,
 )
 async def publish_service(
     request: Request[Principal, Any, Any],
@@ -76,7 +112,7 @@ async def publish_service(
 ) -> Response[ListingAccepted]:
     require(request.user, Action.DIRECTORY_PUBLISH, None)
     service_id, version = await listing.publish(
-        runtime.store, actor_of(request.user, request), data
+        runtime.store, actor_of(request.user, request), data, idempotency_key(request)
     )
     return _answer(service_id, version, 201)
 

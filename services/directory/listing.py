@@ -28,17 +28,26 @@ from domain.directory.events import (
 from domain.directory.hsds import ServiceRecord
 from domain.directory.rules import Fault, record_faults
 from domain.event import DomainEvent, EventMetadata
-from events.errors import StreamErased, StreamNotFound
+from events.errors import ConcurrencyConflict, StreamErased, StreamNotFound
 from events.store import PostgresEventStore
 from services.authorisation import NotFound
 from services.commands.ports import Actor
-from services.commands.refusals import InvalidRequest, PreconditionRequired, StaleVersion
+from services.commands.refusals import (
+    IdempotencyKeyReused,
+    InvalidRequest,
+    PreconditionRequired,
+    StaleVersion,
+)
 
 DIRECTORY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://haven.example/streams/directory")
 
 
 class ListingPreconditionRequired(PreconditionRequired):
     detail = "Send If-Match with the listed service's current version (its ETag)."
+
+
+class ListingKeyReused(IdempotencyKeyReused):
+    """The Idempotency-Key of a publication was sent with another record."""
 
 
 def listing_stream(organisation_id: str, key: str) -> uuid.UUID:
@@ -90,21 +99,41 @@ def _refuse(faults: Sequence[Fault]) -> None:
 
 
 async def publish(
-    store: PostgresEventStore, actor: Actor, record: ServiceRecord
+    store: PostgresEventStore, actor: Actor, record: ServiceRecord, key: str | None = None
 ) -> tuple[uuid.UUID, int]:
-    """List a service of the actor's organisation: (its id, version 1)."""
+    """List a service of the actor's organisation: (its id, version 1).
+
+    With an idempotency `key`, the listing's id is derived from it: the same request sent
+    again answers as the first did and lists nothing twice; the key sent with another record
+    is `ListingKeyReused`."""
     faults = record_faults(record)
     if record.service.id is not None:
         faults.append(("/service/id", "is given by Haven"))
     faults += _organization_link(record)
     _refuse(faults)
-    service_id = listing_stream(actor.organisation_id, uuid.uuid4().hex)
+    part = uuid.uuid4().hex if key is None else f"key\n{key}"
+    service_id = listing_stream(actor.organisation_id, part)
     listed = DirectoryServiceListed(
         listed_by=actor.organisation_id,
         record=prepared(record, actor.organisation_id, service_id),
     )
-    result = await store.append(actor.organisation_id, service_id, 0, [listed], metadata(actor))
+    try:
+        result = await store.append(actor.organisation_id, service_id, 0, [listed], metadata(actor))
+    except ConcurrencyConflict:
+        if key is None or await _first_listed(store, actor, service_id) != listed:
+            raise ListingKeyReused() from None
+        return service_id, 1
     return service_id, result.version
+
+
+async def _first_listed(
+    store: PostgresEventStore, actor: Actor, service_id: uuid.UUID
+) -> DomainEvent | None:
+    try:
+        recorded = await store.read_stream(actor.organisation_id, service_id)
+    except (StreamNotFound, StreamErased):
+        return None
+    return recorded[0].event if recorded else None
 
 
 async def update(

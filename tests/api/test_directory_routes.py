@@ -290,3 +290,28 @@ async def test_case_routes_and_listing_routes_never_cross(
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 1
     read = await client.get(f"/v1/cases/{case_id}", headers=worker)
     assert read.status_code == 200  # control: the case reads as a case
+
+
+async def test_a_publication_sent_again_with_its_key_lists_nothing_twice(
+    client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime
+) -> None:
+    admin = {**bearer(issuer, "admin"), "Idempotency-Key": "publish-0001"}
+    first = await client.post("/v1/directory/services", json=legal_aid(), headers=admin)
+    again = await client.post("/v1/directory/services", json=legal_aid(), headers=admin)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json() == again.json() and again.headers["etag"] == '"1"'
+    assert await runtime.pool.fetchval("SELECT count(*) FROM haven.streams") == 1
+    other = await client.post(
+        "/v1/directory/services", json=legal_aid(name="Another service"), headers=admin
+    )
+    assert_problem(other, 422, "idempotency-key-reused")
+    elsewhere = {**bearer(issuer, "admin", OTHER), "Idempotency-Key": "publish-0001"}
+    theirs = await client.post("/v1/directory/services", json=legal_aid(), headers=elsewhere)
+    assert theirs.status_code == 201 and theirs.json() != first.json()
+    for key in ("", " ", "x" * 101, "tab\there"):
+        refused = await client.post(
+            "/v1/directory/services",
+            json=legal_aid(),
+            headers={**bearer(issuer, "admin"), "Idempotency-Key": key},
+        )
+        assert_problem(refused, 422, "validation-error")
