@@ -68,8 +68,8 @@ class Instrument(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_onl
     title: Title
     organisation: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
     asks_minor: bool = True  # whether the screening records `minor` (yes / no / unknown)
-    domains: Annotated[tuple[IndicatorDomain, ...], msgspec.Meta(min_length=1)]
-    items: Annotated[tuple[Item, ...], msgspec.Meta(min_length=1, max_length=MAX_ITEMS)]
+    domains: tuple[IndicatorDomain, ...]  # at least one (`consistency_faults`)
+    items: tuple[Item, ...]  # 1 to MAX_ITEMS (`consistency_faults`)
     scoring: ScoringRule
 
     @property
@@ -97,6 +97,10 @@ def parse_instrument(data: bytes | str, source: str = "instrument") -> Instrumen
 def consistency_faults(instrument: Instrument) -> list[str]:
     """What the types cannot say: unique ids, known domains, reachable thresholds."""
     faults = []
+    if not instrument.domains:
+        faults.append("$.domains must list at least one domain")
+    if not 1 <= len(instrument.items) <= MAX_ITEMS:
+        faults.append(f"$.items must list 1 to {MAX_ITEMS} items")
     domain_ids = [domain.id for domain in instrument.domains]
     item_ids = [item.id for item in instrument.items]
     for kind, ids in (("domain", domain_ids), ("item", item_ids)):

@@ -24,7 +24,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 
-from domain.screening.instrument import Instrument
+from domain.screening.instrument import MAX_ITEMS, Instrument
 from domain.screening.screening import Indicator, RecordScreening, ScreeningRecorded
 from projections.screenings import ScreeningSummary, screening_summary
 from services.api.caseload_routes import built
@@ -45,6 +45,7 @@ from services.settings import Settings
 
 TAGS = ["screenings"]
 MAX_SUMMARY_DAYS = 3 * 366 + 31
+MAX_INDICATORS = MAX_ITEMS
 
 SCREENING_EXAMPLE: dict[str, Any] = {
     "instrument_id": "ilo-forced-labour",
@@ -69,7 +70,7 @@ class ScreeningBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     instrument_version: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     screened_on: dt.date
     setting: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    indicators: Annotated[tuple[Indicator, ...], msgspec.Meta(max_length=200)]
+    indicators: tuple[Indicator, ...]  # at most MAX_INDICATORS
     minor: Annotated[str, msgspec.Meta(min_length=1, max_length=16)] = "unknown"
     case_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
@@ -137,6 +138,8 @@ async def record_screening(
 ) -> Response[bytes]:
     principal = request.user
     idempotent, faults = http.request_faults(request, data)
+    if len(data.indicators) > MAX_INDICATORS:
+        faults = [*faults, ("/indicators", f"indicators must list at most {MAX_INDICATORS}")]
     if faults:
         require(principal, Action.SCREENING_RECORD, None)
         raise InvalidRequest(faults)
