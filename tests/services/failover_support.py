@@ -7,7 +7,9 @@ The monitor checks the nodes far more often than it does by default (`FAST_FAILO
 a lost primary is replaced within seconds rather than within a minute. `lose(node)` is a lost
 machine: every process of that node (its `pg_autoctl` supervisor, keeper and PostgreSQL, the
 backends included) is killed with SIGKILL at once, so nothing restarts it. Killing only its
-`postgres` would not do: the node's keeper restarts PostgreSQL and no failover happens.
+`postgres` is a crash, not a lost machine: the node's keeper restarts PostgreSQL at once (with
+`FAST_FAILOVER` the monitor still promotes the standby first, and the restarted node follows it
+within seconds, as its standby).
 
 Teardown kills every process of the formation, whatever the test did, and waits (bounded) until
 none is left. No process group holds them all (each PostgreSQL process calls setsid()), and
@@ -57,6 +59,14 @@ WRITABLE = ("primary", "wait_primary", "single")  # states in which a node takes
 READY_POLLS = 1200  # x 0.1 s for the formation to form: bounded, never timed
 FAILOVER_POLLS = 1200  # x 0.05 s for the standby to take over: bounded, never timed
 GONE_POLLS = 200  # x 0.05 s for killed processes to be gone
+# a node down, starting, or up but not read-write (asyncpg's TargetServerAttributeNotMatched)
+UNANSWERED = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def _installation() -> tuple[Path, Path]:
@@ -148,7 +158,7 @@ async def writable(node: Node) -> bool:
         conn = await asyncpg.connect(
             node.url("postgres"), timeout=2, target_session_attrs="read-write"
         )
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except UNANSWERED:
         return False
     await conn.close()
     return True
@@ -157,7 +167,7 @@ async def writable(node: Node) -> bool:
 async def _quietly(query: Any) -> Any:
     try:
         return await query()
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except UNANSWERED:
         return None
 
 
