@@ -1,10 +1,12 @@
 """The `screenings` projection: one row of codes per screening, and the supervisors' summary.
 
 ``views.screenings`` holds, per screening, the month it was screened in (the first day of the
-month, never the day), the setting, the result, the instrument id and version, and whether it
-belongs to a case — codes, a month and a flag, never the answers, the people or the case's id.
-``case_id`` is the screening's own stream id (every view names its stream ``case_id``, so an
-erased stream leaves this view as it leaves every other, `projections.rebuild.forget_case`).
+month, never the day), the setting, the result, the instrument id and version, and the case
+it belongs to (`linked_case`, so that erasing the case finds and erases its screenings:
+`services.screening.erasure`) — codes, a month and ids, never the answers or anything about a
+person. ``case_id`` is the screening's own stream id (every view names its stream ``case_id``,
+so an erased stream leaves this view as it leaves every other,
+`projections.rebuild.forget_case`).
 
 `screening_summary` counts them for one organisation over a range of months: by result, by
 setting and by month. A screening's result is the one stored with its event, so a later
@@ -38,6 +40,7 @@ COLUMNS = (
     "instrument_id",
     "instrument_version",
     "of_a_case",
+    "linked_case",
 )
 _UPSERT = f"""INSERT INTO {{table}} ({", ".join(COLUMNS)})
     VALUES ({", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))})
@@ -57,6 +60,7 @@ def screening_row(
         event.instrument_id,
         event.instrument_version,
         event.case_id is not None,
+        uuid.UUID(event.case_id) if event.case_id is not None else None,
     )
 
 
@@ -74,8 +78,11 @@ class ScreeningsProjection:
             instrument_id      text    NOT NULL,
             instrument_version integer NOT NULL,
             of_a_case          boolean NOT NULL,
+            linked_case        uuid,  -- the case it belongs to: found and erased with the case
             PRIMARY KEY (tenant_id, case_id));
-            CREATE INDEX {plain}_by_month ON {table} (tenant_id, screened_month)""",
+            CREATE INDEX {plain}_by_month ON {table} (tenant_id, screened_month);
+            CREATE INDEX {plain}_by_case ON {table} (tenant_id, linked_case)
+                WHERE linked_case IS NOT NULL""",
     }
 
     def __init__(self) -> None:
@@ -130,6 +137,19 @@ class ScreeningsProjection:
             [k[0] for k in keys],
             [k[1] for k in keys],
         )
+
+
+@reads_view
+async def screenings_linked_to(
+    conn: Connection | asyncpg.Pool, tenant_id: str, case_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The projected screenings that belong to the case."""
+    rows = await conn.fetch(
+        "SELECT case_id FROM views.screenings WHERE tenant_id = $1 AND linked_case = $2",
+        tenant_id,
+        case_id,
+    )
+    return [row[0] for row in rows]
 
 
 class ScreeningSummary(msgspec.Struct, frozen=True, kw_only=True):

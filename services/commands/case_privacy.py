@@ -12,7 +12,8 @@ erasure.
   bring the case back (`haven restore-check`). From then on the case answers every route
   exactly like a missing one. An erasure may name its ground: a code of `ERASURE_GROUNDS`,
   kept on the erasure's access record. Never free text: that record outlives the case's key,
-  so it must say nothing about the survivor.
+  so it must say nothing about the survivor. The case's screenings (`services.screening`)
+  are erased with it, in the same transaction, and listed too.
 
 A conditional erasure (`only_if`, the retention policy's) decides its condition on the case
 as loaded; inside the erasure's transaction the stream's head is locked and must still be at
@@ -49,6 +50,7 @@ from services.bootstrap import Runtime
 from services.commands import case_access
 from services.commands.case_reader import load_for
 from services.commands.case_reads import Reader
+from services.screening.erasure import screenings_of_case
 
 # The grounds an erasure may name (codes; the labels are for the forms that offer them).
 ERASURE_GROUNDS: dict[str, str] = {
@@ -122,6 +124,10 @@ async def erase(
         if only_if is not None and not await hold_head_at(conn, tenant, case_id, state.version):
             raise CaseChanged()
         await shred_everywhere(runtime, conn, tenant, case_id)
+        # the case's screenings go with it (found once the case is held: none can slip in)
+        screenings = await screenings_of_case(runtime.store, conn, tenant, case_id)
+        for screening_id in screenings:
+            await shred_everywhere(runtime, conn, tenant, screening_id)
         await case_access.record(
             conn,
             reader.request_id,
@@ -132,7 +138,8 @@ async def erase(
             "erasure",
             reason=ground,
         )
-        await list_erasure(runtime, tenant, case_id)  # listed before the erasure commits
+        for erased in (case_id, *screenings):  # listed before the erasure commits
+            await list_erasure(runtime, tenant, erased)
     forget_in_memory(runtime, tenant, case_id)
 
 

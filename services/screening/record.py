@@ -6,7 +6,8 @@ that names a case is authorised like a case command on that case (`Action.CASE_C
 worker, or its team under team access); one that stands alone needs the recording role only.
 With an Idempotency-Key the append and the key's answer commit together, as for a case
 command (`services.commands.unit_of_work`): a retry gets the first answer, never a second
-screening.
+screening. A screening of a case holds the case against erasure until it commits, so that
+erasing the case erases it too (`services.screening.erasure`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import msgspec
 from domain.event import EventMetadata
 from domain.screening.screening import RecordScreening, ScreeningRefused, record_screening
 from events import idempotency
-from events.store import utc_now
-from services.authorisation import Action, CaseFacts, require
+from events.erasure import hold_against_erasure
+from events.store import Connection, utc_now
+from services.authorisation import Action, CaseFacts, NotFound, require
 from services.bootstrap import Runtime
 from services.commands import case_reader
 from services.commands.ports import Actor
@@ -104,20 +106,35 @@ async def record(
     )
     pool, tenant, user = runtime.store.pool, actor.organisation_id, actor.user_id
     key, hashed = idempotent
-    if key is None:
-        await runtime.store.append(tenant, stream, 0, [event], metadata)
-        return Answer(201, payload)
-    key = await runtime.key_hasher().stored(pool, tenant, user, key)
-    earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
-    if earlier is not None:
-        return _replayed(earlier)
+    if key is not None:
+        key = await runtime.key_hasher().stored(pool, tenant, user, key)
+        earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
+        if earlier is not None:
+            return _replayed(earlier)
     try:
         async with runtime.store.transaction() as conn:
+            if command.case_id is not None:
+                await _hold_case(conn, tenant, uuid.UUID(command.case_id))
             await runtime.store.append(tenant, stream, 0, [event], metadata, connection=conn)
-            claimed = await idempotency.claim(conn, tenant, user, key, hashed)
-            if not isinstance(claimed, idempotency.Claimed):
-                raise _AnsweredEarlier(_replayed(claimed))  # rolls the append back
-            await idempotency.complete(conn, tenant, user, key, hashed, 201, payload, stream)
+            if key is not None:
+                claimed = await idempotency.claim(conn, tenant, user, key, hashed)
+                if not isinstance(claimed, idempotency.Claimed):
+                    raise _AnsweredEarlier(_replayed(claimed))  # rolls the append back
+                await idempotency.complete(conn, tenant, user, key, hashed, 201, payload, stream)
     except _AnsweredEarlier as answered:
         return answered.answer
     return Answer(201, payload)
+
+
+async def _hold_case(conn: Connection, tenant: str, case_id: uuid.UUID) -> None:
+    """Hold the case against erasure until the screening commits, and refuse a case erased
+    meanwhile: an erasure then either comes first (404 here) or waits and finds the screening
+    (`services.screening.erasure`)."""
+    await hold_against_erasure(conn, [(tenant, case_id)])
+    alive = await conn.fetchval(
+        "SELECT wrapped_key IS NOT NULL FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2",
+        tenant,
+        case_id,
+    )
+    if not alive:
+        raise NotFound()
