@@ -18,6 +18,7 @@ from services.api.auth import Verifier
 from services.console import i18n
 from services.console.case_form_pages import CASE_FORM_PAGES
 from services.console.caseload_page import CASELOAD_PAGES
+from services.console.directory_page import DIRECTORY_PAGES
 from services.console.language import LANGUAGE_PAGES
 from services.console.pages import PAGES
 from services.console.preferences import Preferences, preferences_store
@@ -74,6 +75,7 @@ def console_router(
             *PRIVACY_PAGES,
             *REPORT_PAGES,
             *LANGUAGE_PAGES,
+            *DIRECTORY_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies={"console": Provide(provide_console, sync_to_thread=False)},

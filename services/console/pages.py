@@ -49,8 +49,10 @@ async def case_page_again(
     values: dict[str, str] | None = None,
     failed: str | None = None,
     message: str | None = None,
+    **shown_with: Any,
 ) -> Template:
-    """The case page, read through the read use case (authorised, access recorded)."""
+    """The case page, read through the read use case (authorised, access recorded);
+    `shown_with`: more of the page's context (the directory's suggestions)."""
     reader = console_reader(request, signed, console)
     read = await case_reads.read_case(runtime, reader, case_id)
     _, recorded = await case_reads.read_history(runtime, reader, case_id)
@@ -75,6 +77,7 @@ async def case_page_again(
         service_categories=forms.choices("service_category"),
         purposes=forms.choices("consent_purpose"),
         **case_forms.page_context(case),
+        **shown_with,
     )
 
 
