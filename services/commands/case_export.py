@@ -5,7 +5,8 @@ Authorised as `Action.CASE_EXPORT` (the privacy officer of the case's organisati
 organisation's case, a missing or an erased one is `NotFound`). The export is an access like
 any read and fails closed: its record (part "export", basis "privacy-review") is written
 first, in the transaction that then reads the case's access records and opens its
-break-the-glass grants' reasons, and nothing is returned unless that transaction commits.
+break-the-glass grants' reasons and reads the case's screenings, and nothing is returned
+unless that transaction commits.
 The record is written only while the case's stream is still at the version that was read and
 not erased (`record_access(at_version=...)`): an export never hands out a case erased, or
 changed, after it was read; a case that changed meanwhile is read again.
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from domain.case.state import CaseState
+from domain.screening.screening import ScreeningRecorded
 from events.access_log import (
     MAX_PAGE,
     AccessNotRecorded,
@@ -34,6 +36,7 @@ from services.authorisation import Action, CaseFacts, require
 from services.bootstrap import Runtime
 from services.commands import case_access, case_reader
 from services.commands.case_reads import Reader
+from services.screening.erasure import screenings_of_case
 
 EXPORT_PART = "export"
 ATTEMPTS = 3  # reads of a case that keeps changing while it is exported
@@ -51,6 +54,7 @@ class CaseExport(NamedTuple):
     events: Sequence[Any]
     records: list[AccessRecord]
     grants: list[GrantReason]
+    screenings: Sequence[ScreeningRecorded] = ()  # the case's screenings, by day
 
 
 async def export_case(runtime: Runtime, reader: Reader, case_id: uuid.UUID) -> CaseExport:
@@ -76,9 +80,24 @@ async def export_case(runtime: Runtime, reader: Reader, case_id: uuid.UUID) -> C
                 records = await _every_record(conn, tenant, case_id)
                 key = await case_data_key(conn, runtime.keyring, tenant, case_id)
                 grants = await grant_reasons(conn, tenant, case_id, key)
+                screenings = await _screenings(runtime, conn, tenant, case_id)
         if recorded:
-            return CaseExport(case_id, utc_now(), principal.user_id, state, events, records, grants)
+            return CaseExport(
+                case_id, utc_now(), principal.user_id, state, events, records, grants, screenings
+            )
     raise AccessNotRecorded(f"the export of case {case_id} could not be recorded")
+
+
+async def _screenings(
+    runtime: Runtime, conn: Connection, tenant: str, case_id: uuid.UUID
+) -> list[ScreeningRecorded]:
+    """The screenings of the case (`services.screening.erasure`), oldest day first."""
+    found = []
+    for screening_id in await screenings_of_case(runtime.store, conn, tenant, case_id):
+        recorded = await runtime.store.read_stream(tenant, screening_id, connection=conn)
+        if recorded and isinstance(recorded[0].event, ScreeningRecorded):
+            found.append(recorded[0].event)
+    return sorted(found, key=lambda event: (event.screened_on, event.screening_id))
 
 
 async def _every_record(conn: Connection, tenant: str, case_id: uuid.UUID) -> list[AccessRecord]:

@@ -81,3 +81,19 @@ async def test_erasing_a_case_erases_its_screenings_projected_or_not(
     assert standalone not in listed and of_other_case not in listed
     refused = await client.post("/v1/screenings", json=body(case_id=case_id), headers=worker)
     assert refused.status_code == 404
+
+
+async def test_a_case_s_export_holds_its_screenings(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    worker = headers(issuer, "worker-1", "caseworker")
+    privacy = headers(issuer, "privacy-1", "privacy_officer")
+    case_id = await open_case(client, worker)
+    screening = await record(client, worker, case_id=case_id)
+    await record(client, worker)  # standalone: no case's
+    exported = await client.get(f"/v1/cases/{case_id}/export", headers=privacy)
+    assert exported.status_code == 200, exported.text
+    (held,) = exported.json()["screenings"]
+    assert held["screening_id"] == screening and held["result"] == "strong_indicators"
+    page = await client.get(f"/v1/cases/{case_id}/export?format=html", headers=privacy)
+    assert page.status_code == 200 and 'id="screenings"' in page.text

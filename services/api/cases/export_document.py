@@ -53,6 +53,7 @@ def render_html(view: CaseExportView) -> str:
         history=builtins["history"],
         access_log=builtins["access_log"],
         grants=builtins["grants"],
+        screenings=builtins["screenings"],
         style=STYLE,
         policy=_DOCUMENT_POLICY,
     )

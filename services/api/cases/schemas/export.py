@@ -1,7 +1,7 @@
 """The body of a case's export (`services.commands.case_export`): the record as the case view
 holds it (immigration milestones included), every event of its history decrypted, its access
-log and its break-the-glass grants with their reasons. The API and `haven export` give the
-same JSON (`export_json`)."""
+log, its break-the-glass grants with their reasons and its screenings. The API and `haven
+export` give the same JSON (`export_json`)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ class CaseExportView(msgspec.Struct, frozen=True, kw_only=True):
     history: list[ExportedEvent]
     access_log: list[ExportedAccess]
     grants: list[GrantView]
+    screenings: list[dict[str, Any]] = []  # the case's screenings, oldest day first
 
 
 def _data(event: Any) -> dict[str, Any]:
@@ -88,6 +89,7 @@ def export_view(export: CaseExport) -> CaseExportView:
             for r in export.records
         ],
         grants=[GrantView.of(g) for g in export.grants],
+        screenings=[_data(screening) for screening in export.screenings],
     )
 
 
