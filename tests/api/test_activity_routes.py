@@ -18,6 +18,7 @@ from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.api.problems import PROBLEM_BASE_URI, PROBLEM_MEDIA_TYPE
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
+from tests.conftest import empty_log_and_read_models
 
 CANARY = "CANARY-activity-5e1d"
 ROLES = ("caseworker", "supervisor", "outreach", "privacy_officer", "reporter", "admin")
@@ -465,3 +466,19 @@ def test_every_activity_endpoint_is_listed_with_its_action() -> None:
         "ETag",
         "Location",
     }
+
+
+async def test_the_list_before_its_read_model_is_built_is_503_not_500(
+    cases: httpx.AsyncClient, callers: Callers, runtime: Runtime
+) -> None:
+    await empty_log_and_read_models(runtime.pool)
+    for path, role in (
+        ("/v1/activities", "outreach"),
+        ("/v1/activities/summary?from=2026-01-01&to=2026-12-31", "supervisor"),
+    ):
+        refused = await cases.get(path, headers=callers.role[role])
+        problem(refused, 503, "service-unavailable")
+        assert refused.headers["retry-after"]
+    await rebuild(runtime.store, runtime.pool, ActivitiesProjection)
+    listed = await cases.get("/v1/activities", headers=callers.role["outreach"])
+    assert listed.status_code == 200  # control
