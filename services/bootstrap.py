@@ -18,7 +18,8 @@ from events.erasure_list import ErasureList
 from events.idempotency import KeyHasher
 from events.key_check import key_mismatches
 from events.store import PostgresEventStore
-from services.database import connection_pool, prepare_database
+from services.database import CONNECT_TIMEOUT, connection_pool, prepare_database
+from services.database_connect import connect
 from services.read_replica import Replica, replica_at
 from services.recent_states import RecentStates
 from services.settings import Settings
@@ -37,16 +38,20 @@ class Runtime(NamedTuple):
     replica: Replica | None = None  # where the read models are read (`services.read_replica`)
     # where connections that keep session state go (LISTEN, session locks): None, the pool's URL
     session_url: str | None = None
+    connect_timeout: float = CONNECT_TIMEOUT  # seconds to open a connection, per host
 
     def key_hasher(self) -> KeyHasher:
         return self.idempotency or KeyHasher(self.keyring.provider)
 
 
 def watch_erasures(
-    database_url: str, keyring: Keyring, recent: RecentStates | None
+    database_url: str,
+    keyring: Keyring,
+    recent: RecentStates | None,
+    connect_timeout: float = CONNECT_TIMEOUT,
 ) -> ErasureWatch:
     """An `ErasureWatch` that drops erased cases from the keyring and the recent states."""
-    watch = ErasureWatch(functools.partial(asyncpg.connect, database_url))
+    watch = ErasureWatch(functools.partial(connect, database_url, timeout=connect_timeout))
     watch.subscribe(lambda tenant, stream: keyring.forget(tenant, str(stream)), keyring.clear)
     if recent is not None:
         watch.subscribe(lambda tenant, stream: recent.forget((tenant, str(stream))), recent.clear)
@@ -63,7 +68,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
     erasure watch's LISTEN go to `Settings.session_url`: `HAVEN_DIRECT_DATABASE_URL` when the
     pool goes through a pooler in transaction mode (docs/operations.md, PgBouncer)."""
     session_url = settings.session_url(database_url)
-    await prepare_database(session_url)
+    await prepare_database(session_url, settings.database_limits.connect_timeout)
     provider = provider_from_uri(settings.kek_uri)
     try:
         async with (
@@ -79,7 +84,9 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
                 mismatches = await key_mismatches(conn, keyring)
             store = PostgresEventStore(pool, keyring, haven_registry())
             recent = RecentStates()
-            erasures = watch_erasures(session_url, keyring, recent)
+            erasures = watch_erasures(
+                session_url, keyring, recent, settings.database_limits.connect_timeout
+            )
             watching = asyncio.create_task(erasures.run(), name="erasure-watch")
             try:
                 yield Runtime(
@@ -93,6 +100,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
                     mismatches,
                     replica,
                     session_url=session_url,
+                    connect_timeout=settings.database_limits.connect_timeout,
                 )
             finally:
                 watching.cancel()

@@ -19,10 +19,12 @@ import asyncpg
 from asyncpg.pool import PoolAcquireContext
 
 from events.migrate import upgrade
+from services.database_connect import connect
 from services.database_outage import DatabaseUnavailable, leaves_server_unusable
 from services.settings import DatabaseLimits, Settings
 
 DATABASE_NAME = "haven"
+CONNECT_TIMEOUT = DatabaseLimits().connect_timeout
 POOL_CLOSE_GRACE = (
     10.0  # seconds for the pool to close gracefully at shutdown; then its connections are cut
 )
@@ -52,10 +54,10 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-async def ensure_database(url: str) -> None:
+async def ensure_database(url: str, connect_timeout: float = CONNECT_TIMEOUT) -> None:
     """Create the database named in `url` if it does not exist (connecting to `postgres`)."""
     name = urlsplit(url).path.lstrip("/") or "postgres"
-    admin = await asyncpg.connect(with_database(url, "postgres"))
+    admin = await connect(with_database(url, "postgres"), timeout=connect_timeout)
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             with contextlib.suppress(asyncpg.DuplicateDatabaseError):
@@ -64,10 +66,10 @@ async def ensure_database(url: str) -> None:
         await admin.close()
 
 
-async def prepare_database(url: str) -> list[str]:
+async def prepare_database(url: str, connect_timeout: float = CONNECT_TIMEOUT) -> list[str]:
     """Create (if needed) and migrate the database; returns the migrations applied now."""
-    await ensure_database(url)
-    conn = await asyncpg.connect(url)
+    await ensure_database(url, connect_timeout)
+    conn = await connect(url, timeout=connect_timeout)
     try:
         return await upgrade(conn)
     finally:
@@ -95,7 +97,13 @@ class _Acquisition(PoolAcquireContext):
     async def __aenter__(self) -> asyncpg.Connection:
         try:
             return await super().__aenter__()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ) as error:
             raise DatabaseUnavailable(type(error).__name__) from error
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -153,7 +161,7 @@ async def connection_pool(
         max_size=max_size or limits.pool_size,
         max_queries=50_000,
         max_inactive_connection_lifetime=300.0,
-        connect=None,
+        connect=connect,  # each host of a multi-host URL gets the whole connect timeout
         setup=None,
         init=None,
         reset=_keep_session,

@@ -11,7 +11,6 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-import asyncpg
 from tqdm import tqdm
 
 from projections import checkpoints, quarantine
@@ -21,6 +20,7 @@ from projections.rebuild import count_events, rebuild
 from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
 from services.checkpoints import checkpoint_periodically
+from services.database_connect import connect as connect_each_host
 from services.observability.logging import configure_logging, get_logger
 from services.retention.run import retention_daily
 from services.settings import Settings
@@ -29,7 +29,9 @@ from services.settings import Settings
 def projection_runners(
     rt: Runtime, database_url: str, names: Sequence[str] | None = None
 ) -> list[ProjectionRunner]:
-    connect = functools.partial(asyncpg.connect, rt.session_url or database_url)
+    connect = functools.partial(
+        connect_each_host, rt.session_url or database_url, timeout=rt.connect_timeout
+    )
     factories = projection_factories(rt.keyring, rt.store)
     runners = [
         ProjectionRunner(rt.store, connect, make)
@@ -170,7 +172,11 @@ async def rebuild_projections(
                     factories[name],
                     progress=bar.update,
                     partitioning=partitioning,
-                    session=functools.partial(asyncpg.connect, session_url),
+                    session=functools.partial(
+                        connect_each_host,
+                        session_url,
+                        timeout=settings.database_limits.connect_timeout,
+                    ),
                 )
             print(f"haven: {name} rebuilt as generation {built.generation}")
     return 0
