@@ -311,3 +311,46 @@ async def test_an_organisation_screens_with_its_own_version_scored_by_its_rule(
         shown = (await client.get(f"/v1/screenings/{screening}", headers=callers.worker)).json()
     assert (shown["instrument_id"], shown["instrument_version"]) == ("harbor-screen", 2)
     assert shown["result"] == "no_indicators"  # one yes: below this version's threshold of two
+
+
+# Every role on every screening route, by hand (the rows of tests/api/test_authorisation_matrix.py
+# for screening.record, screening.summary and instrument.list, sent over HTTP).
+ROLE_STATUS = {
+    # role:             record  summary  instruments
+    "caseworker": (201, 403, 200),
+    "supervisor": (403, 200, 200),
+    "privacy_officer": (403, 403, 403),
+    "reporter": (403, 403, 403),
+    "admin": (403, 403, 403),
+    "outreach": (201, 403, 200),
+}
+
+
+async def test_every_role_gets_the_answer_the_table_gives(
+    client: httpx.AsyncClient, issuer: LocalIssuer, runtime: Runtime
+) -> None:
+    from services.identity.claims import ROLES
+
+    assert set(ROLE_STATUS) == ROLES
+    await rebuild(
+        runtime.store,
+        runtime.pool,
+        projection_factories(runtime.keyring, runtime.store)["screenings"],
+    )
+    wrong = []
+    for role, (record_status, summary_status, list_status) in ROLE_STATUS.items():
+        who = {"Authorization": f"Bearer {issuer.mint(f'{role}-7', ORG, [role], team=TEAM)}"}
+        got = (
+            (await client.post("/v1/screenings", json=body(), headers=who)).status_code,
+            (
+                await client.get(
+                    "/v1/screenings/summary",
+                    params={"from": "2026-01-01", "to": "2026-01-31"},
+                    headers=who,
+                )
+            ).status_code,
+            (await client.get("/v1/instruments", headers=who)).status_code,
+        )
+        if got != (record_status, summary_status, list_status):
+            wrong.append(f"{role}: {got}")
+    assert wrong == []
