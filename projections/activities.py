@@ -8,8 +8,8 @@ carries the whole record, so the row is written from the last event alone; a wit
 deletes it. The column ``case_id`` is the activity's stream id: the stream column every
 view has, by which erasure and quarantine find a stream's rows (`projections.base`).
 
-The organisation's list (`activity_page`) and the supervisor's summary (`activity_summary`)
-are queries over it. What a row holds depends on its stream alone, so a rebuild, split by
+The organisation's list (`activity_page`) and the supervisor's summary (`activity_summary`,
+the rule of `domain.outreach.summary` in SQL) are queries over it. What a row holds depends on its stream alone, so a rebuild, split by
 stream or not, equals the live projection.
 """
 

@@ -32,6 +32,7 @@ from domain.outreach.state import (
     record,
     withdraw,
 )
+from domain.outreach.summary import summarise
 
 TODAY = dt.date(2026, 6, 30)
 ACTIVITY = Activity(
@@ -72,7 +73,9 @@ def activities(draw: st.DrawFn) -> Activity:
             state=state, counties=tuple(f"{STATES[state]}{n:03d}" for n in county_numbers)
         ),
         topic=draw(
-            st.text(min_size=1, max_size=200).filter(lambda t: t.strip() and t.isprintable())
+            st.text(st.characters(categories=["L", "N", "P", "Zs"]), max_size=199).map(
+                lambda t: "T" + t
+            )
         ),
     )
 
@@ -207,3 +210,45 @@ def test_a_stream_of_another_kind_folds_to_no_activity() -> None:
         ).withdrawn
         == "duplicate"
     )
+
+
+@st.composite
+def lives(draw: st.DrawFn) -> list[tuple[list, bool]]:
+    """Activities, each with its events (recorded, maybe corrected) and whether it is then
+    withdrawn."""
+    out = []
+    for n in range(draw(st.integers(0, 8))):
+        events = record(f"act-{n}", "org-a", draw(activities()), TODAY)
+        for corrected in draw(st.lists(activities(), max_size=2)):
+            state = fold_activity(enumerate(events, start=1))
+            events += correct(state, corrected, TODAY)
+        out.append((events, draw(st.booleans())))
+    return out
+
+
+@settings(max_examples=40)
+@given(lives(), st.dates(dt.date(2000, 1, 1), TODAY), st.dates(dt.date(2000, 1, 1), TODAY))
+def test_a_withdrawn_activity_leaves_the_summary_and_the_totals_agree(
+    life: list[tuple[list, bool]], first: dt.date, last: dt.date
+) -> None:
+    first, last = min(first, last), max(first, last)
+    states, standing = [], []
+    for events, withdrawn in life:
+        state = fold_activity(enumerate(events, start=1))
+        if withdrawn:
+            state = fold_activity(
+                enumerate([*events, *withdraw(state, "entered_in_error")], start=1)
+            )
+        else:
+            standing.append(state)
+        states.append(state)
+    summary = summarise(states, first, last)
+    assert summary == summarise(standing, first, last)  # the withdrawn count for nothing
+    counted = [s.activity for s in standing if s.activity and first <= s.activity.held_on <= last]
+    assert summary.total.activities == len(counted)
+    assert summary.total.participants == sum(a.participants for a in counted)
+    assert summary.total.hours == sum(a.hours for a in counted)
+    by_sector = summary.by_month_kind_and_sector.values()
+    assert sum(c.participants for c in by_sector) == summary.total.participants
+    assert sum(c.activities for c in summary.by_month_and_kind.values()) == len(counted)
+    assert sum(c.activities for c in by_sector) == sum(len(a.audience) for a in counted)

@@ -15,6 +15,7 @@ import msgspec
 from domain.event import EventMetadata
 from domain.outreach.activity import Activity, AreaServed, AudienceGroup
 from domain.outreach.state import correct, fold_activity, record, withdraw
+from domain.outreach.summary import summarise
 from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.activities import (
@@ -192,3 +193,30 @@ async def test_the_list_pages_and_filters(case_store, factories) -> None:
         )
     ).activities
     assert all(a.held_on.month == 3 for a in march)
+
+
+async def test_the_summary_query_equals_the_pure_summary_of_the_log(case_store, factories) -> None:
+    await record_activities(case_store, 40, seed=500)
+    await rebuild(case_store, case_store.pool, factories["activities"])
+    for org in ORGS:
+        states = []
+        for (stream_id,) in await case_store.pool.fetch(
+            "SELECT stream_id FROM haven.streams WHERE tenant_id = $1", org
+        ):
+            events = await case_store.read_stream(org, stream_id)
+            states.append(fold_activity((r.version, r.event) for r in events))
+        for first, last in (
+            (dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+            (dt.date(2026, 2, 10), dt.date(2026, 4, 20)),
+        ):
+            pure = summarise(states, first, last)
+            queried = await activity_summary(case_store.pool, org, first, last)
+            assert (queried.activities, queried.participants, queried.hours) == tuple(pure.total)
+            assert {
+                (r.month, r.kind): (r.activities, r.participants, r.hours)
+                for r in queried.by_month_and_kind
+            } == {key: tuple(cell) for key, cell in pure.by_month_and_kind.items()}
+            assert {
+                (r.month, r.kind, r.sector): (r.activities, r.participants, r.hours)
+                for r in queried.by_month_kind_and_sector
+            } == {key: tuple(cell) for key, cell in pure.by_month_kind_and_sector.items()}
