@@ -9,8 +9,8 @@ deletes it. The column ``case_id`` is the activity's stream id: the stream colum
 view has, by which erasure and quarantine find a stream's rows (`projections.base`).
 
 The organisation's list (`activity_page`) and the supervisor's summary (`activity_summary`,
-the rule of `domain.outreach.summary` in SQL) are queries over it. What a row holds depends on its stream alone, so a rebuild, split by
-stream or not, equals the live projection.
+the rule of `domain.outreach.summary` in SQL) are queries over it. What a row holds depends
+on its stream alone, so a rebuild, split by stream or not, equals the live projection.
 """
 
 from __future__ import annotations
