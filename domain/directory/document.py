@@ -20,7 +20,8 @@ import msgspec
 from domain.directory.hsds import HsdsDocument, Organization, Service, ServiceRecord
 from domain.directory.rules import Fault, organization_faults, public_record, service_faults
 
-MAX_RECORDS = 2_000  # services, and organisations, of one document
+MAX_RECORDS = 2_000  # services, and organisations, of one imported document
+MAX_EXPORT = 20_000  # services of one export
 
 
 class _RawDocument(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,8 +53,11 @@ _UNKNOWN = re.compile(r"unknown field `.*?`", re.DOTALL)
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
-def decode_faults(error: msgspec.ValidationError | msgspec.DecodeError, at: str) -> list[Fault]:
-    """A msgspec error as one fault: the pointer it names, its message without the value."""
+def decode_faults(error: Exception, at: str) -> list[Fault]:
+    """A decoding error as one fault: the pointer msgspec names, its message without the
+    value (text that is not UTF-8 is named as such)."""
+    if isinstance(error, UnicodeDecodeError):
+        return [(at, "is not valid UTF-8 text")]
     message = str(error)
     path = ""
     matched = _AT.search(message)
@@ -71,7 +75,7 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
     document itself cannot be read (not JSON, not an object of these two lists, too many)."""
     try:
         raw = msgspec.json.decode(body, type=_RawDocument)
-    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
         raise DocumentRefused(decode_faults(error, "")) from None
     organizations: dict[str, Organization] = {}
     refused: list[Refused] = []
@@ -80,7 +84,7 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
         at = f"/organizations/{index}"
         try:
             organization = msgspec.json.decode(item, type=Organization)
-        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
             refused.append(Refused(pointer=at, faults=tuple(decode_faults(error, at))))
             continue
         faults = organization_faults(organization, at)
@@ -101,7 +105,7 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
         at = f"/services/{index}"
         try:
             service = msgspec.json.decode(item, type=Service)
-        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as error:
             refused.append(Refused(pointer=at, faults=tuple(decode_faults(error, at))))
             continue
         faults = service_faults(service, at)

@@ -26,7 +26,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ServiceUnavailableException
 from litestar.params import QueryParameter
 
-from domain.directory.document import MAX_RECORDS, export_document
+from domain.directory.document import MAX_EXPORT, export_document
 from domain.directory.hsds import HsdsDocument, Organization, Service
 from domain.directory.search import Query, query_faults
 from domain.text import MAX_TEXT_LENGTH
@@ -204,7 +204,11 @@ async def export_directory(
         await fresh_directory(runtime)
     listed_by = principal.organisation_id if listings == "own" else None
     async with built():
-        listed = await listed_services(runtime.pool, listed_by, limit=MAX_RECORDS)
+        listed = await listed_services(runtime.pool, listed_by, limit=MAX_EXPORT + 1)
+    if len(listed) > MAX_EXPORT:
+        raise InvalidRequest(
+            [("#/query/scope", f"an export holds at most {MAX_EXPORT} services: use scope=own")]
+        )
     return export_document(item.record for item in listed)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from domain.directory.document import MAX_RECORDS, DocumentRefused, export_document
+from domain.directory.document import MAX_EXPORT, DocumentRefused, export_document
 from domain.identifiers import is_identifier
 from projections.directory import listed_services
 from projections.queries import ViewNotBuilt
@@ -92,12 +92,18 @@ def _print_report(report: ImportReport) -> None:
 async def _export(settings: Settings, url: str, args: argparse.Namespace) -> int:
     async with runtime(settings, url) as rt:
         try:
-            listed = await listed_services(rt.pool, args.org, limit=MAX_RECORDS)
+            listed = await listed_services(rt.pool, args.org, limit=MAX_EXPORT + 1)
         except ViewNotBuilt:
             print(
                 "haven directory: the directory is not built yet (run the worker)", file=sys.stderr
             )
             return 1
+    if len(listed) > MAX_EXPORT:
+        print(
+            f"haven directory: more than {MAX_EXPORT} services; export one organisation's (--org)",
+            file=sys.stderr,
+        )
+        return 2
     document = msgspec.json.encode(export_document(item.record for item in listed))
     if args.out is None:
         sys.stdout.write(document.decode() + "\n")

@@ -232,3 +232,26 @@ async def test_an_oversized_import_is_413_and_a_large_one_is_taken(
     assert_problem(await post_import(client, bearer(issuer), huge), 413, "payload-too-large")
     many = {"services": [{}] * 2_001}
     assert_problem(await post_import(client, bearer(issuer), many), 422, "validation-error")
+
+
+async def test_text_that_is_not_utf8_refuses_its_record_only(
+    client: httpx.AsyncClient, issuer: LocalIssuer
+) -> None:
+    good = json.dumps(state_directory()).encode()
+    broken = good.replace(b'"Dental clinic"', b'"Dental \xc0\xaf clinic"')
+    response = await client.post(
+        "/v1/directory/import",
+        content=broken,
+        headers={**bearer(issuer), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["created"], report["refused"]) == (2, 1)
+    refused = [r for r in report["records"] if r["outcome"] == "refused"]
+    assert refused == [
+        {
+            "pointer": "/services/1",
+            "outcome": "refused",
+            "errors": [{"pointer": "/services/1", "detail": "is not valid UTF-8 text"}],
+        }
+    ]
