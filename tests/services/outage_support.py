@@ -9,8 +9,8 @@
   connections hang, as when a network drops packets), `restore()` ends that the way TCP would
   (every held connection reset) and relays again; `cut_at(marker, deliver=...)` resets the
   connection that next sends `marker`, after delivering it or before (a command's COMMIT).
-* `served_haven`: `haven serve` through the proxy, with the database limits short enough that
-  an unreachable database is noticed within a few seconds.
+* `LIMITS`: Haven's database limits, short enough that an unreachable database is noticed
+  within a few seconds.
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import signal
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from tests.api.serve_support import haven_serve
-from tests.api.test_served import free_port, until_ready
-from tests.services.test_database_paths import haven_env
+from tests.api.test_served import free_port
 from tests.services.test_database_tls import RUN_AS, _as_cluster_owner, _bin, _run
 
 # Haven's waits on its database in these tests (the defaults are seconds longer): a statement
@@ -38,7 +33,6 @@ LIMITS = {
     "HAVEN_DB_ACQUIRE_TIMEOUT": "2",
     "HAVEN_DB_STATEMENT_TIMEOUT": "1",
 }
-STOP_POLLS = 1200  # x 0.05 s for `haven serve` to stop: bounded, never timed
 
 
 class Cluster:
@@ -181,30 +175,3 @@ class Proxy:
         self._links.discard(link)
         for side in link:
             side.transport.abort()
-
-
-@contextlib.asynccontextmanager
-async def served_haven(
-    database_url: str, base: Path, *, workers: int = 1
-) -> AsyncIterator[httpx.AsyncClient]:
-    """`haven serve` on `database_url` (its key file and data under `base`): a client of it."""
-    port = free_port()
-    env = haven_env(
-        HAVEN_DATABASE_URL=database_url,
-        HAVEN_DATA_DIR=str(base / "data"),
-        HAVEN_KEK=f"file:{base / 'kek'}",
-        **LIMITS,
-    )
-    log = base / "serve.log"
-    with haven_serve(env, log, "--port", str(port), "--workers", str(workers)) as process:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30.0) as client:
-            await until_ready(client, process, log)
-            try:
-                yield client
-            finally:
-                # stop it here, the event loop free: the relay must carry its last queries
-                process.send_signal(signal.SIGINT)
-                for _ in range(STOP_POLLS):
-                    if process.poll() is not None:
-                        break
-                    await asyncio.sleep(0.05)
