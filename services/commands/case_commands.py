@@ -17,8 +17,9 @@ case read from the database, which gives the same answer as without the shortcut
 from __future__ import annotations
 
 import contextlib
+import inspect
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -61,7 +62,8 @@ class CaseCommandRequest(NamedTuple):
     answer: AnswerBody
     faults: Sequence[tuple[str, str]] = ()  # (pointer, rule) the request's members break
     team_access: bool = False
-    check: Callable[[], None] | None = None  # the route's own refusal, after authorisation
+    # the route's own refusal, after authorisation (awaited when it is a coroutine function)
+    check: Callable[[], None | Awaitable[None]] | None = None
 
 
 async def run_case_command(runtime: Runtime, request: CaseCommandRequest) -> Answer:
@@ -80,7 +82,9 @@ async def run_case_command(runtime: Runtime, request: CaseCommandRequest) -> Ans
 async def _decided_on(runtime: Runtime, request: CaseCommandRequest, state: CaseState) -> Answer:
     require(request.principal, request.action, CaseFacts.of(state), team_access=request.team_access)
     if request.check is not None:
-        request.check()
+        checked = request.check()
+        if inspect.isawaitable(checked):
+            await checked
     expected = request.expected_version
     if expected is None:
         raise PreconditionRequired()

@@ -9,12 +9,14 @@ screening somebody else recorded all answer the same: no such screening (404).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from domain.screening.screening import ScreeningRecorded
 from events.errors import StreamErased, StreamNotFound
 from services.authorisation import Action, CaseFacts, NotFound, require
 from services.bootstrap import Runtime
 from services.commands import case_access, case_reader
+from services.commands.refusals import InvalidRequest
 from services.identity import Principal
 
 ACCESS_PART = "screening"
@@ -55,3 +57,30 @@ async def read_screening(
         runtime.pool, request_id, principal, case_id, Action.CASE_READ, decision.basis, ACCESS_PART
     )
     return event
+
+
+async def check_screenings_behind(
+    runtime: Runtime,
+    organisation_id: str,
+    case_id: uuid.UUID,
+    screening_ids: Sequence[str],
+) -> None:
+    """`InvalidRequest` naming each of `screening_ids` (a victim status's) that is not a
+    screening of the organisation standing alone or of this case. An id that is not a UUID is
+    left to the domain's rule."""
+    faults = []
+    for index, screening_id in enumerate(screening_ids):
+        try:
+            stream = uuid.UUID(screening_id)
+        except ValueError:
+            continue
+        event = await screening_event(runtime, organisation_id, stream)
+        if event is None or event.case_id not in (None, str(case_id)):
+            faults.append(
+                (
+                    f"/screening_ids/{index}",
+                    "must name a screening of the organisation, standing alone or of this case",
+                )
+            )
+    if faults:
+        raise InvalidRequest(faults)

@@ -271,6 +271,19 @@ async def test_a_victim_status_names_the_screenings_behind_it(
     assert response.status_code == 200, response.text
     view = (await client.get(f"/v1/cases/{case_id}", headers=callers.worker)).json()
     assert view["victim_status"]["screening_ids"] == [screening]
+    other_case = await open_case(client, callers.worker)
+    of_other_case = await record(client, callers.worker, case_id=other_case)
+    someone_elses = await record(client, callers.outreach)  # standalone, of the organisation
+    stranger = await record(client, callers.stranger)  # another organisation's
+    for foreign in (of_other_case, stranger, str(uuid.uuid4())):
+        refused = await client.post(
+            f"/v1/cases/{case_id}/victim-status",
+            json={**status, "screening_ids": [someone_elses, foreign]},
+            headers={**callers.worker, "If-Match": '"2"'},
+        )
+        assert refused.status_code == 422, refused.text
+        assert "/screening_ids/1" in refused.text and "/screening_ids/0" not in refused.text
+        assert foreign not in refused.text
     for wrong in (["not-a-uuid"], [screening, screening]):
         refused = await client.post(
             f"/v1/cases/{case_id}/victim-status",

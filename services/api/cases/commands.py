@@ -40,6 +40,7 @@ from services.commands import case_commands
 from services.commands.case_commands import AnswerBody
 from services.commands.refusals import OutsideOwnTeam
 from services.identity import Principal
+from services.screening.reads import check_screenings_behind
 
 
 class Prepared(NamedTuple):
@@ -50,11 +51,15 @@ class Prepared(NamedTuple):
     answer: AnswerBody | None = None
 
 
-Prepare = Callable[[Any, Request[Principal, Any, Any], uuid.UUID, str | None], Prepared]
+Prepare = Callable[[Any, Request[Principal, Any, Any], uuid.UUID, str | None, Runtime], Prepared]
 
 
 def _plain(
-    data: Any, request: Request[Principal, Any, Any], case_id: uuid.UUID, named: str | None
+    data: Any,
+    request: Request[Principal, Any, Any],
+    case_id: uuid.UUID,
+    named: str | None,
+    runtime: Runtime,
 ) -> Prepared:
     return Prepared(data.command() if named is None else data.command(named))
 
@@ -64,6 +69,7 @@ def _assignment(
     request: Request[Principal, Any, Any],
     case_id: uuid.UUID,
     named: str | None,
+    runtime: Runtime,
 ) -> Prepared:
     team = request.user.team_id  # CASE_ASSIGN needs the case on the caller's own team
 
@@ -79,6 +85,7 @@ def _transfer(
     request: Request[Principal, Any, Any],
     case_id: uuid.UUID,
     named: str | None,
+    runtime: Runtime,
 ) -> Prepared:
     transfer_id = str(uuid.uuid4())  # the receiving case's id, once accepted
     return Prepared(
@@ -87,6 +94,21 @@ def _transfer(
             case_id=str(case_id), version=version, transfer_id=transfer_id
         ),
     )
+
+
+def _victim_status(
+    data: rq.VictimStatusBody,
+    request: Request[Principal, Any, Any],
+    case_id: uuid.UUID,
+    named: str | None,
+    runtime: Runtime,
+) -> Prepared:
+    organisation_id = request.user.organisation_id
+
+    async def screenings_of_this_case() -> None:
+        await check_screenings_behind(runtime, organisation_id, case_id, data.screening_ids)
+
+    return Prepared(data.command(), check=screenings_of_this_case)
 
 
 class CommandRoute(NamedTuple):
@@ -206,6 +228,7 @@ COMMANDS = (
         "Record a (new) determination of victim status",
         rq.VictimStatusBody,
         ("Confirmed after a second interview", ex.VICTIM_STATUS_EXAMPLE),
+        prepare=_victim_status,
     ),
     CommandRoute(
         "trafficking-context",
@@ -268,7 +291,7 @@ def command_route(route: CommandRoute) -> HTTPRouteHandler:
         data: Any,
         **named: str,
     ) -> Response[bytes]:
-        prepared = route.prepare(data, request, case_id, named.get(route.named or ""))
+        prepared = route.prepare(data, request, case_id, named.get(route.named or ""), runtime)
         return await http.case_command(
             request,
             runtime,

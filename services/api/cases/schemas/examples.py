@@ -125,6 +125,7 @@ VICTIM_STATUS_EXAMPLE: dict[str, Any] = {
     "status": "confirmed",
     "determined_on": "2026-01-20",
     "determined_by": "worker-example-1",
+    "screening_ids": [],  # the organisation's screenings behind it (`/v1/screenings`), if any
 }
 TRAFFICKING_CONTEXT_EXAMPLE: dict[str, Any] = {
     "trafficking_type": "labor",
