@@ -12,8 +12,9 @@ of an unknown member, which is the document's text, is dropped.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -129,11 +130,44 @@ def read_document(body: bytes) -> tuple[list[Accepted], list[Refused]]:
 
 def export_document(records: Iterable[ServiceRecord]) -> HsdsDocument:
     """The listed records as one HSDS document (each organisation once, first seen first),
-    confidential locations without address (`public_record`)."""
+    confidential locations without address (`public_record`), with the members HSDS requires
+    (`completed`)."""
     organizations: dict[str | None, Organization] = {}
     services = []
     for record in records:
-        public = public_record(record)
+        public = completed(public_record(record))
         organizations.setdefault(public.organization.id, public.organization)
         services.append(public.service)
     return HsdsDocument(organizations=tuple(organizations.values()), services=tuple(services))
+
+
+_PARTS = uuid.UUID("6f1d1c43-5b1e-5d2a-9a53-7f3b2f0c8e11")  # namespace of the parts' ids
+
+
+def completed(record: ServiceRecord) -> ServiceRecord:
+    """The record with what HSDS requires of every object: an `id` for each part that has
+    none (a name-based UUID of its service's or organisation's id and the part's place, so
+    the same record is always exported alike and an imported part keeps its id), and the
+    organisation's `description` (empty when none was given)."""
+    organization = _with_ids(record.organization, f"{record.organization.id or ''}/organization")
+    if organization.description is None:
+        organization = msgspec.structs.replace(organization, description="")
+    return ServiceRecord(
+        organization=organization,
+        service=_with_ids(record.service, f"{record.service.id or ''}/service"),
+    )
+
+
+def _with_ids(value: Any, at: str) -> Any:
+    if isinstance(value, msgspec.Struct):
+        changes = {
+            name: _with_ids(getattr(value, name), f"{at}/{name}")
+            for name in value.__struct_fields__
+            if name != "id"
+        }
+        if msgspec.structs.asdict(value).get("id", "") is None:
+            changes["id"] = str(uuid.uuid5(_PARTS, at))
+        return msgspec.structs.replace(value, **changes)
+    if isinstance(value, list):
+        return [_with_ids(item, f"{at}/{index}") for index, item in enumerate(value)]
+    return value

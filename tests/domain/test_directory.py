@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from domain.directory import taxonomy
 from domain.directory.areas import STATE_FIPS, parse_area
-from domain.directory.document import export_document, read_document
+from domain.directory.document import completed, export_document, read_document
 from domain.directory.events import (
     DirectoryServiceListed,
     DirectoryServiceWithdrawn,
@@ -122,10 +122,28 @@ def test_an_exported_document_imports_as_the_same_records(found: list[ServiceRec
         )
         for n, r in enumerate(found)
     ]
-    accepted, refused = read_document(msgspec.json.encode(export_document(listed)))
+    exported = export_document(listed)
+    accepted, refused = read_document(msgspec.json.encode(exported))
     assert refused == []
-    assert [a.record for a in accepted] == [public_record(r) for r in listed]
+    assert [a.record for a in accepted] == [completed(public_record(r)) for r in listed]
     assert [a.source_id for a in accepted] == [f"svc-{n}" for n in range(len(listed))]
+    assert export_document(a.record for a in accepted) == exported  # exported alike again
+    assert all(part_id is not None for part_id in _ids(exported))
+    assert all(o.description is not None for o in exported.organizations)
+
+
+def _ids(value: object) -> list[object]:
+    """The `id` of every HSDS object in `value` (HSDS requires one of each)."""
+    found: list[object] = []
+    if isinstance(value, msgspec.Struct):
+        if "id" in value.__struct_fields__:
+            found.append(msgspec.structs.asdict(value)["id"])
+        for name in value.__struct_fields__:
+            found += _ids(getattr(value, name))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found += _ids(item)
+    return found
 
 
 @settings(max_examples=50)
