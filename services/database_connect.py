@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from services.database_outage import DatabaseUnavailable
+
 # (the URL's host list, one host) -> when that host last failed to give a connection
 _failed_at: dict[tuple[str, str], float] = {}
 
@@ -32,7 +34,18 @@ CONNECT_FAILURES = (
 
 async def connect(dsn: str, *, timeout: float, **arguments: Any) -> asyncpg.Connection:
     """`asyncpg.connect(dsn, timeout=timeout, **arguments)`, each host of a multi-host `dsn`
-    tried in turn with the whole `timeout`; the last host's error if none gives a connection."""
+    tried in turn with the whole `timeout`. If none gives a connection: the last host's error,
+    as `DatabaseUnavailable` when it is the network's (refused, unreachable, timed out; asyncpg
+    raises a bare `OSError` for a name with several addresses) — a login refused stays itself."""
+    try:
+        return await _connect(dsn, timeout, arguments)
+    except (OSError, TimeoutError) as error:
+        if isinstance(error, DatabaseUnavailable):
+            raise
+        raise DatabaseUnavailable(type(error).__name__) from error
+
+
+async def _connect(dsn: str, timeout: float, arguments: dict[str, Any]) -> asyncpg.Connection:
     parts = urlsplit(dsn)
     login, at, listed = parts.netloc.rpartition("@")
     hosts = listed.split(",")

@@ -15,6 +15,8 @@ import asyncpg
 
 from domain.reporting import periods
 from domain.reporting.periods import Period, index_of
+from services.database import CONNECT_TIMEOUT
+from services.database_connect import connect
 
 REPORTING_ROLE = "haven_reporting"
 
@@ -76,7 +78,7 @@ async def reporting_connection(reporting_url: str) -> AsyncIterator[asyncpg.Conn
     """A connection in a transaction, logged in as role haven_reporting: a login of its own,
     never the application's connection with a role set on it (which RESET ROLE would undo)."""
     try:
-        conn = await asyncpg.connect(reporting_url)
+        conn = await connect(reporting_url, timeout=CONNECT_TIMEOUT)
     except (asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidPasswordError):
         raise PeriodUnavailable(
             "the reporting role cannot log in: set HAVEN_REPORTING_DATABASE_URL "
