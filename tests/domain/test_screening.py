@@ -258,3 +258,53 @@ def test_junk_is_refused_never_crashes(junk: bytes | str) -> None:
     except InstrumentInvalid:
         return
     assert isinstance(parsed, Instrument)  # (never, for junk this short, but never a crash)
+
+
+@st.composite
+def instruments(draw: st.DrawFn) -> Instrument:
+    """Any valid instrument: its domains, items (strong or commercial sex at random) and rule."""
+    domain_count = draw(st.integers(1, 5))
+    domains = [{"id": f"d{i}", "title": f"Domain {i}"} for i in range(domain_count)]
+    item_count = draw(st.integers(1, 12))
+    items = [
+        {
+            "id": f"i{i}",
+            "domain": f"d{draw(st.integers(0, domain_count - 1))}",
+            "text": f"Item {i}",
+            "strong": draw(st.booleans()),
+            "commercial_sex": i == 0 or draw(st.booleans()),
+        }
+        for i in range(item_count)
+    ]
+    strong_count = max(1, sum(item["strong"] for item in items))
+    document = {
+        "id": "generated",
+        "version": draw(st.integers(1, 9)),
+        "title": "Generated",
+        "domains": domains,
+        "items": items,
+        "scoring": {
+            "indicators_present_items": draw(st.integers(1, item_count)),
+            "strong_items": draw(st.integers(1, strong_count)),
+            "strong_domains": draw(st.integers(1, domain_count)),
+            "confirmed_domains": draw(st.none() | st.integers(1, domain_count)),
+            "minor_in_commercial_sex_confirmed": draw(st.booleans()),
+        },
+    }
+    return parse_instrument(json.dumps(document))
+
+
+@settings(max_examples=scaled(default=200, full=1000), deadline=None)
+@given(instrument=instruments(), data=st.data())
+def test_every_valid_instrument_scores_monotonically(
+    instrument: Instrument, data: st.DataObject
+) -> None:
+    ids = [item.id for item in instrument.items]
+    answers = data.draw(st.dictionaries(st.sampled_from(ids), st.sampled_from(ANSWERS)))
+    minor = data.draw(minor_strategy)
+    more = data.draw(st.sampled_from(ids))
+    before = score(instrument, answers, minor)
+    assert rank(score(instrument, {**answers, more: "yes"}, minor)) >= rank(before)
+    assert rank(score(instrument, answers, "yes")) >= rank(before)
+    if instrument.scoring.minor_in_commercial_sex_confirmed:
+        assert score(instrument, {**answers, "i0": "yes"}, "yes") == "confirmed"
