@@ -8,6 +8,7 @@ migration whose file has changed since is refused rather than silently skipped.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from importlib import resources
@@ -16,6 +17,7 @@ from typing import NamedTuple
 import asyncpg
 
 MIGRATION_LOCK = 1214346853  # pg_advisory_lock(bigint): 'Have'
+CLUSTER_RACE_ATTEMPTS = 5
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -72,6 +74,20 @@ async def upgrade(conn: asyncpg.Connection, migrations: list[Migration] | None =
                 if done["checksum"] != migration.checksum:
                     raise MigrationError(f"{migration.name} changed after it was applied")
                 continue
+            await _apply(conn, migration)
+            applied.append(migration.name)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+
+async def _apply(conn: asyncpg.Connection, migration: Migration) -> None:
+    """One migration and its record, in one transaction. Roles are the cluster's, not the
+    database's: the advisory lock does not keep a migration of another database on the same
+    cluster from changing the same role at the same moment, which PostgreSQL refuses ("tuple
+    concurrently updated") and which a second attempt, after the other has committed, passes."""
+    for attempt in range(1, CLUSTER_RACE_ATTEMPTS + 1):
+        try:
             async with conn.transaction():
                 await conn.execute(migration.sql)
                 await conn.execute(
@@ -81,10 +97,11 @@ async def upgrade(conn: asyncpg.Connection, migrations: list[Migration] | None =
                     migration.name,
                     migration.checksum,
                 )
-            applied.append(migration.name)
-        return applied
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+            return
+        except asyncpg.InternalServerError as error:
+            if "tuple concurrently updated" not in str(error) or attempt == CLUSTER_RACE_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.1 * attempt)
 
 
 async def _up_to_date(conn: asyncpg.Connection, migrations: list[Migration]) -> bool:

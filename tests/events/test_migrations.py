@@ -179,3 +179,16 @@ async def test_failing_migration_is_rolled_back_and_not_recorded(conn: asyncpg.C
     assert [version for version, _, _ in await recorded(conn)] == [1]
     assert not await conn.fetchval("SELECT to_regclass('haven.half') IS NOT NULL")
     assert await advisory_locks_held(conn) == 0
+
+
+async def test_two_databases_of_one_cluster_migrate_at_the_same_moment(server_url: str) -> None:
+    """Their roles are the cluster's: both upgrades change the same roles at once, and both
+    complete (a migration PostgreSQL refuses as "tuple concurrently updated" is applied again)."""
+    async with throwaway_database(server_url) as first, throwaway_database(server_url) as second:
+        connections = [await asyncpg.connect(first), await asyncpg.connect(second)]
+        try:
+            applied = await asyncio.gather(*(upgrade(c) for c in connections))
+        finally:
+            for connection in connections:
+                await connection.close()
+    assert applied[0] == applied[1] == [m.name for m in available_migrations()]
