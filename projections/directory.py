@@ -106,7 +106,7 @@ class DirectoryProjection:
             trafficking_types  text[]  NOT NULL,
             record             json    NOT NULL,  -- public HSDS record: never a confidential location's address
             PRIMARY KEY (tenant_id, case_id));
-            CREATE UNIQUE INDEX {plain}_by_name ON {table} (name, case_id)""",  # noqa: E501 (DDL: its text is fingerprinted)
+            CREATE INDEX {plain}_by_name ON {table} (name, case_id)""",  # noqa: E501 (DDL: its text is fingerprinted)
     }
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:

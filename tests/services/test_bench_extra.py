@@ -22,7 +22,11 @@ from services.cli import main
 from tests.logging_support import preserved_logging
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-CLIENT_MODULES = {"services.bench.http", "services.bench.loadgen"}  # the only ones that need it
+CLIENT_MODULES = {  # the only ones that need it
+    "services.bench.http",
+    "services.bench.loadgen",
+    "services.bench.openloop",
+}
 
 
 def without_aiohttp(monkeypatch: pytest.MonkeyPatch) -> None:
