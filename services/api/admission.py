@@ -47,7 +47,9 @@ class Admission:
     service time, while a short burst is still worked off in order.
     """
 
-    def __init__(self, limit: int, wait: float) -> None:
+    def __init__(
+        self, limit: int, wait: float, on_shed: Callable[[], object] | None = None
+    ) -> None:
         if limit < 1:
             raise ValueError("the admission limit must be at least 1")
         if wait < 0:
@@ -58,6 +60,7 @@ class Admission:
         # each waiting request's future, oldest first: set True when it is handed a place
         self._waiting: collections.deque[asyncio.Future[bool]] = collections.deque()
         self._body = problem_response_body(problem("overloaded"))
+        self._on_shed = on_shed  # counts a shed request (a metric)
 
     @property
     def in_progress(self) -> int:
@@ -115,6 +118,8 @@ class Admission:
         self._taken -= 1
 
     async def _shed(self, send: Any) -> None:
+        if self._on_shed is not None:
+            self._on_shed()
         await send(
             {
                 "type": "http.response.start",

@@ -6,10 +6,12 @@ nothing that touches the outside world itself.
 
 Layers of one request, outermost first:
 
-1. `HavenApp.__call__` (`observe.observed`): request id, `X-Request-ID`, log context, one log
-   line, metrics, for every HTTP response, including those of unknown paths; under
-   `/console` also the console's security headers (`services.console.web`); then
-   `admission`: a request beyond the worker's places is answered 503 `overloaded` here;
+1. `HavenApp.__call__`: under `/console` the console's security headers
+   (`services.console.web`); `admission`: a request beyond the worker's places is answered
+   503 `overloaded` here, at once, counted in `haven_http_requests_shed_total` and not logged
+   one line each (shedding must cost next to nothing); then `observe.observed`: request id,
+   `X-Request-ID`, log context, one log line, metrics, for every other HTTP response,
+   including those of unknown paths;
 2. litestar's router, then per route `BearerAuthenticationMiddleware` (`auth`);
 3. the handler; any exception goes to `errors.handle_exception`, the one error mapper.
 
@@ -82,8 +84,8 @@ class HavenApp(Litestar):
         apply_forwarded_scheme(scope, self.trusted_proxies)  # type: ignore[arg-type]
         if is_console(scope["path"]):
             send = with_security_headers(send)  # type: ignore[arg-type,assignment]
-        routed = functools.partial(self.admission, super().__call__)
-        await observed(routed, self.api_metrics, scope, receive, send)  # type: ignore[arg-type]
+        admitted = functools.partial(observed, super().__call__, self.api_metrics)
+        await self.admission(admitted, scope, receive, send)  # type: ignore[arg-type]
 
 
 def create_app(
@@ -151,7 +153,9 @@ def create_app(
     )
     app.api_metrics = api_metrics
     app.admission = Admission(
-        settings.max_in_flight or settings.database_limits.pool_size, settings.admission_wait
+        settings.max_in_flight or settings.database_limits.pool_size,
+        settings.admission_wait,
+        on_shed=api_metrics.shed.inc,
     )
     app.trusted_proxies = settings.trusted_proxies
     return app

@@ -54,6 +54,11 @@ class ApiMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.shed = Counter(
+            "haven_http_requests_shed",
+            "Requests answered 503 overloaded at once, before any work (services.api.admission).",
+            registry=self.registry,
+        )
         # Set at every scrape from the checkpoints table, wherever the projectors run.
         self.projection_lag_events = Gauge(
             "haven_projection_lag_events",

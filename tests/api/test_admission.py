@@ -72,7 +72,9 @@ async def until(condition: Any) -> None:
 
 
 async def test_a_request_beyond_the_places_is_shed_and_a_probe_is_never_held() -> None:
-    admission, gate = Admission(limit=1, wait=0.01), Gate()
+    counted: list[None] = []
+    admission = Admission(limit=1, wait=0.01, on_shed=lambda: counted.append(None))
+    gate = Gate()
     held = asyncio.create_task(call(admission, gate, "/v1/cases"))
     await until(lambda: gate.entered == 1)
     assert admission.in_progress == 1
@@ -86,6 +88,7 @@ async def test_a_request_beyond_the_places_is_shed_and_a_probe_is_never_held() -
     assert headers[b"content-type"] == b"application/problem+json"
     assert int(headers[b"content-length"]) == len(body["body"])
     assert b"/overloaded" in body["body"]
+    assert len(counted) == 1  # the shed request is counted (haven_http_requests_shed_total)
 
     probes = [asyncio.create_task(call(admission, gate, path)) for path in sorted(UNHELD_PATHS)]
     await until(lambda: gate.entered == 1 + len(UNHELD_PATHS))  # entered beside the held one
