@@ -82,7 +82,12 @@ async def checkpoint_periodically(pool: asyncpg.Pool, settings: Settings) -> Non
         try:
             await checkpoint_now(pool, settings, settings.checkpoint_dir)
             _log.info("checkpoint written")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (
+            OSError,  # DatabaseUnavailable and TimeoutError too
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ) as error:
             _log.warning(
                 "checkpoint failed", exc_type=type(error).__name__, error_code="checkpoint-failed"
             )
