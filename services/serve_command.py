@@ -16,8 +16,10 @@ from services.settings import Settings
 async def _seed(rt, cases: int, seed: int, bulk: bool = False) -> None:
     import datetime as dt
 
-    from services.demo.bulk import seed_demo_bulk
-    from services.demo.seeding import demo_use_cases, seed_demo
+    from services.demo.bulk import write_plan
+    from services.demo.generator import demo_plan
+    from services.demo.identification import identification_plan, seed_identification
+    from services.demo.seeding import demo_use_cases, execute_plan
 
     if await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM haven.streams)"):
         print(
@@ -25,16 +27,20 @@ async def _seed(rt, cases: int, seed: int, bulk: bool = False) -> None:
         )
         return
     today = dt.date.today()
+    plan = demo_plan(seed=seed, cases=cases, today=today)
     if bulk:  # the same plan's streams and events, many cases a transaction
-        summary = await seed_demo_bulk(rt.store, cases=cases, seed=seed, today=today)
+        await write_plan(rt.store, plan)
     else:
-        summary = await seed_demo(
-            demo_use_cases(rt.store, today), cases=cases, seed=seed, today=today
-        )
+        await execute_plan(demo_use_cases(rt.store, today), plan)
+    summary = plan.summary
     print(
         f"haven: seeded {summary.cases} synthetic cases ({summary.events} events) across "
         f"{len(summary.organisations)} organisations: {', '.join(summary.organisations)}."
     )
+    identification = identification_plan(plan)  # through the use cases, on either path
+    await seed_identification(rt, identification)
+    for line in identification.lines():
+        print(f"haven: seeded {line}.")
     from services.demo.directory import seed_directory
 
     listed = await seed_directory(rt.store, summary.organisations, seed=seed)

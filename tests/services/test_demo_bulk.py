@@ -1,6 +1,7 @@
 """`haven demo --bulk` writes the same demo cases as `haven demo`, through the bulk path (the
 sizing figures in docs/scaling.md are seeded with it): the same number of cases, of events,
-and of each event type, for the same seed."""
+and of each event type, for the same seed — the screenings, the determinations naming them and
+the activities written through the use cases after either path's cases included."""
 
 from __future__ import annotations
 
@@ -41,4 +42,7 @@ async def test_the_bulk_path_writes_the_same_cases(
         plain = await seeded(one, tmp_path / "plain", key_file)
         bulk = await seeded(two, tmp_path / "bulk", key_file, "--bulk")
     assert bulk == plain
-    assert dict(plain)["case.opened"] >= 15
+    counts = dict(plain)
+    assert counts["case.opened"] >= 15
+    assert counts["screening.recorded"] > 0 and counts["outreach.activity_recorded"] > 0
+    assert counts["case.victim_status_determined"] > 0
