@@ -25,14 +25,18 @@ import msgspec
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from domain.directory.document import DocumentRefused
 from domain.directory.hsds import ServiceRecord
 from services.api.cases.http import actor_of, etag, expected_version
-from services.api.cases.openapi import IDEMPOTENCY_KEY_PARAMETER, MAX_IDEMPOTENCY_KEY
+from services.api.cases.openapi import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    MAX_IDEMPOTENCY_KEY,
+    MAX_VERSION_DIGITS,
+)
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
@@ -68,6 +72,33 @@ class PublishOperation(Operation):
         if isinstance(answer, OpenAPIResponse):
             header = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
             answer.headers = {**(answer.headers or {}), "ETag": header, "Location": header}
+
+
+IF_MATCH = Parameter(
+    name="If-Match",
+    param_in="header",
+    required=True,
+    schema=Schema(
+        type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
+    ),
+    description="The listing's current version as its strong entity tag (the `ETag` of the "
+    'last answer), e.g. `"1"`. Missing: 428; another version: 412.',
+    example='"1"',
+)
+
+
+@dataclass
+class ListingCommandOperation(Operation):
+    """Updating's and withdrawing's operation: the required If-Match (declared here, not as a
+    litestar parameter, so that a missing one is Haven's 428), and the answer's ETag."""
+
+    def __post_init__(self) -> None:
+        kept = [p for p in self.parameters or () if getattr(p, "name", None) != "If-Match"]
+        self.parameters = [*kept, IF_MATCH]
+        answer = (self.responses or {}).get("200")
+        if isinstance(answer, OpenAPIResponse):
+            header = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
+            answer.headers = {**(answer.headers or {}), "ETag": header}
 
 
 def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
@@ -124,6 +155,7 @@ async def publish_service(
     summary="Replace a listed service's record (administrator; If-Match)",
     security=BEARER_SECURITY,
     responses=_RESPONSES,
+    operation_class=ListingCommandOperation,
 )
 async def update_service(
     request: Request[Principal, Any, Any],
@@ -149,6 +181,7 @@ async def update_service(
     summary="Withdraw a listed service from the directory (administrator; If-Match)",
     security=BEARER_SECURITY,
     responses=_RESPONSES,
+    operation_class=ListingCommandOperation,
     status_code=200,
 )
 async def withdraw_service(

@@ -134,6 +134,19 @@ async def test_update_and_withdraw_name_the_version_they_saw(
     assert await search(client, admin) == []
 
 
+async def test_update_and_withdraw_declare_the_if_match_they_enforce(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    item = document["paths"]["/v1/directory/services/{service_id}"]
+    for method in ("put", "delete"):
+        headers = {p["name"]: p for p in item[method]["parameters"] if p["in"] == "header"}
+        assert headers["If-Match"]["required"] is True, method
+        assert headers["If-Match"]["schema"]["pattern"].startswith('^"'), method
+        assert "ETag" in item[method]["responses"]["200"]["headers"], method
+    assert "If-Match" not in {p["name"] for p in item["get"].get("parameters", [])}
+
+
 async def test_another_organisation_cannot_change_a_listing(
     client: httpx.AsyncClient, issuer: LocalIssuer
 ) -> None:
