@@ -16,6 +16,7 @@ from litestar.template.config import TemplateConfig
 
 from services.api.auth import Verifier
 from services.console import i18n
+from services.console.activity_pages import ACTIVITY_PAGES
 from services.console.case_form_pages import CASE_FORM_PAGES
 from services.console.caseload_page import CASELOAD_PAGES
 from services.console.directory_page import DIRECTORY_PAGES
@@ -25,6 +26,7 @@ from services.console.preferences import Preferences, preferences_store
 from services.console.privacy import PRIVACY_PAGES
 from services.console.reassign import REASSIGN_PAGES
 from services.console.reports import REPORT_PAGES
+from services.console.screening_pages import SCREENING_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.sign_in import SIGN_IN_PAGES
 from services.console.supervisor import SUPERVISOR_PAGES
@@ -76,6 +78,8 @@ def console_router(
             *REPORT_PAGES,
             *LANGUAGE_PAGES,
             *DIRECTORY_PAGES,
+            *SCREENING_PAGES,
+            *ACTIVITY_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         dependencies={"console": Provide(provide_console, sync_to_thread=False)},

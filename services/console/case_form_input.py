@@ -12,7 +12,7 @@ import msgspec
 
 from domain.text import text_faults
 from services.console import forms
-from services.console.case_forms import OUTCOME_SCORES, CaseForm, Field
+from services.console.case_forms import CASE_CHOICES, OUTCOME_SCORES, CaseForm, Field
 from services.console.i18n import N_
 
 _MISSING = re.compile(r"^Object missing required field `[a-z_]+`$")
@@ -22,6 +22,9 @@ def _value(field: Field, form: Mapping[str, str]) -> Any:
     """The member a field fills from the posted form; None when left empty."""
     if field.kind == "check":
         return field.name in form
+    if field.kind == "checks" and field.options in CASE_CHOICES:  # the case's own, as posted
+        prefix = f"{field.name}."
+        return [key.removeprefix(prefix) for key in form if key.startswith(prefix)] or None
     if field.kind == "checks":
         codes = [code for code, _ in forms.choices(str(field.options))]
         return [code for code in codes if f"{field.name}.{code}" in form] or None

@@ -27,6 +27,7 @@ from services.console.i18n import N_
 from services.console.pages import case_page_again
 from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, posted
+from services.screening.reads import check_screenings_behind
 
 NOT_PERMITTED = N_(
     "Not recorded: this account may not do this on this case (the case's assigned worker may)."
@@ -58,6 +59,11 @@ async def case_form(
         return await again(errors)
     named = form.get(declared.named, "") if declared.named else None
     try:
+        if name == "victim-status":  # as the API's: screenings of this case or standing alone
+            principal = signed.session.principal()
+            await check_screenings_behind(
+                runtime, principal.organisation_id, case_id, body.screening_ids
+            )
         await submit(
             request, runtime, console, signed, case_id, declared.action,
             declared.command_of(body, named, signed.session.principal()), body, form,

@@ -13,23 +13,25 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import msgspec
 
 from domain.case import commands as cmd
 from domain.case.lifecycles import IMMIGRATION_MACHINES, REFERRAL_TRANSITIONS
+from domain.screening.screening import ScreeningRecorded
 from services.api.cases.schemas import requests as rq
 from services.api.cases.schemas.views import CaseView
 from services.authorisation import Action
 from services.console import forms
 from services.console.i18n import N_, translate
+from services.console.screening_form import RESULT_LABELS, SETTING_LABELS
 from services.identity import Principal
 
 Choices = list[tuple[str, str]]
 # Choices read from the case itself (what this reader sees of it), by name.
-CASE_CHOICES = frozenset({"consents", "open_referrals", "open_goals", "milestones"})
+CASE_CHOICES = frozenset({"consents", "open_referrals", "open_goals", "milestones", "screenings"})
 
 
 def _words(code: str) -> str:
@@ -231,6 +233,8 @@ CASE_FORMS = (
             Field("status", N_("Status"), "select", "victim_status", required=True),
             _today("determined_on", N_("Determined on")),
             Field("determined_by", N_("Determined by"), required=True),
+            Field("screening_ids", N_("Screenings behind the determination"), "checks",
+                  "screenings"),
         ),
     ),
     CaseForm(
@@ -292,7 +296,12 @@ ASSIGNMENT = CaseForm(
 )  # fmt: skip
 
 
-def case_choices(case: CaseView, fresh_milestone: str, language: str) -> dict[str, Choices]:
+def case_choices(
+    case: CaseView,
+    fresh_milestone: str,
+    language: str,
+    screenings: Sequence[ScreeningRecorded] = (),
+) -> dict[str, Choices]:
     """The choices a form takes from the case (what this reader sees of it), in `language`."""
 
     def label(list_name: str, code: str) -> str:
@@ -330,6 +339,14 @@ def case_choices(case: CaseView, fresh_milestone: str, language: str) -> dict[st
             if g.status not in ("achieved", "discontinued")
         ],
         "milestones": [*milestones, (fresh_milestone, translate(language, N_("A new milestone")))],
+        "screenings": [
+            (s.screening_id, translate(
+                language, N_("%(day)s, %(setting)s: %(result)s"), day=s.screened_on,
+                setting=translate(language, SETTING_LABELS.get(s.setting, s.setting)),
+                result=translate(language, RESULT_LABELS.get(s.result, s.result)),
+            ))
+            for s in screenings
+        ],
     }  # fmt: skip
 
 
@@ -356,11 +373,14 @@ def defaults(form: CaseForm, today: str) -> dict[str, str]:
     return values
 
 
-def page_context(case: CaseView) -> dict[str, Any]:
-    """What the case page needs to render the table's forms."""
+def page_context(case: CaseView, screenings: Sequence[ScreeningRecorded] = ()) -> dict[str, Any]:
+    """What the case page needs to render the table's forms (`screenings`: the case's, which
+    its victim-status determination may name)."""
     today = forms.today()
     fresh_milestone = forms.new_id("milestone")
-    from_case = functools.cache(lambda language: case_choices(case, fresh_milestone, language))
+    from_case = functools.cache(
+        lambda language: case_choices(case, fresh_milestone, language, screenings)
+    )
     return {
         "command_forms": CASE_FORMS,
         "form_defaults": {

@@ -32,6 +32,8 @@ from services.commands.ports import Actor
 from services.console import case_forms, forms, intake_fields
 from services.console.changes import conflict_page
 from services.console.event_names import event_name
+from services.console.screening_form import RESULT_LABELS, SETTING_LABELS
+from services.console.screening_pages import case_screenings, may_record_screenings
 from services.console.submit import CONFLICTS, submit
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
 from services.console.web import reader as console_reader
@@ -58,6 +60,9 @@ async def case_page_again(
     _, recorded = await case_reads.read_history(runtime, reader, case_id)
     timeline = [(r.version, r.recorded_at, event_name(r.event_type)) for r in recorded]
     case = case_view(read.state, include_immigration=read.include_immigration)
+    screenings = await case_screenings(
+        runtime, signed, console, observe.request_id(request.scope), case_id
+    )
     return page(
         "case.html",
         signed.session,
@@ -76,7 +81,11 @@ async def case_page_again(
         },
         service_categories=forms.choices("service_category"),
         purposes=forms.choices("consent_purpose"),
-        **case_forms.page_context(case),
+        screenings=screenings,
+        label_of_setting=lambda code: SETTING_LABELS.get(code, code),
+        label_of_result=lambda code: RESULT_LABELS.get(code, code),
+        may_screen=may_record_screenings(signed),
+        **case_forms.page_context(case, screenings),
         **shown_with,
     )
 

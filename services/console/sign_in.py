@@ -49,11 +49,16 @@ _ERROR_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 def sign_in_accounts() -> list[tuple[str, str, str, str | None]]:
     """(organisation, role, user, team) of the demo people one may sign in as: the case
-    workers and supervisors, then the privacy officers, then the reporters (listed after
-    the others, so those keep their places)."""
+    workers and supervisors, then the privacy officers, then the reporters, then the outreach
+    staff (each listed after the others, so those keep their places)."""
     return [
         (org, role, user, team)
-        for roles in (("caseworker", "supervisor"), ("privacy_officer",), ("reporter",))
+        for roles in (
+            ("caseworker", "supervisor"),
+            ("privacy_officer",),
+            ("reporter",),
+            ("outreach",),
+        )
         for org in DEFAULT_ORGANISATIONS[:2]
         for role, user, team in demo_accounts(org)
         if role in roles

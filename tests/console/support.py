@@ -13,6 +13,7 @@ HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 # The demo people the sign-in page lists, in its order (services.console.sign_in).
 HARBOR_WORKER, HARBOR_SUPERVISOR, LANTERN_WORKER = "0", "1", "2"
 HARBOR_PRIVACY, HARBOR_REPORTER = "4", "6"  # privacy officers, then reporters, after the others
+HARBOR_OUTREACH = "8"  # outreach staff, after the reporters
 SECURITY_HEADERS = {
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",

@@ -39,6 +39,8 @@ pytestmark = pytest.mark.slow
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING = ("serious", "critical")
 INTAKE_BUTTON = "//form[@action='/console/cases']//button"
+SCREENING_BUTTON = "//form[@method='post' and contains(@action, '/screenings')]//button"
+ACTIVITY_BUTTON = "//form[@action='/console/activities']//button"
 HARBOR_SUPERVISOR, HARBOR_PRIVACY, HARBOR_REPORTER = "account-1", "account-4", "account-6"
 
 
@@ -104,11 +106,14 @@ def walk(driver: WebDriver, console: str, language: str) -> list[str]:
     check("conflict")
     driver.get(f"{console}cases/00000000-0000-4000-8000-000000000000")
     check("not found")
+    walk_screenings_and_activities(driver, console, case_id, check)
     driver.get(console)
     sign_out(driver)
     sign_in_as(driver, console, HARBOR_SUPERVISOR)
     driver.get(f"{console}team?days=0")
     check("team")
+    driver.get(f"{console}activities")
+    check("activities summary")
     links = driver.find_elements(By.CSS_SELECTOR, "a[href*='/reassign']")
     if links:  # the projector lists the new case within moments
         click_and_load(driver, links[0])
@@ -128,6 +133,27 @@ def walk(driver: WebDriver, console: str, language: str) -> list[str]:
     driver.get(f"{console}reports?period=2020Q1")
     check("report not available")
     return seen
+
+
+def walk_screenings_and_activities(driver: WebDriver, console: str, case_id: str, check) -> None:
+    """A case worker's screening and activity pages: the forms, refused and recorded."""
+    driver.get(f"{console}screenings/new")
+    check("screening form")
+    driver.find_element(By.ID, "f-screened-on").clear()
+    click_and_load(driver, driver.find_element(By.XPATH, SCREENING_BUTTON))
+    check("screening form with errors")
+    driver.get(f"{console}cases/{case_id}/screenings/new")
+    check("screening form of a case")
+    Select(driver.find_element(By.ID, "f-setting")).select_by_value("shelter_intake")
+    Select(driver.find_element(By.ID, "f-item-doc-1")).select_by_value("yes")
+    click_and_load(driver, driver.find_element(By.XPATH, SCREENING_BUTTON))
+    check("screening")
+    driver.get(f"{console}activities/new")
+    check("activity form")
+    click_and_load(driver, driver.find_element(By.XPATH, ACTIVITY_BUTTON))
+    check("activity form with errors")
+    driver.get(f"{console}activities")
+    check("activities")
 
 
 def log_any_service(driver: WebDriver) -> None:
@@ -159,6 +185,7 @@ def test_no_page_of_any_role_has_a_serious_accessibility_violation(
     with chromium() as driver:
         pages = walk(driver, console_url, language)
         assert {"sign-in", "case", "conflict", "team", "erase", "reports"} <= set(pages)
+        assert {"screening form", "screening", "activity form", "activities summary"} <= set(pages)
 
 
 def test_the_accessibility_check_finds_the_violations_of_a_control_page(console_url: str) -> None:
