@@ -114,6 +114,11 @@ async def test_every_console_response_carries_the_security_headers(browser):
             "/console/cases/new",
             f"/console/cases/{case_id}",
             f"/console/cases/{uuid.uuid4()}",
+            "/console/screenings/new",
+            f"/console/cases/{case_id}/screenings/new",
+            f"/console/screenings/{uuid.uuid4()}",
+            "/console/activities",
+            "/console/activities/new",
             "/console/static/console.css",
             "/console/no-such-page",
         ):

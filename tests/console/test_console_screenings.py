@@ -179,3 +179,33 @@ async def test_a_supervisor_never_sees_a_screening_and_an_unknown_one_is_not_fou
         unknown = await worker.client.get(f"/console/screenings/{uuid.uuid4()}")
         assert unknown.status_code == 404
         assert translate("en", "Nothing here that you may see") in unknown.text
+
+
+async def test_a_screening_of_a_case_is_read_as_the_case_is(browser, runtime) -> None:  # noqa: ANN001
+    """Its page and the case page record the read in the case's access log (part
+    `screening`); a worker of another organisation can neither read it nor screen the case."""
+    await empty_log_and_read_models(runtime.pool)
+    async with browser() as user, browser() as other:
+        await user.sign_in()
+        case_id = await user.open_case(NAME)
+        action = f"/console/cases/{case_id}/screenings"
+        answer = await record(user, action, f"{action}/new", **answers(vio_1="yes"))
+        location = answer.headers["location"]
+        assert (await user.client.get(location)).status_code == 200
+        parts = await runtime.pool.fetch(
+            "SELECT part FROM haven.access_records WHERE case_id = $1", uuid.UUID(case_id)
+        )
+        assert "screening" in {row["part"] for row in parts}
+        await other.sign_in("2")
+        for path in (location, f"{action}/new"):
+            refused = await other.client.get(path)
+            assert refused.status_code == 404 and NAME not in refused.text, path
+        form = await other.client.get("/console/screenings/new")
+        posted = await other.client.post(
+            action, data={**hidden_fields(form.text, "/console/screenings"), **answers()}
+        )
+        assert posted.status_code == 404
+    count = await runtime.pool.fetchval(
+        "SELECT count(*) FROM haven.events WHERE event_type = 'screening.recorded'"
+    )
+    assert count == 1
