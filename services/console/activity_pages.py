@@ -41,9 +41,14 @@ from services.read_replica import read_views
 
 LISTED = 100  # the latest activities the page lists
 SUMMARY_MONTHS = 12  # the summary's default span: the twelve months up to today
+MAX_DAYS = 3660  # as `GET /v1/activities/summary`
 
 
-def _span(first: dt.date | None, last: dt.date | None) -> tuple[dt.date, dt.date]:
+def span_of(
+    first: dt.date | None, last: dt.date | None, max_days: int = MAX_DAYS
+) -> tuple[dt.date, dt.date]:
+    """The days a summary covers: those asked (in order, at most `max_days` apart: the
+    latest kept), by default the twelve months up to today."""
     today = dt.datetime.now(dt.UTC).date()
     last = last or today
     if first is None:
@@ -51,7 +56,9 @@ def _span(first: dt.date | None, last: dt.date | None) -> tuple[dt.date, dt.date
         while month < 1:
             year, month = year - 1, month + 12
         first = dt.date(year, month, 1)
-    return first, last
+    if last < first:
+        first, last = last, first
+    return max(first, last - dt.timedelta(days=max_days)), last
 
 
 @get("/activities")
@@ -66,9 +73,7 @@ async def activities_page(
     signed = await signed_in(request, console)
     principal = signed.session.principal()
     require(principal, Action.ACTIVITY_LIST, None)
-    first, last = _span(first, last)
-    if last < first:
-        first, last = last, first
+    first, last = span_of(first, last)
     summarises = permitted(principal, Action.ACTIVITY_SUMMARY)
     organisation = principal.organisation_id
 

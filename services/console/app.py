@@ -27,6 +27,7 @@ from services.console.privacy import PRIVACY_PAGES
 from services.console.reassign import REASSIGN_PAGES
 from services.console.reports import REPORT_PAGES
 from services.console.screening_pages import SCREENING_PAGES
+from services.console.screening_summary_page import SCREENING_SUMMARY_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.sign_in import SIGN_IN_PAGES
 from services.console.supervisor import SUPERVISOR_PAGES
@@ -78,6 +79,7 @@ def console_router(
             *REPORT_PAGES,
             *LANGUAGE_PAGES,
             *DIRECTORY_PAGES,
+            *SCREENING_SUMMARY_PAGES,
             *SCREENING_PAGES,
             *ACTIVITY_PAGES,
             create_static_files_router(path="/static", directories=[HERE / "static"]),

@@ -114,6 +114,8 @@ def walk(driver: WebDriver, console: str, language: str) -> list[str]:
     check("team")
     driver.get(f"{console}activities")
     check("activities summary")
+    driver.get(f"{console}screenings/summary")
+    check("screening counts")
     links = driver.find_elements(By.CSS_SELECTOR, "a[href*='/reassign']")
     if links:  # the projector lists the new case within moments
         click_and_load(driver, links[0])

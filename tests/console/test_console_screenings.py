@@ -11,6 +11,8 @@ import uuid
 
 from domain.case.state import fold
 from domain.screening.screening import ScreeningRecorded
+from projections.catalog import projection_factories
+from projections.rebuild import rebuild
 from services.console.i18n import translate
 from services.screening.instruments import shipped_instruments
 from tests.conftest import empty_log_and_read_models
@@ -22,6 +24,7 @@ from tests.console.support import (
 )
 
 NAME = "Synthetic Wrenfield"
+SUMMARY = "/console/screenings/summary"
 SCREENING_LINK = re.compile(r"/console/screenings/([0-9a-f-]{36})")
 
 
@@ -209,3 +212,34 @@ async def test_a_screening_of_a_case_is_read_as_the_case_is(browser, runtime) ->
         "SELECT count(*) FROM haven.events WHERE event_type = 'screening.recorded'"
     )
     assert count == 1
+
+
+async def test_a_supervisor_sees_the_counts_and_a_case_worker_does_not(browser, runtime) -> None:  # noqa: ANN001
+    await empty_log_and_read_models(runtime.pool)
+    async with browser() as worker, browser() as supervisor:
+        await worker.sign_in()
+        for items in ({"doc_1": "yes"}, {"dec_1": "yes"}, {}):
+            answer = await record(
+                worker, "/console/screenings", "/console/screenings/new", **answers(**items)
+            )
+            assert answer.status_code == 303
+        screening_id = answer.headers["location"].rsplit("/", 1)[1]
+        assert (await worker.client.get(SUMMARY)).status_code == 404
+        factories = projection_factories(runtime.keyring, runtime.store)
+        await rebuild(runtime.store, runtime.pool, factories["screenings"])
+        await supervisor.sign_in(HARBOR_SUPERVISOR)
+        counts = await supervisor.client.get(
+            SUMMARY, params={"from": "2026-01-01", "to": "2026-12-31"}
+        )
+        assert counts.status_code == 200
+        assert_security_headers(counts)
+        assert "3 screenings in the months from 2026-01-01 to 2026-12-31." in counts.text
+        results = counts.text.split('id="table-results"', 1)[1].split("</table>", 1)[0]
+        for label, number in (("Strong indicators", 1), ("Indicators present", 1),
+                              ("No indicators", 1), ("Confirmed", 0)):  # fmt: skip
+            assert re.search(rf"{label}[^<]*</th><td>{number}</td>", results), label
+        assert '<th scope="row">2026-02</th><td>3</td>' in counts.text
+        assert (
+            screening_id not in counts.text
+            and "/console/screenings/" + screening_id[:8] not in counts.text
+        )
