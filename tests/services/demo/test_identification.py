@@ -130,6 +130,25 @@ def test_screenings_of_cases_agree_with_the_victim_status_that_names_them(plans)
         assert screening.result != "no_indicators"
 
 
+def test_quarters_are_whole_calendar_quarters_up_to_today():
+    quarters = quarters_before(dt.date(2026, 1, 10), 3)
+    assert quarters == [
+        (dt.date(2025, 7, 1), dt.date(2025, 9, 30)),
+        (dt.date(2025, 10, 1), dt.date(2025, 12, 31)),
+        (dt.date(2026, 1, 1), dt.date(2026, 1, 10)),
+    ]
+
+
+def test_a_plan_without_cases_still_screens_and_reaches_out():
+    planned = identification_plan(
+        demo_plan(SEED, 0, TODAY, organisations=("org-solo",)), quarters=1
+    )
+    assert planned.screenings.linked == planned.screenings.determinations == ()
+    assert planned.screenings.standalone and planned.activities
+    assert {p.actor.organisation_id for p in planned.activities} == {"org-solo"}
+    assert {s.command.screened_by for s in planned.screenings.standalone} >= {"outreach-solo"}
+
+
 async def test_the_plan_is_written_through_the_use_cases(pool, keyring):
     await empty_log_and_read_models(pool)
     store = PostgresEventStore(pool, keyring, haven_registry())
