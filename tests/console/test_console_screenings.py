@@ -81,6 +81,8 @@ async def test_a_form_sent_twice_records_once_and_a_refusal_names_its_field(
     await empty_log_and_read_models(runtime.pool)
     async with browser() as user:
         await user.sign_in(HARBOR_OUTREACH)
+        home = await user.client.get("/console/")
+        assert home.text.count('href="/console/screenings/new"') == 2  # the header's, the page's
         form = await user.client.get("/console/screenings/new")
         data = {**hidden_fields(form.text, "/console/screenings"), **answers(dec_1="yes")}
         first = await user.client.post("/console/screenings", data=data)
