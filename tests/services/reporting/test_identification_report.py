@@ -202,7 +202,10 @@ async def test_the_reporting_role_gets_screening_and_activity_counts_and_no_row(
 ) -> None:
     store, factories = screened
     await _rebuild(store, pool, factories)
-    await reset_reporting(pool)
+    await pool.execute(
+        "REVOKE EXECUTE ON FUNCTION reporting_ledger.activity_counts(text[]) FROM haven_reporting"
+    )
+    await reset_reporting(pool)  # re-applies the role's grants, these included
     conn = await asyncpg.connect(reporting_url)
     try:
         for view in ("views.screenings", "views.activities", "views.reporting_subjects"):
