@@ -132,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="only the tables answering a funder template's field (repeatable): a codebook "
-        "table, or an identifying field such as date_of_birth, answered with an "
-        "aggregate (and logged as refused)",
+        "table, a template's name for one (people_trained, individuals_screened), or an "
+        "identifying field such as date_of_birth, answered with an aggregate (and logged as "
+        "refused)",
     )
     policy = report_commands.add_parser(
         "policy", help="the disclosure policy of differentially private releases"

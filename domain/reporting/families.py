@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args
 from domain.reporting import vintages
 from domain.reporting.federal_codebook import (
     CATEGORIES,
+    GROUPINGS,
     LINK_DIMENSIONS,
     LINK_UNIONS,
     SENSITIVE,
@@ -45,6 +46,11 @@ class NoVintageSplit(ValueError):
 
 
 def _classification(family: Family, spec: TableSpec, dimension: str) -> Classification:
+    """The classification `spec` breaks down by: a dimension's own codes, or a grouping of a
+    dimension's codes named in `GROUPINGS` (the funnel's stages)."""
+    if dimension in GROUPINGS:
+        of, named = GROUPINGS[dimension]
+        return Classification.grouping(dimension, of, named)
     groups: dict[str, list[str]] = {code: [code] for code in CATEGORIES[dimension]}
     if spec.not_reported is not None and dimension in family.consent_gated:
         groups[spec.not_reported].append(WITHHELD)
@@ -136,7 +142,8 @@ def split_vintages(
     )
     upper = [0] * linked.size
     sums = []
-    for universe, offset, base in zip(universes, linked.offsets, bases, strict=True):
+    offsets = linked.offsets[: len(universes)]  # without a link: no offset past the blocks
+    for universe, offset, base in zip(universes, offsets, bases, strict=True):
         if gone:
             for index in universe.indices(universe.select({vintages.DIMENSION: gone})):
                 upper[offset + index] = bound  # versions gone since: at most any number published
@@ -152,7 +159,7 @@ def split_vintages(
     if point is None or not system.holds(point):
         return None
     split = []
-    for universe, offset in zip(universes, linked.offsets, strict=True):
+    for universe, offset in zip(universes, offsets, strict=True):
         split.append(
             {
                 universe.atom(i): int(point[offset + i])
@@ -221,7 +228,10 @@ def linked_families(
     """The ledgers of the families as blocks of one `Linked` system: the same
     organisation, quarter and vintage codes for all, and a link universe of the `LINK_DIMENSIONS`
     some family fixes (`Family.link_codes`), each atom of each family mapped to its link cell.
-    `new_era`: open one more era of vintages (`domain.reporting.vintages.opened`)."""
+    A family that counts a population of its own (`Family.linked` false: the screenings) is a
+    block with no link cell: nothing glues it to the clients' families. Without any linked
+    family there is no link. `new_era`: open one more era of vintages
+    (`domain.reporting.vintages.opened`)."""
     shared: dict[str, list[str]] = {
         "organisation": sorted(organisations),
         "quarter": list(Period(states[0].fiscal_year, 3).fiscal_quarters),
@@ -236,9 +246,12 @@ def linked_families(
             vintages.opened(codes["vintage"], departures=new_era == "corrected")
         )
     universes = [st.universe(organisations, shared=[codes]) for st in states]
-    per_atom: list[list[dict[str, str | tuple[str, ...]]]] = []
+    per_atom: list[list[dict[str, str | tuple[str, ...]]] | None] = []
     used: set[str] = set()
     for state, universe in zip(states, universes, strict=True):
+        if not state.family.linked:
+            per_atom.append(None)
+            continue
         names = state.family.dimensions
         fixed: list[dict[str, str | tuple[str, ...]]] = []
         for atom in universe.atoms():
@@ -248,28 +261,29 @@ def linked_families(
                 {"organisation": atom[0], "quarter": atom[1], "vintage": atom[2], **link_codes}
             )
         per_atom.append(fixed)
+    blocks = tuple(st.ledger(u) for st, u in zip(states, universes, strict=True))
+    if all(block is None for block in per_atom):
+        return Linked(blocks)
     link_names = [d for d in LINK_DIMENSIONS if d in used]
     link = merge_universe(
         (*BASE_DIMENSIONS, *link_names),
         [{**codes, **{d: list(LINK_DIMENSIONS[d]) for d in link_names}}],
     )
     cache: dict[tuple[tuple[str, str | tuple[str, ...]], ...], Selection] = {}
-    cells = []
-    for fixed in per_atom:
+    cells: list[tuple[Selection | None, ...]] = []
+    for block_fixed, universe in zip(per_atom, universes, strict=True):
+        if block_fixed is None:
+            cells.append((None,) * universe.size)
+            continue
         row = []
-        for where in fixed:
+        for where in block_fixed:
             key = tuple(sorted(where.items()))
             if key not in cache:
                 cache[key] = link.select(where)
             row.append(cache[key])
         cells.append(tuple(row))
     unions = tuple((name, groups) for name, groups in LINK_UNIONS if name in link_names)
-    return Linked(
-        tuple(st.ledger(u) for st, u in zip(states, universes, strict=True)),
-        link,
-        tuple(cells),
-        unions,
-    )
+    return Linked(blocks, link, tuple(cells), unions)
 
 
 def link_base(linked: Linked, full: BaseCounts) -> BaseCounts:
@@ -293,13 +307,40 @@ def protect_families(
     solver: IntegerSolver,
     organisations: Sequence[str],
 ) -> list[FamilyRelease]:
-    """Protect families together: one release per family this release covers, audited with every
-    family in `states` (those released before this fiscal year included) as one `Linked` system."""
+    """Protect families together: one release per family this release covers, in the order of
+    `states`. The linked families (every family in `states` that counts the clients, those
+    released before this fiscal year included) are audited as one `Linked` system; a family of
+    a population of its own (`Family.linked` false) is audited alone against its own ledger —
+    the two systems share no unknown, so auditing them apart is as exact as together."""
+    order = {st.family.name: i for i, st in enumerate(states)}
+    groups = [[st for st in states if st.family.linked]]
+    groups += [[st] for st in states if not st.family.linked]
+    out = [
+        released
+        for group in groups
+        if group
+        for released in _protect_group(
+            group, counts, period, scope, release_name, solver, organisations
+        )
+    ]
+    return sorted(out, key=lambda fr: order[fr.family.name])
+
+
+def _protect_group(
+    states: Sequence[FamilyState],
+    counts: Mapping[str, BaseCounts],
+    period: Period,
+    scope: str,
+    release_name: str,
+    solver: IntegerSolver,
+    organisations: Sequence[str],
+) -> list[FamilyRelease]:
     organisations = sorted(organisations)
     linked = linked_families(states, organisations)
 
     def bases(linked: Linked) -> list[BaseCounts]:
-        return [counts[st.family.name] for st in states] + [link_base(linked, counts[LINK])]
+        blocks = [counts[st.family.name] for st in states]
+        return blocks + ([link_base(linked, counts[LINK])] if linked.link is not None else [])
 
     split = split_vintages(linked, bases(linked), solver)
     for new_era in get_args(

@@ -21,7 +21,7 @@ from domain.reporting.generalisation import (
     GENDER_CODES,
 )
 
-VERSION = "federal-2026.1"
+VERSION = "federal-2026.2"
 # Consent (REFERENCE §3.10). Mandatory totals count every client: TIMS clients served and new
 # clients, HHS/OTIP entries and closures by program, VOCA new vs continuing, HUD APR Q5a. Every
 # other breakdown is a non-mandatory statistic and counts only clients who consented to
@@ -41,6 +41,42 @@ PROGRAM_OF_CITIZENSHIP = {
     "not_reported": "not_assigned",
 }
 
+# The identification funnel (`federal_families`, family ``identification``): screenings
+# recorded in the quarter (`domain.screening`), by the result stored with each, and by what
+# became of the person by the end of that quarter: their screening belongs to a case served in
+# the quarter (a client), who was given at least one service in it (client_served). A client
+# without consent to statistics is `withheld`: counted as screened and by result, never in the
+# client stages (the consent rule of every non-mandatory statistic).
+SCREENING_RESULTS = ("no_indicators", "indicators_present", "strong_indicators", "confirmed")
+SCREENING_OUTCOMES = ("not_client", WITHHELD, "client", "client_served")
+SCREENING_CODES = tuple(f"{r}/{o}" for r in SCREENING_RESULTS for o in SCREENING_OUTCOMES)
+
+
+def _screenings(results: tuple[str, ...], outcomes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{r}/{o}" for r in results for o in outcomes)
+
+
+# Classifications that group the codes of a dimension (classification -> (dimension, groups));
+# every other classification of a table is its dimension's own codes. A funnel stage holds
+# every screening that reached it, so its groups overlap (each is a cell of its own, no line);
+# the first stage holds everyone screened, as does the table's total.
+GROUPINGS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "screening_result": (
+        "screening",
+        {r: _screenings((r,), SCREENING_OUTCOMES) for r in SCREENING_RESULTS},
+    ),
+    "funnel_stage": (
+        "screening",
+        {
+            "screened": SCREENING_CODES,
+            "indicators_present": _screenings(SCREENING_RESULTS[1:], SCREENING_OUTCOMES),
+            "strong_or_confirmed": _screenings(SCREENING_RESULTS[2:], SCREENING_OUTCOMES),
+            "became_client": _screenings(SCREENING_RESULTS, ("client", "client_served")),
+            "received_services": _screenings(SCREENING_RESULTS, ("client_served",)),
+        },
+    ),
+}
+
 # Dimension name -> the published categories, in order (atoms add WITHHELD where consent-gated).
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "victim_status": ("confirmed", "strong_indicators", "not_determined"),
@@ -57,6 +93,9 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "obtained": ("yes", "no"),
     "received": ("yes", "no"),
     "exit": ("stayer", "leaver"),
+    # a screening of the quarter: its result and its outcome, "<result>/<outcome>"
+    # (`SCREENING_RESULTS` x `SCREENING_OUTCOMES`); published only grouped (`GROUPINGS`)
+    "screening": SCREENING_CODES,
 }
 
 BANDS_OF_AGE_GROUP: dict[str, tuple[str, ...]] = {
@@ -125,11 +164,28 @@ IDENTIFYING_FIELDS: dict[str, str] = {
     "email": "tims_clients_served",
     # nationality only as citizen/LPR vs foreign national (the program)
     "country_of_origin": "otip_program_entry",
+    # one person's screening: its answers or its id. The results and the funnel, counted.
+    "screening_answers": "tims_screening_results",
+    "screening_id": "identification_funnel",
+}
+
+# Fields of funders' templates (OVC TIMS performance measures) that name a codebook table by
+# another name: answered with that table, no refusal (they ask for counts).
+TEMPLATE_FIELDS: dict[str, str] = {
+    "individuals_screened": "identification_funnel",
+    "victims_identified": "identification_funnel",
+    "screening_results": "tims_screening_results",
+    "trainings": "tims_trainings_by_sector",
+    "people_trained": "tims_trainings_by_sector",
+    "outreach_events": "tims_outreach",
+    "outreach_contacts": "tims_outreach",
+    "technical_assistance": "tims_technical_assistance",
+    "technical_assistance_hours": "tims_technical_assistance",
 }
 
 # Dimensions whose categories are sensitive: each row of another classification is an
 # outsider-identifiable group that must keep two categories possible (REFERENCE §3.5).
-SENSITIVE = frozenset({"victim_status", "trafficking_type", "obtained"})
+SENSITIVE = frozenset({"victim_status", "trafficking_type", "obtained", "screening_result"})
 
 
 @dataclass(frozen=True)
@@ -163,6 +219,9 @@ class Family:
       outcomes obtained in that fiscal year; released only for a complete fiscal year.
     * ``service:<code>``: consenting clients served in the quarter, by whether they received
       at least one service of that category.
+    * ``screened``: screenings recorded in the quarter (``SCREENING_CODES``), read as counts
+      (`services.reporting.true_counts`). Not linked: a screening is not a client row, and no
+      count of the other families is a sum of screenings (`linked`).
 
     HUD's comparable-database aggregate is APR Q5a ("Report Validations"), restricted to
     persons: persons served by adult / child / age not tracked and by leaver / stayer (stayer:
@@ -170,10 +229,16 @@ class Family:
     """
 
     name: str
-    population: str  # served | entered | closed | grant_year | service:<code>
+    population: str  # served | entered | closed | grant_year | service:<code> | screened
     dimensions: tuple[str, ...]  # the family's own (besides organisation, quarter, vintage)
     consent_gated: tuple[str, ...]  # dimensions whose atoms code non-consenting clients WITHHELD
     tables: tuple[TableSpec, ...]
+
+    @property
+    def linked(self) -> bool:
+        """Whether the family counts the clients of ``reporting.federal_inputs`` (audited with
+        every other such family through the link) rather than a population of its own."""
+        return self.population != "screened"
 
     def codes(self, dimension: str) -> tuple[str, ...]:
         codes = CATEGORIES[dimension]

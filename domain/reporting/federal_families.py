@@ -6,6 +6,7 @@ Their dimensions, categories and link are in `domain.reporting.federal_codebook`
 
 from __future__ import annotations
 
+from domain.reporting.activity_measures import ACTIVITY_TABLES
 from domain.reporting.federal_codebook import SERVICE_CATEGORIES, Family, TableSpec
 
 _NEW = (("newness", ("new",)),)
@@ -342,6 +343,34 @@ FAMILIES: tuple[Family, ...] = (
         )
         for code in SERVICE_CATEGORIES
     ),
+    Family(
+        "identification",
+        "screened",
+        ("screening",),
+        (),
+        (
+            TableSpec(
+                "tims_screening_results",
+                "ovc_tims",
+                ("screening_result",),
+                description=(
+                    "OVC TIMS: people screened for indicators of trafficking in the quarter, by "
+                    "the screening's result (one screening, one person)"
+                ),
+            ),
+            TableSpec(
+                "identification_funnel",
+                "ovc_tims",
+                ("funnel_stage",),
+                description=(
+                    "OVC TIMS identification funnel: people screened in the quarter; of them, "
+                    "with indicators present or stronger; with strong indicators or confirmed; "
+                    "who became clients (their screening belongs to a case served in the "
+                    "quarter, consenting); who received services in the quarter (consenting)"
+                ),
+            ),
+        ),
+    ),
 )
 
 # Output tables merged from several families (their cells get the family's extra dims).
@@ -349,10 +378,11 @@ MERGED_DIMS: dict[str, str] = {"tims_services_by_type": "service_type"}
 
 
 def output_tables() -> list[str]:
-    """Every output table name, in codebook order."""
+    """Every output table name, in codebook order: the families' tables about people, then the
+    activity measures (`domain.reporting.activity_measures`)."""
     names: list[str] = []
     for family in FAMILIES:
         for table in family.tables:
             if table.name not in names:
                 names.append(table.name)
-    return names
+    return names + [table.name for table in ACTIVITY_TABLES]

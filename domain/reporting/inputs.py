@@ -15,6 +15,8 @@ from domain.reporting.federal_codebook import (
     CATEGORIES,
     LINK_DIMENSIONS,
     PROGRAM_OF_CITIZENSHIP,
+    SCREENING_OUTCOMES,
+    SCREENING_RESULTS,
     SERVICE_CATEGORIES,
     WITHHELD,
     Family,
@@ -118,16 +120,33 @@ def link_key(row: Mapping[str, Any]) -> tuple[str, ...]:
     return (row["organisation"], row["quarter"], *(codes[d] for d in LINK_DIMENSIONS))
 
 
+def screening_code(row: Mapping[str, Any]) -> str:
+    """The ``screening`` code of an aggregated screening row (result and outcome)."""
+    if row["result"] not in SCREENING_RESULTS:
+        raise InputsOutsideCodebook("a value of screening result is outside the codebook")
+    if row["outcome"] not in SCREENING_OUTCOMES:
+        raise InputsOutsideCodebook("a value of screening outcome is outside the codebook")
+    return f"{row['result']}/{row['outcome']}"
+
+
 def count_inputs(
-    rows: Sequence[Mapping[str, Any]], service_rows: Sequence[Mapping[str, Any]]
+    rows: Sequence[Mapping[str, Any]],
+    service_rows: Sequence[Mapping[str, Any]],
+    screening_rows: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, BaseCounts]:
     """The counts of every family and of the link from aggregated input rows (`GROUP_COLUMNS` and
-    `clients`) and aggregated service rows (organisation, quarter, code, clients, received)."""
+    `clients`), aggregated service rows (organisation, quarter, code, clients, received) and
+    aggregated screening rows (organisation, quarter, result, outcome, screenings)."""
     counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}
     counts[LINK] = defaultdict(int)
+    screened = [f for f in FAMILIES if f.population == "screened"]
+    for row in screening_rows:
+        code = screening_code(row)
+        for family in screened:
+            counts[family.name][(row["organisation"], row["quarter"], code)] += row["screenings"]
     for row in rows:
         for family in FAMILIES:
-            if family.population.startswith("service:"):
+            if family.population.startswith("service:") or not family.linked:
                 continue
             key = family_key(family, row)
             if key is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from domain.reporting.federal_codebook import IDENTIFYING_FIELDS
+from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, TEMPLATE_FIELDS
 from domain.reporting.federal_families import output_tables
 from services.observability.logging import get_logger
 
@@ -25,14 +25,17 @@ class FieldError(ValueError):
 
 def answer_fields(document: Mapping[str, Any], fields: Sequence[str]) -> dict[str, Any]:
     """The document with only the tables that answer `fields`, in the order asked: a codebook
-    table by its own name, an identifying field by its table. The certificate records what
+    table by its own name or a template's name for it (`TEMPLATE_FIELDS`: people trained,
+    individuals screened...), an identifying field by its table. The certificate records what
     each identifying field was answered with. The release itself is unchanged: the job
     released and audited the whole codebook, and the ledger holds all of it."""
     held = {table["name"] for table in document["tables"]}
     wanted: dict[str, None] = {}
     identifying: dict[str, str] = {}
     for position, field in enumerate(fields, 1):
-        table = IDENTIFYING_FIELDS.get(field, field if field in TABLES else None)
+        table = IDENTIFYING_FIELDS.get(
+            field, TEMPLATE_FIELDS.get(field, field if field in TABLES else None)
+        )
         if table is None:
             raise FieldError(
                 f"field {position} of {len(fields)} "

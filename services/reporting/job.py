@@ -19,6 +19,11 @@ from typing import Any
 
 import asyncpg
 
+from domain.reporting.activity_measures import (
+    ACTIVITY_TABLES,
+    NOT_SUPPRESSED_NOTE,
+    activity_tables,
+)
 from domain.reporting.families import (
     MINIMUM_UNIT,
     ROLL_UP,
@@ -55,7 +60,7 @@ from services.reporting.document import (
     withheld_cells,
 )
 from services.reporting.solver import HighsSolver
-from services.reporting.true_counts import read_true_counts
+from services.reporting.true_counts import read_activity_rows, read_true_counts
 
 LEDGER_LOCK = 1214346854  # pg_advisory_xact_lock: one release at a time
 
@@ -87,6 +92,16 @@ def _digest(parts: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def _activities_still_true(previous: Mapping[str, Any], activities: list[dict[str, Any]]) -> bool:
+    """Whether the stored release published these activity tables. A release of an earlier
+    codebook version, which had none, is not revised for them."""
+    if previous["codebook_version"] != VERSION:
+        return True
+    names = {table.name for table in ACTIVITY_TABLES}
+    stored = json.loads(previous["document"])["tables"]
+    return [table for table in stored if table["name"] in names] == activities
+
+
 # -- the job --------------------------------------------------------------------------------------
 
 
@@ -107,7 +122,8 @@ class FederalReportJob:
            (`PeriodUnavailable`).
         3. **True atoms.** One aggregate query over the period's fiscal year to date (never a
            row, never the subject) gives, per codebook family, the counts of organisation x
-           quarter x the family's dimensions, and the link counts that glue the families.
+           quarter x the family's dimensions, and the link counts that glue the families;
+           screenings and activities come as counts from the owner's aggregate functions.
         4. **Vintages.** Late data that contradicts numbers already released (a late intake in
            a released quarter, an erasure, a corrected category, a withdrawn consent) cannot be
            the same atoms as the original release, or the ledger would be inconsistent: today's
@@ -130,7 +146,8 @@ class FederalReportJob:
            inserted in one transaction, under an advisory lock, so two jobs take turns.
         7. **Re-runs.** A period already released for a scope is returned as stored
            (byte-identical JSON, nothing written) unless late data changed one of its published
-           numbers; then an audited revision is released (`revision` 1, 2, ...).
+           numbers (an activity measure included); then an audited revision is released
+           (`revision` 1, 2, ...).
         """
         period = parse_period(period_label)
         scope = ROLL_UP if org is None else org
@@ -147,18 +164,28 @@ class FederalReportJob:
             horizon = await check_period(conn, period)
             await refuse_other_mode(conn, period, "suppression")
             counts = await read_true_counts(conn, period, horizon)
-            if scope != ROLL_UP and not any(key[0] == scope for c in counts.values() for key in c):
+            activity_rows = await read_activity_rows(conn, period)
+            if (
+                scope != ROLL_UP
+                and not any(key[0] == scope for c in counts.values() for key in c)
+                and not any(row["organisation"] == scope for row in activity_rows)
+            ):
                 raise PeriodUnavailable("no data for this organisation in this fiscal year")
+            activities = activity_tables(
+                activity_rows, period.label, None if scope == ROLL_UP else {scope}
+            )
             states = await self._load_ledger(conn, period.fiscal_year)
             previous = await conn.fetchrow(
-                """SELECT release_no, revision, document::text AS document
+                """SELECT release_no, revision, codebook_version, document::text AS document
                      FROM reporting_ledger.releases
                     WHERE period = $1 AND scope = $2 ORDER BY revision DESC LIMIT 1""",
                 period.label,
                 scope,
             )
-            if previous is not None and self._still_true(
-                states, counts, previous["release_no"], scope
+            if (
+                previous is not None
+                and self._still_true(states, counts, previous["release_no"], scope)
+                and _activities_still_true(previous, activities)
             ):
                 return json.loads(previous["document"])
             revision = 0 if previous is None else previous["revision"] + 1
@@ -170,10 +197,14 @@ class FederalReportJob:
                 "SELECT ledger_hash FROM reporting_ledger.releases ORDER BY release_no DESC LIMIT 1"
             )
             ledger_hash = _digest(
-                [chain or "", *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases)]
+                [
+                    chain or "",
+                    *(f"{fr.family.name}:{fr.ledger.digest()}" for fr in releases),
+                    f"activities:{_digest([json.dumps(activities, sort_keys=True)])}",
+                ]
             )
             try:
-                tables = render(releases)
+                tables = render(releases) + activities
             except DocumentError as error:
                 raise ReportError(str(error)) from None
             document = {
@@ -200,6 +231,10 @@ class FederalReportJob:
                     "privacy_budget_spent": 0,
                     "withheld": withheld_cells(tables),
                     "withheld_note": WITHHELD_NOTE,
+                    "not_suppressed": {
+                        "tables": [table.name for table in ACTIVITY_TABLES],
+                        "note": NOT_SUPPRESSED_NOTE,
+                    },
                 },
             }
             text = json.dumps(document, sort_keys=True)

@@ -2,6 +2,9 @@
 
 They are read as aggregates only (no row, no subject leaves SQL) through the reporting role
 (`access.reporting_connection`), and counted by the domain's rules (`domain.reporting.inputs`).
+Screenings and activities live in read models the role cannot read: it gets their counts from
+the owner's aggregate functions `reporting_ledger.identification_counts` and
+`reporting_ledger.activity_counts` (migration 0013), never a row.
 """
 
 from __future__ import annotations
@@ -45,17 +48,35 @@ async def read_true_counts(
             GROUP BY f.organisation, f.quarter, c.code""",
         quarters,
     )
+    screenings = await conn.fetch(
+        """SELECT organisation, quarter, result, outcome, screenings
+             FROM reporting_ledger.identification_counts($1::text[])""",
+        quarters,
+    )
     try:
-        return count_inputs(rows, services)
+        return count_inputs(rows, services, screenings)
     except InputsOutsideCodebook as error:
         raise ReportError(str(error)) from None
+
+
+async def read_activity_rows(conn: asyncpg.Connection, period: Period) -> list[asyncpg.Record]:
+    """The activities of the period's quarter as aggregates (organisation, quarter, kind, sector,
+    activities, participants, hours): organisational facts, published as counted
+    (`domain.reporting.activity_measures`)."""
+    return await conn.fetch(
+        """SELECT organisation, quarter, kind, sector, activities, participants, hours
+             FROM reporting_ledger.activity_counts($1::text[])
+            ORDER BY organisation, quarter, kind, sector NULLS FIRST""",
+        [period.label],
+    )
 
 
 def true_tables(
     period: Period, scope: str, counts: Mapping[str, BaseCounts]
 ) -> list[dict[str, Any]]:
     """The hook for another disclosure method (differential privacy, `services.reporting.dp`):
-    every codebook table of the release with its fixed cells and their TRUE counts, in the
+    every codebook table about people of the release (the activity measures are published as
+    counted whatever the method) with its fixed cells and their TRUE counts, in the
     output's shape (``[{"name", "program", "coverage", "cells": [{"dims", "count"}]}]``).
 
     A method takes this and returns what it publishes in the same shape. These numbers must

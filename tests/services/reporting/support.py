@@ -10,9 +10,10 @@ from typing import Any
 
 import asyncpg
 
+from domain.reporting.activity_measures import ACTIVITY_WORDS, NOT_SUPPRESSED_NOTE
 from domain.reporting.audit import audit
 from domain.reporting.families import BASE_DIMENSIONS, FamilyState, linked_families
-from domain.reporting.federal_codebook import CATEGORIES, SERVICE_CATEGORIES, VERSION
+from domain.reporting.federal_codebook import CATEGORIES, GROUPINGS, SERVICE_CATEGORIES, VERSION
 from domain.reporting.federal_families import FAMILIES, output_tables
 from domain.reporting.ledger import Ledger
 from domain.reporting.linked import Linked
@@ -86,7 +87,11 @@ async def ledger_snapshot(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
 
 
 def counts_of(document: Mapping[str, Any]) -> Iterable[int | None]:
+    """The counts of the tables about people (the activity measures are published as counted)."""
+    not_suppressed = set(document["certificate"].get("not_suppressed", {}).get("tables", ()))
     for table in document["tables"]:
+        if table["name"] in not_suppressed:
+            continue
         for cell in table["cells"]:
             yield cell["count"]
 
@@ -155,7 +160,13 @@ ALLOWED = {
     "table",
     "withheld_note",
     WITHHELD_NOTE,
+    "not_suppressed",
+    "note",
+    NOT_SUPPRESSED_NOTE,
+    *ACTIVITY_WORDS,
+    *GROUPINGS,
 } | {code for codes in CATEGORIES.values() for code in codes}
+ALLOWED |= {stage for _, groups in GROUPINGS.values() for stage in groups}
 CERTIFIED_HASH_KEYS = {("certificate", "ledger_hash"), ("certificate", "code_version", "commit")}
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from domain.reporting.federal_codebook import IDENTIFYING_FIELDS
+from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, TEMPLATE_FIELDS
+from domain.reporting.federal_families import output_tables
 from services.reporting.funder_fields import FieldError, answer_fields
 
 CANARY = "Jane-Doe-1987-04-02"  # what a careless template might put where a field name goes
@@ -20,7 +21,7 @@ def document() -> dict:
 
     return {
         "period": "2026Q3",
-        "codebook_version": "federal-2026.1",
+        "codebook_version": "federal-2026.2",
         "tables": [
             table("tims_clients_served", 576),
             table("tims_gender", 431),
@@ -75,3 +76,35 @@ def test_a_field_whose_table_this_release_does_not_hold_is_refused() -> None:
         answer_fields(
             document(), ["country_of_origin"]
         )  # otip_program_entry is not in this document
+
+
+def test_a_templates_name_for_a_performance_measure_is_answered_with_its_table() -> None:
+    released = {
+        "period": "2026Q3",
+        "codebook_version": "v",
+        "certificate": {},
+        "tables": [{"name": name, "cells": []} for name in set(TEMPLATE_FIELDS.values())],
+    }
+    with structlog.testing.capture_logs() as logs:
+        answered = answer_fields(released, ["people_trained", "individuals_screened"])
+    assert [t["name"] for t in answered["tables"]] == [
+        "tims_trainings_by_sector",
+        "identification_funnel",
+    ]
+    assert answered["certificate"]["identifying_fields"] == {} and logs == []
+    assert set(TEMPLATE_FIELDS.values()) <= set(output_tables())
+
+
+def test_a_screenings_answers_are_answered_with_the_results_counted() -> None:
+    released = {
+        "period": "2026Q3",
+        "codebook_version": "v",
+        "certificate": {},
+        "tables": [{"name": "tims_screening_results", "cells": []}],
+    }
+    with structlog.testing.capture_logs() as logs:
+        answered = answer_fields(released, ["screening_answers"])
+    assert answered["certificate"]["identifying_fields"] == {
+        "screening_answers": "tims_screening_results"
+    }
+    assert [line["funder_field"] for line in logs] == ["screening_answers"]
