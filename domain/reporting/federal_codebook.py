@@ -6,6 +6,14 @@ that adds a category does not change what an old release meant. Tables (`TableSp
 grouped into small families (`Family`) over the same people, audited together through the
 link (`LINK_DIMENSIONS`); the families themselves are listed in
 `domain.reporting.federal_families`. Pure data: standard library and `domain.codebook` only.
+
+What is suppressed: every table about people — clients served, entered, closed, given
+services, and the people screened (the identification funnel) — at k = 11 with complementary
+suppression and the exact audit. The activity measures (trainings, people trained by sector,
+outreach contacts, technical assistance: `domain.reporting.activity_measures`) count
+organisational facts and the professionals and public an organisation reached, not people it
+serves: they are published as counted, and each release's certificate says so
+(`not_suppressed`).
 """
 
 from __future__ import annotations
