@@ -27,8 +27,6 @@ from domain.reporting.tables import Release
 from tests.domain.reporting.support import SOLVER
 from tests.tiers import scaled
 
-pytestmark = pytest.mark.fuzz
-
 FUNNEL = next(f for f in FAMILIES if f.name == "identification")
 ORGANISATIONS = ("org-a", "org-b")
 FIRST, SECOND = Period.parse("2025Q4"), Period.parse("2026Q1")  # fiscal year 2026
@@ -82,6 +80,7 @@ def _published_small(released: FamilyRelease) -> list[int]:
     return [v for v in released.publication.cells.values() if v is not None and 0 < v < K]
 
 
+@pytest.mark.fuzz
 @settings(
     max_examples=scaled(default=6, full=25),
     deadline=None,
