@@ -64,7 +64,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 class Cell(NamedTuple):
     codes: list[str]
-    number: int | None
+    number: int | float | None  # hours of activity may be fractional (2.5)
     status: str
 
 
@@ -145,6 +145,14 @@ def safe(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def count_text(count: float | None) -> str:
+    """A published count as the CSV writes it: whole numbers without a decimal point, hours
+    of activity as they are (2.5); empty when not published."""
+    if count is None:
+        return ""
+    return str(int(count)) if float(count).is_integer() else f"{count:g}"
+
+
 def csv_text(document: Mapping[str, Any], dp: bool) -> str:
     """One CSV of every cell: period, table, program, coverage, cell (`cell_label`), count
     (empty when not published) and status (`published`, `suppressed`, `withheld`, `noisy`)."""
@@ -161,7 +169,7 @@ def csv_text(document: Mapping[str, Any], dp: bool) -> str:
                     safe(program_of(table)),
                     safe(table.get("coverage", "quarter")),
                     safe(cell_label(cell["dims"])),
-                    "" if count is None else str(int(count)),
+                    count_text(count),
                     safe(status_of(cell, dp)),
                 ]
             )

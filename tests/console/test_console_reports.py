@@ -182,6 +182,10 @@ async def test_a_case_worker_is_refused_the_report_pages(browser) -> None:
             assert "Reports" not in page.text
 
 
+def test_the_csv_keeps_fractional_hours_and_writes_whole_counts_whole() -> None:
+    assert [views.count_text(n) for n in (None, 12, 12.0, 2.5)] == ["", "12", "12", "2.5"]
+
+
 def test_the_csv_has_one_row_per_cell_and_runs_no_formula() -> None:
     document = {
         "period": "2026Q3",
