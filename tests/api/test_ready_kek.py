@@ -11,20 +11,18 @@ from pathlib import Path
 from crypto.keyring import Keyring
 from crypto.providers import FileKeyProvider
 from domain.event import EventMetadata
-from events.store import PostgresEventStore
+from domain.retention import RetentionPolicySet
 from services.bootstrap import Runtime
 from tests.api.conftest import AppFactory, api_client
 from tests.api.test_app import assert_problem, only_this_runtimes_keys
-from tests.events.sample_events import NoteAdded, sample_registry
 
 
 async def stored_case(runtime: Runtime) -> None:
+    """A stream with a data key wrapped by the runtime's key provider. Its event is one of
+    Haven's own types, so that a later rebuild of any projection over this log reads it."""
     await only_this_runtimes_keys(runtime)
-    store = PostgresEventStore(runtime.pool, runtime.keyring, sample_registry())
-    await store.append(
-        "org-ready", uuid.uuid4(), 0, [NoteAdded(text="ready")], EventMetadata(actor_id="w")
-    )
-    await store.close()
+    event = RetentionPolicySet(organisation_id="org-ready", erase_after_days=None, set_by="w")
+    await runtime.store.append("org-ready", uuid.uuid4(), 0, [event], EventMetadata(actor_id="w"))
 
 
 async def test_attack_a_wrong_key_file_fails_ready_with_kek_mismatch(
