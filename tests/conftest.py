@@ -37,11 +37,15 @@ from tests.tiers import tier
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-# The files whose tests take tens of seconds each (the federal reports' releases and audits).
+# The files whose tests take tens of seconds each (the federal reports' releases and audits,
+# a database taken away under load, the accessibility walk of every page).
 LONGEST_FIRST = (
     "tests/services/reporting/",
     "tests/api/test_report_routes.py",
     "tests/console/test_console_reports.py",
+    "tests/services/test_database_outage.py",
+    "tests/services/test_failover.py",
+    "tests/console/test_console_accessibility.py",
 )
 
 
