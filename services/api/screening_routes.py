@@ -22,6 +22,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, QueryParameter
 
 from domain.screening.instrument import MAX_ITEMS, Instrument
@@ -116,6 +117,12 @@ def _view(event: ScreeningRecorded) -> ScreeningView:
     security=BEARER_SECURITY,
     operation_class=IdempotentOperation,
     responses={
+        201: ResponseSpec(
+            data_container=ScreeningAccepted,
+            media_type=JSON,
+            generate_examples=False,
+            description="Recorded: `Location` names the screening, `ETag` its version.",
+        ),
         **REFUSALS,
         409: problem_spec("The Idempotency-Key is still in use (`idempotency-key-in-progress`)."),
         422: problem_spec(
