@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 import msgspec
 
-from domain.outreach.codes import DELIVERY, KINDS, SECTORS, STATES, is_county_of, is_language
+from domain.outreach.codes import DELIVERY, KINDS, SECTORS, STATES, is_language
 from domain.text import is_text
+from domain.us_states import is_county_of
 
 EARLIEST_DAY = dt.date(2000, 1, 1)
 MAX_TOPIC_LENGTH = 200
