@@ -148,3 +148,45 @@ async def run_once(
     if runtime.recent is not None:  # committed: the next command on the case need not read it
         runtime.recent.remember(use_cases.appended)
     return Answer(status, payload)
+
+
+async def once_in_transaction(
+    runtime: Runtime,
+    actor: Actor,
+    idempotent: Idempotency,
+    status: int,
+    subject: uuid.UUID,
+    write: Callable[[Connection], Awaitable[bytes]],
+) -> Answer:
+    """`write(conn)` once, in one transaction with its idempotency bookkeeping, for a stream
+    that is not a case's (an activity, a screening): it appends on `conn` and returns the
+    answer's body, stored in plain with the key (ids and versions only). A replay answers the
+    stored result; a `ConcurrencyConflict` that an identical request committed meanwhile is
+    answered with that request's result, any other is raised for the caller to word."""
+    pool = runtime.store.pool
+    tenant, user = actor.organisation_id, actor.user_id
+    key, hashed = idempotent
+    if key is not None:  # from here on the stored key: a keyed hash, never the client's text
+        key = await runtime.key_hasher().stored(pool, tenant, user, key)
+        earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
+        if earlier is not None:
+            return _replayed(earlier)
+    try:
+        async with runtime.store.transaction() as conn:
+            payload = await write(conn)
+            if key is not None:
+                claimed = await idempotency.claim(conn, tenant, user, key, hashed)
+                if not isinstance(claimed, idempotency.Claimed):
+                    raise _AnsweredEarlier(_replayed(claimed))  # rolls the append back
+                await idempotency.complete(
+                    conn, tenant, user, key, hashed, status, payload, subject
+                )
+    except _AnsweredEarlier as answered:
+        return answered.answer
+    except ConcurrencyConflict:
+        if key is not None:
+            earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
+            if earlier is not None:
+                return _replayed(earlier)
+        raise
+    return Answer(status, payload)

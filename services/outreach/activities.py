@@ -22,7 +22,6 @@ import msgspec
 from domain.event import DomainEvent, EventMetadata
 from domain.outreach.activity import Activity, activity_faults
 from domain.outreach.state import ActivityRefused, ActivityState, correct, record, withdraw
-from events import idempotency
 from events.errors import ConcurrencyConflict
 from events.store import Connection, PostgresEventStore
 from services.authorisation import NotFound
@@ -30,14 +29,12 @@ from services.bootstrap import Runtime
 from services.commands.ports import Actor
 from services.commands.refusals import (
     ConcurrentChange,
-    IdempotencyKeyInProgress,
-    IdempotencyKeyReused,
     InvalidRequest,
     PreconditionFailed,
     PreconditionRequired,
     StaleVersion,
 )
-from services.commands.unit_of_work import Answer, Idempotency
+from services.commands.unit_of_work import Answer, Idempotency, once_in_transaction
 from services.outreach.reads import read_activity
 
 ENCODE = msgspec.json.Encoder().encode
@@ -77,20 +74,6 @@ def _refused_as_request(faults: Sequence[tuple[str, str]]) -> InvalidRequest:
     return InvalidRequest(list(faults))
 
 
-def _replayed(outcome: idempotency.Outcome) -> Answer:
-    if isinstance(outcome, idempotency.Replay):
-        return Answer(outcome.status, outcome.body)
-    if isinstance(outcome, idempotency.KeyReuse):
-        raise IdempotencyKeyReused()
-    raise IdempotencyKeyInProgress()
-
-
-class _AnsweredEarlier(Exception):
-    def __init__(self, answer: Answer) -> None:
-        super().__init__("answered earlier")
-        self.answer = answer
-
-
 async def _decide_and_append(
     store: PostgresEventStore, conn: Connection, command: ActivityCommand
 ) -> int:
@@ -118,36 +101,24 @@ async def _decide_and_append(
 
 async def run_activity_command(runtime: Runtime, command: ActivityCommand) -> Answer:
     """The command once, with its idempotency bookkeeping (`services.commands.unit_of_work`)."""
-    store, pool = runtime.store, runtime.store.pool
-    tenant, user = command.actor.organisation_id, command.actor.user_id
-    key, hashed = command.idempotency
-    if key is not None:
-        key = await runtime.key_hasher().stored(pool, tenant, user, key)
-        earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
-        if earlier is not None:
-            return _replayed(earlier)
+
+    async def write(conn: Connection) -> bytes:
+        version = await _decide_and_append(runtime.store, conn, command)
+        return ENCODE(command.answer(version))
+
     try:
-        async with store.transaction() as conn:
-            version = await _decide_and_append(store, conn, command)
-            payload = ENCODE(command.answer(version))
-            if key is not None:
-                claimed = await idempotency.claim(conn, tenant, user, key, hashed)
-                if not isinstance(claimed, idempotency.Claimed):
-                    raise _AnsweredEarlier(_replayed(claimed))
-                await idempotency.complete(
-                    conn, tenant, user, key, hashed, command.status, payload, command.activity_id
-                )
-    except _AnsweredEarlier as answered:
-        return answered.answer
+        return await once_in_transaction(
+            runtime,
+            command.actor,
+            command.idempotency,
+            command.status,
+            command.activity_id,
+            write,
+        )
     except StaleVersion:
         raise ActivityVersionFailed() from None
     except ConcurrencyConflict:
-        if key is not None:
-            earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
-            if earlier is not None:
-                return _replayed(earlier)
         raise ActivityChanged() from None
-    return Answer(command.status, payload)
 
 
 def _named_version(expected_version: int | None) -> int:

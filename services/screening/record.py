@@ -19,7 +19,6 @@ import msgspec
 
 from domain.event import EventMetadata
 from domain.screening.screening import RecordScreening, ScreeningRefused, record_screening
-from events import idempotency
 from events.erasure import hold_against_erasure
 from events.store import Connection, utc_now
 from services.authorisation import Action, CaseFacts, NotFound, require
@@ -27,11 +26,9 @@ from services.bootstrap import Runtime
 from services.commands import case_reader
 from services.commands.ports import Actor
 from services.commands.refusals import (
-    IdempotencyKeyInProgress,
-    IdempotencyKeyReused,
     InvalidRequest,
 )
-from services.commands.unit_of_work import Answer, Idempotency
+from services.commands.unit_of_work import Answer, Idempotency, once_in_transaction
 from services.identity import Principal
 from services.screening.instruments import InstrumentCatalog
 
@@ -44,20 +41,6 @@ class ScreeningAccepted(msgspec.Struct, frozen=True, kw_only=True):
 
     screening_id: str
     version: int
-
-
-class _AnsweredEarlier(Exception):
-    def __init__(self, answer: Answer) -> None:
-        super().__init__("answered earlier")
-        self.answer = answer
-
-
-def _replayed(outcome: idempotency.Outcome) -> Answer:
-    if isinstance(outcome, idempotency.Replay):
-        return Answer(outcome.status, outcome.body)
-    if isinstance(outcome, idempotency.KeyReuse):
-        raise IdempotencyKeyReused()
-    raise IdempotencyKeyInProgress()
 
 
 async def authorise_recording(
@@ -104,26 +87,15 @@ async def record(
     metadata = EventMetadata(
         actor_id=actor.user_id, command_id=uuid.uuid4().hex, correlation_id=actor.request_id
     )
-    pool, tenant, user = runtime.store.pool, actor.organisation_id, actor.user_id
-    key, hashed = idempotent
-    if key is not None:
-        key = await runtime.key_hasher().stored(pool, tenant, user, key)
-        earlier = await idempotency.lookup(pool, tenant, user, key, hashed)
-        if earlier is not None:
-            return _replayed(earlier)
-    try:
-        async with runtime.store.transaction() as conn:
-            if command.case_id is not None:
-                await _hold_case(conn, tenant, uuid.UUID(command.case_id))
-            await runtime.store.append(tenant, stream, 0, [event], metadata, connection=conn)
-            if key is not None:
-                claimed = await idempotency.claim(conn, tenant, user, key, hashed)
-                if not isinstance(claimed, idempotency.Claimed):
-                    raise _AnsweredEarlier(_replayed(claimed))  # rolls the append back
-                await idempotency.complete(conn, tenant, user, key, hashed, 201, payload, stream)
-    except _AnsweredEarlier as answered:
-        return answered.answer
-    return Answer(201, payload)
+    tenant = actor.organisation_id
+
+    async def write(conn: Connection) -> bytes:
+        if command.case_id is not None:
+            await _hold_case(conn, tenant, uuid.UUID(command.case_id))
+        await runtime.store.append(tenant, stream, 0, [event], metadata, connection=conn)
+        return payload
+
+    return await once_in_transaction(runtime, actor, idempotent, 201, stream, write)
 
 
 async def _hold_case(conn: Connection, tenant: str, case_id: uuid.UUID) -> None:
