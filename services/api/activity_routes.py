@@ -20,6 +20,7 @@ activity answers exactly like a missing one (404). Bad input is 422
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import msgspec
@@ -90,6 +91,32 @@ def _accepted(activity_id: uuid.UUID) -> Any:
     return lambda version: ActivityAccepted(activity_id=str(activity_id), version=version)
 
 
+async def _command_on(
+    request: Request[Principal, Any, Any],
+    runtime: Runtime,
+    activity_id: uuid.UUID,
+    data: msgspec.Struct,
+    command: Callable[..., Awaitable[Answer]],
+    payload: Callable[[], object],
+) -> Response[bytes]:
+    """A correction or a withdrawal: `command(runtime, actor, activity_id, payload(), If-Match's
+    version, idempotency, answer, faults)` (`services.outreach.activities`), answered 200."""
+    principal = request.user
+    require(principal, Action.ACTIVITY_RECORD, None)
+    idempotent, faults = _idempotency(request, data)
+    answer = await command(
+        runtime,
+        http.actor_of(principal, request),
+        activity_id,
+        payload(),
+        http.expected_version(request),
+        idempotent,
+        _accepted(activity_id),
+        faults,
+    )
+    return _answered(answer)
+
+
 @post(
     "/v1/activities",
     operation_id="recordActivity",
@@ -135,20 +162,9 @@ async def correct(
     activity_id: FromPath[uuid.UUID],
     data: Annotated[ActivityBody, body("Two more officers attended", CORRECTION_EXAMPLE)],
 ) -> Response[bytes]:
-    principal = request.user
-    require(principal, Action.ACTIVITY_RECORD, None)
-    idempotent, faults = _idempotency(request, data)
-    answer = await correct_activity(
-        runtime,
-        http.actor_of(principal, request),
-        activity_id,
-        data.activity(),
-        http.expected_version(request),
-        idempotent,
-        _accepted(activity_id),
-        faults,
+    return await _command_on(
+        request, runtime, activity_id, data, correct_activity, lambda: data.activity()
     )
-    return _answered(answer)
 
 
 @patch(
@@ -167,20 +183,9 @@ async def correct_some(
     activity_id: FromPath[uuid.UUID],
     data: Annotated[ActivityPatch, body("Longer, and in three languages", PATCH_EXAMPLE)],
 ) -> Response[bytes]:
-    principal = request.user
-    require(principal, Action.ACTIVITY_RECORD, None)
-    idempotent, faults = _idempotency(request, data)
-    answer = await patch_activity(
-        runtime,
-        http.actor_of(principal, request),
-        activity_id,
-        data.applied_to,
-        http.expected_version(request),
-        idempotent,
-        _accepted(activity_id),
-        faults,
+    return await _command_on(
+        request, runtime, activity_id, data, patch_activity, lambda: data.applied_to
     )
-    return _answered(answer)
 
 
 @post(
@@ -199,20 +204,9 @@ async def withdraw(
     activity_id: FromPath[uuid.UUID],
     data: Annotated[WithdrawalBody, body("It was recorded twice", WITHDRAWAL_EXAMPLE)],
 ) -> Response[bytes]:
-    principal = request.user
-    require(principal, Action.ACTIVITY_RECORD, None)
-    idempotent, faults = _idempotency(request, data)
-    answer = await withdraw_activity(
-        runtime,
-        http.actor_of(principal, request),
-        activity_id,
-        data.reason,
-        http.expected_version(request),
-        idempotent,
-        _accepted(activity_id),
-        faults,
+    return await _command_on(
+        request, runtime, activity_id, data, withdraw_activity, lambda: data.reason
     )
-    return _answered(answer)
 
 
 @get(
