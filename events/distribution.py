@@ -51,6 +51,7 @@ DISTRIBUTED_TABLES: dict[str, str] = {
     "haven.events": DISTRIBUTION_COLUMN,
     "haven.break_glass_grants": DISTRIBUTION_COLUMN,
     "haven.access_records": DISTRIBUTION_COLUMN,
+    "haven.access_listings": DISTRIBUTION_COLUMN,
     "haven.idempotency_keys": DISTRIBUTION_COLUMN,
     "haven.tenant_secrets": DISTRIBUTION_COLUMN,
     "haven.projection_quarantine": DISTRIBUTION_COLUMN,
