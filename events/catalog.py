@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.case.events import CASE_EVENTS, CASE_UPCASTERS
 from domain.directory.events import DIRECTORY_EVENTS
+from domain.organisation.events import ORGANISATION_EVENTS
 from domain.outreach.events import ACTIVITY_EVENTS
 from domain.reporting.policy import POLICY_EVENTS
 from domain.retention import RETENTION_EVENTS
@@ -20,6 +21,7 @@ def haven_registry() -> EventRegistry:
             *SCREENING_EVENTS,
             *ACTIVITY_EVENTS,
             *DIRECTORY_EVENTS,
+            *ORGANISATION_EVENTS,
         ),
         CASE_UPCASTERS,
     )

@@ -11,6 +11,7 @@ from projections.base import Projection
 from projections.cases import CasesProjection
 from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
+from projections.organisations import OrganisationsProjection
 from projections.screenings import ScreeningsProjection
 
 PROJECTION_TYPES: tuple[type[Projection], ...] = (
@@ -19,6 +20,7 @@ PROJECTION_TYPES: tuple[type[Projection], ...] = (
     ScreeningsProjection,
     ActivitiesProjection,
     DirectoryProjection,
+    OrganisationsProjection,
 )
 
 
@@ -33,4 +35,5 @@ def projection_factories(
         "screenings": ScreeningsProjection,
         "activities": ActivitiesProjection,
         "directory": DirectoryProjection,
+        "organisations": OrganisationsProjection,
     }
