@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from services.bench.command import BENCH_EXTRA_MISSING, bench_client_missing, run_bench_command
+from services.case_import.command import run_import_command
 from services.cli_parser import build_parser
 from services.directory.command import run_directory_command
 from services.export_command import run_export_command
@@ -185,6 +186,7 @@ _COMMANDS = {
     "retention": run_retention_command,
     "activities": run_activities_command,
     "directory": run_directory_command,
+    "import": run_import_command,
     "keys": run_keys_command,
 }
 

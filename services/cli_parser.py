@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_directory_command(commands)
 
+    from services.case_import.command import add_import_command
+
+    add_import_command(commands)
+
     bench = commands.add_parser("bench", help="benchmarks; print a table, optionally write JSON")
     bench.add_argument(
         "suite", choices=["store", "http", "projections", "report", "erasure", "keys"]
