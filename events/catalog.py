@@ -9,6 +9,8 @@ from domain.outreach.events import ACTIVITY_EVENTS
 from domain.reporting.policy import POLICY_EVENTS
 from domain.retention import RETENTION_EVENTS
 from domain.screening.screening import SCREENING_EVENTS
+from domain.tasks.actions import TASK_EVENTS
+from domain.tasks.rules import FOLLOW_UP_EVENTS
 from events.registry import EventRegistry
 
 
@@ -22,6 +24,8 @@ def haven_registry() -> EventRegistry:
             *ACTIVITY_EVENTS,
             *DIRECTORY_EVENTS,
             *ORGANISATION_EVENTS,
+            *FOLLOW_UP_EVENTS,
+            *TASK_EVENTS,
         ),
         CASE_UPCASTERS,
     )
