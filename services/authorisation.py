@@ -56,6 +56,9 @@ class Action(StrEnum):
     DIRECTORY_PUBLISH = "directory.publish"
     DIRECTORY_IMPORT = "directory.import"
     DIRECTORY_EXPORT = "directory.export"
+    ORGANISATION_READ = "organisation.read"
+    ORGANISATION_MANAGE = "organisation.manage"
+    ORGANISATION_PICK = "organisation.pick"
 
 
 class Basis(StrEnum):
@@ -248,6 +251,13 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.DIRECTORY_PUBLISH: _rule(False, admin=(BY_ROLE,)),
         Action.DIRECTORY_IMPORT: _rule(False, admin=(BY_ROLE,)),
         Action.DIRECTORY_EXPORT: _rule(False, admin=(BY_ROLE,)),
+        # the organisation's profile, teams, partners and workers: its administrator keeps
+        # them; who assigns or refers picks active workers, teams and partners from them
+        Action.ORGANISATION_READ: _rule(False, admin=(BY_ROLE,)),
+        Action.ORGANISATION_MANAGE: _rule(False, admin=(BY_ROLE,)),
+        Action.ORGANISATION_PICK: _rule(
+            False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,), admin=(BY_ROLE,)
+        ),
     }
 )
 

@@ -53,6 +53,7 @@ from services.api.errors import handle_exception
 from services.api.forwarded import apply_forwarded_scheme
 from services.api.identity_routes import whoami
 from services.api.observe import ApiMetrics, observed
+from services.api.organisation_routes import ORGANISATION_ROUTES
 from services.api.report_routes import REPORT_ROUTES
 from services.api.retention_routes import RETENTION_ROUTES
 from services.api.screening_routes import SCREENING_ROUTES
@@ -131,6 +132,7 @@ def create_app(
             *TRANSFER_ROUTES,
             *DIRECTORY_READ_ROUTES,
             *DIRECTORY_COMMAND_ROUTES,
+            *ORGANISATION_ROUTES,
             console_router(
                 verifier=verifier, settings=settings, store=console_store, clock=console_clock
             ),

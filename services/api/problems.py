@@ -44,6 +44,7 @@ from services.commands.refusals import (
     PreconditionFailed,
     PreconditionRequired,
     StaleVersion,
+    UnknownWorker,
 )
 from services.database_outage import is_database_unavailable
 
@@ -144,6 +145,7 @@ IDEMPOTENCY_KEY_REUSED = ProblemType(
     "Idempotency-Key reused",
     detail="This Idempotency-Key was used for a different request; use a new key.",
 )
+UNKNOWN_WORKER = ProblemType("unknown-worker", 422, "Unknown worker")
 IDEMPOTENCY_KEY_IN_PROGRESS = ProblemType(
     "idempotency-key-in-progress",
     409,
@@ -170,6 +172,7 @@ _HTTP_TYPES = (
     OVERLOADED,
     IDEMPOTENCY_KEY_REUSED,
     IDEMPOTENCY_KEY_IN_PROGRESS,
+    UNKNOWN_WORKER,
 )
 
 # -- domain rules: (code, status, title); the slug is the code --------------------------------
@@ -239,6 +242,7 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType(
         IdempotencyKeyInProgress: "idempotency-key-in-progress",
         InvalidRequest: "validation-error",
         OutsideOwnTeam: "forbidden",
+        UnknownWorker: "unknown-worker",
         # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it
         # through)
         UnicodeDecodeError: "body-not-utf8",
@@ -280,6 +284,7 @@ _BY_STATUS: Mapping[int, ProblemType] = MappingProxyType(
             CONCURRENT_CHANGE,
             IDEMPOTENCY_KEY_REUSED,
             IDEMPOTENCY_KEY_IN_PROGRESS,
+            UNKNOWN_WORKER,
             DATABASE_UNAVAILABLE,
             OVERLOADED,
         )

@@ -56,3 +56,10 @@ class OutsideOwnTeam(CommandRefused):
     """A supervisor named another team than their own for an assignment."""
 
     detail = "a supervisor assigns within their own team"
+
+
+class UnknownWorker(CommandRefused):
+    """The organisation keeps a worker directory, and the worker named is not an active
+    worker of it."""
+
+    detail = "the worker is not an active worker of the organisation's directory"

@@ -177,6 +177,9 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("directory.publish", F403, F403, F403, F403, ROLE, F403),
     ("directory.import", F403, F403, F403, F403, ROLE, F403),
     ("directory.export", F403, F403, F403, F403, ROLE, F403),
+    ("organisation.read", F403, F403, F403, F403, ROLE, F403),
+    ("organisation.manage", F403, F403, F403, F403, ROLE, F403),
+    ("organisation.pick", ROLE, ROLE, F403, F403, ROLE, F403),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin", "outreach")
 

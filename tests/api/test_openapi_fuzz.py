@@ -222,7 +222,8 @@ def fuzz_every_operation(database_url: str, tmp_path: Path, key_file: Path) -> N
             if (label := f"{method.upper()} {path}")
             and _declares(document, method, path, "If-Match")
         ]
-        assert len(commands) == 22, commands  # 17 of cases, 3 of activities, 2 of the directory
+        # 17 of cases, 3 of activities, 2 of the directory, 4 of the organisation
+        assert len(commands) == 26, commands
         for label in commands:
             method, path = label.split(" ", 1)
             declared = {"if-match"} | (

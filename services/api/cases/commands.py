@@ -40,6 +40,7 @@ from services.commands import case_commands
 from services.commands.case_commands import AnswerBody
 from services.commands.refusals import OutsideOwnTeam
 from services.identity import Principal
+from services.organisations.assignable import check_assignable
 from services.screening.reads import check_screenings_behind
 
 
@@ -72,12 +73,14 @@ def _assignment(
     runtime: Runtime,
 ) -> Prepared:
     team = request.user.team_id  # CASE_ASSIGN needs the case on the caller's own team
+    organisation_id = request.user.organisation_id
 
-    def own_team_only() -> None:
+    async def own_team_and_known_worker() -> None:
         if data.team_id is not None and data.team_id != team:
             raise OutsideOwnTeam()
+        await check_assignable(runtime.store, organisation_id, data.worker_id)
 
-    return Prepared(data.command(team), check=own_team_only)
+    return Prepared(data.command(team), check=own_team_and_known_worker)
 
 
 def _transfer(
@@ -140,6 +143,11 @@ _ASSIGN_RESPONSES = {
     **COMMAND_RESPONSES,
     403: problem_spec(
         "Not the supervisor of the case's team, or `team_id` names another team (`forbidden`)."
+    ),
+    422: problem_spec(
+        "Invalid body (`validation-error`), a domain rule refused a value, or the "
+        "organisation keeps a worker directory and `worker_id` is not an active worker of it "
+        "(`unknown-worker`)."
     ),
 }
 
