@@ -75,7 +75,7 @@ def records(rows: list[Any]) -> list[tuple[Any, ...]]:
 # -- outcomes, immigration, reopening -------------------------------------------------------------
 
 
-async def test_an_outcome_assessment_is_recorded_once_per_key(
+async def test_an_outcome_assessment_is_recorded_once_per_key_and_trends_are_shown(
     cases: httpx.AsyncClient, people: People, runtime: Runtime
 ) -> None:
     case_id = await open_case(cases, people.worker)
@@ -125,6 +125,18 @@ async def test_an_outcome_assessment_is_recorded_once_per_key(
         "forbidden",
     )  # supervisors have no rule for content commands: 403 whatever the id
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == 2
+    later = {**ASSESS_OUTCOME_EXAMPLE, "assessment_id": "outcome-0002", "assessed_on": "2026-03-02"}
+    later["scores"] = {"safety": 2, "housing_stability": 3, "income_employment": 2}
+    assert (await cases.post(url, json=later, headers=at(people.worker, 2))).status_code == 200
+    view = (await cases.get(f"/v1/cases/{case_id}", headers=people.worker)).json()
+    assert view["outcome_trends"] == [
+        {"domain": "housing_stability", "first_score": 3, "first_on": "2026-02-20",
+         "latest_score": 3, "latest_on": "2026-03-02", "assessments": 2, "trend": "same"},
+        {"domain": "income_employment", "first_score": 2, "first_on": "2026-03-02",
+         "latest_score": 2, "latest_on": "2026-03-02", "assessments": 1, "trend": None},
+        {"domain": "safety", "first_score": 4, "first_on": "2026-02-20",
+         "latest_score": 2, "latest_on": "2026-03-02", "assessments": 2, "trend": "worse"},
+    ]  # fmt: skip
 
 
 async def test_immigration_steps_are_for_the_assigned_worker_only(

@@ -43,6 +43,16 @@ def field_error(answer, field_id: str) -> bool:
     )
 
 
+def outcome_rows(page: str) -> dict[str, list[str]]:
+    """The case page's outcome table: per domain code, its cells as shown."""
+    section = page[page.index('<table class="outcome-trends">') :]
+    section = section[: section.index("</table>")]
+    return {
+        domain: re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", cells)
+        for domain, cells in re.findall(r'<tr data-domain="([^"]+)">(.*?)</tr>', section)
+    }
+
+
 def timeline(page: str) -> list[str]:
     section = page[page.index('<ol class="timeline">') : page.index("</ol>")]
     return re.findall(r"</span> ([^<]+)</li>", section)
@@ -180,6 +190,36 @@ async def test_an_outcome_assessment_and_an_immigration_step_are_recorded(browse
         )  # fmt: skip
         assert scored.status_code == 303, scored.text
         page = await case_page(user, case_id)
+        assert outcome_rows(page) == {
+            "safety": ["Safety", "3 (2026-01-13)", "3 (2026-01-13)", "Scored once"],
+            "housing_stability": ["Housing stability", "2 (2026-01-13)", "2 (2026-01-13)",
+                                  "Scored once"],
+        }  # fmt: skip
+        again = await submit(
+            user, case_id, "outcome", page,
+            assessed_on="2026-01-20", **{"scores.safety": "4", "scores.housing_stability": "1"},
+        )  # fmt: skip
+        assert again.status_code == 303, again.text
+        page = await case_page(user, case_id)
+        rows = outcome_rows(page)
+        assert rows["safety"][1:] == ["3 (2026-01-13)", "4 (2026-01-20)", "Improved"]
+        assert rows["housing_stability"][1:] == ["2 (2026-01-13)", "1 (2026-01-20)", "Worse"]
+        spanish = await user.client.post(
+            "/console/language",
+            data={"csrf_token": hidden_fields(page, "/console/language")["csrf_token"],
+                  "language": "es", "next": f"/console/cases/{case_id}"},
+        )  # fmt: skip
+        assert spanish.status_code == 303
+        translated = outcome_rows(await case_page(user, case_id))
+        assert (
+            translated["safety"][3] == "Mejoró" and translated["housing_stability"][3] == "Empeoró"
+        )
+        await user.client.post(
+            "/console/language",
+            data={"csrf_token": hidden_fields(page, "/console/language")["csrf_token"],
+                  "language": "en", "next": f"/console/cases/{case_id}"},
+        )  # fmt: skip
+        page = await case_page(user, case_id)
         milestone = {
             "milestone_id": re.search(r'<option value="([^"]+)">A new milestone', page).group(1),
             "kind": "continued_presence",
@@ -190,7 +230,9 @@ async def test_an_outcome_assessment_and_an_immigration_step_are_recorded(browse
         step = await submit(user, case_id, "immigration", page, step="requested", **milestone)
         assert step.status_code == 303, step.text
         page = await case_page(user, case_id)
-        assert timeline(page)[-2:] == ["Outcome assessed", "Immigration step recorded"]
+        assert timeline(page)[-3:] == [
+            "Outcome assessed", "Outcome assessed", "Immigration step recorded"
+        ]  # fmt: skip
         assert "Continued Presence: Requested (2026-01-14)" in page  # the milestone to go on
 
 

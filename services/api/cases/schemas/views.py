@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from domain.case import events as ev
+from domain.case.outcome_trends import outcome_trends
 from domain.case.state import CaseState
 from domain.case.values import (
     Demographics,
@@ -148,6 +149,20 @@ class OutcomeView(msgspec.Struct, frozen=True, kw_only=True):
     scores: dict[str, int]
 
 
+class OutcomeTrendView(msgspec.Struct, frozen=True, kw_only=True):
+    """One outcome domain's change (`domain.case.outcome_trends`): its first and latest score
+    (1 = crisis ... 5 = thriving) and the trend between them; `trend` is null until the domain
+    has been scored twice."""
+
+    domain: str
+    first_score: int
+    first_on: dt.date
+    latest_score: int
+    latest_on: dt.date
+    assessments: int
+    trend: str | None
+
+
 class ClosureView(msgspec.Struct, frozen=True, kw_only=True):
     closed_on: dt.date
     reason: str
@@ -217,6 +232,7 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     referrals: list[ReferralView]
     services: list[ServiceView]
     outcomes: list[OutcomeView]
+    outcome_trends: list[OutcomeTrendView]  # per outcome domain scored
     needs: list[NeedsView]
     goals: list[GoalView]
     statistics_consent: bool | None  # None: not asked yet
@@ -273,6 +289,7 @@ def case_view(state: CaseState, *, include_immigration: bool) -> CaseView:
         referrals=referrals,
         services=[_fields(ServiceView, s) for s in state.services],
         outcomes=[_fields(OutcomeView, o) for o in state.outcomes],
+        outcome_trends=[_fields(OutcomeTrendView, t) for t in outcome_trends(state.outcomes)],
         needs=[_fields(NeedsView, n) for n in state.needs],
         goals=[_fields(GoalView, g.goal, status=g.status) for _, g in sorted(state.goals.items())],
         statistics_consent=state.statistics_consent,
