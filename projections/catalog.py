@@ -13,6 +13,7 @@ from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
 from projections.organisations import OrganisationsProjection
 from projections.screenings import ScreeningsProjection
+from projections.tasks import TasksProjection
 
 PROJECTION_TYPES: tuple[type[Projection], ...] = (
     CasesProjection,
@@ -21,6 +22,7 @@ PROJECTION_TYPES: tuple[type[Projection], ...] = (
     ActivitiesProjection,
     DirectoryProjection,
     OrganisationsProjection,
+    TasksProjection,
 )
 
 
@@ -36,4 +38,5 @@ def projection_factories(
         "activities": ActivitiesProjection,
         "directory": DirectoryProjection,
         "organisations": OrganisationsProjection,
+        "tasks": TasksProjection,
     }
