@@ -2,6 +2,8 @@
 
 Access records (`haven.access_records`) are append-only (a trigger refuses UPDATE and DELETE)
 and hold no case content: tenant, case, actor, role, part read, basis, grant, request id.
+Releases to another organisation (basis 'disclosure') and decryptions no person asked for
+(basis 'system') are recorded beside the reads, by `events.disclosures`.
 
 Fail closed: `record_access` must run in the request's transaction, and that transaction must
 commit, *before* any case content is returned. It raises `AccessNotRecorded` on any failure;
@@ -39,7 +41,7 @@ GRANT_LABEL = "haven.break-glass.v1"
 MIN_GRANT_MINUTES = 1
 MAX_GRANT_MINUTES = 240
 MAX_REASON_CHARS = 2000
-BASES = frozenset({"assignment", "team", "break-glass", "privacy-review"})
+BASES = frozenset({"assignment", "team", "break-glass", "privacy-review", "disclosure", "system"})
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -75,6 +77,12 @@ class AccessRecord(msgspec.Struct, frozen=True):
     grant_id: uuid.UUID | None
     request_id: str | None
     reason: str | None = None  # an erasure's ground (a code), on its record only
+    # a disclosure's (basis 'disclosure', `events.disclosures`): to whom, which data
+    # categories, under which consent
+    recipient: str | None = None
+    categories: tuple[str, ...] | None = None
+    consent_id: str | None = None
+    purpose: str | None = None  # a system access's (basis 'system'): why it decrypted
 
 
 class BreakGlassGrant(msgspec.Struct, frozen=True):
@@ -120,8 +128,11 @@ SELECT $1, $2, $3, $4, $5, $6, $7, $8
                   AND s.version = $9 AND s.wrapped_key IS NOT NULL)
 RETURNING 1"""
 
-_LOG_SQL = """
-SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id, request_id
+_COLUMNS = """tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id,
+       request_id, reason, recipient, categories, consent_id, purpose"""
+
+_LOG_SQL = f"""
+SELECT {_COLUMNS}
   FROM haven.access_records WHERE tenant_id = $1 AND case_id = $2
  ORDER BY accessed_at DESC, record_id DESC LIMIT $3"""
 
@@ -192,7 +203,28 @@ async def access_log(
     if not 1 <= limit <= 10_000:
         raise ValueError("limit must be between 1 and 10000")
     rows = await pool_or_conn.fetch(_LOG_SQL, tenant_id, case_id, limit)
-    return [AccessRecord(*row) for row in rows]
+    return [_record(row) for row in rows]
+
+
+def _record(row: Any) -> AccessRecord:
+    categories = row["categories"]
+    return AccessRecord(
+        row["tenant_id"],
+        row["record_id"],
+        row["case_id"],
+        row["accessed_at"],
+        row["actor_id"],
+        row["role"],
+        row["part"],
+        row["basis"],
+        row["grant_id"],
+        row["request_id"],
+        row["reason"],
+        recipient=row["recipient"],
+        categories=None if categories is None else tuple(categories),
+        consent_id=row["consent_id"],
+        purpose=row["purpose"],
+    )
 
 
 async def grant_break_glass(
@@ -318,9 +350,8 @@ async def case_data_key(
 
 MAX_PAGE = 500
 
-_REVIEW_SQL = """
-SELECT tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id,
-       request_id, reason
+_REVIEW_SQL = f"""
+SELECT {_COLUMNS}
   FROM haven.access_records
  WHERE tenant_id = $1
    AND ($2::text IS NULL OR actor_id = $2)
@@ -346,4 +377,4 @@ async def access_review(
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
     rows = await conn.fetch(_REVIEW_SQL, tenant_id, actor_id, case_id, basis, before, limit)
-    return [AccessRecord(*row) for row in rows]
+    return [_record(row) for row in rows]

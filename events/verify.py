@@ -2,7 +2,8 @@
 
 Chains need no key, so an erased (crypto-shredded) stream is still checked; where a data key
 is available, every event's AES-GCM tag is checked too. Findings name the stream, version and
-problem — never any content.
+problem — never any content. Opening every event is a system decryption of every case: it is
+recorded in the access log first (`events.disclosures`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncpg
 from crypto.chain import GENESIS, next_link
 from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring, WrappedDataKey
+from events.disclosures import record_system_access
 from events.recorded import EVENT_COLUMNS, header_of
 
 
@@ -52,6 +54,8 @@ async def verify_store(
 ) -> VerifyReport:
     findings: list[Finding] = []
     events = erased = 0
+    # a system decryption of every case, recorded before anything is opened
+    await record_system_access(pool, part="verify", purpose="integrity-check")
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         heads = {
             (row["tenant_id"], row["stream_id"]): row

@@ -5,10 +5,12 @@
    transaction pooler, `session`), once no worker process of an earlier, dead rebuild is still
    writing (`projections.partitioned`), create the tables of generation N+1 (N = the live
    generation).
-2. Apply the whole log to them in batches, writing (`flush`) every `FLUSH_AT` cases. Readers
-   still see generation N through the stable views; the running projector keeps feeding N.
-   A stream-local projection may take this pass split by stream across processes up to a
-   horizon, then in log order from there (`projections.partitioned`).
+2. Record the rebuild in the access log, once per live case (`events.disclosures`: a system
+   decryption), then apply the whole log to the new tables in batches, writing (`flush`)
+   every `FLUSH_AT` cases. Readers still see generation N through the stable views; the
+   running projector keeps feeding N. A stream-local projection may take this pass split by
+   stream across processes up to a horizon, then in log order from there
+   (`projections.partitioned`).
 3. Swap, in one transaction: lock the checkpoint row (the running projector's next batch
    waits, then finds itself fenced), apply what arrived meanwhile, drop the rows of erased
    cases, point the views at N+1 and move the checkpoint to (N+1, position, fingerprint).
@@ -26,6 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import asyncpg
 
 from crypto.loggers import get_logger
+from events.disclosures import record_system_access
 from events.log_order import LOG_START, LogPosition
 from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections import checkpoints, quarantine
@@ -90,6 +93,8 @@ async def rebuild(
                 await _drop_strays(conn, projection, keep=live.generation if live else None)
                 await execute_all(conn, create_statements(projection, tables))
             quarantined = await quarantine.streams(pool, name)
+            # recorded before anything is decrypted: a rebuild that cannot say so does not run
+            await record_system_access(pool, part="projection-rebuild", purpose=name)
             try:
                 position = await _bulk_pass(
                     store,

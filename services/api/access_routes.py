@@ -1,6 +1,8 @@
 """`GET /v1/access-log` (access.review: the privacy officer): the organisation's access
 records, newest first — who read which case, which part, when and on what basis — filtered by
 `actor`, `case_id` or `basis`, paged with `before` (the `next_before` of the previous page).
+Releases to other organisations are among them (basis `disclosure`, with the recipient, the
+data categories and the consent relied on), and so are system decryptions (basis `system`).
 
 It shows audit metadata, not case content (break-the-glass reasons stay sealed; a case's own
 access log opens them and is itself recorded), so the review is not an access record of its
@@ -36,6 +38,10 @@ class ReviewedAccess(msgspec.Struct, frozen=True, kw_only=True):
     part: str
     basis: str
     grant_id: uuid.UUID | None
+    recipient: str | None = None  # a disclosure's receiving organisation
+    categories: list[str] | None = None  # a disclosure's data categories
+    consent_id: str | None = None  # the consent a disclosure relied on
+    purpose: str | None = None  # a system access's purpose
 
 
 class AccessReview(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,7 +72,8 @@ async def review_access(
         uuid.UUID | None, QueryParameter(description="only accesses of this case")
     ] = None,
     basis: Annotated[
-        Literal["assignment", "team", "break-glass", "privacy-review"] | None,
+        Literal["assignment", "team", "break-glass", "privacy-review", "disclosure", "system"]
+        | None,
         QueryParameter(description="only accesses on this basis"),
     ] = None,
     before: Annotated[
@@ -97,6 +104,10 @@ async def review_access(
                 part=r.part,
                 basis=r.basis,
                 grant_id=r.grant_id,
+                recipient=r.recipient,
+                categories=None if r.categories is None else list(r.categories),
+                consent_id=r.consent_id,
+                purpose=r.purpose,
             )
             for r in records
         ],

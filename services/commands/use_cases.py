@@ -12,13 +12,16 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 from domain.case import commands as cmd
 from domain.case.decide import Context, decide, receiving_case
+from domain.case.disclosures import Release, releases
 from domain.case.errors import TransferNotFound
 from domain.case.events import CaseTransferred, TransferRequested
 from domain.case.state import CaseState, fold
 from domain.event import DomainEvent, EventMetadata
+from events.disclosures import record_disclosure
 from events.store import utc_now
 from services.commands.case_reader import read_case
 from services.commands.ports import Actor, CaseStore
@@ -74,11 +77,46 @@ class CaseUseCases:
     ) -> int:
         """Any command on an existing case: decided on its state, appended at its version."""
         state, events = await self._decide(actor, case_id, command, expected_version)
-        result = await self._store.append(
-            actor.organisation_id, uuid.UUID(case_id), state.version, events, self.metadata(actor)
-        )
+        released = releases(state, events)
+        if not released:
+            result = await self._store.append(
+                actor.organisation_id,
+                uuid.UUID(case_id),
+                state.version,
+                events,
+                self.metadata(actor),
+            )
+        else:  # a release commits with its disclosure record, or not at all
+            async with self._store.transaction() as conn:
+                result = await self._store.append(
+                    actor.organisation_id,
+                    uuid.UUID(case_id),
+                    state.version,
+                    events,
+                    self.metadata(actor),
+                    connection=conn,
+                )
+                await self._disclose(conn, actor, case_id, released)
         self._appended(actor.organisation_id, case_id, state, events)
         return result.version
+
+    async def _disclose(
+        self, conn: Any, actor: Actor, case_id: str, released: list[Release]
+    ) -> None:
+        """Record each release in the case's access log (`events.disclosures`), in `conn`'s
+        transaction, after its appends."""
+        for release in released:
+            await record_disclosure(
+                conn,
+                tenant_id=actor.organisation_id,
+                case_id=uuid.UUID(case_id),
+                actor_id=actor.user_id,
+                part=release.part,
+                recipient=release.recipient,
+                categories=release.categories,
+                consent_id=release.consent_id,
+                request_id=actor.request_id,
+            )
 
     def _appended(
         self, organisation_id: str, case_id: str, state: CaseState, events: list[DomainEvent]
@@ -346,6 +384,7 @@ class CaseUseCases:
                 self.metadata(receiver),
                 connection=conn,
             )
+            await self._disclose(conn, sender, case_id, releases(state, events))
         self._appended(sender.organisation_id, case_id, state, events)
         self._appended(receiver.organisation_id, command.receiving_case_id, CaseState(), [opened])
         return result.version

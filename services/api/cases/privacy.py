@@ -5,7 +5,9 @@
   case's data key), and every read made with it is recorded with basis "break-glass".
 * `GET .../access-log` (the privacy officer): the review is recorded first, in the same
   transaction that then reads the access records (newest first) and opens the grants'
-  reasons; nothing is returned unless that transaction commits.
+  reasons; nothing is returned unless that transaction commits. Disclosures (basis
+  "disclosure": recipient, categories, consent) and system decryptions (basis "system",
+  with their purpose) are among the records: the case's accounting of disclosures.
 * `DELETE /v1/cases/{case_id}` (the privacy officer): crypto-shreds the case's data key and
   records the erasure in one transaction -> 204. The case leaves every read model and its
   stored idempotent answers go in the same transaction; from then on it answers every route
@@ -133,6 +135,10 @@ async def case_access_log(
                     basis=r.basis,
                     grant_id=r.grant_id,
                     request_id=r.request_id,
+                    recipient=r.recipient,
+                    categories=None if r.categories is None else list(r.categories),
+                    consent_id=r.consent_id,
+                    purpose=r.purpose,
                 )
                 for r in review.records
             ],

@@ -27,7 +27,8 @@ class ExportedEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 class ExportedAccess(msgspec.Struct, frozen=True, kw_only=True):
     """One access record: who read which part of the case, when, on what basis (a
-    break-the-glass read names its grant)."""
+    break-the-glass read names its grant; a disclosure its recipient, categories and consent:
+    the survivor's accounting of disclosures)."""
 
     accessed_at: dt.datetime
     actor_id: str
@@ -36,6 +37,10 @@ class ExportedAccess(msgspec.Struct, frozen=True, kw_only=True):
     basis: str
     grant_id: str | None
     request_id: str | None
+    recipient: str | None = None
+    categories: list[str] | None = None
+    consent_id: str | None = None
+    purpose: str | None = None
 
 
 class CaseExportView(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +90,10 @@ def export_view(export: CaseExport) -> CaseExportView:
                 basis=r.basis,
                 grant_id=str(r.grant_id) if r.grant_id is not None else None,
                 request_id=r.request_id,
+                recipient=r.recipient,
+                categories=None if r.categories is None else list(r.categories),
+                consent_id=r.consent_id,
+                purpose=r.purpose,
             )
             for r in export.records
         ],

@@ -74,6 +74,12 @@ class AccessRecordView(msgspec.Struct, frozen=True, kw_only=True):
     basis: str
     grant_id: uuid.UUID | None
     request_id: str | None
+    # a disclosure (basis "disclosure"): the receiving organisation, the data categories
+    # released and the consent relied on; a system access (basis "system"): its purpose
+    recipient: str | None = None
+    categories: list[str] | None = None
+    consent_id: str | None = None
+    purpose: str | None = None
 
 
 class GrantView(msgspec.Struct, frozen=True, kw_only=True):
