@@ -1,4 +1,5 @@
-"""Re-wrapping an organisation's data keys and idempotency secrets under its active KEK.
+"""Re-wrapping an organisation's data keys and secrets (idempotency, blind index) under its
+active KEK.
 
 `rewrap_organisation` walks the organisation's stream heads in `stream_id` order, a batch at a
 time, and takes each row whose key is not under `active` (and not erased): unwrap with the
@@ -25,8 +26,12 @@ import asyncpg
 from crypto.errors import DecryptionError
 from crypto.keyring import Keyring, WrappedDataKey
 from crypto.providers import KekAdministration
+from events.organisation_secrets import BLIND_INDEX_CONTEXT, BLIND_INDEX_PURPOSE
 
-SECRET_CONTEXTS = {"idempotency": b"haven.secret.idempotency.v1"}
+SECRET_CONTEXTS = {
+    "idempotency": b"haven.secret.idempotency.v1",
+    BLIND_INDEX_PURPOSE: BLIND_INDEX_CONTEXT,
+}
 
 _STREAMS_TO_REWRAP = """
 SELECT stream_id, key_id, kek_id, wrapped_key FROM haven.streams

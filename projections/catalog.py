@@ -8,6 +8,7 @@ from crypto.keyring import Keyring
 from events.store import PostgresEventStore
 from projections.activities import ActivitiesProjection
 from projections.base import Projection
+from projections.case_finder import CaseFinderProjection
 from projections.cases import CasesProjection
 from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
@@ -22,6 +23,7 @@ PROJECTION_TYPES: tuple[type[Projection], ...] = (
     ActivitiesProjection,
     DirectoryProjection,
     OrganisationsProjection,
+    CaseFinderProjection,
     TasksProjection,
 )
 
@@ -38,5 +40,6 @@ def projection_factories(
         "activities": ActivitiesProjection,
         "directory": DirectoryProjection,
         "organisations": OrganisationsProjection,
+        "case_finder": lambda: CaseFinderProjection(keyring),
         "tasks": TasksProjection,
     }
