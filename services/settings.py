@@ -67,6 +67,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None  # a confidential client's; never in repr or logs
     console_url: str | None = None  # the console's origin, for the sign-in's redirect URI
+    # the external provider's claim holding roles or groups, and the file mapping its groups
+    # to Haven's roles (`services.identity.role_map`); None: the claim names Haven's roles
+    oidc_role_claim: str = "roles"
+    oidc_role_map: Path | None = None
     team_access: frozenset[str] = frozenset()  # organisation ids
     # federal reporting's own login (role haven_reporting); None: the application's server and
     # database as the user haven_reporting, without a password (`reporting_url`)
@@ -184,6 +188,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 "set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none"
             )
         client_id, client_secret, console_url = _console_client(env, oidc_issuer=oidc[0])
+        role_claim, role_map = _role_mapping(env, oidc_issuer=oidc[0])
         tls_cert, tls_key = _tls_files(env)
         return cls(
             database_url=database_url,
@@ -196,6 +201,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             oidc_client_id=client_id,
             oidc_client_secret=client_secret,
             console_url=console_url,
+            oidc_role_claim=role_claim,
+            oidc_role_map=role_map,
             team_access=_organisations(env.get("HAVEN_TEAM_ACCESS") or ""),
             reporting_database_url=reporting_url,
             read_database_url=read_url,
@@ -260,6 +267,27 @@ def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
 
 def _no_password() -> bytes:
     raise ValueError("an encrypted key")
+
+
+def _role_mapping(env: Mapping[str, str], *, oidc_issuer: str | None) -> tuple[str, Path | None]:
+    """`HAVEN_OIDC_ROLE_CLAIM` (default ``roles``) and `HAVEN_OIDC_ROLE_MAP` (a file), which
+    apply to an external provider's tokens only."""
+    claim = env.get("HAVEN_OIDC_ROLE_CLAIM") or None
+    role_map = env.get("HAVEN_OIDC_ROLE_MAP") or None
+    if (claim or role_map) and oidc_issuer is None:
+        raise SettingsError(
+            "HAVEN_OIDC_ROLE_CLAIM and HAVEN_OIDC_ROLE_MAP need HAVEN_OIDC_ISSUER (an external "
+            "provider)"
+        )
+    if claim is not None and (
+        not claim.isprintable() or claim != claim.strip() or len(claim) > 256
+    ):
+        raise SettingsError(
+            "HAVEN_OIDC_ROLE_CLAIM must be a claim name (printable, no spaces around)"
+        )
+    if role_map is not None and not Path(role_map).is_file():
+        raise SettingsError("HAVEN_OIDC_ROLE_MAP must name a JSON or TOML file")
+    return claim or "roles", None if role_map is None else Path(role_map).absolute()
 
 
 def _console_client(

@@ -22,10 +22,11 @@ import jwt
 from cachetools import TTLCache
 from jwt import exceptions as jwt_errors
 
-from services.identity.claims import Principal, principal_from_claims
+from services.identity.claims import DEFAULT_ROLE_CLAIM, Principal, principal_from_claims
 from services.identity.errors import InvalidToken
 from services.identity.jwks import Fetch, JwksCache, KeySource, StaticKeys
 from services.identity.local_issuer import LOCAL_AUDIENCE, LOCAL_ISSUER, LocalIssuer
+from services.identity.role_map import RoleMap, load_role_map
 from services.settings import Settings
 
 __all__ = ["InvalidToken", "JwksCache", "TokenVerifier", "verifier_from_settings"]
@@ -75,6 +76,8 @@ class TokenVerifier:
         leeway: float = DEFAULT_LEEWAY_SECONDS,
         max_lifetime: float = DEFAULT_MAX_LIFETIME_SECONDS,
         clock: Callable[[], float] = time.time,
+        role_claim: str = DEFAULT_ROLE_CLAIM,
+        role_map: RoleMap | None = None,
     ) -> None:
         if not algorithms or not set(algorithms) <= OIDC_ALGORITHMS:
             raise ValueError("algorithms must be a non-empty subset of the asymmetric allow-list")
@@ -85,6 +88,14 @@ class TokenVerifier:
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._clock = clock
+        # the roles of an external provider's tokens: their claim, and its groups' Haven roles
+        self._role_claim = role_claim
+        self._role_map = role_map
+        self._options = (
+            _PYJWT_OPTIONS
+            if role_claim == DEFAULT_ROLE_CLAIM
+            else {**_PYJWT_OPTIONS, "require": [c for c in REQUIRED_CLAIMS if c != "roles"]}
+        )
         # Tokens whose signature and claims were verified, for VERIFIED_TTL_SECONDS: a client
         # sends the same token with every request, and PyJWT's decoding costs more than the
         # rest of a case read. Times are still checked on every use, so a cached token expires
@@ -127,7 +138,7 @@ class TokenVerifier:
             claims, kid, key = await self._verify_signature_and_claims(token)
             self._verified[token] = (claims, kid, key)
         self._check_times(claims)
-        return principal_from_claims(claims)
+        return self._principal(claims)
 
     async def _verify_signature_and_claims(self, token: str) -> tuple[dict[str, Any], str, Any]:
         try:
@@ -151,15 +162,18 @@ class TokenVerifier:
                 key.public_key,
                 algorithms=[alg],
                 audience=self.audience,
-                options=_PYJWT_OPTIONS,
+                options=self._options,
             )
         except jwt_errors.PyJWTError as error:
             reason = next(reason for kind, reason in _REASON_FOR_ERROR if isinstance(error, kind))
             raise InvalidToken(reason) from None
         if claims["iss"] != self.issuer:
             raise InvalidToken("wrong-issuer")
-        principal_from_claims(claims)  # refuse malformed claims before caching
+        self._principal(claims)  # refuse malformed claims before caching
         return claims, kid, key
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        return principal_from_claims(claims, role_claim=self._role_claim, role_map=self._role_map)
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         now = self._clock()
@@ -182,8 +196,9 @@ def _seconds(value: object) -> float:
 def verifier_from_settings(
     settings: Settings, *, fetch: Fetch | None = None, clock: Callable[[], float] = time.time
 ) -> TokenVerifier:
-    """The external provider when `HAVEN_OIDC_*` is set, else the local issuer (creating its
-    key)."""
+    """The external provider when `HAVEN_OIDC_*` is set, its roles read as
+    `HAVEN_OIDC_ROLE_CLAIM` and `HAVEN_OIDC_ROLE_MAP` say (a malformed map file raises
+    `RoleMapError`), else the local issuer (creating its key)."""
     if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
         return TokenVerifier.for_oidc(
             issuer=settings.oidc_issuer,
@@ -191,6 +206,10 @@ def verifier_from_settings(
             jwks=JwksCache(settings.oidc_jwks_url, fetch=fetch),
             clock=clock,
             max_lifetime=settings.token_max_lifetime,
+            role_claim=settings.oidc_role_claim,
+            role_map=None
+            if settings.oidc_role_map is None
+            else load_role_map(settings.oidc_role_map),
         )
     return TokenVerifier.for_local_issuer(
         LocalIssuer.open(settings.data_dir), clock=clock, max_lifetime=settings.token_max_lifetime
