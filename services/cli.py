@@ -16,6 +16,7 @@ from services.cli_parser import build_parser
 from services.directory.command import run_directory_command
 from services.export_command import run_export_command
 from services.keys_command import run_keys_command
+from services.organisations.cli import run_organisation_command
 from services.outreach.command import run_activities_command
 from services.reporting.report_command import run_report_command
 from services.retention.command import run_retention_command
@@ -186,6 +187,7 @@ _COMMANDS = {
     "retention": run_retention_command,
     "activities": run_activities_command,
     "directory": run_directory_command,
+    "organisation": run_organisation_command,
     "import": run_import_command,
     "keys": run_keys_command,
 }

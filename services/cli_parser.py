@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_directory_command(commands)
 
+    from services.organisations.cli import add_organisation_command
+
+    add_organisation_command(commands)
+
     from services.case_import.command import add_import_command
 
     add_import_command(commands)
