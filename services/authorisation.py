@@ -56,6 +56,11 @@ class Action(StrEnum):
     DIRECTORY_PUBLISH = "directory.publish"
     DIRECTORY_IMPORT = "directory.import"
     DIRECTORY_EXPORT = "directory.export"
+    FOLLOW_UP_RULES_READ = "follow_up.rules_read"
+    FOLLOW_UP_RULES_SET = "follow_up.rules_set"
+    TASK_LIST_MINE = "task.list_mine"
+    TASK_UPDATE = "task.update"
+    TASK_OVERDUE_TEAM = "task.overdue_team"
     ORGANISATION_READ = "organisation.read"
     ORGANISATION_MANAGE = "organisation.manage"
     ORGANISATION_PICK = "organisation.pick"
@@ -251,6 +256,14 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.DIRECTORY_PUBLISH: _rule(False, admin=(BY_ROLE,)),
         Action.DIRECTORY_IMPORT: _rule(False, admin=(BY_ROLE,)),
         Action.DIRECTORY_EXPORT: _rule(False, admin=(BY_ROLE,)),
+        # follow-up rules and the tasks they make: the administrator sets the rules, the
+        # supervisor reads them and their team's overdue counts; a task is its case's
+        # assigned worker's alone (docs/api.md#follow-up-tasks)
+        Action.FOLLOW_UP_RULES_READ: _rule(False, supervisor=(BY_ROLE,), admin=(BY_ROLE,)),
+        Action.FOLLOW_UP_RULES_SET: _rule(False, admin=(BY_ROLE,)),
+        Action.TASK_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
+        Action.TASK_UPDATE: _rule(True, caseworker=(ASSIGNED,)),
+        Action.TASK_OVERDUE_TEAM: _rule(False, supervisor=(TEAM_CASELOAD,)),
         # the organisation's profile, teams, partners and workers: its administrator keeps
         # them; who assigns or refers picks active workers, teams and partners from them
         Action.ORGANISATION_READ: _rule(False, admin=(BY_ROLE,)),

@@ -58,6 +58,7 @@ from services.api.report_routes import REPORT_ROUTES
 from services.api.retention_routes import RETENTION_ROUTES
 from services.api.screening_routes import SCREENING_ROUTES
 from services.api.system import health, metrics, ready
+from services.api.task_routes import TASK_ROUTES
 from services.api.transfer_routes import TRANSFER_ROUTES
 from services.bootstrap import Runtime
 from services.console.app import console_router, template_config
@@ -133,6 +134,7 @@ def create_app(
             *DIRECTORY_READ_ROUTES,
             *DIRECTORY_COMMAND_ROUTES,
             *ORGANISATION_ROUTES,
+            *TASK_ROUTES,
             console_router(
                 verifier=verifier, settings=settings, store=console_store, clock=console_clock
             ),

@@ -212,6 +212,7 @@ _DOMAIN_RULES = (
     ("open-referrals-on-closure", 409, "Case has open referrals"),
     ("transfer-pending", 409, "A transfer is waiting for an answer"),
     ("activity-withdrawn", 409, "Activity withdrawn"),
+    ("task-done", 409, "Task already done"),
 )
 
 # -- errors that are not domain rules -----------------------------------------------------------

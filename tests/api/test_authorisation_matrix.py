@@ -151,6 +151,13 @@ CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     ("transfer.answer", "reporter", "*", F403, F403, F403, F403, F403),
     ("transfer.answer", "admin", "*", F403, F403, F403, F403, F403),
     ("transfer.answer", "outreach", "*", F403, F403, F403, F403, F403),
+    # a follow-up task of the case (tests/api/test_task_routes.py): its assigned worker's alone
+    ("task.update", "caseworker", "*", ASSIGN, F403, F403, N404, N404),
+    ("task.update", "supervisor", "*", F403, F403, F403, F403, F403),
+    ("task.update", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("task.update", "reporter", "*", F403, F403, F403, F403, F403),
+    ("task.update", "admin", "*", F403, F403, F403, F403, F403),
+    ("task.update", "outreach", "*", F403, F403, F403, F403, F403),
 )
 
 # Actions that are not about one case, for a caller with a team.
@@ -177,6 +184,10 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("directory.publish", F403, F403, F403, F403, ROLE, F403),
     ("directory.import", F403, F403, F403, F403, ROLE, F403),
     ("directory.export", F403, F403, F403, F403, ROLE, F403),
+    ("follow_up.rules_read", F403, ROLE, F403, F403, ROLE, F403),
+    ("follow_up.rules_set", F403, F403, F403, F403, ROLE, F403),
+    ("task.list_mine", ROLE, F403, F403, F403, F403, F403),
+    ("task.overdue_team", F403, TEAM, F403, F403, F403, F403),
     ("organisation.read", F403, F403, F403, F403, ROLE, F403),
     ("organisation.manage", F403, F403, F403, F403, ROLE, F403),
     ("organisation.pick", ROLE, ROLE, F403, F403, ROLE, F403),
@@ -560,6 +571,7 @@ def test_every_case_endpoint_is_listed() -> None:
     assert {action for action in ENDPOINT_ACTIONS.values()} == {a.value for a in CASE_ACTIONS} - {
         "case.read_immigration",  # a part of the read, not an endpoint
         "transfer.answer",
+        "task.update",  # about a task id (tests/api/test_task_routes.py)
     }  # about an incoming transfer, not a case id (tests/api/test_transfer_requests.py)
 
 

@@ -1,0 +1,1 @@
+"""Follow-up rules and tasks: reading and setting the rules, completing and snoozing tasks."""

@@ -1,0 +1,107 @@
+"""Completing and snoozing a follow-up task (`domain.tasks.actions`): find → authorise → decide
+→ append.
+
+The task is found by id among the organisation's tasks of today (`projections.tasks`), which
+names its case; the decision is then taken on the case as its stream has it
+(`services.commands.case_reader.current_state`) and on the case's task stream: the task must
+still hold under the organisation's rules, and only the case's assigned worker may act on it
+(`Action.TASK_UPDATE`). The events go to the case's task stream, in the organisation's
+tenant, with the stream's version as the concurrency check (`ConcurrencyConflict`: 409).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from domain.event import EventMetadata
+from domain.tasks.actions import complete, fold_actions, snooze, snooze_faults
+from domain.tasks.due import Task, tasks_on
+from events.errors import StreamNotFound
+from projections.tasks import find_task
+from services.authorisation import (
+    Action,
+    CaseFacts,
+    Forbidden,
+    Outcome,
+    authorise,
+    require,
+)
+from services.bootstrap import Runtime
+from services.commands.case_reader import current_state
+from services.commands.refusals import InvalidRequest
+from services.identity import Principal
+from services.tasks.rules import current_rules
+
+
+def task_stream(case_id: uuid.UUID) -> uuid.UUID:
+    """The stream of a case's task actions (in the case's organisation's tenant)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://haven.example/streams/tasks/{case_id}")
+
+
+async def _act(
+    runtime: Runtime,
+    principal: Principal,
+    task_id: uuid.UUID,
+    today: dt.date,
+    until: dt.date | None,
+) -> Task:
+    if authorise(principal, Action.TASK_UPDATE, None).outcome is Outcome.FORBIDDEN:
+        raise Forbidden()  # a role that may never: refused before anything is looked up
+    organisation = principal.organisation_id
+    rules = (await current_rules(runtime.store, organisation)).rules
+    listed = await find_task(runtime.pool, organisation, task_id, today, rules)
+    if listed is None:
+        require(principal, Action.TASK_UPDATE, None)  # 403 for a role that may not, else 404
+    assert listed is not None  # `require` refuses an action about no case
+    state = await current_state(runtime, organisation, listed.case_id)
+    require(principal, Action.TASK_UPDATE, CaseFacts.of(state))
+    stream = task_stream(listed.case_id)
+    try:
+        recorded = list(await runtime.store.read_stream(organisation, stream))
+    except StreamNotFound:
+        recorded = []
+    events = [r.event for r in recorded]
+
+    def the_task() -> Task | None:
+        found = tasks_on(listed.case_id, state, rules, today, fold_actions(events))
+        return next((t for t in found if t.task_id == task_id), None)
+
+    task = the_task()
+    if task is None:  # the view is behind the case: the task's condition is gone
+        require(principal, Action.TASK_UPDATE, None)
+    assert task is not None
+    if until is None:
+        decided = complete(task, principal.user_id, today)
+    else:
+        faults = snooze_faults(until, today)
+        if faults:
+            raise InvalidRequest([(f"/{field}", rule) for field, rule in faults])
+        decided = snooze(task, until, principal.user_id)
+    if decided:
+        await runtime.store.append(
+            organisation,
+            stream,
+            recorded[-1].version if recorded else 0,
+            decided,
+            EventMetadata(actor_id=principal.user_id),
+        )
+        events += decided
+    acted = the_task()
+    assert acted is not None
+    return acted
+
+
+async def complete_task(
+    runtime: Runtime, principal: Principal, task_id: uuid.UUID, today: dt.date
+) -> Task:
+    """Complete the task (a done task stays done: nothing more is recorded)."""
+    return await _act(runtime, principal, task_id, today, None)
+
+
+async def snooze_task(
+    runtime: Runtime, principal: Principal, task_id: uuid.UUID, until: dt.date, today: dt.date
+) -> Task:
+    """Snooze the task until `until`; `InvalidRequest` for a day out of bounds, `TaskDone` for
+    a completed task."""
+    return await _act(runtime, principal, task_id, today, until)
