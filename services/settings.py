@@ -15,13 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from services.oidc_settings import console_client, role_mapping
+from services.settings_error import SettingsError
+
 MAX_ORGANISATION_ID = 256  # as for the `org` claim of a token (`services.identity.claims`)
-MAX_CLIENT_ID = 1024
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-class SettingsError(Exception):
-    pass
 
 
 class DatabaseLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -187,8 +184,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(
                 "set all of HAVEN_OIDC_ISSUER, HAVEN_OIDC_AUDIENCE and HAVEN_OIDC_JWKS_URL, or none"
             )
-        client_id, client_secret, console_url = _console_client(env, oidc_issuer=oidc[0])
-        role_claim, role_map = _role_mapping(env, oidc_issuer=oidc[0])
+        client_id, client_secret, console_url = console_client(env, oidc_issuer=oidc[0])
+        role_claim, role_map = role_mapping(env, oidc_issuer=oidc[0])
         tls_cert, tls_key = _tls_files(env)
         return cls(
             database_url=database_url,
@@ -267,70 +264,6 @@ def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
 
 def _no_password() -> bytes:
     raise ValueError("an encrypted key")
-
-
-def _role_mapping(env: Mapping[str, str], *, oidc_issuer: str | None) -> tuple[str, Path | None]:
-    """`HAVEN_OIDC_ROLE_CLAIM` (default ``roles``) and `HAVEN_OIDC_ROLE_MAP` (a file), which
-    apply to an external provider's tokens only."""
-    claim = env.get("HAVEN_OIDC_ROLE_CLAIM") or None
-    role_map = env.get("HAVEN_OIDC_ROLE_MAP") or None
-    if (claim or role_map) and oidc_issuer is None:
-        raise SettingsError(
-            "HAVEN_OIDC_ROLE_CLAIM and HAVEN_OIDC_ROLE_MAP need HAVEN_OIDC_ISSUER (an external "
-            "provider)"
-        )
-    if claim is not None and (
-        not claim.isprintable() or claim != claim.strip() or len(claim) > 256
-    ):
-        raise SettingsError(
-            "HAVEN_OIDC_ROLE_CLAIM must be a claim name (printable, no spaces around)"
-        )
-    if role_map is not None and not Path(role_map).is_file():
-        raise SettingsError("HAVEN_OIDC_ROLE_MAP must name a JSON or TOML file")
-    return claim or "roles", None if role_map is None else Path(role_map).absolute()
-
-
-def _console_client(
-    env: Mapping[str, str], *, oidc_issuer: str | None
-) -> tuple[str | None, str | None, str | None]:
-    """The console's OIDC client id, its secret (a confidential client's) and the console's
-    origin, checked: all need the external provider, and a client id needs the origin."""
-    client_id = env.get("HAVEN_OIDC_CLIENT_ID") or None
-    secret = env.get("HAVEN_OIDC_CLIENT_SECRET") or None
-    console_url = env.get("HAVEN_CONSOLE_URL") or None
-    if client_id is None:
-        if secret is not None or console_url is not None:
-            raise SettingsError(
-                "HAVEN_OIDC_CLIENT_SECRET and HAVEN_CONSOLE_URL need HAVEN_OIDC_CLIENT_ID"
-            )
-        return None, None, None
-    if oidc_issuer is None:
-        raise SettingsError("HAVEN_OIDC_CLIENT_ID needs HAVEN_OIDC_ISSUER (an external provider)")
-    if not (len(client_id) <= MAX_CLIENT_ID and client_id.isprintable() and " " not in client_id):
-        raise SettingsError("HAVEN_OIDC_CLIENT_ID must be printable text without spaces")
-    if secret is not None and not (len(secret) <= MAX_CLIENT_ID and secret.isprintable()):
-        raise SettingsError("HAVEN_OIDC_CLIENT_SECRET must be printable text")
-    if console_url is None:
-        raise SettingsError("HAVEN_OIDC_CLIENT_ID needs HAVEN_CONSOLE_URL (the console's origin)")
-    return client_id, secret, _origin(console_url)
-
-
-def _origin(url: str) -> str:
-    """`https://host[:port]` (http only to the loopback interface), without a trailing slash."""
-    try:
-        parts = urlsplit(url.rstrip("/"))
-        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
-    except ValueError:
-        parts = urlsplit("")
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
-    if not secure or not parts.hostname or parts.path or parts.query or parts.fragment:
-        raise SettingsError(
-            "HAVEN_CONSOLE_URL must be an origin such as https://haven.example.org "
-            "(http:// only to 127.0.0.1 or localhost), without a path"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise SettingsError("HAVEN_CONSOLE_URL must not carry a user name or password")
-    return urlunsplit(parts)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
