@@ -45,6 +45,10 @@ async def _seed(rt, cases: int, seed: int, bulk: bool = False) -> None:
 
     listed = await seed_directory(rt.store, summary.organisations, seed=seed)
     print(f"haven: listed {listed} synthetic services in the service directory.")
+    from services.demo.organisation_profiles import seed_organisations
+
+    known = await seed_organisations(rt.store, summary.organisations)
+    print(f"haven: recorded the organisations' profiles, teams and {known} workers.")
 
 
 async def run_demo_command(settings: Settings, url: str, args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Whom a case may be assigned to: a worker the organisation's directory knows as active.
 
 An organisation whose administrator has recorded no worker keeps no directory, and any
-worker id is taken as before (the identity provider alone knows its people); once one
+worker id is taken (the identity provider alone knows its people); once one
 worker is recorded, an assignment naming an unknown or inactive worker is `UnknownWorker`
 (422 `unknown-worker`).
 """

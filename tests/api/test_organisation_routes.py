@@ -173,7 +173,7 @@ async def test_an_assignment_picks_an_active_worker_of_the_directory(
         body = {"worker_id": worker_id, "assigned_on": "2026-02-01"}
         return await client.post(url, json=body, headers=at(supervisor, at_version))
 
-    # control: an organisation without a worker directory takes any worker id, as before
+    # control: an organisation without a worker directory takes any worker id
     first = await assign("w-typed", version)
     assert first.status_code == 200, first.text
     version = first.json()["version"]
