@@ -8,7 +8,9 @@
   them". Filtering by worker and flag, sorting by any count or age, keyset paging.
 
 Ages are computed at query time from stored dates and `today`, so the view never goes stale
-as days pass.
+as days pass. The flags' thresholds are the organisation's follow-up rules
+(`domain.tasks.rules`, `DEFAULT_RULES` when it has set none); a rule switched off stops its
+tasks, not its flag.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
+from domain.tasks.rules import DEFAULT_RULES, FollowUpKind, FollowUpRules
 from events.store import Connection
 from projections.queries import reads_view
 
-OVERDUE_REFERRAL_DAYS = 14  # a referral without an answer for longer is overdue
-NO_CONTACT_DAYS = 30  # no logged contact for longer is a risk flag
-EXPIRY_WARNING_DAYS = 30  # a consent or immigration deadline this close is a next action
+# the defaults of the organisation's follow-up rules
+OVERDUE_REFERRAL_DAYS = DEFAULT_RULES.days(FollowUpKind.REFERRAL_OVERDUE)
+NO_CONTACT_DAYS = DEFAULT_RULES.days(FollowUpKind.NO_CONTACT)
+EXPIRY_WARNING_DAYS = DEFAULT_RULES.days(FollowUpKind.CONSENT_EXPIRING)
 
 Flag = Literal[
     "no-recent-contact",
@@ -91,13 +95,14 @@ SUPERVISOR_CASE_FIELDS = frozenset(TeamCase.__struct_fields__)
 SUPERVISOR_WORKER_FIELDS = frozenset(WorkerSummary.__struct_fields__)
 
 # The computed columns of one open case; $3 is today. Only these leave the table for a team.
-_FIGURES = f"""
+# {overdue_days}, {no_contact_days}, {expiry_days}: the rules' days (validated whole numbers).
+_FIGURES = """
     SELECT case_id, worker_id, version,
            COALESCE($3::date - enrolled_on, 0) AS days_open,
            COALESCE($3::date - last_contact_on, 0) AS days_since_contact,
            cardinality(waiting_referrals_since) AS referrals_waiting,
            (SELECT count(*) FROM unnest(waiting_referrals_since) d
-             WHERE d < $3::date - {OVERDUE_REFERRAL_DAYS})::int AS overdue_referrals,
+             WHERE d < $3::date - {overdue_days})::int AS overdue_referrals,
            CASE WHEN services_month = date_trunc('month', $3::date)::date
                 THEN services_in_month ELSE 0 END AS services_this_month,
            (SELECT min(d) FROM unnest(consent_expiries) d WHERE d >= $3::date)
@@ -106,15 +111,23 @@ _FIGURES = f"""
       FROM views.caseload
      WHERE tenant_id = $1 AND is_open"""
 
-_FLAGGED = f"""
+_FLAGGED = """
     SELECT f.*, array_remove(ARRAY[
-               CASE WHEN days_since_contact > {NO_CONTACT_DAYS} THEN 'no-recent-contact' END,
+               CASE WHEN days_since_contact > {no_contact_days} THEN 'no-recent-contact' END,
                CASE WHEN overdue_referrals > 0 THEN 'referral-overdue' END,
-               CASE WHEN next_consent_expiry <= $3::date + {EXPIRY_WARNING_DAYS}
+               CASE WHEN next_consent_expiry <= $3::date + {expiry_days}
                     THEN 'consent-expiring' END,
                CASE WHEN NOT has_safe_contact_plan THEN 'no-safety-plan' END,
                CASE WHEN NOT has_victim_status THEN 'status-undetermined' END], NULL) AS flags
       FROM figures f"""
+
+
+def _thresholds(rules: FollowUpRules) -> dict[str, int]:
+    return {
+        "overdue_days": int(rules.days(FollowUpKind.REFERRAL_OVERDUE)),
+        "no_contact_days": int(rules.days(FollowUpKind.NO_CONTACT)),
+        "expiry_days": int(rules.days(FollowUpKind.CONSENT_EXPIRING)),
+    }
 
 
 @reads_view
@@ -130,6 +143,7 @@ async def team_caseload(
     descending: bool = True,
     limit: int = 50,
     after: tuple[int, uuid.UUID] | None = None,
+    rules: FollowUpRules = DEFAULT_RULES,
 ) -> TeamCaseload:
     """A page of the team's open cases (sorted by `sort`, then case id), the number of cases
     that match the filters, and a summary per worker over the whole team."""
@@ -139,9 +153,10 @@ async def team_caseload(
         raise ValueError("unknown flag")
     key = "cardinality(flags)" if sort == "flags" else sort
     direction, beyond = ("DESC", "<") if descending else ("ASC", ">")
+    figures, flags = _FIGURES.format(**_thresholds(rules)), _FLAGGED.format(**_thresholds(rules))
     query = f"""
-        WITH figures AS ({_FIGURES} AND team_id = $2),
-             flagged AS ({_FLAGGED}),
+        WITH figures AS ({figures} AND team_id = $2),
+             flagged AS ({flags}),
              chosen AS (SELECT * FROM flagged WHERE ($4::text IS NULL OR worker_id = $4)
                                                 AND ($5::text IS NULL OR $5 = ANY(flags)))
         SELECT (SELECT count(*) FROM chosen) AS total,
@@ -187,14 +202,18 @@ async def team_caseload(
 
 @reads_view
 async def my_caseload(
-    conn: Connection | asyncpg.Pool, tenant_id: str, worker_id: str, today: dt.date
+    conn: Connection | asyncpg.Pool,
+    tenant_id: str,
+    worker_id: str,
+    today: dt.date,
+    rules: FollowUpRules = DEFAULT_RULES,
 ) -> list[MyCase]:
     """The worker's open cases, those needing attention first (most flags, then longest
     without contact)."""
     rows = await conn.fetch(
         f"""
-        WITH figures AS ({_FIGURES} AND worker_id = $2),
-             flagged AS ({_FLAGGED})
+        WITH figures AS ({_FIGURES.format(**_thresholds(rules))} AND worker_id = $2),
+             flagged AS ({_FLAGGED.format(**_thresholds(rules))})
         SELECT f.*, c.oldest_waiting_referral_on, c.immigration_expiries
           FROM flagged f JOIN views.caseload c ON c.tenant_id = $1 AND c.case_id = f.case_id
          ORDER BY cardinality(f.flags) DESC, f.days_since_contact DESC, f.case_id""",

@@ -56,6 +56,7 @@ from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.identity import Principal
 from services.read_replica import READ_FROM_HEADER, read_views
+from services.tasks.rules import current_rules
 
 TAGS = ["caseloads"]
 MAX_PAGE = 200
@@ -167,13 +168,16 @@ async def my_cases(
 ) -> Response[MyCaseload]:
     principal = request.user
     require(principal, Action.CASE_LIST_MINE, None)
+    rules = (await current_rules(runtime.store, principal.organisation_id)).rules
     if fresh:
         await caught_up(runtime)
     async with built():
         cases, server = await read_views(
             runtime.pool,
             runtime.replica,
-            lambda pool: my_caseload(pool, principal.organisation_id, principal.user_id, _today()),
+            lambda pool: my_caseload(
+                pool, principal.organisation_id, principal.user_id, _today(), rules
+            ),
             fresh=fresh,
         )
     return Response(MyCaseload(cases=cases), headers={READ_FROM_HEADER: server})
@@ -216,6 +220,7 @@ async def team_cases(
 ) -> Response[TeamCaseloadPage]:
     principal = request.user
     require(principal, Action.CASELOAD_TEAM, None)
+    rules = (await current_rules(runtime.store, principal.organisation_id)).rules
     after = _decode_cursor(cursor)
     if fresh:
         await caught_up(runtime)
@@ -234,6 +239,7 @@ async def team_cases(
                 descending=order == "desc",
                 limit=limit,
                 after=after,
+                rules=rules,
             ),
             fresh=fresh,
         )
