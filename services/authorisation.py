@@ -25,6 +25,7 @@ class Action(StrEnum):
     WHOAMI = "whoami"
     CASE_OPEN = "case.open"
     CASE_LIST_MINE = "case.list_mine"
+    CASE_SEARCH = "case.search"
     CASELOAD_TEAM = "caseload.team"
     REPORT_FEDERAL = "report.federal"
     REPORT_REFUSALS = "report.refusals"
@@ -206,6 +207,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         ),
         Action.CASE_OPEN: _rule(False, caseworker=(BY_ROLE,)),
         Action.CASE_LIST_MINE: _rule(False, caseworker=(BY_ROLE,)),
+        # within the organisation's blind index; the answer keeps only cases the caller may
+        # read (CASE_READ, checked per case: `services.case_finding`)
+        Action.CASE_SEARCH: _rule(False, caseworker=(BY_ROLE,)),
         Action.CASELOAD_TEAM: _rule(False, supervisor=(TEAM_CASELOAD,)),
         Action.REPORT_FEDERAL: _rule(False, reporter=(BY_ROLE,)),
         Action.REPORT_REFUSALS: _rule(False, privacy_officer=(BY_ROLE,)),

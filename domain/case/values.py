@@ -109,3 +109,7 @@ class Intake(Value, frozen=True, kw_only=True):
     eligibility_status: str = "pending"
     age_at_intake: int | None = None  # when the date of birth is unknown or withheld
     family_served: FamilyServed = FamilyServed()
+    # the client says another agency served them (GBVIMS): no identifier of that agency's
+    # record is asked or kept; roll-up counts across organisations use it to de-duplicate
+    # (`domain.reporting.unduplicated`)
+    served_by_another_agency: bool = False

@@ -42,6 +42,7 @@ from services.api.access_routes import ACCESS_ROUTES
 from services.api.activity_routes import ACTIVITY_ROUTES
 from services.api.admission import Admission
 from services.api.auth import BearerAuthenticationMiddleware, Verifier
+from services.api.case_search_routes import CASE_SEARCH_ROUTES
 from services.api.caseload_routes import CASELOAD_ROUTES
 from services.api.cases.commands import COMMAND_ROUTES
 from services.api.cases.export import EXPORT_ROUTES
@@ -125,6 +126,7 @@ def create_app(
             *PRIVACY_ROUTES,
             *EXPORT_ROUTES,
             *CASELOAD_ROUTES,
+            *CASE_SEARCH_ROUTES,
             *ACCESS_ROUTES,
             *REPORT_ROUTES,
             *RETENTION_ROUTES,

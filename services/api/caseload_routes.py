@@ -1,8 +1,10 @@
 """Caseloads, read from the projection (`projections.caseload`).
 
-* `GET /v1/cases` (case.list_mine: case workers): the caller's open cases with next actions.
-  Not case content: ids, versions, dates and counts, so no access record is written per case;
-  reading a case itself is `GET /v1/cases/{case_id}`, which is recorded.
+* `GET /v1/cases` (case.list_mine: case workers): the caller's open cases with next actions
+  and each client's preferred name and aliases (opened from their sealed rows,
+  `projections.case_finder`). The answer is recorded ONCE in the access log, as a listing
+  naming its cases (`events.access_listings`), not as a read of each case; reading a case
+  itself is `GET /v1/cases/{case_id}`, recorded per case.
 * `GET /v1/caseload` (caseload.team: supervisors): the caller's team (the organisation's
   default team, ``default``, for a token without a ``team`` claim), per case and per worker,
   as counts, ages and flags only. `worker`, `flag`, `sort`, `order`, `limit` and an opaque
@@ -39,6 +41,7 @@ from litestar.params import QueryParameter
 
 from domain.identifiers import IDENTIFIER_PATTERN, MAX_IDENTIFIER_LENGTH
 from projections import checkpoints
+from projections.case_finder import CaseNames
 from projections.caseload import (
     Flag,
     MyCase,
@@ -50,15 +53,18 @@ from projections.caseload import (
 )
 from projections.cases import CasesProjection
 from projections.queries import ViewNotBuilt
+from services.api.cases import access
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
+from services.case_finding.finding import caseload_names
 from services.identity import Principal
 from services.read_replica import READ_FROM_HEADER, read_views
 from services.tasks.rules import current_rules
 
 TAGS = ["caseloads"]
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 MAX_PAGE = 200
 FRESH_TIMEOUT_SECONDS = 5.0
 FRESH = Annotated[
@@ -81,8 +87,15 @@ async def caught_up(runtime: Runtime) -> None:
         raise ServiceUnavailableException(headers={"Retry-After": "1"})
 
 
+class NamedCase(MyCase, frozen=True, kw_only=True):
+    """One of the caller's cases with its client's names (None until the names are projected)."""
+
+    preferred_name: str | None = None
+    aliases: list[str] = []
+
+
 class MyCaseload(msgspec.Struct, frozen=True):
-    cases: list[MyCase]
+    cases: list[NamedCase]
 
 
 class TeamCaseloadPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,7 +193,21 @@ async def my_cases(
             ),
             fresh=fresh,
         )
-    return Response(MyCaseload(cases=cases), headers={READ_FROM_HEADER: server})
+    names = await caseload_names(
+        runtime, principal, access.request_id(request), [case.case_id for case in cases]
+    )
+    return Response(
+        MyCaseload(cases=[with_names(case, names.get(case.case_id)) for case in cases]),
+        headers={READ_FROM_HEADER: server, **NO_STORE},
+    )
+
+
+def with_names(case: MyCase, names: CaseNames | None) -> NamedCase:
+    return NamedCase(
+        **msgspec.structs.asdict(case),
+        preferred_name=names.preferred_name if names else None,
+        aliases=list(names.aliases) if names else [],
+    )
 
 
 @get(

@@ -166,6 +166,7 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("whoami", ROLE, ROLE, ROLE, ROLE, ROLE, ROLE),
     ("case.open", ROLE, F403, F403, F403, F403, F403),
     ("case.list_mine", ROLE, F403, F403, F403, F403, F403),
+    ("case.search", ROLE, F403, F403, F403, F403, F403),
     ("transfer.list", ROLE, TEAM, F403, F403, F403, F403),
     ("report.refusals", F403, F403, ROLE, F403, F403, F403),
     ("caseload.team", F403, TEAM, F403, F403, F403, F403),

@@ -80,7 +80,12 @@ async def test_open_case_answers_201_with_etag_and_location(
     response = await cases.post("/v1/cases", json=intake_body(), headers=people.worker)
     assert response.status_code == 201
     body = response.json()
-    assert body == {"case_id": body["case_id"], "version": 1}
+    # a duplicate warning joins the body when the blind index holds a like case (other tests'
+    # intakes, once a projector has indexed them): it is not what this test is about
+    assert {k: v for k, v in body.items() if k != "duplicate_warning"} == {
+        "case_id": body["case_id"],
+        "version": 1,
+    }
     assert response.headers["etag"] == '"1"'
     assert response.headers["location"] == f"/v1/cases/{body['case_id']}"
     assert await runtime.store.stream_version(ORG, uuid.UUID(body["case_id"])) == 1

@@ -22,6 +22,7 @@ from litestar.params import Body, FromPath
 
 from domain.case import commands as cmd
 from services.api.cases import http
+from services.api.cases.intake_warning import OPENED_SPEC, with_duplicate_warning
 from services.api.cases.openapi import (
     COMMAND_RESPONSES,
     TAGS,
@@ -351,7 +352,7 @@ def command_route(route: CommandRoute) -> HTTPRouteHandler:
     security=BEARER_SECURITY,
     operation_class=IdempotentOperation,
     responses={
-        201: accepted_spec("The case was opened: `Location` names it, `ETag` its version."),
+        201: OPENED_SPEC,
         **REFUSALS,
         409: problem_spec("The Idempotency-Key is still in use (`idempotency-key-in-progress`)."),
         422: problem_spec(
@@ -391,6 +392,7 @@ async def open_case(
         faults,
     )
     opened = msgspec.json.decode(answer.body, type=CommandAccepted).case_id  # a replay's own
+    answer = await with_duplicate_warning(request, runtime, principal, command, answer)
     return http.answer_response(answer, location=f"/v1/cases/{opened}")
 
 
