@@ -12,6 +12,7 @@ from projections.case_finder import CaseFinderProjection
 from projections.cases import CasesProjection
 from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
+from projections.intake_origins import IntakeOriginsProjection
 from projections.organisations import OrganisationsProjection
 from projections.screenings import ScreeningsProjection
 from projections.tasks import TasksProjection
@@ -24,6 +25,7 @@ PROJECTION_TYPES: tuple[type[Projection], ...] = (
     DirectoryProjection,
     OrganisationsProjection,
     CaseFinderProjection,
+    IntakeOriginsProjection,
     TasksProjection,
 )
 
@@ -41,5 +43,6 @@ def projection_factories(
         "directory": DirectoryProjection,
         "organisations": OrganisationsProjection,
         "case_finder": lambda: CaseFinderProjection(keyring),
+        "intake_origins": IntakeOriginsProjection,
         "tasks": TasksProjection,
     }
