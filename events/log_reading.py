@@ -22,12 +22,14 @@ from crypto.keyring import Keyring
 from events.errors import StreamErased, StreamNotFound, TamperDetected
 from events.log_order import LOG_START, PRECISE_HORIZON_SQL, LogPosition
 from events.recorded import (
-    EVENT_COLUMNS,
+    READ_COLUMNS,
     Connection,
     RecordedEvent,
     StreamHead,
     StreamKeys,
     open_rows,
+    read_columns,
+    recorded_time,
 )
 from events.registry import EventRegistry
 from events.stream_keys import keys_for, unwrap_stream_key
@@ -39,7 +41,7 @@ _READ_STREAM_SQL = (
     """
 SELECT s.version, s.head_hash, s.key_id, s.kek_id, s.wrapped_key,
        """
-    + ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(","))
+    + read_columns("e")
     + """
   FROM haven.streams s
   LEFT JOIN haven.events e ON e.tenant_id = s.tenant_id AND e.stream_id = s.stream_id
@@ -48,13 +50,13 @@ SELECT s.version, s.head_hash, s.key_id, s.kek_id, s.wrapped_key,
 )
 
 _READ_ALL_FAST_SQL = f"""
-SELECT {EVENT_COLUMNS} FROM haven.events
+SELECT {READ_COLUMNS} FROM haven.events
  WHERE (transaction_id, position) > ($1::xid8, $2::bigint)
    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
  ORDER BY transaction_id, position LIMIT $3"""
 
 _READ_ALL_BELOW_SQL = f"""
-SELECT {EVENT_COLUMNS} FROM haven.events
+SELECT {READ_COLUMNS} FROM haven.events
  WHERE (transaction_id, position) > ($1::xid8, $2::bigint) AND transaction_id < $3::xid8
  ORDER BY transaction_id, position LIMIT $4"""
 
@@ -63,12 +65,12 @@ SELECT {EVENT_COLUMNS} FROM haven.events
 # of rows is fixed; an append to an existing stream is its transaction's first write
 # (`events.log_order`), so what lies below the horizon is a prefix of each stream.
 _READ_STREAM_RANGE_SQL = f"""
-SELECT {EVENT_COLUMNS} FROM haven.events
+SELECT {READ_COLUMNS} FROM haven.events
  WHERE tenant_id = $1 AND (stream_id, version) > ($2::uuid, $3::integer)
    AND ($4::uuid IS NULL OR stream_id < $4::uuid) AND transaction_id < $5::xid8
  ORDER BY tenant_id, stream_id, version LIMIT $6"""
 
-Page = tuple[list[Any], StreamKeys]  # rows selected as EVENT_COLUMNS, and their streams' keys
+Page = tuple[list[Any], StreamKeys]  # rows selected as READ_COLUMNS, and their streams' keys
 
 
 class LogReader:
@@ -85,7 +87,7 @@ class LogReader:
         if not joined:
             raise StreamNotFound(str(stream_id))
         version, head_hash, key_id, kek_id, wrapped_key = joined[0][:5]
-        # the rest of each row is as EVENT_COLUMNS; NULLs when the stream has no events
+        # the rest of each row is as READ_COLUMNS; NULLs when the stream has no events
         rows = [row[5:] for row in joined] if joined[0][5] is not None else []
         stream = str(stream_id)
         if wrapped_key is None:
@@ -96,7 +98,9 @@ class LogReader:
             _, _, row_version, _, _, kind, schema, row_key, at, sealed, chain_hash = row
             if row_version != expected:
                 raise TamperDetected(f"stream {stream} has a gap before version {row_version}")
-            header = event_header(tenant_id, stream, row_version, kind, schema, row_key, at)
+            header = event_header(
+                tenant_id, stream, row_version, kind, schema, row_key, recorded_time(at)
+            )
             link = next_link(link, header, sealed)
             if link != chain_hash:
                 raise TamperDetected(f"stream {stream} breaks its hash chain at version {expected}")
@@ -153,13 +157,18 @@ class LogReader:
         pending: asyncio.Future[Page] | None = asyncio.ensure_future(fetch(start))
         try:
             while pending is not None:
-                rows, keys = await pending
+                page = [await pending]
                 pending = None
+                rows = page[0][0]
                 if not rows:
                     return
                 if len(rows) == batch_size:
                     pending = asyncio.ensure_future(fetch(cursor(rows[-1])))
-                yield open_rows(self._registry, rows, keys)
+                    await asyncio.sleep(0)  # it sends its query before this page is opened
+                del rows
+                # the page's rows are freed as soon as they are opened, not when the consumer
+                # is done with the batch: fewer objects for the garbage collector to traverse
+                yield open_rows(self._registry, *page.pop())
         finally:
             if pending is not None:
                 pending.cancel()

@@ -1,8 +1,13 @@
 """Events as the store records them: the columns of an event's row, and the `RecordedEvent`
 a reader gets back from one.
 
-Every reader selects `EVENT_COLUMNS` and hands the rows to `open_rows`, the hot path of
+Every reader selects `READ_COLUMNS` and hands the rows to `open_rows`, the hot path of
 reading: it opens each row's envelope (`crypto.envelope`) and decodes the plaintext.
+`READ_COLUMNS` are `EVENT_COLUMNS` with the recorded-at time in PostgreSQL's binary form
+(`timestamptz_send`: 8 bytes, big-endian microseconds since 2000-01-01 UTC), turned into a
+datetime only when it changes from one row to the next: consecutive rows mostly share it
+(one append), and building a datetime for every row costs more than the rest of the row's
+decoding.
 """
 
 from __future__ import annotations
@@ -26,6 +31,31 @@ Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, event_type,
     schema_version, key_id, recorded_at, ciphertext, chain_hash"""
+
+
+def read_columns(table: str = "") -> str:
+    """`EVENT_COLUMNS` as readers select them (the recorded-at time in its binary form),
+    each qualified with `table` if given."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(
+        f"timestamptz_send({prefix}recorded_at)" if name == "recorded_at" else prefix + name
+        for name in (column.strip() for column in EVENT_COLUMNS.split(","))
+    )
+
+
+READ_COLUMNS = read_columns()
+
+_POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def recorded_time(wire: bytes) -> dt.datetime:
+    """The recorded-at time of a row selected as `READ_COLUMNS`, from its binary form."""
+    try:
+        since = dt.timedelta(microseconds=int.from_bytes(wire, "big", signed=True))
+        return _POSTGRES_EPOCH + since
+    except OverflowError:  # +-infinity, which no append writes
+        raise TamperDetected("an event has a recorded-at time out of range") from None
+
 
 # The data key of each (tenant, stream) among some rows; None: the stream was erased.
 StreamKeys = dict[tuple[str, Any], DataKey | None]
@@ -64,11 +94,12 @@ def header_of(row: Any) -> bytes:
 
 
 def open_rows(registry: EventRegistry, rows: list[Any], keys: StreamKeys) -> list[RecordedEvent]:
-    """Open and decode rows selected as `EVENT_COLUMNS`, every one checked.
+    """Open and decode rows selected as `READ_COLUMNS`, every one checked.
 
     Rows are unpacked by position. Consecutive rows usually share a stream (an append of
-    several events) and an event type: the stream's opener and the type's decoder are looked
-    up when they change, by cheap equality tests instead of hashing each row's UUID.
+    several events), an event type and a recorded-at time: the stream's opener, the type's
+    decoder and the time's datetime are looked up when they change, by cheap equality tests
+    instead of hashing each row's UUID.
     """
     decoders: dict[tuple[str, int], Callable[[bytes], tuple[EventMetadata, DomainEvent]]] = {}
     new_position = tuple.__new__
@@ -82,8 +113,12 @@ def open_rows(registry: EventRegistry, rows: list[Any], keys: StreamKeys) -> lis
     decode: Callable[[bytes], tuple[EventMetadata, DomainEvent]] | None = None
     version: Any = None
     stream_id: Any = None
+    last_wire: Any = None
+    at: Any = None
     try:
-        for tenant, stream_id, version, txid, pos, kind, schema, key_id, at, sealed, _ in rows:
+        for tenant, stream_id, version, txid, pos, kind, schema, key_id, wire, sealed, _ in rows:
+            if wire != last_wire:
+                at, last_wire = recorded_time(wire), wire
             if stream_id != last_stream or tenant != last_tenant:
                 data_key = keys[(tenant, stream_id)]
                 last_tenant, last_stream = tenant, stream_id

@@ -39,7 +39,7 @@ def unwrap_stream_key(
 
 
 async def keys_for(keyring: Keyring, conn: Connection, rows: list[Any]) -> StreamKeys:
-    """The data key of every stream among `rows` (selected as `EVENT_COLUMNS`), None for an
+    """The data key of every stream among `rows` (selected as `READ_COLUMNS`), None for an
     erased one, looked up on `conn`."""
     keys: StreamKeys = {}
     missing: list[tuple[str, Any]] = []

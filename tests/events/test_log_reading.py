@@ -1,0 +1,60 @@
+"""Reading rows as `READ_COLUMNS` select them: the recorded-at time in its binary form."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from domain.event import EventMetadata
+from events.errors import TamperDetected
+from events.recorded import recorded_time
+from tests.events.sample_events import NoteAdded
+
+META = EventMetadata(actor_id="worker-1")
+ORG = "org-a"
+# The log is read with the precise horizon: the fast one is held back by any transaction on
+# the server, other test runs' included (`events.log_order`).
+MOMENTS = [
+    dt.datetime(2000, 1, 1, tzinfo=dt.UTC),  # PostgreSQL's epoch: zero on the wire
+    dt.datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),  # negative on the wire
+    dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 7, 18, 28, 32, 518_897, tzinfo=dt.UTC),
+    dt.datetime(2999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+]
+
+
+async def test_the_recorded_time_read_in_binary_form_is_the_stored_time(pool):
+    rows = await pool.fetch(
+        "SELECT moment, timestamptz_send(moment) FROM unnest($1::timestamptz[]) AS m(moment)",
+        MOMENTS,
+    )
+    assert [recorded_time(wire) for _, wire in rows] == [moment for moment, _ in rows] == MOMENTS
+    assert {recorded_time(wire).tzinfo for _, wire in rows} == {dt.UTC}
+
+
+async def test_read_events_carry_the_time_they_were_appended(store):
+    stream = uuid.uuid4()
+    await store.append(ORG, stream, 0, [NoteAdded(text="a"), NoteAdded(text="b")], META)
+    stored = await store.pool.fetchval(
+        "SELECT recorded_at FROM haven.events WHERE stream_id = $1 AND version = 2", stream
+    )
+    assert [event.recorded_at for event in await store.read_stream(ORG, stream)] == [stored] * 2
+    assert [event.recorded_at for event in await store.read_all(precise=True)] == [stored] * 2
+
+
+@pytest.mark.parametrize("moment", ["infinity", "-infinity"])
+async def test_attack_an_infinite_recorded_time_is_detected_on_read(store, moment):
+    stream = uuid.uuid4()
+    await store.append(ORG, stream, 0, [NoteAdded(text="a")], META)
+    assert len(await store.read_all(precise=True)) == 1  # control: reads before tampering
+    await store.pool.execute(
+        "UPDATE haven.events SET recorded_at = $1::text::timestamptz WHERE stream_id = $2",
+        moment,
+        stream,
+    )
+    with pytest.raises(TamperDetected):
+        await store.read_all(precise=True)
+    with pytest.raises(TamperDetected):
+        await store.read_stream(ORG, stream)
