@@ -31,6 +31,7 @@ from services.console.screening_summary_page import SCREENING_SUMMARY_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.sign_in import SIGN_IN_PAGES
 from services.console.supervisor import SUPERVISOR_PAGES
+from services.console.task_actions import TASK_ACTION_PAGES
 from services.console.web import PREFIX, Console, console_error
 from services.settings import Settings
 
@@ -75,6 +76,7 @@ def console_router(
             *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,
             *REASSIGN_PAGES,
+            *TASK_ACTION_PAGES,
             *PRIVACY_PAGES,
             *REPORT_PAGES,
             *LANGUAGE_PAGES,

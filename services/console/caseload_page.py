@@ -4,6 +4,11 @@ paged (`?sort=days_open&order=asc&page=2`). A worker's caseload is read whole (i
 cases), then sorted and cut into pages here; the default order puts the cases needing
 attention first (most flags, then longest without contact). It is read from the read replica
 when there is one (`services.read_replica`).
+
+Above the cases, the worker's follow-up tasks due or overdue (`projections.tasks.worker_tasks`
+under the organisation's rules), each with a button to complete it and a day to snooze it
+until (`services.console.task_actions`). Back from such an action (`?task=`), the page waits,
+bounded, until the `tasks` read model holds it.
 """
 
 from __future__ import annotations
@@ -18,15 +23,35 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Template
 
+from projections import checkpoints
 from projections.caseload import MyCase, my_caseload
 from projections.queries import ViewNotBuilt
+from projections.tasks import ListedTask, TasksProjection, worker_tasks
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
 from services.console.i18n import N_
 from services.console.web import Console, page, signed_in
 from services.read_replica import read_views
+from services.tasks.rules import current_rules
 
 PAGE_SIZE = 25
+TASK_CAUGHT_UP_SECONDS = 5.0
+SNOOZE_DAYS = 7  # the day the snooze field offers
+TaskOutcome = Literal["done", "snoozed", "snooze-refused", "already-done", "unavailable"]
+TASK_REASONS = {
+    "referral-unanswered": N_("A referral waits for an answer"),
+    "no-recent-contact": N_("No recent contact"),
+    "consent-expires": N_("A consent expires soon"),
+    "immigration-deadline": N_("An immigration deadline is close"),
+}
+TASK_STATUSES = {"due": N_("due"), "overdue": N_("overdue")}
+TASK_OUTCOMES = {
+    "done": N_("The task is done."),
+    "snoozed": N_("The task is snoozed."),
+    "snooze-refused": N_("Not snoozed: choose a day after today, at most 90 days ahead."),
+    "already-done": N_("Not snoozed: the task is done."),
+    "unavailable": N_("The tasks are being built; try again in a moment."),
+}
 Sort = Literal[
     "attention", "days_open", "days_since_contact", "referrals_waiting", "next_consent_expiry"
 ]
@@ -63,22 +88,46 @@ async def caseload(
     sort: Sort = "attention",
     order: Literal["asc", "desc"] = "desc",
     page_number: Annotated[int, QueryParameter(query="page", ge=1, le=10_000)] = 1,
+    task: Annotated[TaskOutcome | None, QueryParameter()] = None,
 ) -> Template:
     signed = await signed_in(request, console)
     principal = signed.session.principal()
     cases = None
+    tasks: list[ListedTask] = []
+    tasks_built = True
+    today = dt.datetime.now(dt.UTC).date()
     if "caseworker" in principal.roles:
         require(principal, Action.CASE_LIST_MINE, None)
-        today = dt.datetime.now(dt.UTC).date()
+        rules = (await current_rules(runtime.store, principal.organisation_id)).rules
+        if task is not None:  # back from an action: show it done
+            await checkpoints.wait_until_projected(
+                runtime.pool,
+                [TasksProjection.name],
+                await checkpoints.log_head(runtime.pool),
+                timeout=TASK_CAUGHT_UP_SECONDS,
+            )
         try:
             cases, _ = await read_views(
                 runtime.pool,
                 runtime.replica,
-                lambda pool: my_caseload(pool, principal.organisation_id, principal.user_id, today),
+                lambda pool: my_caseload(
+                    pool, principal.organisation_id, principal.user_id, today, rules
+                ),
                 fresh=False,
             )
         except ViewNotBuilt:
             cases = None
+        try:
+            tasks, _ = await read_views(
+                runtime.pool,
+                runtime.replica,
+                lambda pool: worker_tasks(
+                    pool, principal.organisation_id, principal.user_id, today, rules
+                ),
+                fresh=task is not None,
+            )
+        except ViewNotBuilt:
+            tasks_built = False
     shown, pages = arranged(cases or [], sort, order, page_number)
     return page(
         "caseload.html",
@@ -91,6 +140,12 @@ async def caseload(
         page_number=min(page_number, pages),
         pages=pages,
         columns=COLUMNS,
+        tasks=tasks,
+        tasks_built=tasks_built,
+        task_outcome=TASK_OUTCOMES.get(task or ""),
+        task_reasons=TASK_REASONS,
+        task_statuses=TASK_STATUSES,
+        snooze_default=today + dt.timedelta(days=SNOOZE_DAYS),
     )
 
 
