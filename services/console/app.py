@@ -28,6 +28,7 @@ from services.console.reassign import REASSIGN_PAGES
 from services.console.reports import REPORT_PAGES
 from services.console.screening_pages import SCREENING_PAGES
 from services.console.screening_summary_page import SCREENING_SUMMARY_PAGES
+from services.console.search_page import SEARCH_PAGES
 from services.console.sessions import Clock, Sessions, file_store
 from services.console.sign_in import SIGN_IN_PAGES
 from services.console.supervisor import SUPERVISOR_PAGES
@@ -72,6 +73,7 @@ def console_router(
         route_handlers=[
             *SIGN_IN_PAGES,
             *CASELOAD_PAGES,
+            *SEARCH_PAGES,
             *PAGES,
             *CASE_FORM_PAGES,
             *SUPERVISOR_PAGES,

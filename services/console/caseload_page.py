@@ -29,8 +29,9 @@ from projections.queries import ViewNotBuilt
 from projections.tasks import ListedTask, TasksProjection, worker_tasks
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
+from services.case_finding.finding import caseload_names
 from services.console.i18n import N_
-from services.console.web import Console, page, signed_in
+from services.console.web import Console, page, reader, signed_in
 from services.read_replica import read_views
 from services.tasks.rules import current_rules
 
@@ -129,11 +130,15 @@ async def caseload(
         except ViewNotBuilt:
             tasks_built = False
     shown, pages = arranged(cases or [], sort, order, page_number)
+    names = await caseload_names(  # the page's cases only: one listing of what is shown
+        runtime, principal, reader(request, signed, console).request_id, [c.case_id for c in shown]
+    )
     return page(
         "caseload.html",
         signed.session,
         cases=cases,
         shown=shown,
+        names=names,
         total=len(cases or []),
         sort=sort,
         order=order,

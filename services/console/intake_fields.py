@@ -33,6 +33,8 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         Field("intake.referral_source", N_("Referral source"), "select", "referral_source"),
         Field("intake.matched_within_48h", N_("Matched with services within 48 hours"),
               "yes_no"),
+        Field("intake.served_by_another_agency",
+              N_("Another agency has served the client (as the client says)"), "yes_no"),
         Field("intake.eligibility_status", N_("Eligibility"), "select", "eligibility_status",
               default="pending"),
         Field("intake.age_at_intake", N_("Age at intake (when the date of birth is unknown)"),

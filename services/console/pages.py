@@ -32,6 +32,7 @@ from services.commands.ports import Actor
 from services.console import case_forms, forms, intake_fields
 from services.console.changes import conflict_page
 from services.console.event_names import event_name
+from services.console.intake_warning import intake_duplicates
 from services.console.screening_form import RESULT_LABELS, SETTING_LABELS
 from services.console.screening_pages import case_screenings, may_record_screenings
 from services.console.submit import CONFLICTS, submit
@@ -226,6 +227,9 @@ async def open_case(
     except DomainError as refused:  # its message names the rule, never the case's data
         return _intake_page(signed, 422, values=form, message=str(refused))
     opened = msgspec.json.decode(answer.body, type=CommandAccepted).case_id  # a replay's own
+    warning = await intake_duplicates(request, runtime, console, signed, body, opened)
+    if warning is not None:  # opened all the same: say which cases it resembles
+        return page("intake_warning.html", signed.session, case_id=opened, warning=warning)
     return Redirect(f"{PREFIX}/cases/{opened}", status_code=303)
 
 
