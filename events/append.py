@@ -1,10 +1,12 @@
 """Appending to a stream: seal each event, link it into the stream's hash chain, and write
-them all in one statement that succeeds only if the stream is still where the writer found it.
+them all at once, only if the stream is still where the writer found it.
 
 Each event is msgspec-encoded with its metadata and sealed with the stream's data key, its
-envelope header (`crypto.envelope`) as associated data. The statement takes the append lock,
-moves the stream head and inserts the rows atomically, in the caller's transaction if one is
-given. Heads this process has seen are remembered, so an append usually needs no read first.
+envelope header (`crypto.envelope`) as associated data. The write (`events.append_statements`)
+takes the append lock, moves the stream head and inserts the rows atomically: in the caller's
+transaction if one is given, otherwise through the group commit (`events.committer`), which
+shares one statement and one commit among concurrent callers. Heads this process has seen are
+remembered, so an append usually needs no read first.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from crypto.chain import GENESIS, next_link
 from crypto.envelope import event_header
 from crypto.keyring import DataKey, Keyring
 from domain.event import DomainEvent, EventMetadata
+from events.append_statements import SealedAppend, write_one
+from events.committer import Committer
 from events.errors import AppendOrderError, ConcurrencyConflict, StreamErased
 from events.log_order import LogPosition
 from events.recorded import Connection, StreamHead
@@ -36,49 +40,6 @@ class AppendResult(NamedTuple):
     positions: list[LogPosition]
 
 
-# Appending is one statement. `haven.enter_append` runs first (an initplan over a materialised
-# CTE: before any row is written, so before the transaction has an xid, and only once even
-# when a concurrent update makes PostgreSQL re-check the head row) and takes the append lock.
-# The head row's update is the optimistic-concurrency check — version, chain head and key
-# must all match — and events are inserted only if it succeeded: no rows back, no append.
-_MANY_ROWS = """
-SELECT $1, $2, $3 + i, ($5::text[])[i], ($6::smallint[])[i], $4, $7,
-       ($8::bytea[])[i], ($9::bytea[])[i]
-  FROM generate_subscripts($8::bytea[], 1) AS i"""
-# One event (the common case) binds plain values: cheaper to encode than one-element arrays.
-_ONE_ROW = "SELECT $1, $2, $3 + 1, $5::text, $6::smallint, $4, $7, $8::bytea, $9::bytea"
-
-_MOVE_HEAD = """
-    UPDATE haven.streams s SET version = $3 + {count}, head_hash = $10
-     WHERE s.tenant_id = $1 AND s.stream_id = $2 AND s.version = $3 AND s.head_hash = $11
-       AND s.key_id = $4 AND s.wrapped_key IS NOT NULL AND (SELECT entered FROM guard)"""
-_CREATE_HEAD = """
-    INSERT INTO haven.streams (tenant_id, stream_id, version, head_hash, key_id, kek_id,
-                               wrapped_key)
-    SELECT $1, $2, {count}, $10, $4, $11, $12 WHERE (SELECT entered FROM guard)
-    ON CONFLICT DO NOTHING"""
-
-
-def _append_sql(create: bool, single: bool) -> str:
-    count = "1" if single else "cardinality($8::bytea[])"
-    head = (_CREATE_HEAD if create else _MOVE_HEAD).format(count=count)
-    return f"""
-WITH guard AS MATERIALIZED (SELECT haven.enter_append({"0" if create else "$3"}) AS entered),
-head AS ({head}
-    RETURNING 1)
-INSERT INTO haven.events AS e (tenant_id, stream_id, version, event_type, schema_version, key_id,
-                               recorded_at, ciphertext, chain_hash)
-{_ONE_ROW if single else _MANY_ROWS}
- WHERE EXISTS (SELECT 1 FROM head)
-RETURNING e.version, e.position, e.transaction_id"""
-
-
-_APPEND_SQL = {
-    (create, single): _append_sql(create, single)
-    for create in (False, True)
-    for single in (False, True)
-}
-
 _STREAM_SQL = """
 SELECT version, head_hash, key_id, kek_id, wrapped_key FROM haven.streams
  WHERE tenant_id = $1 AND stream_id = $2"""
@@ -94,8 +55,10 @@ class Appender:
         clock: Callable[[], dt.datetime],
         head_cache_size: int,
         announce: Callable[[], None],
+        committer: Committer,
     ) -> None:
         self._pool = pool
+        self._committer = committer
         self._keyring = keyring
         self._registry = registry
         self._clock = clock
@@ -129,6 +92,7 @@ class Appender:
         if expected_version < 0:
             raise ValueError("expected_version must be >= 0")
         stream = str(stream_id)
+        wrapped = None
         if expected_version == 0:
             data_key, wrapped = self._keyring.create(tenant_id, stream)
             head, known = StreamHead(0, GENESIS), False
@@ -149,19 +113,25 @@ class Appender:
             versions.append(schema_version)
             ciphertexts.append(ciphertext)
             links.append(link)
-        single = len(events) == 1
-        columns = (
-            (types[0], versions[0], now, ciphertexts[0], links[0])
-            if single
-            else (types, versions, now, ciphertexts, links)
+        sealed = SealedAppend(
+            tenant_id,
+            stream_id,
+            expected_version,
+            key_id,
+            now,
+            types,
+            versions,
+            ciphertexts,
+            links,
+            previous_hash=None if wrapped else head.chain_hash,
+            kek_id=wrapped.kek_id if wrapped else None,
+            wrapped_key=wrapped.wrapped if wrapped else None,
         )
-        args: tuple[Any, ...] = (tenant_id, stream_id, expected_version, key_id, *columns, link)
-        create = expected_version == 0
-        sql = _APPEND_SQL[(create, single)]
-        args = (*args, wrapped.kek_id, wrapped.wrapped) if create else (*args, head.chain_hash)
-        executor = connection or self._pool
         try:
-            rows = await executor.fetch(sql, *args)
+            if connection is None:
+                rows = await self._committer.write(sealed)
+            else:
+                rows = await write_one(connection, sealed)
         except asyncpg.UniqueViolationError as error:
             raise ConcurrencyConflict(stream, expected_version) from error
         except asyncpg.PostgresError as error:
@@ -176,14 +146,14 @@ class Appender:
                 return await self.append(
                     tenant_id, stream_id, expected_version, events, metadata, connection, False
                 )
-            await self._explain_refusal(executor, tenant_id, stream_id, expected_version)
+            await self._explain_refusal(
+                connection or self._pool, tenant_id, stream_id, expected_version
+            )
         self.remember(tenant_id, stream, StreamHead(expected_version + len(events), link))
         if not known:  # a key that came from the keyring's cache is there already
             self._keyring.remember(tenant_id, stream, data_key)
         if connection is None:
             self._announce()
-        if len(rows) > 1:
-            rows = sorted(rows, key=lambda row: row[0])
         return AppendResult(rows[-1][0], [LogPosition(row[2], row[1]) for row in rows])
 
     async def _head(

@@ -18,6 +18,7 @@ import asyncpg
 from crypto.keyring import Keyring
 from domain.event import DomainEvent, EventMetadata
 from events.append import Appender, AppendResult, utc_now
+from events.committer import DEFAULT_LANES, Committer
 from events.erasure import announce_erasure, hold_for_erasure
 from events.errors import StreamNotFound
 from events.log_order import LOG_START, LogPosition
@@ -38,10 +39,12 @@ class PostgresEventStore:
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         head_cache_size: int = 100_000,
+        commit_lanes: int = DEFAULT_LANES,
     ) -> None:
         self._pool = pool
         self._keyring = keyring
         self._announcer = Announcer(pool)
+        self._committer = Committer(pool, lanes=commit_lanes)
         self._appender = Appender(
             pool,
             keyring,
@@ -49,6 +52,7 @@ class PostgresEventStore:
             clock=clock,
             head_cache_size=head_cache_size,
             announce=self._announcer.announce,
+            committer=self._committer,
         )
         self._log = LogReader(pool, keyring, registry)
 
@@ -72,8 +76,9 @@ class PostgresEventStore:
         """Append `events` atomically if the stream is at `expected_version` (0: new stream).
 
         With `connection`, the append joins the caller's transaction (the API's unit of work),
-        and must be that transaction's first write. Raises `ConcurrencyConflict` when the
-        stream has moved on or already exists.
+        and must be that transaction's first write. Without, it commits on its own, sharing
+        its commit with concurrent appends (`events.committer`). Raises `ConcurrencyConflict`
+        when the stream has moved on or already exists.
         """
         return await self._appender.append(
             tenant_id, stream_id, expected_version, events, metadata, connection, _trust_cache
@@ -88,6 +93,7 @@ class PostgresEventStore:
         self._announcer.announce()
 
     async def close(self) -> None:
+        await self._committer.close()
         await self._announcer.close()
 
     @contextlib.asynccontextmanager

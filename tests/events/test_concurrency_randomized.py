@@ -1,5 +1,6 @@
-"""A randomized test of many interleavings: writers that commit, hold transactions open,
-roll back, and die mid-append, while a subscriber tails the log.
+"""A randomized test of many interleavings: writers that commit (alone or sharing the group
+commit's statement with others), hold transactions open, roll back, and die mid-append (in
+their own transaction or in the group commit's), while a subscriber tails the log.
 
 Across SCHEDULES random schedules (the seed of each is in the failure message) the
 subscriber must see every committed event exactly once, each stream's events in version
@@ -20,9 +21,10 @@ import pytest
 
 from domain.event import EventMetadata
 from events.errors import ConcurrencyConflict, EventStoreError
+from events.store import PostgresEventStore
 from events.subscription import Subscription
 from tests.conftest import consuming, eventually
-from tests.events.sample_events import NoteAdded
+from tests.events.sample_events import NoteAdded, sample_registry
 from tests.tiers import scaled
 
 pytestmark = [pytest.mark.fault, pytest.mark.fuzz]
@@ -45,12 +47,24 @@ class Ledger:
     def __init__(self) -> None:
         self.acknowledged: set[str] = set()
         self.never_committed: set[str] = set()
+        self.group_kills = 0  # a killed group commit fails every append it was writing
+        self.batches_killed = 0
 
 
 async def _writer(store, pool, streams, rng: random.Random, label: str, ledger: Ledger) -> None:
     stream = rng.choice(streams)
     kind = rng.choice(
-        ["commit", "commit", "batch", "hold", "rollback", "kill_in_tx", "kill_racing", "unrelated"]
+        [
+            "commit",
+            "commit",
+            "batch",
+            "hold",
+            "rollback",
+            "kill_in_tx",
+            "kill_racing",
+            "kill_group",
+            "unrelated",
+        ]
     )
     texts = [f"{label}-{i}" for i in range(3 if kind == "batch" else 1)]
     events = [NoteAdded(text=t) for t in texts]
@@ -72,6 +86,20 @@ async def _writer(store, pool, streams, rng: random.Random, label: str, ledger: 
                     ledger.acknowledged.update(texts)
                 except (EventStoreError, *DRIVER_ERRORS):
                     pass  # outcome unknown to the writer: the table decides
+        elif kind == "kill_group":  # a batch's connection dies under the group commit
+            append = asyncio.create_task(store.append(ORG, stream, expected, events, META))
+            await asyncio.sleep(rng.random() * 0.003)
+            ledger.group_kills += 1
+            ledger.batches_killed += await pool.fetchval(
+                """SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE datname = current_database() AND state = 'active'
+                      AND query LIKE '%WITH ORDINALITY%' AND pid <> pg_backend_pid()"""
+            )
+            try:
+                await append
+                ledger.acknowledged.update(texts)
+            except (EventStoreError, *DRIVER_ERRORS):
+                pass  # outcome unknown to the writer: the table decides
         elif kind == "unrelated":  # holds an xid without appending
             async with pool.acquire() as conn, conn.transaction():
                 await conn.execute("CREATE TEMPORARY TABLE scratch (n int) ON COMMIT DROP")
@@ -99,7 +127,8 @@ async def _writer(store, pool, streams, rng: random.Random, label: str, ledger: 
     except ConcurrencyConflict:
         pass
     except DRIVER_ERRORS:
-        if kind not in ("kill_in_tx", "kill_racing"):
+        sharing_a_killed_group = kind in ("commit", "batch") and ledger.group_kills
+        if kind not in ("kill_in_tx", "kill_racing", "kill_group") and not sharing_a_killed_group:
             raise
 
 
@@ -115,9 +144,18 @@ async def _killable(pool):
         await pool.release(conn)
 
 
+@pytest.fixture
+async def grouping_store(clean_pool, keyring):
+    """A store whose group commit has one lane, so that concurrent appends share batches."""
+    store = PostgresEventStore(clean_pool, keyring, sample_registry(), commit_lanes=1)
+    yield store
+    await store.close()
+
+
 async def test_subscriber_sees_every_committed_event_once_in_order_across_random_schedules(
-    store, pool, listen
+    grouping_store, pool, listen
 ):
+    store = grouping_store
     streams = [uuid.uuid4() for _ in range(STREAMS)]
     ledger = Ledger()
     subscription = Subscription(
@@ -158,6 +196,13 @@ async def test_subscriber_sees_every_committed_event_once_in_order_across_random
     assert not (ledger.never_committed & texts)
     assert ledger.never_committed, "the schedules must include rollbacks and kills"
     assert len(ledger.acknowledged) > SCHEDULES  # and plenty of successful appends
+    streams_per_transaction = defaultdict(set)
+    for row in stored:
+        streams_per_transaction[row["transaction_id"]].add(row["stream_id"])
+    assert any(len(s) > 1 for s in streams_per_transaction.values()), (
+        "the schedules must include appends sharing the group commit's transaction"
+    )
+    assert ledger.batches_killed, "the schedules must include a batch killed mid-statement"
 
 
 async def _at_least(items, count: int) -> bool:
