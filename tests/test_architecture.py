@@ -285,8 +285,9 @@ def test_no_import_cycles() -> None:
 
 # -- litestar and asyncpg ------------------------------------------------------------------
 
-# The HTTP edges: the API, and the web console mounted in the same app.
-LITESTAR_ONLY_IN = ("services/api", "services/console")
+# The HTTP edges: the API, the web console mounted in the same app, and the raw app
+# `haven bench http` measures the API against.
+LITESTAR_ONLY_IN = ("services/api", "services/console", "services/bench/raw_app")
 ASYNCPG_NEVER_IN = ("domain", "crypto", "services/api", "services/console", "services/commands")
 
 
@@ -318,6 +319,8 @@ def relative(path: Path) -> str:
         ("from litestar import get\n", "services/api/app.py", set()),
         ("from litestar import get\n", "services/console/pages.py", set()),
         ("from litestar import get\n", "services/consoles.py", {"litestar"}),
+        ("from litestar import get\n", "services/bench/raw_app.py", set()),
+        ("from litestar import get\n", "services/bench/http.py", {"litestar"}),
         ("import asyncpg\n", "services/console/pages.py", {"asyncpg"}),
         ("import json\n", "services/cases.py", set()),
         ("import asyncpg\n", "services/api/case_routes.py", {"asyncpg"}),

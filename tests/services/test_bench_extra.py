@@ -24,6 +24,7 @@ from tests.logging_support import preserved_logging
 REPOSITORY = Path(__file__).resolve().parents[2]
 CLIENT_MODULES = {  # the only ones that need it
     "services.bench.http",
+    "services.bench.http_server",
     "services.bench.loadgen",
     "services.bench.openloop",
 }
