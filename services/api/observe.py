@@ -26,6 +26,7 @@ from services.observability.logging import bind_request, clear_request, get_logg
 REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED = "unmatched"  # the route label of a request no route matched
 _STATE_KEY = "haven_request_id"  # where the request id lives in scope["state"]
+_BOUND_KEY = "haven_log_context"  # what `bind_scope` last bound for the request
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -82,6 +83,8 @@ class ApiMetrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        # each (method, route, status)'s counter and histogram, looked up once, not per request
+        self._labelled: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def scrape(self) -> CollectorRegistry:
         """The registry /metrics renders: this process's, or every worker's added up."""
@@ -98,8 +101,13 @@ class ApiMetrics:
             multiprocess.mark_process_dead(os.getpid(), str(self.multiprocess_dir))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        labelled = self._labelled.get((method, route, status))
+        if labelled is None:  # (bounded: methods, route templates and statuses are few)
+            labels = (method, route, str(status))
+            labelled = self.requests.labels(*labels), self.latency.labels(*labels)
+            self._labelled[(method, route, status)] = labelled
+        labelled[0].inc()
+        labelled[1].observe(seconds)
 
 
 def request_id(scope: MutableMapping[str, Any]) -> str | None:
@@ -120,12 +128,16 @@ def bind_scope(scope: MutableMapping[str, Any]) -> None:
     if rid is None:
         return
     user = scope.get("user")
-    bind_request(
+    context = (
         rid,
         route_template(scope),
         getattr(user, "user_id", None),
         getattr(user, "organisation_id", None),
     )
+    state = scope["state"]
+    if state.get(_BOUND_KEY) != context:  # bound already in this request's context: kept
+        bind_request(*context)
+        state[_BOUND_KEY] = context
 
 
 async def observed(

@@ -7,6 +7,7 @@ the worker who may read it, its timeline and its access log.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from typing import Any, TypeVar
 
@@ -251,9 +252,29 @@ class CaseView(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 def _fields(view_type: type[T], source: Any, **extra: Any) -> T:
-    names = [name for name in view_type.__struct_fields__ if name not in extra]  # type: ignore[attr-defined]
-    return view_type(
-        **{name: getattr(source, name) for name in names if hasattr(source, name)}, **extra
+    names = _shared_fields(view_type, type(source), tuple(extra))
+    if names is None:  # not a struct: its attributes are the instance's own
+        names = tuple(
+            name
+            for name in view_type.__struct_fields__  # type: ignore[attr-defined]
+            if name not in extra and hasattr(source, name)
+        )
+    return view_type(**{name: getattr(source, name) for name in names}, **extra)
+
+
+@functools.cache
+def _shared_fields(
+    view_type: type[Any], source_type: type[Any], extra: tuple[str, ...]
+) -> tuple[str, ...] | None:
+    """The attributes a view takes from a struct of `source_type`: a struct's attributes are
+    its type's (fields, properties), so they are found once per pair of types, not per object
+    read; None for another type, whose instances may carry attributes of their own."""
+    if not issubclass(source_type, msgspec.Struct) or source_type.__struct_config__.dict:
+        return None
+    return tuple(
+        name
+        for name in view_type.__struct_fields__
+        if name not in extra and hasattr(source_type, name)
     )
 
 
