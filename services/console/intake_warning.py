@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Request
 
+from events.access_log import AccessNotRecorded
 from projections.queries import ViewNotBuilt
 from services.bootstrap import Runtime
 from services.case_finding.finding import DuplicateWarning, likely_duplicates
@@ -36,5 +37,5 @@ async def intake_duplicates(
             body.contact,
             uuid.UUID(opened),
         )
-    except ViewNotBuilt:
+    except (ViewNotBuilt, AccessNotRecorded):  # no index yet; or not shown unrecorded
         return None

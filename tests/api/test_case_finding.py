@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from events.access_listings import listings_naming
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
@@ -195,6 +196,9 @@ async def test_the_caseload_shows_names_and_is_recorded_as_one_listing(
     assert (case["preferred_name"], case["aliases"]) == (CANARY, ["Zee"])
     (record,) = (await listings(runtime))[len(before) :]
     assert record["kind"] == "caseload" and uuid.UUID(seeded["mine"]) in record["case_ids"]
+    naming = await listings_naming(runtime.pool, ORG_A, uuid.UUID(seeded["mine"]))
+    assert naming[0].listing_id == record["listing_id"] and naming[0].kind == "caseload"
+    assert not await listings_naming(runtime.pool, ORG_B, uuid.UUID(seeded["mine"]))
     assert (
         await runtime.pool.fetchval(
             "SELECT count(*) FROM haven.access_records WHERE tenant_id = $1", ORG_A

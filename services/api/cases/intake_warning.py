@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from domain.case import commands as cmd
+from events.access_log import AccessNotRecorded
 from projections.queries import ViewNotBuilt
 from services.api.cases import access
 from services.api.cases.http import team_access
@@ -25,18 +26,22 @@ from services.case_finding.finding import DuplicateWarning, likely_duplicates
 from services.commands.unit_of_work import Answer
 from services.identity import Principal
 
+
+class CaseOpenedAnswer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The 201 of an intake: the case's id and version, and the warning when there is one."""
+
+    case_id: str
+    version: int
+    duplicate_warning: DuplicateWarning | None = None
+
+
 OPENED_SPEC = accepted_spec(
     "The case was opened: `Location` names it, `ETag` its version. When cases of the "
     "organisation share a name and date of birth, or a phone number, with the intake, "
     "`duplicate_warning` says how many, on what, and which the caller may open (the case is "
-    "opened all the same)."
+    "opened all the same).",
+    container=CaseOpenedAnswer,
 )
-
-
-class OpenedWithWarning(msgspec.Struct, frozen=True, kw_only=True):
-    case_id: str
-    version: int
-    duplicate_warning: DuplicateWarning
 
 
 class _Opened(msgspec.Struct, frozen=True):
@@ -63,9 +68,11 @@ async def with_duplicate_warning(
         )
     except ViewNotBuilt:
         return answer  # no index yet: nothing to compare with
+    except AccessNotRecorded:
+        return answer  # the case is opened; the cases it resembles are not shown unrecorded
     if warning is None:
         return answer
-    body = OpenedWithWarning(
+    body = CaseOpenedAnswer(
         case_id=opened.case_id, version=opened.version, duplicate_warning=warning
     )
     return Answer(answer.status, msgspec.json.encode(body))
