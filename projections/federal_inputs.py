@@ -71,7 +71,7 @@ class FederalInputsProjection:
     """
 
     name: ClassVar[str] = "federal_inputs"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     # Order matters: tables are created in this order and dropped in this order, and the
     # subjects table (last) adds the foreign key from the rows of its own generation.
     tables: ClassVar[dict[str, str]] = {
@@ -123,6 +123,9 @@ class FederalInputsProjection:
             -- service instances delivered in the quarter, by category: services[i] counts
             -- reporting.federal_service_categories position i (zeros included).
             services           integer[] NOT NULL,
+            -- every outcome domain as '<domain>:<change>' at the end of the quarter: improved /
+            -- same / worse (first score against latest) or not_measured (fewer than two scores).
+            outcome_changes    text[]    NOT NULL,
             -- obtained in this row's FISCAL YEAR (grant-year level only; repeated on the year's rows):
             obtained_continued_presence boolean NOT NULL,
             obtained_t_visa    boolean   NOT NULL,

@@ -8,12 +8,12 @@ link (`LINK_DIMENSIONS`); the families themselves are listed in
 `domain.reporting.federal_families`. Pure data: standard library and `domain.codebook` only.
 
 What is suppressed: every table about people — clients served, entered, closed, given
-services, and the people screened (the identification funnel) — at k = 11 with complementary
-suppression and the exact audit. The activity measures (trainings, people trained by sector,
-outreach contacts, technical assistance: `domain.reporting.activity_measures`) count
-organisational facts and the professionals and public an organisation reached, not people it
-serves: they are published as counted, and each release's certificate says so
-(`not_suppressed`).
+services, how their outcomes changed, and the people screened (the identification funnel) —
+at k = 11 with complementary suppression and the exact audit. The activity measures
+(trainings, people trained by sector, outreach contacts, technical assistance:
+`domain.reporting.activity_measures`) count organisational facts and the professionals and
+public an organisation reached, not people it serves: they are published as counted, and each
+release's certificate says so (`not_suppressed`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from domain.reporting.generalisation import (
     GENDER_CODES,
 )
 
-VERSION = "federal-2026.2"
+VERSION = "federal-2026.3"
 # Consent (REFERENCE §3.10). Mandatory totals count every client: TIMS clients served and new
 # clients, HHS/OTIP entries and closures by program, VOCA new vs continuing, HUD APR Q5a. Every
 # other breakdown is a non-mandatory statistic and counts only clients who consented to
@@ -39,6 +39,12 @@ VERSION = "federal-2026.2"
 WITHHELD = "withheld"  # atom code of a client without statistics consent (never published)
 
 SERVICE_CATEGORIES: tuple[str, ...] = tuple(CURRENT.lists["service_category"])
+# Change in outcome (`domain.case.outcome_trends`), per outcome domain: a consenting client
+# served in the quarter whose domain was scored at least twice by the quarter's end improved,
+# stayed the same or got worse (first score against latest); fewer than two scores is
+# not_measured. One family per domain, as for the service categories.
+OUTCOME_DOMAINS: tuple[str, ...] = tuple(CURRENT.lists["outcome_domain"])
+OUTCOME_CHANGES = ("improved", "same", "worse", "not_measured")
 # HHS/OTIP tables split entries and closures by grant program: TVAP serves foreign nationals,
 # DVHT US citizens and lawful permanent residents; a client whose citizenship is not reported
 # is not_assigned.
@@ -100,6 +106,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "referred_on": ("yes", "no"),
     "obtained": ("yes", "no"),
     "received": ("yes", "no"),
+    "outcome_change": OUTCOME_CHANGES,
     "exit": ("stayer", "leaver"),
     # a screening of the quarter: its result and its outcome, "<result>/<outcome>"
     # (`SCREENING_RESULTS` x `SCREENING_OUTCOMES`); published only grouped (`GROUPINGS`)
@@ -227,6 +234,9 @@ class Family:
       outcomes obtained in that fiscal year; released only for a complete fiscal year.
     * ``service:<code>``: consenting clients served in the quarter, by whether they received
       at least one service of that category.
+    * ``outcome:<domain>``: consenting clients served in the quarter, by how that outcome
+      domain changed from its first score to its latest by the quarter's end
+      (``OUTCOME_CHANGES``).
     * ``screened``: screenings recorded in the quarter (``SCREENING_CODES``), read as counts
       (`services.reporting.true_counts`). Not linked: a screening is not a client row, and no
       count of the other families is a sum of screenings (`linked`).
@@ -237,7 +247,8 @@ class Family:
     """
 
     name: str
-    population: str  # served | entered | closed | grant_year | service:<code> | screened
+    # served | entered | closed | grant_year | service:<code> | outcome:<domain> | screened
+    population: str
     dimensions: tuple[str, ...]  # the family's own (besides organisation, quarter, vintage)
     consent_gated: tuple[str, ...]  # dimensions whose atoms code non-consenting clients WITHHELD
     tables: tuple[TableSpec, ...]
@@ -258,9 +269,9 @@ class Family:
 
         `codes`: the atom's code of each family dimension. Consent: an atom holding ``WITHHELD``
         is a non-consenting client, any other atom of a consent-gated family (or of a
-        consenting-only population, the service families) a consenting one; a family without
-        consent gating (HUD) spans both. Age: the family's own age band, or every band of its
-        age group.
+        consenting-only population, the service and outcome families) a consenting one; a
+        family without consent gating (HUD) spans both. Age: the family's own age band, or every
+        band of its age group.
         """
         fixed: dict[str, str | tuple[str, ...]] = {}
         if self.population == "entered":
@@ -270,7 +281,7 @@ class Family:
         if self.population == "grant_year":
             # one row per client per fiscal year: the quarter the client is new
             fixed["newness"] = "new"
-        if self.population.startswith("service:"):
+        if self.population.startswith(("service:", "outcome:")):
             fixed["consent"] = "yes"
         if self.consent_gated:
             fixed["consent"] = (

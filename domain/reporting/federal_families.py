@@ -7,7 +7,12 @@ Their dimensions, categories and link are in `domain.reporting.federal_codebook`
 from __future__ import annotations
 
 from domain.reporting.activity_measures import ACTIVITY_TABLES
-from domain.reporting.federal_codebook import SERVICE_CATEGORIES, Family, TableSpec
+from domain.reporting.federal_codebook import (
+    OUTCOME_DOMAINS,
+    SERVICE_CATEGORIES,
+    Family,
+    TableSpec,
+)
 
 _NEW = (("newness", ("new",)),)
 
@@ -343,6 +348,28 @@ FAMILIES: tuple[Family, ...] = (
         )
         for code in SERVICE_CATEGORIES
     ),
+    *(
+        Family(
+            f"outcome_{domain}",
+            f"outcome:{domain}",
+            ("outcome_change",),
+            (),
+            (
+                TableSpec(
+                    "tims_outcome_change",
+                    "ovc_tims",
+                    ("outcome_change",),
+                    description=(
+                        "Change in outcome: consenting clients served in the quarter, by how "
+                        "this outcome domain changed from its first score to its latest by the "
+                        "quarter's end (improved, same, worse: scored at least twice; "
+                        "not_measured: fewer than two scores); one block of cells per domain"
+                    ),
+                ),
+            ),
+        )
+        for domain in OUTCOME_DOMAINS
+    ),
     Family(
         "identification",
         "screened",
@@ -374,7 +401,12 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 # Output tables merged from several families (their cells get the family's extra dims).
-MERGED_DIMS: dict[str, str] = {"tims_services_by_type": "service_type"}
+# A merged cell names its family's code first: the family's name after its prefix
+# ("service_legal" -> "legal", "outcome_safety" -> "safety").
+MERGED_DIMS: dict[str, str] = {
+    "tims_services_by_type": "service_type",
+    "tims_outcome_change": "outcome_domain",
+}
 
 
 def output_tables() -> list[str]:

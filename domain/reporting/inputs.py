@@ -14,6 +14,8 @@ from typing import Any
 from domain.reporting.federal_codebook import (
     CATEGORIES,
     LINK_DIMENSIONS,
+    OUTCOME_CHANGES,
+    OUTCOME_DOMAINS,
     PROGRAM_OF_CITIZENSHIP,
     SCREENING_OUTCOMES,
     SCREENING_RESULTS,
@@ -133,10 +135,13 @@ def count_inputs(
     rows: Sequence[Mapping[str, Any]],
     service_rows: Sequence[Mapping[str, Any]],
     screening_rows: Sequence[Mapping[str, Any]] = (),
+    outcome_rows: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, BaseCounts]:
     """The counts of every family and of the link from aggregated input rows (`GROUP_COLUMNS` and
-    `clients`), aggregated service rows (organisation, quarter, code, clients, received) and
-    aggregated screening rows (organisation, quarter, result, outcome, screenings)."""
+    `clients`), aggregated service rows (organisation, quarter, code, clients, received),
+    aggregated screening rows (organisation, quarter, result, outcome, screenings) and
+    aggregated outcome rows of consenting clients (organisation, quarter, domain, change,
+    clients)."""
     counts: dict[str, BaseCounts] = {f.name: defaultdict(int) for f in FAMILIES}
     counts[LINK] = defaultdict(int)
     screened = [f for f in FAMILIES if f.population == "screened"]
@@ -146,7 +151,7 @@ def count_inputs(
             counts[family.name][(row["organisation"], row["quarter"], code)] += row["screenings"]
     for row in rows:
         for family in FAMILIES:
-            if family.population.startswith("service:") or not family.linked:
+            if family.population.startswith(("service:", "outcome:")) or not family.linked:
                 continue
             key = family_key(family, row)
             if key is not None:
@@ -158,5 +163,12 @@ def count_inputs(
         target = counts[f"service_{row['code']}"]
         target[(row["organisation"], row["quarter"], "yes")] += row["received"]
         target[(row["organisation"], row["quarter"], "no")] += row["clients"] - row["received"]
+    for row in outcome_rows:
+        if row["domain"] not in OUTCOME_DOMAINS:
+            continue  # a domain this codebook version does not publish
+        if row["change"] not in OUTCOME_CHANGES:
+            raise InputsOutsideCodebook("a value of outcome change is outside the codebook")
+        key = (row["organisation"], row["quarter"], row["change"])
+        counts[f"outcome_{row['domain']}"][key] += row["clients"]
     # in key order: the same data gives the same programs (and points) whatever order SQL returned
     return {name: dict(sorted(c.items())) for name, c in counts.items()}

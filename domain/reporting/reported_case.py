@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from domain.case import events as ev
 from domain.case.lifecycles import OBTAINED_STEPS
+from domain.case.outcome_trends import outcome_trends
 from domain.case.values import Demographics, TraffickingContext
 from domain.codebook import CURRENT
 from domain.reporting.generalisation import (
@@ -33,6 +34,9 @@ from domain.reporting.periods import fiscal_year, quarter_end, quarter_index, qu
 # (1-based in SQL). A new category changes the projection's DDL, hence its fingerprint: rebuild.
 SERVICE_ORDER: tuple[str, ...] = tuple(CURRENT.lists["service_category"])
 _SERVICE_INDEX = {code: i for i, code in enumerate(SERVICE_ORDER)}
+# Every outcome domain, each named in a row's `outcome_changes` ("safety:improved").
+OUTCOME_ORDER: tuple[str, ...] = tuple(CURRENT.lists["outcome_domain"])
+NOT_MEASURED = "not_measured"
 
 # Generalisation (REFERENCE §3.8): every code a column may hold, fixed in advance.
 OBTAINED_GROUPS: dict[str, str] = {  # immigration kind -> outcome column
@@ -80,6 +84,7 @@ COLUMNS: tuple[str, ...] = (
     "disability",
     "statistics_consent",
     "services",
+    "outcome_changes",
     "obtained_continued_presence",
     "obtained_t_visa",
     "obtained_hhs_letter",
@@ -120,6 +125,10 @@ class ReportedCase:
       removes the client from non-mandatory statistics of every quarter from then on). Never
       recorded counts as not consenting.
     * Services: service instances (events) by category, by delivery date in the quarter.
+    * `outcome_changes`: every outcome domain as "<domain>:<change>", the change from the
+      domain's first score to its latest among the assessments dated on or before the
+      quarter's last day (`domain.case.outcome_trends`): improved, same, worse, or
+      not_measured when it has fewer than two.
     * Immigration outcomes: at grant-year (federal fiscal year) level only, repeated on each
       of the year's quarter rows: obtained = a milestone step that counts as obtained
       (`domain.case.lifecycles.OBTAINED_STEPS`) dated in that fiscal year. The quarter of a
@@ -142,6 +151,7 @@ class ReportedCase:
     # rows cost the same however many services it has
     services: dict[int, list[int]] = field(default_factory=dict)
     obtained: list[tuple[dt.date, str]] = field(default_factory=list)  # (step date, outcome group)
+    outcomes: list[ev.OutcomeAssessed] = field(default_factory=list)  # in the order recorded
     # the latest business date seen (a horizon never falls behind it)
     latest_day: dt.date | None = None
 
@@ -182,6 +192,8 @@ class ReportedCase:
                 if index is not None:
                     counts[index] += 1
                 self._see(event.delivered_on)
+            case ev.OutcomeAssessed():
+                self.outcomes.append(event)
             case ev.ImmigrationStepRecorded():
                 group = OBTAINED_GROUPS.get(event.kind)
                 if group is not None and event.step in OBTAINED_STEPS.get(event.kind, ()):
@@ -270,6 +282,7 @@ class ReportedCase:
             obtained = {
                 group for day, group in self.obtained if fiscal_year(quarter_index(day)) == year
             }
+            changes = {t.domain: t.trend for t in outcome_trends(self.outcomes, through=end)}
             rows.append(
                 (
                     organisation,
@@ -294,6 +307,7 @@ class ReportedCase:
                     static["disability"],
                     static["statistics_consent"],
                     counts,
+                    [f"{d}:{changes.get(d) or NOT_MEASURED}" for d in OUTCOME_ORDER],
                     "continued_presence" in obtained,
                     "t_visa" in obtained,
                     "hhs_letter" in obtained,

@@ -49,7 +49,7 @@ def cell_dims(family: Family, table: Table, key: Sequence[str]) -> dict[str, str
     """A cell's output dims; a table merged across families names the family's code first."""
     dims = _dims(table, key)
     merged = MERGED_DIMS.get(table.name)
-    return dims if merged is None else {merged: family.name.removeprefix("service_"), **dims}
+    return dims if merged is None else {merged: family.name.split("_", 1)[1], **dims}
 
 
 PUBLISHED, SUPPRESSED, WITHHELD_CELL = "published", "suppressed", "withheld"

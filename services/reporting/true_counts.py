@@ -48,13 +48,21 @@ async def read_true_counts(
             GROUP BY f.organisation, f.quarter, c.code""",
         quarters,
     )
+    outcomes = await conn.fetch(
+        """SELECT f.organisation, f.quarter, split_part(o.pair, ':', 1) AS domain,
+                  split_part(o.pair, ':', 2) AS change, count(*) AS clients
+             FROM reporting.federal_inputs f CROSS JOIN LATERAL unnest(f.outcome_changes) o(pair)
+            WHERE f.quarter = ANY($1::text[]) AND f.statistics_consent
+            GROUP BY 1, 2, 3, 4""",
+        quarters,
+    )
     screenings = await conn.fetch(
         """SELECT organisation, quarter, result, outcome, screenings
              FROM reporting_ledger.identification_counts($1::text[])""",
         quarters,
     )
     try:
-        return count_inputs(rows, services, screenings)
+        return count_inputs(rows, services, screenings, outcomes)
     except InputsOutsideCodebook as error:
         raise ReportError(str(error)) from None
 

@@ -34,6 +34,7 @@ from projections.runner import ProjectionRunner
 from services.demo.seeding import demo_use_cases, seed_demo
 
 SERVICES = tuple(CURRENT.lists["service_category"])
+OUTCOME_DOMAINS = tuple(CURRENT.lists["outcome_domain"])
 
 
 # -- an independent computation ------------------------------------------------------------
@@ -141,6 +142,23 @@ def expected_rows(
         if isinstance(e, ev.ImmigrationStepRecorded) and e.step in OBTAINED_STEPS.get(e.kind, ()):
             column = {"continued_presence": "cp", "t_visa": "t"}.get(e.kind, "hhs")
             obtained_years[column].add(fy(q_of(e.on)))
+    assessments = [e for e in events if isinstance(e, ev.OutcomeAssessed)]
+
+    def outcome_changes(last: dt.date) -> list[str]:
+        changes = []
+        for domain in OUTCOME_DOMAINS:
+            scores = [  # by day, then in the order recorded (a stable sort)
+                a.scores[domain]
+                for a in sorted(assessments, key=lambda a: a.assessed_on)
+                if a.assessed_on <= last and domain in a.scores
+            ]
+            change = "not_measured"
+            if len(scores) > 1:
+                first, latest = scores[0], scores[-1]
+                change = "improved" if latest > first else "worse" if latest < first else "same"
+            changes.append(f"{domain}:{change}")
+        return changes
+
     rows = {}
     years_seen: set[int] = set()
     for q in sorted(served):
@@ -172,6 +190,7 @@ def expected_rows(
                 sum(1 for s in services if s.category == c and q_of(s.delivered_on) == q)
                 for c in SERVICES
             ],
+            "outcome_changes": outcome_changes(last),
             "obtained_continued_presence": fy(q) in obtained_years["cp"],
             "obtained_t_visa": fy(q) in obtained_years["t"],
             "obtained_hhs_letter": fy(q) in obtained_years["hhs"],
@@ -515,6 +534,7 @@ ALLOWED_TYPES = {  # reporting relation (generation suffix dropped) -> column ->
         "disability": "text",
         "statistics_consent": "boolean",
         "services": "ARRAY",
+        "outcome_changes": "ARRAY",
         "obtained_continued_presence": "boolean",
         "obtained_t_visa": "boolean",
         "obtained_hhs_letter": "boolean",
@@ -574,6 +594,10 @@ async def test_every_value_is_a_code_a_label_or_an_unlinkable_subject(demo) -> N
         assert row["organisation"] in tenants
         assert re.fullmatch(r"[0-9]{4}Q[1-4]", row["quarter"])
         assert len(row["services"]) == len(SERVICES) and all(n >= 0 for n in row["services"])
+        assert [c.split(":")[0] for c in row["outcome_changes"]] == list(OUTCOME_DOMAINS)
+        assert {c.split(":")[1] for c in row["outcome_changes"]} <= {
+            "improved", "same", "worse", "not_measured"
+        }  # fmt: skip
         for column, codes in CODES.items():
             values = row[column] if isinstance(row[column], list) else [row[column]]
             assert all(v is None or v in codes for v in values), (column, values)

@@ -13,7 +13,13 @@ import asyncpg
 from domain.reporting.activity_measures import ACTIVITY_WORDS, NOT_SUPPRESSED_NOTE
 from domain.reporting.audit import audit
 from domain.reporting.families import BASE_DIMENSIONS, FamilyState, linked_families
-from domain.reporting.federal_codebook import CATEGORIES, GROUPINGS, SERVICE_CATEGORIES, VERSION
+from domain.reporting.federal_codebook import (
+    CATEGORIES,
+    GROUPINGS,
+    OUTCOME_DOMAINS,
+    SERVICE_CATEGORIES,
+    VERSION,
+)
 from domain.reporting.federal_families import FAMILIES, output_tables
 from domain.reporting.ledger import Ledger
 from domain.reporting.linked import Linked
@@ -113,8 +119,10 @@ QUARTER = re.compile(r"^\d{4}Q[1-4]$")
 ALLOWED = {
     *output_tables(),
     *SERVICE_CATEGORIES,
+    *OUTCOME_DOMAINS,
     *CATEGORIES,
     "service_type",
+    "outcome_domain",
     "total",
     VERSION,
     "ovc_tims",

@@ -24,7 +24,7 @@ import domain.reporting.publication_targets as publication_targets
 import domain.reporting.suppression as suppression
 from domain.reporting.audit import audit, ledger_system
 from domain.reporting.families import FamilyState, protect_families, published_still_true
-from domain.reporting.federal_codebook import SERVICE_CATEGORIES
+from domain.reporting.federal_codebook import OUTCOME_DOMAINS, SERVICE_CATEGORIES
 from domain.reporting.federal_families import FAMILIES
 from domain.reporting.inputs import BaseCounts, count_inputs
 from domain.reporting.integer_programs import IntegerProgram
@@ -92,7 +92,12 @@ def counts(rows: list[dict[str, Any]]) -> dict[str, BaseCounts]:
         }
         for code in SERVICE_CATEGORIES
     ]
-    return count_inputs(rows, services)
+    outcomes = [
+        {"organisation": ORG, "quarter": QUARTER, "domain": domain, "change": "not_measured",
+         "clients": consenting}
+        for domain in OUTCOME_DOMAINS
+    ]  # fmt: skip
+    return count_inputs(rows, services, (), outcomes)
 
 
 def release(states: dict[str, FamilyState], rows: list[dict[str, Any]], name: str) -> None:

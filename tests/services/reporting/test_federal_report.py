@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 
 from domain.reporting.activity_measures import ACTIVITY_TABLES
-from domain.reporting.federal_codebook import VERSION
+from domain.reporting.federal_codebook import OUTCOME_CHANGES, OUTCOME_DOMAINS, VERSION
 from domain.reporting.federal_families import FAMILIES, output_tables
 from services.demo.generator import demo_plan
 from services.reporting.access import InvalidPeriod, PeriodUnavailable
@@ -108,6 +108,12 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(
         "not_assigned",
         "total",
     }
+    # change in outcome: a block of cells per outcome domain, every change and a total each
+    outcomes = next(t for t in document["tables"] if t["name"] == "tims_outcome_change")
+    assert {
+        (c["dims"]["outcome_domain"], c["dims"]["outcome_change"]) for c in outcomes["cells"]
+    } == {(domain, change) for domain in OUTCOME_DOMAINS for change in (*OUTCOME_CHANGES, "total")}
+    assert any(c["count"] for c in outcomes["cells"] if c["dims"]["outcome_change"] == "improved")
     # some numbers are published, some suppressed (the demo has small cells)
     values = list(counts_of(document))
     assert any(v is None for v in values) and sum(1 for v in values if v) > 50

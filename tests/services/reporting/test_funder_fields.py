@@ -21,7 +21,7 @@ def document() -> dict:
 
     return {
         "period": "2026Q3",
-        "codebook_version": "federal-2026.2",
+        "codebook_version": "federal-2026.3",
         "tables": [
             table("tims_clients_served", 576),
             table("tims_gender", 431),

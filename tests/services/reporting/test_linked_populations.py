@@ -29,7 +29,7 @@ import pytest
 from domain.reporting import families, inputs
 from domain.reporting.audit import audit
 from domain.reporting.families import FamilyState, protect_families
-from domain.reporting.federal_codebook import SERVICE_CATEGORIES, Family
+from domain.reporting.federal_codebook import OUTCOME_DOMAINS, SERVICE_CATEGORIES, Family
 from domain.reporting.federal_families import FAMILIES
 from domain.reporting.generalisation import AGE_GROUP_OF_BAND
 from domain.reporting.inputs import count_inputs
@@ -128,7 +128,12 @@ def release(rows: list[dict[str, Any]], groups: dict[str, str]) -> dict[str, Fam
         }
         for code in SERVICE_CATEGORIES
     ]
-    counts = count_inputs(rows, services)
+    outcomes = [
+        {"organisation": ORG, "quarter": QUARTER, "domain": domain, "change": "not_measured",
+         "clients": consenting}
+        for domain in OUTCOME_DOMAINS
+    ]  # fmt: skip
+    counts = count_inputs(rows, services, (), outcomes)
     states = {
         f.name: FamilyState(f, PERIOD.fiscal_year) for f in FAMILIES if f.population != "grant_year"
     }
