@@ -77,11 +77,9 @@ class AccessRecord(msgspec.Struct, frozen=True):
     grant_id: uuid.UUID | None
     request_id: str | None
     reason: str | None = None  # an erasure's ground (a code), on its record only
-    # a disclosure's (basis 'disclosure', `events.disclosures`): to whom, which data
-    # categories, under which consent
-    recipient: str | None = None
-    categories: tuple[str, ...] | None = None
-    consent_id: str | None = None
+    # a disclosure's (basis 'disclosure', `events.disclosures`): the version of the case's
+    # event that released the data (to whom, which categories, under which consent: sealed)
+    event_version: int | None = None
     purpose: str | None = None  # a system access's (basis 'system'): why it decrypted
 
 
@@ -129,7 +127,7 @@ SELECT $1, $2, $3, $4, $5, $6, $7, $8
 RETURNING 1"""
 
 _COLUMNS = """tenant_id, record_id, case_id, accessed_at, actor_id, role, part, basis, grant_id,
-       request_id, reason, recipient, categories, consent_id, purpose"""
+       request_id, reason, event_version, purpose"""
 
 _LOG_SQL = f"""
 SELECT {_COLUMNS}
@@ -207,7 +205,6 @@ async def access_log(
 
 
 def _record(row: Any) -> AccessRecord:
-    categories = row["categories"]
     return AccessRecord(
         row["tenant_id"],
         row["record_id"],
@@ -220,9 +217,7 @@ def _record(row: Any) -> AccessRecord:
         row["grant_id"],
         row["request_id"],
         row["reason"],
-        recipient=row["recipient"],
-        categories=None if categories is None else tuple(categories),
-        consent_id=row["consent_id"],
+        event_version=row["event_version"],
         purpose=row["purpose"],
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.case.events import CASE_EVENTS, CASE_UPCASTERS
 from domain.directory.events import DIRECTORY_EVENTS
+from domain.inbox.events import INBOX_EVENTS
 from domain.organisation.events import ORGANISATION_EVENTS
 from domain.outreach.events import ACTIVITY_EVENTS
 from domain.reporting.policy import POLICY_EVENTS
@@ -24,6 +25,7 @@ def haven_registry() -> EventRegistry:
             *ACTIVITY_EVENTS,
             *DIRECTORY_EVENTS,
             *ORGANISATION_EVENTS,
+            *INBOX_EVENTS,
             *FOLLOW_UP_EVENTS,
             *TASK_EVENTS,
         ),

@@ -1,24 +1,25 @@
 """Disclosures and system decryptions, recorded in the access log beside the reads.
 
 A *disclosure* (basis 'disclosure') is a release of a case's data to another organisation: a
-referral sent to it, a transfer it accepted. Its record names the recipient organisation,
-the data categories released (codebook `data_category` codes) and the consent relied on —
-what a privacy officer needs to give a survivor an accounting of disclosures. It is written
-in the transaction that appends the release, so a release never commits without its record.
+referral sent to it, a transfer it accepted. Its record names who released it, what carried
+it (`part`: 'referral', 'transfer') and the version of the case's event that released it;
+that event holds the recipient organisation, the data categories and the consent relied on,
+sealed under the case's data key (`domain.case.disclosures.release_of` reads them from it),
+so the record says nothing about the survivor in plain, and crypto-shredding the case makes
+them unreadable with the rest. It is written in the transaction that appends the release:
+a release never commits without its record.
 
 A *system access* (basis 'system', actor and role 'system') is a decryption no person asked
 for: a projection rebuild decrypts every case, `haven verify` opens every event. One record
-per case it decrypted, with its `purpose` (a code: `projection-rebuild`, `verify`), written
-in one statement after the work is done. Exports are a person's read and are recorded as one
-(`services.commands.case_export`).
+per case, with its `purpose` (a code), written in one statement before the work starts.
+Exports are a person's read and are recorded as one (`services.commands.case_export`).
 
-Ids and codes only, never content; the table is append-only (migration 0016).
+Ids and codes only; the table is append-only (migrations 0016, 0018).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 import asyncpg
 
@@ -32,12 +33,11 @@ RELEASING_ROLE = "organisation"  # the organisation releases, under the survivor
 
 _DISCLOSURE_SQL = """
 INSERT INTO haven.access_records
-    (tenant_id, case_id, actor_id, role, part, basis, request_id, recipient, categories,
-     consent_id)
-VALUES ($1, $2, $3, $4, $5, 'disclosure', $6, $7, $8, $9)"""
+    (tenant_id, case_id, actor_id, role, part, basis, request_id, event_version)
+VALUES ($1, $2, $3, $4, $5, 'disclosure', $6, $7)"""
 
 # Every case stream that is not shredded (its opening event names it a case), optionally of
-# one organisation: the cases a whole-log decryption opened.
+# one organisation: the cases a whole-log decryption opens.
 _SYSTEM_SQL = """
 INSERT INTO haven.access_records (tenant_id, case_id, actor_id, role, part, basis, purpose)
 SELECT s.tenant_id, s.stream_id, 'system', 'system', $1, 'system', $2
@@ -56,15 +56,12 @@ async def record_disclosure(
     case_id: uuid.UUID,
     actor_id: str,
     part: str,
-    recipient: str,
-    categories: Sequence[str],
-    consent_id: str | None,
+    event_version: int,
     request_id: str | None = None,
 ) -> None:
-    """One release of `case_id`'s data to `recipient`, in the caller's transaction (after its
-    appends: an append must be its transaction's first write). `part` names what carried
-    it ('referral', 'transfer'). Raises `AccessNotRecorded`: the caller's transaction must
-    then not commit."""
+    """One release of `case_id`'s data, by its event at `event_version`, in the caller's
+    transaction (after its appends: an append must be its transaction's first write). Raises
+    `AccessNotRecorded`: the caller's transaction must then not commit."""
     try:
         await conn.execute(
             _DISCLOSURE_SQL,
@@ -74,9 +71,7 @@ async def record_disclosure(
             RELEASING_ROLE,
             part,
             request_id,
-            recipient,
-            sorted(set(categories)),
-            consent_id,
+            event_version,
         )
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
         raise AccessNotRecorded(f"the disclosure of case {case_id} was not recorded") from error

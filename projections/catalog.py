@@ -14,6 +14,7 @@ from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
 from projections.intake_origins import IntakeOriginsProjection
 from projections.organisations import OrganisationsProjection
+from projections.referral_inbox import ReferralInboxProjection
 from projections.screenings import ScreeningsProjection
 from projections.tasks import TasksProjection
 
@@ -24,6 +25,7 @@ PROJECTION_TYPES: tuple[type[Projection], ...] = (
     ActivitiesProjection,
     DirectoryProjection,
     OrganisationsProjection,
+    ReferralInboxProjection,
     CaseFinderProjection,
     IntakeOriginsProjection,
     TasksProjection,
@@ -42,6 +44,7 @@ def projection_factories(
         "activities": ActivitiesProjection,
         "directory": DirectoryProjection,
         "organisations": OrganisationsProjection,
+        "referral_inbox": ReferralInboxProjection,
         "case_finder": lambda: CaseFinderProjection(keyring),
         "intake_origins": IntakeOriginsProjection,
         "tasks": TasksProjection,

@@ -38,6 +38,9 @@ class Action(StrEnum):
     CASE_TRANSFER = "case.transfer"
     TRANSFER_LIST = "transfer.list"
     TRANSFER_ANSWER = "transfer.answer"
+    INBOX_LIST = "inbox.list"
+    INBOX_READ = "inbox.read"
+    INBOX_ANSWER = "inbox.answer"
     CASE_CLOSE = "case.close"
     CASE_ASSIGN = "case.assign"
     CASE_BREAK_GLASS = "case.break_glass"
@@ -72,6 +75,7 @@ class Basis(StrEnum):
     TEAM = "team"
     BREAK_GLASS = "break-glass"
     PRIVACY_REVIEW = "privacy-review"
+    INBOX = "inbox"
     ROLE = "role"
 
 
@@ -175,8 +179,17 @@ BREAK_GLASS = Grant(
     Basis.BREAK_GLASS, lambda ctx: ctx.has_break_glass and _same_team(ctx), "break-glass"
 )
 ORGANISATION = Grant(Basis.PRIVACY_REVIEW, lambda ctx: ctx.case is not None, "own-organisation")
+# a referral in the organisation's inbox: addressed to the organisation, not to a worker
+INBOX = Grant(Basis.INBOX, lambda ctx: ctx.case is not None, "organisation-inbox")
 
-_PRECEDENCE = (Basis.ASSIGNMENT, Basis.TEAM, Basis.BREAK_GLASS, Basis.PRIVACY_REVIEW, Basis.ROLE)
+_PRECEDENCE = (
+    Basis.ASSIGNMENT,
+    Basis.TEAM,
+    Basis.BREAK_GLASS,
+    Basis.PRIVACY_REVIEW,
+    Basis.INBOX,
+    Basis.ROLE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +236,11 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.TRANSFER_LIST: _rule(False, caseworker=(BY_ROLE,), supervisor=(TEAM_CASELOAD,)),
         # about the incoming transfer: its facts are the recipient organisation, worker and team
         Action.TRANSFER_ANSWER: _rule(True, caseworker=(ASSIGNED,), supervisor=(OWN_TEAM,)),
+        # referrals partner organisations sent to the caller's (docs/api.md#referral-inbox);
+        # an item's facts are its recipient organisation alone
+        Action.INBOX_LIST: _rule(False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,)),
+        Action.INBOX_READ: _rule(True, caseworker=(INBOX,), supervisor=(INBOX,)),
+        Action.INBOX_ANSWER: _rule(True, caseworker=(INBOX,), supervisor=(INBOX,)),
         Action.CASE_CLOSE: _rule(True, caseworker=_WORKER_CONTENT),
         Action.CASE_ASSIGN: _rule(True, supervisor=(OWN_TEAM,)),
         Action.CASE_BREAK_GLASS: _rule(True, supervisor=(OWN_TEAM,)),

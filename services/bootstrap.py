@@ -39,6 +39,7 @@ class Runtime(NamedTuple):
     # where connections that keep session state go (LISTEN, session locks): None, the pool's URL
     session_url: str | None = None
     connect_timeout: float = CONNECT_TIMEOUT  # seconds to open a connection, per host
+    referral_answer_days: int = 14  # HAVEN_REFERRAL_ANSWER_DAYS: a partner's time to answer
 
     def key_hasher(self) -> KeyHasher:
         return self.idempotency or KeyHasher(self.keyring.provider)
@@ -101,6 +102,7 @@ async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtim
                     replica,
                     session_url=session_url,
                     connect_timeout=settings.database_limits.connect_timeout,
+                    referral_answer_days=settings.referral_answer_days,
                 )
             finally:
                 watching.cancel()

@@ -21,6 +21,7 @@ from projections.runner import ProjectionRunner, run_projections
 from services.bootstrap import Runtime, runtime
 from services.checkpoints import checkpoint_periodically
 from services.database_connect import connect as connect_each_host
+from services.inbox.expiry import expire_periodically
 from services.observability.logging import configure_logging, get_logger
 from services.retention.run import retention_daily
 from services.settings import Settings
@@ -63,7 +64,7 @@ async def projectors_in_background(
     goes with its connection when the pool closes, and a rebuild's unswapped tables are dropped
     by the next rebuild (`projections.rebuild`)."""
     runners = projection_runners(rt, database_url)
-    task = asyncio.create_task(run_projections(runners), name="projections")
+    task = asyncio.create_task(_projections_and_expiry(rt, runners), name="projections")
     try:
         yield runners
     finally:
@@ -99,13 +100,21 @@ def waiting_at(task: asyncio.Task[object]) -> str:
     return " < ".join(reversed(places))
 
 
+async def _projections_and_expiry(rt: Runtime, runners: Sequence[ProjectionRunner]) -> None:
+    """The projections, and the hourly expiry of referrals unanswered in a partner's inbox
+    (`services.inbox.expiry`), which reads their read model."""
+    async with asyncio.TaskGroup() as group:
+        group.create_task(run_projections(runners))
+        group.create_task(expire_periodically(rt), name="projections-referral-expiry")
+
+
 async def _worker_tasks(
     rt: Runtime, settings: Settings, runners: Sequence[ProjectionRunner]
 ) -> None:
     """The projections, signed checkpoints when `HAVEN_CHECKPOINT_DIR` is set, and the daily
     retention run when `HAVEN_RETENTION_DAILY` is on."""
     async with asyncio.TaskGroup() as group:
-        group.create_task(run_projections(runners))
+        group.create_task(_projections_and_expiry(rt, runners))
         if settings.checkpoint_dir is not None:
             group.create_task(checkpoint_periodically(rt.pool, settings), name="checkpoints")
         if settings.retention_daily:

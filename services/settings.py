@@ -90,6 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # for its workers): /metrics then adds up every worker's figures; None: this process's own
     metrics_dir: Path | None = None
     retention_daily: bool = False  # `haven worker` applies the retention policies once a day
+    referral_answer_days: int = 14  # a partner answers a referral in its inbox within these
     # how long Haven waits on its database before answering 503 (`services.database`)
     database_limits: DatabaseLimits = msgspec.field(default_factory=DatabaseLimits)
     # requests one worker works on at once; beyond them, after `admission_wait`, 503 at once
@@ -222,6 +223,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
             retention_daily=_switch(env, "HAVEN_RETENTION_DAILY"),
+            referral_answer_days=_count(env, "HAVEN_REFERRAL_ANSWER_DAYS", 14) or 14,
             database_limits=_database_limits(env),
             max_in_flight=_count(env, "HAVEN_MAX_IN_FLIGHT", None),
             admission_wait=_bounded(env, "HAVEN_ADMISSION_WAIT", 0.1, 0.0, 10.0),

@@ -16,6 +16,7 @@ from domain.case.checks import (
     not_future,
     require_codes,
 )
+from domain.case.inbox_rules import RECIPIENT_ANSWERS, inbox_deadline
 from domain.case.intake_rules import require_consent
 from domain.case.lifecycles import IMMIGRATION_MACHINES, REFERRAL_REASON_LIST, REFERRAL_TRANSITIONS
 from domain.case.state import CaseState
@@ -132,6 +133,11 @@ def update_referral(state: CaseState, c: cmd.UpdateReferral, context: Context) -
         raise err.IllegalReferralTransition(
             f"a referral cannot go from {referral.status} to {c.status}"
         )
+    if referral.answer_by is not None and c.status in RECIPIENT_ANSWERS:
+        raise err.AnsweredByRecipient(
+            f"the recipient organisation answers this referral; it is not {c.status} by hand"
+        )
+    answer_by = inbox_deadline(referral, c)
     reason_list = REFERRAL_REASON_LIST.get(c.status)
     if reason_list is not None:
         if c.reason is None:
@@ -153,7 +159,11 @@ def update_referral(state: CaseState, c: cmd.UpdateReferral, context: Context) -
         )
     return [
         ev.ReferralStatusChanged(
-            referral_id=c.referral_id, status=c.status, changed_on=c.changed_on, reason=c.reason
+            referral_id=c.referral_id,
+            status=c.status,
+            changed_on=c.changed_on,
+            reason=c.reason,
+            answer_by=answer_by,
         )
     ]
 

@@ -103,6 +103,26 @@ class UpdateReferral(Command, frozen=True, kw_only=True):
     status: str
     changed_on: dt.date
     reason: str | None = None
+    # set by the service, never by a request: the recipient is a partner organisation of this
+    # deployment, which answers in its inbox within this many days
+    answer_days: int | None = None
+
+
+class AnswerReferral(Command, frozen=True, kw_only=True):
+    """The recipient organisation's answer, from its inbox: accepted, or declined with a
+    reason (codebook decline_reason)."""
+
+    referral_id: str
+    status: str
+    answered_on: dt.date
+    reason: str | None = None
+
+
+class ExpireReferral(Command, frozen=True, kw_only=True):
+    """The rule: a referral in a partner's inbox unanswered past its day expires."""
+
+    referral_id: str
+    expired_on: dt.date
 
 
 class RecordService(Command, frozen=True, kw_only=True):

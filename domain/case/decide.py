@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from domain.case import care_rules, closure_rules, intake_rules
+from domain.case import care_rules, closure_rules, inbox_rules, intake_rules
 from domain.case import commands as cmd
 from domain.case import errors as err
 from domain.case.checks import Context
@@ -74,6 +74,8 @@ _RULES: dict[type[cmd.Command], Rule] = dict(
         _rule(cmd.ChangeGoalStatus, care_rules.change_goal),
         _rule(cmd.ProposeReferral, care_rules.propose_referral),
         _rule(cmd.UpdateReferral, care_rules.update_referral),
+        _rule(cmd.AnswerReferral, inbox_rules.answer_referral),
+        _rule(cmd.ExpireReferral, inbox_rules.expire_referral),
         _rule(cmd.RecordService, care_rules.record_service),
         _rule(cmd.AssessOutcome, care_rules.assess_outcome),
         _rule(cmd.RecordImmigrationStep, care_rules.immigration_step),

@@ -94,6 +94,20 @@ class IllegalReferralTransition(DomainError):
     code = "illegal-referral-transition"
 
 
+class AnsweredByRecipient(DomainError):
+    """A referral in a partner's inbox is accepted, declined or expired there, not by hand."""
+
+    code = "answered-by-recipient"
+
+
+class ReferralOverdue(DomainError):
+    code = "referral-overdue"
+
+
+class ReferralNotOverdue(DomainError):
+    code = "referral-not-overdue"
+
+
 class ReasonRequired(DomainError):
     code = "reason-required"
 

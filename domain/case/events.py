@@ -131,6 +131,9 @@ class ReferralStatusChanged(
     status: str
     changed_on: dt.date
     reason: str | None = None  # codebook decline_reason / revoke_reason
+    # sent to a partner organisation of this deployment: it answers in its inbox by this day
+    # (`domain.case.inbox_rules`), or the referral expires
+    answer_by: dt.date | None = None
 
 
 class ServiceDelivered(DomainEvent, frozen=True, kw_only=True, tag="case.service_delivered"):

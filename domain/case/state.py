@@ -46,6 +46,8 @@ class ReferralState(msgspec.Struct, frozen=True, kw_only=True):
     proposed: ev.ReferralProposed
     status: str = "proposed"
     history: tuple[tuple[str, dt.date], ...] = ()
+    answer_by: dt.date | None = None  # in a partner's inbox: it answers by this day
+    reason: str | None = None  # the last status change's reason code (a decline's, say)
 
     @property
     def is_open(self) -> bool:
@@ -179,8 +181,13 @@ def evolve(state: CaseState, event: DomainEvent) -> CaseState:
             )
         case ev.ReferralStatusChanged():
             old = state.referrals[event.referral_id]
+            if event.answer_by is not None:
+                old = replace(old, answer_by=event.answer_by)
             referral = replace(
-                old, status=event.status, history=(*old.history, (event.status, event.changed_on))
+                old,
+                status=event.status,
+                history=(*old.history, (event.status, event.changed_on)),
+                reason=event.reason,
             )
             return replace(state, referrals=_with(state.referrals, event.referral_id, referral))
         case ev.ServiceDelivered():

@@ -1,8 +1,9 @@
 """`GET /v1/access-log` (access.review: the privacy officer): the organisation's access
 records, newest first — who read which case, which part, when and on what basis — filtered by
 `actor`, `case_id` or `basis`, paged with `before` (the `next_before` of the previous page).
-Releases to other organisations are among them (basis `disclosure`, with the recipient, the
-data categories and the consent relied on), and so are system decryptions (basis `system`).
+Releases to other organisations are among them (basis `disclosure`; to whom, which data
+categories and under which consent are sealed with the case: its own access log opens them),
+and so are system decryptions (basis `system`, with their purpose).
 
 It shows audit metadata, not case content (break-the-glass reasons stay sealed; a case's own
 access log opens them and is itself recorded), so the review is not an access record of its
@@ -38,9 +39,6 @@ class ReviewedAccess(msgspec.Struct, frozen=True, kw_only=True):
     part: str
     basis: str
     grant_id: uuid.UUID | None
-    recipient: str | None = None  # a disclosure's receiving organisation
-    categories: list[str] | None = None  # a disclosure's data categories
-    consent_id: str | None = None  # the consent a disclosure relied on
     purpose: str | None = None  # a system access's purpose
 
 
@@ -104,9 +102,6 @@ async def review_access(
                 part=r.part,
                 basis=r.basis,
                 grant_id=r.grant_id,
-                recipient=r.recipient,
-                categories=None if r.categories is None else list(r.categories),
-                consent_id=r.consent_id,
                 purpose=r.purpose,
             )
             for r in records

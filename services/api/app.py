@@ -53,6 +53,7 @@ from services.api.directory_routes import DIRECTORY_READ_ROUTES
 from services.api.errors import handle_exception
 from services.api.forwarded import apply_forwarded_scheme
 from services.api.identity_routes import whoami
+from services.api.inbox_routes import INBOX_ROUTES
 from services.api.observe import ApiMetrics, observed
 from services.api.organisation_routes import ORGANISATION_ROUTES
 from services.api.report_routes import REPORT_ROUTES
@@ -133,6 +134,7 @@ def create_app(
             *ACTIVITY_ROUTES,
             *SCREENING_ROUTES,
             *TRANSFER_ROUTES,
+            *INBOX_ROUTES,
             *DIRECTORY_READ_ROUTES,
             *DIRECTORY_COMMAND_ROUTES,
             *ORGANISATION_ROUTES,

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
+from domain.case.disclosures import Release, releases_by_version
 from domain.case.state import CaseState
 from events import idempotency
 from events.access_log import (
@@ -48,7 +50,7 @@ from projections.rebuild import forget_case
 from services.authorisation import Action, CaseFacts, require
 from services.bootstrap import Runtime
 from services.commands import case_access
-from services.commands.case_reader import load_for
+from services.commands.case_reader import load_for, read_history
 from services.commands.case_reads import Reader
 from services.screening.erasure import screenings_of_case
 
@@ -69,16 +71,18 @@ class CaseChanged(Exception):
 
 
 class AccessReview(NamedTuple):
-    """A case's access records (newest first, the review's own record first of all) and its
-    break-the-glass grants with their reasons opened."""
+    """A case's access records (newest first, the review's own record first of all), its
+    break-the-glass grants with their reasons opened, and what each disclosure released (by
+    its record's `event_version`: recipient, categories, consent, from the sealed event)."""
 
     records: list[AccessRecord]
     grants: list[GrantReason]
+    released: Mapping[int, Release] = MappingProxyType({})
 
 
 async def review_access(runtime: Runtime, reader: Reader, case_id: uuid.UUID) -> AccessReview:
     principal = reader.principal
-    state = await load_for(runtime, principal.organisation_id, case_id)
+    state, history = await read_history(runtime.store, principal.organisation_id, case_id)
     decision = require(
         principal, Action.CASE_ACCESS_LOG, CaseFacts.of(state), team_access=reader.team_access
     )
@@ -97,7 +101,8 @@ async def review_access(runtime: Runtime, reader: Reader, case_id: uuid.UUID) ->
         records = await access_log(conn, tenant, case_id)
         key = await case_data_key(conn, runtime.keyring, tenant, case_id)
         reasons = await grant_reasons(conn, tenant, case_id, key)
-    return AccessReview(records, reasons)
+    released = releases_by_version(state, ((r.version, r.event) for r in history))
+    return AccessReview(records, reasons, MappingProxyType(released))
 
 
 async def erase(

@@ -21,6 +21,7 @@ from events import idempotency
 from events.errors import ConcurrencyConflict
 from events.store import Connection, PostgresEventStore
 from services.bootstrap import Runtime
+from services.commands.inbox_delivery import partner_routing
 from services.commands.ports import Actor
 from services.commands.refusals import (
     ConcurrentChange,
@@ -119,14 +120,20 @@ async def run_once(
         if key is None:  # nothing to commit beside the events: an append is one statement
             async with pool.acquire() as conn:
                 use_cases = CaseUseCases(
-                    UnitOfWorkStore(runtime.store, conn, in_transaction=False), known=known
+                    UnitOfWorkStore(runtime.store, conn, in_transaction=False),
+                    known=known,
+                    inbox=partner_routing(conn, runtime.referral_answer_days),
                 )
                 version = await execute(use_cases)
             runtime.store.announce()
             payload = ENCODE(answer(version))
         else:
             async with runtime.store.transaction() as conn:
-                use_cases = CaseUseCases(UnitOfWorkStore(runtime.store, conn), known=known)
+                use_cases = CaseUseCases(
+                    UnitOfWorkStore(runtime.store, conn),
+                    known=known,
+                    inbox=partner_routing(conn, runtime.referral_answer_days),
+                )
                 version = await execute(use_cases)
                 payload = ENCODE(answer(version))
                 claimed = await idempotency.claim(conn, tenant, user, key, hashed)

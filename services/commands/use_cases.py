@@ -12,20 +12,20 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
 
 from domain.case import commands as cmd
 from domain.case.decide import Context, decide, receiving_case
-from domain.case.disclosures import Release, releases
-from domain.case.errors import TransferNotFound
+from domain.case.disclosures import releases
+from domain.case.errors import ReferralNotFound, TransferNotFound
 from domain.case.events import CaseTransferred, TransferRequested
 from domain.case.state import CaseState, fold
 from domain.event import DomainEvent, EventMetadata
-from events.disclosures import record_disclosure
 from events.store import utc_now
 from services.commands.case_reader import read_case
+from services.commands.inbox_delivery import InboxRouting, routed
 from services.commands.ports import Actor, CaseStore
 from services.commands.refusals import StaleVersion
+from services.commands.releases import append_releasing, disclose
 
 __all__ = ["Actor", "CaseUseCases"]
 
@@ -37,11 +37,15 @@ class CaseUseCases:
         *,
         clock: Callable[[], dt.datetime] = utc_now,
         known: Mapping[tuple[str, str], CaseState] | None = None,
+        inbox: InboxRouting | None = None,
     ) -> None:
         """`known`: states the caller has just read, by (organisation, case id), used instead
         of reading those streams again. A state that has gone stale meanwhile cannot do harm:
-        the append checks the stream's version and refuses (`ConcurrencyConflict`)."""
+        the append checks the stream's version and refuses (`ConcurrencyConflict`). `inbox`:
+        how a referral reaches a partner's inbox (`inbox_delivery`); None: every referral goes
+        outside Haven."""
         self._store = store
+        self._inbox = inbox
         self._clock = clock
         self._known = dict(known or {})
         self._appended_states: dict[tuple[str, str], CaseState] = {}
@@ -76,47 +80,13 @@ class CaseUseCases:
         self, actor: Actor, case_id: str, command: cmd.Command, expected_version: int | None = None
     ) -> int:
         """Any command on an existing case: decided on its state, appended at its version."""
+        if isinstance(command, cmd.UpdateReferral):  # to a partner's inbox?
+            state = await self.load(actor.organisation_id, case_id)
+            command = await routed(self._inbox, state, command)
         state, events = await self._decide(actor, case_id, command, expected_version)
-        released = releases(state, events)
-        if not released:
-            result = await self._store.append(
-                actor.organisation_id,
-                uuid.UUID(case_id),
-                state.version,
-                events,
-                self.metadata(actor),
-            )
-        else:  # a release commits with its disclosure record, or not at all
-            async with self._store.transaction() as conn:
-                result = await self._store.append(
-                    actor.organisation_id,
-                    uuid.UUID(case_id),
-                    state.version,
-                    events,
-                    self.metadata(actor),
-                    connection=conn,
-                )
-                await self._disclose(conn, actor, case_id, released)
+        result = await append_releasing(self._store, actor, case_id, state, events, self.metadata)
         self._appended(actor.organisation_id, case_id, state, events)
         return result.version
-
-    async def _disclose(
-        self, conn: Any, actor: Actor, case_id: str, released: list[Release]
-    ) -> None:
-        """Record each release in the case's access log (`events.disclosures`), in `conn`'s
-        transaction, after its appends."""
-        for release in released:
-            await record_disclosure(
-                conn,
-                tenant_id=actor.organisation_id,
-                case_id=uuid.UUID(case_id),
-                actor_id=actor.user_id,
-                part=release.part,
-                recipient=release.recipient,
-                categories=release.categories,
-                consent_id=release.consent_id,
-                request_id=actor.request_id,
-            )
 
     def _appended(
         self, organisation_id: str, case_id: str, state: CaseState, events: list[DomainEvent]
@@ -341,6 +311,18 @@ class CaseUseCases:
         )
         return await self._carry_out(actor, case_id, state, command, receiver)
 
+    async def answer_referral(
+        self, actor: Actor, sending_organisation: str, case_id: str, command: cmd.AnswerReferral
+    ) -> int:
+        """The recipient organisation (`actor`'s) answers a referral in its inbox; the answer
+        is recorded on the sending case, as that organisation. Returns the case's version."""
+        state = await self.load(sending_organisation, case_id)
+        referral = state.referrals.get(command.referral_id)
+        if referral is None or referral.proposed.recipient != actor.organisation_id:
+            raise ReferralNotFound("no such referral in this organisation's inbox")
+        recipient = Actor(f"referral-to:{actor.organisation_id}", sending_organisation)
+        return await self.execute(recipient._replace(request_id=actor.request_id), case_id, command)
+
     async def _asked_of(
         self, actor: Actor, sending_organisation: str, case_id: str, transfer_id: str
     ) -> tuple[CaseState, TransferRequested]:
@@ -384,7 +366,7 @@ class CaseUseCases:
                 self.metadata(receiver),
                 connection=conn,
             )
-            await self._disclose(conn, sender, case_id, releases(state, events))
+            await disclose(conn, sender, case_id, releases(state, events))
         self._appended(sender.organisation_id, case_id, state, events)
         self._appended(receiver.organisation_id, command.receiving_case_id, CaseState(), [opened])
         return result.version

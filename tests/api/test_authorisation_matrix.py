@@ -56,6 +56,7 @@ from services.settings import Settings
 from tests.api.conftest import api_client
 
 ASSIGN, TEAM, GLASS, PRIVACY, ROLE = "assignment", "team", "break-glass", "privacy-review", "role"
+INBOX = "inbox"
 N404, F403 = "404", "403"
 
 CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
@@ -158,6 +159,20 @@ CASE_TABLE: tuple[tuple[str, str, str, str, str, str, str, str], ...] = (
     ("task.update", "reporter", "*", F403, F403, F403, F403, F403),
     ("task.update", "admin", "*", F403, F403, F403, F403, F403),
     ("task.update", "outreach", "*", F403, F403, F403, F403, F403),
+    # the "case" is a referral in the organisation's inbox (tests/api/test_referral_inbox.py):
+    # addressed to the organisation, so its workers and supervisors whatever their team
+    ("inbox.read", "caseworker", "*", INBOX, INBOX, INBOX, N404, N404),
+    ("inbox.read", "supervisor", "*", INBOX, INBOX, INBOX, N404, N404),
+    ("inbox.read", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("inbox.read", "reporter", "*", F403, F403, F403, F403, F403),
+    ("inbox.read", "admin", "*", F403, F403, F403, F403, F403),
+    ("inbox.read", "outreach", "*", F403, F403, F403, F403, F403),
+    ("inbox.answer", "caseworker", "*", INBOX, INBOX, INBOX, N404, N404),
+    ("inbox.answer", "supervisor", "*", INBOX, INBOX, INBOX, N404, N404),
+    ("inbox.answer", "privacy_officer", "*", F403, F403, F403, F403, F403),
+    ("inbox.answer", "reporter", "*", F403, F403, F403, F403, F403),
+    ("inbox.answer", "admin", "*", F403, F403, F403, F403, F403),
+    ("inbox.answer", "outreach", "*", F403, F403, F403, F403, F403),
 )
 
 # Actions that are not about one case, for a caller with a team.
@@ -168,6 +183,7 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("case.list_mine", ROLE, F403, F403, F403, F403, F403),
     ("case.search", ROLE, F403, F403, F403, F403, F403),
     ("transfer.list", ROLE, TEAM, F403, F403, F403, F403),
+    ("inbox.list", ROLE, ROLE, F403, F403, F403, F403),
     ("report.refusals", F403, F403, ROLE, F403, F403, F403),
     ("caseload.team", F403, TEAM, F403, F403, F403, F403),
     ("report.federal", F403, F403, F403, ROLE, F403, F403),
@@ -573,6 +589,8 @@ def test_every_case_endpoint_is_listed() -> None:
         "case.read_immigration",  # a part of the read, not an endpoint
         "transfer.answer",
         "task.update",  # about a task id (tests/api/test_task_routes.py)
+        "inbox.read",  # about an inbox item (tests/api/test_referral_inbox.py)
+        "inbox.answer",
     }  # about an incoming transfer, not a case id (tests/api/test_transfer_requests.py)
 
 

@@ -8,6 +8,7 @@ Every value is synthetic.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -50,7 +51,7 @@ async def referred(cases: httpx.AsyncClient, people: People) -> tuple[str, int]:
 
 
 async def test_a_sent_referral_is_a_disclosure_naming_recipient_categories_and_consent(
-    cases: httpx.AsyncClient, people: People
+    cases: httpx.AsyncClient, people: People, runtime: Runtime
 ) -> None:
     case_id, version = await referred(cases, people)
     # control: a proposal releases nothing yet
@@ -70,7 +71,7 @@ async def test_a_sent_referral_is_a_disclosure_naming_recipient_categories_and_c
     assert disclosure["recipient"] == PROPOSE_REFERRAL_EXAMPLE["recipient"]
     assert disclosure["categories"] == sorted(PROPOSE_REFERRAL_EXAMPLE["released_categories"])
     assert disclosure["consent_id"] == GRANT_CONSENT_EXAMPLE["consent_id"]
-    # the organisation's review finds it by basis
+    # the organisation's review finds it by basis; to whom and what stay sealed with the case
     reviewed = await cases.get(
         "/v1/access-log",
         headers=people.privacy,
@@ -78,11 +79,14 @@ async def test_a_sent_referral_is_a_disclosure_naming_recipient_categories_and_c
     )
     assert reviewed.status_code == 200, reviewed.text
     (listed,) = reviewed.json()["records"]
-    assert (listed["recipient"], listed["categories"], listed["consent_id"]) == (
-        disclosure["recipient"],
-        disclosure["categories"],
-        disclosure["consent_id"],
+    assert (listed["part"], listed["actor_id"]) == ("referral", "worker-1")
+    assert PROPOSE_REFERRAL_EXAMPLE["recipient"] not in reviewed.text
+    stored = await runtime.pool.fetchrow(
+        "SELECT * FROM haven.access_records WHERE case_id = $1 AND basis = 'disclosure'",
+        uuid.UUID(case_id),
     )
+    assert PROPOSE_REFERRAL_EXAMPLE["recipient"] not in repr(dict(stored))
+    assert stored["event_version"] == version + 1  # the event that sent it holds the rest
 
 
 async def test_a_case_workers_read_does_not_look_like_a_disclosure(

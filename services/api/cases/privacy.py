@@ -126,22 +126,7 @@ async def case_access_log(
     return Response(
         AccessLogView(
             case_id=str(case_id),
-            records=[
-                AccessRecordView(
-                    accessed_at=r.accessed_at,
-                    actor_id=r.actor_id,
-                    role=r.role,
-                    part=r.part,
-                    basis=r.basis,
-                    grant_id=r.grant_id,
-                    request_id=r.request_id,
-                    recipient=r.recipient,
-                    categories=None if r.categories is None else list(r.categories),
-                    consent_id=r.consent_id,
-                    purpose=r.purpose,
-                )
-                for r in review.records
-            ],
+            records=[AccessRecordView.of(r, review.released) for r in review.records],
             grants=[GrantView.of(g) for g in review.grants],
         )
     )

@@ -6,10 +6,13 @@ export` give the same JSON (`export_json`)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
+from domain.case.disclosures import Release, releases_by_version
+from events.access_log import AccessRecord
 from services.api.cases.schemas.views import CaseView, GrantView, case_view
 from services.commands.case_export import CaseExport
 
@@ -65,7 +68,25 @@ def _data(event: Any) -> dict[str, Any]:
     return data
 
 
+def _exported(r: AccessRecord, released: Mapping[int, Release]) -> ExportedAccess:
+    release = released.get(r.event_version) if r.event_version is not None else None
+    return ExportedAccess(
+        accessed_at=r.accessed_at,
+        actor_id=r.actor_id,
+        role=r.role,
+        part=r.part,
+        basis=r.basis,
+        grant_id=str(r.grant_id) if r.grant_id is not None else None,
+        request_id=r.request_id,
+        recipient=release.recipient if release else None,
+        categories=list(release.categories) if release else None,
+        consent_id=release.consent_id if release else None,
+        purpose=r.purpose,
+    )
+
+
 def export_view(export: CaseExport) -> CaseExportView:
+    released = releases_by_version(export.state, ((e.version, e.event) for e in export.events))
     return CaseExportView(
         case_id=str(export.case_id),
         exported_at=export.exported_at,
@@ -81,22 +102,7 @@ def export_view(export: CaseExport) -> CaseExportView:
             )
             for e in export.events
         ],
-        access_log=[
-            ExportedAccess(
-                accessed_at=r.accessed_at,
-                actor_id=r.actor_id,
-                role=r.role,
-                part=r.part,
-                basis=r.basis,
-                grant_id=str(r.grant_id) if r.grant_id is not None else None,
-                request_id=r.request_id,
-                recipient=r.recipient,
-                categories=None if r.categories is None else list(r.categories),
-                consent_id=r.consent_id,
-                purpose=r.purpose,
-            )
-            for r in export.records
-        ],
+        access_log=[_exported(r, released) for r in export.records],
         grants=[GrantView.of(g) for g in export.grants],
         screenings=[_data(screening) for screening in export.screenings],
     )

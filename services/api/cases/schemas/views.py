@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import msgspec
 
 from domain.case import events as ev
+from domain.case.disclosures import Release
 from domain.case.outcome_trends import outcome_trends
 from domain.case.state import CaseState
 from domain.case.values import (
@@ -24,7 +26,7 @@ from domain.case.values import (
     TraffickingContext,
     VictimStatus,
 )
-from events.access_log import GrantReason
+from events.access_log import AccessRecord, GrantReason
 
 T = TypeVar("T")
 
@@ -82,6 +84,24 @@ class AccessRecordView(msgspec.Struct, frozen=True, kw_only=True):
     consent_id: str | None = None
     purpose: str | None = None
 
+    @classmethod
+    def of(cls, r: AccessRecord, released: Mapping[int, Release]) -> AccessRecordView:
+        """The record, with what its disclosure released (opened from the case's event)."""
+        release = released.get(r.event_version) if r.event_version is not None else None
+        return cls(
+            accessed_at=r.accessed_at,
+            actor_id=r.actor_id,
+            role=r.role,
+            part=r.part,
+            basis=r.basis,
+            grant_id=r.grant_id,
+            request_id=r.request_id,
+            recipient=release.recipient if release else None,
+            categories=list(release.categories) if release else None,
+            consent_id=release.consent_id if release else None,
+            purpose=r.purpose,
+        )
+
 
 class GrantView(msgspec.Struct, frozen=True, kw_only=True):
     grant_id: uuid.UUID
@@ -137,6 +157,10 @@ class ReferralView(msgspec.Struct, frozen=True, kw_only=True):
     consent_id: str | None = None
     released_categories: tuple[str, ...] = ()
     notes: str | None = None
+    # sent to a partner organisation of this deployment: it answers in its inbox by this day
+    # (or the referral expires); `reason`: the last status change's reason code
+    answer_by: dt.date | None = None
+    reason: str | None = None
 
 
 class ServiceView(msgspec.Struct, frozen=True, kw_only=True):
@@ -292,7 +316,14 @@ def case_view(state: CaseState, *, include_immigration: bool) -> CaseView:
             )
         )
     referrals = [
-        _fields(ReferralView, r.proposed, status=r.status, history=r.history)
+        _fields(
+            ReferralView,
+            r.proposed,
+            status=r.status,
+            history=r.history,
+            answer_by=r.answer_by,
+            reason=r.reason,
+        )
         for _, r in sorted(state.referrals.items())
     ]
     immigration = None
