@@ -36,10 +36,10 @@ from events.stream_keys import keys_for, unwrap_stream_key
 
 # A stream's head and its events in one statement, so one snapshot: no explicit transaction,
 # one round trip. No rows: no such stream; a head without events comes back as one row of
-# NULL event columns.
+# NULL event columns. Each event's chain hash comes before its READ_COLUMNS.
 _READ_STREAM_SQL = (
     """
-SELECT s.version, s.head_hash, s.key_id, s.kek_id, s.wrapped_key,
+SELECT s.version, s.head_hash, s.key_id, s.kek_id, s.wrapped_key, e.chain_hash,
        """
     + read_columns("e")
     + """
@@ -87,15 +87,17 @@ class LogReader:
         if not joined:
             raise StreamNotFound(str(stream_id))
         version, head_hash, key_id, kek_id, wrapped_key = joined[0][:5]
-        # the rest of each row is as READ_COLUMNS; NULLs when the stream has no events
-        rows = [row[5:] for row in joined] if joined[0][5] is not None else []
+        # each row's chain hash, then its READ_COLUMNS; NULLs when the stream has no events
+        with_events = joined if joined[0][6] is not None else []
+        rows = [row[6:] for row in with_events]
         stream = str(stream_id)
         if wrapped_key is None:
             raise StreamErased(stream)
         data_key = unwrap_stream_key(self._keyring, tenant_id, stream, key_id, kek_id, wrapped_key)
         link = GENESIS
-        for expected, row in enumerate(rows, start=1):
-            _, _, row_version, _, _, kind, schema, row_key, at, sealed, chain_hash = row
+        for expected, (joined_row, row) in enumerate(zip(with_events, rows, strict=True), 1):
+            _, _, row_version, _, _, kind, schema, row_key, at, sealed = row
+            chain_hash = joined_row[5]
             if row_version != expected:
                 raise TamperDetected(f"stream {stream} has a gap before version {row_version}")
             header = event_header(

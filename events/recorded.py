@@ -3,7 +3,8 @@ a reader gets back from one.
 
 Every reader selects `READ_COLUMNS` and hands the rows to `open_rows`, the hot path of
 reading: it opens each row's envelope (`crypto.envelope`) and decodes the plaintext.
-`READ_COLUMNS` are `EVENT_COLUMNS` with the recorded-at time in PostgreSQL's binary form
+`READ_COLUMNS` are `EVENT_COLUMNS` without the chain hash (only a stream's read checks the
+chain, and selects it apart) and with the recorded-at time in PostgreSQL's binary form
 (`timestamptz_send`: 8 bytes, big-endian microseconds since 2000-01-01 UTC), turned into a
 datetime only when it changes from one row to the next: consecutive rows mostly share it
 (one append), and building a datetime for every row costs more than the rest of the row's
@@ -34,12 +35,13 @@ EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, even
 
 
 def read_columns(table: str = "") -> str:
-    """`EVENT_COLUMNS` as readers select them (the recorded-at time in its binary form),
-    each qualified with `table` if given."""
+    """`EVENT_COLUMNS` as readers select them (no chain hash, the recorded-at time in its
+    binary form), each qualified with `table` if given."""
     prefix = f"{table}." if table else ""
     return ", ".join(
         f"timestamptz_send({prefix}recorded_at)" if name == "recorded_at" else prefix + name
         for name in (column.strip() for column in EVENT_COLUMNS.split(","))
+        if name != "chain_hash"
     )
 
 
@@ -116,7 +118,7 @@ def open_rows(registry: EventRegistry, rows: list[Any], keys: StreamKeys) -> lis
     last_wire: Any = None
     at: Any = None
     try:
-        for tenant, stream_id, version, txid, pos, kind, schema, key_id, wire, sealed, _ in rows:
+        for tenant, stream_id, version, txid, pos, kind, schema, key_id, wire, sealed in rows:
             if wire != last_wire:
                 at, last_wire = recorded_time(wire), wire
             if stream_id != last_stream or tenant != last_tenant:
