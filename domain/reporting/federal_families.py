@@ -7,12 +7,8 @@ Their dimensions, categories and link are in `domain.reporting.federal_codebook`
 from __future__ import annotations
 
 from domain.reporting.activity_measures import ACTIVITY_TABLES
-from domain.reporting.federal_codebook import (
-    OUTCOME_DOMAINS,
-    SERVICE_CATEGORIES,
-    Family,
-    TableSpec,
-)
+from domain.reporting.code_families import OUTCOME_FAMILIES, SERVICE_FAMILIES
+from domain.reporting.federal_codebook import Family, TableSpec
 
 _NEW = (("newness", ("new",)),)
 
@@ -328,48 +324,8 @@ FAMILIES: tuple[Family, ...] = (
             ),
         ),
     ),
-    *(
-        Family(
-            f"service_{code}",
-            f"service:{code}",
-            ("received",),
-            (),
-            (
-                TableSpec(
-                    "tims_services_by_type",
-                    "ovc_tims",
-                    ("received",),
-                    description=(
-                        "OVC TIMS: consenting clients served in the quarter, by whether they "
-                        "received a service of this type (one block of cells per service type)"
-                    ),
-                ),
-            ),
-        )
-        for code in SERVICE_CATEGORIES
-    ),
-    *(
-        Family(
-            f"outcome_{domain}",
-            f"outcome:{domain}",
-            ("outcome_change",),
-            (),
-            (
-                TableSpec(
-                    "tims_outcome_change",
-                    "ovc_tims",
-                    ("outcome_change",),
-                    description=(
-                        "Change in outcome: consenting clients served in the quarter, by how "
-                        "this outcome domain changed from its first score to its latest by the "
-                        "quarter's end (improved, same, worse: scored at least twice; "
-                        "not_measured: fewer than two scores); one block of cells per domain"
-                    ),
-                ),
-            ),
-        )
-        for domain in OUTCOME_DOMAINS
-    ),
+    *SERVICE_FAMILIES,
+    *OUTCOME_FAMILIES,
     Family(
         "identification",
         "screened",
