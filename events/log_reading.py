@@ -30,6 +30,7 @@ from events.recorded import (
     open_rows,
     read_columns,
     recorded_time,
+    stream_id_of,
 )
 from events.registry import EventRegistry
 from events.stream_keys import keys_for, unwrap_stream_key
@@ -143,7 +144,9 @@ class LogReader:
                 )
                 return rows, (await keys_for(self._keyring, conn, rows) if rows else {})
 
-        return self._prefetched(page, (first, 0), lambda row: (row[1], row[2]), batch_size)
+        return self._prefetched(
+            page, (first, 0), lambda row: (stream_id_of(row[1]), row[2]), batch_size
+        )
 
     async def _prefetched(
         self,

@@ -4,11 +4,11 @@ a reader gets back from one.
 Every reader selects `READ_COLUMNS` and hands the rows to `open_rows`, the hot path of
 reading: it opens each row's envelope (`crypto.envelope`) and decodes the plaintext.
 `READ_COLUMNS` are `EVENT_COLUMNS` without the chain hash (only a stream's read checks the
-chain, and selects it apart) and with the recorded-at time in PostgreSQL's binary form
-(`timestamptz_send`: 8 bytes, big-endian microseconds since 2000-01-01 UTC), turned into a
-datetime only when it changes from one row to the next: consecutive rows mostly share it
-(one append), and building a datetime for every row costs more than the rest of the row's
-decoding.
+chain, and selects it apart), and with the stream id and the recorded-at time in PostgreSQL's
+binary form (`uuid_send`: 16 bytes; `timestamptz_send`: 8 bytes, big-endian microseconds
+since 2000-01-01 UTC). Consecutive rows mostly share both (one append), so a row's UUID and
+datetime are built only when they change from the row before: building them for every row,
+as asyncpg does for those column types, costs more than the rest of the row's decoding.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
+from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 
 from crypto.envelope import EnvelopeRejected, OpenEvent, event_header, opener
 from crypto.keyring import DataKey
@@ -34,12 +35,15 @@ EVENT_COLUMNS = """tenant_id, stream_id, version, transaction_id, position, even
     schema_version, key_id, recorded_at, ciphertext, chain_hash"""
 
 
+_IN_BINARY_FORM = {"stream_id": "uuid_send", "recorded_at": "timestamptz_send"}
+
+
 def read_columns(table: str = "") -> str:
-    """`EVENT_COLUMNS` as readers select them (no chain hash, the recorded-at time in its
-    binary form), each qualified with `table` if given."""
+    """`EVENT_COLUMNS` as readers select them (no chain hash; the stream id and recorded-at
+    time in binary form), each qualified with `table` if given."""
     prefix = f"{table}." if table else ""
     return ", ".join(
-        f"timestamptz_send({prefix}recorded_at)" if name == "recorded_at" else prefix + name
+        f"{_IN_BINARY_FORM[name]}({prefix}{name})" if name in _IN_BINARY_FORM else prefix + name
         for name in (column.strip() for column in EVENT_COLUMNS.split(","))
         if name != "chain_hash"
     )
@@ -48,6 +52,10 @@ def read_columns(table: str = "") -> str:
 READ_COLUMNS = read_columns()
 
 _POSTGRES_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+# The stream id of a row selected as `READ_COLUMNS`, from its binary form: asyncpg's own UUID
+# type (a `uuid.UUID`), the one it gives for a uuid column, built from the 16 bytes.
+stream_id_of: Callable[[bytes], uuid.UUID] = AsyncpgUUID
 
 
 def recorded_time(wire: bytes) -> dt.datetime:
@@ -118,12 +126,13 @@ def open_rows(registry: EventRegistry, rows: list[Any], keys: StreamKeys) -> lis
     last_wire: Any = None
     at: Any = None
     try:
-        for tenant, stream_id, version, txid, pos, kind, schema, key_id, wire, sealed in rows:
+        for tenant, stream, version, txid, pos, kind, schema, key_id, wire, sealed in rows:
             if wire != last_wire:
                 at, last_wire = recorded_time(wire), wire
-            if stream_id != last_stream or tenant != last_tenant:
+            if stream != last_stream or tenant != last_tenant:
+                stream_id = stream_id_of(stream)
                 data_key = keys[(tenant, stream_id)]
-                last_tenant, last_stream = tenant, stream_id
+                last_tenant, last_stream = tenant, stream
                 open_event = None if data_key is None else opener(data_key, tenant, stream_id)
             where = new_position(LogPosition, (txid, pos))
             if open_event is None:

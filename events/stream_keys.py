@@ -13,7 +13,7 @@ from typing import Any
 from crypto.errors import DecryptionError
 from crypto.keyring import DataKey, Keyring, WrappedDataKey
 from events.errors import TamperDetected
-from events.recorded import Connection, StreamKeys
+from events.recorded import Connection, StreamKeys, stream_id_of
 
 _ERASED_AMONG_SQL = """
 SELECT s.tenant_id, s.stream_id
@@ -46,10 +46,11 @@ async def keys_for(keyring: Keyring, conn: Connection, rows: list[Any]) -> Strea
     streams: dict[tuple[str, Any], str] = {}
     last_tenant = last_stream = None
     for row in rows:  # each stream once; consecutive rows mostly share one, and == beats hash
-        tenant, stream_id = row[0], row[1]
-        if stream_id != last_stream or tenant != last_tenant:
-            streams[(tenant, stream_id)] = row[7]  # every row's key id is checked when opened
-            last_tenant, last_stream = tenant, stream_id
+        tenant, stream = row[0], row[1]
+        if stream != last_stream or tenant != last_tenant:
+            # every row's key id is checked when opened
+            streams[(tenant, stream_id_of(stream))] = row[7]
+            last_tenant, last_stream = tenant, stream
     for ident, key_id in streams.items():
         cached = keyring.cached(ident[0], str(ident[1]))
         keys[ident] = cached

@@ -34,14 +34,16 @@ async def test_the_recorded_time_read_in_binary_form_is_the_stored_time(pool):
     assert {recorded_time(wire).tzinfo for _, wire in rows} == {dt.UTC}
 
 
-async def test_read_events_carry_the_time_they_were_appended(store):
+async def test_read_events_carry_their_stream_id_and_the_time_they_were_appended(store):
     stream = uuid.uuid4()
     await store.append(ORG, stream, 0, [NoteAdded(text="a"), NoteAdded(text="b")], META)
     stored = await store.pool.fetchval(
         "SELECT recorded_at FROM haven.events WHERE stream_id = $1 AND version = 2", stream
     )
-    assert [event.recorded_at for event in await store.read_stream(ORG, stream)] == [stored] * 2
-    assert [event.recorded_at for event in await store.read_all(precise=True)] == [stored] * 2
+    for read in (await store.read_stream(ORG, stream), await store.read_all(precise=True)):
+        assert [(event.stream_id, event.recorded_at) for event in read] == [(stream, stored)] * 2
+        assert all(isinstance(event.stream_id, uuid.UUID) for event in read)
+        assert {hash(event.stream_id) for event in read} == {hash(stream)}
 
 
 @pytest.mark.parametrize("moment", ["infinity", "-infinity"])
