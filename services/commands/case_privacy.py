@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import NamedTuple
 
 from domain.case.disclosures import Release, releases_by_version
 from domain.case.state import CaseState
 from events import idempotency
+from events.access_listings import Listing, listings_naming
 from events.access_log import (
     AccessRecord,
     GrantReason,
@@ -78,6 +79,8 @@ class AccessReview(NamedTuple):
     records: list[AccessRecord]
     grants: list[GrantReason]
     released: Mapping[int, Release] = MappingProxyType({})
+    # the caseloads and searches that named the case (`events.access_listings`), newest first
+    listings: Sequence[Listing] = ()
 
 
 async def review_access(runtime: Runtime, reader: Reader, case_id: uuid.UUID) -> AccessReview:
@@ -101,8 +104,9 @@ async def review_access(runtime: Runtime, reader: Reader, case_id: uuid.UUID) ->
         records = await access_log(conn, tenant, case_id)
         key = await case_data_key(conn, runtime.keyring, tenant, case_id)
         reasons = await grant_reasons(conn, tenant, case_id, key)
+        listings = await listings_naming(conn, tenant, case_id)
     released = releases_by_version(state, ((r.version, r.event) for r in history))
-    return AccessReview(records, reasons, MappingProxyType(released))
+    return AccessReview(records, reasons, MappingProxyType(released), listings)
 
 
 async def erase(

@@ -145,6 +145,17 @@ async def test_each_search_is_recorded_once_with_its_fields_and_never_its_terms(
     assert record["case_ids"] == [uuid.UUID(seeded["mine"])]
     assert CANARY.lower().split()[0] not in repr(record).lower()
     assert "7788" not in repr(record)
+    # the privacy officer sees it in the case's access log, among its listings
+    privacy = bearer(issuer, "privacy-1", "privacy_officer")
+    log = await client.get(f"/v1/cases/{seeded['mine']}/access-log", headers=privacy)
+    assert log.status_code == 200, log.text
+    newest = log.json()["listings"][0]
+    assert (newest["kind"], newest["searched_by"], newest["cases"]) == (
+        "search",
+        ["name", "phone"],
+        1,
+    )
+    assert CANARY not in log.text and "7788" not in log.text
 
 
 BAD_SEARCHES: tuple[tuple[dict[str, Any], bool], ...] = (

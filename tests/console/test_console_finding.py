@@ -7,6 +7,7 @@ from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from tests.conftest import empty_log_and_read_models
 from tests.console.support import (
+    HARBOR_PRIVACY,
     LANTERN_WORKER,
     assert_security_headers,
     csrf_token,
@@ -63,6 +64,13 @@ async def test_a_worker_sees_names_searches_in_two_languages_and_is_warned_of_a_
         )
         assert alike.status_code == 200 and "Case opened" in alike.text
         assert f'href="/console/cases/{case_id}"' in alike.text
+
+        # the privacy officer sees the caseload and the searches that showed the name
+        async with browser() as officer:
+            await officer.sign_in(HARBOR_PRIVACY)
+            log = await officer.client.get(f"/console/privacy/cases/{case_id}")
+            assert log.status_code == 200 and 'id="case-listings"' in log.text
+            assert "<td>name, date_of_birth</td>" in log.text and CANARY not in log.text
 
         # in Spanish
         await worker.client.post(

@@ -128,6 +128,7 @@ async def case_access_log(
             case_id=str(case_id),
             records=[AccessRecordView.of(r, review.released) for r in review.records],
             grants=[GrantView.of(g) for g in review.grants],
+            listings=list(review.listings),
         )
     )
 

@@ -26,6 +26,7 @@ from domain.case.values import (
     TraffickingContext,
     VictimStatus,
 )
+from events.access_listings import Listing
 from events.access_log import AccessRecord, GrantReason
 
 T = TypeVar("T")
@@ -124,12 +125,15 @@ class GrantView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AccessLogView(msgspec.Struct, frozen=True, kw_only=True):
-    """For the privacy officer: who read the case (newest first) and every break-the-glass
-    grant with its reason opened (newest first)."""
+    """For the privacy officer: who read the case (newest first), every break-the-glass
+    grant with its reason opened (newest first), and the caseloads and searches that showed
+    the client's name among others (`listings`, newest first: who, when, kind, the fields a
+    search was by, how many cases it named)."""
 
     case_id: str
     records: list[AccessRecordView]
     grants: list[GrantView]
+    listings: list[Listing] = []
 
 
 class ConsentView(msgspec.Struct, frozen=True, kw_only=True):
