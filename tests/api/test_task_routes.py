@@ -95,7 +95,7 @@ async def task_events(runtime: Runtime, org: Org, case_id: str) -> int:
         return 0
 
 
-async def test_the_rules_are_set_by_the_administrator_and_read_by_supervisors(
+async def test_the_administrator_s_rules_are_read_by_supervisors_and_drive_tasks_and_flags(
     client: httpx.AsyncClient, org: Org, runtime: Runtime
 ) -> None:
     response = await client.get("/v1/follow-up-rules", headers=org.admin)
@@ -142,36 +142,38 @@ async def test_the_rules_are_set_by_the_administrator_and_read_by_supervisors(
     assert back.status_code == 200
     [task] = await tasks_of(client, org.worker_a)
     assert task["case_id"] == case_id and task["status"] == "overdue"
-    assert await caseload_flags(client, org) == ["no-recent-contact"]
+    assert await caseload_flags(client, org.worker_a) == ["no-recent-contact"]
+    await the_caseload_flags_follow_the_organisation_s_thresholds(client, org, runtime)
 
 
-async def caseload_flags(client: httpx.AsyncClient, org: Org) -> list[str]:
-    response = await client.get("/v1/cases", headers=org.worker_a)
+async def caseload_flags(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    response = await client.get("/v1/cases", headers=headers)
     assert response.status_code == 200, response.text
     return [f for case in response.json()["cases"] for f in case["flags"] if "contact" in f]
 
 
-async def test_the_caseload_flags_follow_the_organisation_s_thresholds(
+async def the_caseload_flags_follow_the_organisation_s_thresholds(
     client: httpx.AsyncClient, org: Org, runtime: Runtime
 ) -> None:
+    """Worker B's case, contacted ten days ago."""
     ten_days_ago = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=10)
     body = intake_body()
     body["intake"]["intake_on"] = ten_days_ago.isoformat()  # the last contact
-    response = await client.post("/v1/cases", json=body, headers=org.worker_a)
+    response = await client.post("/v1/cases", json=body, headers=org.worker_b)
     assert response.status_code == 201, response.text
     await project(runtime)
-    assert await caseload_flags(client, org) == []  # the default: 30 days
-    assert await tasks_of(client, org.worker_a) == []
+    assert await caseload_flags(client, org.worker_b) == []  # the default: 30 days
+    assert await tasks_of(client, org.worker_b) == []
     shorter = rules_body(no_contact={"days": 7})
     assert (await client.put("/v1/follow-up-rules", json=shorter, headers=org.admin)).is_success
-    assert await caseload_flags(client, org) == ["no-recent-contact"]
-    [task] = await tasks_of(client, org.worker_a)
+    assert await caseload_flags(client, org.worker_b) == ["no-recent-contact"]
+    [task] = await tasks_of(client, org.worker_b)
     assert task["due_on"] == (ten_days_ago + dt.timedelta(days=8)).isoformat()
     # control: the default rules again, and the flag and the task are gone
     defaults = rules_body()
     assert (await client.put("/v1/follow-up-rules", json=defaults, headers=org.admin)).is_success
-    assert await caseload_flags(client, org) == []
-    assert await tasks_of(client, org.worker_a) == []
+    assert await caseload_flags(client, org.worker_b) == []
+    assert await tasks_of(client, org.worker_b) == []
 
 
 async def test_a_worker_completes_and_snoozes_their_own_tasks(
