@@ -20,6 +20,7 @@ from services.console.activity_pages import ACTIVITY_PAGES
 from services.console.case_form_pages import CASE_FORM_PAGES
 from services.console.caseload_page import CASELOAD_PAGES
 from services.console.directory_page import DIRECTORY_PAGES
+from services.console.inbox_page import INBOX_PAGES
 from services.console.language import LANGUAGE_PAGES
 from services.console.pages import PAGES
 from services.console.preferences import Preferences, preferences_store
@@ -79,6 +80,7 @@ def console_router(
             *SUPERVISOR_PAGES,
             *REASSIGN_PAGES,
             *TASK_ACTION_PAGES,
+            *INBOX_PAGES,
             *PRIVACY_PAGES,
             *REPORT_PAGES,
             *LANGUAGE_PAGES,

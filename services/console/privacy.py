@@ -115,7 +115,7 @@ async def case_access_page(
     )
     return page(
         "case_access.html", signed.session, case_id=case_id, records=review.records,
-        grants=review.grants, listings=review.listings,
+        grants=review.grants, listings=review.listings, released=review.released,
     )  # fmt: skip
 
 
