@@ -217,10 +217,14 @@ async def inbox_source(
 
 @reads_view
 async def overdue(conn: Connection | asyncpg.Pool, today: dt.date, limit: int) -> list[Overdue]:
-    """Items of every organisation still waiting after their day (`services.inbox.expiry`)."""
+    """Items of every organisation still waiting after their day (`services.inbox.expiry`),
+    but for those whose sending case was erased meanwhile (nothing left to expire)."""
     rows = await conn.fetch(
-        f"""SELECT from_organisation, sending_case_id, referral_id, answer_by FROM {INBOX}
-             WHERE status = 'sent' AND answer_by < $1 ORDER BY answer_by LIMIT $2""",
+        f"""SELECT i.from_organisation, i.sending_case_id, i.referral_id, i.answer_by
+              FROM {INBOX} i JOIN haven.streams s
+                ON s.tenant_id = i.from_organisation AND s.stream_id = i.sending_case_id
+             WHERE i.status = 'sent' AND i.answer_by < $1 AND s.wrapped_key IS NOT NULL
+             ORDER BY i.answer_by LIMIT $2""",
         today,
         limit,
     )
