@@ -250,16 +250,21 @@ async def find_task(
     task_id: uuid.UUID,
     today: dt.date,
     rules: FollowUpRules,
+    *,
+    worker_id: str | None = None,
 ) -> ListedTask | None:
-    """The organisation's task with this id on `today`, whoever's it is (None: no such task)."""
+    """The organisation's task with this id on `today`, whatever its status, whoever's it is
+    (`worker_id`: only among that worker's cases); None: no such task."""
     kinds, days = _rule_arguments(rules)
+    where = "AND worker_id = $6" if worker_id is not None else "AND $6::text IS NULL"
     row = await conn.fetchrow(
-        f"SELECT * FROM ({TASKS_SQL.format(where='')}) listed WHERE task_id = $5",
+        f"SELECT * FROM ({TASKS_SQL.format(where=where)}) listed WHERE task_id = $5",
         tenant_id,
         today,
         kinds,
         days,
         task_id,
+        worker_id,
     )
     return _listed(row) if row is not None else None
 

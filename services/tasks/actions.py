@@ -23,6 +23,7 @@ from services.authorisation import (
     Action,
     CaseFacts,
     Forbidden,
+    NotFound,
     Outcome,
     authorise,
     require,
@@ -50,13 +51,17 @@ async def _act(
         raise Forbidden()  # a role that may never: refused before anything is looked up
     organisation = principal.organisation_id
     rules = (await current_rules(runtime.store, organisation)).rules
-    listed = await find_task(runtime.pool, organisation, task_id, today, rules)
+    # the caller's own tasks first (the usual case, one worker's cases), then the
+    # organisation's: another worker's task is 403, no such task 404
+    listed = await find_task(
+        runtime.pool, organisation, task_id, today, rules, worker_id=principal.user_id
+    ) or await find_task(runtime.pool, organisation, task_id, today, rules)
     if listed is None:
-        require(principal, Action.TASK_UPDATE, None)  # 403 for a role that may not, else 404
-    assert listed is not None  # `require` refuses an action about no case
-    state = await current_state(runtime, organisation, listed.case_id)
+        raise NotFound()
+    case_id = listed.case_id
+    state = await current_state(runtime, organisation, case_id)
     require(principal, Action.TASK_UPDATE, CaseFacts.of(state))
-    stream = task_stream(listed.case_id)
+    stream = task_stream(case_id)
     try:
         recorded = list(await runtime.store.read_stream(organisation, stream))
     except StreamNotFound:
@@ -64,13 +69,12 @@ async def _act(
     events = [r.event for r in recorded]
 
     def the_task() -> Task | None:
-        found = tasks_on(listed.case_id, state, rules, today, fold_actions(events))
+        found = tasks_on(case_id, state, rules, today, fold_actions(events))
         return next((t for t in found if t.task_id == task_id), None)
 
     task = the_task()
     if task is None:  # the view is behind the case: the task's condition is gone
-        require(principal, Action.TASK_UPDATE, None)
-    assert task is not None
+        raise NotFound()
     if until is None:
         decided = complete(task, principal.user_id, today)
     else:
@@ -88,7 +92,8 @@ async def _act(
         )
         events += decided
     acted = the_task()
-    assert acted is not None
+    if acted is None:  # cannot be: an action changes a task's status, not its condition
+        raise NotFound()
     return acted
 
 
