@@ -464,6 +464,8 @@ def one_of_each_command() -> dict[type[cmd.Command], cmd.Command]:
         cmd.ChangeGoalStatus(goal_id="goal-1", status="in_progress", changed_on=day(7, 1)),
         propose_internal_referral(referral_id="ref-new", proposed_on=day(7, 1)),
         cmd.UpdateReferral(referral_id="ref-1", status="sent", changed_on=day(7, 1)),
+        cmd.AnswerReferral(referral_id="ref-1", status="accepted", answered_on=day(7, 1)),
+        cmd.ExpireReferral(referral_id="ref-1", expired_on=day(7, 1)),
         cmd.RecordService(service_id="svc-new", category="case_management", delivered_on=day(7, 1)),
         cmd.AssessOutcome(assessment_id="out-new", assessed_on=day(7, 1), scores={"safety": 3}),
         record_step("ms-new", "t_visa", "preparing", day(7, 1)),
