@@ -139,11 +139,10 @@ async def referred(
     ]
     version = 1
     for path, body in steps:
-        response = await cases.post(
-            f"/v1/cases/{case_id}/{path}",
-            json=body,
-            headers={**people.worker, "If-Match": f'"{version}"'},
-        )
+        headers = {**people.worker, "If-Match": f'"{version}"'}
+        if path.endswith("status"):  # the send, its inbox item and its disclosure: one unit
+            headers["Idempotency-Key"] = f"send-{case_id}"
+        response = await cases.post(f"/v1/cases/{case_id}/{path}", json=body, headers=headers)
         assert response.status_code == 200, response.text
         version = response.json()["version"]
     return case_id, "referral-1"
