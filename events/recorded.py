@@ -22,7 +22,14 @@ import asyncpg
 import msgspec
 from asyncpg.pgproto.pgproto import UUID as AsyncpgUUID
 
-from crypto.envelope import EnvelopeRejected, OpenEvent, event_header, opener
+from crypto.aead import FORMAT_VERSION, NONCE_END, OVERHEAD, AuthenticationFailed
+from crypto.envelope import (
+    LABEL,
+    EnvelopeRejected,
+    encode_header,
+    event_header,
+    header_microseconds,
+)
 from crypto.keyring import DataKey
 from domain.event import DomainEvent, EventMetadata
 from events.errors import TamperDetected
@@ -107,9 +114,11 @@ def open_rows(registry: EventRegistry, rows: list[Any], keys: StreamKeys) -> lis
     """Open and decode rows selected as `READ_COLUMNS`, every one checked.
 
     Rows are unpacked by position. Consecutive rows usually share a stream (an append of
-    several events), an event type and a recorded-at time: the stream's opener, the type's
+    several events), an event type and a recorded-at time: the stream's key, the type's
     decoder and the time's datetime are looked up when they change, by cheap equality tests
-    instead of hashing each row's UUID.
+    instead of hashing each row's UUID. Each event is opened as `crypto.envelope.opener`
+    opens it, inline: the key id it names must be its stream's, and its sealed bytes must be
+    framed and authenticate under its header.
     """
     decoders: dict[tuple[str, int], Callable[[bytes], tuple[EventMetadata, DomainEvent]]] = {}
     new_position = tuple.__new__
@@ -119,26 +128,42 @@ def open_rows(registry: EventRegistry, rows: list[Any], keys: StreamKeys) -> lis
     last_stream: Any = None
     last_kind: Any = None
     last_schema = -1
-    open_event: OpenEvent | None = None
+    erased = True
+    decrypt: Callable[[bytes, bytes, bytes], bytes] | None = None
+    stream_key: Any = None
+    stream_text = ""
     decode: Callable[[bytes], tuple[EventMetadata, DomainEvent]] | None = None
     version: Any = None
     stream_id: Any = None
     last_wire: Any = None
     at: Any = None
+    us = 0
     try:
         for tenant, stream, version, txid, pos, kind, schema, key_id, wire, sealed in rows:
             if wire != last_wire:
                 at, last_wire = recorded_time(wire), wire
+                us = header_microseconds(at)
             if stream != last_stream or tenant != last_tenant:
                 stream_id = stream_id_of(stream)
                 data_key = keys[(tenant, stream_id)]
                 last_tenant, last_stream = tenant, stream
-                open_event = None if data_key is None else opener(data_key, tenant, stream_id)
+                erased = data_key is None
+                if data_key is not None:
+                    decrypt, stream_key = data_key.aead.decryptor, data_key.key_id
+                    stream_text = str(stream_id)
             where = new_position(LogPosition, (txid, pos))
-            if open_event is None:
+            if erased:
                 append(RecordedEvent(tenant, stream_id, version, where, at, kind, None, None))
                 continue
-            plaintext = open_event(version, kind, schema, key_id, at, sealed)
+            if key_id != stream_key:
+                raise EnvelopeRejected("names another key")
+            if len(sealed) < OVERHEAD or sealed[0] != FORMAT_VERSION:
+                raise EnvelopeRejected("fails authentication")
+            header = encode_header((LABEL, tenant, stream_text, version, kind, schema, key_id, us))
+            try:
+                plaintext = decrypt(sealed[1:NONCE_END], sealed[NONCE_END:], header)  # type: ignore[misc]
+            except AuthenticationFailed:
+                raise EnvelopeRejected("fails authentication") from None
             if kind != last_kind or schema != last_schema:
                 decode = decoders.get((kind, schema))
                 if decode is None:

@@ -60,3 +60,26 @@ async def test_attack_an_infinite_recorded_time_is_detected_on_read(store, momen
         await store.read_all(precise=True)
     with pytest.raises(TamperDetected):
         await store.read_stream(ORG, stream)
+
+
+@pytest.mark.parametrize(
+    "tampering",
+    [
+        "key_id = 'another-key'",  # names another key
+        "ciphertext = substring(ciphertext FROM 1 FOR 20)",  # truncated
+        "ciphertext = '\\x02'::bytea || substring(ciphertext FROM 2)",  # another format
+        "ciphertext = overlay(ciphertext PLACING '\\x00'::bytea FROM 30 FOR 1)",  # flipped
+        "version = 3",  # moved within its stream: the header no longer matches
+    ],
+)
+async def test_attack_a_tampered_row_is_detected_by_the_log_reader(store, tampering):
+    stream = uuid.uuid4()
+    await store.append(ORG, stream, 0, [NoteAdded(text="a"), NoteAdded(text="b")], META)
+    assert len(await store.read_all(precise=True)) == 2  # control: reads before tampering
+    await store.pool.execute(
+        f"UPDATE haven.events SET {tampering} WHERE stream_id = $1 AND version = 2", stream
+    )
+    with pytest.raises(TamperDetected):
+        await store.read_all(precise=True)
+    with pytest.raises(TamperDetected):
+        await anext(store.read_all_batches(batch_size=10))
