@@ -43,6 +43,7 @@ from services.bench.http_rounds import format_latency, latency_figure, paired_fi
 from services.bench.http_server import (
     API_FACTORY,
     RAW_FACTORY,
+    cpu_seconds,
     free_port,
     log_tail,
     served,
@@ -153,8 +154,13 @@ async def run_http_bench(
     flight, each on a case of its own).
 
     The results are ``{figure: {"value": rps, "unit": "req/s", "raw": the raw app's rps,
-    "ratio": value/raw, "p50_ms", "p99_ms", "raw_p50_ms", "raw_p99_ms", "requests": timed
-    requests, "failed": timed requests that did not answer 200}}``, the percentiles
+    "ratio": value/raw, "p50_ms", "p99_ms", "raw_p50_ms", "raw_p99_ms", "server_cpu_ms" and
+    "raw_server_cpu_ms": the server's CPU time (all its processes) per request answered over
+    its rounds, warm-ups included, "generator_cpu" and
+    "raw_generator_cpu": the load generator's CPU time over its run's time in its busiest round
+    (1.0: a whole core), "requests": timed requests, "failed": timed requests that did not
+    answer 200, "raw_failed": the raw app's (more than 1 in 100 fails the run)}}``, the
+    percentiles
     nearest-rank over every request timed; ``{"command_latency": ...}`` as
     `services.bench.http_rounds.latency_figure` returns it (for `overload_seconds`); and
     ``{"overload": ...}`` as `services.bench.overload.overload_figure` returns it.
@@ -208,7 +214,7 @@ async def run_http_bench(
                     "SELECT avg(length(ciphertext))::int FROM haven.events WHERE event_type = $1",
                     tag_of(ServiceDelivered),
                 )
-            env["HAVEN_DB_POOL_SIZE"] = str(pool_size(workers))
+            env["HAVEN_DB_POOL_SIZE"] = str(pool_size(workers, clients))
             env[SIZE_VARIABLE] = str(size or 400)  # history=1: no service yet; a plausible size
             async with scratch_pool(url, min_size=1, max_size=2) as pool:
                 results = await _measure(
@@ -224,10 +230,12 @@ async def run_http_bench(
         return {figure: results[figure] for figure in (*FIGURES, "command_latency", "overload")}
 
 
-def pool_size(workers: int) -> int:
-    """`HAVEN_DB_POOL_SIZE` of both servers: the default (20) while the server's connections
-    fit in PostgreSQL's default `max_connections` (100), fewer per worker beyond 2 workers."""
-    return max(8, min(20, 48 // workers))
+def pool_size(workers: int, clients: int = 32) -> int:
+    """`HAVEN_DB_POOL_SIZE` of both servers: as many connections per worker as the clients it
+    serves at once, 20 (the default) at most, 8 at least: then the two servers, the API's
+    projectors and the bench fit in PostgreSQL's default `max_connections` (100) up to 4
+    workers."""
+    return max(8, min(20, -(-clients // workers)))
 
 
 class Served(NamedTuple):
@@ -275,7 +283,12 @@ async def _measure(
                 ours, raw_spec = loads[name]
                 try:
                     results[name] = await paired_figure(
-                        name, ours, raw_spec, rounds=load.rounds, note=note
+                        name,
+                        ours,
+                        raw_spec,
+                        rounds=load.rounds,
+                        note=note,
+                        cpu=(lambda: cpu_seconds(api), lambda: cpu_seconds(raw)),
                     )
                 except RuntimeError as error:
                     raise RuntimeError(
@@ -333,7 +346,11 @@ def print_table(results: Mapping[str, Mapping[str, Any]]) -> None:
     for name, figure in figures.items():
         print(
             f"{name} raw latency: p50 {figure['raw_p50_ms']:.1f} ms, "
-            f"p99 {figure['raw_p99_ms']:.1f} ms"
+            f"p99 {figure['raw_p99_ms']:.1f} ms; server CPU per request "
+            f"{figure['server_cpu_ms']:.2f} ms ours, {figure['raw_server_cpu_ms']:.2f} ms raw; "
+            f"load generator at most {figure['generator_cpu']:.2f} of a core on ours, "
+            f"{figure['raw_generator_cpu']:.2f} on raw; not answered 200: {figure['failed']} ours, "
+            f"{figure['raw_failed']} raw"
         )
     if "command_latency" in results:
         print()

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.bench.timing import percentile
 
+CpuClock = Callable[[], float]
 LATENCY_LOAD = 0.5  # the open loop's offered rate, as a fraction of the command capacity
 LATENCY_P50_LIMIT_MS = 10.0
 LATENCY_P99_LIMIT_MS = 50.0
@@ -49,17 +50,27 @@ class Side:
         self.elapsed = 0.0
         self.latencies: list[float] = []
         self.statuses: Counter[str] = Counter()
+        self.cpu: list[float] = []  # the load generator's share of a core, each round
+        self.answered = 0  # every request answered, warm-ups included
+        self.server_cpu = 0.0  # seconds of the server's CPU over its rounds
 
     def add(self, result: Mapping[str, Any]) -> None:
+        self.answered += int(result["answered"])
         self.requests += int(result["requests"])
         self.failed += int(result["failed"])
         self.statuses.update(result["statuses"])
+        self.cpu.append(float(result["cpu"]))
         self.elapsed += float(result["elapsed"])
         self.latencies.extend(result["latencies_ms"])
 
     @property
     def rate(self) -> float:
         return self.requests / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """The server's CPU per request answered, in milliseconds."""
+        return 1000 * self.server_cpu / self.answered if self.answered else 0.0
 
 
 def figure_of(ours: Side, raw: Side) -> dict[str, Any]:
@@ -73,8 +84,13 @@ def figure_of(ours: Side, raw: Side) -> dict[str, Any]:
         "p99_ms": percentile(ours.latencies, 0.99),
         "raw_p50_ms": percentile(raw.latencies, 0.50),
         "raw_p99_ms": percentile(raw.latencies, 0.99),
+        "server_cpu_ms": ours.server_cpu_ms,
+        "raw_server_cpu_ms": raw.server_cpu_ms,
+        "generator_cpu": max(ours.cpu, default=0.0),
+        "raw_generator_cpu": max(raw.cpu, default=0.0),
         "requests": ours.requests,
         "failed": ours.failed,
+        "raw_failed": raw.failed,
     }
 
 
@@ -85,20 +101,25 @@ async def paired_figure(
     *,
     rounds: int,
     note: Callable[[str], None],
+    cpu: tuple[CpuClock, CpuClock] = (lambda: 0.0, lambda: 0.0),
 ) -> dict[str, Any]:
     """Ours and raw in alternating rounds, the order flipped each round. A command spec's
     `cases` (each client's [case_id, version]) are carried from each round to the side's next,
-    and `ours_spec["cases"]` is left holding the API's versions at the end."""
+    and `ours_spec["cases"]` is left holding the API's versions at the end. `cpu` reads each
+    side's server's CPU seconds so far (`http_server.cpu_seconds`), before and after its
+    rounds."""
     ours, raw = Side(), Side()
-    sides = [(ours, ours_spec), (raw, raw_spec)]
+    sides = [(ours, ours_spec, cpu[0]), (raw, raw_spec, cpu[1])]
     for round_ in range(rounds):
         note(f"{name}: round {round_ + 1} of {rounds}")
-        for side, spec in sides if round_ % 2 == 0 else sides[::-1]:
+        for side, spec, clock in sides if round_ % 2 == 0 else sides[::-1]:
+            before = clock()
             result = await load_round(spec)
+            side.server_cpu += clock() - before
             if spec["kind"] == "command":
                 spec["cases"] = result["cases"]  # each client's versions, for the next round
             side.add(result)
-    if raw.failed:
+    if raw.failed * 100 > raw.requests:  # a few (a connection refused at a spike): counted
         raise RuntimeError(f"the raw app failed {name} requests: {dict(raw.statuses)}")
     return figure_of(ours, raw)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -83,3 +84,25 @@ async def wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path)
                         return
             await asyncio.sleep(0.1)
     raise RuntimeError("the server never became ready:\n" + log_tail(log))
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """CPU time (user and system) the server has used so far: its main process and its
+    workers (children), from /proc; 0.0 where there is no /proc."""
+    pids = {process.pid}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and _stat(int(entry.name))[1] in pids:
+                pids.add(int(entry.name))
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return sum(_stat(pid)[0] for pid in pids) / ticks
+
+
+def _stat(pid: int) -> tuple[int, int]:
+    """(user + system clock ticks, parent pid) of a process; (0, 0) if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0, 0
+    return int(fields[11]) + int(fields[12]), int(fields[1])

@@ -34,6 +34,7 @@ class _Tally:
         self.latencies: list[float] = []
         self.statuses: Counter[int] = Counter()
         self.failed = 0
+        self.answered = 0  # every answer, warm-up included
 
 
 async def _get_client(session: aiohttp.ClientSession, paths: list[str], tally: _Tally) -> None:
@@ -46,6 +47,7 @@ async def _get_client(session: aiohttp.ClientSession, paths: list[str], tally: _
         async with session.get(path) as response:
             await response.read()
             status = response.status
+        tally.answered += 1
         if counted:
             timed = True
             tally.latencies.append(time.perf_counter() - start)
@@ -75,6 +77,7 @@ async def _command_client(
         ) as response:
             await response.read()
             status, etag = response.status, response.headers.get("ETag", "")
+        tally.answered += 1
         if counted:
             timed = True
             tally.latencies.append(time.perf_counter() - start)
@@ -108,7 +111,9 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     counted, and every client times at least one. The result::
 
         {"requests": N, "failed": F, "statuses": {"200": N, ...}, "elapsed": seconds,
-         "latencies_ms": [...], "cases": [[[case_id, version], ...], ...]}
+         "latencies_ms": [...], "cases": [[[case_id, version], ...], ...],
+         "cpu": the generator's CPU time over the run's (warm-up included; 1.0: a whole core),
+         "answered": every request answered, warm-up included}
 
     `cases` holds each command client's versions at the end, for the next round.
 
@@ -154,9 +159,13 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             tally.stop_at = start + spec["seconds"]
             return start
 
+        cpu_start, wall_start = time.process_time(), time.perf_counter()
         started, *_ = await asyncio.gather(clock(), *tasks)
         elapsed = time.perf_counter() - started
+        cpu = (time.process_time() - cpu_start) / max(time.perf_counter() - wall_start, 1e-9)
     return {
+        "cpu": cpu,
+        "answered": tally.answered,
         "requests": len(tally.latencies),
         "failed": tally.failed,
         "statuses": {str(code): n for code, n in sorted(tally.statuses.items())},

@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 
 from services.database import connection_pool
 from services.settings import Settings
@@ -130,4 +131,10 @@ def build() -> Litestar:
             app.state.blob = os.urandom(size)
             yield
 
-    return Litestar(route_handlers=[record, read, ready], lifespan=[pool_open], openapi_config=None)
+    return Litestar(
+        route_handlers=[record, read, ready],
+        lifespan=[pool_open],
+        openapi_config=None,
+        # a failed request (a 500) fails the bench: its traceback goes to the server's log
+        logging_config=LoggingConfig(log_exceptions="always"),
+    )
