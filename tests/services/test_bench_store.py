@@ -20,6 +20,7 @@ async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_
         warmup=0.05,
         rounds=1,
         writers=2,
+        many_writers=4,
         catch_up_rounds=1,
         progress=notes.append,
     )
@@ -28,4 +29,7 @@ async def test_a_tiny_run_measures_every_figure_and_drops_its_database(database_
         assert figure["unit"] == "ev/s"
         assert figure["value"] > 0 and figure["raw"] > 0
         assert figure["ratio"] == figure["value"] / figure["raw"]
+    single = results["append_single"]
+    assert 0 < single["p50_ms"] <= single["p99_ms"]
+    assert 0 < single["raw_p50_ms"] <= single["raw_p99_ms"]
     await assert_scratch_database_dropped(database_url, notes)
