@@ -13,7 +13,8 @@ erasure.
   exactly like a missing one. An erasure may name its ground: a code of `ERASURE_GROUNDS`,
   kept on the erasure's access record. Never free text: that record outlives the case's key,
   so it must say nothing about the survivor. The case's screenings (`services.screening`)
-  are erased with it, in the same transaction, and listed too.
+  and its task stream (`services.tasks.streams`) are erased with it, in the same
+  transaction, and listed too.
 
 A conditional erasure (`only_if`, the retention policy's) decides its condition on the case
 as loaded; inside the erasure's transaction the stream's head is locked and must still be at
@@ -54,6 +55,7 @@ from services.commands import case_access
 from services.commands.case_reader import load_for, read_history
 from services.commands.case_reads import Reader
 from services.screening.erasure import screenings_of_case
+from services.tasks.streams import task_streams_of_case
 
 # The grounds an erasure may name (codes; the labels are for the forms that offer them).
 ERASURE_GROUNDS: dict[str, str] = {
@@ -137,6 +139,10 @@ async def erase(
         screenings = await screenings_of_case(runtime.store, conn, tenant, case_id)
         for screening_id in screenings:
             await shred_everywhere(runtime, conn, tenant, screening_id)
+        # and its task stream: a task's kind says which follow-ups the case had
+        task_streams = await task_streams_of_case(conn, tenant, case_id)
+        for stream_id in task_streams:
+            await shred_everywhere(runtime, conn, tenant, stream_id)
         await case_access.record(
             conn,
             reader.request_id,
@@ -147,7 +153,7 @@ async def erase(
             "erasure",
             reason=ground,
         )
-        for erased in (case_id, *screenings):  # listed before the erasure commits
+        for erased in (case_id, *screenings, *task_streams):  # listed before it commits
             await list_erasure(runtime, tenant, erased)
     forget_in_memory(runtime, tenant, case_id)
 

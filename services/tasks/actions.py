@@ -6,7 +6,9 @@ names its case; the decision is then taken on the case as its stream has it
 (`services.commands.case_reader.current_state`) and on the case's task stream: the task must
 still hold under the organisation's rules, and only the case's assigned worker may act on it
 (`Action.TASK_UPDATE`). The events go to the case's task stream, in the organisation's
-tenant, with the stream's version as the concurrency check (`ConcurrencyConflict`: 409).
+tenant, with the stream's version as the concurrency check (`ConcurrencyConflict`: 409),
+holding the case against erasure until they commit (an erased case's task stream is erased
+with it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import uuid
 from domain.event import EventMetadata
 from domain.tasks.actions import complete, fold_actions, snooze, snooze_faults
 from domain.tasks.due import Task, tasks_on
+from events.erasure import hold_against_erasure
 from events.errors import StreamNotFound
+from events.store import Connection
 from projections.tasks import find_task
 from services.authorisation import (
     Action,
@@ -33,11 +37,21 @@ from services.commands.case_reader import current_state
 from services.commands.refusals import InvalidRequest
 from services.identity import Principal
 from services.tasks.rules import current_rules
+from services.tasks.streams import task_stream
 
 
-def task_stream(case_id: uuid.UUID) -> uuid.UUID:
-    """The stream of a case's task actions (in the case's organisation's tenant)."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"https://haven.example/streams/tasks/{case_id}")
+async def _hold_case(conn: Connection, tenant: str, case_id: uuid.UUID) -> None:
+    """Hold the case against erasure until the action commits, and refuse a case erased
+    meanwhile: an erasure then either comes first (404 here) or waits and erases the task
+    stream with the case (`services.tasks.streams`)."""
+    await hold_against_erasure(conn, [(tenant, case_id)])
+    alive = await conn.fetchval(
+        "SELECT wrapped_key IS NOT NULL FROM haven.streams WHERE tenant_id = $1 AND stream_id = $2",
+        tenant,
+        case_id,
+    )
+    if not alive:
+        raise NotFound()
 
 
 async def _act(
@@ -83,13 +97,16 @@ async def _act(
             raise InvalidRequest([(f"/{field}", rule) for field, rule in faults])
         decided = snooze(task, until, principal.user_id)
     if decided:
-        await runtime.store.append(
-            organisation,
-            stream,
-            recorded[-1].version if recorded else 0,
-            decided,
-            EventMetadata(actor_id=principal.user_id),
-        )
+        async with runtime.store.transaction() as conn:
+            await _hold_case(conn, organisation, case_id)
+            await runtime.store.append(
+                organisation,
+                stream,
+                recorded[-1].version if recorded else 0,
+                decided,
+                EventMetadata(actor_id=principal.user_id),
+                connection=conn,
+            )
         events += decided
     acted = the_task()
     if acted is None:  # cannot be: an action changes a task's status, not its condition

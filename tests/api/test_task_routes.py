@@ -15,12 +15,12 @@ import httpx
 import pytest
 
 from domain.tasks.rules import DEFAULT_RULES
-from events.errors import StreamNotFound
+from events.errors import StreamErased, StreamNotFound
 from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.bootstrap import Runtime
 from services.identity import LocalIssuer
-from services.tasks.actions import task_stream
+from services.tasks.streams import task_stream
 from tests.api.conftest import AppFactory, api_client
 from tests.api.test_case_routes import CANARY, assert_problem, intake_body, open_case
 
@@ -227,6 +227,15 @@ async def test_a_worker_completes_and_snoozes_their_own_tasks(
     assert snoozed.status_code == 200 and snoozed.json()["status"] == "snoozed"
     await project(runtime)
     assert await tasks_of(client, org.worker_a) == []  # one done, one snoozed until later
+
+    # erasing a case erases its task stream (a task's kind says which follow-ups it had)
+    erased = await client.delete(f"/v1/cases/{first}", headers=org.privacy)
+    assert erased.status_code == 204, erased.text
+    with pytest.raises(StreamErased):
+        await runtime.store.read_stream(org.id, task_stream(uuid.UUID(first)))
+    assert await task_events(runtime, org, second) == 1  # control: the other case's stays
+    gone = await client.post(f"/v1/tasks/{by_case[first]}/complete", headers=org.worker_a)
+    assert_problem(gone, 404, "not-found")
 
 
 async def test_attack_a_worker_cannot_complete_another_worker_s_task(

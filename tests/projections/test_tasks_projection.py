@@ -25,7 +25,7 @@ from projections.tasks import TASK_COLUMNS, fold_task_rows, worker_tasks
 from services.commands.case_reader import read_case
 from services.demo.plan import DEMO_TODAY
 from services.demo.seeding import demo_use_cases, seed_demo
-from services.tasks.actions import task_stream
+from services.tasks.streams import task_stream
 from tests.tiers import scaled
 
 ORG = "org-tasks-projection"
