@@ -58,6 +58,7 @@ class Org:
         self.worker_b = mint("worker-b", "caseworker")
         self.worker_elsewhere = mint("worker-e", "caseworker", team=OTHER_TEAM)
         self.stranger = mint("worker-a", "caseworker", org=f"{self.id}-other")
+        self.other_admin = mint("admin-1", "admin", org=f"{self.id}-other")
         self.supervisor = mint("supervisor-1", "supervisor")
         self.admin = mint("admin-1", "admin")
         self.privacy = mint("privacy-1", "privacy_officer")
@@ -113,8 +114,9 @@ async def test_the_administrator_s_rules_are_read_by_supervisors_and_drive_tasks
     assert read.status_code == 200 and read.json()["rules"] == off["rules"]
     assert await tasks_of(client, org.worker_a) == []  # a rule switched off: no task
     # another organisation keeps its own (default) rules
-    other = await client.get("/v1/follow-up-rules", headers=org.stranger)
-    assert other.status_code == 403  # a case worker does not read them
+    other = await client.get("/v1/follow-up-rules", headers=org.other_admin)
+    assert other.status_code == 200 and other.json()["set_by"] is None
+    assert other.json()["rules"] == rules_body()["rules"]
     for who in (org.supervisor, org.worker_a, org.privacy):
         refused = await client.put("/v1/follow-up-rules", json=rules_body(), headers=who)
         assert_problem(refused, 403, "forbidden")
