@@ -121,14 +121,15 @@ class LogReader:
         return version or 0
 
     async def read_all(self, after: LogPosition, limit: int, precise: bool) -> list[RecordedEvent]:
-        rows, keys = await self._log_page(after, limit, precise)
+        async with self._pool.acquire() as conn:
+            rows, keys = await self._log_page(conn, after, limit, precise)
         return open_rows(self._registry, rows, keys)
 
     def read_all_batches(
         self, after: LogPosition, batch_size: int
     ) -> AsyncIterator[list[RecordedEvent]]:
         return self._prefetched(
-            lambda position: self._log_page(position, batch_size),
+            lambda conn, position: self._log_page(conn, position, batch_size),
             after,
             lambda row: LogPosition(row[3], row[4]),
             batch_size,
@@ -137,12 +138,11 @@ class LogReader:
     def read_stream_range_batches(
         self, tenant_id: str, first: uuid.UUID, end: uuid.UUID | None, below: int, batch_size: int
     ) -> AsyncIterator[list[RecordedEvent]]:
-        async def page(after: tuple[uuid.UUID, int]) -> Page:
-            async with self._pool.acquire() as conn:
-                rows = await conn.fetch(
-                    _READ_STREAM_RANGE_SQL, tenant_id, *after, end, below, batch_size
-                )
-                return rows, (await keys_for(self._keyring, conn, rows) if rows else {})
+        async def page(conn: Connection, after: tuple[uuid.UUID, int]) -> Page:
+            rows = await conn.fetch(
+                _READ_STREAM_RANGE_SQL, tenant_id, *after, end, below, batch_size
+            )
+            return rows, (await keys_for(self._keyring, conn, rows) if rows else {})
 
         return self._prefetched(
             page, (first, 0), lambda row: (stream_id_of(row[1]), row[2]), batch_size
@@ -150,50 +150,79 @@ class LogReader:
 
     async def _prefetched(
         self,
-        fetch: Callable[[Any], Awaitable[Page]],
+        fetch: Callable[[Connection, Any], Awaitable[Page]],
         start: Any,
         cursor: Callable[[Any], Any],
         batch_size: int,
     ) -> AsyncIterator[list[RecordedEvent]]:
-        """Pages of rows from `fetch(after)` (`after` = `start`, then `cursor(last row)`),
-        opened. The next page, and the data keys of its streams, are fetched (on another
-        connection) while this one is decrypted, so the database and the decryption work
-        side by side instead of taking turns. A short page is the last."""
-        pending: asyncio.Future[Page] | None = asyncio.ensure_future(fetch(start))
+        """Pages of rows from `fetch(conn, after)` (`after` = `start`, then `cursor(last
+        row)`), opened. The next page, and the data keys of its streams, are fetched (on a
+        connection of the pool's) while this one is decrypted, so the database and the
+        decryption work side by side instead of taking turns. A short page is the last."""
+        reading: list[asyncio.Task[None]] = []  # each page's read, until its connection is back
+
+        def read(after: Any) -> asyncio.Future[Page]:
+            page: asyncio.Future[Page] = asyncio.get_running_loop().create_future()
+            reading.append(asyncio.ensure_future(self._read_page(fetch, after, page)))
+            return page
+
+        pending: asyncio.Future[Page] | None = read(start)
         try:
             while pending is not None:
                 page = [await pending]
                 pending = None
+                for task in [task for task in reading if task.done()]:
+                    reading.remove(task)
+                    task.result()  # a connection that could not go back to the pool
                 rows = page[0][0]
                 if not rows:
                     return
                 if len(rows) == batch_size:
-                    pending = asyncio.ensure_future(fetch(cursor(rows[-1])))
+                    pending = read(cursor(rows[-1]))
                     await asyncio.sleep(0)  # it sends its query before this page is opened
                 del rows
                 # the page's rows are freed as soon as they are opened, not when the consumer
                 # is done with the batch: fewer objects for the garbage collector to traverse
                 yield open_rows(self._registry, *page.pop())
         finally:
-            if pending is not None:
-                pending.cancel()
+            for task in reading:
+                task.cancel()
+            for task in reading:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pending
+                    await task
 
-    async def _log_page(self, after: LogPosition, limit: int, precise: bool = False) -> Page:
-        """Up to `limit` rows of the log after `after`, and the data keys of their streams,
-        on one connection."""
-        async with self._pool.acquire() as conn:
-            if precise:
-                horizon = await conn.fetchval(PRECISE_HORIZON_SQL)
-                rows = await conn.fetch(
-                    _READ_ALL_BELOW_SQL, after.transaction_id, after.position, horizon, limit
-                )
-            else:
-                rows = await conn.fetch(
-                    _READ_ALL_FAST_SQL, after.transaction_id, after.position, limit
-                )
-            return rows, (await keys_for(self._keyring, conn, rows) if rows else {})
+    async def _read_page(
+        self,
+        fetch: Callable[[Connection, Any], Awaitable[Page]],
+        after: Any,
+        page: asyncio.Future[Page],
+    ) -> None:
+        """`fetch(conn, after)` into `page`, on a connection of the pool's. The page is handed
+        over before the connection goes back to the pool: the pool resets a connection it
+        takes back, one more round trip the reader need not wait for."""
+        try:
+            async with self._pool.acquire() as conn:
+                page.set_result(await fetch(conn, after))
+        except BaseException as error:
+            if page.done():
+                raise  # the page was read; giving its connection back failed
+            if isinstance(error, asyncio.CancelledError):
+                page.cancel()
+                raise
+            page.set_exception(error)  # whoever awaits the page gets the error
+
+    async def _log_page(
+        self, conn: Connection, after: LogPosition, limit: int, precise: bool = False
+    ) -> Page:
+        """Up to `limit` rows of the log after `after`, and the data keys of their streams."""
+        if precise:
+            horizon = await conn.fetchval(PRECISE_HORIZON_SQL)
+            rows = await conn.fetch(
+                _READ_ALL_BELOW_SQL, after.transaction_id, after.position, horizon, limit
+            )
+        else:
+            rows = await conn.fetch(_READ_ALL_FAST_SQL, after.transaction_id, after.position, limit)
+        return rows, (await keys_for(self._keyring, conn, rows) if rows else {})
 
     async def log_horizon(self) -> int:
         return int(await self._pool.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())"))

@@ -7,10 +7,13 @@ import uuid
 
 import pytest
 
+from crypto.keyring import Keyring
+from crypto.providers import FileKeyProvider
 from domain.event import EventMetadata
 from events.errors import TamperDetected
 from events.recorded import recorded_time
-from tests.events.sample_events import NoteAdded
+from events.store import PostgresEventStore
+from tests.events.sample_events import NoteAdded, sample_registry
 
 META = EventMetadata(actor_id="worker-1")
 ORG = "org-a"
@@ -83,3 +86,21 @@ async def test_attack_a_tampered_row_is_detected_by_the_log_reader(store, tamper
         await store.read_all(precise=True)
     with pytest.raises(TamperDetected):
         await anext(store.read_all_batches(batch_size=10))
+
+
+async def test_attack_events_without_their_streams_head_are_detected_in_batches(store, key_file):
+    """The data keys of a page are read with the page, before it is handed over: a failure
+    there reaches the reader of the batches."""
+    stream = uuid.uuid4()
+    await store.append(ORG, stream, 0, [NoteAdded(text="a")], META)
+    cold = PostgresEventStore(store.pool, Keyring(FileKeyProvider(key_file)), sample_registry())
+    batches = [batch async for batch in cold.read_all_batches(batch_size=10)]  # control
+    assert [len(batch) for batch in batches] == [1]
+    await store.pool.execute(
+        "ALTER TABLE haven.streams DISABLE TRIGGER ALL;"
+        f"DELETE FROM haven.streams WHERE stream_id = '{stream}';"
+        "ALTER TABLE haven.streams ENABLE TRIGGER ALL"
+    )
+    cold = PostgresEventStore(store.pool, Keyring(FileKeyProvider(key_file)), sample_registry())
+    with pytest.raises(TamperDetected):
+        await anext(cold.read_all_batches(batch_size=10))
