@@ -98,7 +98,6 @@ async def test_late_data_gives_an_audited_revision_that_enters_the_ledger(
         for (family, _), ledger in ledgers.items()
         if family != "identification"
     )
-    assert await audit_whole_ledger(pool) == []
 
     # the original stays as released; re-running returns the revision and changes nothing
     stored = await pool.fetchval(
@@ -112,6 +111,9 @@ async def test_late_data_gives_an_audited_revision_that_enters_the_ledger(
     # the other release is revised on its own when asked for, against the same ledger
     revised_other = await job.run(PERIOD, ALSO_RELEASED)
     assert revised_other["certificate"]["revision"] == 1 and revised_other != other
+    # one audit of the whole ledger, from scratch, at the end: a ledger with more published
+    # numbers gives away at least what any part of it does, so this audit covers the ledger as
+    # the first revision left it too
     assert await audit_whole_ledger(pool) == []
 
 
