@@ -89,6 +89,7 @@ DOMAIN_STATUS = {
         "open-referrals-on-closure",
         "transfer-pending",
         "activity-withdrawn",
+        "task-done",
     },
     500: {"domain-error", "version-gap"},  # bugs, not refusals
 }
