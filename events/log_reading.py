@@ -206,7 +206,7 @@ class LogReader:
         except BaseException as error:
             if page.done():
                 raise  # the page was read; giving its connection back failed
-            if isinstance(error, asyncio.CancelledError):
+            if not isinstance(error, Exception):  # cancelled, or the process is stopping
                 page.cancel()
                 raise
             page.set_exception(error)  # whoever awaits the page gets the error
