@@ -4,8 +4,9 @@ mandatory total included — is withheld and listed, and an exact audit of every
 without the true counts, finds no count of 1..10 derivable.
 
 The full tier releases all 32 (2024Q4–2026Q3, the roll-up and the three demo organisations);
-the default tier the first two quarters of fiscal year 2025 (8 releases), where the demo's
-young organisations are small and withholding is frequent. Its own module: it seeds
+the default tier the first two quarters of fiscal year 2025 for the roll-up and two of the
+organisations (6 releases), where the demo's young organisations are small and withholding is
+frequent. Its own module: it seeds
 300 demo cases (200 in the default tier), and its ledger is its own.
 """
 
@@ -33,7 +34,10 @@ QUARTERS = tiered(
     default=("2024Q4", "2025Q1"),
     full=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"),
 )
-SCOPES = (None, "org-harbor", "org-lantern", "org-meadow")
+SCOPES = tiered(
+    default=(None, "org-harbor", "org-lantern"),
+    full=(None, "org-harbor", "org-lantern", "org-meadow"),
+)
 
 
 @pytest.fixture(scope="module")
