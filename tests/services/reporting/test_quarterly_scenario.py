@@ -34,8 +34,10 @@ QUARTERS = tiered(
     default=("2024Q4", "2025Q1"),
     full=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"),
 )
+# Each quarter's releases in order (None: the roll-up). The default tier begins with org-harbor,
+# whose young organisation's first release the control refuses without a withheld total.
 SCOPES = tiered(
-    default=(None, "org-harbor", "org-lantern"),
+    default=("org-harbor", None, "org-lantern"),
     full=(None, "org-harbor", "org-lantern", "org-meadow"),
 )
 
