@@ -34,8 +34,9 @@ QUARTERS = tiered(
     default=("2024Q4", "2025Q1"),
     full=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"),
 )
-# Each quarter's releases in order (None: the roll-up). The default tier begins with org-harbor,
-# whose young organisation's first release the control refuses without a withheld total.
+# Each quarter's releases in order (None: the roll-up). The default tier begins with org-harbor:
+# replayed without withholding a mandatory total, the sequence is then refused at its second
+# release, the roll-up, sooner than when the roll-up comes first.
 SCOPES = tiered(
     default=("org-harbor", None, "org-lantern"),
     full=(None, "org-harbor", "org-lantern", "org-meadow"),
