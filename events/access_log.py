@@ -341,6 +341,15 @@ async def case_data_key(
         raise TamperDetected(f"the data key of case {case_id} does not unwrap") from None
 
 
+async def cached_case_data_key(
+    conn: asyncpg.Pool | Connection, keyring: Keyring, tenant_id: str, case_id: uuid.UUID
+) -> DataKey:
+    """The case's data key from the keyring's cache, else as `case_data_key` reads it."""
+    return keyring.cached(tenant_id, str(case_id)) or await case_data_key(
+        conn, keyring, tenant_id, case_id
+    )
+
+
 # -- the organisation's access log, for the privacy officer's review ----------------------
 
 MAX_PAGE = 500

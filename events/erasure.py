@@ -90,6 +90,25 @@ async def hold_against_erasure(conn: Connection, cases: Iterable[tuple[str, uuid
         )
 
 
+async def erased_streams(
+    conn: Connection, streams: Iterable[tuple[str, uuid.UUID]]
+) -> set[tuple[str, uuid.UUID]]:
+    """Which of these streams are erased (their key destroyed). Asked after
+    `hold_against_erasure`, an erasure committed before the lock is seen here."""
+    keys = list(streams)
+    if not keys:
+        return set()
+    rows = await conn.fetch(
+        """SELECT s.tenant_id, s.stream_id FROM haven.streams s
+             JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
+                  USING (tenant_id, stream_id)
+            WHERE s.wrapped_key IS NULL""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(row[0], row[1]) for row in rows}
+
+
 Forget = Callable[[str, uuid.UUID], None]
 
 

@@ -29,11 +29,11 @@ import asyncpg
 import msgspec
 
 from crypto.errors import DecryptionError
-from crypto.keyring import DataKey, Keyring, WrappedDataKey
+from crypto.keyring import Keyring, WrappedDataKey
 from domain.case.events import CaseOpened
 from domain.case.search_terms import Criterion, case_terms
-from events.access_log import case_data_key
-from events.erasure import hold_against_erasure
+from events.access_log import cached_case_data_key
+from events.erasure import erased_streams, hold_against_erasure
 from events.organisation_secrets import BlindIndexKeys
 from events.store import Connection, RecordedEvent
 from projections.base import Tables, let_others_run
@@ -104,14 +104,14 @@ class CaseFinderProjection:
             return
         pending, self._pending = self._pending, {}
         await hold_against_erasure(conn, pending)  # an erasure now waits for this transaction
-        erased = await _erased(conn, list(pending))
+        erased = await erased_streams(conn, pending)
         names, entries = [], []
         for (tenant_id, case_id), opened in pending.items():
             if (tenant_id, case_id) in erased:
                 continue
             await let_others_run()
             if opened.identity is not None:
-                key = await self._data_key(conn, tenant_id, case_id)
+                key = await cached_case_data_key(conn, self._keyring, tenant_id, case_id)
                 sealed = key.aead.seal(
                     _encode(CaseNames(opened.identity.preferred_name, opened.identity.aliases)),
                     names_header(tenant_id, case_id, key.key_id),
@@ -148,25 +148,6 @@ class CaseFinderProjection:
                 [k[0] for k in keys],
                 [k[1] for k in keys],
             )
-
-    async def _data_key(self, conn: Connection, tenant_id: str, case_id: uuid.UUID) -> DataKey:
-        return self._keyring.cached(tenant_id, str(case_id)) or await case_data_key(
-            conn, self._keyring, tenant_id, case_id
-        )
-
-
-async def _erased(
-    conn: Connection, idents: list[tuple[str, uuid.UUID]]
-) -> set[tuple[str, uuid.UUID]]:
-    rows = await conn.fetch(
-        """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-             JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
-                  USING (tenant_id, stream_id)
-            WHERE s.wrapped_key IS NULL""",
-        [i[0] for i in idents],
-        [i[1] for i in idents],
-    )
-    return {(row[0], row[1]) for row in rows}
 
 
 # -- reads ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import asyncpg
 
 from crypto.keyring import Keyring
 from domain.case.state import CaseState
-from events.access_log import case_data_key
+from events.access_log import cached_case_data_key
 from events.store import Connection
 from projections.case_documents import CaseDocument, open_document
 from projections.cases import CASE_VIEW
@@ -28,9 +28,7 @@ async def read_case_document(
     )
     if row is None:
         return None
-    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(
-        conn, keyring, tenant_id, case_id
-    )
+    key = await cached_case_data_key(conn, keyring, tenant_id, case_id)
     return open_document(key, tenant_id, case_id, row[0], row[1])
 
 
@@ -81,9 +79,7 @@ async def read_current_state(
     head_version, _, view_version, sealed = row
     if view_version != head_version:
         return CurrentView(None, head_version)
-    key = keyring.cached(tenant_id, str(case_id)) or await case_data_key(
-        pool, keyring, tenant_id, case_id
-    )
+    key = await cached_case_data_key(pool, keyring, tenant_id, case_id)
     return CurrentView(
         open_document(key, tenant_id, case_id, view_version, sealed).state, head_version
     )

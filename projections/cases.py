@@ -32,12 +32,12 @@ from typing import Any, ClassVar
 
 from cachetools import LRUCache
 
-from crypto.keyring import DataKey, Keyring
+from crypto.keyring import Keyring
 from domain.case import events as ev
 from domain.case.lifecycles import REFERRAL_AWAITING_ANSWER
 from domain.case.state import CaseState, fold
-from events.access_log import case_data_key
-from events.erasure import hold_against_erasure
+from events.access_log import cached_case_data_key
+from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
 from projections.base import Tables, let_others_run
 from projections.case_documents import CaseDocument, TimelineEntry, open_document, seal_document
@@ -233,7 +233,7 @@ class CasesProjection:
         if not self._dirty:
             return
         await hold_against_erasure(conn, self._dirty)  # an erasure now waits for this transaction
-        for ident in await _erased(conn, list(self._dirty)):  # shredded while this batch was read
+        for ident in await erased_streams(conn, self._dirty):  # shredded while this batch was read
             del self._dirty[ident]
             await conn.execute(
                 f"DELETE FROM {tables[CASE_VIEW]} WHERE tenant_id = $1 AND case_id = $2", *ident
@@ -244,7 +244,7 @@ class CasesProjection:
         views, caseload = [], []
         for (tenant_id, case_id), document in self._dirty.items():
             await let_others_run()
-            key = await self._key(conn, tenant_id, case_id)
+            key = await cached_case_data_key(conn, self._keyring, tenant_id, case_id)
             views.append(
                 (
                     tenant_id,
@@ -287,26 +287,7 @@ class CasesProjection:
             [m[1] for m in missing],
         )
         for tenant_id, case_id, version, sealed in rows:
-            key = await self._key(conn, tenant_id, case_id)
+            key = await cached_case_data_key(conn, self._keyring, tenant_id, case_id)
             self._documents[(tenant_id, case_id)] = open_document(
                 key, tenant_id, case_id, version, sealed
             )
-
-    async def _key(self, conn: Connection, tenant_id: str, case_id: uuid.UUID) -> DataKey:
-        return self._keyring.cached(tenant_id, str(case_id)) or await case_data_key(
-            conn, self._keyring, tenant_id, case_id
-        )
-
-
-async def _erased(
-    conn: Connection, idents: list[tuple[str, uuid.UUID]]
-) -> list[tuple[str, uuid.UUID]]:
-    rows = await conn.fetch(
-        """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-             JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
-                  USING (tenant_id, stream_id)
-            WHERE s.wrapped_key IS NULL""",
-        [i[0] for i in idents],
-        [i[1] for i in idents],
-    )
-    return [(row[0], row[1]) for row in rows]

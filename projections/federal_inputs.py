@@ -19,7 +19,7 @@ from cachetools import LRUCache
 from domain.case import events as ev
 from domain.reporting.periods import index_of, quarter_index, quarter_label
 from domain.reporting.reported_case import COLUMNS, SERVICE_ORDER, ReportedCase, fold_reported_case
-from events.erasure import hold_against_erasure
+from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
 from projections.base import Tables, let_others_run
 
@@ -201,7 +201,7 @@ class FederalInputsProjection:
         )
         touched: dict[CaseKey, ReportedCase] = {}
         if by_case:
-            erased = await self._erased(conn, list(by_case))
+            erased = sorted(await erased_streams(conn, by_case))
             for key in erased:
                 del by_case[key]
             await self.forget(conn, tables, erased)
@@ -236,7 +236,7 @@ class FederalInputsProjection:
         self, conn: Connection, tables: Tables, touched: dict[CaseKey, ReportedCase], horizon: int
     ) -> None:
         await hold_against_erasure(conn, touched)  # from here an erasure waits for this transaction
-        erased = await self._erased(conn, list(touched))  # and one that came first is seen here
+        erased = sorted(await erased_streams(conn, touched))  # and one that came first is seen here
         for key in erased:
             del touched[key]
         await self.forget(conn, tables, erased)
@@ -321,17 +321,6 @@ class FederalInputsProjection:
                 [k[0] for k in keys],
                 [k[1] for k in keys],
             )
-
-    async def _erased(self, conn: Connection, keys: list[CaseKey]) -> list[CaseKey]:
-        rows = await conn.fetch(
-            """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-               JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
-                    USING (tenant_id, stream_id)
-               WHERE s.wrapped_key IS NULL""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
-        return [(r[0], r[1]) for r in rows]
 
     async def _load_horizon(self, conn: Connection, tables: Tables) -> int | None:
         if not self._horizon_loaded:

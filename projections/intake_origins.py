@@ -20,7 +20,7 @@ import asyncpg
 from domain.case.events import CaseOpened
 from domain.reporting.periods import quarter_index, quarter_label
 from domain.reporting.unduplicated import OrganisationClients
-from events.erasure import hold_against_erasure
+from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
 from projections.base import Tables
 from projections.queries import reads_view
@@ -81,17 +81,7 @@ class IntakeOriginsProjection:
             return
         pending, self._pending = self._pending, {}
         await hold_against_erasure(conn, pending)  # an erasure now waits for this transaction
-        erased = {
-            (row[0], row[1])
-            for row in await conn.fetch(
-                """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-                     JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
-                          USING (tenant_id, stream_id)
-                    WHERE s.wrapped_key IS NULL""",
-                [key[0] for key in pending],
-                [key[1] for key in pending],
-            )
-        }
+        erased = await erased_streams(conn, pending)
         await conn.executemany(
             _UPSERT.format(table=tables[INTAKE_ORIGINS]),
             [row for key, row in pending.items() if key not in erased],

@@ -25,7 +25,7 @@ import msgspec
 
 from domain.screening.instrument import RESULTS
 from domain.screening.screening import SETTINGS, ScreeningRecorded
-from events.erasure import hold_against_erasure
+from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
 from projections.base import Tables
 from projections.queries import reads_view
@@ -111,17 +111,7 @@ class ScreeningsProjection:
         rows, self._pending = self._pending, []
         keys = [(row[0], row[1]) for row in rows]
         await hold_against_erasure(conn, keys)  # an erasure now waits for this transaction
-        erased = {
-            (record[0], record[1])
-            for record in await conn.fetch(
-                """SELECT s.tenant_id, s.stream_id FROM haven.streams s
-                     JOIN unnest($1::text[], $2::uuid[]) AS wanted(tenant_id, stream_id)
-                          USING (tenant_id, stream_id)
-                    WHERE s.wrapped_key IS NULL""",
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-            )
-        }
+        erased = await erased_streams(conn, keys)
         await conn.executemany(
             _UPSERT.format(table=tables[SCREENINGS]),
             [row for row in rows if (row[0], row[1]) not in erased],

@@ -103,11 +103,11 @@ async def _projector_stopped_after_its_check(store, make, name, generation, monk
     case, batch = await _new_case(store)
     projection = make()
     if name == "cases":
-        pause = Pause(cases_module._erased, at=1)
-        monkeypatch.setattr(cases_module, "_erased", pause)
+        module, at = cases_module, 1
     else:
-        pause = Pause(projection._erased, at=2)  # the check made under the lock, before the write
-        monkeypatch.setattr(projection, "_erased", pause)
+        module, at = federal_module, 2  # the check made under the lock, before the write
+    pause = Pause(module.erased_streams, at=at)
+    monkeypatch.setattr(module, "erased_streams", pause)
     tables = tables_of(type(projection), generation)
 
     async def project() -> None:
