@@ -7,7 +7,7 @@ The full tier releases all 32 (2024Q4–2026Q3, the roll-up and the three demo o
 the default tier the first two quarters of fiscal year 2025 for the roll-up and two of the
 organisations (6 releases), where the demo's young organisations are small and withholding is
 frequent. Its own module: it seeds
-300 demo cases (200 in the default tier), and its ledger is its own.
+300 demo cases (150 in the default tier), and its ledger is its own.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.tiers import tiered
 
 pytestmark = pytest.mark.slow
 
-CASES = tiered(default=200, full=300)
+CASES = tiered(default=150, full=300)
 QUARTERS = tiered(
     default=("2024Q4", "2025Q1"),
     full=("2024Q4", "2025Q1", "2025Q2", "2025Q3", "2025Q4", "2026Q1", "2026Q2", "2026Q3"),
