@@ -25,7 +25,7 @@ import msgspec
 
 from domain.outreach.events import ActivityCorrected, ActivityRecorded, ActivityWithdrawn
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, WritesInApply
 from projections.queries import reads_view
 
 ACTIVITIES = "views.activities"
@@ -76,7 +76,7 @@ def activity_row(recorded: RecordedEvent) -> tuple[Any, ...] | None:
 _OWN_EVENTS = (ActivityRecorded, ActivityCorrected, ActivityWithdrawn)
 
 
-class ActivitiesProjection:
+class ActivitiesProjection(WritesInApply):
     name: ClassVar[str] = "activities"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True  # an activity's row depends on its stream alone
@@ -99,16 +99,6 @@ class ActivitiesProjection:
             CREATE INDEX {plain}_by_day ON {table} (tenant_id, held_on, case_id)""",
     }
 
-    def reset(self) -> None:
-        """Nothing is cached."""
-
-    @property
-    def pending(self) -> int:
-        return 0
-
-    def drop_cached(self, key: tuple[str, uuid.UUID] | None) -> None:
-        """Nothing is cached."""
-
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
         latest: dict[tuple[str, uuid.UUID], RecordedEvent] = {}
         for recorded in batch:
@@ -122,19 +112,6 @@ class ActivitiesProjection:
             await conn.executemany(_UPSERT.format(table=tables[ACTIVITIES]), rows)
         if gone:
             await self.forget(conn, tables, gone)
-
-    async def flush(self, conn: Connection, tables: Tables) -> None:
-        """Rows are written in `apply`."""
-
-    async def forget(
-        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, uuid.UUID]]
-    ) -> None:
-        await conn.execute(
-            f"""DELETE FROM {tables[ACTIVITIES]} WHERE (tenant_id, case_id) IN
-                (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
 
 
 # -- queries ------------------------------------------------------------------------------

@@ -73,6 +73,42 @@ class Projection(Protocol):
         while a batch is applied."""
 
 
+class WritesInApply:
+    """The rest of `Projection` for one that writes its rows in `apply` and caches nothing: it
+    forgets a stream by deleting its rows from each of its tables."""
+
+    tables: ClassVar[Mapping[str, str]]
+
+    async def flush(self, conn: Connection, tables: Tables) -> None:
+        """Rows are written in `apply`."""
+
+    @property
+    def pending(self) -> int:
+        return 0
+
+    def reset(self) -> None:
+        """Nothing is cached."""
+
+    def drop_cached(self, key: tuple[str, object] | None) -> None:
+        """Nothing is cached."""
+
+    async def forget(
+        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]
+    ) -> None:
+        for logical in self.tables:
+            await delete_streams(conn, tables[logical], keys)
+
+
+async def delete_streams(conn: Connection, table: str, keys: Sequence[tuple[str, object]]) -> None:
+    """Delete the rows of these streams (`tenant_id`, `case_id`) from a physical table."""
+    await conn.execute(
+        f"""DELETE FROM {table} WHERE (tenant_id, case_id) IN
+            (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+
+
 def fingerprint(projection: type[Projection] | Projection) -> str:
     """Changes whenever the projection's name, version or table definitions change: a
     projection whose stored fingerprint differs is rebuilt before it runs."""

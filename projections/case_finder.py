@@ -36,7 +36,7 @@ from events.access_log import cached_case_data_key
 from events.erasure import erased_streams, hold_against_erasure
 from events.organisation_secrets import BlindIndexKeys
 from events.store import Connection, RecordedEvent
-from projections.base import Tables, let_others_run
+from projections.base import Tables, delete_streams, let_others_run
 from projections.queries import reads_view
 
 CASE_NAMES = "views.case_names"
@@ -142,12 +142,7 @@ class CaseFinderProjection:
         for key in keys:
             self._pending.pop(key, None)
         for logical in (CASE_NAMES, BLIND_INDEX):
-            await conn.execute(
-                f"""DELETE FROM {tables[logical]} WHERE (tenant_id, case_id) IN
-                                   (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-            )
+            await delete_streams(conn, tables[logical], keys)
 
 
 # -- reads ---------------------------------------------------------------------------------

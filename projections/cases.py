@@ -39,7 +39,7 @@ from domain.case.state import CaseState, fold
 from events.access_log import cached_case_data_key
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
-from projections.base import Tables, let_others_run
+from projections.base import Tables, delete_streams, let_others_run
 from projections.case_documents import CaseDocument, TimelineEntry, open_document, seal_document
 
 CASE_VIEW = "views.case_view"
@@ -267,12 +267,7 @@ class CasesProjection:
             self._documents.pop(key, None)
             self._dirty.pop(key, None)
         for logical in (CASE_VIEW, CASELOAD):
-            await conn.execute(
-                f"""DELETE FROM {tables[logical]} WHERE (tenant_id, case_id) IN
-                                   (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-            )
+            await delete_streams(conn, tables[logical], keys)
 
     async def _load_missing(
         self, conn: Connection, tables: Tables, missing: list[tuple[str, uuid.UUID]]

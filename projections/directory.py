@@ -27,7 +27,7 @@ from domain.directory.hsds import ServiceRecord
 from domain.directory.rules import public_record
 from domain.directory.search import Query, facets, primary_language
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, WritesInApply
 from projections.queries import reads_view
 
 DIRECTORY = "views.directory_services"
@@ -83,7 +83,7 @@ def directory_row(
     )
 
 
-class DirectoryProjection:
+class DirectoryProjection(WritesInApply):
     name: ClassVar[str] = "directory"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True
@@ -127,29 +127,6 @@ class DirectoryProjection:
             await self.forget(conn, tables, gone)
         if rows:
             await conn.executemany(_UPSERT.format(table=table), rows)
-
-    async def flush(self, conn: Connection, tables: Tables) -> None:
-        return None
-
-    @property
-    def pending(self) -> int:
-        return 0
-
-    def reset(self) -> None:
-        return None
-
-    def drop_cached(self, key: tuple[str, object] | None) -> None:
-        return None
-
-    async def forget(
-        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]
-    ) -> None:
-        await conn.execute(
-            f"""DELETE FROM {tables[DIRECTORY]} WHERE (tenant_id, case_id) IN
-                (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
 
 
 class ListedService(NamedTuple):

@@ -21,7 +21,7 @@ from domain.reporting.periods import index_of, quarter_index, quarter_label
 from domain.reporting.reported_case import COLUMNS, SERVICE_ORDER, ReportedCase, fold_reported_case
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, PostgresEventStore, RecordedEvent
-from projections.base import Tables, let_others_run
+from projections.base import Tables, delete_streams, let_others_run
 
 FEDERAL_INPUTS = "reporting.federal_inputs"
 SERVICE_CATEGORY_TABLE = "reporting.federal_service_categories"
@@ -315,12 +315,7 @@ class FederalInputsProjection:
         for key in keys:
             self._facts.pop(key, None)
         if keys:
-            await conn.execute(
-                f"""DELETE FROM {tables[SUBJECTS]} WHERE (tenant_id, case_id) IN
-                    (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-            )
+            await delete_streams(conn, tables[SUBJECTS], keys)
 
     async def _load_horizon(self, conn: Connection, tables: Tables) -> int | None:
         if not self._horizon_loaded:

@@ -22,7 +22,7 @@ from domain.reporting.periods import quarter_index, quarter_label
 from domain.reporting.unduplicated import OrganisationClients
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, delete_streams
 from projections.queries import reads_view
 
 INTAKE_ORIGINS = "views.intake_origins"
@@ -92,12 +92,7 @@ class IntakeOriginsProjection:
     ) -> None:
         for key in keys:
             self._pending.pop(key, None)
-        await conn.execute(
-            f"""DELETE FROM {tables[INTAKE_ORIGINS]} WHERE (tenant_id, case_id) IN
-                               (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
+        await delete_streams(conn, tables[INTAKE_ORIGINS], keys)
 
 
 @reads_view

@@ -26,7 +26,7 @@ from domain.organisation.events import (
     OrganisationWorkerSet,
 )
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, WritesInApply
 from projections.queries import reads_view
 
 PROFILES = "views.organisation_profiles"
@@ -74,7 +74,7 @@ def entry_row(recorded: RecordedEvent) -> tuple[str, tuple[Any, ...], tuple[Any,
     return None
 
 
-class OrganisationsProjection:
+class OrganisationsProjection(WritesInApply):
     name: ClassVar[str] = "organisations"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True
@@ -120,30 +120,6 @@ class OrganisationsProjection:
                 last.setdefault(table, {})[key] = row
         for table, rows in last.items():
             await conn.executemany(_upsert(table, tables.physical[table]), list(rows.values()))
-
-    async def flush(self, conn: Connection, tables: Tables) -> None:
-        return None
-
-    @property
-    def pending(self) -> int:
-        return 0
-
-    def reset(self) -> None:
-        return None
-
-    def drop_cached(self, key: tuple[str, object] | None) -> None:
-        return None
-
-    async def forget(
-        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]
-    ) -> None:
-        for table in self.tables:
-            await conn.execute(
-                f"""DELETE FROM {tables[table]} WHERE (tenant_id, case_id) IN
-                    (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-            )
 
 
 class PartnerRow(NamedTuple):

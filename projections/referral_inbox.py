@@ -27,7 +27,7 @@ from domain.case.events import ReferralStatusChanged
 from domain.inbox.events import ReferralReceived
 from domain.inbox.release import item_id
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, WritesInApply
 from projections.queries import reads_view
 
 INBOX = "views.referral_inbox"
@@ -43,7 +43,7 @@ _STATUS_SQL = """
 UPDATE {table} SET status = $2, status_on = $3, reason = $4 WHERE case_id = $1"""
 
 
-class ReferralInboxProjection:
+class ReferralInboxProjection(WritesInApply):
     name: ClassVar[str] = "referral_inbox"
     version: ClassVar[int] = 1
     tables: ClassVar[dict[str, str]] = {
@@ -91,29 +91,6 @@ class ReferralInboxProjection:
                     event.changed_on,
                     event.reason,
                 )
-
-    async def flush(self, conn: Connection, tables: Tables) -> None:
-        return None
-
-    @property
-    def pending(self) -> int:
-        return 0
-
-    def reset(self) -> None:
-        return None
-
-    def drop_cached(self, key: tuple[str, object] | None) -> None:
-        return None
-
-    async def forget(
-        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]
-    ) -> None:
-        await conn.execute(
-            f"""DELETE FROM {tables[INBOX]} WHERE (tenant_id, case_id) IN
-                (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
 
 
 class InboxItem(msgspec.Struct, frozen=True, kw_only=True):

@@ -27,7 +27,7 @@ from domain.screening.instrument import RESULTS
 from domain.screening.screening import SETTINGS, ScreeningRecorded
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, delete_streams
 from projections.queries import reads_view
 
 SCREENINGS = "views.screenings"
@@ -121,12 +121,7 @@ class ScreeningsProjection:
         self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, uuid.UUID]]
     ) -> None:
         self._pending = [row for row in self._pending if (row[0], row[1]) not in set(keys)]
-        await conn.execute(
-            f"""DELETE FROM {tables[SCREENINGS]} WHERE (tenant_id, case_id) IN
-                               (SELECT * FROM unnest($1::text[], $2::uuid[]))""",
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-        )
+        await delete_streams(conn, tables[SCREENINGS], keys)
 
 
 @reads_view

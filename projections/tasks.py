@@ -29,7 +29,7 @@ from domain.tasks.actions import TaskCompleted, TaskSnoozed
 from domain.tasks.due import REASONS, TaskStatus
 from domain.tasks.rules import FollowUpKind, FollowUpRules
 from events.store import Connection, RecordedEvent
-from projections.base import Tables
+from projections.base import Tables, WritesInApply
 from projections.queries import reads_view
 
 TASKS = "views.tasks"
@@ -84,7 +84,7 @@ def fold_task_rows(events: Sequence[RecordedEvent]) -> dict[tuple[str, str], lis
     return rows
 
 
-class TasksProjection:
+class TasksProjection(WritesInApply):
     name: ClassVar[str] = "tasks"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True  # a task's actions are all on its case's task stream
@@ -104,26 +104,13 @@ class TasksProjection:
             CREATE INDEX {plain}_by_stream ON {table} (tenant_id, stream_id)""",
     }
 
-    def reset(self) -> None:
-        """Nothing is cached."""
-
-    @property
-    def pending(self) -> int:
-        return 0
-
-    def drop_cached(self, key: tuple[str, uuid.UUID] | None) -> None:
-        """Nothing is cached."""
-
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
         rows = fold_task_rows(batch)
         if rows:
             await conn.executemany(_UPSERT.format(table=tables[TASKS]), list(rows.values()))
 
-    async def flush(self, conn: Connection, tables: Tables) -> None:
-        """Rows are written in `apply`."""
-
     async def forget(
-        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, uuid.UUID]]
+        self, conn: Connection, tables: Tables, keys: Sequence[tuple[str, object]]
     ) -> None:
         """A quarantined task stream's rows, or a case's (`keys` name either)."""
         await conn.execute(
