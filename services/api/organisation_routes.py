@@ -17,8 +17,9 @@ The answers hold organisational facts only (names of teams, partners and staff).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response, get, post, put
@@ -29,12 +30,14 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from domain.organisation.events import Organisation, Partner, Profile, Team, Worker
+from events.store import PostgresEventStore
 from services.api.cases.http import actor_of, etag, expected_version
 from services.api.cases.openapi import MAX_VERSION_DIGITS
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
 from services.bootstrap import Runtime
+from services.commands.ports import Actor
 from services.identity import Principal
 from services.organisations import command
 
@@ -127,7 +130,20 @@ async def _current_view(
     return view(organisation_id, await command.read_organisation(runtime.store, organisation_id))
 
 
-def _changed(request: Request[Principal, Any, Any], version: int) -> Response[OrganisationChanged]:
+Entry = TypeVar("Entry", Profile, Team, Partner, Worker)
+
+
+async def _change(
+    request: Request[Principal, Any, Any],
+    runtime: Runtime,
+    record: Callable[[PostgresEventStore, Actor, int | None, Entry], Awaitable[int]],
+    entry: Entry,
+) -> Response[OrganisationChanged]:
+    """Record one entry (administrator, If-Match): the version reached, also as the ETag."""
+    require(request.user, Action.ORGANISATION_MANAGE, None)
+    version = await record(
+        runtime.store, actor_of(request.user, request), expected_version(request), entry
+    )
     return Response(
         OrganisationChanged(request.user.organisation_id, version), headers={"ETag": etag(version)}
     )
@@ -164,11 +180,7 @@ async def set_profile(
     runtime: NamedDependency[Runtime],
     data: Annotated[Profile, Body(media_type=RequestEncodingType.JSON)],
 ) -> Response[OrganisationChanged]:
-    require(request.user, Action.ORGANISATION_MANAGE, None)
-    version = await command.set_profile(
-        runtime.store, actor_of(request.user, request), expected_version(request), data
-    )
-    return _changed(request, version)
+    return await _change(request, runtime, command.set_profile, data)
 
 
 @post(
@@ -186,11 +198,7 @@ async def set_team(
     runtime: NamedDependency[Runtime],
     data: Annotated[Team, Body(media_type=RequestEncodingType.JSON)],
 ) -> Response[OrganisationChanged]:
-    require(request.user, Action.ORGANISATION_MANAGE, None)
-    version = await command.set_team(
-        runtime.store, actor_of(request.user, request), expected_version(request), data
-    )
-    return _changed(request, version)
+    return await _change(request, runtime, command.set_team, data)
 
 
 @post(
@@ -208,11 +216,7 @@ async def set_partner(
     runtime: NamedDependency[Runtime],
     data: Annotated[Partner, Body(media_type=RequestEncodingType.JSON)],
 ) -> Response[OrganisationChanged]:
-    require(request.user, Action.ORGANISATION_MANAGE, None)
-    version = await command.set_partner(
-        runtime.store, actor_of(request.user, request), expected_version(request), data
-    )
-    return _changed(request, version)
+    return await _change(request, runtime, command.set_partner, data)
 
 
 @post(
@@ -230,11 +234,7 @@ async def set_worker(
     runtime: NamedDependency[Runtime],
     data: Annotated[Worker, Body(media_type=RequestEncodingType.JSON)],
 ) -> Response[OrganisationChanged]:
-    require(request.user, Action.ORGANISATION_MANAGE, None)
-    version = await command.set_worker(
-        runtime.store, actor_of(request.user, request), expected_version(request), data
-    )
-    return _changed(request, version)
+    return await _change(request, runtime, command.set_worker, data)
 
 
 @get(
