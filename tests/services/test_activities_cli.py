@@ -22,8 +22,8 @@ from events.store import PostgresEventStore
 from projections.activities import ActivitiesProjection
 from projections.rebuild import rebuild
 from services.cli import main
+from tests.cli_support import command_environment
 from tests.conftest import empty_log_and_read_models
-from tests.logging_support import preserved_logging
 
 ORG = "org-activities-cli"
 TRAINING = Activity(
@@ -58,10 +58,7 @@ async def environment(
         await store.append(ORG, stream, 0, events, EventMetadata(actor_id="outreach-1"))
     await rebuild(store, pool, ActivitiesProjection)
     await store.close()
-    monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
-    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
-    with preserved_logging():
+    with command_environment(monkeypatch, database_url, tmp_path, key_file):
         yield
 
 

@@ -19,8 +19,8 @@ from events.store import PostgresEventStore
 from services.case_import.columns import COLUMNS
 from services.cli import main
 from services.commands.case_reader import read_case
+from tests.cli_support import command_environment
 from tests.conftest import empty_log_and_read_models
-from tests.logging_support import preserved_logging
 
 ORG = "org-case-import"
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "case-import.csv"
@@ -38,10 +38,7 @@ async def environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[None]:
     await empty_log_and_read_models(pool)
-    monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
-    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
-    with preserved_logging():  # the command configures logging (to standard error)
+    with command_environment(monkeypatch, database_url, tmp_path, key_file):
         yield
 
 

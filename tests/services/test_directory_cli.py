@@ -14,8 +14,8 @@ import pytest
 
 from crypto.keyring import Keyring
 from services.cli import main
+from tests.cli_support import command_environment
 from tests.conftest import empty_log_and_read_models
-from tests.logging_support import preserved_logging
 
 ORG = "org-directory-cli"
 CANARY = "41 Canary Lane"
@@ -31,10 +31,7 @@ async def environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[None]:
     await empty_log_and_read_models(pool)
-    monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
-    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
-    with preserved_logging():  # the command configures logging (to standard error)
+    with command_environment(monkeypatch, database_url, tmp_path, key_file):
         yield
 
 

@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 
 from services.cli import main
-from tests.logging_support import preserved_logging
+from tests.cli_support import command_environment
 
 
 @pytest.fixture
 def environment(
     database_url: str, tmp_path: Path, key_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
-    monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
-    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
-    with preserved_logging():  # the command configures logging (to standard error)
+    with command_environment(monkeypatch, database_url, tmp_path, key_file):
         yield f"org-follow-up-cli-{uuid.uuid4().hex[:8]}"
 
 

@@ -18,8 +18,8 @@ from projections.catalog import projection_factories
 from projections.rebuild import rebuild
 from services.cli import main
 from services.settings import Settings, SettingsError
+from tests.cli_support import command_environment
 from tests.conftest import empty_log_and_read_models
-from tests.logging_support import preserved_logging
 
 ORG = "org-retention-cli"
 
@@ -37,10 +37,7 @@ async def environment(
     store = PostgresEventStore(pool, keyring, haven_registry())
     await rebuild(store, pool, projection_factories(keyring, store)["cases"])  # built, empty
     await store.close()
-    monkeypatch.setenv("HAVEN_DATABASE_URL", database_url)
-    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HAVEN_KEK", f"file:{key_file}")
-    with preserved_logging():  # the command configures logging (to standard error)
+    with command_environment(monkeypatch, database_url, tmp_path, key_file):
         yield
 
 
