@@ -4,8 +4,6 @@ the summary, and case streams beside them change nothing. All data is synthetic.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import uuid
 
@@ -25,8 +23,8 @@ from projections.activities import (
     activity_summary,
 )
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
 from services.demo.seeding import demo_use_cases, seed_demo
+from tests.projections.live_support import live_runner, projected_to_head
 
 TODAY = dt.date(2026, 6, 30)
 ORGS = ("org-harbor", "org-lantern")
@@ -121,21 +119,12 @@ async def test_the_runner_follows_the_log_live_and_equals_a_rebuild(
     case_store, factories, listen
 ) -> None:
     await record_activities(case_store, 6, seed=100)
-    runner = ProjectionRunner(case_store, listen, factories["activities"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["activities"]):
         await seed_demo(demo_use_cases(case_store), cases=2, seed=5)
         await record_activities(case_store, 15, seed=200)
-        head = await checkpoints.log_head(case_store.pool)
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["activities"], head, timeout=60
-        )
+        assert await projected_to_head(case_store, "activities")
         await assert_rows_match_the_log(case_store)
         live = await projected_rows(case_store.pool)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     await rebuild(case_store, case_store.pool, factories["activities"])
     assert await projected_rows(case_store.pool) == live
 

@@ -3,8 +3,6 @@ organisation, that a rebuild builds as the live runner does and that holds no pl
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import copy
 import uuid
 from typing import Any
@@ -14,14 +12,13 @@ import msgspec
 from domain.case.search_terms import normalise_name, search_criteria
 from events.organisation_secrets import BlindIndexKeys
 from events.store import PostgresEventStore
-from projections import checkpoints
 from projections.case_finder import find_cases, read_case_names
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
 from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.api.cases.schemas.requests import OpenCaseBody
 from services.commands.ports import Actor
 from services.commands.use_cases import CaseUseCases
+from tests.projections.live_support import live_runner, projected_to_head
 
 ORG_A, ORG_B = "org-finder-a", "org-finder-b"
 CANARY = "Zephyrine Quillfeather"  # a synthetic name found nowhere else
@@ -68,23 +65,11 @@ async def name_rows(store: PostgresEventStore) -> list[tuple[Any, ...]]:
 
 async def test_the_live_runner_builds_what_a_rebuild_builds(case_store, factories, listen) -> None:
     await open_case(case_store, ORG_A, "Ana Lima", aliases=("Nina",), phone="555 010 7788")
-    runner = ProjectionRunner(case_store, listen, factories["case_finder"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["case_finder"]):
         await open_case(case_store, ORG_A, "Rosa Marin")
         await open_case(case_store, ORG_B, "Ana Lima")
-        head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events "
-            "ORDER BY transaction_id DESC, position DESC LIMIT 1"
-        )
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["case_finder"], tuple(head), timeout=60
-        )
+        assert await projected_to_head(case_store, "case_finder")
         live_index, live_names = await index_rows(case_store), await name_rows(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     # name, alias, date of birth, phone; name and date of birth twice
     assert len(live_index) == 4 + 2 + 2 and len(live_names) == 3
     await rebuild(case_store, case_store.pool, factories["case_finder"])

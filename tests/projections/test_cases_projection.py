@@ -6,7 +6,6 @@ All data is the demo generator's (synthetic).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 
 import asyncpg
@@ -20,8 +19,8 @@ from projections.base import tables_of
 from projections.case_view import read_case_document
 from projections.cases import CASELOAD_COLUMNS, caseload_row
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
 from services.demo.seeding import demo_use_cases, seed_demo
+from tests.projections.live_support import live_runner, projected_to_head
 
 
 async def expected_views(store: PostgresEventStore) -> dict[tuple[str, uuid.UUID], tuple]:
@@ -80,22 +79,10 @@ async def test_a_second_rebuild_swaps_in_a_new_generation_and_drops_the_old(
 
 async def test_the_runner_follows_the_log_live(case_store, factories, listen) -> None:
     await seed_demo(demo_use_cases(case_store), cases=3, seed=1)
-    runner = ProjectionRunner(case_store, listen, factories["cases"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["cases"]):
         await seed_demo(demo_use_cases(case_store), cases=6, seed=2)
-        head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events "
-            "ORDER BY transaction_id DESC, position DESC LIMIT 1"
-        )
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["cases"], tuple(head), timeout=60
-        )
+        assert await projected_to_head(case_store, "cases")
         await assert_views_match_the_log(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def test_a_view_row_moved_to_another_case_does_not_open(case_store, factories) -> None:

@@ -3,8 +3,6 @@ by a rebuild, and its SQL search answers as `domain.directory.search.matches`. S
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 import uuid
 
@@ -22,12 +20,11 @@ from domain.directory.hsds import (
 )
 from domain.directory.search import Query, facets, matches
 from events.store import PostgresEventStore
-from projections import checkpoints
 from projections.directory import COLUMNS, directory_row, search_services
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
 from services.commands.ports import Actor
 from services.directory import listing
+from tests.projections.live_support import live_runner, projected_to_head
 
 CATEGORIES = sorted(taxonomy.TAXONOMIES[taxonomy.CATEGORY])
 STATES = ["IL", "IN", "WI"]
@@ -97,19 +94,10 @@ async def test_a_rebuild_equals_the_live_projection_and_the_log(
 ) -> None:
     await seed(case_store, 1, 6)
     await rebuild(case_store, case_store.pool, factories["directory"])
-    runner = ProjectionRunner(case_store, listen, factories["directory"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["directory"]):
         await seed(case_store, 2, 14)
-        head = await checkpoints.log_head(case_store.pool)
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["directory"], head, timeout=60
-        )
+        assert await projected_to_head(case_store, "directory")
         live = await projected_rows(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     expected = await expected_rows(case_store)
     assert live == expected and len(expected) > 5
     await rebuild(case_store, case_store.pool, factories["directory"])

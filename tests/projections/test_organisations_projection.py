@@ -3,8 +3,6 @@ live or by a rebuild; `partner` and `is_partner_in_deployment` answer from them.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
 
 from domain.organisation.events import (
@@ -16,7 +14,6 @@ from domain.organisation.events import (
     fold_organisation,
 )
 from events.store import PostgresEventStore
-from projections import checkpoints
 from projections.organisations import (
     PARTNERS,
     PROFILES,
@@ -28,10 +25,10 @@ from projections.organisations import (
     workers,
 )
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
 from services.commands.ports import Actor
 from services.organisations import command
 from services.organisations.command import CURRENT, organisation_stream
+from tests.projections.live_support import live_runner, projected_to_head
 
 ORGS = ["org-a", "org-b", "org-c"]
 
@@ -107,19 +104,10 @@ async def test_a_rebuild_equals_the_live_projection_and_the_log(
 ) -> None:
     await seed(case_store, 1, 12)
     await rebuild(case_store, case_store.pool, factories["organisations"])
-    runner = ProjectionRunner(case_store, listen, factories["organisations"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["organisations"]):
         await seed(case_store, 2, 40)
-        head = await checkpoints.log_head(case_store.pool)
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["organisations"], head, timeout=60
-        )
+        assert await projected_to_head(case_store, "organisations")
         live = await projected_rows(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert live == await expected_rows(case_store)
     assert all(len(rows) >= 2 for rows in live.values())
     await rebuild(case_store, case_store.pool, factories["organisations"])

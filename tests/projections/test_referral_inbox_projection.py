@@ -3,7 +3,6 @@ referrals to partners' inboxes, built live or by a rebuild. Synthetic."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import random
@@ -14,13 +13,12 @@ from domain.case.errors import DomainError
 from domain.case.state import CaseState
 from domain.inbox.release import item_id
 from events.store import PostgresEventStore
-from projections import checkpoints
 from projections.rebuild import rebuild
 from projections.referral_inbox import INBOX
-from projections.runner import ProjectionRunner
 from services.commands.inbox_delivery import InboxRouting
 from services.commands.ports import Actor
 from services.commands.use_cases import CaseUseCases
+from tests.projections.live_support import live_runner, projected_to_head
 from tests.services.test_case_use_cases import INTAKE_ON, NOW, opening
 
 SENDERS, PARTNERS = ["org-a", "org-b"], ["org-p", "org-q"]
@@ -127,19 +125,10 @@ async def test_a_rebuild_equals_the_live_projection_and_the_sending_cases(
 ) -> None:
     seeded = await seed(case_store, 1, 4)
     await rebuild(case_store, case_store.pool, factories["referral_inbox"])
-    runner = ProjectionRunner(case_store, listen, factories["referral_inbox"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["referral_inbox"]):
         seeded += await seed(case_store, 2, 10)
-        head = await checkpoints.log_head(case_store.pool)
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["referral_inbox"], head, timeout=60
-        )
+        assert await projected_to_head(case_store, "referral_inbox")
         live = await projected_rows(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert live == await expected_rows(case_store, seeded)
     assert len({row[10] for row in live}) >= 3  # several statuses, not one
     await rebuild(case_store, case_store.pool, factories["referral_inbox"])

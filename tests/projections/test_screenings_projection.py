@@ -3,8 +3,6 @@ or followed live, and an erased screening leaves it. Screenings and cases are sy
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import random
 import uuid
@@ -20,10 +18,10 @@ from domain.screening.screening import (
 from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
 from projections.screenings import COLUMNS, screening_row, screening_summary
 from services.demo.seeding import demo_use_cases, seed_demo
 from services.screening.instruments import instrument_catalog
+from tests.projections.live_support import live_runner, projected_to_head
 
 ORGS = ("org-harbor", "org-lantern")
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -90,23 +88,11 @@ async def test_a_rebuild_holds_exactly_the_screenings_of_the_log(case_store, fac
 
 async def test_the_live_runner_builds_what_a_rebuild_builds(case_store, factories, listen) -> None:
     await record_screenings(case_store, 5, seed=2)
-    runner = ProjectionRunner(case_store, listen, factories["screenings"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["screenings"]):
         await record_screenings(case_store, 12, seed=3)
         await seed_demo(demo_use_cases(case_store), cases=2, seed=4)
-        head = await case_store.pool.fetchrow(
-            "SELECT transaction_id, position FROM haven.events "
-            "ORDER BY transaction_id DESC, position DESC LIMIT 1"
-        )
-        assert await checkpoints.wait_until_projected(
-            case_store.pool, ["screenings"], tuple(head), timeout=60
-        )
+        assert await projected_to_head(case_store, "screenings")
         live = await projected_rows(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert live == await expected_rows(case_store)
     await rebuild(case_store, case_store.pool, factories["screenings"])
     assert await projected_rows(case_store) == live

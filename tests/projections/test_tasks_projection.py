@@ -5,8 +5,6 @@ erasing a case forgets its rows. All data is synthetic (the demo's)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import uuid
 
@@ -20,12 +18,12 @@ from events.store import PostgresEventStore
 from projections import checkpoints
 from projections.catalog import PROJECTION_TYPES
 from projections.rebuild import forget_case, rebuild
-from projections.runner import ProjectionRunner
 from projections.tasks import TASK_COLUMNS, fold_task_rows, worker_tasks
 from services.commands.case_reader import read_case
 from services.demo.plan import DEMO_TODAY
 from services.demo.seeding import demo_use_cases, seed_demo
 from services.tasks.streams import task_stream
+from tests.projections.live_support import live_runner, projected_to_head
 from tests.tiers import scaled
 
 ORG = "org-tasks-projection"
@@ -124,18 +122,11 @@ async def test_the_runner_follows_the_log_live_and_equals_a_rebuild(
     """Task streams alone (a task's row depends on its stream's events only)."""
     count = scaled(default=12, full=60)
     await act_on_synthetic_tasks(case_store, count // 2, seed=1)
-    runner = ProjectionRunner(case_store, listen, factories["tasks"], poll_interval=0.2)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with live_runner(case_store, listen, factories["tasks"]):
         await act_on_synthetic_tasks(case_store, count - count // 2, seed=2)
-        head = await checkpoints.log_head(case_store.pool)
-        assert await checkpoints.wait_until_projected(case_store.pool, ["tasks"], head, timeout=60)
+        assert await projected_to_head(case_store, "tasks")
         live = await projected_rows(case_store.pool)
         assert live == await expected_rows(case_store)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     await rebuild(case_store, case_store.pool, factories["tasks"])
     assert await projected_rows(case_store.pool) == live
 
