@@ -17,7 +17,10 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from services.api.activity_schemas import ActivityAccepted
-from services.api.cases.openapi import IDEMPOTENCY_KEY_PARAMETER, MAX_VERSION_DIGITS
+from services.api.cases.openapi import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    if_match_parameter,
+)
 from services.api.cases.schemas.examples import example
 from services.api.responses import REFUSALS, problem_spec
 
@@ -60,16 +63,9 @@ COMMAND_RESPONSES = {
     428: problem_spec("If-Match is missing (`precondition-required`)."),
 }
 
-IF_MATCH = Parameter(
-    name="If-Match",
-    param_in="header",
-    required=True,
-    schema=Schema(
-        type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
-    ),
-    description="The activity's current version as its strong entity tag (the `ETag` of the "
-    'last answer), e.g. `"1"`. Missing: 428; another version: 412.',
-    example='"1"',
+IF_MATCH = if_match_parameter(
+    "The activity's current version as its strong entity tag (the `ETag` of the "
+    'last answer), e.g. `"1"`. Missing: 428; another version: 412.'
 )
 ETAG = OpenAPIHeader(
     schema=Schema(type=OpenAPIType.STRING),

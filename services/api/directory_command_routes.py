@@ -25,7 +25,7 @@ import msgspec
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
@@ -35,7 +35,7 @@ from services.api.cases.http import actor_of, etag, expected_version
 from services.api.cases.openapi import (
     IDEMPOTENCY_KEY_PARAMETER,
     MAX_IDEMPOTENCY_KEY,
-    MAX_VERSION_DIGITS,
+    if_match_parameter,
 )
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
@@ -74,16 +74,9 @@ class PublishOperation(Operation):
             answer.headers = {**(answer.headers or {}), "ETag": header, "Location": header}
 
 
-IF_MATCH = Parameter(
-    name="If-Match",
-    param_in="header",
-    required=True,
-    schema=Schema(
-        type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
-    ),
-    description="The listing's current version as its strong entity tag (the `ETag` of the "
-    'last answer), e.g. `"1"`. Missing: 428; another version: 412.',
-    example='"1"',
+IF_MATCH = if_match_parameter(
+    "The listing's current version as its strong entity tag (the `ETag` of the "
+    'last answer), e.g. `"1"`. Missing: 428; another version: 412.'
 )
 
 

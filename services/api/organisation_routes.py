@@ -25,14 +25,14 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
+from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from domain.organisation.events import Organisation, Partner, Profile, Team, Worker
 from events.store import PostgresEventStore
 from services.api.cases.http import actor_of, etag, expected_version
-from services.api.cases.openapi import MAX_VERSION_DIGITS
+from services.api.cases.openapi import if_match_parameter
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
@@ -49,17 +49,11 @@ _CHANGE_RESPONSES = {
     422: problem_spec("A member breaks its rule (`validation-error`, each named by pointer)."),
     428: problem_spec("If-Match is missing (`precondition-required`)."),
 }
-IF_MATCH = Parameter(
-    name="If-Match",
-    param_in="header",
-    required=False,
-    schema=Schema(
-        type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
-    ),
-    description="The organisation's current version as its strong entity tag (the `ETag` of "
+IF_MATCH = if_match_parameter(
+    "The organisation's current version as its strong entity tag (the `ETag` of "
     'the last answer), e.g. `"1"`. Required once the organisation has any entry (428 '
     "without it); another version: 412.",
-    example='"1"',
+    required=False,
 )
 _ETAG_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
 

@@ -47,17 +47,25 @@ COMMAND_RESPONSES = {
     428: problem_spec("If-Match is missing (`precondition-required`)."),
 }
 
-IF_MATCH_PARAMETER = Parameter(
-    name="If-Match",
-    param_in="header",
-    required=True,
-    schema=Schema(
-        type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
-    ),
-    description="The case's current version as its strong entity tag "
+
+def if_match_parameter(description: str, *, required: bool = True) -> Parameter:
+    """The If-Match header naming a stream's version as its strong entity tag."""
+    return Parameter(
+        name="If-Match",
+        param_in="header",
+        required=required,
+        schema=Schema(
+            type=OpenAPIType.STRING, pattern=rf'^"[1-9][0-9]{{0,{MAX_VERSION_DIGITS - 1}}}"$'
+        ),
+        description=description,
+        example='"1"',
+    )
+
+
+IF_MATCH_PARAMETER = if_match_parameter(
+    "The case's current version as its strong entity tag "
     '(the `ETag` of the last answer), e.g. `"3"`. Missing: 428; another version, `*` or a weak '
-    "tag: 412.",
-    example='"1"',
+    "tag: 412."
 )
 IDEMPOTENCY_KEY_PARAMETER = Parameter(
     name="Idempotency-Key",
