@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
+from litestar.openapi.spec import OpenAPIHeader, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
@@ -20,6 +20,8 @@ from services.api.activity_schemas import ActivityAccepted
 from services.api.cases.openapi import (
     IDEMPOTENCY_KEY_PARAMETER,
     if_match_parameter,
+    with_headers,
+    with_parameters,
 )
 from services.api.cases.schemas.examples import example
 from services.api.responses import REFUSALS, problem_spec
@@ -80,33 +82,21 @@ LOCATION = OpenAPIHeader(
 )
 
 
-def _headers(operation: Operation, status: str, **headers: OpenAPIHeader) -> None:
-    response = (operation.responses or {}).get(status)
-    if isinstance(response, OpenAPIResponse):
-        response.headers = {**(response.headers or {}), **headers}
-
-
-def _parameters(operation: Operation, *added: Parameter) -> None:
-    names = {p.name for p in added}
-    kept = [p for p in operation.parameters or () if getattr(p, "name", None) not in names]
-    operation.parameters = [*kept, *added]
-
-
 @dataclass
 class ActivityRecordOperation(Operation):
     def __post_init__(self) -> None:
-        _parameters(self, IDEMPOTENCY_KEY_PARAMETER)
-        _headers(self, "201", ETag=ETAG, Location=LOCATION)
+        self.parameters = with_parameters(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
+        with_headers(self.responses, "201", ETag=ETAG, Location=LOCATION)
 
 
 @dataclass
 class ActivityCommandOperation(Operation):
     def __post_init__(self) -> None:
-        _parameters(self, IF_MATCH, IDEMPOTENCY_KEY_PARAMETER)
-        _headers(self, "200", ETag=ETAG)
+        self.parameters = with_parameters(self.parameters, IF_MATCH, IDEMPOTENCY_KEY_PARAMETER)
+        with_headers(self.responses, "200", ETag=ETAG)
 
 
 @dataclass
 class ActivityReadOperation(Operation):
     def __post_init__(self) -> None:
-        _headers(self, "200", ETag=ETAG)
+        with_headers(self.responses, "200", ETag=ETAG)

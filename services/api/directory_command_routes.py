@@ -25,7 +25,7 @@ import msgspec
 from litestar import Request, Response, delete, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec import OpenAPIHeader, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
@@ -36,6 +36,8 @@ from services.api.cases.openapi import (
     IDEMPOTENCY_KEY_PARAMETER,
     MAX_IDEMPOTENCY_KEY,
     if_match_parameter,
+    with_headers,
+    with_parameters,
 )
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
@@ -58,6 +60,7 @@ _RESPONSES = {
 }
 
 
+_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
 _KEY_RULE = f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
 
 
@@ -67,11 +70,8 @@ class PublishOperation(Operation):
     Location."""
 
     def __post_init__(self) -> None:
-        self.parameters = [*(self.parameters or ()), IDEMPOTENCY_KEY_PARAMETER]
-        answer = (self.responses or {}).get("201")
-        if isinstance(answer, OpenAPIResponse):
-            header = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
-            answer.headers = {**(answer.headers or {}), "ETag": header, "Location": header}
+        self.parameters = with_parameters(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
+        with_headers(self.responses, "201", ETag=_HEADER, Location=_HEADER)
 
 
 IF_MATCH = if_match_parameter(
@@ -86,12 +86,8 @@ class ListingCommandOperation(Operation):
     litestar parameter, so that a missing one is Haven's 428), and the answer's ETag."""
 
     def __post_init__(self) -> None:
-        kept = [p for p in self.parameters or () if getattr(p, "name", None) != "If-Match"]
-        self.parameters = [*kept, IF_MATCH]
-        answer = (self.responses or {}).get("200")
-        if isinstance(answer, OpenAPIResponse):
-            header = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
-            answer.headers = {**(answer.headers or {}), "ETag": header}
+        self.parameters = with_parameters(self.parameters, IF_MATCH)
+        with_headers(self.responses, "200", ETag=_HEADER)
 
 
 def idempotency_key(request: Request[Any, Any, Any]) -> str | None:

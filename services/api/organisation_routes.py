@@ -25,14 +25,14 @@ import msgspec
 from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec import OpenAPIHeader, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import Body
 
 from domain.organisation.events import Organisation, Partner, Profile, Team, Worker
 from events.store import PostgresEventStore
 from services.api.cases.http import actor_of, etag, expected_version
-from services.api.cases.openapi import if_match_parameter
+from services.api.cases.openapi import if_match_parameter, with_headers, with_parameters
 from services.api.identity_routes import BEARER_SECURITY
 from services.api.responses import REFUSALS, problem_spec
 from services.authorisation import Action, require
@@ -64,18 +64,14 @@ class OrganisationChangeOperation(Operation):
     428, not litestar's 400), and the answer's ETag."""
 
     def __post_init__(self) -> None:
-        self.parameters = [*(self.parameters or ()), IF_MATCH]
-        answer = (self.responses or {}).get("200")
-        if isinstance(answer, OpenAPIResponse):
-            answer.headers = {**(answer.headers or {}), "ETag": _ETAG_HEADER}
+        self.parameters = with_parameters(self.parameters, IF_MATCH)
+        with_headers(self.responses, "200", ETag=_ETAG_HEADER)
 
 
 @dataclass
 class OrganisationReadOperation(Operation):
     def __post_init__(self) -> None:
-        answer = (self.responses or {}).get("200")
-        if isinstance(answer, OpenAPIResponse):
-            answer.headers = {**(answer.headers or {}), "ETag": _ETAG_HEADER}
+        with_headers(self.responses, "200", ETag=_ETAG_HEADER)
 
 
 class OrganisationView(msgspec.Struct, frozen=True, kw_only=True):

@@ -79,7 +79,8 @@ IDEMPOTENCY_KEY_PARAMETER = Parameter(
 )
 
 
-def _with(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
+def with_parameters(parameters: list[Any] | None, *added: Parameter) -> list[Any]:
+    """An operation's parameters with `added` declared (replacing any of the same name)."""
     names = {getattr(p, "name", None) for p in added}
     return [*(p for p in parameters or () if getattr(p, "name", None) not in names), *added]
 
@@ -98,7 +99,8 @@ LOCATION_HEADER = OpenAPIHeader(
 )
 
 
-def _with_headers(responses: dict[str, Any] | None, status: str, **headers: OpenAPIHeader) -> None:
+def with_headers(responses: dict[str, Any] | None, status: str, **headers: OpenAPIHeader) -> None:
+    """Declare `headers` on the answer with this status (when the operation has one)."""
     response = (responses or {}).get(status)
     if isinstance(response, OpenAPIResponse):
         response.headers = {**(response.headers or {}), **headers}
@@ -110,8 +112,10 @@ class CommandOperation(Operation):
     the ETag of its answer."""
 
     def __post_init__(self) -> None:
-        self.parameters = _with(self.parameters, IF_MATCH_PARAMETER, IDEMPOTENCY_KEY_PARAMETER)
-        _with_headers(self.responses, "200", ETag=ETAG_HEADER)
+        self.parameters = with_parameters(
+            self.parameters, IF_MATCH_PARAMETER, IDEMPOTENCY_KEY_PARAMETER
+        )
+        with_headers(self.responses, "200", ETag=ETAG_HEADER)
 
 
 @dataclass
@@ -120,8 +124,8 @@ class IdempotentOperation(Operation):
     its answer."""
 
     def __post_init__(self) -> None:
-        self.parameters = _with(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
-        _with_headers(self.responses, "201", ETag=ETAG_HEADER, Location=LOCATION_HEADER)
+        self.parameters = with_parameters(self.parameters, IDEMPOTENCY_KEY_PARAMETER)
+        with_headers(self.responses, "201", ETag=ETAG_HEADER, Location=LOCATION_HEADER)
 
 
 @dataclass
@@ -129,4 +133,4 @@ class VersionedReadOperation(Operation):
     """A read of a case: declares the ETag of its answer (the version a command must name)."""
 
     def __post_init__(self) -> None:
-        _with_headers(self.responses, "200", ETag=ETAG_HEADER)
+        with_headers(self.responses, "200", ETag=ETAG_HEADER)
