@@ -239,3 +239,40 @@ async def test_a_consent_revoked_before_the_answer_stops_the_transfer(
         "consent-revoked",
     )
     assert await receiving_streams(runtime) == before
+
+
+async def test_a_transfer_names_a_worker_the_recipients_directory_knows(
+    cases: httpx.AsyncClient, people: People, runtime: Runtime, issuer: LocalIssuer
+) -> None:
+    """Once the receiving organisation keeps a worker directory, a request naming a receiving
+    worker it does not know as active is refused (422 `unknown-worker`) and nothing is
+    recorded. Control: naming one it knows is recorded (and, without a directory, any id is
+    taken: the tests above)."""
+    admin = token(issuer, "admin-1", ["admin"], TEAM)
+    recorded = await cases.post(
+        "/v1/organisation/teams", json={"team_id": TEAM, "name": "Receiving"}, headers=admin
+    )
+    assert recorded.status_code == 200, recorded.text
+    someone_else = {"worker_id": "w-someone-else", "display_name": "Someone", "team_id": TEAM}
+    recorded = await cases.post(
+        "/v1/organisation/workers",
+        json=someone_else,
+        headers={**admin, "If-Match": recorded.headers["etag"]},
+    )
+    assert recorded.status_code == 200, recorded.text
+    case_id, version = await prepared(cases, people, [("consents", TRANSFER_CONSENT_EXAMPLE)])
+
+    def ask(worker_id: str) -> dict:
+        return {**TRANSFER_CASE_EXAMPLE, "receiving_worker_id": worker_id}
+
+    refused = await cases.post(
+        f"/v1/cases/{case_id}/transfer", json=ask(WORKER), headers=at(people.worker, version)
+    )
+    assert_problem(refused, 422, "unknown-worker")
+    assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == version
+    known = await cases.post(
+        f"/v1/cases/{case_id}/transfer",
+        json=ask("w-someone-else"),
+        headers=at(people.worker, version),
+    )
+    assert known.status_code == 200, known.text

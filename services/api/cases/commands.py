@@ -92,8 +92,13 @@ def _transfer(
     runtime: Runtime,
 ) -> Prepared:
     transfer_id = str(uuid.uuid4())  # the receiving case's id, once accepted
+
+    async def known_receiving_worker() -> None:
+        await check_assignable(runtime.store, data.recipient_organisation, data.receiving_worker_id)
+
     return Prepared(
         data.command(transfer_id),
+        check=known_receiving_worker,
         answer=lambda version: TransferAsked(
             case_id=str(case_id), version=version, transfer_id=transfer_id
         ),
@@ -136,8 +141,10 @@ _TRANSFER_RESPONSES = {
     ),
     422: problem_spec(
         "Invalid body (`validation-error`, also for a receiving id that is not "
-        "printable text), a domain rule refused a value, or the Idempotency-Key "
-        "was used for another request (`idempotency-key-reused`)."
+        "printable text), a domain rule refused a value, the receiving organisation keeps "
+        "a worker directory and `receiving_worker_id` is not an active worker of it "
+        "(`unknown-worker`), or the Idempotency-Key was used for another request "
+        "(`idempotency-key-reused`)."
     ),
 }
 _ASSIGN_RESPONSES = {
