@@ -9,8 +9,9 @@ What must hold: no cell of a revision differs from the original's by 1..10, and 
 audit of everything released, without the true counts, finds no count of 1..10 derivable —
 among them the pairs that differ in two dimensions, such as a revised all-clients total minus
 the original's consenting-only total (the clients without consent plus the late record).
-Control: the same releases protected without those two-dimension pairs; the audit with them
-finds a count of 1..10 that the outsider pins.
+Control: the same originals, and revisions protected without those two-dimension pairs; the
+audit with them finds a count of 1..10 that the outsider pins. The originals are made once per
+run (the `releases` fixture) and their ledger restored for each test.
 
 The full tier seeds the review's 300 demo cases and makes its releases; the default tier
 seeds 120 and releases and revises org-harbor's 2026Q1 only (the same path, less solving).
@@ -19,10 +20,11 @@ Its own module: it seeds its own demo data, and its ledger is its own.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -42,10 +44,10 @@ from services.reporting.job import FederalReportJob
 from tests.services.reporting.conftest import (
     SOLVER,
     TODAY,
-    empty_ledger,
     reset_reporting,
     seeded_demo,
 )
+from tests.services.reporting.releases import Releases
 from tests.services.reporting.support import audit_whole_ledger
 from tests.tiers import scaled, tiered
 
@@ -190,18 +192,24 @@ async def scenario(
 
 
 async def released_and_revised(
-    scenario: tuple[PostgresEventStore, list[uuid.UUID]], pool: asyncpg.Pool, reporting_url: str
+    scenario: tuple[PostgresEventStore, list[uuid.UUID]],
+    pool: asyncpg.Pool,
+    reporting_url: str,
+    releases: Releases,
+    revision_patch: contextlib.AbstractContextManager[object] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The review's releases from an empty ledger before the late record arrived (its inputs
-    set aside), then, with it, the revisions."""
+    set aside), then, with it, the revisions (made under `revision_patch` if given). The
+    originals are made once per run (`releases`) and their ledger restored for the next test."""
     store, late = scenario
     await reset_reporting(pool)
-    await empty_ledger(pool)
     await pool.execute("DELETE FROM reporting.federal_inputs WHERE subject = ANY($1::uuid[])", late)
     job = FederalReportJob(reporting_url, solver=SOLVER)
-    originals = [await job.run(period, scope) for period, scope in BEFORE]
+    originals = await releases.after(pool, job, *BEFORE)
     await rebuild_inputs(store, pool)
-    return originals, [await job.run(period, scope) for period, scope in REVISED]
+    with revision_patch or contextlib.nullcontext():
+        revisions = [await job.run(period, scope) for period, scope in REVISED]
+    return originals, revisions
 
 
 def cells(document: dict[str, Any]) -> dict[tuple[str, str], int | None]:
@@ -213,9 +221,12 @@ def cells(document: dict[str, Any]) -> dict[tuple[str, str], int | None]:
 
 
 async def test_the_reviews_revision_attack_finds_no_count_of_1_to_10(
-    scenario: tuple[PostgresEventStore, list[uuid.UUID]], pool: asyncpg.Pool, reporting_url: str
+    scenario: tuple[PostgresEventStore, list[uuid.UUID]],
+    pool: asyncpg.Pool,
+    reporting_url: str,
+    releases: Releases,
 ) -> None:
-    originals, revisions = await released_and_revised(scenario, pool, reporting_url)
+    originals, revisions = await released_and_revised(scenario, pool, reporting_url, releases)
     assert [r["certificate"]["revision"] for r in revisions] == [1] * len(REVISED)
     first = {(d["period"], d["certificate"]["scope"]): d for d in originals}
     for revised in revisions:
@@ -235,13 +246,20 @@ async def test_control_without_the_two_dimension_pairs_the_revision_gives_a_coun
     scenario: tuple[PostgresEventStore, list[uuid.UUID]],
     pool: asyncpg.Pool,
     reporting_url: str,
+    releases: Releases,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with (
-        monkeypatch.context() as patched
-    ):  # without the pairs, and without the revision's primary rule
-        patched.setattr(publication_targets, "revised_differences", lambda *args: [])
-        patched.setattr(suppression, "changed_little", lambda *args: False)
-        await released_and_revised(scenario, pool, reporting_url)
+    await released_and_revised(
+        scenario, pool, reporting_url, releases, without_the_pairs(monkeypatch)
+    )
     findings = await audit_whole_ledger(pool)
     assert [f for f in findings if "derivable_small" in f and ("difference" in f or "change" in f)]
+
+
+@contextlib.contextmanager
+def without_the_pairs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The protection without the two-dimension pairs and without the revision's primary rule."""
+    with monkeypatch.context() as patched:
+        patched.setattr(publication_targets, "revised_differences", lambda *args: [])
+        patched.setattr(suppression, "changed_little", lambda *args: False)
+        yield
