@@ -14,7 +14,7 @@ for: a projection rebuild decrypts every case, `haven verify` opens every event.
 per case, with its `purpose` (a code), written in one statement before the work starts.
 Exports are a person's read and are recorded as one (`services.commands.case_export`).
 
-Ids and codes only; the table is append-only (migrations 0016, 0018).
+Ids and codes only; the table is append-only (migration 0016).
 """
 
 from __future__ import annotations

@@ -246,8 +246,8 @@ async def test_a_transfer_names_a_worker_the_recipients_directory_knows(
 ) -> None:
     """Once the receiving organisation keeps a worker directory, a request naming a receiving
     worker it does not know as active is refused (422 `unknown-worker`) and nothing is
-    recorded. Control: naming one it knows is recorded (and, without a directory, any id is
-    taken: the tests above)."""
+    recorded. Control: once it knows the worker, the same request is recorded (and, without a
+    directory, any id is taken: the tests above)."""
     admin = token(issuer, "admin-1", ["admin"], TEAM)
     recorded = await cases.post(
         "/v1/organisation/teams", json={"team_id": TEAM, "name": "Receiving"}, headers=admin
@@ -270,9 +270,15 @@ async def test_a_transfer_names_a_worker_the_recipients_directory_knows(
     )
     assert_problem(refused, 422, "unknown-worker")
     assert await runtime.store.stream_version(ORG, uuid.UUID(case_id)) == version
+    # control: once the directory knows the worker, the same request is recorded (and the
+    # directory, which outlives this test in the session's database, knows the example's one)
+    recorded = await cases.post(
+        "/v1/organisation/workers",
+        json={"worker_id": WORKER, "display_name": "Receiver", "team_id": TEAM},
+        headers={**admin, "If-Match": recorded.headers["etag"]},
+    )
+    assert recorded.status_code == 200, recorded.text
     known = await cases.post(
-        f"/v1/cases/{case_id}/transfer",
-        json=ask("w-someone-else"),
-        headers=at(people.worker, version),
+        f"/v1/cases/{case_id}/transfer", json=ask(WORKER), headers=at(people.worker, version)
     )
     assert known.status_code == 200, known.text

@@ -24,11 +24,12 @@ from domain.case import commands as cmd
 from services.api.cases import http
 from services.api.cases.intake_warning import OPENED_SPEC, with_duplicate_warning
 from services.api.cases.openapi import (
+    ASSIGN_RESPONSES,
     COMMAND_RESPONSES,
     TAGS,
+    TRANSFER_RESPONSES,
     CommandOperation,
     IdempotentOperation,
-    accepted_spec,
 )
 from services.api.cases.schemas import examples as ex
 from services.api.cases.schemas import requests as rq
@@ -92,13 +93,10 @@ def _transfer(
     runtime: Runtime,
 ) -> Prepared:
     transfer_id = str(uuid.uuid4())  # the receiving case's id, once accepted
-
-    async def known_receiving_worker() -> None:
-        await check_assignable(runtime.store, data.recipient_organisation, data.receiving_worker_id)
-
+    receiving = (runtime.store, data.recipient_organisation, data.receiving_worker_id)
     return Prepared(
         data.command(transfer_id),
-        check=known_receiving_worker,
+        check=lambda: check_assignable(*receiving),
         answer=lambda version: TransferAsked(
             case_id=str(case_id), version=version, transfer_id=transfer_id
         ),
@@ -131,33 +129,6 @@ class CommandRoute(NamedTuple):
     prepare: Prepare = _plain
     responses: dict[int, Any] | None = None
 
-
-_TRANSFER_RESPONSES = {
-    **COMMAND_RESPONSES,
-    200: accepted_spec(
-        "The request was recorded; the receiving organisation accepts or declines "
-        "it (`/v1/transfers`). `ETag` names this case's new version.",
-        TransferAsked,
-    ),
-    422: problem_spec(
-        "Invalid body (`validation-error`, also for a receiving id that is not "
-        "printable text), a domain rule refused a value, the receiving organisation keeps "
-        "a worker directory and `receiving_worker_id` is not an active worker of it "
-        "(`unknown-worker`), or the Idempotency-Key was used for another request "
-        "(`idempotency-key-reused`)."
-    ),
-}
-_ASSIGN_RESPONSES = {
-    **COMMAND_RESPONSES,
-    403: problem_spec(
-        "Not the supervisor of the case's team, or `team_id` names another team (`forbidden`)."
-    ),
-    422: problem_spec(
-        "Invalid body (`validation-error`), a domain rule refused a value, or the "
-        "organisation keeps a worker directory and `worker_id` is not an active worker of it "
-        "(`unknown-worker`)."
-    ),
-}
 
 COMMANDS = (
     CommandRoute(
@@ -228,7 +199,7 @@ COMMANDS = (
         ("To another worker of the team", ex.ASSIGN_CASE_EXAMPLE),
         Action.CASE_ASSIGN,
         prepare=_assignment,
-        responses=_ASSIGN_RESPONSES,
+        responses=ASSIGN_RESPONSES,
     ),
     CommandRoute(
         "reopening",
@@ -291,7 +262,7 @@ COMMANDS = (
         ("To a partner organisation in another city", ex.TRANSFER_CASE_EXAMPLE),
         Action.CASE_TRANSFER,
         prepare=_transfer,
-        responses=_TRANSFER_RESPONSES,
+        responses=TRANSFER_RESPONSES,
     ),
 )
 

@@ -15,7 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIHeader, OpenAPIResponse, Operation, Parameter, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 
-from services.api.cases.schemas.views import CommandAccepted
+from services.api.cases.schemas.views import CommandAccepted, TransferAsked
 from services.api.responses import REFUSALS, problem_spec
 
 MAX_IDEMPOTENCY_KEY = 100
@@ -45,6 +45,32 @@ COMMAND_RESPONSES = {
         "Idempotency-Key was used for another request (`idempotency-key-reused`)."
     ),
     428: problem_spec("If-Match is missing (`precondition-required`)."),
+}
+
+TRANSFER_RESPONSES = {
+    **COMMAND_RESPONSES,
+    200: accepted_spec(
+        "The request was recorded; the receiving organisation accepts or declines "
+        "it (`/v1/transfers`). `ETag` names this case's new version.",
+        TransferAsked,
+    ),
+    422: problem_spec(
+        "Invalid body (`validation-error`, also for a receiving id that is not printable "
+        "text), a domain rule refused a value, `receiving_worker_id` is not an active worker "
+        "of the recipient's worker directory (`unknown-worker`), or the Idempotency-Key was "
+        "used for another request (`idempotency-key-reused`)."
+    ),
+}
+ASSIGN_RESPONSES = {
+    **COMMAND_RESPONSES,
+    403: problem_spec(
+        "Not the supervisor of the case's team, or `team_id` names another team (`forbidden`)."
+    ),
+    422: problem_spec(
+        "Invalid body (`validation-error`), a domain rule refused a value, or the "
+        "organisation keeps a worker directory and `worker_id` is not an active worker of it "
+        "(`unknown-worker`)."
+    ),
 }
 
 
