@@ -16,6 +16,7 @@ the API's documentation example with dates moved relative to today.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import os
@@ -60,6 +61,7 @@ from services.identity.local_issuer import LocalIssuer
 from services.settings import Settings
 
 FIGURES = ("command", "case_read")  # against a raw limit; then the open loops, against targets
+STARTUP_RETRIES = 30  # reads answered 503 (Retry-After: 1) while projections are built
 TARGETS: dict[str, float] = {"command": 0.5, "case_read": 0.5}  # minimum ours/raw
 
 ORGANISATION = "org-bench"
@@ -326,13 +328,16 @@ def _port(base_url: str) -> int:
 
 async def _view_size(base_url: str, token: str, case_id: str) -> int:
     """The length of one case's view as the API answers it (one read, not timed): the raw
-    read answers as much."""
+    read answers as much. A server that has just started builds its projections first and
+    may answer 503 with `Retry-After` meanwhile: the read is retried as a client would."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with (
-        aiohttp.ClientSession(base_url, headers=headers) as session,
-        session.get(f"/v1/cases/{case_id}") as response,
-    ):
-        body = await response.read()
+    async with aiohttp.ClientSession(base_url, headers=headers) as session:
+        for _ in range(STARTUP_RETRIES):
+            async with session.get(f"/v1/cases/{case_id}") as response:
+                body = await response.read()
+                if response.status != 503:
+                    break
+                await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
         if response.status != 200:
             raise RuntimeError(f"reading a seeded case answered {response.status}")
     return max(1, len(body) * 3 // 4 - 100)  # base64 and the row's other members

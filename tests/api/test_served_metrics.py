@@ -48,6 +48,18 @@ def answered_by_both(counts: dict[str, float]) -> bool:
     return len(counts) == 2 and all(count > 0 for count in counts.values())
 
 
+async def until_projectors_report_lag(client: httpx.AsyncClient) -> int:
+    """Wait until a worker's projectors have measured their lag once (a server starting on
+    an empty database builds its projections first); returns the scrapes it took."""
+    for scraped in range(1, MAX_SCRAPES + 1):
+        answer = await client.get("/metrics")
+        names = {family.name for family in text_string_to_metric_families(answer.text)}
+        if "haven_projection_lag_events" in names:
+            return scraped
+        await asyncio.sleep(0.05)
+    pytest.fail("the projectors never reported their lag")
+
+
 async def scrape(client: httpx.AsyncClient) -> dict[str, float]:
     answer = await client.get("/metrics")
     assert answer.status_code == 200
@@ -77,6 +89,7 @@ async def test_metrics_add_up_every_worker_whichever_answers(
                 base_url=f"http://127.0.0.1:{port}", timeout=10.0, limits=fresh
             ) as client:
                 await until_ready(client, process, log)
+                scrapes = await until_projectors_report_lag(client)
                 assert not (metrics_dir / "counter_1.db").exists()  # emptied at start
                 sent = 0
                 for _ in range(MAX_BATCHES):
@@ -93,7 +106,6 @@ async def test_metrics_add_up_every_worker_whichever_answers(
                         break
                     await asyncio.sleep(0.01)
                 # each scrape counts the earlier ones once recorded; scrape until both answered
-                scrapes = 0
                 for _ in range(MAX_SCRAPES):
                     counts = await scrape(client)
                     assert counts["/health"] == sent, (counts, sent)
