@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from events.store import Connection, RecordedEvent
 
@@ -97,6 +97,24 @@ class WritesInApply:
     ) -> None:
         for logical in self.tables:
             await delete_streams(conn, tables[logical], keys)
+
+
+class BuffersUntilFlush:
+    """The bookkeeping of a `Projection` that gathers rows in `apply` and writes them in
+    `flush`: `_pending` (a list or a dict) holds them until then, and nothing outlives a
+    flush."""
+
+    _pending: list[Any] | dict[Any, Any]
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def reset(self) -> None:
+        self._pending.clear()
+
+    def drop_cached(self, key: tuple[str, object] | None) -> None:
+        """Nothing is cached beyond the rows waiting for `flush`."""
 
 
 async def delete_streams(conn: Connection, table: str, keys: Sequence[tuple[str, object]]) -> None:

@@ -36,7 +36,7 @@ from events.access_log import cached_case_data_key
 from events.erasure import erased_streams, hold_against_erasure
 from events.organisation_secrets import BlindIndexKeys
 from events.store import Connection, RecordedEvent
-from projections.base import Tables, delete_streams, let_others_run
+from projections.base import BuffersUntilFlush, Tables, delete_streams, let_others_run
 from projections.queries import reads_view
 
 CASE_NAMES = "views.case_names"
@@ -59,7 +59,7 @@ def names_header(tenant_id: str, case_id: uuid.UUID, key_id: str) -> bytes:
     return _encode(("haven.view.case-names/1", tenant_id, str(case_id), key_id))
 
 
-class CaseFinderProjection:
+class CaseFinderProjection(BuffersUntilFlush):
     name: ClassVar[str] = "case_finder"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True  # a case's rows come from its own intake alone
@@ -83,16 +83,6 @@ class CaseFinderProjection:
         self._keyring = keyring
         self._index_keys = index_keys or BlindIndexKeys(keyring.provider)
         self._pending: dict[tuple[str, uuid.UUID], CaseOpened] = {}
-
-    def reset(self) -> None:
-        self._pending.clear()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def drop_cached(self, key: tuple[str, object] | None) -> None:
-        """Nothing is cached as written."""
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
         for recorded in batch:

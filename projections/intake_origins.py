@@ -22,7 +22,7 @@ from domain.reporting.periods import quarter_index, quarter_label
 from domain.reporting.unduplicated import OrganisationClients
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
-from projections.base import Tables, delete_streams
+from projections.base import BuffersUntilFlush, Tables, delete_streams
 from projections.queries import reads_view
 
 INTAKE_ORIGINS = "views.intake_origins"
@@ -43,7 +43,7 @@ def origin_row(tenant_id: str, case_id: uuid.UUID, opened: CaseOpened) -> Row:
     )
 
 
-class IntakeOriginsProjection:
+class IntakeOriginsProjection(BuffersUntilFlush):
     name: ClassVar[str] = "intake_origins"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True  # a case's row comes from its own intake alone
@@ -59,16 +59,6 @@ class IntakeOriginsProjection:
 
     def __init__(self) -> None:
         self._pending: dict[tuple[str, uuid.UUID], Row] = {}
-
-    def reset(self) -> None:
-        self._pending.clear()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def drop_cached(self, key: tuple[str, object] | None) -> None:
-        """Nothing is cached."""
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
         for recorded in batch:

@@ -27,7 +27,7 @@ from domain.screening.instrument import RESULTS
 from domain.screening.screening import SETTINGS, ScreeningRecorded
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
-from projections.base import Tables, delete_streams
+from projections.base import BuffersUntilFlush, Tables, delete_streams
 from projections.queries import reads_view
 
 SCREENINGS = "views.screenings"
@@ -64,7 +64,7 @@ def screening_row(
     )
 
 
-class ScreeningsProjection:
+class ScreeningsProjection(BuffersUntilFlush):
     name: ClassVar[str] = "screenings"
     version: ClassVar[int] = 1
     stream_local: ClassVar[bool] = True  # a screening's row comes from its own event alone
@@ -87,16 +87,6 @@ class ScreeningsProjection:
 
     def __init__(self) -> None:
         self._pending: list[tuple[Any, ...]] = []
-
-    def reset(self) -> None:
-        self._pending.clear()
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def drop_cached(self, key: tuple[str, object] | None) -> None:
-        """Nothing is cached."""
 
     async def apply(self, conn: Connection, batch: Sequence[RecordedEvent], tables: Tables) -> None:
         self._pending.extend(
