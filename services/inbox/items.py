@@ -14,6 +14,8 @@
 * `answer_item` (`Action.INBOX_ANSWER`): accepted, or declined with a reason code; decided on
   the sending case (`domain.case.inbox_rules`) and recorded there as the recipient
   organisation (`CaseUseCases.answer_referral`): the sender's case view shows the answer.
+  One unit of work with its idempotency record (`unit_of_work.run_once`), keyed by the
+  recipient's caller: a retry with the same `Idempotency-Key` gets the first answer.
 
 An item of another organisation, or none, is 404 (`NotFound`), like a case of another
 organisation. The list and the answer find items through the read model once it has caught
@@ -26,6 +28,8 @@ import datetime as dt
 import uuid
 from typing import NamedTuple
 
+import msgspec
+
 from domain.case import commands as cmd
 from domain.inbox.events import ReferralReceived, ReleasedRecord
 from events.access_log import fail_closed, record_access
@@ -36,10 +40,20 @@ from services.authorisation import Action, CaseFacts, NotFound, require
 from services.bootstrap import Runtime
 from services.commands.case_access import acting_role
 from services.commands.ports import Actor
-from services.commands.use_cases import CaseUseCases
+from services.commands.unit_of_work import Answer, Idempotency, run_once
 from services.identity import Principal
 
 CLOSED_TO_RECIPIENT = frozenset({"declined", "expired", "revoked"})
+
+
+WITHOUT_KEY = Idempotency(None, b"")  # a request without an Idempotency-Key (the console)
+
+
+class ReferralAnswered(msgspec.Struct, frozen=True, kw_only=True):
+    """An answer's body, stored in plain with its Idempotency-Key: ids and codes only."""
+
+    item_id: uuid.UUID
+    status: str
 
 
 class OpenedItem(NamedTuple):
@@ -112,14 +126,23 @@ async def answer_item(
     status: str,
     answered_on: dt.date,
     reason: str | None,
-) -> int:
-    """Accept or decline; returns the sending case's version (never shown to the recipient)."""
+    idempotent: Idempotency = WITHOUT_KEY,
+) -> Answer:
+    """Accept or decline, answered 200 `ReferralAnswered` (the sending case's version is never
+    shown to the recipient); the stored answer's subject is the item, the recipient's."""
     source = await waiting_source(runtime, principal, item_id)
-    return await CaseUseCases(runtime.store).answer_referral(
-        Actor(principal.user_id, principal.organisation_id, request_id),
-        source.from_organisation,
-        str(source.sending_case_id),
-        cmd.AnswerReferral(
-            referral_id=source.referral_id, status=status, answered_on=answered_on, reason=reason
+    actor = Actor(principal.user_id, principal.organisation_id, request_id)
+    command = cmd.AnswerReferral(
+        referral_id=source.referral_id, status=status, answered_on=answered_on, reason=reason
+    )
+    return await run_once(
+        runtime,
+        actor,
+        idempotent,
+        200,
+        lambda use_cases: use_cases.answer_referral(
+            actor, source.from_organisation, str(source.sending_case_id), command
         ),
+        lambda _version: ReferralAnswered(item_id=item_id, status=status),
+        str(item_id),
     )
