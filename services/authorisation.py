@@ -68,6 +68,7 @@ class Action(StrEnum):
     ORGANISATION_READ = "organisation.read"
     ORGANISATION_MANAGE = "organisation.manage"
     ORGANISATION_PICK = "organisation.pick"
+    ORGANISATION_PARTNER_WORKERS = "organisation.partner_workers"
 
 
 class Basis(StrEnum):
@@ -293,6 +294,9 @@ RULES: Mapping[Action, Rule] = MappingProxyType(
         Action.ORGANISATION_PICK: _rule(
             False, caseworker=(BY_ROLE,), supervisor=(BY_ROLE,), admin=(BY_ROLE,)
         ),
+        # a partner organisation's active workers, to name one as a transfer's receiving
+        # worker: the roles that ask for a transfer (CASE_TRANSFER), staff data only
+        Action.ORGANISATION_PARTNER_WORKERS: _rule(False, caseworker=(BY_ROLE,)),
     }
 )
 

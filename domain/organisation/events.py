@@ -95,6 +95,22 @@ class Organisation(msgspec.Struct, frozen=True, kw_only=True):
         worker = self.workers.get(worker_id)
         return worker if worker is not None and worker.active else None
 
+    def active_workers(self) -> list[Worker]:
+        """The directory's active workers, by display name then id."""
+        active = (w for w in self.workers.values() if w.active)
+        return sorted(active, key=lambda w: (w.display_name, w.worker_id))
+
+    def active_partner(self, partner_id: str) -> Partner | None:
+        partner = self.partners.get(partner_id)
+        return partner if partner is not None and partner.active else None
+
+    @property
+    def in_deployment(self) -> bool:
+        """Whether the organisation has a profile here: one of this deployment's organisations
+        (as `projections.organisations.is_partner_in_deployment` decides), not one outside
+        Haven that is only named as a partner."""
+        return self.profile is not None
+
 
 def fold_organisation(events: Iterable[tuple[int, DomainEvent | None]]) -> Organisation:
     """The organisation after its events; `NotAnOrganisation` when one is not its event."""

@@ -11,6 +11,11 @@ partner organisations and worker directory.
 * `GET /v1/organisation/teams|partners|workers` (organisation.pick: case workers,
   supervisors, the administrator): the active entries, to pick from when assigning or
   referring.
+* `GET /v1/organisation/partners/{partner_id}/workers` (organisation.partner_workers: case
+  workers, who ask for transfers): the active workers of a partner organisation of this
+  deployment, to name a transfer's receiving worker (`services.organisations.partner_workers`);
+  no such partner of the caller's is 404 `partner-not-found`, whether the organisation exists
+  or not.
 
 The answers hold organisational facts only (names of teams, partners and staff).
 """
@@ -27,7 +32,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import OpenAPIHeader, Operation, Schema
 from litestar.openapi.spec.enums import OpenAPIType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 
 from domain.organisation.events import Organisation, Partner, Profile, Team, Worker
 from events.store import PostgresEventStore
@@ -40,6 +45,7 @@ from services.bootstrap import Runtime
 from services.commands.ports import Actor
 from services.identity import Principal
 from services.organisations import command
+from services.organisations.partner_workers import partner_workers
 
 TAGS = ["organisation"]
 _CHANGE_RESPONSES = {
@@ -56,6 +62,14 @@ IF_MATCH = if_match_parameter(
     required=False,
 )
 _ETAG_HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_PARTNER_WORKERS_RESPONSES = {
+    **REFUSALS,
+    404: problem_spec(
+        "No active partner of the caller's organisation in this deployment has this id "
+        "(`partner-not-found`), whether such an organisation exists or not."
+    ),
+}
 
 
 @dataclass
@@ -72,6 +86,23 @@ class OrganisationChangeOperation(Operation):
 class OrganisationReadOperation(Operation):
     def __post_init__(self) -> None:
         with_headers(self.responses, "200", ETag=_ETAG_HEADER)
+
+
+@dataclass
+class NoStoreOperation(Operation):
+    """An answer no cache keeps: its `Cache-Control` and `X-Content-Type-Options`."""
+
+    def __post_init__(self) -> None:
+        with_headers(
+            self.responses,
+            "200",
+            **{
+                name: OpenAPIHeader(
+                    schema=Schema(type=OpenAPIType.STRING), required=True, description=f"`{value}`."
+                )
+                for name, value in NO_STORE.items()
+            },
+        )
 
 
 class OrganisationView(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +129,17 @@ class PartnerList(msgspec.Struct, frozen=True):
 
 class WorkerList(msgspec.Struct, frozen=True):
     workers: list[Worker]
+
+
+class PartnerWorker(msgspec.Struct, frozen=True, kw_only=True):
+    worker_id: str
+    display_name: str
+    team_id: str
+
+
+class PartnerWorkerList(msgspec.Struct, frozen=True, kw_only=True):
+    partner_id: str
+    workers: list[PartnerWorker]
 
 
 def view(organisation_id: str, organisation: Organisation) -> OrganisationView:
@@ -275,6 +317,29 @@ async def list_workers(
     return WorkerList([w for w in found.workers if w.active])
 
 
+@get(
+    "/v1/organisation/partners/{partner_id:str}/workers",
+    operation_id="listPartnerWorkers",
+    tags=TAGS,
+    summary="A partner organisation's active workers, to name a transfer's receiving worker",
+    security=BEARER_SECURITY,
+    responses=_PARTNER_WORKERS_RESPONSES,
+    operation_class=NoStoreOperation,
+)
+async def list_partner_workers(
+    request: Request[Principal, Any, Any],
+    runtime: NamedDependency[Runtime],
+    partner_id: FromPath[str],
+) -> Response[PartnerWorkerList]:
+    require(request.user, Action.ORGANISATION_PARTNER_WORKERS, None)
+    found = await partner_workers(runtime.store, request.user.organisation_id, partner_id)
+    listed = [
+        PartnerWorker(worker_id=w.worker_id, display_name=w.display_name, team_id=w.team_id)
+        for w in found
+    ]
+    return Response(PartnerWorkerList(partner_id=partner_id, workers=listed), headers=NO_STORE)
+
+
 ORGANISATION_ROUTES = [
     get_organisation,
     set_profile,
@@ -284,4 +349,5 @@ ORGANISATION_ROUTES = [
     list_teams,
     list_partners,
     list_workers,
+    list_partner_workers,
 ]

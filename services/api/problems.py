@@ -47,6 +47,7 @@ from services.commands.refusals import (
     UnknownWorker,
 )
 from services.database_outage import is_database_unavailable
+from services.organisations.partner_workers import UnknownPartner
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE_URI = "https://haven.example/problems/"
@@ -146,6 +147,12 @@ IDEMPOTENCY_KEY_REUSED = ProblemType(
     detail="This Idempotency-Key was used for a different request; use a new key.",
 )
 UNKNOWN_WORKER = ProblemType("unknown-worker", 422, "Unknown worker")
+PARTNER_NOT_FOUND = ProblemType(
+    "partner-not-found",
+    404,
+    "Partner organisation not found",
+    detail="Your organisation has no active partner of this deployment with this id.",
+)
 IDEMPOTENCY_KEY_IN_PROGRESS = ProblemType(
     "idempotency-key-in-progress",
     409,
@@ -173,6 +180,7 @@ _HTTP_TYPES = (
     IDEMPOTENCY_KEY_REUSED,
     IDEMPOTENCY_KEY_IN_PROGRESS,
     UNKNOWN_WORKER,
+    PARTNER_NOT_FOUND,
 )
 
 # -- domain rules: (code, status, title); the slug is the code --------------------------------
@@ -247,6 +255,8 @@ ERROR_CODES: Mapping[type[BaseException], str] = MappingProxyType(
         InvalidRequest: "validation-error",
         OutsideOwnTeam: "forbidden",
         UnknownWorker: "unknown-worker",
+        # no partner of the caller's in this deployment (services.organisations.partner_workers)
+        UnknownPartner: "partner-not-found",
         # a body that is not UTF-8 (msgspec raises this, not a DecodeError, and litestar lets it
         # through)
         UnicodeDecodeError: "body-not-utf8",
@@ -289,6 +299,7 @@ _BY_STATUS: Mapping[int, ProblemType] = MappingProxyType(
             IDEMPOTENCY_KEY_REUSED,
             IDEMPOTENCY_KEY_IN_PROGRESS,
             UNKNOWN_WORKER,
+            PARTNER_NOT_FOUND,
             DATABASE_UNAVAILABLE,
             OVERLOADED,
         )

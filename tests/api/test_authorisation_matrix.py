@@ -208,6 +208,7 @@ GLOBAL_TABLE: tuple[tuple[str, str, str, str, str, str, str], ...] = (
     ("organisation.read", F403, F403, F403, F403, ROLE, F403),
     ("organisation.manage", F403, F403, F403, F403, ROLE, F403),
     ("organisation.pick", ROLE, ROLE, F403, F403, ROLE, F403),
+    ("organisation.partner_workers", ROLE, F403, F403, F403, F403, F403),
 )
 GLOBAL_ROLES = ("caseworker", "supervisor", "privacy_officer", "reporter", "admin", "outreach")
 
