@@ -34,6 +34,7 @@ from services.console.sessions import Clock, Sessions, file_store
 from services.console.sign_in import SIGN_IN_PAGES
 from services.console.supervisor import SUPERVISOR_PAGES
 from services.console.task_actions import TASK_ACTION_PAGES
+from services.console.transfer_pages import TRANSFER_PAGES
 from services.console.web import PREFIX, Console, console_error
 from services.settings import Settings
 
@@ -77,6 +78,7 @@ def console_router(
             *SEARCH_PAGES,
             *PAGES,
             *CASE_FORM_PAGES,
+            *TRANSFER_PAGES,
             *SUPERVISOR_PAGES,
             *REASSIGN_PAGES,
             *TASK_ACTION_PAGES,

@@ -12,7 +12,6 @@ is a checkbox (`check`) or, when it must be answered, a yes/no select (`yes_no`)
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -245,22 +244,6 @@ CASE_FORMS = (
                   "yes_no", required=True),
             _today("recorded_on", N_("Recorded on")),
         ),
-    ),
-    CaseForm(
-        "transfer", N_("Ask another organisation to take the case over (assigned worker only)"),
-        N_("Ask for the transfer"), rq.TransferCaseBody,
-        (
-            Field("recipient_organisation", N_("Receiving organisation (its id)"), required=True),
-            Field("consent_id", N_("Consent (purpose: case transfer)"), "select", "consents",
-                  required=True),
-            _today("requested_on", N_("Requested on")),
-            Field("receiving_worker_id", N_("Receiving worker"), required=True),
-            Field("receiving_team_id", N_("Receiving team"), required=True),
-            Field("living_situation", N_("Living situation"), "select", "living_situation",
-                  default="unknown"),
-        ),
-        action=Action.CASE_TRANSFER,
-        command=lambda body, *_: body.command(str(uuid.uuid4())),  # the receiving case's id
     ),
     CaseForm(
         "closure", N_("Close the case"), N_("Close the case"), rq.CloseCaseBody,

@@ -13,12 +13,12 @@ page, never an overwrite.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from domain.case.errors import DomainError
@@ -36,6 +36,7 @@ from services.console.intake_warning import intake_duplicates
 from services.console.screening_form import RESULT_LABELS, SETTING_LABELS
 from services.console.screening_pages import case_screenings, may_record_screenings
 from services.console.submit import CONFLICTS, submit
+from services.console.transfer_form import TRANSFER, transfer_step
 from services.console.web import PREFIX, Console, SignedIn, page, posted, signed_in
 from services.console.web import reader as console_reader
 
@@ -52,9 +53,11 @@ async def case_page_again(
     values: dict[str, str] | None = None,
     failed: str | None = None,
     message: str | None = None,
+    transfer_to: str | None = None,
     **shown_with: Any,
 ) -> Template:
     """The case page, read through the read use case (authorised, access recorded);
+    `transfer_to`: the receiving organisation chosen at the transfer form's first step;
     `shown_with`: more of the page's context (the directory's suggestions)."""
     reader = console_reader(request, signed, console)
     read = await case_reads.read_case(runtime, reader, case_id)
@@ -86,6 +89,9 @@ async def case_page_again(
         label_of_setting=lambda code: SETTING_LABELS.get(code, code),
         label_of_result=lambda code: RESULT_LABELS.get(code, code),
         may_screen=may_record_screenings(signed),
+        transfer_form=TRANSFER,
+        transfer_defaults=case_forms.defaults(TRANSFER, forms.today()),
+        transfer=await transfer_step(runtime, signed.session.principal(), transfer_to),
         **case_forms.page_context(case, screenings),
         **shown_with,
     )
@@ -97,9 +103,12 @@ async def case_page(
     runtime: NamedDependency[Runtime],
     console: NamedDependency[Console],
     case_id: FromPath[uuid.UUID],
+    transfer_to: Annotated[str | None, QueryParameter(description="a partner chosen")] = None,
 ) -> Template:
     signed = await signed_in(request, console)
-    return await case_page_again(request, runtime, console, signed, case_id)
+    return await case_page_again(
+        request, runtime, console, signed, case_id, transfer_to=transfer_to
+    )
 
 
 async def _command(
