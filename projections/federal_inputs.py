@@ -71,7 +71,7 @@ class FederalInputsProjection:
     """
 
     name: ClassVar[str] = "federal_inputs"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     # Order matters: tables are created in this order and dropped in this order, and the
     # subjects table (last) adds the foreign key from the rows of its own generation.
     tables: ClassVar[dict[str, str]] = {
@@ -120,6 +120,9 @@ class FederalInputsProjection:
             disability         text      NOT NULL,
             -- current consent to non-mandatory statistics (3.10); never recorded = false.
             statistics_consent boolean   NOT NULL,
+            -- the client said at intake that another agency served them, or the case was received
+            -- by transfer (GBVIMS): de-duplicates the roll-up across organisations.
+            served_by_another_agency boolean NOT NULL,
             -- service instances delivered in the quarter, by category: services[i] counts
             -- reporting.federal_service_categories position i (zeros included).
             services           integer[] NOT NULL,

@@ -1,5 +1,5 @@
 """The `intake_origins` projection: per case, the quarter of its intake and whether another
-agency served the client before (`domain.reporting.unduplicated`).
+agency served the client before (`domain.reporting.unduplicated.served_by_another_agency`).
 
 ``views.intake_origins`` holds, per case, the calendar quarter of the intake (a label such as
 ``2026Q3``, never the day) and one boolean: the intake's `served_by_another_agency`, or true for
@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import asyncpg
 
 from domain.case.events import CaseOpened
 from domain.reporting.periods import quarter_index, quarter_label
-from domain.reporting.unduplicated import OrganisationClients
+from domain.reporting.unduplicated import served_by_another_agency
 from events.erasure import erased_streams, hold_against_erasure
 from events.store import Connection, RecordedEvent
 from projections.base import BuffersUntilFlush, Tables, delete_streams
@@ -34,12 +34,18 @@ _UPSERT = """INSERT INTO {table} (tenant_id, case_id, intake_quarter, served_by_
 Row = tuple[str, uuid.UUID, str, bool]
 
 
+class OrganisationClients(NamedTuple):
+    organisation: str
+    clients: int  # intakes in the quarter
+    served_by_another_agency: int  # of `clients`
+
+
 def origin_row(tenant_id: str, case_id: uuid.UUID, opened: CaseOpened) -> Row:
     return (
         tenant_id,
         case_id,
         quarter_label(quarter_index(opened.intake.intake_on)),
-        opened.intake.served_by_another_agency or opened.transferred_in,
+        served_by_another_agency(opened),
     )
 
 
@@ -90,7 +96,7 @@ async def clients_by_organisation(
     conn: Connection | asyncpg.Pool, quarter: str
 ) -> list[OrganisationClients]:
     """Per organisation, the clients whose intake was in `quarter`, and how many of them
-    another agency served (true counts: `domain.reporting.unduplicated`)."""
+    another agency served (true counts: never published as they are)."""
     rows = await conn.fetch(
         f"""SELECT tenant_id, count(*), count(*) FILTER (WHERE served_by_another_agency)
               FROM {INTAKE_ORIGINS} WHERE intake_quarter = $1

@@ -29,6 +29,7 @@ from domain.reporting.generalisation import (
 from domain.reporting.generalisation import citizenship as generalised_citizenship
 from domain.reporting.generalisation import gender as generalised_gender
 from domain.reporting.periods import fiscal_year, quarter_end, quarter_index, quarter_label
+from domain.reporting.unduplicated import served_by_another_agency
 
 # The fixed service codebook of the projection's version: `services[i]` counts SERVICE_ORDER[i]
 # (1-based in SQL). A new category changes the projection's DDL, hence its fingerprint: rebuild.
@@ -83,6 +84,7 @@ COLUMNS: tuple[str, ...] = (
     "race_ethnicity",
     "disability",
     "statistics_consent",
+    "served_by_another_agency",
     "services",
     "outcome_changes",
     "obtained_continued_presence",
@@ -124,6 +126,8 @@ class ReportedCase:
     * `statistics_consent`: the client's *current* choice (consent is revocable: a withdrawal
       removes the client from non-mandatory statistics of every quarter from then on). Never
       recorded counts as not consenting.
+    * `served_by_another_agency`: the client said at intake that another agency served them,
+      or the case was received by transfer (`domain.reporting.unduplicated`).
     * Services: service instances (events) by category, by delivery date in the quarter.
     * `outcome_changes`: every outcome domain as "<domain>:<change>", the change from the
       domain's first score to its latest among the assessments dated on or before the
@@ -145,6 +149,7 @@ class ReportedCase:
     # (determined_on, version, status)
     statuses: list[tuple[dt.date, int, str]] = field(default_factory=list)
     statistics_consent: bool = False
+    served_by_another_agency: bool = False
     enrolments: list[Enrolment] = field(default_factory=list)
     # quarter -> service instances delivered in it, by category (SERVICE_ORDER; a category
     # not in it still makes the quarter served): counted as events arrive, so that a case's
@@ -176,6 +181,7 @@ class ReportedCase:
                 if event.victim_status is not None:
                     status = event.victim_status
                     self.statuses.append((status.determined_on, version, status.status))
+                self.served_by_another_agency = served_by_another_agency(event)
                 self.enrolments.append(Enrolment(intake.intake_on, intake.intake_type))
                 self._see(intake.intake_on)
             case ev.VictimStatusDetermined():
@@ -306,6 +312,7 @@ class ReportedCase:
                     static["race_ethnicity"],
                     static["disability"],
                     static["statistics_consent"],
+                    self.served_by_another_agency,
                     counts,
                     [f"{d}:{changes.get(d) or NOT_MEASURED}" for d in OUTCOME_ORDER],
                     "continued_presence" in obtained,

@@ -186,6 +186,8 @@ def expected_rows(
             "race_ethnicity": race,
             "disability": disability,
             "statistics_consent": bool(state.statistics_consent),
+            "served_by_another_agency": opened.intake.served_by_another_agency
+            or opened.transferred_in,
             "services": [
                 sum(1 for s in services if s.category == c and q_of(s.delivered_on) == q)
                 for c in SERVICES
@@ -533,6 +535,7 @@ ALLOWED_TYPES = {  # reporting relation (generation suffix dropped) -> column ->
         "race_ethnicity": "ARRAY",
         "disability": "text",
         "statistics_consent": "boolean",
+        "served_by_another_agency": "boolean",
         "services": "ARRAY",
         "outcome_changes": "ARRAY",
         "obtained_continued_presence": "boolean",

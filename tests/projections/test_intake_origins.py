@@ -1,5 +1,5 @@
-"""The roll-up of clients across organisations, de-duplicated by the "served by another
-agency" flag (GBVIMS): the `intake_origins` projection and `domain.reporting.unduplicated`."""
+"""The "served by another agency" flag (GBVIMS) per intake: the `intake_origins` projection
+and its counts per organisation (the flag's rule: `domain.reporting.unduplicated`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import uuid
 from typing import Any
 
 import msgspec
-import pytest
 
-from domain.reporting.unduplicated import OrganisationClients, roll_up_clients
 from events.store import PostgresEventStore
-from projections.intake_origins import clients_by_organisation
+from projections.intake_origins import OrganisationClients, clients_by_organisation
 from projections.rebuild import rebuild
 from services.api.cases.schemas.examples import OPEN_CASE_EXAMPLE
 from services.api.cases.schemas.requests import OpenCaseBody
@@ -35,15 +33,6 @@ async def intake(
     return case_id
 
 
-def test_the_roll_up_counts_a_client_served_by_two_agencies_once() -> None:
-    """One person served by A, then by B (who records the flag): two reported, one person."""
-    rolled = roll_up_clients([OrganisationClients(ORG_A, 3, 0), OrganisationClients(ORG_B, 2, 1)])
-    assert rolled == (2, 5, 1, 4)
-    assert roll_up_clients([]) == (0, 0, 0, 0)
-    with pytest.raises(ValueError):
-        roll_up_clients([OrganisationClients(ORG_A, 1, 2)])
-
-
 async def test_the_projection_counts_each_organisation_s_intakes_and_flags(
     case_store, factories
 ) -> None:
@@ -55,7 +44,6 @@ async def test_the_projection_counts_each_organisation_s_intakes_and_flags(
     await rebuild(case_store, case_store.pool, factories["intake_origins"])
     counts = await clients_by_organisation(case_store.pool, "2026Q1")
     assert counts == [OrganisationClients(ORG_A, 3, 0), OrganisationClients(ORG_B, 2, 1)]
-    assert roll_up_clients(counts).unduplicated == 4
     columns = {
         row[0]
         for row in await case_store.pool.fetch(
