@@ -8,12 +8,12 @@ link (`LINK_DIMENSIONS`); the families themselves are listed in
 `domain.reporting.federal_families`. Pure data: standard library and `domain.codebook` only.
 
 What is suppressed: every table about people — clients served, entered, closed, given
-services, how their outcomes changed, and the people screened (the identification funnel) —
-at k = 11 with complementary suppression and the exact audit. The activity measures
-(trainings, people trained by sector, outreach contacts, technical assistance:
-`domain.reporting.activity_measures`) count organisational facts and the professionals and
-public an organisation reached, not people it serves: they are published as counted, and each
-release's certificate says so (`not_suppressed`).
+services, how their outcomes changed, whether another agency served them, and the people
+screened (the identification funnel) — at k = 11 with complementary suppression and the exact
+audit. The activity measures (trainings, people trained by sector, outreach contacts,
+technical assistance: `domain.reporting.activity_measures`) count organisational facts and the
+professionals and public an organisation reached, not people it serves: they are published as
+counted, and each release's certificate says so (`not_suppressed`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,10 @@ from domain.reporting.generalisation import (
     GENDER_CODES,
 )
 
-VERSION = "federal-2026.3"
+# The codebook's version; a release names the one it was built with. federal-2026.3 holds the
+# change in outcome (`tims_outcome_change`) and every table before it; federal-2026.4 holds
+# those and whether another agency served the client (`tims_served_by_another_agency`).
+VERSION = "federal-2026.4"
 # Consent (REFERENCE §3.10). Mandatory totals count every client: TIMS clients served and new
 # clients, HHS/OTIP entries and closures by program, VOCA new vs continuing, HUD APR Q5a. Every
 # other breakdown is a non-mandatory statistic and counts only clients who consented to
@@ -107,6 +110,9 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "obtained": ("yes", "no"),
     "received": ("yes", "no"),
     "outcome_change": OUTCOME_CHANGES,
+    # the client says another agency served them, or was received by transfer (GBVIMS): the
+    # roll-up's "no" is its unduplicated count (`domain.reporting.unduplicated`)
+    "served_by_another_agency": ("yes", "no"),
     "exit": ("stayer", "leaver"),
     # a screening of the quarter: its result and its outcome, "<result>/<outcome>"
     # (`SCREENING_RESULTS` x `SCREENING_OUTCOMES`); published only grouped (`GROUPINGS`)

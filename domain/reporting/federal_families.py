@@ -306,6 +306,27 @@ FAMILIES: tuple[Family, ...] = (
             ("hhs_letter", "an HHS certification or eligibility letter"),
         )
     ),
+    # GBVIMS: a roll-up's unduplicated count (`domain.reporting.unduplicated`). A breakdown, so
+    # consenting clients only; one small family (three cells a scope) for a small audit.
+    Family(
+        "served_elsewhere",
+        "served",
+        ("served_by_another_agency",),
+        ("served_by_another_agency",),
+        (
+            TableSpec(
+                "tims_served_by_another_agency",
+                "ovc_tims",
+                ("served_by_another_agency",),
+                description=(
+                    "Consenting clients served in the quarter, by whether they say another "
+                    "agency served them (a case received by transfer: yes). Over a roll-up, "
+                    "'no' is the unduplicated count (a lower bound), the total the sum of the "
+                    "organisations' clients (an upper bound)"
+                ),
+            ),
+        ),
+    ),
     Family(
         "hud_q5a",
         "served",

@@ -48,6 +48,7 @@ GROUP_COLUMNS = (
     "gender",
     "citizenship",
     "statistics_consent",
+    "served_by_another_agency",
     "enrolled_at_end",
     "obtained_continued_presence",
     "obtained_t_visa",

@@ -42,7 +42,8 @@ def clients(n: int, *, consent: bool = True) -> dict[str, Any]:
         "entered": False, "closed": False, "victim_status": "confirmed",
         "trafficking_type": "labor", "age_group": "adult", "age_band": "25-34",
         "gender": "woman", "citizenship": "foreign_national", "statistics_consent": consent,
-        "enrolled_at_end": True, "obtained_continued_presence": False, "obtained_t_visa": False,
+        "served_by_another_agency": False, "enrolled_at_end": True,
+        "obtained_continued_presence": False, "obtained_t_visa": False,
         "obtained_hhs_letter": False, "clients": n,
     }  # fmt: skip
     return row

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from domain.case.events import CaseTransferred
 from domain.reporting.activity_measures import ACTIVITY_WORDS, NOT_SUPPRESSED_NOTE
 from domain.reporting.audit import audit
 from domain.reporting.families import BASE_DIMENSIONS, FamilyState, linked_families
@@ -23,7 +24,9 @@ from domain.reporting.federal_codebook import (
 from domain.reporting.federal_families import FAMILIES, output_tables
 from domain.reporting.ledger import Ledger
 from domain.reporting.linked import Linked
+from domain.reporting.periods import quarter_index, quarter_label
 from domain.reporting.stored import merge_universe, publication_from_json, stored_universe
+from services.demo.plan import DemoPlan
 from services.reporting.document import WITHHELD_NOTE
 from tests.services.reporting.conftest import SOLVER
 
@@ -233,3 +236,31 @@ def scan_text(text: str, identifiers: Iterable[str], allow: Iterable[str] = ()) 
         if pattern.search(text):
             problems.append(name)
     return problems
+
+
+# -- the demo's transfers --------------------------------------------------------------------------
+
+
+async def transfers_served(
+    pool: asyncpg.Pool, plan: DemoPlan, period: str
+) -> list[tuple[tuple[bool, bool], tuple[bool, bool]]]:
+    """Per transfer of the demo in `period`, ``(served_by_another_agency, statistics_consent)``
+    of the sending case's row and of the receiving case's row in that quarter (KeyError if a
+    case has none): one person served by two organisations. Read through the private mapping,
+    as the test's superuser — never the reporting role."""
+    rows = {
+        (tenant, str(case_id)): (flag, consent)
+        for tenant, case_id, flag, consent in await pool.fetch(
+            """SELECT m.tenant_id, m.case_id, f.served_by_another_agency, f.statistics_consent
+                 FROM views.reporting_subjects m JOIN reporting.federal_inputs f USING (subject)
+                WHERE f.quarter = $1""",
+            period,
+        )
+    }
+    return [
+        (rows[(org, case_id)], rows[(e.recipient_organisation, e.receiving_case_id)])
+        for (org, case_id), events in plan.streams.items()
+        for e in events
+        if isinstance(e, CaseTransferred)
+        and quarter_label(quarter_index(e.transferred_on)) == period
+    ]

@@ -58,6 +58,7 @@ def clients(count: int, *, consent: bool = True, sex: bool, woman: bool) -> dict
         "gender": "woman" if woman else "man",
         "citizenship": "foreign_national",
         "statistics_consent": consent,
+        "served_by_another_agency": False,
         "enrolled_at_end": True,
         "obtained_continued_presence": False,
         "obtained_t_visa": False,

@@ -34,6 +34,7 @@ from tests.services.reporting.support import (
     ledger_snapshot,
     scan_document,
     scan_text,
+    transfers_served,
 )
 from tests.tiers import tiered
 
@@ -117,6 +118,28 @@ async def test_the_release_has_the_stable_shape_and_every_codebook_table(
     # some numbers are published, some suppressed (the demo has small cells)
     values = list(counts_of(document))
     assert any(v is None for v in values) and sum(1 for v in values if v) > 50
+
+
+async def test_the_roll_up_counts_a_client_served_by_two_organisations_once(
+    job: FederalReportJob, pool: asyncpg.Pool, releases: Releases
+) -> None:
+    """A demo transfer in the quarter: the sender and the receiver both serve the person, the
+    receiving intake is flagged (served by another agency). The roll-up publishes the
+    consenting clients served by the flag, its "no" the unduplicated count."""
+    [document] = await releases.after(pool, job, *RELEASED)
+    table = next(t for t in document["tables"] if t["name"] == "tims_served_by_another_agency")
+    cells = {c["dims"]["served_by_another_agency"]: c["count"] for c in table["cells"]}
+    # (flag, consent) of the sending and the receiving case of each transfer in the quarter:
+    # both serve the person in the quarter, and only the receiving intake is flagged
+    flags = await transfers_served(pool, demo_plan(seed=5, cases=CASES, today=TODAY), PERIOD)
+    assert flags and all(not sent[0] and got[0] for sent, got in flags)
+    assert any(sent[1] and got[1] for sent, got in flags)  # consenting: in the table twice
+    total, flagged = await pool.fetchrow(
+        """SELECT count(*), count(*) FILTER (WHERE served_by_another_agency)
+             FROM reporting.federal_inputs WHERE quarter = $1 AND statistics_consent""",
+        PERIOD,
+    )
+    assert flagged >= 11 and cells == {"yes": flagged, "no": total - flagged, "total": total}
 
 
 async def test_the_csv_has_one_file_per_table_with_the_same_numbers(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, TEMPLATE_FIELDS
+from domain.reporting.federal_codebook import IDENTIFYING_FIELDS, TEMPLATE_FIELDS, VERSION
 from domain.reporting.federal_families import output_tables
 from services.reporting.funder_fields import FieldError, answer_fields
 
@@ -21,7 +21,7 @@ def document() -> dict:
 
     return {
         "period": "2026Q3",
-        "codebook_version": "federal-2026.3",
+        "codebook_version": VERSION,
         "tables": [
             table("tims_clients_served", 576),
             table("tims_gender", 431),

@@ -71,6 +71,7 @@ def clients(
         "gender": "woman" if woman else "man",
         "citizenship": "foreign_national",
         "statistics_consent": consent,
+        "served_by_another_agency": False,
         "enrolled_at_end": not closed,
         "obtained_continued_presence": False,
         "obtained_t_visa": False,

@@ -60,6 +60,7 @@ def rows(groups: dict[Group, int]) -> list[dict[str, Any]]:
                     "gender": "woman" if woman else "man",
                     "citizenship": "foreign_national",
                     "statistics_consent": consent,
+                    "served_by_another_agency": False,
                     "enrolled_at_end": not closed,
                     "obtained_continued_presence": False,
                     "obtained_t_visa": False,
