@@ -59,13 +59,20 @@ _REPORT_EVERY = 10_000  # events a worker applies between two progress messages
 WORKER_LOCK_CLASS = 1214346856
 
 
+# Below this many events a sequential pass ends sooner than worker interpreters start (some
+# 0.4 s each to spawn and import), so a smaller log is not split.
+MIN_EVENTS = 10_000
+
+
 class Partitioning(NamedTuple):
     """How a rebuild may split its bulk pass: where worker processes find the database and
-    the key-encryption keys, and how many of them to start."""
+    the key-encryption keys, how many of them to start, and from how many events in the log
+    on (`min_events`)."""
 
     database_url: str
     kek_uri: str
     workers: int
+    min_events: int = MIN_EVENTS
 
 
 class PartitionFailed(RuntimeError):

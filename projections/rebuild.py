@@ -177,6 +177,15 @@ async def _lock_connection(
             conn.terminate()  # its session locks go with it
 
 
+async def _has_events(pool: asyncpg.Pool, at_least: int) -> bool:
+    """Whether the log holds `at_least` events (counting no further than that)."""
+    return at_least <= 0 or bool(
+        await pool.fetchval(
+            "SELECT count(*) >= $1 FROM (SELECT FROM haven.events LIMIT $1) AS head", at_least
+        )
+    )
+
+
 async def _bulk_pass(
     store: PostgresEventStore,
     pool: asyncpg.Pool,
@@ -197,6 +206,7 @@ async def _bulk_pass(
         partitioning is not None
         and partitioning.workers > 1
         and getattr(projection, "stream_local", False)
+        and await _has_events(pool, partitioning.min_events)
     ):
         horizon = await store.log_horizon()
         await build_partitions(

@@ -38,4 +38,5 @@ def factories(keyring: Keyring, case_store: PostgresEventStore):
 
 @pytest.fixture
 def partitioning(database_url: str, key_file: Path) -> Partitioning:
-    return Partitioning(database_url, f"file:{key_file}", workers=3)
+    # split whatever the log's size: these tests' logs are far below `MIN_EVENTS`
+    return Partitioning(database_url, f"file:{key_file}", workers=3, min_events=0)

@@ -171,13 +171,34 @@ async def test_workers_unwrap_keys_through_their_own_hsm_sessions(
         await seed_demo(demo_use_cases(store), cases=6)
         make = projection_factories(store._keyring, store)["cases"]
         await rebuild(
-            store, empty_log, make, partitioning=Partitioning(database_url, softhsm_token.uri(), 2)
+            store,
+            empty_log,
+            make,
+            partitioning=Partitioning(database_url, softhsm_token.uri(), 2, min_events=0),
         )
         assert partition_counts == [await event_count(empty_log)]
         await assert_views_match_the_log(store)
     finally:
         await store.close()
         provider.close()
+
+
+async def test_a_log_smaller_than_min_events_is_rebuilt_without_workers(
+    case_store, factories, partitioning, partition_counts: list[int]
+) -> None:
+    """Starting worker interpreters costs more than a small log's sequential pass: below
+    `min_events` the rebuild does not split. Control: at exactly the log's size it does."""
+    await seed_demo(demo_use_cases(case_store), cases=3)
+    events = await event_count(case_store.pool)
+    small = partitioning._replace(min_events=events + 1)
+    await rebuild(case_store, case_store.pool, factories["cases"], partitioning=small)
+    assert partition_counts == []
+    await assert_views_match_the_log(case_store)
+
+    exact = partitioning._replace(min_events=events)
+    await rebuild(case_store, case_store.pool, factories["cases"], partitioning=exact)
+    assert partition_counts == [events]
+    await assert_views_match_the_log(case_store)
 
 
 async def test_a_rebuild_waits_until_the_workers_of_a_dead_rebuild_have_stopped(
