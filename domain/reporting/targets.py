@@ -24,7 +24,7 @@ Coordinates = tuple[tuple[str, str], ...]  # (dimension or classification name, 
 Unions = tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """Something the audit protects (`audit`). `categories` is empty unless it is a group."""
 
@@ -214,10 +214,12 @@ class CrossTargets:
         return index is not None and index not in excluded
 
 
-# Kept across audits, least recently used dropped first beyond _CACHE_CELLS cells (some 0.5 kB
-# each; a release's link universe has some 65,000). A lock: releases may run in threads.
+# Kept across audits, least recently used dropped first beyond _CACHE_CELLS cells (some 0.3 kB
+# each; a release's link universe has some 65,000, and an organisation's release with its
+# revision audits some 500,000 over all its universes: a smaller cache builds them again at
+# every audit). A lock: releases may run in threads.
 _CACHE: OrderedDict[tuple[Universe, Unions, int, str | None], CrossTargets] = OrderedDict()
-_CACHE_CELLS = 200_000
+_CACHE_CELLS = 600_000
 _CACHE_LOCK = threading.Lock()
 
 
