@@ -49,6 +49,14 @@ async def _seed(rt, cases: int, seed: int, bulk: bool = False) -> None:
 
     known = await seed_organisations(rt.store, summary.organisations)
     print(f"haven: recorded the organisations' profiles, teams and {known} workers.")
+    from services.demo.partner_referral import seed_partner_referral
+
+    referred = await seed_partner_referral(rt.store, plan, rt.referral_answer_days)
+    if referred is not None:
+        print(
+            f"haven: {referred.sender} sent a referral to its partner {referred.recipient}: "
+            "it waits in that organisation's inbox."
+        )
 
 
 async def run_demo_command(settings: Settings, url: str, args: argparse.Namespace) -> int:
@@ -101,6 +109,11 @@ def _print_demo_tokens(settings: Settings, base_url: str) -> None:
     )
     print(f"  curl -s {base_url}/ready")
     print(f"haven: web console: {base_url}/console/ (sign in as one of these demo people)")
+    print(
+        "haven: org-harbor's referral inbox (the demo sends a partner's referral there): "
+        f"GET {base_url}/v1/inbox with the caseworker or supervisor token, or {base_url}"
+        "/console/inbox signed in as either"
+    )
 
 
 def exposure_warning(host: str, tls: bool = False) -> str | None:

@@ -1,5 +1,6 @@
 """`haven serve --demo` as a newcomer runs it: embedded PostgreSQL, demo data, printed
-tokens that work, /ready once it can serve, a clean stop on Ctrl-C."""
+tokens that work (the caseworker's opens an inbox with a partner's referral waiting), /ready
+once it can serve, a clean stop on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -85,6 +86,17 @@ async def test_haven_serve_demo_prints_working_tokens_and_stops_cleanly(tmp_path
                 assert console in printed
                 sign_in = await client.get("/console/", follow_redirects=True)
                 assert sign_in.status_code == 200 and "worker-harbor-intake-1" in sign_in.text
+                # the demo's partner referral waits in org-harbor's inbox, as printed
+                assert f"GET http://127.0.0.1:{port}/v1/inbox" in printed
+                worker = {"Authorization": f"Bearer {tokens['caseworker']}"}
+                for _ in range(READY_ATTEMPTS):  # 503 until the projectors built the inbox
+                    inbox = await client.get("/v1/inbox?waiting=true", headers=worker)
+                    if inbox.status_code != 503:
+                        break
+                    await asyncio.sleep(0.1)
+                assert inbox.status_code == 200, inbox.text
+                (item,) = inbox.json()["items"]
+                assert (item["from_organisation"], item["status"]) == ("org-meadow", "sent")
         finally:
             process.send_signal(signal.SIGINT)
             try:

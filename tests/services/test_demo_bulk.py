@@ -1,7 +1,8 @@
 """`haven demo --bulk` writes the same demo cases as `haven demo`, through the bulk path (the
 sizing figures in docs/scaling.md are seeded with it): the same number of cases, of events,
 and of each event type, for the same seed — the screenings, the determinations naming them and
-the activities written through the use cases after either path's cases included."""
+the activities and the partner's referral written through the use cases after either path's
+cases included."""
 
 from __future__ import annotations
 
@@ -46,3 +47,4 @@ async def test_the_bulk_path_writes_the_same_cases(
     assert counts["case.opened"] >= 15
     assert counts["screening.recorded"] > 0 and counts["outreach.activity_recorded"] > 0
     assert counts["case.victim_status_determined"] > 0
+    assert counts["inbox.referral_received"] == 1  # the partner's referral, on either path
