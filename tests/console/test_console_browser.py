@@ -85,6 +85,16 @@ def chromium() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def find_now(driver: WebDriver, by: str, value: str) -> list[WebElement]:
+    """The loaded page's elements matching, found without the implicit wait (which would
+    otherwise spend its whole 5 s looking for what is rightly not there)."""
+    driver.implicitly_wait(0)
+    try:
+        return driver.find_elements(by, value)
+    finally:
+        driver.implicitly_wait(5)
+
+
 def click_and_load(driver: WebDriver, element: WebElement) -> None:
     """Click what loads a new page, and wait (bounded) until the new page is there."""
     page = driver.find_element(By.TAG_NAME, "html")
@@ -163,7 +173,7 @@ def test_a_case_worker_opens_a_case_logs_a_service_and_finds_it_in_the_caseload(
         screenshot(driver, "case")
         for _ in range(CASELOAD_ATTEMPTS):
             click_and_load(driver, driver.find_element(By.LINK_TEXT, "My caseload"))
-            links = driver.find_elements(By.CSS_SELECTOR, f"a[href='/console/cases/{case_id}']")
+            links = find_now(driver, By.CSS_SELECTOR, f"a[href='/console/cases/{case_id}']")
             if links:
                 break
             time.sleep(0.5)

@@ -15,6 +15,7 @@ from tests.console.test_console_browser import (
     chromium,
     click_and_load,
     console_url,
+    find_now,
     open_case,
     screenshot,
     sign_in,
@@ -39,9 +40,7 @@ def test_a_supervisors_team_page_shows_the_figures_and_no_survivor_data(
         click_and_load(driver, driver.find_element(By.CSS_SELECTOR, SIGN_IN_BUTTON))
         for _ in range(CASELOAD_ATTEMPTS):  # the projector lists the new case in a moment
             click_and_load(driver, driver.find_element(By.LINK_TEXT, "My team"))
-            if driver.find_elements(By.ID, "chart-workload") and "1 open case" in (
-                driver.page_source
-            ):
+            if find_now(driver, By.ID, "chart-workload") and "1 open case" in (driver.page_source):
                 break
             time.sleep(0.5)
         else:

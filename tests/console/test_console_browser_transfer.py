@@ -26,6 +26,7 @@ from tests.console.test_console_browser import (
     chromium,
     click_and_load,
     console_url,
+    find_now,
     open_case,
     screenshot,
     sign_in,
@@ -83,7 +84,7 @@ def record_transfer_consent(driver: WebDriver) -> None:
     expires.send_keys(day.strftime("%m%d%Y"))  # as a person types it: month, day, year
     assert expires.get_attribute("value") == day.isoformat()
     click_and_load(driver, driver.find_element(By.XPATH, "//button[text()='Record the consent']"))
-    refusals = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "[role=alert]")]
+    refusals = [e.text for e in find_now(driver, By.CSS_SELECTOR, "[role=alert]")]
     assert "Consent recorded" in driver.find_element(By.CSS_SELECTOR, "ol.timeline").text, refusals
 
 
@@ -96,7 +97,7 @@ def test_a_case_worker_picks_the_receiving_worker_from_the_partners_list(
         case_id = open_case(driver, "Synthetic Transfer Client")
         record_transfer_consent(driver)
         unfold(driver, "transfer")
-        assert not driver.find_elements(By.ID, "f-transfer-receiving-worker-id")
+        assert not find_now(driver, By.ID, "f-transfer-receiving-worker-id")
         Select(driver.find_element(By.ID, "f-transfer-recipient-organisation")).select_by_value(
             LANTERN
         )
@@ -105,7 +106,7 @@ def test_a_case_worker_picks_the_receiving_worker_from_the_partners_list(
         workers = Select(driver.find_element(By.ID, "f-transfer-receiving-worker-id"))
         offered = [o.text for o in workers.options if o.get_attribute("value")]
         assert offered == ["Example Ana (East)"]  # the inactive worker is not offered
-        assert not driver.find_elements(By.ID, "f-transfer-receiving-team-id")  # the worker's
+        assert not find_now(driver, By.ID, "f-transfer-receiving-team-id")  # the worker's
         assert_accessible(driver, "transfer, second step")
         driver.execute_script("document.getElementById('form-transfer').scrollIntoView()")
         screenshot(driver, "transfer")
