@@ -33,6 +33,7 @@ from services.identity import DEFAULT_TEAM, LocalIssuer
 from services.settings import Settings
 from tests.api.conftest import AppFactory, api_client
 from tests.api.test_case_routes import assert_problem, intake_body, open_case, with_headers
+from tests.conftest import empty_log_and_read_models
 
 
 @pytest.fixture
@@ -66,7 +67,10 @@ def at(headers: dict[str, str], version: int) -> dict[str, str]:
 @pytest.fixture
 async def projected(runtime: Runtime, listen: Any) -> AsyncIterator[None]:
     """The cases projection kept up to date while the test runs, so `fresh=true` reads see
-    every write made before them (the caseload routes read the projection)."""
+    every write made before them (the caseload routes read the projection). It starts from an
+    empty log: an earlier test of this worker may have left events of the store's own tests,
+    which the application's registry does not know."""
+    await empty_log_and_read_models(runtime.pool)
     runner = ProjectionRunner(
         runtime.store, listen, projection_factories(runtime.keyring, runtime.store)["cases"]
     )
