@@ -12,7 +12,6 @@ from projections.case_finder import CaseFinderProjection
 from projections.cases import CasesProjection
 from projections.directory import DirectoryProjection
 from projections.federal_inputs import FederalInputsProjection
-from projections.intake_origins import IntakeOriginsProjection
 from projections.organisations import OrganisationsProjection
 from projections.referral_inbox import ReferralInboxProjection
 from projections.screenings import ScreeningsProjection
@@ -27,7 +26,6 @@ PROJECTION_TYPES: tuple[type[Projection], ...] = (
     OrganisationsProjection,
     ReferralInboxProjection,
     CaseFinderProjection,
-    IntakeOriginsProjection,
     TasksProjection,
 )
 
@@ -46,6 +44,5 @@ def projection_factories(
         "organisations": OrganisationsProjection,
         "referral_inbox": ReferralInboxProjection,
         "case_finder": lambda: CaseFinderProjection(keyring),
-        "intake_origins": IntakeOriginsProjection,
         "tasks": TasksProjection,
     }

@@ -192,3 +192,44 @@ async def test_two_databases_of_one_cluster_migrate_at_the_same_moment(server_ur
             for connection in connections:
                 await connection.close()
     assert applied[0] == applied[1] == [m.name for m in available_migrations()]
+
+
+async def test_dropping_a_retired_read_model_removes_every_generation_and_its_bookkeeping(
+    conn: asyncpg.Connection,
+) -> None:
+    """0017 retires `intake_origins`, whose tables held case ids: a database that ran it (two
+    generations, a view, a checkpoint and a quarantined stream) keeps none of them.
+    Control: another projection's rows and tables stay."""
+    migrations = available_migrations()
+    retiring = next(m for m in migrations if m.name == "0017_drop_intake_origins.sql")
+    await upgrade(conn, migrations[: retiring.version - 1])
+    await conn.execute("""
+        CREATE TABLE views.intake_origins_g1 (case_id uuid);
+        CREATE TABLE views.intake_origins_g2 (case_id uuid);
+        CREATE VIEW views.intake_origins AS SELECT * FROM views.intake_origins_g2;
+        CREATE TABLE views.intake_origins_kept (case_id uuid);""")
+    for name in ("intake_origins", "cases"):
+        await conn.execute(
+            "INSERT INTO haven.projection_checkpoints (name, generation, fingerprint, "
+            "transaction_id, position) VALUES ($1, 2, 'f', '1', 0)",
+            name,
+        )
+        await conn.execute(
+            "INSERT INTO haven.projection_quarantine (projection, tenant_id, stream_id, "
+            "transaction_id, position, version, event_type, error_class) "
+            "VALUES ($1, 'org-a', $2, '1', 0, 1, 'CaseOpened', 'ValueError')",
+            name,
+            uuid.uuid4(),
+        )
+
+    assert await upgrade(conn, migrations[: retiring.version]) == [retiring.name]
+
+    for relation in ("views.intake_origins", "views.intake_origins_g1", "views.intake_origins_g2"):
+        assert not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", relation)
+    assert await conn.fetchval("SELECT to_regclass('views.intake_origins_kept') IS NOT NULL")
+    for table, column in (
+        ("projection_checkpoints", "name"),
+        ("projection_quarantine", "projection"),
+    ):
+        names = await conn.fetch(f"SELECT {column} FROM haven.{table}")
+        assert [row[0] for row in names] == ["cases"]
