@@ -37,23 +37,43 @@ from tests.tiers import tier
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-# The files whose tests take tens of seconds each (the federal reports' releases and audits,
-# a database taken away under load, the accessibility walk of every page).
+# The files whose tests take tens of seconds each, longest first (the federal reports'
+# releases and audits, a database taken away under load, the accessibility walk of every
+# page, the browser, the served and crashed processes), then the rest of the reporting tests.
 LONGEST_FIRST = (
-    "tests/services/reporting/",
+    "tests/services/reporting/test_federal_report.py",
+    "tests/services/reporting/test_revision.py",
+    "tests/services/reporting/test_report_bench.py",
+    "tests/services/reporting/test_quarterly_scenario.py",
+    "tests/services/reporting/test_revision_attack.py",
+    "tests/services/reporting/test_corrections.py",
     "tests/api/test_report_routes.py",
-    "tests/console/test_console_reports.py",
-    "tests/services/test_database_outage.py",
-    "tests/services/test_failover.py",
     "tests/console/test_console_accessibility.py",
+    "tests/services/reporting/test_identification_report.py",
+    "tests/services/reporting/test_linked_attacks.py",
+    "tests/services/test_database_outage.py",
+    "tests/services/reporting/",
+    "tests/services/test_bench_http.py",
+    "tests/services/test_failover.py",
+    "tests/projections/test_crash.py",
+    "tests/projections/test_two_workers.py",
+    "tests/console/test_console_browser.py",
+    "tests/console/test_console_reports.py",
 )
 
 
+def _rank(item: pytest.Item) -> int:
+    return next(
+        (i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)),
+        len(LONGEST_FIRST),
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first, the order within each kept: pytest-xdist hands files to its
-    workers in this order, so the short files fill in around the long ones rather than one
-    long file running alone at the end."""
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+    """The longest files first, longest of all first, the order within each file kept:
+    pytest-xdist hands files to its workers in this order, so the short files fill in around
+    the long ones rather than one long file running alone at the end."""
+    items.sort(key=_rank)
 
 
 def pytest_report_header() -> str:
