@@ -130,9 +130,12 @@ def listen(database_url: str):
 
 
 @pytest.fixture(scope="session")
-def releases() -> Releases:
-    """Federal releases made once per run and restored for the next test that needs them."""
-    return Releases()
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    """Federal releases made once per run and restored for the next test that needs them, in
+    this worker or another (pytest-xdist gives each worker a base directory under the run's)."""
+    base = tmp_path_factory.getbasetemp()
+    run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return Releases(run / "federal-releases")
 
 
 @pytest.fixture(scope="session")
