@@ -10,6 +10,7 @@ action, on a case the reader may see, is a message in the form too.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, post
@@ -26,7 +27,7 @@ from services.console.changes import conflict_page
 from services.console.i18n import N_
 from services.console.pages import case_page_again
 from services.console.submit import CONFLICTS, submit
-from services.console.web import PREFIX, Console, posted
+from services.console.web import PREFIX, Console, SignedIn, posted
 from services.screening.reads import check_screenings_behind
 
 NOT_PERMITTED = N_(
@@ -58,7 +59,8 @@ async def case_form(
     if body is None:
         return await again(errors)
     named = form.get(declared.named, "") if declared.named else None
-    try:
+
+    async def record() -> None:
         if name == "victim-status":  # as the API's: screenings of this case or standing alone
             principal = signed.session.principal()
             await check_screenings_behind(
@@ -70,10 +72,30 @@ async def case_form(
             # the path's id is part of what the form asks, as in the API's path
             f"{request.url.path}/{named or ''}",
         )  # fmt: skip
+
+    return await recorded_or_again(
+        request, runtime, console, signed, case_id, form.get("version", ""), declared, record, again
+    )
+
+
+async def recorded_or_again(
+    request: Request[Any, Any, Any],
+    runtime: Runtime,
+    console: Console,
+    signed: SignedIn,
+    case_id: uuid.UUID,
+    version: str,
+    declared: case_forms.CaseForm,
+    record: Callable[[], Awaitable[None]],
+    again: Callable[[dict[str, str]], Awaitable[Any]],
+) -> Any:
+    """Run `record` (the form's command through `submit`): back to the case once recorded; the
+    conflict page for a case changed since the form's version; otherwise the case page again
+    (`again`) with what the form should correct."""
+    try:
+        await record()
     except CONFLICTS:
-        return await conflict_page(
-            request, runtime, console, signed, case_id, form.get("version", "")
-        )
+        return await conflict_page(request, runtime, console, signed, case_id, version)
     except InvalidRequest as refused:
         return await again(case_form_input.field_errors(declared, refused.faults))
     except Forbidden:  # the page below reads the case first: no one learns it exists

@@ -16,17 +16,13 @@ from typing import Any
 from litestar import Request, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Redirect
 
-from domain.case.errors import DomainError
-from services.authorisation import Action, Forbidden, authorise
+from services.authorisation import Action, authorise
 from services.bootstrap import Runtime
-from services.commands.refusals import InvalidRequest
 from services.console import case_form_input
-from services.console.case_form_pages import NOT_PERMITTED
-from services.console.changes import conflict_page
+from services.console.case_form_pages import NOT_PERMITTED, recorded_or_again
 from services.console.pages import case_page_again
-from services.console.submit import CONFLICTS, submit
+from services.console.submit import submit
 from services.console.transfer_form import (
     MOST_ID_LENGTH,
     NOT_A_PARTNER,
@@ -36,7 +32,7 @@ from services.console.transfer_form import (
     UNKNOWN_WORKER,
     WORKER,
 )
-from services.console.web import PREFIX, Console, posted
+from services.console.web import Console, posted
 from services.organisations.partner_workers import UnknownPartner, partner_directory
 
 
@@ -75,22 +71,16 @@ async def ask_for_transfer(
     body, errors = case_form_input.parsed(TRANSFER, values)
     if body is None:
         return await again(errors)
-    try:
+
+    async def record() -> None:
         await submit(
             request, runtime, console, signed, case_id, TRANSFER.action,
             TRANSFER.command_of(body, None, principal), body, form, request.url.path,
         )  # fmt: skip
-    except CONFLICTS:
-        return await conflict_page(
-            request, runtime, console, signed, case_id, form.get("version", "")
-        )
-    except InvalidRequest as refused:
-        return await again(case_form_input.field_errors(TRANSFER, refused.faults))
-    except Forbidden:  # the page below reads the case first: no one learns it exists
-        return await again({"": NOT_PERMITTED})
-    except DomainError as refused:  # its message names the rule, never the case's data
-        return await again({"": f"Not recorded: {refused}"})
-    return Redirect(f"{PREFIX}/cases/{case_id}", status_code=303)
+
+    return await recorded_or_again(
+        request, runtime, console, signed, case_id, form.get("version", ""), TRANSFER, record, again
+    )
 
 
 TRANSFER_PAGES = [ask_for_transfer]
