@@ -31,10 +31,9 @@ from litestar.params import Body
 
 from domain.directory.document import DocumentRefused
 from domain.directory.hsds import ServiceRecord
-from services.api.cases.http import actor_of, etag, expected_version
+from services.api.cases.http import actor_of, etag, expected_version, idempotency_key
 from services.api.cases.openapi import (
     IDEMPOTENCY_KEY_PARAMETER,
-    MAX_IDEMPOTENCY_KEY,
     if_match_parameter,
     with_headers,
     with_parameters,
@@ -61,7 +60,6 @@ _RESPONSES = {
 
 
 _HEADER = OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), required=True)
-_KEY_RULE = f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters"
 
 
 @dataclass
@@ -90,16 +88,11 @@ class ListingCommandOperation(Operation):
         with_headers(self.responses, "200", ETag=_HEADER)
 
 
-def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
-    values = request.headers.getall("idempotency-key", [])
-    key = values[0] if values else None
-    if key is not None and (
-        len(values) != 1
-        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY
-        or not key.isprintable()
-        or key.isspace()
-    ):
-        raise InvalidRequest([("#/header/Idempotency-Key", _KEY_RULE)])
+def sent_idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    """The request's Idempotency-Key, as case commands read it (422 when malformed)."""
+    key, faults = idempotency_key(request)
+    if faults:
+        raise InvalidRequest(faults)
     return key
 
 
@@ -132,7 +125,7 @@ async def publish_service(
 ) -> Response[ListingAccepted]:
     require(request.user, Action.DIRECTORY_PUBLISH, None)
     service_id, version = await listing.publish(
-        runtime.store, actor_of(request.user, request), data, idempotency_key(request)
+        runtime.store, actor_of(request.user, request), data, sent_idempotency_key(request)
     )
     return _answer(service_id, version, 201)
 

@@ -79,6 +79,13 @@ def request_faults(
     malformed Idempotency-Key."""
     hashed = idempotency.request_hash(request.method, request.url.path, ENCODE(body))
     faults = body_faults(body)
+    key, key_faults = idempotency_key(request)
+    return Idempotency(key, hashed), faults or key_faults
+
+
+def idempotency_key(request: Request[Any, Any, Any]) -> tuple[str | None, list[tuple[str, str]]]:
+    """The request's Idempotency-Key (None: none sent, or a malformed one), and its fault: one
+    sent twice, empty, blank, longer than `MAX_IDEMPOTENCY_KEY` or not printable."""
     values = request.headers.getall(IDEMPOTENCY_HEADER, [])
     key = values[0] if values else None
     if key is not None and (
@@ -87,9 +94,8 @@ def request_faults(
         or not key.isprintable()
         or key.isspace()
     ):
-        faults = faults or [("#/header/Idempotency-Key", _KEY_RULE)]
-        key = None
-    return Idempotency(key, hashed), faults
+        return None, [("#/header/Idempotency-Key", _KEY_RULE)]
+    return key, []
 
 
 def answer_response(answer: Answer, location: str | None = None) -> Response[bytes]:
