@@ -95,8 +95,8 @@ class Releases:
         if path is None or not path.exists():
             return False
         kept = json.loads(path.read_text())
-        await _load(pool, kept["rows"])
-        self._kept[(data, runs)] = (await _save(pool, len(self._kept)), kept["documents"])
+        name = await _save_given(pool, len(self._kept), kept["rows"])
+        self._kept[(data, runs)] = (name, kept["documents"])
         return True
 
     async def _give_shared(
@@ -128,11 +128,26 @@ async def empty_ledger(db: asyncpg.Pool | asyncpg.Connection) -> None:
 
 
 async def _save(pool: asyncpg.Pool, number: int) -> str:
+    """The ledger's rows kept in the scratch schema; their name there."""
     name = f"ledger_{number}"
     await pool.execute(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH}")
     for table in LEDGER_TABLES:
         await pool.execute(
             f"CREATE TABLE {SCRATCH}.{name}_{table} AS TABLE reporting_ledger.{table}"
+        )
+    return name
+
+
+async def _save_given(pool: asyncpg.Pool, number: int, rows: dict[str, str]) -> str:
+    """Another worker's rows (`Releases._give_shared`: JSON per table) kept as `_save` keeps
+    this worker's."""
+    name = f"ledger_{number}"
+    await pool.execute(f"CREATE SCHEMA IF NOT EXISTS {SCRATCH}")
+    for table in LEDGER_TABLES:
+        await pool.execute(
+            f"CREATE TABLE {SCRATCH}.{name}_{table} AS SELECT * "
+            f"FROM jsonb_populate_recordset(NULL::reporting_ledger.{table}, $1::jsonb)",
+            rows[table],
         )
     return name
 
@@ -145,19 +160,8 @@ async def _restore(pool: asyncpg.Pool, name: str) -> None:
                 f"INSERT INTO reporting_ledger.{table} OVERRIDING SYSTEM VALUE "
                 f"SELECT * FROM {SCRATCH}.{name}_{table}"
             )
-
-
-async def _load(pool: asyncpg.Pool, rows: dict[str, str]) -> None:
-    """The ledger made of another worker's rows (`Releases._give_shared`)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await empty_ledger(conn)
-        for table in LEDGER_TABLES:
-            await conn.execute(
-                f"INSERT INTO reporting_ledger.{table} OVERRIDING SYSTEM VALUE SELECT * "
-                f"FROM jsonb_populate_recordset(NULL::reporting_ledger.{table}, $1::jsonb)",
-                rows[table],
-            )
-        # the next release numbered after these, and after every one this database made
+        # the next release numbered after these (another worker's, perhaps), and after every
+        # one this database made
         await conn.execute("""
             SELECT setval(sequence, greatest(
                 (SELECT coalesce(max(release_no), 1) FROM reporting_ledger.releases),
